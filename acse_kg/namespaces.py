@@ -1,0 +1,58 @@
+"""The IRIs the registry mints and the vocabularies it aligns to.
+
+Every module takes its namespaces from here so that an IRI is spelled once.
+"""
+
+from __future__ import annotations
+
+from rdflib import Namespace
+from rdflib.namespace import DCTERMS, OWL, PROV, RDF, RDFS, SKOS, XSD
+
+#: Base of every IRI the registry mints; the server dereferences paths under it.
+BASE = "https://w3id.org/acse-kg/"
+
+ACSE = Namespace(BASE + "ontology#")
+ID = Namespace(BASE + "id/")
+ONCOTREE_RELEASE = "oncotree_2025_10_03"
+ONCO = Namespace(BASE + "id/oncotree/2025_10_03/")
+SCHEMA = Namespace("https://schema.org/")
+OBO = Namespace("http://purl.obolibrary.org/obo/")
+NCIT = Namespace("http://purl.obolibrary.org/obo/NCIT_")
+SO = Namespace("http://purl.obolibrary.org/obo/SO_")
+HGNC = Namespace("http://identifiers.org/hgnc/")
+MESH = Namespace("http://id.nlm.nih.gov/mesh/")
+SH = Namespace("http://www.w3.org/ns/shacl#")
+
+#: Prefixes written into every serialisation and accepted in every query.
+PREFIXES: dict[str, str] = {
+    "acse": str(ACSE),
+    "id": str(ID),
+    "onco": str(ONCO),
+    "schema": str(SCHEMA),
+    "obo": str(OBO),
+    "ncit": str(NCIT),
+    "so": str(SO),
+    "hgnc": str(HGNC),
+    "mesh": str(MESH),
+    "sh": str(SH),
+    "rdf": str(RDF),
+    "rdfs": str(RDFS),
+    "owl": str(OWL),
+    "xsd": str(XSD),
+    "skos": str(SKOS),
+    "dcterms": str(DCTERMS),
+    "prov": str(PROV),
+}
+
+
+def sparql_prologue() -> str:
+    """PREFIX lines for every known prefix, for queries written in code."""
+    return "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in PREFIXES.items())
+
+
+def study_iri(nct_id: str) -> str:
+    return f"{ID}study/{nct_id}"
+
+
+def cohort_iri(nct_id: str, number: int) -> str:
+    return f"{ID}study/{nct_id}/cohort/{number}"
