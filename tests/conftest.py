@@ -1,0 +1,39 @@
+"""Fixtures shared by every test module: the real bundle in one in-memory store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from acse_kg.paths import ROOT
+from acse_kg.store import GraphStore, open_store
+
+#: The workplace's shared material (seed record, contracts, reference data) beside the repo.
+SHARED = ROOT.parent / "shared"
+SEED = SHARED / "seeds" / "NCT02034981.txt"
+NCT = "NCT02034981"
+
+
+@pytest.fixture(scope="session")
+def store() -> GraphStore:
+    """The bundled registry (ontology, vocabularies, record), loaded once per test session.
+
+    Read-only by convention: a test that writes must open its own store.
+    """
+    return open_store("memory")
+
+
+@pytest.fixture(scope="session")
+def seed_text() -> str:
+    return SEED.read_text(encoding="utf-8")
+
+
+@pytest.fixture()
+def fresh_store() -> GraphStore:
+    """A store of its own, for a test that writes."""
+    return open_store("memory")
+
+
+def shared_path(*parts: str) -> Path:
+    return SHARED.joinpath(*parts)
