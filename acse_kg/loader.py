@@ -1,0 +1,136 @@
+"""Load the bundle (ontology, vocabularies, study records) into a store.
+
+Each source goes into its own named graph, swapped in whole with
+``GraphStore.replace_graph``, so that loading twice changes nothing and a
+reload of one source never touches another. Every source is parsed before the
+first graph is replaced: a broken file aborts the load with a message naming
+it, and the store keeps what it had.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from . import vocab
+from .paths import DATA_DIR, ONTOLOGY_DIR
+from .store import GRAPH_PREFIX, GraphStore, StoreError
+
+ONTOLOGY_GRAPH = GRAPH_PREFIX + "ontology"
+ONCOTREE_GRAPH = GRAPH_PREFIX + f"vocab/oncotree/{vocab.ONCOTREE_RELEASE_ID}"
+SO_GRAPH = GRAPH_PREFIX + "vocab/so"
+HGNC_GRAPH = GRAPH_PREFIX + "vocab/hgnc"
+STUDY_GRAPH_PREFIX = GRAPH_PREFIX + "study/"
+
+#: A study record file is named after its NCT number.
+STUDY_FILE_RE = re.compile(r"^NCT\d{8}$")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One named graph of the bundle and how to produce its N-Triples."""
+
+    graph: str
+    label: str
+    produce: Callable[[], bytes]
+
+
+def study_graph_name(nct_id: str) -> str:
+    return STUDY_GRAPH_PREFIX + nct_id
+
+
+def _turtle_to_ntriples(paths: list[Path]) -> bytes:
+    """Parse Turtle files into one N-Triples document (blank nodes kept apart per file)."""
+    triples: list[ox.Triple] = []
+    for path in paths:
+        try:
+            data = path.read_bytes()
+            triples.extend(
+                ox.parse(data, format=ox.RdfFormat.TURTLE, base_iri=path.resolve().as_uri(),
+                         rename_blank_nodes=True)  # type: ignore[arg-type]
+            )
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc}") from exc
+        except (SyntaxError, ValueError) as exc:
+            raise StoreError(f"{path}: not valid Turtle: {exc}") from exc
+    return ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)
+
+
+def _graph_ntriples(build: Callable[[], object]) -> Callable[[], bytes]:
+    def produce() -> bytes:
+        try:
+            g = build()
+        except vocab.VocabularyError as exc:
+            raise StoreError(str(exc)) from exc
+        return g.serialize(format="nt", encoding="utf-8")  # type: ignore[attr-defined]
+
+    return produce
+
+
+def study_files(data_dir: Path = DATA_DIR) -> list[Path]:
+    """The bundled study records: data/NCTxxxxxxxx.ttl."""
+    return sorted(p for p in data_dir.glob("*.ttl") if STUDY_FILE_RE.match(p.stem))
+
+
+def _study_nct(path: Path) -> str:
+    if not STUDY_FILE_RE.match(path.stem):
+        raise StoreError(f"{path}: a study record file must be named NCTnnnnnnnn.ttl")
+    return path.stem
+
+
+def bundle_sources(ontology_dir: Path = ONTOLOGY_DIR, data_dir: Path = DATA_DIR) -> list[Source]:
+    """Every source of the bundle, in load order."""
+    onto_files = sorted(ontology_dir.glob("*.ttl"))
+    sources = [
+        Source(ONTOLOGY_GRAPH, "ontology", lambda: _turtle_to_ntriples(onto_files)),
+        Source(ONCOTREE_GRAPH, "OncoTree", _graph_ntriples(vocab.oncotree_graph)),
+        Source(SO_GRAPH, "Sequence Ontology", _graph_ntriples(vocab.so_graph)),
+        Source(HGNC_GRAPH, "HGNC", _graph_ntriples(vocab.hgnc_graph)),
+    ]
+    for path in study_files(data_dir):
+        sources.append(
+            Source(study_graph_name(path.stem), path.stem, lambda p=path: _turtle_to_ntriples([p]))
+        )
+    return sources
+
+
+def bundle_graph_names() -> list[str]:
+    """The named graphs that :func:`load_bundle` fills."""
+    return [s.graph for s in bundle_sources()]
+
+
+def load_bundle(store: GraphStore) -> dict[str, int]:
+    """Load (or reload) the whole bundle; return the triple count of each graph loaded.
+
+    All sources are produced and parsed first; only then are the graphs
+    replaced, so a broken file leaves the store as it was.
+    """
+    payloads = [(s.graph, s.produce()) for s in bundle_sources()]
+    for graph, data in payloads:
+        store.replace_graph(graph, data, "ntriples")
+    counts = graph_counts(store)
+    return {graph: counts.get(graph, 0) for graph, _ in payloads}
+
+
+def load_study_file(store: GraphStore, path: Path) -> str:
+    """Load one study record (Turtle, named NCTxxxxxxxx.ttl) into its graph; return the graph name.
+
+    The file is parsed before anything is replaced: a bad file raises
+    :class:`StoreError` and the store is unchanged.
+    """
+    path = Path(path)
+    graph = study_graph_name(_study_nct(path))
+    store.replace_graph(graph, _turtle_to_ntriples([path]), "ntriples")
+    return graph
+
+
+def graph_counts(store: GraphStore) -> dict[str, int]:
+    """Triples in each named graph of the store (history included)."""
+    rows = store.select(
+        "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ORDER BY ?g"
+    )
+    return {str(r["g"]): int(r["n"].toPython()) for r in rows}  # type: ignore[union-attr]
