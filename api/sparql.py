@@ -1,7 +1,244 @@
-"""Router placeholder: filled by its issue."""
+"""The SPARQL 1.1 Protocol endpoint at ``/sparql``, read-only unless an admin token says otherwise.
+
+Requests are read by hand rather than through FastAPI's body models because
+the protocol's rules are about the raw request: which content type, how many
+``query`` parameters, which charset. Each rule breaks with a 4xx and a
+one-line plain-text reason, which is what SPARQL clients show their users.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import hmac
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import parse_qsl
 
-router = APIRouter()
+import pyoxigraph as ox
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from acse_kg.paths import QUERIES_DIR, STATIC_DIR
+from acse_kg.sparql_safety import RefusedQuery, analyse, check_dataset
+from acse_kg.store import QuerySyntaxError
+
+from .negotiation import CONTENT_TYPE, RDF_MEDIA, RESULT_MEDIA, choose
+from .query_pool import NotAcceptable, QueryFailed, QueryRequest, QueryTimeout, ResultTooLarge, run_in_thread
+from .settings import ServerSettings
+
+router = APIRouter(tags=["sparql"])
+
+_DATASET_PARAMS = ("default-graph-uri", "named-graph-uri")
+_BODY_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "query": {"type": "string"},
+                        "update": {"type": "string"},
+                        "default-graph-uri": {"type": "string"},
+                        "named-graph-uri": {"type": "string"},
+                    },
+                }
+            },
+            "application/sparql-query": {"schema": {"type": "string"}},
+            "application/sparql-update": {"schema": {"type": "string"}},
+        },
+    },
+    "responses": {
+        "200": {
+            "description": "Query results (SELECT/ASK: SPARQL JSON, XML, CSV, TSV; CONSTRUCT/DESCRIBE: Turtle, "
+            "N-Triples, JSON-LD, RDF/XML)"
+        },
+        "204": {"description": "Update applied (admin token only)"},
+        "400": {"description": "Malformed request or query; the body is the reason"},
+        "401": {"description": "Update without the admin token"},
+        "403": {"description": "Update on a read-only server, or SERVICE / LOAD / FROM outside the store"},
+        "406": {"description": "No acceptable result format for this query form"},
+        "415": {"description": "Unsupported request content type"},
+        "503": {"description": "The query exceeded the time limit"},
+    },
+}
+
+
+def _plain(status: int, message: str, headers: dict[str, str] | None = None) -> PlainTextResponse:
+    return PlainTextResponse(message + "\n", status_code=status, headers=headers)
+
+
+def _settings(request: Request) -> ServerSettings:
+    return getattr(request.app.state, "settings", None) or ServerSettings()
+
+
+# ---------------------------------------------------------------- routes
+@router.get(
+    "/sparql",
+    summary="SPARQL 1.1 query by GET (no query: the query page)",
+    responses={200: {"content": {"text/html": {}, "application/sparql-results+json": {}}}},
+)
+async def sparql_get(
+    request: Request,
+    query: Annotated[str | None, Query(description="SPARQL 1.1 query")] = None,
+    default_graph_uri: Annotated[list[str] | None, Query(alias="default-graph-uri")] = None,
+    named_graph_uri: Annotated[list[str] | None, Query(alias="named-graph-uri")] = None,
+) -> Response:
+    params = request.query_params
+    if "update" in params:
+        return _plain(400, "SPARQL Update must be sent by POST, not GET")
+    queries = params.getlist("query")
+    if not queries:
+        return HTMLResponse((STATIC_DIR / "sparql.html").read_text(encoding="utf-8"))
+    if len(queries) > 1:
+        return _plain(400, "exactly one 'query' parameter is allowed")
+    return await _answer_query(request, queries[0], params.getlist(_DATASET_PARAMS[0]), params.getlist(_DATASET_PARAMS[1]))
+
+
+@router.post("/sparql", summary="SPARQL 1.1 query or update by POST", openapi_extra=_BODY_DOC)
+async def sparql_post(request: Request) -> Response:
+    ctype = request.headers.get("content-type", "")
+    media, _, rest = ctype.partition(";")
+    media = media.strip().lower()
+    charset = _charset(rest)
+    if charset and charset not in ("utf-8", "utf8"):
+        return _plain(415, f"only UTF-8 is accepted, not charset={charset}")
+    raw = await request.body()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return _plain(400, "the request body is not valid UTF-8")
+    url = request.query_params
+    if media == "application/x-www-form-urlencoded":
+        try:
+            fields = parse_qsl(text, keep_blank_values=True, strict_parsing=False, encoding="utf-8", errors="strict")
+        except UnicodeDecodeError:
+            return _plain(400, "the form is not valid UTF-8")
+        queries = [v for k, v in fields if k == "query"]
+        updates = [v for k, v in fields if k == "update"]
+        if queries and updates:
+            return _plain(400, "send either 'query' or 'update', not both")
+        if len(queries) > 1 or len(updates) > 1:
+            return _plain(400, "exactly one 'query' or 'update' parameter is allowed")
+        if not queries and not updates:
+            return _plain(400, "the form has no 'query' or 'update' parameter")
+        dataset = {p: url.getlist(p) + [v for k, v in fields if k == p] for p in _DATASET_PARAMS}
+        using = [v for k, v in fields if k.startswith("using-")] + [v for k, v in url.items() if k.startswith("using-")]
+        if queries:
+            return await _answer_query(request, queries[0], dataset[_DATASET_PARAMS[0]], dataset[_DATASET_PARAMS[1]])
+        return await _answer_update(request, updates[0], bool(using))
+    if media == "application/sparql-query":
+        return await _answer_query(request, text, url.getlist(_DATASET_PARAMS[0]), url.getlist(_DATASET_PARAMS[1]))
+    if media == "application/sparql-update":
+        using = any(k.startswith("using-") for k in url.keys())
+        return await _answer_update(request, text, using)
+    if not media:
+        return _plain(415, "missing Content-Type: use application/sparql-query, application/sparql-update "
+                      "or application/x-www-form-urlencoded")
+    return _plain(415, f"unsupported Content-Type {media!r}: use application/sparql-query, "
+                  "application/sparql-update or application/x-www-form-urlencoded")
+
+
+@router.get("/sparql/examples", summary="Example queries shipped in queries/ (name, text)")
+async def sparql_examples() -> JSONResponse:
+    return JSONResponse(example_queries())
+
+
+def example_queries() -> list[dict[str, str]]:
+    """The queries in ``queries/*.rq`` for the query page, first comment line as title."""
+    out = []
+    for path in sorted(Path(QUERIES_DIR).glob("*.rq")):
+        text = path.read_text(encoding="utf-8")
+        first = text.lstrip().splitlines()[0] if text.strip() else ""
+        title = first.lstrip("#").strip() if first.startswith("#") else path.stem
+        out.append({"name": path.stem, "title": title, "query": text})
+    return out
+
+
+# ---------------------------------------------------------------- query
+def _charset(params: str) -> str | None:
+    for p in params.split(";"):
+        k, _, v = p.strip().partition("=")
+        if k.lower() == "charset":
+            return v.strip().strip('"').lower()
+    return None
+
+
+async def _answer_query(request: Request, query: str, default_graphs: list[str], named_graphs: list[str]) -> Response:
+    settings = _settings(request)
+    store = request.app.state.store
+    try:
+        info = analyse(query)
+        for iri in (*default_graphs, *named_graphs):
+            ox.NamedNode(iri)
+        if info.dataset_iris:
+            check_dataset(info, await run_in_threadpool(store.named_graphs))
+    except RefusedQuery as exc:
+        return _plain(403, str(exc))
+    except ValueError as exc:
+        return _plain(400, f"invalid graph IRI in default-graph-uri / named-graph-uri: {exc}")
+    accept = request.headers.get("accept")
+    result_fmt = choose(accept, RESULT_MEDIA)
+    rdf_fmt = choose(accept, RDF_MEDIA)
+    if info.form in ("SELECT", "ASK") and result_fmt is None:
+        return _not_acceptable(info.form, RESULT_MEDIA)
+    if info.form in ("CONSTRUCT", "DESCRIBE") and rdf_fmt is None:
+        return _not_acceptable(info.form, RDF_MEDIA)
+    req = QueryRequest(
+        query=query,
+        result_format=result_fmt,
+        rdf_format=rdf_fmt,
+        default_graph_uris=tuple(default_graphs),
+        named_graph_uris=tuple(named_graphs),
+        use_query_dataset=info.has_dataset_clause,
+    )
+    pool = getattr(request.app.state, "query_pool", None)
+    try:
+        if pool is not None:
+            kind, body = await run_in_threadpool(pool.run, req)
+        else:
+            kind, body = await run_in_threadpool(run_in_thread, store, req, info.form, settings.max_result_bytes)
+    except QueryFailed as exc:
+        prefix = "malformed query" if exc.syntax else "the query failed"
+        return _plain(400, f"{prefix}: {exc}")
+    except QueryTimeout as exc:
+        return _plain(503, str(exc))
+    except ResultTooLarge as exc:
+        return _plain(400, str(exc))
+    except NotAcceptable:
+        return _not_acceptable(info.form or "this query", RDF_MEDIA if rdf_fmt is None else RESULT_MEDIA)
+    fmt = rdf_fmt if kind == "graph" else result_fmt
+    return Response(body, media_type=CONTENT_TYPE[fmt or "json"], headers={"Vary": "Accept"})
+
+
+def _not_acceptable(form: str, offered: dict[str, str]) -> Response:
+    return _plain(406, f"no acceptable format for a {form} answer; this endpoint offers: " + ", ".join(offered))
+
+
+# ---------------------------------------------------------------- update
+async def _answer_update(request: Request, update: str, has_using_params: bool) -> Response:
+    settings = _settings(request)
+    if not settings.admin_token:
+        return _plain(403, "this endpoint is read-only: SPARQL Update is refused (start the server with --admin-token)")
+    auth = request.headers.get("authorization", "")
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), settings.admin_token.encode()):
+        return _plain(401, "SPARQL Update needs the admin token: Authorization: Bearer <token>",
+                      {"WWW-Authenticate": 'Bearer realm="acse-kg"'})
+    if has_using_params:
+        return _plain(400, "using-graph-uri / using-named-graph-uri are not supported; write USING in the update")
+    store = request.app.state.store
+    try:
+        info = analyse(update)
+        if info.dataset_iris:
+            check_dataset(info, await run_in_threadpool(store.named_graphs))
+    except RefusedQuery as exc:
+        return _plain(403, str(exc))
+    try:
+        await run_in_threadpool(store.update, update)
+    except QuerySyntaxError as exc:
+        return _plain(400, f"malformed update: {exc}")
+    pool = getattr(request.app.state, "query_pool", None)
+    if pool is not None:
+        await run_in_threadpool(pool.invalidate)
+    return Response(status_code=204)

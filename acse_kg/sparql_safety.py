@@ -1,0 +1,144 @@
+"""What a public SPARQL endpoint must refuse before a query reaches the engine.
+
+Oxigraph honours ``SERVICE`` by opening an HTTP connection to whatever IRI the
+caller names, so an endpoint that passes queries through unchecked can be used
+to probe the network it runs in. This module reads the query with a lexer that
+follows SPARQL's own tokenisation (strings, IRIs, comments, variables and
+prefixed names are single tokens), so a keyword hidden in a string or a
+prefixed name such as ``ex:service`` is not mistaken for the keyword, and a
+real ``SERVICE`` cannot slip through in any letter case.
+
+It also finds the query form (needed to choose a result format before running
+the query) and the IRIs named in ``FROM`` / ``FROM NAMED`` / ``USING``, which the
+endpoint only accepts when they are graphs of the store.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from urllib.parse import urljoin
+
+from .namespaces import PREFIXES
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<comment>\#[^\n\r]*)
+  | (?P<string>\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"
+             | '''(?:[^'\\]|\\.|'(?!''))*'''
+             | "(?:[^"\\\n\r]|\\.)*"
+             | '(?:[^'\\\n\r]|\\.)*')
+  | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
+  | (?P<var>[?$][^\s(){}\[\],;.<>"'=!&|+*/^]*)
+  | (?P<pname>(?:[A-Za-z\u00C0-\uFFFF][\w.\-\u00B7-\uFFFF]*)?:(?:[\w\-:%\u00B7-\uFFFF]|\\.|\.(?=[\w\-:%]))*)
+  | (?P<bnode>_:[\w.\-\u00B7-\uFFFF]*)
+  | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<other>.)
+    """,
+    re.X | re.S,
+)
+
+QUERY_FORMS = ("SELECT", "CONSTRUCT", "DESCRIBE", "ASK")
+
+
+class RefusedQuery(ValueError):
+    """The request asks for something a public endpoint does not do; the message says what."""
+
+
+@dataclass
+class QueryInfo:
+    """What the endpoint learns about a query or update before running it."""
+
+    form: str | None  # SELECT / CONSTRUCT / DESCRIBE / ASK, or None for an update or unknown text
+    dataset_iris: list[str] = field(default_factory=list)  # FROM / FROM NAMED / USING [NAMED]
+    has_dataset_clause: bool = False
+
+
+def tokens(text: str) -> Iterable[tuple[str, str]]:
+    """(kind, text) for each significant token; whitespace and comments dropped."""
+    for m in _TOKEN.finditer(text):
+        kind = m.lastgroup or "other"
+        if kind in ("ws", "comment"):
+            continue
+        yield kind, m.group()
+
+
+def analyse(text: str) -> QueryInfo:
+    """Check a query or update and describe it; raise :class:`RefusedQuery` if it must not run.
+
+    Refused: ``SERVICE`` (an outbound request on the caller's behalf), ``LOAD``
+    (the same, for updates) and codepoint escapes outside strings and IRIs
+    (SPARQL lets ``\\u0053ERVICE`` spell a keyword; nobody needs that).
+    """
+    toks = list(tokens(text))
+    prefixes = dict(PREFIXES)
+    base: str | None = None
+    info = QueryInfo(form=None)
+    i = 0
+    while i < len(toks):
+        kind, tok = toks[i]
+        upper = tok.upper()
+        if kind == "other" and tok == "\\":
+            raise RefusedQuery("codepoint escapes (\\u...) outside strings and IRIs are not accepted")
+        if kind == "word":
+            if upper == "SERVICE":
+                raise RefusedQuery(
+                    "SERVICE is refused: this endpoint never makes a request to another server on a caller's behalf"
+                )
+            if upper == "LOAD":
+                raise RefusedQuery("LOAD is refused: this endpoint never fetches data from the web")
+            if upper == "PREFIX" and i + 2 < len(toks) and toks[i + 1][0] == "pname" and toks[i + 2][0] == "iri":
+                prefixes[toks[i + 1][1].rstrip(":")] = _resolve(toks[i + 2][1][1:-1], base)
+                i += 3
+                continue
+            if upper == "BASE" and i + 1 < len(toks) and toks[i + 1][0] == "iri":
+                base = _resolve(toks[i + 1][1][1:-1], base)
+                i += 2
+                continue
+            if info.form is None and upper in QUERY_FORMS:
+                info.form = upper
+            if upper in ("FROM", "USING"):
+                j = i + 1
+                if j < len(toks) and toks[j][1].upper() == "NAMED":
+                    j += 1
+                if j < len(toks):
+                    info.has_dataset_clause = True
+                    info.dataset_iris.append(_term_iri(toks[j], prefixes, base))
+                i = j + 1
+                continue
+        i += 1
+    return info
+
+
+def _resolve(iri: str, base: str | None) -> str:
+    return urljoin(base, iri) if base else iri
+
+
+def _term_iri(token: tuple[str, str], prefixes: dict[str, str], base: str | None) -> str:
+    kind, text = token
+    if kind == "iri":
+        return _resolve(text[1:-1], base)
+    if kind == "pname":
+        prefix, _, local = text.partition(":")
+        if prefix in prefixes:
+            return prefixes[prefix] + re.sub(r"\\(.)", r"\1", local)
+    raise RefusedQuery(f"FROM / USING must name a graph by IRI, not {text!r}")
+
+
+def check_dataset(info: QueryInfo, store_graphs: Iterable[str]) -> None:
+    """Refuse FROM / FROM NAMED / USING of a graph the store does not hold.
+
+    Oxigraph never fetches such a graph, but other engines behind
+    :class:`~acse_kg.remote.SparqlEndpointStore` may, and a query that names a
+    graph we do not have is a mistake worth a clear answer rather than an
+    empty result.
+    """
+    known = set(store_graphs)
+    outside = [iri for iri in info.dataset_iris if iri not in known]
+    if outside:
+        raise RefusedQuery(
+            "FROM / FROM NAMED / USING may only name graphs of this store; not in the store: "
+            + ", ".join(f"<{i}>" for i in outside)
+        )

@@ -1,0 +1,352 @@
+"""Run public SPARQL queries in worker processes that can be stopped.
+
+A pyoxigraph query cannot be interrupted from another thread: a runaway
+cross join or an aggregate over one runs to the end inside a single call.
+So queries from the public endpoint run in a small pool of worker processes,
+each holding a snapshot of the store (the data is small: loading it takes a
+fraction of a second). A query that exceeds its time limit has its worker
+killed and replaced; the other workers keep answering meanwhile. Each worker
+streams its serialised answer into a capped buffer, so an answer larger than
+the result-size limit is stopped as soon as it crosses the limit.
+
+The snapshot is refreshed when the store changes (an update through the
+endpoint calls :meth:`QueryPool.invalidate`; other writers are noticed by a
+cheap fingerprint checked at most every few seconds).
+
+This module is imported by the worker processes too, so its top level imports
+only the standard library and pyoxigraph.
+"""
+
+from __future__ import annotations
+
+import io
+import multiprocessing as mp
+import os
+import queue
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING, Any
+
+import pyoxigraph as ox
+
+if TYPE_CHECKING:
+    from acse_kg.store import GraphStore
+
+_RESULT_FORMATS = {
+    "json": ox.QueryResultsFormat.JSON,
+    "xml": ox.QueryResultsFormat.XML,
+    "csv": ox.QueryResultsFormat.CSV,
+    "tsv": ox.QueryResultsFormat.TSV,
+}
+_RDF_FORMATS = {
+    "turtle": ox.RdfFormat.TURTLE,
+    "ntriples": ox.RdfFormat.N_TRIPLES,
+    "jsonld": ox.RdfFormat.JSON_LD,
+    "rdfxml": ox.RdfFormat.RDF_XML,
+}
+
+
+class QueryTimeout(Exception):
+    """The query ran past the time limit and was stopped."""
+
+
+class ResultTooLarge(Exception):
+    """The serialised answer grew past the result-size limit."""
+
+
+class QueryFailed(Exception):
+    """The engine rejected the query; ``syntax`` tells a parse error from an evaluation error."""
+
+    def __init__(self, message: str, *, syntax: bool) -> None:
+        super().__init__(message)
+        self.syntax = syntax
+
+
+class NotAcceptable(Exception):
+    """The query's form has no format among those the client accepts."""
+
+
+@dataclass(frozen=True)
+class QueryRequest:
+    """One query as the endpoint hands it to a worker."""
+
+    query: str
+    result_format: str | None  # for SELECT / ASK; None when the client accepts none
+    rdf_format: str | None  # for CONSTRUCT / DESCRIBE
+    default_graph_uris: tuple[str, ...] = ()
+    named_graph_uris: tuple[str, ...] = ()
+    use_query_dataset: bool = False  # the query has FROM / FROM NAMED and no protocol dataset
+
+
+# ---------------------------------------------------------------- worker side
+class _CappedBuffer(io.BytesIO):
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def write(self, b: Any) -> int:  # type: ignore[override]
+        if self.tell() + len(b) > self.limit:
+            raise ResultTooLarge(f"the answer is larger than the limit of {self.limit} bytes; add a LIMIT")
+        return super().write(b)
+
+
+class _WorkerState:
+    def __init__(self, history_prefix: str, prefixes: dict[str, str]) -> None:
+        self.history_prefix = history_prefix
+        self.prefixes = prefixes
+        self.store = ox.Store()
+        self.live: list[ox.NamedNode] = []
+
+    def load(self, path: str) -> None:
+        store = ox.Store()
+        if os.path.getsize(path):
+            store.bulk_load(path=path, format=ox.RdfFormat.N_QUADS)
+        self.store = store
+        self.live = [
+            g
+            for g in store.named_graphs()
+            if isinstance(g, ox.NamedNode) and not g.value.startswith(self.history_prefix)
+        ]
+
+    def run(self, req: QueryRequest, limit: int) -> tuple[str, bytes]:
+        kwargs: dict[str, Any] = {"prefixes": self.prefixes}
+        if req.default_graph_uris:
+            kwargs["default_graph"] = [ox.NamedNode(u) for u in req.default_graph_uris]
+        elif not req.use_query_dataset:
+            kwargs["default_graph"] = self.live if self.live else ox.DefaultGraph()
+        if req.named_graph_uris:
+            kwargs["named_graphs"] = [ox.NamedNode(u) for u in req.named_graph_uris]
+        res = self.store.query(req.query, **kwargs)
+        out = _CappedBuffer(limit)
+        if isinstance(res, ox.QueryTriples):
+            if req.rdf_format is None:
+                raise NotAcceptable("graph")
+            fmt = _RDF_FORMATS[req.rdf_format]
+            prefixes = self.prefixes if fmt in (ox.RdfFormat.TURTLE,) else None
+            ox.serialize(res, out, format=fmt, prefixes=prefixes)
+            return "graph", out.getvalue()
+        if req.result_format is None:
+            raise NotAcceptable("boolean" if isinstance(res, ox.QueryBoolean) else "bindings")
+        res.serialize(out, format=_RESULT_FORMATS[req.result_format])
+        return ("boolean" if isinstance(res, ox.QueryBoolean) else "bindings"), out.getvalue()
+
+
+def _worker_main(conn: Connection, snapshot: str, history_prefix: str, prefixes: dict[str, str], limit: int) -> None:
+    """Answer requests from the pipe until told to stop (or killed)."""
+    state = _WorkerState(history_prefix, prefixes)
+    state.load(snapshot)
+    conn.send(("ready",))
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg[0] == "stop":
+            return
+        if msg[0] == "load":
+            state.load(msg[1])
+            conn.send(("ready",))
+            continue
+        try:
+            kind, body = state.run(msg[1], limit)
+            conn.send(("ok", kind, body))
+        except SyntaxError as exc:
+            conn.send(("syntax", str(exc)))
+        except ResultTooLarge as exc:
+            conn.send(("too_large", str(exc)))
+        except NotAcceptable as exc:
+            conn.send(("not_acceptable", str(exc)))
+        except Exception as exc:  # evaluation error: reported to the caller, the worker lives on
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+# ---------------------------------------------------------------- parent side
+class _Worker:
+    def __init__(self, ctx: Any, snapshot: str, generation: int, args: tuple[Any, ...]) -> None:
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker_main, args=(child, snapshot, *args), daemon=True)
+        self.process.start()
+        child.close()
+        self.generation = generation
+        if not self.conn.poll(120) or self.conn.recv()[0] != "ready":
+            self.kill()
+            raise RuntimeError("a query worker did not start")
+
+    def kill(self) -> None:
+        try:
+            self.process.kill()
+            self.process.join(5)
+        finally:
+            self.conn.close()
+
+
+class QueryPool:
+    """A fixed number of worker processes over a snapshot of one store."""
+
+    FINGERPRINT_EVERY = 3.0  # seconds between checks that the store has not changed under us
+
+    def __init__(self, store: GraphStore, *, size: int = 2, timeout: float = 10.0, max_bytes: int = 50_000_000) -> None:
+        self.store = store
+        self.size = max(1, size)
+        self.timeout = timeout
+        self.max_bytes = max_bytes
+        self._ctx = mp.get_context("spawn")
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._lock = threading.Lock()
+        self._started = False
+        self._closed = False
+        self._generation = 0
+        self._snapshot: str | None = None
+        self._tmpdir = tempfile.TemporaryDirectory(prefix="acse-kg-pool-")
+        self._fingerprint: tuple[int, tuple[str, ...]] | None = None
+        self._checked_at = 0.0
+
+    # -- lifecycle ---------------------------------------------------------
+    def _args(self) -> tuple[Any, ...]:
+        from acse_kg.namespaces import PREFIXES
+        from acse_kg.store import HISTORY_PREFIX
+
+        return (HISTORY_PREFIX, dict(PREFIXES), self.max_bytes)
+
+    def _write_snapshot(self) -> str:
+        self._generation += 1
+        path = os.path.join(self._tmpdir.name, f"snapshot-{self._generation}.nq")
+        with open(path, "wb") as f:
+            f.write(self.store.dump("nquads", include_history=True))
+        old, self._snapshot = self._snapshot, path
+        if old and os.path.exists(old):
+            os.unlink(old)  # workers that still read it hold it open; POSIX keeps the data
+        self._fingerprint = self._current_fingerprint()
+        self._checked_at = time.monotonic()
+        return path
+
+    def _current_fingerprint(self) -> tuple[int, tuple[str, ...]]:
+        return len(self.store), tuple(self.store.named_graphs())
+
+    def start(self) -> None:
+        """Take the snapshot and start the workers (done on first use if not before)."""
+        with self._lock:
+            if self._started or self._closed:
+                return
+            snapshot = self._write_snapshot()
+            workers = [_Worker(self._ctx, snapshot, self._generation, self._args()) for _ in range(self.size)]
+            for w in workers:
+                self._idle.put(w)
+            self._started = True
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+        while True:
+            try:
+                w = self._idle.get_nowait()
+            except queue.Empty:
+                break
+            w.kill()
+        self._tmpdir.cleanup()
+
+    def invalidate(self) -> None:
+        """The store changed: workers reload before their next query."""
+        with self._lock:
+            if self._started:
+                self._write_snapshot()
+
+    def _maybe_refresh(self) -> None:
+        now = time.monotonic()
+        if now - self._checked_at < self.FINGERPRINT_EVERY:
+            return
+        with self._lock:
+            self._checked_at = now
+            if self._started and self._current_fingerprint() != self._fingerprint:
+                self._write_snapshot()
+
+    def _replace(self) -> None:
+        """Start a fresh worker in the background after one was killed."""
+
+        def spawn() -> None:
+            try:
+                w = _Worker(self._ctx, self._snapshot or "", self._generation, self._args())
+            except Exception:
+                time.sleep(1)
+                if not self._closed:
+                    threading.Thread(target=spawn, daemon=True).start()
+                return
+            if self._closed:
+                w.kill()
+            else:
+                self._idle.put(w)
+
+        threading.Thread(target=spawn, daemon=True).start()
+
+    # -- running -----------------------------------------------------------
+    def run(self, req: QueryRequest) -> tuple[str, bytes]:
+        """Run one query; blocking (call it from a thread, not the event loop).
+
+        Raises QueryTimeout, ResultTooLarge, QueryFailed or NotAcceptable.
+        """
+        self.start()
+        self._maybe_refresh()
+        deadline = time.monotonic() + self.timeout
+        try:
+            worker = self._idle.get(timeout=self.timeout)
+        except queue.Empty:
+            raise QueryTimeout(f"no query worker became free within {self.timeout:g} s; try again later") from None
+        try:
+            if worker.generation != self._generation:
+                worker.conn.send(("load", self._snapshot))
+                worker.generation = self._generation
+                if not worker.conn.poll(max(60.0, self.timeout)):
+                    raise QueryTimeout("the query worker did not reload the data in time")
+                worker.conn.recv()
+            worker.conn.send(("query", req))
+            if not worker.conn.poll(max(0.0, deadline - time.monotonic())):
+                raise QueryTimeout(f"the query ran longer than the time limit of {self.timeout:g} s and was stopped")
+            reply = worker.conn.recv()
+        except QueryTimeout:
+            worker.kill()
+            self._replace()
+            raise
+        except (EOFError, OSError) as exc:  # the worker died (out of memory?)
+            worker.kill()
+            self._replace()
+            raise QueryFailed(f"the query could not be completed: worker ended ({exc})", syntax=False) from exc
+        self._idle.put(worker)
+        status = reply[0]
+        if status == "ok":
+            return reply[1], reply[2]
+        if status == "syntax":
+            raise QueryFailed(reply[1], syntax=True)
+        if status == "too_large":
+            raise ResultTooLarge(reply[1])
+        if status == "not_acceptable":
+            raise NotAcceptable(reply[1])
+        raise QueryFailed(reply[1], syntax=False)
+
+
+def run_in_thread(store: GraphStore, req: QueryRequest, form: str | None, max_bytes: int) -> tuple[str, bytes]:
+    """Fallback for stores that are not embedded (a remote endpoint enforces its own time limits)."""
+    from acse_kg.store import QuerySyntaxError
+
+    fmt = req.rdf_format if form in ("CONSTRUCT", "DESCRIBE") else req.result_format
+    if fmt is None:
+        raise NotAcceptable(form or "query")
+    try:
+        kind, body = store.query_serialized(
+            req.query,
+            fmt,
+            default_graph_uris=req.default_graph_uris,
+            named_graph_uris=req.named_graph_uris,
+        )
+    except QuerySyntaxError as exc:
+        raise QueryFailed(str(exc), syntax=True) from exc
+    if len(body) > max_bytes:
+        raise ResultTooLarge(f"the answer is larger than the limit of {max_bytes} bytes; add a LIMIT")
+    return kind, body
+
+
+def dataset_tuple(uris: Sequence[str] | None) -> tuple[str, ...]:
+    return tuple(uris or ())
