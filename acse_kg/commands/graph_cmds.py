@@ -1,0 +1,204 @@
+"""CLI commands on the graph itself: load, sparql, export, reason.
+
+Every command opens the store named by ``--store`` / ``ACSE_KG_STORE`` and
+reports failures as one line on stderr with a non-zero exit status (2 for bad
+input such as a malformed query), never a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import pyoxigraph as ox
+import typer
+
+from ..namespaces import PREFIXES
+from ..store import GraphStore, QuerySyntaxError, StoreError
+from .common import StoreOption, fail, get_store
+
+
+class ResultFormat(str, Enum):
+    json = "json"
+    csv = "csv"
+    tsv = "tsv"
+    table = "table"
+
+
+class ExportFormat(str, Enum):
+    turtle = "turtle"
+    jsonld = "jsonld"
+    ntriples = "ntriples"
+
+
+_PROLOGUE_RE = re.compile(
+    r"""\A(?:\s+|\#[^\n]*(?:\n|\Z)|PREFIX\s+[^\s:]*:\s*<[^>]*>|BASE\s*<[^>]*>)*""",
+    re.IGNORECASE,
+)
+
+
+def query_form(query: str) -> str:
+    """SELECT, CONSTRUCT, DESCRIBE or ASK: the first keyword after the prologue ('' if none)."""
+    rest = query[_PROLOGUE_RE.match(query).end():]  # type: ignore[union-attr]
+    m = re.match(r"[A-Za-z]+", rest)
+    return m.group(0).upper() if m else ""
+
+
+def read_query(query_or_file: str) -> str:
+    """The query text: '-' reads stdin, an existing file is read, anything else is the query."""
+    if query_or_file == "-":
+        return sys.stdin.read()
+    path = Path(query_or_file)
+    try:
+        if len(query_or_file) < 4096 and "\n" not in query_or_file and path.is_file():
+            return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read query file {query_or_file}: {exc}")
+    return query_or_file
+
+
+def _compact(iri: str) -> str:
+    """An IRI as prefix:local with the longest matching registry prefix, else <iri>."""
+    best = max(
+        ((p, ns) for p, ns in PREFIXES.items() if iri.startswith(ns) and re.fullmatch(r"[\w.\-/]*", iri[len(ns):])),
+        key=lambda pn: len(pn[1]),
+        default=None,
+    )
+    return f"{best[0]}:{iri[len(best[1]):]}" if best else f"<{iri}>"
+
+
+def _cell(term: object) -> str:
+    """A term as a table cell: IRIs compacted with the registry's prefixes, literals by value."""
+    if term is None:
+        return ""
+    text = str(term)
+    if type(term).__name__ == "URIRef":
+        return _compact(text)
+    return text
+
+
+def format_table(variables: list[str], rows: list[dict[str, object]]) -> str:
+    """An aligned plain-text table with a header line and a row count."""
+    cells = [[_cell(r.get(v)) for v in variables] for r in rows]
+    widths = [max([len(v), *(len(c[i]) for c in cells)]) for i, v in enumerate(variables)]
+    line = lambda vals: "  ".join(val.ljust(w) for val, w in zip(vals, widths)).rstrip()  # noqa: E731
+    out = [line(variables), line(["-" * w for w in widths])]
+    out += [line(c) for c in cells]
+    out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return "\n".join(out) + "\n"
+
+
+def _turtle(store: GraphStore, query: str) -> bytes:
+    g = store.construct(query)
+    for prefix, iri in PREFIXES.items():
+        g.bind(prefix, iri, override=True)
+    return g.serialize(format="turtle", encoding="utf-8")
+
+
+def run_query(store: GraphStore, query: str, fmt: ResultFormat) -> bytes:
+    """Evaluate a query and serialise its result in the asked format (Turtle for graphs)."""
+    form = query_form(query)
+    if form in ("CONSTRUCT", "DESCRIBE"):
+        return _turtle(store, query)
+    if fmt is ResultFormat.table:
+        if form == "ASK":
+            return (b"true\n" if store.ask(query) else b"false\n")
+        res = store.select(query)
+        return format_table(res.variables, res.rows).encode("utf-8")  # type: ignore[arg-type]
+    try:
+        _kind, body = store.query_serialized(query, fmt.value)
+    except KeyError:  # a graph result the prologue scan did not foresee: no such result format
+        return _turtle(store, query)
+    return body
+
+
+def _with_prefixes(body: bytes, fmt: ExportFormat) -> bytes:
+    """Re-serialise a Turtle or JSON-LD dump with the registry's prefixes, for readable output."""
+    if fmt is ExportFormat.ntriples:
+        return body
+    triples = ox.parse(body, format=ox.RdfFormat.N_TRIPLES)
+    target = ox.RdfFormat.TURTLE if fmt is ExportFormat.turtle else ox.RdfFormat.JSON_LD
+    return ox.serialize(triples, format=target, prefixes=dict(PREFIXES))
+
+
+def _open(spec: str | None) -> GraphStore:
+    return get_store(spec)
+
+
+def register(app: typer.Typer) -> None:
+    """Add load, sparql, export and reason to the app."""
+
+    @app.command()
+    def load(store: StoreOption = None) -> None:
+        """Load (or reload) the bundled ontology, vocabularies and study records; print triples per graph."""
+        from ..loader import load_bundle
+
+        st = get_store(store, bootstrap=False)
+        try:
+            counts = load_bundle(st)
+        except StoreError as exc:
+            fail(str(exc))
+        width = max(len(g) for g in counts)
+        for graph, n in counts.items():
+            typer.echo(f"{graph.ljust(width)}  {n:>7}")
+        typer.echo(f"{'total (store)'.ljust(width)}  {len(st):>7}")
+        st.close()
+
+    @app.command()
+    def sparql(
+        query_or_file: Annotated[str, typer.Argument(help="A SPARQL query, a file holding one, or '-' for stdin.")],
+        format: Annotated[ResultFormat, typer.Option("--format", "-f", help="Result format (graphs are always Turtle).")] = ResultFormat.table,
+        store: StoreOption = None,
+    ) -> None:
+        """Run a SPARQL query (SELECT, ASK, CONSTRUCT, DESCRIBE) over the live graph."""
+        query = read_query(query_or_file)
+        if not query.strip():
+            fail("empty query")
+        st = _open(store)
+        try:
+            out = run_query(st, query, format)
+        except QuerySyntaxError as exc:
+            fail(f"malformed query: {exc}")
+        except (StoreError, ValueError, OSError, KeyError) as exc:
+            fail(f"query failed: {exc}", 1)
+        sys.stdout.buffer.write(out)
+        sys.stdout.flush()
+
+    @app.command()
+    def export(
+        format: Annotated[ExportFormat, typer.Option("--format", "-f", help="RDF serialisation.")] = ExportFormat.turtle,
+        out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
+        store: StoreOption = None,
+    ) -> None:
+        """Export the whole live graph (every live named graph, merged; history excluded)."""
+        st = _open(store)
+        try:
+            body = _with_prefixes(st.dump("ntriples", include_history=False), format)
+        except (StoreError, ValueError, OSError) as exc:
+            fail(f"export failed: {exc}", 1)
+        if out is None:
+            sys.stdout.buffer.write(body)
+            sys.stdout.flush()
+            return
+        try:
+            out.write_bytes(body)
+        except OSError as exc:
+            fail(f"cannot write {out}: {exc}", 1)
+        typer.echo(f"wrote {len(body)} bytes to {out}", err=True)
+
+    @app.command()
+    def reason(store: StoreOption = None) -> None:
+        """Run the OWL reasoner (HermiT) over ontology, vocabularies and data; exit 1 if inconsistent."""
+        from ..reasoning import ReasonerError, reason_store
+
+        st = _open(store)
+        try:
+            report = reason_store(st)
+        except ReasonerError as exc:
+            fail(str(exc), 1)
+        typer.echo(report.summary())
+        if not report.consistent:
+            raise typer.Exit(1)
