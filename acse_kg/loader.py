@@ -103,13 +103,17 @@ def bundle_graph_names() -> list[str]:
     return [s.graph for s in bundle_sources()]
 
 
-def load_bundle(store: GraphStore) -> dict[str, int]:
+def load_bundle(
+    store: GraphStore, *, ontology_dir: Path = ONTOLOGY_DIR, data_dir: Path = DATA_DIR
+) -> dict[str, int]:
     """Load (or reload) the whole bundle; return the triple count of each graph loaded.
 
     All sources are produced and parsed first; only then are the graphs
-    replaced, so a broken file leaves the store as it was.
+    replaced, so a broken file leaves the store as it was. Study graphs of
+    records that are not in ``data_dir`` (imported later, e.g. from
+    ClinicalTrials.gov) are left alone.
     """
-    payloads = [(s.graph, s.produce()) for s in bundle_sources()]
+    payloads = [(s.graph, s.produce()) for s in bundle_sources(ontology_dir, data_dir)]
     for graph, data in payloads:
         store.replace_graph(graph, data, "ntriples")
     counts = graph_counts(store)

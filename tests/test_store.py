@@ -1,0 +1,127 @@
+"""The store opens, bootstraps itself with the bundle, and never loses data on bad input."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from acse_kg.cli import app
+from acse_kg.loader import (
+    HGNC_GRAPH,
+    ONCOTREE_GRAPH,
+    ONTOLOGY_GRAPH,
+    SO_GRAPH,
+    bundle_graph_names,
+    graph_counts,
+    load_bundle,
+    load_study_file,
+    study_graph_name,
+)
+from acse_kg.paths import DATA_DIR
+from acse_kg.store import GraphStore, StoreError, open_store
+
+NCT = "NCT02034981"
+
+
+def test_a_new_memory_store_is_bootstrapped_with_every_bundle_graph(store: GraphStore) -> None:
+    graphs = set(store.named_graphs())
+    assert {ONTOLOGY_GRAPH, ONCOTREE_GRAPH, SO_GRAPH, HGNC_GRAPH, study_graph_name(NCT)} <= graphs
+    assert set(bundle_graph_names()) <= graphs
+    assert all(n > 0 for g, n in graph_counts(store).items() if g in bundle_graph_names())
+
+
+def test_every_bundled_record_has_its_own_study_graph() -> None:
+    names = bundle_graph_names()
+    for path in DATA_DIR.glob("NCT*.ttl"):
+        assert study_graph_name(path.stem) in names
+
+
+def test_loading_the_bundle_twice_changes_nothing(fresh_store: GraphStore) -> None:
+    before = graph_counts(fresh_store)
+    total = len(fresh_store)
+    counts = load_bundle(fresh_store)
+    assert len(fresh_store) == total
+    assert graph_counts(fresh_store) == before
+    assert counts == {g: before[g] for g in counts}
+
+
+def test_reloading_a_study_file_replaces_its_graph_without_duplicates(fresh_store: GraphStore) -> None:
+    total = len(fresh_store)
+    graph = load_study_file(fresh_store, DATA_DIR / f"{NCT}.ttl")
+    assert graph == study_graph_name(NCT)
+    assert len(fresh_store) == total
+
+
+def test_bad_turtle_is_refused_with_its_file_name_and_the_store_is_unchanged(
+    fresh_store: GraphStore, tmp_path: Path
+) -> None:
+    bad = tmp_path / "NCT99999999.ttl"
+    bad.write_text("@prefix ex: <http://example.org/> .\nex:a ex:b ", encoding="utf-8")
+    total, graphs = len(fresh_store), fresh_store.named_graphs()
+    with pytest.raises(StoreError, match="NCT99999999.ttl"):
+        load_study_file(fresh_store, bad)
+    assert len(fresh_store) == total
+    assert fresh_store.named_graphs() == graphs
+
+
+def test_a_broken_file_in_the_bundle_aborts_the_whole_load_before_any_graph_changes(
+    fresh_store: GraphStore, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    # A record that would change the study graph, and a broken second record.
+    (data / f"{NCT}.ttl").write_text("<http://example.org/a> <http://example.org/b> 1 .\n", encoding="utf-8")
+    (data / "NCT00000001.ttl").write_text("this is not turtle", encoding="utf-8")
+    before = graph_counts(fresh_store)
+    with pytest.raises(StoreError, match="NCT00000001.ttl"):
+        load_bundle(fresh_store, data_dir=data)
+    assert graph_counts(fresh_store) == before
+
+
+def test_a_study_file_must_be_named_after_its_nct_number(fresh_store: GraphStore, tmp_path: Path) -> None:
+    odd = tmp_path / "record.ttl"
+    shutil.copy(DATA_DIR / f"{NCT}.ttl", odd)
+    with pytest.raises(StoreError, match="NCTnnnnnnnn"):
+        load_study_file(fresh_store, odd)
+
+
+def test_a_persistent_store_keeps_its_data_when_reopened(tmp_path: Path) -> None:
+    path = tmp_path / "store"
+    first = open_store(str(path))
+    total = len(first)
+    assert total > 0
+    first.close()
+    again = open_store(str(path), bootstrap=False)
+    try:
+        assert len(again) == total
+        assert again.ask(f'ASK {{ ?s acse:nctId "{NCT}" }}')
+    finally:
+        again.close()
+
+
+def test_the_cli_accepts_store_memory() -> None:
+    result = CliRunner().invoke(app, ["sparql", "--store", "memory", "--format", "csv",
+                                      'SELECT ?id WHERE { ?s acse:nctId ?id }'])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == ["id", NCT]
+
+
+def test_the_cli_reads_the_store_from_the_environment() -> None:
+    result = CliRunner().invoke(app, ["sparql", "--format", "csv", "SELECT ?id WHERE { ?s acse:nctId ?id }"],
+                                env={"ACSE_KG_STORE": "memory"})
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[1] == NCT
+
+
+def test_the_cli_uses_a_store_directory_and_load_reports_each_graph(tmp_path: Path) -> None:
+    path = str(tmp_path / "store")
+    runner = CliRunner()
+    result = runner.invoke(app, ["load", "--store", path])
+    assert result.exit_code == 0, result.stderr
+    for graph in bundle_graph_names():
+        assert graph in result.stdout
+    again = runner.invoke(app, ["load", "--store", path])
+    assert again.stdout == result.stdout  # reloading changes no count
