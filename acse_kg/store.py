@@ -152,11 +152,15 @@ def _parse_error(exc: Exception) -> QuerySyntaxError:
 
 
 def with_prologue(query: str) -> str:
-    """Prepend the registry's prefixes unless the query declares its own."""
-    head = query.lstrip()[:2000].upper()
-    if "PREFIX" in head or "BASE" in head:
-        return query
-    return sparql_prologue() + query
+    """Declare the registry's prefixes ahead of the query's own.
+
+    A query's own PREFIX declarations come later and so win. The prologue is
+    kept on the query's first line so that parser errors keep their line numbers.
+    """
+    return _PROLOGUE_ONE_LINE + query
+
+
+_PROLOGUE_ONE_LINE = sparql_prologue().replace("\n", " ")
 
 
 class OxigraphStore:
