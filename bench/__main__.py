@@ -1,0 +1,27 @@
+"""Run the benchmarks: `python -m bench [NAME ...]` runs bench/bench_NAME.py (all when none named)."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str]) -> int:
+    here = Path(__file__).parent
+    names = sorted(m.name.removeprefix("bench_") for m in pkgutil.iter_modules([str(here)]) if m.name.startswith("bench_"))
+    chosen = argv or names
+    unknown = [n for n in chosen if n not in names]
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(names)}", file=sys.stderr)
+        return 2
+    for name in chosen:
+        print(f"== bench_{name}", flush=True)
+        module = importlib.import_module(f"bench.bench_{name}")
+        module.main()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
