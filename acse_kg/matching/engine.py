@@ -1,0 +1,217 @@
+"""The matcher: built once from the graph, then a pure function of a profile.
+
+Everything the graph says (criteria, cohorts, OncoTree, genes, regimens) is
+read with a handful of SPARQL queries when the :class:`Matcher` is built;
+matching a profile then touches no store. Per profile the work is: build
+the facts (a flat dict of the fields the criteria read), find the candidate
+cohorts, evaluate each criterion that applies to any of them once, and
+assemble the result per the contract. Static parts of each criterion's
+output (id, iri, text, kind) are prepared once per cohort.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ..namespaces import ID
+from ..store import GraphStore
+from .candidates import CandidateFinder, Cohort, Taxonomy, load_cohorts, pair_set
+from .dosing import Regimen, dosing_for, load_regimens
+from .profile import ProfileError, TumorProfile, parse_profile
+from .rules import (
+    ALTS,
+    DX,
+    Criterion,
+    Facts,
+    GraphModelError,
+    _local,
+    compile_status,
+    load_criteria,
+    load_expressions,
+    load_variables,
+)
+
+VERDICT_RANK = {"eligible": 0, "unknown": 1, "ineligible": 2}
+OPEN_TEXT = "cohort open to accrual"
+
+
+@dataclass
+class _CohortPlan:
+    """What is static about one cohort's part of a result."""
+
+    cohort: Cohort
+    criteria: list[tuple[int, dict[str, Any]]]  # (index into Matcher.criteria, static fields)
+    to_confirm: list[str]
+    open_item: dict[str, Any]
+
+
+class Matcher:
+    """Matches tumor profiles against one study of the graph."""
+
+    def __init__(self, store: GraphStore, nct: str | None = None) -> None:
+        self.study, self.trial = _pick_study(store, nct)
+        variables = load_variables(store)
+        exprs = load_expressions(store, variables)
+        self.criteria: list[Criterion] = load_criteria(store, self.study, exprs)
+        self.decidable = [c for c in self.criteria if c.decidable]
+        self._status: list[Callable[[Facts], str]] = [compile_status(c) for c in self.decidable]
+        self._observe = [_observer(c.fields()) for c in self.decidable]
+        self.taxonomy = Taxonomy.load(store)
+        self.cohorts = load_cohorts(store, self.study, exprs)
+        if not self.cohorts:
+            raise GraphModelError(f"study {self.trial} has no cohorts in the graph")
+        self.regimens: list[Regimen] = load_regimens(store, self.study, exprs)
+        self.genes, self.symbols = _genes(store)
+        self.alteration_types = _alteration_types(store)
+        targets = frozenset(
+            str(r["g"]) for r in store.select(
+                f"SELECT DISTINCT ?g WHERE {{ <{self.study}> (acse:hasArm/acse:hasIntervention)|acse:hasIntervention"
+                " ?iv . ?iv acse:drug/acse:targetsGene ?g }")
+        )
+        self.finder = CandidateFinder.build(
+            self.cohorts, self.criteria, targets, self.alteration_types.get("overexpression"), self.symbols
+        )
+        fields = {v.field for v in variables.values()} - {"diagnosis", "alterations"}
+        self._getters = [(f, operator.attrgetter(f)) for f in sorted(fields)]
+        self._plans = {c.iri: self._plan(c) for c in self.cohorts}
+
+    # ------------------------------------------------------------ building
+    def _plan(self, cohort: Cohort) -> _CohortPlan:
+        crit = []
+        for i, c in enumerate(self.decidable):
+            if not c.cohorts or cohort.iri in c.cohorts:
+                crit.append((i, {"id": c.id, "iri": c.iri, "text": c.text, "kind": c.kind}))
+        confirm = [c.text for c in self.criteria
+                   if not c.computable and (not c.cohorts or cohort.iri in c.cohorts)]
+        open_item = {
+            "id": f"cohort-{cohort.number}-open",
+            "iri": cohort.status_iri or cohort.iri,
+            "text": OPEN_TEXT,
+            "kind": "inclusion",
+            "status": "met" if cohort.is_open else "not_met",
+            "observed": cohort.status_label,
+        }
+        return _CohortPlan(cohort, crit, confirm, open_item)
+
+    # ------------------------------------------------------------ matching
+    def facts(self, p: TumorProfile) -> tuple[Facts, list[tuple[str, str]]]:
+        """The flat facts the rules read, and the profile's (gene IRI, type IRI) alterations."""
+        dx = self.taxonomy.resolve(p.diagnosis)
+        if dx is None:
+            raise ProfileError(
+                "diagnosis",
+                f"unknown diagnosis code {p.diagnosis!r}: expected an OncoTree code (any level) "
+                "or an NCIt code that OncoTree maps, such as NCIT:C3512",
+                p.id,
+            )
+        f: Facts = {name: get(p) for name, get in self._getters}
+        alts: list[tuple[str, str]] = []
+        shown: list[str] = []
+        for a in p.alterations:
+            sym = self.symbols.get(a.gene, a.gene)
+            gene = self.genes.get(sym) or f"{ID}gene/{sym}"
+            t = self.alteration_types.get(a.type)
+            if t is None:
+                raise ProfileError("alterations.type", f"alteration type {a.type!r} is not in the graph", p.id)
+            alts.append((gene, t))
+            shown.append(f"{sym} {a.type}")
+        f[DX] = self.taxonomy.ancestors(dx)
+        f[ALTS] = pair_set(alts)
+        f["diagnosis"] = p.diagnosis
+        f["alterations"] = shown
+        return f, alts
+
+    def match(self, profile: TumorProfile | bytes | str | dict[str, Any]) -> dict[str, Any]:
+        """The match result of one profile, exactly per the contract."""
+        p = profile if isinstance(profile, TumorProfile) else parse_profile(profile)
+        facts, alts = self.facts(p)
+        found, notes = self.finder.find(facts, p.age_years, alts)
+        statuses: dict[int, str] = {}
+        cohorts_out = []
+        for cohort in found:
+            plan = self._plans[cohort.iri]
+            items = [plan.open_item]
+            worst = 0 if cohort.is_open else 2
+            for i, static in plan.criteria:
+                s = statuses.get(i)
+                if s is None:
+                    s = statuses[i] = self._status[i](facts)
+                if s == "not_met":
+                    worst = 2
+                elif s == "unknown" and worst == 0:
+                    worst = 1
+                items.append({**static, "status": s, "observed": self._observe[i](facts)})
+            verdict = ("eligible", "unknown", "ineligible")[worst]
+            cohorts_out.append({
+                "cohort": cohort.number,
+                "iri": cohort.iri,
+                "label": cohort.label,
+                "verdict": verdict,
+                "criteria": items,
+                "to_confirm": plan.to_confirm,
+            })
+        cohorts_out.sort(key=lambda c: (VERDICT_RANK[c["verdict"]], c["cohort"]))
+        dosing = dosing_for(self.regimens, p.age_years, facts, p.height_cm, p.weight_kg) if found else None
+        return {"profile_id": p.id, "trial": self.trial, "cohorts": cohorts_out, "dosing": dosing, "notes": notes}
+
+    def match_json(self, data: bytes | str) -> bytes:
+        """Validate JSON bytes and return the result as JSON bytes (the batch hot path)."""
+        return orjson.dumps(self.match(parse_profile(data)))
+
+    def statuses(self, profile: TumorProfile) -> dict[str, str]:
+        """Status of every decidable criterion (by IRI), whatever the cohort: for checks and tests."""
+        facts, _ = self.facts(profile)
+        return {c.iri: st(facts) for c, st in zip(self.decidable, self._status)}
+
+
+def _observer(fields: list[str]) -> Callable[[Facts], Any]:
+    if len(fields) == 1:
+        (only,) = fields
+        return lambda f: f.get(only)
+    return lambda f: {k: f.get(k) for k in fields}
+
+
+def _pick_study(store: GraphStore, nct: str | None) -> tuple[str, str]:
+    rows = store.select(
+        "SELECT DISTINCT ?s ?nct WHERE { ?s acse:hasCohort ?c . OPTIONAL { ?s acse:nctId ?nct } } ORDER BY ?s"
+    )
+    studies = [(str(r["s"]), str(r.get("nct") or _local(r["s"]))) for r in rows]
+    if nct:
+        studies = [s for s in studies if s[1] == nct]
+    if not studies:
+        raise GraphModelError(f"no study with cohorts in the graph{' for ' + nct if nct else ''}")
+    return studies[0]
+
+
+def _genes(store: GraphStore) -> tuple[dict[str, str], dict[str, str]]:
+    """symbol -> gene IRI, and alias/symbol (upper case) -> approved symbol (so RON means MST1R)."""
+    genes: dict[str, str] = {}
+    aliases: dict[str, str] = {}
+    for r in store.select("SELECT ?g ?sym ?alt WHERE { ?g a acse:Gene ; acse:geneSymbol ?sym . "
+                          "OPTIONAL { ?g skos:altLabel ?alt } }"):
+        sym = str(r["sym"])
+        genes[sym] = str(r["g"])
+        aliases[sym.upper()] = sym
+        if r.get("alt") is not None:
+            aliases.setdefault(str(r["alt"]).upper(), sym)
+    for sym in genes:  # an approved symbol always wins over another gene's alias
+        aliases[sym.upper()] = sym
+    symbols_by_iri = {iri: sym for sym, iri in genes.items()}
+    aliases.update(symbols_by_iri)
+    return genes, aliases
+
+
+def _alteration_types(store: GraphStore) -> dict[str, str]:
+    """Contract word (and synonyms: fusion, rearrangement) -> acse:AlterationType IRI."""
+    out: dict[str, str] = {}
+    for r in store.select("SELECT ?t ?term ?alt WHERE { ?t a acse:AlterationType ; acse:profileTerm ?term . "
+                          "OPTIONAL { ?t skos:altLabel ?alt } }"):
+        out[str(r["term"])] = str(r["t"])
+        if r.get("alt") is not None:
+            out.setdefault(str(r["alt"]), str(r["t"]))
+    return out

@@ -1,0 +1,376 @@
+"""The criteria of a study, read from the graph and compiled into fast closures.
+
+The graph states each computable criterion as an expression tree
+(acse:Comparison, acse:TumourTypeTest, acse:AlterationTest, acse:Conjunction,
+acse:Disjunction, acse:Negation). This module reads those trees with SPARQL
+through the :class:`GraphStore` interface (so it works on any store), and
+turns each into a Python closure evaluated in Kleene three-valued logic:
+``True``, ``False`` or ``None`` (unknown). A comparison whose datum is
+missing is unknown; AND / OR / NOT then make a criterion unknown only where
+the missing datum can change the outcome.
+
+A criterion's status is ``(NOT appliesWhen) OR requires``: met, not met, or
+unknown. The same trees feed :mod:`acse_kg.matching.shacl`, which writes them
+as SHACL shapes; a property test checks that both give the same statuses.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rdflib import Literal
+from rdflib.term import Node
+
+from ..namespaces import ACSE
+from ..store import GraphStore
+from .profile import CANONICAL_UNITS, convert
+
+Kleene = bool | None
+Facts = dict[str, Any]
+
+#: Keys of the facts dict that are not profile fields.
+DX = "_dx"  # the diagnosis class and all its OncoTree ancestors (IRIs as str)
+ALTS = "_alts"  # (gene IRI | None, alteration type IRI | None) pairs the profile carries
+
+COMPARATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "ge": operator.ge,
+    "gt": operator.gt,
+    "le": operator.le,
+    "lt": operator.lt,
+    "eq": operator.eq,
+}
+EXPR_PROPS = ("operand", "variable", "comparator", "threshold", "unit", "tumourType", "gene", "alterationType")
+
+
+# ------------------------------------------------------------------ model
+@dataclass(frozen=True)
+class Variable:
+    iri: str
+    field: str  # dotted path in the tumor-profile contract
+    unit: str | None
+    kind: str  # number | boolean | code
+
+
+@dataclass(frozen=True)
+class Expr:
+    """One node of a criterion's logical form, as the graph states it."""
+
+    node: Node
+    op: str  # Comparison | TumourTypeTest | AlterationTest | Conjunction | Disjunction | Negation
+    operands: tuple[Expr, ...] = ()
+    variable: Variable | None = None
+    comparator: str | None = None  # ge, gt, le, lt, eq
+    threshold: Any = None  # in the variable's unit
+    tumour_type: str | None = None
+    gene: str | None = None
+    alteration_type: str | None = None
+
+    def fields(self) -> list[str]:
+        """Profile fields the expression reads, in first-use order."""
+        out: list[str] = []
+        if self.op == "Comparison" and self.variable:
+            out.append(self.variable.field)
+        elif self.op == "TumourTypeTest":
+            out.append("diagnosis")
+        elif self.op == "AlterationTest":
+            out.append("alterations")
+        for o in self.operands:
+            out.extend(f for f in o.fields() if f not in out)
+        return list(dict.fromkeys(out))
+
+
+@dataclass(frozen=True)
+class Criterion:
+    iri: str
+    id: str
+    kind: str  # inclusion | exclusion
+    text: str
+    order: tuple[int, ...]
+    computable: bool
+    requires: Expr | None
+    applies_when: Expr | None
+    cohorts: frozenset[str] = field(default_factory=frozenset)  # empty: every cohort
+
+    @property
+    def decidable(self) -> bool:
+        """A criterion the profile's fields decide (it has a structured rule)."""
+        return self.computable and self.requires is not None
+
+    def fields(self) -> list[str]:
+        out: list[str] = []
+        for e in (self.requires, self.applies_when):
+            if e is not None:
+                out.extend(f for f in e.fields() if f not in out)
+        return out
+
+
+class GraphModelError(ValueError):
+    """The graph's structured criteria are incomplete or malformed; the message says where."""
+
+
+# ------------------------------------------------------------ reading the graph
+def _local(iri: Node | str) -> str:
+    s = str(iri)
+    return s.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+
+
+def _py(lit: Node | None) -> Any:
+    if lit is None:
+        return None
+    v = lit.toPython() if isinstance(lit, Literal) else str(lit)
+    if hasattr(v, "as_integer_ratio") and not isinstance(v, (bool, int, float)):
+        v = float(v)  # Decimal -> float: profile values are floats
+    return v
+
+
+def load_variables(store: GraphStore) -> dict[str, Variable]:
+    rows = store.select(
+        "SELECT ?v ?f ?u ?k WHERE { ?v a acse:ClinicalVariable ; acse:profileField ?f . "
+        "OPTIONAL { ?v acse:unit ?u } OPTIONAL { ?v acse:valueKind ?k } }"
+    )
+    return {
+        str(r["v"]): Variable(str(r["v"]), str(r["f"]), _py(r.get("u")), str(r.get("k") or "number"))
+        for r in rows
+    }
+
+
+def load_expressions(store: GraphStore, variables: dict[str, Variable]) -> dict[tuple[str, str], list[Expr]]:
+    """Every expression tree hanging off a criterion or a population, keyed by (owner IRI, property)."""
+    roots_rel = "acse:requires|acse:appliesWhen|acse:excludesWhen|acse:populationCondition"
+    q = f"""
+    SELECT DISTINCT ?s ?p ?o WHERE {{
+      {{ ?s ?p ?o . VALUES ?p {{ acse:requires acse:appliesWhen acse:excludesWhen acse:populationCondition }} }}
+      UNION
+      {{ ?x {roots_rel} ?root . ?root acse:operand* ?s . ?s ?p ?o .
+         VALUES ?p {{ rdf:type {' '.join('acse:' + p for p in EXPR_PROPS)} }} }}
+    }}"""
+    triples: dict[Node, dict[str, list[Node]]] = defaultdict(lambda: defaultdict(list))
+    owners: list[tuple[str, str, Node]] = []
+    for r in store.select(q):
+        s, p, o = r["s"], _local(r["p"]), r["o"]
+        if p in ("requires", "appliesWhen", "excludesWhen", "populationCondition") and o is not None:
+            owners.append((str(s), p, o))
+        else:
+            triples[s][p].append(o)  # type: ignore[index]
+
+    cache: dict[Node, Expr] = {}
+
+    def build(node: Node, depth: int = 0) -> Expr:
+        if node in cache:
+            return cache[node]
+        if depth > 50:
+            raise GraphModelError(f"expression {node} nests too deep (a cycle?)")
+        t = triples.get(node, {})
+        types = {_local(x) for x in t.get("type", []) if str(x).startswith(str(ACSE))}
+        ops = types & {"Comparison", "TumourTypeTest", "AlterationTest", "Conjunction", "Disjunction", "Negation"}
+        if len(ops) != 1:
+            raise GraphModelError(f"expression {node} has no single expression type (found {sorted(types)})")
+        op = ops.pop()
+        operands = tuple(sorted((build(o, depth + 1) for o in t.get("operand", [])), key=_expr_key))
+        kw: dict[str, Any] = {}
+        if op == "Comparison":
+            var_iri = str(t["variable"][0]) if t.get("variable") else None
+            if var_iri not in variables:
+                raise GraphModelError(f"comparison {node} tests {var_iri}, which has no acse:profileField")
+            var = variables[var_iri]
+            comp = _local(t["comparator"][0]) if t.get("comparator") else None
+            if comp not in COMPARATORS:
+                raise GraphModelError(f"comparison {node} has no known comparator ({comp})")
+            thr = _py(t["threshold"][0]) if t.get("threshold") else None
+            if thr is None:
+                raise GraphModelError(f"comparison {node} has no threshold")
+            unit = _py(t["unit"][0]) if t.get("unit") else None
+            if isinstance(thr, (int, float)) and not isinstance(thr, bool):
+                thr = float(thr)
+                target = CANONICAL_UNITS.get(var.field, var.unit)
+                if unit and target and unit != target:
+                    thr = convert(thr, unit, target)  # the rule works in the profile's unit
+            kw = {"variable": var, "comparator": comp, "threshold": thr}
+        elif op == "TumourTypeTest":
+            kw = {"tumour_type": str(t["tumourType"][0])}
+        elif op == "AlterationTest":
+            kw = {
+                "gene": str(t["gene"][0]) if t.get("gene") else None,
+                "alteration_type": str(t["alterationType"][0]) if t.get("alterationType") else None,
+            }
+        elif op == "Negation" and len(operands) != 1:
+            raise GraphModelError(f"negation {node} needs exactly one operand")
+        elif not operands and op != "Negation":
+            raise GraphModelError(f"{op} {node} has no operand")
+        e = Expr(node, op, operands, **kw)
+        cache[node] = e
+        return e
+
+    out: dict[tuple[str, str], list[Expr]] = defaultdict(list)
+    for owner, rel, root in owners:
+        out[(owner, rel)].append(build(root))
+    return out
+
+
+def _expr_key(e: Expr) -> str:
+    """A stable order for operands (the graph's are a set), so output and shapes are deterministic."""
+    return e.op + "|" + (e.variable.field if e.variable else "") + "|" + str(e.comparator) + "|" + str(
+        e.threshold) + "|" + str(e.tumour_type) + "|" + str(e.gene) + "|" + str(e.alteration_type) + "|" + ";".join(
+        _expr_key(o) for o in e.operands)
+
+
+def load_criteria(store: GraphStore, study: str, exprs: dict[tuple[str, str], list[Expr]]) -> list[Criterion]:
+    """The study's criteria in registered order, with their expressions."""
+    rows = store.select(
+        f"""SELECT ?c ?type ?text ?pos ?comp ?parent ?cohort WHERE {{
+          <{study}> acse:hasCriterion ?c .
+          ?c a ?type . VALUES ?type {{ acse:InclusionCriterion acse:ExclusionCriterion }}
+          OPTIONAL {{ ?c acse:criterionText ?text }}
+          OPTIONAL {{ ?c acse:position ?pos }}
+          OPTIONAL {{ ?c acse:computable ?comp }}
+          OPTIONAL {{ ?c acse:subCriterionOf|acse:componentOf ?parent }}
+          OPTIONAL {{ ?c acse:appliesToCohort ?cohort }}
+        }}"""
+    )
+    info: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        c = str(r["c"])
+        d = info.setdefault(c, {"cohorts": set(), "parent": None, "type": _local(r["type"])})
+        d["text"] = str(r["text"]) if r.get("text") is not None else d.get("text", "")
+        d["pos"] = int(_py(r["pos"])) if r.get("pos") is not None else d.get("pos", 0)
+        d["comp"] = bool(_py(r["comp"])) if r.get("comp") is not None else d.get("comp", False)
+        if r.get("parent") is not None:
+            d["parent"] = str(r["parent"])
+        if r.get("cohort") is not None:
+            d["cohorts"].add(str(r["cohort"]))
+
+    def order(c: str, seen: int = 0) -> tuple[int, ...]:
+        d = info[c]
+        own = (d["pos"],)
+        if d["parent"] and d["parent"] in info and seen < 10:
+            return order(d["parent"], seen + 1) + own
+        return own
+
+    out = []
+    for c, d in info.items():
+        req = exprs.get((c, "requires"), [])
+        app = exprs.get((c, "appliesWhen"), [])
+        if len(req) > 1 or len(app) > 1:
+            raise GraphModelError(f"criterion {c} has several acse:requires or acse:appliesWhen")
+        kind = "inclusion" if d["type"] == "InclusionCriterion" else "exclusion"
+        out.append(
+            Criterion(
+                iri=c,
+                id=_criterion_id(c),
+                kind=kind,
+                text=d.get("text", ""),
+                order=(0 if kind == "inclusion" else 1, *order(c)),
+                computable=d["comp"],
+                requires=req[0] if req else None,
+                applies_when=app[0] if app else None,
+                cohorts=frozenset(d["cohorts"]),
+            )
+        )
+    out.sort(key=lambda c: (c.order, c.iri))
+    return out
+
+
+def _criterion_id(iri: str) -> str:
+    marker = "/criterion/"
+    return iri.split(marker, 1)[1] if marker in iri else _local(iri)
+
+
+# ------------------------------------------------------------------ compiling
+def compile_expr(e: Expr) -> Callable[[Facts], Kleene]:
+    """A closure evaluating ``e`` over a profile's facts in Kleene logic."""
+    if e.op == "Comparison":
+        assert e.variable is not None and e.comparator is not None
+        fld, thr, cmp = e.variable.field, e.threshold, COMPARATORS[e.comparator]
+
+        def comparison(f: Facts) -> Kleene:
+            v = f.get(fld)
+            if v is None:
+                return None
+            return cmp(v, thr)
+
+        return comparison
+    if e.op == "TumourTypeTest":
+        tt = e.tumour_type
+
+        def tumour(f: Facts) -> Kleene:
+            return tt in f[DX]
+
+        return tumour
+    if e.op == "AlterationTest":
+        key = (e.gene, e.alteration_type)
+
+        def alteration(f: Facts) -> Kleene:
+            return key in f[ALTS]
+
+        return alteration
+    subs = tuple(compile_expr(o) for o in e.operands)
+    if e.op == "Negation":
+        (inner,) = subs
+
+        def negation(f: Facts) -> Kleene:
+            v = inner(f)
+            return None if v is None else not v
+
+        return negation
+    if e.op == "Conjunction":
+
+        def conjunction(f: Facts) -> Kleene:
+            out: Kleene = True
+            for g in subs:
+                v = g(f)
+                if v is False:
+                    return False
+                if v is None:
+                    out = None
+            return out
+
+        return conjunction
+    if e.op == "Disjunction":
+
+        def disjunction(f: Facts) -> Kleene:
+            out: Kleene = False
+            for g in subs:
+                v = g(f)
+                if v is True:
+                    return True
+                if v is None:
+                    out = None
+            return out
+
+        return disjunction
+    raise GraphModelError(f"cannot compile {e.op}")
+
+
+STATUS = {True: "met", False: "not_met", None: "unknown"}
+
+
+def compile_status(c: Criterion) -> Callable[[Facts], str]:
+    """Kleene value of (NOT appliesWhen) OR requires, as 'met' / 'not_met' / 'unknown'."""
+    assert c.requires is not None
+    req = compile_expr(c.requires)
+    if c.applies_when is None:
+        return lambda f: STATUS[req(f)]
+    app = compile_expr(c.applies_when)
+
+    def status(f: Facts) -> str:
+        a = app(f)
+        if a is False:
+            return "met"
+        r = req(f)
+        if r is True:
+            return "met"
+        if a is None or r is None:
+            return "unknown"
+        return "not_met"
+
+    return status
+
+
+def iter_exprs(e: Expr) -> Iterable[Expr]:
+    yield e
+    for o in e.operands:
+        yield from iter_exprs(o)
