@@ -80,6 +80,7 @@ class QueryRequest:
     default_graph_uris: tuple[str, ...] = ()
     named_graph_uris: tuple[str, ...] = ()
     use_query_dataset: bool = False  # the query has FROM / FROM NAMED and no protocol dataset
+    base_iri: str | None = None  # relative IRIs in the query resolve against the endpoint's IRI
 
 
 # ---------------------------------------------------------------- worker side
@@ -113,7 +114,7 @@ class _WorkerState:
         ]
 
     def run(self, req: QueryRequest, limit: int) -> tuple[str, bytes]:
-        kwargs: dict[str, Any] = {"prefixes": self.prefixes}
+        kwargs: dict[str, Any] = {"prefixes": self.prefixes, "base_iri": req.base_iri}
         if req.default_graph_uris:
             kwargs["default_graph"] = [ox.NamedNode(u) for u in req.default_graph_uris]
         elif not req.use_query_dataset:

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from acse_kg.namespaces import BASE
 from acse_kg.paths import QUERIES_DIR, STATIC_DIR
 from acse_kg.sparql_safety import RefusedQuery, analyse, check_dataset
 from acse_kg.store import QuerySyntaxError
@@ -29,6 +30,8 @@ from .settings import ServerSettings
 router = APIRouter(tags=["sparql"])
 
 _DATASET_PARAMS = ("default-graph-uri", "named-graph-uri")
+#: The endpoint's canonical IRI: relative IRIs in a query resolve against it (so <id/gene/ALK> works).
+ENDPOINT_IRI = BASE + "sparql"
 _BODY_DOC = {
     "requestBody": {
         "required": True,
@@ -191,6 +194,7 @@ async def _answer_query(request: Request, query: str, default_graphs: list[str],
         default_graph_uris=tuple(default_graphs),
         named_graph_uris=tuple(named_graphs),
         use_query_dataset=info.has_dataset_clause,
+        base_iri=ENDPOINT_IRI,
     )
     pool = getattr(request.app.state, "query_pool", None)
     try:
