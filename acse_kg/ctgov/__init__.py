@@ -1,0 +1,1 @@
+"""ClinicalTrials.gov API v2 interoperability: export, import, validation, query."""

@@ -1,0 +1,433 @@
+"""Graph -> ClinicalTrials.gov API v2 study JSON (protocolSection + derivedSection).
+
+The JSON is derived, never stored: the study's named graph is read with one
+SPARQL SELECT through the :class:`~acse_kg.store.GraphStore`, the API codes of
+the enumerated individuals with another, and the record is rebuilt from them.
+Fields the core ontology models are rebuilt by hand below; every other field is
+rebuilt by the generic walker from its extension property (see :mod:`.spec`).
+
+The pages render ClinicalTrials.gov sections from :func:`export_study`; keep its
+name and signature stable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import rdflib
+from rdflib import RDF, RDFS, URIRef
+from rdflib.term import Literal, Node
+
+from ..loader import study_graph_name
+from ..namespaces import ACSE, study_iri
+from ..store import GraphStore
+from .spec import Field, generic_fields, protocol_modules
+
+
+class StudyNotFound(LookupError):
+    """No study with that NCT number is in the store."""
+
+
+def _study_graph(store: GraphStore, nct: str) -> rdflib.Graph:
+    rows = store.select(
+        f"SELECT ?s ?p ?o WHERE {{ GRAPH <{study_graph_name(nct)}> {{ ?s ?p ?o }} }}"
+    )
+    g = rdflib.Graph()
+    for r in rows:
+        g.add((r["s"], r["p"], r["o"]))  # type: ignore[arg-type]
+    return g
+
+
+def _codes(store: GraphStore) -> dict[Node, str]:
+    rows = store.select("SELECT ?i ?code WHERE { ?i acse:code ?code }")
+    return {r["i"]: str(r["code"]) for r in rows}  # type: ignore[misc]
+
+
+class _Reader:
+    """Navigation over one study's triples, with API codes of the enumerated individuals."""
+
+    def __init__(self, g: rdflib.Graph, codes: dict[Node, str]) -> None:
+        self.g = g
+        self.codes = codes
+
+    def one(self, s: Node, p: URIRef) -> Node | None:
+        return next(iter(sorted(self.g.objects(s, p))), None)  # type: ignore[arg-type]
+
+    def text(self, s: Node, p: URIRef) -> str | None:
+        v = self.one(s, p)
+        return None if v is None else str(v)
+
+    def code(self, s: Node, p: URIRef) -> str | None:
+        v = self.one(s, p)
+        return None if v is None else self.codes.get(v)
+
+    def all(self, s: Node, p: URIRef) -> list[Node]:
+        return list(self.g.objects(s, p))
+
+    def ordered(self, s: Node, p: URIRef) -> list[Node]:
+        """Objects sorted by acse:position (then IRI), for arrays whose order matters."""
+        def key(n: Node) -> tuple[float, str]:
+            pos = self.g.value(n, ACSE.position)
+            return (float(pos) if pos is not None else 1e9, str(n))
+
+        return sorted(self.all(s, p), key=key)
+
+    def label(self, n: Node | None) -> str | None:
+        if n is None:
+            return None
+        return self.text(n, RDFS.label)
+
+
+def _scalar(value: Node, f: Field) -> Any:
+    if f.json_type == "boolean":
+        return bool(value.toPython()) if isinstance(value, Literal) else str(value) == "true"
+    if f.json_type == "integer":
+        return int(value)
+    if f.json_type == "number":
+        num = float(value)
+        return num
+    return str(value)
+
+
+def generic_object(r: _Reader, node: Node, schema: str) -> dict[str, Any]:
+    """The generic (extension-property) fields of one node, as the spec's JSON object."""
+    out: dict[str, Any] = {}
+    for f in generic_fields(schema):
+        p = ACSE[f.prop]
+        if f.kind == "scalar":
+            v = r.one(node, p)
+            if v is not None:
+                out[f.key] = _scalar(v, f)
+        elif f.kind == "scalars":
+            vals = r.all(node, p)
+            if vals:
+                out[f.key] = sorted(_scalar(v, f) for v in vals)
+        elif f.kind == "object":
+            child = r.one(node, p)
+            if child is not None:
+                out[f.key] = generic_object(r, child, f.target)  # type: ignore[arg-type]
+        else:
+            kids = r.ordered(node, p)
+            if kids:
+                out[f.key] = [generic_object(r, k, f.target) for k in kids]  # type: ignore[arg-type]
+    return out
+
+
+def _date_struct(r: _Reader, study: Node, p: URIRef) -> dict[str, str] | None:
+    node = r.one(study, p)
+    if node is None:
+        return None
+    out = {"date": r.text(node, ACSE.dateValue)}
+    typ = r.code(node, ACSE.dateType)
+    if typ:
+        out["type"] = typ
+    return out  # type: ignore[return-value]
+
+
+def _date_text(r: _Reader, study: Node, p: URIRef) -> str | None:
+    node = r.one(study, p)
+    return None if node is None else r.text(node, ACSE.dateValue)
+
+
+def _put(d: dict[str, Any], key: str, value: Any) -> None:
+    if value is not None and value != [] and value != {}:
+        d[key] = value
+
+
+def _identification(r: _Reader, s: Node) -> dict[str, Any]:
+    m: dict[str, Any] = {}
+    _put(m, "nctId", r.text(s, ACSE.nctId))
+    org_id: dict[str, Any] | None = None
+    secondary = []
+    for ident in r.ordered(s, ACSE.identifier):
+        scheme = r.one(ident, ACSE.scheme)
+        value = r.text(ident, ACSE.identifierValue)
+        if scheme == ACSE.NCT:
+            continue
+        if scheme == ACSE.SponsorStudyId and org_id is None:
+            org_id = {"id": value, **generic_object(r, ident, "OrgStudyIdInfo")}
+        else:
+            item = {"id": value}
+            _put(item, "type", r.codes.get(scheme))  # type: ignore[arg-type]
+            secondary.append({**item, **generic_object(r, ident, "SecondaryIdInfo")})
+    _put(m, "orgStudyIdInfo", org_id)
+    _put(m, "secondaryIdInfos", secondary)
+    for key in ("briefTitle", "officialTitle", "acronym"):
+        _put(m, key, r.text(s, ACSE[key]))
+    return m
+
+
+def _status(r: _Reader, s: Node) -> dict[str, Any]:
+    m: dict[str, Any] = {}
+    _put(m, "statusVerifiedDate", r.text(s, ACSE.lastVerified))
+    _put(m, "overallStatus", r.code(s, ACSE.overallStatus))
+    _put(m, "startDateStruct", _date_struct(r, s, ACSE.startDate))
+    _put(m, "primaryCompletionDateStruct", _date_struct(r, s, ACSE.primaryCompletionDate))
+    _put(m, "completionDateStruct", _date_struct(r, s, ACSE.completionDate))
+    _put(m, "studyFirstSubmitDate", _date_text(r, s, ACSE.firstSubmitted))
+    _put(m, "studyFirstPostDateStruct", _date_struct(r, s, ACSE.firstPosted))
+    _put(m, "lastUpdateSubmitDate", _date_text(r, s, ACSE.lastUpdateSubmitted))
+    _put(m, "lastUpdatePostDateStruct", _date_struct(r, s, ACSE.lastUpdatePosted))
+    return m
+
+
+def _sponsor(r: _Reader, org: Node) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    _put(out, "name", r.label(org))
+    _put(out, "class", r.text(org, ACSE.agencyClass))
+    return out
+
+
+def _part(s: Node, key: str) -> URIRef:
+    return URIRef(f"{s}/ctgov/{key}")
+
+
+def _sponsors(r: _Reader, s: Node) -> dict[str, Any]:
+    m: dict[str, Any] = {}
+    rp: dict[str, Any] = {}
+    _put(rp, "type", r.code(s, ACSE.responsiblePartyType))
+    rp.update(generic_object(r, _part(s, "responsibleParty"), "ResponsibleParty"))
+    _put(m, "responsibleParty", rp)
+    lead = r.one(s, ACSE.leadSponsor)
+    if lead is not None:
+        m["leadSponsor"] = _sponsor(r, lead)
+    _put(m, "collaborators", [_sponsor(r, o) for o in r.ordered(s, ACSE.collaborator)])
+    return m
+
+
+def _oversight(r: _Reader, s: Node) -> dict[str, Any]:
+    m: dict[str, Any] = {}
+    for key in ("isFdaRegulatedDrug", "isFdaRegulatedDevice"):
+        v = r.one(s, ACSE[key])
+        if v is not None:
+            m[key] = bool(v.toPython())  # type: ignore[union-attr]
+    return m
+
+
+def _description(r: _Reader, s: Node) -> dict[str, Any]:
+    m: dict[str, Any] = {}
+    for key in ("briefSummary", "detailedDescription"):
+        _put(m, key, r.text(s, ACSE[key]))
+    return m
+
+
+def _conditions(r: _Reader, s: Node) -> dict[str, Any]:
+    m: dict[str, Any] = {}
+    _put(m, "conditions", [r.label(c) for c in r.ordered(s, ACSE.condition)])
+    _put(m, "keywords", sorted(str(k) for k in r.all(s, ACSE.keyword)))
+    return m
+
+
+def _design(r: _Reader, s: Node) -> dict[str, Any]:
+    m: dict[str, Any] = {}
+    _put(m, "studyType", r.code(s, ACSE.studyType))
+    _put(m, "phases", sorted(c for c in (r.codes.get(p) for p in r.all(s, ACSE.phase)) if c))
+    info: dict[str, Any] = {}
+    _put(info, "allocation", r.code(s, ACSE.allocation))
+    _put(info, "interventionModel", r.code(s, ACSE.interventionModel))
+    _put(info, "primaryPurpose", r.code(s, ACSE.primaryPurpose))
+    info_part = _part(s, "designInfo")
+    info.update(generic_object(r, info_part, "DesignInfo"))
+    masking: dict[str, Any] = {}
+    _put(masking, "masking", r.code(s, ACSE.masking))
+    masking.update(generic_object(r, URIRef(f"{info_part}/maskingInfo"), "MaskingBlock"))
+    _put(info, "maskingInfo", masking)
+    _put(m, "designInfo", info)
+    count = r.one(s, ACSE.enrollmentCount)
+    if count is not None:
+        enrol: dict[str, Any] = {"count": int(count)}
+        _put(enrol, "type", r.code(s, ACSE.enrollmentType))
+        m["enrollmentInfo"] = enrol
+    return m
+
+
+def _type_display(code: str) -> str:
+    """DRUG -> Drug, DIETARY_SUPPLEMENT -> Dietary Supplement (the prefix of interventionNames)."""
+    return " ".join(w.capitalize() for w in code.split("_"))
+
+
+def _intervention_type(r: _Reader, node: Node) -> str | None:
+    t = r.text(node, ACSE.interventionType)
+    if t:
+        return t
+    return "DRUG" if (node, RDF.type, ACSE.DrugIntervention) in r.g else None
+
+
+def _arms(r: _Reader, s: Node) -> dict[str, Any]:
+    arms = []
+    arm_nodes = r.ordered(s, ACSE.hasArm)
+    for arm in arm_nodes:
+        item: dict[str, Any] = {}
+        _put(item, "label", r.label(arm))
+        _put(item, "type", r.code(arm, ACSE.armType))
+        _put(item, "description", r.text(arm, ACSE.description))
+        extra = generic_object(r, arm, "ArmGroup")
+        if "interventionNames" not in extra:
+            names = []
+            for iv in r.ordered(arm, ACSE.hasIntervention):
+                t = _intervention_type(r, iv)
+                names.append(f"{_type_display(t)}: {r.label(iv)}" if t else str(r.label(iv)))
+            _put(extra, "interventionNames", names)
+        arms.append({**item, **extra})
+    interventions = []
+    for iv in r.ordered(s, ACSE.hasIntervention):
+        item = {}
+        _put(item, "type", _intervention_type(r, iv))
+        _put(item, "name", r.label(iv))
+        _put(item, "description", r.text(iv, ACSE.description))
+        extra = generic_object(r, iv, "Intervention")
+        extra.pop("type", None)
+        if "armGroupLabels" not in extra:
+            _put(extra, "armGroupLabels", [r.label(a) for a in arm_nodes if (a, ACSE.hasIntervention, iv) in r.g])
+        _put(extra, "otherNames", sorted(str(o) for o in r.all(iv, ACSE.otherName)))
+        interventions.append({**item, **extra})
+    m: dict[str, Any] = {}
+    _put(m, "armGroups", arms)
+    _put(m, "interventions", interventions)
+    return m
+
+
+def _outcomes(r: _Reader, s: Node) -> dict[str, Any]:
+    m: dict[str, Any] = {}
+    for key, p in (("primaryOutcomes", ACSE.primaryOutcome), ("secondaryOutcomes", ACSE.secondaryOutcome),
+                   ("otherOutcomes", ACSE.otherOutcome)):
+        items = []
+        for o in r.ordered(s, p):
+            item: dict[str, Any] = {}
+            for k in ("measure", "description", "timeFrame"):
+                _put(item, k, r.text(o, ACSE[k]))
+            items.append(item)
+        _put(m, key, items)
+    return m
+
+
+def eligibility_text(r: _Reader, s: Node) -> str | None:
+    """The criteria as ClinicalTrials.gov shows them, rebuilt from the criterion individuals.
+
+    Top-level bullets are criteria that are neither sub-criteria nor components;
+    nested bullets are their sub-criteria, each list in acse:position order.
+    """
+    kept = r.text(s, ACSE.eligibilityCriteriaText)
+    if kept is not None:
+        return kept
+    crits = r.all(s, ACSE.hasCriterion)
+    if not crits:
+        return None
+    children: dict[Node, list[Node]] = {}
+    for c in crits:
+        parent = r.one(c, ACSE.subCriterionOf)
+        if parent is not None:
+            children.setdefault(parent, []).append(c)
+
+    def pos(n: Node) -> tuple[float, str]:
+        p = r.one(n, ACSE.position)
+        return (float(p) if p is not None else 1e9, str(n))
+
+    def bullets(nodes: list[Node], depth: int) -> list[str]:
+        lines = []
+        for n in sorted(nodes, key=pos):
+            lines.append("  " * depth + "* " + (r.text(n, ACSE.criterionText) or ""))
+            lines.extend(bullets(children.get(n, []), depth + 1))
+        return lines
+
+    blocks = []
+    for title, cls in (("Inclusion Criteria", ACSE.InclusionCriterion), ("Exclusion Criteria", ACSE.ExclusionCriterion)):
+        top = [c for c in crits if (c, RDF.type, cls) in r.g
+               and r.one(c, ACSE.subCriterionOf) is None and r.one(c, ACSE.componentOf) is None]
+        if top:
+            blocks.append(f"{title}:\n\n" + "\n".join(bullets(top, 0)))
+    return "\n\n".join(blocks) if blocks else None
+
+
+def _eligibility(r: _Reader, s: Node) -> dict[str, Any]:
+    m: dict[str, Any] = {}
+    _put(m, "eligibilityCriteria", eligibility_text(r, s))
+    hv = r.one(s, ACSE.healthyVolunteers)
+    if hv is not None:
+        m["healthyVolunteers"] = bool(hv.toPython())  # type: ignore[union-attr]
+    _put(m, "sex", r.text(s, ACSE.sex))
+    _put(m, "minimumAge", r.text(s, ACSE.minimumAgeText))
+    _put(m, "maximumAge", r.text(s, ACSE.maximumAgeText))
+    order = {"CHILD": 0, "ADULT": 1, "OLDER_ADULT": 2}
+    _put(m, "stdAges", sorted((str(a) for a in r.all(s, ACSE.stdAge)), key=lambda a: order.get(a, 9)))
+    return m
+
+
+def _contacts(r: _Reader, s: Node) -> dict[str, Any]:
+    officials = []
+    for inv in r.ordered(s, ACSE.investigator):
+        item: dict[str, Any] = {}
+        _put(item, "name", r.label(r.one(inv, ACSE.person)))
+        _put(item, "affiliation", r.text(inv, ACSE.registeredText) or r.label(r.one(inv, ACSE.affiliation)))
+        _put(item, "role", r.code(inv, ACSE.role))
+        officials.append({**item, **generic_object(r, inv, "Official")})
+    locations = []
+    for site in r.ordered(s, ACSE.site):
+        item = {}
+        _put(item, "facility", r.label(r.one(site, ACSE.facility)) or r.label(site))
+        for k in ("city", "state", "zip", "country"):
+            _put(item, k, r.text(site, ACSE[k]))
+        locations.append({**item, **generic_object(r, site, "Location")})
+    m: dict[str, Any] = {}
+    _put(m, "overallOfficials", officials)
+    _put(m, "locations", locations)
+    return m
+
+
+_CORE_MODULES = {
+    "identificationModule": _identification,
+    "statusModule": _status,
+    "sponsorCollaboratorsModule": _sponsors,
+    "oversightModule": _oversight,
+    "descriptionModule": _description,
+    "conditionsModule": _conditions,
+    "designModule": _design,
+    "armsInterventionsModule": _arms,
+    "outcomesModule": _outcomes,
+    "eligibilityModule": _eligibility,
+    "contactsLocationsModule": _contacts,
+}
+
+
+def _derived(r: _Reader, s: Node) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for branch, key in (("condition", "conditionBrowseModule"), ("intervention", "interventionBrowseModule")):
+        meshes = [
+            {"id": r.text(m, ACSE.meshId), "term": r.label(m)}
+            for m in r.ordered(s, ACSE.meshTerm)
+            if r.text(m, ACSE.meshBranch) == branch
+        ]
+        if meshes:
+            out[key] = {"meshes": meshes}
+    return out
+
+
+def export_from_graph(g: rdflib.Graph, codes: dict[Node, str], nct: str) -> dict[str, Any]:
+    """The API v2 Study JSON of the study ``nct`` in the triples ``g``."""
+    r = _Reader(g, codes)
+    s = URIRef(study_iri(nct))
+    protocol: dict[str, Any] = {}
+    for module in protocol_modules():
+        body: dict[str, Any] = {}
+        core = _CORE_MODULES.get(module.key)
+        if core is not None:
+            body.update(core(r, s))
+        body.update(generic_object(r, s, module.target))  # type: ignore[arg-type]
+        _put(protocol, module.key, body)
+    study: dict[str, Any] = {"protocolSection": protocol}
+    derived = _derived(r, s)
+    if derived:
+        study["derivedSection"] = derived
+    study["hasResults"] = False
+    return study
+
+
+def export_study(store: GraphStore, nct: str) -> dict[str, Any]:
+    """The study ``nct`` as ClinicalTrials.gov API v2 JSON; raises :class:`StudyNotFound`.
+
+    Stable entry point used by the pages and the API.
+    """
+    g = _study_graph(store, nct)
+    if (URIRef(study_iri(nct)), None, None) not in g:
+        raise StudyNotFound(f"no study {nct} in the store")
+    return export_from_graph(g, _codes(store), nct)
