@@ -1,0 +1,153 @@
+"""The public endpoint is safe by default: read-only, no outbound requests, bounded queries, no tracebacks."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+
+from server_fixtures import (  # noqa: F401
+    ADMIN_TOKEN,
+    KASEI,
+    LiveServer,
+    admin_server,
+    runaway_query,
+    w3c_server,
+)
+
+from acse_kg.store import OxigraphStore
+from api.app import create_app
+from api.settings import ServerSettings
+
+
+def _update(server: LiveServer, text: str, token: str | None = None) -> httpx.Response:
+    headers = {"Content-Type": "application/sparql-update"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    return httpx.post(server.sparql, content=text, headers=headers, timeout=30)
+
+
+def _ask(server: LiveServer, query: str) -> bool:
+    r = httpx.get(server.sparql, params={"query": query}, timeout=30)
+    r.raise_for_status()
+    return r.json()["boolean"]
+
+
+def test_update_is_refused_when_no_admin_token_is_configured(w3c_server: LiveServer) -> None:
+    r = _update(w3c_server, f"DROP GRAPH <{KASEI}data1.rdf>")
+    assert r.status_code == 403
+    assert "read-only" in r.text
+    assert _ask(w3c_server, f"ASK {{ GRAPH <{KASEI}data1.rdf> {{ ?s ?p ?o }} }}")
+
+
+def test_update_by_form_is_refused_too(w3c_server: LiveServer) -> None:
+    r = httpx.post(w3c_server.sparql, data={"update": "CLEAR ALL"}, timeout=30)
+    assert r.status_code == 403
+
+
+def test_update_without_the_token_is_unauthorised(admin_server: LiveServer) -> None:
+    r = _update(admin_server, "CLEAR ALL")
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_update_with_a_wrong_token_is_unauthorised(admin_server: LiveServer) -> None:
+    assert _update(admin_server, "CLEAR ALL", "not-the-token").status_code == 401
+
+
+def test_update_with_the_admin_token_is_applied_and_seen_by_queries(admin_server: LiveServer) -> None:
+    graph = "http://example.org/added"
+    r = _update(admin_server, f"INSERT DATA {{ GRAPH <{graph}> {{ <http://example.org/s> <http://example.org/p> 1 }} }}", ADMIN_TOKEN)
+    assert r.status_code == 204, r.text
+    assert _ask(admin_server, "ASK { <http://example.org/s> <http://example.org/p> 1 }")
+
+
+def test_service_is_refused_and_no_connection_is_made(w3c_server: LiveServer) -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(1.0)
+    port = listener.getsockname()[1]
+    r = httpx.get(
+        w3c_server.sparql,
+        params={"query": f"SELECT * WHERE {{ SeRvIcE <http://127.0.0.1:{port}/sparql> {{ ?s ?p ?o }} }}"},
+        timeout=30,
+    )
+    assert r.status_code == 403
+    assert "SERVICE" in r.text
+    with pytest.raises(TimeoutError):
+        listener.accept()  # nobody knocked
+    listener.close()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT * FROM <http://127.0.0.1:9/evil> WHERE { ?s ?p ?o }",
+        "SELECT * FROM NAMED <http://127.0.0.1:9/evil> WHERE { GRAPH ?g { ?s ?p ?o } }",
+        "PREFIX ex: <http://127.0.0.1:9/> ASK FROM ex:evil { }",
+    ],
+)
+def test_from_a_graph_outside_the_store_is_refused(w3c_server: LiveServer, query: str) -> None:
+    r = httpx.get(w3c_server.sparql, params={"query": query}, timeout=30)
+    assert r.status_code == 403
+    assert "not in the store" in r.text
+
+
+def test_from_a_graph_of_the_store_is_answered(w3c_server: LiveServer) -> None:
+    assert _ask(w3c_server, f"ASK FROM <{KASEI}data3.rdf> {{ <{KASEI}data3.rdf> a ?t }}")
+    assert not _ask(w3c_server, f"ASK FROM <{KASEI}data3.rdf> {{ <{KASEI}data1.rdf> a ?t }}")
+
+
+def test_load_is_refused_even_with_the_admin_token(admin_server: LiveServer) -> None:
+    r = _update(admin_server, "LOAD <http://127.0.0.1:9/data.ttl>", ADMIN_TOKEN)
+    assert r.status_code == 403
+    assert "LOAD" in r.text
+
+
+def test_a_runaway_query_is_stopped_in_time_while_another_request_is_answered(w3c_server: LiveServer) -> None:
+    timeout = 2.0  # the w3c_server's limit
+    outcome: dict[str, object] = {}
+
+    def runaway() -> None:
+        t0 = time.monotonic()
+        r = httpx.get(w3c_server.sparql, params={"query": runaway_query()}, timeout=60)
+        outcome["status"], outcome["text"], outcome["seconds"] = r.status_code, r.text, time.monotonic() - t0
+
+    thread = threading.Thread(target=runaway)
+    thread.start()
+    time.sleep(0.3)  # the runaway now occupies a worker
+    t0 = time.monotonic()
+    assert _ask(w3c_server, f"ASK {{ <{KASEI}data1.rdf> a ?t }}")
+    assert time.monotonic() - t0 < 1.0, "a quick query waited behind the runaway"
+    thread.join(30)
+    assert outcome["status"] == 503
+    assert "time limit" in str(outcome["text"])
+    assert float(outcome["seconds"]) < timeout + 1.5  # type: ignore[arg-type]
+    assert _ask(w3c_server, "ASK {}")  # the pool recovered
+
+
+def test_an_answer_over_the_result_size_limit_is_refused(w3c_server: LiveServer) -> None:
+    query = "SELECT ?i WHERE { VALUES ?a { 1 2 3 4 5 6 7 8 9 10 } VALUES ?b { 1 2 3 4 5 6 7 8 9 10 } " \
+            "VALUES ?c { 1 2 3 4 5 6 7 8 9 10 } BIND(?a * 100 + ?b * 10 + ?c AS ?i) }"
+    r = httpx.get(w3c_server.sparql, params={"query": query}, timeout=30)  # ~1000 rows, > 20 kB of JSON
+    assert r.status_code == 400
+    assert "limit" in r.text
+    small = httpx.get(w3c_server.sparql, params={"query": query + " LIMIT 10"}, timeout=30)
+    assert small.status_code == 200
+
+
+def test_a_server_error_is_a_json_message_without_traceback() -> None:
+    store = OxigraphStore(None)
+    app = create_app(store, ServerSettings(query_workers=1))
+    store.close()  # the store is gone: every read fails inside the app
+    from fastapi.testclient import TestClient
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.get("/.well-known/void")
+    assert r.status_code == 500
+    assert r.json()["error"] == "internal server error"
+    assert "Traceback" not in r.text and "File " not in r.text
