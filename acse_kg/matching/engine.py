@@ -30,6 +30,7 @@ from .rules import (
     Facts,
     GraphModelError,
     _local,
+    compile_expr,
     compile_status,
     load_criteria,
     load_expressions,
@@ -46,7 +47,7 @@ class _CohortPlan:
 
     cohort: Cohort
     criteria: list[tuple[int, dict[str, Any]]]  # (index into Matcher.criteria, static fields)
-    to_confirm: list[str]
+    to_confirm: list[tuple[Callable[[Facts], Any] | None, str]]  # (applies-when closure, text)
     open_item: dict[str, Any]
 
 
@@ -86,7 +87,10 @@ class Matcher:
         for i, c in enumerate(self.decidable):
             if not c.cohorts or cohort.iri in c.cohorts:
                 crit.append((i, {"id": c.id, "iri": c.iri, "text": c.text, "kind": c.kind}))
-        confirm = [c.text for c in self.criteria
+        # A criterion no field decides is to be confirmed, unless its condition is known false
+        # (e.g. "for patients with a cerebral disease ..." for a patient without one).
+        confirm = [(compile_expr(c.applies_when) if c.applies_when is not None else None, c.text)
+                   for c in self.criteria
                    if not c.computable and (not c.cohorts or cohort.iri in c.cohorts)]
         open_item = {
             "id": f"cohort-{cohort.number}-open",
@@ -153,7 +157,7 @@ class Matcher:
                 "label": cohort.label,
                 "verdict": verdict,
                 "criteria": items,
-                "to_confirm": plan.to_confirm,
+                "to_confirm": [text for cond, text in plan.to_confirm if cond is None or cond(facts) is not False],
             })
         cohorts_out.sort(key=lambda c: (VERDICT_RANK[c["verdict"]], c["cohort"]))
         dosing = dosing_for(self.regimens, p.age_years, facts, p.height_cm, p.weight_kg) if found else None
@@ -162,6 +166,17 @@ class Matcher:
     def match_json(self, data: bytes | str) -> bytes:
         """Validate JSON bytes and return the result as JSON bytes (the batch hot path)."""
         return orjson.dumps(self.match(parse_profile(data)))
+
+    def document(self, p: TumorProfile) -> dict[str, Any]:
+        """The profile normalised for RDF: OncoTree code for the diagnosis, approved gene symbols."""
+        dx = self.taxonomy.resolve(p.diagnosis)
+        if dx is None:
+            self.facts(p)  # raises the ProfileError naming the diagnosis
+        d = p.model_dump(exclude_none=True)
+        d["diagnosis"] = self.taxonomy.code_of[dx]  # type: ignore[index]
+        for a in d.get("alterations", []):
+            a["gene"] = self.symbols.get(a["gene"], a["gene"])
+        return d
 
     def statuses(self, profile: TumorProfile) -> dict[str, str]:
         """Status of every decidable criterion (by IRI), whatever the cohort: for checks and tests."""
