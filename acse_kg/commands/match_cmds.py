@@ -1,9 +1,91 @@
-"""CLI commands: placeholder, filled by its issue."""
+"""`acse-kg match`: one profile, or a batch of JSON lines, against the graph's criteria.
+
+Output is exactly the matching contract's result. A profile that breaks the
+contract is a one-line message naming the field and exit status 2; in a
+batch, a bad line becomes an error object in its place, the batch goes on,
+and the exit status is 1. The progress bar is drawn on stderr only when
+stderr is a terminal, so pipes and files get clean output.
+"""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Annotated, BinaryIO, Optional
+
 import typer
+
+from ..matching.engine import Matcher, match_line
+from ..matching.profile import ProfileError
+from ..matching.rules import GraphModelError
+from .common import StoreOption, fail, get_store, is_tty_stderr
+
+
+def _open_in(path: str) -> BinaryIO:
+    if path == "-":
+        return sys.stdin.buffer
+    try:
+        return Path(path).open("rb")
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror or exc}")
+
+
+def _matcher(store_spec: str | None, trial: str | None) -> Matcher:
+    try:
+        return Matcher(get_store(store_spec), trial)
+    except GraphModelError as exc:
+        fail(f"the graph cannot be matched against: {exc}", 1)
+
+
+def run_batch(matcher: Matcher, src: BinaryIO, out: BinaryIO, progress: bool) -> tuple[int, int]:
+    """Match every line of ``src`` into ``out``, in order; return (profiles, failed)."""
+    from tqdm import tqdm
+
+    done = failed = 0
+    write = out.write
+    with tqdm(desc="matching", unit=" profiles", file=sys.stderr, disable=not progress) as bar:
+        for lineno, line in enumerate(src, start=1):
+            if not line.strip():
+                continue
+            result, ok = match_line(matcher, line, lineno)
+            write(result)
+            write(b"\n")
+            done += 1
+            failed += not ok
+            bar.update(1)
+    return done, failed
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app."""
+    """Add `match` to the app."""
+
+    @app.command("match")
+    def match(
+        profile: Annotated[Optional[str], typer.Argument(help="A tumor profile (JSON file), or - for stdin.")] = None,
+        batch: Annotated[Optional[str], typer.Option("--batch", help="JSON lines: one profile a line (- for stdin).")] = None,
+        out: Annotated[Optional[Path], typer.Option("--out", help="Write results here instead of stdout.")] = None,
+        trial: Annotated[Optional[str], typer.Option("--trial", help="NCT id of the study (default: the graph's study).")] = None,
+        store: StoreOption = None,
+    ) -> None:
+        """Match tumor profiles against the trial's cohorts, with a reason for every criterion."""
+        if (profile is None) == (batch is None):
+            fail("give one PROFILE (or -) or --batch PROFILES.jsonl")
+        matcher = _matcher(store, trial)
+        try:
+            sink: BinaryIO = out.open("wb") if out else sys.stdout.buffer
+        except OSError as exc:
+            fail(f"cannot write {out}: {exc.strerror or exc}")
+        with sink:
+            if batch is not None:
+                src = _open_in(batch)
+                done, failed = run_batch(matcher, src, sink, is_tty_stderr())
+                if failed:
+                    typer.echo(f"acse-kg: {failed} of {done} profiles failed validation", err=True)
+                    raise typer.Exit(1)
+                return
+            data = _open_in(profile).read()  # type: ignore[arg-type]
+            try:
+                sink.write(matcher.match_json(data) + b"\n")
+            except ProfileError as exc:
+                where = f"field '{exc.field}'" if exc.field else "profile"
+                fail(f"invalid tumor profile: {where}: {exc.message}", 2)

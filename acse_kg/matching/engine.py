@@ -230,3 +230,23 @@ def _alteration_types(store: GraphStore) -> dict[str, str]:
         if r.get("alt") is not None:
             out.setdefault(str(r["alt"]), str(r["t"]))
     return out
+
+
+def match_line(matcher: Matcher, line: bytes, lineno: int) -> tuple[bytes, bool]:
+    """One JSON line -> (result line, ok). A bad line yields the contract's error object in its place."""
+    try:
+        return matcher.match_json(line), True
+    except ProfileError as exc:
+        return orjson.dumps({"id": exc.profile_id, "line": lineno, "error": exc.as_dict()}), False
+
+
+_MATCHERS: dict[tuple[int, str | None], Matcher] = {}
+
+
+def matcher_for(store: GraphStore, nct: str | None = None) -> Matcher:
+    """The matcher of a store, built once per store and study (the graph is read at build time)."""
+    key = (id(store), nct)
+    m = _MATCHERS.get(key)
+    if m is None:
+        m = _MATCHERS[key] = Matcher(store, nct)
+    return m
