@@ -10,7 +10,9 @@ How: the live named graphs are exported as N-Triples into a fresh owlready2
 about the present), and HermiT classifies it. HermiT implements only the OWL 2
 datatype map, which lacks ``xsd:date`` and ``xsd:gYearMonth`` that study dates
 use; it is run with ``--ignoreUnsupportedDatatypes`` so that such values are
-treated as opaque instead of aborting the run.
+treated as opaque instead of aborting the run. ``owl:imports`` statements are
+dropped before loading: everything they name is already in the store, and
+owlready2 would otherwise try to download it.
 """
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ import shutil
 import time
 from dataclasses import dataclass, field
 
+import pyoxigraph as ox
+
 from .store import GraphStore
 
 INPUT_IRI = "https://w3id.org/acse-kg/reasoning-input"
+OWL_IMPORTS = "http://www.w3.org/2002/07/owl#imports"
 
 
 class ReasonerError(RuntimeError):
@@ -63,9 +68,22 @@ def find_java() -> str:
     return java
 
 
+def without_imports(data: bytes) -> bytes:
+    """Drop owl:imports: the store already holds what they name, and owlready2 would fetch them over the network."""
+    if OWL_IMPORTS.encode() not in data:
+        return data
+    try:
+        triples = [t for t in ox.parse(data, format=ox.RdfFormat.N_TRIPLES) if t.predicate.value != OWL_IMPORTS]
+    except SyntaxError as exc:
+        raise ReasonerError(f"the graph is not valid N-Triples: {exc}") from exc
+    return ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)
+
+
 def reason_ntriples(data: bytes) -> ReasoningReport:
     """Run HermiT over an N-Triples document; report consistency and unsatisfiable classes."""
     import owlready2
+
+    data = without_imports(data)
 
     owlready2.JAVA_EXE = find_java()
     started = time.perf_counter()
