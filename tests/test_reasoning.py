@@ -94,3 +94,13 @@ def test_acse_kg_reason_exits_1_on_an_inconsistent_store(tmp_path) -> None:
     assert result.exit_code == 1
     assert result.stdout.startswith("INCONSISTENT")
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_owl_imports_are_dropped_before_reasoning_so_nothing_is_downloaded() -> None:
+    from acse_kg.reasoning import without_imports
+
+    data = (
+        "<https://example.org/o> <http://www.w3.org/2002/07/owl#imports> <https://unreachable.invalid/onto> .\n"
+        f"<https://example.org/C> {RDF_TYPE} {OWL_CLASS} .\n"
+    ).encode()
+    assert without_imports(data).decode().strip() == f"<https://example.org/C> {RDF_TYPE} {OWL_CLASS} ."
