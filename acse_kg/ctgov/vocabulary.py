@@ -48,6 +48,10 @@ acse:otherOutcome a owl:ObjectProperty ; rdfs:domain acse:Study ; rdfs:range acs
     rdfs:label "other outcome"@en ;
     skos:definition "An outcome measure registered as neither primary nor secondary (ClinicalTrials.gov otherOutcomes)."@en .
 
+acse:versionNumber a owl:DatatypeProperty ; rdfs:range xsd:integer ;
+    rdfs:label "version number"@en ;
+    skos:definition "The number of one version of a study record in the registry's history (0 = as loaded from the bundle, then 1, 2 ... per import or edit)."@en .
+
 acse:ctgovPart a owl:ObjectProperty ; rdfs:range acse:CtgovRecordPart ;
     rdfs:label "ClinicalTrials.gov record part"@en ;
     skos:definition "Links a study, or a node of the core model, to the part holding the remaining API v2 fields of an object the core models only in part (design info, masking, responsible party)."@en .

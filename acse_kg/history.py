@@ -1,0 +1,172 @@
+"""Record history: every import or edit of a study keeps the version before it.
+
+Layout. Version ``n`` of study ``NCT…`` is the entity
+``<HISTORY_PREFIX>NCT…/v<n>``. The current version lives in the study's live
+graph; each earlier one is a named graph of that same IRI holding the study's
+triples as they were (graphs under ``HISTORY_PREFIX`` are outside the default
+graph, so queries and pages never see old versions by accident). Who made each
+version and when is PROV-O in the graph ``<HISTORY_PREFIX>log``.
+
+A diff is field by field: both versions are exported to ClinicalTrials.gov API
+v2 JSON (the registry's public shape of a record) and compared path by path.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import rdflib
+from rdflib.term import Node
+
+from .loader import study_graph_name
+from .namespaces import study_iri
+from .store import HISTORY_PREFIX, GraphStore
+
+LOG_GRAPH = HISTORY_PREFIX + "log"
+
+
+class HistoryError(LookupError):
+    """No such study or version; the message says which."""
+
+
+@dataclass(frozen=True)
+class Version:
+    number: int
+    iri: str
+    graph: str  # where its triples are: an archive graph, or the live graph for the current one
+    agent: str | None
+    time: str | None
+    note: str | None
+    current: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"version": self.number, "iri": self.iri, "graph": self.graph, "agent": self.agent,
+                "time": self.time, "note": self.note, "current": self.current}
+
+
+def version_iri(nct: str, n: int) -> str:
+    return f"{HISTORY_PREFIX}{nct}/v{n}"
+
+
+def _lit(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _logged(store: GraphStore, nct: str) -> list[dict[str, Node | None]]:
+    rows = store.select(
+        f"""SELECT ?v ?n ?agent ?time ?note WHERE {{ GRAPH <{LOG_GRAPH}> {{
+              ?v prov:specializationOf <{study_iri(nct)}> ; acse:versionNumber ?n .
+              OPTIONAL {{ ?v prov:wasAttributedTo/rdfs:label ?agent }}
+              OPTIONAL {{ ?v prov:generatedAtTime ?time }}
+              OPTIONAL {{ ?v rdfs:comment ?note }} }} }} ORDER BY ?n"""
+    )
+    return rows.rows
+
+
+def _has_live(store: GraphStore, nct: str) -> bool:
+    return store.ask(f"ASK {{ GRAPH <{study_graph_name(nct)}> {{ ?s ?p ?o }} }}")
+
+
+def list_versions(store: GraphStore, nct: str) -> list[Version]:
+    """Every version of the study, oldest first; the last is the current one.
+
+    A study loaded from the bundle without any logged import is version 0.
+    """
+    live = _has_live(store, nct)
+    rows = _logged(store, nct)
+    if not rows and not live:
+        raise HistoryError(f"no study {nct} in the store")
+    info = {int(r["n"].toPython()): r for r in rows}  # type: ignore[union-attr]
+    current = max(info, default=0)
+    numbers = set(info)
+    if (live and not info) or version_iri(nct, 0) in store.named_graphs():
+        numbers.add(0)  # the version loaded from the bundle, before any logged import
+    out = []
+    for n in sorted(numbers):
+        r = info.get(n, {})
+        is_current = n == current and live
+        out.append(Version(
+            n, version_iri(nct, n),
+            study_graph_name(nct) if is_current else version_iri(nct, n),
+            str(r["agent"]) if r.get("agent") is not None else (None if n else "bundle"),
+            str(r["time"]) if r.get("time") is not None else None,
+            str(r["note"]) if r.get("note") is not None else (None if n else "as loaded from the bundle"),
+            is_current,
+        ))
+    return out
+
+
+def snapshot(store: GraphStore, nct: str, *, agent: str, note: str | None = None,
+             when: datetime | None = None) -> str | None:
+    """Archive the current version of ``nct`` (if any) and log the version about to replace it.
+
+    Call just before the study's live graph is replaced; returns the archive
+    graph's name, or None when the study is new.
+    """
+    live = _has_live(store, nct)
+    rows = _logged(store, nct)
+    current = max((int(r["n"].toPython()) for r in rows), default=0)  # type: ignore[union-attr]
+    archived = None
+    if live:
+        archived = version_iri(nct, current)
+        store.update(
+            f"DROP SILENT GRAPH <{archived}> ;\n"
+            f"INSERT {{ GRAPH <{archived}> {{ ?s ?p ?o }} }} WHERE {{ GRAPH <{study_graph_name(nct)}> {{ ?s ?p ?o }} }}"
+        )
+    new = current + 1 if (live or rows) else 1
+    when = when or datetime.now(timezone.utc)
+    agent_iri = f"https://w3id.org/acse-kg/id/agent/{re.sub(r'[^A-Za-z0-9]+', '-', agent).strip('-') or 'unknown'}"
+    note_triple = f"; rdfs:comment {_lit(note)} " if note else ""
+    store.update(
+        f"""INSERT DATA {{ GRAPH <{LOG_GRAPH}> {{
+          <{version_iri(nct, new)}> a prov:Entity ; prov:specializationOf <{study_iri(nct)}> ;
+              acse:versionNumber {new} ; prov:wasAttributedTo <{agent_iri}> ;
+              prov:generatedAtTime "{when.isoformat()}"^^xsd:dateTime {note_triple}.
+          {'' if not archived else f'<{version_iri(nct, new)}> prov:wasRevisionOf <{archived}> .'}
+          <{agent_iri}> a prov:Agent ; rdfs:label {_lit(agent)} . }} }}"""
+    )
+    return archived
+
+
+def version_graph(store: GraphStore, nct: str, n: int) -> rdflib.Graph:
+    """The triples of version ``n``."""
+    versions = {v.number: v for v in list_versions(store, nct)}
+    if n not in versions:
+        raise HistoryError(f"{nct} has no version {n} (versions: {', '.join(map(str, versions))})")
+    rows = store.select(f"SELECT ?s ?p ?o WHERE {{ GRAPH <{versions[n].graph}> {{ ?s ?p ?o }} }}")
+    g = rdflib.Graph()
+    for r in rows:
+        g.add((r["s"], r["p"], r["o"]))  # type: ignore[arg-type]
+    return g
+
+
+def flatten(value: Any, path: str = "") -> dict[str, Any]:
+    """{"a": {"b": [1]}} -> {"a.b[0]": 1}: one entry per field, for a field-by-field diff."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(flatten(v, f"{path}.{k}" if path else k))
+        return out
+    if isinstance(value, list):
+        out = {}
+        for i, v in enumerate(value):
+            out.update(flatten(v, f"{path}[{i}]"))
+        return out
+    return {path: value}
+
+
+def diff_versions(store: GraphStore, nct: str, a: int, b: int) -> list[dict[str, Any]]:
+    """Fields that differ between versions ``a`` and ``b``: [{field, from, to}], by field path."""
+    from .ctgov.export import _codes, export_from_graph
+
+    codes = _codes(store)
+    left = flatten(export_from_graph(version_graph(store, nct, a), codes, nct))
+    right = flatten(export_from_graph(version_graph(store, nct, b), codes, nct))
+    return [
+        {"field": k, "from": left.get(k), "to": right.get(k)}
+        for k in sorted(set(left) | set(right))
+        if left.get(k) != right.get(k)
+    ]
