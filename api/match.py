@@ -1,7 +1,106 @@
-"""Router placeholder: filled by its issue."""
+"""POST /match and /match/batch: the matching contract over HTTP.
+
+The body is read as bytes and validated by the same code as the CLI. A body
+that is not JSON is 400; a profile that breaks the contract is 422 with the
+offending field named; nothing is stored. The matcher is built once per
+store (the graph is read at build time), so a request only validates,
+decides and serialises. The JSON Schema of the profile and the JSON-LD
+context are published beside the endpoints.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any
 
-router = APIRouter()
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from acse_kg.matching import jsonld, shacl
+from acse_kg.matching.engine import Matcher, matcher_for
+from acse_kg.matching.profile import ProfileError, json_schema
+from acse_kg.matching.rules import GraphModelError
+
+from .deps import get_store
+
+router = APIRouter(tags=["matching"])
+JSON = "application/json"
+
+_BODY_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {JSON: {"schema": {"$ref": "#/components/schemas/TumorProfile"}}},
+    }
+}
+
+
+def _json(status: int, body: Any) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type=JSON)
+
+
+def _matcher(request: Request) -> Matcher:
+    return matcher_for(get_store(request))
+
+
+def _invalid(errors: list[dict[str, Any]]) -> Response:
+    return _json(422, {"detail": errors})
+
+
+@router.post("/match", summary="Match one tumor profile against the trial's cohorts", openapi_extra=_BODY_DOC)
+async def match_one(request: Request) -> Response:
+    body = await request.body()
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        return _json(400, {"detail": f"body is not JSON: {exc}"})
+    try:
+        matcher = _matcher(request)
+        return Response(matcher.match_json(body), media_type=JSON)
+    except ProfileError as exc:
+        return _invalid([{"id": exc.profile_id, **exc.as_dict()}])
+    except GraphModelError as exc:
+        return _json(503, {"detail": f"the graph cannot be matched against: {exc}"})
+
+
+@router.post("/match/batch", summary="Match profiles given as a JSON array or JSON lines; results in order")
+async def match_batch(request: Request) -> Response:
+    body = await request.body()
+    items: list[Any]
+    stripped = body.lstrip()
+    try:
+        if stripped.startswith(b"["):
+            items = orjson.loads(body)
+        else:
+            items = [orjson.loads(line) for line in body.splitlines() if line.strip()]
+    except orjson.JSONDecodeError as exc:
+        return _json(400, {"detail": f"body is not a JSON array or JSON lines: {exc}"})
+    try:
+        matcher = _matcher(request)
+    except GraphModelError as exc:
+        return _json(503, {"detail": f"the graph cannot be matched against: {exc}"})
+    results, errors = [], []
+    for i, item in enumerate(items):
+        try:
+            if not isinstance(item, dict):
+                raise ProfileError(None, "a profile must be a JSON object")
+            results.append(matcher.match(item))
+        except ProfileError as exc:
+            errors.append({"index": i, "id": exc.profile_id, **exc.as_dict()})
+    if errors:
+        return _invalid(errors)
+    return _json(200, results)
+
+
+@router.get("/match/schema", summary="JSON Schema of the tumor profile")
+async def profile_schema() -> Response:
+    return Response(orjson.dumps(json_schema()), media_type="application/schema+json")
+
+
+@router.get("/match/context", summary="JSON-LD context that makes a tumor profile RDF")
+async def profile_context() -> Response:
+    return Response(orjson.dumps(jsonld.context()), media_type="application/ld+json")
+
+
+@router.get("/match/shapes", summary="The SHACL eligibility shapes (Turtle), generated from the criteria")
+async def eligibility_shapes() -> Response:
+    return Response(shacl.SHAPES_FILE.read_bytes(), media_type="text/turtle")
