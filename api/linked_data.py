@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import pyoxigraph as ox
 import rdflib
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
@@ -75,6 +76,17 @@ _cache = _Cache()
 def local_href(iri: str) -> str:
     """Where an IRI is served: registry IRIs become paths on this server, others stay as they are."""
     return "/" + iri[len(BASE):] if iri.startswith(BASE) else iri
+
+
+def _valid_iri(iri: str) -> bool:
+    """Only a well-formed IRI is put into a query (the path comes straight from the caller)."""
+    if _UNSAFE_IRI.search(iri):
+        return False
+    try:
+        ox.NamedNode(iri)
+    except ValueError:
+        return False
+    return True
 
 
 def _negotiate(request: Request, rdf_first: bool = False) -> str | None:
@@ -155,7 +167,7 @@ def resource_html(iri: str, outgoing: rdflib.Graph, incoming: rdflib.Graph) -> s
 @router.get("/id/{path:path}", summary="Dereference a registry IRI (https://w3id.org/acse-kg/id/...)")
 async def resource(request: Request, path: str, format: str | None = None) -> Response:
     iri = BASE + "id/" + path
-    if _UNSAFE_IRI.search(iri):
+    if not _valid_iri(iri):
         return PlainTextResponse(f"not a registry IRI: {iri}\n", status_code=404)
     fmt = format if format in _RDFLIB_FORMAT or format == "html" else _negotiate(request)
     if fmt is None:

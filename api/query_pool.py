@@ -199,7 +199,7 @@ class QueryPool:
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._lock = threading.Lock()
         self._started = False
-        self._closed = False
+        self._epoch = 0  # bumped by close(): a worker spawned for an older epoch is not kept
         self._generation = 0
         self._snapshot: str | None = None
         self._tmpdir = tempfile.TemporaryDirectory(prefix="acse-kg-pool-")
@@ -231,7 +231,7 @@ class QueryPool:
     def start(self) -> None:
         """Take the snapshot and start the workers (done on first use if not before)."""
         with self._lock:
-            if self._started or self._closed:
+            if self._started:
                 return
             snapshot = self._write_snapshot()
             workers = [_Worker(self._ctx, snapshot, self._generation, self._args()) for _ in range(self.size)]
@@ -240,15 +240,16 @@ class QueryPool:
             self._started = True
 
     def close(self) -> None:
+        """Stop the workers (at app shutdown). The pool starts again if it is used again."""
         with self._lock:
-            self._closed = True
-        while True:
-            try:
-                w = self._idle.get_nowait()
-            except queue.Empty:
-                break
-            w.kill()
-        self._tmpdir.cleanup()
+            self._started = False
+            self._epoch += 1
+            while True:
+                try:
+                    w = self._idle.get_nowait()
+                except queue.Empty:
+                    break
+                w.kill()
 
     def invalidate(self) -> None:
         """The store changed: workers reload before their next query."""
@@ -268,18 +269,21 @@ class QueryPool:
     def _replace(self) -> None:
         """Start a fresh worker in the background after one was killed."""
 
+        epoch = self._epoch
+
         def spawn() -> None:
             try:
                 w = _Worker(self._ctx, self._snapshot or "", self._generation, self._args())
             except Exception:
                 time.sleep(1)
-                if not self._closed:
+                if epoch == self._epoch:
                     threading.Thread(target=spawn, daemon=True).start()
                 return
-            if self._closed:
-                w.kill()
-            else:
-                self._idle.put(w)
+            with self._lock:
+                if epoch == self._epoch:
+                    self._idle.put(w)
+                    return
+            w.kill()
 
         threading.Thread(target=spawn, daemon=True).start()
 
@@ -315,6 +319,10 @@ class QueryPool:
             worker.kill()
             self._replace()
             raise QueryFailed(f"the query could not be completed: worker ended ({exc})", syntax=False) from exc
+        except BaseException:
+            worker.kill()  # the pipe is in an unknown state: do not reuse this worker
+            self._replace()
+            raise
         self._idle.put(worker)
         status = reply[0]
         if status == "ok":
