@@ -1,0 +1,97 @@
+"""Import: API v2 records map into the graph with the same ontology, all or nothing."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from acse_kg.ctgov.export import export_study
+from acse_kg.ctgov.import_ import ImportRefused, age_years, import_study
+from acse_kg.ctgov.spec import all_generic_fields
+from acse_kg.loader import load_bundle
+from ctgov_fixtures import RECORDS, field_differences, load_record, spec_protocol
+
+
+@pytest.fixture(scope="module")
+def imported_store():
+    """One store with both reference records imported (module scope: the big one takes a moment)."""
+    from acse_kg.store import open_store
+
+    st = open_store("memory")
+    results = {name: import_study(st, load_record(name), agent="test") for name in RECORDS}
+    return st, results
+
+
+@pytest.mark.parametrize("name", RECORDS)
+def test_reference_record_round_trips_field_by_field(imported_store, name):
+    st, results = imported_store
+    record = load_record(name)
+    exported = export_study(st, results[name].nct_id)
+    assert field_differences(spec_protocol(record), exported["protocolSection"]) == []
+
+
+def test_field_outside_the_spec_is_reported_not_dropped_silently(imported_store):
+    _, results = imported_store
+    warnings = results["example_v2_NCT02513394.json"].warnings
+    assert [w.path for w in warnings] == ["$.protocolSection.contactsLocationsModule.locations_nested"]
+
+
+def test_imported_record_uses_the_core_ontology(imported_store):
+    st, _ = imported_store
+    rows = st.select(
+        "SELECT ?status ?sponsor WHERE { id:study\\/NCT06171568 acse:overallStatus/acse:code ?status ; "
+        "acse:leadSponsor/rdfs:label ?sponsor ; acse:startDate/acse:dateType acse:Estimated }"
+    )
+    assert len(rows) == 1 and str(rows.rows[0]["sponsor"]) == "Assistance Publique - Hôpitaux de Paris"
+
+
+def test_unstructured_eligibility_is_kept_as_text_and_says_so(imported_store):
+    st, _ = imported_store
+    assert st.ask(
+        "ASK { id:study\\/NCT06171568 acse:eligibilityStructured false ; acse:eligibilityCriteriaText ?t }"
+    )
+
+
+def test_every_generic_field_has_a_declared_property(store):
+    declared = set(store.select(
+        "SELECT ?p WHERE { ?p a ?k FILTER(?k IN (owl:DatatypeProperty, owl:ObjectProperty)) "
+        "?p skos:definition ?d ; rdfs:label ?l }").values("p"))
+    missing = [f.prop for f in all_generic_fields() if f"https://w3id.org/acse-kg/ontology#{f.prop}" not in declared]
+    assert missing == []
+
+
+def test_broken_record_is_refused_with_paths_and_store_unchanged(fresh_store):
+    record = load_record("example_v2_NCT06171568_APHP_french.json")
+    import_study(fresh_store, record)
+    before = len(fresh_store)
+    bad = copy.deepcopy(record)
+    bad["protocolSection"]["statusModule"]["overallStatus"] = "OPEN"
+    bad["protocolSection"]["designModule"]["enrollmentInfo"]["count"] = "many"
+    bad["protocolSection"]["descriptionModule"]["briefSummary"] = "changed"
+    with pytest.raises(ImportRefused) as err:
+        import_study(fresh_store, bad)
+    assert [p.path for p in err.value.problems] == [
+        "$.protocolSection.designModule.enrollmentInfo.count",
+        "$.protocolSection.statusModule.overallStatus",
+    ]
+    assert len(fresh_store) == before
+
+
+def test_record_without_nct_id_is_refused(fresh_store):
+    before = len(fresh_store)
+    with pytest.raises(ImportRefused) as err:
+        import_study(fresh_store, {"protocolSection": {"identificationModule": {"briefTitle": "x"}}})
+    assert err.value.problems[0].path == "$.protocolSection.identificationModule.nctId"
+    assert len(fresh_store) == before
+
+
+@pytest.mark.parametrize("text,years", [("18 Years", 18.0), ("6 Months", 0.5), ("1 Year", 1.0), ("N/A", None)])
+def test_age_text_to_years(text, years):
+    assert age_years(text) == years
+
+
+def test_ontology_extension_is_what_the_generator_writes():
+    from acse_kg.ctgov.vocabulary import OUT, extension_turtle
+
+    assert OUT.read_text(encoding="utf-8") == extension_turtle()

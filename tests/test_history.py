@@ -1,0 +1,53 @@
+"""History: every import keeps the version before it; a diff names the changed fields."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from acse_kg.ctgov.import_ import import_study
+from acse_kg.history import HistoryError, diff_versions, list_versions
+from acse_kg.store import HISTORY_PREFIX
+from ctgov_fixtures import load_record
+
+NCT = "NCT06171568"
+
+
+@pytest.fixture()
+def reimported(fresh_store):
+    record = load_record("example_v2_NCT06171568_APHP_french.json")
+    import_study(fresh_store, record, agent="alice")
+    changed = copy.deepcopy(record)
+    changed["protocolSection"]["statusModule"]["overallStatus"] = "COMPLETED"
+    import_study(fresh_store, changed, agent="bob")
+    return fresh_store
+
+
+def test_reimport_gives_two_versions_with_who_and_when(reimported):
+    versions = list_versions(reimported, NCT)
+    assert [v.number for v in versions] == [1, 2]
+    assert [v.agent for v in versions] == ["alice", "bob"]
+    assert all(v.time for v in versions) and versions[-1].current
+
+
+def test_diff_names_the_changed_field(reimported):
+    assert diff_versions(reimported, NCT, 1, 2) == [
+        {"field": "protocolSection.statusModule.overallStatus", "from": "NOT_YET_RECRUITING", "to": "COMPLETED"}
+    ]
+
+
+def test_old_versions_stay_out_of_the_default_graph(reimported):
+    assert any(g.startswith(HISTORY_PREFIX) for g in reimported.named_graphs())
+    statuses = reimported.select(f"SELECT ?c WHERE {{ id:study\\/{NCT} acse:overallStatus/acse:code ?c }}").values("c")
+    assert statuses == ["COMPLETED"]
+
+
+def test_bundled_record_is_version_zero(store):
+    versions = list_versions(store, "NCT02034981")
+    assert [(v.number, v.current) for v in versions] == [(0, True)]
+
+
+def test_unknown_version_is_an_error(reimported):
+    with pytest.raises(HistoryError):
+        diff_versions(reimported, NCT, 1, 7)
