@@ -37,6 +37,16 @@ def test_a_malformed_query_is_a_message_and_exit_2(query: str) -> None:
     assert result.stdout == ""
 
 
+def test_an_update_is_refused_and_changes_nothing(tmp_path: Path) -> None:
+    store_dir = str(tmp_path / "store")
+    result = CliRunner().invoke(app, ["sparql", "--store", store_dir,
+                                      "INSERT DATA { <http://example.org/a> <http://example.org/b> 1 }"])
+    assert result.exit_code == 2
+    assert "SPARQL update" in result.stderr
+    ask = CliRunner().invoke(app, ["sparql", "--store", store_dir, "ASK { <http://example.org/a> ?p ?o }"])
+    assert ask.stdout == "false\n"
+
+
 def test_an_empty_query_is_refused() -> None:
     result = run("sparql", "   ")
     assert result.exit_code == 2

@@ -40,6 +40,11 @@ _PROLOGUE_RE = re.compile(
 )
 
 
+UPDATE_KEYWORDS = frozenset(
+    {"INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH"}
+)
+
+
 def query_form(query: str) -> str:
     """SELECT, CONSTRUCT, DESCRIBE or ASK: the first keyword after the prologue ('' if none)."""
     rest = query[_PROLOGUE_RE.match(query).end():]  # type: ignore[union-attr]
@@ -157,6 +162,8 @@ def register(app: typer.Typer) -> None:
         query = read_query(query_or_file)
         if not query.strip():
             fail("empty query")
+        if query_form(query) in UPDATE_KEYWORDS:
+            fail("this is a SPARQL update; acse-kg sparql runs queries only (SELECT, ASK, CONSTRUCT, DESCRIBE)")
         st = _open(store)
         try:
             out = run_query(st, query, format)
