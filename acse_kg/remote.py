@@ -1,0 +1,226 @@
+"""A :class:`~acse_kg.store.GraphStore` over a remote SPARQL 1.1 endpoint.
+
+This is what lets the registry move from the embedded Oxigraph store to an
+external engine (Oxigraph server, Fuseki, Virtuoso, QLever, GraphDB, or
+another acse-kg server) without touching callers: ``--store https://host/sparql``.
+Only the SPARQL 1.1 Protocol is used (queries and updates), so any compliant
+engine works.
+
+The same graph layout holds as in the embedded store: the *live* named graphs
+form the default graph of queries (sent as ``default-graph-uri``), history
+graphs are left out of it. Writes go to the update endpoint (the query URL
+unless told otherwise) with ``Authorization: Bearer <token>`` when a token is
+given (``ACSE_KG_REMOTE_TOKEN``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+import pyoxigraph as ox
+import rdflib
+from rdflib.term import Node
+
+from .sparql_safety import RefusedQuery, analyse
+from .store import (
+    HISTORY_PREFIX,
+    RDF_FORMATS,
+    RESULT_FORMATS,
+    QuerySyntaxError,
+    SelectResult,
+    StoreError,
+    with_prologue,
+)
+
+TOKEN_ENV = "ACSE_KG_REMOTE_TOKEN"
+UPDATE_URL_ENV = "ACSE_KG_REMOTE_UPDATE_URL"
+
+
+def _term(binding: dict[str, Any] | None) -> Node | None:
+    """A SPARQL JSON results term as an rdflib term."""
+    if binding is None:
+        return None
+    kind, value = binding["type"], binding["value"]
+    if kind == "uri":
+        return rdflib.URIRef(value)
+    if kind == "bnode":
+        return rdflib.BNode(value)
+    if "xml:lang" in binding:
+        return rdflib.Literal(value, lang=binding["xml:lang"])
+    dt = binding.get("datatype")
+    if dt and dt != "http://www.w3.org/2001/XMLSchema#string":
+        return rdflib.Literal(value, datatype=rdflib.URIRef(dt))
+    return rdflib.Literal(value)
+
+
+class SparqlEndpointStore:
+    """The registry's store interface, spoken over HTTP to a SPARQL 1.1 endpoint."""
+
+    def __init__(
+        self,
+        query_url: str,
+        *,
+        update_url: str | None = None,
+        token: str | None = None,
+        timeout: float = 60.0,
+        client: httpx.Client | None = None,
+    ) -> None:
+        self.query_url = query_url
+        self.update_url = update_url or os.environ.get(UPDATE_URL_ENV) or query_url
+        self.token = token if token is not None else os.environ.get(TOKEN_ENV)
+        self._client = client or httpx.Client(timeout=timeout, follow_redirects=True)
+        self._live: list[str] | None = None
+
+    # -- transport ---------------------------------------------------------
+    def _request(self, url: str, data: Any, headers: dict[str, str]) -> httpx.Response:
+        try:
+            response = self._client.post(url, data=data if isinstance(data, dict) else None,
+                                         content=data if not isinstance(data, dict) else None, headers=headers)
+        except httpx.HTTPError as exc:
+            raise StoreError(f"cannot reach the SPARQL endpoint {url}: {exc}") from exc
+        if response.status_code == 400:
+            raise QuerySyntaxError(response.text.strip() or "the endpoint rejected the request (400)")
+        if response.status_code >= 300:
+            raise StoreError(
+                f"the SPARQL endpoint {url} answered {response.status_code}: {response.text.strip()[:500]}"
+            )
+        return response
+
+    def _query_raw(
+        self,
+        query: str,
+        accept: str,
+        default_graph_uris: Sequence[str] = (),
+        named_graph_uris: Sequence[str] = (),
+        *,
+        live_default: bool = True,
+    ) -> bytes:
+        text = with_prologue(query)
+        form: dict[str, Any] = {"query": text}
+        try:
+            has_dataset = analyse(text).has_dataset_clause
+        except RefusedQuery:
+            has_dataset = False  # the remote endpoint decides what it refuses
+        defaults = list(default_graph_uris) or ([] if has_dataset or not live_default else self._live_graphs())
+        if defaults:
+            form["default-graph-uri"] = defaults
+        if named_graph_uris:
+            form["named-graph-uri"] = list(named_graph_uris)
+        return self._request(self.query_url, form, {"Accept": accept}).content
+
+    def _live_graphs(self) -> list[str]:
+        if self._live is None:
+            self._live = [g for g in self.named_graphs() if not g.startswith(HISTORY_PREFIX)]
+        return self._live
+
+    def _json(self, query: str) -> dict[str, Any]:
+        import orjson
+
+        return orjson.loads(self._query_raw(query, RESULT_FORMATS["json"][1]))
+
+    # -- reading -----------------------------------------------------------
+    def select(self, query: str) -> SelectResult:
+        data = self._json(query)
+        if "results" not in data:
+            raise QuerySyntaxError("expected a SELECT query")
+        variables = data["head"]["vars"]
+        rows = [{v: _term(b.get(v)) for v in variables} for b in data["results"]["bindings"]]
+        return SelectResult(variables, rows)
+
+    def ask(self, query: str) -> bool:
+        data = self._json(query)
+        if "boolean" not in data:
+            raise QuerySyntaxError("expected an ASK query")
+        return bool(data["boolean"])
+
+    def construct(self, query: str) -> rdflib.Graph:
+        body = self._query_raw(query, RDF_FORMATS["ntriples"][1])
+        return rdflib.Graph().parse(data=body, format="nt")
+
+    def query_serialized(
+        self,
+        query: str,
+        result_format: str,
+        *,
+        default_graph_uris: Sequence[str] = (),
+        named_graph_uris: Sequence[str] = (),
+    ) -> tuple[str, bytes]:
+        form = analyse(with_prologue(query)).form
+        if form in ("CONSTRUCT", "DESCRIBE"):
+            kind, media = "graph", RDF_FORMATS[result_format][1]
+        else:
+            kind = "boolean" if form == "ASK" else "bindings"
+            media = RESULT_FORMATS[result_format][1]
+        return kind, self._query_raw(query, media, default_graph_uris, named_graph_uris)
+
+    def named_graphs(self) -> list[str]:
+        body = self._query_raw(
+            "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", RESULT_FORMATS["json"][1], live_default=False
+        )
+        import orjson
+
+        data = orjson.loads(body)
+        return sorted(b["g"]["value"] for b in data["results"]["bindings"] if b["g"]["type"] == "uri")
+
+    def _graph_triples(self, graph: str) -> list[ox.Triple]:
+        body = self._query_raw(
+            f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}", RDF_FORMATS["ntriples"][1]
+        )
+        return list(ox.parse(body, format=ox.RdfFormat.N_TRIPLES))
+
+    def graph(self, graph: str) -> rdflib.Graph:
+        body = ox.serialize(self._graph_triples(graph), format=ox.RdfFormat.N_TRIPLES)
+        return rdflib.Graph().parse(data=body, format="nt")
+
+    def dump(self, rdf_format: str = "nquads", *, include_history: bool = True) -> bytes:
+        fmt = RDF_FORMATS[rdf_format][0]
+        graphs = self.named_graphs() if include_history else self._live_graphs()
+        if fmt in (ox.RdfFormat.N_QUADS, ox.RdfFormat.TRIG):
+            quads = [
+                ox.Quad(t.subject, t.predicate, t.object, ox.NamedNode(g))
+                for g in graphs
+                for t in self._graph_triples(g)
+            ]
+            return ox.serialize(quads, format=fmt)
+        return ox.serialize([t for g in graphs for t in self._graph_triples(g)], format=fmt)
+
+    def __len__(self) -> int:
+        rows = self.select("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")
+        return int(rows.values("n")[0] or 0)
+
+    # -- writing -----------------------------------------------------------
+    def update(self, update: str) -> None:
+        headers = {"Content-Type": "application/sparql-update"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        self._request(self.update_url, with_prologue(update).encode("utf-8"), headers)
+        self._live = None
+
+    def _ntriples(self, data: bytes | str, rdf_format: str, graph: str) -> str:
+        raw = data.encode() if isinstance(data, str) else data
+        try:
+            triples = list(ox.parse(raw, format=RDF_FORMATS[rdf_format][0], without_named_graphs=True))
+        except (SyntaxError, ValueError) as exc:
+            raise StoreError(f"cannot parse {rdf_format} for graph <{graph}>: {exc}") from exc
+        return ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).decode("utf-8")
+
+    def replace_graph(self, graph: str, data: bytes | str, rdf_format: str = "turtle") -> None:
+        """One update request (DROP + INSERT DATA): the endpoint applies it atomically."""
+        body = self._ntriples(data, rdf_format, graph)  # parse first: a bad file changes nothing
+        self.update(
+            f"DROP SILENT GRAPH <{graph}> ;\nCREATE SILENT GRAPH <{graph}> ;\n"
+            f"INSERT DATA {{ GRAPH <{graph}> {{\n{body}}} }}"
+        )
+
+    def add_to_graph(self, graph: str, data: bytes | str, rdf_format: str = "turtle") -> None:
+        body = self._ntriples(data, rdf_format, graph)
+        self.update(f"INSERT DATA {{ GRAPH <{graph}> {{\n{body}}} }}")
+
+    def drop_graph(self, graph: str) -> None:
+        self.update(f"DROP SILENT GRAPH <{graph}>")
+
+    def close(self) -> None:
+        self._client.close()
