@@ -174,3 +174,11 @@ def test_load_prints_the_triple_count_of_each_graph() -> None:
     lines = dict(line.rsplit(None, 1) for line in result.stdout.splitlines())
     assert int(lines["https://w3id.org/acse-kg/id/graph/vocab/hgnc"]) > 0
     assert int(lines["https://w3id.org/acse-kg/id/graph/study/NCT02034981"]) > 0
+
+
+def test_a_multi_line_literal_stays_on_one_table_row() -> None:
+    result = run("sparql", "SELECT ?s WHERE { ?x acse:briefSummary ?s }")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 4 and lines[-1] == "(1 row)"
+    assert "crizotinib as a monotherapy" in lines[2] and "\\n\\nFor each cohort" in lines[2]

@@ -6,6 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from acse_kg.cli import app
@@ -125,3 +127,22 @@ def test_the_cli_uses_a_store_directory_and_load_reports_each_graph(tmp_path: Pa
         assert graph in result.stdout
     again = runner.invoke(app, ["load", "--store", path])
     assert again.stdout == result.stdout  # reloading changes no count
+
+
+_iri = st.from_regex(r"http://example\.org/[a-z]{1,4}", fullmatch=True).map(lambda s: f"<{s}>")
+_lit = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=8).map(
+    lambda s: '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r") + '"'
+)
+_triples = st.sets(st.tuples(_iri, _iri, st.one_of(_iri, _lit)), max_size=15)
+
+
+@settings(max_examples=40, deadline=None)
+@given(first=_triples, second=_triples)
+def test_a_study_graph_holds_exactly_the_last_file_loaded_however_often(tmp_path_factory, first, second) -> None:
+    st_ = open_store("memory", bootstrap=False)
+    path = tmp_path_factory.mktemp("rec") / "NCT00000042.ttl"
+    for content in (first, first, second, second):
+        path.write_text("".join(f"{s} {p} {o} .\n" for s, p, o in content), encoding="utf-8")
+        graph = load_study_file(st_, path)
+        assert len(st_) == len(content)
+    assert len(st_.graph(graph)) == len(second)

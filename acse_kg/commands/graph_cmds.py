@@ -82,7 +82,8 @@ def _cell(term: object) -> str:
     text = str(term)
     if type(term).__name__ == "URIRef":
         return _compact(text)
-    return text
+    # One row per line: multi-line literals (summaries) keep their breaks visibly.
+    return text.replace("\r", "").replace("\n", "\\n").replace("\t", " ")
 
 
 def format_table(variables: list[str], rows: list[dict[str, object]]) -> str:
