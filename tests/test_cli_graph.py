@@ -116,6 +116,12 @@ def test_a_query_can_be_read_from_a_file(tmp_path: Path) -> None:
     assert result.stdout.splitlines()[1].startswith("ALK,")
 
 
+def test_a_missing_query_file_is_named_in_the_error() -> None:
+    result = run("sparql", "queries/no_such_query.rq")
+    assert result.exit_code == 2
+    assert "no such query file: queries/no_such_query.rq" in result.stderr
+
+
 def test_an_unknown_format_is_refused_by_the_option_parser() -> None:
     result = run("sparql", GENES, "--format", "yaml")
     assert result.exit_code == 2

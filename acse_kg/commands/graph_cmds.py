@@ -62,6 +62,8 @@ def read_query(query_or_file: str) -> str:
             return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         fail(f"cannot read query file {query_or_file}: {exc}")
+    if re.fullmatch(r"\S+\.(rq|sparql)", query_or_file):
+        fail(f"no such query file: {query_or_file}")
     return query_or_file
 
 
