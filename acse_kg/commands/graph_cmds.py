@@ -171,7 +171,8 @@ def register(app: typer.Typer) -> None:
         try:
             out = run_query(st, query, format)
         except QuerySyntaxError as exc:
-            fail(f"malformed query: {exc}")
+            message = str(exc)
+            fail(message if message.startswith("malformed query") else f"malformed query: {message}")
         except (StoreError, ValueError, OSError, KeyError) as exc:
             fail(f"query failed: {exc}", 1)
         sys.stdout.buffer.write(out)
@@ -207,7 +208,7 @@ def register(app: typer.Typer) -> None:
         st = _open(store)
         try:
             report = reason_store(st)
-        except ReasonerError as exc:
+        except (ReasonerError, StoreError) as exc:
             fail(str(exc), 1)
         typer.echo(report.summary())
         if not report.consistent:
