@@ -145,12 +145,15 @@ def load(url: str, queries: list[str], clients: int, seconds: float) -> tuple[fl
     return len(latencies) / elapsed, statistics.median(latencies), len(latencies)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """Run the benchmark; ``python -m bench server`` calls this with no arguments (defaults)."""
+    if argv is None:
+        argv = sys.argv[1:] if Path(sys.argv[0]).resolve() == Path(__file__).resolve() else []
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=6.0, help="duration of each load run")
     parser.add_argument("--queries", nargs="*", type=Path, default=sorted((ROOT / "queries").glob("*.rq")))
     parser.add_argument("--serve-rdflib-endpoint", nargs=2, metavar=("PORT", "NQUADS"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.serve_rdflib_endpoint:
         serve_rdflib_endpoint(int(args.serve_rdflib_endpoint[0]), args.serve_rdflib_endpoint[1])
         return
