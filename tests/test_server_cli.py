@@ -1,0 +1,75 @@
+"""`acse-kg serve` starts the whole registry on the embedded store; failures are one line, no traceback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from server_fixtures import free_port
+
+from acse_kg.namespaces import study_iri
+from acse_kg.paths import ROOT
+
+NCT = "NCT02034981"
+
+
+def _serve(*args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "acse_kg.cli", "serve", *args],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[str]:
+    port = free_port()
+    proc = _serve("--store", "memory", "--port", str(port), "--query-timeout", "5")
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(url + "/sparql", params={"query": "ASK {}"}, timeout=5).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("acse-kg serve did not start: " + (proc.stderr.read() if proc.stderr else ""))
+        time.sleep(0.2)
+    yield url
+    proc.terminate()
+    proc.wait(15)
+
+
+def test_serve_answers_sparql_over_the_bundled_record(served: str) -> None:
+    r = httpx.get(served + "/sparql", params={"query": f"ASK {{ <{study_iri(NCT)}> a acse:BasketTrial }}"})
+    assert r.json()["boolean"] is True
+
+
+def test_serve_dereferences_the_study_iri(served: str) -> None:
+    r = httpx.get(served + f"/id/study/{NCT}", headers={"Accept": "text/turtle"})
+    assert r.status_code == 200 and study_iri(NCT) in r.text
+
+
+def test_serve_is_read_only_without_an_admin_token(served: str) -> None:
+    r = httpx.post(served + "/sparql", content="CLEAR ALL", headers={"Content-Type": "application/sparql-update"})
+    assert r.status_code == 403
+
+
+def test_serve_on_a_port_in_use_fails_with_a_message_not_a_traceback() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        proc = _serve("--store", "memory", "--port", str(busy.getsockname()[1]))
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert "Traceback" not in err
+    assert "address already in use" in err.lower()
