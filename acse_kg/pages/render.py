@@ -1,0 +1,217 @@
+"""Render the pages with Jinja2 (autoescape on) and write the static site."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from ..ctgov.export import StudyNotFound, export_study
+from ..namespaces import BASE
+from ..paths import STATIC_DIR, TEMPLATES_DIR
+from ..store import GraphStore
+from . import ctgov_view as cv
+from .expressions import unit_text
+from .graph import Cohort, Criterion, StudyGraph, study_graph, study_ids
+from .jsonld import study_jsonld
+
+#: Assets the pages need, all in acse_kg/static (no external asset: pages work offline).
+ASSETS = ("style.css",)
+
+NCT_RE = re.compile(r"^NCT\d{8}$")
+
+
+class PageNotFound(LookupError):
+    """No such study or cohort; the message names what is missing."""
+
+
+@dataclass(frozen=True)
+class Links:
+    """Where a page's links point: the live server, or a static site read from files.
+
+    ``static``: relative links to ``.../index.html`` files (work from a file
+    system and on any host) and IRIs as they are. ``server``: paths from the
+    site root, and registry IRIs to the server's ``/id/...`` path, where it
+    dereferences them.
+    """
+
+    static: bool = False
+    root: str = "/"
+
+    def for_depth(self, depth: int) -> "Links":
+        """The links of a static page ``depth`` directories below the site root."""
+        return Links(self.static, "../" * depth if self.static else self.root)
+
+    def index(self) -> str:
+        return self.root + ("index.html" if self.static else "")
+
+    def study(self, nct: str) -> str:
+        return f"{self.root}study/{nct}" + ("/index.html" if self.static else "")
+
+    def cohort(self, nct: str, n: int) -> str:
+        return f"{self.root}study/{nct}/cohort/{n}" + ("/index.html" if self.static else "")
+
+    def asset(self, name: str) -> str:
+        return f"{self.root}static/{name}"
+
+    def iri(self, iri: str) -> str:
+        if not self.static and iri.startswith(BASE + "id/"):
+            return self.root + iri[len(BASE):]
+        return iri
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=select_autoescape(("html", "xml"), default_for_string=True, default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["date_text"] = cv.date_text
+    env.filters["paragraphs"] = cv.paragraphs
+    env.filters["humanise"] = cv.humanise
+    env.filters["unit_text"] = unit_text
+    env.filters["pct"] = lambda v: "" if v is None else f"{v * 100:g}%"
+    return env
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _attach_iris(items: list[cv.Item], by_text: dict[str, Criterion]) -> None:
+    """Link each registered bullet to its criterion individual (same text after whitespace normalisation)."""
+    for it in items:
+        c = by_text.get(_norm(it.text))
+        if c is not None:
+            it.iri = c.iri
+        _attach_iris(it.children, by_text)
+
+
+def _check_nct(nct: str) -> None:
+    if not NCT_RE.match(nct):
+        raise PageNotFound(f"not an NCT number: {nct!r} (expected NCT followed by 8 digits)")
+
+
+def _study_data(store: GraphStore, nct: str) -> tuple[dict[str, Any], StudyGraph]:
+    _check_nct(nct)
+    try:
+        exported = export_study(store, nct)
+    except StudyNotFound as exc:
+        raise PageNotFound(str(exc)) from exc
+    return exported, study_graph(store, nct)
+
+
+def _common(links: Links, g: StudyGraph) -> dict[str, Any]:
+    return {"links": links, "g": g, "label": cv.Labels(g.code_labels), "assets": ASSETS}
+
+
+def _jsonld_markup(data: dict[str, Any]) -> Markup:
+    """JSON for a <script> element: '<', '>' and '&' escaped so no text can close the element."""
+    text = json.dumps(data, ensure_ascii=False, indent=1)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(text)
+
+
+def study_page(store: GraphStore, nct: str, links: Links | None = None) -> str:
+    """The study page: ClinicalTrials.gov sections, then cohorts, dosing and curation."""
+    links = links or Links()
+    exported, g = _study_data(store, nct)
+    m = cv.modules(exported)
+    by_text = {_norm(c.text): c for c in g.criteria.values() if not c.component_of}
+    eligibility = cv.eligibility_sections(m["eligibilityModule"].get("eligibilityCriteria"))
+    for section in eligibility:
+        for block in section.blocks:
+            _attach_iris(block.items, by_text)
+    ctx = _common(links, g) | {
+        "nct": nct,
+        "m": m,
+        "description_blocks": cv.blocks(m["descriptionModule"].get("detailedDescription")),
+        "eligibility": eligibility,
+        "age_text": cv.age_text(m["eligibilityModule"].get("minimumAge"), m["eligibilityModule"].get("maximumAge")),
+        "jsonld": _jsonld_markup(study_jsonld(exported, g, nct)),
+        "iri_of": lambda kind, key: g.item_iris.get((kind, str(key)), ""),
+    }
+    return environment().get_template("study.html").render(ctx)
+
+
+def cohort_page(store: GraphStore, nct: str, number: int, links: Links | None = None) -> str:
+    """One cohort: its definition (pathology, gene and alteration, population) and every criterion it applies."""
+    links = links or Links()
+    exported, g = _study_data(store, nct)
+    cohort: Cohort | None = next((c for c in g.cohorts if c.number == number), None)
+    if cohort is None:
+        raise PageNotFound(f"study {nct} has no cohort {number} (cohorts: 1-{len(g.cohorts)})")
+
+    def applies(c: Criterion) -> bool:
+        return not c.cohorts or cohort.iri in c.cohorts
+
+    specific = [c for c in g.criteria.values() if cohort.iri in c.cohorts and not c.parent and not c.component_of]
+    ctx = _common(links, g) | {
+        "nct": nct,
+        "m": cv.modules(exported),
+        "cohort": cohort,
+        "inclusion": [c for c in g.inclusion if applies(c) and not c.cohorts],
+        "exclusion": [c for c in g.exclusion if applies(c) and not c.cohorts],
+        "specific": sorted(specific, key=lambda c: (c.kind, c.position)),
+        "previous": number - 1 if any(c.number == number - 1 for c in g.cohorts) else None,
+        "next": number + 1 if any(c.number == number + 1 for c in g.cohorts) else None,
+        "regimens": [r for r in g.regimens if _regimen_fits(r.population, cohort)],
+    }
+    return environment().get_template("cohort.html").render(ctx)
+
+
+def _regimen_fits(pop: Any, cohort: Cohort) -> bool:
+    """Whether a dosing regimen's age band overlaps the cohort's population."""
+    if pop is None or cohort.population is None:
+        return True
+    lo = max(pop.min_age or 0.0, cohort.population.min_age or 0.0)
+    hi = min(pop.max_age or 1e9, cohort.population.max_age or 1e9)
+    return lo < hi
+
+
+def index_page(store: GraphStore, links: Links | None = None) -> str:
+    """The list of studies in the store."""
+    links = links or Links()
+    return environment().get_template("index.html").render(
+        {"links": links, "studies": study_ids(store), "assets": ASSETS}
+    )
+
+
+def write_site(store: GraphStore, ncts: list[str], out: Path) -> list[Path]:
+    """Write the pages of ``ncts`` and their assets under ``out``; return the files written.
+
+    Layout: ``index.html``, ``study/NCT.../index.html``,
+    ``study/NCT.../cohort/N/index.html``, ``static/style.css``; every link is
+    relative, so the folder can be hosted anywhere or opened from disk.
+    """
+    for nct in ncts:
+        _check_nct(nct)
+    pages: list[tuple[Path, str]] = []
+    base = Links(static=True)
+    for nct in ncts:
+        pages.append((Path("study", nct, "index.html"), study_page(store, nct, base.for_depth(2))))
+        for c in study_graph(store, nct).cohorts:
+            pages.append((Path("study", nct, "cohort", str(c.number), "index.html"),
+                          cohort_page(store, nct, c.number, base.for_depth(4))))
+    pages.append((Path("index.html"), index_page(store, base.for_depth(0))))
+    written: list[Path] = []
+    for rel, text in pages:
+        path = out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    (out / "static").mkdir(parents=True, exist_ok=True)
+    for name in ASSETS:
+        shutil.copyfile(STATIC_DIR / name, out / "static" / name)
+        written.append(out / "static" / name)
+    return written
