@@ -8,6 +8,7 @@ one-line plain-text reason, which is what SPARQL clients show their users.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from pathlib import Path
 from typing import Annotated
@@ -21,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from acse_kg.namespaces import BASE
 from acse_kg.paths import QUERIES_DIR, STATIC_DIR
 from acse_kg.sparql_safety import RefusedQuery, analyse, check_dataset
-from acse_kg.store import QuerySyntaxError
+from acse_kg.store import QuerySyntaxError, StoreError
 
 from .negotiation import CONTENT_TYPE, RDF_MEDIA, RESULT_MEDIA, choose
 from .query_pool import NotAcceptable, QueryFailed, QueryRequest, QueryTimeout, ResultTooLarge, run_in_thread
@@ -200,8 +201,16 @@ async def _answer_query(request: Request, query: str, default_graphs: list[str],
     try:
         if pool is not None:
             kind, body = await run_in_threadpool(pool.run, req)
-        else:
-            kind, body = await run_in_threadpool(run_in_thread, store, req, info.form, settings.max_result_bytes)
+        else:  # a remote store: its engine does the work; we stop waiting at the time limit
+            try:
+                kind, body = await asyncio.wait_for(
+                    run_in_threadpool(run_in_thread, store, req, info.form, settings.max_result_bytes),
+                    settings.query_timeout,
+                )
+            except asyncio.TimeoutError:
+                raise QueryTimeout(
+                    f"the query ran longer than the time limit of {settings.query_timeout:g} s"
+                ) from None
     except QueryFailed as exc:
         prefix = "malformed query" if exc.syntax else "the query failed"
         return _plain(400, f"{prefix}: {exc}")
@@ -209,6 +218,8 @@ async def _answer_query(request: Request, query: str, default_graphs: list[str],
         return _plain(503, str(exc))
     except ResultTooLarge as exc:
         return _plain(400, str(exc))
+    except StoreError as exc:  # a remote store's endpoint failed or refused
+        return _plain(502, str(exc))
     except NotAcceptable:
         return _not_acceptable(info.form or "this query", RDF_MEDIA if rdf_fmt is None else RESULT_MEDIA)
     fmt = rdf_fmt if kind == "graph" else result_fmt
@@ -242,6 +253,8 @@ async def _answer_update(request: Request, update: str, has_using_params: bool) 
         await run_in_threadpool(store.update, update)
     except QuerySyntaxError as exc:
         return _plain(400, f"malformed update: {exc}")
+    except StoreError as exc:
+        return _plain(502, str(exc))
     pool = getattr(request.app.state, "query_pool", None)
     if pool is not None:
         await run_in_threadpool(pool.invalidate)

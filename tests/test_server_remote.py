@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import rdflib
 import rdflib.compare
 
-from server_fixtures import ADMIN_TOKEN, KASEI, LiveServer, admin_server, bundle_server  # noqa: F401
+from server_fixtures import ADMIN_TOKEN, KASEI, LiveServer, admin_server, bundle_server, w3c_server  # noqa: F401
 
 from acse_kg.namespaces import ACSE, BASE, study_iri
 from acse_kg.remote import SparqlEndpointStore
@@ -92,3 +93,20 @@ def test_an_unreachable_endpoint_is_a_clear_error() -> None:
     store = SparqlEndpointStore(f"http://127.0.0.1:{free_port()}/sparql", timeout=2)
     with pytest.raises(StoreError, match="cannot reach"):
         store.select("SELECT * WHERE { ?s ?p ?o }")
+
+
+def test_the_app_serves_a_remote_store_and_stops_waiting_at_its_time_limit(w3c_server: LiveServer) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import ServerSettings
+    from server_fixtures import runaway_query
+
+    app = create_app(SparqlEndpointStore(w3c_server.sparql), ServerSettings(query_timeout=1.0))
+    with TestClient(app) as client:
+        ok = client.get("/sparql", params={"query": f"ASK {{ <{KASEI}data1.rdf> a ?t }}"})
+        assert ok.status_code == 200 and ok.json()["boolean"] is True
+        t0 = time.monotonic()
+        slow = client.get("/sparql", params={"query": runaway_query()})
+        assert slow.status_code == 503 and "time limit" in slow.text
+        assert time.monotonic() - t0 < 2.5
