@@ -1,7 +1,65 @@
-"""Router placeholder: filled by its issue."""
+"""HTML pages: the study list, a study, a cohort, and the stylesheet they use.
+
+The same templates as the static site (``acse-kg render``); here links are
+paths on this server and registry IRIs point at ``/id/...``, where the linked
+data router dereferences them.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
 
-router = APIRouter()
+from fastapi import APIRouter, Depends
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+
+from acse_kg.pages import Links, PageNotFound, cohort_page, index_page, study_page
+from acse_kg.pages.render import ASSETS
+from acse_kg.paths import STATIC_DIR
+from acse_kg.store import GraphStore
+
+from .deps import get_store
+
+router = APIRouter(tags=["pages"])
+
+_MEDIA = {"css": "text/css; charset=utf-8"}
+
+
+def _links(root_path: str) -> Links:
+    return Links(static=False, root=root_path.rstrip("/") + "/")
+
+
+def _not_found(exc: PageNotFound) -> JSONResponse:
+    return JSONResponse({"error": str(exc)}, status_code=404)
+
+
+@router.get("/", response_class=HTMLResponse, summary="The studies in the registry (HTML)")
+async def index(store: GraphStore = Depends(get_store)) -> Response:
+    html = await asyncio.to_thread(index_page, store, _links(""))
+    return HTMLResponse(html)
+
+
+@router.get("/study/{nct}", response_class=HTMLResponse, summary="A study's page (HTML, with schema.org JSON-LD)")
+async def study(nct: str, store: GraphStore = Depends(get_store)) -> Response:
+    try:
+        html = await asyncio.to_thread(study_page, store, nct, _links(""))
+    except PageNotFound as exc:
+        return _not_found(exc)
+    return HTMLResponse(html)
+
+
+@router.get("/study/{nct}/cohort/{number}", response_class=HTMLResponse,
+            summary="One cohort's page: definition, criteria with thresholds and units (HTML)")
+async def cohort(nct: str, number: int, store: GraphStore = Depends(get_store)) -> Response:
+    try:
+        html = await asyncio.to_thread(cohort_page, store, nct, number, _links(""))
+    except PageNotFound as exc:
+        return _not_found(exc)
+    return HTMLResponse(html)
+
+
+@router.get("/static/{name}", summary="The pages' assets (stylesheet)", include_in_schema=False)
+async def asset(name: str) -> Response:
+    if name not in ASSETS:  # only the pages' own assets, never an arbitrary path
+        return JSONResponse({"error": f"no asset {name!r}"}, status_code=404)
+    return FileResponse(STATIC_DIR / name, media_type=_MEDIA.get(name.rsplit(".", 1)[-1]),
+                        headers={"Cache-Control": "public, max-age=3600"})

@@ -122,10 +122,14 @@ def _jsonld_markup(data: dict[str, Any]) -> Markup:
     return Markup(text)
 
 
-def study_page(store: GraphStore, nct: str, links: Links | None = None) -> str:
-    """The study page: ClinicalTrials.gov sections, then cohorts, dosing and curation."""
+def study_page(store: GraphStore, nct: str, links: Links | None = None,
+               data: tuple[dict[str, Any], StudyGraph] | None = None) -> str:
+    """The study page: ClinicalTrials.gov sections, then cohorts, dosing and curation.
+
+    ``data`` (the export and the graph reading) lets the static site read a study once for all its pages.
+    """
     links = links or Links()
-    exported, g = _study_data(store, nct)
+    exported, g = data or _study_data(store, nct)
     m = cv.modules(exported)
     by_text = {_norm(c.text): c for c in g.criteria.values() if not c.component_of}
     eligibility = cv.eligibility_sections(m["eligibilityModule"].get("eligibilityCriteria"))
@@ -144,10 +148,11 @@ def study_page(store: GraphStore, nct: str, links: Links | None = None) -> str:
     return environment().get_template("study.html").render(ctx)
 
 
-def cohort_page(store: GraphStore, nct: str, number: int, links: Links | None = None) -> str:
+def cohort_page(store: GraphStore, nct: str, number: int, links: Links | None = None,
+                data: tuple[dict[str, Any], StudyGraph] | None = None) -> str:
     """One cohort: its definition (pathology, gene and alteration, population) and every criterion it applies."""
     links = links or Links()
-    exported, g = _study_data(store, nct)
+    exported, g = data or _study_data(store, nct)
     cohort: Cohort | None = next((c for c in g.cohorts if c.number == number), None)
     if cohort is None:
         raise PageNotFound(f"study {nct} has no cohort {number} (cohorts: 1-{len(g.cohorts)})")
@@ -199,10 +204,11 @@ def write_site(store: GraphStore, ncts: list[str], out: Path) -> list[Path]:
     pages: list[tuple[Path, str]] = []
     base = Links(static=True)
     for nct in ncts:
-        pages.append((Path("study", nct, "index.html"), study_page(store, nct, base.for_depth(2))))
-        for c in study_graph(store, nct).cohorts:
+        data = _study_data(store, nct)
+        pages.append((Path("study", nct, "index.html"), study_page(store, nct, base.for_depth(2), data)))
+        for c in data[1].cohorts:
             pages.append((Path("study", nct, "cohort", str(c.number), "index.html"),
-                          cohort_page(store, nct, c.number, base.for_depth(4))))
+                          cohort_page(store, nct, c.number, base.for_depth(4), data)))
     pages.append((Path("index.html"), index_page(store, base.for_depth(0))))
     written: list[Path] = []
     for rel, text in pages:

@@ -1,0 +1,248 @@
+"""The study page says everything the registered record says: field by field, bullet by bullet, against the seed.
+
+The expected values are parsed from shared/seeds/NCT02034981.txt (tests/seed_record.py);
+the page is rendered from the graph. Text is compared after whitespace normalisation.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from pages_fixtures import bullet_tree, find_class, one_class, parse, section, text
+from seed_record import norm, seed_record
+
+from acse_kg.pages import cohort_page, study_page
+
+NCT = "NCT02034981"
+SEED = seed_record()
+
+
+@pytest.fixture(scope="module")
+def page(store):
+    return parse(study_page(store, NCT))
+
+
+def texts(root, cls, tag="*"):
+    return [text(e) for e in find_class(root, cls, tag)]
+
+
+def test_title_identifier_and_status(page):
+    assert text(page.find(".//h1")) == SEED.brief_title
+    assert text(one_class(page, "nct")) == SEED.nct_id
+    assert text(one_class(page, "overall-status")) == SEED.status
+
+
+DATE_ROWS = {
+    "First Posted": "studyFirstPostDateStruct",
+    "Last Update Posted": "lastUpdatePostDateStruct",
+    "Study Start Date": "startDateStruct",
+    "Primary Completion Date": "primaryCompletionDateStruct",
+    "Study Completion Date": "completionDateStruct",
+}
+
+
+@pytest.mark.parametrize("label", list(DATE_ROWS))
+def test_each_key_date_with_its_type(page, seed_text, label):
+    kind, iso = SEED.dates[label]
+    row = next(tr for tr in section(page, "dates").iter("tr") if tr.get("data-field") == DATE_ROWS[label])
+    time_el = row.find(".//time")
+    assert time_el.get("datetime") == iso
+    assert text(time_el) in seed_text  # written as the registry writes it, e.g. "August 2013"
+    assert text(one_class(row, "date-type")) == kind.capitalize()
+
+
+def test_sponsor_collaborators_and_information_provider(page):
+    assert sorted(texts(page, "collaborator", "li")) == sorted(SEED.collaborators)
+    for el in find_class(page, "responsible-party"):
+        assert text(el, skip_classes={"iri", "note"}) == SEED.responsible_party
+
+
+def test_brief_summary_paragraphs(page):
+    assert texts(page, "brief-summary", "p") == SEED.brief_summary
+
+
+def test_detailed_description_with_numbered_cohort_list(page):
+    assert texts(page, "detailed-description", "p") == SEED.detailed_description
+    items = find_class(page, "cohort-item", "li")
+    assert {int(li.get("value")): text(li) for li in items} == SEED.cohorts
+
+
+def test_conditions_interventions_phase_table(page, seed_text):
+    table = section(page, "conditions").find(".//table")
+    headers = " ".join(text(th) for th in table.iter("th"))
+    cells = " ".join(text(td) for td in table.iter("td"))
+    lines = [norm(l) for l in seed_text.splitlines()]
+    i = next(k for k, l in enumerate(lines) if l.startswith("Condition or disease"))
+    assert (headers, cells) == (lines[i], lines[i + 1])
+
+
+def test_study_design(page):
+    d = SEED.design
+    assert text(one_class(page, "study-type")) == d["Study Type"]
+    assert text(one_class(page, "enrollment")) == d["Enrollment"]
+    assert text(one_class(page, "allocation")) == d["Allocation"]
+    assert text(one_class(page, "intervention-model")) == d["Intervention Model"]
+    assert text(one_class(page, "masking")) == d["Masking"]
+    assert text(one_class(page, "primary-purpose")) == d["Primary Purpose"]
+    assert text(one_class(page, "official-title")) == SEED.official_title
+
+
+def test_arm_intervention_and_the_three_dosing_regimens(page):
+    assert text(one_class(page, "arm-label")) == SEED.arm_label
+    assert text(one_class(page, "arm-description")) == SEED.arm_description
+    assert text(one_class(page, "intervention-description")) == SEED.intervention_description
+    assert [text(one_class(li, "ctext")) for li in find_class(page, "dosing-line", "li")] == SEED.dosing
+    assert len(SEED.dosing) == 3
+    assert text(one_class(page, "other-name")) == SEED.other_name
+
+
+@pytest.mark.parametrize("kind", ["primary", "secondary"])
+def test_outcome_measures_with_time_frames(page, kind):
+    expected = SEED.primary_outcomes if kind == "primary" else SEED.secondary_outcomes
+    ol = next(e for e in find_class(page, "outcomes", "ol") if kind in e.get("class").split())
+    got = []
+    for li in ol.findall("li"):
+        desc = [text(p) for p in find_class(li, "outcome-description", "p")]
+        got.append((text(one_class(li, "measure")), text(one_class(li, "time-frame")), desc))
+    assert [(g[0], g[1]) for g in got] == [(o.measure, o.time_frame) for o in expected]
+    for g, o in zip(got, expected):
+        assert norm(" ".join(g[2])) == norm(o.description)
+
+
+def test_eligibility_ages_sexes_healthy_volunteers(page):
+    e = SEED.eligibility
+    assert text(one_class(page, "ages", "td")) == e["Ages Eligible for Study"]
+    assert text(one_class(page, "sexes")) == e["Sexes Eligible for Study"]
+    assert text(one_class(page, "healthy-volunteers")) == e["Accepts Healthy Volunteers"]
+
+
+@pytest.mark.parametrize("kind", ["inclusion", "exclusion"])
+def test_every_criterion_bullet_with_its_nested_items(page, kind):
+    expected = SEED.inclusion if kind == "inclusion" else SEED.exclusion
+    lists = [e for e in section(page, "eligibility").iter("ul") if {"criteria", kind} <= set(e.get("class", "").split())]
+    assert len(lists) == 1
+    got = bullet_tree(lists[0])
+    assert got == [(b.text, b.children) for b in expected]
+    assert sum(1 + len(b.children) for b in expected) >= 10
+
+
+def test_every_criterion_bullet_links_to_its_iri(page):
+    items = [li for li in section(page, "eligibility").iter("li") if "criterion" in (li.get("class") or "")]
+    assert items
+    for li in items:
+        badge = next(a for a in li if "iri" in (a.get("class") or ""))
+        assert badge.get("href").startswith("/id/study/NCT02034981/criterion/")
+
+
+def test_contacts_locations_and_investigator(page):
+    loc = one_class(page, "location", "li")
+    assert [text(one_class(loc, "facility")), text(one_class(loc, "place"))] == SEED.location
+    inv = one_class(page, "investigator", "tr")
+    assert text(inv.find("th")) + ": " + text(inv.find("td")) == "Principal Investigator: " + SEED.principal_investigator
+
+
+def test_more_information(page, seed_text):
+    assert texts(page, "other-id", "li") == SEED.other_ids
+    assert one_class(page, "last-verified").find("time").get("datetime") == SEED.last_verified
+    yes_no = {True: "Yes", False: "No"}
+    assert text(one_class(page, "fda-drug")) == yes_no[SEED.fda["drug"]]
+    assert text(one_class(page, "fda-device")) == yes_no[SEED.fda["device"]]
+    assert sorted(texts(page, "keyword", "li")) == sorted(SEED.keywords)
+    headings = [text(th) for th in section(page, "more").iter("th")]
+    assert "Keywords provided by " + SEED.responsible_party in headings  # "Keywords provided by UNICANCER:"
+    assert f"Keywords provided by {SEED.responsible_party}:" in seed_text
+    mesh = [text(li, skip_tags={"code"}) for li in find_class(page, "mesh-term", "li")]
+    assert sorted(mesh) == sorted(SEED.mesh_terms)
+
+
+def test_sections_in_clinicaltrials_gov_order(page):
+    ids = [s.get("id") for s in page.iter("section")]
+    ctgov = ["dates", "sponsors", "summary", "description", "conditions", "design", "arms", "outcomes",
+             "eligibility", "locations", "investigators", "more"]
+    assert [i for i in ids if i in ctgov] == ctgov
+    assert ids.index("more") < ids.index("cohorts") < ids.index("dosing") < ids.index("curation")
+
+
+# ---------------------------------------------------------------- what ClinicalTrials.gov does not show
+RARE = ("IMT", "Neuroblastoma", "Glioblastoma", "Rhabdomyosarcoma")  # the brief summary's very rare diseases at 15%
+ALTERATION_WORDS = {"translocated": "translocation", "amplified": "amplification", "mutated": "mutation"}
+
+
+def cohort_rows(page):
+    return find_class(section(page, "cohorts"), "cohort-row", "tr")
+
+
+def test_cohort_table_has_the_23_registered_cohorts(page):
+    rows = cohort_rows(page)
+    assert len(rows) == 23
+    assert [int(r.get("data-cohort")) for r in rows] == sorted(SEED.cohorts)
+
+
+def test_cohort_table_rows_agree_with_the_registered_cohort_text(page):
+    for row in cohort_rows(page):
+        n = int(row.get("data-cohort"))
+        registered = SEED.cohorts[n]
+        cells = row.findall("td")
+        pathology, gene, alteration, population, alpha, beta, status = (text(c) for c in cells)
+        assert re.search(r"[A-Z]{2,}", " ".join(c.text or "" for c in cells[0].iter("code"))), pathology
+        assert all(re.fullmatch(r"HGNC:\d+", c.text or "") for c in cells[1].iter("code")), gene
+        expected_error = "15%" if registered.startswith(RARE) else "10%"
+        assert (alpha, beta) == (expected_error, expected_error), n
+        assert ("amendment" in registered) == (status != "open"), n
+        if n <= 20:
+            symbol = re.search(r"\b(ALK|MET|ROS1)\b", registered).group(1)
+            assert gene.split()[0] == symbol, n
+            for word, alt in ALTERATION_WORDS.items():
+                if word in registered.split(",")[-1] and "(+" not in registered:
+                    assert alt in alteration, (n, alteration)
+            assert ("≥ 1 years" in population) == ("children" in registered), n
+            assert ("≥ 18 years" in population) == ("children" not in registered), n
+
+
+def test_dosing_table_and_curation_note(page):
+    rows = find_class(section(page, "dosing"), "regimen", "tr")
+    assert [text(r.findall("td")[-1]) for r in rows] == SEED.dosing
+    note = one_class(section(page, "curation"), "curation", "aside")
+    assert text(one_class(note, "registered")) == "g/L" and text(one_class(note, "curated")) == "g/dL"
+    assert "Hb ≥ 8g/L" in SEED.inclusion[5].text  # the registered bullet the note is about
+
+
+# ---------------------------------------------------------------- cohort pages
+@pytest.fixture(scope="module")
+def cohort5(store):
+    return parse(cohort_page(store, NCT, 5))
+
+
+def test_cohort_page_lists_every_common_criterion_bullet(cohort5):
+    for kind, expected in (("inclusion", SEED.inclusion), ("exclusion", SEED.exclusion)):
+        ul = next(e for e in cohort5.iter("ul") if {"criteria", kind} <= set(e.get("class", "").split()))
+        assert bullet_tree(ul) == [(b.text, b.children) for b in expected]
+
+
+def test_cohort_page_states_its_own_criteria(cohort5):
+    specific = [text(li) for li in find_class(cohort5, "cohort-criterion", "li")]
+    assert any("NSCLC" in t for t in specific)
+    assert any("MET" in t and "HGNC:7029" in t and "amplification" in t for t in specific)
+    assert any("≥ 18 years" in t for t in specific)
+    assert text(one_class(cohort5, "registered-text").find("q")) == SEED.cohorts[5]
+
+
+def test_cohort_page_thresholds_carry_units_and_the_haemoglobin_curation(cohort5):
+    rows = find_class(cohort5, "threshold", "tr")
+    by_var = {text(r.findall("td")[0]): r for r in rows}
+    hb = by_var["haemoglobin"]
+    assert text(hb.findall("td")[1]).startswith("≥ 8 g/dL")
+    assert "registered as 8 g/L" in text(hb.findall("td")[1])
+    assert text(hb.findall("td")[2]) == "g/dL"
+    anc = by_var["absolute neutrophil count"]
+    assert text(anc.findall("td")[2]) == "10*9/L"
+
+
+def test_unknown_cohort_or_study_is_a_clear_error(store):
+    from acse_kg.pages import PageNotFound
+
+    with pytest.raises(PageNotFound, match="no cohort 24"):
+        cohort_page(store, NCT, 24)
+    with pytest.raises(PageNotFound, match="NCT09999999"):
+        study_page(store, "NCT09999999")
