@@ -13,10 +13,13 @@ import rdflib
 from rdflib.plugins.stores.sparqlstore import SPARQLStore
 from SPARQLWrapper import CSV, JSON, JSONLD, N3, POST, RDFXML, TSV, TURTLE, XML, SPARQLWrapper
 
-from server_fixtures import LiveServer, bundle_server  # noqa: F401
+from server_fixtures import LiveServer
 
 from acse_kg.namespaces import ACSE, study_iri
 from acse_kg.paths import QUERIES_DIR
+
+#: The live servers are session fixtures shared by all server test modules (one of each per run).
+pytest_plugins = ["server_fixtures"]
 
 NCT = "NCT02034981"
 COHORTS = "SELECT ?c ?n WHERE { ?c a acse:Cohort ; acse:cohortNumber ?n } ORDER BY ?n"

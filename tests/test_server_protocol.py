@@ -18,7 +18,10 @@ import pyoxigraph as ox
 import pytest
 import rdflib
 
-from server_fixtures import ADMIN_TOKEN, W3C_DIR, LiveServer, admin_server, bundle_server, w3c_server  # noqa: F401
+from server_fixtures import ADMIN_TOKEN, W3C_DIR, LiveServer
+
+#: The live servers are session fixtures shared by all server test modules (one of each per run).
+pytest_plugins = ["server_fixtures"]
 
 MF = "http://www.w3.org/2001/sw/DataAccess/tests/test-manifest#"
 

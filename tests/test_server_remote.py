@@ -9,11 +9,14 @@ import pytest
 import rdflib
 import rdflib.compare
 
-from server_fixtures import ADMIN_TOKEN, KASEI, LiveServer, admin_server, bundle_server, w3c_server  # noqa: F401
+from server_fixtures import ADMIN_TOKEN, KASEI, LiveServer
 
 from acse_kg.namespaces import ACSE, BASE, study_iri
 from acse_kg.remote import SparqlEndpointStore
 from acse_kg.store import QuerySyntaxError, StoreError, open_store
+
+#: The live servers are session fixtures shared by all server test modules (one of each per run).
+pytest_plugins = ["server_fixtures"]
 
 NCT = "NCT02034981"
 COHORTS = "SELECT ?c ?n WHERE { ?c a acse:Cohort ; acse:cohortNumber ?n } ORDER BY ?n"

@@ -9,18 +9,14 @@ import time
 import httpx
 import pytest
 
-from server_fixtures import (  # noqa: F401
-    ADMIN_TOKEN,
-    KASEI,
-    LiveServer,
-    admin_server,
-    runaway_query,
-    w3c_server,
-)
+from server_fixtures import ADMIN_TOKEN, KASEI, LiveServer, runaway_query
 
 from acse_kg.store import OxigraphStore
 from api.app import create_app
 from api.settings import ServerSettings
+
+#: The live servers are session fixtures shared by all server test modules (one of each per run).
+pytest_plugins = ["server_fixtures"]
 
 
 def _update(server: LiveServer, text: str, token: str | None = None) -> httpx.Response:

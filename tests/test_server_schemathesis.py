@@ -10,6 +10,14 @@ from acse_kg.store import open_store
 from api.app import create_app
 from api.settings import ServerSettings
 
+
+
+@schemathesis.serializer("application/sparql-query", "application/sparql-update")
+def _sparql_text(ctx: object, value: object) -> bytes:
+    """SPARQL bodies are plain text: send generated strings as UTF-8."""
+    return value.encode("utf-8", "surrogatepass") if isinstance(value, str) else str(value).encode()
+
+
 app = create_app(open_store("memory"), ServerSettings(query_workers=1, query_timeout=5.0))
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
