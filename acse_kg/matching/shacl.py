@@ -31,7 +31,7 @@ from typing import Any
 import rdflib
 from rdflib import BNode, Literal, URIRef
 from rdflib.collection import Collection
-from rdflib.namespace import DCTERMS, RDF, RDFS
+from rdflib.namespace import DCTERMS, RDF, RDFS, XSD
 
 from ..namespaces import ACSE, SH
 from ..paths import SHAPES_DIR
@@ -47,33 +47,53 @@ RANGE = {"ge": SH.minInclusive, "gt": SH.minExclusive, "le": SH.maxInclusive, "l
 
 
 class _Builder:
+    """Writes shapes with minted IRIs; only property paths are blank nodes, as SHACL requires.
+
+    Minted IRIs keep the graph nearly ground, so :func:`canonical` can compare two
+    generations as sets instead of running a costly blank-node isomorphism.
+    """
+
     def __init__(self, g: rdflib.Graph) -> None:
         self.g = g
+        self.base = ""
+        self.count = 0
 
-    def _list(self, items: list[Any]) -> BNode:
+    def _mint(self) -> URIRef:
+        self.count += 1
+        return URIRef(f"{self.base}-{self.count}")
+
+    def _list(self, items: list[Any]) -> URIRef:
+        nodes = [self._mint() for _ in items]
+        for i, (node, item) in enumerate(zip(nodes, items)):
+            self.g.add((node, RDF.first, item))
+            self.g.add((node, RDF.rest, nodes[i + 1] if i + 1 < len(nodes) else RDF.nil))
+        return nodes[0] if nodes else RDF.nil
+
+    def _path_list(self, items: list[Any]) -> BNode:
+        """SHACL paths must be blank nodes (a predicate IRI is read as a predicate path)."""
         head = BNode()
         Collection(self.g, head, items)
         return head
 
     def _path(self, field: str) -> Any:
         parts = [PROF[p] for p in field.split(".")]
-        return parts[0] if len(parts) == 1 else self._list(parts)
+        return parts[0] if len(parts) == 1 else self._path_list(parts)
 
-    def _node(self, *pairs: tuple[Any, Any]) -> BNode:
-        n = BNode()
+    def _node(self, *pairs: tuple[Any, Any]) -> URIRef:
+        n = self._mint()
         self.g.add((n, RDF.type, SH.NodeShape))
         for p, o in pairs:
             self.g.add((n, p, o))
         return n
 
-    def _prop(self, path: Any, *pairs: tuple[Any, Any]) -> BNode:
-        p = BNode()
+    def _prop(self, path: Any, *pairs: tuple[Any, Any]) -> URIRef:
+        p = self._mint()
         self.g.add((p, SH.path, path))
         for k, v in pairs:
             self.g.add((p, k, v))
         return self._node((SH.property, p))
 
-    def shape(self, e: Expr, sure: bool) -> BNode:
+    def shape(self, e: Expr, sure: bool) -> URIRef:
         """``sure``: E is true (datum present); else: E is not false (missing datum tolerated)."""
         if e.op == "Comparison":
             assert e.variable is not None
@@ -86,7 +106,7 @@ class _Builder:
         if e.op == "TumourTypeTest":
             zero = BNode()
             self.g.add((zero, SH.zeroOrMorePath, RDFS.subClassOf))
-            return self._prop(self._list([PROF.diagnosis, zero]), (SH.hasValue, URIRef(e.tumour_type)))  # type: ignore[arg-type]
+            return self._prop(self._path_list([PROF.diagnosis, zero]), (SH.hasValue, URIRef(e.tumour_type)))  # type: ignore[arg-type]
         if e.op == "AlterationTest":
             parts = []
             if e.gene:
@@ -100,8 +120,8 @@ class _Builder:
         logic = SH["and"] if e.op == "Conjunction" else SH["or"]
         return self._node((logic, self._list([self.shape(o, sure) for o in e.operands])))
 
-    def _prop_only(self, path: Any, *pairs: tuple[Any, Any]) -> BNode:
-        p = BNode()
+    def _prop_only(self, path: Any, *pairs: tuple[Any, Any]) -> URIRef:
+        p = self._mint()
         self.g.add((p, SH.path, path))
         for k, v in pairs:
             self.g.add((p, k, v))
@@ -112,6 +132,7 @@ class _Builder:
         for kind, sure in (("met", True), ("possible", False)):
             iri = URIRef(c.iri.replace("/criterion/", "/shape/") + f"/{kind}") if "/criterion/" in c.iri \
                 else URIRef(f"{SHAPES_NS}{c.id}/{kind}")
+            self.base, self.count = str(iri), 0
             g = self.g
             g.add((iri, RDF.type, SH.NodeShape))
             g.add((iri, SH.targetSubjectsOf, TARGET))
@@ -137,8 +158,11 @@ class _Builder:
 def _literal(v: Any) -> Literal:
     if isinstance(v, bool) or isinstance(v, str):
         return Literal(v)
-    if isinstance(v, float):
-        return Literal(Decimal(repr(v)).normalize() if v != int(v) else Decimal(int(v)))
+    if isinstance(v, (int, float)):
+        # xsd:decimal in the lexical form Turtle writes back ("75.0", "1.5"): a reload compares equal.
+        d = Decimal(repr(float(v)))
+        text = f"{d:.1f}" if d == d.to_integral_value() else format(d.normalize(), "f")
+        return Literal(text, datatype=XSD.decimal)
     return Literal(v)
 
 
@@ -170,6 +194,17 @@ def write(store: GraphStore, path: Any = SHAPES_FILE) -> None:
         + g.serialize(format="turtle"),
         encoding="utf-8",
     )
+
+
+def canonical(g: rdflib.Graph) -> set[tuple[Any, Any, Any]]:
+    """The graph's triples with each blank node (a property path) replaced by a rendering of its content."""
+
+    def render(node: Any, depth: int = 0) -> Any:
+        if not isinstance(node, BNode) or depth > 20:
+            return node
+        return "[" + " ".join(sorted(f"{p} {render(o, depth + 1)}" for p, o in g.predicate_objects(node))) + "]"
+
+    return {(render(s), p, render(o)) for s, p, o in g if not isinstance(s, BNode)}
 
 
 def load_shapes(path: Any = SHAPES_FILE) -> rdflib.Graph:
@@ -226,11 +261,18 @@ if __name__ == "__main__":
 
 
 def data_graph(matcher: Any, profiles: Iterable[Any]) -> rdflib.Graph:
-    """Profiles as RDF through the JSON-LD context, with the OncoTree hierarchy they are judged under."""
+    """Profiles as RDF through the JSON-LD context, with the OncoTree classes above their diagnoses.
+
+    Only the chains from each diagnosis up to the root are added (not the whole
+    tree): that is all ``rdfs:subClassOf*`` can reach, and it keeps pyshacl quick.
+    """
     from .jsonld import to_graph
 
+    profiles = list(profiles)
     g = rdflib.Graph()
-    for child, parents in matcher.taxonomy.parents.items():
-        for p in parents:
-            g.add((URIRef(child), RDFS.subClassOf, URIRef(p)))
+    for p in profiles:
+        dx = matcher.taxonomy.resolve(p.diagnosis)
+        for cls in matcher.taxonomy.ancestors(dx) if dx else ():
+            for parent in matcher.taxonomy.parents.get(cls, ()):
+                g.add((URIRef(cls), RDFS.subClassOf, URIRef(parent)))
     return to_graph([matcher.document(p) for p in profiles], g)

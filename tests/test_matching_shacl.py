@@ -1,0 +1,150 @@
+"""The SHACL shapes: generated from the graph, linked to the criteria, and equal to the fast path.
+
+pyshacl is the reference semantics; the compiled closures are the fast path.
+A hypothesis property test feeds both the same generated profiles (values
+drawn on and around every threshold, every flag true / false / missing,
+diagnoses that switch every condition) and requires the same status for
+every criterion of every profile. Profiles are validated by the hundred in
+one pyshacl data graph per call, which keeps the test to seconds.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from typing import Any
+
+import pytest
+import rdflib
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from matching_fixtures import matcher  # noqa: F401
+from rdflib.namespace import DCTERMS
+
+from acse_kg.matching import shacl
+from acse_kg.matching.profile import parse_profile
+from acse_kg.namespaces import SH
+
+MISSING = None
+POOLS: dict[str, list[Any]] = {
+    "age_years": [0.5, 1, 8, 11.9, 12, 17.9, 18, 54],
+    "diagnosis": ["LUAD", "NSCLC", "ALCL", "GB", "COAD", "NBL", "STAD", "BLCA", "NCIT:C2926", "ALCLALKP"],
+    "measurable_disease": [True, False, MISSING],
+    "labs.anc": [0.5, 0.99, 1.0, 1.8, MISSING],
+    "labs.platelets": [40, 49, 50, 74, 75, 99, 100, 210, MISSING],
+    "labs.hemoglobin": [0.9, 7.9, 8.0, 11.2, MISSING],
+    "labs.creatinine_clearance": [49.9, 50, 85, MISSING],
+    "labs.bilirubin_uln": [0.8, 1.5, 1.51, 3.0, MISSING],
+    "labs.ast_uln": [1.1, 3.0, 3.01, 5.0, 5.01, MISSING],
+    "labs.alt_uln": [0.9, 3.0, 3.01, 5.0, 5.01, MISSING],
+    "labs.calcium": ["normal", "abnormal", MISSING],
+    "labs.magnesium": ["normal", "abnormal", MISSING],
+    "labs.potassium": ["normal", "abnormal", MISSING],
+    "performance.ecog": [0, 2, 3, 5, MISSING],
+    "performance.karnofsky": [40, 50, 60, MISSING],
+    "performance.lansky": [40, 50, 60, MISSING],
+    "qtcf_ms": [420, 470, 471, MISSING],
+    "heart_rate_bpm": [40, 45, 46, 72, MISSING],
+    "life_expectancy_months": [2, 2.9, 3, 6, MISSING],
+    **{f"history.{h}": [True, False, MISSING] for h in (
+        "prior_crizotinib", "cns_disease", "liver_metastasis", "advanced_fibrosis", "gilbert_syndrome",
+        "bone_marrow_involvement", "congenital_long_qt", "congestive_heart_failure",
+        "recent_cardiovascular_event", "hiv_or_hepatitis")},
+}
+ALTERATIONS = [
+    {"gene": "ALK", "type": "translocation"}, {"gene": "ALK", "type": "fusion"},
+    {"gene": "ALK", "type": "overexpression", "method": "IHC"}, {"gene": "ALK", "type": "amplification"},
+    {"gene": "ALK", "type": "mutation"}, {"gene": "MET", "type": "amplification"},
+    {"gene": "MET", "type": "overexpression"}, {"gene": "MET", "type": "mutation"},
+    {"gene": "RON", "type": "mutation"}, {"gene": "ROS1", "type": "rearrangement"}, {"gene": "EGFR", "type": "mutation"},
+]
+
+
+def build(values: dict[str, Any], alterations: list[dict[str, Any]], n: int) -> dict[str, Any]:
+    p: dict[str, Any] = {"id": f"P{n}", "alterations": alterations}
+    for path, v in values.items():
+        if v is MISSING:
+            continue
+        head, _, tail = path.partition(".")
+        if tail:
+            p.setdefault(head, {})[tail] = v
+        else:
+            p[head] = v
+    return p
+
+
+#: pyshacl runs at ~17 profiles/s on these shapes: 6 calls of 60 profiles keep the test near 25 s.
+#: bench/bench_matching.py checks thousands more in the same way and reports mismatches.
+PER_CALL = 60
+EXAMPLES = 6
+
+profiles_st = st.lists(
+    st.tuples(
+        st.fixed_dictionaries({k: st.sampled_from(v) for k, v in POOLS.items()}),
+        st.lists(st.sampled_from(ALTERATIONS), max_size=3),
+    ),
+    min_size=PER_CALL,
+    max_size=PER_CALL,
+)
+
+
+@pytest.fixture(scope="module")
+def shapes() -> rdflib.Graph:
+    return shacl.load_shapes()
+
+
+def test_the_committed_shapes_are_what_the_graph_generates(store, shapes) -> None:  # noqa: ANN001
+    # Shapes mint IRIs for every node but property paths; blank paths compare by their content.
+    assert shacl.canonical(shacl.generate(store)) == shacl.canonical(shapes), \
+        "regenerate with: python -m acse_kg.matching.shacl"
+
+
+def test_every_computable_criterion_has_a_met_and_a_possible_shape(matcher, shapes) -> None:
+    index = shacl.shape_index(shapes)
+    kinds = defaultdict(set)
+    for crit, kind in index.values():
+        kinds[crit].add(kind)
+    assert {c.iri for c in matcher.decidable} == set(kinds)
+    assert all(k == {"met", "possible"} for k in kinds.values())
+    for shape in index:
+        assert shapes.value(shape, SH.message) is not None
+        assert (shapes.value(shape, DCTERMS.source), None, None) in matcher_graph_triples(matcher)
+
+
+def matcher_graph_triples(matcher) -> set:  # noqa: ANN001
+    """Criterion IRIs as subjects, to check shapes point at criteria that exist."""
+    return {(rdflib.URIRef(c.iri), None, None) for c in matcher.criteria}
+
+
+def test_conditional_criteria_are_real_shacl_logic(shapes) -> None:
+    crit = rdflib.URIRef("https://w3id.org/acse-kg/id/study/NCT02034981/criterion/inc-06-bilirubin")
+    (met,) = [s for s in shapes.subjects(DCTERMS.source, crit) if shapes.value(s, SH.severity) == SH.Warning]
+    assert shapes.value(met, SH["or"]) is not None  # (NOT Gilbert) OR bilirubin <= 1.5
+    assert any(p == SH["not"] for _, p, _ in shapes.triples((None, SH["not"], None)))
+
+
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example,
+                                 HealthCheck.function_scoped_fixture])
+@given(batch=profiles_st)
+def test_fast_path_and_pyshacl_agree_on_every_criterion(matcher, shapes, batch) -> None:
+    profiles = [parse_profile(build(values, alts, i)) for i, (values, alts) in enumerate(batch)]
+    reference = shacl.reference_statuses(shacl.data_graph(matcher, profiles), shapes)
+    for p in profiles:
+        fast = matcher.statuses(p)
+        assert fast == reference[p.id], {k: (fast[k], reference[p.id][k]) for k in fast if fast[k] != reference[p.id][k]}
+
+
+def test_the_generated_profiles_reach_every_branch(matcher) -> None:
+    """Every criterion is met and not met, and unknown wherever a missing datum can matter."""
+    rng = random.Random(7)
+    seen: dict[str, set[str]] = defaultdict(set)
+    for i in range(3000):
+        values = {k: rng.choice(v) for k, v in POOLS.items()}
+        alts = rng.sample(ALTERATIONS, rng.randint(0, 3))
+        for crit, status in matcher.statuses(parse_profile(build(values, alts, i))).items():
+            seen[crit].add(status)
+    for c in matcher.decidable:
+        can_be_unknown = bool(set(c.fields()) - {"age_years", "diagnosis", "alterations"})
+        expected = {"met", "not_met"} | ({"unknown"} if can_be_unknown else set())
+        assert seen[c.iri] == expected, c.id
