@@ -75,10 +75,9 @@ def register(app: typer.Typer) -> None:
             sink: BinaryIO = out.open("wb") if out else sys.stdout.buffer
         except OSError as exc:
             fail(f"cannot write {out}: {exc.strerror or exc}")
-        with sink:
+        try:
             if batch is not None:
-                src = _open_in(batch)
-                done, failed = run_batch(matcher, src, sink, is_tty_stderr())
+                done, failed = run_batch(matcher, _open_in(batch), sink, is_tty_stderr())
                 if failed:
                     typer.echo(f"acse-kg: {failed} of {done} profiles failed validation", err=True)
                     raise typer.Exit(1)
@@ -89,3 +88,8 @@ def register(app: typer.Typer) -> None:
             except ProfileError as exc:
                 where = f"field '{exc.field}'" if exc.field else "profile"
                 fail(f"invalid tumor profile: {where}: {exc.message}", 2)
+        finally:
+            if out:
+                sink.close()  # never close the process's stdout
+            else:
+                sink.flush()

@@ -1,0 +1,138 @@
+"""`acse-kg match` and the HTTP endpoints speak the contract, errors included."""
+
+from __future__ import annotations
+
+import json
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+from matching_fixtures import profile
+from typer.testing import CliRunner
+
+from acse_kg.cli import app as cli_app
+
+runner = CliRunner()
+
+
+def cli(*args: str, input: str | None = None):  # noqa: A002, ANN201
+    return runner.invoke(cli_app, ["match", *args, "--store", "memory"], input=input)
+
+
+# ------------------------------------------------------------------ CLI
+def test_cli_matches_one_profile_from_a_file(tmp_path) -> None:
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps(profile()))
+    r = cli(str(f))
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["profile_id"] == "P-test" and out["trial"] == "NCT02034981"
+    assert [(c["cohort"], c["verdict"]) for c in out["cohorts"]] == [(5, "eligible")]
+
+
+def test_cli_reads_stdin_with_a_dash() -> None:
+    r = cli("-", input=json.dumps(profile()))
+    assert r.exit_code == 0 and json.loads(r.stdout)["profile_id"] == "P-test"
+
+
+def test_cli_bad_profile_exits_2_naming_the_field() -> None:
+    r = cli("-", input=json.dumps(profile(labs={"platelets": -3})))
+    assert r.exit_code == 2
+    assert "labs.platelets" in r.stderr and "Traceback" not in r.output
+
+
+def test_cli_batch_writes_one_result_per_line_in_order_and_marks_bad_lines(tmp_path) -> None:
+    lines = [json.dumps(profile(id="A")), "{broken", json.dumps(profile(id="C", sex="other")),
+             json.dumps(profile(id="D", diagnosis="COAD"))]
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out.jsonl"
+    r = cli("--batch", str(src), "--out", str(out))
+    assert r.exit_code == 1
+    got = [json.loads(x) for x in out.read_text().splitlines()]
+    assert got[0]["profile_id"] == "A" and got[3]["profile_id"] == "D"
+    assert got[1] == {"id": None, "line": 2, "error": {"field": None, "message": got[1]["error"]["message"]}}
+    assert got[2]["id"] == "C" and got[2]["line"] == 3 and got[2]["error"]["field"] == "sex"
+
+
+def test_cli_batch_of_good_lines_exits_0_with_no_progress_bar_off_a_terminal(tmp_path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(json.dumps(profile(id=f"P{i}")) for i in range(5)))
+    r = cli("--batch", str(src))
+    assert r.exit_code == 0
+    assert len(r.stdout.splitlines()) == 5 and r.stderr == ""
+
+
+def test_cli_needs_a_profile_or_a_batch() -> None:
+    assert cli().exit_code == 2
+
+
+# ------------------------------------------------------------------ HTTP
+@pytest.fixture(scope="module")
+def client(store) -> TestClient:  # noqa: ANN001
+    from api.app import create_app
+
+    return TestClient(create_app(store))
+
+
+def test_post_match_returns_the_contract_result(client) -> None:
+    r = client.post("/match", json=profile())
+    assert r.status_code == 200
+    assert r.json()["cohorts"][0]["cohort"] == 5
+
+
+def test_post_match_422_names_the_field(client) -> None:
+    r = client.post("/match", json=profile(labs={"hemoglobin": {"value": 1, "unit": "parsec"}}))
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["field"] == "labs.hemoglobin"
+
+
+def test_post_match_unknown_diagnosis_is_422(client) -> None:
+    r = client.post("/match", json=profile(diagnosis="NOPE"))
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "diagnosis"
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"", b"\xff\xfe"])
+def test_post_match_non_json_is_400(client, body) -> None:
+    r = client.post("/match", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "Traceback" not in r.text
+
+
+def test_post_match_a_json_array_is_422(client) -> None:
+    assert client.post("/match", json=[1, 2]).status_code == 422
+
+
+def test_batch_accepts_a_json_array_and_keeps_order(client) -> None:
+    r = client.post("/match/batch", json=[profile(id="B1"), profile(id="B2", diagnosis="COAD")])
+    assert r.status_code == 200
+    assert [x["profile_id"] for x in r.json()] == ["B1", "B2"]
+
+
+def test_batch_accepts_json_lines(client) -> None:
+    body = b"\n".join(orjson.dumps(profile(id=f"L{i}")) for i in range(3))
+    r = client.post("/match/batch", content=body, headers={"content-type": "application/x-ndjson"})
+    assert r.status_code == 200 and [x["profile_id"] for x in r.json()] == ["L0", "L1", "L2"]
+
+
+def test_batch_with_a_bad_profile_is_422_naming_index_and_field(client) -> None:
+    r = client.post("/match/batch", json=[profile(id="ok"), profile(id="bad", age_years=-1)])
+    assert r.status_code == 422
+    assert r.json()["detail"] == [{"index": 1, "id": "bad", "field": "age_years",
+                                   "message": r.json()["detail"][0]["message"]}]
+
+
+def test_batch_non_json_is_400(client) -> None:
+    assert client.post("/match/batch", content=b"[{oops").status_code == 400
+
+
+def test_the_json_schema_and_the_json_ld_context_are_published(client) -> None:
+    schema = client.get("/match/schema")
+    assert schema.status_code == 200 and schema.json()["title"] == "TumorProfile"
+    ctx = client.get("/match/context")
+    assert ctx.headers["content-type"].startswith("application/ld+json")
+    assert ctx.json()["@context"]["@vocab"] == "https://w3id.org/acse-kg/profile#"
+
+
+def test_the_shapes_are_published(client) -> None:
+    r = client.get("/match/shapes")
+    assert r.status_code == 200 and "sh:NodeShape" in r.text
