@@ -196,8 +196,8 @@ def test_cohort_table_rows_agree_with_the_registered_cohort_text(page):
             for word, alt in ALTERATION_WORDS.items():
                 if word in registered.split(",")[-1] and "(+" not in registered:
                     assert alt in alteration, (n, alteration)
-            assert ("≥ 1 years" in population) == ("children" in registered), n
-            assert ("≥ 18 years" in population) == ("children" not in registered), n
+            ages = cells[3].find("a").get("title")  # from the population's acse:minimumAge / acse:maximumAge
+            assert ages == ("age ≥ 1 years" if "children" in registered else "age ≥ 18 years"), (n, ages)
 
 
 def test_dosing_table_and_curation_note(page):

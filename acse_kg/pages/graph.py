@@ -49,6 +49,7 @@ class Ref:
     iri: str
     label: str
     code: str = ""
+    note: str = ""
 
 
 @dataclass
@@ -198,20 +199,22 @@ def _cohorts(store: GraphStore, s: str) -> list[Cohort]:
             max_patients=int(r["maxPatients"]) if r.get("maxPatients") is not None else None,  # type: ignore[arg-type]
         )
     for r in store.select(f"""
-        SELECT ?c ?rel ?x ?label ?code ?hgnc WHERE {{
+        SELECT ?c ?rel ?x ?label ?code ?hgnc ?level WHERE {{
           <{s}> acse:hasCohort ?c .
           VALUES ?rel {{ acse:pathology acse:targetGene acse:acceptsAlterationType acse:allowsCoAlterationType }}
           ?c ?rel ?x .
           OPTIONAL {{ ?x rdfs:label ?label }}
           OPTIONAL {{ ?x acse:oncotreeCode ?code }}
           OPTIONAL {{ ?x acse:hgncId ?hgnc }}
+          OPTIONAL {{ ?x acse:oncotreeLevel ?level }}
         }}"""):
         c = cohorts.get(str(r["c"]))
         if c is None:
             continue
         rel = str(r["rel"])
         ref = Ref(str(r["x"]), _s(r.get("label")) or str(r["x"]).rsplit("/", 1)[-1].rsplit("#", 1)[-1],
-                  _s(r.get("code")) or _s(r.get("hgnc")))
+                  _s(r.get("code")) or _s(r.get("hgnc")),
+                  "any tumour type: the root of OncoTree" if _s(r.get("level")) == "0" else "")
         target = {
             str(ACSE.pathology): c.pathologies,
             str(ACSE.targetGene): c.genes,
