@@ -1,0 +1,208 @@
+"""Benchmark: batch matching and POST /match against pyshacl, the reference semantics, in one run.
+
+    python bench/bench_matching.py [--profiles 10000] [--shacl 300] [--requests 1000]
+
+1. Generates a reproducible set of tumor profiles (seeded; the value pools sit
+   on and around every threshold, a third of the data missing at random, the
+   diagnoses and alterations spread over every cohort) as JSON lines.
+2. Batch, end to end on one core: read the JSON lines, validate, decide every
+   criterion of every candidate cohort, write one result line each — the code
+   path of ``acse-kg match --batch`` (the matcher is built once beforehand; its
+   build time is printed apart). Also the whole CLI command as a subprocess.
+3. The reference: the same profiles through pyshacl with shapes/eligibility.ttl
+   (a sample, since it is slow), many profiles per data graph; the statuses of
+   the two paths are compared criterion by criterion, and the ratio printed.
+4. POST /match over loopback: ``acse-kg serve`` in its own process, one
+   keep-alive client, median and p95 latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DIAGNOSES = ["LUAD", "NSCLC", "ALCL", "GB", "COAD", "NBL", "STAD", "BLCA", "NCIT:C2926", "PRCC", "CCRCC",
+             "IMT", "ERMS", "HCC", "BRCA", "CHOL", "THAP", "THPA", "HGSOC", "PAAD"]
+ALTERATIONS = [("ALK", "translocation"), ("ALK", "fusion"), ("ALK", "overexpression"), ("ALK", "amplification"),
+               ("ALK", "mutation"), ("MET", "amplification"), ("MET", "mutation"), ("MET", "overexpression"),
+               ("RON", "mutation"), ("ROS1", "rearrangement"), ("AXL", "amplification"), ("EGFR", "mutation")]
+NUMERIC = {
+    "labs.anc": [0.5, 0.99, 1.0, 1.8, 4.0], "labs.platelets": [40, 49, 50, 74, 75, 99, 100, 210],
+    "labs.hemoglobin": [7.9, 8.0, 11.2, 14.0], "labs.creatinine_clearance": [49.9, 50, 85],
+    "labs.bilirubin_uln": [0.8, 1.5, 1.51, 3.0], "labs.ast_uln": [1.1, 3.0, 3.01, 5.0, 5.01],
+    "labs.alt_uln": [0.9, 3.0, 3.01, 5.0, 5.01], "performance.ecog": [0, 1, 2, 3],
+    "performance.karnofsky": [40, 60, 90], "performance.lansky": [40, 60],
+    "qtcf_ms": [420, 470, 471], "heart_rate_bpm": [45, 46, 72], "life_expectancy_months": [2, 3, 6, 12],
+    "labs.calcium": ["normal", "abnormal"], "labs.magnesium": ["normal", "abnormal"],
+    "labs.potassium": ["normal", "abnormal"], "measurable_disease": [True, False],
+}
+FLAGS = ["prior_crizotinib", "cns_disease", "liver_metastasis", "advanced_fibrosis", "gilbert_syndrome",
+         "bone_marrow_involvement", "congenital_long_qt", "congestive_heart_failure",
+         "recent_cardiovascular_event", "hiv_or_hepatitis"]
+
+
+def make_profiles(n: int, seed: int = 20261124) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        p: dict[str, Any] = {
+            "id": f"P-{i:06d}",
+            "age_years": rng.choice([0.5, 3, 8, 11, 15, 17.5, 18, 25, 40, 54, 67, 80]),
+            "sex": rng.choice(["female", "male"]),
+            "height_cm": rng.choice([110, 140, 165, 180]), "weight_kg": rng.choice([20, 35, 60, 85]),
+            "diagnosis": rng.choice(DIAGNOSES),
+            "alterations": [{"gene": g, "type": t} for g, t in rng.sample(ALTERATIONS, rng.randint(1, 3))],
+        }
+        for path, pool in NUMERIC.items():
+            if rng.random() < 0.67:
+                head, _, tail = path.partition(".")
+                if tail:
+                    p.setdefault(head, {})[tail] = rng.choice(pool)
+                else:
+                    p[head] = rng.choice(pool)
+        hist = {f: rng.random() < 0.1 for f in FLAGS if rng.random() < 0.67}
+        if hist:
+            p["history"] = hist
+        if rng.random() < 0.05:
+            p["labs"] = {**p.get("labs", {}), "hemoglobin": {"value": rng.choice([75, 112]), "unit": "g/L"}}
+        out.append(p)
+    return out
+
+
+def bench_batch(matcher: Any, src: Path, dst: Path) -> float:
+    from acse_kg.commands.match_cmds import run_batch
+
+    t = time.perf_counter()
+    with src.open("rb") as fin, dst.open("wb") as fout:
+        done, failed = run_batch(matcher, fin, fout, progress=False)
+    dt = time.perf_counter() - t
+    assert failed == 0, f"{failed} profiles failed validation"
+    return done / dt
+
+
+def bench_cli(src: Path, dst: Path, n: int) -> float:
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "acse_kg.cli", "match", "--batch", str(src), "--out", str(dst),
+                    "--store", "memory"], check=True, cwd=ROOT)
+    return n / (time.perf_counter() - t)
+
+
+def bench_shacl(matcher: Any, profiles: list[Any], per_call: int = 100) -> tuple[float, int, int]:
+    from acse_kg.matching import shacl
+
+    shapes = shacl.load_shapes()
+    mismatches = compared = 0
+    t = time.perf_counter()
+    ref: dict[str, dict[str, str]] = {}
+    for i in range(0, len(profiles), per_call):
+        ref.update(shacl.reference_statuses(shacl.data_graph(matcher, profiles[i:i + per_call]), shapes))
+    rate = len(profiles) / (time.perf_counter() - t)
+    for p in profiles:
+        fast = matcher.statuses(p)
+        compared += len(fast)
+        mismatches += sum(fast[k] != ref[p.id][k] for k in fast)
+    return rate, compared, mismatches
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bench_http(bodies: list[bytes], requests: int) -> tuple[float, float]:
+    port = free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "acse_kg.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--store", "memory"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                c.request("POST", "/match", body=bodies[0], headers={"content-type": "application/json"})
+                r = c.getresponse()
+                r.read()
+                if r.status == 200:
+                    break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.2)
+        lat = []
+        for i in range(requests + 50):
+            t = time.perf_counter()
+            c.request("POST", "/match", body=bodies[i % len(bodies)], headers={"content-type": "application/json"})
+            r = c.getresponse()
+            r.read()
+            if i >= 50:  # warm-up excluded
+                lat.append(time.perf_counter() - t)
+            assert r.status == 200, r.status
+        lat.sort()
+        return statistics.median(lat) * 1000, lat[int(len(lat) * 0.95)] * 1000
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--profiles", type=int, default=10_000)
+    ap.add_argument("--shacl", type=int, default=300, help="profiles checked through pyshacl")
+    ap.add_argument("--requests", type=int, default=1000)
+    args = ap.parse_args(argv if argv is not None else sys.argv[1:] if __name__ == "__main__" else [])
+
+    from acse_kg.matching.engine import Matcher
+    from acse_kg.matching.profile import parse_profile
+    from acse_kg.store import open_store
+
+    profiles = make_profiles(args.profiles)
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "profiles.jsonl", Path(tmp) / "results.jsonl"
+        src.write_bytes(b"\n".join(orjson.dumps(p) for p in profiles) + b"\n")
+        store = open_store("memory")
+        t = time.perf_counter()
+        matcher = Matcher(store)
+        build = time.perf_counter() - t
+        bench_batch(matcher, src, dst)  # warm-up
+        rates = [bench_batch(matcher, src, dst) for _ in range(3)]
+        fast = statistics.median(rates)
+        results = [orjson.loads(x) for x in dst.read_bytes().splitlines()]
+        with_cohorts = sum(bool(r["cohorts"]) for r in results)
+        criteria = sum(len(c["criteria"]) for r in results for c in r["cohorts"])
+        cli = bench_cli(src, dst, len(profiles))
+        sample = [parse_profile(p) for p in profiles[: args.shacl]]
+        ref, compared, mismatches = bench_shacl(matcher, sample)
+        median_ms, p95_ms = bench_http([orjson.dumps(p) for p in profiles[:200]], args.requests)
+
+    print(f"profiles: {len(profiles)} ({with_cohorts} with candidate cohorts, {criteria} criteria explained)")
+    print(f"matcher build from the graph: {build * 1000:.0f} ms")
+    print(f"batch, end to end, one core (read, validate, decide, write): {fast:,.0f} profiles/s "
+          f"(runs: {', '.join(f'{r:,.0f}' for r in rates)})  target >= 5,000")
+    print(f"acse-kg match --batch as a command (incl. start-up and store load): {cli:,.0f} profiles/s")
+    print(f"pyshacl reference on {len(sample)} profiles: {ref:,.1f} profiles/s; "
+          f"{compared} statuses compared, {mismatches} mismatches")
+    print(f"ratio fast path / pyshacl: {fast / ref:,.0f}x")
+    print(f"POST /match over loopback, {args.requests} requests: median {median_ms:.2f} ms, p95 {p95_ms:.2f} ms  "
+          "target median <= 5 ms")
+
+
+if __name__ == "__main__":
+    main()
