@@ -190,6 +190,25 @@ class CandidateFinder:
     targets: frozenset[str]
     overexpression: str | None
     symbols: dict[str, str]
+    by_pair: dict[tuple[str, str], list[Cohort]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Index the named cohorts by the (gene, alteration type) pairs they accept: a profile
+        # then only looks at the few cohorts its alterations can qualify for.
+        for c in self.cohorts:
+            if c.named:
+                for g in c.genes:
+                    for t in c.accepts:
+                        self.by_pair.setdefault((g, t), []).append(c)
+        self.others = [c for c in self.cohorts if not c.named]
+
+    def _named_for(self, alts: list[tuple[str, str]]) -> list[Cohort]:
+        seen: list[Cohort] = []
+        for a in alts:
+            for c in self.by_pair.get(a, ()):
+                if c not in seen:
+                    seen.append(c)
+        return seen
 
     @classmethod
     def build(cls, cohorts: list[Cohort], criteria: list[Criterion], targets: frozenset[str],
@@ -206,14 +225,12 @@ class CandidateFinder:
 
     def find(self, facts: Facts, age: float, alts: list[tuple[str, str]]) -> tuple[list[Cohort], list[str]]:
         pairs = facts[ALTS]
-        named = [c for c in self.cohorts if c.named and c.takes(facts, age, pairs)]
-        others: list[Cohort] = []
+        named = sorted((c for c in self._named_for(alts) if c.takes(facts, age, pairs)), key=lambda c: c.number)
         notes: list[str] = []
-        other_cohorts = [c for c in self.cohorts if not c.named]
         uncovered: list[tuple[str, str]] = []
         for a in alts:
             single = pair_set([a])
-            if any(c.takes(facts, age, single) for c in self.cohorts if c.named):
+            if any(c.takes(facts, age, single) for c in self.by_pair.get(a, ())):
                 continue
             rejected = self._rejected_by(facts, single)
             if rejected is not None:
@@ -222,10 +239,10 @@ class CandidateFinder:
                     notes.append(note)
                 continue
             uncovered.append(a)
+        found = named
         if uncovered:
             upairs = pair_set(uncovered)
-            others = [c for c in other_cohorts if c.takes(facts, age, upairs)]
-        found = named + [c for c in others if c not in named]
+            found = named + [c for c in self.others if c.takes(facts, age, upairs)]
         if not found and not notes:
             notes.append(self._why_none(age, alts))
         return found, notes
