@@ -205,7 +205,10 @@ def test_dosing_table_and_curation_note(page):
     assert [text(r.findall("td")[-1]) for r in rows] == SEED.dosing
     note = one_class(section(page, "curation"), "curation", "aside")
     assert text(one_class(note, "registered")) == "g/L" and text(one_class(note, "curated")) == "g/dL"
-    assert "Hb ≥ 8g/L" in SEED.inclusion[5].text  # the registered bullet the note is about
+    hb_bullet = next(b.text for b in SEED.inclusion if "Hb ≥ 8g/L" in b.text)  # the registered bullet concerned
+    li = next(li for li in find_class(section(page, "eligibility"), "criterion", "li")
+              if text(one_class(li, "ctext")) == hb_bullet)
+    assert one_class(li, "curation-link", "a").get("href") == "#curation"
 
 
 # ---------------------------------------------------------------- cohort pages

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from ..ctgov.export import StudyNotFound, export_study
@@ -72,7 +72,7 @@ def environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES_DIR)),
         autoescape=select_autoescape(("html", "xml"), default_for_string=True, default=True),
-        undefined=StrictUndefined,
+        undefined=ChainableUndefined,  # API v2 fields are optional: a missing one renders empty
         trim_blocks=True,
         lstrip_blocks=True,
     )
@@ -112,7 +112,8 @@ def _study_data(store: GraphStore, nct: str) -> tuple[dict[str, Any], StudyGraph
 
 
 def _common(links: Links, g: StudyGraph) -> dict[str, Any]:
-    return {"links": links, "g": g, "label": cv.Labels(g.code_labels), "assets": ASSETS}
+    curated = {i: c.label for c in g.curations for i in c.used + c.generated}
+    return {"links": links, "g": g, "label": cv.Labels(g.code_labels), "assets": ASSETS, "curated": curated}
 
 
 def _jsonld_markup(data: dict[str, Any]) -> Markup:

@@ -1,0 +1,35 @@
+"""Imported ClinicalTrials.gov records render too: the page comes from the same export, whatever the record."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from conftest import SHARED
+from pages_fixtures import find_class, one_class, parse, section, text
+
+from acse_kg.ctgov.import_ import import_study
+from acse_kg.pages import study_page
+
+RECORDS = sorted((SHARED / "reference" / "ctgov").glob("example_v2_*.json"))
+
+
+@pytest.mark.parametrize("path", RECORDS, ids=lambda p: p.stem)
+def test_an_imported_record_renders_as_valid_html_with_its_fields_and_bullets(fresh_store, path):
+    record = json.loads(path.read_text(encoding="utf-8"))
+    import_study(fresh_store, record)
+    ps = record["protocolSection"]
+    nct = ps["identificationModule"]["nctId"]
+    root = parse(study_page(fresh_store, nct))  # strict parser: raises on any HTML error
+    assert text(root.find(".//h1")) == " ".join(ps["identificationModule"]["briefTitle"].split())
+    assert text(one_class(root, "nct")) == nct
+    criteria = ps["eligibilityModule"]["eligibilityCriteria"]
+    bullets = [l for l in criteria.splitlines() if re.match(r"\s*(?:[*\-•+]|\d+[.)])\s+\S", l)]
+    rendered = find_class(section(root, "eligibility"), "criterion", "li")
+    assert len(rendered) == len(bullets)
+    assert [text(li.find("span")) for li in rendered][:1] == [
+        " ".join(re.sub(r"^\s*(?:[*\-•+]|\d+[.)])\s+", "", bullets[0]).split())]
+    outcomes = ps.get("outcomesModule", {}).get("primaryOutcomes", [])
+    assert [text(e) for e in find_class(root, "measure")][: len(outcomes)] == [" ".join(o["measure"].split())
+                                                                                for o in outcomes]
