@@ -93,7 +93,10 @@ async def sparql_get(
         return _plain(400, "SPARQL Update must be sent by POST, not GET")
     queries = params.getlist("query")
     if not queries:
-        return HTMLResponse((STATIC_DIR / "sparql.html").read_text(encoding="utf-8"))
+        accept = request.headers.get("accept")
+        if choose(accept, {"text/html": "html", **RDF_MEDIA}) in (None, "html"):
+            return HTMLResponse((STATIC_DIR / "sparql.html").read_text(encoding="utf-8"))
+        return _service_description(choose(accept, RDF_MEDIA) or "turtle", _settings(request))
     if len(queries) > 1:
         return _plain(400, "exactly one 'query' parameter is allowed")
     return await _answer_query(request, queries[0], params.getlist(_DATASET_PARAMS[0]), params.getlist(_DATASET_PARAMS[1]))
@@ -213,7 +216,8 @@ async def _answer_query(request: Request, query: str, default_graphs: list[str],
                 ) from None
     except QueryFailed as exc:
         prefix = "malformed query" if exc.syntax else "the query failed"
-        return _plain(400, f"{prefix}: {exc}")
+        message = str(exc)
+        return _plain(400, message if message.startswith(prefix) else f"{prefix}: {message}")
     except QueryTimeout as exc:
         return _plain(503, str(exc))
     except ResultTooLarge as exc:
@@ -224,6 +228,32 @@ async def _answer_query(request: Request, query: str, default_graphs: list[str],
         return _not_acceptable(info.form or "this query", RDF_MEDIA if rdf_fmt is None else RESULT_MEDIA)
     fmt = rdf_fmt if kind == "graph" else result_fmt
     return Response(body, media_type=CONTENT_TYPE[fmt or "json"], headers={"Vary": "Accept"})
+
+
+def _service_description(fmt: str, settings: ServerSettings) -> Response:
+    """SPARQL 1.1 Service Description of this endpoint, for clients that ask for RDF at the endpoint URL."""
+    import rdflib
+    from rdflib.namespace import RDF
+
+    sd = rdflib.Namespace("http://www.w3.org/ns/sparql-service-description#")
+    fmts = rdflib.Namespace("http://www.w3.org/ns/formats/")
+    g = rdflib.Graph()
+    g.bind("sd", sd)
+    g.bind("formats", fmts)
+    service = rdflib.URIRef(ENDPOINT_IRI)
+    g.add((service, RDF.type, sd.Service))
+    g.add((service, sd.endpoint, service))
+    g.add((service, sd.supportedLanguage, sd.SPARQL11Query))
+    if settings.admin_token:
+        g.add((service, sd.supportedLanguage, sd.SPARQL11Update))
+    g.add((service, sd.feature, sd.UnionDefaultGraph))  # the default graph is the union of the live graphs
+    for name in ("SPARQL_Results_JSON", "SPARQL_Results_XML", "SPARQL_Results_CSV", "SPARQL_Results_TSV",
+                 "Turtle", "N-Triples", "JSON-LD", "RDF_XML"):
+        g.add((service, sd.resultFormat, fmts[name]))
+    g.add((service, sd.defaultDataset, rdflib.URIRef(BASE + ".well-known/void#dataset")))
+    rdflib_format = {"turtle": "turtle", "ntriples": "nt", "jsonld": "json-ld", "rdfxml": "xml"}[fmt]
+    return Response(g.serialize(format=rdflib_format, encoding="utf-8"), media_type=CONTENT_TYPE[fmt],
+                    headers={"Vary": "Accept"})
 
 
 def _not_acceptable(form: str, offered: dict[str, str]) -> Response:

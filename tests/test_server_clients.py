@@ -153,3 +153,12 @@ def test_curl_dereferences_a_registry_iri_as_turtle(bundle_server: LiveServer) -
     out = _curl("-H", "Accept: text/turtle", bundle_server.url + f"/id/study/{NCT}")
     g = rdflib.Graph().parse(data=out.stdout, format="turtle")
     assert (rdflib.URIRef(study_iri(NCT)), rdflib.RDF.type, ACSE.BasketTrial) in g
+
+
+def test_the_endpoint_describes_itself_to_a_client_asking_for_rdf(bundle_server: LiveServer) -> None:
+    out = _curl("-H", "Accept: text/turtle", bundle_server.sparql)
+    g = rdflib.Graph().parse(data=out.stdout, format="turtle")
+    sd = rdflib.Namespace("http://www.w3.org/ns/sparql-service-description#")
+    service = next(g.subjects(rdflib.RDF.type, sd.Service))
+    assert (service, sd.supportedLanguage, sd.SPARQL11Query) in g
+    assert (service, sd.supportedLanguage, sd.SPARQL11Update) not in g  # read-only server
