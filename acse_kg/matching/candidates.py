@@ -88,7 +88,7 @@ class Taxonomy:
         return got
 
 
-@dataclass
+@dataclass(eq=False)  # identity: cohorts are compared in the per-profile hot path
 class Cohort:
     iri: str
     number: int
