@@ -224,3 +224,23 @@ def test_the_error_detector_catches_a_console_error_and_a_missing_asset(browser,
     assert any("deliberate" in p for p in found), found
     assert any("missing.css" in p for p in found), found
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_printed_page_hides_navigation_and_iri_badges_but_keeps_the_record(browser, base_url):
+    browser.call("Emulation.setEmulatedMedia", {"media": "print"}, session=True)
+    try:
+        assert problems(browser.open(f"{base_url}/study/{NCT}")) == []
+        script = """JSON.stringify({
+          iri: [...document.querySelectorAll('a.iri')].map(e => e.getClientRects().length ? 'shown' : 'none'),
+          nav: [...document.querySelectorAll('nav')].map(e => e.getClientRects().length ? 'shown' : 'none'),
+          rows: [...document.querySelectorAll('tr.cohort-row')].filter(e => getComputedStyle(e).display !== 'none').length,
+          bullets: [...document.querySelectorAll('#eligibility li.criterion')].filter(e => e.offsetHeight > 0).length
+        })"""
+        seen = json.loads(browser.call("Runtime.evaluate", {"expression": script, "returnByValue": True},
+                                       session=True)["result"]["value"])
+    finally:
+        browser.call("Emulation.setEmulatedMedia", {"media": ""}, session=True)
+    assert seen["iri"] and set(seen["iri"]) == {"none"}
+    assert set(seen["nav"]) == {"none"}
+    assert seen["rows"] == 23
+    assert seen["bullets"] > 20
