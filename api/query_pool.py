@@ -23,6 +23,7 @@ import io
 import multiprocessing as mp
 import os
 import queue
+import signal
 import tempfile
 import threading
 import time
@@ -137,7 +138,13 @@ class _WorkerState:
 
 
 def _worker_main(conn: Connection, snapshot: str, history_prefix: str, prefixes: dict[str, str], limit: int) -> None:
-    """Answer requests from the pipe until told to stop (or killed)."""
+    """Answer requests from the pipe until told to stop (or killed).
+
+    Ctrl-C in a terminal reaches the whole process group: the worker ignores it
+    and leaves shutdown to the server, which stops its workers (and a worker
+    whose server is gone sees the pipe close and returns).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     state = _WorkerState(history_prefix, prefixes)
     state.load(snapshot)
     conn.send(("ready",))
