@@ -73,3 +73,26 @@ def test_serve_on_a_port_in_use_fails_with_a_message_not_a_traceback() -> None:
     assert proc.returncode != 0
     assert "Traceback" not in err
     assert "address already in use" in err.lower()
+
+
+def test_ctrl_c_stops_the_server_and_its_query_workers_without_a_traceback() -> None:
+    import signal
+
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "acse_kg.cli", "serve", "--store", "memory", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while True:  # wait until a query has been answered: the query workers are running
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/sparql", params={"query": "ASK {}"}, timeout=5).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert proc.poll() is None and time.monotonic() < deadline, "acse-kg serve did not start"
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal does: the whole process group
+    _, err = proc.communicate(timeout=30)
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
