@@ -12,6 +12,7 @@ output (id, iri, text, kind) are prepared once per cohort.
 from __future__ import annotations
 
 import operator
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -240,13 +241,22 @@ def match_line(matcher: Matcher, line: bytes, lineno: int) -> tuple[bytes, bool]
         return orjson.dumps({"id": exc.profile_id, "line": lineno, "error": exc.as_dict()}), False
 
 
-_MATCHERS: dict[tuple[int, str | None], Matcher] = {}
+_MATCHERS: weakref.WeakKeyDictionary[Any, dict[str | None, Matcher]] = weakref.WeakKeyDictionary()
 
 
 def matcher_for(store: GraphStore, nct: str | None = None) -> Matcher:
-    """The matcher of a store, built once per store and study (the graph is read at build time)."""
-    key = (id(store), nct)
-    m = _MATCHERS.get(key)
+    """The matcher of a store, built once per store and study (the graph is read at build time).
+
+    A store whose criteria change (a record reloaded) needs :func:`reset_matchers`;
+    the cache dies with the store object.
+    """
+    per_store = _MATCHERS.setdefault(store, {})
+    m = per_store.get(nct)
     if m is None:
-        m = _MATCHERS[key] = Matcher(store, nct)
+        m = per_store[nct] = Matcher(store, nct)
     return m
+
+
+def reset_matchers() -> None:
+    """Forget every built matcher, e.g. after a study record was reloaded into a store."""
+    _MATCHERS.clear()
