@@ -1,0 +1,90 @@
+"""Record check: the reviewer's findings on the record, nothing on clean ones."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from acse_kg.ctgov.import_ import import_study
+from acse_kg.record_check import CheckError, check_study
+from ctgov_fixtures import RECORDS, load_record
+
+NCT = "NCT02034981"
+
+
+@pytest.fixture(scope="module")
+def findings(store):
+    return check_study(store, NCT)
+
+
+def test_haemoglobin_unit_is_flagged(findings):
+    hits = [f for f in findings if f.rule == "implausible-unit"]
+    assert [(f.focus.rsplit("/", 1)[-1], f.value) for f in hits] == [("inc-06-hemoglobin", "8 g/L")]
+
+
+def test_glioblastoma_cohort_contradicts_cns_exclusion(findings):
+    hits = [f for f in findings if f.rule == "cohort-excluded-by-criterion"]
+    assert [f.focus.rsplit("/", 2)[-2:] for f in hits] == [["cohort", "18"]]
+    assert hits[0].value.endswith("/GB") and "criterion/exc-04" in hits[0].message
+
+
+def test_nothing_else_on_the_record(findings):
+    assert {f.rule for f in findings} == {"implausible-unit", "cohort-excluded-by-criterion"}
+
+
+@pytest.fixture(scope="module")
+def imported():
+    from acse_kg.store import open_store
+
+    st = open_store("memory")
+    for name in RECORDS:
+        import_study(st, load_record(name))
+    return st
+
+
+@pytest.mark.parametrize("nct", ["NCT02513394", "NCT06171568"])
+def test_clean_reference_records_have_no_findings(imported, nct):
+    assert check_study(imported, nct) == []
+
+
+def _variant(fresh_store, change):
+    record = copy.deepcopy(load_record("example_v2_NCT06171568_APHP_french.json"))
+    change(record["protocolSection"])
+    import_study(fresh_store, record)
+    return {f.rule: f for f in check_study(fresh_store, "NCT06171568")}
+
+
+def test_actual_date_in_the_future(fresh_store):
+    def change(ps):
+        ps["statusModule"]["startDateStruct"] = {"date": "2999-01", "type": "ACTUAL"}
+        ps["statusModule"]["primaryCompletionDateStruct"]["date"] = "2999-02-01"
+        ps["statusModule"]["completionDateStruct"]["date"] = "2999-02-01"
+    found = _variant(fresh_store, change)
+    assert list(found) == ["actual-date-in-future"] and found["actual-date-in-future"].value == "2999-01"
+
+
+def test_dates_out_of_order(fresh_store):
+    def change(ps):
+        ps["statusModule"]["completionDateStruct"]["date"] = "2024-01-01"
+    found = _variant(fresh_store, change)
+    assert set(found) == {"dates-out-of-order"}
+
+
+def test_enrollment_type_not_matching_status(fresh_store):
+    def change(ps):
+        ps["designModule"]["enrollmentInfo"]["type"] = "ACTUAL"
+    found = _variant(fresh_store, change)
+    assert set(found) == {"enrollment-type-vs-status"} and found["enrollment-type-vs-status"].value == "ACTUAL"
+
+
+def test_required_element_missing(fresh_store):
+    def change(ps):
+        del ps["sponsorCollaboratorsModule"]["leadSponsor"]
+    found = _variant(fresh_store, change)
+    assert set(found) == {"required-element-missing"} and "lead sponsor" in found["required-element-missing"].message
+
+
+def test_unknown_study(store):
+    with pytest.raises(CheckError):
+        check_study(store, "NCT00000000")
