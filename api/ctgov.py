@@ -1,7 +1,133 @@
-"""Router placeholder: filled by its issue."""
+"""ClinicalTrials.gov API v2 compatible routes, record history and the record check, as JSON.
+
+``GET /api/v2/studies/{nctId}`` and ``GET /api/v2/studies`` answer in the API
+v2 shape so existing ClinicalTrials.gov clients can point at this registry;
+``POST /api/v2/studies`` imports a record (admin token: ``Authorization:
+Bearer <token>``, from the server settings or ``ACSE_KG_ADMIN_TOKEN``).
+Errors are JSON (``{"error": ...}``) with no stack.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import hmac
+import json
+import os
+import re
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from acse_kg.ctgov.export import StudyNotFound, export_study
+from acse_kg.ctgov.import_ import ImportRefused, import_study
+from acse_kg.ctgov.query import QueryError, list_studies
+from acse_kg.history import HistoryError, diff_versions, list_versions
+from acse_kg.record_check import CheckError, check_study
+from acse_kg.store import GraphStore, StoreError
+
+from .deps import get_store
 
 router = APIRouter()
+NCT_RE = re.compile(r"^NCT\d{8}$")
+
+
+def _error(status: int, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status)
+
+
+def _bad_nct(nct: str) -> JSONResponse | None:
+    return None if NCT_RE.match(nct) else _error(400, f"not an NCT number: {nct!r} (NCT followed by 8 digits)")
+
+
+def _admin_token(request: Request) -> str | None:
+    settings = getattr(request.app.state, "settings", None)
+    return getattr(settings, "admin_token", None) or os.environ.get("ACSE_KG_ADMIN_TOKEN") or None
+
+
+@router.get("/api/v2/studies/{nct_id}")
+def get_study(nct_id: str, store: GraphStore = Depends(get_store)) -> Any:
+    """One study as ClinicalTrials.gov API v2 JSON."""
+    if (bad := _bad_nct(nct_id)) is not None:
+        return bad
+    try:
+        return export_study(store, nct_id)
+    except StudyNotFound as exc:
+        return _error(404, str(exc))
+
+
+@router.get("/api/v2/studies")
+def get_studies(request: Request, store: GraphStore = Depends(get_store)) -> Any:
+    """The list query with ClinicalTrials.gov's parameters (see acse_kg.ctgov.query)."""
+    try:
+        return list_studies(store, dict(request.query_params))
+    except QueryError as exc:
+        return _error(400, str(exc))
+
+
+@router.post("/api/v2/studies")
+async def post_study(request: Request, store: GraphStore = Depends(get_store)) -> Any:
+    """Import one API v2 study record (all or nothing); 422 with the JSON path of each problem."""
+    token = _admin_token(request)
+    if not token:
+        return _error(403, "imports are disabled on this server (no admin token configured)")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        return JSONResponse({"error": "importing needs the admin token: Authorization: Bearer <token>"},
+                            status_code=401, headers={"WWW-Authenticate": 'Bearer realm="acse-kg"'})
+    try:
+        record = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError) as exc:
+        return _error(400, f"body is not JSON: {exc}")
+    try:
+        result = import_study(store, record, agent="api (admin token)")
+    except ImportRefused as exc:
+        return _error(422, "record refused: it breaks the ClinicalTrials.gov API v2 spec; nothing was stored",
+                      problems=[{"path": p.path, "message": p.message} for p in exc.problems])
+    except StoreError as exc:
+        return _error(500, f"store error, nothing was stored: {exc}")
+    return JSONResponse(
+        {"nctId": result.nct_id, "graph": result.graph, "triples": result.triples,
+         "previousVersion": result.previous_version,
+         "warnings": [{"path": w.path, "message": w.message} for w in result.warnings]},
+        status_code=201, headers={"Location": f"/api/v2/studies/{result.nct_id}"},
+    )
+
+
+@router.get("/study/{nct}/history")
+def get_history(nct: str, store: GraphStore = Depends(get_store)) -> Any:
+    """Every version of a study record, oldest first, with who and when."""
+    if (bad := _bad_nct(nct)) is not None:
+        return bad
+    try:
+        return {"nctId": nct, "versions": [v.as_dict() for v in list_versions(store, nct)]}
+    except HistoryError as exc:
+        return _error(404, str(exc))
+
+
+@router.get("/study/{nct}/history/diff")
+def get_history_diff(nct: str, request: Request, store: GraphStore = Depends(get_store)) -> Any:
+    """Field-by-field differences between versions ``from`` and ``to``."""
+    if (bad := _bad_nct(nct)) is not None:
+        return bad
+    try:
+        a, b = int(request.query_params["from"]), int(request.query_params["to"])
+    except KeyError:
+        return _error(400, "give both version numbers: ?from=N&to=M")
+    except ValueError:
+        return _error(400, "from and to must be version numbers (integers)")
+    try:
+        return {"nctId": nct, "from": a, "to": b, "changes": diff_versions(store, nct, a, b)}
+    except HistoryError as exc:
+        return _error(404, str(exc))
+
+
+@router.get("/study/{nct}/check")
+def get_check(nct: str, store: GraphStore = Depends(get_store)) -> Any:
+    """What a registry reviewer would flag on the record before publishing."""
+    if (bad := _bad_nct(nct)) is not None:
+        return bad
+    try:
+        findings = check_study(store, nct)
+    except CheckError as exc:
+        return _error(404, str(exc))
+    return {"nctId": nct, "clean": not findings, "findings": [f.as_dict() for f in findings]}
