@@ -107,8 +107,7 @@ def blocks(text: str | None) -> list[Block]:
             if stack and line.startswith((" ", "\t")):
                 stack[-1][1][-1].text += " " + " ".join(line.split())  # continuation of a bullet
                 continue
-            flush_para()
-            stack = []
+            stack = []  # prose ends a list; consecutive prose lines make one paragraph
             para.append(line)
             continue
         flush_para()

@@ -399,16 +399,13 @@ def _item_iris(store: GraphStore, s: str) -> dict[tuple[str, str], str]:
         }}""")
     out: dict[tuple[str, str], str] = {}
     for r in rows:
-        if r.get("kind") is None or r.get("key") is None:
+        kind, key = r.get("kind"), r.get("key")
+        if kind is None or key is None:
             continue
-        key = str(r["key"])
-        if r["kind"] is not None and str(r["kind"]) in ("primary", "secondary", "other"):
-            key = number_text(r["key"]) if isinstance(r["key"], Literal) else key
-            try:
-                key = str(int(float(key)))
-            except ValueError:
-                pass
-        out.setdefault((str(r["kind"]), key), str(r["iri"]))
+        text = str(key)
+        if str(kind) in ("primary", "secondary", "other"):  # outcomes are keyed by position: "1", "2" ...
+            text = number_text(key)
+        out.setdefault((str(kind), text), str(r["iri"]))
     return out
 
 
