@@ -26,10 +26,28 @@ from .deps import get_store
 router = APIRouter(tags=["matching"])
 JSON = "application/json"
 
-_BODY_DOC = {
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    """The schema with its local $refs expanded, so it stands alone inside the OpenAPI document."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inline(defs[ref.rsplit("/", 1)[1]], defs)
+        return {k: _inline(v, defs) for k, v in node.items() if k not in ("$defs", "$schema", "$id")}
+    if isinstance(node, list):
+        return [_inline(v, defs) for v in node]
+    return node
+
+
+_SCHEMA = json_schema()
+_PROFILE_SCHEMA = _inline(_SCHEMA, _SCHEMA.get("$defs", {}))
+_BODY_DOC = {"requestBody": {"required": True, "content": {JSON: {"schema": _PROFILE_SCHEMA}}}}
+_BATCH_DOC = {
     "requestBody": {
         "required": True,
-        "content": {JSON: {"schema": {"$ref": "#/components/schemas/TumorProfile"}}},
+        "content": {
+            JSON: {"schema": {"type": "array", "items": _PROFILE_SCHEMA}},
+            "application/x-ndjson": {"schema": {"type": "string", "description": "one profile a line"}},
+        },
     }
 }
 
@@ -62,7 +80,8 @@ async def match_one(request: Request) -> Response:
         return _json(503, {"detail": f"the graph cannot be matched against: {exc}"})
 
 
-@router.post("/match/batch", summary="Match profiles given as a JSON array or JSON lines; results in order")
+@router.post("/match/batch", summary="Match profiles given as a JSON array or JSON lines; results in order",
+             openapi_extra=_BATCH_DOC)
 async def match_batch(request: Request) -> Response:
     body = await request.body()
     items: list[Any]
