@@ -249,3 +249,11 @@ def test_unknown_cohort_or_study_is_a_clear_error(store):
         cohort_page(store, NCT, 24)
     with pytest.raises(PageNotFound, match="NCT09999999"):
         study_page(store, "NCT09999999")
+
+
+def test_alternatives_are_marked_so_no_single_one_reads_as_required(cohort5):
+    """ECOG ≤ 2, or Karnofsky > 50 %, or Lansky > 50 % under 12: each row says it is one of the alternatives."""
+    rows = {text(r.findall("td")[0]): r for r in find_class(cohort5, "threshold", "tr")}
+    flagged = {var for var, r in rows.items() if find_class(r, "alt-flag")}
+    assert {"ECOG performance status", "Karnofsky performance status", "Lansky play-performance scale"} <= flagged
+    assert "absolute neutrophil count" not in flagged and "haemoglobin" not in flagged

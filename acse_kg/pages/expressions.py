@@ -62,6 +62,7 @@ class Threshold:
     unit_text: str
     registered: str = ""
     curation_iri: str = ""
+    alternative: bool = False  # one of several alternatives (inside an Or): not required on its own
 
 
 @dataclass
@@ -127,10 +128,10 @@ class ExpressionGraph:
     def thresholds(self, node: Node) -> list[Threshold]:
         """Every numeric comparison inside an expression, in reading order."""
         out: list[Threshold] = []
-        self._collect(node, out, set())
+        self._collect(node, out, set(), False)
         return out
 
-    def _collect(self, node: Node, out: list[Threshold], seen: set[Node]) -> None:
+    def _collect(self, node: Node, out: list[Threshold], seen: set[Node], alternative: bool) -> None:
         if node in seen:
             return
         seen.add(node)
@@ -158,8 +159,10 @@ class ExpressionGraph:
                     unit_text=unit_text(str(unit)) if unit is not None else "",
                     registered=registered,
                     curation_iri=str(cur) if cur is not None else "",
+                    alternative=alternative,
                 )
             )
             return
+        alternative = alternative or ACSE.Disjunction in types
         for o in sorted(self.triples.get(node, {}).get(ACSE.operand, []), key=str):
-            self._collect(o, out, seen)
+            self._collect(o, out, seen, alternative)
