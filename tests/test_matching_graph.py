@@ -1,0 +1,55 @@
+"""The matcher takes its rules from the graph: change the graph and the decision changes with it."""
+
+from __future__ import annotations
+
+import io
+
+import orjson
+from matching_fixtures import CRIT, matcher, profile  # noqa: F401
+
+from acse_kg.commands.match_cmds import run_batch
+from acse_kg.matching import shacl
+from acse_kg.matching.engine import Matcher
+from acse_kg.matching.profile import TumorProfile, parse_profile
+
+
+def test_every_profile_field_the_graph_names_is_in_the_contract_model(store) -> None:  # noqa: ANN001
+    fields = {str(r["f"]) for r in store.select("SELECT ?f WHERE { ?v acse:profileField ?f }")}
+    for f in fields:
+        model = TumorProfile
+        head, _, tail = f.partition(".")
+        assert head in model.model_fields, f
+        if tail:
+            sub = model.model_fields[head].annotation
+            assert tail in sub.model_fields, f  # type: ignore[union-attr]
+
+
+def test_a_threshold_changed_in_the_graph_changes_the_decision_and_the_shapes(fresh_store) -> None:  # noqa: ANN001
+    p = parse_profile(profile(labs={"anc": 1.2}))
+    assert Matcher(fresh_store).statuses(p)[CRIT + "inc-06-anc"] == "met"
+    fresh_store.update(f"""
+        DELETE {{ GRAPH ?g {{ ?cmp acse:threshold ?old }} }}
+        INSERT {{ GRAPH ?g {{ ?cmp acse:threshold 1.5 }} }}
+        WHERE {{ GRAPH ?g {{ <{CRIT}inc-06-anc> acse:requires ?cmp . ?cmp acse:threshold ?old }} }}""")
+    assert Matcher(fresh_store).statuses(p)[CRIT + "inc-06-anc"] == "not_met"
+    assert shacl.canonical(shacl.generate(fresh_store)) != shacl.canonical(shacl.load_shapes())
+
+
+def test_a_cohort_opened_in_the_graph_is_open_in_the_result(fresh_store) -> None:  # noqa: ANN001
+    gb = profile(diagnosis="GB")
+    assert Matcher(fresh_store).match(gb)["cohorts"][0]["criteria"][0]["status"] == "not_met"
+    fresh_store.update("""
+        DELETE { GRAPH ?g { ?c acse:cohortStatus acse:CohortPendingAmendment } }
+        INSERT { GRAPH ?g { ?c acse:cohortStatus acse:CohortOpen } }
+        WHERE { GRAPH ?g { ?c acse:cohortNumber 18 ; acse:cohortStatus acse:CohortPendingAmendment } }""")
+    assert Matcher(fresh_store).match(gb)["cohorts"][0]["criteria"][0]["status"] == "met"
+
+
+def test_the_progress_bar_goes_to_stderr_only_when_asked(matcher, capsys) -> None:  # noqa: ANN001
+    data = b"\n".join(orjson.dumps(profile(id=f"P{i}")) for i in range(3))
+    out = io.BytesIO()
+    assert run_batch(matcher, io.BytesIO(data), out, progress=True) == (3, 0)
+    assert "matching" in capsys.readouterr().err
+    assert len(out.getvalue().splitlines()) == 3
+    run_batch(matcher, io.BytesIO(data), io.BytesIO(), progress=False)
+    assert capsys.readouterr().err == ""
