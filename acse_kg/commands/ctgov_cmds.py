@@ -1,9 +1,120 @@
-"""CLI commands: placeholder, filled by its issue."""
+"""CLI commands for ClinicalTrials.gov interoperability: import, history, check.
+
+``acse-kg export NCT… --format ctgov`` lives in graph_cmds' ``export`` and
+calls :func:`export_ctgov` here. Failures are one line on stderr with exit
+status 2 (bad input) or 1 (findings / refused record), never a traceback.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
 import typer
+
+from ..ctgov.export import StudyNotFound, export_study
+from ..ctgov.import_ import ImportRefused, import_study
+from ..history import HistoryError, diff_versions, list_versions
+from ..record_check import CheckError, check_study
+from ..store import GraphStore, StoreError
+from .common import StoreOption, fail, get_store
+
+NCT_RE = re.compile(r"^NCT\d{8}$")
+
+
+def _nct(value: str) -> str:
+    if not NCT_RE.match(value):
+        fail(f"not an NCT number: {value!r} (NCT followed by 8 digits)")
+    return value
+
+
+def export_ctgov(store: GraphStore, nct: str) -> dict[str, Any]:
+    """The study as ClinicalTrials.gov API v2 JSON, for ``acse-kg export NCT… --format ctgov``."""
+    try:
+        return export_study(store, _nct(nct))
+    except StudyNotFound as exc:
+        fail(str(exc), 1)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app."""
+    """Add import, history and check to the app."""
+
+    @app.command("import")
+    def import_(
+        file: Annotated[Path, typer.Argument(help="A ClinicalTrials.gov API v2 study record (JSON).")],
+        store: StoreOption = None,
+    ) -> None:
+        """Import an API v2 study record into the graph (validated first; all or nothing; the old version is kept)."""
+        try:
+            record = json.loads(file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            fail(f"cannot read {file}: {exc}")
+        except (ValueError, UnicodeDecodeError) as exc:
+            fail(f"{file} is not JSON: {exc}")
+        st = get_store(store)
+        try:
+            result = import_study(st, record, agent="acse-kg import (CLI)", note=f"import of {file.name}")
+        except ImportRefused as exc:
+            typer.echo(f"acse-kg: error: {file} refused, nothing was stored:", err=True)
+            for p in exc.problems:
+                typer.echo(f"  {p.path}: {p.message}", err=True)
+            raise typer.Exit(1) from None
+        except StoreError as exc:
+            fail(f"store error, nothing was stored: {exc}", 1)
+        for w in result.warnings:
+            typer.echo(f"acse-kg: warning: {w.path}: {w.message} (not stored)", err=True)
+        typer.echo(f"imported {result.nct_id}: {result.triples} triples into <{result.graph}>"
+                   + (f"; previous version kept in <{result.previous_version}>" if result.previous_version else ""))
+        st.close()
+
+    @app.command()
+    def history(
+        nct: Annotated[str, typer.Argument(help="NCT number")],
+        diff: Annotated[Optional[tuple[int, int]], typer.Option("--diff", help="Compare two versions: --diff A B")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="JSON output")] = False,
+        store: StoreOption = None,
+    ) -> None:
+        """List the versions of a study record, or diff two of them field by field."""
+        st = get_store(store)
+        try:
+            if diff:
+                changes = diff_versions(st, _nct(nct), diff[0], diff[1])
+                if as_json:
+                    typer.echo(json.dumps(changes, ensure_ascii=False, indent=2))
+                else:
+                    for c in changes:
+                        typer.echo(f"{c['field']}: {json.dumps(c['from'], ensure_ascii=False)} -> "
+                                   f"{json.dumps(c['to'], ensure_ascii=False)}")
+                    typer.echo(f"({len(changes)} field{'s' if len(changes) != 1 else ''} changed)")
+                return
+            versions = list_versions(st, _nct(nct))
+        except HistoryError as exc:
+            fail(str(exc), 1)
+        if as_json:
+            typer.echo(json.dumps([v.as_dict() for v in versions], ensure_ascii=False, indent=2))
+            return
+        for v in versions:
+            typer.echo(f"v{v.number}{' (current)' if v.current else ''}  {v.time or '-'}  {v.agent or '-'}  {v.note or ''}".rstrip())
+
+    @app.command()
+    def check(
+        nct: Annotated[str, typer.Argument(help="NCT number")],
+        as_json: Annotated[bool, typer.Option("--json", help="JSON output")] = False,
+        store: StoreOption = None,
+    ) -> None:
+        """Report what a registry reviewer would flag before publishing; exit 1 when there are findings."""
+        st = get_store(store)
+        try:
+            findings = check_study(st, _nct(nct))
+        except CheckError as exc:
+            fail(str(exc), 1)
+        if as_json:
+            typer.echo(json.dumps([f.as_dict() for f in findings], ensure_ascii=False, indent=2))
+        else:
+            for f in findings:
+                typer.echo(f"[{f.rule}] {f.focus}\n    value: {f.value}\n    {f.message}")
+            typer.echo(f"{len(findings)} finding{'s' if len(findings) != 1 else ''}")
+        if findings:
+            raise typer.Exit(1)

@@ -32,6 +32,7 @@ class ExportFormat(str, Enum):
     turtle = "turtle"
     jsonld = "jsonld"
     ntriples = "ntriples"
+    ctgov = "ctgov"  # one study as ClinicalTrials.gov API v2 JSON (acse_kg.commands.ctgov_cmds)
 
 
 _PROLOGUE_RE = re.compile(
@@ -180,14 +181,24 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def export(
-        format: Annotated[ExportFormat, typer.Option("--format", "-f", help="RDF serialisation.")] = ExportFormat.turtle,
+        nct: Annotated[Optional[str], typer.Argument(help="With --format ctgov: the study's NCT number.")] = None,
+        format: Annotated[ExportFormat, typer.Option("--format", "-f", help="RDF serialisation, or ctgov (one study as API v2 JSON).")] = ExportFormat.turtle,
         out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
         store: StoreOption = None,
     ) -> None:
-        """Export the whole live graph (every live named graph, merged; history excluded)."""
+        """Export the whole live graph (every live named graph, merged; history excluded), or one study as ctgov JSON."""
+        if (format is ExportFormat.ctgov) != (nct is not None):
+            fail("--format ctgov exports one study: give its NCT number (and only with --format ctgov)")
         st = _open(store)
         try:
-            body = _with_prefixes(st.dump("ntriples", include_history=False), format)
+            if format is ExportFormat.ctgov:
+                import json
+
+                from .ctgov_cmds import export_ctgov
+
+                body = (json.dumps(export_ctgov(st, nct), ensure_ascii=False, indent=2) + "\n").encode("utf-8")  # type: ignore[arg-type]
+            else:
+                body = _with_prefixes(st.dump("ntriples", include_history=False), format)
         except (StoreError, ValueError, OSError) as exc:
             fail(f"export failed: {exc}", 1)
         if out is None:

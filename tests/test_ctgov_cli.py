@@ -1,0 +1,75 @@
+"""CLI: export --format ctgov, import, history, check (messages, exit codes, no tracebacks)."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from acse_kg.cli import app
+from acse_kg.ctgov.schema import validate_study
+from ctgov_fixtures import load_record, record_path
+
+runner = CliRunner()
+
+
+@pytest.fixture()
+def store_dir(tmp_path):
+    return str(tmp_path / "store")
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def test_export_ctgov_is_valid_json(store_dir):
+    r = run("export", "NCT02034981", "--format", "ctgov", "--store", store_dir)
+    assert r.exit_code == 0 and validate_study(json.loads(r.stdout)) == []
+
+
+def test_export_ctgov_needs_an_nct(store_dir):
+    r = run("export", "--format", "ctgov", "--store", store_dir)
+    assert r.exit_code == 2 and "NCT" in r.stderr and "Traceback" not in r.output
+
+
+def test_import_history_diff(store_dir, tmp_path):
+    assert run("import", str(record_path("example_v2_NCT06171568_APHP_french.json")), "--store", store_dir).exit_code == 0
+    changed = copy.deepcopy(load_record("example_v2_NCT06171568_APHP_french.json"))
+    changed["protocolSection"]["eligibilityModule"]["sex"] = "FEMALE"
+    f = tmp_path / "changed.json"
+    f.write_text(json.dumps(changed))
+    r = run("import", str(f), "--store", store_dir)
+    assert r.exit_code == 0 and "previous version kept" in r.stdout
+    assert len(run("history", "NCT06171568", "--store", store_dir).stdout.strip().splitlines()) == 2
+    r = run("history", "NCT06171568", "--diff", "1", "2", "--store", store_dir)
+    assert r.stdout.splitlines()[0] == 'protocolSection.eligibilityModule.sex: "ALL" -> "FEMALE"'
+
+
+def test_import_refuses_broken_record_with_paths(store_dir, tmp_path):
+    bad = load_record("example_v2_NCT06171568_APHP_french.json")
+    bad["protocolSection"]["eligibilityModule"]["sex"] = "ANY"
+    f = tmp_path / "bad.json"
+    f.write_text(json.dumps(bad))
+    r = run("import", str(f), "--store", store_dir)
+    assert r.exit_code == 1 and "$.protocolSection.eligibilityModule.sex" in r.stderr
+    assert "NCT06171568" not in run("history", "NCT06171568", "--store", store_dir).stdout
+
+
+def test_import_non_json(tmp_path, store_dir):
+    f = tmp_path / "x.json"
+    f.write_text("{nope")
+    r = run("import", str(f), "--store", store_dir)
+    assert r.exit_code == 2 and "not JSON" in r.stderr
+
+
+def test_check_exits_1_with_findings(store_dir):
+    r = run("check", "NCT02034981", "--store", store_dir)
+    assert r.exit_code == 1 and "implausible-unit" in r.stdout and "cohort-excluded-by-criterion" in r.stdout
+
+
+def test_check_clean_record_exits_0(store_dir):
+    run("import", str(record_path("example_v2_NCT06171568_APHP_french.json")), "--store", store_dir)
+    r = run("check", "NCT06171568", "--store", store_dir)
+    assert r.exit_code == 0 and r.stdout.strip() == "0 findings"
