@@ -136,3 +136,28 @@ def test_the_json_schema_and_the_json_ld_context_are_published(client) -> None:
 def test_the_shapes_are_published(client) -> None:
     r = client.get("/match/shapes")
     assert r.status_code == 200 and "sh:NodeShape" in r.text
+
+
+# ------------------------------------------------------- the contract's own example
+def contract_example() -> bytes:
+    import re
+
+    from conftest import SHARED
+
+    text = (SHARED / "contracts" / "tumor-profile.md").read_text(encoding="utf-8")
+    return re.search(r"```json\n(.*?)```", text, re.S).group(1).encode()  # type: ignore[union-attr]
+
+
+def test_the_contract_example_profile_is_valid_and_answered_in_the_contract_shape(client) -> None:
+    r = client.post("/match", content=contract_example())
+    assert r.status_code == 200
+    result = r.json()
+    assert set(result) == {"profile_id", "trial", "cohorts", "dosing", "notes"}
+    assert result["profile_id"] == "P-0001" and result["trial"] == "NCT02034981"
+    (c5,) = result["cohorts"]
+    assert set(c5) == {"cohort", "iri", "label", "verdict", "criteria", "to_confirm"}
+    assert c5["label"] == "NSCLC, adults, MET amplified"
+    # The example carries an ALK translocation in NSCLC, which the protocol excludes.
+    assert c5["verdict"] == "ineligible"
+    assert [c["id"] for c in c5["criteria"] if c["status"] == "not_met"] == ["exc-01"]
+    assert result["dosing"]["regimen"] == "250 mg twice daily" and result["dosing"]["dose_mg"] == 250
