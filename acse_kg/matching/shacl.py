@@ -137,7 +137,6 @@ class _Builder:
             g.add((iri, RDF.type, SH.NodeShape))
             g.add((iri, SH.targetSubjectsOf, TARGET))
             g.add((iri, DCTERMS.source, URIRef(c.iri)))
-            g.add((iri, ACSE.computable, Literal(True)))
             if sure:
                 g.add((iri, SH.severity, SH.Warning))
                 g.add((iri, RDFS.label, Literal(f"{c.id}: met (every datum present and the rule holds)", lang="en")))
@@ -177,7 +176,7 @@ def generate(store: GraphStore, study: str | None = None) -> rdflib.Graph:
 
     study = study or _pick_study(store, None)[0]
     g = rdflib.Graph()
-    for prefix, ns in (("sh", SH), ("acse", ACSE), ("prof", PROF), ("dcterms", DCTERMS), ("rdfs", RDFS)):
+    for prefix, ns in (("sh", SH), ("acse", ACSE), ("tp", PROF), ("dcterms", DCTERMS), ("rdfs", RDFS)):
         g.bind(prefix, ns)
     b = _Builder(g)
     for c in decidable_criteria(store, study):
