@@ -106,8 +106,11 @@ def test_the_published_json_schema_accepts_the_contract_example_and_rejects_extr
     schema = json_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
     jsonschema.validate(profile(), schema)
+    jsonschema.validate(profile(labs={"hemoglobin": {"value": 112, "unit": "g/L"}}), schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**profile(), "extra": 1}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(profile(labs={"platelets": -3}), schema)
 
 
 def test_the_json_ld_context_makes_the_profile_rdf(matcher) -> None:

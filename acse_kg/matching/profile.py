@@ -96,6 +96,14 @@ def convert(value: float, unit: str, target: str) -> float:
     return float(f"{out:.12g}")
 
 
+class Quantity(BaseModel):
+    """A number with its UCUM unit, converted to the contract's unit on input."""
+
+    model_config = ConfigDict(extra="forbid", title="Quantity")
+    value: float
+    unit: Annotated[str, Field(min_length=1, description="UCUM unit code, e.g. g/L, /uL, 10*3/uL")]
+
+
 def _measured(target: str) -> BeforeValidator:
     """Accept a plain number, or {"value": n, "unit": "UCUM"} converted to ``target``."""
 
@@ -112,7 +120,7 @@ def _measured(target: str) -> BeforeValidator:
             return convert(float(value), unit, target)
         return v
 
-    return BeforeValidator(before)
+    return BeforeValidator(before, json_schema_input_type=float | Quantity)
 
 
 def Num(target: str, ge: float | None = 0, le: float | None = None, gt: float | None = None) -> Any:
@@ -213,9 +221,29 @@ class TumorProfile(_Strict):
 
 def json_schema() -> dict[str, Any]:
     """The published JSON Schema of the tumor profile (input of /match and `acse-kg match`)."""
-    schema = TumorProfile.model_json_schema()
+    schema = _bounds_to_number(TumorProfile.model_json_schema())
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return schema
+
+
+_BOUNDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
+
+
+def _bounds_to_number(node: Any) -> Any:
+    """Move pydantic's bounds on a number-or-quantity field onto the number branch, as JSON Schema words."""
+    if isinstance(node, list):
+        return [_bounds_to_number(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: _bounds_to_number(v) for k, v in node.items()}
+    bounds = {_BOUNDS[k]: node.pop(k) for k in list(node) if k in _BOUNDS}
+    if bounds and "anyOf" in node:
+        for branch in node["anyOf"]:
+            if branch.get("type") == "number":
+                branch.update(bounds)
+    elif bounds:
+        node.update(bounds)
+    return node
 
 
 # ------------------------------------------------------------ parsing
