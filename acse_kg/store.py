@@ -101,16 +101,8 @@ class GraphStore(Protocol):
     def update(self, update: str) -> None: ...
 
     def replace_graph(self, graph: str, data: bytes | str, rdf_format: str = "turtle") -> None:
-        """Swap a graph's content in one atomic update: all or nothing."""
-        quads = self._parse(data, rdf_format, graph)  # parse first: a bad file changes nothing
-        body = " .\n".join(str(ox.Triple(q.subject, q.predicate, q.object)) for q in quads)
-        with self._lock:
-            self._store.update(
-                f"DROP SILENT GRAPH <{graph}> ;\n"
-                f"CREATE SILENT GRAPH <{graph}> ;\n"
-                f"INSERT DATA {{ GRAPH <{graph}> {{ {body} }} }}"
-            )
-            self._live_cache = None
+        """Swap a graph's content atomically: all or nothing; bad data changes nothing."""
+        ...
 
     def add_to_graph(self, graph: str, data: bytes | str, rdf_format: str = "turtle") -> None: ...
 
@@ -175,6 +167,9 @@ class OxigraphStore:
         self.path = path
         self._lock = threading.RLock()
         self._live_cache: list[ox.NamedNode] | None = None
+        #: Bumped by every write through this object, so that readers holding a
+        #: copy (the SPARQL worker pool) know when to refresh without hashing.
+        self.generation = 0
         try:
             if path is None:
                 self._store = ox.Store()
@@ -191,6 +186,10 @@ class OxigraphStore:
             ) from exc
 
     # -- reading -----------------------------------------------------------
+    def _written(self) -> None:
+        self._live_cache = None
+        self.generation += 1
+
     def _live_graphs(self) -> list[ox.NamedNode]:
         if self._live_cache is None:
             self._live_cache = [
@@ -300,35 +299,34 @@ class OxigraphStore:
             raise StoreError(f"cannot parse {rdf_format} for graph <{graph}>: {exc}") from exc
 
     def replace_graph(self, graph: str, data: bytes | str, rdf_format: str = "turtle") -> None:
-        """Swap a graph's content in one transaction: all or nothing."""
-        quads = self._parse(data, rdf_format, graph)  # parse first: a bad file changes nothing
-        g = ox.NamedNode(graph)
+        """Swap a graph's content in one SPARQL update, which Oxigraph runs as one transaction:
+        readers never see the graph half-written, and a bad file (parsed first) changes nothing."""
+        quads = self._parse(data, rdf_format, graph)
+        body = " .\n".join(str(ox.Triple(q.subject, q.predicate, q.object)) for q in quads)
         with self._lock:
-            # Oxigraph runs an update atomically; build one from the parsed quads.
-            self._store.bulk_extend([]) if False else None
-            self._store.update(f"DROP SILENT GRAPH <{graph}>")
-            self._store.extend(quads)
-            if not quads:
-                self._store.add_graph(g)
-            self._live_cache = None
-            self._store.flush() if self.path else None
+            self._store.update(
+                f"DROP SILENT GRAPH <{graph}> ;\n"
+                f"CREATE SILENT GRAPH <{graph}> ;\n"
+                f"INSERT DATA {{ GRAPH <{graph}> {{ {body} }} }}"
+            )
+            self._written()
 
     def add_to_graph(self, graph: str, data: bytes | str, rdf_format: str = "turtle") -> None:
         quads = self._parse(data, rdf_format, graph)
         with self._lock:
             self._store.extend(quads)
-            self._live_cache = None
+            self._written()
 
     def drop_graph(self, graph: str) -> None:
         with self._lock:
             self._store.update(f"DROP SILENT GRAPH <{graph}>")
-            self._live_cache = None
+            self._written()
 
     def update(self, update: str) -> None:
         try:
             with self._lock:
                 self._store.update(with_prologue(update))
-                self._live_cache = None
+                self._written()
         except SyntaxError as exc:
             raise _parse_error(exc) from exc
 

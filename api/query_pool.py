@@ -236,8 +236,12 @@ class QueryPool:
         return path
 
     def _current_fingerprint(self, dump: bytes | None = None) -> tuple[Any, ...]:
-        """Length and graph names; for a store of the registry's size also a hash of its content,
-        so that a graph replaced by one of the same size is noticed too (15 ms for the bundle)."""
+        """The store's write counter where it keeps one; otherwise (a remote store) its length and
+        graph names and, for a store of the registry's size, a hash of its content, so that a graph
+        replaced by one of the same size is noticed too (15 ms for the bundle)."""
+        generation = getattr(self.store, "generation", None)
+        if generation is not None:  # the embedded store counts its own writes
+            return ("generation", generation)
         size = len(self.store)
         graphs = tuple(self.store.named_graphs())
         if size > self.CONTENT_HASH_LIMIT:
