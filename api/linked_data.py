@@ -133,7 +133,18 @@ def _page(title: str, body: str) -> str:
     )
 
 
-def resource_html(iri: str, outgoing: rdflib.Graph, incoming: rdflib.Graph) -> str:
+_PAGE_PATH = re.compile(r"^study/(NCT\d{8})(?:/cohort/(\d+))?$")
+
+
+def page_href(path: str) -> str | None:
+    """The human page of a study or cohort IRI (path under id/), which the generic view links to."""
+    m = _PAGE_PATH.match(path)
+    if not m:
+        return None
+    return f"/study/{m.group(1)}" + (f"/cohort/{m.group(2)}" if m.group(2) else "")
+
+
+def resource_html(iri: str, outgoing: rdflib.Graph, incoming: rdflib.Graph, page: str | None = None) -> str:
     """A table of the resource's triples, links rewritten to this server."""
     esc = html.escape(iri)
     rows = "".join(
@@ -151,6 +162,8 @@ def resource_html(iri: str, outgoing: rdflib.Graph, incoming: rdflib.Graph) -> s
     )
     label = next((str(o) for o in outgoing.objects(rdflib.URIRef(iri), rdflib.RDFS.label)), None)
     body = f"<h1>{html.escape(label or _qname(iri))}</h1><p><code>{esc}</code></p>"
+    if page:
+        body += f'<p>Read it as a page: <a href="{html.escape(page)}">{html.escape(page)}</a></p>'
     body += f"<h2>Properties</h2><table><tr><th>property</th><th>value</th></tr>{rows}</table>"
     if others:
         body += f"<h2>Nested</h2><table><tr><th>subject</th><th>property</th><th>value</th></tr>{others}</table>"
@@ -191,7 +204,7 @@ async def resource(request: Request, path: str, format: str | None = None) -> Re
         return PlainTextResponse(f"unknown IRI: {iri}\n", status_code=404)
     headers = {"Vary": "Accept", "Link": f'<{iri}>; rel="canonical"'}
     if fmt == "html":
-        return HTMLResponse(resource_html(iri, out, inc), headers=headers)
+        return HTMLResponse(resource_html(iri, out, inc, page_href(path)), headers=headers)
     return _rdf_response(out, fmt, headers)
 
 

@@ -51,6 +51,13 @@ def test_a_browser_gets_an_html_table_with_local_links(bundle_server: LiveServer
     assert label in r.text
 
 
+@pytest.mark.parametrize(("path", "page"), [(f"study/{NCT}", f"/study/{NCT}"), (f"study/{NCT}/cohort/5", f"/study/{NCT}/cohort/5")])
+def test_the_html_view_of_a_study_or_cohort_links_to_its_page(bundle_server: LiveServer, path: str, page: str) -> None:
+    doc = html5lib.parse(_get(bundle_server, "/id/" + path, BROWSER).text, namespaceHTMLElements=False)
+    assert page in {a.get("href") for a in doc.iter("a")}
+    assert _get(bundle_server, page, BROWSER).status_code == 200
+
+
 def test_every_cohort_iri_dereferences(bundle_server: LiveServer) -> None:
     cohorts = bundle_server.store.select("SELECT ?c WHERE { ?c a acse:Cohort }").values("c")
     assert len(cohorts) == 23
