@@ -9,6 +9,7 @@ stderr is a terminal, so pipes and files get clean output.
 
 from __future__ import annotations
 
+import gc
 import sys
 from pathlib import Path
 from typing import Annotated, BinaryIO, Optional
@@ -43,16 +44,25 @@ def run_batch(matcher: Matcher, src: BinaryIO, out: BinaryIO, progress: bool) ->
 
     done = failed = 0
     write = out.write
-    with tqdm(desc="matching", unit=" profiles", file=sys.stderr, disable=not progress) as bar:
-        for lineno, line in enumerate(src, start=1):
-            if not line.strip():
-                continue
-            result, ok = match_line(matcher, line, lineno)
-            write(result)
-            write(b"\n")
-            done += 1
-            failed += not ok
-            bar.update(1)
+    # A result is a tree of fresh dicts that refcounting frees as soon as it is written;
+    # nothing in the loop makes reference cycles, so the cyclic collector only costs time
+    # (about a quarter of the batch). It is paused for the loop and restored after.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        with tqdm(desc="matching", unit=" profiles", file=sys.stderr, disable=not progress) as bar:
+            for lineno, line in enumerate(src, start=1):
+                if not line.strip():
+                    continue
+                result, ok = match_line(matcher, line, lineno)
+                write(result)
+                write(b"\n")
+                done += 1
+                failed += not ok
+                bar.update(1)
+    finally:
+        if was_enabled:
+            gc.enable()
     return done, failed
 
 
