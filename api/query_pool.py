@@ -10,8 +10,9 @@ streams its serialised answer into a capped buffer, so an answer larger than
 the result-size limit is stopped as soon as it crosses the limit.
 
 The snapshot is refreshed when the store changes (an update through the
-endpoint calls :meth:`QueryPool.invalidate`; other writers are noticed by a
-cheap fingerprint checked at most every few seconds).
+endpoint calls :meth:`QueryPool.invalidate`; other writers through the same
+embedded store are noticed on the next query by its write counter, and writers
+to a remote store by a fingerprint checked at most every few seconds).
 
 This module is imported by the worker processes too, so its top level imports
 only the standard library and pyoxigraph.
@@ -280,7 +281,8 @@ class QueryPool:
 
     def _maybe_refresh(self) -> None:
         now = time.monotonic()
-        if now - self._checked_at < self.FINGERPRINT_EVERY:
+        counted = getattr(self.store, "generation", None) is not None  # free to check on every query
+        if not counted and now - self._checked_at < self.FINGERPRINT_EVERY:
             return
         with self._lock:
             self._checked_at = now
