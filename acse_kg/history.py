@@ -170,3 +170,24 @@ def diff_versions(store: GraphStore, nct: str, a: int, b: int) -> list[dict[str,
         for k in sorted(set(left) | set(right))
         if left.get(k) != right.get(k)
     ]
+
+
+def edit_study(store: GraphStore, nct: str, data: bytes | str, rdf_format: str = "turtle", *,
+               agent: str, note: str | None = None) -> str | None:
+    """Replace a study's live graph with an edited version, keeping the one before it.
+
+    The new content is parsed before anything is archived or replaced (a bad
+    file changes nothing); returns the archive graph of the previous version.
+    Every writer of a study graph other than the import should go through here.
+    """
+    import pyoxigraph as ox
+
+    from .store import RDF_FORMATS, StoreError
+
+    try:
+        list(ox.parse(data.encode() if isinstance(data, str) else data, format=RDF_FORMATS[rdf_format][0]))
+    except (SyntaxError, ValueError, KeyError) as exc:
+        raise StoreError(f"cannot parse the edited {nct} as {rdf_format}: {exc}") from exc
+    archived = snapshot(store, nct, agent=agent, note=note or "edit")
+    store.replace_graph(study_graph_name(nct), data, rdf_format)
+    return archived

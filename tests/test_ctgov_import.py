@@ -95,3 +95,34 @@ def test_ontology_extension_is_what_the_generator_writes():
     from acse_kg.ctgov.vocabulary import OUT, extension_turtle
 
     assert OUT.read_text(encoding="utf-8") == extension_turtle()
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from acse_kg.ctgov.spec import enum_values  # noqa: E402
+
+_text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40)
+
+
+@settings(max_examples=20, deadline=None)
+@given(title=_text, status=st.sampled_from(enum_values("Status")),
+       phases=st.lists(st.sampled_from(enum_values("Phase")), unique=True, max_size=3),
+       count=st.integers(0, 10**6), keywords=st.lists(_text, unique=True, max_size=3),
+       date=st.sampled_from(["2020", "2020-05", "2020-05-17"]))
+def test_generated_records_round_trip(store, title, status, phases, count, keywords, date):
+    """Any values the spec allows in these fields come back as they went in (a graph built without storing)."""
+    from acse_kg.ctgov.export import _codes, export_from_graph
+    from acse_kg.ctgov.import_ import enum_index, study_to_graph
+
+    ps = {
+        "identificationModule": {"nctId": "NCT09999999", "briefTitle": title},
+        "statusModule": {"overallStatus": status, "startDateStruct": {"date": date, "type": "ACTUAL"}},
+        "conditionsModule": {"keywords": keywords},
+        "designModule": {"phases": phases, "enrollmentInfo": {"count": count, "type": "ESTIMATED"}},
+    }
+    g, problems = study_to_graph({"protocolSection": ps}, enum_index(store))
+    assert problems == []
+    back = export_from_graph(g, _codes(store), "NCT09999999")["protocolSection"]
+    assert field_differences({k: v for k, v in ps.items()},
+                             {k: v for k, v in back.items() if k in ps}) == []

@@ -51,3 +51,29 @@ def test_bundled_record_is_version_zero(store):
 def test_unknown_version_is_an_error(reimported):
     with pytest.raises(HistoryError):
         diff_versions(reimported, NCT, 1, 7)
+
+
+def test_an_edit_of_the_bundled_record_keeps_version_zero(fresh_store):
+    from acse_kg.history import edit_study
+    from acse_kg.loader import study_graph_name
+
+    g = fresh_store.graph(study_graph_name("NCT02034981"))
+    from rdflib import Literal, URIRef
+
+    study = URIRef("https://w3id.org/acse-kg/id/study/NCT02034981")
+    acr = URIRef("https://w3id.org/acse-kg/ontology#acronym")
+    g.set((study, acr, Literal("AcSe-crizotinib")))
+    edit_study(fresh_store, "NCT02034981", g.serialize(format="nt"), "ntriples", agent="curator")
+    assert [(v.number, v.agent) for v in list_versions(fresh_store, "NCT02034981")] == [(0, "bundle"), (1, "curator")]
+    assert diff_versions(fresh_store, "NCT02034981", 0, 1) == [
+        {"field": "protocolSection.identificationModule.acronym", "from": "AcSé", "to": "AcSe-crizotinib"}]
+
+
+def test_a_broken_edit_changes_nothing(fresh_store):
+    from acse_kg.history import edit_study
+    from acse_kg.store import StoreError
+
+    before = len(fresh_store)
+    with pytest.raises(StoreError):
+        edit_study(fresh_store, "NCT02034981", "<not turtle", agent="curator")
+    assert len(fresh_store) == before
