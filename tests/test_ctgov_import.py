@@ -126,3 +126,17 @@ def test_generated_records_round_trip(store, title, status, phases, count, keywo
     back = export_from_graph(g, _codes(store), "NCT09999999")["protocolSection"]
     assert field_differences({k: v for k, v in ps.items()},
                              {k: v for k, v in back.items() if k in ps}) == []
+
+
+def test_curated_record_is_not_overwritten_by_its_own_export(fresh_store):
+    """The curated cohorts and criteria cannot travel in API v2 JSON: re-importing the export must not drop them."""
+    exported = export_study(fresh_store, "NCT02034981")
+    before = len(fresh_store)
+    with pytest.raises(ImportRefused) as err:
+        import_study(fresh_store, exported)
+    assert "curated" in err.value.problems[0].message and len(fresh_store) == before
+    import_study(fresh_store, exported, replace_curated=True)
+    assert not fresh_store.ask("ASK { id:study\\/NCT02034981 acse:hasCohort ?c }")
+    from acse_kg.history import list_versions
+
+    assert [v.number for v in list_versions(fresh_store, "NCT02034981")] == [0, 1]  # the curated one is kept

@@ -44,6 +44,7 @@ def register(app: typer.Typer) -> None:
     @app.command("import")
     def import_(
         file: Annotated[Path, typer.Argument(help="A ClinicalTrials.gov API v2 study record (JSON).")],
+        replace_curated: Annotated[bool, typer.Option("--replace-curated", help="Replace a study curated beyond API v2 (cohorts, structured criteria); the old version stays in the history.")] = False,
         store: StoreOption = None,
     ) -> None:
         """Import an API v2 study record into the graph (validated first; all or nothing; the old version is kept)."""
@@ -55,7 +56,8 @@ def register(app: typer.Typer) -> None:
             fail(f"{file} is not JSON: {exc}")
         st = get_store(store)
         try:
-            result = import_study(st, record, agent="acse-kg import (CLI)", note=f"import of {file.name}")
+            result = import_study(st, record, agent="acse-kg import (CLI)", note=f"import of {file.name}",
+                                  replace_curated=replace_curated)
         except ImportRefused as exc:
             typer.echo(f"acse-kg: error: {file} refused, nothing was stored:", err=True)
             for p in exc.problems:

@@ -418,8 +418,7 @@ def export_from_graph(g: rdflib.Graph, codes: dict[Node, str], nct: str) -> dict
     derived = _derived(r, s)
     if derived:
         study["derivedSection"] = derived
-    study["hasResults"] = False
-    return study
+    return study  # no hasResults: results are not part of the graph, so the registry does not claim either way
 
 
 def export_study(store: GraphStore, nct: str) -> dict[str, Any]:

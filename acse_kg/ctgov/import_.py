@@ -438,11 +438,15 @@ def check_record(study: Any) -> list[Problem]:
     return []
 
 
-def import_study(store: GraphStore, study: Any, *, agent: str = "acse-kg import", note: str | None = None) -> ImportResult:
+def import_study(store: GraphStore, study: Any, *, agent: str = "acse-kg import", note: str | None = None,
+                 replace_curated: bool = False) -> ImportResult:
     """Validate, map and store one study record; raise :class:`ImportRefused` and store nothing on error.
 
     The current version of the study (if any) is kept in the history before
-    the new one replaces it.
+    the new one replaces it. A study whose live version is curated beyond what
+    API v2 carries (cohorts, structured criteria) is not overwritten unless
+    ``replace_curated``: the import would silently drop that structure from the
+    live graph.
     """
     from ..history import snapshot
 
@@ -454,6 +458,14 @@ def import_study(store: GraphStore, study: Any, *, agent: str = "acse-kg import"
         raise ImportRefused(problems)
     nct = study["protocolSection"]["identificationModule"]["nctId"]
     graph = study_graph_name(nct)
+    if not replace_curated and store.ask(
+        f"ASK {{ GRAPH <{graph}> {{ ?s acse:hasCohort|acse:hasCriterion ?x }} }}"
+    ):
+        raise ImportRefused([Problem(
+            "$.protocolSection.identificationModule.nctId",
+            f"{nct} is curated in this registry (cohorts / structured criteria) that API v2 JSON cannot carry; "
+            "importing would replace them (use replace_curated / --replace-curated to do so anyway)",
+        )])
     data = g.serialize(format="nt", encoding="utf-8")
     previous = snapshot(store, nct, agent=agent, note=note or "before import")
     store.replace_graph(graph, data, "ntriples")
