@@ -81,7 +81,7 @@ async def post_study(request: Request, store: GraphStore = Depends(get_store)) -
     try:
         result = import_study(store, record, agent="api (admin token)")
     except ImportRefused as exc:
-        return _error(422, "record refused: it breaks the ClinicalTrials.gov API v2 spec; nothing was stored",
+        return _error(422, "record refused; nothing was stored",
                       problems=[{"path": p.path, "message": p.message} for p in exc.problems])
     except StoreError as exc:
         return _error(500, f"store error, nothing was stored: {exc}")

@@ -136,6 +136,7 @@ def test_curated_record_is_not_overwritten_by_its_own_export(fresh_store):
         import_study(fresh_store, exported)
     assert "curated" in err.value.problems[0].message and len(fresh_store) == before
     import_study(fresh_store, exported, replace_curated=True)
+    assert field_differences(exported["protocolSection"], export_study(fresh_store, "NCT02034981")["protocolSection"]) == []
     assert not fresh_store.ask("ASK { id:study\\/NCT02034981 acse:hasCohort ?c }")
     from acse_kg.history import list_versions
 
