@@ -128,12 +128,42 @@ def check_graph(study_graph: rdflib.Graph, background: rdflib.Graph) -> list[Fin
     return sorted(set(findings), key=lambda f: (f.rule, f.focus, f.value or ""))
 
 
-def check_study(store: GraphStore, nct: str) -> list[Finding]:
-    """Every finding on the live version of study ``nct``; [] for a clean record."""
+def owl_findings(study_graph: rdflib.Graph, background: rdflib.Graph, nct: str) -> list[Finding]:
+    """HermiT over the record with the ontology: an inconsistent record (e.g. a criterion both
+    inclusion and exclusion, disjoint classes) or a class it makes unsatisfiable is a finding."""
+    from .namespaces import study_iri
+    from .reasoning import ReasonerError, reason_ntriples
+
+    data = rdflib.Graph()
+    data += background
+    data += study_graph
+    try:
+        report = reason_ntriples(data.serialize(format="nt", encoding="utf-8"))
+    except ReasonerError as exc:
+        return [Finding("owl-reasoner-failed", f"the OWL reasoner could not run: {exc}", study_iri(nct), None)]
+    out = []
+    if not report.consistent:
+        out.append(Finding("owl-inconsistent", "the record contradicts the ontology (HermiT: inconsistent)",
+                           study_iri(nct), None))
+    out += [Finding("owl-unsatisfiable-class", f"class {c} can have no member once the record is added",
+                    c, c) for c in report.unsatisfiable]
+    return out
+
+
+def check_study(store: GraphStore, nct: str, *, reason: bool = False) -> list[Finding]:
+    """Every finding on the live version of study ``nct``; [] for a clean record.
+
+    ``reason`` adds the OWL reasoner's verdict (HermiT, a few seconds).
+    """
     g = store.graph(study_graph_name(nct))
     if len(g) == 0:
         raise CheckError(f"no study {nct} in the store")
-    return check_graph(g, _background(store, nct))
+    background = _background(store, nct)
+    findings = check_graph(g, background)
+    if reason:
+        findings = sorted(set(findings + owl_findings(g, background, nct)),
+                          key=lambda f: (f.rule, f.focus, f.value or ""))
+    return findings
 
 
 __all__ = ["Finding", "CheckError", "check_study", "check_graph", "URIRef"]

@@ -122,12 +122,12 @@ def get_history_diff(nct: str, request: Request, store: GraphStore = Depends(get
 
 
 @router.get("/study/{nct}/check")
-def get_check(nct: str, store: GraphStore = Depends(get_store)) -> Any:
-    """What a registry reviewer would flag on the record before publishing."""
+def get_check(nct: str, reason: bool = False, store: GraphStore = Depends(get_store)) -> Any:
+    """What a registry reviewer would flag on the record before publishing (``?reason=true``: with HermiT)."""
     if (bad := _bad_nct(nct)) is not None:
         return bad
     try:
-        findings = check_study(store, nct)
+        findings = check_study(store, nct, reason=reason)
     except CheckError as exc:
         return _error(404, str(exc))
     return {"nctId": nct, "clean": not findings, "findings": [f.as_dict() for f in findings]}

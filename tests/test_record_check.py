@@ -88,3 +88,16 @@ def test_required_element_missing(fresh_store):
 def test_unknown_study(store):
     with pytest.raises(CheckError):
         check_study(store, "NCT00000000")
+
+
+def test_owl_reasoner_adds_nothing_on_the_consistent_record(store, findings):
+    assert check_study(store, NCT, reason=True) == findings
+
+
+def test_owl_reasoner_flags_a_criterion_both_inclusion_and_exclusion(fresh_store):
+    fresh_store.update(
+        "INSERT DATA { GRAPH <https://w3id.org/acse-kg/id/graph/study/NCT02034981> { "
+        "<https://w3id.org/acse-kg/id/study/NCT02034981/criterion/exc-05> a acse:InclusionCriterion } }"
+    )
+    rules = {f.rule for f in check_study(fresh_store, NCT, reason=True)}
+    assert "owl-inconsistent" in rules

@@ -104,12 +104,13 @@ def register(app: typer.Typer) -> None:
     def check(
         nct: Annotated[str, typer.Argument(help="NCT number")],
         as_json: Annotated[bool, typer.Option("--json", help="JSON output")] = False,
+        reason: Annotated[bool, typer.Option("--reason/--no-reason", help="Also run the OWL reasoner (HermiT, a few seconds).")] = True,
         store: StoreOption = None,
     ) -> None:
         """Report what a registry reviewer would flag before publishing; exit 1 when there are findings."""
         st = get_store(store)
         try:
-            findings = check_study(st, _nct(nct))
+            findings = check_study(st, _nct(nct), reason=reason)
         except CheckError as exc:
             fail(str(exc), 1)
         if as_json:
