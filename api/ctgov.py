@@ -50,7 +50,7 @@ def get_study(nct_id: str, store: GraphStore = Depends(get_store)) -> Any:
     if (bad := _bad_nct(nct_id)) is not None:
         return bad
     try:
-        return export_study(store, nct_id)
+        return export_study(store, nct_id, full_text=True)
     except StudyNotFound as exc:
         return _error(404, str(exc))
 

@@ -6,13 +6,16 @@ import pytest
 
 from acse_kg.ctgov.export import StudyNotFound, export_study
 from acse_kg.ctgov.schema import validate_study
+from seed_record import norm, seed_record
 
 NCT = "NCT02034981"
+SEED = seed_record()
 
 
 @pytest.fixture(scope="module")
 def exported(store):
-    return export_study(store, NCT)
+    """The record as the API and the CLI give it (full registered text)."""
+    return export_study(store, NCT, full_text=True)
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +105,65 @@ def test_mesh_terms_in_derived_section(exported):
 def test_unknown_study_is_refused(store):
     with pytest.raises(StudyNotFound):
         export_study(store, "NCT00000000")
+
+
+def _bullets(text: str) -> list[tuple[int, str]]:
+    """(nesting depth, text) of each '* ' bullet of a markdown text."""
+    out = []
+    for line in text.splitlines():
+        stripped = line.lstrip(" ")
+        if stripped.startswith("* "):
+            out.append(((len(line) - len(stripped)) // 2, norm(stripped[2:])))
+    return out
+
+
+def _numbered(text: str) -> dict[int, str]:
+    out = {}
+    for line in text.splitlines():
+        head, _, rest = line.strip().partition(". ")
+        if head.isdigit():
+            out[int(head)] = norm(rest)
+    return out
+
+
+def test_detailed_description_lists_every_registered_cohort_in_order(ps):
+    text = ps["descriptionModule"]["detailedDescription"]
+    assert _numbered(text) == SEED.cohorts
+    assert all(norm(p) in norm(text) for p in SEED.detailed_description)
+
+
+def test_intervention_description_carries_the_registered_dosing_lines(ps):
+    iv = ps["armsInterventionsModule"]["interventions"][0]
+    assert norm(SEED.intervention_description) in norm(iv["description"])
+    assert [t for _, t in _bullets(iv["description"])] == SEED.dosing
+
+
+def test_eligibility_bullets_and_nested_bullets_match_the_seed(ps):
+    text = ps["eligibilityModule"]["eligibilityCriteria"]
+    inclusion, _, exclusion = text.partition("Exclusion Criteria:")
+    expected = lambda bullets: [(d, t) for b in bullets for d, t in [(0, b.text)] + [(1, c) for c in b.children]]  # noqa: E731
+    assert _bullets(inclusion) == expected(SEED.inclusion)
+    assert _bullets(exclusion) == expected(SEED.exclusion)
+
+
+def test_keywords_and_mesh_terms_are_the_registered_ones(exported, ps):
+    assert sorted(ps["conditionsModule"]["keywords"]) == sorted(SEED.keywords)
+    meshes = [m["term"] for mod in exported["derivedSection"].values() for m in mod["meshes"]]
+    assert sorted(meshes) == sorted(SEED.mesh_terms)
+
+
+def test_pages_variant_leaves_cohorts_and_dosing_to_the_graph(store, ps):
+    """Without full_text the structured parts are not repeated in the text (the pages list them with links)."""
+    plain = export_study(store, NCT)["protocolSection"]
+    assert _numbered(plain["descriptionModule"]["detailedDescription"]) == {}
+    assert _bullets(plain["armsInterventionsModule"]["interventions"][0]["description"]) == []
+    assert plain["eligibilityModule"] == ps["eligibilityModule"]
+
+
+def test_every_registered_date_with_its_type(ps):
+    m = ps["statusModule"]
+    keys = {"First Posted": "studyFirstPostDateStruct", "Last Update Posted": "lastUpdatePostDateStruct",
+            "Study Start Date": "startDateStruct", "Primary Completion Date": "primaryCompletionDateStruct",
+            "Study Completion Date": "completionDateStruct"}
+    assert {label: (m[key]["type"], m[key]["date"]) for label, key in keys.items()} == SEED.dates
+    assert m["statusVerifiedDate"] == SEED.last_verified

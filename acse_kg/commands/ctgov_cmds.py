@@ -33,7 +33,7 @@ def _nct(value: str) -> str:
 def export_ctgov(store: GraphStore, nct: str) -> dict[str, Any]:
     """The study as ClinicalTrials.gov API v2 JSON, for ``acse-kg export NCT… --format ctgov``."""
     try:
-        return export_study(store, _nct(nct))
+        return export_study(store, _nct(nct), full_text=True)
     except StudyNotFound as exc:
         fail(str(exc), 1)
 

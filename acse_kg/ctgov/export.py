@@ -46,9 +46,10 @@ def _codes(store: GraphStore) -> dict[Node, str]:
 class _Reader:
     """Navigation over one study's triples, with API codes of the enumerated individuals."""
 
-    def __init__(self, g: rdflib.Graph, codes: dict[Node, str]) -> None:
+    def __init__(self, g: rdflib.Graph, codes: dict[Node, str], full_text: bool = True) -> None:
         self.g = g
         self.codes = codes
+        self.full_text = full_text
 
     def one(self, s: Node, p: URIRef) -> Node | None:
         return next(iter(sorted(self.g.objects(s, p))), None)  # type: ignore[arg-type]
@@ -208,7 +209,47 @@ def _description(r: _Reader, s: Node) -> dict[str, Any]:
     m: dict[str, Any] = {}
     for key in ("briefSummary", "detailedDescription"):
         _put(m, key, r.text(s, ACSE[key]))
+    if r.full_text:
+        _put(m, "detailedDescription", with_cohort_list(r, s, m.get("detailedDescription")))
     return m
+
+
+def with_cohort_list(r: _Reader, s: Node, text: str | None) -> str | None:
+    """The detailed description followed by the numbered list of cohorts, as the registry shows it.
+
+    The curated record keeps each listed cohort as a cohort individual (its
+    registered text verbatim), not inside the description; ClinicalTrials.gov
+    clients expect the list in the text, so it is rebuilt from the cohorts,
+    in acse:cohortNumber order. A description that already holds the list (a
+    record imported with it) is left as it is.
+    """
+    cohorts = []
+    for c in r.all(s, ACSE.hasCohort):
+        number, registered = r.one(c, ACSE.cohortNumber), r.text(c, ACSE.registeredText)
+        if number is not None and registered:
+            cohorts.append((int(number), registered))
+    if not cohorts:
+        return text
+    lines = "\n".join(f"{n}. {t}" for n, t in sorted(cohorts))
+    if text and all(t in text for _, t in cohorts):
+        return text
+    return f"{text}\n\n{lines}" if text else lines
+
+
+def with_dosing_lines(r: _Reader, iv: Node, text: str | None) -> str | None:
+    """An intervention's description followed by its dosing regimens' registered lines, one bullet each.
+
+    The curated record structures each dosing line as a acse:DosingRegimen
+    (registered text kept verbatim, acse:position order); the registry's
+    record carries them in the intervention description.
+    """
+    regimens = sorted(r.all(iv, ACSE.hasDosingRegimen),
+                      key=lambda n: (float(r.one(n, ACSE.position) or 1e9), str(n)))
+    lines = [t for t in (r.text(n, ACSE.registeredText) for n in regimens) if t]
+    if not lines or (text and all(t in text for t in lines)):
+        return text
+    bullets = "\n".join(f"* {t}" for t in lines)
+    return f"{text}\n\n{bullets}" if text else bullets
 
 
 def _conditions(r: _Reader, s: Node) -> dict[str, Any]:
@@ -274,7 +315,8 @@ def _arms(r: _Reader, s: Node) -> dict[str, Any]:
         item = {}
         _put(item, "type", _intervention_type(r, iv))
         _put(item, "name", r.label(iv))
-        _put(item, "description", r.text(iv, ACSE.description))
+        description = r.text(iv, ACSE.description)
+        _put(item, "description", with_dosing_lines(r, iv, description) if r.full_text else description)
         extra = generic_object(r, iv, "Intervention")
         extra.pop("type", None)
         if "armGroupLabels" not in extra:
@@ -402,9 +444,9 @@ def _derived(r: _Reader, s: Node) -> dict[str, Any]:
     return out
 
 
-def export_from_graph(g: rdflib.Graph, codes: dict[Node, str], nct: str) -> dict[str, Any]:
-    """The API v2 Study JSON of the study ``nct`` in the triples ``g``."""
-    r = _Reader(g, codes)
+def export_from_graph(g: rdflib.Graph, codes: dict[Node, str], nct: str, *, full_text: bool = True) -> dict[str, Any]:
+    """The API v2 Study JSON of the study ``nct`` in the triples ``g`` (``full_text``: see :func:`export_study`)."""
+    r = _Reader(g, codes, full_text)
     s = URIRef(study_iri(nct))
     protocol: dict[str, Any] = {}
     for module in protocol_modules():
@@ -421,12 +463,18 @@ def export_from_graph(g: rdflib.Graph, codes: dict[Node, str], nct: str) -> dict
     return study  # no hasResults: results are not part of the graph, so the registry does not claim either way
 
 
-def export_study(store: GraphStore, nct: str) -> dict[str, Any]:
+def export_study(store: GraphStore, nct: str, *, full_text: bool = False) -> dict[str, Any]:
     """The study ``nct`` as ClinicalTrials.gov API v2 JSON; raises :class:`StudyNotFound`.
 
-    Stable entry point used by the pages and the API.
+    Stable entry point used by the pages and the API. ``full_text`` also
+    writes the registered text that the curated record structures as
+    individuals of its own (the numbered cohort list at the end of the
+    detailed description, the dosing lines in the intervention description),
+    so the record is whole for ClinicalTrials.gov clients; the API and the
+    CLI ask for it. The pages leave it out because they render cohorts and
+    regimens from the graph themselves, with links.
     """
     g = _study_graph(store, nct)
     if (URIRef(study_iri(nct)), None, None) not in g:
         raise StudyNotFound(f"no study {nct} in the store")
-    return export_from_graph(g, _codes(store), nct)
+    return export_from_graph(g, _codes(store), nct, full_text=full_text)

@@ -148,7 +148,7 @@ def list_studies(store: GraphStore, params: dict[str, str]) -> dict[str, Any]:
     q = parse_params(params)
     ncts = matching_ncts(store, q)
     page = ncts[q.offset:q.offset + q.page_size]
-    studies = [export_study(store, n) for n in page]
+    studies = [export_study(store, n, full_text=True) for n in page]
     if q.fields:
         studies = [_pick(s, q.fields) for s in studies]
     body: dict[str, Any] = {"studies": studies}
