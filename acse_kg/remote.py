@@ -8,9 +8,14 @@ engine works.
 
 The same graph layout holds as in the embedded store: the *live* named graphs
 form the default graph of queries (sent as ``default-graph-uri``), history
-graphs are left out of it. Writes go to the update endpoint (the query URL
-unless told otherwise) with ``Authorization: Bearer <token>`` when a token is
-given (``ACSE_KG_REMOTE_TOKEN``).
+graphs are left out of it. Every named graph stays reachable with ``GRAPH``
+(sent as ``named-graph-uri``): the protocol says a request that names its
+default graph and no named graphs has *no* named graphs, and compliant engines
+(Oxigraph server) apply that, while the embedded store keeps them all.
+
+Writes go to the update endpoint with ``Authorization: Bearer <token>`` when a
+token is given (``ACSE_KG_REMOTE_TOKEN``). Engines differ on where that is
+(see :func:`update_url_for`): given explicitly, or derived from the query URL.
 """
 
 from __future__ import annotations
@@ -37,6 +42,31 @@ from .store import (
 
 TOKEN_ENV = "ACSE_KG_REMOTE_TOKEN"
 UPDATE_URL_ENV = "ACSE_KG_REMOTE_UPDATE_URL"
+
+
+def update_url_for(query_url: str) -> str:
+    """Where updates go when nobody says: the ``update`` sibling of a ``.../query`` URL, else the query URL.
+
+    Some engines serve queries and updates at one URL (acse-kg's ``/sparql``,
+    Virtuoso, GraphDB's repository URL); others split them, and the common
+    split names the query service ``query`` and the update service ``update``
+    side by side (Oxigraph server ``/query`` and ``/update``, Fuseki
+    ``/dataset/query`` and ``/dataset/update``). Deriving it lets
+    ``--store http://host:7878/query`` alone address a read-write Oxigraph.
+    Anything else is given with ``update_url`` or ``ACSE_KG_REMOTE_UPDATE_URL``.
+    """
+    parts = httpx.URL(query_url)
+    head, sep, last = parts.path.rpartition("/")
+    if sep and last == "query":
+        return str(parts.copy_with(path=f"{head}/update"))
+    return query_url
+
+
+def _one_line(text: str, limit: int | None = None) -> str:
+    """An endpoint's error body on one line: engines (Oxigraph) answer multi-line parser messages,
+    and the registry's errors are one line (the CLI prints them as they are)."""
+    flat = " ".join(text.split())
+    return flat if limit is None else flat[:limit]
 
 
 def _term(binding: dict[str, Any] | None) -> Node | None:
@@ -69,10 +99,11 @@ class SparqlEndpointStore:
         client: httpx.Client | None = None,
     ) -> None:
         self.query_url = query_url
-        self.update_url = update_url or os.environ.get(UPDATE_URL_ENV) or query_url
+        self.update_url = update_url or os.environ.get(UPDATE_URL_ENV) or update_url_for(query_url)
         self.token = token if token is not None else os.environ.get(TOKEN_ENV)
         self._client = client or httpx.Client(timeout=timeout, follow_redirects=True)
-        self._live: list[str] | None = None
+        #: The endpoint's named graphs, listed once and forgotten after each write through this object.
+        self._graphs: list[str] | None = None
 
     # -- transport ---------------------------------------------------------
     def _request(self, url: str, data: Any, headers: dict[str, str]) -> httpx.Response:
@@ -82,10 +113,10 @@ class SparqlEndpointStore:
         except httpx.HTTPError as exc:
             raise StoreError(f"cannot reach the SPARQL endpoint {url}: {exc}") from exc
         if response.status_code == 400:
-            raise QuerySyntaxError(response.text.strip() or "the endpoint rejected the request (400)")
+            raise QuerySyntaxError(_one_line(response.text) or "the endpoint rejected the request (400)")
         if response.status_code >= 300:
             raise StoreError(
-                f"the SPARQL endpoint {url} answered {response.status_code}: {response.text.strip()[:500]}"
+                f"the SPARQL endpoint {url} answered {response.status_code}: {_one_line(response.text, 500)}"
             )
         return response
 
@@ -107,14 +138,20 @@ class SparqlEndpointStore:
         defaults = list(default_graph_uris) or ([] if has_dataset or not live_default else self._live_graphs())
         if defaults:
             form["default-graph-uri"] = defaults
-        if named_graph_uris:
+            # Naming the default graph alone would leave no named graphs (SPARQL 1.1 Protocol 2.1.4);
+            # name them all, as the embedded store keeps them all for GRAPH patterns.
+            form["named-graph-uri"] = list(named_graph_uris) or self._all_graphs()
+        elif named_graph_uris:
             form["named-graph-uri"] = list(named_graph_uris)
         return self._request(self.query_url, form, {"Accept": accept}).content
 
+    def _all_graphs(self) -> list[str]:
+        if self._graphs is None:
+            self._graphs = self.named_graphs()
+        return self._graphs
+
     def _live_graphs(self) -> list[str]:
-        if self._live is None:
-            self._live = [g for g in self.named_graphs() if not g.startswith(HISTORY_PREFIX)]
-        return self._live
+        return [g for g in self._all_graphs() if not g.startswith(HISTORY_PREFIX)]
 
     def _json(self, query: str) -> dict[str, Any]:
         import orjson
@@ -196,8 +233,10 @@ class SparqlEndpointStore:
         headers = {"Content-Type": "application/sparql-update"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        self._request(self.update_url, with_prologue(update).encode("utf-8"), headers)
-        self._live = None
+        try:
+            self._request(self.update_url, with_prologue(update).encode("utf-8"), headers)
+        finally:
+            self._graphs = None  # even a failed request may have been applied before the answer was lost
 
     def _ntriples(self, data: bytes | str, rdf_format: str, graph: str) -> str:
         raw = data.encode() if isinstance(data, str) else data
