@@ -20,7 +20,8 @@ from fastapi.responses import JSONResponse
 
 from acse_kg.ctgov.export import StudyNotFound, export_study
 from acse_kg.ctgov.import_ import ImportRefused, import_study
-from acse_kg.ctgov.query import QueryError, list_studies
+from acse_kg.ctgov.fields import project
+from acse_kg.ctgov.query import QueryError, check_format, list_studies, normalise_nct, parse_fields_param
 from acse_kg.history import HistoryError, diff_versions, list_versions
 from acse_kg.record_check import CheckError, check_study
 from acse_kg.store import GraphStore, StoreError
@@ -45,14 +46,28 @@ def _admin_token(request: Request) -> str | None:
 
 
 @router.get("/api/v2/studies/{nct_id}")
-def get_study(nct_id: str, store: GraphStore = Depends(get_store)) -> Any:
-    """One study as ClinicalTrials.gov API v2 JSON."""
-    if (bad := _bad_nct(nct_id)) is not None:
-        return bad
+def get_study(nct_id: str, request: Request, store: GraphStore = Depends(get_store)) -> Any:
+    """One study as ClinicalTrials.gov API v2 JSON (``fields``, ``format=json``, ``markupFormat=markdown``).
+
+    The NCT number follows the spec's pattern (any case, leading zeros optional).
+    """
+    nct = normalise_nct(nct_id)
+    if nct is None:
+        return _error(400, f"not an NCT number: {nct_id!r} (NCT followed by up to 8 digits)")
+    params = dict(request.query_params)
+    unknown = sorted(set(params) - {"fields", "format", "markupFormat"})
     try:
-        return export_study(store, nct_id, full_text=True)
+        if unknown:
+            raise QueryError(f"unsupported parameter(s): {', '.join(unknown)} (supported: fields, format, markupFormat)")
+        check_format(params)
+        fields = parse_fields_param(params)
+    except QueryError as exc:
+        return _error(400, str(exc))
+    try:
+        study = export_study(store, nct, full_text=True)
     except StudyNotFound as exc:
         return _error(404, str(exc))
+    return project(study, fields) if fields else study
 
 
 @router.get("/api/v2/studies")

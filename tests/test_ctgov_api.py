@@ -32,9 +32,33 @@ def test_get_study_is_valid_api_v2_json(client):
 
 
 def test_unknown_and_malformed_nct(client):
-    assert client.get("/api/v2/studies/NCT00000000").status_code == 404
+    assert client.get("/api/v2/studies/NCT09999999").status_code == 404
     r = client.get("/api/v2/studies/12345")
     assert r.status_code == 400 and "NCT" in r.json()["error"]
+
+
+@pytest.mark.parametrize("given", ["nct02034981", "NCT2034981", "Nct002034981"])
+def test_nct_number_in_any_case_and_without_leading_zeros(client, given):
+    """The spec's pattern ^[Nn][Cc][Tt]0*[1-9]\\d{0,7}$: ClinicalTrials.gov clients may send these."""
+    r = client.get(f"/api/v2/studies/{given}", params={"fields": "NCTId"})
+    assert r.status_code == 200 and r.json()["protocolSection"]["identificationModule"]["nctId"] == "NCT02034981"
+
+
+def test_nct_number_zero_is_not_an_nct_number(client):
+    assert client.get("/api/v2/studies/NCT00000000").status_code == 400
+
+
+def test_single_study_fields(client):
+    r = client.get("/api/v2/studies/NCT02034981", params={"fields": "OverallStatus|Phase"})
+    assert r.json() == {"protocolSection": {"statusModule": {"overallStatus": "ACTIVE_NOT_RECRUITING"},
+                                            "designModule": {"phases": ["PHASE2"]}}}
+
+
+@pytest.mark.parametrize("params", [{"fields": "nope"}, {"format": "csv"}, {"markupFormat": "legacy"},
+                                    {"pageSize": "5"}])
+def test_single_study_bad_parameters_are_400(client, params):
+    r = client.get("/api/v2/studies/NCT02034981", params=params)
+    assert r.status_code == 400 and list(params)[0] in r.json()["error"]
 
 
 def test_post_needs_the_admin_token(client):
@@ -74,20 +98,98 @@ def test_list_with_fields_and_count(client):
                         "totalCount": 1}
 
 
-def test_list_paging(client):
-    first = client.get("/api/v2/studies", params={"pageSize": 1, "fields": "nctId"}).json()
-    second = client.get("/api/v2/studies", params={"pageSize": 1, "fields": "nctId",
-                                                   "pageToken": first["nextPageToken"]}).json()
-    assert first["studies"] != second["studies"]
+@pytest.fixture(scope="module")
+def listing():
+    """A registry with the record and both reference records (three studies), for the list query."""
+    from acse_kg.ctgov.import_ import import_study
+    from acse_kg.store import open_store
+    from api.app import create_app
+    from api.settings import ServerSettings
+    from ctgov_fixtures import RECORDS
+
+    st = open_store("memory")
+    for name in RECORDS:
+        import_study(st, load_record(name))
+    with TestClient(create_app(st, ServerSettings(query_workers=1))) as c:
+        yield c
 
 
-@pytest.mark.parametrize("params", [{"pageSize": "0"}, {"filter.overallStatus": "OPEN"}, {"pageToken": "!!"},
-                                   {"query.foo": "x"}])
-def test_list_bad_parameters_are_400(client, params):
+def ncts(listing, **params):
+    body = listing.get("/api/v2/studies", params={"fields": "NCTId", **params}).json()
+    return [s["protocolSection"]["identificationModule"]["nctId"] for s in body["studies"]]
+
+
+def test_list_paging_walks_every_study_once_in_nct_order(listing):
+    seen, token = [], None
+    while True:
+        body = listing.get("/api/v2/studies", params={"pageSize": 2, "fields": "NCTId",
+                                                      **({"pageToken": token} if token else {})}).json()
+        seen += [s["protocolSection"]["identificationModule"]["nctId"] for s in body["studies"]]
+        token = body.get("nextPageToken")
+        if token is None:
+            break
+    assert seen == ["NCT02034981", "NCT02513394", "NCT06171568"]
+
+
+def test_total_count_comes_with_the_first_page_only(listing):
+    first = listing.get("/api/v2/studies", params={"pageSize": 1, "countTotal": "true"}).json()
+    second = listing.get("/api/v2/studies", params={"pageSize": 1, "countTotal": "true",
+                                                    "pageToken": first["nextPageToken"]}).json()
+    assert first["totalCount"] == 3 and "totalCount" not in second
+
+
+def test_page_size_zero_means_the_default_and_large_is_coerced_to_1000(listing):
+    assert len(ncts(listing, pageSize=0)) == 3
+    assert len(ncts(listing, pageSize=5000)) == 3
+
+
+def test_fields_accept_piece_names_and_keep_only_those_parts_in_arrays(listing):
+    body = listing.get("/api/v2/studies", params={"fields": "NCTId,LocationCountry", "filter.ids": "NCT02034981"}).json()
+    assert body["studies"] == [{"protocolSection": {"identificationModule": {"nctId": "NCT02034981"},
+                                                    "contactsLocationsModule": {"locations": [{"country": "France"}]}}}]
+
+
+def test_fields_accept_dotted_paths_and_derived_section(listing):
+    body = listing.get("/api/v2/studies", params={"fields": "derivedSection.interventionBrowseModule.meshes",
+                                                  "query.id": "NCT02034981"}).json()
+    assert {"id": "D047428", "term": "Protein Kinase Inhibitors"} in \
+        body["studies"][0]["derivedSection"]["interventionBrowseModule"]["meshes"]
+
+
+@pytest.mark.parametrize("params, expected", [
+    ({"query.cond": "Hematologic"}, ["NCT02034981"]),
+    ({"query.intr": "xalkori"}, ["NCT02034981"]),
+    ({"query.titles": "crizotinib"}, ["NCT02034981"]),
+    ({"query.spons": "Fondation ARC"}, ["NCT02034981"]),
+    ({"query.lead": "Fondation ARC"}, []),
+    ({"query.locn": "villejuif"}, ["NCT02034981"]),
+    ({"query.id": "2013-000885-13"}, ["NCT02034981"]),
+    ({"query.term": "pseudoprogression"}, ["NCT02034981"]),
+    ({"filter.ids": "nct6171568|NCT02034981"}, ["NCT02034981", "NCT06171568"]),
+    ({"filter.overallStatus": "active_not_recruiting,completed"}, ["NCT02034981", "NCT02513394"]),
+    ({"filter.overallStatus": "NOT_YET_RECRUITING"}, ["NCT06171568"]),
+])
+def test_search_areas_and_filters(listing, params, expected):
+    assert ncts(listing, **params) == expected
+
+
+@pytest.mark.parametrize("params, named", [
+    ({"pageSize": "-1"}, "pageSize"), ({"pageSize": "ten"}, "pageSize"),
+    ({"filter.overallStatus": "OPEN"}, "filter.overallStatus"), ({"filter.ids": "12"}, "filter.ids"),
+    ({"pageToken": "!!"}, "pageToken"), ({"query.foo": "x"}, "query.foo"), ({"countTotal": "yes"}, "countTotal"),
+    ({"fields": "nope"}, "fields"), ({"format": "csv"}, "format"), ({"markupFormat": "legacy"}, "markupFormat"),
+])
+def test_list_bad_parameters_are_400_naming_the_parameter(client, params, named):
     r = client.get("/api/v2/studies", params=params)
-    assert r.status_code == 400 and "error" in r.json()
+    assert r.status_code == 400 and named in r.json()["error"]
 
 
 def test_check_route(client):
     body = client.get("/study/NCT02034981/check").json()
     assert not body["clean"] and {f["rule"] for f in body["findings"]} == {"implausible-unit", "cohort-excluded-by-criterion"}
+
+
+def test_list_answer_validates_against_the_spec_paged_studies_schema(listing):
+    body = listing.get("/api/v2/studies", params={"pageSize": 2, "countTotal": "true"}).json()
+    assert set(body) == {"studies", "nextPageToken", "totalCount"}
+    assert validate_study(body, "PagedStudies") == []

@@ -1,29 +1,51 @@
 """``GET /api/v2/studies``: the ClinicalTrials.gov list query, answered from the graph.
 
-Supported parameters, with ClinicalTrials.gov's meaning: ``query.cond``
-(conditions, keywords, condition MeSH terms), ``query.intr`` (interventions,
-their other names, intervention MeSH terms), ``query.term`` (any text of the
-record), ``filter.overallStatus`` (comma- or pipe-separated codes),
-``pageSize`` (default 10, at most 1000), ``pageToken`` (opaque, from
-``nextPageToken``), ``countTotal`` and ``fields`` (dotted paths such as
-``protocolSection.identificationModule`` or bare field names such as
-``nctId``/``NCTId``, ``briefTitle``). Matching is case-insensitive substring
-matching; studies come in NCT order so pages are stable.
+Supported parameters, with ClinicalTrials.gov's meaning (spec 2.0.5):
+``query.cond`` (conditions, keywords, condition MeSH terms), ``query.intr``
+(interventions, their other names, intervention MeSH terms), ``query.term``
+(any text of the record), ``query.titles`` (titles, acronym), ``query.outc``
+(outcome measures), ``query.spons`` / ``query.lead`` (sponsor and
+collaborators / lead sponsor), ``query.locn`` (facility, city, state, zip,
+country), ``query.id`` (NCT number and other study ids),
+``filter.overallStatus`` and ``filter.ids`` (comma- or pipe-separated),
+``pageSize`` (default 10; 0 means the default; more than 1000 is coerced down
+to 1000), ``pageToken`` (opaque, from ``nextPageToken``), ``countTotal``
+(``totalCount`` on the first page only), ``fields`` (see :mod:`.fields`),
+``format=json`` and ``markupFormat=markdown``. Matching is case-insensitive
+substring matching (not ClinicalTrials.gov's Essie syntax); studies come in
+NCT order so pages are stable. Any other parameter is refused by name.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..loader import STUDY_GRAPH_PREFIX
 from ..store import GraphStore
 from .export import export_study
+from .fields import FieldsError, Path_, parse_fields, project
 from .spec import enum_values
 
 MAX_PAGE_SIZE = 1000
+DEFAULT_PAGE_SIZE = 10
+NCT_PATTERN = re.compile(r"^[Nn][Cc][Tt]0*([1-9]\d{0,7})$")  # the spec's nctId pattern
+
+#: query.* search areas -> the property paths (from the study) whose text they search.
+AREAS: dict[str, str] = {
+    "query.cond": "(acse:condition/rdfs:label)|acse:keyword|(acse:meshTerm/rdfs:label)",
+    "query.intr": "(acse:hasIntervention/(rdfs:label|acse:otherName|acse:description))|(acse:meshTerm/rdfs:label)"
+                  "|(acse:hasArm/(rdfs:label|acse:description))",
+    "query.titles": "acse:briefTitle|acse:officialTitle|acse:acronym",
+    "query.outc": "(acse:primaryOutcome|acse:secondaryOutcome|acse:otherOutcome)/(acse:measure|acse:description|acse:timeFrame)",
+    "query.spons": "(acse:leadSponsor|acse:collaborator)/rdfs:label",
+    "query.lead": "acse:leadSponsor/rdfs:label",
+    "query.locn": "acse:site/((acse:facility/rdfs:label)|acse:city|acse:state|acse:zip|acse:country)",
+    "query.id": "acse:nctId|(acse:identifier/acse:identifierValue)",
+}
 
 
 class QueryError(ValueError):
@@ -38,40 +60,71 @@ def _lit(text: str) -> str:
 
 @dataclass
 class StudyQuery:
-    cond: str | None = None
-    intr: str | None = None
+    areas: dict[str, str] = field(default_factory=dict)  # query.* parameter -> text
     term: str | None = None
     statuses: list[str] | None = None
-    page_size: int = 10
+    ids: list[str] | None = None
+    page_size: int = DEFAULT_PAGE_SIZE
     offset: int = 0
+    first_page: bool = True
     count_total: bool = False
-    fields: list[str] | None = None
+    fields: list[Path_] | None = None
+
+
+def normalise_nct(value: str) -> str | None:
+    """``nct2034981`` -> ``NCT02034981`` (ClinicalTrials.gov's pattern); None when it is not one."""
+    m = NCT_PATTERN.match(value.strip())
+    return f"NCT{int(m.group(1)):08d}" if m else None
+
+
+def check_format(params: dict[str, str]) -> None:
+    """``format`` and ``markupFormat``: only what this registry writes (JSON, markdown)."""
+    if params.get("format", "json") != "json":
+        raise QueryError(f"format: only json is supported here, not {params['format']!r}")
+    if params.get("markupFormat", "markdown") != "markdown":
+        raise QueryError(f"markupFormat: only markdown is supported here, not {params['markupFormat']!r}")
+
+
+def parse_fields_param(params: dict[str, str]) -> list[Path_] | None:
+    if "fields" not in params:
+        return None
+    try:
+        return parse_fields(params["fields"])
+    except FieldsError as exc:
+        raise QueryError(str(exc)) from None
 
 
 def parse_params(params: dict[str, str]) -> StudyQuery:
     """Check and convert the query-string parameters; raise :class:`QueryError` naming a bad one."""
-    known = {"query.cond", "query.intr", "query.term", "filter.overallStatus", "pageSize", "pageToken",
-             "countTotal", "fields", "format"}
+    known = {*AREAS, "query.term", "filter.overallStatus", "filter.ids", "pageSize", "pageToken",
+             "countTotal", "fields", "format", "markupFormat"}
     unknown = sorted(set(params) - known)
     if unknown:
-        raise QueryError(f"unsupported parameter(s): {', '.join(unknown)}")
-    if params.get("format", "json") != "json":
-        raise QueryError("format: only json is supported")
-    q = StudyQuery(cond=params.get("query.cond") or None, intr=params.get("query.intr") or None,
-                   term=params.get("query.term") or None)
+        raise QueryError(f"unsupported parameter(s): {', '.join(unknown)} (supported: {', '.join(sorted(known))})")
+    check_format(params)
+    q = StudyQuery(areas={k: params[k] for k in AREAS if params.get(k, "").strip()},
+                   term=params.get("query.term", "").strip() or None)
     if params.get("filter.overallStatus"):
         codes = [c.strip().upper() for c in params["filter.overallStatus"].replace("|", ",").split(",") if c.strip()]
         bad = [c for c in codes if c not in enum_values("Status")]
         if bad:
-            raise QueryError(f"filter.overallStatus: unknown status {', '.join(bad)}")
+            raise QueryError(f"filter.overallStatus: unknown status {', '.join(bad)} "
+                             f"(one of {', '.join(enum_values('Status'))})")
         q.statuses = codes
-    if "pageSize" in params:
+    if params.get("filter.ids"):
+        raw = [c.strip() for c in params["filter.ids"].replace("|", ",").split(",") if c.strip()]
+        bad = [c for c in raw if normalise_nct(c) is None]
+        if bad:
+            raise QueryError(f"filter.ids: not an NCT number: {', '.join(bad)}")
+        q.ids = [normalise_nct(c) for c in raw]  # type: ignore[misc]
+    if params.get("pageSize", "").strip():
         try:
-            q.page_size = int(params["pageSize"])
+            size = int(params["pageSize"])
         except ValueError:
-            raise QueryError("pageSize: not an integer") from None
-        if not 0 < q.page_size <= MAX_PAGE_SIZE:
-            raise QueryError(f"pageSize: must be between 1 and {MAX_PAGE_SIZE}")
+            raise QueryError(f"pageSize: not an integer: {params['pageSize']!r}") from None
+        if size < 0:
+            raise QueryError("pageSize: must not be negative")
+        q.page_size = min(size, MAX_PAGE_SIZE) if size else DEFAULT_PAGE_SIZE  # as ClinicalTrials.gov does
     if params.get("pageToken"):
         try:
             q.offset = int(base64.urlsafe_b64decode(params["pageToken"].encode()).decode())
@@ -79,12 +132,12 @@ def parse_params(params: dict[str, str]) -> StudyQuery:
             raise QueryError("pageToken: not a token this server issued") from None
         if q.offset < 0:
             raise QueryError("pageToken: not a token this server issued")
+        q.first_page = False
     if "countTotal" in params:
         if params["countTotal"].lower() not in ("true", "false"):
-            raise QueryError("countTotal: true or false")
+            raise QueryError(f"countTotal: true or false, not {params['countTotal']!r}")
         q.count_total = params["countTotal"].lower() == "true"
-    if params.get("fields"):
-        q.fields = [f.strip() for f in params["fields"].replace("|", ",").split(",") if f.strip()]
+    q.fields = parse_fields_param(params)
     return q
 
 
@@ -95,12 +148,10 @@ def _text_filter(var_paths: str, text: str) -> str:
 def matching_ncts(store: GraphStore, q: StudyQuery) -> list[str]:
     """NCT numbers of the live studies that match, in NCT order."""
     where = ["?s a/rdfs:subClassOf* acse:Study ; acse:nctId ?nct ."]
-    if q.cond:
-        where.append(_text_filter(
-            "(acse:condition/rdfs:label)|acse:keyword|(acse:meshTerm/rdfs:label)", q.cond))
-    if q.intr:
-        where.append(_text_filter(
-            "(acse:hasIntervention/(rdfs:label|acse:otherName))|(acse:meshTerm/rdfs:label)", q.intr))
+    for area, text in q.areas.items():
+        where.append(_text_filter(AREAS[area], text))
+    if q.ids:
+        where.append("FILTER(STR(?nct) IN (" + ", ".join(_lit(n) for n in q.ids) + "))")
     if q.term:
         where.append(
             f"FILTER EXISTS {{ GRAPH ?g {{ ?x ?p ?t }} FILTER(?g = IRI(CONCAT({_lit(STUDY_GRAPH_PREFIX)}, ?nct))) "
@@ -112,37 +163,6 @@ def matching_ncts(store: GraphStore, q: StudyQuery) -> list[str]:
     return [str(v) for v in rows.values("nct")]
 
 
-def _pick(study: dict[str, Any], fields: list[str]) -> dict[str, Any]:
-    """Only the asked fields: a dotted path keeps that subtree, a bare name every key of that name."""
-    out: dict[str, Any] = {}
-
-    def put(path: list[str], value: Any) -> None:
-        node = out
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-        node[path[-1]] = value
-
-    def find(node: Any, name: str, path: list[str]) -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                if k.lower() == name.lower():
-                    put([*path, k], v)
-                else:
-                    find(v, name, [*path, k])
-
-    for f in fields:
-        if "." in f:
-            node: Any = study
-            parts = f.split(".")
-            for part in parts:
-                node = node.get(part) if isinstance(node, dict) else None
-            if node is not None:
-                put(parts, node)
-        else:
-            find(study, f, [])
-    return out
-
-
 def list_studies(store: GraphStore, params: dict[str, str]) -> dict[str, Any]:
     """The API v2 list response: ``studies``, ``nextPageToken`` if more, ``totalCount`` if asked."""
     q = parse_params(params)
@@ -150,10 +170,10 @@ def list_studies(store: GraphStore, params: dict[str, str]) -> dict[str, Any]:
     page = ncts[q.offset:q.offset + q.page_size]
     studies = [export_study(store, n, full_text=True) for n in page]
     if q.fields:
-        studies = [_pick(s, q.fields) for s in studies]
+        studies = [project(s, q.fields) for s in studies]
     body: dict[str, Any] = {"studies": studies}
     if q.offset + q.page_size < len(ncts):
         body["nextPageToken"] = base64.urlsafe_b64encode(str(q.offset + q.page_size).encode()).decode()
-    if q.count_total:
+    if q.count_total and q.first_page:  # "ignored for the subsequent pages"
         body["totalCount"] = len(ncts)
     return body
