@@ -6,6 +6,7 @@ checked against the embedded store (the session's ``store``) on the same bundle.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from oxigraph_server_fixtures import OxigraphServer, empty_oxigraph, oxigraph_se
 from acse_kg.history import edit_study, list_versions
 from acse_kg.loader import graph_counts, load_bundle, study_graph_name
 from acse_kg.matching.engine import Matcher
-from acse_kg.namespaces import ACSE, cohort_iri, study_iri
+from acse_kg.namespaces import ACSE, BASE, cohort_iri, study_iri
 from acse_kg.pages import cohort_page, study_page
 from acse_kg.paths import ROOT
 from acse_kg.remote import SparqlEndpointStore, update_url_for
@@ -114,6 +115,18 @@ def test_each_documented_query_selects_the_same_rows_as_on_the_embedded_store(
     assert rows == _unordered_concat(query, store.select(query).rows)
 
 
+def test_a_requests_own_default_graph_keeps_every_named_graph_reachable(
+    remote: SparqlEndpointStore, store: GraphStore
+) -> None:
+    """As on the embedded store: default-graph-uri alone narrows the default graph, not the GRAPH patterns."""
+    query = """SELECT ?g (COUNT(*) AS ?n) WHERE {
+                 { ?s ?p ?o BIND("default" AS ?g) } UNION { GRAPH ?g { ?s ?p ?o } } } GROUP BY ?g ORDER BY ?g"""
+    only = [BASE + "id/graph/vocab/hgnc"]
+    got = json.loads(remote.query_serialized(query, "json", default_graph_uris=only)[1])
+    assert len(got["results"]["bindings"]) == 1 + len(store.named_graphs())
+    assert got == json.loads(store.query_serialized(query, "json", default_graph_uris=only)[1])
+
+
 @pytest.mark.parametrize("question", [
     f"ASK {{ <{study_iri(NCT)}> a acse:BasketTrial }}",
     f"ASK {{ <{cohort_iri(NCT, 24)}> a acse:Cohort }}",
@@ -198,6 +211,23 @@ def test_a_cohort_page_renders_identically(remote: SparqlEndpointStore, store: G
     page = cohort_page(remote, NCT, 18)
     assert page.count('<tr class="threshold">') > 5
     assert threshold_rows_sorted(page) == threshold_rows_sorted(cohort_page(store, NCT, 18))
+
+
+def test_the_server_app_over_oxigraph_matches_and_answers_sparql(
+    remote: SparqlEndpointStore, store: GraphStore, matchers: tuple[Matcher, Matcher]
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    with TestClient(create_app(remote)) as client:
+        matched = client.post("/match", content=contract_example())
+        assert matched.status_code == 200
+        assert matched.json() == json.loads(json.dumps(matchers[1].match(contract_example())))
+        answered = client.get("/sparql", params={"query": COHORT_NUMBERS},
+                              headers={"Accept": "application/sparql-results+json"})
+        assert answered.status_code == 200
+        assert answered.json() == json.loads(store.query_serialized(COHORT_NUMBERS, "json")[1])
 
 
 # ------------------------------------------------------------------ writes
