@@ -99,34 +99,73 @@ def list_versions(store: GraphStore, nct: str) -> list[Version]:
     return out
 
 
-def snapshot(store: GraphStore, nct: str, *, agent: str, note: str | None = None,
-             when: datetime | None = None) -> str | None:
-    """Archive the current version of ``nct`` (if any) and log the version about to replace it.
-
-    Call just before the study's live graph is replaced; returns the archive
-    graph's name, or None when the study is new.
-    """
+def _snapshot_update(store: GraphStore, nct: str, *, agent: str, note: str | None,
+                     when: datetime | None) -> tuple[str, str | None]:
+    """The SPARQL Update operations that archive the current version and log the next one (not run)."""
     live = _has_live(store, nct)
     rows = _logged(store, nct)
     current = max((int(r["n"].toPython()) for r in rows), default=0)  # type: ignore[union-attr]
+    ops = []
     archived = None
     if live:
         archived = version_iri(nct, current)
-        store.update(
-            f"DROP SILENT GRAPH <{archived}> ;\n"
-            f"INSERT {{ GRAPH <{archived}> {{ ?s ?p ?o }} }} WHERE {{ GRAPH <{study_graph_name(nct)}> {{ ?s ?p ?o }} }}"
-        )
+        ops.append(f"DROP SILENT GRAPH <{archived}>")
+        ops.append(f"INSERT {{ GRAPH <{archived}> {{ ?s ?p ?o }} }} WHERE {{ GRAPH <{study_graph_name(nct)}> {{ ?s ?p ?o }} }}")
     new = current + 1 if (live or rows) else 1
     when = when or datetime.now(timezone.utc)
     agent_iri = f"https://w3id.org/acse-kg/id/agent/{re.sub(r'[^A-Za-z0-9]+', '-', agent).strip('-') or 'unknown'}"
     note_triple = f"; rdfs:comment {_lit(note)} " if note else ""
-    store.update(
+    ops.append(
         f"""INSERT DATA {{ GRAPH <{LOG_GRAPH}> {{
           <{version_iri(nct, new)}> a prov:Entity ; prov:specializationOf <{study_iri(nct)}> ;
               acse:versionNumber {new} ; prov:wasAttributedTo <{agent_iri}> ;
               prov:generatedAtTime "{when.isoformat()}"^^xsd:dateTime {note_triple}.
           {'' if not archived else f'<{version_iri(nct, new)}> prov:wasRevisionOf <{archived}> .'}
           <{agent_iri}> a prov:Agent ; rdfs:label {_lit(agent)} . }} }}"""
+    )
+    return " ;\n".join(ops), archived
+
+
+def snapshot(store: GraphStore, nct: str, *, agent: str, note: str | None = None,
+             when: datetime | None = None) -> str | None:
+    """Archive the current version of ``nct`` (if any) and log the version about to replace it.
+
+    Returns the archive graph's name, or None when the study is new. Writers
+    that replace the live graph should use :func:`replace_study` instead, which
+    does this and the replacement in one transaction.
+    """
+    update, archived = _snapshot_update(store, nct, agent=agent, note=note, when=when)
+    store.update(update)
+    return archived
+
+
+def replace_study(store: GraphStore, nct: str, data: bytes | str, rdf_format: str = "ntriples", *,
+                  agent: str, note: str | None = None, when: datetime | None = None) -> str | None:
+    """Replace the live graph of ``nct`` with ``data``, keeping the version before it, all or nothing.
+
+    The data is parsed first (a bad file changes nothing); then archiving the
+    current version, logging the new one and swapping the live graph go to the
+    store as ONE SPARQL update request, which the embedded store and SPARQL
+    endpoints apply as one transaction: a failure leaves neither a history
+    entry without its version nor a version without its history. Returns the
+    archive graph of the previous version (None for a new study).
+    """
+    import pyoxigraph as ox
+
+    from .store import RDF_FORMATS, StoreError
+
+    try:
+        fmt = RDF_FORMATS[rdf_format][0]
+        triples = list(ox.parse(data.encode() if isinstance(data, str) else data, format=fmt,
+                                without_named_graphs=True))
+    except (SyntaxError, ValueError, KeyError) as exc:
+        raise StoreError(f"cannot parse the new version of {nct} as {rdf_format}: {exc}") from exc
+    history_ops, archived = _snapshot_update(store, nct, agent=agent, note=note, when=when)
+    graph = study_graph_name(nct)
+    body = " .\n".join(str(t) for t in triples)
+    store.update(
+        f"{history_ops} ;\nDROP SILENT GRAPH <{graph}> ;\nCREATE SILENT GRAPH <{graph}> ;\n"
+        f"INSERT DATA {{ GRAPH <{graph}> {{\n{body} }} }}"
     )
     return archived
 
@@ -177,17 +216,8 @@ def edit_study(store: GraphStore, nct: str, data: bytes | str, rdf_format: str =
     """Replace a study's live graph with an edited version, keeping the one before it.
 
     The new content is parsed before anything is archived or replaced (a bad
-    file changes nothing); returns the archive graph of the previous version.
+    file changes nothing), and the whole change is one transaction (see
+    :func:`replace_study`); returns the archive graph of the previous version.
     Every writer of a study graph other than the import should go through here.
     """
-    import pyoxigraph as ox
-
-    from .store import RDF_FORMATS, StoreError
-
-    try:
-        list(ox.parse(data.encode() if isinstance(data, str) else data, format=RDF_FORMATS[rdf_format][0]))
-    except (SyntaxError, ValueError, KeyError) as exc:
-        raise StoreError(f"cannot parse the edited {nct} as {rdf_format}: {exc}") from exc
-    archived = snapshot(store, nct, agent=agent, note=note or "edit")
-    store.replace_graph(study_graph_name(nct), data, rdf_format)
-    return archived
+    return replace_study(store, nct, data, rdf_format, agent=agent, note=note or "edit")

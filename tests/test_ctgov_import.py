@@ -141,3 +141,47 @@ def test_curated_record_is_not_overwritten_by_its_own_export(fresh_store):
     from acse_kg.history import list_versions
 
     assert [v.number for v in list_versions(fresh_store, "NCT02034981")] == [0, 1]  # the curated one is kept
+
+
+class _RefusingStore:
+    """A store whose endpoint refuses any write to one study's live graph (e.g. a request too large)."""
+
+    def __init__(self, inner, live_graph: str) -> None:
+        self.inner, self.live = inner, live_graph
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+    def update(self, text: str) -> None:
+        from acse_kg.store import StoreError
+
+        if f"INSERT DATA {{ GRAPH <{self.live}>" in text:
+            raise StoreError("endpoint refused the update")
+        self.inner.update(text)
+
+    def replace_graph(self, graph, data, rdf_format="turtle") -> None:
+        from acse_kg.store import StoreError
+
+        if graph == self.live:
+            raise StoreError("endpoint refused the update")
+        self.inner.replace_graph(graph, data, rdf_format)
+
+
+def test_a_failed_write_leaves_neither_the_new_version_nor_a_history_entry(fresh_store):
+    """All or nothing includes the history: archiving and replacing are one transaction."""
+    from acse_kg.history import list_versions
+    from acse_kg.loader import study_graph_name
+    from acse_kg.store import StoreError
+
+    record = load_record("example_v2_NCT06171568_APHP_french.json")
+    import_study(fresh_store, record)
+    before, versions = len(fresh_store), list_versions(fresh_store, "NCT06171568")
+    changed = copy.deepcopy(record)
+    changed["protocolSection"]["identificationModule"]["acronym"] = "X"
+    refusing = _RefusingStore(fresh_store, study_graph_name("NCT06171568"))
+    with pytest.raises(StoreError):
+        import_study(refusing, changed)
+    assert len(fresh_store) == before and list_versions(fresh_store, "NCT06171568") == versions

@@ -2,8 +2,8 @@
 
 All or nothing: the record is validated against the spec first (a broken one is
 refused with the JSON path of each problem), mapped to a complete graph in
-memory, and only then swapped into the study's named graph with the store's
-atomic ``replace_graph``. The version it replaces is kept by :mod:`acse_kg.history`.
+memory, and only then swapped into the study's named graph, with the
+version it replaces archived, in one update (:func:`acse_kg.history.replace_study`).
 
 Fields the core ontology models use its terms (the same shape as the curated
 record of NCT02034981: StudyDate nodes, organisations, arms, outcomes ...);
@@ -448,7 +448,7 @@ def import_study(store: GraphStore, study: Any, *, agent: str = "acse-kg import"
     ``replace_curated``: the import would silently drop that structure from the
     live graph.
     """
-    from ..history import snapshot
+    from ..history import replace_study
 
     problems = check_record(study)
     if problems:
@@ -467,6 +467,5 @@ def import_study(store: GraphStore, study: Any, *, agent: str = "acse-kg import"
             "importing would replace them (use replace_curated / --replace-curated to do so anyway)",
         )])
     data = g.serialize(format="nt", encoding="utf-8")
-    previous = snapshot(store, nct, agent=agent, note=note or "before import")
-    store.replace_graph(graph, data, "ntriples")
+    previous = replace_study(store, nct, data, "ntriples", agent=agent, note=note or "import")
     return ImportResult(nct, graph, len(g), unknown_fields(study), previous)
