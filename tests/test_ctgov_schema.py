@@ -52,3 +52,25 @@ def test_only_spec_phases_pass(phase):
 def test_keys_outside_the_spec_are_reported_separately():
     record = load_record("example_v2_NCT02513394.json")
     assert [p.path for p in unknown_fields(record)] == ["$.protocolSection.contactsLocationsModule.locations_nested"]
+
+
+@pytest.mark.parametrize("value, ok", [("2020", True), ("2020-05", True), ("2020-05-17", True), ("2020-99", False),
+                                       ("2020-02-30", False), ("May 2020", False), ("20-05", False)])
+def test_partial_dates_follow_the_spec_format(french, value, ok):
+    """PartialDate is 'yyyy, yyyy-MM, or yyyy-MM-dd' in the spec's prose; a date that is none of them is refused."""
+    bad = copy.deepcopy(french)
+    bad["protocolSection"]["statusModule"]["startDateStruct"]["date"] = value
+    problems = validate_study(bad)
+    assert (problems == []) == ok
+    assert ok or [p.path for p in problems] == ["$.protocolSection.statusModule.startDateStruct.date"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.dates(), st.integers(0, 23), st.integers(0, 59))
+def test_real_dates_pass_in_every_precision(d, hh, mm):
+    from acse_kg.ctgov.schema import is_date_time_minutes, is_partial_date
+
+    iso = d.isoformat()
+    if d.year >= 1000:
+        assert is_partial_date(iso) and is_partial_date(iso[:7]) and is_partial_date(iso[:4])
+        assert is_date_time_minutes(f"{iso}T{hh:02d}:{mm:02d}")

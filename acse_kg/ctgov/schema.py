@@ -8,10 +8,14 @@ ClinicalTrials.gov clients expect. Each problem names its JSON path.
 
 from __future__ import annotations
 
+import copy
+import re
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
+from jsonschema import FormatChecker
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
 from .spec import spec
@@ -35,10 +39,70 @@ def json_path(parts: Any) -> str:
     return out
 
 
+PARTIAL_DATE = "partial-date"
+
+
+def is_partial_date(value: object) -> bool:
+    """``yyyy``, ``yyyy-MM`` or ``yyyy-MM-dd``, and a real month / day (the spec's PartialDate)."""
+    if not isinstance(value, str):
+        return True  # the type is checked on its own
+    m = re.fullmatch(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", value)
+    if m is None:
+        return False
+    year, month, day = int(m.group(1)), int(m.group(2) or 1), int(m.group(3) or 1)
+    try:
+        date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+DATE_TIME_MINUTES = "date-time-minutes"
+
+
+def is_date_time_minutes(value: object) -> bool:
+    """``yyyy-MM-dd'T'HH:mm`` with a real date and time (the spec's DateTimeMinutes)."""
+    if not isinstance(value, str):
+        return True
+    m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2})", value)
+    return bool(m) and is_partial_date(m.group(1)) and int(m.group(2)) < 24 and int(m.group(3)) < 60
+
+
+#: Spec schemas whose format is stated only in prose -> (format name, check, what to say).
+PROSE_FORMATS = {
+    "PartialDate": (PARTIAL_DATE, is_partial_date, "a partial date (yyyy, yyyy-MM or yyyy-MM-dd)"),
+    "DateTimeMinutes": (DATE_TIME_MINUTES, is_date_time_minutes, "a date and time (yyyy-MM-ddTHH:mm)"),
+}
+
+
+def _format_checker() -> FormatChecker:
+    checker = copy.deepcopy(oas30_format_checker)
+    for name, check, _ in PROSE_FORMATS.values():
+        checker.checks(name)(check)
+    return checker
+
+
 @lru_cache(maxsize=None)
 def _validator(schema_name: str) -> OAS30Validator:
-    schema = {"$ref": f"#/components/schemas/{schema_name}", "components": spec()["components"]}
-    return OAS30Validator(schema, format_checker=oas30_format_checker)
+    """The spec's schemas, with its PartialDate's stated format made checkable.
+
+    The spec describes PartialDate and DateTimeMinutes only in prose ("yyyy,
+    yyyy-MM, or yyyy-MM-dd"); each is given a format of its own here so that
+    "2020-99" is refused like any other broken date.
+    """
+    components = copy.deepcopy(spec()["components"])
+    for prose_schema, (fmt, _, _) in PROSE_FORMATS.items():
+        components["schemas"][prose_schema]["format"] = fmt
+    schema = {"$ref": f"#/components/schemas/{schema_name}", "components": components}
+    return OAS30Validator(schema, format_checker=_format_checker())
+
+
+def _message(error: Any) -> str:
+    if error.validator == "format":
+        for fmt, _, what in PROSE_FORMATS.values():
+            if error.validator_value == fmt:
+                return f"{error.instance!r} is not {what}"
+    return error.message
 
 
 def validate_study(study: Any, schema_name: str = "Study") -> list[Problem]:
@@ -46,7 +110,7 @@ def validate_study(study: Any, schema_name: str = "Study") -> list[Problem]:
     if not isinstance(study, dict):
         return [Problem("$", "a study record must be a JSON object")]
     problems = {
-        Problem(json_path(e.absolute_path), e.message)
+        Problem(json_path(e.absolute_path), _message(e))
         for e in _validator(schema_name).iter_errors(study)
     }
     return sorted(problems, key=lambda p: (p.path, p.message))
