@@ -73,3 +73,42 @@ def test_check_clean_record_exits_0(store_dir):
     run("import", str(record_path("example_v2_NCT06171568_APHP_french.json")), "--store", store_dir)
     r = run("check", "NCT06171568", "--no-reason", "--store", store_dir)
     assert r.exit_code == 0 and r.stdout.strip() == "0 findings"
+
+
+def test_check_of_an_unknown_study_exits_2_not_1(store_dir):
+    """1 means 'the record has findings'; a check that could not run must not look like that."""
+    r = run("check", "NCT09999999", "--no-reason", "--store", store_dir)
+    assert r.exit_code == 2 and "no study NCT09999999" in r.stderr and r.stdout == ""
+
+
+def test_history_of_an_unknown_version_exits_2(store_dir):
+    r = run("history", "NCT02034981", "--diff", "0", "4", "--store", store_dir)
+    assert r.exit_code == 2 and "no version 4" in r.stderr and "Traceback" not in r.output
+
+
+def test_export_accepts_the_nct_number_as_clinicaltrials_gov_does(store_dir):
+    r = run("export", "nct2034981", "--format", "ctgov", "--store", store_dir)
+    assert r.exit_code == 0 and json.loads(r.stdout)["protocolSection"]["identificationModule"]["nctId"] == "NCT02034981"
+
+
+def test_export_of_an_unknown_study_exits_2(store_dir):
+    r = run("export", "NCT09999999", "--format", "ctgov", "--store", store_dir)
+    assert r.exit_code == 2 and "no study NCT09999999" in r.stderr
+
+
+def test_refused_import_leaves_the_store_dir_unchanged(store_dir, tmp_path):
+    from acse_kg.store import open_store
+
+    run("history", "NCT02034981", "--store", store_dir)  # creates and bootstraps the store
+    st = open_store(store_dir)
+    before = len(st)
+    st.close()
+    bad = load_record("example_v2_NCT02513394.json")
+    bad["protocolSection"]["statusModule"]["startDateStruct"]["date"] = "2015-13"
+    f = tmp_path / "bad.json"
+    f.write_text(json.dumps(bad))
+    r = run("import", str(f), "--store", store_dir)
+    assert r.exit_code == 1 and "$.protocolSection.statusModule.startDateStruct.date" in r.stderr
+    st = open_store(store_dir)
+    assert len(st) == before
+    st.close()

@@ -1,14 +1,19 @@
 """CLI commands for ClinicalTrials.gov interoperability: import, history, check.
 
 ``acse-kg export NCT… --format ctgov`` lives in graph_cmds' ``export`` and
-calls :func:`export_ctgov` here. Failures are one line on stderr with exit
-status 2 (bad input) or 1 (findings / refused record), never a traceback.
+calls :func:`export_ctgov` here. Exit status: 0 done (a clean record for
+``check``); 1 the record has problems (an import refused with the JSON path of
+each, or check findings); 2 the command could not run (bad NCT number,
+unknown study or version, unreadable file, store error), so a script can tell
+"the record is not publishable" from "the check did not happen". Messages go
+to stderr in one line each, never a traceback.
 """
 
 from __future__ import annotations
 
 import json
-import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -16,18 +21,28 @@ import typer
 
 from ..ctgov.export import StudyNotFound, export_study
 from ..ctgov.import_ import ImportRefused, import_study
+from ..ctgov.query import normalise_nct
 from ..history import HistoryError, diff_versions, list_versions
 from ..record_check import CheckError, check_study
 from ..store import GraphStore, StoreError
 from .common import StoreOption, fail, get_store
 
-NCT_RE = re.compile(r"^NCT\d{8}$")
-
-
 def _nct(value: str) -> str:
-    if not NCT_RE.match(value):
+    """The NCT number in its canonical form (ClinicalTrials.gov's pattern: any case, leading zeros optional)."""
+    nct = normalise_nct(value)
+    if nct is None:
         fail(f"not an NCT number: {value!r} (NCT followed by 8 digits)")
-    return value
+    return nct
+
+
+@contextmanager
+def _opened(spec: str | None) -> Iterator[GraphStore]:
+    """The store for one command, closed however the command ends (an on-disk store keeps a lock)."""
+    st = get_store(spec)
+    try:
+        yield st
+    finally:
+        st.close()
 
 
 def export_ctgov(store: GraphStore, nct: str) -> dict[str, Any]:
@@ -35,7 +50,7 @@ def export_ctgov(store: GraphStore, nct: str) -> dict[str, Any]:
     try:
         return export_study(store, _nct(nct), full_text=True)
     except StudyNotFound as exc:
-        fail(str(exc), 1)
+        fail(str(exc))
 
 
 def register(app: typer.Typer) -> None:
@@ -54,22 +69,21 @@ def register(app: typer.Typer) -> None:
             fail(f"cannot read {file}: {exc}")
         except (ValueError, UnicodeDecodeError) as exc:
             fail(f"{file} is not JSON: {exc}")
-        st = get_store(store)
-        try:
-            result = import_study(st, record, agent="acse-kg import (CLI)", note=f"import of {file.name}",
-                                  replace_curated=replace_curated)
-        except ImportRefused as exc:
-            typer.echo(f"acse-kg: error: {file} refused, nothing was stored:", err=True)
-            for p in exc.problems:
-                typer.echo(f"  {p.path}: {p.message}", err=True)
-            raise typer.Exit(1) from None
-        except StoreError as exc:
-            fail(f"store error, nothing was stored: {exc}", 1)
+        with _opened(store) as st:
+            try:
+                result = import_study(st, record, agent="acse-kg import (CLI)", note=f"import of {file.name}",
+                                      replace_curated=replace_curated)
+            except ImportRefused as exc:
+                typer.echo(f"acse-kg: error: {file} refused, nothing was stored:", err=True)
+                for p in exc.problems:
+                    typer.echo(f"  {p.path}: {p.message}", err=True)
+                raise typer.Exit(1) from None
+            except StoreError as exc:
+                fail(f"store error, nothing was stored: {exc}")
         for w in result.warnings:
             typer.echo(f"acse-kg: warning: {w.path}: {w.message} (not stored)", err=True)
         typer.echo(f"imported {result.nct_id}: {result.triples} triples into <{result.graph}>"
                    + (f"; previous version kept in <{result.previous_version}>" if result.previous_version else ""))
-        st.close()
 
     @app.command()
     def history(
@@ -79,21 +93,24 @@ def register(app: typer.Typer) -> None:
         store: StoreOption = None,
     ) -> None:
         """List the versions of a study record, or diff two of them field by field."""
-        st = get_store(store)
-        try:
-            if diff:
-                changes = diff_versions(st, _nct(nct), diff[0], diff[1])
-                if as_json:
-                    typer.echo(json.dumps(changes, ensure_ascii=False, indent=2))
+        nct = _nct(nct)
+        with _opened(store) as st:
+            try:
+                if diff:
+                    changes = diff_versions(st, nct, diff[0], diff[1])
                 else:
-                    for c in changes:
-                        typer.echo(f"{c['field']}: {json.dumps(c['from'], ensure_ascii=False)} -> "
-                                   f"{json.dumps(c['to'], ensure_ascii=False)}")
-                    typer.echo(f"({len(changes)} field{'s' if len(changes) != 1 else ''} changed)")
+                    versions = list_versions(st, nct)
+            except HistoryError as exc:
+                fail(str(exc))
+        if diff:
+            if as_json:
+                typer.echo(json.dumps(changes, ensure_ascii=False, indent=2))
                 return
-            versions = list_versions(st, _nct(nct))
-        except HistoryError as exc:
-            fail(str(exc), 1)
+            for c in changes:
+                typer.echo(f"{c['field']}: {json.dumps(c['from'], ensure_ascii=False)} -> "
+                           f"{json.dumps(c['to'], ensure_ascii=False)}")
+            typer.echo(f"({len(changes)} field{'s' if len(changes) != 1 else ''} changed)")
+            return
         if as_json:
             typer.echo(json.dumps([v.as_dict() for v in versions], ensure_ascii=False, indent=2))
             return
@@ -107,12 +124,13 @@ def register(app: typer.Typer) -> None:
         reason: Annotated[bool, typer.Option("--reason/--no-reason", help="Also run the OWL reasoner (HermiT, a few seconds).")] = True,
         store: StoreOption = None,
     ) -> None:
-        """Report what a registry reviewer would flag before publishing; exit 1 when there are findings."""
-        st = get_store(store)
-        try:
-            findings = check_study(st, _nct(nct), reason=reason)
-        except CheckError as exc:
-            fail(str(exc), 1)
+        """Report what a registry reviewer would flag before publishing; exit 0 clean, 1 findings, 2 error."""
+        nct = _nct(nct)
+        with _opened(store) as st:
+            try:
+                findings = check_study(st, nct, reason=reason)
+            except CheckError as exc:
+                fail(str(exc))
         if as_json:
             typer.echo(json.dumps([f.as_dict() for f in findings], ensure_ascii=False, indent=2))
         else:
