@@ -21,6 +21,7 @@ token is given (``ACSE_KG_REMOTE_TOKEN``). Engines differ on where that is
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,6 +38,7 @@ from .store import (
     QuerySyntaxError,
     SelectResult,
     StoreError,
+    one_line,
     with_prologue,
 )
 
@@ -62,11 +64,8 @@ def update_url_for(query_url: str) -> str:
     return query_url
 
 
-def _one_line(text: str, limit: int | None = None) -> str:
-    """An endpoint's error body on one line: engines (Oxigraph) answer multi-line parser messages,
-    and the registry's errors are one line (the CLI prints them as they are)."""
-    flat = " ".join(text.split())
-    return flat if limit is None else flat[:limit]
+#: Seconds the list of the endpoint's named graphs (the default graph of queries) is reused.
+GRAPH_LIST_TTL = 2.0
 
 
 def _term(binding: dict[str, Any] | None) -> Node | None:
@@ -104,6 +103,7 @@ class SparqlEndpointStore:
         self._client = client or httpx.Client(timeout=timeout, follow_redirects=True)
         #: The endpoint's named graphs, listed once and forgotten after each write through this object.
         self._graphs: list[str] | None = None
+        self._graphs_at = 0.0
 
     # -- transport ---------------------------------------------------------
     def _request(self, url: str, data: Any, headers: dict[str, str]) -> httpx.Response:
@@ -113,10 +113,10 @@ class SparqlEndpointStore:
         except httpx.HTTPError as exc:
             raise StoreError(f"cannot reach the SPARQL endpoint {url}: {exc}") from exc
         if response.status_code == 400:
-            raise QuerySyntaxError(_one_line(response.text) or "the endpoint rejected the request (400)")
+            raise QuerySyntaxError(one_line(response.text) or "the endpoint rejected the request (400)")
         if response.status_code >= 300:
             raise StoreError(
-                f"the SPARQL endpoint {url} answered {response.status_code}: {_one_line(response.text, 500)}"
+                f"the SPARQL endpoint {url} answered {response.status_code}: {one_line(response.text, 500)}"
             )
         return response
 
@@ -146,8 +146,11 @@ class SparqlEndpointStore:
         return self._request(self.query_url, form, {"Accept": accept}).content
 
     def _all_graphs(self) -> list[str]:
-        if self._graphs is None:
-            self._graphs = self.named_graphs()
+        # Other clients write to a shared engine too: the list is trusted for a moment only, so
+        # a graph they add is in the default graph within GRAPH_LIST_TTL seconds.
+        now = time.monotonic()
+        if self._graphs is None or now - self._graphs_at > GRAPH_LIST_TTL:
+            self._graphs, self._graphs_at = self.named_graphs(), now
         return self._graphs
 
     def _live_graphs(self) -> list[str]:

@@ -14,6 +14,7 @@ that queries see, which is the union of the *live* named graphs.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -139,8 +140,23 @@ def _to_rdflib(term: Any) -> Node | None:
     raise TypeError(f"unsupported term {term!r}")
 
 
+def one_line(text: str, limit: int | None = None) -> str:
+    """A parser's message on one line: engines (Oxigraph) write multi-line messages with a caret,
+    and the registry's errors are one line (the CLI prints them as they are)."""
+    flat = " ".join(text.split())
+    return flat if limit is None else flat[:limit]
+
+
+_POSITION = re.compile(r"\bat 1:(\d+)")
+
+
 def _parse_error(exc: Exception) -> QuerySyntaxError:
-    return QuerySyntaxError(str(exc))
+    """The parser's message, with positions on the first line counted in the caller's text,
+    not in the prologue prepended to it."""
+    def shift(m: re.Match[str]) -> str:
+        return f"at 1:{max(1, int(m.group(1)) - len(_PROLOGUE_ONE_LINE))}"
+
+    return QuerySyntaxError(one_line(_POSITION.sub(shift, str(exc))))
 
 
 def with_prologue(query: str) -> str:

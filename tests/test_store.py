@@ -23,7 +23,7 @@ from acse_kg.loader import (
     study_graph_name,
 )
 from acse_kg.paths import DATA_DIR
-from acse_kg.store import GraphStore, StoreError, open_store
+from acse_kg.store import GraphStore, QuerySyntaxError, StoreError, open_store
 
 NCT = "NCT02034981"
 
@@ -146,3 +146,16 @@ def test_a_study_graph_holds_exactly_the_last_file_loaded_however_often(tmp_path
         graph = load_study_file(st_, path)
         assert len(st_) == len(content)
     assert len(st_.graph(graph)) == len(second)
+
+
+@pytest.mark.parametrize(("query", "where"), [
+    ("SELECT * WHERE { ?s ?p }", "1:25"),
+    ("SELECT *\nWHERE { ?s ?p ?o . FILTER(}", "2:28"),
+])
+def test_a_malformed_query_is_one_line_naming_the_position_in_the_callers_text(
+    store: GraphStore, query: str, where: str
+) -> None:
+    with pytest.raises(QuerySyntaxError) as err:
+        store.select(query)
+    message = str(err.value)
+    assert "\n" not in message and f"at {where}:" in message
