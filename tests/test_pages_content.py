@@ -257,3 +257,11 @@ def test_alternatives_are_marked_so_no_single_one_reads_as_required(cohort5):
     flagged = {var for var, r in rows.items() if find_class(r, "alt-flag")}
     assert {"ECOG performance status", "Karnofsky performance status", "Lansky play-performance scale"} <= flagged
     assert "absolute neutrophil count" not in flagged and "haemoglobin" not in flagged
+
+
+def test_a_cohort_page_is_the_same_after_every_load_of_the_record():
+    """An Or's alternatives are a set of blank nodes, relabelled at each load; the page must not follow the labels."""
+    from acse_kg.store import open_store
+
+    pages = {cohort_page(open_store("memory"), NCT, 18) for _ in range(3)}
+    assert len(pages) == 1

@@ -87,6 +87,11 @@ class ExpressionGraph:
             return "?"
         return self.labels.get(str(iri), str(iri).rsplit("/", 1)[-1].rsplit("#", 1)[-1])
 
+    def operands(self, node: Node) -> list[Node]:
+        """An And/Or's operands in reading order: RDF keeps them as a set, and ordering by their
+        text (not by blank-node labels, which change at every load) keeps every page stable."""
+        return sorted(self.triples.get(node, {}).get(ACSE.operand, []), key=lambda o: self.text(o, top=False))
+
     # ------------------------------------------------------------ printing
     def text(self, node: Node, top: bool = True) -> str:
         """The expression as a sentence fragment; nested And/Or are parenthesised."""
@@ -108,8 +113,7 @@ class ExpressionGraph:
             return f"not {self.text(ops[0], top=False)}"
         if ACSE.Conjunction in types or ACSE.Disjunction in types:
             word = " and " if ACSE.Conjunction in types else " or "
-            parts = sorted(self.text(o, top=False) for o in ops)
-            body = word.join(parts)
+            body = word.join(self.text(o, top=False) for o in self.operands(node))
             return body if top else f"({body})"
         return "?"
 
@@ -164,5 +168,5 @@ class ExpressionGraph:
             )
             return
         alternative = alternative or ACSE.Disjunction in types
-        for o in sorted(self.triples.get(node, {}).get(ACSE.operand, []), key=str):
+        for o in self.operands(node):
             self._collect(o, out, seen, alternative)
