@@ -5,6 +5,8 @@ from __future__ import annotations
 import jsonschema
 import pytest
 import rdflib
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from matching_fixtures import matcher, profile  # noqa: F401
 
 from acse_kg.matching import jsonld
@@ -69,6 +71,21 @@ def error(**over) -> ProfileError:
         ({"alterations": [{"type": "mutation"}]}, "alterations.0.gene"),
         ({"height_cm": 0}, "height_cm"),
         ({"measurable_disease": "true"}, "measurable_disease"),
+        ({"heart_rate_bpm": 0}, "heart_rate_bpm"),
+        ({"qtcf_ms": 0}, "qtcf_ms"),
+        ({"labs": {"hemoglobin": 0}}, "labs.hemoglobin"),
+        ({"weight_kg": -60}, "weight_kg"),
+        ({"performance": {"ecog": 1.5}}, "performance.ecog"),
+        ({"performance": {"lansky": -10}}, "performance.lansky"),
+        ({"labs": {"bilirubin_uln": -0.1}}, "labs.bilirubin_uln"),
+        ({"labs": {"anc": {"value": 1.8}}}, "labs.anc"),
+        ({"labs": {"anc": {"value": "1.8", "unit": "10*9/L"}}}, "labs.anc"),
+        ({"labs": {"anc": {"value": 1.8, "unit": "10*9/L", "method": "auto"}}}, "labs.anc"),
+        ({"labs": {"platelets": {"value": -3, "unit": "10*3/uL"}}}, "labs.platelets"),
+        ({"alterations": [{"gene": "MET", "type": "amplification", "vaf": 0.3}]}, "alterations.0.vaf"),
+        ({"alterations": {"gene": "MET", "type": "amplification"}}, "alterations"),
+        ({"labs": None}, "labs"),
+        ({"id": 17}, "id"),
     ],
 )
 def test_bad_input_names_the_field(over, field) -> None:
@@ -83,6 +100,36 @@ def test_required_fields(missing) -> None:
     with pytest.raises(ProfileError) as info:
         parse_profile(p)
     assert info.value.field == missing
+
+
+@pytest.mark.parametrize("number", [b"NaN", b"Infinity", b"-Infinity", b"1e400"])
+def test_a_number_that_is_not_finite_is_an_error_naming_the_field(number) -> None:
+    with pytest.raises(ProfileError) as info:
+        parse_profile(b'{"id": "P", "diagnosis": "LUAD", "age_years": ' + number + b"}")
+    assert info.value.field == "age_years" and "finite" in info.value.message
+
+
+def test_a_quantity_that_is_not_finite_is_an_error_naming_the_field() -> None:
+    with pytest.raises(ProfileError) as info:
+        parse_profile(b'{"id": "P", "diagnosis": "LUAD", "age_years": 54, "labs": {"anc": {"value": 1e400, "unit": "/uL"}}}')
+    assert info.value.field == "labs.anc" and "finite" in info.value.message
+
+
+def test_error_messages_are_plain_sentences_without_pydantic_prefixes() -> None:
+    e = error(labs={"anc": {"value": 1, "unit": "furlong"}})
+    assert e.message.startswith("unknown or incompatible unit 'furlong'")
+
+
+def test_the_id_of_a_profile_is_echoed_in_its_error_even_when_orjson_refuses_the_document() -> None:
+    with pytest.raises(ProfileError) as info:
+        parse_profile(b'{"id": "P-big", "diagnosis": "LUAD", "age_years": 1e400}')
+    assert info.value.profile_id == "P-big"
+
+
+@pytest.mark.parametrize(("given", "expected"), [(1.0, 1), (0.0, 0), (2, 2)])
+def test_a_score_written_as_a_whole_number_is_that_score(given, expected) -> None:
+    # JSON Schema's "integer" (which we publish) accepts 1.0; the validator must agree.
+    assert parse_profile(profile(performance={"ecog": given})).performance.ecog == expected
 
 
 def test_not_json_is_an_error_without_a_field() -> None:
@@ -128,3 +175,29 @@ def test_the_json_ld_context_makes_the_profile_rdf(matcher) -> None:
 def test_the_context_names_every_alteration_type_of_the_graph(store) -> None:  # noqa: ANN001
     terms = {str(r["term"]) for r in store.select("SELECT ?term WHERE { ?t acse:profileTerm ?term }")}
     assert terms <= set(jsonld.ALTERATION_TERMS)
+
+
+# ------------------------------------------------- schema and validator agree
+NUMBER_FIELDS = [
+    "age_years", "height_cm", "weight_kg", "qtcf_ms", "heart_rate_bpm", "life_expectancy_months",
+    "labs.anc", "labs.platelets", "labs.hemoglobin", "labs.creatinine_clearance", "labs.bilirubin_uln",
+    "labs.ast_uln", "labs.alt_uln", "performance.ecog", "performance.karnofsky", "performance.lansky",
+]
+_VALIDATOR = jsonschema.Draft202012Validator(json_schema())
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(
+    field=st.sampled_from(NUMBER_FIELDS),
+    value=st.one_of(st.integers(-5, 2500), st.floats(-5, 2500, allow_nan=False), st.sampled_from([0, 0.0, 1.0, 5, 130])),
+)
+def test_the_published_schema_and_the_validator_agree_on_every_number(field, value) -> None:
+    head, _, tail = field.partition(".")
+    doc = profile(**({head: {tail: value}} if tail else {head: value}))
+    try:
+        parse_profile(doc)
+        accepted = True
+    except ProfileError as exc:
+        assert exc.field == field
+        accepted = False
+    assert _VALIDATOR.is_valid(doc) == accepted
