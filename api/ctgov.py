@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from acse_kg.ctgov.export import StudyNotFound, export_study
 from acse_kg.ctgov.import_ import ImportRefused, import_study
@@ -27,6 +27,7 @@ from acse_kg.record_check import CheckError, check_study
 from acse_kg.store import GraphStore, StoreError
 
 from .deps import get_store
+from .negotiation import choose
 
 router = APIRouter()
 NCT_RE = re.compile(r"^NCT\d{8}$")
@@ -108,20 +109,105 @@ async def post_study(request: Request, store: GraphStore = Depends(get_store)) -
     )
 
 
+def _wants_html(request: Request) -> bool:
+    """A browser asking for the page (text/html preferred to JSON); API clients get JSON."""
+    return choose(request.headers.get("accept"), {"application/json": "json", "text/html": "html"}) == "html"
+
+
+_PAGE_HEAD = """{% extends "base.html" %}
+{% import "_macros.html" as mc %}
+{% block crumbs %} › <a href="{{ links.study(nct) }}">{{ nct }}</a> › <span aria-current="page">{{ crumb }}</span>{% endblock %}
+"""
+
+HISTORY_PAGE = _PAGE_HEAD + """{% block title %}History of {{ nct }} — acse-kg{% endblock %}
+{% block main %}
+<article class="history">
+<h1>History of {{ nct }}</h1>
+<p>Every import or edit keeps the version before it, with who made it and when (PROV-O in the graph).</p>
+<table class="versions">
+<thead><tr><th scope="col">Version</th><th scope="col">When</th><th scope="col">Who</th><th scope="col">Note</th></tr></thead>
+<tbody>
+{% for v in versions %}
+<tr class="version" data-version="{{ v.number }}"><td>v{{ v.number }}{% if v.current %} <strong>(current)</strong>{% endif %}</td>
+<td>{% if v.time %}<time datetime="{{ v.time }}">{{ v.time }}</time>{% endif %}</td><td>{{ v.agent or "" }}</td><td>{{ v.note or "" }}</td></tr>
+{% endfor %}
+</tbody>
+</table>
+{% if versions | length > 1 %}
+<h2>Compare two versions</h2>
+<ul class="diffs">
+{% for a, b in steps %}<li><a href="{{ links.root }}study/{{ nct }}/history/diff?from={{ a }}&amp;to={{ b }}">v{{ a }} → v{{ b }}</a></li>{% endfor %}
+</ul>
+<form method="get" action="{{ links.root }}study/{{ nct }}/history/diff">
+<label>from <select name="from">{% for v in versions %}<option value="{{ v.number }}">v{{ v.number }}</option>{% endfor %}</select></label>
+<label>to <select name="to">{% for v in versions %}<option value="{{ v.number }}"{% if v.current %} selected{% endif %}>v{{ v.number }}</option>{% endfor %}</select></label>
+<button type="submit">Compare</button>
+</form>
+{% endif %}
+</article>
+{% endblock %}"""
+
+DIFF_PAGE = _PAGE_HEAD + """{% block title %}{{ nct }}: v{{ a }} → v{{ b }} — acse-kg{% endblock %}
+{% block main %}
+<article class="history-diff">
+<h1>{{ nct }}: version {{ a }} → version {{ b }}</h1>
+<p><a href="{{ links.root }}study/{{ nct }}/history">All versions</a>. Fields of the ClinicalTrials.gov API v2 record that differ, by JSON path.</p>
+{% if changes %}
+<table class="changes">
+<thead><tr><th scope="col">Field</th><th scope="col">v{{ a }}</th><th scope="col">v{{ b }}</th></tr></thead>
+<tbody>
+{% for c in changes %}<tr class="change"><td><code>{{ c.field }}</code></td><td>{{ c["from"] if c["from"] is not none else "—" }}</td><td>{{ c.to if c.to is not none else "—" }}</td></tr>{% endfor %}
+</tbody>
+</table>
+{% else %}<p class="none">No field differs.</p>{% endif %}
+</article>
+{% endblock %}"""
+
+CHECK_PAGE = _PAGE_HEAD + """{% block title %}Record check of {{ nct }} — acse-kg{% endblock %}
+{% block main %}
+<article class="record-check">
+<h1>Record check of {{ nct }}</h1>
+<p>What a registry reviewer would flag before publishing: SHACL rules in <code>shapes/record_check.ttl</code>{% if reason %} and the OWL reasoner{% endif %}.</p>
+{% if findings %}
+<table class="findings">
+<thead><tr><th scope="col">Rule</th><th scope="col">About</th><th scope="col">Offending value</th><th scope="col">Finding</th></tr></thead>
+<tbody>
+{% for f in findings %}<tr class="finding" data-rule="{{ f.rule }}"><td><code>{{ f.rule }}</code></td>
+<td><a href="{{ links.iri(f.focus) }}">{{ f.focus }}</a></td><td>{{ f.value or "" }}</td><td>{{ f.message }}</td></tr>{% endfor %}
+</tbody>
+</table>
+{% else %}<p class="clean">No findings: nothing a reviewer would flag.</p>{% endif %}
+</article>
+{% endblock %}"""
+
+
+def _page(template: str, **ctx: Any) -> HTMLResponse:
+    from acse_kg.pages import Links
+    from acse_kg.pages.render import ASSETS, environment
+
+    html = environment().from_string(template).render(links=Links(), assets=ASSETS, **ctx)
+    return HTMLResponse(html)
+
+
 @router.get("/study/{nct}/history")
-def get_history(nct: str, store: GraphStore = Depends(get_store)) -> Any:
-    """Every version of a study record, oldest first, with who and when."""
+def get_history(nct: str, request: Request, store: GraphStore = Depends(get_store)) -> Any:
+    """Every version of a study record, oldest first, with who and when (HTML page or JSON)."""
     if (bad := _bad_nct(nct)) is not None:
         return bad
     try:
-        return {"nctId": nct, "versions": [v.as_dict() for v in list_versions(store, nct)]}
+        versions = list_versions(store, nct)
     except HistoryError as exc:
         return _error(404, str(exc))
+    if _wants_html(request):
+        numbers = [v.number for v in versions]
+        return _page(HISTORY_PAGE, nct=nct, crumb="History", versions=versions,
+                     steps=list(zip(numbers, numbers[1:])))
+    return {"nctId": nct, "versions": [v.as_dict() for v in versions]}
 
 
 @router.get("/study/{nct}/history/diff")
 def get_history_diff(nct: str, request: Request, store: GraphStore = Depends(get_store)) -> Any:
-    """Field-by-field differences between versions ``from`` and ``to``."""
+    """Field-by-field differences between versions ``from`` and ``to`` (HTML page or JSON)."""
     if (bad := _bad_nct(nct)) is not None:
         return bad
     try:
@@ -131,18 +217,26 @@ def get_history_diff(nct: str, request: Request, store: GraphStore = Depends(get
     except ValueError:
         return _error(400, "from and to must be version numbers (integers)")
     try:
-        return {"nctId": nct, "from": a, "to": b, "changes": diff_versions(store, nct, a, b)}
+        changes = diff_versions(store, nct, a, b)
     except HistoryError as exc:
         return _error(404, str(exc))
+    if _wants_html(request):
+        return _page(DIFF_PAGE, nct=nct, crumb=f"v{a} → v{b}", a=a, b=b, changes=changes)
+    return {"nctId": nct, "from": a, "to": b, "changes": changes}
 
 
 @router.get("/study/{nct}/check")
-def get_check(nct: str, reason: bool = False, store: GraphStore = Depends(get_store)) -> Any:
+def get_check(nct: str, request: Request, store: GraphStore = Depends(get_store)) -> Any:
     """What a registry reviewer would flag on the record before publishing (``?reason=true``: with HermiT)."""
     if (bad := _bad_nct(nct)) is not None:
         return bad
+    flag = request.query_params.get("reason", "false").lower()
+    if flag not in ("true", "false"):
+        return _error(400, f"reason: true or false, not {flag!r}")
     try:
-        findings = check_study(store, nct, reason=reason)
+        findings = check_study(store, nct, reason=flag == "true")
     except CheckError as exc:
         return _error(404, str(exc))
+    if _wants_html(request):
+        return _page(CHECK_PAGE, nct=nct, crumb="Record check", findings=findings, reason=flag == "true")
     return {"nctId": nct, "clean": not findings, "findings": [f.as_dict() for f in findings]}
