@@ -135,6 +135,12 @@ def test_mesh_terms(store: GraphStore) -> None:
     assert sorted(texts(store, f"{STUDY} acse:meshTerm/rdfs:label ?v")) == sorted(SEED.mesh_terms)
 
 
+def test_mesh_terms_keep_the_registered_order_conditions_first(store: GraphStore) -> None:
+    rows = store.select(f"""SELECT ?v WHERE {{ {STUDY} acse:meshTerm ?m . ?m rdfs:label ?v ;
+                              acse:meshBranch ?b ; acse:position ?p }} ORDER BY DESC(?b = "condition") ?p""")
+    assert [str(v) for v in rows.values("v")] == SEED.mesh_terms
+
+
 # --- design -------------------------------------------------------------------
 def test_phase(store: GraphStore) -> None:
     assert one(store, f"{STUDY} acse:phase/rdfs:label ?v") == "Phase 2"
