@@ -4,12 +4,13 @@ The body is read as bytes and validated by the same code as the CLI. A body
 that is not JSON is 400; a profile that breaks the contract is 422 with the
 offending field named; nothing is stored. The matcher is built once per
 store (the graph is read at build time), so a request only validates,
-decides and serialises. The JSON Schema of the profile and the JSON-LD
-context are published beside the endpoints.
+decides and serialises. The JSON Schemas of the profile and of the result,
+and the JSON-LD context, are published beside the endpoints.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -19,12 +20,14 @@ from fastapi.responses import Response
 from acse_kg.matching import jsonld, shacl
 from acse_kg.matching.engine import Matcher, matcher_for
 from acse_kg.matching.profile import ProfileError, json_schema
+from acse_kg.matching.result import result_schema
 from acse_kg.matching.rules import GraphModelError
 
 from .deps import get_store
 
 router = APIRouter(tags=["matching"])
 JSON = "application/json"
+
 
 def _inline(node: Any, defs: dict[str, Any]) -> Any:
     """The schema with its local $refs expanded, so it stands alone inside the OpenAPI document."""
@@ -40,6 +43,30 @@ def _inline(node: Any, defs: dict[str, Any]) -> Any:
 
 _SCHEMA = json_schema()
 _PROFILE_SCHEMA = _inline(_SCHEMA, _SCHEMA.get("$defs", {}))
+_RESULT = result_schema()
+_RESULT_SCHEMA = _inline(_RESULT, _RESULT.get("$defs", {}))
+_FIELD_ERROR = {
+    "type": "object",
+    "required": ["field", "message"],
+    "properties": {
+        "index": {"type": "integer", "description": "position in the batch (POST /match/batch only)"},
+        "id": {"description": "the profile's id when it could be read"},
+        "field": {"type": ["string", "null"], "description": "dotted path of the offending field"},
+        "message": {"type": "string"},
+    },
+}
+_ERRORS = {
+    400: {"description": "the body is not JSON (nor JSON lines, for a batch)",
+          "content": {JSON: {"schema": {"type": "object", "properties": {"detail": {"type": "string"}}}}}},
+    422: {"description": "a profile breaks the contract: the offending field is named",
+          "content": {JSON: {"schema": {"type": "object",
+                                        "properties": {"detail": {"type": "array", "items": _FIELD_ERROR}}}}}},
+}
+_ONE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the match result", "content": {JSON: {"schema": _RESULT_SCHEMA}}}, **_ERRORS}
+_BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "one match result per profile, in order",
+          "content": {JSON: {"schema": {"type": "array", "items": _RESULT_SCHEMA}}}}, **_ERRORS}
 _BODY_DOC = {"requestBody": {"required": True, "content": {JSON: {"schema": _PROFILE_SCHEMA}}}}
 _BATCH_DOC = {
     "requestBody": {
@@ -64,12 +91,64 @@ def _invalid(errors: list[dict[str, Any]]) -> Response:
     return _json(422, {"detail": errors})
 
 
-@router.post("/match", summary="Match one tumor profile against the trial's cohorts", openapi_extra=_BODY_DOC)
+class NotJSON(ValueError):
+    """The body (or one of its lines) is not JSON: answered 400."""
+
+
+def _loads(data: bytes) -> Any:
+    """Parse JSON; NotJSON with the parser's reason when it is not.
+
+    orjson refuses a few documents that are JSON all the same (integers beyond
+    64 bits, numbers beyond a double); those are retried with the standard
+    library, so that they reach validation and get a 422 naming the field.
+    """
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        reason = str(exc)
+    try:
+        return json.loads(data, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        raise NotJSON(reason) from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _batch_items(body: bytes) -> list[Any]:
+    """The profiles of a batch body: a JSON array, or JSON lines (one profile a line).
+
+    A body that is one JSON document is taken whole (an array is the batch, an
+    object is a batch of one, however it is laid out); otherwise every
+    non-blank line must be a JSON document. An empty body is not JSON.
+    """
+    if not body.strip():
+        raise NotJSON("the body is empty (expected a JSON array of profiles or JSON lines)")
+    try:
+        whole = _loads(body)
+    except NotJSON as exc:
+        lines = body.splitlines()
+        if len([x for x in lines if x.strip()]) < 2:
+            raise
+        items = []
+        for n, line in enumerate(lines, start=1):
+            if line.strip():
+                try:
+                    items.append(_loads(line))
+                except NotJSON as bad:
+                    raise NotJSON(f"line {n}: {bad}") from None
+        return items
+    return whole if isinstance(whole, list) else [whole]
+
+
+@router.post("/match", summary="Match one tumor profile against the trial's cohorts", openapi_extra=_BODY_DOC,
+             responses=_ONE_RESPONSES)
 async def match_one(request: Request) -> Response:
     body = await request.body()
     try:
-        orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        _loads(body)
+    except NotJSON as exc:
         return _json(400, {"detail": f"body is not JSON: {exc}"})
     try:
         matcher = _matcher(request)
@@ -81,17 +160,12 @@ async def match_one(request: Request) -> Response:
 
 
 @router.post("/match/batch", summary="Match profiles given as a JSON array or JSON lines; results in order",
-             openapi_extra=_BATCH_DOC)
+             openapi_extra=_BATCH_DOC, responses=_BATCH_RESPONSES)
 async def match_batch(request: Request) -> Response:
     body = await request.body()
-    items: list[Any]
-    stripped = body.lstrip()
     try:
-        if stripped.startswith(b"["):
-            items = orjson.loads(body)
-        else:
-            items = [orjson.loads(line) for line in body.splitlines() if line.strip()]
-    except orjson.JSONDecodeError as exc:
+        items = _batch_items(body)
+    except NotJSON as exc:
         return _json(400, {"detail": f"body is not a JSON array or JSON lines: {exc}"})
     try:
         matcher = _matcher(request)
@@ -113,6 +187,11 @@ async def match_batch(request: Request) -> Response:
 @router.get("/match/schema", summary="JSON Schema of the tumor profile")
 async def profile_schema() -> Response:
     return Response(orjson.dumps(json_schema()), media_type="application/schema+json")
+
+
+@router.get("/match/result-schema", summary="JSON Schema of the match result")
+async def match_result_schema() -> Response:
+    return Response(orjson.dumps(result_schema()), media_type="application/schema+json")
 
 
 @router.get("/match/context", summary="JSON-LD context that makes a tumor profile RDF")

@@ -7,7 +7,7 @@ import json
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from matching_fixtures import profile
+from matching_fixtures import DROP, matcher, profile  # noqa: F401
 from typer.testing import CliRunner
 
 from acse_kg.cli import app as cli_app
@@ -125,6 +125,58 @@ def test_batch_non_json_is_400(client) -> None:
     assert client.post("/match/batch", content=b"[{oops").status_code == 400
 
 
+def test_batch_body_that_is_one_json_profile_laid_out_on_several_lines_is_a_batch_of_one(client) -> None:
+    r = client.post("/match/batch", content=json.dumps(profile(id="pretty"), indent=2).encode())
+    assert r.status_code == 200 and [x["profile_id"] for x in r.json()] == ["pretty"]
+
+
+@pytest.mark.parametrize("body", [b"", b"  \n\n "])
+def test_batch_empty_body_is_400(client, body) -> None:
+    r = client.post("/match/batch", content=body)
+    assert r.status_code == 400 and "empty" in r.json()["detail"]
+
+
+def test_batch_json_lines_with_a_line_that_is_not_json_is_400_naming_the_line(client) -> None:
+    body = orjson.dumps(profile(id="a")) + b"\n{oops\n" + orjson.dumps(profile(id="c"))
+    r = client.post("/match/batch", content=body)
+    assert r.status_code == 400 and "line 2" in r.json()["detail"]
+
+
+@pytest.mark.parametrize("body", [b"42", b"null", b'"P-1"'])
+def test_batch_json_that_is_not_a_profile_is_422(client, body) -> None:
+    r = client.post("/match/batch", content=body)
+    assert r.status_code == 422 and r.json()["detail"][0]["index"] == 0
+
+
+def test_post_match_json_that_orjson_refuses_is_still_json_and_gets_422_naming_the_field(client) -> None:
+    body = b'{"id": "P-big", "diagnosis": "LUAD", "age_years": 1e400}'
+    r = client.post("/match", content=body)
+    assert r.status_code == 422
+    assert r.json()["detail"] == [{"id": "P-big", "field": "age_years", "message": "must be a finite number"}]
+
+
+@pytest.mark.parametrize("body", [b"42", b"null", b'"LUAD"', b"true"])
+def test_post_match_json_that_is_not_an_object_is_422(client, body) -> None:
+    r = client.post("/match", content=body)
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] is None
+
+
+def test_matching_over_http_stores_nothing(client, store) -> None:  # noqa: ANN001
+    before = (len(store), sorted(store.named_graphs()))
+    client.post("/match", json=profile())
+    client.post("/match", json=profile(age_years=-1))
+    client.post("/match/batch", json=[profile(id="x"), profile(id="y", diagnosis="COAD")])
+    assert (len(store), sorted(store.named_graphs())) == before
+
+
+def test_the_result_schema_is_published_and_documents_the_answers(client) -> None:
+    schema = client.get("/match/result-schema")
+    assert schema.status_code == 200 and schema.json()["title"] == "MatchResult"
+    ops = client.get("/openapi.json").json()["paths"]
+    for path in ("/match", "/match/batch"):
+        assert {"200", "400", "422"} <= set(ops[path]["post"]["responses"]), path
+
+
 def test_the_json_schema_and_the_json_ld_context_are_published(client) -> None:
     schema = client.get("/match/schema")
     assert schema.status_code == 200 and schema.json()["title"] == "TumorProfile"
@@ -161,3 +213,34 @@ def test_the_contract_example_profile_is_valid_and_answered_in_the_contract_shap
     assert c5["verdict"] == "ineligible"
     assert [c["id"] for c in c5["criteria"] if c["status"] == "not_met"] == ["exc-01"]
     assert result["dosing"]["regimen"] == "250 mg twice daily" and result["dosing"]["dose_mg"] == 250
+
+
+# ------------------------------------------------------- the result's published schema
+def test_results_conform_to_the_published_result_schema(matcher) -> None:  # noqa: F811
+    import itertools
+
+    import jsonschema
+
+    from acse_kg.matching.result import result_schema
+
+    validator = jsonschema.Draft202012Validator(result_schema())
+    alterations = [[], [{"gene": "MET", "type": "amplification"}], [{"gene": "ALK", "type": "fusion"}],
+                   [{"gene": "ALK", "type": "overexpression"}], [{"gene": "ROS1", "type": "translocation"}]]
+    checked = 0
+    for dx, alts, age in itertools.product(["LUAD", "ALCL", "GB", "COAD", "BLCA"], alterations, [0.5, 8, 54]):
+        result = matcher.match(profile(diagnosis=dx, alterations=alts, age_years=age, height_cm=DROP))
+        validator.validate(result)
+        checked += bool(result["cohorts"])
+    assert checked > 10
+
+
+def test_a_bad_batch_line_conforms_to_the_published_error_schema(tmp_path) -> None:
+    import jsonschema
+
+    from acse_kg.matching.result import batch_line_error_schema
+
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps(profile(id="bad", age_years=-1)) + "\n")
+    r = cli("--batch", str(src))
+    assert r.exit_code == 1
+    jsonschema.validate(json.loads(r.stdout), batch_line_error_schema())

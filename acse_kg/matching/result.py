@@ -1,0 +1,92 @@
+"""The match result of the contract, as a JSON Schema callers can check answers against.
+
+The matcher builds results as plain dicts (a batch writes thousands a second,
+and a pydantic round trip per result would cost more than the matching);
+these models exist to publish the output half of the contract — served at
+``GET /match/result-schema`` and in the OpenAPI document — and a test checks
+real results against that schema, so the two cannot drift apart. Fields may
+be added to a result (the contract allows it), so objects stay open.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class CriterionResult(_Open):
+    """One criterion of a candidate cohort, with its status and the value observed."""
+
+    id: str
+    iri: str = Field(description="the criterion (or the cohort's status) in the knowledge graph")
+    text: str
+    kind: Literal["inclusion", "exclusion"]
+    status: Literal["met", "not_met", "unknown"]
+    observed: Any = Field(description="the profile's value, or its values by field when the criterion reads several")
+
+
+class CohortResult(_Open):
+    """A candidate cohort: its verdict and a reason for every criterion."""
+
+    cohort: int
+    iri: str
+    label: str
+    verdict: Literal["eligible", "ineligible", "unknown"]
+    criteria: list[CriterionResult]
+    to_confirm: list[str] = Field(description="criteria no field of the profile can decide")
+
+
+class Dosing(_Open):
+    """The arm's regimen for this patient; dose_mg from the body surface area where it is per m²."""
+
+    regimen: str
+    dose_mg: float | None
+
+
+class MatchResult(_Open):
+    """The answer to one tumor profile (contract v1)."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        title="MatchResult",
+        json_schema_extra={"$id": "https://w3id.org/acse-kg/schema/match-result.json"},
+    )
+
+    profile_id: str
+    trial: str
+    cohorts: list[CohortResult] = Field(description="candidate cohorts, best first")
+    dosing: Dosing | None
+    notes: list[str]
+
+
+class FieldError(BaseModel):
+    field: str | None = Field(description="dotted path of the offending field, null when the whole body is at fault")
+    message: str
+
+
+class BatchLineError(BaseModel):
+    """What `acse-kg match --batch` writes in place of a line that breaks the contract."""
+
+    model_config = ConfigDict(title="BatchLineError")
+
+    id: Any = Field(description="the line's id when it could be read")
+    line: int
+    error: FieldError
+
+
+def result_schema() -> dict[str, Any]:
+    """The published JSON Schema of a match result."""
+    schema = MatchResult.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
+
+
+def batch_line_error_schema() -> dict[str, Any]:
+    schema = BatchLineError.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
