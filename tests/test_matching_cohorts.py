@@ -92,6 +92,23 @@ def test_cohort_18_is_a_candidate_but_not_open_until_its_amendment(matcher) -> N
     assert open_item["iri"].endswith("#CohortPendingAmendment")
 
 
+def test_cohort_18_says_in_the_notes_that_it_is_not_open(matcher) -> None:
+    result = matcher.match(profile(diagnosis="GB", age_years=50))
+    assert any(n.startswith("cohort 18 ") and "not open" in n and "amendment" in n for n in result["notes"])
+
+
+def test_an_open_cohort_adds_no_note(matcher) -> None:
+    assert matcher.match(profile())["notes"] == []
+
+
+def test_cohorts_22_and_23_explain_the_same_criteria_the_same_way(matcher) -> None:
+    c22, c23 = matcher.match(profile(diagnosis="BLCA", alterations=[{"gene": "MET", "type": "mutation"}],
+                                     labs={"anc": DROP}))["cohorts"]
+    assert c22["criteria"][1:] == c23["criteria"][1:] and c22["to_confirm"] == c23["to_confirm"]
+    assert c22["verdict"] == c23["verdict"] == "unknown"
+    assert c22["criteria"][0]["id"] == "cohort-22-open" and c23["criteria"][0]["id"] == "cohort-23-open"
+
+
 def test_no_target_alteration_gives_an_empty_list_with_a_reason(matcher) -> None:
     result = matcher.match(profile(alterations=[{"gene": "EGFR", "type": "mutation"}]))
     assert result["cohorts"] == [] and "target gene" in result["notes"][0]

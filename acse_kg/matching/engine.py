@@ -44,12 +44,21 @@ OPEN_TEXT = "cohort open to accrual"
 
 @dataclass
 class _CohortPlan:
-    """What is static about one cohort's part of a result."""
+    """What is static about one cohort's part of a result.
+
+    ``key`` names the set of criteria and of to-confirm items: cohorts with the
+    same key (in this record, all of them) share one evaluation per profile.
+    """
 
     cohort: Cohort
-    criteria: list[tuple[int, dict[str, Any]]]  # (index into Matcher.criteria, static fields)
+    criteria: list[tuple[int, dict[str, Any]]]  # (index into Matcher.decidable, static fields)
     to_confirm: list[tuple[Callable[[Facts], Any] | None, str]]  # (applies-when closure, text)
     open_item: dict[str, Any]
+    key: tuple[str, ...]
+
+
+RANK = {"met": 0, "unknown": 1, "not_met": 2}
+VERDICTS = ("eligible", "unknown", "ineligible")
 
 
 class Matcher:
@@ -80,6 +89,8 @@ class Matcher:
         )
         fields = {v.field for v in variables.values()} - {"diagnosis", "alterations"}
         self._getters = [(f, operator.attrgetter(f)) for f in sorted(fields)]
+        self._conditions = {c.iri: compile_expr(c.applies_when) for c in self.criteria
+                            if not c.computable and c.applies_when is not None}
         self._plans = {c.iri: self._plan(c) for c in self.cohorts}
 
     # ------------------------------------------------------------ building
@@ -90,9 +101,9 @@ class Matcher:
                 crit.append((i, {"id": c.id, "iri": c.iri, "text": c.text, "kind": c.kind}))
         # A criterion no field decides is to be confirmed, unless its condition is known false
         # (e.g. "for patients with a cerebral disease ..." for a patient without one).
-        confirm = [(compile_expr(c.applies_when) if c.applies_when is not None else None, c.text)
-                   for c in self.criteria
-                   if not c.computable and (not c.cohorts or cohort.iri in c.cohorts)]
+        pending = [c for c in self.criteria if not c.computable and (not c.cohorts or cohort.iri in c.cohorts)]
+        confirm = [(self._conditions[c.iri] if c.applies_when is not None else None, c.text) for c in pending]
+        key = tuple(self.decidable[i].iri for i, _ in crit) + ("|",) + tuple(c.iri for c in pending)
         open_item = {
             "id": f"cohort-{cohort.number}-open",
             "iri": cohort.status_iri or cohort.iri,
@@ -101,7 +112,7 @@ class Matcher:
             "status": "met" if cohort.is_open else "not_met",
             "observed": cohort.status_label,
         }
-        return _CohortPlan(cohort, crit, confirm, open_item)
+        return _CohortPlan(cohort, crit, confirm, open_item, key)
 
     # ------------------------------------------------------------ matching
     def facts(self, p: TumorProfile) -> tuple[Facts, list[tuple[str, str]]]:
@@ -132,33 +143,43 @@ class Matcher:
         return f, alts
 
     def match(self, profile: TumorProfile | bytes | str | dict[str, Any]) -> dict[str, Any]:
-        """The match result of one profile, exactly per the contract."""
+        """The match result of one profile, exactly per the contract.
+
+        Cohorts that share their criteria share one evaluation (and the same
+        explanation objects) per profile; treat a result as read-only.
+        """
         p = profile if isinstance(profile, TumorProfile) else parse_profile(profile)
         facts, alts = self.facts(p)
         found, notes = self.finder.find(facts, p.age_years, alts)
-        statuses: dict[int, str] = {}
+        shared: dict[tuple[str, ...], tuple[list[dict[str, Any]], int, list[str]]] = {}
         cohorts_out = []
         for cohort in found:
             plan = self._plans[cohort.iri]
-            items = [plan.open_item]
-            worst = 0 if cohort.is_open else 2
-            for i, static in plan.criteria:
-                s = statuses.get(i)
-                if s is None:
-                    s = statuses[i] = self._status[i](facts)
-                if s == "not_met":
-                    worst = 2
-                elif s == "unknown" and worst == 0:
-                    worst = 1
-                items.append({**static, "status": s, "observed": self._observe[i](facts)})
-            verdict = ("eligible", "unknown", "ineligible")[worst]
+            done = shared.get(plan.key)
+            if done is None:
+                items, worst = [], 0
+                for i, static in plan.criteria:
+                    s = self._status[i](facts)
+                    rank = RANK[s]
+                    if rank > worst:
+                        worst = rank
+                    item = static.copy()
+                    item["status"] = s
+                    item["observed"] = self._observe[i](facts)
+                    items.append(item)
+                confirm = [text for cond, text in plan.to_confirm if cond is None or cond(facts) is not False]
+                done = shared[plan.key] = (items, worst, confirm)
+            items, worst, confirm = done
+            if not cohort.is_open:
+                worst = 2
+                notes.append(f"cohort {cohort.number} ({cohort.label}) is not open to accrual: {cohort.status_label}")
             cohorts_out.append({
                 "cohort": cohort.number,
                 "iri": cohort.iri,
                 "label": cohort.label,
-                "verdict": verdict,
-                "criteria": items,
-                "to_confirm": [text for cond, text in plan.to_confirm if cond is None or cond(facts) is not False],
+                "verdict": VERDICTS[worst],
+                "criteria": [plan.open_item, *items],
+                "to_confirm": confirm,
             })
         cohorts_out.sort(key=lambda c: (VERDICT_RANK[c["verdict"]], c["cohort"]))
         dosing = dosing_for(self.regimens, p.age_years, facts, p.height_cm, p.weight_kg) if found else None
