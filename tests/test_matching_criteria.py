@@ -180,3 +180,44 @@ def test_overexpression_alone_is_excluded_except_alk_ihc_in_alcl(matcher) -> Non
     assert status(matcher, "exc-03", alterations=over + [{"gene": "MET", "type": "amplification"}]) == "met"
     alk = [{"gene": "ALK", "type": "overexpression", "method": "IHC"}]
     assert status(matcher, "exc-03", diagnosis="ALCL", alterations=alk) == "met"
+
+
+# --- the alteration inclusion and the CNS exclusion
+@pytest.mark.parametrize(("gene", "expected"), [("ALK", "met"), ("MET", "met"), ("RON", "met"), ("MST1R", "met"),
+                                                ("ROS1", "met"), ("EGFR", "not_met"), ("KRAS", "not_met")])
+def test_an_alteration_among_alk_met_ron_ros1_is_required(matcher, gene, expected) -> None:
+    assert status(matcher, "inc-03", alterations=[{"gene": gene, "type": "mutation"}]) == expected
+
+
+def test_no_alteration_at_all_fails_the_alteration_inclusion(matcher) -> None:
+    assert status(matcher, "inc-03", alterations=[]) == "not_met"
+
+
+def test_a_brain_tumour_is_a_cns_disease_even_when_the_flag_says_otherwise(matcher) -> None:
+    assert status(matcher, "exc-04", diagnosis="GB", history={"cns_disease": False}) == "not_met"
+    assert status(matcher, "exc-04", diagnosis="GB", history={"cns_disease": DROP}) == "not_met"
+    assert status(matcher, "exc-04", diagnosis="LUAD", history={"cns_disease": DROP}) == "unknown"
+
+
+def test_an_alcl_subtype_with_bone_marrow_involvement_gets_the_50_rule(matcher) -> None:
+    over = {"diagnosis": "ALCLALKP", "labs": {"platelets": 50}, "history": {"bone_marrow_involvement": True}}
+    assert status(matcher, "inc-06-platelets-alcl", **over) == "met"
+    assert status(matcher, "inc-06-platelets", **over) == "met"
+    assert status(matcher, "inc-06-platelets-alcl", **{**over, "labs": {"platelets": 49.9}}) == "not_met"
+
+
+def test_lansky_stops_counting_at_12_years(matcher) -> None:
+    perf = {"__replace__": True, "lansky": 60, "ecog": 3, "karnofsky": 40}
+    assert status(matcher, "inc-09", age_years=11.99, performance=perf) == "met"
+    assert status(matcher, "inc-09", age_years=12, performance=perf) == "not_met"
+
+
+def test_karnofsky_must_be_above_50_not_equal(matcher) -> None:
+    assert status(matcher, "inc-09", performance={"__replace__": True, "karnofsky": 51, "ecog": 3}) == "met"
+    assert status(matcher, "inc-09", performance={"__replace__": True, "karnofsky": 50, "ecog": 3}) == "not_met"
+
+
+def test_a_missing_lansky_does_not_matter_from_12_years(matcher) -> None:
+    perf = {"__replace__": True, "ecog": 3, "karnofsky": 40}
+    assert status(matcher, "inc-09", age_years=30, performance=perf) == "not_met"
+    assert status(matcher, "inc-09", age_years=8, performance=perf) == "unknown"
