@@ -63,6 +63,49 @@ def test_cli_batch_of_good_lines_exits_0_with_no_progress_bar_off_a_terminal(tmp
     assert len(r.stdout.splitlines()) == 5 and r.stderr == ""
 
 
+def test_cli_unknown_diagnosis_exits_2_naming_the_field() -> None:
+    r = cli("-", input=json.dumps(profile(diagnosis="NOTACODE")))
+    assert r.exit_code == 2 and "diagnosis" in r.stderr and r.stdout == ""
+
+
+def test_cli_profile_that_is_not_json_exits_2() -> None:
+    r = cli("-", input="{not json")
+    assert r.exit_code == 2 and "not valid JSON" in r.stderr and "Traceback" not in r.output
+
+
+def test_cli_missing_profile_file_exits_2_with_a_message(tmp_path) -> None:
+    r = cli(str(tmp_path / "nope.json"))
+    assert r.exit_code == 2 and "cannot read" in r.stderr and "Traceback" not in r.output
+
+
+def test_cli_writes_a_single_result_to_out(tmp_path) -> None:
+    out = tmp_path / "r.json"
+    r = cli("-", "--out", str(out), input=json.dumps(profile(id="to-file")))
+    assert r.exit_code == 0 and r.stdout == ""
+    assert json.loads(out.read_text())["profile_id"] == "to-file"
+
+
+def test_cli_batch_reads_stdin_with_a_dash() -> None:
+    lines = "\n".join(json.dumps(profile(id=f"S{i}")) for i in range(3))
+    r = cli("--batch", "-", input=lines)
+    assert r.exit_code == 0 and [json.loads(x)["profile_id"] for x in r.stdout.splitlines()] == ["S0", "S1", "S2"]
+
+
+def test_cli_batch_skips_blank_lines_but_numbers_lines_as_in_the_file() -> None:
+    lines = [json.dumps(profile(id="A")), "", "   ", json.dumps(profile(id="D", diagnosis="NOPE"))]
+    r = cli("--batch", "-", input="\n".join(lines))
+    assert r.exit_code == 1
+    out = [json.loads(x) for x in r.stdout.splitlines()]
+    assert len(out) == 2 and out[0]["profile_id"] == "A"
+    assert out[1] == {"id": "D", "line": 4, "error": {"field": "diagnosis", "message": out[1]["error"]["message"]}}
+
+
+def test_cli_rejects_a_profile_and_a_batch_together(tmp_path) -> None:
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps(profile()))
+    assert cli(str(f), "--batch", str(f)).exit_code == 2
+
+
 def test_cli_needs_a_profile_or_a_batch() -> None:
     assert cli().exit_code == 2
 
