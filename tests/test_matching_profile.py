@@ -201,3 +201,30 @@ def test_the_published_schema_and_the_validator_agree_on_every_number(field, val
         assert exc.field == field
         accepted = False
     assert _VALIDATOR.is_valid(doc) == accepted
+
+
+# ------------------------------------------------------- the same document is RDF
+def test_the_contract_example_with_the_published_context_is_rdf(store) -> None:  # noqa: ANN001
+    import json
+    import re
+
+    from conftest import SHARED
+
+    text = (SHARED / "contracts" / "tumor-profile.md").read_text(encoding="utf-8")
+    example = json.loads(re.search(r"```json\n(.*?)```", text, re.S).group(1))  # type: ignore[union-attr]
+    g = rdflib.Graph().parse(data=json.dumps({**jsonld.context(), **example}), format="json-ld")
+    prof = jsonld.PROF
+    node = g.value(predicate=prof.profileId, object=rdflib.Literal("P-0001"))
+    assert g.value(node, prof.diagnosis) == rdflib.URIRef("https://w3id.org/acse-kg/id/oncotree/2025_10_03/LUAD")
+    assert len(list(g.objects(node, prof.alteration))) == 3
+    assert g.value(g.value(node, prof.history), prof.gilbert_syndrome).toPython() is False
+
+
+def test_an_ncit_diagnosis_becomes_the_ncit_class_the_graph_maps_to_oncotree(store) -> None:  # noqa: ANN001
+    import json
+
+    g = rdflib.Graph().parse(data=json.dumps({**jsonld.context(), **profile(diagnosis="NCIT:C3512")}),
+                             format="json-ld")
+    (dx,) = g.objects(None, jsonld.PROF.diagnosis)
+    assert str(dx) == "http://purl.obolibrary.org/obo/NCIT_C3512"
+    assert store.ask(f"ASK {{ onco:LUAD skos:exactMatch <{dx}> }}")

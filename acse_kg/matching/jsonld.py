@@ -20,6 +20,8 @@ from ..namespaces import ACSE, ID, ONCO
 
 PROF = rdflib.Namespace("https://w3id.org/acse-kg/profile#")
 CONTEXT_URL = "https://w3id.org/acse-kg/context/tumor-profile.jsonld"
+NCIT = "http://purl.obolibrary.org/obo/NCIT_"
+NCIT_PREFIX = {"@id": NCIT, "@prefix": True}
 
 #: Contract word -> ontology individual (synonyms of translocation included).
 ALTERATION_TERMS = {
@@ -41,7 +43,9 @@ def context() -> dict[str, Any]:
             "acse": str(ACSE),
             "xsd": "http://www.w3.org/2001/XMLSchema#",
             "id": {"@id": "profileId"},
-            "diagnosis": {"@type": "@vocab", "@context": {"@vocab": str(ONCO)}},
+            # An OncoTree code is a class under onco:; an NCIt code (NCIT:C3512) is the NCIt class,
+            # which the graph links to OncoTree with skos:exactMatch.
+            "diagnosis": {"@type": "@vocab", "@context": {"@vocab": str(ONCO), "NCIT": NCIT_PREFIX}},
             "alterations": {"@id": "alteration", "@container": "@set"},
             "gene": {"@type": "@vocab", "@context": {"@vocab": f"{ID}gene/"}},
             "type": {"@id": "alterationType", "@type": "@vocab", "@context": dict(ALTERATION_TERMS)},
