@@ -287,3 +287,27 @@ def test_a_bad_batch_line_conforms_to_the_published_error_schema(tmp_path) -> No
     r = cli("--batch", str(src))
     assert r.exit_code == 1
     jsonschema.validate(json.loads(r.stdout), batch_line_error_schema())
+
+
+def test_batch_with_an_integer_beyond_64_bits_is_422_naming_the_field(client) -> None:
+    body = b'[{"id": "P-big", "diagnosis": "LUAD", "age_years": 123456789012345678901234567890}]'
+    r = client.post("/match/batch", content=body)
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "age_years"
+
+
+def test_any_json_body_is_answered_200_400_or_422_never_500(client) -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from test_matching_properties import JSON_VALUES
+
+    bodies = st.one_of(JSON_VALUES.map(lambda v: json.dumps(v).encode()), st.binary(max_size=40),
+                       JSON_VALUES.map(lambda v: json.dumps({**profile(), "labs": v}).encode()))
+
+    @settings(max_examples=150, deadline=None, derandomize=True)
+    @given(body=bodies, path=st.sampled_from(["/match", "/match/batch"]))
+    def check(body: bytes, path: str) -> None:
+        r = client.post(path, content=body)
+        assert r.status_code in (200, 400, 422), (r.status_code, r.text)
+        assert "detail" in r.json() if r.status_code != 200 else True
+
+    check()

@@ -8,6 +8,7 @@ exact thresholds always among them.
 
 from __future__ import annotations
 
+import json
 import operator
 import random
 from typing import Any
@@ -185,3 +186,42 @@ def test_the_verdict_is_the_worst_status_and_to_confirm_never_changes_it(matcher
         expected = "ineligible" if "not_met" in seen else "unknown" if "unknown" in seen else "eligible"
         assert cohort["verdict"] == expected
         assert cohort["to_confirm"]  # always something no field decides (e.g. swallowing)
+
+
+# ------------------------------------------------------------- robustness at the boundary
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**20, 10**20) | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+FIELD_VALUES = st.one_of(JSON_VALUES, st.builds(dict, value=JSON_VALUES, unit=st.sampled_from(["g/L", "/uL", "x", ""])))
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(line=st.one_of(st.binary(max_size=64), JSON_VALUES.map(lambda v: json.dumps(v).encode())))
+def test_any_batch_line_gives_a_result_or_the_contracts_error_object(matcher, line) -> None:
+    import orjson
+
+    from acse_kg.matching.engine import match_line
+
+    out, ok = match_line(matcher, line, 7)
+    obj = orjson.loads(out)
+    if not ok:
+        assert set(obj) == {"id", "line", "error"} and obj["line"] == 7
+        assert set(obj["error"]) == {"field", "message"} and obj["error"]["message"]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(field=st.sampled_from(sorted(POOLS) + ["alterations", "sex", "id", "height_cm", "labs", "history"]),
+       value=FIELD_VALUES)
+def test_any_value_in_any_field_is_matched_or_refused_naming_a_field_under_it(matcher, field, value) -> None:
+    from acse_kg.matching.profile import ProfileError
+
+    head, _, tail = field.partition(".")
+    p = profile(**({head: {tail: value}} if tail else {head: value}))
+    try:
+        result = matcher.match(p)
+    except ProfileError as exc:
+        assert exc.field and (exc.field == field or exc.field.startswith(field + ".") or exc.field == head), exc
+    else:
+        assert result["profile_id"] == p["id"]

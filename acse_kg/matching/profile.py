@@ -337,5 +337,9 @@ def parse_profile(data: bytes | str | dict[str, Any]) -> TumorProfile:
 
 def _from_obj(obj: dict[str, Any]) -> TumorProfile:
     # Round-trip through JSON so a decoded object meets the same (JSON-mode) rules as bytes.
-    return TumorProfile.model_validate_json(orjson.dumps(obj))
+    try:
+        data = orjson.dumps(obj)
+    except TypeError:  # what orjson cannot write (an integer beyond 64 bits) the standard library can
+        data = json.dumps(obj).encode()
+    return TumorProfile.model_validate_json(data)
 
