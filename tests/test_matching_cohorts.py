@@ -198,3 +198,37 @@ def test_a_dose_per_m2_without_height_or_weight_has_no_mg(matcher) -> None:
     d = matcher.match(profile(age_years=10, height_cm=DROP, diagnosis="NBL",
                               alterations=[{"gene": "ALK", "type": "mutation"}]))["dosing"]
     assert d["dose_mg"] is None and "height_cm" in d["note"]
+
+
+@pytest.mark.parametrize(("age", "regimen"), [(17.99, "280 mg/m² twice daily"), (18, "250 mg twice daily"),
+                                              (1, "280 mg/m² twice daily")])
+def test_the_regimen_switches_to_the_adult_one_at_18_years(matcher, age, regimen) -> None:
+    p = profile(age_years=age, diagnosis="NBL", alterations=[{"gene": "ALK", "type": "mutation"}])
+    assert matcher.match(p)["dosing"]["regimen"] == regimen
+
+
+def test_children_with_an_alcl_subtype_get_the_alcl_regimen(matcher) -> None:
+    d = matcher.match(profile(age_years=6, diagnosis="ALCLALKP", height_cm=115, weight_kg=20,
+                              alterations=[{"gene": "ALK", "type": "translocation"}]))["dosing"]
+    assert d["regimen"] == "165 mg/m² twice daily"
+
+
+def test_a_profile_with_no_candidate_cohort_gets_no_dosing(matcher) -> None:
+    assert matcher.match(profile(alterations=[{"gene": "EGFR", "type": "mutation"}]))["dosing"] is None
+
+
+def test_the_dose_in_mg_is_the_dose_per_m2_times_the_mosteller_body_surface_area(matcher) -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=100, deadline=None, derandomize=True)
+    @given(height=st.floats(60, 200), weight=st.floats(8, 120), alcl=st.booleans())
+    def check(height: float, weight: float, alcl: bool) -> None:
+        p = profile(age_years=9, height_cm=height, weight_kg=weight, diagnosis="ALCL" if alcl else "NBL",
+                    alterations=[{"gene": "ALK", "type": "translocation" if alcl else "mutation"}])
+        d = matcher.match(p)["dosing"]
+        bsa = (height * weight / 3600) ** 0.5  # Mosteller
+        assert d["dose_mg"] == pytest.approx((165 if alcl else 280) * bsa, abs=0.051)
+        assert d["bsa_m2"] == pytest.approx(bsa, abs=0.0006)
+
+    check()
