@@ -1,9 +1,12 @@
 """Record check: what a registry reviewer would flag before a study record is published.
 
 The rules are SHACL shapes (``shapes/record_check.ttl``, core and SHACL-SPARQL
-constraints) run by pySHACL over the study's graph together with the ontology
-and OncoTree, so that class membership and the tumour-type hierarchy
-(``rdfs:subClassOf*``) are reasoned over rather than listed. Each finding names
+constraints) evaluated over the study's graph together with the ontology and
+OncoTree, so that class membership and the tumour-type hierarchy
+(``rdfs:subClassOf*``) are reasoned over rather than listed; the OWL reasoner
+(HermiT) adds its verdict on request. The shapes are run with SHACL's
+SPARQL-based semantics on Oxigraph (:func:`check_graph`; pySHACL gives the
+same findings far more slowly, see bench/bench_ctgov.py). Each finding names
 its rule, the offending value and the IRI it is about.
 """
 
@@ -55,9 +58,10 @@ def _background(store: GraphStore, nct: str) -> rdflib.Graph:
     """The ontology, plus the part of OncoTree above the study's tumour types (the walk the rules need)."""
     g = store.graph(ONTOLOGY_GRAPH)
     g += store.construct(
-        f"""CONSTRUCT {{ ?a rdfs:subClassOf ?b }} WHERE {{
+        f"""CONSTRUCT {{ ?a rdfs:subClassOf ?b . ?a rdfs:label ?label . ?a acse:oncotreeCode ?code }} WHERE {{
               GRAPH <{study_graph_name(nct)}> {{ ?x acse:pathology|acse:tumourType ?t }}
-              ?t rdfs:subClassOf* ?a . ?a rdfs:subClassOf ?b }}"""
+              ?t rdfs:subClassOf* ?a . OPTIONAL {{ ?a rdfs:subClassOf ?b }}
+              OPTIONAL {{ ?a rdfs:label ?label }} OPTIONAL {{ ?a acse:oncotreeCode ?code }} }}"""
     )
     return g
 

@@ -101,3 +101,70 @@ def test_owl_reasoner_flags_a_criterion_both_inclusion_and_exclusion(fresh_store
     )
     rules = {f.rule for f in check_study(fresh_store, NCT, reason=True)}
     assert "owl-inconsistent" in rules
+
+
+def test_missing_eligibility_criteria(fresh_store):
+    def change(ps):
+        del ps["eligibilityModule"]["eligibilityCriteria"]
+    found = _variant(fresh_store, change)
+    assert set(found) == {"required-element-missing"} and "eligibility criteria" in found["required-element-missing"].message
+
+
+def test_missing_organization_study_id(fresh_store):
+    def change(ps):
+        del ps["identificationModule"]["orgStudyIdInfo"]
+    found = _variant(fresh_store, change)
+    assert set(found) == {"required-element-missing"} and "protocol ID" in found["required-element-missing"].message
+
+
+def test_enrolling_by_invitation_counts_are_estimated(fresh_store):
+    def change(ps):
+        ps["statusModule"]["overallStatus"] = "ENROLLING_BY_INVITATION"
+        ps["designModule"]["enrollmentInfo"]["type"] = "ACTUAL"
+    found = _variant(fresh_store, change)
+    assert set(found) == {"enrollment-type-vs-status"}
+
+
+def test_interventional_study_without_a_phase(fresh_store):
+    fresh_store.update(
+        "DELETE WHERE { GRAPH <https://w3id.org/acse-kg/id/graph/study/NCT02034981> { "
+        "<https://w3id.org/acse-kg/id/study/NCT02034981> acse:phase ?p } }")
+    hits = [f for f in check_study(fresh_store, NCT) if f.rule == "required-element-missing"]
+    assert [(f.focus.rsplit("/", 1)[-1], f.message) for f in hits] == [
+        (NCT, "required element missing for an interventional study: study phase")]
+
+
+def test_contradiction_names_the_cohort_and_the_tumour_types_in_words(findings):
+    hit = next(f for f in findings if f.rule == "cohort-excluded-by-criterion")
+    assert "cohort 18 ('Glioblastoma, adults, MET amplified." in hit.message
+    assert "Glioblastoma, IDH-Wildtype (GB) falls under CNS/Brain (BRAIN)" in hit.message
+
+
+def test_the_shapes_are_standard_shacl_and_pyshacl_finds_the_same(fresh_store):
+    """The reference SHACL engine, run on the same shapes and data, agrees with the fast evaluation.
+
+    pySHACL also refuses shapes that break SHACL-SPARQL's rules (e.g. a VALUES clause).
+    """
+    import pyshacl
+    import rdflib
+    from rdflib import RDF
+    from rdflib.namespace import SH
+
+    from acse_kg.loader import study_graph_name
+    from acse_kg.record_check import _background, _rule_of, _shapes, check_graph
+
+    def change(ps):
+        ps["designModule"]["enrollmentInfo"]["type"] = "ACTUAL"
+        ps["statusModule"]["completionDateStruct"]["date"] = "2024-01-01"
+        del ps["identificationModule"]["orgStudyIdInfo"]
+    ours = _variant(fresh_store, change)
+    study, background = fresh_store.graph(study_graph_name("NCT06171568")), _background(fresh_store, "NCT06171568")
+    data = rdflib.Graph()
+    for g in (background, study, _shapes()):
+        data += g
+    _, results, _ = pyshacl.validate(data, shacl_graph=_shapes(), advanced=True, inference="none")
+    theirs = {(_rule_of(_shapes(), results.value(r, SH.sourceShape)), str(results.value(r, SH.focusNode)))
+              for r in results.subjects(RDF.type, SH.ValidationResult)}
+    assert theirs == {(f.rule, f.focus) for f in check_graph(study, background)}
+    assert set(ours) == {r for r, _ in theirs} == {"enrollment-type-vs-status", "dates-out-of-order",
+                                                   "required-element-missing"}
