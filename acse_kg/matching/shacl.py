@@ -247,6 +247,107 @@ def reference_statuses(data: rdflib.Graph, shapes: rdflib.Graph) -> dict[str, di
     return out
 
 
+def criterion_shapes(shapes: rdflib.Graph, criterion: str) -> rdflib.Graph:
+    """The two shapes of one criterion and everything they reach (sub-shapes, lists, paths)."""
+    out = rdflib.Graph()
+    stack: list[Any] = list(shapes.subjects(DCTERMS.source, URIRef(criterion)))
+    seen: set[Any] = set()
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        for p, o in shapes.predicate_objects(node):
+            out.add((node, p, o))
+            if isinstance(o, (URIRef, BNode)) and (o, None, None) in shapes:
+                stack.append(o)
+    return out
+
+
+def read_paths(shapes: rdflib.Graph) -> set[tuple[str, ...]]:
+    """The profile fields the shapes read, as JSON key paths (("labs", "anc"), ("diagnosis",), ...).
+
+    Read from the shapes' sh:path values, so a projection on them is exactly what
+    pyshacl can see: nothing of the fast path's own model is used.
+    """
+    from .jsonld import context
+    from .profile import TumorProfile
+
+    rename = {v["@id"]: k for k, v in context()["@context"].items() if isinstance(v, dict) and "@id" in v}
+    top = set(TumorProfile.model_fields)
+    out = set()
+    for path in shapes.objects(None, SH.path):
+        items = [path] if isinstance(path, URIRef) else list(Collection(shapes, path))
+        keys = tuple(rename.get(str(x)[len(str(PROF)):], str(x)[len(str(PROF)):])
+                     for x in items if isinstance(x, URIRef) and str(x).startswith(str(PROF)))
+        if keys and keys[0] in top:
+            out.add(keys)
+    return out
+
+
+def _project(doc: dict[str, Any], paths: set[tuple[str, ...]]) -> dict[str, Any]:
+    """The part of a normalised profile on ``paths``; the alterations as a sorted set (their RDF reading)."""
+    import orjson
+
+    out: dict[str, Any] = {}
+    for keys in sorted(paths):
+        src, dst = doc, out
+        for k in keys[:-1]:
+            src = src.get(k, {})
+            dst = dst.setdefault(k, {})
+        if keys[-1] in src:
+            value = src[keys[-1]]
+            if keys == ("alterations",):  # an @set of nodes: order and repeats say nothing
+                value = [orjson.loads(x) for x in sorted({orjson.dumps(a, option=orjson.OPT_SORT_KEYS)
+                                                          for a in value})]
+            dst[keys[-1]] = value
+    return out
+
+
+def projected_reference_statuses(matcher: Any, profiles: list[Any], shapes: rdflib.Graph) -> dict[str, dict[str, str]]:
+    """pyshacl's status of every criterion for every profile, affordable for thousands of profiles.
+
+    A criterion's shapes see only the fields on their paths, so pyshacl validates
+    each criterion's two shapes once per distinct combination of those fields
+    (its projection) and every profile with that combination gets the status.
+    Same semantics as :func:`reference_statuses` on the whole profiles; the
+    work is the number of distinct projections, not profiles x shapes.
+    """
+    import orjson
+
+    docs = {p.id: (p, matcher.document(p)) for p in profiles}
+    out: dict[str, dict[str, str]] = {pid: {} for pid in docs}
+    for crit in sorted({c for c, _ in shape_index(shapes).values()}):
+        sub = criterion_shapes(shapes, crit)
+        paths = read_paths(sub)
+        groups: dict[bytes, list[str]] = {}
+        nodes: list[dict[str, Any]] = []
+        data = rdflib.Graph()
+        for pid, (p, doc) in docs.items():
+            proj = _project(doc, paths)
+            key = orjson.dumps(proj, option=orjson.OPT_SORT_KEYS)
+            if key not in groups:
+                groups[key] = []
+                nodes.append({**proj, "id": f"projection-{len(nodes)}"})
+                if "diagnosis" in proj:
+                    _add_lineage(data, matcher, p.diagnosis)
+            groups[key].append(pid)
+        from .jsonld import to_graph
+
+        ref = reference_statuses(to_graph(nodes, data), sub)
+        for node, pids in zip(nodes, groups.values()):
+            for pid in pids:
+                out[pid][crit] = ref[node["id"]][crit]
+    return out
+
+
+def _add_lineage(g: rdflib.Graph, matcher: Any, diagnosis: str) -> None:
+    dx = matcher.taxonomy.resolve(diagnosis)
+    for cls in matcher.taxonomy.ancestors(dx) if dx else ():
+        for parent in matcher.taxonomy.parents.get(cls, ()):
+            g.add((URIRef(cls), RDFS.subClassOf, URIRef(parent)))
+
+
 def main(argv: Iterable[str] | None = None) -> None:
     """Regenerate shapes/eligibility.ttl from the bundle."""
     from ..store import open_store
