@@ -19,10 +19,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 import rdflib
+from rdflib import URIRef
 from rdflib.term import Node
 
 from .loader import study_graph_name
-from .namespaces import study_iri
+from .namespaces import PREFIXES, study_iri
 from .store import HISTORY_PREFIX, GraphStore
 
 LOG_GRAPH = HISTORY_PREFIX + "log"
@@ -198,17 +199,92 @@ def flatten(value: Any, path: str = "") -> dict[str, Any]:
 
 
 def diff_versions(store: GraphStore, nct: str, a: int, b: int) -> list[dict[str, Any]]:
-    """Fields that differ between versions ``a`` and ``b``: [{field, from, to}], by field path."""
+    """Fields that differ between versions ``a`` and ``b``: [{field, from, to}].
+
+    First the fields of the ClinicalTrials.gov API v2 record, by JSON path;
+    then what that JSON cannot show (a curated record's cohorts, criteria and
+    their expressions, regimens ...), by the graph path that holds it (see
+    :func:`graph_changes`), so that an edit of, say, a threshold is named too.
+    """
     from .ctgov.export import _codes, export_from_graph
 
     codes = _codes(store)
-    left = flatten(export_from_graph(version_graph(store, nct, a), codes, nct))
-    right = flatten(export_from_graph(version_graph(store, nct, b), codes, nct))
-    return [
+    ga, gb = version_graph(store, nct, a), version_graph(store, nct, b)
+    read: set[tuple[Node, Node]] = set()
+    left = flatten(export_from_graph(ga, codes, nct, read=read))
+    right = flatten(export_from_graph(gb, codes, nct, read=read))
+    fields = [
         {"field": k, "from": left.get(k), "to": right.get(k)}
         for k in sorted(set(left) | set(right))
         if left.get(k) != right.get(k)
     ]
+    return fields + graph_changes(ga, gb, study_iri(nct), shown=read)
+
+
+def _short(term: Node, base: str) -> str:
+    text = str(term)
+    if isinstance(term, rdflib.BNode):
+        return "[]"
+    if text.startswith(base + "/"):
+        return text[len(base) + 1:]
+    for prefix, ns in PREFIXES.items():
+        if text.startswith(ns) and len(text) > len(ns):
+            return f"{prefix}:{text[len(ns):]}"
+    return text
+
+
+def _anchored(g: rdflib.Graph) -> dict[tuple[Node, str], set[str]]:
+    """Every triple keyed by (nearest IRI subject, property path from it), values as short text.
+
+    Blank-node expressions (a comparison inside a criterion ...) are keyed by
+    the path from the criterion that holds them, e.g. ``acse:requires/acse:threshold``.
+    """
+    parents: dict[Node, tuple[Node, Node]] = {}
+    for s, p, o in g:
+        if isinstance(o, rdflib.BNode):
+            parents.setdefault(o, (s, p))
+    out: dict[tuple[Node, str], set[str]] = {}
+    for s, p, o in g:
+        path, node, seen = [p], s, set()
+        while isinstance(node, rdflib.BNode) and node in parents and node not in seen:
+            seen.add(node)
+            node, up = parents[node]
+            path.insert(0, up)
+        out.setdefault((node, "/".join(_short(x, "") for x in path)), set()).add(
+            _short(o, "") if not isinstance(o, rdflib.Literal) else str(o))
+    return out
+
+
+def graph_changes(ga: rdflib.Graph, gb: rdflib.Graph, study: str,
+                  shown: set[tuple[Node, Node]] = frozenset()) -> list[dict[str, Any]]:  # type: ignore[assignment]
+    """Changes between two versions' triples that the API v2 JSON does not carry.
+
+    Keyed "<node> <property path>" (the node relative to the study IRI); a
+    (subject, predicate) pair the JSON export reads (``shown``) is left to the
+    JSON diff. Values are one item, or a sorted list when there are several.
+    """
+    from rdflib.compare import graph_diff, to_isomorphic
+
+    _, only_a, only_b = graph_diff(to_isomorphic(ga), to_isomorphic(gb))
+    changed_a, changed_b = _anchored(only_a), _anchored(only_b)
+    full_a, full_b = _anchored(ga), _anchored(gb)
+    out = []
+    for node, path in sorted(set(changed_a) | set(changed_b), key=lambda k: (str(k[0]), k[1])):
+        if (node, URIRef(_expand(path))) in shown:
+            continue
+        before, after = sorted(full_a.get((node, path), set())), sorted(full_b.get((node, path), set()))
+        if before == after:
+            continue
+        out.append({"field": f"{_short(node, study)} {path}",
+                    "from": None if not before else before[0] if len(before) == 1 else before,
+                    "to": None if not after else after[0] if len(after) == 1 else after})
+    return out
+
+
+def _expand(path: str) -> str:
+    """The full IRI of a one-step path written with a registry prefix (``acse:acronym``)."""
+    prefix, _, local = path.partition(":")
+    return PREFIXES[prefix] + local if "/" not in path and prefix in PREFIXES else path
 
 
 def edit_study(store: GraphStore, nct: str, data: bytes | str, rdf_format: str = "turtle", *,

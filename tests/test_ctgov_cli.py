@@ -65,7 +65,7 @@ def test_import_non_json(tmp_path, store_dir):
 
 
 def test_check_exits_1_with_findings(store_dir):
-    r = run("check", "NCT02034981", "--store", store_dir)
+    r = run("check", "NCT02034981", "--no-reason", "--store", store_dir)
     assert r.exit_code == 1 and "implausible-unit" in r.stdout and "cohort-excluded-by-criterion" in r.stdout
 
 

@@ -77,3 +77,25 @@ def test_a_broken_edit_changes_nothing(fresh_store):
     with pytest.raises(StoreError):
         edit_study(fresh_store, "NCT02034981", "<not turtle", agent="curator")
     assert len(fresh_store) == before
+
+
+def test_a_curated_edit_the_json_cannot_show_is_named_by_its_graph_path(fresh_store):
+    """Correcting the registered Hb threshold changes no API v2 field, yet the diff must name it."""
+    from acse_kg.history import edit_study
+    from acse_kg.loader import study_graph_name
+
+    nt = fresh_store.graph(study_graph_name("NCT02034981")).serialize(format="nt")
+    old = '<https://w3id.org/acse-kg/ontology#registeredThreshold> "8"'
+    assert nt.count(old) == 1
+    edit_study(fresh_store, "NCT02034981", nt.replace(old, old.replace('"8"', '"80"')), "ntriples", agent="curator")
+    assert diff_versions(fresh_store, "NCT02034981", 0, 1) == [
+        {"field": "criterion/inc-06-hemoglobin acse:requires/acse:registeredThreshold", "from": "8", "to": "80"}]
+
+
+def test_identical_versions_have_an_empty_diff(fresh_store):
+    from acse_kg.history import edit_study
+    from acse_kg.loader import study_graph_name
+
+    nt = fresh_store.graph(study_graph_name("NCT02034981")).serialize(format="nt")
+    edit_study(fresh_store, "NCT02034981", nt, "ntriples", agent="curator")
+    assert diff_versions(fresh_store, "NCT02034981", 0, 1) == []

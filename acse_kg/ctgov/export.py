@@ -46,12 +46,15 @@ def _codes(store: GraphStore) -> dict[Node, str]:
 class _Reader:
     """Navigation over one study's triples, with API codes of the enumerated individuals."""
 
-    def __init__(self, g: rdflib.Graph, codes: dict[Node, str], full_text: bool = True) -> None:
+    def __init__(self, g: rdflib.Graph, codes: dict[Node, str], full_text: bool = True,
+                 read: set[tuple[Node, Node]] | None = None) -> None:
         self.g = g
         self.codes = codes
         self.full_text = full_text
+        self.read = read if read is not None else set()  # (subject, predicate) pairs the JSON is made of
 
     def one(self, s: Node, p: URIRef) -> Node | None:
+        self.read.add((s, p))
         return next(iter(sorted(self.g.objects(s, p))), None)  # type: ignore[arg-type]
 
     def text(self, s: Node, p: URIRef) -> str | None:
@@ -63,6 +66,7 @@ class _Reader:
         return None if v is None else self.codes.get(v)
 
     def all(self, s: Node, p: URIRef) -> list[Node]:
+        self.read.add((s, p))
         return list(self.g.objects(s, p))
 
     def ordered(self, s: Node, p: URIRef) -> list[Node]:
@@ -444,9 +448,14 @@ def _derived(r: _Reader, s: Node) -> dict[str, Any]:
     return out
 
 
-def export_from_graph(g: rdflib.Graph, codes: dict[Node, str], nct: str, *, full_text: bool = True) -> dict[str, Any]:
-    """The API v2 Study JSON of the study ``nct`` in the triples ``g`` (``full_text``: see :func:`export_study`)."""
-    r = _Reader(g, codes, full_text)
+def export_from_graph(g: rdflib.Graph, codes: dict[Node, str], nct: str, *, full_text: bool = True,
+                      read: set[tuple[Node, Node]] | None = None) -> dict[str, Any]:
+    """The API v2 Study JSON of the study ``nct`` in the triples ``g`` (``full_text``: see :func:`export_study`).
+
+    ``read`` collects the (subject, predicate) pairs the JSON was built from,
+    so that the history can tell which graph changes the JSON cannot show.
+    """
+    r = _Reader(g, codes, full_text, read)
     s = URIRef(study_iri(nct))
     protocol: dict[str, Any] = {}
     for module in protocol_modules():
