@@ -94,6 +94,8 @@ async def post_study(request: Request, store: GraphStore = Depends(get_store)) -
         record = json.loads(await request.body())
     except (ValueError, UnicodeDecodeError) as exc:
         return _error(400, f"body is not JSON: {exc}")
+    except RecursionError:
+        return _error(400, "body is not a study record: JSON nested too deeply")
     try:
         result = import_study(store, record, agent="api (admin token)")
     except ImportRefused as exc:

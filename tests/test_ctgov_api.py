@@ -193,3 +193,14 @@ def test_list_answer_validates_against_the_spec_paged_studies_schema(listing):
     body = listing.get("/api/v2/studies", params={"pageSize": 2, "countTotal": "true"}).json()
     assert set(body) == {"studies", "nextPageToken", "totalCount"}
     assert validate_study(body, "PagedStudies") == []
+
+
+def test_deeply_nested_json_is_a_400_not_a_crash(client):
+    r = client.post("/api/v2/studies", content=b"[" * 100_000 + b"]" * 100_000, headers=AUTH)
+    assert r.status_code == 400 and "nested" in r.json()["error"]
+
+
+@pytest.mark.parametrize("text", ['"}) } DROP ALL #', "\\", "\x00", "' OR 1=1", "\\u0022"])
+def test_search_text_cannot_break_out_of_the_query(client, text):
+    r = client.get("/api/v2/studies", params={"query.term": text, "countTotal": "true"})
+    assert r.status_code == 200 and r.json()["totalCount"] == 0

@@ -112,3 +112,10 @@ def test_refused_import_leaves_the_store_dir_unchanged(store_dir, tmp_path):
     st = open_store(store_dir)
     assert len(st) == before
     st.close()
+
+
+def test_import_of_deeply_nested_json_is_refused_without_traceback(store_dir, tmp_path):
+    f = tmp_path / "deep.json"
+    f.write_text("[" * 100_000 + "]" * 100_000)
+    r = run("import", str(f), "--store", store_dir)
+    assert r.exit_code == 2 and "nested too deeply" in r.stderr

@@ -69,6 +69,8 @@ def register(app: typer.Typer) -> None:
             fail(f"cannot read {file}: {exc}")
         except (ValueError, UnicodeDecodeError) as exc:
             fail(f"{file} is not JSON: {exc}")
+        except RecursionError:
+            fail(f"{file} is not a study record: JSON nested too deeply")
         with _opened(store) as st:
             try:
                 result = import_study(st, record, agent="acse-kg import (CLI)", note=f"import of {file.name}",
