@@ -228,3 +228,54 @@ def test_an_ncit_diagnosis_becomes_the_ncit_class_the_graph_maps_to_oncotree(sto
     (dx,) = g.objects(None, jsonld.PROF.diagnosis)
     assert str(dx) == "http://purl.obolibrary.org/obo/NCIT_C3512"
     assert store.ask(f"ASK {{ onco:LUAD skos:exactMatch <{dx}> }}")
+
+
+# ------------------------------------------------------- UCUM: factors and the disk cache
+@pytest.fixture
+def private_cache(tmp_path, monkeypatch):  # noqa: ANN001, ANN201
+    """Conversion caches emptied and pointed at a temporary folder (restored after the test)."""
+    from acse_kg.matching import profile as prof
+
+    monkeypatch.setattr(prof, "_cache_dir", lambda: tmp_path)
+    for f in (prof.conversion, prof._disk_cache):
+        f.cache_clear()
+    yield prof
+    for f in (prof.conversion, prof._disk_cache):
+        f.cache_clear()
+
+
+def test_a_ucum_code_keeps_its_numeric_factor(private_cache) -> None:
+    # UCUM "10.9/L" is 10 x 9 = 90 per litre; "2.g/L" is two grams per litre.
+    assert convert(210, "10.9/L", "10*9/L") == pytest.approx(210 * 90 / 1e9)
+    assert convert(1, "2.g/L", "g/dL") == pytest.approx(0.2)
+
+
+def test_a_factor_in_the_unit_scales_the_value(private_cache) -> None:
+    @settings(max_examples=40, deadline=None, derandomize=True)
+    @given(k=st.integers(2, 1000), value=st.floats(0.01, 1000))
+    def check(k: int, value: float) -> None:
+        assert convert(value, f"{k}.g/L", "g/dL") == pytest.approx(value * k / 10, rel=1e-9)
+
+    check()
+
+
+def test_a_conversion_once_computed_needs_no_ucum_registry_in_a_later_command(private_cache, monkeypatch) -> None:
+    assert convert(112, "g/L", "g/dL") == pytest.approx(11.2)
+    private_cache.conversion.cache_clear()
+    private_cache._disk_cache.cache_clear()  # as in a new process
+
+    def no_registry() -> None:
+        raise AssertionError("the UCUM registry was built")
+
+    monkeypatch.setattr(private_cache, "_registry", no_registry)
+    assert convert(75, "g/L", "g/dL") == pytest.approx(7.5)
+
+
+def test_conversion_works_without_a_writable_cache(private_cache, monkeypatch) -> None:
+    monkeypatch.setattr(private_cache, "_cache_dir", lambda: None)
+    assert convert(1800, "/uL", "10*9/L") == pytest.approx(1.8)
+
+
+def test_a_corrupt_cache_file_is_ignored(private_cache, tmp_path) -> None:
+    private_cache._cache_file().write_text("{not json")  # type: ignore[union-attr]
+    assert convert(1.5, "mL/s", "mL/min") == pytest.approx(90)

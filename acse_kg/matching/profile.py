@@ -101,20 +101,79 @@ def _registry() -> Any:
 
 @lru_cache(maxsize=256)
 def conversion(unit: str, target: str) -> tuple[float, float]:
-    """(factor, offset) turning a value in ``unit`` into ``target``; ValueError when impossible."""
+    """(factor, offset) turning a value in ``unit`` into ``target``; ValueError when impossible.
+
+    A UCUM code is a quantity, not only a unit: ``10.9/L`` is 90 per litre and
+    ``2.g/L`` two grams per litre, so the factor is the ratio of the two
+    quantities, numeric factors included. No contract field is a temperature,
+    so the offset is always 0 (kept in the signature for such a field).
+    """
     if unit == target:
         return 1.0, 0.0
     if unit.startswith("{") or target.startswith("{"):
         raise ValueError(f"unit {unit!r} cannot be converted to {target!r}")
+    cached = _disk_cache().get(f"{unit}\t{target}")
+    if cached is not None:
+        return float(cached), 0.0
     ureg = _registry()
     try:
-        src = ureg.from_ucum(unit)
-        dst = ureg.from_ucum(target)
-        zero = ureg.Quantity(0.0, src.units if hasattr(src, "units") else src).to(dst).magnitude
-        one = ureg.Quantity(1.0, src.units if hasattr(src, "units") else src).to(dst).magnitude
+        src, dst = ureg.from_ucum(unit), ureg.from_ucum(target)
+        # ucumvert answers a quantity (magnitude and unit); a bare unit is taken as 1 of it.
+        src = src if hasattr(src, "magnitude") else ureg.Quantity(1, src)
+        dst = dst if hasattr(dst, "magnitude") else ureg.Quantity(1, dst)
+        factor = float((src / dst).to("dimensionless").magnitude)
     except Exception as exc:  # ucumvert raises parser errors, pint DimensionalityError...
         raise ValueError(f"unknown or incompatible unit {unit!r} (expected a UCUM code convertible to {target!r})") from exc
-    return float(one - zero), float(zero)
+    _remember(f"{unit}\t{target}", factor)
+    return factor, 0.0
+
+
+# A nightly batch is one command: building the UCUM registry (0.2-0.7 s) can cost more than
+# matching thousands of profiles. So the factors ucumvert computes are kept on disk, keyed by
+# ucumvert's version, and a later command that meets the same units needs no registry at all.
+# This is a cache of UCUM computations (delete it at will), not a table of units.
+_CACHE_FORMAT = 2  # bump when the way a factor is computed changes: old files are then ignored
+
+
+@lru_cache(maxsize=1)
+def _disk_cache() -> dict[str, float]:
+    path = _cache_file()
+    if path is None or not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, (int, float))}
+
+
+def _cache_file() -> Path | None:
+    folder = _cache_dir()
+    if folder is None:
+        return None
+    try:
+        from importlib.metadata import version
+
+        tag = version("ucumvert")
+    except Exception:
+        tag = "unknown"
+    return folder / f"conversions-v{_CACHE_FORMAT}-ucumvert-{tag}.json"
+
+
+def _remember(key: str, factor: float) -> None:
+    cache = _disk_cache()
+    cache[key] = factor
+    path = _cache_file()
+    if path is None:
+        return
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(cache, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)  # atomic: a concurrent reader sees the old or the new file
+    except OSError:
+        tmp.unlink(missing_ok=True)
 
 
 def convert(value: float, unit: str, target: str) -> float:
