@@ -311,3 +311,13 @@ def test_any_json_body_is_answered_200_400_or_422_never_500(client) -> None:
         assert "detail" in r.json() if r.status_code != 200 else True
 
     check()
+
+
+def test_cli_accepts_files_that_start_with_a_utf8_byte_order_mark(tmp_path) -> None:
+    one, many = tmp_path / "p.json", tmp_path / "p.jsonl"
+    one.write_bytes(b"\xef\xbb\xbf" + json.dumps(profile(id="bom")).encode())
+    many.write_bytes(b"\xef\xbb\xbf" + b"\n".join(json.dumps(profile(id=f"b{i}")).encode() for i in range(2)))
+    r = cli(str(one))
+    assert r.exit_code == 0 and json.loads(r.stdout)["profile_id"] == "bom"
+    r = cli("--batch", str(many))
+    assert r.exit_code == 0 and [json.loads(x)["profile_id"] for x in r.stdout.splitlines()] == ["b0", "b1"]

@@ -9,6 +9,7 @@ stderr is a terminal, so pipes and files get clean output.
 
 from __future__ import annotations
 
+import codecs
 import gc
 import sys
 from pathlib import Path
@@ -20,6 +21,9 @@ from ..matching.engine import Matcher, match_line
 from ..matching.profile import ProfileError
 from ..matching.rules import GraphModelError
 from .common import StoreOption, fail, get_store, is_tty_stderr
+
+#: A file saved with a UTF-8 byte order mark (some editors do) is still JSON to us (RFC 8259 allows ignoring it).
+BOM = codecs.BOM_UTF8
 
 
 def _open_in(path: str) -> BinaryIO:
@@ -52,6 +56,8 @@ def run_batch(matcher: Matcher, src: BinaryIO, out: BinaryIO, progress: bool) ->
     try:
         with tqdm(desc="matching", unit=" profiles", file=sys.stderr, disable=not progress) as bar:
             for lineno, line in enumerate(src, start=1):
+                if lineno == 1:
+                    line = line.removeprefix(BOM)
                 if not line.strip():
                     continue
                 result, ok = match_line(matcher, line, lineno)
@@ -92,7 +98,7 @@ def register(app: typer.Typer) -> None:
                     typer.echo(f"acse-kg: {failed} of {done} profiles failed validation", err=True)
                     raise typer.Exit(1)
                 return
-            data = _open_in(profile).read()  # type: ignore[arg-type]
+            data = _open_in(profile).read().removeprefix(BOM)  # type: ignore[arg-type]
             try:
                 sink.write(matcher.match_json(data) + b"\n")
             except ProfileError as exc:
