@@ -31,6 +31,16 @@ def test_reference_record_round_trips_field_by_field(imported_store, name):
     assert field_differences(spec_protocol(record), exported["protocolSection"]) == []
 
 
+@pytest.mark.parametrize("name", RECORDS)
+def test_mesh_terms_and_their_ancestors_round_trip(imported_store, name):
+    st, results = imported_store
+    derived = load_record(name)["derivedSection"]
+    exported = export_study(st, results[name].nct_id)["derivedSection"]
+    for module in ("conditionBrowseModule", "interventionBrowseModule"):
+        for kind in ("meshes", "ancestors"):
+            assert exported.get(module, {}).get(kind, []) == derived.get(module, {}).get(kind, []), (module, kind)
+
+
 def test_field_outside_the_spec_is_reported_not_dropped_silently(imported_store):
     _, results = imported_store
     warnings = results["example_v2_NCT02513394.json"].warnings

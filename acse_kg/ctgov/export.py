@@ -438,14 +438,19 @@ _CORE_MODULES = {
 def _derived(r: _Reader, s: Node) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for branch, key in (("condition", "conditionBrowseModule"), ("intervention", "interventionBrowseModule")):
-        meshes = [
-            {"id": r.text(m, ACSE.meshId), "term": r.label(m)}
-            for m in r.ordered(s, ACSE.meshTerm)
-            if r.text(m, ACSE.meshBranch) == branch
-        ]
-        if meshes:
-            out[key] = {"meshes": meshes}
+        module: dict[str, Any] = {}
+        for kind, ancestor in (("meshes", False), ("ancestors", True)):
+            _put(module, kind, [
+                {"id": r.text(m, ACSE.meshId), "term": r.label(m)}
+                for m in r.ordered(s, ACSE.meshTerm)
+                if r.text(m, ACSE.meshBranch) == branch and _is_true(r.one(m, ACSE.meshAncestor)) == ancestor
+            ])
+        _put(out, key, module)
     return out
+
+
+def _is_true(value: Node | None) -> bool:
+    return isinstance(value, Literal) and value.toPython() is True
 
 
 def export_from_graph(g: rdflib.Graph, codes: dict[Node, str], nct: str, *, full_text: bool = True,

@@ -366,19 +366,27 @@ class _Builder:
             self.generic(n, loc, "Location")
 
     def derived(self, d: dict[str, Any]) -> None:
+        """MeSH terms of the condition and intervention browse modules: the study's terms, then their ancestors."""
         for branch, key in (("condition", "conditionBrowseModule"), ("intervention", "interventionBrowseModule")):
-            for i, mesh in enumerate((d.get(key) or {}).get("meshes") or [], 1):
-                if not mesh.get("id"):
-                    continue
-                n = self.node("mesh", mesh["id"])
-                self.add(self.s, ACSE.meshTerm, n)
-                self.add(n, RDF.type, ACSE.MeshTerm)
-                self.add(n, ACSE.meshId, Literal(mesh["id"]))
-                self.add(n, ACSE.meshBranch, Literal(branch))
-                self.add(n, ACSE.position, Literal(i))
-                if mesh.get("term"):
-                    self.add(n, RDFS.label, Literal(mesh["term"]))
-                self.add(n, SKOS.exactMatch, URIRef(MESH_IRI + mesh["id"]))
+            module = d.get(key) or {}
+            for kind in ("meshes", "ancestors"):
+                self.mesh_terms(module.get(kind) or [], branch, ancestors=kind == "ancestors")
+
+    def mesh_terms(self, terms: list[dict[str, Any]], branch: str, *, ancestors: bool) -> None:
+        for i, mesh in enumerate(terms, 1):
+            if not mesh.get("id"):
+                continue
+            n = self.node("mesh-ancestor" if ancestors else "mesh", mesh["id"])
+            self.add(self.s, ACSE.meshTerm, n)
+            self.add(n, RDF.type, ACSE.MeshTerm)
+            self.add(n, ACSE.meshId, Literal(mesh["id"]))
+            self.add(n, ACSE.meshBranch, Literal(branch))
+            self.add(n, ACSE.position, Literal(i))
+            if ancestors:
+                self.add(n, ACSE.meshAncestor, Literal(True))
+            if mesh.get("term"):
+                self.add(n, RDFS.label, Literal(mesh["term"]))
+            self.add(n, SKOS.exactMatch, URIRef(MESH_IRI + mesh["id"]))
 
 
 _MODULES = {

@@ -52,6 +52,10 @@ acse:versionNumber a owl:DatatypeProperty ; rdfs:range xsd:integer ;
     rdfs:label "version number"@en ;
     skos:definition "The number of one version of a study record in the registry's history (0 = as loaded from the bundle, then 1, 2 ... per import or edit)."@en .
 
+acse:meshAncestor a owl:DatatypeProperty ; rdfs:domain acse:MeshTerm ; rdfs:range xsd:boolean ;
+    rdfs:label "MeSH ancestor"@en ;
+    skos:definition "Whether a MeSH term is an ancestor, in the MeSH tree, of the terms the study is indexed with (ClinicalTrials.gov derivedSection ancestors) rather than one of those terms (meshes)."@en .
+
 acse:ctgovPart a owl:ObjectProperty ; rdfs:range acse:CtgovRecordPart ;
     rdfs:label "ClinicalTrials.gov record part"@en ;
     skos:definition "Links a study, or a node of the core model, to the part holding the remaining API v2 fields of an object the core models only in part (design info, masking, responsible party)."@en .
