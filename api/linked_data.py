@@ -11,6 +11,7 @@ store), so nothing here can drift from the graph.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import html
 import re
@@ -22,11 +23,12 @@ import pyoxigraph as ox
 import rdflib
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
-from rdflib.namespace import DCTERMS, RDF, VOID
+from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, VOID
 from starlette.concurrency import run_in_threadpool
 
 from acse_kg import __version__
 from acse_kg.namespaces import ACSE, BASE, PREFIXES
+from acse_kg.paths import ONTOLOGY_DIR
 from acse_kg.store import GraphStore, HISTORY_PREFIX
 
 from .negotiation import CONTENT_TYPE, RDF_MEDIA, choose
@@ -121,15 +123,34 @@ def _term_html(term: Any) -> str:
     return html.escape(str(term))
 
 
+#: The site's sections, linked from the header of every page this server generates (and sparql.html).
+SITE_NAV: tuple[tuple[str, str], ...] = (
+    ("/", "Studies"),
+    ("/sparql", "SPARQL"),
+    ("/ontology", "Ontology"),
+    ("/.well-known/void", "Dataset"),
+    ("/docs", "API"),
+)
+
+
+def site_header() -> str:
+    """The header the study pages carry (``header.site`` of style.css): the registry's home and sections."""
+    links = "".join(f' · <a href="{href}">{text}</a>' for href, text in SITE_NAV)
+    return (
+        '<header class="site"><nav aria-label="Site"><a class="brand" href="/">acse-kg registry</a>'
+        f"{links}</nav></header>"
+    )
+
+
 def _page(title: str, body: str) -> str:
+    """A generated page in the site's layout and stylesheet (the one the study pages use)."""
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<title>{html.escape(title)} — acse-kg</title>"
-        "<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem}"
-        "table{border-collapse:collapse;width:100%}td,th{border:1px solid #ccc;padding:.3rem .5rem;"
-        "text-align:left;vertical-align:top}th{background:#f3f3f3}small{color:#666}</style></head><body>"
-        f"<nav><a href=\"/sparql\">SPARQL</a> · <a href=\"/ontology\">ontology</a> · "
-        f"<a href=\"/.well-known/void\">dataset</a></nav>{body}</body></html>"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        f"<title>{html.escape(title)} — acse-kg</title><link rel=\"icon\" href=\"data:,\">"
+        "<link rel=\"stylesheet\" href=\"/static/style.css\">"
+        "<style>table.triples td,table.triples th{border:1px solid var(--line,#ccc)}small{color:#666}</style>"
+        f"</head><body>{site_header()}<main id=\"main\">{body}</main></body></html>"
     )
 
 
@@ -164,11 +185,11 @@ def resource_html(iri: str, outgoing: rdflib.Graph, incoming: rdflib.Graph, page
     body = f"<h1>{html.escape(label or _qname(iri))}</h1><p><code>{esc}</code></p>"
     if page:
         body += f'<p>Read it as a page: <a href="{html.escape(page)}">{html.escape(page)}</a></p>'
-    body += f"<h2>Properties</h2><table><tr><th>property</th><th>value</th></tr>{rows}</table>"
+    body += f"<h2>Properties</h2><table class=\"triples\"><tr><th>property</th><th>value</th></tr>{rows}</table>"
     if others:
-        body += f"<h2>Nested</h2><table><tr><th>subject</th><th>property</th><th>value</th></tr>{others}</table>"
+        body += f"<h2>Nested</h2><table class=\"triples\"><tr><th>subject</th><th>property</th><th>value</th></tr>{others}</table>"
     if back:
-        body += f"<h2>Referenced by</h2><table><tr><th>subject</th><th>property</th></tr>{back}</table>"
+        body += f"<h2>Referenced by</h2><table class=\"triples\"><tr><th>subject</th><th>property</th></tr>{back}</table>"
     alt = " · ".join(
         f'<a href="?format={n}">{n}</a>' for n in ("turtle", "jsonld", "ntriples", "rdfxml")
     )
@@ -208,15 +229,28 @@ async def resource(request: Request, path: str, format: str | None = None) -> Re
     return _rdf_response(out, fmt, headers)
 
 
-def _rdf_response(g: rdflib.Graph, fmt: str, headers: dict[str, str]) -> Response:
+#: The JSON-LD context of every document served here: the registry's prefixes. Only namespaces ending in
+#: "/" or "#" qualify: JSON-LD 1.1 expands ``p:x`` with a plain term only then (so ncit:/so: are left out and
+#: those IRIs compact with obo:).
+JSONLD_CONTEXT: dict[str, str] = {p: ns for p, ns in PREFIXES.items() if ns.endswith(("/", "#"))}
+
+
+def serialize_rdf(g: rdflib.Graph, fmt: str) -> bytes:
+    """``g`` in a format of :data:`_RDFLIB_FORMAT`, with the registry's prefixes (JSON-LD compacted by them)."""
     for prefix, ns in PREFIXES.items():
         g.bind(prefix, ns, override=True)
-    body = g.serialize(format=_RDFLIB_FORMAT[fmt], encoding="utf-8")
-    return Response(body, media_type=CONTENT_TYPE[fmt], headers=headers)
+    if fmt == "jsonld":
+        return g.serialize(format="json-ld", context=JSONLD_CONTEXT, auto_compact=True, encoding="utf-8")
+    return g.serialize(format=_RDFLIB_FORMAT[fmt], encoding="utf-8")
+
+
+def _rdf_response(g: rdflib.Graph, fmt: str, headers: dict[str, str]) -> Response:
+    return Response(serialize_rdf(g, fmt), media_type=CONTENT_TYPE[fmt], headers=headers)
 
 
 # ---------------------------------------------------------------- ontology
 def _ontology_graph(store: GraphStore) -> rdflib.Graph:
+    """Every live graph that holds the ontology: the core and its extensions (all acse: terms)."""
     rows = store.select(
         "PREFIX owl: <http://www.w3.org/2002/07/owl#>\n"
         f"SELECT DISTINCT ?g WHERE {{ GRAPH ?g {{ <{ONTOLOGY_IRI}> a owl:Ontology }} }}"
@@ -229,8 +263,163 @@ def _ontology_graph(store: GraphStore) -> rdflib.Graph:
     return g
 
 
-@router.get("/ontology", summary="The ontology: HTML documentation (pyLODE) or RDF by Accept")
-async def ontology(request: Request, format: str | None = None) -> Response:
+def _copy(g: rdflib.Graph) -> rdflib.Graph:
+    """A new graph with ``g``'s triples and the registry's prefixes (pyLODE adds triples to what it is given)."""
+    out = rdflib.Graph()
+    for prefix, ns in PREFIXES.items():
+        out.bind(prefix, ns, override=True)
+    for t in g:
+        out.add(t)
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _file_subjects(ontology_iri: str) -> frozenset[str]:
+    """The terms an extension's source file (ontology/<last segment>.ttl) defines.
+
+    The ontology files share one named graph and one namespace, so the graph
+    alone does not say which term belongs to which ontology unless the terms
+    carry ``rdfs:isDefinedBy``; until then the file the loader read says it.
+    """
+    path = ONTOLOGY_DIR / (ontology_iri.rstrip("/").rsplit("/", 1)[-1] + ".ttl")
+    if not path.is_file():
+        return frozenset()
+    return frozenset(str(s) for s in rdflib.Graph().parse(path, format="turtle").subjects()
+                     if isinstance(s, rdflib.URIRef))
+
+
+def split_ontology(g: rdflib.Graph) -> dict[str, rdflib.Graph]:
+    """The ontology graph cut into one graph per ``owl:Ontology`` (core first), for separate documentation.
+
+    A term belongs to an extension when it says so (``rdfs:isDefinedBy``) or
+    its source file defines it; everything else is the core's. Blank nodes go
+    with the term that uses them (restrictions, lists).
+    """
+    extensions = sorted(str(o) for o in g.subjects(RDF.type, OWL.Ontology) if str(o) != ONTOLOGY_IRI)
+    owner: dict[rdflib.term.Node, str] = {}
+    for ext in extensions:
+        members = set(_file_subjects(ext)) | {ext}
+        members |= {str(s) for s in g.subjects(RDFS.isDefinedBy, rdflib.URIRef(ext))}
+        for iri in members:
+            owner[rdflib.URIRef(iri)] = ext
+    parts = {iri: _copy(rdflib.Graph()) for iri in (ONTOLOGY_IRI, *extensions)}
+
+    def add(subject: rdflib.term.Node, target: rdflib.Graph, seen: set[rdflib.term.Node]) -> None:
+        for s, p, o in g.triples((subject, None, None)):
+            target.add((s, p, o))
+            if isinstance(o, rdflib.BNode) and o not in seen:
+                seen.add(o)
+                add(o, target, seen)
+
+    placed: set[rdflib.term.Node] = set()
+    for subject in set(g.subjects()):
+        if isinstance(subject, rdflib.URIRef):
+            add(subject, parts[owner.get(subject, ONTOLOGY_IRI)], placed)
+    for subject in set(g.subjects()):  # blank nodes no term refers to: the core's
+        if isinstance(subject, rdflib.BNode) and subject not in placed:
+            add(subject, parts[ONTOLOGY_IRI], placed)
+    return parts
+
+
+def ontology_doc_path(ontology_iri: str) -> str:
+    """Where an ontology's documentation is served: /ontology, /ontology/ctgov ..."""
+    return local_href(ontology_iri)
+
+
+_ENTITY = re.compile(r'<div class="[^"]*\bentity\b[^"]*" id="([^"]+)">.*?<code>([^<]+)</code>', re.S)
+_HREF = re.compile(r'href="(' + re.escape(BASE) + r'[^"]*)"')
+
+
+def ontology_docs(g: rdflib.Graph, examples: list[dict[str, str]] | None = None) -> dict[str, str]:
+    """HTML documentation of each ontology in ``g`` (ontology IRI -> page), by pyLODE, linked to each other.
+
+    pyLODE gets a copy of each part, since it adds its own documentation
+    triples to the graph it is given. A term's link leads to its entry on
+    whichever page documents it; other registry IRIs become paths here.
+    """
+    from pylode import OntPub
+
+    parts = split_ontology(g)
+    raw: dict[str, str] = {}
+    anchors: dict[str, str] = {}  # term IRI -> page path#anchor
+    for iri, part in parts.items():
+        copy = _copy(part)
+        node = rdflib.URIRef(iri)
+        if (node, DCTERMS.title, None) in copy:  # pyLODE runs dcterms:title and rdfs:label together as the title
+            copy.remove((node, RDFS.label, None))
+        raw[iri] = OntPub(ontology=copy).make_html(include_css=True)
+        for anchor, term in _ENTITY.findall(raw[iri]):
+            anchors.setdefault(html.unescape(term.strip()), f"{ontology_doc_path(iri)}#{anchor}")
+
+    def link(m: re.Match[str], here: str) -> str:
+        target = html.unescape(m.group(1))
+        where = anchors.get(target)
+        if where is None:
+            return f'href="{html.escape(local_href(target))}"'
+        path, _, anchor = where.partition("#")
+        return f'href="#{anchor}"' if path == here else f'href="{html.escape(where)}"'
+
+    docs = {}
+    for iri, page in raw.items():
+        here = ontology_doc_path(iri)
+        page = _HREF.sub(lambda m: link(m, here), page)
+        page = page.replace("<head>", '<head>\n<meta charset="utf-8"><link rel="icon" href="data:,">', 1)
+        page = page.replace("</head>", f"<style>{_PREFACE_CSS}</style></head>", 1)
+        page = page.replace('<div id="content">', '<div id="content">' + _preface(iri, parts, examples or []), 1)
+        docs[iri] = page
+    return docs
+
+
+def ontology_html(g: rdflib.Graph) -> str:
+    """The core ontology's documentation page (see :func:`ontology_docs`)."""
+    return ontology_docs(g)[ONTOLOGY_IRI]
+
+
+_PREFACE_CSS = (
+    "header.site{background:#1d2430;margin:0 0 1rem;padding:.6rem 1rem;font-family:system-ui,sans-serif}"
+    "header.site a{color:#fff;margin-right:.2rem}header.site .brand{font-weight:700;text-decoration:none}"
+    "header.site nav{color:#aab}section.preface table{border-collapse:collapse}"
+    "section.preface td,section.preface th{border:1px solid #ccc;padding:.2rem .5rem;text-align:left}"
+)
+
+
+def _title(part: rdflib.Graph, iri: str) -> str:
+    node = rdflib.URIRef(iri)
+    return str(part.value(node, DCTERMS.title) or part.value(node, RDFS.label) or iri)
+
+
+def _preface(iri: str, parts: dict[str, rdflib.Graph], examples: list[dict[str, str]]) -> str:
+    """Before pyLODE's text: the site header, the sibling ontologies, RDF downloads, prefixes, example queries."""
+    here = ontology_doc_path(iri)
+    others = "".join(
+        f'<li><a href="{html.escape(ontology_doc_path(o))}">{html.escape(_title(parts[o], o))}</a>'
+        + (" (the core ontology)" if o == ONTOLOGY_IRI else " (an extension of the core)")
+        + "</li>"
+        for o in parts if o != iri
+    )
+    formats = " · ".join(f'<a href="{here}?format={f}">{f}</a>' for f in ("turtle", "jsonld", "ntriples", "rdfxml"))
+    used = {str(t) for triple in parts[iri] for t in triple if isinstance(t, rdflib.URIRef)}
+    prefix_rows = "".join(
+        f"<tr><td><code>{p}:</code></td><td><code>{html.escape(ns)}</code></td></tr>"
+        for p, ns in PREFIXES.items() if any(u.startswith(ns) for u in used)
+    )
+    queries = "".join(
+        f'<li><a href="/sparql#example={html.escape(e["name"])}">{html.escape(e["title"])}</a></li>'
+        for e in examples
+    )
+    return (
+        f"{site_header()}<section class=\"preface\" id=\"about\">"
+        f"<p>Documentation of <code>{html.escape(iri)}</code>, generated by pyLODE from the ontology graph "
+        f"in this registry. As RDF: {formats} (or ask by Accept).</p>"
+        + (f"<p>See also:</p><ul>{others}</ul>" if others else "")
+        + f"<h2 id=\"prefixes\">Prefixes</h2><p>Known to the <a href=\"/sparql\">SPARQL endpoint</a> "
+        f"without declaring them.</p><table><tr><th>prefix</th><th>namespace</th></tr>{prefix_rows}</table>"
+        + (f"<h2 id=\"examples\">Example queries</h2><ul>{queries}</ul>" if queries else "")
+        + "</section>"
+    )
+
+
+async def _ontology_response(request: Request, iri: str, format: str | None) -> Response:
     fmt = format if format in _RDFLIB_FORMAT or format == "html" else _negotiate(request)
     if fmt is None:
         return _not_acceptable()
@@ -238,19 +427,36 @@ async def ontology(request: Request, format: str | None = None) -> Response:
     g = await run_in_threadpool(_cache.get, store, "ontology-graph", lambda: _ontology_graph(store))
     if len(g) == 0:
         return PlainTextResponse("the store holds no ontology\n", status_code=404)
-    headers = {"Vary": "Accept", "Link": f'<{ONTOLOGY_IRI}>; rel="canonical"'}
+    headers = {"Vary": "Accept", "Link": f'<{iri}>; rel="canonical"'}
     if fmt != "html":
-        return _rdf_response(g, fmt, headers)
-    doc = await run_in_threadpool(_cache.get, store, "ontology-html", lambda: ontology_html(g))
-    return HTMLResponse(doc, headers=headers)
+        # The core's document is where every acse: term (a hash IRI under /ontology) is defined: all of it.
+        part = g if iri == ONTOLOGY_IRI else split_ontology(g).get(iri)
+        if part is None:
+            return _unknown_ontology(g, iri)
+        return _rdf_response(_copy(part), fmt, headers)
+    from .sparql import example_queries
+
+    docs = await run_in_threadpool(
+        _cache.get, store, "ontology-docs", lambda: ontology_docs(g, example_queries())
+    )
+    if iri not in docs:
+        return _unknown_ontology(g, iri)
+    return HTMLResponse(docs[iri], headers=headers)
 
 
-def ontology_html(g: rdflib.Graph) -> str:
-    """Documentation generated from the ontology by pyLODE, with registry links made local."""
-    from pylode import OntPub
+def _unknown_ontology(g: rdflib.Graph, iri: str) -> PlainTextResponse:
+    known = sorted(ontology_doc_path(str(o)) for o in g.subjects(RDF.type, OWL.Ontology))
+    return PlainTextResponse(f"no ontology {iri}; this registry has: {', '.join(known)}\n", status_code=404)
 
-    doc = OntPub(ontology=g).make_html(include_css=True)
-    return doc.replace(f'href="{ACSE}', 'href="#').replace(f'href="{BASE}', 'href="/')
+
+@router.get("/ontology", summary="The ontology: HTML documentation (pyLODE) or RDF by Accept")
+async def ontology(request: Request, format: str | None = None) -> Response:
+    return await _ontology_response(request, ONTOLOGY_IRI, format)
+
+
+@router.get("/ontology/{name}", summary="An extension of the ontology (e.g. ctgov): HTML documentation or RDF")
+async def ontology_extension(request: Request, name: str, format: str | None = None) -> Response:
+    return await _ontology_response(request, f"{ONTOLOGY_IRI}/{name}", format)
 
 
 # ---------------------------------------------------------------- dumps and VoID
@@ -262,6 +468,9 @@ async def dump(request: Request, name: str) -> Response:
     store: GraphStore = request.app.state.store
 
     def make() -> bytes:
+        if fmt == "jsonld":  # compacted with the registry's prefixes, like every JSON-LD document here
+            g = rdflib.Graph().parse(data=store.dump("ntriples", include_history=history), format="nt")
+            return gzip.compress(serialize_rdf(g, "jsonld"), mtime=0)
         return gzip.compress(store.dump(fmt, include_history=history), mtime=0)
 
     body = await run_in_threadpool(_cache.get, store, "dump-" + name, make)
@@ -321,6 +530,6 @@ async def void(request: Request) -> Response:
             for s, p, o in sorted(g, key=lambda t: (str(t[0]), str(t[1]), str(t[2])))
         )
         return HTMLResponse(
-            _page("dataset", f"<h1>The acse-kg dataset</h1><table>{rows}</table>"), headers={"Vary": "Accept"}
+            _page("dataset", f"<h1>The acse-kg dataset</h1><table class=\"triples\">{rows}</table>"), headers={"Vary": "Accept"}
         )
     return _rdf_response(g, fmt, {"Vary": "Accept"})

@@ -134,3 +134,46 @@ def test_the_query_page_is_served_to_a_browser_with_the_examples(bundle_server: 
     examples = _get(bundle_server, "/sparql/examples").json()
     assert {e["name"] for e in examples} >= {"cohorts_by_gene"}
     assert all(e["query"].strip() for e in examples)
+
+
+@pytest.mark.parametrize("path", [f"/id/study/{NCT}", f"/id/study/{NCT}/cohort/1", "/.well-known/void", "/sparql",
+                                  "/ontology", "/ontology/ctgov"])
+def test_every_generated_page_has_the_site_header_with_home_and_sections(bundle_server: LiveServer, path: str) -> None:
+    doc = html5lib.parse(_get(bundle_server, path, BROWSER).text, namespaceHTMLElements=False)
+    header = doc.find(".//header")
+    assert header is not None
+    links = {a.get("href") for a in header.iter("a")}
+    assert links >= {"/", "/sparql", "/ontology", "/docs"}
+    for href in links:
+        assert httpx.get(bundle_server.url + href, headers={"Accept": BROWSER}, timeout=60).status_code == 200
+
+
+def _assert_compact_jsonld(body: bytes) -> dict:
+    import json
+
+    doc = json.loads(body)
+    context = doc["@context"]
+    assert context["acse"] == str(ACSE) and context["id"] == BASE + "id/"
+    text = json.dumps({k: v for k, v in doc.items() if k != "@context"})
+    assert '"acse:' in text and '"https://w3id.org/acse-kg/ontology#' not in text  # terms are written acse:...
+    return doc
+
+
+def test_an_iri_as_json_ld_is_compacted_with_the_registry_prefixes_and_is_the_same_rdf(
+    bundle_server: LiveServer,
+) -> None:
+    from rdflib.compare import isomorphic
+
+    r = _get(bundle_server, f"/id/study/{NCT}/cohort/1", "application/ld+json")
+    _assert_compact_jsonld(r.content)
+    served = rdflib.Graph().parse(data=r.content, format="json-ld")
+    assert isomorphic(served, bundle_server.store.construct(f"DESCRIBE <{cohort_iri(NCT, 1)}>"))
+
+
+def test_the_json_ld_dump_is_compacted_and_is_the_same_rdf_as_the_n_triples_dump(bundle_server: LiveServer) -> None:
+    from rdflib.compare import isomorphic
+
+    body = gzip.decompress(_get(bundle_server, "/dumps/acse-kg.jsonld.gz").content)
+    _assert_compact_jsonld(body)
+    nt = gzip.decompress(_get(bundle_server, "/dumps/acse-kg.nt.gz").content)
+    assert isomorphic(rdflib.Graph().parse(data=body, format="json-ld"), rdflib.Graph().parse(data=nt, format="nt"))
