@@ -32,6 +32,13 @@ def test_reference_record_round_trips_field_by_field(imported_store, name):
 
 
 @pytest.mark.parametrize("name", RECORDS)
+def test_reference_record_round_trips_with_array_order_too(imported_store, name):
+    """Collaborators and keywords keep the registered order (a ClinicalTrials.gov client shows them so)."""
+    st, results = imported_store
+    assert export_study(st, results[name].nct_id)["protocolSection"] == spec_protocol(load_record(name))
+
+
+@pytest.mark.parametrize("name", RECORDS)
 def test_mesh_terms_and_their_ancestors_round_trip(imported_store, name):
     st, results = imported_store
     derived = load_record(name)["derivedSection"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import rdflib
+import rdflib.collection
 from rdflib import RDF, RDFS, URIRef
 from rdflib.term import Literal, Node
 
@@ -259,8 +260,16 @@ def with_dosing_lines(r: _Reader, iv: Node, text: str | None) -> str | None:
 def _conditions(r: _Reader, s: Node) -> dict[str, Any]:
     m: dict[str, Any] = {}
     _put(m, "conditions", [r.label(c) for c in r.ordered(s, ACSE.condition)])
-    _put(m, "keywords", sorted(str(k) for k in r.all(s, ACSE.keyword)))
+    _put(m, "keywords", keywords(r, s))
     return m
+
+
+def keywords(r: _Reader, s: Node) -> list[str]:
+    """In the registered order when the record keeps it (acse:keywordSequence), else alphabetical."""
+    found = {str(k) for k in r.all(s, ACSE.keyword)}
+    head = r.one(s, ACSE.keywordSequence)
+    ordered = [str(k) for k in rdflib.collection.Collection(r.g, head)] if head is not None else []
+    return [k for k in ordered if k in found] + sorted(found - set(ordered))
 
 
 def _design(r: _Reader, s: Node) -> dict[str, Any]:

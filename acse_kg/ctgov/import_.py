@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import rdflib
+import rdflib.collection
 from rdflib import RDF, RDFS, XSD, Literal, URIRef
 from rdflib.term import Node
 
@@ -210,7 +211,9 @@ class _Builder:
             self.add(self.s, ACSE.leadSponsor, lead_node)
         for i, c in enumerate(m.get("collaborators") or [], 1):
             if c.get("name"):
-                self.add(self.s, ACSE.collaborator, self.org(c["name"], c.get("class")))
+                org = self.org(c["name"], c.get("class"))
+                self.add(self.s, ACSE.collaborator, org)
+                self.add(org, ACSE.position, Literal(i))  # the registered order of collaborators
         rp = m.get("responsibleParty")
         if rp:
             rtype = rp.get("type")
@@ -241,8 +244,13 @@ class _Builder:
             self.add(n, RDF.type, ACSE.Condition)
             self.add(n, RDFS.label, Literal(c))
             self.add(n, ACSE.position, Literal(i))
-        for k in m.get("keywords") or []:
+        keywords = m.get("keywords") or []
+        for k in keywords:
             self.add(self.s, ACSE.keyword, Literal(k))
+        if keywords:  # the order too, which the acse:keyword triples cannot keep
+            head = rdflib.BNode()
+            rdflib.collection.Collection(self.g, head, [Literal(k) for k in keywords])
+            self.add(self.s, ACSE.keywordSequence, head)
 
     def design(self, m: dict[str, Any]) -> None:
         base = "$.protocolSection.designModule"

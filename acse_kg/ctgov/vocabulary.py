@@ -56,6 +56,10 @@ acse:meshAncestor a owl:DatatypeProperty ; rdfs:domain acse:MeshTerm ; rdfs:rang
     rdfs:label "MeSH ancestor"@en ;
     skos:definition "Whether a MeSH term is an ancestor, in the MeSH tree, of the terms the study is indexed with (ClinicalTrials.gov derivedSection ancestors) rather than one of those terms (meshes)."@en .
 
+acse:keywordSequence a owl:ObjectProperty ; rdfs:domain acse:Study ; rdfs:range rdf:List ;
+    rdfs:label "keyword sequence"@en ;
+    skos:definition "The study's keywords as an RDF list, in the order the registry gave them (each one is also an acse:keyword, which is unordered)."@en .
+
 acse:ctgovPart a owl:ObjectProperty ; rdfs:range acse:CtgovRecordPart ;
     rdfs:label "ClinicalTrials.gov record part"@en ;
     skos:definition "Links a study, or a node of the core model, to the part holding the remaining API v2 fields of an object the core models only in part (design info, masking, responsible party)."@en .
