@@ -6,9 +6,13 @@ import atexit
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from acse_kg import __version__
 from acse_kg.store import GraphStore, OxigraphStore, open_store
@@ -18,6 +22,71 @@ from .query_pool import QueryPool
 from .settings import ServerSettings
 
 log = logging.getLogger("acse_kg.api")
+
+#: Where the Swagger UI / ReDoc assets shipped by the fastapi-offline package are served (no CDN).
+DOCS_ASSETS = "/docs-assets"
+
+
+class HeadAsGet:
+    """Answer HEAD wherever GET is served: the GET response's status and headers, without the body.
+
+    FastAPI routes declare GET only, so ``curl -I`` and link checkers got 405;
+    running the GET keeps Content-Length and Content-Type exactly what a GET
+    would send.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_headers_only)
+
+
+def _add_offline_docs(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc from assets installed with the app, so they work without the internet."""
+    import fastapi_offline
+
+    static = Path(fastapi_offline.__file__).parent / "static"
+    app.mount(DOCS_ASSETS, StaticFiles(directory=static), name="docs-assets")
+    favicon = f"{DOCS_ASSETS}/favicon.png"
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"{app.title} — API",
+            oauth2_redirect_url=f"{root}/docs/oauth2-redirect",
+            swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{favicon}",
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    async def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_redoc_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"{app.title} — API",
+            redoc_js_url=f"{root}{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{favicon}",
+            with_google_fonts=False,
+        )
 
 
 def create_app(store: GraphStore | None = None, settings: ServerSettings | None = None) -> FastAPI:
@@ -44,7 +113,7 @@ def create_app(store: GraphStore | None = None, settings: ServerSettings | None 
         if pool is not None:
             pool.close()
 
-    app = FastAPI(title="acse-kg registry", version=__version__, lifespan=lifespan)
+    app = FastAPI(title="acse-kg registry", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.store = store
     app.state.settings = settings
     app.state.query_pool = pool
@@ -57,4 +126,6 @@ def create_app(store: GraphStore | None = None, settings: ServerSettings | None 
 
     for module in (sparql, match, ctgov, pages, linked_data):
         app.include_router(module.router)
+    _add_offline_docs(app)
+    app.add_middleware(HeadAsGet)
     return app
