@@ -127,18 +127,20 @@ def _term_iri(token: tuple[str, str], prefixes: dict[str, str], base: str | None
     raise RefusedQuery(f"FROM / USING must name a graph by IRI, not {text!r}")
 
 
-def check_dataset(info: QueryInfo, store_graphs: Iterable[str]) -> None:
-    """Refuse FROM / FROM NAMED / USING of a graph the store does not hold.
+def check_dataset(info: QueryInfo, store_graphs: Iterable[str], protocol_iris: Iterable[str] = ()) -> None:
+    """Refuse a dataset naming a graph the store does not hold, whichever way it is named.
 
-    Oxigraph never fetches such a graph, but other engines behind
-    :class:`~acse_kg.remote.SparqlEndpointStore` may, and a query that names a
-    graph we do not have is a mistake worth a clear answer rather than an
-    empty result.
+    ``FROM`` / ``FROM NAMED`` / ``USING`` in the text and the protocol's
+    ``default-graph-uri`` / ``named-graph-uri`` (``protocol_iris``) get the same
+    answer: Oxigraph never fetches such a graph, but other engines behind
+    :class:`~acse_kg.remote.SparqlEndpointStore` may, and a query over a graph
+    we do not have is a mistake worth a clear answer rather than an empty result.
     """
     known = set(store_graphs)
-    outside = [iri for iri in info.dataset_iris if iri not in known]
+    outside = list(dict.fromkeys(i for i in (*info.dataset_iris, *protocol_iris) if i not in known))
     if outside:
         raise RefusedQuery(
-            "FROM / FROM NAMED / USING may only name graphs of this store; not in the store: "
-            + ", ".join(f"<{i}>" for i in outside)
+            "graph not in the store: " + ", ".join(f"<{i}>" for i in outside)
+            + " (FROM / FROM NAMED / USING and default-graph-uri / named-graph-uri may only name graphs this "
+            "store holds: the endpoint never fetches a graph from the web)"
         )

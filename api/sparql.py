@@ -178,8 +178,8 @@ async def _answer_query(request: Request, query: str, default_graphs: list[str],
         info = analyse(query)
         for iri in (*default_graphs, *named_graphs):
             ox.NamedNode(iri)
-        if info.dataset_iris:
-            check_dataset(info, await run_in_threadpool(store.named_graphs))
+        if info.dataset_iris or default_graphs or named_graphs:
+            check_dataset(info, await run_in_threadpool(store.named_graphs), (*default_graphs, *named_graphs))
     except RefusedQuery as exc:
         return _plain(403, str(exc))
     except ValueError as exc:

@@ -93,6 +93,40 @@ def test_from_a_graph_outside_the_store_is_refused(w3c_server: LiveServer, query
     assert "not in the store" in r.text
 
 
+OUTSIDE = "http://127.0.0.1:9/evil"
+
+
+@pytest.mark.parametrize(
+    ("query", "params"),
+    [
+        ("SELECT * WHERE { ?s ?p ?o }", {"default-graph-uri": OUTSIDE}),
+        ("SELECT * WHERE { GRAPH ?g { ?s ?p ?o } }", {"named-graph-uri": OUTSIDE}),
+        ("SELECT * WHERE { ?s ?p ?o }", {"default-graph-uri": [f"{KASEI}data1.rdf", OUTSIDE]}),
+    ],
+    ids=["default-graph-uri", "named-graph-uri", "one-known-one-not"],
+)
+def test_a_protocol_graph_outside_the_store_is_refused_as_from_is(
+    w3c_server: LiveServer, query: str, params: dict[str, object]
+) -> None:
+    by_protocol = httpx.get(w3c_server.sparql, params={"query": query, **params}, timeout=30)
+    by_from = httpx.get(w3c_server.sparql, params={"query": f"SELECT * FROM <{OUTSIDE}> WHERE {{ ?s ?p ?o }}"},
+                        timeout=30)
+    assert by_protocol.status_code == by_from.status_code == 403
+    assert by_protocol.text == by_from.text
+    assert f"<{OUTSIDE}>" in by_protocol.text and "never fetches" in by_protocol.text
+
+
+def test_a_protocol_graph_outside_the_store_is_refused_by_post_too(w3c_server: LiveServer) -> None:
+    r = httpx.post(w3c_server.sparql, data={"query": "ASK { }", "named-graph-uri": OUTSIDE}, timeout=30)
+    assert r.status_code == 403 and f"<{OUTSIDE}>" in r.text
+
+
+def test_default_graph_uri_of_a_store_graph_is_answered(w3c_server: LiveServer) -> None:
+    r = httpx.get(w3c_server.sparql, params={"query": f"ASK {{ <{KASEI}data3.rdf> a ?t }}",
+                                              "default-graph-uri": f"{KASEI}data3.rdf"}, timeout=30)
+    assert r.status_code == 200 and r.json()["boolean"] is True
+
+
 def test_from_a_graph_of_the_store_is_answered(w3c_server: LiveServer) -> None:
     assert _ask(w3c_server, f"ASK FROM <{KASEI}data3.rdf> {{ <{KASEI}data3.rdf> a ?t }}")
     assert not _ask(w3c_server, f"ASK FROM <{KASEI}data3.rdf> {{ <{KASEI}data1.rdf> a ?t }}")
