@@ -64,15 +64,17 @@ def test_serve_is_read_only_without_an_admin_token(served: str) -> None:
     assert r.status_code == 403
 
 
-def test_serve_on_a_port_in_use_fails_with_a_message_not_a_traceback() -> None:
+def test_serve_on_a_port_in_use_is_one_error_line_naming_the_address_and_exit_2() -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
-        proc = _serve("--store", "memory", "--port", str(busy.getsockname()[1]))
+        port = busy.getsockname()[1]
+        proc = _serve("--store", "memory", "--port", str(port))
         _, err = proc.communicate(timeout=60)
-    assert proc.returncode != 0
-    assert "Traceback" not in err
-    assert "address already in use" in err.lower()
+    assert proc.returncode == 2
+    assert err.splitlines() == [err.strip()]  # one line: no "serving on" before it, no uvicorn log, no traceback
+    assert f"127.0.0.1:{port}" in err and "address already in use" in err.lower()
+    assert "serving on" not in err
 
 
 def test_ctrl_c_stops_the_server_and_its_query_workers_without_a_traceback() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from typing import Annotated, Optional
 
 import typer
@@ -42,21 +44,53 @@ def register(app: typer.Typer) -> None:
         from api.app import create_app
         from api.settings import ServerSettings
 
-        graph_store = get_store(store)
-        settings = ServerSettings(
-            admin_token=admin_token or None,
-            query_timeout=query_timeout,
-            max_result_bytes=max_result_bytes,
-            query_workers=query_workers,
-        )
+        sock = bind_socket(host, port)  # first: a busy port fails before the store is opened (and locked)
         try:
-            application = create_app(graph_store, settings)
-        except Exception as exc:  # the app could not be built: say why, no traceback
-            fail(f"cannot start the server: {exc}")
-        typer.echo(f"acse-kg: serving on http://{host}:{port}/ (SPARQL endpoint: /sparql)", err=True)
-        try:
-            uvicorn.run(application, host=host, port=port, log_level="warning")
-        except OSError as exc:
-            fail(f"cannot listen on {host}:{port}: {exc}")
+            graph_store = get_store(store)
+            settings = ServerSettings(
+                admin_token=admin_token or None,
+                query_timeout=query_timeout,
+                max_result_bytes=max_result_bytes,
+                query_workers=query_workers,
+            )
+            try:
+                application = create_app(graph_store, settings)
+            except Exception as exc:  # the app could not be built: say why, no traceback
+                graph_store.close()
+                fail(f"cannot start the server: {exc}")
+            shown = f"[{host}]" if ":" in host else host
+            typer.echo(f"acse-kg: serving on http://{shown}:{port}/ (SPARQL endpoint: /sparql)", err=True)
+            try:
+                server = uvicorn.Server(uvicorn.Config(application, host=host, port=port, log_level="warning"))
+                server.run(sockets=[sock])
+            finally:
+                graph_store.close()
         finally:
-            graph_store.close()
+            sock.close()
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """The listening socket for host:port, or one error line naming it (exit 2) when it cannot be had.
+
+    Binding here rather than inside uvicorn means "serving on" is printed only
+    for an address that is really ours, and a port in use is one clear line
+    instead of uvicorn's log after a premature success message.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        fail(f"cannot listen on {host}:{port}: unknown host ({exc.strerror})")
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or str(exc)
+        if exc.errno == errno.EADDRINUSE:
+            reason = "address already in use (another server is running there? choose another --port)"
+        fail(f"cannot listen on {host}:{port}: {reason}")
+    sock.set_inheritable(True)
+    return sock
