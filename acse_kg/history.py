@@ -227,7 +227,7 @@ def _short(term: Node, base: str) -> str:
         return "[]"
     if text.startswith(base + "/"):
         return text[len(base) + 1:]
-    for prefix, ns in PREFIXES.items():
+    for prefix, ns in sorted(PREFIXES.items(), key=lambda kv: -len(kv[1])):  # the most specific namespace
         if text.startswith(ns) and len(text) > len(ns):
             return f"{prefix}:{text[len(ns):]}"
     return text
@@ -267,11 +267,14 @@ def graph_changes(ga: rdflib.Graph, gb: rdflib.Graph, study: str,
 
     _, only_a, only_b = graph_diff(to_isomorphic(ga), to_isomorphic(gb))
     changed_a, changed_b = _anchored(only_a), _anchored(only_b)
+    shown_nodes = {s for s, _ in shown}
     full_a, full_b = _anchored(ga), _anchored(gb)
     out = []
     for node, path in sorted(set(changed_a) | set(changed_b), key=lambda k: (str(k[0]), k[1])):
-        if (node, URIRef(_expand(path))) in shown:
-            continue
+        if (node, URIRef(_expand(path.split("/", 1)[0]))) in shown:
+            continue  # the export reads this property (and what hangs from it): the JSON diff has it
+        if path in ("rdf:type", "rdfs:label") and node in shown_nodes:
+            continue  # the type or display label of a node the JSON shows (a renamed facility, the study's label)
         before, after = sorted(full_a.get((node, path), set())), sorted(full_b.get((node, path), set()))
         if before == after:
             continue
@@ -281,10 +284,10 @@ def graph_changes(ga: rdflib.Graph, gb: rdflib.Graph, study: str,
     return out
 
 
-def _expand(path: str) -> str:
-    """The full IRI of a one-step path written with a registry prefix (``acse:acronym``)."""
-    prefix, _, local = path.partition(":")
-    return PREFIXES[prefix] + local if "/" not in path and prefix in PREFIXES else path
+def _expand(step: str) -> str:
+    """The full IRI of a property written with a registry prefix (``acse:acronym``)."""
+    prefix, _, local = step.partition(":")
+    return PREFIXES[prefix] + local if prefix in PREFIXES else step
 
 
 def edit_study(store: GraphStore, nct: str, data: bytes | str, rdf_format: str = "turtle", *,

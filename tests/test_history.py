@@ -99,3 +99,39 @@ def test_identical_versions_have_an_empty_diff(fresh_store):
     nt = fresh_store.graph(study_graph_name("NCT02034981")).serialize(format="nt")
     edit_study(fresh_store, "NCT02034981", nt, "ntriples", agent="curator")
     assert diff_versions(fresh_store, "NCT02034981", 0, 1) == []
+
+
+def test_reordered_keywords_are_one_json_field_each_not_graph_noise(fresh_store):
+    record = load_record("example_v2_NCT06171568_APHP_french.json")
+    import_study(fresh_store, record)
+    changed = copy.deepcopy(record)
+    kw = changed["protocolSection"]["conditionsModule"]["keywords"]
+    kw[0], kw[1] = kw[1], kw[0]
+    import_study(fresh_store, changed)
+    assert [c["field"] for c in diff_versions(fresh_store, NCT, 1, 2)] == [
+        "protocolSection.conditionsModule.keywords[0]", "protocolSection.conditionsModule.keywords[1]"]
+
+
+def test_a_changed_cohort_pathology_is_named_and_display_noise_is_not(fresh_store):
+    from acse_kg.history import edit_study
+    from acse_kg.loader import study_graph_name
+
+    nt = fresh_store.graph(study_graph_name("NCT02034981")).serialize(format="nt")
+    onco = "https://w3id.org/acse-kg/id/oncotree/2025_10_03/"
+    old = f"<https://w3id.org/acse-kg/id/study/NCT02034981/cohort/18> <https://w3id.org/acse-kg/ontology#pathology> <{onco}GB>"
+    assert nt.count(old) == 1
+    edit_study(fresh_store, "NCT02034981", nt.replace(old, old.replace("/GB>", "/ASTR>")), "ntriples", agent="curator")
+    assert diff_versions(fresh_store, "NCT02034981", 0, 1) == [
+        {"field": "cohort/18 acse:pathology", "from": "onco:GB", "to": "onco:ASTR"}]
+
+
+def test_a_new_title_is_one_field_not_also_the_derived_label(fresh_store):
+    record = load_record("example_v2_NCT06171568_APHP_french.json")
+    import_study(fresh_store, record)
+    changed = copy.deepcopy(record)
+    changed["protocolSection"]["identificationModule"]["briefTitle"] = "New title"
+    changed["protocolSection"]["contactsLocationsModule"]["locations"][0]["facility"] = "Other hospital"
+    import_study(fresh_store, changed)
+    assert [c["field"] for c in diff_versions(fresh_store, NCT, 1, 2)] == [
+        "protocolSection.contactsLocationsModule.locations[0].facility",
+        "protocolSection.identificationModule.briefTitle"]
