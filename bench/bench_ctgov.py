@@ -56,8 +56,11 @@ def _pyshacl_findings(nt: bytes, out: "mp.Queue[object]") -> None:
     data = rdflib.Graph().parse(data=nt, format="nt")
     data += shapes
     t = time.perf_counter()
-    _c, results, _t = pyshacl.validate(data, shacl_graph=shapes, advanced=True, inference="none", allow_warnings=True)
+    _c, results, text = pyshacl.validate(data, shacl_graph=shapes, advanced=True, inference="none", allow_warnings=True)
     seconds = time.perf_counter() - t
+    if not isinstance(results, rdflib.Graph):  # pySHACL refused the shapes themselves (e.g. SHACL-SPARQL rules broken)
+        out.put((seconds, [("pySHACL refused the shapes", str(text).strip())]))
+        return
     found = sorted({(_rule_of(shapes, results.value(r, SH.sourceShape)), str(results.value(r, SH.focusNode)))
                     for r in results.subjects(RDF.type, SH.ValidationResult)})
     out.put((seconds, found))
