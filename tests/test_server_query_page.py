@@ -48,3 +48,12 @@ def test_a_shared_query_link_runs_and_shows_a_table_with_the_examples_listed(bun
     assert first_link.startswith("/id/study/NCT02034981/cohort/")  # registry IRIs link to this server
     examples = [o.text for o in dom.findall(".//select[@id='examples']/option")][1:]
     assert len(examples) == len(list(Path(QUERIES_DIR).glob("*.rq")))
+
+
+def test_an_example_link_from_the_ontology_page_opens_that_example(bundle_server: LiveServer) -> None:
+    example = Path(QUERIES_DIR) / "cohorts_by_gene.rq"
+    dom = html5lib.parse(_rendered_dom(bundle_server.url + "/sparql#example=" + example.stem),
+                         namespaceHTMLElements=False)
+    assert dom.find(".//textarea[@id='query']").text == example.read_text(encoding="utf-8")
+    selected = [o for o in dom.findall(".//select[@id='examples']/option") if o.get("selected") is not None]
+    assert len(selected) == 1 and selected[0].text.strip()
