@@ -279,3 +279,9 @@ def test_conversion_works_without_a_writable_cache(private_cache, monkeypatch) -
 def test_a_corrupt_cache_file_is_ignored(private_cache, tmp_path) -> None:
     private_cache._cache_file().write_text("{not json")  # type: ignore[union-attr]
     assert convert(1.5, "mL/s", "mL/min") == pytest.approx(90)
+
+
+@pytest.mark.parametrize("value", ["high", True, [1.8], None])
+def test_a_measurement_that_is_not_a_number_says_what_is_expected(value) -> None:
+    e = error(**({"age_years": value}))
+    assert e.field == "age_years" and "expected a number (in UCUM unit 'a') or a quantity" in e.message

@@ -197,6 +197,9 @@ def _measured(target: str) -> BeforeValidator:
     def before(v: Any) -> Any:
         if isinstance(v, float) and not math.isfinite(v):
             raise ValueError("must be a finite number")
+        if isinstance(v, bool) or not isinstance(v, (int, float, dict)):
+            raise ValueError(f"expected a number (in UCUM unit '{target}') or a quantity "
+                             '{"value": number, "unit": "UCUM code"}')
         if isinstance(v, dict):
             extra = set(v) - {"value", "unit"}
             if extra:
