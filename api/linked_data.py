@@ -328,6 +328,7 @@ def ontology_doc_path(ontology_iri: str) -> str:
 
 _ENTITY = re.compile(r'<div class="[^"]*\bentity\b[^"]*" id="([^"]+)">.*?<code>([^<]+)</code>', re.S)
 _HREF = re.compile(r'href="(' + re.escape(BASE) + r'[^"]*)"')
+_FRAGMENT_LINK = re.compile(r'<a href="#([^"]*)">(' + re.escape(BASE) + r'[^<"]*)</a>')
 
 
 def ontology_docs(g: rdflib.Graph, examples: list[dict[str, str]] | None = None) -> dict[str, str]:
@@ -363,6 +364,11 @@ def ontology_docs(g: rdflib.Graph, examples: list[dict[str, str]] | None = None)
     for iri, page in raw.items():
         here = ontology_doc_path(iri)
         page = _HREF.sub(lambda m: link(m, here), page)
+        ids = set(re.findall(r' id="([^"]+)"', page))
+        page = _FRAGMENT_LINK.sub(  # pyLODE links a version IRI to a fragment no entry has: serve it instead
+            lambda m: m.group(0) if m.group(1) in ids else f'<a href="{html.escape(local_href(m.group(2)))}">{m.group(2)}</a>',
+            page,
+        )
         page = page.replace("<head>", '<head>\n<meta charset="utf-8"><link rel="icon" href="data:,">', 1)
         page = page.replace("</head>", f"<style>{_PREFACE_CSS}</style></head>", 1)
         page = page.replace('<div id="content">', '<div id="content">' + _preface(iri, parts, examples or []), 1)
@@ -427,6 +433,9 @@ async def _ontology_response(request: Request, iri: str, format: str | None) -> 
     g = await run_in_threadpool(_cache.get, store, "ontology-graph", lambda: _ontology_graph(store))
     if len(g) == 0:
         return PlainTextResponse("the store holds no ontology\n", status_code=404)
+    versioned = g.value(None, OWL.versionIRI, rdflib.URIRef(iri))
+    if versioned is not None:  # the version IRI (ontology/0.1.0) is served as the ontology it versions
+        iri = str(versioned)
     headers = {"Vary": "Accept", "Link": f'<{iri}>; rel="canonical"'}
     if fmt != "html":
         # The core's document is where every acse: term (a hash IRI under /ontology) is defined: all of it.

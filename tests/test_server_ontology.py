@@ -107,3 +107,14 @@ def test_each_ontology_page_has_a_prefix_table_and_links_to_the_example_queries(
     hrefs = {a.get("href") for a in doc.iter("a")}
     for query in QUERIES_DIR.glob("*.rq"):
         assert f"/sparql#example={query.stem}" in hrefs
+
+
+def test_the_version_iri_dereferences_to_the_ontology_it_versions(bundle_server: LiveServer) -> None:
+    core = rdflib.Graph().parse(ONTOLOGY_DIR / "acse.ttl")
+    version = str(core.value(rdflib.URIRef(CORE), OWL.versionIRI))
+    assert version.startswith(BASE)
+    path = "/" + version[len(BASE):]
+    served = _get(bundle_server, path, "text/turtle")
+    assert served.content == _get(bundle_server, "/ontology", "text/turtle").content
+    _, doc = _doc(bundle_server, "/ontology")
+    assert path in {a.get("href") for a in doc.iter("a")}  # the documentation's "Version IRI" link
