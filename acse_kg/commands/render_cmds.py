@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ..pages import PageNotFound, write_site
+from ..pages.render import registry_base
 from ..store import StoreError
 from .common import StoreOption, fail, get_store
 
@@ -19,18 +20,30 @@ def register(app: typer.Typer) -> None:
     def render(
         nct: Annotated[list[str], typer.Argument(help="NCT number(s) of the studies to render, e.g. NCT02034981.")],
         out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the site into (created if missing).")],
+        registry: Annotated[str, typer.Option(
+            "--registry",
+            help="Base URL of a running acse-kg registry (e.g. https://registry.example.org/): the pages then "
+                 "link its SPARQL endpoint, ontology, dumps and API docs, and IRIs open on its /id/... pages.",
+        )] = "",
         store: StoreOption = None,
     ) -> None:
         """Write the study page, one page per cohort, an index and the stylesheet, all with relative links.
 
         Layout: index.html, study/NCT.../index.html, study/NCT.../cohort/N/index.html,
-        static/style.css. IRIs link to https://w3id.org/acse-kg/id/... as they are.
+        static/style.css. Without --registry, IRIs link to https://w3id.org/acse-kg/id/... as they
+        are (identifiers; the footer says a registry serves them at /id/...) and the site header links
+        only the pages themselves, so the folder has no dead link.
         """
         if out.exists() and not out.is_dir():
             fail(f"--out {out} exists and is not a folder")
+        if registry:
+            try:
+                registry_base(registry)
+            except ValueError as exc:
+                fail(f"--registry: {exc}")
         gs = get_store(store)
         try:
-            written = write_site(gs, list(nct), out)
+            written = write_site(gs, list(nct), out, registry=registry)
         except PageNotFound as exc:
             fail(str(exc))
         except StoreError as exc:

@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from ..ctgov.export import StudyNotFound, export_study
-from ..namespaces import BASE
+from ..namespaces import ACSE, BASE
 from ..paths import STATIC_DIR, TEMPLATES_DIR
 from ..store import GraphStore
 from . import ctgov_view as cv
@@ -32,22 +33,37 @@ class PageNotFound(LookupError):
     """No such study or cohort; the message names what is missing."""
 
 
+#: The registry's own services (label, path below the server root) in every page's site header.
+SERVICES: tuple[tuple[str, str], ...] = (
+    ("SPARQL", "sparql"),
+    ("Ontology", "ontology"),
+    ("Data dump", "dumps/acse-kg.ttl.gz"),
+    ("API docs", "docs"),
+)
+
+
 @dataclass(frozen=True)
 class Links:
     """Where a page's links point: the live server, or a static site read from files.
 
     ``static``: relative links to ``.../index.html`` files (work from a file
-    system and on any host) and IRIs as they are. ``server``: paths from the
-    site root, and registry IRIs to the server's ``/id/...`` path, where it
-    dereferences them.
+    system and on any host). A static site has no SPARQL endpoint, ontology
+    page or dumps beside it, so it links them only when ``registry`` names a
+    running registry (``https://host/path/``), and its IRI links then go to
+    that registry's ``/id/...``; without one, IRIs are linked as they are
+    (identifiers; they dereference once their w3id.org redirect exists).
+    ``server``: paths from the site root, and registry IRIs to the server's
+    ``/id/...`` path (ontology terms to ``/ontology#Term``), where they
+    dereference.
     """
 
     static: bool = False
     root: str = "/"
+    registry: str = ""
 
     def for_depth(self, depth: int) -> "Links":
         """The links of a static page ``depth`` directories below the site root."""
-        return Links(self.static, "../" * depth if self.static else self.root)
+        return Links(self.static, "../" * depth if self.static else self.root, self.registry)
 
     def index(self) -> str:
         return self.root + ("index.html" if self.static else "")
@@ -61,9 +77,23 @@ class Links:
     def asset(self, name: str) -> str:
         return f"{self.root}static/{name}"
 
+    @property
+    def server(self) -> str:
+        """Base URL of the registry that serves /sparql, /id/... and the rest; "" for a static site without one."""
+        return self.registry if self.static else self.root
+
+    def services(self) -> list[tuple[str, str]]:
+        """(label, URL) of the registry's services, only where they exist: none for a bare static site."""
+        return [(label, self.server + path) for label, path in SERVICES] if self.server else []
+
     def iri(self, iri: str) -> str:
-        if not self.static and iri.startswith(BASE + "id/"):
-            return self.root + iri[len(BASE):]
+        """Where an IRI links: its /id/... (or /ontology#Term) on the registry, else the IRI itself."""
+        if not self.server:
+            return iri
+        if iri.startswith(BASE + "id/"):
+            return self.server + iri[len(BASE):]
+        if iri.startswith(str(ACSE)):
+            return self.server + "ontology#" + iri[len(str(ACSE)):]
         return iri
 
 
@@ -81,6 +111,7 @@ def environment() -> Environment:
     env.filters["humanise"] = cv.humanise
     env.filters["unit_text"] = unit_text
     env.filters["pct"] = lambda v: "" if v is None else f"{v * 100:g}%"
+    env.globals["iri_base"] = BASE
     return env
 
 
@@ -111,9 +142,27 @@ def _study_data(store: GraphStore, nct: str) -> tuple[dict[str, Any], StudyGraph
     return exported, study_graph(store, nct)
 
 
+def bullet_name(g: StudyGraph, iri: str) -> str:
+    """A criterion as a reader finds it in the lists: "inclusion criterion 6", "item 2 of exclusion criterion 7".
+
+    Positions are the registered ones (acse:position), counted within the list or
+    the bullet that holds the item; a computable rule inside a bullet is named after that bullet.
+    """
+    c = g.criteria.get(iri)
+    if c is None:
+        return iri.rsplit("/", 1)[-1]
+    if c.component_of:
+        return "a rule of " + bullet_name(g, c.component_of)
+    number = f" {c.position:g}" if c.position < 1e9 else ""  # no acse:position: no number to give
+    if c.parent:
+        return f"item{number} of {bullet_name(g, c.parent)}"
+    return f"{c.kind} criterion{number}"
+
+
 def _common(links: Links, g: StudyGraph) -> dict[str, Any]:
     curated = {i: c.label for c in g.curations for i in c.used + c.generated}
-    return {"links": links, "g": g, "label": cv.Labels(g.code_labels), "assets": ASSETS, "curated": curated}
+    return {"links": links, "g": g, "label": cv.Labels(g.code_labels), "assets": ASSETS, "curated": curated,
+            "bullet_name": lambda iri: bullet_name(g, iri)}
 
 
 def _jsonld_markup(data: dict[str, Any]) -> Markup:
@@ -193,17 +242,27 @@ def index_page(store: GraphStore, links: Links | None = None) -> str:
     )
 
 
-def write_site(store: GraphStore, ncts: list[str], out: Path) -> list[Path]:
+def registry_base(url: str) -> str:
+    """A registry's base URL for a static site's links, with its final '/'; ValueError names a bad one."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.query or parsed.fragment:
+        raise ValueError(f"registry URL must be an absolute http(s) URL without query or fragment: {url!r}")
+    return url if url.endswith("/") else url + "/"
+
+
+def write_site(store: GraphStore, ncts: list[str], out: Path, registry: str = "") -> list[Path]:
     """Write the pages of ``ncts`` and their assets under ``out``; return the files written.
 
     Layout: ``index.html``, ``study/NCT.../index.html``,
-    ``study/NCT.../cohort/N/index.html``, ``static/style.css``; every link is
-    relative, so the folder can be hosted anywhere or opened from disk.
+    ``study/NCT.../cohort/N/index.html``, ``static/style.css``; links between
+    pages are relative, so the folder can be hosted anywhere or opened from
+    disk. ``registry`` (a running registry's base URL) adds links to its
+    SPARQL endpoint, ontology, dumps and docs, and sends IRI links to its /id/...
     """
     for nct in ncts:
         _check_nct(nct)
     pages: list[tuple[Path, str]] = []
-    base = Links(static=True)
+    base = Links(static=True, registry=registry_base(registry) if registry else "")
     for nct in ncts:
         data = _study_data(store, nct)
         pages.append((Path("study", nct, "index.html"), study_page(store, nct, base.for_depth(2), data)))
