@@ -6,6 +6,7 @@ the page is rendered from the graph. Text is compared after whitespace normalisa
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -197,7 +198,7 @@ def test_cohort_table_rows_agree_with_the_registered_cohort_text(page):
                 if word in registered.split(",")[-1] and "(+" not in registered:
                     assert alt in alteration, (n, alteration)
             ages = cells[3].find("a").get("title")  # from the population's acse:minimumAge / acse:maximumAge
-            assert ages == ("age ≥ 1 years" if "children" in registered else "age ≥ 18 years"), (n, ages)
+            assert ages == ("age ≥ 1 year" if "children" in registered else "age ≥ 18 years"), (n, ages)
 
 
 def test_dosing_table_and_curation_note(page):
@@ -265,3 +266,87 @@ def test_a_cohort_page_is_the_same_after_every_load_of_the_record():
 
     pages = {cohort_page(open_store("memory"), NCT, 18) for _ in range(3)}
     assert len(pages) == 1
+
+
+# ---------------------------------------------------------------- reading: each fact once, in words a reader uses
+ANY_TUMOUR = "Any tumour type (OncoTree root, TISSUE)"
+
+
+def _def_row(page, header):
+    """The value cell of a cohort page's definition table row, by its header."""
+    table = section(page, "definition").find(".//table")
+    return next(tr.find("td") for tr in table.iter("tr") if text(tr.find("th")) == header)
+
+
+def test_dosing_table_gives_each_dose_with_its_unit_once(page):
+    """'280 mg/m²', not '280 mg/m2 per m² body surface area'; the UCUM code stays machine-readable."""
+    cells = [r.findall("td")[0] for r in find_class(section(page, "dosing"), "regimen", "tr")]
+    doses = [text(c) for c in cells]
+    assert doses == [line.split(" twice daily")[0] for line in SEED.dosing]  # "250 mg", "280 mg/m²", "165 mg/m²"
+    assert [one_class(c, "dose").get("data-ucum") for c in cells] == ["mg", "mg/m2", "mg/m2"]
+
+
+@pytest.mark.parametrize("n", [n for n, t in SEED.cohorts.items() if "same or different from those listed" in t])
+def test_a_cohort_open_to_any_pathology_reads_any_tumour_type(store, page, n):
+    row = next(r for r in cohort_rows(page) if r.get("data-cohort") == str(n))
+    assert text(row.findall("td")[0]) == ANY_TUMOUR
+    cohort = parse(cohort_page(store, NCT, n))
+    assert text(_def_row(cohort, "Pathology (OncoTree)")) == ANY_TUMOUR
+    assert f"Diagnosis: {ANY_TUMOUR}" in [text(li) for li in find_class(cohort, "cohort-criterion", "li")]
+
+
+def test_cohort_population_and_patient_limit_are_separate_phrases(page):
+    """Cohort 21: the population, then '; up to 10 patients' (the detailed description's limit)."""
+    assert any("will recruit up to 10 patients" in p for p in SEED.detailed_description)
+    row = next(r for r in cohort_rows(page) if r.get("data-cohort") == "21")
+    assert text(row.findall("td")[3]) == "children and adolescents (1 to 17 years); up to 10 patients"
+
+
+def test_cohort_page_states_population_and_design_once(cohort5, store):
+    assert text(_def_row(cohort5, "Population")) == "adults (≥ 18 years)"
+    assert text(_def_row(cohort5, "Statistical design")) == "Two-stage design: α 10%, β 10%"
+    rare = parse(cohort_page(store, NCT, 15))  # neuroblastoma: a very rare disease, errors fixed at 15%
+    assert text(_def_row(rare, "Statistical design")) == "Two-stage design: α 15%, β 15%"
+    assert "Age: ≥ 18 years" in [text(li) for li in find_class(cohort5, "cohort-criterion", "li")]
+
+
+def test_rules_read_with_singular_units_and_spaced_multipliers(cohort5):
+    """'Male and female ≥ 1 year of age' requires 'age ≥ 1 year'; ANC reads '≥ 1 × 10⁹/L'."""
+    rules = [text(dd) for dd in cohort5.iter("dd")]
+    assert "age ≥ 1 year" in rules
+    assert "absolute neutrophil count ≥ 1 × 10⁹/L" in rules
+    assert not [r for r in rules if "×10" in r or re.search(r"\b1 (years|months)\b", r)]
+
+
+def test_curation_note_names_the_registered_bullet_as_a_reader_finds_it(page):
+    hb = next(i for i, b in enumerate(SEED.inclusion) if "Hb ≥ 8g/L" in b.text)
+    note = one_class(section(page, "curation"), "curation-bullet", "p")
+    name = note.find("a")
+    assert text(name) == f"inclusion criterion {hb + 1}"
+    target = [e for e in page.iter() if e.get("id") == name.get("href").lstrip("#")]
+    assert len(target) == 1 and text(one_class(target[0], "ctext")) == SEED.inclusion[hb].text
+    assert text(note.find("q")).rstrip("…") in SEED.inclusion[hb].text
+    badge = one_class(note, "iri", "a")
+    assert badge.get("href") == target[0].find("a[@class='iri']").get("href")  # the bullet's own IRI
+
+
+# ---------------------------------------------------------------- lists in the registered order
+def test_mesh_terms_in_registered_order(page):
+    assert [text(li, skip_tags={"code"}) for li in find_class(page, "mesh-term", "li")] == SEED.mesh_terms
+
+
+def test_collaborators_and_keywords_follow_the_order_the_graph_gives(fresh_store):
+    """acse:position on the collaborator nodes and the acse:keywordSequence list, set here in the seed's order
+    (neither alphabetical nor by IRI, so no fallback order can pass): the page lists them in that order."""
+    s = f"<https://w3id.org/acse-kg/id/study/{NCT}>"
+    names = SEED.collaborators
+    orgs = {str(r["name"]): str(r["org"]) for r in fresh_store.select(
+        f"SELECT ?org ?name WHERE {{ {s} acse:collaborator ?org . ?org rdfs:label ?name }}")}
+    assert names != sorted(names, key=orgs.get) and SEED.keywords != sorted(SEED.keywords)  # the test can fail
+    positions = " ".join(f"<{orgs[n]}> acse:position {i} ." for i, n in enumerate(names, 1))
+    words = " ".join(json.dumps(k) for k in SEED.keywords)
+    fresh_store.update(f"INSERT {{ GRAPH ?g {{ {positions} {s} acse:keywordSequence ({words}) }} }} "
+                       f"WHERE {{ GRAPH ?g {{ {s} acse:briefTitle ?t }} }}")
+    page = parse(study_page(fresh_store, NCT))
+    assert texts(page, "collaborator", "li") == names
+    assert texts(page, "keyword", "li") == SEED.keywords

@@ -6,6 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from acse_kg.pages.ctgov_view import blocks, date_text, eligibility_sections, humanise
+from acse_kg.pages.expressions import unit_text
+from acse_kg.pages.graph import Population
 
 words = st.text(alphabet=st.characters(whitelist_categories=("L", "N"), whitelist_characters="≥≤<>%()/.,;:'-"),
                  min_size=1, max_size=12)
@@ -75,3 +77,21 @@ def test_codes_read_as_words():
     assert humanise("OLDER_ADULT") == "Older Adult"
     assert humanise("PHASE2") == "Phase 2"
     assert humanise("EARLY_PHASE1") == "Early Phase 1"
+
+
+@given(st.sampled_from(["a", "mo", "wk", "d"]), st.floats(min_value=0, max_value=150, allow_nan=False).filter(lambda v: v != 1))
+def test_time_units_are_singular_after_one_and_plural_otherwise(code, value):
+    assert unit_text(code, 1) + "s" == unit_text(code, value) == unit_text(code)
+
+
+def test_ucum_units_read_with_superscripts_and_a_spaced_multiplier():
+    assert unit_text("mg/m2") == "mg/m²"
+    assert unit_text("10*9/L", 1) == "× 10⁹/L"
+    assert unit_text("{ULN}", 1.5) == "× ULN"
+    assert unit_text("g/dL", 8) == "g/dL"
+
+
+def test_age_bounds_read_in_years_with_the_singular_for_one():
+    assert Population("p", "", 1, None).ages == "≥ 1 year"
+    assert Population("p", "", 1, 18).ages == "≥ 1 and < 18 years"
+    assert Population("p", "", 18, None).ages == "≥ 18 years"

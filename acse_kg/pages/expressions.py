@@ -9,6 +9,7 @@ UCUM units, so a reader sees exactly what software evaluates.
 from __future__ import annotations
 
 from collections import defaultdict
+import re
 from dataclasses import dataclass, field
 
 from rdflib import RDF, Literal, URIRef
@@ -16,23 +17,42 @@ from rdflib.term import Node
 
 from ..namespaces import ACSE
 
-#: How UCUM codes read in prose; the code itself is shown beside it.
-_UNIT_TEXT = {
-    "10*9/L": "×10⁹/L",
-    "{ULN}": "× ULN",
-    "a": "years",
-    "mo": "months",
-    "{score}": "",
-    "/min": "/min",
-    "%": "%",
+#: How UCUM codes read in prose, after a number; each page shows the code itself beside it
+#: (thresholds table) or in a title attribute. Singular and plural where the word has both.
+_UNIT_TEXT: dict[str, tuple[str, str]] = {
+    "10*9/L": ("× 10⁹/L", "× 10⁹/L"),
+    "{ULN}": ("× ULN", "× ULN"),
+    "a": ("year", "years"),
+    "mo": ("month", "months"),
+    "wk": ("week", "weeks"),
+    "d": ("day", "days"),
+    "{score}": ("", ""),
 }
 
+_SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
-def unit_text(code: str | None) -> str:
-    """A UCUM code as it reads after a number ('10*9/L' -> '×10⁹/L')."""
+
+def _ucum_prose(code: str) -> str:
+    """A UCUM code with its exponents as superscripts: 'mg/m2' -> 'mg/m²', '10*9/L' -> '× 10⁹/L'."""
+    text = re.sub(r"10\*(-?\d+)", lambda m: "× 10" + m.group(1).translate(_SUPERSCRIPT), code)
+    return re.sub(r"(?<=[A-Za-z])(-?\d+)\b", lambda m: m.group(1).translate(_SUPERSCRIPT), text)
+
+
+def unit_text(code: str | None, value: str | float | None = None) -> str:
+    """A UCUM code as it reads after the number ``value`` ('10*9/L' -> '× 10⁹/L'; 'a' after 1 -> 'year').
+
+    Without a value the plural is used (a unit column, "< 18 years").
+    """
     if not code:
         return ""
-    return _UNIT_TEXT.get(code, code)
+    if code in _UNIT_TEXT:
+        one, many = _UNIT_TEXT[code]
+        try:
+            singular = value is not None and float(value) == 1
+        except (TypeError, ValueError):
+            singular = False
+        return one if singular else many
+    return _ucum_prose(code)
 
 
 def number_text(value: Node) -> str:
@@ -126,7 +146,7 @@ class ExpressionGraph:
         if isinstance(thr, Literal) and isinstance(thr.toPython(), bool) and comp == ACSE.eq:
             return self.label(var) if thr.toPython() else f"no {self.label(var)}"
         sym = self.symbols.get(str(comp), "?")
-        ut = unit_text(str(unit)) if unit is not None else ""
+        ut = unit_text(str(unit), value) if unit is not None else ""
         return f"{self.label(var)} {sym} {value}" + (f" {ut}" if ut else "")
 
     def thresholds(self, node: Node) -> list[Threshold]:
@@ -160,7 +180,8 @@ class ExpressionGraph:
                     comparator=self.symbols.get(str(comp), "?"),
                     value=number_text(thr) if thr is not None else "",
                     unit=str(unit) if unit is not None else "",
-                    unit_text=unit_text(str(unit)) if unit is not None else "",
+                    unit_text=unit_text(str(unit), number_text(thr) if thr is not None else None)
+                    if unit is not None else "",
                     registered=registered,
                     curation_iri=str(cur) if cur is not None else "",
                     alternative=alternative,

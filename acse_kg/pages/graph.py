@@ -18,7 +18,7 @@ from rdflib.term import Node
 
 from ..namespaces import ACSE, PROV, study_iri
 from ..store import GraphStore
-from .expressions import ExpressionGraph, Threshold, number_text
+from .expressions import ExpressionGraph, Threshold, number_text, unit_text
 
 
 def _s(v: Node | None) -> str:
@@ -49,7 +49,7 @@ class Ref:
     iri: str
     label: str
     code: str = ""
-    note: str = ""
+    root: bool = False  # the root of its classification (OncoTree's TISSUE: any tumour type)
 
 
 @dataclass
@@ -61,15 +61,15 @@ class Population:
 
     @property
     def ages(self) -> str:
-        """Age bounds as the ontology states them: minimum inclusive, maximum exclusive."""
+        """Age bounds as the ontology states them: minimum inclusive, maximum exclusive ("≥ 1 year")."""
         lo = f"{self.min_age:g}" if self.min_age is not None else None
         hi = f"{self.max_age:g}" if self.max_age is not None else None
         if lo and hi:
-            return f"≥ {lo} and < {hi} years"
+            return f"≥ {lo} and < {hi} {unit_text('a', hi)}"
         if lo:
-            return f"≥ {lo} years"
+            return f"≥ {lo} {unit_text('a', lo)}"
         if hi:
-            return f"< {hi} years"
+            return f"< {hi} {unit_text('a', hi)}"
         return "any age"
 
 
@@ -87,6 +87,7 @@ class Cohort:
     population: Population | None = None
     design_iri: str = ""
     design_label: str = ""
+    design_kind: str = ""  # the label of the design's class ("two-stage design"); the numbers are alpha and beta
     alpha: float | None = None
     beta: float | None = None
     status: str = ""
@@ -160,8 +161,8 @@ class StudyGraph:
 # ------------------------------------------------------------------ queries
 def _cohorts(store: GraphStore, s: str) -> list[Cohort]:
     rows = store.select(f"""
-        SELECT ?c ?n ?label ?text ?kindLabel ?pop ?popLabel ?min ?max ?design ?designLabel ?alpha ?beta
-               ?status ?statusLabel ?open ?maxPatients WHERE {{
+        SELECT ?c ?n ?label ?text ?kindLabel ?pop ?popLabel ?min ?max ?design ?designLabel ?designKind
+               ?alpha ?beta ?status ?statusLabel ?open ?maxPatients WHERE {{
           <{s}> acse:hasCohort ?c . ?c acse:cohortNumber ?n .
           OPTIONAL {{ ?c rdfs:label ?label }}
           OPTIONAL {{ ?c acse:registeredText ?text }}
@@ -169,6 +170,8 @@ def _cohorts(store: GraphStore, s: str) -> list[Cohort]:
           OPTIONAL {{ ?c acse:population ?pop . OPTIONAL {{ ?pop rdfs:label ?popLabel }}
                      OPTIONAL {{ ?pop acse:minimumAge ?min }} OPTIONAL {{ ?pop acse:maximumAge ?max }} }}
           OPTIONAL {{ ?c acse:statisticalDesign ?design . OPTIONAL {{ ?design rdfs:label ?designLabel }}
+                     OPTIONAL {{ ?design a ?designType . ?designType rdfs:subClassOf acse:StatisticalDesign ;
+                                   rdfs:label ?designKind }}
                      OPTIONAL {{ ?design acse:alpha ?alpha }} OPTIONAL {{ ?design acse:beta ?beta }} }}
           OPTIONAL {{ ?c acse:cohortStatus ?status . OPTIONAL {{ ?status rdfs:label ?statusLabel }}
                      OPTIONAL {{ ?status acse:isOpen ?open }} }}
@@ -191,6 +194,7 @@ def _cohorts(store: GraphStore, s: str) -> list[Cohort]:
             population=pop,
             design_iri=_s(r.get("design")),
             design_label=_s(r.get("designLabel")),
+            design_kind=_s(r.get("designKind")),
             alpha=_num(r.get("alpha")),
             beta=_num(r.get("beta")),
             status=_s(r.get("statusLabel")),
@@ -213,8 +217,7 @@ def _cohorts(store: GraphStore, s: str) -> list[Cohort]:
             continue
         rel = str(r["rel"])
         ref = Ref(str(r["x"]), _s(r.get("label")) or str(r["x"]).rsplit("/", 1)[-1].rsplit("#", 1)[-1],
-                  _s(r.get("code")) or _s(r.get("hgnc")),
-                  "any tumour type: the root of OncoTree" if _s(r.get("level")) == "0" else "")
+                  _s(r.get("code")) or _s(r.get("hgnc")), root=_s(r.get("level")) == "0")
         target = {
             str(ACSE.pathology): c.pathologies,
             str(ACSE.targetGene): c.genes,
