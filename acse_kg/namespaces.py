@@ -27,6 +27,9 @@ SH = Namespace("http://www.w3.org/ns/shacl#")
 PREFIXES: dict[str, str] = {
     "acse": str(ACSE),
     "id": str(ID),
+    # A local name cannot hold "/" in SPARQL: these let a query say gene:ALK, study:NCT02034981.
+    "gene": str(ID) + "gene/",
+    "study": str(ID) + "study/",
     "onco": str(ONCO),
     "schema": str(SCHEMA),
     "obo": str(OBO),

@@ -10,6 +10,7 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 import rdflib
+import rdflib.compare
 from typer.testing import CliRunner
 
 from acse_kg.cli import app
@@ -87,7 +88,7 @@ def test_table_aligns_columns_and_compacts_iris() -> None:
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["gene", "symbol"]
     assert set(lines[1].replace(" ", "")) == {"-"}
-    assert lines[2].split() == ["id:gene/ALK", "ALK"]
+    assert lines[2].split() == ["gene:ALK", "ALK"]
     assert len({line.index(s) for line, s in zip(lines[2:7], SYMBOLS)}) == 1  # one column start
     assert lines[-1] == "(5 rows)"
 
@@ -98,14 +99,35 @@ def test_ask_answers_true_or_false() -> None:
     assert json.loads(run("sparql", "ASK { onco:LUAD ?p ?o }", "--format", "json").stdout)["boolean"] is True
 
 
-def test_construct_and_describe_print_turtle() -> None:
-    result = run("sparql", "# the gene MET\nCONSTRUCT WHERE { id:gene\\/MET ?p ?o }", "--format", "json")
+def test_construct_and_describe_print_turtle_as_a_table() -> None:
+    result = run("sparql", "# the gene MET\nCONSTRUCT WHERE { id:gene\\/MET ?p ?o }")
     assert result.exit_code == 0, result.stderr
     g = rdflib.Graph().parse(data=result.stdout, format="turtle")
     met = rdflib.URIRef("https://w3id.org/acse-kg/id/gene/MET")
     assert (met, rdflib.URIRef("https://w3id.org/acse-kg/ontology#hgncId"), rdflib.Literal("HGNC:7029")) in g
     described = run("sparql", "DESCRIBE <https://w3id.org/acse-kg/id/gene/MET>")
     assert len(rdflib.Graph().parse(data=described.stdout, format="turtle")) == len(g)
+
+
+def test_a_graph_result_in_json_is_json_ld_with_the_registrys_prefixes() -> None:
+    result = run("sparql", "DESCRIBE gene:MET", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["@context"]["gene"] == "https://w3id.org/acse-kg/id/gene/"
+    turtle = run("sparql", "DESCRIBE gene:MET").stdout
+    assert rdflib.compare.isomorphic(rdflib.Graph().parse(data=result.stdout, format="json-ld"),
+                                     rdflib.Graph().parse(data=turtle, format="turtle"))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv"])
+def test_a_graph_result_in_a_table_format_is_refused_with_the_formats_that_fit(fmt: str) -> None:
+    result = run("sparql", "DESCRIBE gene:MET", "--format", fmt)
+    assert result.exit_code == 2
+    assert "--format table" in result.stderr and "--format json" in result.stderr and not result.stdout
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "tsv", "table"])
+def test_every_result_ends_with_a_newline(fmt: str) -> None:
+    assert run("sparql", "ASK { ?s ?p ?o }", "--format", fmt).stdout.endswith("\n")
 
 
 def test_a_query_can_be_read_from_a_file(tmp_path: Path) -> None:

@@ -100,28 +100,43 @@ def format_table(variables: list[str], rows: list[dict[str, object]]) -> str:
     return "\n".join(out) + "\n"
 
 
-def _turtle(store: GraphStore, query: str) -> bytes:
+class GraphFormatError(ValueError):
+    """A graph result (CONSTRUCT, DESCRIBE) asked for in a table format."""
+
+
+def _graph(store: GraphStore, query: str, fmt: ResultFormat) -> bytes:
+    """A graph result as Turtle (--format table, for reading) or JSON-LD (--format json)."""
+    if fmt in (ResultFormat.csv, ResultFormat.tsv):
+        raise GraphFormatError(
+            f"a CONSTRUCT or DESCRIBE result is a graph, not a table: use --format table (Turtle) "
+            f"or --format json (JSON-LD), not --format {fmt.value}"
+        )
     g = store.construct(query)
     for prefix, iri in PREFIXES.items():
         g.bind(prefix, iri, override=True)
+    if fmt is ResultFormat.json:
+        return g.serialize(format="json-ld", context=dict(PREFIXES), encoding="utf-8")
     return g.serialize(format="turtle", encoding="utf-8")
 
 
 def run_query(store: GraphStore, query: str, fmt: ResultFormat) -> bytes:
-    """Evaluate a query and serialise its result in the asked format (Turtle for graphs)."""
+    """Evaluate a query and serialise its result in the asked format, ending with a newline
+    (a terminal prompt must not be glued to the last line)."""
     form = query_form(query)
     if form in ("CONSTRUCT", "DESCRIBE"):
-        return _turtle(store, query)
-    if fmt is ResultFormat.table:
+        body = _graph(store, query, fmt)
+    elif fmt is ResultFormat.table:
         if form == "ASK":
-            return (b"true\n" if store.ask(query) else b"false\n")
-        res = store.select(query)
-        return format_table(res.variables, res.rows).encode("utf-8")  # type: ignore[arg-type]
-    try:
-        _kind, body = store.query_serialized(query, fmt.value)
-    except KeyError:  # a graph result the prologue scan did not foresee: no such result format
-        return _turtle(store, query)
-    return body
+            body = b"true\n" if store.ask(query) else b"false\n"
+        else:
+            res = store.select(query)
+            body = format_table(res.variables, res.rows).encode("utf-8")  # type: ignore[arg-type]
+    else:
+        try:
+            _kind, body = store.query_serialized(query, fmt.value)
+        except KeyError:  # a graph result the prologue scan did not foresee
+            body = _graph(store, query, fmt)
+    return body if body.endswith(b"\n") else body + b"\n"
 
 
 def _with_prefixes(body: bytes, fmt: ExportFormat) -> bytes:
@@ -159,7 +174,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def sparql(
         query_or_file: Annotated[str, typer.Argument(help="A SPARQL query, a file holding one, or '-' for stdin.")],
-        format: Annotated[ResultFormat, typer.Option("--format", "-f", help="Result format (graphs are always Turtle).")] = ResultFormat.table,
+        format: Annotated[ResultFormat, typer.Option("--format", "-f", help="Result format; a graph (CONSTRUCT, DESCRIBE) is Turtle with table, JSON-LD with json.")] = ResultFormat.table,
         store: StoreOption = None,
     ) -> None:
         """Run a SPARQL query (SELECT, ASK, CONSTRUCT, DESCRIBE) over the live graph."""
@@ -174,6 +189,8 @@ def register(app: typer.Typer) -> None:
         except QuerySyntaxError as exc:
             message = str(exc)
             fail(message if message.startswith("malformed query") else f"malformed query: {message}")
+        except GraphFormatError as exc:
+            fail(str(exc))
         except (StoreError, ValueError, OSError, KeyError) as exc:
             fail(f"query failed: {exc}", 1)
         sys.stdout.buffer.write(out)
