@@ -114,3 +114,12 @@ def test_render_refuses_a_registry_that_is_not_an_http_url(tmp_path, bad):
     assert r.exit_code == 2
     assert "--registry" in r.output and repr(bad) in r.output and "Traceback" not in r.output
     assert not (tmp_path / "x").exists()
+
+
+def test_the_study_page_marks_its_own_header_link_as_the_current_page(store):
+    def current(html: str) -> list[str]:
+        nav = one_class(parse(html), "site-nav", "nav")
+        return [a.get("href") for a in nav.iter("a") if a.get("aria-current") == "page"]
+
+    assert current(study_page(store, NCT, Links())) == [f"/study/{NCT}"]
+    assert current(cohort_page(store, NCT, 21, Links())) == []
