@@ -123,26 +123,46 @@ def _term_html(term: Any) -> str:
     return html.escape(str(term))
 
 
-#: The site's sections, linked from the header of every page this server generates (and sparql.html).
-SITE_NAV: tuple[tuple[str, str], ...] = (
-    ("/", "Studies"),
-    ("/sparql", "SPARQL"),
-    ("/ontology", "Ontology"),
-    ("/.well-known/void", "Dataset"),
-    ("/docs", "API"),
+#: The registry's services in the site header, as the study pages list them (acse_kg/pages' base template).
+SITE_SERVICES: tuple[tuple[str, str], ...] = (
+    ("SPARQL", "/sparql"),
+    ("Ontology", "/ontology"),
+    ("Data dump", "/dumps/acse-kg.ttl.gz"),
+    ("API docs", "/docs"),
 )
+_STUDY_IRI = re.compile("^" + re.escape(BASE) + r"id/study/(NCT\d{8})$")
 
 
-def site_header() -> str:
-    """The header the study pages carry (``header.site`` of style.css): the registry's home and sections."""
-    links = "".join(f' · <a href="{href}">{text}</a>' for href, text in SITE_NAV)
+def site_header(study: str | None = None) -> str:
+    """The study pages' header (``header.site`` of style.css): home, the study, the registry's services."""
+    items = [f'<li><a class="nav-study" href="/study/{study}">Study {study}</a></li>'] if study else []
+    items += [f'<li><a class="nav-service" href="{href}">{label}</a></li>' for label, href in SITE_SERVICES]
     return (
-        '<header class="site"><nav aria-label="Site"><a class="brand" href="/">acse-kg registry</a>'
-        f"{links}</nav></header>"
+        '<header class="site"><nav class="site-nav" aria-label="Site"><a class="brand" href="/">acse-kg registry</a>'
+        f'<ul class="site-links">{"".join(items)}</ul></nav></header>'
     )
 
 
-def _page(title: str, body: str) -> str:
+def registry_studies(store: GraphStore) -> list[str]:
+    """NCT numbers of the studies in the store (cached against the store's fingerprint)."""
+
+    def make() -> list[str]:
+        rows = store.select("SELECT DISTINCT ?s WHERE { ?s a/rdfs:subClassOf* acse:Study }").values("s")
+        return sorted(m.group(1) for m in map(_STUDY_IRI.match, map(str, rows)) if m)
+
+    return _cache.get(store, "studies", make)
+
+
+def nav_study(store: GraphStore, path: str | None = None) -> str | None:
+    """The study a page's header links to: the one the page is about, else the registry's only study."""
+    m = _PAGE_PATH.match(path or "")
+    if m:
+        return m.group(1)
+    studies = registry_studies(store)
+    return studies[0] if len(studies) == 1 else None
+
+
+def _page(title: str, body: str, study: str | None = None) -> str:
     """A generated page in the site's layout and stylesheet (the one the study pages use)."""
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -150,7 +170,7 @@ def _page(title: str, body: str) -> str:
         f"<title>{html.escape(title)} — acse-kg</title><link rel=\"icon\" href=\"data:,\">"
         "<link rel=\"stylesheet\" href=\"/static/style.css\">"
         "<style>table.triples td,table.triples th{border:1px solid var(--line,#ccc)}small{color:#666}</style>"
-        f"</head><body>{site_header()}<main id=\"main\">{body}</main></body></html>"
+        f"</head><body>{site_header(study)}<main id=\"main\">{body}</main></body></html>"
     )
 
 
@@ -165,7 +185,9 @@ def page_href(path: str) -> str | None:
     return f"/study/{m.group(1)}" + (f"/cohort/{m.group(2)}" if m.group(2) else "")
 
 
-def resource_html(iri: str, outgoing: rdflib.Graph, incoming: rdflib.Graph, page: str | None = None) -> str:
+def resource_html(
+    iri: str, outgoing: rdflib.Graph, incoming: rdflib.Graph, page: str | None = None, study: str | None = None
+) -> str:
     """A table of the resource's triples, links rewritten to this server."""
     esc = html.escape(iri)
     rows = "".join(
@@ -194,7 +216,7 @@ def resource_html(iri: str, outgoing: rdflib.Graph, incoming: rdflib.Graph, page
         f'<a href="?format={n}">{n}</a>' for n in ("turtle", "jsonld", "ntriples", "rdfxml")
     )
     body += f"<p><small>Also as {alt} (or ask by Accept).</small></p>"
-    return _page(label or _qname(iri), body)
+    return _page(label or _qname(iri), body, study)
 
 
 # ---------------------------------------------------------------- resources
@@ -208,24 +230,24 @@ async def resource(request: Request, path: str, format: str | None = None) -> Re
         return _not_acceptable()
     store: GraphStore = request.app.state.store
 
-    def describe() -> tuple[bool, rdflib.Graph, rdflib.Graph]:
+    def describe() -> tuple[bool, rdflib.Graph, rdflib.Graph, str | None]:
         known = store.ask(f"ASK {{ {{ <{iri}> ?p ?o }} UNION {{ ?s ?p <{iri}> }} }}")
         if not known:
-            return False, rdflib.Graph(), rdflib.Graph()
+            return False, rdflib.Graph(), rdflib.Graph(), None
         out = store.construct(f"DESCRIBE <{iri}>")
         inc = (
             store.construct(f"CONSTRUCT {{ ?s ?p <{iri}> }} WHERE {{ ?s ?p <{iri}> }} LIMIT 2000")
             if fmt == "html"
             else rdflib.Graph()
         )
-        return True, out, inc
+        return True, out, inc, nav_study(store, path) if fmt == "html" else None
 
-    known, out, inc = await run_in_threadpool(describe)
+    known, out, inc, study = await run_in_threadpool(describe)
     if not known:
         return PlainTextResponse(f"unknown IRI: {iri}\n", status_code=404)
     headers = {"Vary": "Accept", "Link": f'<{iri}>; rel="canonical"'}
     if fmt == "html":
-        return HTMLResponse(resource_html(iri, out, inc, page_href(path)), headers=headers)
+        return HTMLResponse(resource_html(iri, out, inc, page_href(path), study), headers=headers)
     return _rdf_response(out, fmt, headers)
 
 
@@ -331,7 +353,9 @@ _HREF = re.compile(r'href="(' + re.escape(BASE) + r'[^"]*)"')
 _FRAGMENT_LINK = re.compile(r'<a href="#([^"]*)">(' + re.escape(BASE) + r'[^<"]*)</a>')
 
 
-def ontology_docs(g: rdflib.Graph, examples: list[dict[str, str]] | None = None) -> dict[str, str]:
+def ontology_docs(
+    g: rdflib.Graph, examples: list[dict[str, str]] | None = None, study: str | None = None
+) -> dict[str, str]:
     """HTML documentation of each ontology in ``g`` (ontology IRI -> page), by pyLODE, linked to each other.
 
     pyLODE gets a copy of each part, since it adds its own documentation
@@ -371,7 +395,11 @@ def ontology_docs(g: rdflib.Graph, examples: list[dict[str, str]] | None = None)
         )
         page = page.replace("<head>", '<head>\n<meta charset="utf-8"><link rel="icon" href="data:,">', 1)
         page = page.replace("</head>", f"<style>{_PREFACE_CSS}</style></head>", 1)
-        page = page.replace('<div id="content">', '<div id="content">' + _preface(iri, parts, examples or []), 1)
+        # The site header on top; the preface after pyLODE's metadata (title, IRI), before the terms.
+        page = page.replace('<div id="content">', '<div id="content">' + site_header(study), 1)
+        sections = [m.start() for m in re.finditer(r'<div class="section" id="', page)]
+        at = sections[1] if len(sections) > 1 else page.index('<div id="content">') + len('<div id="content">')
+        page = page[:at] + _preface(iri, parts, examples or []) + page[at:]
         docs[iri] = page
     return docs
 
@@ -381,10 +409,12 @@ def ontology_html(g: rdflib.Graph) -> str:
     return ontology_docs(g)[ONTOLOGY_IRI]
 
 
-_PREFACE_CSS = (
+_PREFACE_CSS = (  # the site header's look (style.css is not linked: it would restyle pyLODE's text)
     "header.site{background:#1d2430;margin:0 0 1rem;padding:.6rem 1rem;font-family:system-ui,sans-serif}"
-    "header.site a{color:#fff;margin-right:.2rem}header.site .brand{font-weight:700;text-decoration:none}"
-    "header.site nav{color:#aab}section.preface table{border-collapse:collapse}"
+    "header.site a{color:#fff;text-decoration:none}header.site .brand{font-weight:700;margin-right:auto}"
+    "nav.site-nav{display:flex;flex-wrap:wrap;align-items:baseline;gap:.3rem 1.5rem}"
+    "ul.site-links{display:flex;flex-wrap:wrap;gap:.2rem 1.1rem;margin:0;padding:0;list-style:none}"
+    "section.preface table{border-collapse:collapse}"
     "section.preface td,section.preface th{border:1px solid #ccc;padding:.2rem .5rem;text-align:left}"
 )
 
@@ -395,7 +425,7 @@ def _title(part: rdflib.Graph, iri: str) -> str:
 
 
 def _preface(iri: str, parts: dict[str, rdflib.Graph], examples: list[dict[str, str]]) -> str:
-    """Before pyLODE's text: the site header, the sibling ontologies, RDF downloads, prefixes, example queries."""
+    """Beside pyLODE's text: the sibling ontologies, RDF downloads, prefixes, example queries."""
     here = ontology_doc_path(iri)
     others = "".join(
         f'<li><a href="{html.escape(ontology_doc_path(o))}">{html.escape(_title(parts[o], o))}</a>'
@@ -414,7 +444,7 @@ def _preface(iri: str, parts: dict[str, rdflib.Graph], examples: list[dict[str, 
         for e in examples
     )
     return (
-        f"{site_header()}<section class=\"preface\" id=\"about\">"
+        "<section class=\"preface\" id=\"about\">"
         f"<p>Documentation of <code>{html.escape(iri)}</code>, generated by pyLODE from the ontology graph "
         f"in this registry. As RDF: {formats} (or ask by Accept).</p>"
         + (f"<p>See also:</p><ul>{others}</ul>" if others else "")
@@ -446,7 +476,7 @@ async def _ontology_response(request: Request, iri: str, format: str | None) -> 
     from .sparql import example_queries
 
     docs = await run_in_threadpool(
-        _cache.get, store, "ontology-docs", lambda: ontology_docs(g, example_queries())
+        _cache.get, store, "ontology-docs", lambda: ontology_docs(g, example_queries(), nav_study(store))
     )
     if iri not in docs:
         return _unknown_ontology(g, iri)
@@ -534,11 +564,13 @@ async def void(request: Request) -> Response:
     store: GraphStore = request.app.state.store
     g = await run_in_threadpool(_cache.get, store, "void", lambda: void_graph(store))
     if fmt == "html":
+        study = await run_in_threadpool(nav_study, store)
         rows = "".join(
             f"<tr><td>{_term_html(s)}</td><td>{_term_html(p)}</td><td>{_term_html(o)}</td></tr>"
             for s, p, o in sorted(g, key=lambda t: (str(t[0]), str(t[1]), str(t[2])))
         )
         return HTMLResponse(
-            _page("dataset", f"<h1>The acse-kg dataset</h1><table class=\"triples\">{rows}</table>"), headers={"Vary": "Accept"}
+            _page("dataset", f"<h1>The acse-kg dataset</h1><table class=\"triples\">{rows}</table>", study),
+            headers={"Vary": "Accept"},
         )
     return _rdf_response(g, fmt, {"Vary": "Accept"})

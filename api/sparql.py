@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import re
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import parse_qsl
@@ -22,8 +23,9 @@ from starlette.concurrency import run_in_threadpool
 from acse_kg.namespaces import BASE
 from acse_kg.paths import QUERIES_DIR, STATIC_DIR
 from acse_kg.sparql_safety import RefusedQuery, analyse, check_dataset
-from acse_kg.store import QuerySyntaxError, StoreError
+from acse_kg.store import GraphStore, QuerySyntaxError, StoreError
 
+from .linked_data import nav_study, site_header
 from .negotiation import CONTENT_TYPE, RDF_MEDIA, RESULT_MEDIA, choose
 from .query_pool import NotAcceptable, QueryFailed, QueryRequest, QueryTimeout, ResultTooLarge, run_in_thread
 from .settings import ServerSettings
@@ -95,7 +97,7 @@ async def sparql_get(
     if not queries:
         accept = request.headers.get("accept")
         if choose(accept, {"text/html": "html", **RDF_MEDIA}) in (None, "html"):
-            return HTMLResponse((STATIC_DIR / "sparql.html").read_text(encoding="utf-8"))
+            return HTMLResponse(await run_in_threadpool(_query_page, request.app.state.store))
         return _service_description(choose(accept, RDF_MEDIA) or "turtle", _settings(request))
     if len(queries) > 1:
         return _plain(400, "exactly one 'query' parameter is allowed")
@@ -144,6 +146,16 @@ async def sparql_post(request: Request) -> Response:
                       "or application/x-www-form-urlencoded")
     return _plain(415, f"unsupported Content-Type {media!r}: use application/sparql-query, "
                   "application/sparql-update or application/x-www-form-urlencoded")
+
+
+_HEADER = re.compile(r'<header class="site">.*?</header>', re.S)
+
+
+def _query_page(store: GraphStore) -> str:
+    """sparql.html with the site header the other pages carry (which links the registry's study)."""
+    page = (STATIC_DIR / "sparql.html").read_text(encoding="utf-8")
+    header = site_header(nav_study(store))
+    return _HEADER.sub(lambda _: header, page, count=1)
 
 
 @router.get("/sparql/examples", summary="Example queries shipped in queries/ (name, text)")
