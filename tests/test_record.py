@@ -135,6 +135,18 @@ def test_mesh_terms(store: GraphStore) -> None:
     assert sorted(texts(store, f"{STUDY} acse:meshTerm/rdfs:label ?v")) == sorted(SEED.mesh_terms)
 
 
+def test_keywords_keep_the_registered_order_in_their_sequence(store: GraphStore) -> None:
+    seq = store.select(f"""SELECT ?k (COUNT(?mid) AS ?i) WHERE {{
+        {STUDY} acse:keywordSequence/rdf:rest* ?mid . ?mid rdf:rest*/rdf:first ?k }} GROUP BY ?k ORDER BY ?i""")
+    assert [str(k) for k in seq.values("k")] == SEED.keywords
+    assert sorted(str(k) for k in seq.values("k")) == sorted(texts(store, f"{STUDY} acse:keyword ?v"))
+
+
+def test_collaborators_keep_the_registered_order(store: GraphStore) -> None:
+    rows = store.select(f"SELECT ?v WHERE {{ {STUDY} acse:collaborator ?o . ?o rdfs:label ?v ; acse:position ?p }} ORDER BY ?p")
+    assert [str(v) for v in rows.values("v")] == SEED.collaborators
+
+
 def test_mesh_terms_keep_the_registered_order_conditions_first(store: GraphStore) -> None:
     rows = store.select(f"""SELECT ?v WHERE {{ {STUDY} acse:meshTerm ?m . ?m rdfs:label ?v ;
                               acse:meshBranch ?b ; acse:position ?p }} ORDER BY DESC(?b = "condition") ?p""")
