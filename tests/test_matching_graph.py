@@ -53,3 +53,29 @@ def test_the_progress_bar_goes_to_stderr_only_when_asked(matcher, capsys) -> Non
     assert len(out.getvalue().splitlines()) == 3
     run_batch(matcher, io.BytesIO(data), io.BytesIO(), progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_the_server_matches_against_the_graph_as_it_is_after_a_write(fresh_store) -> None:  # noqa: ANN001
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    client = TestClient(create_app(fresh_store))
+    body = profile(labs={"anc": 1.2})
+
+    def anc_status() -> str:
+        (c5,) = client.post("/match", json=body).json()["cohorts"]
+        return next(c["status"] for c in c5["criteria"] if c["id"] == "inc-06-anc")
+
+    assert anc_status() == "met"
+    fresh_store.update(f"""
+        DELETE {{ GRAPH ?g {{ ?cmp acse:threshold ?old }} }}
+        INSERT {{ GRAPH ?g {{ ?cmp acse:threshold 1.5 }} }}
+        WHERE {{ GRAPH ?g {{ <{CRIT}inc-06-anc> acse:requires ?cmp . ?cmp acse:threshold ?old }} }}""")
+    assert anc_status() == "not_met"
+
+
+def test_the_matcher_is_built_once_while_the_store_is_unchanged(store) -> None:  # noqa: ANN001
+    from acse_kg.matching.engine import matcher_for
+
+    assert matcher_for(store) is matcher_for(store)
