@@ -350,3 +350,11 @@ def test_collaborators_and_keywords_follow_the_order_the_graph_gives(fresh_store
     page = parse(study_page(fresh_store, NCT))
     assert texts(page, "collaborator", "li") == names
     assert texts(page, "keyword", "li") == SEED.keywords
+
+
+def test_collaborators_in_registered_order(page):
+    assert texts(page, "collaborator", "li") == SEED.collaborators
+
+
+def test_keywords_in_registered_order(page):
+    assert texts(page, "keyword", "li") == SEED.keywords
