@@ -23,6 +23,7 @@ ALTERATION_WORDS = {"translocated": "translocation", "amplified": "amplification
 TESTED = {
     "cohorts_by_gene", "cohorts_open_to_children", "inclusion_lab_thresholds",
     "cohorts_for_luad_met_amplification", "rare_disease_cohorts_alpha_15", "dosing_regimens",
+    "criteria_by_kind",
 }
 
 
@@ -177,3 +178,29 @@ def test_dosing_regimens(store: GraphStore, seed: str) -> None:
         else:  # "aged from 1 to 17": maximum is exclusive
             assert (py(r, "minimumAge"), py(r, "maximumAge")) == (1, 18)
     assert "except ALCL" in py(rows[1], "population") and "ALCL" in py(rows[2], "population")
+
+
+def _bullets(items) -> int:
+    """Registered bullets with their nested ones (one level deep in the seed)."""
+    return sum(1 + len(b.children) for b in items)
+
+
+def test_criteria_by_kind(store: GraphStore) -> None:
+    """Every registered bullet is counted under its kind through the class hierarchy."""
+    from seed_record import seed_record
+
+    registered = seed_record()
+    rows = {str(r["kind"]).rsplit("#", 1)[1]: r for r in run(store, "criteria_by_kind").rows}
+    assert sorted(rows) == ["ExclusionCriterion", "InclusionCriterion"]
+    assert {str(r["study"]) for r in rows.values()} == {"https://w3id.org/acse-kg/id/study/NCT02034981"}
+    assert py(rows["InclusionCriterion"], "bullets") == _bullets(registered.inclusion)
+    assert py(rows["ExclusionCriterion"], "bullets") == _bullets(registered.exclusion)
+    assert py(rows["InclusionCriterion"], "computable") >= 20 and py(rows["ExclusionCriterion"], "computable") >= 10
+
+
+def test_a_computable_criterion_has_a_structured_form_itself_or_in_its_components(store: GraphStore) -> None:
+    """A bullet only partly decidable (HIV or hepatitis, 'or any other uncontrolled infection') stays
+    not computable while its decidable component is; the converse must never happen."""
+    unstructured = store.select("""SELECT ?c WHERE { ?c acse:computable true .
+        FILTER NOT EXISTS { { ?c acse:requires ?e } UNION { ?part acse:componentOf ?c ; acse:requires ?e } } }""")
+    assert unstructured.rows == []
