@@ -167,3 +167,14 @@ def test_every_registered_date_with_its_type(ps):
             "Study Completion Date": "completionDateStruct"}
     assert {label: (m[key]["type"], m[key]["date"]) for label, key in keys.items()} == SEED.dates
     assert m["statusVerifiedDate"] == SEED.last_verified
+
+
+def test_a_record_that_keeps_its_order_exports_collaborators_and_keywords_so(fresh_store):
+    """With acse:collaboratorSequence / acse:keywordSequence (RDF lists) the export follows the registered order."""
+    keywords = " ".join(f'"{k}"@en' for k in SEED.keywords)
+    fresh_store.update(
+        f"INSERT DATA {{ GRAPH <https://w3id.org/acse-kg/id/graph/study/{NCT}> {{ study:{NCT} "
+        f"acse:collaboratorSequence ( id:org\\/nci-france id:org\\/fondation-arc ) ; acse:keywordSequence ( {keywords} ) }} }}")
+    m = export_study(fresh_store, NCT)["protocolSection"]
+    assert [c["name"] for c in m["sponsorCollaboratorsModule"]["collaborators"]] == SEED.collaborators
+    assert m["conditionsModule"]["keywords"] == SEED.keywords

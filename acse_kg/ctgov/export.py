@@ -197,7 +197,7 @@ def _sponsors(r: _Reader, s: Node) -> dict[str, Any]:
     lead = r.one(s, ACSE.leadSponsor)
     if lead is not None:
         m["leadSponsor"] = _sponsor(r, lead)
-    _put(m, "collaborators", [_sponsor(r, o) for o in r.ordered(s, ACSE.collaborator)])
+    _put(m, "collaborators", [_sponsor(r, o) for o in in_sequence(r, s, ACSE.collaborator, ACSE.collaboratorSequence)])
     return m
 
 
@@ -264,12 +264,21 @@ def _conditions(r: _Reader, s: Node) -> dict[str, Any]:
     return m
 
 
+def in_sequence(r: _Reader, s: Node, p: URIRef, sequence: URIRef) -> list[Node]:
+    """The values of ``p`` in the order of the RDF list ``sequence`` (the registered order), when the
+    record keeps one; the rest (or all, without a list) by acse:position, then IRI or text."""
+    values = r.ordered(s, p)
+    head = r.one(s, sequence)
+    listed = [v for v in rdflib.collection.Collection(r.g, head) if v in values] if head is not None else []
+    return listed + [v for v in values if v not in listed]
+
+
 def keywords(r: _Reader, s: Node) -> list[str]:
     """In the registered order when the record keeps it (acse:keywordSequence), else alphabetical."""
-    found = {str(k) for k in r.all(s, ACSE.keyword)}
+    found = sorted({str(k) for k in r.all(s, ACSE.keyword)})
     head = r.one(s, ACSE.keywordSequence)
     ordered = [str(k) for k in rdflib.collection.Collection(r.g, head)] if head is not None else []
-    return [k for k in ordered if k in found] + sorted(found - set(ordered))
+    return [k for k in ordered if k in found] + [k for k in found if k not in ordered]
 
 
 def _design(r: _Reader, s: Node) -> dict[str, Any]:

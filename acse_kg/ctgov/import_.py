@@ -133,6 +133,12 @@ class _Builder:
                     self.add(child, ACSE.position, Literal(i))
                     self.generic(child, item, f.target)  # type: ignore[arg-type]
 
+    def sequence(self, items: list[Node]) -> rdflib.BNode:
+        """An RDF list of ``items`` in this graph (its head)."""
+        head = rdflib.BNode()
+        rdflib.collection.Collection(self.g, head, items)
+        return head
+
     def part(self, parent: URIRef, p: URIRef, child: URIRef) -> None:
         self.add(parent, p, child)
         self.add(child, RDF.type, ACSE.CtgovRecordPart)
@@ -209,11 +215,14 @@ class _Builder:
         if lead and lead.get("name"):
             lead_node = self.org(lead["name"], lead.get("class"))
             self.add(self.s, ACSE.leadSponsor, lead_node)
-        for i, c in enumerate(m.get("collaborators") or [], 1):
+        collaborators = []
+        for c in m.get("collaborators") or []:
             if c.get("name"):
                 org = self.org(c["name"], c.get("class"))
                 self.add(self.s, ACSE.collaborator, org)
-                self.add(org, ACSE.position, Literal(i))  # the registered order of collaborators
+                collaborators.append(org)
+        if collaborators:  # the registered order, which the acse:collaborator triples cannot keep
+            self.add(self.s, ACSE.collaboratorSequence, self.sequence(collaborators))
         rp = m.get("responsibleParty")
         if rp:
             rtype = rp.get("type")
@@ -248,9 +257,7 @@ class _Builder:
         for k in keywords:
             self.add(self.s, ACSE.keyword, Literal(k))
         if keywords:  # the order too, which the acse:keyword triples cannot keep
-            head = rdflib.BNode()
-            rdflib.collection.Collection(self.g, head, [Literal(k) for k in keywords])
-            self.add(self.s, ACSE.keywordSequence, head)
+            self.add(self.s, ACSE.keywordSequence, self.sequence([Literal(k) for k in keywords]))
 
     def design(self, m: dict[str, Any]) -> None:
         base = "$.protocolSection.designModule"

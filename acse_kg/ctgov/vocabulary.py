@@ -60,6 +60,10 @@ acse:keywordSequence a owl:ObjectProperty ; rdfs:domain acse:Study ; rdfs:range 
     rdfs:label "keyword sequence"@en ;
     skos:definition "The study's keywords as an RDF list, in the order the registry gave them (each one is also an acse:keyword, which is unordered)."@en .
 
+acse:collaboratorSequence a owl:ObjectProperty ; rdfs:domain acse:Study ; rdfs:range rdf:List ;
+    rdfs:label "collaborator sequence"@en ;
+    skos:definition "The study's collaborators (organisations) as an RDF list, in the order the registry gave them (each one is also an acse:collaborator, which is unordered); a list on the study, since one organisation can collaborate in several studies."@en .
+
 acse:ctgovPart a owl:ObjectProperty ; rdfs:range acse:CtgovRecordPart ;
     rdfs:label "ClinicalTrials.gov record part"@en ;
     skos:definition "Links a study, or a node of the core model, to the part holding the remaining API v2 fields of an object the core models only in part (design info, masking, responsible party)."@en .
