@@ -181,6 +181,7 @@ class OxigraphStore:
 
     def __init__(self, path: Path | None = None, *, read_only: bool = False) -> None:
         self.path = path
+        self.read_only = read_only
         self._lock = threading.RLock()
         self._live_cache: list[ox.NamedNode] | None = None
         #: Bumped by every write through this object, so that readers holding a
@@ -195,11 +196,28 @@ class OxigraphStore:
                 path.mkdir(parents=True, exist_ok=True)
                 self._store = ox.Store(str(path))
         except OSError as exc:
+            if path is not None and not read_only and (path / "CURRENT").exists():
+                # Another process (a running server) holds the write lock: reading still works on
+                # a snapshot, so `acse-kg sparql` beside `acse-kg serve` answers instead of failing.
+                try:
+                    self._store = ox.Store.read_only(str(path))
+                    self.read_only = True
+                    return
+                except OSError:
+                    pass
             raise StoreError(
                 f"cannot open the store at {path}: {exc}. "
                 "Is another acse-kg process (a server?) using it? "
                 "Use --store memory, another --store PATH, or stop that process."
             ) from exc
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise StoreError(
+                f"the store at {self.path} is open read-only: another process (a server?) holds it. "
+                "Stop that process to write here, or write through the server: "
+                "--store http://HOST:PORT/sparql with the server's admin token (ACSE_KG_REMOTE_TOKEN)."
+            )
 
     # -- reading -----------------------------------------------------------
     def _written(self) -> None:
@@ -317,6 +335,7 @@ class OxigraphStore:
     def replace_graph(self, graph: str, data: bytes | str, rdf_format: str = "turtle") -> None:
         """Swap a graph's content in one SPARQL update, which Oxigraph runs as one transaction:
         readers never see the graph half-written, and a bad file (parsed first) changes nothing."""
+        self._check_writable()
         quads = self._parse(data, rdf_format, graph)
         body = " .\n".join(str(ox.Triple(q.subject, q.predicate, q.object)) for q in quads)
         with self._lock:
@@ -328,17 +347,20 @@ class OxigraphStore:
             self._written()
 
     def add_to_graph(self, graph: str, data: bytes | str, rdf_format: str = "turtle") -> None:
+        self._check_writable()
         quads = self._parse(data, rdf_format, graph)
         with self._lock:
             self._store.extend(quads)
             self._written()
 
     def drop_graph(self, graph: str) -> None:
+        self._check_writable()
         with self._lock:
             self._store.update(f"DROP SILENT GRAPH <{graph}>")
             self._written()
 
     def update(self, update: str) -> None:
+        self._check_writable()
         try:
             with self._lock:
                 self._store.update(with_prologue(update))
@@ -376,7 +398,9 @@ def open_store(spec: str | None = None, *, bootstrap: bool = True, read_only: bo
 
         store = SparqlEndpointStore(spec)
     else:
-        store = OxigraphStore(Path(spec), read_only=read_only)
+        local = OxigraphStore(Path(spec), read_only=read_only)
+        read_only = local.read_only  # a store another process holds is opened read-only
+        store = local
     if bootstrap and not read_only and len(store) == 0:
         from .loader import load_bundle
 

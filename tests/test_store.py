@@ -159,3 +159,33 @@ def test_a_malformed_query_is_one_line_naming_the_position_in_the_callers_text(
         store.select(query)
     message = str(err.value)
     assert "\n" not in message and f"at {where}:" in message
+
+
+@pytest.fixture()
+def store_held_by_another_process(tmp_path: Path):
+    """A persistent store that a second process (as a running server would) keeps open for writing."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "store"
+    open_store(str(path)).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, pyoxigraph as ox; s = ox.Store(sys.argv[1]); print('held', flush=True); sys.stdin.read()", str(path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    yield path
+    holder.communicate("", timeout=30)
+
+
+def test_a_store_another_process_holds_is_read_from_a_read_only_snapshot(store_held_by_another_process: Path) -> None:
+    result = CliRunner().invoke(app, ["sparql", "SELECT (COUNT(?c) AS ?n) WHERE { ?c a acse:Cohort }",
+                                      "--format", "csv", "--store", str(store_held_by_another_process)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.split() == ["n", "23"]
+
+
+def test_writing_to_a_store_another_process_holds_says_how_to_write_instead(store_held_by_another_process: Path) -> None:
+    result = CliRunner().invoke(app, ["load", "--store", str(store_held_by_another_process)])
+    assert result.exit_code != 0 and "Traceback" not in result.stderr
+    assert "read-only" in result.stderr and "--store http://HOST:PORT/sparql" in result.stderr
