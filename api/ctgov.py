@@ -82,7 +82,11 @@ def get_studies(request: Request, store: GraphStore = Depends(get_store)) -> Any
 
 @router.post("/api/v2/studies")
 async def post_study(request: Request, store: GraphStore = Depends(get_store)) -> Any:
-    """Import one API v2 study record (all or nothing); 422 with the JSON path of each problem."""
+    """Import one API v2 study record (all or nothing); 422 with the JSON path of each problem.
+
+    201 when a new version was stored, 200 with ``unchanged: true`` when the
+    registry holds that record already (no version is made).
+    """
     token = _admin_token(request)
     if not token:
         return _error(403, "imports are disabled on this server (no admin token configured)")
@@ -105,9 +109,9 @@ async def post_study(request: Request, store: GraphStore = Depends(get_store)) -
         return _error(500, f"store error, nothing was stored: {exc}")
     return JSONResponse(
         {"nctId": result.nct_id, "graph": result.graph, "triples": result.triples,
-         "previousVersion": result.previous_version,
+         "previousVersion": result.previous_version, "unchanged": result.unchanged,
          "warnings": [{"path": w.path, "message": w.message} for w in result.warnings]},
-        status_code=201, headers={"Location": f"/api/v2/studies/{result.nct_id}"},
+        status_code=200 if result.unchanged else 201, headers={"Location": f"/api/v2/studies/{result.nct_id}"},
     )
 
 

@@ -204,3 +204,11 @@ def test_deeply_nested_json_is_a_400_not_a_crash(client):
 def test_search_text_cannot_break_out_of_the_query(client, text):
     r = client.get("/api/v2/studies", params={"query.term": text, "countTotal": "true"})
     assert r.status_code == 200 and r.json()["totalCount"] == 0
+
+
+def test_posting_a_record_the_registry_holds_already_is_200_unchanged(client):
+    record = load_record("example_v2_NCT06171568_APHP_french.json")
+    record["protocolSection"]["identificationModule"]["nctId"] = "NCT06171569"  # its own study: others count versions
+    client.post("/api/v2/studies", json=record, headers=AUTH)
+    r = client.post("/api/v2/studies", json=record, headers=AUTH)
+    assert r.status_code == 200 and r.json()["unchanged"] is True

@@ -135,3 +135,12 @@ def test_a_new_title_is_one_field_not_also_the_derived_label(fresh_store):
     assert [c["field"] for c in diff_versions(fresh_store, NCT, 1, 2)] == [
         "protocolSection.contactsLocationsModule.locations[0].facility",
         "protocolSection.identificationModule.briefTitle"]
+
+
+def test_reimporting_the_same_record_makes_no_new_version(fresh_store):
+    record = load_record("example_v2_NCT06171568_APHP_french.json")
+    import_study(fresh_store, record)
+    before = len(fresh_store)
+    again = import_study(fresh_store, copy.deepcopy(record))
+    assert again.unchanged and again.previous_version is None
+    assert [v.number for v in list_versions(fresh_store, NCT)] == [1] and len(fresh_store) == before

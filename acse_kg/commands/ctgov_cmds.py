@@ -84,6 +84,9 @@ def register(app: typer.Typer) -> None:
                 fail(f"store error, nothing was stored: {exc}")
         for w in result.warnings:
             typer.echo(f"acse-kg: warning: {w.path}: {w.message} (not stored)", err=True)
+        if result.unchanged:
+            typer.echo(f"{result.nct_id} unchanged: the registry holds this record already (no new version)")
+            return
         typer.echo(f"imported {result.nct_id}: {result.triples} triples into <{result.graph}>"
                    + (f"; previous version kept in <{result.previous_version}>" if result.previous_version else ""))
 

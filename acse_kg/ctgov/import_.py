@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import rdflib
 import rdflib.collection
+from rdflib.compare import isomorphic
 from rdflib import RDF, RDFS, XSD, Literal, URIRef
 from rdflib.term import Node
 
@@ -48,6 +50,7 @@ class ImportResult:
     triples: int
     warnings: list[Problem] = field(default_factory=list)
     previous_version: str | None = None
+    unchanged: bool = False  # the record is what the registry holds already: no new version was made
 
 
 def slug(text: str) -> str:
@@ -63,6 +66,13 @@ def date_literal(text: str) -> Literal:
     if re.fullmatch(r"\d{4}", text):
         return Literal(text, datatype=XSD.gYear)
     return Literal(text)
+
+
+def decimal_literal(value: float | int) -> Literal:
+    """An xsd:decimal in its canonical form ("18", "0.5"), as the store keeps it, so that a stored
+    version and a freshly mapped one compare equal."""
+    text = format(Decimal(repr(float(value))).normalize(), "f")
+    return Literal(text if text not in ("-0",) else "0", datatype=XSD.decimal)
 
 
 _AGE_UNITS = {"year": 1.0, "month": 1 / 12, "week": 7 / 365.25, "day": 1 / 365.25, "hour": 1 / 8766, "minute": 1 / 525960}
@@ -108,7 +118,7 @@ class _Builder:
         if json_type == "integer":
             return Literal(int(value), datatype=XSD.integer)
         if json_type == "number":
-            return Literal(repr(float(value)), datatype=XSD.decimal)
+            return decimal_literal(value)
         return Literal(str(value))
 
     def generic(self, node: URIRef, obj: dict[str, Any], schema: str) -> None:
@@ -346,7 +356,7 @@ class _Builder:
             self.add(s, ACSE.minimumAgeText, Literal(m["minimumAge"]))
             years = age_years(m["minimumAge"])
             if years is not None:
-                self.add(s, ACSE.minimumAge, Literal(str(years), datatype=XSD.decimal))
+                self.add(s, ACSE.minimumAge, decimal_literal(years))
         if m.get("maximumAge"):
             self.add(s, ACSE.maximumAgeText, Literal(m["maximumAge"]))
         for a in m.get("stdAges") or []:
@@ -489,6 +499,8 @@ def import_study(store: GraphStore, study: Any, *, agent: str = "acse-kg import"
             f"{nct} is curated in this registry (cohorts / structured criteria) that API v2 JSON cannot carry; "
             "importing would replace them (use replace_curated / --replace-curated to do so anyway)",
         )])
+    if isomorphic(store.graph(graph), g):  # a re-import of the same record makes no version
+        return ImportResult(nct, graph, len(g), unknown_fields(study), None, unchanged=True)
     data = g.serialize(format="nt", encoding="utf-8")
     previous = replace_study(store, nct, data, "ntriples", agent=agent, note=note or "import")
     return ImportResult(nct, graph, len(g), unknown_fields(study), previous)
