@@ -85,7 +85,9 @@ async def post_study(request: Request, store: GraphStore = Depends(get_store)) -
     """Import one API v2 study record (all or nothing); 422 with the JSON path of each problem.
 
     201 when a new version was stored, 200 with ``unchanged: true`` when the
-    registry holds that record already (no version is made).
+    registry holds that record already (no version is made). A study curated
+    beyond what API v2 carries (cohorts, structured criteria) is replaced only
+    with ``?replaceCurated=true`` (the curated version stays in the history).
     """
     token = _admin_token(request)
     if not token:
@@ -100,8 +102,11 @@ async def post_study(request: Request, store: GraphStore = Depends(get_store)) -
         return _error(400, f"body is not JSON: {exc}")
     except RecursionError:
         return _error(400, "body is not a study record: JSON nested too deeply")
+    replace = request.query_params.get("replaceCurated", "false").lower()
+    if replace not in ("true", "false"):
+        return _error(400, f"replaceCurated: true or false, not {replace!r}")
     try:
-        result = import_study(store, record, agent="api (admin token)")
+        result = import_study(store, record, agent="api (admin token)", replace_curated=replace == "true")
     except ImportRefused as exc:
         return _error(422, "record refused; nothing was stored",
                       problems=[{"path": p.path, "message": p.message} for p in exc.problems])

@@ -212,3 +212,11 @@ def test_posting_a_record_the_registry_holds_already_is_200_unchanged(client):
     client.post("/api/v2/studies", json=record, headers=AUTH)
     r = client.post("/api/v2/studies", json=record, headers=AUTH)
     assert r.status_code == 200 and r.json()["unchanged"] is True
+
+
+def test_replacing_a_curated_study_over_http_must_be_asked_for(client):
+    exported = client.get("/api/v2/studies/NCT02034981").json()
+    r = client.post("/api/v2/studies", json=exported, headers=AUTH)
+    assert r.status_code == 422 and "curated" in r.json()["problems"][0]["message"]
+    assert client.post("/api/v2/studies", params={"replaceCurated": "perhaps"}, json=exported,
+                       headers=AUTH).status_code == 400
