@@ -460,6 +460,25 @@ def study_to_graph(study: dict[str, Any], index: dict[tuple[str, str], URIRef]) 
     return b.g, b.problems
 
 
+def same_graph(a: rdflib.Graph, b: rdflib.Graph) -> bool:
+    """Whether two graphs are the same up to blank-node names: the triples without blank nodes are
+    compared as sets (cheap, and enough to tell most changes), the few with them by isomorphism."""
+    if len(a) != len(b):
+        return False
+
+    def split(g: rdflib.Graph) -> tuple[set[Any], rdflib.Graph]:
+        ground, with_bnodes = set(), rdflib.Graph()
+        for t in g:
+            if any(isinstance(x, rdflib.BNode) for x in t):
+                with_bnodes.add(t)
+            else:
+                ground.add(t)
+        return ground, with_bnodes
+
+    (ground_a, rest_a), (ground_b, rest_b) = split(a), split(b)
+    return ground_a == ground_b and isomorphic(rest_a, rest_b)
+
+
 def check_record(study: Any) -> list[Problem]:
     """Problems that make a record unimportable (spec violations, missing NCT id)."""
     problems = validate_study(study)
@@ -499,7 +518,7 @@ def import_study(store: GraphStore, study: Any, *, agent: str = "acse-kg import"
             f"{nct} is curated in this registry (cohorts / structured criteria) that API v2 JSON cannot carry; "
             "importing would replace them (use replace_curated / --replace-curated to do so anyway)",
         )])
-    if isomorphic(store.graph(graph), g):  # a re-import of the same record makes no version
+    if same_graph(store.graph(graph), g):  # a re-import of the same record makes no version
         return ImportResult(nct, graph, len(g), unknown_fields(study), None, unchanged=True)
     data = g.serialize(format="nt", encoding="utf-8")
     previous = replace_study(store, nct, data, "ntriples", agent=agent, note=note or "import")
