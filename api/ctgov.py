@@ -13,9 +13,9 @@ import hmac
 import json
 import os
 import re
-from typing import Any
+from typing import Any, Optional
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from acse_kg.ctgov.export import StudyNotFound, export_study
@@ -46,8 +46,21 @@ def _admin_token(request: Request) -> str | None:
     return getattr(settings, "admin_token", None) or os.environ.get("ACSE_KG_ADMIN_TOKEN") or None
 
 
+def _documented(name: str, what: str) -> Any:
+    """A query parameter as the OpenAPI document shows it; the values are checked by acse_kg.ctgov.query
+    (which answers a bad one with a 400 naming it, as ClinicalTrials.gov does, not FastAPI's 422)."""
+    return Query(None, alias=name, description=what)
+
+
 @router.get("/api/v2/studies/{nct_id}")
-def get_study(nct_id: str, request: Request, store: GraphStore = Depends(get_store)) -> Any:
+def get_study(
+    nct_id: str,
+    request: Request,
+    store: GraphStore = Depends(get_store),
+    fields: Optional[str] = _documented("fields", "Piece names (NCTId), JSON names or dotted paths, comma- or pipe-separated."),
+    fmt: Optional[str] = _documented("format", "json (the only format here)."),
+    markup: Optional[str] = _documented("markupFormat", "markdown (the only markup format here)."),
+) -> Any:
     """One study as ClinicalTrials.gov API v2 JSON (``fields``, ``format=json``, ``markupFormat=markdown``).
 
     The NCT number follows the spec's pattern (any case, leading zeros optional).
@@ -72,8 +85,28 @@ def get_study(nct_id: str, request: Request, store: GraphStore = Depends(get_sto
 
 
 @router.get("/api/v2/studies")
-def get_studies(request: Request, store: GraphStore = Depends(get_store)) -> Any:
-    """The list query with ClinicalTrials.gov's parameters (see acse_kg.ctgov.query)."""
+def get_studies(
+    request: Request,
+    store: GraphStore = Depends(get_store),
+    cond: Optional[str] = _documented("query.cond", "Conditions, keywords, condition MeSH terms (case-insensitive substring)."),
+    intr: Optional[str] = _documented("query.intr", "Interventions, other names, arms, intervention MeSH terms."),
+    term: Optional[str] = _documented("query.term", "Any text of the record."),
+    titles: Optional[str] = _documented("query.titles", "Brief and official titles, acronym."),
+    outc: Optional[str] = _documented("query.outc", "Outcome measures, descriptions, time frames."),
+    spons: Optional[str] = _documented("query.spons", "Lead sponsor and collaborators."),
+    lead: Optional[str] = _documented("query.lead", "Lead sponsor."),
+    locn: Optional[str] = _documented("query.locn", "Facility, city, state, zip, country."),
+    ids: Optional[str] = _documented("query.id", "NCT number and other study ids."),
+    status: Optional[str] = _documented("filter.overallStatus", "Comma- or pipe-separated Status codes."),
+    nct_ids: Optional[str] = _documented("filter.ids", "Comma- or pipe-separated NCT numbers."),
+    page_size: Optional[str] = _documented("pageSize", "Studies per page: default 10 (also for 0), at most 1000."),
+    page_token: Optional[str] = _documented("pageToken", "The nextPageToken of the previous page."),
+    count_total: Optional[str] = _documented("countTotal", "true: totalCount with the first page."),
+    fields: Optional[str] = _documented("fields", "Piece names (NCTId), JSON names or dotted paths, comma- or pipe-separated."),
+    fmt: Optional[str] = _documented("format", "json (the only format here)."),
+    markup: Optional[str] = _documented("markupFormat", "markdown (the only markup format here)."),
+) -> Any:
+    """The list query with ClinicalTrials.gov's parameters, answered as PagedStudies (see acse_kg.ctgov.query)."""
     try:
         return list_studies(store, dict(request.query_params))
     except QueryError as exc:

@@ -220,3 +220,10 @@ def test_replacing_a_curated_study_over_http_must_be_asked_for(client):
     assert r.status_code == 422 and "curated" in r.json()["problems"][0]["message"]
     assert client.post("/api/v2/studies", params={"replaceCurated": "perhaps"}, json=exported,
                        headers=AUTH).status_code == 400
+
+
+def test_the_openapi_document_lists_the_clinicaltrials_gov_parameters(client):
+    spec = client.get("/openapi.json").json()
+    listed = {p["name"] for p in spec["paths"]["/api/v2/studies"]["get"]["parameters"]}
+    assert {"query.cond", "query.intr", "query.term", "filter.overallStatus", "pageSize", "pageToken",
+            "countTotal", "fields"} <= listed
