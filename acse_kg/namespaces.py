@@ -48,6 +48,18 @@ PREFIXES: dict[str, str] = {
 }
 
 
+#: Namespaces from the most specific, so that onco:LUAD wins over id:oncotree/2025_10_03/LUAD.
+_BY_SPECIFICITY = sorted(PREFIXES.items(), key=lambda kv: -len(kv[1]))
+
+
+def compact_iri(iri: str) -> str | None:
+    """``prefix:local`` with the most specific registry namespace, for people to read; None when none fits."""
+    for prefix, ns in _BY_SPECIFICITY:
+        if iri.startswith(ns) and len(iri) > len(ns):
+            return f"{prefix}:{iri[len(ns):]}"
+    return None
+
+
 def sparql_prologue() -> str:
     """PREFIX lines for every known prefix, for queries written in code."""
     return "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in PREFIXES.items())

@@ -27,7 +27,7 @@ from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, VOID
 from starlette.concurrency import run_in_threadpool
 
 from acse_kg import __version__
-from acse_kg.namespaces import ACSE, BASE, PREFIXES
+from acse_kg.namespaces import ACSE, BASE, PREFIXES, compact_iri
 from acse_kg.paths import ONTOLOGY_DIR
 from acse_kg.store import GraphStore, HISTORY_PREFIX
 
@@ -102,10 +102,7 @@ def _not_acceptable() -> PlainTextResponse:
 
 
 def _qname(iri: str) -> str:
-    for prefix, ns in PREFIXES.items():
-        if iri.startswith(ns) and len(iri) > len(ns):
-            return f"{prefix}:{iri[len(ns):]}"
-    return iri
+    return compact_iri(iri) or iri
 
 
 def _term_html(term: Any) -> str:

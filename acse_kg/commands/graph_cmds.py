@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 import pyoxigraph as ox
 import typer
 
-from ..namespaces import PREFIXES
+from ..namespaces import PREFIXES, compact_iri
 from ..store import GraphStore, QuerySyntaxError, StoreError
 from .common import StoreOption, fail, get_store
 
@@ -69,13 +69,9 @@ def read_query(query_or_file: str) -> str:
 
 
 def _compact(iri: str) -> str:
-    """An IRI as prefix:local with the longest matching registry prefix, else <iri>."""
-    best = max(
-        ((p, ns) for p, ns in PREFIXES.items() if iri.startswith(ns) and re.fullmatch(r"[\w.\-/]*", iri[len(ns):])),
-        key=lambda pn: len(pn[1]),
-        default=None,
-    )
-    return f"{best[0]}:{iri[len(best[1]):]}" if best else f"<{iri}>"
+    """An IRI as prefix:local when that reads back as the same IRI in a query, else <iri>."""
+    short = compact_iri(iri)
+    return short if short and re.fullmatch(r"[\w.\-/]*", short.split(":", 1)[1]) else f"<{iri}>"
 
 
 def _cell(term: object) -> str:
