@@ -50,8 +50,17 @@ def test_mesh_terms_and_their_ancestors_round_trip(imported_store, name):
 
 def test_field_outside_the_spec_is_reported_not_dropped_silently(imported_store):
     _, results = imported_store
-    warnings = results["example_v2_NCT02513394.json"].warnings
-    assert [w.path for w in warnings] == ["$.protocolSection.contactsLocationsModule.locations_nested"]
+    warnings = [w.path for w in results["example_v2_NCT02513394.json"].warnings if w.path.startswith("$.protocolSection")]
+    assert warnings == ["$.protocolSection.contactsLocationsModule.locations_nested"]
+
+
+def test_parts_the_registry_does_not_keep_are_each_reported(imported_store):
+    """Results, documents and derived data other than MeSH terms are not stored, and the import says so."""
+    _, results = imported_store
+    paths = {w.path for w in results["example_v2_NCT02513394.json"].warnings}
+    assert {"$.resultsSection", "$.documentSection", "$.hasResults", "$.derivedSection.miscInfoModule",
+            "$.derivedSection.conditionBrowseModule.browseLeaves"} <= paths
+    assert not any(p.endswith((".meshes", ".ancestors")) for p in paths)
 
 
 def test_imported_record_uses_the_core_ontology(imported_store):

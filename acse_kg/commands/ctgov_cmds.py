@@ -83,7 +83,7 @@ def register(app: typer.Typer) -> None:
             except StoreError as exc:
                 fail(f"store error, nothing was stored: {exc}")
         for w in result.warnings:
-            typer.echo(f"acse-kg: warning: {w.path}: {w.message} (not stored)", err=True)
+            typer.echo(f"acse-kg: warning: {w.path}: {w.message}", err=True)
         if result.unchanged:
             typer.echo(f"{result.nct_id} unchanged: the registry holds this record already (no new version)")
             return

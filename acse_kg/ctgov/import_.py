@@ -460,6 +460,32 @@ def study_to_graph(study: dict[str, Any], index: dict[tuple[str, str], URIRef]) 
     return b.g, b.problems
 
 
+#: Parts of a study record outside protocolSection that the graph keeps: derivedSection's MeSH terms.
+KEPT_DERIVED = {"conditionBrowseModule": {"meshes", "ancestors"}, "interventionBrowseModule": {"meshes", "ancestors"}}
+
+
+def not_kept(study: dict[str, Any]) -> list[Problem]:
+    """The parts of a record outside protocolSection that the import does not store, each by its path.
+
+    The registry holds the protocol (and the MeSH terms ClinicalTrials.gov derived from it), not
+    results, documents or annotations; saying so per part means nothing is dropped silently.
+    """
+    out = []
+    for key in study:
+        if key not in ("protocolSection", "derivedSection"):
+            out.append(Problem(f"$.{key}", "not stored: the registry keeps the protocol, not this part of the record"))
+    derived = study.get("derivedSection") or {}
+    for module, body in derived.items():
+        if module not in KEPT_DERIVED:
+            out.append(Problem(f"$.derivedSection.{module}", "not stored: only the MeSH terms of derivedSection are kept"))
+            continue
+        for key in body or {}:
+            if key not in KEPT_DERIVED[module]:
+                out.append(Problem(f"$.derivedSection.{module}.{key}",
+                                   "not stored: only the MeSH terms of derivedSection are kept"))
+    return out
+
+
 def same_graph(a: rdflib.Graph, b: rdflib.Graph) -> bool:
     """Whether two graphs are the same up to blank-node names: the triples without blank nodes are
     compared as sets (cheap, and enough to tell most changes), the few with them by isomorphism."""
@@ -519,7 +545,7 @@ def import_study(store: GraphStore, study: Any, *, agent: str = "acse-kg import"
             "importing would replace them (use replace_curated / --replace-curated to do so anyway)",
         )])
     if same_graph(store.graph(graph), g):  # a re-import of the same record makes no version
-        return ImportResult(nct, graph, len(g), unknown_fields(study), None, unchanged=True)
+        return ImportResult(nct, graph, len(g), unknown_fields(study) + not_kept(study), None, unchanged=True)
     data = g.serialize(format="nt", encoding="utf-8")
     previous = replace_study(store, nct, data, "ntriples", agent=agent, note=note or "import")
-    return ImportResult(nct, graph, len(g), unknown_fields(study), previous)
+    return ImportResult(nct, graph, len(g), unknown_fields(study) + not_kept(study), previous)

@@ -134,7 +134,7 @@ def _unknown_keys(value: Any, schema_name: str, where: list[Any]) -> list[Proble
     out = []
     for key, v in value.items():
         if key not in props:
-            out.append(Problem(json_path([*where, key]), f"'{key}' is not a field of {schema_name} in the API v2 spec"))
+            out.append(Problem(json_path([*where, key]), f"not stored: '{key}' is not a field of {schema_name} in the API v2 spec"))
             continue
         node = props[key]
         if node.get("type") == "array" and isinstance(v, list):
