@@ -79,3 +79,39 @@ def test_the_matcher_is_built_once_while_the_store_is_unchanged(store) -> None: 
     from acse_kg.matching.engine import matcher_for
 
     assert matcher_for(store) is matcher_for(store)
+
+
+def test_values_from_the_graph_are_constants_of_the_compiled_rules_never_source() -> None:
+    from rdflib import BNode
+
+    from acse_kg.matching.rules import Expr, Variable, compile_expr
+
+    sneaky = "normal' or True or '"  # spliced into source, this would make every comparison true
+    var = Variable("v", "labs.calcium", None, "code")
+    rule = compile_expr(Expr(BNode(), "Comparison", variable=var, comparator="eq", threshold=sneaky))
+    assert rule({"labs.calcium": "normal"}) is False
+    assert rule({"labs.calcium": sneaky}) is True
+    assert rule({}) is None
+
+
+def test_compiled_kleene_logic_matches_the_truth_tables() -> None:
+    import itertools
+
+    from rdflib import BNode
+
+    from acse_kg.matching.rules import Expr, Variable, compile_expr
+
+    def leaf(name: str) -> Expr:
+        return Expr(BNode(), "Comparison", variable=Variable(name, name, None, "boolean"), comparator="eq",
+                    threshold=True)
+
+    a, b = leaf("a"), leaf("b")
+    conj = compile_expr(Expr(BNode(), "Conjunction", (a, b)))
+    disj = compile_expr(Expr(BNode(), "Disjunction", (a, b)))
+    neg = compile_expr(Expr(BNode(), "Negation", (a,)))
+    values = [True, False, None]
+    for x, y in itertools.product(values, values):
+        facts = {k: v for k, v in (("a", x), ("b", y)) if v is not None}
+        assert conj(facts) == (False if False in (x, y) else None if None in (x, y) else True)
+        assert disj(facts) == (True if True in (x, y) else None if None in (x, y) else False)
+        assert neg(facts) == (None if x is None else not x)

@@ -30,6 +30,7 @@ from .rules import (
     Criterion,
     Facts,
     GraphModelError,
+    Source,
     _local,
     compile_expr,
     compile_status,
@@ -55,9 +56,9 @@ class _CohortPlan:
     to_confirm: list[tuple[Callable[[Facts], Any] | None, str]]  # (applies-when closure, text)
     open_item: dict[str, Any]
     key: tuple[str, ...]
+    explain: Callable[[Facts], tuple[list[dict[str, Any]], int]]  # facts -> (criteria items, worst rank)
 
 
-RANK = {"met": 0, "unknown": 1, "not_met": 2}
 VERDICTS = ("eligible", "unknown", "ineligible")
 
 
@@ -71,7 +72,6 @@ class Matcher:
         self.criteria: list[Criterion] = load_criteria(store, self.study, exprs)
         self.decidable = [c for c in self.criteria if c.decidable]
         self._status: list[Callable[[Facts], str]] = [compile_status(c) for c in self.decidable]
-        self._observe = [_observer(c.fields()) for c in self.decidable]
         self.taxonomy = Taxonomy.load(store)
         self.cohorts = load_cohorts(store, self.study, exprs)
         if not self.cohorts:
@@ -112,7 +112,34 @@ class Matcher:
             "status": "met" if cohort.is_open else "not_met",
             "observed": cohort.status_label,
         }
-        return _CohortPlan(cohort, crit, confirm, open_item, key)
+        return _CohortPlan(cohort, crit, confirm, open_item, key, self._explainer(crit))
+
+    def _explainer(self, crit: list[tuple[int, dict[str, Any]]]) -> Callable[[Facts], tuple[list[dict[str, Any]], int]]:
+        """A generated function: the explanation of each criterion (status and value observed) and the worst rank.
+
+        One function per set of criteria, with the items written as dict literals, is
+        about twice as fast as assembling them criterion by criterion; the statuses
+        come from the compiled criterion functions. Graph values are constants of the
+        function's namespace, never source text.
+        """
+        src = Source()
+        lines, items, names = [], [], []
+        for n, (i, static) in enumerate(crit):
+            s = f"s{n}"
+            names.append(s)
+            lines.append(f"    {s} = {src.const(self._status[i])}(F)")
+            fields = self.decidable[i].fields()
+            if len(fields) == 1:
+                observed = f"F.get({src.const(fields[0])})"
+            else:
+                observed = "{" + ", ".join(f"{k}: F.get({k})" for k in (src.const(f) for f in fields)) + "}"
+            pairs = ", ".join(f"{src.const(k)}: {src.const(v)}" for k, v in static.items())
+            items.append(f"{{{pairs}, 'status': {s}, 'observed': {observed}}}")
+        statuses = "(" + "".join(f"{s}, " for s in names) + ")"
+        body = "\n".join(lines) + (
+            f"\n    ss = {statuses}\n"
+            f"    return [{', '.join(items)}], (2 if 'not_met' in ss else 1 if 'unknown' in ss else 0)\n")
+        return src.function("explain", body)
 
     # ------------------------------------------------------------ matching
     def facts(self, p: TumorProfile) -> tuple[Facts, list[tuple[str, str]]]:
@@ -157,16 +184,7 @@ class Matcher:
             plan = self._plans[cohort.iri]
             done = shared.get(plan.key)
             if done is None:
-                items, worst = [], 0
-                for i, static in plan.criteria:
-                    s = self._status[i](facts)
-                    rank = RANK[s]
-                    if rank > worst:
-                        worst = rank
-                    item = static.copy()
-                    item["status"] = s
-                    item["observed"] = self._observe[i](facts)
-                    items.append(item)
+                items, worst = plan.explain(facts)
                 confirm = [text for cond, text in plan.to_confirm if cond is None or cond(facts) is not False]
                 done = shared[plan.key] = (items, worst, confirm)
             items, worst, confirm = done
@@ -204,13 +222,6 @@ class Matcher:
         """Status of every decidable criterion (by IRI), whatever the cohort: for checks and tests."""
         facts, _ = self.facts(profile)
         return {c.iri: st(facts) for c, st in zip(self.decidable, self._status)}
-
-
-def _observer(fields: list[str]) -> Callable[[Facts], Any]:
-    if len(fields) == 1:
-        (only,) = fields
-        return lambda f: f.get(only)
-    return lambda f: {k: f.get(k) for k in fields}
 
 
 def _pick_study(store: GraphStore, nct: str | None) -> tuple[str, str]:
