@@ -33,6 +33,11 @@ class CheckError(LookupError):
     """The study is not in the store."""
 
 
+class ReasonerFailed(RuntimeError):
+    """The OWL reasoner could not run (no Java, HermiT failed): the check did not happen, which is
+    not a finding about the record."""
+
+
 @dataclass(frozen=True)
 class Finding:
     rule: str
@@ -144,7 +149,8 @@ def owl_findings(study_graph: rdflib.Graph, background: rdflib.Graph, nct: str) 
     try:
         report = reason_ntriples(data.serialize(format="nt", encoding="utf-8"))
     except ReasonerError as exc:
-        return [Finding("owl-reasoner-failed", f"the OWL reasoner could not run: {exc}", study_iri(nct), None)]
+        raise ReasonerFailed(f"the OWL reasoner could not run: {exc} (the check without it: --no-reason, "
+                             "or reason=false)") from exc
     out = []
     if not report.consistent:
         out.append(Finding("owl-inconsistent", "the record contradicts the ontology (HermiT: inconsistent)",
@@ -170,4 +176,4 @@ def check_study(store: GraphStore, nct: str, *, reason: bool = False) -> list[Fi
     return findings
 
 
-__all__ = ["Finding", "CheckError", "check_study", "check_graph", "URIRef"]
+__all__ = ["Finding", "CheckError", "ReasonerFailed", "check_study", "check_graph", "URIRef"]

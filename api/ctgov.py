@@ -23,7 +23,7 @@ from acse_kg.ctgov.import_ import ImportRefused, import_study
 from acse_kg.ctgov.fields import project
 from acse_kg.ctgov.query import QueryError, check_format, list_studies, normalise_nct, parse_fields_param
 from acse_kg.history import HistoryError, diff_versions, list_versions
-from acse_kg.record_check import CheckError, check_study
+from acse_kg.record_check import CheckError, ReasonerFailed, check_study
 from acse_kg.store import GraphStore, StoreError
 
 from .deps import get_store
@@ -286,6 +286,8 @@ def get_check(nct: str, request: Request, store: GraphStore = Depends(get_store)
         findings = check_study(store, nct, reason=flag == "true")
     except CheckError as exc:
         return _error(404, str(exc))
+    except ReasonerFailed as exc:
+        return _error(503, str(exc))
     if _wants_html(request):
         return _page(CHECK_PAGE, nct=nct, crumb="Record check", findings=findings, reason=flag == "true")
     return {"nctId": nct, "clean": not findings, "findings": [f.as_dict() for f in findings]}

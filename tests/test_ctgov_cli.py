@@ -119,3 +119,14 @@ def test_import_of_deeply_nested_json_is_refused_without_traceback(store_dir, tm
     f.write_text("[" * 100_000 + "]" * 100_000)
     r = run("import", str(f), "--store", store_dir)
     assert r.exit_code == 2 and "nested too deeply" in r.stderr
+
+
+def test_check_exits_2_when_the_reasoner_cannot_run(store_dir, monkeypatch):
+    from acse_kg import reasoning
+
+    def broken(data):
+        raise reasoning.ReasonerError("no Java found")
+
+    monkeypatch.setattr(reasoning, "reason_ntriples", broken)
+    r = run("check", "NCT02034981", "--store", store_dir)
+    assert r.exit_code == 2 and "no Java found" in r.stderr and "--no-reason" in r.stderr

@@ -168,3 +168,16 @@ def test_the_shapes_are_standard_shacl_and_pyshacl_finds_the_same(fresh_store):
     assert theirs == {(f.rule, f.focus) for f in check_graph(study, background)}
     assert set(ours) == {r for r, _ in theirs} == {"enrollment-type-vs-status", "dates-out-of-order",
                                                    "required-element-missing"}
+
+
+def test_a_reasoner_that_cannot_run_is_an_error_not_a_finding(store, monkeypatch):
+    """Without Java the check did not happen: that must not read as 'the record has a finding'."""
+    from acse_kg import reasoning
+    from acse_kg.record_check import ReasonerFailed
+
+    def broken(data):
+        raise reasoning.ReasonerError("no Java found")
+
+    monkeypatch.setattr(reasoning, "reason_ntriples", broken)
+    with pytest.raises(ReasonerFailed, match="no Java found"):
+        check_study(store, NCT, reason=True)

@@ -23,7 +23,7 @@ from ..ctgov.export import StudyNotFound, export_study
 from ..ctgov.import_ import ImportRefused, import_study
 from ..ctgov.query import normalise_nct
 from ..history import HistoryError, diff_versions, list_versions
-from ..record_check import CheckError, check_study
+from ..record_check import CheckError, ReasonerFailed, check_study
 from ..store import GraphStore, StoreError
 from .common import StoreOption, fail, get_store
 
@@ -134,7 +134,7 @@ def register(app: typer.Typer) -> None:
         with _opened(store) as st:
             try:
                 findings = check_study(st, nct, reason=reason)
-            except CheckError as exc:
+            except (CheckError, ReasonerFailed) as exc:
                 fail(str(exc))
         if as_json:
             typer.echo(json.dumps([f.as_dict() for f in findings], ensure_ascii=False, indent=2))
