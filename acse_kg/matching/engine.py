@@ -5,8 +5,9 @@ read with a handful of SPARQL queries when the :class:`Matcher` is built;
 matching a profile then touches no store. Per profile the work is: build
 the facts (a flat dict of the fields the criteria read), find the candidate
 cohorts, evaluate each criterion that applies to any of them once, and
-assemble the result per the contract. Static parts of each criterion's
-output (id, iri, text, kind) are prepared once per cohort.
+assemble the result per the contract. Each cohort's explanations are built
+by one generated function (static parts as constants), shared by the
+cohorts that have the same criteria.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
-"""The criteria of a study, read from the graph and compiled into fast closures.
+"""The criteria of a study, read from the graph and compiled into fast Python functions.
 
 The graph states each computable criterion as an expression tree
 (acse:Comparison, acse:TumourTypeTest, acse:AlterationTest, acse:Conjunction,
 acse:Disjunction, acse:Negation). This module reads those trees with SPARQL
 through the :class:`GraphStore` interface (so it works on any store), and
-turns each into a Python closure evaluated in Kleene three-valued logic:
+compiles each into a small generated Python function evaluated in Kleene
+three-valued logic:
 ``True``, ``False`` or ``None`` (unknown). A comparison whose datum is
 missing is unknown; AND / OR / NOT then make a criterion unknown only where
 the missing datum can change the outcome.
