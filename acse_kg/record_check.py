@@ -12,17 +12,16 @@ its rule, the offending value and the IRI it is about.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-import re
-
 import pyoxigraph as ox
 import rdflib
-from rdflib import RDF, URIRef
+from rdflib import URIRef
 from rdflib.namespace import DCTERMS, RDFS, SH
 
-from .loader import ONCOTREE_GRAPH, ONTOLOGY_GRAPH, study_graph_name
+from .loader import ONTOLOGY_GRAPH, study_graph_name
 from .paths import ROOT
 from .store import GraphStore
 
