@@ -1,10 +1,13 @@
-"""ClinicalTrials.gov API v2 compatible routes, record history and the record check, as JSON.
+"""ClinicalTrials.gov API v2 compatible routes, the record history and the record check.
 
 ``GET /api/v2/studies/{nctId}`` and ``GET /api/v2/studies`` answer in the API
 v2 shape so existing ClinicalTrials.gov clients can point at this registry;
 ``POST /api/v2/studies`` imports a record (admin token: ``Authorization:
 Bearer <token>``, from the server settings or ``ACSE_KG_ADMIN_TOKEN``).
-Errors are JSON (``{"error": ...}``) with no stack.
+``/study/{nct}/history``, ``/study/{nct}/history/diff?from=&to=`` and
+``/study/{nct}/check`` are pages for a browser (HTML, the site's base
+template) and JSON for API clients, by the Accept header. Errors are JSON
+(``{"error": ...}``) with no stack.
 """
 
 from __future__ import annotations
