@@ -178,3 +178,11 @@ def test_a_record_that_keeps_its_order_exports_collaborators_and_keywords_so(fre
     m = export_study(fresh_store, NCT)["protocolSection"]
     assert [c["name"] for c in m["sponsorCollaboratorsModule"]["collaborators"]] == SEED.collaborators
     assert m["conditionsModule"]["keywords"] == SEED.keywords
+
+
+def test_collaborators_keywords_and_mesh_terms_in_registered_order(exported, ps):
+    assert [c["name"] for c in ps["sponsorCollaboratorsModule"]["collaborators"]] == SEED.collaborators
+    assert ps["conditionsModule"]["keywords"] == SEED.keywords
+    meshes = [m["term"] for mod in ("conditionBrowseModule", "interventionBrowseModule")
+              for m in exported["derivedSection"][mod]["meshes"]]
+    assert meshes == SEED.mesh_terms
