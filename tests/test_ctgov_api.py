@@ -200,10 +200,28 @@ def test_deeply_nested_json_is_a_400_not_a_crash(client):
     assert r.status_code == 400 and "nested" in r.json()["error"]
 
 
-@pytest.mark.parametrize("text", ['"}) } DROP ALL #', "\\", "\x00", "' OR 1=1", "\\u0022"])
+@pytest.mark.parametrize("text", ['}) } DROP ALL #', "\\", "\x00", "') } } ; CLEAR ALL", "\\u0022"])
 def test_search_text_cannot_break_out_of_the_query(client, text):
-    r = client.get("/api/v2/studies", params={"query.term": text, "countTotal": "true"})
-    assert r.status_code == 200 and r.json()["totalCount"] == 0
+    before = len(client.app.state.store)
+    r = client.get("/api/v2/studies", params={"query.term": f'"{text}"', "countTotal": "true"})
+    assert r.status_code == 200 and r.json()["totalCount"] == 0 and len(client.app.state.store) == before
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("metastatic crizotinib", ["NCT02034981"]),  # terms ANDed anywhere in the area, not one substring
+    ('"crizotinib metastatic"', []),  # a quoted phrase is kept whole
+    ("Palbociclib OR xalkori", ["NCT02034981", "NCT02513394"]),
+    ('(Palbociclib OR xalkori) AND NOT "collaborative adjuvant"', ["NCT02034981"]),
+    ("cancer NOT breast NOT hematologic", []),
+])
+def test_query_text_follows_the_essie_basics(listing, query, expected):
+    assert ncts(listing, **{"query.term": query}) == expected
+
+
+@pytest.mark.parametrize("query", ['"unclosed', "(a OR b", "a OR", "a )", "NOT"])
+def test_malformed_essie_query_is_400_naming_the_parameter(listing, query):
+    r = listing.get("/api/v2/studies", params={"query.cond": query})
+    assert r.status_code == 400 and r.json()["error"].startswith("query.cond: ")
 
 
 def test_posting_a_record_the_registry_holds_already_is_200_unchanged(client):

@@ -11,9 +11,11 @@ country), ``query.id`` (NCT number and other study ids),
 ``pageSize`` (default 10; 0 means the default; more than 1000 is coerced down
 to 1000), ``pageToken`` (opaque, from ``nextPageToken``), ``countTotal``
 (``totalCount`` on the first page only), ``fields`` (see :mod:`.fields`),
-``format=json`` and ``markupFormat=markdown``. Matching is case-insensitive
-substring matching (not ClinicalTrials.gov's Essie syntax); studies come in
-NCT order so pages are stable. Any other parameter is refused by name.
+``format=json`` and ``markupFormat=markdown``. The ``query.*`` texts follow
+the part of ClinicalTrials.gov's Essie syntax in :mod:`.essie` (terms ANDed,
+"quoted phrases", OR, AND, NOT, parentheses), each term matched as a
+case-insensitive substring of the area's texts; studies come in NCT order so
+pages are stable. Any other parameter is refused by name.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 
 from ..loader import STUDY_GRAPH_PREFIX
 from ..store import GraphStore
+from .essie import EssieError, Node, parse, to_sparql
 from .export import export_study
 from .fields import FieldsError, Path_, parse_fields, project
 from .spec import enum_values
@@ -60,8 +63,8 @@ def _lit(text: str) -> str:
 
 @dataclass
 class StudyQuery:
-    areas: dict[str, str] = field(default_factory=dict)  # query.* parameter -> text
-    term: str | None = None
+    areas: dict[str, Node] = field(default_factory=dict)  # query.* parameter -> its parsed Essie query
+    term: Node | None = None
     statuses: list[str] | None = None
     ids: list[str] | None = None
     page_size: int = DEFAULT_PAGE_SIZE
@@ -102,8 +105,17 @@ def parse_params(params: dict[str, str]) -> StudyQuery:
     if unknown:
         raise QueryError(f"unsupported parameter(s): {', '.join(unknown)} (supported: {', '.join(sorted(known))})")
     check_format(params)
-    q = StudyQuery(areas={k: params[k] for k in AREAS if params.get(k, "").strip()},
-                   term=params.get("query.term", "").strip() or None)
+    q = StudyQuery()
+    for name in (*AREAS, "query.term"):
+        if params.get(name, "").strip():
+            try:
+                tree = parse(params[name])
+            except EssieError as exc:
+                raise QueryError(f"{name}: {exc}") from None
+            if name == "query.term":
+                q.term = tree
+            else:
+                q.areas[name] = tree
     if params.get("filter.overallStatus"):
         codes = [c.strip().upper() for c in params["filter.overallStatus"].replace("|", ",").split(",") if c.strip()]
         bad = [c for c in codes if c not in enum_values("Status")]
@@ -141,21 +153,31 @@ def parse_params(params: dict[str, str]) -> StudyQuery:
     return q
 
 
-def _text_filter(var_paths: str, text: str) -> str:
-    return f"FILTER EXISTS {{ ?s {var_paths} ?t . FILTER(CONTAINS(LCASE(STR(?t)), LCASE({_lit(text)}))) }}"
+def _contains(text: str) -> str:
+    return f"CONTAINS(LCASE(STR(?t)), LCASE({_lit(text)}))"
+
+
+def _area_filter(var_paths: str, tree: Node) -> str:
+    """FILTER for an Essie query over one search area: each term found in some text of the area."""
+    return "FILTER(" + to_sparql(tree, lambda t: f"EXISTS {{ ?s {var_paths} ?t . FILTER({_contains(t)}) }}") + ")"
+
+
+def _term_filter(tree: Node) -> str:
+    """FILTER for query.term: each term found in some text of the study's own graph."""
+    graph = f"IRI(CONCAT({_lit(STUDY_GRAPH_PREFIX)}, ?nct))"
+    return "FILTER(" + to_sparql(tree, lambda t: (
+        f"EXISTS {{ GRAPH ?g {{ ?x ?p ?t }} FILTER(?g = {graph}) FILTER(isLiteral(?t) && {_contains(t)}) }}")) + ")"
 
 
 def matching_ncts(store: GraphStore, q: StudyQuery) -> list[str]:
     """NCT numbers of the live studies that match, in NCT order."""
     where = ["?s a/rdfs:subClassOf* acse:Study ; acse:nctId ?nct ."]
-    for area, text in q.areas.items():
-        where.append(_text_filter(AREAS[area], text))
+    for area, tree in q.areas.items():
+        where.append(_area_filter(AREAS[area], tree))
     if q.ids:
         where.append("FILTER(STR(?nct) IN (" + ", ".join(_lit(n) for n in q.ids) + "))")
-    if q.term:
-        where.append(
-            f"FILTER EXISTS {{ GRAPH ?g {{ ?x ?p ?t }} FILTER(?g = IRI(CONCAT({_lit(STUDY_GRAPH_PREFIX)}, ?nct))) "
-            f"FILTER(isLiteral(?t) && CONTAINS(LCASE(STR(?t)), LCASE({_lit(q.term)}))) }}")
+    if q.term is not None:
+        where.append(_term_filter(q.term))
     if q.statuses:
         where.append("?s acse:overallStatus/acse:code ?status . FILTER(?status IN ("
                      + ", ".join(_lit(c) for c in q.statuses) + "))")
