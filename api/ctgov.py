@@ -91,7 +91,7 @@ def get_study(
 def get_studies(
     request: Request,
     store: GraphStore = Depends(get_store),
-    cond: Optional[str] = _documented("query.cond", "Conditions, keywords, condition MeSH terms (case-insensitive substring)."),
+    cond: Optional[str] = _documented("query.cond", "Conditions, keywords, condition MeSH terms. Every query.* takes Essie basics: terms ANDed, \"phrases\", OR, AND, NOT, parentheses; case-insensitive substrings."),
     intr: Optional[str] = _documented("query.intr", "Interventions, other names, arms, intervention MeSH terms."),
     term: Optional[str] = _documented("query.term", "Any text of the record."),
     titles: Optional[str] = _documented("query.titles", "Brief and official titles, acronym."),
