@@ -358,3 +358,12 @@ def test_collaborators_in_registered_order(page):
 
 def test_keywords_in_registered_order(page):
     assert texts(page, "keyword", "li") == SEED.keywords
+
+
+def test_the_record_check_section_lists_what_the_check_finds(page, store):
+    from acse_kg.record_check import check_study
+
+    rows = find_class(section(page, "check"), "finding", "tr")
+    expected = check_study(store, NCT)
+    assert {r.rule for r in expected} >= {"implausible-unit", "cohort-excluded-by-criterion"}
+    assert [text(r.find("td")) for r in rows] == [f.rule for f in expected]

@@ -33,3 +33,13 @@ def test_an_imported_record_renders_as_valid_html_with_its_fields_and_bullets(fr
     outcomes = ps.get("outcomesModule", {}).get("primaryOutcomes", [])
     assert [text(e) for e in find_class(root, "measure")][: len(outcomes)] == [" ".join(o["measure"].split())
                                                                                 for o in outcomes]
+
+
+def test_a_clean_imported_record_has_no_finding_in_its_record_check(fresh_store):
+    from acse_kg.record_check import check_study
+
+    record = json.loads((SHARED / "reference" / "ctgov" / "example_v2_NCT02513394.json").read_text(encoding="utf-8"))
+    import_study(fresh_store, record)
+    assert check_study(fresh_store, "NCT02513394") == []
+    root = parse(study_page(fresh_store, "NCT02513394"))
+    assert text(one_class(section(root, "check"), "no-findings")) == "No finding."

@@ -15,7 +15,7 @@ from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_aut
 from markupsafe import Markup
 
 from ..ctgov.export import StudyNotFound, export_study
-from ..namespaces import ACSE, BASE
+from ..namespaces import ACSE, BASE, compact_iri
 from ..paths import STATIC_DIR, TEMPLATES_DIR
 from ..store import GraphStore
 from . import ctgov_view as cv
@@ -110,6 +110,7 @@ def environment() -> Environment:
     env.filters["paragraphs"] = cv.paragraphs
     env.filters["humanise"] = cv.humanise
     env.filters["unit_text"] = unit_text
+    env.filters["compact"] = lambda v: compact_iri(v) or v
     env.filters["pct"] = lambda v: "" if v is None else f"{v * 100:g}%"
     env.globals["iri_base"] = BASE
     return env
@@ -194,8 +195,17 @@ def study_page(store: GraphStore, nct: str, links: Links | None = None,
         "age_text": cv.age_text(m["eligibilityModule"].get("minimumAge"), m["eligibilityModule"].get("maximumAge")),
         "jsonld": _jsonld_markup(study_jsonld(exported, g, nct)),
         "iri_of": lambda kind, key: g.item_iris.get((kind, str(key)), ""),
+        "findings": _findings(store, nct),
     }
     return environment().get_template("study.html").render(ctx)
+
+
+def _findings(store: GraphStore, nct: str) -> list[Any]:
+    """The record check's SHACL findings (tens of milliseconds); the reasoner's take seconds and
+    stay on the check page."""
+    from ..record_check import check_study
+
+    return check_study(store, nct)
 
 
 def cohort_page(store: GraphStore, nct: str, number: int, links: Links | None = None,
