@@ -142,9 +142,13 @@ def test_keywords_keep_the_registered_order_in_their_sequence(store: GraphStore)
     assert sorted(str(k) for k in seq.values("k")) == sorted(texts(store, f"{STUDY} acse:keyword ?v"))
 
 
-def test_collaborators_keep_the_registered_order(store: GraphStore) -> None:
-    rows = store.select(f"SELECT ?v WHERE {{ {STUDY} acse:collaborator ?o . ?o rdfs:label ?v ; acse:position ?p }} ORDER BY ?p")
-    assert [str(v) for v in rows.values("v")] == SEED.collaborators
+def test_collaborators_keep_the_registered_order_in_their_sequence(store: GraphStore) -> None:
+    """The order is the study's (an organisation may collaborate on several studies), so it is a list on the study."""
+    seq = store.select(f"""SELECT ?v (COUNT(?mid) AS ?i) WHERE {{
+        {STUDY} acse:collaboratorSequence/rdf:rest* ?mid . ?mid rdf:rest*/rdf:first ?o . ?o rdfs:label ?v }}
+        GROUP BY ?v ORDER BY ?i""")
+    assert [str(v) for v in seq.values("v")] == SEED.collaborators
+    assert sorted(str(v) for v in seq.values("v")) == sorted(texts(store, f"{STUDY} acse:collaborator/rdfs:label ?v"))
 
 
 def test_mesh_terms_keep_the_registered_order_conditions_first(store: GraphStore) -> None:
