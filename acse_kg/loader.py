@@ -9,7 +9,6 @@ it, and the store keeps what it had.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from . import vocab
+from .namespaces import is_nct
 from .paths import DATA_DIR, ONTOLOGY_DIR
 from .store import GRAPH_PREFIX, GraphStore, StoreError
 
@@ -26,8 +26,6 @@ SO_GRAPH = GRAPH_PREFIX + "vocab/so"
 HGNC_GRAPH = GRAPH_PREFIX + "vocab/hgnc"
 STUDY_GRAPH_PREFIX = GRAPH_PREFIX + "study/"
 
-#: A study record file is named after its NCT number.
-STUDY_FILE_RE = re.compile(r"^NCT\d{8}$")
 
 
 @dataclass(frozen=True)
@@ -73,11 +71,11 @@ def _graph_ntriples(build: Callable[[], object]) -> Callable[[], bytes]:
 
 def study_files(data_dir: Path = DATA_DIR) -> list[Path]:
     """The bundled study records: data/NCTxxxxxxxx.ttl."""
-    return sorted(p for p in data_dir.glob("*.ttl") if STUDY_FILE_RE.match(p.stem))
+    return sorted(p for p in data_dir.glob("*.ttl") if is_nct(p.stem))  # a record file is named after its study
 
 
 def _study_nct(path: Path) -> str:
-    if not STUDY_FILE_RE.match(path.stem):
+    if not is_nct(path.stem):
         raise StoreError(f"{path}: a study record file must be named NCTnnnnnnnn.ttl")
     return path.stem
 

@@ -5,6 +5,8 @@ Every module takes its namespaces from here so that an IRI is spelled once.
 
 from __future__ import annotations
 
+import re
+
 from rdflib import Namespace
 from rdflib.namespace import DCTERMS, OWL, PROV, RDF, RDFS, SKOS, XSD
 
@@ -63,6 +65,25 @@ def compact_iri(iri: str) -> str | None:
 def sparql_prologue() -> str:
     """PREFIX lines for every known prefix, for queries written in code."""
     return "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in PREFIXES.items())
+
+
+#: ClinicalTrials.gov's nctId pattern: any case, leading zeros optional, not all zeros.
+_NCT_PATTERN = re.compile(r"[Nn][Cc][Tt]0*([1-9]\d{0,7})")
+
+#: What an NCT number looks like, for error messages.
+NCT_HINT = "NCT and 8 digits, not all zero, e.g. NCT02034981"
+
+
+def normalise_nct(value: str) -> str | None:
+    """``nct2034981`` -> ``NCT02034981``: the one spelling IRIs, graph names and files use; None when
+    the value is not an NCT number."""
+    m = _NCT_PATTERN.fullmatch(value.strip())
+    return f"NCT{int(m.group(1)):08d}" if m else None
+
+
+def is_nct(value: str) -> bool:
+    """Whether ``value`` is an NCT number in the registry's own spelling (``NCT02034981``)."""
+    return normalise_nct(value) == value
 
 
 def study_iri(nct_id: str) -> str:

@@ -26,6 +26,7 @@ from acse_kg.ctgov.import_ import ImportRefused, import_study
 from acse_kg.ctgov.fields import project
 from acse_kg.ctgov.query import QueryError, check_format, list_studies, normalise_nct, parse_fields_param
 from acse_kg.history import HistoryError, diff_versions, list_versions
+from acse_kg.namespaces import NCT_HINT, is_nct
 from acse_kg.record_check import CheckError, ReasonerFailed, check_study
 from acse_kg.store import GraphStore, StoreError
 
@@ -33,7 +34,6 @@ from .deps import get_store
 from .negotiation import choose
 
 router = APIRouter()
-NCT_RE = re.compile(r"^NCT\d{8}$")
 
 
 def _error(status: int, message: str, **extra: Any) -> JSONResponse:
@@ -41,7 +41,7 @@ def _error(status: int, message: str, **extra: Any) -> JSONResponse:
 
 
 def _bad_nct(nct: str) -> JSONResponse | None:
-    return None if NCT_RE.match(nct) else _error(400, f"not an NCT number: {nct!r} (NCT followed by 8 digits)")
+    return None if is_nct(nct) else _error(400, f"not an NCT number: {nct!r} (expected {NCT_HINT})")
 
 
 def _admin_token(request: Request) -> str | None:

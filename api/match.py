@@ -127,7 +127,7 @@ def _batch_items(body: bytes) -> list[Any]:
         raise NotJSON("the body is empty (expected a JSON array of profiles or JSON lines)")
     try:
         whole = _loads(body)
-    except NotJSON as exc:
+    except NotJSON:
         lines = body.splitlines()
         if len([x for x in lines if x.strip()]) < 2:
             raise

@@ -9,7 +9,6 @@ import pytest
 from acse_kg.ctgov.export import export_study
 from acse_kg.ctgov.import_ import ImportRefused, age_years, import_study
 from acse_kg.ctgov.spec import all_generic_fields
-from acse_kg.loader import load_bundle
 from ctgov_fixtures import RECORDS, field_differences, load_record, spec_protocol
 
 

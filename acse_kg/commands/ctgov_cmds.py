@@ -19,11 +19,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ..ctgov.export import StudyNotFound, export_study
-from ..ctgov.import_ import ImportRefused, import_study
-from ..ctgov.query import normalise_nct
-from ..history import HistoryError, diff_versions, list_versions
-from ..record_check import CheckError, ReasonerFailed, check_study
+from ..namespaces import NCT_HINT, normalise_nct
 from ..store import GraphStore, StoreError
 from .common import StoreOption, fail, get_store
 
@@ -31,7 +27,7 @@ def _nct(value: str) -> str:
     """The NCT number in its canonical form (ClinicalTrials.gov's pattern: any case, leading zeros optional)."""
     nct = normalise_nct(value)
     if nct is None:
-        fail(f"not an NCT number: {value!r} (NCT followed by 8 digits)")
+        fail(f"not an NCT number: {value!r} (expected {NCT_HINT})")
     return nct
 
 
@@ -47,6 +43,8 @@ def _opened(spec: str | None) -> Iterator[GraphStore]:
 
 def export_ctgov(store: GraphStore, nct: str) -> dict[str, Any]:
     """The study as ClinicalTrials.gov API v2 JSON, for ``acse-kg export NCT… --format ctgov``."""
+    from ..ctgov.export import StudyNotFound, export_study  # imported when used: every command starts faster
+
     try:
         return export_study(store, _nct(nct), full_text=True)
     except StudyNotFound as exc:
@@ -63,6 +61,8 @@ def register(app: typer.Typer) -> None:
         store: StoreOption = None,
     ) -> None:
         """Import an API v2 study record into the graph (validated first; all or nothing; the old version is kept)."""
+        from ..ctgov.import_ import ImportRefused, import_study
+
         try:
             record = json.loads(file.read_text(encoding="utf-8"))
         except OSError as exc:
@@ -98,6 +98,8 @@ def register(app: typer.Typer) -> None:
         store: StoreOption = None,
     ) -> None:
         """List the versions of a study record, or diff two of them field by field."""
+        from ..history import HistoryError, diff_versions, list_versions
+
         nct = _nct(nct)
         with _opened(store) as st:
             try:
@@ -130,6 +132,8 @@ def register(app: typer.Typer) -> None:
         store: StoreOption = None,
     ) -> None:
         """Report what a registry reviewer would flag before publishing; exit 0 clean, 1 findings, 2 error."""
+        from ..record_check import CheckError, ReasonerFailed, check_study
+
         nct = _nct(nct)
         with _opened(store) as st:
             try:

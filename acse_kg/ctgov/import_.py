@@ -27,7 +27,7 @@ from rdflib import RDF, RDFS, XSD, Literal, URIRef
 from rdflib.term import Node
 
 from ..loader import study_graph_name
-from ..namespaces import ACSE, DCTERMS, SKOS, study_iri
+from ..namespaces import ACSE, DCTERMS, NCT_HINT, SKOS, is_nct, study_iri
 from ..store import GraphStore
 from .schema import Problem, unknown_fields, validate_study
 from .spec import ENUM_CLASSES, generic_fields, protocol_modules
@@ -511,8 +511,8 @@ def check_record(study: Any) -> list[Problem]:
     if problems:
         return problems
     nct = (study.get("protocolSection") or {}).get("identificationModule", {}).get("nctId")
-    if not nct or not re.fullmatch(r"NCT\d{8}", nct):
-        return [Problem("$.protocolSection.identificationModule.nctId", "an NCT number (NCT + 8 digits) is required")]
+    if not nct or not is_nct(nct):
+        return [Problem("$.protocolSection.identificationModule.nctId", f"an NCT number ({NCT_HINT}) is required")]
     return []
 
 

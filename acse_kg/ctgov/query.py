@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..loader import STUDY_GRAPH_PREFIX
+from ..namespaces import normalise_nct  # noqa: F401 (re-exported: the API's parameters use it)
 from ..store import GraphStore
 from .essie import EssieError, Node, parse, to_sparql
 from .export import export_study
@@ -35,7 +35,6 @@ from .spec import enum_values
 
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 10
-NCT_PATTERN = re.compile(r"^[Nn][Cc][Tt]0*([1-9]\d{0,7})$")  # the spec's nctId pattern
 
 #: query.* search areas -> the property paths (from the study) whose text they search.
 AREAS: dict[str, str] = {
@@ -72,12 +71,6 @@ class StudyQuery:
     first_page: bool = True
     count_total: bool = False
     fields: list[Path_] | None = None
-
-
-def normalise_nct(value: str) -> str | None:
-    """``nct2034981`` -> ``NCT02034981`` (ClinicalTrials.gov's pattern); None when it is not one."""
-    m = NCT_PATTERN.match(value.strip())
-    return f"NCT{int(m.group(1)):08d}" if m else None
 
 
 def check_format(params: dict[str, str]) -> None:

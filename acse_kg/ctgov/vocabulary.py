@@ -21,7 +21,6 @@ from .spec import (
     all_generic_fields,
     enum_individual_name,
     enum_values,
-    schemas,
 )
 
 OUT = ONTOLOGY_DIR / "ctgov.ttl"

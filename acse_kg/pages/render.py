@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from dataclasses import dataclass
 from functools import lru_cache
@@ -15,7 +14,7 @@ from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_aut
 from markupsafe import Markup
 
 from ..ctgov.export import StudyNotFound, export_study
-from ..namespaces import ACSE, BASE, compact_iri
+from ..namespaces import ACSE, BASE, NCT_HINT, compact_iri, is_nct
 from ..paths import STATIC_DIR, TEMPLATES_DIR
 from ..store import GraphStore
 from . import ctgov_view as cv
@@ -26,7 +25,6 @@ from .jsonld import study_jsonld
 #: Assets the pages need, all in acse_kg/static (no external asset: pages work offline).
 ASSETS = ("style.css",)
 
-NCT_RE = re.compile(r"^NCT\d{8}$")
 
 
 class PageNotFound(LookupError):
@@ -130,8 +128,8 @@ def _attach_iris(items: list[cv.Item], by_text: dict[str, Criterion]) -> None:
 
 
 def _check_nct(nct: str) -> None:
-    if not NCT_RE.match(nct):
-        raise PageNotFound(f"not an NCT number: {nct!r} (expected NCT followed by 8 digits)")
+    if not is_nct(nct):
+        raise PageNotFound(f"not an NCT number: {nct!r} (expected {NCT_HINT})")
 
 
 def _study_data(store: GraphStore, nct: str) -> tuple[dict[str, Any], StudyGraph]:
