@@ -23,7 +23,7 @@ from rdflib import URIRef
 from rdflib.term import Node
 
 from .loader import study_graph_name
-from .namespaces import PREFIXES, study_iri
+from .namespaces import PREFIXES, compact_iri, study_iri
 from .store import HISTORY_PREFIX, GraphStore
 
 LOG_GRAPH = HISTORY_PREFIX + "log"
@@ -227,10 +227,7 @@ def _short(term: Node, base: str) -> str:
         return "[]"
     if text.startswith(base + "/"):
         return text[len(base) + 1:]
-    for prefix, ns in sorted(PREFIXES.items(), key=lambda kv: -len(kv[1])):  # the most specific namespace
-        if text.startswith(ns) and len(text) > len(ns):
-            return f"{prefix}:{text[len(ns):]}"
-    return text
+    return compact_iri(text) or text
 
 
 def _anchored(g: rdflib.Graph) -> dict[tuple[Node, str], set[str]]:
