@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import rdflib
+import rdflib.compare
 from rdflib import URIRef
 from rdflib.term import Node
 
@@ -169,6 +170,25 @@ def replace_study(store: GraphStore, nct: str, data: bytes | str, rdf_format: st
         f"INSERT DATA {{ GRAPH <{graph}> {{\n{body} }} }}"
     )
     return archived
+
+
+def same_graph(a: rdflib.Graph, b: rdflib.Graph) -> bool:
+    """Whether two graphs are the same up to blank-node names: the triples without blank nodes are
+    compared as sets (cheap, and enough to tell most changes), the few with them by isomorphism."""
+    if len(a) != len(b):
+        return False
+
+    def split(g: rdflib.Graph) -> tuple[set[Any], rdflib.Graph]:
+        ground, with_bnodes = set(), rdflib.Graph()
+        for t in g:
+            if any(isinstance(x, rdflib.BNode) for x in t):
+                with_bnodes.add(t)
+            else:
+                ground.add(t)
+        return ground, with_bnodes
+
+    (ground_a, rest_a), (ground_b, rest_b) = split(a), split(b)
+    return ground_a == ground_b and rdflib.compare.isomorphic(rest_a, rest_b)
 
 
 def version_graph(store: GraphStore, nct: str, n: int) -> rdflib.Graph:

@@ -18,7 +18,7 @@ import pyoxigraph as ox
 from . import vocab
 from .namespaces import is_nct
 from .paths import DATA_DIR, ONTOLOGY_DIR
-from .store import GRAPH_PREFIX, GraphStore, StoreError
+from .store import GRAPH_PREFIX, GraphStore, OxigraphStore, StoreError
 
 ONTOLOGY_GRAPH = GRAPH_PREFIX + "ontology"
 ONCOTREE_GRAPH = GRAPH_PREFIX + f"vocab/oncotree/{vocab.ONCOTREE_RELEASE_ID}"
@@ -113,9 +113,29 @@ def load_bundle(
     """
     payloads = [(s.graph, s.produce()) for s in bundle_sources(ontology_dir, data_dir)]
     for graph, data in payloads:
-        store.replace_graph(graph, data, "ntriples")
+        if graph.startswith(STUDY_GRAPH_PREFIX):
+            _load_study(store, graph, data)
+        else:
+            store.replace_graph(graph, data, "ntriples")
     counts = graph_counts(store)
     return {graph: counts.get(graph, 0) for graph, _ in payloads}
+
+
+def _load_study(store: GraphStore, graph: str, data: bytes) -> None:
+    """A record file's study graph: new, it is loaded; unchanged, nothing is written; edited, the
+    version in the store is kept in the history first, as for any other edit of a study."""
+    from .history import replace_study, same_graph  # history reads the loader's graph names
+
+    live = store.graph(graph)
+    if len(live) == 0:
+        store.replace_graph(graph, data, "ntriples")
+        return
+    staged = OxigraphStore(None)  # read back as the store reads it: literals in the same canonical form
+    staged.replace_graph(graph, data, "ntriples")
+    if same_graph(live, staged.graph(graph)):
+        return
+    nct = graph[len(STUDY_GRAPH_PREFIX):]
+    replace_study(store, nct, data, "ntriples", agent="acse-kg load", note=f"reloaded from data/{nct}.ttl")
 
 
 def load_study_file(store: GraphStore, path: Path) -> str:
@@ -126,7 +146,7 @@ def load_study_file(store: GraphStore, path: Path) -> str:
     """
     path = Path(path)
     graph = study_graph_name(_study_nct(path))
-    store.replace_graph(graph, _turtle_to_ntriples([path]), "ntriples")
+    _load_study(store, graph, _turtle_to_ntriples([path]))
     return graph
 
 

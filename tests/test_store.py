@@ -57,6 +57,22 @@ def test_reloading_a_study_file_replaces_its_graph_without_duplicates(fresh_stor
     assert len(fresh_store) == total
 
 
+def test_loading_an_edited_record_file_keeps_the_version_before_it(fresh_store: GraphStore, tmp_path: Path) -> None:
+    from acse_kg.history import diff_versions, list_versions
+
+    text = (DATA_DIR / f"{NCT}.ttl").read_text(encoding="utf-8")
+    edited = tmp_path / f"{NCT}.ttl"
+    edited.write_text(text.replace('acse:cohortNumber 23 ;', 'acse:cohortNumber 23 ; acse:maximumPatients 12 ;', 1),
+                      encoding="utf-8")
+    load_study_file(fresh_store, edited)
+    versions = list_versions(fresh_store, NCT)
+    assert [(v.number, v.current) for v in versions] == [(0, False), (1, True)]
+    assert versions[1].agent == "acse-kg load"
+    assert any("maximumPatients" in str(c) for c in diff_versions(fresh_store, NCT, 0, 1))
+    load_study_file(fresh_store, edited)  # the same file again: no new version
+    assert len(list_versions(fresh_store, NCT)) == 2
+
+
 def test_bad_turtle_is_refused_with_its_file_name_and_the_store_is_unchanged(
     fresh_store: GraphStore, tmp_path: Path
 ) -> None:
@@ -139,13 +155,16 @@ _triples = st.sets(st.tuples(_iri, _iri, st.one_of(_iri, _lit)), max_size=15)
 @settings(max_examples=40, deadline=None)
 @given(first=_triples, second=_triples)
 def test_a_study_graph_holds_exactly_the_last_file_loaded_however_often(tmp_path_factory, first, second) -> None:
+    """The live graph is the last file; loading the same file again writes nothing (history included)."""
     st_ = open_store("memory", bootstrap=False)
     path = tmp_path_factory.mktemp("rec") / "NCT00000042.ttl"
-    for content in (first, first, second, second):
+    for content in (first, second):
         path.write_text("".join(f"{s} {p} {o} .\n" for s, p, o in content), encoding="utf-8")
         graph = load_study_file(st_, path)
-        assert len(st_) == len(content)
-    assert len(st_.graph(graph)) == len(second)
+        assert len(st_.graph(graph)) == len(content)
+        total = len(st_)
+        load_study_file(st_, path)
+        assert len(st_) == total and len(st_.graph(graph)) == len(content)
 
 
 @pytest.mark.parametrize(("query", "where"), [

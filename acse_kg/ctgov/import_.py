@@ -22,7 +22,6 @@ from typing import Any
 
 import rdflib
 import rdflib.collection
-from rdflib.compare import isomorphic
 from rdflib import RDF, RDFS, XSD, Literal, URIRef
 from rdflib.term import Node
 
@@ -486,25 +485,6 @@ def not_kept(study: dict[str, Any]) -> list[Problem]:
     return out
 
 
-def same_graph(a: rdflib.Graph, b: rdflib.Graph) -> bool:
-    """Whether two graphs are the same up to blank-node names: the triples without blank nodes are
-    compared as sets (cheap, and enough to tell most changes), the few with them by isomorphism."""
-    if len(a) != len(b):
-        return False
-
-    def split(g: rdflib.Graph) -> tuple[set[Any], rdflib.Graph]:
-        ground, with_bnodes = set(), rdflib.Graph()
-        for t in g:
-            if any(isinstance(x, rdflib.BNode) for x in t):
-                with_bnodes.add(t)
-            else:
-                ground.add(t)
-        return ground, with_bnodes
-
-    (ground_a, rest_a), (ground_b, rest_b) = split(a), split(b)
-    return ground_a == ground_b and isomorphic(rest_a, rest_b)
-
-
 def check_record(study: Any) -> list[Problem]:
     """Problems that make a record unimportable (spec violations, missing NCT id)."""
     problems = validate_study(study)
@@ -526,7 +506,7 @@ def import_study(store: GraphStore, study: Any, *, agent: str = "acse-kg import"
     ``replace_curated``: the import would silently drop that structure from the
     live graph.
     """
-    from ..history import replace_study
+    from ..history import replace_study, same_graph
 
     problems = check_record(study)
     if problems:
