@@ -215,7 +215,7 @@ async def _answer_query(request: Request, query: str, default_graphs: list[str],
     pool = getattr(request.app.state, "query_pool", None)
     try:
         if pool is not None:
-            kind, body = await run_in_threadpool(pool.run, req)
+            kind, body = await pool.run_async(req)
         else:  # a remote store: its engine does the work; we stop waiting at the time limit
             try:
                 kind, body = await asyncio.wait_for(

@@ -49,7 +49,7 @@ def serve_rdflib_endpoint(port: int, nquads: str) -> None:
     ds = rdflib.Dataset(default_union=True)
     ds.parse(nquads, format="nquads")
     app = SparqlEndpoint(graph=ds, path="/sparql", public_url=f"http://127.0.0.1:{port}/sparql")
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)  # as ours
 
 
 def wait_until_up(url: str, proc: subprocess.Popen[bytes], seconds: float = 120) -> None:

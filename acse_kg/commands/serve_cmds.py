@@ -61,7 +61,7 @@ def register(app: typer.Typer) -> None:
             shown = f"[{host}]" if ":" in host else host
             typer.echo(f"acse-kg: serving on http://{shown}:{port}/ (SPARQL endpoint: /sparql)", err=True)
             try:
-                server = uvicorn.Server(uvicorn.Config(application, host=host, port=port, log_level="warning"))
+                server = uvicorn.Server(uvicorn.Config(application, host=host, port=port, log_level="warning", access_log=False))
                 server.run(sockets=[sock])
             finally:
                 graph_store.close()
