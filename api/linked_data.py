@@ -15,8 +15,6 @@ import functools
 import gzip
 import html
 import re
-import threading
-from collections.abc import Callable
 from typing import Any
 
 import pyoxigraph as ox
@@ -27,6 +25,7 @@ from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, VOID
 from starlette.concurrency import run_in_threadpool
 
 from acse_kg import __version__
+from acse_kg.derived import DerivedCache
 from acse_kg.namespaces import ACSE, BASE, PREFIXES, compact_iri
 from acse_kg.paths import ONTOLOGY_DIR
 from acse_kg.store import GraphStore, HISTORY_PREFIX
@@ -52,27 +51,7 @@ DUMPS: dict[str, tuple[str, bool]] = {
 
 
 # ---------------------------------------------------------------- helpers
-class _Cache:
-    """Values derived from the store, recomputed when the store's fingerprint changes."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._values: dict[tuple[int, str], tuple[Any, Any]] = {}
-
-    def get(self, store: GraphStore, key: str, make: Callable[[], Any]) -> Any:
-        fingerprint = (len(store), tuple(store.named_graphs()))
-        slot = (id(store), key)
-        with self._lock:
-            hit = self._values.get(slot)
-            if hit and hit[0] == fingerprint:
-                return hit[1]
-        value = make()
-        with self._lock:
-            self._values[slot] = (fingerprint, value)
-        return value
-
-
-_cache = _Cache()
+_cache = DerivedCache()
 
 
 def local_href(iri: str) -> str:

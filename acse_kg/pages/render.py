@@ -14,6 +14,7 @@ from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_aut
 from markupsafe import Markup
 
 from ..ctgov.export import StudyNotFound, export_study
+from ..derived import DerivedCache
 from ..namespaces import ACSE, BASE, NCT_HINT, compact_iri, is_nct
 from ..paths import STATIC_DIR, TEMPLATES_DIR
 from ..store import GraphStore
@@ -198,12 +199,15 @@ def study_page(store: GraphStore, nct: str, links: Links | None = None,
     return environment().get_template("study.html").render(ctx)
 
 
+_derived = DerivedCache()
+
+
 def _findings(store: GraphStore, nct: str) -> list[Any]:
-    """The record check's SHACL findings (tens of milliseconds); the reasoner's take seconds and
-    stay on the check page."""
+    """The record check's SHACL findings (about 70 ms, kept until the store changes); the
+    reasoner's take seconds and stay on the check page."""
     from ..record_check import check_study
 
-    return check_study(store, nct)
+    return _derived.get(store, "findings-" + nct, lambda: check_study(store, nct))
 
 
 def cohort_page(store: GraphStore, nct: str, number: int, links: Links | None = None,

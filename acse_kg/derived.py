@@ -1,0 +1,49 @@
+"""Values derived from a store (dumps, documentation, a page's record check), kept until it changes.
+
+The graph is the single source of truth, so whatever is computed from it must
+be recomputed after a write; computing it on every request would make a dump
+or a page cost seconds. The embedded store counts its own writes
+(``generation``), which tells every change, even one that keeps the size; a
+store without a counter (a remote endpoint) is compared by size and graph
+names, which misses a same-size edit made by another client of the engine.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from .store import GraphStore
+
+
+def store_version(store: GraphStore) -> Hashable:
+    """What changes whenever the store's content does (as far as the store can tell)."""
+    generation = getattr(store, "generation", None)
+    if generation is not None:
+        return ("generation", generation)
+    return ("size", len(store), tuple(store.named_graphs()))
+
+
+class DerivedCache:
+    """One value per (store, key), recomputed after the store changes.
+
+    Stores are held weakly: a closed store's values go with it, and a new store
+    never meets an old one's values (ids are reused, write counters restart).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: weakref.WeakKeyDictionary[Any, dict[str, tuple[Hashable, Any]]] = weakref.WeakKeyDictionary()
+
+    def get(self, store: GraphStore, key: str, make: Callable[[], Any]) -> Any:
+        version = store_version(store)
+        with self._lock:
+            hit = self._values.get(store, {}).get(key)
+            if hit is not None and hit[0] == version:
+                return hit[1]
+        value = make()
+        with self._lock:
+            self._values.setdefault(store, {})[key] = (version, value)
+        return value
