@@ -23,6 +23,7 @@ import pytest
 
 from acse_kg.remote import SparqlEndpointStore
 from acse_kg.store import open_store
+from server_fixtures import free_port
 
 CI = os.environ.get("CI", "").lower() == "true"
 START_TIMEOUT_S = 20.0
@@ -40,14 +41,6 @@ def oxigraph_binary() -> str:
             pytest.fail(message + ": it is required in CI")
         pytest.skip(message)
     return exe
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -97,7 +90,7 @@ def start_oxigraph(location: Path, attempts: int = 3) -> OxigraphServer:
     exe = oxigraph_binary()
     log = location.with_name(location.name + ".log")
     for _ in range(attempts):
-        base = f"http://127.0.0.1:{_free_port()}"
+        base = f"http://127.0.0.1:{free_port()}"
         with log.open("wb") as sink:
             process = subprocess.Popen(
                 [exe, "serve", "--location", str(location), "--bind", base.removeprefix("http://")],
