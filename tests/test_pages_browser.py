@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import require
 import uvicorn
 from fastapi import FastAPI
 
@@ -31,17 +32,12 @@ from api import linked_data, pages
 
 CHROMIUM = "/usr/bin/chromium"
 NCT = "NCT02034981"
-CI = os.environ.get("CI", "").lower() == "true"
 
 pytestmark = pytest.mark.browser
 
 
 def _require_chromium() -> None:
-    if Path(CHROMIUM).exists():
-        return
-    if CI:
-        pytest.fail(f"{CHROMIUM} is required in CI (apt-get install -y chromium)")
-    pytest.skip(f"{CHROMIUM} not installed (apt-get update && apt-get install -y chromium); CI is not set")
+    require(Path(CHROMIUM).exists(), CHROMIUM)
 
 
 # ------------------------------------------------------------------ server

@@ -9,13 +9,16 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from conftest import require
 from typer.testing import CliRunner
 
 from acse_kg.cli import app
-from acse_kg.reasoning import ReasoningReport, reason_ntriples, reason_store
+from acse_kg.reasoning import ReasoningReport, reason_ntriples
 from acse_kg.store import GraphStore
 
-pytestmark = pytest.mark.skipif(shutil.which("java") is None, reason="HermiT needs Java (scripts/test installs it)")
+@pytest.fixture(autouse=True)
+def _java() -> None:
+    require(shutil.which("java") is not None, "Java (for HermiT)")
 
 RDF_TYPE = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
 SUBCLASS = "<http://www.w3.org/2000/01/rdf-schema#subClassOf>"

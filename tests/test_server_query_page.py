@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import urllib.parse
 from pathlib import Path
 
 import html5lib
 import pytest
+from conftest import require
 
 from server_fixtures import LiveServer
 
@@ -22,10 +22,7 @@ CHROMIUM = "/usr/bin/chromium"
 
 def _rendered_dom(url: str) -> str:
     """The page's DOM after its scripts ran (Chromium's virtual time lets fetches finish)."""
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{CHROMIUM} is required in CI")
-        pytest.skip(f"{CHROMIUM} not installed")
+    require(Path(CHROMIUM).exists(), CHROMIUM)
     out = subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--no-first-run", "--virtual-time-budget=10000", "--dump-dom", url],
