@@ -186,7 +186,8 @@ def test_list_bad_parameters_are_400_naming_the_parameter(client, params, named)
 
 def test_check_route(client):
     body = client.get("/study/NCT02034981/check").json()
-    assert not body["clean"] and {f["rule"] for f in body["findings"]} == {"implausible-unit", "cohort-excluded-by-criterion"}
+    assert not body["clean"] and {f["rule"] for f in body["findings"]} == {
+        "implausible-unit", "cohort-excluded-by-criterion", "cohort-gene-not-accepted"}
 
 
 def test_list_answer_validates_against_the_spec_paged_studies_schema(listing):

@@ -29,8 +29,22 @@ def test_glioblastoma_cohort_contradicts_cns_exclusion(findings):
     assert hits[0].value.endswith("/GB") and "criterion/exc-04" in hits[0].message
 
 
+def test_axl_in_cohorts_21_to_23_contradicts_the_genes_the_inclusion_criterion_lists(findings):
+    """The description names AXL for cohorts 21-23; the inclusion bullet lists ALK, MET, RON and ROS1 only."""
+    hits = [f for f in findings if f.rule == "cohort-gene-not-accepted"]
+    assert [(f.focus.rsplit("/", 1)[-1], f.value.rsplit("/", 1)[-1]) for f in hits] == [
+        ("21", "AXL"), ("22", "AXL"), ("23", "AXL")]
+    assert all("criterion/inc-03" in f.message and "AXL" in f.message for f in hits)
+
+
+def test_a_cohort_whose_gene_the_common_criterion_lists_is_not_flagged(fresh_store):
+    fresh_store.update("""INSERT { GRAPH ?g { ?t a acse:AlterationTest ; acse:gene gene:AXL . ?r acse:operand ?t } }
+        WHERE { GRAPH ?g { study:NCT02034981\\/criterion\\/inc-03 acse:requires ?r } BIND(IRI("urn:x:axl-test") AS ?t) }""")
+    assert "cohort-gene-not-accepted" not in {f.rule for f in check_study(fresh_store, NCT)}
+
+
 def test_nothing_else_on_the_record(findings):
-    assert {f.rule for f in findings} == {"implausible-unit", "cohort-excluded-by-criterion"}
+    assert {f.rule for f in findings} == {"implausible-unit", "cohort-excluded-by-criterion", "cohort-gene-not-accepted"}
 
 
 @pytest.fixture(scope="module")
