@@ -33,7 +33,7 @@ def findings(client, nct):
 def test_check_page_shows_rule_iri_and_value_of_each_finding(client):
     _, rows = findings(client, "NCT02034981")
     by_rule = {row.get("data-rule"): row.findall("td") for row in rows}
-    assert set(by_rule) == {"implausible-unit", "cohort-excluded-by-criterion"}
+    assert set(by_rule) == {"implausible-unit", "cohort-excluded-by-criterion", "cohort-gene-not-accepted"}
     unit = by_rule["implausible-unit"]
     assert unit[1].find("a").get("href") == "/id/study/NCT02034981/criterion/inc-06-hemoglobin"
     assert unit[2].text == "8 g/L"
