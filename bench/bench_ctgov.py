@@ -34,7 +34,7 @@ from acse_kg.paths import ROOT  # noqa: E402
 from acse_kg.record_check import _background, _rule_of, _shapes, check_graph  # noqa: E402
 from acse_kg.store import open_store  # noqa: E402
 
-REF = ROOT.parent / "shared" / "reference" / "ctgov"
+REF = ROOT / "tests" / "data" / "shared" / "reference" / "ctgov"  # the repository's copies (ORIGIN.md there)
 
 
 def _median(fn, n: int = 5) -> float:

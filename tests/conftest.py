@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from acse_kg.paths import ROOT
 from acse_kg.store import GraphStore, open_store
 
-#: The workplace's shared material (seed record, contracts, reference data) beside the repo.
-SHARED = ROOT.parent / "shared"
+#: The record as registered, the matching contract and reference records: copies of the workplace's
+#: shared material kept in the repository (tests/data/shared/ORIGIN.md), so a fresh clone tests itself.
+SHARED = Path(__file__).resolve().parent / "data" / "shared"
 SEED = SHARED / "seeds" / "NCT02034981.txt"
 NCT = "NCT02034981"
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from acse_kg.history import flatten
-from acse_kg.paths import ROOT
+from conftest import SHARED
 
-REFERENCE = ROOT.parent / "shared" / "reference" / "ctgov"
+REFERENCE = SHARED / "reference" / "ctgov"
 RECORDS = ["example_v2_NCT02513394.json", "example_v2_NCT06171568_APHP_french.json"]
 
 #: Keys in a reference record that the API v2 spec does not define (an artefact of the copy).

@@ -12,7 +12,8 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 
-SEED = Path(__file__).resolve().parent.parent.parent / "shared" / "seeds" / "NCT02034981.txt"
+from conftest import SEED  # one place says where the test material lives
+
 BULLET = "•"
 
 

@@ -11,13 +11,13 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
+from conftest import SEED
 from typer.testing import CliRunner
 
 from acse_kg.cli import app
-from acse_kg.paths import QUERIES_DIR, ROOT
+from acse_kg.paths import QUERIES_DIR
 from acse_kg.store import GraphStore, SelectResult
 
-SEED = ROOT.parent / "shared" / "seeds" / "NCT02034981.txt"
 TARGETS = {"ALK": "ALK", "MET": "MET", "ROS1": "ROS1", "RON": "MST1R", "AXL": "AXL"}
 ALTERATION_WORDS = {"translocated": "translocation", "amplified": "amplification", "mutated": "mutation"}
 TESTED = {
@@ -29,8 +29,6 @@ TESTED = {
 
 @pytest.fixture(scope="module")
 def seed() -> str:
-    if not SEED.exists():
-        pytest.skip(f"seed record {SEED} not present")
     return SEED.read_text(encoding="utf-8")
 
 

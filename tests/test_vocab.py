@@ -6,20 +6,18 @@ import csv
 import re
 
 import pytest
+from conftest import SHARED
 
 from acse_kg import vocab
-from acse_kg.paths import DATA_DIR, ONTOLOGY_DIR, ROOT
+from acse_kg.paths import DATA_DIR, ONTOLOGY_DIR
 from acse_kg.store import GraphStore
 
-SHARED = ROOT.parent / "shared"
 FLAT_TSV = SHARED / "reference" / "oncotree" / "oncotree_2025_10_03_flat.tsv"
 PATHOLOGIES_TSV = SHARED / "reference" / "vocab" / "acse_pathologies_oncotree_ncit.tsv"
 RELEASE = "id:oncotree\\/2025_10_03"
 
 
 def _tsv(path):
-    if not path.exists():
-        pytest.skip(f"shared reference file {path} not present")
     with path.open(encoding="utf-8", newline="") as fh:
         return list(csv.DictReader(fh, delimiter="\t"))
 
