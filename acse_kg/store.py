@@ -14,7 +14,6 @@ that queries see, which is the union of the *live* named graphs.
 from __future__ import annotations
 
 import os
-import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ import pyoxigraph as ox
 import rdflib
 from rdflib.term import Node
 
-from .namespaces import BASE, sparql_prologue
+from .namespaces import BASE, PREFIXES, sparql_prologue
 
 GRAPH_PREFIX = BASE + "id/graph/"
 HISTORY_PREFIX = GRAPH_PREFIX + "history/"
@@ -54,9 +53,7 @@ RDF_FORMATS: dict[str, tuple[ox.RdfFormat, str]] = {
     "nquads": (ox.RdfFormat.N_QUADS, "application/n-quads"),
     "trig": (ox.RdfFormat.TRIG, "application/trig"),
     "rdfxml": (ox.RdfFormat.RDF_XML, "application/rdf+xml"),
-    "jsonld": (ox.RdfFormat.JSON_LD, "application/ld+json")
-    if hasattr(ox.RdfFormat, "JSON_LD")
-    else (ox.RdfFormat.N_TRIPLES, "application/n-triples"),
+    "jsonld": (ox.RdfFormat.JSON_LD, "application/ld+json"),
 }
 
 
@@ -147,20 +144,13 @@ def one_line(text: str, limit: int | None = None) -> str:
     return flat if limit is None else flat[:limit]
 
 
-_POSITION = re.compile(r"\bat 1:(\d+)")
-
-
 def _parse_error(exc: Exception) -> QuerySyntaxError:
-    """The parser's message, with positions on the first line counted in the caller's text,
-    not in the prologue prepended to it."""
-    def shift(m: re.Match[str]) -> str:
-        return f"at 1:{max(1, int(m.group(1)) - len(_PROLOGUE_ONE_LINE))}"
-
-    return QuerySyntaxError(one_line(_POSITION.sub(shift, str(exc))))
+    return QuerySyntaxError(one_line(str(exc)))
 
 
 def with_prologue(query: str) -> str:
-    """Declare the registry's prefixes ahead of the query's own.
+    """Declare the registry's prefixes ahead of the query's own, for a remote engine (the
+    embedded store takes them as Oxigraph's ``prefixes=``, which leaves error positions alone).
 
     A query's own PREFIX declarations come later and so win. The prologue is
     kept on the query's first line so that parser errors keep their line numbers.
@@ -248,7 +238,7 @@ class OxigraphStore:
         if named_graph_uris:
             kwargs["named_graphs"] = [ox.NamedNode(u) for u in named_graph_uris]
         try:
-            return self._store.query(with_prologue(query), **kwargs)
+            return self._store.query(query, prefixes=PREFIXES, **kwargs)
         except SyntaxError as exc:
             raise _parse_error(exc) from exc
 
@@ -363,7 +353,7 @@ class OxigraphStore:
         self._check_writable()
         try:
             with self._lock:
-                self._store.update(with_prologue(update))
+                self._store.update(update, prefixes=PREFIXES)
                 self._written()
         except SyntaxError as exc:
             raise _parse_error(exc) from exc
