@@ -24,7 +24,7 @@ from rdflib import URIRef
 from rdflib.term import Node
 
 from .loader import study_graph_name
-from .namespaces import PREFIXES, compact_iri, study_iri
+from .namespaces import PREFIXES, compact_iri, sparql_string, study_iri
 from .store import HISTORY_PREFIX, GraphStore
 
 LOG_GRAPH = HISTORY_PREFIX + "log"
@@ -51,10 +51,6 @@ class Version:
 
 def version_iri(nct: str, n: int) -> str:
     return f"{HISTORY_PREFIX}{nct}/v{n}"
-
-
-def _lit(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def _logged(store: GraphStore, nct: str) -> list[dict[str, Node | None]]:
@@ -116,14 +112,14 @@ def _snapshot_update(store: GraphStore, nct: str, *, agent: str, note: str | Non
     new = current + 1 if (live or rows) else 1
     when = when or datetime.now(timezone.utc)
     agent_iri = f"https://w3id.org/acse-kg/id/agent/{re.sub(r'[^A-Za-z0-9]+', '-', agent).strip('-') or 'unknown'}"
-    note_triple = f"; rdfs:comment {_lit(note)} " if note else ""
+    note_triple = f"; rdfs:comment {sparql_string(note)} " if note else ""
     ops.append(
         f"""INSERT DATA {{ GRAPH <{LOG_GRAPH}> {{
           <{version_iri(nct, new)}> a prov:Entity ; prov:specializationOf <{study_iri(nct)}> ;
               acse:versionNumber {new} ; prov:wasAttributedTo <{agent_iri}> ;
               prov:generatedAtTime "{when.isoformat(timespec='milliseconds')}"^^xsd:dateTime {note_triple}.
           {'' if not archived else f'<{version_iri(nct, new)}> prov:wasRevisionOf <{archived}> .'}
-          <{agent_iri}> a prov:Agent ; rdfs:label {_lit(agent)} . }} }}"""
+          <{agent_iri}> a prov:Agent ; rdfs:label {sparql_string(agent)} . }} }}"""
     )
     return " ;\n".join(ops), archived
 

@@ -92,3 +92,16 @@ def study_iri(nct_id: str) -> str:
 
 def cohort_iri(nct_id: str, number: int) -> str:
     return f"{ID}study/{nct_id}/cohort/{number}"
+
+
+def sparql_string(text: str) -> str:
+    """``text`` as a quoted SPARQL/Turtle string literal, every special character escaped.
+
+    One escaper for all code that writes user text into a query or Turtle: the
+    N-Triples form (quotes, backslashes, \\n, \\r, \\t and other control
+    characters escaped) is valid in SPARQL and Turtle alike, so no text can end
+    the literal early or break the query.
+    """
+    import pyoxigraph as ox
+
+    return str(ox.Literal(text))

@@ -144,3 +144,15 @@ def test_reimporting_the_same_record_makes_no_new_version(fresh_store):
     again = import_study(fresh_store, copy.deepcopy(record))
     assert again.unchanged and again.previous_version is None
     assert [v.number for v in list_versions(fresh_store, NCT)] == [1] and len(fresh_store) == before
+
+
+def test_a_note_with_line_breaks_and_quotes_round_trips(fresh_store):
+    """Whatever a curator types as the note (CR, LF, quotes, backslashes) is stored and read back as typed."""
+    from acse_kg.history import edit_study
+    from acse_kg.loader import study_graph_name
+
+    note = 'line1\rline2\nsaid "no" \\ done'
+    nt = fresh_store.graph(study_graph_name("NCT02034981")).serialize(format="nt")
+    edit_study(fresh_store, "NCT02034981", nt, "ntriples", agent='cu"rator\r\n', note=note)
+    latest = list_versions(fresh_store, "NCT02034981")[-1]
+    assert (latest.note, latest.agent) == (note, 'cu"rator\r\n')

@@ -27,6 +27,7 @@ from typing import Any
 
 from ..loader import STUDY_GRAPH_PREFIX
 from ..namespaces import normalise_nct  # noqa: F401 (re-exported: the API's parameters use it)
+from ..namespaces import sparql_string
 from ..store import GraphStore
 from .essie import EssieError, Node, parse, to_sparql
 from .export import export_study
@@ -52,12 +53,6 @@ AREAS: dict[str, str] = {
 
 class QueryError(ValueError):
     """A parameter is malformed; the message names it."""
-
-
-def _lit(text: str) -> str:
-    """A SPARQL string literal for user text (no injection: every special character escaped)."""
-    out = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
-    return f'"{out}"'
 
 
 @dataclass
@@ -147,7 +142,7 @@ def parse_params(params: dict[str, str]) -> StudyQuery:
 
 
 def _contains(text: str) -> str:
-    return f"CONTAINS(LCASE(STR(?t)), LCASE({_lit(text)}))"
+    return f"CONTAINS(LCASE(STR(?t)), LCASE({sparql_string(text)}))"
 
 
 def _area_filter(var_paths: str, tree: Node) -> str:
@@ -157,7 +152,7 @@ def _area_filter(var_paths: str, tree: Node) -> str:
 
 def _term_filter(tree: Node) -> str:
     """FILTER for query.term: each term found in some text of the study's own graph."""
-    graph = f"IRI(CONCAT({_lit(STUDY_GRAPH_PREFIX)}, ?nct))"
+    graph = f"IRI(CONCAT({sparql_string(STUDY_GRAPH_PREFIX)}, ?nct))"
     return "FILTER(" + to_sparql(tree, lambda t: (
         f"EXISTS {{ GRAPH ?g {{ ?x ?p ?t }} FILTER(?g = {graph}) FILTER(isLiteral(?t) && {_contains(t)}) }}")) + ")"
 
@@ -168,12 +163,12 @@ def matching_ncts(store: GraphStore, q: StudyQuery) -> list[str]:
     for area, tree in q.areas.items():
         where.append(_area_filter(AREAS[area], tree))
     if q.ids:
-        where.append("FILTER(STR(?nct) IN (" + ", ".join(_lit(n) for n in q.ids) + "))")
+        where.append("FILTER(STR(?nct) IN (" + ", ".join(sparql_string(n) for n in q.ids) + "))")
     if q.term is not None:
         where.append(_term_filter(q.term))
     if q.statuses:
         where.append("?s acse:overallStatus/acse:code ?status . FILTER(?status IN ("
-                     + ", ".join(_lit(c) for c in q.statuses) + "))")
+                     + ", ".join(sparql_string(c) for c in q.statuses) + "))")
     rows = store.select("SELECT DISTINCT ?nct WHERE { " + "\n".join(where) + " } ORDER BY ?nct")
     return [str(v) for v in rows.values("nct")]
 

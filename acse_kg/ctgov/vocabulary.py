@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import rdflib
 
-from ..namespaces import ACSE
+from ..namespaces import ACSE, sparql_string
 from ..paths import ONTOLOGY_DIR
 from .spec import (
     ENUM_CLASSES,
@@ -96,7 +96,7 @@ _XSD = {"string": "xsd:string", "boolean": "xsd:boolean", "integer": "xsd:intege
 
 
 def _q(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"@en'
+    return sparql_string(text) + "@en"
 
 
 def _words(name: str) -> str:
