@@ -20,7 +20,6 @@ only the standard library and pyoxigraph.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import multiprocessing as mp
 import os
@@ -29,7 +28,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Hashable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -197,9 +196,6 @@ class _Worker:
 class QueryPool:
     """A fixed number of worker processes over a snapshot of one store."""
 
-    FINGERPRINT_EVERY = 3.0  # seconds between checks that the store has not changed under us
-    CONTENT_HASH_LIMIT = 500_000  # quads; above it only length and graph names are compared
-
     def __init__(self, store: GraphStore, *, size: int = 2, timeout: float = 10.0, max_bytes: int = 50_000_000) -> None:
         self.store = store
         self.size = max(1, size)
@@ -213,8 +209,7 @@ class QueryPool:
         self._generation = 0
         self._snapshot: str | None = None
         self._tmpdir = tempfile.TemporaryDirectory(prefix="acse-kg-pool-")
-        self._fingerprint: tuple[Any, ...] | None = None
-        self._checked_at = 0.0
+        self._version: Hashable = None  # the store's version (acse_kg.derived) the snapshot holds
 
     # -- lifecycle ---------------------------------------------------------
     def _args(self) -> tuple[Any, ...]:
@@ -226,29 +221,16 @@ class QueryPool:
     def _write_snapshot(self) -> str:
         self._generation += 1
         path = os.path.join(self._tmpdir.name, f"snapshot-{self._generation}.nq")
+        from acse_kg.derived import store_version
+
+        self._version = store_version(self.store)  # before the dump: a write during it is seen next time
         data = self.store.dump("nquads", include_history=True)
         with open(path, "wb") as f:
             f.write(data)
         old, self._snapshot = self._snapshot, path
         if old and os.path.exists(old):
             os.unlink(old)  # workers that still read it hold it open; POSIX keeps the data
-        self._fingerprint = self._current_fingerprint(data)
-        self._checked_at = time.monotonic()
         return path
-
-    def _current_fingerprint(self, dump: bytes | None = None) -> tuple[Any, ...]:
-        """The store's write counter where it keeps one; otherwise (a remote store) its length and
-        graph names and, for a store of the registry's size, a hash of its content, so that a graph
-        replaced by one of the same size is noticed too (15 ms for the bundle)."""
-        generation = getattr(self.store, "generation", None)
-        if generation is not None:  # the embedded store counts its own writes
-            return ("generation", generation)
-        size = len(self.store)
-        graphs = tuple(self.store.named_graphs())
-        if size > self.CONTENT_HASH_LIMIT:
-            return size, graphs
-        data = dump if dump is not None else self.store.dump("nquads", include_history=True)
-        return size, graphs, hashlib.blake2b(data, digest_size=16).digest()
 
     def start(self) -> None:
         """Take the snapshot and start the workers (done on first use if not before)."""
@@ -279,14 +261,18 @@ class QueryPool:
             if self._started:
                 self._write_snapshot()
 
+    def _current(self) -> bool:
+        """Whether the snapshot holds what the store holds now (the embedded store's write
+        counter makes this free to ask before every query)."""
+        from acse_kg.derived import store_version  # not at the top: worker processes import this module
+
+        return store_version(self.store) == self._version
+
     def _maybe_refresh(self) -> None:
-        now = time.monotonic()
-        counted = getattr(self.store, "generation", None) is not None  # free to check on every query
-        if not counted and now - self._checked_at < self.FINGERPRINT_EVERY:
+        if self._current():
             return
         with self._lock:
-            self._checked_at = now
-            if self._started and self._current_fingerprint() != self._fingerprint:
+            if self._started and not self._current():
                 self._write_snapshot()
 
     def _replace(self) -> None:
@@ -349,9 +335,8 @@ class QueryPool:
 
         from starlette.concurrency import run_in_threadpool
 
-        generation = getattr(self.store, "generation", None)
-        if not self._started or generation is None or ("generation", generation) != self._fingerprint:
-            return await run_in_threadpool(self.run, req)  # first use, a store without a write counter, or new data
+        if not self._started or not self._current():
+            return await run_in_threadpool(self.run, req)  # first use, or new data to load first
         try:
             worker = self._idle.get_nowait()
         except queue.Empty:
@@ -425,5 +410,3 @@ def run_in_thread(store: GraphStore, req: QueryRequest, form: str | None, max_by
     return kind, body
 
 
-def dataset_tuple(uris: Sequence[str] | None) -> tuple[str, ...]:
-    return tuple(uris or ())

@@ -21,7 +21,6 @@ def _ask(client: TestClient, query: str) -> bool:
 def test_a_write_beside_the_endpoint_of_the_same_size_is_seen_by_the_next_query() -> None:
     store = w3c_store()
     app = create_app(store, ServerSettings(query_workers=1))
-    app.state.query_pool.FINGERPRINT_EVERY = 3600.0  # the embedded store's write counter needs no timed check
     with TestClient(app) as client:
         assert _ask(client, ASK_DOCUMENT)
         # Same graph, same number of triples, different content: the store's write counter tells.
