@@ -17,6 +17,7 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from acse_kg.derived import DerivedCache
 from acse_kg.matching import jsonld, shacl
 from acse_kg.matching.engine import Matcher, matcher_for
 from acse_kg.matching.profile import ProfileError, json_schema
@@ -27,6 +28,8 @@ from .deps import get_store
 
 router = APIRouter(tags=["matching"])
 JSON = "application/json"
+#: The shapes served are generated from the live graph, once per store version (~100s of ms each).
+_shapes = DerivedCache()
 
 
 def _inline(node: Any, defs: dict[str, Any]) -> Any:
@@ -200,5 +203,12 @@ async def profile_context() -> Response:
 
 
 @router.get("/match/shapes", summary="The SHACL eligibility shapes (Turtle), generated from the criteria")
-async def eligibility_shapes() -> Response:
-    return Response(shacl.SHAPES_FILE.read_bytes(), media_type="text/turtle")
+async def eligibility_shapes(request: Request) -> Response:
+    """The shapes of the graph as it is now, not the committed file: after an import or an
+    edit they carry the criteria that POST /match decides by."""
+    store = get_store(request)
+    try:
+        turtle = _shapes.get(store, "eligibility-shapes", lambda: shacl.generate(store).serialize(format="turtle"))
+    except GraphModelError as exc:
+        return _json(503, {"detail": f"the graph has no shapes to generate: {exc}"})
+    return Response(turtle.encode("utf-8"), media_type="text/turtle")

@@ -115,3 +115,26 @@ def test_compiled_kleene_logic_matches_the_truth_tables() -> None:
         assert conj(facts) == (False if False in (x, y) else None if None in (x, y) else True)
         assert disj(facts) == (True if True in (x, y) else None if None in (x, y) else False)
         assert neg(facts) == (None if x is None else not x)
+
+
+def test_the_published_shapes_follow_the_graph_after_a_write(fresh_store) -> None:  # noqa: ANN001
+    import rdflib
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    client = TestClient(create_app(fresh_store))
+    anc = rdflib.URIRef("https://w3id.org/acse-kg/id/study/NCT02034981/shape/inc-06-anc/met-1")
+
+    def anc_minimum() -> float:
+        r = client.get("/match/shapes")
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/turtle")
+        g = rdflib.Graph().parse(data=r.text, format="turtle")
+        return float(g.value(anc, shacl.SH.minInclusive))
+
+    assert anc_minimum() == 1.0
+    fresh_store.update(f"""
+        DELETE {{ GRAPH ?g {{ ?cmp acse:threshold ?old }} }}
+        INSERT {{ GRAPH ?g {{ ?cmp acse:threshold 1.5 }} }}
+        WHERE {{ GRAPH ?g {{ <{CRIT}inc-06-anc> acse:requires ?cmp . ?cmp acse:threshold ?old }} }}""")
+    assert anc_minimum() == 1.5
