@@ -22,10 +22,20 @@ class ServerSettings:
 
     @classmethod
     def from_env(cls) -> "ServerSettings":
-        """Defaults, overridden by ACSE_KG_ADMIN_TOKEN / ACSE_KG_QUERY_TIMEOUT / ACSE_KG_MAX_RESULT_BYTES."""
+        """The defaults above, overridden by the environment variables in ENV (as ``acse-kg serve`` does)."""
+        env = os.environ
         return cls(
-            admin_token=os.environ.get("ACSE_KG_ADMIN_TOKEN") or None,
-            query_timeout=float(os.environ.get("ACSE_KG_QUERY_TIMEOUT", "10")),
-            max_result_bytes=int(os.environ.get("ACSE_KG_MAX_RESULT_BYTES", "50000000")),
-            query_workers=int(os.environ.get("ACSE_KG_QUERY_WORKERS", "2")),
+            admin_token=env.get(ENV["admin_token"]) or None,
+            query_timeout=float(env.get(ENV["query_timeout"], cls.query_timeout)),
+            max_result_bytes=int(env.get(ENV["max_result_bytes"], cls.max_result_bytes)),
+            query_workers=int(env.get(ENV["query_workers"], cls.query_workers)),
         )
+
+
+#: The environment variable that sets each setting, for the app and for ``acse-kg serve``'s options.
+ENV = {
+    "admin_token": "ACSE_KG_ADMIN_TOKEN",
+    "query_timeout": "ACSE_KG_QUERY_TIMEOUT",
+    "max_result_bytes": "ACSE_KG_MAX_RESULT_BYTES",
+    "query_workers": "ACSE_KG_QUERY_WORKERS",
+}

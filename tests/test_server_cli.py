@@ -98,3 +98,24 @@ def test_ctrl_c_stops_the_server_and_its_query_workers_without_a_traceback() -> 
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal does: the whole process group
     _, err = proc.communicate(timeout=30)
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
+
+
+def test_serve_takes_its_limits_from_the_environment_as_the_app_does(monkeypatch) -> None:
+    """ACSE_KG_QUERY_TIMEOUT and friends reach `acse-kg serve` (its options read the same variables)."""
+    from typer.testing import CliRunner
+
+    from acse_kg.cli import app
+
+    seen = {}
+
+    def fake_create_app(store, settings):
+        seen["settings"] = settings
+        raise RuntimeError("stop here")  # the settings are what this test is about, not serving
+
+    monkeypatch.setattr("api.app.create_app", fake_create_app)
+    monkeypatch.setenv("ACSE_KG_QUERY_TIMEOUT", "2.5")
+    monkeypatch.setenv("ACSE_KG_QUERY_WORKERS", "3")
+    result = CliRunner().invoke(app, ["serve", "--store", "memory", "--port", "0"])  # any free port
+    assert "cannot start the server: stop here" in result.stderr
+    s = seen["settings"]
+    assert (s.query_timeout, s.query_workers, s.max_result_bytes) == (2.5, 3, 50_000_000)

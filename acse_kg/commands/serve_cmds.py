@@ -8,6 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from api.settings import ENV, ServerSettings
+
 from .common import StoreOption, fail, get_store
 
 
@@ -23,26 +25,28 @@ def register(app: typer.Typer) -> None:
             Optional[str],
             typer.Option(
                 "--admin-token",
-                envvar="ACSE_KG_ADMIN_TOKEN",
+                envvar=ENV["admin_token"],
                 help="Accept SPARQL Update on /sparql from requests carrying 'Authorization: Bearer TOKEN'. "
                 "Without it the endpoint is read-only.",
             ),
         ] = None,
         query_timeout: Annotated[
-            float, typer.Option("--query-timeout", min=0.1, help="Seconds a /sparql query may run before it is stopped.")
-        ] = 10.0,
+            float, typer.Option("--query-timeout", min=0.1, envvar=ENV["query_timeout"],
+                                help="Seconds a /sparql query may run before it is stopped.")
+        ] = ServerSettings.query_timeout,
         max_result_bytes: Annotated[
-            int, typer.Option("--max-result-bytes", min=1, help="Largest /sparql answer, in bytes.")
-        ] = 50_000_000,
+            int, typer.Option("--max-result-bytes", min=1, envvar=ENV["max_result_bytes"],
+                              help="Largest /sparql answer, in bytes.")
+        ] = ServerSettings.max_result_bytes,
         query_workers: Annotated[
-            int, typer.Option("--query-workers", min=1, help="Worker processes answering /sparql queries.")
-        ] = 2,
+            int, typer.Option("--query-workers", min=1, envvar=ENV["query_workers"],
+                              help="Worker processes answering /sparql queries.")
+        ] = ServerSettings.query_workers,
     ) -> None:
         """Serve the registry over HTTP: study pages, /sparql, /match, linked data and dumps."""
         import uvicorn
 
         from api.app import create_app
-        from api.settings import ServerSettings
 
         sock = bind_socket(host, port)  # first: a busy port fails before the store is opened (and locked)
         try:
