@@ -187,16 +187,13 @@ def same_graph(a: rdflib.Graph, b: rdflib.Graph) -> bool:
     return ground_a == ground_b and rdflib.compare.isomorphic(rest_a, rest_b)
 
 
-def version_graph(store: GraphStore, nct: str, n: int) -> rdflib.Graph:
-    """The triples of version ``n``."""
-    versions = {v.number: v for v in list_versions(store, nct)}
-    if n not in versions:
-        raise HistoryError(f"{nct} has no version {n} (versions: {', '.join(map(str, versions))})")
-    rows = store.select(f"SELECT ?s ?p ?o WHERE {{ GRAPH <{versions[n].graph}> {{ ?s ?p ?o }} }}")
-    g = rdflib.Graph()
-    for r in rows:
-        g.add((r["s"], r["p"], r["o"]))  # type: ignore[arg-type]
-    return g
+def version_graph(store: GraphStore, nct: str, n: int,
+                  versions: list[Version] | None = None) -> rdflib.Graph:
+    """The triples of version ``n`` (``versions``: the study's :func:`list_versions`, when already read)."""
+    by_number = {v.number: v for v in (versions if versions is not None else list_versions(store, nct))}
+    if n not in by_number:
+        raise HistoryError(f"{nct} has no version {n} (versions: {', '.join(map(str, by_number))})")
+    return store.graph(by_number[n].graph)
 
 
 def flatten(value: Any, path: str = "") -> dict[str, Any]:
@@ -225,7 +222,8 @@ def diff_versions(store: GraphStore, nct: str, a: int, b: int) -> list[dict[str,
     from .ctgov.export import _codes, export_from_graph
 
     codes = _codes(store)
-    ga, gb = version_graph(store, nct, a), version_graph(store, nct, b)
+    versions = list_versions(store, nct)
+    ga, gb = version_graph(store, nct, a, versions), version_graph(store, nct, b, versions)
     read: set[tuple[Node, Node]] = set()
     left = flatten(export_from_graph(ga, codes, nct, read=read))
     right = flatten(export_from_graph(gb, codes, nct, read=read))

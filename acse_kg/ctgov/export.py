@@ -29,16 +29,6 @@ class StudyNotFound(LookupError):
     """No study with that NCT number is in the store."""
 
 
-def _study_graph(store: GraphStore, nct: str) -> rdflib.Graph:
-    rows = store.select(
-        f"SELECT ?s ?p ?o WHERE {{ GRAPH <{study_graph_name(nct)}> {{ ?s ?p ?o }} }}"
-    )
-    g = rdflib.Graph()
-    for r in rows:
-        g.add((r["s"], r["p"], r["o"]))  # type: ignore[arg-type]
-    return g
-
-
 def _codes(store: GraphStore) -> dict[Node, str]:
     rows = store.select("SELECT ?i ?code WHERE { ?i acse:code ?code }")
     return {r["i"]: str(r["code"]) for r in rows}  # type: ignore[misc]
@@ -506,7 +496,7 @@ def export_study(store: GraphStore, nct: str, *, full_text: bool = False) -> dic
     CLI ask for it. The pages leave it out because they render cohorts and
     regimens from the graph themselves, with links.
     """
-    g = _study_graph(store, nct)
+    g = store.graph(study_graph_name(nct))
     if (URIRef(study_iri(nct)), None, None) not in g:
         raise StudyNotFound(f"no study {nct} in the store")
     return export_from_graph(g, _codes(store), nct, full_text=full_text)
