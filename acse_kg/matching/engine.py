@@ -13,13 +13,13 @@ cohorts that have the same criteria.
 from __future__ import annotations
 
 import operator
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from ..derived import DerivedCache
 from ..namespaces import ID
 from ..store import GraphStore
 from .candidates import CandidateFinder, Cohort, Taxonomy, load_cohorts, pair_set
@@ -274,26 +274,16 @@ def match_line(matcher: Matcher, line: bytes, lineno: int) -> tuple[bytes, bool]
         return orjson.dumps({"id": exc.profile_id, "line": lineno, "error": exc.as_dict()}), False
 
 
-_MATCHERS: weakref.WeakKeyDictionary[Any, dict[str | None, tuple[Any, Matcher]]] = weakref.WeakKeyDictionary()
+_matchers = DerivedCache()
 
 
 def matcher_for(store: GraphStore, nct: str | None = None) -> Matcher:
     """The matcher of a store, built once per store and study, and again after the store is written.
 
-    The graph is read when a matcher is built; the embedded store counts its
-    writes (``generation``), so a record imported or edited through the server
-    is matched against from the next request on (a rebuild is ~50 ms). A store
-    that does not count its writes (a remote endpoint) keeps its matcher until
-    :func:`reset_matchers`. The cache dies with the store object.
+    The graph is read when a matcher is built, so the matcher is a value derived
+    from the store: a record imported or edited through the server is matched
+    against from the next request on (a rebuild is ~50 ms). How a change is told
+    (write counter, or size and graph names for a remote endpoint) is
+    :func:`acse_kg.derived.store_version`'s business.
     """
-    per_store = _MATCHERS.setdefault(store, {})
-    generation = getattr(store, "generation", None)
-    hit = per_store.get(nct)
-    if hit is None or hit[0] != generation:
-        hit = per_store[nct] = (generation, Matcher(store, nct))
-    return hit[1]
-
-
-def reset_matchers() -> None:
-    """Forget every built matcher, e.g. after a study record was reloaded into a store."""
-    _MATCHERS.clear()
+    return _matchers.get(store, f"matcher-{nct}", lambda: Matcher(store, nct))
