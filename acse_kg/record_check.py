@@ -21,6 +21,7 @@ import rdflib
 from rdflib import URIRef
 from rdflib.namespace import DCTERMS, RDFS, SH
 
+from .derived import DerivedCache
 from .loader import ONTOLOGY_GRAPH, study_graph_name
 from .paths import ROOT
 from .store import GraphStore
@@ -159,20 +160,32 @@ def owl_findings(study_graph: rdflib.Graph, background: rdflib.Graph, nct: str) 
     return out
 
 
+_derived = DerivedCache()
+
+
+def _shacl_findings(store: GraphStore, nct: str) -> list[Finding]:
+    g = store.graph(study_graph_name(nct))
+    if len(g) == 0:
+        raise CheckError(f"no study {nct} in the store")
+    return check_graph(g, _background(store, nct))
+
+
 def check_study(store: GraphStore, nct: str, *, reason: bool = False) -> list[Finding]:
     """Every finding on the live version of study ``nct``; [] for a clean record.
 
-    ``reason`` adds the OWL reasoner's verdict (HermiT, a few seconds).
+    The SHACL findings (about 70 ms) are kept per study until the store changes,
+    so the study page and ``GET /study/{nct}/check`` do not recompute them on
+    every request. ``reason`` adds the OWL reasoner's verdict (HermiT, a few
+    seconds), computed afresh each time: it is asked for on purpose.
     """
+    if not reason:
+        return list(_derived.get(store, "check-" + nct, lambda: _shacl_findings(store, nct)))
     g = store.graph(study_graph_name(nct))
     if len(g) == 0:
         raise CheckError(f"no study {nct} in the store")
     background = _background(store, nct)
-    findings = check_graph(g, background)
-    if reason:
-        findings = sorted(set(findings + owl_findings(g, background, nct)),
-                          key=lambda f: (f.rule, f.focus, f.value or ""))
-    return findings
+    return sorted(set(check_graph(g, background) + owl_findings(g, background, nct)),
+                  key=lambda f: (f.rule, f.focus, f.value or ""))
 
 
 __all__ = ["Finding", "CheckError", "ReasonerFailed", "check_study", "check_graph", "URIRef"]

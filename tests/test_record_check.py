@@ -195,3 +195,15 @@ def test_a_reasoner_that_cannot_run_is_an_error_not_a_finding(store, monkeypatch
     monkeypatch.setattr(reasoning, "reason_ntriples", broken)
     with pytest.raises(ReasonerFailed, match="no Java found"):
         check_study(store, NCT, reason=True)
+
+
+def test_the_kept_findings_follow_an_edit_of_the_record(fresh_store):
+    """The SHACL findings are kept between requests, but a write to the store is seen at once."""
+    before = check_study(fresh_store, NCT)
+    assert "required-element-missing" not in {f.rule for f in before}
+    before.clear()  # a caller changing its list changes nothing kept
+    assert check_study(fresh_store, NCT) != []
+    fresh_store.update(
+        "DELETE WHERE { GRAPH <https://w3id.org/acse-kg/id/graph/study/NCT02034981> { "
+        "<https://w3id.org/acse-kg/id/study/NCT02034981> acse:phase ?p } }")
+    assert "required-element-missing" in {f.rule for f in check_study(fresh_store, NCT)}

@@ -17,6 +17,7 @@ from ..ctgov.export import StudyNotFound, export_study
 from ..derived import DerivedCache
 from ..namespaces import ACSE, BASE, NCT_HINT, compact_iri, is_nct
 from ..paths import STATIC_DIR, TEMPLATES_DIR
+from ..record_check import check_study
 from ..store import GraphStore
 from . import ctgov_view as cv
 from .expressions import unit_text
@@ -194,20 +195,9 @@ def study_page(store: GraphStore, nct: str, links: Links | None = None,
         "age_text": cv.age_text(m["eligibilityModule"].get("minimumAge"), m["eligibilityModule"].get("maximumAge")),
         "jsonld": _jsonld_markup(study_jsonld(exported, g, nct)),
         "iri_of": lambda kind, key: g.item_iris.get((kind, str(key)), ""),
-        "findings": _findings(store, nct),
+        "findings": check_study(store, nct),  # SHACL only (cached); the reasoner's verdict is on the check page
     }
     return environment().get_template("study.html").render(ctx)
-
-
-_derived = DerivedCache()
-
-
-def _findings(store: GraphStore, nct: str) -> list[Any]:
-    """The record check's SHACL findings (about 70 ms, kept until the store changes); the
-    reasoner's take seconds and stay on the check page."""
-    from ..record_check import check_study
-
-    return _derived.get(store, "findings-" + nct, lambda: check_study(store, nct))
 
 
 def cohort_page(store: GraphStore, nct: str, number: int, links: Links | None = None,
