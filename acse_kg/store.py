@@ -304,7 +304,8 @@ class OxigraphStore:
             ])
             for q in self._store.quads_for_pattern(None, None, None, g)
         )
-        return ox.serialize(triples, format=fmt)
+        prefixes = PREFIXES if fmt is ox.RdfFormat.TURTLE else None  # readable Turtle, as a person gets it
+        return ox.serialize(triples, format=fmt, prefixes=prefixes)
 
     def __len__(self) -> int:
         return len(self._store)

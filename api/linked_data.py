@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from acse_kg import __version__
 from acse_kg.derived import DerivedCache
+from acse_kg.rdf_io import RDFLIB_FORMAT, serialize_rdf
 from acse_kg.namespaces import ACSE, BASE, PREFIXES, compact_iri
 from acse_kg.paths import ONTOLOGY_DIR
 from acse_kg.store import GraphStore, HISTORY_PREFIX
@@ -36,7 +37,6 @@ router = APIRouter(tags=["linked data"])
 
 _LD_MEDIA: dict[str, str] = {"text/html": "html", "application/xhtml+xml": "html", **RDF_MEDIA}
 _LD_MEDIA_RDF_FIRST: dict[str, str] = {**RDF_MEDIA, "text/html": "html", "application/xhtml+xml": "html"}
-_RDFLIB_FORMAT = {"turtle": "turtle", "ntriples": "nt", "jsonld": "json-ld", "rdfxml": "xml"}
 _UNSAFE_IRI = re.compile(r'[\x00-\x20<>"{}|^`\\]')
 ONTOLOGY_IRI = BASE + "ontology"
 DATASET_IRI = BASE + ".well-known/void#dataset"
@@ -201,7 +201,7 @@ async def resource(request: Request, path: str, format: str | None = None) -> Re
     iri = BASE + "id/" + path
     if not _valid_iri(iri):
         return PlainTextResponse(f"not a registry IRI: {iri}\n", status_code=404)
-    fmt = format if format in _RDFLIB_FORMAT or format == "html" else _negotiate(request)
+    fmt = format if format in RDFLIB_FORMAT or format == "html" else _negotiate(request)
     if fmt is None:
         return _not_acceptable()
     store: GraphStore = request.app.state.store
@@ -225,21 +225,6 @@ async def resource(request: Request, path: str, format: str | None = None) -> Re
     if fmt == "html":
         return HTMLResponse(resource_html(iri, out, inc, page_href(path), study), headers=headers)
     return _rdf_response(out, fmt, headers)
-
-
-#: The JSON-LD context of every document served here: the registry's prefixes. Only namespaces ending in
-#: "/" or "#" qualify: JSON-LD 1.1 expands ``p:x`` with a plain term only then (so ncit:/so: are left out and
-#: those IRIs compact with obo:).
-JSONLD_CONTEXT: dict[str, str] = {p: ns for p, ns in PREFIXES.items() if ns.endswith(("/", "#"))}
-
-
-def serialize_rdf(g: rdflib.Graph, fmt: str) -> bytes:
-    """``g`` in a format of :data:`_RDFLIB_FORMAT`, with the registry's prefixes (JSON-LD compacted by them)."""
-    for prefix, ns in PREFIXES.items():
-        g.bind(prefix, ns, override=True)
-    if fmt == "jsonld":
-        return g.serialize(format="json-ld", context=JSONLD_CONTEXT, auto_compact=True, encoding="utf-8")
-    return g.serialize(format=_RDFLIB_FORMAT[fmt], encoding="utf-8")
 
 
 def _rdf_response(g: rdflib.Graph, fmt: str, headers: dict[str, str]) -> Response:
@@ -432,7 +417,7 @@ def _preface(iri: str, parts: dict[str, rdflib.Graph], examples: list[dict[str, 
 
 
 async def _ontology_response(request: Request, iri: str, format: str | None) -> Response:
-    fmt = format if format in _RDFLIB_FORMAT or format == "html" else _negotiate(request)
+    fmt = format if format in RDFLIB_FORMAT or format == "html" else _negotiate(request)
     if fmt is None:
         return _not_acceptable()
     store: GraphStore = request.app.state.store

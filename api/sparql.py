@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from acse_kg.namespaces import BASE
 from acse_kg.paths import QUERIES_DIR, STATIC_DIR
+from acse_kg.rdf_io import serialize_rdf
 from acse_kg.sparql_safety import RefusedQuery, analyse, check_dataset
 from acse_kg.store import GraphStore, QuerySyntaxError, StoreError
 
@@ -263,9 +264,7 @@ def _service_description(fmt: str, settings: ServerSettings) -> Response:
                  "Turtle", "N-Triples", "JSON-LD", "RDF_XML"):
         g.add((service, sd.resultFormat, fmts[name]))
     g.add((service, sd.defaultDataset, rdflib.URIRef(BASE + ".well-known/void#dataset")))
-    rdflib_format = {"turtle": "turtle", "ntriples": "nt", "jsonld": "json-ld", "rdfxml": "xml"}[fmt]
-    return Response(g.serialize(format=rdflib_format, encoding="utf-8"), media_type=CONTENT_TYPE[fmt],
-                    headers={"Vary": "Accept"})
+    return Response(serialize_rdf(g, fmt), media_type=CONTENT_TYPE[fmt], headers={"Vary": "Accept"})
 
 
 def _not_acceptable(form: str, offered: dict[str, str]) -> Response:

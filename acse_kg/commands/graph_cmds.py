@@ -13,10 +13,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
-import pyoxigraph as ox
 import typer
 
-from ..namespaces import PREFIXES, compact_iri
+from ..namespaces import compact_iri
+from ..rdf_io import serialize_rdf
 from ..store import GraphStore, QuerySyntaxError, StoreError
 from .common import StoreOption, fail, get_store
 
@@ -107,12 +107,7 @@ def _graph(store: GraphStore, query: str, fmt: ResultFormat) -> bytes:
             f"a CONSTRUCT or DESCRIBE result is a graph, not a table: use --format table (Turtle) "
             f"or --format json (JSON-LD), not --format {fmt.value}"
         )
-    g = store.construct(query)
-    for prefix, iri in PREFIXES.items():
-        g.bind(prefix, iri, override=True)
-    if fmt is ResultFormat.json:
-        return g.serialize(format="json-ld", context=dict(PREFIXES), encoding="utf-8")
-    return g.serialize(format="turtle", encoding="utf-8")
+    return serialize_rdf(store.construct(query), "jsonld" if fmt is ResultFormat.json else "turtle")
 
 
 def run_query(store: GraphStore, query: str, fmt: ResultFormat) -> bytes:
@@ -134,14 +129,6 @@ def run_query(store: GraphStore, query: str, fmt: ResultFormat) -> bytes:
             body = _graph(store, query, fmt)
     return body if body.endswith(b"\n") else body + b"\n"
 
-
-def _with_prefixes(body: bytes, fmt: ExportFormat) -> bytes:
-    """Re-serialise a Turtle or JSON-LD dump with the registry's prefixes, for readable output."""
-    if fmt is ExportFormat.ntriples:
-        return body
-    triples = ox.parse(body, format=ox.RdfFormat.N_TRIPLES)
-    target = ox.RdfFormat.TURTLE if fmt is ExportFormat.turtle else ox.RdfFormat.JSON_LD
-    return ox.serialize(triples, format=target, prefixes=dict(PREFIXES))
 
 
 def _open(spec: str | None) -> GraphStore:
@@ -211,7 +198,7 @@ def register(app: typer.Typer) -> None:
 
                 body = (json.dumps(export_ctgov(st, nct), ensure_ascii=False, indent=2) + "\n").encode("utf-8")  # type: ignore[arg-type]
             else:
-                body = _with_prefixes(st.dump("ntriples", include_history=False), format)
+                body = st.dump(format.value, include_history=False)  # Turtle with the registry's prefixes
         except (StoreError, ValueError, OSError) as exc:
             fail(f"export failed: {exc}", 1)
         if out is None:
