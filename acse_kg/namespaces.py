@@ -15,8 +15,9 @@ BASE = "https://w3id.org/acse-kg/"
 
 ACSE = Namespace(BASE + "ontology#")
 ID = Namespace(BASE + "id/")
-ONCOTREE_RELEASE = "oncotree_2025_10_03"
-ONCO = Namespace(BASE + "id/oncotree/2025_10_03/")
+#: The OncoTree release the registry's tumour types come from; it is part of every code's IRI.
+ONCOTREE_RELEASE_ID = "2025_10_03"
+ONCO = Namespace(f"{BASE}id/oncotree/{ONCOTREE_RELEASE_ID}/")
 SCHEMA = Namespace("https://schema.org/")
 OBO = Namespace("http://purl.obolibrary.org/obo/")
 NCIT = Namespace("http://purl.obolibrary.org/obo/NCIT_")

@@ -25,15 +25,14 @@ from typing import Any
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS, XSD
 
-from .namespaces import ACSE, HGNC, ID, NCIT, OBO, ONCO, PREFIXES
+from .namespaces import ACSE, HGNC, ID, NCIT, OBO, ONCO, ONCOTREE_RELEASE_ID, PREFIXES
 from .paths import VOCAB_DIR
 
-ONCOTREE_FILE = VOCAB_DIR / "oncotree_2025_10_03.json"
+ONCOTREE_FILE = VOCAB_DIR / f"oncotree_{ONCOTREE_RELEASE_ID}.json"
 SO_FILE = VOCAB_DIR / "so_subset.obo"
 HGNC_FILE = VOCAB_DIR / "hgnc_crizotinib_targets.tsv"
 
 #: The OncoTree release the shipped tree is, as an individual of acse:OncoTreeRelease.
-ONCOTREE_RELEASE_ID = "2025_10_03"
 ONCOTREE_RELEASE = URIRef(f"{ID}oncotree/{ONCOTREE_RELEASE_ID}")
 ONCOTREE_RELEASE_DATE = "2025-10-03"
 ONCOTREE_SOURCE = URIRef("https://github.com/cBioPortal/oncotree")
@@ -195,8 +194,3 @@ def hgnc_graph(path: Path = HGNC_FILE) -> Graph:
         for alias in [*synonyms, *PROTOCOL_ALIASES.get(symbol, ())]:
             g.add((gene, SKOS.altLabel, Literal(alias)))
     return g
-
-
-def vocabulary_graphs() -> dict[str, Graph]:
-    """Each vocabulary by its short name (oncotree, so, hgnc)."""
-    return {"oncotree": oncotree_graph(), "so": so_graph(), "hgnc": hgnc_graph()}
