@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import orjson
+import pytest
 from matching_fixtures import CRIT, matcher, profile  # noqa: F401
 
 from acse_kg.commands.match_cmds import run_batch
@@ -138,3 +139,17 @@ def test_the_published_shapes_follow_the_graph_after_a_write(fresh_store) -> Non
         INSERT {{ GRAPH ?g {{ ?cmp acse:threshold 1.5 }} }}
         WHERE {{ GRAPH ?g {{ <{CRIT}inc-06-anc> acse:requires ?cmp . ?cmp acse:threshold ?old }} }}""")
     assert anc_minimum() == 1.5
+
+
+def test_the_trial_is_read_as_the_registry_reads_an_nct_number(store) -> None:  # noqa: ANN001
+    m = Matcher(store, "nct2034981")
+    assert m.trial == "NCT02034981" and m.study == "https://w3id.org/acse-kg/id/study/NCT02034981"
+
+
+def test_a_trial_that_is_not_an_nct_number_is_refused_saying_what_one_looks_like(store) -> None:  # noqa: ANN001
+    from acse_kg.matching.rules import GraphModelError
+    from acse_kg.namespaces import NCT_HINT
+
+    with pytest.raises(GraphModelError, match="'ALK-basket' is not an NCT number") as exc:
+        Matcher(store, "ALK-basket")
+    assert NCT_HINT in str(exc.value)

@@ -321,3 +321,16 @@ def test_cli_accepts_files_that_start_with_a_utf8_byte_order_mark(tmp_path) -> N
     assert r.exit_code == 0 and json.loads(r.stdout)["profile_id"] == "bom"
     r = cli("--batch", str(many))
     assert r.exit_code == 0 and [json.loads(x)["profile_id"] for x in r.stdout.splitlines()] == ["b0", "b1"]
+
+
+def test_cli_trial_in_another_spelling_of_the_nct_number_is_the_same_trial() -> None:
+    r = cli("-", "--trial", "nct2034981", input=json.dumps(profile()))
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["trial"] == "NCT02034981"
+
+
+def test_cli_trial_that_is_not_an_nct_number_exits_2_saying_what_one_looks_like() -> None:
+    r = cli("-", "--trial", "ALK-basket", input=json.dumps(profile()))
+    assert r.exit_code == 2
+    assert "'ALK-basket' is not an NCT number" in r.stderr and "e.g. NCT02034981" in r.stderr
+    assert "Traceback" not in r.output

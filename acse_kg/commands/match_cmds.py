@@ -20,6 +20,7 @@ import typer
 from ..matching.engine import Matcher, match_line
 from ..matching.profile import ProfileError
 from ..matching.rules import GraphModelError
+from ..namespaces import NCT_HINT, normalise_nct
 from .common import StoreOption, fail, get_store, is_tty_stderr
 
 #: A file saved with a UTF-8 byte order mark (some editors do) is still JSON to us (RFC 8259 allows ignoring it).
@@ -36,6 +37,8 @@ def _open_in(path: str) -> BinaryIO:
 
 
 def _matcher(store_spec: str | None, trial: str | None) -> Matcher:
+    if trial and normalise_nct(trial) is None:  # a usage error (2), not a graph that cannot be matched (1)
+        fail(f"--trial {trial!r} is not an NCT number ({NCT_HINT})")
     try:
         return Matcher(get_store(store_spec), trial)
     except GraphModelError as exc:

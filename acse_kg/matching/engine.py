@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from ..derived import DerivedCache
-from ..namespaces import ID
+from ..namespaces import ID, NCT_HINT, normalise_nct
 from ..store import GraphStore
 from .candidates import CandidateFinder, Cohort, Taxonomy, load_cohorts, pair_set
 from .dosing import Regimen, dosing_for, load_regimens
@@ -226,6 +226,16 @@ class Matcher:
 
 
 def _pick_study(store: GraphStore, nct: str | None) -> tuple[str, str]:
+    """(study IRI, NCT number) of the study asked for, or of the graph's first study with cohorts.
+
+    ``nct`` is read as the registry reads it (any case, leading zeros optional:
+    ``nct2034981`` is NCT02034981); the graph holds the canonical spelling.
+    """
+    if nct:
+        wanted = normalise_nct(nct)
+        if wanted is None:
+            raise GraphModelError(f"{nct!r} is not an NCT number ({NCT_HINT})")
+        nct = wanted
     rows = store.select(
         "SELECT DISTINCT ?s ?nct WHERE { ?s acse:hasCohort ?c . OPTIONAL { ?s acse:nctId ?nct } } ORDER BY ?s"
     )
