@@ -43,3 +43,16 @@ def test_a_clean_imported_record_has_no_finding_in_its_record_check(fresh_store)
     assert check_study(fresh_store, "NCT02513394") == []
     root = parse(study_page(fresh_store, "NCT02513394"))
     assert text(one_class(section(root, "check"), "no-findings")) == "No finding."
+
+
+def test_a_reimported_record_shows_its_new_title_at_once(fresh_store):
+    """The page's reading of the study is kept between requests, yet a new version is what the next page shows."""
+    record = json.loads(RECORDS[0].read_text(encoding="utf-8"))
+    import_study(fresh_store, record)
+    nct = record["protocolSection"]["identificationModule"]["nctId"]
+    first = text(parse(study_page(fresh_store, nct)).find(".//h1"))
+    record["protocolSection"]["identificationModule"]["briefTitle"] = "A retitled study"
+    import_study(fresh_store, record)
+    assert (first, text(parse(study_page(fresh_store, nct)).find(".//h1"))) == (
+        " ".join(json.loads(RECORDS[0].read_text(encoding="utf-8"))["protocolSection"]["identificationModule"]
+                 ["briefTitle"].split()), "A retitled study")

@@ -134,13 +134,25 @@ def _check_nct(nct: str) -> None:
         raise PageNotFound(f"not an NCT number: {nct!r} (expected {NCT_HINT})")
 
 
+_derived = DerivedCache()
+
+
 def _study_data(store: GraphStore, nct: str) -> tuple[dict[str, Any], StudyGraph]:
+    """The study's export and graph reading (about 40 ms), kept until the store changes.
+
+    Shared by every request for the study's pages, so the pages only read them:
+    nothing here or in the templates and helpers changes the dict or the StudyGraph.
+    """
     _check_nct(nct)
-    try:
-        exported = export_study(store, nct)
-    except StudyNotFound as exc:
-        raise PageNotFound(str(exc)) from exc
-    return exported, study_graph(store, nct)
+
+    def read() -> tuple[dict[str, Any], StudyGraph]:
+        try:
+            exported = export_study(store, nct)
+        except StudyNotFound as exc:
+            raise PageNotFound(str(exc)) from exc
+        return exported, study_graph(store, nct)
+
+    return _derived.get(store, "study-" + nct, read)  # type: ignore[no-any-return]
 
 
 def bullet_name(g: StudyGraph, iri: str) -> str:
