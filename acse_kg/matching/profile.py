@@ -48,8 +48,7 @@ CANONICAL_UNITS: dict[str, str] = {
     "life_expectancy_months": "mo",
 }
 
-#: Alteration words the contract accepts, and what the synonyms mean.
-ALTERATION_TYPES = ("amplification", "mutation", "translocation", "overexpression")
+#: What the contract's synonyms of alteration words mean.
 ALTERATION_SYNONYMS = {"fusion": "translocation", "rearrangement": "translocation"}
 
 

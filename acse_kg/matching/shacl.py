@@ -342,6 +342,7 @@ def projected_reference_statuses(matcher: Any, profiles: list[Any], shapes: rdfl
 
 
 def _add_lineage(g: rdflib.Graph, matcher: Any, diagnosis: str) -> None:
+    """The OncoTree rdfs:subClassOf links above a diagnosis: what a TumourTypeTest shape walks."""
     dx = matcher.taxonomy.resolve(diagnosis)
     for cls in matcher.taxonomy.ancestors(dx) if dx else ():
         for parent in matcher.taxonomy.parents.get(cls, ()):
@@ -371,8 +372,5 @@ def data_graph(matcher: Any, profiles: Iterable[Any]) -> rdflib.Graph:
     profiles = list(profiles)
     g = rdflib.Graph()
     for p in profiles:
-        dx = matcher.taxonomy.resolve(p.diagnosis)
-        for cls in matcher.taxonomy.ancestors(dx) if dx else ():
-            for parent in matcher.taxonomy.parents.get(cls, ()):
-                g.add((URIRef(cls), RDFS.subClassOf, URIRef(parent)))
+        _add_lineage(g, matcher, p.diagnosis)
     return to_graph([matcher.document(p) for p in profiles], g)
