@@ -66,6 +66,23 @@ def tokens(text: str) -> Iterable[tuple[str, str]]:
         yield kind, m.group()
 
 
+def first_keyword(text: str) -> str:
+    """The first keyword after the prologue (PREFIX and BASE declarations, comments), upper-cased:
+    SELECT, CONSTRUCT, DESCRIBE or ASK for a query, INSERT, DELETE, WITH ... for an update; '' if none."""
+    toks = list(tokens(text))
+    i = 0
+    while i < len(toks):
+        kind, tok = toks[i]
+        upper = tok.upper()
+        if kind == "word" and upper == "PREFIX" and i + 2 < len(toks):
+            i += 3
+        elif kind == "word" and upper == "BASE" and i + 1 < len(toks):
+            i += 2
+        else:
+            return upper if kind == "word" else ""
+    return ""
+
+
 @functools.lru_cache(maxsize=1024)
 def analyse(text: str) -> QueryInfo:
     """Check a query or update and describe it; raise :class:`RefusedQuery` if it must not run.

@@ -11,7 +11,7 @@ from acse_kg.commands.graph_cmds import _cell, format_table, query_form
 FORMS = ["SELECT", "CONSTRUCT", "DESCRIBE", "ASK"]
 pname = st.from_regex(r"[a-z][a-z0-9]{0,6}", fullmatch=True)
 iri = st.from_regex(r"http://ex\.org/[a-z#/]{0,10}", fullmatch=True)
-comment = st.from_regex(r"#[^\n]{0,30}", fullmatch=True).map(lambda c: c + "\n")
+comment = st.from_regex(r"#[^\n\r]{0,30}", fullmatch=True).map(lambda c: c + "\n")  # SPARQL ends a comment at CR or LF
 declaration = st.one_of(
     st.builds(lambda p, i: f"PREFIX {p}: <{i}>", pname, iri),
     st.builds(lambda p, i: f"prefix {p}:<{i}>", pname, iri),

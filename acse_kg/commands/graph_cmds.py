@@ -16,6 +16,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..namespaces import compact_iri
+from ..sparql_safety import first_keyword
 from ..rdf_io import serialize_rdf
 from ..store import GraphStore, QuerySyntaxError, StoreError
 from .common import StoreOption, fail, get_store
@@ -35,22 +36,15 @@ class ExportFormat(str, Enum):
     ctgov = "ctgov"  # one study as ClinicalTrials.gov API v2 JSON (acse_kg.commands.ctgov_cmds)
 
 
-_PROLOGUE_RE = re.compile(
-    r"""\A(?:\s+|\#[^\n]*(?:\n|\Z)|PREFIX\s+[^\s:]*:\s*<[^>]*>|BASE\s*<[^>]*>)*""",
-    re.IGNORECASE,
-)
-
-
 UPDATE_KEYWORDS = frozenset(
     {"INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH"}
 )
 
 
 def query_form(query: str) -> str:
-    """SELECT, CONSTRUCT, DESCRIBE or ASK: the first keyword after the prologue ('' if none)."""
-    rest = query[_PROLOGUE_RE.match(query).end():]  # type: ignore[union-attr]
-    m = re.match(r"[A-Za-z]+", rest)
-    return m.group(0).upper() if m else ""
+    """SELECT, CONSTRUCT, DESCRIBE or ASK (or an update's first keyword), read with the endpoint's
+    own SPARQL lexer, which knows strings, IRIs and comments."""
+    return first_keyword(query)
 
 
 def read_query(query_or_file: str) -> str:
