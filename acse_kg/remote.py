@@ -30,6 +30,7 @@ import pyoxigraph as ox
 import rdflib
 from rdflib.term import Node
 
+from .namespaces import PREFIXES
 from .sparql_safety import RefusedQuery, analyse
 from .store import (
     HISTORY_PREFIX,
@@ -212,8 +213,7 @@ class SparqlEndpointStore:
         return list(ox.parse(body, format=ox.RdfFormat.N_TRIPLES))
 
     def graph(self, graph: str) -> rdflib.Graph:
-        body = ox.serialize(self._graph_triples(graph), format=ox.RdfFormat.N_TRIPLES)
-        return rdflib.Graph().parse(data=body, format="nt")
+        return self.construct(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}")
 
     def dump(self, rdf_format: str = "nquads", *, include_history: bool = True) -> bytes:
         fmt = RDF_FORMATS[rdf_format][0]
@@ -225,7 +225,8 @@ class SparqlEndpointStore:
                 for t in self._graph_triples(g)
             ]
             return ox.serialize(quads, format=fmt)
-        return ox.serialize([t for g in graphs for t in self._graph_triples(g)], format=fmt)
+        prefixes = PREFIXES if fmt is ox.RdfFormat.TURTLE else None  # as the embedded store writes Turtle
+        return ox.serialize([t for g in graphs for t in self._graph_triples(g)], format=fmt, prefixes=prefixes)
 
     def __len__(self) -> int:
         rows = self.select("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")
