@@ -124,19 +124,6 @@ def _snapshot_update(store: GraphStore, nct: str, *, agent: str, note: str | Non
     return " ;\n".join(ops), archived
 
 
-def snapshot(store: GraphStore, nct: str, *, agent: str, note: str | None = None,
-             when: datetime | None = None) -> str | None:
-    """Archive the current version of ``nct`` (if any) and log the version about to replace it.
-
-    Returns the archive graph's name, or None when the study is new. Writers
-    that replace the live graph should use :func:`replace_study` instead, which
-    does this and the replacement in one transaction.
-    """
-    update, archived = _snapshot_update(store, nct, agent=agent, note=note, when=when)
-    store.update(update)
-    return archived
-
-
 def replace_study(store: GraphStore, nct: str, data: bytes | str, rdf_format: str = "ntriples", *,
                   agent: str, note: str | None = None, when: datetime | None = None) -> str | None:
     """Replace the live graph of ``nct`` with ``data``, keeping the version before it, all or nothing.

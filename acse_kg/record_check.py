@@ -18,15 +18,14 @@ from functools import lru_cache
 
 import pyoxigraph as ox
 import rdflib
-from rdflib import URIRef
 from rdflib.namespace import DCTERMS, RDFS, SH
 
 from .derived import DerivedCache
 from .loader import ONTOLOGY_GRAPH, study_graph_name
-from .paths import ROOT
+from .paths import SHAPES_DIR
 from .store import GraphStore
 
-SHAPES = ROOT / "shapes" / "record_check.ttl"
+SHAPES = SHAPES_DIR / "record_check.ttl"
 
 
 class CheckError(LookupError):
@@ -188,4 +187,4 @@ def check_study(store: GraphStore, nct: str, *, reason: bool = False) -> list[Fi
                   key=lambda f: (f.rule, f.focus, f.value or ""))
 
 
-__all__ = ["Finding", "CheckError", "ReasonerFailed", "check_study", "check_graph", "URIRef"]
+__all__ = ["Finding", "CheckError", "ReasonerFailed", "check_study", "check_graph"]
