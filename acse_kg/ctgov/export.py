@@ -294,8 +294,10 @@ def _design(r: _Reader, s: Node) -> dict[str, Any]:
     return m
 
 
-def _type_display(code: str) -> str:
-    """DRUG -> Drug, DIETARY_SUPPLEMENT -> Dietary Supplement (the prefix of interventionNames)."""
+def type_display(code: str) -> str:
+    """DRUG -> Drug, DIETARY_SUPPLEMENT -> Dietary Supplement (the prefix of interventionNames).
+
+    The import uses it too, to match an arm's interventionNames to the interventions it names."""
     return " ".join(w.capitalize() for w in code.split("_"))
 
 
@@ -319,7 +321,7 @@ def _arms(r: _Reader, s: Node) -> dict[str, Any]:
             names = []
             for iv in r.ordered(arm, ACSE.hasIntervention):
                 t = _intervention_type(r, iv)
-                names.append(f"{_type_display(t)}: {r.label(iv)}" if t else str(r.label(iv)))
+                names.append(f"{type_display(t)}: {r.label(iv)}" if t else str(r.label(iv)))
             _put(extra, "interventionNames", names)
         arms.append({**item, **extra})
     interventions = []

@@ -28,6 +28,7 @@ from rdflib.term import Node
 from ..loader import study_graph_name
 from ..namespaces import ACSE, DCTERMS, NCT_HINT, SKOS, is_nct, study_iri
 from ..store import GraphStore
+from .export import type_display
 from .schema import Problem, unknown_fields, validate_study
 from .spec import ENUM_CLASSES, generic_fields, protocol_modules
 
@@ -312,7 +313,7 @@ class _Builder:
                 self.add(n, ACSE.otherName, Literal(o))
             self.generic(n, iv, "Intervention")
             if iv.get("type") and iv.get("name"):
-                ivs[f"{' '.join(w.capitalize() for w in iv['type'].split('_'))}: {iv['name']}"] = n
+                ivs[f"{type_display(iv['type'])}: {iv['name']}"] = n
         for i, arm in enumerate(m.get("armGroups") or [], 1):
             n = self.node("arm", i)
             self.add(self.s, ACSE.hasArm, n)
