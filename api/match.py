@@ -148,18 +148,21 @@ def _batch_items(body: bytes) -> list[Any]:
 @router.post("/match", summary="Match one tumor profile against the trial's cohorts", openapi_extra=_BODY_DOC,
              responses=_ONE_RESPONSES)
 async def match_one(request: Request) -> Response:
+    """The body is parsed once, by the validator; only a refused body is read again by the JSON
+    parser, to tell a body that is not JSON (400, the parser's reason) from one that breaks the
+    contract (422, the field named). Whatever pydantic accepts is JSON (a property test compares)."""
     body = await request.body()
+    try:
+        return Response(_matcher(request).match_json(body), media_type=JSON)
+    except ProfileError as exc:
+        refused = _invalid([{"id": exc.profile_id, **exc.as_dict()}])
+    except GraphModelError as exc:
+        refused = _json(503, {"detail": f"the graph cannot be matched against: {exc}"})
     try:
         _loads(body)
     except NotJSON as exc:
         return _json(400, {"detail": f"body is not JSON: {exc}"})
-    try:
-        matcher = _matcher(request)
-        return Response(matcher.match_json(body), media_type=JSON)
-    except ProfileError as exc:
-        return _invalid([{"id": exc.profile_id, **exc.as_dict()}])
-    except GraphModelError as exc:
-        return _json(503, {"detail": f"the graph cannot be matched against: {exc}"})
+    return refused
 
 
 @router.post("/match/batch", summary="Match profiles given as a JSON array or JSON lines; results in order",

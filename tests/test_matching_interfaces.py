@@ -334,3 +334,35 @@ def test_cli_trial_that_is_not_an_nct_number_exits_2_saying_what_one_looks_like(
     assert r.exit_code == 2
     assert "'ALK-basket' is not an NCT number" in r.stderr and "e.g. NCT02034981" in r.stderr
     assert "Traceback" not in r.output
+
+
+def test_post_match_is_400_exactly_when_the_body_is_not_json(client) -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from test_matching_properties import JSON_VALUES
+
+    def is_json(body: bytes) -> bool:
+        def reject(name: str) -> None:
+            raise ValueError(name)
+        try:
+            json.loads(body, parse_constant=reject)
+        except (ValueError, RecursionError):
+            return False
+        return True
+
+    # A valid profile with one value replaced by a token: NaN and Infinity are not JSON, though some parsers take them.
+    tokens = st.sampled_from(["NaN", "Infinity", "-Infinity", "1e400", "12345678901234567890123", '"\\ud800"', "1", "{"])
+    fields = st.sampled_from(["age_years", "height_cm", "qtcf_ms", "id", "diagnosis", "measurable_disease", "labs"])
+    spliced = st.builds(lambda f, t: json.dumps({**profile(), f: "@@"}).replace('"@@"', t).encode(), fields, tokens)
+    bodies = st.one_of(spliced, st.binary(max_size=40), JSON_VALUES.map(lambda v: json.dumps(v).encode()),
+                       JSON_VALUES.map(lambda v: json.dumps({**profile(), "labs": v}).encode()))
+
+    @settings(max_examples=200, deadline=None, derandomize=True)
+    @given(body=bodies)
+    def check(body: bytes) -> None:
+        r = client.post("/match", content=body)
+        assert (r.status_code == 400) == (not is_json(body)), (body, r.status_code, r.text)
+        if r.status_code == 400:
+            assert r.json()["detail"].startswith("body is not JSON: ")
+
+    check()
