@@ -24,9 +24,9 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from acse_kg.ctgov.export import StudyNotFound, export_study
 from acse_kg.ctgov.import_ import ImportRefused, import_study
 from acse_kg.ctgov.fields import project
-from acse_kg.ctgov.query import QueryError, check_format, list_studies, normalise_nct, parse_fields_param
+from acse_kg.ctgov.query import QueryError, check_format, list_studies, parse_fields_param
 from acse_kg.history import HistoryError, diff_versions, list_versions
-from acse_kg.namespaces import NCT_HINT, is_nct
+from acse_kg.namespaces import NCT_HINT, is_nct, normalise_nct
 from acse_kg.record_check import CheckError, ReasonerFailed, check_study
 from acse_kg.store import GraphStore, StoreError
 
@@ -70,7 +70,7 @@ def get_study(
     """
     nct = normalise_nct(nct_id)
     if nct is None:
-        return _error(400, f"not an NCT number: {nct_id!r} (NCT followed by up to 8 digits)")
+        return _error(400, f"not an NCT number: {nct_id!r} (expected {NCT_HINT})")
     params = dict(request.query_params)
     unknown = sorted(set(params) - {"fields", "format", "markupFormat"})
     try:

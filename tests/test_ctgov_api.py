@@ -246,3 +246,11 @@ def test_the_openapi_document_lists_the_clinicaltrials_gov_parameters(client):
     listed = {p["name"] for p in spec["paths"]["/api/v2/studies"]["get"]["parameters"]}
     assert {"query.cond", "query.intr", "query.term", "filter.overallStatus", "pageSize", "pageToken",
             "countTotal", "fields"} <= listed
+
+
+def test_a_malformed_nct_is_answered_with_the_registry_s_one_hint(client):
+    """The one-study route words the expected form as every other NCT error does (namespaces.NCT_HINT)."""
+    from acse_kg.namespaces import NCT_HINT
+
+    r = client.get("/api/v2/studies/NCT00000000")
+    assert r.status_code == 400 and r.json()["error"] == f"not an NCT number: 'NCT00000000' (expected {NCT_HINT})"

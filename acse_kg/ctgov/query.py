@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..loader import STUDY_GRAPH_PREFIX
-from ..namespaces import normalise_nct  # noqa: F401 (re-exported: the API's parameters use it)
-from ..namespaces import sparql_string
+from ..namespaces import normalise_nct, sparql_string
 from ..store import GraphStore
 from .essie import EssieError, Node, parse, to_sparql
 from .export import export_study
