@@ -186,3 +186,30 @@ def test_collaborators_keywords_and_mesh_terms_in_registered_order(exported, ps)
     meshes = [m["term"] for mod in ("conditionBrowseModule", "interventionBrowseModule")
               for m in exported["derivedSection"][mod]["meshes"]]
     assert meshes == SEED.mesh_terms
+
+
+def test_a_page_of_the_list_reads_the_api_code_table_once(fresh_store):
+    """Every study on a page shares one reading of the enumerations' API codes, however many studies it holds."""
+    from acse_kg.ctgov.import_ import import_study
+    from acse_kg.ctgov.query import list_studies, matching_ncts, parse_params
+    from ctgov_fixtures import RECORDS, load_record
+
+    store = fresh_store
+    for name in RECORDS:
+        import_study(store, load_record(name))
+
+    class Counting:
+        def __init__(self, inner):
+            self.inner, self.code_reads = inner, 0
+
+        def select(self, q, *a, **k):
+            self.code_reads += "?i acse:code ?code" in q
+            return self.inner.select(q, *a, **k)
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+    counting = Counting(store)
+    ncts = matching_ncts(store, parse_params({}))
+    body = list_studies(counting, {"pageSize": str(len(ncts))})
+    assert len(body["studies"]) == len(ncts) >= 3 and counting.code_reads == 1

@@ -487,7 +487,8 @@ def export_from_graph(g: rdflib.Graph, codes: dict[Node, str], nct: str, *, full
     return study  # no hasResults: results are not part of the graph, so the registry does not claim either way
 
 
-def export_study(store: GraphStore, nct: str, *, full_text: bool = False) -> dict[str, Any]:
+def export_study(store: GraphStore, nct: str, *, full_text: bool = False,
+                 codes: dict[Node, str] | None = None) -> dict[str, Any]:
     """The study ``nct`` as ClinicalTrials.gov API v2 JSON; raises :class:`StudyNotFound`.
 
     Stable entry point used by the pages and the API. ``full_text`` also
@@ -496,9 +497,11 @@ def export_study(store: GraphStore, nct: str, *, full_text: bool = False) -> dic
     detailed description, the dosing lines in the intervention description),
     so the record is whole for ClinicalTrials.gov clients; the API and the
     CLI ask for it. The pages leave it out because they render cohorts and
-    regimens from the graph themselves, with links.
+    regimens from the graph themselves, with links. ``codes`` (the store's
+    API code table, as :func:`_codes` reads it) lets a caller exporting many
+    studies read that table once.
     """
     g = store.graph(study_graph_name(nct))
     if (URIRef(study_iri(nct)), None, None) not in g:
         raise StudyNotFound(f"no study {nct} in the store")
-    return export_from_graph(g, _codes(store), nct, full_text=full_text)
+    return export_from_graph(g, codes if codes is not None else _codes(store), nct, full_text=full_text)

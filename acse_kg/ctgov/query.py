@@ -29,7 +29,7 @@ from ..loader import STUDY_GRAPH_PREFIX
 from ..namespaces import normalise_nct, sparql_string
 from ..store import GraphStore
 from .essie import EssieError, Node, parse, to_sparql
-from .export import export_study
+from .export import _codes, export_study
 from .fields import FieldsError, Path_, parse_fields, project
 from .spec import enum_values
 
@@ -177,7 +177,8 @@ def list_studies(store: GraphStore, params: dict[str, str]) -> dict[str, Any]:
     q = parse_params(params)
     ncts = matching_ncts(store, q)
     page = ncts[q.offset:q.offset + q.page_size]
-    studies = [export_study(store, n, full_text=True) for n in page]
+    codes = _codes(store) if page else {}  # the API code table, read once for the whole page
+    studies = [export_study(store, n, full_text=True, codes=codes) for n in page]
     if q.fields:
         studies = [project(s, q.fields) for s in studies]
     body: dict[str, Any] = {"studies": studies}
