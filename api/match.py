@@ -83,7 +83,11 @@ _BATCH_DOC = {
 
 
 def _json(status: int, body: Any) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type=JSON)
+    try:
+        data = orjson.dumps(body)
+    except TypeError:  # a lone surrogate echoed from the caller's text: JSON can still escape it
+        data = json.dumps(body, ensure_ascii=True).encode("ascii")
+    return Response(data, status_code=status, media_type=JSON)
 
 
 def _matcher(request: Request) -> Matcher:

@@ -366,3 +366,11 @@ def test_post_match_is_400_exactly_when_the_body_is_not_json(client) -> None:
             assert r.json()["detail"].startswith("body is not JSON: ")
 
     check()
+
+
+def test_a_lone_surrogate_echoed_in_an_error_is_422_not_a_server_error(client: TestClient) -> None:
+    """JSON may escape a lone surrogate (\\ud800); the error that echoes the caller's id must still be written."""
+    r = client.post("/match", content=b'{"id": "\\ud800", "age_years": 5, "diagnosis": "LUAD"}',
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["id"] == "\ud800"
