@@ -1,0 +1,519 @@
+"""The one reader of the study model: a study's record graph in, a frozen :class:`Study` out.
+
+Why this shape: a study's record lives in its own named graph, so the reader
+takes that graph in one request (``store.graph``), walks it in Python, and
+asks the store once more for the labels and codes of the vocabulary terms the
+record points to (OncoTree classes, genes, alteration types, statuses), bound
+as ``VALUES``. Two requests per study whatever its size, on any engine; the
+result is kept per store version (:class:`~acse_kg.derived.DerivedCache`), so
+pages, matching, shapes and exports share one reading until the store changes.
+
+Malformed structure (an expression with no type, a comparison with no
+threshold, a criterion with two rules) is a :class:`ModelError` naming the node:
+software deciding eligibility must not guess.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+import rdflib
+from rdflib import RDF, RDFS, Literal, URIRef
+from rdflib.namespace import PROV
+from rdflib.term import Node
+
+from ..derived import DerivedCache
+from ..errors import AcseError
+from ..loader import study_graph_name
+from ..namespaces import ACSE, SCHEMA, normalise_nct
+from ..store import GraphStore
+from .expressions import (
+    COMPARATORS,
+    AlterationTest,
+    And,
+    Comparison,
+    Expr,
+    Not,
+    Or,
+    PriorTherapyTest,
+    Term,
+    TumourTypeTest,
+    Variable,
+    sort_key,
+)
+from .study import (
+    Arm,
+    Cohort,
+    CohortStatus,
+    Criterion,
+    Curation,
+    Design,
+    Drug,
+    Intervention,
+    Outcome,
+    Population,
+    Regimen,
+    Study,
+)
+
+EXPRESSION_TYPES = ("Comparison", "TumourTypeTest", "AlterationTest", "PriorTherapyTest",
+                    "Conjunction", "Disjunction", "Negation")
+MAX_DEPTH = 64
+
+
+class ModelError(AcseError, ValueError):
+    """The graph's structure of a study is incomplete or malformed; the message says where."""
+
+
+class StudyNotFound(AcseError, LookupError):
+    """No study with that NCT number is in the graph."""
+
+
+# ------------------------------------------------------------------ helpers
+def local(iri: Node | str) -> str:
+    s = str(iri)
+    return s.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+
+
+def py(v: Node | None) -> Any:
+    """A literal's Python value, decimals as floats (profile values are floats); an IRI as its string."""
+    if v is None:
+        return None
+    if isinstance(v, Literal):
+        x = v.toPython()
+        if isinstance(x, Decimal):
+            return float(x)
+        return x
+    return str(v)
+
+
+def _num(v: Node | None) -> float | None:
+    x = py(v)
+    if x is None or isinstance(x, bool):
+        return None
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return None
+
+
+def _text(v: Node | None) -> str:
+    return "" if v is None else str(v)
+
+
+class _Graph:
+    """A study's record graph with the lookups the reader needs."""
+
+    def __init__(self, g: rdflib.Graph, terms: dict[str, dict[str, Any]]) -> None:
+        self.g = g
+        self.terms = terms
+
+    def one(self, s: Node, p: URIRef) -> Node | None:
+        return next(iter(self.g.objects(s, p)), None)
+
+    def all(self, s: Node, p: URIRef) -> list[Node]:
+        return sorted(self.g.objects(s, p), key=str)
+
+    def types(self, s: Node) -> set[str]:
+        return {local(t) for t in self.g.objects(s, RDF.type) if str(t).startswith(str(ACSE))}
+
+    def label(self, s: Node) -> str:
+        own = _pick_label(self.g.objects(s, RDFS.label))
+        return own or self.terms.get(str(s), {}).get("label", "")
+
+    def term(self, iri: Node | None) -> Term | None:
+        """A vocabulary term with its label and code, from the record or the registry's vocabularies."""
+        if iri is None:
+            return None
+        t = self.terms.get(str(iri), {})
+        label = self.label(iri)
+        code = (t.get("code") or _text(self.one(iri, ACSE.oncotreeCode)) or _text(self.one(iri, ACSE.geneSymbol))
+                or _text(self.one(iri, ACSE.profileTerm)) or _text(self.one(iri, ACSE.code)))
+        return Term(str(iri), label, code)
+
+
+def _pick_label(labels: Iterable[Node]) -> str:
+    """One label: English first, then any, deterministically."""
+    ls = sorted(labels, key=lambda lit: (getattr(lit, "language", None) not in (None, "en"), str(lit)))
+    return str(ls[0]) if ls else ""
+
+
+# ------------------------------------------------------------------ vocabulary
+_TERM_QUERY = """
+SELECT ?i ?label ?code ?open ?perDay WHERE {
+  VALUES ?i { %s }
+  OPTIONAL { ?i rdfs:label ?label }
+  OPTIONAL { ?i acse:oncotreeCode|acse:geneSymbol|acse:profileTerm|acse:code ?code }
+  OPTIONAL { ?i acse:isOpen ?open }
+  OPTIONAL { ?i acse:dosesPerDay ?perDay }
+}"""
+
+
+def _terms(store: GraphStore, iris: set[str]) -> dict[str, dict[str, Any]]:
+    """Label, code, openness and frequency of each IRI, from the whole live graph (one query)."""
+    out: dict[str, dict[str, Any]] = {}
+    if not iris:
+        return out
+    values = " ".join(f"<{i}>" for i in sorted(iris) if _safe_iri(i))
+    labels: dict[str, list[Node]] = {}
+    for r in store.select(_TERM_QUERY % values):
+        i = str(r["i"])
+        d = out.setdefault(i, {})
+        if r.get("label") is not None:
+            labels.setdefault(i, []).append(r["label"])  # type: ignore[arg-type]
+        for k in ("code", "open", "perDay"):
+            if r.get(k) is not None and k not in d:
+                d[k] = py(r[k])
+    for i, ls in labels.items():
+        out[i]["label"] = _pick_label(ls)
+    return out
+
+
+def _safe_iri(iri: str) -> bool:
+    """An IRI that can stand between angle brackets (the reader binds only IRIs the graph holds)."""
+    return not any(c in iri for c in '<>"{}|^`\\ \n\r\t')
+
+
+def read_variables(store: GraphStore) -> dict[str, Variable]:
+    """Every acse:ClinicalVariable of the registry, by IRI (kept per store version)."""
+    return _cache.get(store, "model-variables", lambda: _read_variables(store))  # type: ignore[no-any-return]
+
+
+def _read_variables(store: GraphStore) -> dict[str, Variable]:
+    rows = store.select(
+        "SELECT ?v ?f ?u ?k ?label ?drug WHERE { ?v a acse:ClinicalVariable ; acse:profileField ?f . "
+        "OPTIONAL { ?v acse:unit ?u } OPTIONAL { ?v acse:valueKind ?k } OPTIONAL { ?v rdfs:label ?label } "
+        "OPTIONAL { ?v acse:impliedByPriorTherapy ?drug } }"
+    )
+    out: dict[str, Variable] = {}
+    for r in rows:
+        v = str(r["v"])
+        if v in out:
+            continue
+        out[v] = Variable(v, str(r["f"]), py(r.get("u")), str(r.get("k") or "number"),
+                          str(r.get("label") or ""), py(r.get("drug")))
+    return out
+
+
+# ------------------------------------------------------------------ reading
+#: Properties whose objects are vocabulary terms the pages and matcher need labels and codes for.
+_TERM_PROPS = (ACSE.pathology, ACSE.targetGene, ACSE.acceptsAlterationType, ACSE.allowsCoAlterationType,
+               ACSE.cohortKind, ACSE.cohortStatus, ACSE.tumourType, ACSE.gene, ACSE.alterationType,
+               ACSE.fusionPartner, ACSE.targetsGene, ACSE.frequency, ACSE.route, ACSE.overallStatus,
+               ACSE.armType, ACSE.interventionType, ACSE.drug, ACSE.studyDrug, ACSE.comparator)
+
+
+def read_study(store: GraphStore, nct: str) -> Study:
+    """The study with this NCT number, read once per store version.
+
+    >>> from acse_kg.store import open_store
+    >>> s = read_study(open_store("memory"), "NCT02034981")
+    >>> len(s.cohorts), s.cohort(5).label
+    (23, 'NSCLC, adults, MET amplified')
+    """
+    wanted = normalise_nct(nct)
+    if wanted is None:
+        raise StudyNotFound(f"{nct!r} is not an NCT number")
+    return _cache.get(store, f"model-study-{wanted}", lambda: _read_study(store, wanted))  # type: ignore[no-any-return]
+
+
+def _read_study(store: GraphStore, nct: str) -> Study:
+    g = store.graph(study_graph_name(nct))
+    study = next((s for s in g.subjects(ACSE.nctId, Literal(nct))), None)
+    if study is None:
+        raise StudyNotFound(f"no study {nct} in the graph")
+    refs: set[str] = set()
+    for p in _TERM_PROPS:
+        refs.update(str(o) for o in g.objects(None, p) if isinstance(o, URIRef))
+    for t in g.objects(None, RDF.type):
+        refs.add(str(t))
+    terms = _terms(store, refs)
+    return _Reader(_Graph(g, terms), read_variables(store)).study(study, nct)
+
+
+class _Reader:
+    def __init__(self, g: _Graph, variables: dict[str, Variable]) -> None:
+        self.g = g
+        self.variables = variables
+        self._exprs: dict[Node, Expr] = {}
+        self._populations: dict[Node, Population] = {}
+
+    # -------------------------------------------------------- expressions
+    def expr(self, node: Node, depth: int = 0) -> Expr:
+        got = self._exprs.get(node)
+        if got is not None:
+            return got
+        if depth > MAX_DEPTH:
+            raise ModelError(f"expression {node} nests deeper than {MAX_DEPTH} levels (a cycle?)")
+        g = self.g
+        kinds = g.types(node) & set(EXPRESSION_TYPES)
+        if len(kinds) != 1:
+            raise ModelError(f"expression {node} has no single expression type (found {sorted(g.types(node))})")
+        kind = kinds.pop()
+        subs = tuple(sorted((self.expr(o, depth + 1) for o in g.all(node, ACSE.operand)), key=sort_key))
+        e: Expr
+        if kind == "Comparison":
+            var_iri = g.one(node, ACSE.variable)
+            var = self.variables.get(str(var_iri)) if var_iri is not None else None
+            if var is None:
+                raise ModelError(f"comparison {node} tests {var_iri}, which has no acse:profileField")
+            comp = g.one(node, ACSE.comparator)
+            comp_name = local(comp) if comp is not None else None
+            if comp_name not in COMPARATORS:
+                raise ModelError(f"comparison {node} has no known comparator ({comp_name})")
+            thr = py(g.one(node, ACSE.threshold))
+            if thr is None:
+                raise ModelError(f"comparison {node} has no threshold")
+            if isinstance(thr, int) and not isinstance(thr, bool):
+                thr = float(thr)
+            cur = g.one(node, ACSE.curation)
+            e = Comparison(var, comp_name, thr, py(g.one(node, ACSE.unit)),
+                           py(g.one(node, ACSE.registeredThreshold)), py(g.one(node, ACSE.registeredUnit)),
+                           str(cur) if cur is not None else None, node=node)
+        elif kind == "TumourTypeTest":
+            tt = g.term(g.one(node, ACSE.tumourType))
+            if tt is None:
+                raise ModelError(f"tumour type test {node} names no acse:tumourType")
+            e = TumourTypeTest(tt, node=node)
+        elif kind == "AlterationTest":
+            exon = py(g.one(node, ACSE.exon))
+            e = AlterationTest(
+                gene=g.term(g.one(node, ACSE.gene)),
+                alteration_type=g.term(g.one(node, ACSE.alterationType)),
+                protein_change=py(g.one(node, ACSE.proteinChange)),
+                exon=int(exon) if exon is not None else None,
+                variant_classification=py(g.one(node, ACSE.variantClassification)),
+                cnv_call=py(g.one(node, ACSE.cnvCall)),
+                partner=g.term(g.one(node, ACSE.fusionPartner)),
+                function=py(g.one(node, ACSE.molecularFunction)),
+                wildtype=py(g.one(node, ACSE.wildtype)),
+                node=node,
+            )
+        elif kind == "PriorTherapyTest":
+            drug = g.term(g.one(node, ACSE.drug))
+            if drug is None:
+                raise ModelError(f"prior therapy test {node} names no acse:drug")
+            e = PriorTherapyTest(drug, node=node)
+        elif kind == "Negation":
+            if len(subs) != 1:
+                raise ModelError(f"negation {node} needs exactly one operand")
+            e = Not(subs[0], node=node)
+        else:
+            if not subs:
+                raise ModelError(f"{kind} {node} has no operand")
+            e = And(subs, node=node) if kind == "Conjunction" else Or(subs, node=node)
+        self._exprs[node] = e
+        return e
+
+    def one_expr(self, owner: Node, p: URIRef) -> Expr | None:
+        roots = self.g.all(owner, p)
+        if len(roots) > 1:
+            if p == ACSE.populationCondition:  # several conditions: all of them
+                return And(tuple(sorted((self.expr(r) for r in roots), key=sort_key)))
+            raise ModelError(f"{owner} has several {local(p)}")
+        return self.expr(roots[0]) if roots else None
+
+    # -------------------------------------------------------- parts
+    def population(self, node: Node | None) -> Population | None:
+        if node is None:
+            return None
+        got = self._populations.get(node)
+        if got is None:
+            g = self.g
+            got = self._populations[node] = Population(
+                str(node), g.label(node), _num(g.one(node, ACSE.minimumAge)), _num(g.one(node, ACSE.maximumAge)),
+                self.one_expr(node, ACSE.populationCondition))
+        return got
+
+    def cohort(self, node: Node) -> Cohort:
+        g = self.g
+        n = py(g.one(node, ACSE.cohortNumber))
+        if n is None:
+            raise ModelError(f"cohort {node} has no acse:cohortNumber")
+        design_node = g.one(node, ACSE.statisticalDesign)
+        design = None
+        if design_node is not None:
+            kinds = sorted(g.g.objects(design_node, RDF.type), key=str)
+            design = Design(str(design_node), g.label(design_node),
+                            g.label(kinds[0]) if kinds else "",
+                            _num(g.one(design_node, ACSE.alpha)), _num(g.one(design_node, ACSE.beta)))
+        status_node = g.one(node, ACSE.cohortStatus)
+        status = None
+        if status_node is not None:
+            t = g.terms.get(str(status_node), {})
+            is_open = py(g.one(status_node, ACSE.isOpen))
+            status = CohortStatus(str(status_node), g.label(status_node),
+                                  is_open if is_open is not None else t.get("open"))
+        text = _text(g.one(node, ACSE.registeredText))
+        max_p = py(g.one(node, ACSE.maxPatients))
+        return Cohort(
+            iri=str(node),
+            number=int(n),
+            label=g.label(node) or text or f"cohort {n}",
+            registered_text=text,
+            kind=g.term(g.one(node, ACSE.cohortKind)),
+            pathologies=self._terms(node, ACSE.pathology),
+            genes=self._terms(node, ACSE.targetGene),
+            accepts=self._terms(node, ACSE.acceptsAlterationType),
+            co_accepts=self._terms(node, ACSE.allowsCoAlterationType),
+            population=self.population(g.one(node, ACSE.population)),
+            design=design,
+            status=status,
+            rare_disease=py(g.one(node, ACSE.rareDisease)),
+            max_patients=int(max_p) if max_p is not None else None,
+            rule=self.one_expr(node, ACSE.cohortRule),
+            drugs=self._terms(node, ACSE.studyDrug),
+        )
+
+    def _terms(self, node: Node, p: URIRef) -> tuple[Term, ...]:
+        out = [self.g.term(o) for o in self.g.all(node, p)]
+        return tuple(sorted((t for t in out if t is not None), key=lambda t: (t.code or t.label, t.iri)))
+
+    def criteria(self, study: Node) -> tuple[Criterion, ...]:
+        g = self.g
+        nodes = [c for c in g.all(study, ACSE.hasCriterion)]
+        info: dict[str, dict[str, Any]] = {}
+        for c in nodes:
+            types = g.types(c)
+            if "InclusionCriterion" in types:
+                kind = "inclusion"
+            elif "ExclusionCriterion" in types:
+                kind = "exclusion"
+            else:
+                raise ModelError(f"criterion {c} is neither an inclusion nor an exclusion criterion")
+            parent = g.one(c, ACSE.subCriterionOf)
+            whole = g.one(c, ACSE.componentOf)
+            info[str(c)] = {"node": c, "kind": kind, "pos": _num(g.one(c, ACSE.position)) or 0.0,
+                            "parent": str(parent) if parent is not None else None,
+                            "whole": str(whole) if whole is not None else None}
+
+        def order(iri: str, hops: int = 0) -> tuple[float, ...]:
+            d = info[iri]
+            up = d["parent"] or d["whole"]
+            own = (d["pos"],)
+            if up and up in info and hops < 16:
+                return order(up, hops + 1) + own
+            return own
+
+        out = []
+        for iri, d in info.items():
+            c = d["node"]
+            comp = py(g.one(c, ACSE.computable))
+            out.append(Criterion(
+                iri=iri,
+                id=_criterion_id(iri),
+                kind=d["kind"],
+                text=_text(g.one(c, ACSE.criterionText)),
+                position=d["pos"],
+                order=(0 if d["kind"] == "inclusion" else 1, *order(iri)),
+                parent=d["parent"],
+                component_of=d["whole"],
+                computable=comp,
+                requires=self.one_expr(c, ACSE.requires),
+                applies_when=self.one_expr(c, ACSE.appliesWhen),
+                excludes_when=self.one_expr(c, ACSE.excludesWhen),
+                cohorts=frozenset(str(x) for x in g.all(c, ACSE.appliesToCohort)),
+                comment=_text(g.one(c, RDFS.comment)),
+            ))
+        out.sort(key=lambda c: (c.order, c.iri))
+        return tuple(out)
+
+    def drug(self, node: Node | None) -> Drug | None:
+        if node is None:
+            return None
+        g = self.g
+        codes = tuple((local(p), str(o)) for p in (ACSE.ncitCode, ACSE.chebiId, ACSE.rxnormCui, ACSE.drugbankId,
+                                                   ACSE.atcCode, ACSE.formerAtcCode)
+                      for o in g.all(node, p))
+        return Drug(str(node), g.label(node), _text(g.one(node, SCHEMA.name)),
+                    self._terms(node, ACSE.targetsGene), codes)
+
+    def intervention(self, node: Node) -> Intervention:
+        g = self.g
+        ivterm = Term(str(node), g.label(node))
+        regimens = []
+        for r in g.all(node, ACSE.hasDosingRegimen):
+            freq = g.one(r, ACSE.frequency)
+            per_day = py(g.one(freq, ACSE.dosesPerDay)) if freq is not None else None
+            if per_day is None and freq is not None:
+                per_day = g.terms.get(str(freq), {}).get("perDay")
+            regimens.append(Regimen(
+                iri=str(r), label=g.label(r), position=_num(g.one(r, ACSE.position)) or 0.0,
+                registered_text=_text(g.one(r, ACSE.registeredText)),
+                dose=_num(g.one(r, ACSE.doseValue)), dose_unit=_text(g.one(r, ACSE.doseUnit)),
+                per_bsa=py(g.one(r, ACSE.perBodySurfaceArea)),
+                frequency=g.term(freq), doses_per_day=int(per_day) if per_day is not None else None,
+                route=g.term(g.one(r, ACSE.route)),
+                population=self.population(g.one(r, ACSE.population)), intervention=ivterm))
+        regimens.sort(key=lambda r: (r.position, r.iri))
+        itype = g.term(g.one(node, ACSE.interventionType))
+        return Intervention(str(node), g.label(node), itype.code if itype else "",
+                            _text(g.one(node, ACSE.description)), self.drug(g.one(node, ACSE.drug)),
+                            tuple(regimens), g.term(g.one(node, ACSE.route)))
+
+    def study(self, node: Node, nct: str) -> Study:
+        g = self.g
+        arms = []
+        iv_nodes: dict[str, Node] = {str(x): x for x in g.all(node, ACSE.hasIntervention)}
+        for a in g.all(node, ACSE.hasArm):
+            ivs = g.all(a, ACSE.hasIntervention)
+            iv_nodes.update({str(x): x for x in ivs})
+            atype = g.term(g.one(a, ACSE.armType))
+            arms.append(Arm(str(a), g.label(a), atype.code if atype else "", _text(g.one(a, ACSE.description)),
+                            tuple(str(x) for x in ivs)))
+        outcomes = []
+        for p, kind in ((ACSE.primaryOutcome, "primary"), (ACSE.secondaryOutcome, "secondary")):
+            for o in g.all(node, p):
+                outcomes.append(Outcome(str(o), kind, _text(g.one(o, ACSE.measure)),
+                                        _text(g.one(o, ACSE.description)), _text(g.one(o, ACSE.timeFrame)),
+                                        _num(g.one(o, ACSE.position)) or 0.0))
+        outcomes.sort(key=lambda o: (o.kind != "primary", o.position, o.iri))
+        curations = []
+        for c in sorted(g.g.subjects(RDF.type, ACSE.Curation), key=str):
+            prop = g.one(c, ACSE.curatedProperty)
+            curations.append(Curation(
+                str(c), g.label(c), local(prop) if prop is not None else "",
+                _text(g.one(c, ACSE.registeredValue)), _text(g.one(c, ACSE.curatedValue)),
+                _text(g.one(c, ACSE.rationale)),
+                tuple(str(x) for x in g.all(c, PROV.used)), tuple(str(x) for x in g.all(c, PROV.generated))))
+        cohorts = sorted((self.cohort(c) for c in g.all(node, ACSE.hasCohort)), key=lambda c: c.number)
+        return Study(
+            iri=str(node), nct=nct, graph=study_graph_name(nct),
+            title=_text(g.one(node, ACSE.briefTitle)), acronym=_text(g.one(node, ACSE.acronym)),
+            status=g.term(g.one(node, ACSE.overallStatus)),
+            cohorts=tuple(cohorts), criteria=self.criteria(node), arms=tuple(arms),
+            interventions=tuple(self.intervention(iv_nodes[k]) for k in sorted(iv_nodes)),
+            outcomes=tuple(outcomes), curations=tuple(curations),
+            min_age=_num(g.one(node, ACSE.minimumAge)), max_age=_num(g.one(node, ACSE.maximumAge)),
+            sex=_text(g.one(node, ACSE.sex)), source=_text(g.one(node, ACSE.studySource)),
+        )
+
+
+def _criterion_id(iri: str) -> str:
+    marker = "/criterion/"
+    return iri.split(marker, 1)[1] if marker in iri else local(iri)
+
+
+# ------------------------------------------------------------------ the registry
+def registry_studies(store: GraphStore) -> list[tuple[str, str]]:
+    """(NCT number, study IRI) of every live study, by NCT number (kept per store version)."""
+    def read() -> list[tuple[str, str]]:
+        rows = store.select("SELECT DISTINCT ?nct ?s WHERE { ?s acse:nctId ?nct }")
+        return sorted({(str(r["nct"]), str(r["s"])) for r in rows})
+    return _cache.get(store, "model-studies", read)  # type: ignore[no-any-return]
+
+
+def structured_studies(store: GraphStore) -> list[str]:
+    """NCT numbers of the studies that have cohorts (the matchable ones), kept per store version."""
+    def read() -> list[str]:
+        rows = store.select("SELECT DISTINCT ?nct WHERE { ?s acse:hasCohort ?c ; acse:nctId ?nct }")
+        return sorted(str(r["nct"]) for r in rows)
+    return _cache.get(store, "model-structured", read)  # type: ignore[no-any-return]
+
+
+_cache = DerivedCache()
+
+__all__ = ["ModelError", "StudyNotFound", "read_study", "read_variables", "registry_studies",
+           "structured_studies"]
