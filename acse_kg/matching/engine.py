@@ -51,7 +51,7 @@ OPEN_TEXT = "cohort open to accrual"
 #: Profile fields that are not plain values: the facts builder turns them into sets and pairs.
 STRUCTURED_FIELDS = frozenset({"diagnosis", "alterations", "prior_therapies"})
 
-__all__ = ["GraphModelError", "Matcher", "RegistryMatcher", "StudyMatcher", "Vocabulary", "match_line",
+__all__ = ["GraphModelError", "Matcher", "TrialNotFound", "RegistryMatcher", "StudyMatcher", "Vocabulary", "match_line",
            "matcher_for", "registry_matcher_for"]
 
 
@@ -71,6 +71,10 @@ def _path_getter(path: str) -> Callable[[Any], Any]:
             p = getattr(p, part, None)
         return p
     return get
+
+
+class TrialNotFound(GraphModelError, LookupError):
+    """No study with cohorts has the NCT number asked for (HTTP 404), or the number is malformed."""
 
 
 class Vocabulary:
@@ -260,6 +264,7 @@ class StudyMatcher:
         self.recruiting = study.recruiting
         self._conditions = {c.iri: compile_expr(c.applies_when) for c in self.criteria
                             if not c.computable and c.applies_when is not None}
+        self._explainers: dict[tuple[str, ...], Callable[[Facts], tuple[list[dict[str, Any]], int]]] = {}
         self._plans = {c.iri: self._plan(c) for c in self.cohorts}
 
     # ------------------------------------------------------------ building
@@ -293,7 +298,10 @@ class StudyMatcher:
                          "text": f"the cohort's molecular and clinical rule: {cohort.label}", "kind": "inclusion"}
         drugs = {d.iri for d in cohort.drugs}
         regimens = [r for r in self.regimens if not drugs or r.drug in drugs]
-        return _CohortPlan(basket, crit, confirm, open_item, rule_item, key, self._explainer(crit), regimens)
+        explain = self._explainers.get(key)
+        if explain is None:  # cohorts with the same criteria share one generated function
+            explain = self._explainers[key] = self._explainer(crit)
+        return _CohortPlan(basket, crit, confirm, open_item, rule_item, key, explain, regimens)
 
     def _explainer(self, crit: list[tuple[int, dict[str, Any]]]) -> Callable[[Facts], tuple[list[dict[str, Any]], int]]:
         """A generated function: the explanation of each criterion (status and value observed) and the worst rank.
@@ -383,23 +391,42 @@ class RegistryMatcher:
                 self.studies[nct] = StudyMatcher(read_study(store, nct), self.vocab)
             except ModelError as exc:  # one malformed study must not take matching down for all
                 self.skipped[nct] = str(exc)
-        self.by_gene: dict[str, list[StudyMatcher]] = {}
+        # The index: (gene, alteration type, pathology) of every cohort -> (age band, study). A rule
+        # cohort is keyed by its genes alone; a cohort that names no gene is asked about every profile.
+        self.index: dict[tuple[str, str | None, str | None], list[tuple[float, float, StudyMatcher]]] = {}
         self.always: list[StudyMatcher] = []
         for m in self.studies.values():
-            if m.finder.any_gene:
-                self.always.append(m)
-            for g in m.finder.genes:
-                self.by_gene.setdefault(g, []).append(m)
+            for b in m.cohorts:
+                lo = b.min_age if b.min_age is not None else float("-inf")
+                hi = b.max_age if b.max_age is not None else float("inf")
+                if not b.genes:
+                    if m not in self.always:
+                        self.always.append(m)
+                    continue
+                keys = ([(g, None, None) for g in b.genes] if b.rule is not None else
+                        [(g, t, p) for g in b.genes for t in b.accepts for p in b.pathologies])
+                for k in keys:
+                    entries = self.index.setdefault(k, [])
+                    if (lo, hi, m) not in entries:
+                        entries.append((lo, hi, m))
 
     def parse(self, profile: TumorProfile | bytes | str | dict[str, Any]) -> TumorProfile:
         return profile if isinstance(profile, TumorProfile) else parse_profile(profile)
 
-    def candidates(self, alts: list[tuple[str, str]]) -> list[StudyMatcher]:
-        """The studies a profile's alterations can qualify for, in NCT order."""
+    def candidates(self, facts: Facts, age: float, alts: list[tuple[str, str]]) -> list[StudyMatcher]:
+        """The studies with a cohort whose gene, alteration type, pathology and age band fit, by NCT number.
+
+        The profile's keys are its (gene, type) pairs under each OncoTree ancestor of its
+        diagnosis, and its genes alone (for rule cohorts): a handful of lookups whatever
+        the number of trials.
+        """
         seen: dict[str, StudyMatcher] = {m.trial: m for m in self.always}
-        for g, _ in alts:
-            for m in self.by_gene.get(g, ()):
-                seen.setdefault(m.trial, m)
+        index = self.index
+        for g, t in alts:
+            for k in [(g, None, None), *((g, t, a) for a in facts[DX])]:
+                for lo, hi, m in index.get(k, ()):
+                    if lo <= age < hi:
+                        seen.setdefault(m.trial, m)
         return [seen[k] for k in sorted(seen)]
 
     def match_all(self, profile: TumorProfile | bytes | str | dict[str, Any]) -> dict[str, Any]:
@@ -411,7 +438,7 @@ class RegistryMatcher:
         p = self.parse(profile)
         facts, alts = self.vocab.facts(p)
         results, notes = [], []
-        for m in self.candidates(alts):
+        for m in self.candidates(facts, p.age_years, alts):
             r = m.match_facts(p, facts, alts)
             if r["cohorts"]:
                 results.append(r)
@@ -419,7 +446,8 @@ class RegistryMatcher:
                 notes.extend(f"{m.trial}: {n}" for n in r["notes"])
         results.sort(key=_trial_rank)
         if not results:
-            notes.insert(0, f"no cohort of the {len(self.studies)} matchable trials takes this profile")
+            n = len(self.studies)
+            notes.insert(0, f"no cohort of the registry's {n} matchable trial{'' if n == 1 else 's'} takes this profile")
         return {"profile_id": p.id, "results": results, "notes": notes}
 
     def match_all_json(self, data: bytes | str) -> bytes:
@@ -481,13 +509,15 @@ def _pick_study(store: GraphStore, nct: str | None) -> str:
     if nct:
         wanted = normalise_nct(nct)
         if wanted is None:
-            raise GraphModelError(f"{nct!r} is not an NCT number ({NCT_HINT})")
+            raise TrialNotFound(f"{nct!r} is not an NCT number ({NCT_HINT})")
         nct = wanted
     studies = structured_studies(store)
     if nct:
         studies = [s for s in studies if s == nct]
     if not studies:
-        raise GraphModelError(f"no study with cohorts in the graph{' for ' + nct if nct else ''}")
+        if nct:
+            raise TrialNotFound(f"no study with cohorts in the graph for {nct}")
+        raise GraphModelError("no study with cohorts in the graph")
     return studies[0]
 
 

@@ -107,6 +107,8 @@ def result_schema() -> dict[str, Any]:
 def trials_result_schema() -> dict[str, Any]:
     """The published JSON Schema of a cross-trial match result."""
     schema = TrialsResult.model_json_schema()
+    for d in schema.get("$defs", {}).values():
+        d.pop("$id", None)  # a nested $id would make the $refs inside it resolve against it
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return schema
 
