@@ -238,7 +238,14 @@ def _read_study(store: GraphStore, nct: str) -> Study:
         refs.update(str(o) for o in g.objects(None, p) if isinstance(o, URIRef))
     for t in g.objects(None, RDF.type):
         refs.add(str(t))
-    terms = _terms(store, refs)
+    # Studies share most of their terms (OncoTree classes, genes, statuses): each is looked up
+    # once per store version, so reading the thousandth study asks only for what is new.
+    known: dict[str, dict[str, Any]] = _cache.get(store, "model-terms", dict)
+    missing = refs - known.keys()
+    if missing:
+        found = _terms(store, missing)
+        known.update({i: found.get(i, {}) for i in missing})
+    terms = {i: known[i] for i in refs}
     return _Reader(_Graph(g, terms), read_variables(store)).study(study, nct)
 
 
