@@ -350,7 +350,9 @@ class ProfileSchema:
             current = imp.get(p)
             listed = bool(named & imp.drugs)
             if current is False and listed:
-                raise ProfileError(imp.field, f"false, but {self.therapy_field} lists the drug it stands for", p.id)
+                given = next(t.drug for t in self._therapies(p) if self.resolve_drug(t.drug) & imp.drugs)  # type: ignore[misc]
+                raise ProfileError(imp.field, f"false, but {self.therapy_field} lists {given!r}, the drug this "
+                                   "flag stands for: the same fact cannot be both", p.id)
             if current is None:
                 p = _replace(p, imp.field.split("."), listed)
         return p
