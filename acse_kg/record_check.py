@@ -25,7 +25,7 @@ from rdflib.namespace import DCTERMS, RDFS, SH
 
 from .derived import DerivedCache
 from .loader import ONTOLOGY_GRAPH, study_graph_name
-from .model import Expr, ModelError, Study, StudyNotFound, TumourTypeTest, read_study, walk
+from .model import Expr, ModelError, Study, StudyNotFound, TumourTypeTest, operands, read_study
 from .namespaces import study_iri
 from .paths import SHAPES_DIR
 from .store import GraphStore
@@ -77,8 +77,14 @@ def _expressions(study: Study) -> list[Expr]:
 def _tumour_types(study: Study) -> set[str]:
     """Every tumour type the study names: its cohorts' pathologies and the tumour-type tests of its expressions."""
     found = {t.iri for c in study.cohorts for t in c.pathologies}
-    found |= {x.tumour_type.iri for e in _expressions(study) for x in walk(e) if isinstance(x, TumourTypeTest)}
+    for e in _expressions(study):
+        found |= _tested_types(e)
     return found
+
+
+def _tested_types(e: Expr) -> set[str]:
+    own = {e.tumour_type.iri} if isinstance(e, TumourTypeTest) else set()
+    return own.union(*(_tested_types(o) for o in operands(e)))
 
 
 def _read(store: GraphStore, nct: str) -> Study | ModelError | None:
@@ -104,7 +110,7 @@ def _safe_iri(iri: str) -> bool:
 
 
 def _background(store: GraphStore, nct: str) -> rdflib.Graph:
-    """The ontology, plus the part of OncoTree above the study's tumour types (the walk the rules need)."""
+    """The ontology, plus the part of OncoTree above the study's tumour types (the lineage the rules climb)."""
     g = store.graph(ONTOLOGY_GRAPH)
     got = _read(store, nct)
     types = sorted(i for i in _tumour_types(got) if _safe_iri(i)) if isinstance(got, Study) else []

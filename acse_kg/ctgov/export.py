@@ -4,7 +4,7 @@ The JSON is derived, never stored: the study's named graph is read with one
 SPARQL SELECT through the :class:`~acse_kg.store.GraphStore`, the API codes of
 the enumerated individuals with another, and the record is rebuilt from them.
 Fields the core ontology models are rebuilt by hand below; every other field is
-rebuilt by the generic walker from its extension property (see :mod:`.spec`).
+rebuilt generically from its extension property (see :mod:`.spec`).
 
 The pages render ClinicalTrials.gov sections from :func:`export_study`; keep its
 name and signature stable.

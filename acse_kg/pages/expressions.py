@@ -178,8 +178,7 @@ class ExpressionText:
         kind = _label(e.alteration_type) if e.alteration_type is not None else "alteration"
         details = []
         if e.protein_change:
-            details.append(e.protein_change + (" (any change at this position)" if _wildcard(e.protein_change)
-                                               else ""))
+            details.append(f"any change at {e.protein_change}" if _wildcard(e.protein_change) else e.protein_change)
         if e.exon is not None:
             details.append(f"exon {e.exon}")
         if e.variant_classification:

@@ -115,7 +115,7 @@ def environment() -> Environment:
     env.filters["ages"] = ages_text
     env.tests["oncotree_root"] = is_oncotree_root
     env.filters["compact"] = lambda v: compact_iri(v) or v
-    env.filters["pct"] = lambda v: "" if v is None else f"{v * 100:g}%"
+    env.filters["pct"] = lambda v: f"{v * 100:g}%" if isinstance(v, (int, float)) else ""  # none, or no design
     env.globals["iri_base"] = BASE
     return env
 
