@@ -162,3 +162,17 @@ def test_no_generic_page_code_or_template_names_the_bundled_trial():
     hits = [f"{f.name}:{n}" for f in files for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1)
             if pattern.search(line)]
     assert len(files) > 8 and hits == []
+
+
+# ------------------------------------------------------------------ a record the model cannot read
+def test_a_record_the_model_cannot_read_keeps_its_study_page_with_the_fault_in_its_record_check(fresh_store):
+    from acse_kg.pages import PageNotFound
+
+    fresh_store.update("""INSERT { GRAPH ?g { ?r acse:operand <urn:x:untyped> . <urn:x:untyped> acse:gene gene:AXL } }
+        WHERE { GRAPH ?g { study:NCT02034981\\/criterion\\/inc-03 acse:requires ?r } }""")
+    root = parse(study_page(fresh_store, "NCT02034981"))
+    findings = [text(tr) for tr in find_class(section(root, "check"), "finding", "tr")]
+    assert any(f.startswith("record-structure") and "urn:x:untyped" in f for f in findings)
+    assert [e.get("id") for e in root.iter("section") if e.get("id") == "cohorts"] == []
+    with pytest.raises(PageNotFound, match="urn:x:untyped"):
+        cohort_page(fresh_store, "NCT02034981", 5)

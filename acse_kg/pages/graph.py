@@ -14,10 +14,11 @@ IRIs of the ClinicalTrials.gov items the export shows as plain text.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from ..model import Cohort, Criterion, Curation, Expr, Regimen, Study, Term, read_study
-from ..namespaces import BASE, study_iri
+from ..loader import study_graph_name
+from ..model import Cohort, Criterion, Curation, Expr, ModelError, Regimen, Study, Term, read_study
+from ..namespaces import BASE, normalise_nct, study_iri
 from ..store import GraphStore
 from ..vocab import ONCOTREE_ROOT
 from .expressions import ExpressionText, Threshold, number_text
@@ -59,6 +60,7 @@ class StudyGraph:
     _components: dict[str, list[Criterion]] = field(default_factory=dict)
     _gene_rank: dict[str, int] = field(default_factory=dict)
     texts: ExpressionText = field(default_factory=ExpressionText)
+    problem: str = ""  # why the study model could not be read (the page then shows the record without it)
 
     @property
     def iri(self) -> str:
@@ -193,9 +195,20 @@ def study_view(study: Study, item_iris: dict[tuple[str, str], str],
 
 
 def study_graph(store: GraphStore, nct: str) -> StudyGraph:
-    """One study's registry-only content: the study model, arranged for the pages."""
-    study = read_study(store, nct)
-    return study_view(study, _item_iris(store, study_iri(study.nct)), code_labels(store))
+    """One study's registry-only content: the study model, arranged for the pages.
+
+    A record whose structure the model cannot read (an expression with no
+    type ...) still has a study page: its ClinicalTrials.gov sections, and the
+    record check naming the fault (``problem``), without the registry's sections.
+    """
+    nct = normalise_nct(nct) or nct
+    try:
+        study = read_study(store, nct)
+        problem = ""
+    except ModelError as exc:
+        study, problem = Study(study_iri(nct), nct, study_graph_name(nct)), str(exc)
+    view = study_view(study, _item_iris(store, study_iri(nct)), code_labels(store))
+    return replace(view, problem=problem) if problem else view
 
 
 def study_ids(store: GraphStore) -> list[tuple[str, str]]:

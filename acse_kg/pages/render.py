@@ -222,6 +222,8 @@ def cohort_page(store: GraphStore, nct: str, number: int, links: Links | None = 
     exported, g = data or _study_data(store, nct)
     cohort: Cohort | None = g.study.cohort(number)
     if cohort is None:
+        if g.problem:
+            raise PageNotFound(f"study {nct}'s cohorts cannot be read: {g.problem}")
         raise PageNotFound(f"study {nct} has no cohort {number} (cohorts: 1-{len(g.cohorts)})")
 
     specific = [c for c in g.criteria.values() if cohort.iri in c.cohorts and not c.parent and not c.component_of]
