@@ -1,0 +1,112 @@
+"""A HermiT process that answers the few entailment questions asked of it (see ``OwlQueries.java``).
+
+Why a long-lived process: the JVM and the TBox are loaded once per batch, then
+each patient (or the bare TBox, for cohort comparisons) gets its own reasoner
+and only the memberships, subsumptions and satisfiability tests the caller
+needs are decided — not a classification of every class, which HermiT's
+command line does first and which takes minutes on a registry's defined classes.
+
+The helper is Java source run by the JRE's source launcher, so the Java that
+``scripts/test`` installs for ``acse-kg reason`` is all it needs (no ``javac``).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+from ..reasoning import ReasonerError, find_java
+from .hermit import JAVA_MEMORY_MB, _classpath
+
+HELPER = Path(__file__).with_name("OwlQueries.java")
+
+
+class Hermit:
+    """``with Hermit(tbox_document) as h: h.abox(doc); h.type(ind, cls)`` — one JVM, many questions."""
+
+    def __init__(self, tbox: str, *, deadline: float | None = None) -> None:
+        self.tmp = tempfile.TemporaryDirectory(prefix="acse-owl-")
+        self.dir = Path(self.tmp.name)
+        self.deadline = None if deadline is None else time.monotonic() + deadline
+        self.questions = 0
+        cmd = [find_java(), f"-Xmx{JAVA_MEMORY_MB}M", "-cp", _classpath(), str(HELPER)]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, encoding="utf-8", bufsize=1)
+        path = self.dir / "tbox.ofn"
+        path.write_text(tbox, encoding="utf-8")
+        self._say(f"tbox {path}", "ok")
+        self._n = 0
+
+    def _ask(self, line: str) -> str:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            self.close()
+            raise ReasonerError("HermiT ran out of its time budget")
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        try:
+            self.proc.stdin.write(line + "\n")
+            self.proc.stdin.flush()
+            answer = self.proc.stdout.readline().strip()
+        except (BrokenPipeError, OSError) as exc:
+            raise ReasonerError(f"HermiT stopped: {self._stderr()}") from exc
+        if not answer:
+            raise ReasonerError(f"HermiT stopped: {self._stderr()}")
+        if answer.startswith("error:"):
+            raise ReasonerError(f"HermiT: {answer[6:].strip()[:2000]}")
+        self.questions += 1
+        return answer
+
+    def _stderr(self) -> str:
+        self.proc.kill()
+        err = self.proc.stderr.read() if self.proc.stderr else ""
+        return err.strip()[-2000:] or f"exit status {self.proc.wait()}"
+
+    def _say(self, line: str, expected: str) -> None:
+        got = self._ask(line)
+        if got != expected:
+            raise ReasonerError(f"HermiT answered {got!r} to {line.split()[0]}")
+
+    def abox(self, document: str | None = None) -> bool:
+        """A fresh reasoner over the TBox and these assertions; whether it is consistent."""
+        if document is None:
+            return self._ask("abox") == "consistent"
+        self._n += 1
+        path = self.dir / f"abox-{self._n}.ofn"  # a new name each time: the OWL API remembers documents
+        path.write_text(document, encoding="utf-8")
+        try:
+            return self._ask(f"abox {path}") == "consistent"
+        finally:
+            path.unlink()
+
+    def type(self, individual: str, cls: str) -> bool:
+        return self._ask(f"type {individual} {cls}") == "true"
+
+    def not_type(self, individual: str, cls: str) -> bool:
+        """Whether the individual is provably outside the class."""
+        return self._ask(f"nottype {individual} {cls}") == "true"
+
+    def sub(self, a: str, b: str) -> bool:
+        return self._ask(f"sub {a} {b}") == "true"
+
+    def sat(self, a: str, b: str) -> bool:
+        return self._ask(f"sat {a} {b}") == "true"
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                assert self.proc.stdin is not None
+                self.proc.stdin.write("quit\n")
+                self.proc.stdin.flush()
+                self.proc.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+        self.tmp.cleanup()
+
+    def __enter__(self) -> Hermit:
+        return self
+
+    def __exit__(self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
