@@ -178,6 +178,9 @@ async def match_one(request: Request) -> Response:
     """The body is parsed once, by the validator; only a refused body is read again by the JSON
     parser, to tell a body that is not JSON (400, the parser's reason) from one that breaks the
     contract (422, the field named). Whatever pydantic accepts is JSON (a property test compares)."""
+    if request.query_params.get("engine") == "owl":  # HermiT classifies the profile (acse_kg.owl.classify)
+        from acse_kg.owl.classify import owl_matcher_for
+        return await _answer_one(request, lambda body: owl_matcher_for(get_store(request), request.query_params.get("trial")).match_json(body))
     return await _answer_one(request, lambda body: _matcher(request).match_json(body))
 
 

@@ -97,6 +97,7 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Optional[Path], typer.Option("--out", help="Write results here instead of stdout.")] = None,
         trial: Annotated[Optional[str], typer.Option("--trial", help="NCT id of the study (default: the graph's first study with cohorts).")] = None,
         all_trials: Annotated[bool, typer.Option("--all-trials", help="Match against every study with cohorts: one result per profile listing a v1 result per trial, best first.")] = False,
+        engine: Annotated[str, typer.Option("--engine", help="fast (default), or owl: HermiT classifies each profile.")] = "fast",
         store: StoreOption = None,
     ) -> None:
         """Match tumor profiles against a trial's cohorts (or every trial's), with a reason for every criterion."""
@@ -104,7 +105,12 @@ def register(app: typer.Typer) -> None:
             fail("give one PROFILE (or -) or --batch PROFILES.jsonl")
         if all_trials and trial:
             fail("give --trial NCT... or --all-trials, not both")
+        if engine not in ("fast", "owl"):
+            fail(f"--engine {engine!r}: expected fast or owl")
         matcher: Matcher | RegistryMatcher = _registry(store) if all_trials else _matcher(store, trial)
+        if engine == "owl":  # the same interface, decided by HermiT over the cohorts' OWL classes
+            from ..owl.classify import OwlMatcher, OwlRegistryMatcher
+            matcher = OwlRegistryMatcher(get_store(store)) if all_trials else OwlMatcher(get_store(store), trial)  # type: ignore[assignment]
         try:
             sink: BinaryIO = out.open("wb") if out else sys.stdout.buffer
         except OSError as exc:

@@ -50,6 +50,8 @@ dereference to the cohort's or criterion's page):
 - ``<cohort>#candidate``: the cohort's pathology, target alteration, age band and
   population condition (for a rule cohort: its genes and age band);
   ``#rule``: a rule cohort's whole rule;
+- ``<cohort>#population``: candidate and rule — whom the cohort targets, before the
+  screening criteria (labs, history), which the cohort comparisons read;
 - ``<cohort>#eligible``: candidate, rule, and every computable criterion that
   applies to the cohort, written out in full (not by reference to the classes above).
 
@@ -134,6 +136,10 @@ def criterion_applies(c: Criterion) -> str:
 
 def cohort_candidate(c: Cohort) -> str:
     return f"{c.iri}#candidate"
+
+
+def cohort_population(c: Cohort) -> str:
+    return f"{c.iri}#population"
 
 
 def cohort_eligible(c: Cohort) -> str:
@@ -410,6 +416,7 @@ def study_classes(study: Study) -> StudyClasses:
                     slots.append(conj([tr.pair(g, t), neg(covered), neg(rejected)]))
             candidate = conj([age, paths, disj(slots), cond])
         define(cohort_candidate(cohort), candidate, f"{cohort.label}: a candidate")
+        define(cohort_population(cohort), conj([candidate, rule]), f"the population {cohort.label} targets")
         # Written out in full, not by reference to the classes above: HermiT (1.3.8) has been seen
         # to miss a named class's instances when that class is used inside another definition.
         parts = [candidate, rule, *(met[c.iri] for c in computable if c.applies_to(cohort.iri))]

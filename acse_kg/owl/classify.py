@@ -41,6 +41,7 @@ from typing import Any
 
 import orjson
 
+from ..derived import DerivedCache
 from ..matching.candidates import Taxonomy as OncoTree
 from ..matching.dosing import Regimen, compile_regimens, dosing_for
 from ..matching.engine import OPEN_TEXT, VERDICT_RANK, TrialNotFound, Vocabulary, vocabulary_for
@@ -266,11 +267,13 @@ class OwlMatcher:
             raise TrialNotFound(f"no study with cohorts in the graph for {nct}" if nct else
                                 "no study with cohorts in the graph")
         self.engine = OwlEngine(store, studies[:1])
+        #: Seconds HermiT may take for one call (a request's budget).
+        self.budget = 120.0
         self.trial = studies[0]
 
     def match_many(self, profiles: Sequence[ProfileModel | bytes | str | dict[str, Any]]) -> list[dict[str, Any]]:
         out = []
-        for p, results in zip(profiles, self.engine.classify(profiles)):
+        for p, results in zip(profiles, self.engine.classify(profiles, budget=self.budget)):
             if results:
                 out.append(results[0])
             else:
@@ -306,3 +309,14 @@ class OwlRegistryMatcher:
 
     match_json = match_all_json
 
+
+
+_matchers = DerivedCache()
+
+
+def owl_matcher_for(store: GraphStore, nct: str | None = None) -> OwlMatcher:
+    """The OWL matcher of one study of a store, built once per store version (``POST /match?engine=owl``)."""
+    wanted = normalise_nct(nct) if nct else None
+    if nct and wanted is None:
+        raise TrialNotFound(f"{nct!r} is not an NCT number ({NCT_HINT})")
+    return _matchers.get(store, f"owl-{wanted}", lambda: OwlMatcher(store, wanted))  # type: ignore[no-any-return]
