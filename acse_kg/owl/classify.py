@@ -51,8 +51,7 @@ from ..model import Cohort, ModelError, Study, read_study, structured_studies
 from ..namespaces import NCT_HINT, normalise_nct
 from ..store import GraphStore
 from . import classes as K
-from .hermit import InconsistentOntology
-from .reasoner import Hermit
+from .reasoner import Hermit, InconsistentOntology
 
 PROFILE_BASE = "urn:acse-kg:profile:"
 

@@ -12,6 +12,7 @@ The helper is Java source run by the JRE's source launcher, so the Java that
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 import time
@@ -19,9 +20,28 @@ from pathlib import Path
 from types import TracebackType
 
 from ..reasoning import ReasonerError, find_java
-from .hermit import JAVA_MEMORY_MB, _classpath
 
 HELPER = Path(__file__).with_name("OwlQueries.java")
+#: Heap for HermiT (ACSE_KG_HERMIT_MB): a patient's reasoner is small, a registry's TBox is not.
+JAVA_MEMORY_MB = int(os.environ.get("ACSE_KG_HERMIT_MB", "2000"))
+
+
+class InconsistentOntology(ReasonerError):
+    """HermiT found the assertions inconsistent with the classes (facts that contradict each other)."""
+
+
+def _classpath() -> str:
+    """HermiT and the OWL API: the jar owlready2 ships (the one ``acse-kg reason`` runs)."""
+    import owlready2
+
+    here = Path(owlready2.__file__).parent / "hermit"
+    return os.pathsep.join([str(here), str(here / "HermiT.jar")])
+
+
+def is_consistent(document: str, *, budget: float | None = None) -> bool:
+    """Whether HermiT finds a functional-syntax document consistent."""
+    with Hermit(document, deadline=budget) as h:
+        return h.abox(None)
 
 
 class Hermit:
