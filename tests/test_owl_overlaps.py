@@ -1,0 +1,137 @@
+"""Cohorts that compete for the same patients: HermiT on the cohorts' population classes (acse_kg.owl.overlaps)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from conftest import NCT, SHARED, require
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from acse_kg.cli import app as cli
+from acse_kg.model import read_study
+from acse_kg.owl.overlaps import OVERLAPS_GRAPH, compute_overlaps, write_overlaps
+from acse_kg.store import open_store
+from acse_kg.synthetic import add_copies
+
+PT = "https://w3id.org/acse-kg/ontology/patient#"
+CAPTUR = "NCT03297606"
+CAPTUR_FILE = SHARED / "reference" / "matchminer" / "ctml_example_CAPTUR_NCT03297606.json"
+
+
+@pytest.fixture(scope="module")
+def acse(store):  # noqa: ANN001
+    require(shutil.which("java") is not None, "Java (for HermiT)")
+    return compute_overlaps(store, [NCT])
+
+
+def relation(report, a: str, b: str) -> str:  # noqa: ANN001
+    for p in report.pairs:
+        if (p.a, p.b) == (a, b):
+            return p.relation
+        if (p.b, p.a) == (a, b):
+            return {"subsumes": "subsumed_by", "subsumed_by": "subsumes"}.get(p.relation, p.relation)
+    raise AssertionError(f"no pair {a} {b}")
+
+
+def cohort(store, n: int, nct: str = NCT) -> str:  # noqa: ANN001
+    c = read_study(store, nct).cohort(n)
+    assert c is not None
+    return c.iri
+
+
+def test_every_pair_of_the_records_cohorts_gets_one_relation(store, acse) -> None:  # noqa: ANN001
+    assert acse.cohorts == 23 and len(acse.pairs) == 23 * 22 // 2
+    assert {p.relation for p in acse.pairs} <= {"subsumes", "subsumed_by", "overlaps", "disjoint"}
+
+
+def test_cohorts_of_different_pathologies_are_disjoint(store, acse) -> None:  # noqa: ANN001
+    assert relation(acse, cohort(store, 5), cohort(store, 8)) == "disjoint"  # NSCLC vs gastric, both MET-amplified
+
+
+def test_the_two_other_pathology_slots_are_equivalent(store, acse) -> None:  # noqa: ANN001
+    pair = next(p for p in acse.pairs if {p.a, p.b} == {cohort(store, 22), cohort(store, 23)})
+    assert pair.relation == "subsumes" and pair.shared.startswith("equivalent")
+
+
+def test_a_named_cohort_overlaps_the_other_pathology_slot_with_the_shared_population_described(store, acse) -> None:  # noqa: ANN001
+    # NSCLC with a MET amplification and, besides, an alteration no named cohort takes with NSCLC.
+    pair = next(p for p in acse.pairs if {p.a, p.b} == {cohort(store, 5), cohort(store, 22)})
+    assert pair.relation == "overlaps"
+    assert pair.shared == "diagnosis: NSCLC; alteration: MET amplification; age: 18 years and over"
+
+
+def test_adults_only_and_children_only_cohorts_are_disjoint(store, acse) -> None:  # noqa: ANN001
+    assert relation(acse, cohort(store, 21), cohort(store, 22)) == "disjoint"  # under 18 vs 18 and over
+
+
+@pytest.mark.slow
+def test_the_oncotree_shortcut_agrees_with_the_reasoner_on_every_pair(store, acse) -> None:  # noqa: ANN001
+    full = compute_overlaps(store, [NCT], use_tree=False)
+    assert full.reasoner_pairs == len(full.pairs)
+    assert [(p.a, p.b, p.relation) for p in full.pairs] == [(p.a, p.b, p.relation) for p in acse.pairs]
+
+
+def test_the_relations_are_written_into_their_own_graph_for_sparql(acse) -> None:  # noqa: ANN001
+    s = open_store("memory")
+    write_overlaps(s, acse)
+    rows = s.select(f"SELECT ?a ?b WHERE {{ GRAPH <{OVERLAPS_GRAPH}> {{ ?a <{PT}subsumesCohort> ?b }} }}")
+    subsumes = {(str(r["a"]).rsplit("/", 1)[1], str(r["b"]).rsplit("/", 1)[1]) for r in rows}
+    assert {("22", "23"), ("23", "22")} <= subsumes
+
+
+@pytest.mark.slow
+def test_cohorts_of_two_trials_are_compared_and_written_back_for_sparql() -> None:
+    require(shutil.which("java") is not None, "Java (for HermiT)")
+    s = open_store("memory")
+    (copy,) = add_copies(s, 1, [NCT])
+    report = compute_overlaps(s)
+    across = [p for p in report.pairs if (NCT in p.a) != (NCT in p.b) and p.relation != "disjoint"]
+    assert across, "a varied copy shares some pathology and gene with the original"
+    write_overlaps(s, report)
+    rows = s.select(f"SELECT ?a ?b WHERE {{ GRAPH <{OVERLAPS_GRAPH}> {{ ?a <{PT}overlapsCohort> ?b }} }}")
+    got = {(str(r["a"]), str(r["b"])) for r in rows}
+    assert {(p.a, p.b) for p in across} <= got and {(p.b, p.a) for p in across} <= got
+    # Regenerated on each write: a report of AcSé alone leaves no pair of the copy behind.
+    write_overlaps(s, compute_overlaps(s, [NCT]))
+    rows = s.select(f"SELECT ?a WHERE {{ GRAPH <{OVERLAPS_GRAPH}> {{ ?a <{PT}overlapsCohort> ?b }} }}")
+    assert rows and not [r for r in rows if copy in str(r["a"])]
+
+
+def test_captur_crizotinib_arm_is_disjoint_from_acse_nsclc_and_overlaps_acse_gastric() -> None:
+    importer = pytest.importorskip("acse_kg.ctml.importer", reason="the CTML import (branch ctml) is not merged yet")
+    if not CAPTUR_FILE.exists():
+        pytest.skip("CAPTUR's CTML is not in tests/data/shared yet")
+    require(shutil.which("java") is not None, "Java (for HermiT)")
+    s = open_store("memory")
+    importer.import_ctml(s, json.loads(CAPTUR_FILE.read_text(encoding="utf-8")))
+    arm = next(c for c in read_study(s, CAPTUR).cohorts if any(d.name == "crizotinib" for d in c.drugs))
+    report = compute_overlaps(s, [NCT, CAPTUR])
+    assert relation(report, cohort(s, 5), arm.iri) == "disjoint"  # that arm excludes NSCLC
+    assert relation(report, cohort(s, 8), arm.iri) == "overlaps"  # MET-amplified gastric cancer
+
+
+def test_the_command_prints_json_pairs(tmp_path) -> None:  # noqa: ANN001
+    require(shutil.which("java") is not None, "Java (for HermiT)")
+    out = CliRunner().invoke(cli, ["overlaps", NCT, "--json", "--no-write", "--store", "memory"])
+    assert out.exit_code == 0, out.output
+    pairs = json.loads(out.stdout)
+    assert len(pairs) == 253 and set(pairs[0]) == {"a", "b", "relation", "shared"}
+
+
+def test_the_command_refuses_what_is_not_an_nct_number() -> None:
+    out = CliRunner().invoke(cli, ["overlaps", "NCT-what", "--store", "memory"])
+    assert out.exit_code == 2 and "not an NCT number" in out.output
+
+
+def test_get_overlaps_answers_the_pairs_and_refuses_a_bad_nct(store) -> None:  # noqa: ANN001
+    require(shutil.which("java") is not None, "Java (for HermiT)")
+    from api.app import create_app
+
+    client = TestClient(create_app(store))
+    got = client.get("/overlaps", params={"nct": NCT})
+    assert got.status_code == 200 and len(got.json()) == 253
+    assert client.get("/overlaps", params={"nct": "bad"}).status_code == 400
+    assert client.get("/overlaps", params={"nct": "NCT00000001"}).status_code == 404
