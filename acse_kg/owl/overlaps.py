@@ -42,6 +42,7 @@ from ..model import AlterationTest, Cohort, Comparison, Not, Study, TumourTypeTe
 from ..store import GRAPH_PREFIX, GraphStore
 from . import classes as K
 from .classify import OwlEngine
+from ..reasoning import ReasonerError
 from .reasoner import Hermit
 
 OVERLAPS_GRAPH = GRAPH_PREFIX + "inferred/cohort-overlaps"
@@ -84,26 +85,36 @@ def compute_overlaps(store: GraphStore, ncts: Sequence[str] | None = None, *,
     cohorts = [(s, c) for s in engine.studies for c in s.cohorts]
     tree = engine.oncotree
     pairs: list[Overlap] = []
-    asked = 0
-    with Hermit(engine.ontology(), deadline=budget) as h:
-        h.abox(None)
-        for i, (sa, a) in enumerate(cohorts):
-            for sb, b in cohorts[i + 1:]:
-                shared = describe(a, b, tree.ancestors)
-                if use_tree and _apart_by_diagnosis(a, b, tree.ancestors):
-                    pairs.append(Overlap(a.iri, b.iri, "disjoint", "", a.label, b.label, by_reasoner=False))
-                    continue
-                asked += 1
-                ea, eb = K.cohort_population(a), K.cohort_population(b)
-                if not h.sat(ea, eb):
-                    relation, shared = "disjoint", ""
-                else:
-                    a_in_b, b_in_a = h.sub(ea, eb), h.sub(eb, ea)
-                    relation = "subsumes" if b_in_a else "subsumed_by" if a_in_b else "overlaps"
-                    if a_in_b and b_in_a:
-                        shared = f"equivalent classes; {shared}"
-                pairs.append(Overlap(a.iri, b.iri, relation, shared, a.label, b.label))
+    try:
+        with Hermit(engine.ontology(), deadline=budget) as h:
+            h.abox(None)
+            asked = _decide(h, cohorts, tree, pairs, use_tree)
+    except ReasonerError as exc:
+        total = len(cohorts) * (len(cohorts) - 1) // 2
+        raise ReasonerError(f"{exc}: {len(pairs)} of {total} pairs of {len(cohorts)} cohorts decided") from exc
     return OverlapReport(pairs, len(cohorts), asked, time.perf_counter() - started)
+
+
+def _decide(h: Hermit, cohorts: list[tuple[Study, Cohort]], tree: Any, pairs: list[Overlap], use_tree: bool) -> int:
+    """Append every pair's relation to ``pairs``; the number of pairs sent to the reasoner."""
+    asked = 0
+    for i, (sa, a) in enumerate(cohorts):
+        for sb, b in cohorts[i + 1:]:
+            if use_tree and _apart_by_diagnosis(a, b, tree.ancestors):
+                pairs.append(Overlap(a.iri, b.iri, "disjoint", "", a.label, b.label, by_reasoner=False))
+                continue
+            asked += 1
+            shared = describe(a, b, tree.ancestors)
+            ea, eb = K.cohort_population(a), K.cohort_population(b)
+            if not h.sat(ea, eb):
+                relation, shared = "disjoint", ""
+            else:
+                a_in_b, b_in_a = h.sub(ea, eb), h.sub(eb, ea)
+                relation = "subsumes" if b_in_a else "subsumed_by" if a_in_b else "overlaps"
+                if a_in_b and b_in_a:
+                    shared = f"equivalent classes; {shared}"
+            pairs.append(Overlap(a.iri, b.iri, relation, shared, a.label, b.label))
+    return asked
 
 
 def _apart_by_diagnosis(a: Cohort, b: Cohort, ancestors: Any) -> bool:
