@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from conftest import NCT, SHARED, require
@@ -80,6 +81,16 @@ def test_the_relations_are_written_into_their_own_graph_for_sparql(acse) -> None
     rows = s.select(f"SELECT ?a ?b WHERE {{ GRAPH <{OVERLAPS_GRAPH}> {{ ?a <{PT}subsumesCohort> ?b }} }}")
     subsumes = {(str(r["a"]).rsplit("/", 1)[1], str(r["b"]).rsplit("/", 1)[1]) for r in rows}
     assert {("22", "23"), ("23", "22")} <= subsumes
+
+
+def test_the_readme_query_finds_the_open_cohorts_that_compete_for_gastric_met_amplified_patients(acse) -> None:  # noqa: ANN001
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    query = readme.split("```sparql\n", 1)[1].split("```", 1)[0]
+    s = open_store("memory")
+    write_overlaps(s, acse)
+    labels = sorted(str(r["label"]) for r in s.select(query))
+    assert labels == ["Another pathology (1 of 2), adults, any crizotinib-target alteration not covered by cohorts 1-20",
+                      "Another pathology (2 of 2), adults, any crizotinib-target alteration not covered by cohorts 1-20"]
 
 
 @pytest.mark.slow
