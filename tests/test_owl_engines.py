@@ -92,9 +92,10 @@ def test_the_reasoner_decides_the_fixed_cases_as_the_protocol_says_in_contract_r
     import jsonschema
     from matching_fixtures import DROP, profile
 
-    lung, gastric, low_anc, nsclc_alk = owl.match_many([
+    lung, gastric, low_anc, nsclc_alk, unknown = owl.match_many([
         profile(), profile(diagnosis="STAD"), profile(labs={"anc": 0.5}),
-        profile(diagnosis="NSCLC", alterations=[{"gene": "ALK", "type": "translocation"}])])
+        profile(diagnosis="NSCLC", alterations=[{"gene": "ALK", "type": "translocation"}]),
+        profile(labs={"platelets": DROP})])
     assert [(c["cohort"], c["verdict"]) for c in lung["cohorts"]] == [(5, "eligible")]
     assert [(c["cohort"], c["verdict"]) for c in gastric["cohorts"]] == [(8, "eligible")]
     assert [(c["cohort"], c["verdict"]) for c in low_anc["cohorts"]] == [(5, "ineligible")]
@@ -104,6 +105,5 @@ def test_the_reasoner_decides_the_fixed_cases_as_the_protocol_says_in_contract_r
 
 
     jsonschema.validate(low_anc, result_schema())
-    unknown = owl.match(profile(labs={"platelets": DROP}))
     jsonschema.validate(unknown, result_schema())
     assert [(c["cohort"], c["verdict"]) for c in unknown["cohorts"]] == [(5, "unknown")]

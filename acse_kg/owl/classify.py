@@ -29,8 +29,8 @@ Which cohorts are listed: those the patient is provably a candidate of
 rule is not provably false. Verdicts: ``eligible`` when the individual is in
 ``#eligible``, ``ineligible`` when in ``#not-eligible`` (or the cohort is not
 open to accrual), else ``unknown``; each criterion likewise from ``#met`` /
-``#not-met``. Many profiles are classified in one HermiT run (one document,
-one individual each), which is how a batch is affordable.
+``#not-met``. Many profiles are classified in one HermiT process (one TBox, a
+reasoner per few profiles), which is how a batch is affordable.
 """
 
 from __future__ import annotations
@@ -54,6 +54,10 @@ from . import classes as K
 from .reasoner import Hermit, InconsistentOntology
 
 PROFILE_BASE = "urn:acse-kg:profile:"
+#: Profiles that share one reasoner: building a reasoner (clausifying the TBox) costs more than the
+#: membership tests, and unconnected individuals do not change each other's answers; a few per
+#: reasoner halves the time, many make every test slower (each builds the whole ABox's model).
+PER_REASONER = 8
 
 
 @dataclass
@@ -90,8 +94,12 @@ class OwlEngine:
 
     # ------------------------------------------------------------ the document
     def ontology(self, extra: K.Signature | None = None, individuals: Sequence[str] = (),
-                 more: Sequence[str] = ()) -> str:
-        """The functional-syntax document: vocabulary, OncoTree subset, every study's classes, individuals."""
+                 more: Sequence[str] = (), *, populations_only: bool = False) -> str:
+        """The functional-syntax document: vocabulary, OncoTree subset, every study's classes, individuals.
+
+        ``populations_only`` keeps only the cohorts' ``#population`` classes (what the overlaps
+        compare): the TBox HermiT must preprocess is then a fraction of the whole.
+        """
         sig = K.Signature()
         sig.merge(self.sig)
         if extra is not None:
@@ -99,7 +107,7 @@ class OwlEngine:
         tumour, _ = K.tumour_axioms(sig.tumour_types, self.oncotree.parents)
         axioms = [*K.vocabulary_axioms(sig), *tumour]
         for c in self.classes:
-            axioms += c.axioms
+            axioms += [a for a in c.axioms if _defines_population(a)] if populations_only else c.axioms
         return K.document([*axioms, *more, *individuals])
 
     def individual(self, n: int, p: ProfileModel, facts: Facts, sig: K.Signature) -> list[str]:
@@ -162,26 +170,30 @@ class OwlEngine:
                  budget: float | None = None) -> list[list[dict[str, Any]]]:
         """For each profile, the v1 result of every study with a candidate cohort (one HermiT process for all)."""
         parsed = [self.vocab.parse(p) for p in profiles]
-        people, aboxes, sig = [], [], K.Signature()
+        people, assertions, sig = [], [], K.Signature()
         for n, p in enumerate(parsed):
             facts, _ = self.vocab.facts(p)
             people.append(_Profile(p, facts, f"{PROFILE_BASE}{n}"))
-            aboxes.append(K.document(self.individual(n, p, facts, sig), iri=None))
+            assertions.append(self.individual(n, p, facts, sig))
         out = []
         with Hermit(self.ontology(sig), deadline=budget) as h:
-            for person, abox in zip(people, aboxes):
-                if not h.abox(abox):
-                    raise InconsistentOntology(f"profile {person.model.id!r} contradicts the ontology")
-                cache: dict[tuple[str, bool], bool] = {}
+            for start in range(0, len(people), PER_REASONER):
+                chunk = range(start, min(start + PER_REASONER, len(people)))
+                if not h.abox(K.document([a for i in chunk for a in assertions[i]], iri=None)):
+                    raise InconsistentOntology("profiles " + ", ".join(repr(people[i].model.id) for i in chunk)
+                                               + " contradict the ontology")
+                for i in chunk:
+                    person = people[i]
+                    cache: dict[tuple[str, bool], bool] = {}
 
-                def has(cls: str, inside: bool = True, _iri: str = person.iri,
-                        _cache: dict[tuple[str, bool], bool] = cache) -> bool:
-                    got = _cache.get((cls, inside))
-                    if got is None:
-                        got = _cache[cls, inside] = h.type(_iri, cls) if inside else h.not_type(_iri, cls)
-                    return got
+                    def has(cls: str, inside: bool = True, _iri: str = person.iri,
+                            _cache: dict[tuple[str, bool], bool] = cache) -> bool:
+                        got = _cache.get((cls, inside))
+                        if got is None:
+                            got = _cache[cls, inside] = h.type(_iri, cls) if inside else h.not_type(_iri, cls)
+                        return got
 
-                out.append([r for r in (self._study_result(s, person, has) for s in self.studies) if r is not None])
+                    out.append([r for r in (self._study_result(s, person, has) for s in self.studies) if r is not None])
             self.questions = h.questions
         return out
 
@@ -248,6 +260,11 @@ class OwlEngine:
         return {"id": f"cohort-{cohort.number}-open", "iri": cohort.status.iri if cohort.status else cohort.iri,
                 "text": OPEN_TEXT, "kind": "inclusion", "status": "met" if cohort.is_open else "not_met",
                 "observed": observed}
+
+
+def _defines_population(axiom: str) -> bool:
+    head = axiom.split(">", 1)[0]
+    return head.endswith("#population") and not axiom.startswith("AnnotationAssertion")
 
 
 class OwlMatcher:

@@ -86,7 +86,7 @@ def compute_overlaps(store: GraphStore, ncts: Sequence[str] | None = None, *,
     tree = engine.oncotree
     pairs: list[Overlap] = []
     try:
-        with Hermit(engine.ontology(), deadline=budget) as h:
+        with Hermit(engine.ontology(populations_only=True), deadline=budget) as h:
             h.abox(None)
             asked = _decide(h, cohorts, tree, pairs, use_tree)
     except ReasonerError as exc:
