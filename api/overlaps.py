@@ -10,7 +10,7 @@ message saying how to narrow it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request
@@ -42,11 +42,11 @@ def _error(status: int, detail: str) -> Response:
                        404: {"description": "no study with cohorts for an nct"},
                        422: {"description": "too many cohorts for one request's budget"},
                        503: {"description": "the reasoner could not run or ran out of time"}})
-async def overlaps(request: Request, nct: list[str] = Query(default=[])) -> Response:
+async def overlaps(request: Request, nct: Annotated[list[str] | None, Query(description="NCT id (repeatable)")] = None) -> Response:
     from acse_kg.owl.overlaps import compute_overlaps
 
     wanted = []
-    for n in nct:
+    for n in nct or []:
         got = normalise_nct(n)
         if got is None:
             return _error(400, f"nct {n!r} is not an NCT number ({NCT_HINT})")

@@ -20,18 +20,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from acse_kg.matching.engine import Matcher  # noqa: E402
-from acse_kg.owl.classify import OwlMatcher  # noqa: E402
-from acse_kg.owl.overlaps import compute_overlaps  # noqa: E402
-from acse_kg.reasoning import ReasonerError  # noqa: E402
-from acse_kg.store import open_store  # noqa: E402
-from acse_kg.synthetic import add_copies  # noqa: E402
+from acse_kg.matching.engine import Matcher
+from acse_kg.owl.classify import OwlMatcher
+from acse_kg.owl.overlaps import compute_overlaps
+from acse_kg.reasoning import ReasonerError
+from acse_kg.store import open_store
+from acse_kg.synthetic import add_copies
 
 NCT = "NCT02034981"
 
 
 def generated(n: int, seed: int = 7) -> list[dict]:
-    from matching_fixtures import ALTERATIONS, POOLS, build
+    from matching_fixtures import ALTERATIONS, POOLS, build  # type: ignore[import-not-found]
 
     rng = random.Random(seed)
     return [build({k: rng.choice(v) for k, v in POOLS.items()}, rng.sample(ALTERATIONS, rng.randint(0, 3)), i)

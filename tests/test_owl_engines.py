@@ -31,6 +31,7 @@ from acse_kg.matching.engine import matcher_for
 from acse_kg.matching.result import result_schema
 from acse_kg.owl.classify import OwlMatcher
 
+
 def profiles(n: int) -> st.SearchStrategy[list[dict[str, Any]]]:
     """``n`` profiles from the matching tests' pools (values on and around every threshold, flags missing or not).
 
@@ -51,7 +52,7 @@ def once(test: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def owl(store) -> OwlMatcher:  # noqa: ANN001
+def owl(store) -> OwlMatcher:
     require(shutil.which("java") is not None, "Java (for HermiT)")
     return OwlMatcher(store)
 
@@ -73,7 +74,7 @@ def compare(fast: dict[str, Any], owl: dict[str, Any]) -> list[str]:
     return bad
 
 
-def check(store, owl: OwlMatcher, batch: list[dict[str, Any]]) -> None:  # noqa: ANN001
+def check(store, owl: OwlMatcher, batch: list[dict[str, Any]]) -> None:
     fast = matcher_for(store)
     results = owl.match_many(batch)
     problems = {p["id"]: (bad, p) for p, r in zip(batch, results) if (bad := compare(fast.match(p), r))}
@@ -82,18 +83,18 @@ def check(store, owl: OwlMatcher, batch: list[dict[str, Any]]) -> None:  # noqa:
 
 @once
 @given(batch=profiles(20))
-def test_the_engines_agree_verdict_by_verdict_on_generated_profiles(store, owl, batch) -> None:  # noqa: ANN001
+def test_the_engines_agree_verdict_by_verdict_on_generated_profiles(store, owl, batch) -> None:
     check(store, owl, batch)
 
 
 @pytest.mark.slow
 @once
 @given(batch=profiles(int(os.environ.get("ACSE_KG_OWL_PROFILES", "2000"))))
-def test_the_engines_agree_on_two_thousand_generated_profiles(store, owl, batch) -> None:  # noqa: ANN001
+def test_the_engines_agree_on_two_thousand_generated_profiles(store, owl, batch) -> None:
     check(store, owl, batch)
 
 
-def test_the_reasoner_decides_the_fixed_cases_as_the_protocol_says_in_contract_results(store, owl) -> None:  # noqa: ANN001
+def test_the_reasoner_decides_the_fixed_cases_as_the_protocol_says_in_contract_results(store, owl) -> None:
     import jsonschema
     from matching_fixtures import DROP, profile
 

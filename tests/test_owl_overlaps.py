@@ -23,12 +23,12 @@ CAPTUR_FILE = SHARED / "reference" / "matchminer" / "ctml_example_CAPTUR_NCT0329
 
 
 @pytest.fixture(scope="module")
-def acse(store):  # noqa: ANN001
+def acse(store):
     require(shutil.which("java") is not None, "Java (for HermiT)")
     return compute_overlaps(store, [NCT])
 
 
-def relation(report, a: str, b: str) -> str:  # noqa: ANN001
+def relation(report, a: str, b: str) -> str:
     for p in report.pairs:
         if (p.a, p.b) == (a, b):
             return p.relation
@@ -37,45 +37,45 @@ def relation(report, a: str, b: str) -> str:  # noqa: ANN001
     raise AssertionError(f"no pair {a} {b}")
 
 
-def cohort(store, n: int, nct: str = NCT) -> str:  # noqa: ANN001
+def cohort(store, n: int, nct: str = NCT) -> str:
     c = read_study(store, nct).cohort(n)
     assert c is not None
     return c.iri
 
 
-def test_every_pair_of_the_records_cohorts_gets_one_relation(store, acse) -> None:  # noqa: ANN001
+def test_every_pair_of_the_records_cohorts_gets_one_relation(store, acse) -> None:
     assert acse.cohorts == 23 and len(acse.pairs) == 23 * 22 // 2
     assert {p.relation for p in acse.pairs} <= {"subsumes", "subsumed_by", "overlaps", "disjoint"}
 
 
-def test_cohorts_of_different_pathologies_are_disjoint(store, acse) -> None:  # noqa: ANN001
+def test_cohorts_of_different_pathologies_are_disjoint(store, acse) -> None:
     assert relation(acse, cohort(store, 5), cohort(store, 8)) == "disjoint"  # NSCLC vs gastric, both MET-amplified
 
 
-def test_the_two_other_pathology_slots_are_equivalent(store, acse) -> None:  # noqa: ANN001
+def test_the_two_other_pathology_slots_are_equivalent(store, acse) -> None:
     pair = next(p for p in acse.pairs if {p.a, p.b} == {cohort(store, 22), cohort(store, 23)})
     assert pair.relation == "subsumes" and pair.shared.startswith("equivalent")
 
 
-def test_a_named_cohort_overlaps_the_other_pathology_slot_with_the_shared_population_described(store, acse) -> None:  # noqa: ANN001
+def test_a_named_cohort_overlaps_the_other_pathology_slot_with_the_shared_population_described(store, acse) -> None:
     # NSCLC with a MET amplification and, besides, an alteration no named cohort takes with NSCLC.
     pair = next(p for p in acse.pairs if {p.a, p.b} == {cohort(store, 5), cohort(store, 22)})
     assert pair.relation == "overlaps"
     assert pair.shared == "diagnosis: NSCLC; alteration: MET amplification; age: 18 years and over"
 
 
-def test_adults_only_and_children_only_cohorts_are_disjoint(store, acse) -> None:  # noqa: ANN001
+def test_adults_only_and_children_only_cohorts_are_disjoint(store, acse) -> None:
     assert relation(acse, cohort(store, 21), cohort(store, 22)) == "disjoint"  # under 18 vs 18 and over
 
 
 @pytest.mark.slow
-def test_the_oncotree_shortcut_agrees_with_the_reasoner_on_every_pair(store, acse) -> None:  # noqa: ANN001
+def test_the_oncotree_shortcut_agrees_with_the_reasoner_on_every_pair(store, acse) -> None:
     full = compute_overlaps(store, [NCT], use_tree=False)
     assert full.reasoner_pairs == len(full.pairs)
     assert [(p.a, p.b, p.relation) for p in full.pairs] == [(p.a, p.b, p.relation) for p in acse.pairs]
 
 
-def test_the_relations_are_written_into_their_own_graph_for_sparql(acse) -> None:  # noqa: ANN001
+def test_the_relations_are_written_into_their_own_graph_for_sparql(acse) -> None:
     s = open_store("memory")
     write_overlaps(s, acse)
     rows = s.select(f"SELECT ?a ?b WHERE {{ GRAPH <{OVERLAPS_GRAPH}> {{ ?a <{PT}subsumesCohort> ?b }} }}")
@@ -83,7 +83,7 @@ def test_the_relations_are_written_into_their_own_graph_for_sparql(acse) -> None
     assert {("22", "23"), ("23", "22")} <= subsumes
 
 
-def test_the_readme_query_finds_the_open_cohorts_that_compete_for_gastric_met_amplified_patients(acse) -> None:  # noqa: ANN001
+def test_the_readme_query_finds_the_open_cohorts_that_compete_for_gastric_met_amplified_patients(acse) -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     query = readme.split("```sparql\n", 1)[1].split("```", 1)[0]
     s = open_store("memory")
@@ -124,7 +124,7 @@ def test_captur_crizotinib_arm_is_disjoint_from_acse_nsclc_and_overlaps_acse_gas
     assert relation(report, cohort(s, 8), arm.iri) == "overlaps"  # MET-amplified gastric cancer
 
 
-def test_the_command_prints_json_pairs(tmp_path) -> None:  # noqa: ANN001
+def test_the_command_prints_json_pairs(tmp_path) -> None:
     require(shutil.which("java") is not None, "Java (for HermiT)")
     out = CliRunner().invoke(cli, ["overlaps", NCT, "--json", "--no-write", "--store", "memory"])
     assert out.exit_code == 0, out.output
@@ -137,7 +137,7 @@ def test_the_command_refuses_what_is_not_an_nct_number() -> None:
     assert out.exit_code == 2 and "not an NCT number" in out.output
 
 
-def test_get_overlaps_answers_the_pairs_and_refuses_a_bad_nct(store) -> None:  # noqa: ANN001
+def test_get_overlaps_answers_the_pairs_and_refuses_a_bad_nct(store) -> None:
     require(shutil.which("java") is not None, "Java (for HermiT)")
     from api.app import create_app
 

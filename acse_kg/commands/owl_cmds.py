@@ -8,7 +8,7 @@ objects. The relations are written back into their own named graph
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import orjson
 import typer
@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("overlaps")
     def overlaps(
-        ncts: Annotated[Optional[list[str]], typer.Argument(help="NCT ids (default: every study with cohorts).")] = None,
+        ncts: Annotated[list[str] | None, typer.Argument(help="NCT ids (default: every study with cohorts).")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of {a, b, relation, shared}.")] = False,
         write: Annotated[bool, typer.Option("--write/--no-write", help="Replace the inferred overlaps graph with the result.")] = True,
         budget: Annotated[float, typer.Option("--budget", help="Seconds HermiT may take in all.")] = 600.0,
@@ -59,7 +59,7 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"{p.relation:12} {p.a_label} | {p.b_label}" + (f" | {p.shared}" if p.shared else ""))
         if write:
             try:
-                n = write_overlaps(s, report)
+                written = write_overlaps(s, report)
             except StoreError as exc:
                 fail(str(exc))
-            typer.echo(f"acse-kg: {n} triples written to the inferred overlaps graph", err=True)
+            typer.echo(f"acse-kg: {written} triples written to the inferred overlaps graph", err=True)

@@ -160,7 +160,7 @@ def cohort_kind(c: Cohort) -> str:
 
 
 # ------------------------------------------------------------------ literals
-def decimal(x: float | int) -> str:
+def decimal(x: float) -> str:
     d = Decimal(str(x))
     text = format(d, "f")
     if "." not in text:

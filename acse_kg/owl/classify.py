@@ -44,7 +44,13 @@ import orjson
 from ..derived import DerivedCache
 from ..matching.candidates import Taxonomy as OncoTree
 from ..matching.dosing import Regimen, compile_regimens, dosing_for
-from ..matching.engine import OPEN_TEXT, VERDICT_RANK, TrialNotFound, Vocabulary, vocabulary_for
+from ..matching.engine import (
+    OPEN_TEXT,
+    VERDICT_RANK,
+    TrialNotFound,
+    Vocabulary,
+    vocabulary_for,
+)
 from ..matching.profile import ProfileModel
 from ..matching.rules import DRUGS, DX, VARIANTS, Facts
 from ..model import Cohort, ModelError, Study, read_study, structured_studies
@@ -62,7 +68,7 @@ PER_REASONER = 8
 
 @dataclass
 class _Profile:
-    model: ProfileModel
+    model: Any  # the profile parsed by the graph's generated schema (a ProfileModel subclass)
     facts: Facts
     iri: str
 
@@ -110,7 +116,7 @@ class OwlEngine:
             axioms += [a for a in c.axioms if _defines_population(a)] if populations_only else c.axioms
         return K.document([*axioms, *more, *individuals])
 
-    def individual(self, n: int, p: ProfileModel, facts: Facts, sig: K.Signature) -> list[str]:
+    def individual(self, n: int, p: Any, facts: Facts, sig: K.Signature) -> list[str]:
         """The axioms stating one profile as an individual, closure axioms included (see the module doc)."""
         me = f"<{PROFILE_BASE}{n}>"
         ax = [f"Declaration(NamedIndividual({me}))", f"ClassAssertion({K.PATIENT} {me})"]
@@ -200,7 +206,7 @@ class OwlEngine:
     def _study_result(self, study: Study, person: _Profile, has: Callable[[str, bool], bool]) -> dict[str, Any] | None:
         p, facts = person.model, person.facts
         classes = next(c for c in self.classes if c.study is study)
-        cohorts_out = []
+        cohorts_out: list[dict[str, Any]] = []
         notes: list[str] = []
         for cohort in study.cohorts:
             kind = K.cohort_kind(cohort)
@@ -240,11 +246,11 @@ class OwlEngine:
                                 "recruiting": bool(cohort.is_open and study.recruiting is not False)})
         if not cohorts_out:
             return None
-        cohorts_out.sort(key=lambda c: (VERDICT_RANK[c["verdict"]], c["cohort"]))
+        cohorts_out.sort(key=lambda c: (VERDICT_RANK[str(c["verdict"])], int(c["cohort"])))
         if study.recruiting is False and study.status is not None:
             notes.append(f"{study.nct} is not recruiting ({study.status.label or study.status.code}): "
                          "its cohorts take no patient now")
-        first = study.cohort(cohorts_out[0]["cohort"])
+        first = study.cohort(int(cohorts_out[0]["cohort"]))
         drugs = {d.iri for d in first.drugs} if first else set()
         regimens = [r for r in self.regimens[study.iri] if not drugs or r.drug in drugs]
         dosing = dosing_for(regimens, p.age_years, facts, p.height_cm, p.weight_kg)

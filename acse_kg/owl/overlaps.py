@@ -39,10 +39,10 @@ from rdflib import RDF, RDFS, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import OWL
 
 from ..model import AlterationTest, Cohort, Comparison, Not, Study, TumourTypeTest, walk
+from ..reasoning import ReasonerError
 from ..store import GRAPH_PREFIX, GraphStore
 from . import classes as K
 from .classify import OwlEngine
-from ..reasoning import ReasonerError
 from .reasoner import Hermit
 
 OVERLAPS_GRAPH = GRAPH_PREFIX + "inferred/cohort-overlaps"
@@ -196,10 +196,10 @@ def overlaps_graph(report: OverlapReport, studies: Sequence[Study] = ()) -> Grap
     g = Graph()
     g.bind("pt", PTN)
     for prop, label, comment in (
-        ("subsumesCohort", "subsumes cohort", "Every patient the object cohort accepts, the subject accepts too "
-                                              "(inferred by HermiT from the cohorts' defined classes)."),
-        ("overlapsCohort", "overlaps cohort", "Some patient could be accepted by both cohorts: the intersection of "
-                                              "their classes is satisfiable (inferred by HermiT); symmetric."),
+        ("subsumesCohort", "subsumes cohort", ("Every patient the object cohort targets, the subject targets too "
+                                               "(inferred by HermiT from the cohorts' population classes).")),
+        ("overlapsCohort", "overlaps cohort", ("Some patient could be in both cohorts: the intersection of their "
+                                               "population classes is satisfiable (inferred by HermiT); symmetric.")),
     ):
         g.add((PTN[prop], RDF.type, OWL.ObjectProperty))
         g.add((PTN[prop], RDFS.label, Literal(label, lang="en")))

@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 from ..reasoning import ReasonerError, find_java
 
@@ -32,7 +33,7 @@ class InconsistentOntology(ReasonerError):
 
 def _classpath() -> str:
     """HermiT and the OWL API: the jar owlready2 ships (the one ``acse-kg reason`` runs)."""
-    import owlready2
+    import owlready2  # type: ignore[import-untyped]
 
     here = Path(owlready2.__file__).parent / "hermit"
     return os.pathsep.join([str(here), str(here / "HermiT.jar")])
@@ -125,8 +126,8 @@ class Hermit:
                 self.proc.wait()
         self.tmp.cleanup()
 
-    def __enter__(self) -> Hermit:
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(self, t: object, v: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
