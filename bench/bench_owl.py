@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> None:
         fast.match(p)
     fast_each = (time.perf_counter() - t) / len(profiles)
     owl = OwlMatcher(store, NCT)
+    owl.budget = None  # the bench measures; a request has its budget
     t = time.perf_counter()
     owl.match_many(profiles)
     owl_total = time.perf_counter() - t

@@ -290,7 +290,7 @@ class OwlMatcher:
                                 "no study with cohorts in the graph")
         self.engine = OwlEngine(store, studies[:1])
         #: Seconds HermiT may take for one call (a request's budget).
-        self.budget = 120.0
+        self.budget: float | None = 120.0
         self.trial = studies[0]
 
     def match_many(self, profiles: Sequence[ProfileModel | bytes | str | dict[str, Any]]) -> list[dict[str, Any]]:
