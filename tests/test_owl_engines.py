@@ -113,3 +113,28 @@ def test_the_reasoner_decides_the_fixed_cases_as_the_protocol_says_in_contract_r
     jsonschema.validate(low_anc, result_schema())
     jsonschema.validate(unknown, result_schema())
     assert [(c["cohort"], c["verdict"]) for c in unknown["cohorts"]] == [(5, "unknown")]
+
+
+def test_the_command_and_the_server_dispatch_to_the_reasoner(store, tmp_path) -> None:
+    import json
+
+    from fastapi.testclient import TestClient
+    from matching_fixtures import profile
+    from typer.testing import CliRunner
+
+    from acse_kg.cli import app as cli
+    from api.app import create_app
+
+    require(shutil.which("java") is not None, "Java (for HermiT)")
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(profile(diagnosis="STAD")), encoding="utf-8")
+    out = CliRunner().invoke(cli, ["match", str(path), "--engine", "owl", "--store", "memory"])
+    assert out.exit_code == 0, out.output
+    result = json.loads(out.stdout)
+    assert [(c["cohort"], c["verdict"]) for c in result["cohorts"]] == [(8, "eligible")]
+    assert any("HermiT" in n for n in result["notes"])
+    got = TestClient(create_app(store)).post("/match?engine=owl", json=profile(labs={"anc": 0.5}))
+    assert got.status_code == 200
+    assert [(c["cohort"], c["verdict"]) for c in got.json()["cohorts"]] == [(5, "ineligible")]
+    bad = CliRunner().invoke(cli, ["match", str(path), "--engine", "prolog", "--store", "memory"])
+    assert bad.exit_code == 2 and "expected fast or owl" in bad.output
