@@ -27,9 +27,9 @@ reads a profile as the fast path does, and the individual says so:
 Which cohorts are listed: those the patient is provably a candidate of
 (``#candidate``); for a rule cohort, those whose genes and age fit and whose
 rule is not provably false. Verdicts: ``eligible`` when the individual is in
-``#eligible``, ``ineligible`` when in ``#not-eligible`` (or the cohort is not
-open to accrual), else ``unknown``; each criterion likewise from ``#met`` /
-``#not-met``. Many profiles are classified in one HermiT process (one TBox, a
+``#eligible``, ``ineligible`` when provably outside it (or the cohort is not
+open to accrual), else ``unknown``; each criterion likewise from ``#met``.
+Only these memberships are asked, candidacy first (see :mod:`.reasoner`). Many profiles are classified in one HermiT process (one TBox, a
 reasoner per few profiles), which is how a batch is affordable.
 """
 
