@@ -124,6 +124,7 @@ def test_captur_crizotinib_arm_is_disjoint_from_acse_nsclc_and_overlaps_acse_gas
     assert relation(report, cohort(s, 8), arm.iri) == "overlaps"  # MET-amplified gastric cancer
 
 
+@pytest.mark.slow  # a HermiT run of its own; GET /overlaps covers the same computation by default
 def test_the_command_prints_json_pairs(tmp_path) -> None:
     require(shutil.which("java") is not None, "Java (for HermiT)")
     out = CliRunner().invoke(cli, ["overlaps", NCT, "--json", "--no-write", "--store", "memory"])
