@@ -29,6 +29,7 @@ from ..model import ModelError, Study, read_study, read_variables, structured_st
 from ..namespaces import ID, NCT_HINT, normalise_nct
 from ..store import GraphStore
 from .candidates import Basket, CandidateFinder, Taxonomy, pair_set
+from .completion import Group, build_groups, read_correspondences, variables_plain
 from .dosing import Regimen, compile_regimens, dosing_for
 from .profile import ProfileError, ProfileModel
 from .profile_schema import profile_schema
@@ -48,6 +49,11 @@ from .rules import (
 
 VERDICT_RANK = {"eligible": 0, "unknown": 1, "ineligible": 2}
 VERDICTS = ("eligible", "unknown", "ineligible")
+#: A criterion's status in a clinician's words: an exclusion that is "met" means the patient is not excluded.
+FINDINGS = {
+    "inclusion": {"met": "met", "not_met": "not met", "unknown": "unknown"},
+    "exclusion": {"met": "not excluded", "not_met": "excluded", "unknown": "unknown"},
+}
 OPEN_TEXT = "cohort open to accrual"
 #: Profile fields that are not plain values: the facts builder turns them into sets and pairs.
 STRUCTURED_FIELDS = frozenset({"diagnosis", "alterations", "prior_therapies"})
@@ -89,6 +95,8 @@ class Vocabulary:
         self.genes, self.symbols = _genes(store)
         self.alteration_types, self.type_words = _alteration_types(store)
         self.variables = read_variables(store)
+        self.correspondences = read_correspondences(store)
+        self.plain = variables_plain(self.variables.values())
         #: The profile generated from the graph's variables: the parser, and the drugs prior therapies name.
         self.schema = profile_schema(store)
         fields = {v.field for v in self.variables.values()} - STRUCTURED_FIELDS
@@ -209,7 +217,7 @@ class _CohortPlan:
     open_item: dict[str, Any]
     rule_item: dict[str, Any] | None
     key: tuple[str, ...]
-    explain: Callable[[Facts], tuple[list[dict[str, Any]], int]]  # facts -> (criteria items, worst rank)
+    explain: Callable[[Facts], tuple[list[dict[str, Any]], tuple[str, ...]]]  # facts -> (criteria items, statuses)
     regimens: list[Regimen]
 
 
@@ -225,6 +233,10 @@ class StudyMatcher:
         self.criteria = list(study.criteria)
         self.decidable = [c for c in self.criteria if c.decidable]
         self._status: list[Callable[[Facts], str]] = [compile_status(c) for c in self.decidable]
+        self._applies = [compile_expr(c.applies_when) if c.applies_when is not None else None for c in self.decidable]
+        self.groups = build_groups(self.decidable, self._status, vocab.correspondences, vocab.plain)
+        self._group_of = {i: g for g in self.groups for i in g.members}
+        self._fields = [[f for f in c.fields() if f in vocab.plain or f == "prior_therapies"] for c in self.decidable]
         self.finder = CandidateFinder.build(study, vocab.symbols, vocab.type_words)
         self.cohorts = self.finder.baskets
         drug_of = {iv.iri: iv.drug.iri if iv.drug else None for iv in study.interventions}
@@ -232,7 +244,7 @@ class StudyMatcher:
         self.recruiting = study.recruiting
         self._conditions = {c.iri: compile_expr(c.applies_when) for c in self.criteria
                             if not c.computable and c.applies_when is not None}
-        self._explainers: dict[tuple[str, ...], Callable[[Facts], tuple[list[dict[str, Any]], int]]] = {}
+        self._explainers: dict[tuple[str, ...], Callable[[Facts], tuple[list[dict[str, Any]], tuple[str, ...]]]] = {}
         self._plans = {c.iri: self._plan(c) for c in self.cohorts}
 
     # ------------------------------------------------------------ building
@@ -259,6 +271,9 @@ class StudyMatcher:
             "kind": "inclusion",
             "status": "met" if cohort.is_open else "not_met",
             "observed": observed,
+            "applies": True,
+            "finding": "met" if cohort.is_open else "not met",
+            "missing": [],
         }
         rule_item = None
         if basket.rule is not None:
@@ -266,13 +281,14 @@ class StudyMatcher:
                          "text": f"the cohort's molecular and clinical rule: {cohort.label}", "kind": "inclusion"}
         drugs = {d.iri for d in cohort.drugs}
         regimens = [r for r in self.regimens if not drugs or r.drug in drugs]
-        explain = self._explainers.get(key)
+        explain = self._explainers.get(key)  # type: ignore[assignment]
         if explain is None:  # cohorts with the same criteria share one generated function
             explain = self._explainers[key] = self._explainer(crit)
         return _CohortPlan(basket, crit, confirm, open_item, rule_item, key, explain, regimens)
 
-    def _explainer(self, crit: list[tuple[int, dict[str, Any]]]) -> Callable[[Facts], tuple[list[dict[str, Any]], int]]:
-        """A generated function: the explanation of each criterion (status and value observed) and the worst rank.
+    def _explainer(self, crit: list[tuple[int, dict[str, Any]]]) -> Callable[[Facts], tuple[list[dict[str, Any]], tuple[str, ...]]]:
+        """A generated function: the explanation of each criterion (status, value observed, whether it applies,
+        the finding in a clinician's words) and the statuses.
 
         One function per set of criteria, with the items written as dict literals, is
         about twice as fast as assembling them criterion by criterion; the statuses
@@ -282,33 +298,63 @@ class StudyMatcher:
         src = Source()
         lines, items, names = [], [], []
         for n, (i, static) in enumerate(crit):
-            s = f"s{n}"
+            s, a = f"s{n}", f"a{n}"
             names.append(s)
             lines.append(f"    {s} = {src.const(self._status[i])}(F)")
+            applies = self._applies[i]
+            lines.append(f"    {a} = {src.const(applies)}(F)" if applies is not None else f"    {a} = True")
             fields = self.decidable[i].fields()
             if len(fields) == 1:
                 observed = f"F.get({src.const(fields[0])})"
             else:
                 observed = "{" + ", ".join(f"{k}: F.get({k})" for k in (src.const(f) for f in fields)) + "}"
             pairs = ", ".join(f"{src.const(k)}: {src.const(v)}" for k, v in static.items())
-            items.append(f"{{{pairs}, 'status': {s}, 'observed': {observed}}}")
+            words = src.const(FINDINGS[static["kind"]])
+            items.append(f"{{{pairs}, 'status': {s}, 'observed': {observed}, 'applies': {a}, "
+                         f"'finding': 'not applicable' if {a} is False else {words}[{s}], 'missing': []}}")
         statuses = "(" + "".join(f"{s}, " for s in names) + ")"
-        body = "\n".join(lines) + (
-            f"\n    ss = {statuses}\n"
-            f"    return [{', '.join(items)}], (2 if 'not_met' in ss else 1 if 'unknown' in ss else 0)\n")
+        body = "\n".join(lines) + f"\n    return [{', '.join(items)}], {statuses}\n"
         return src.function("explain", body)
+
+    def _settle(self, plan: _CohortPlan, items: list[dict[str, Any]], statuses: tuple[str, ...], facts: Facts,
+                decided: dict[int, tuple[str, list[str]]]) -> int:
+        """Decide each unknown criterion with its group over the completions of the missing data; the worst rank.
+
+        ``decided`` keeps each group's decision for the other cohorts of this profile.
+        """
+        for n, st in enumerate(statuses):
+            if st != "unknown":
+                continue
+            i = plan.criteria[n][0]
+            group = self._group_of[i]
+            got = decided.get(id(group))
+            if got is None:
+                got = decided[id(group)] = group.decide(facts)
+            status, matter = got
+            item = items[n]
+            if status != "unknown":
+                item["status"] = status
+                item["finding"] = FINDINGS[item["kind"]][status] if item["applies"] is not False else "not applicable"
+                continue
+            own = [f for f in self._fields[i] if facts.get(f) is None]
+            item["missing"] = [f for f in own if f in matter] or own or matter
+        final = [item["status"] for item in items]
+        return 2 if "not_met" in final else 1 if "unknown" in final else 0
 
     # ------------------------------------------------------------ matching
     def match_facts(self, p: ProfileModel, facts: Facts, alts: list[tuple[str, str]]) -> dict[str, Any]:
         """The v1 result of this study for a profile whose facts are built."""
         found, notes = self.finder.find(facts, p.age_years, alts)
         shared: dict[tuple[str, ...], tuple[list[dict[str, Any]], int, list[str]]] = {}
+        decided: dict[int, tuple[str, list[str]]] = {}
         cohorts_out = []
         for basket in found:
             plan = self._plans[basket.iri]
             done = shared.get(plan.key)
             if done is None:
-                items, worst = plan.explain(facts)
+                items, statuses = plan.explain(facts)
+                worst = self._settle(plan, items, statuses, facts, decided) if "unknown" in statuses else (
+                    2 if "not_met" in statuses else 0)
                 confirm = [text for cond, text in plan.to_confirm if cond is None or cond(facts) is not False]
                 done = shared[plan.key] = (items, worst, confirm)
             items, worst, confirm = done
@@ -316,20 +362,29 @@ class StudyMatcher:
             head = [plan.open_item]
             if plan.rule_item is not None and basket.rule is not None:
                 ok = basket.rule(facts)
-                head.append({**plan.rule_item, "status": "met" if ok else "unknown", "observed": facts["alterations"]})
+                head.append({**plan.rule_item, "status": "met" if ok else "unknown", "observed": facts["alterations"],
+                             "applies": True, "finding": "met" if ok else "unknown",
+                             "missing": [] if ok else ["alterations"]})
                 worst = max(worst, 0 if ok else 1)
             if not cohort.is_open:
                 worst = 2
                 notes.append(f"cohort {cohort.number} ({cohort.label}) is not open to accrual: "
                              f"{plan.open_item['observed']}")
+            criteria = [*head, *items]
+            deciding = "not_met" if worst == 2 else "unknown" if worst == 1 else None
+            missing: dict[str, None] = {}
+            for item in criteria:
+                missing.update(dict.fromkeys(item["missing"]))
             cohorts_out.append({
                 "cohort": cohort.number,
                 "iri": cohort.iri,
                 "label": cohort.label,
                 "verdict": VERDICTS[worst],
-                "criteria": [*head, *items],
+                "criteria": criteria,
                 "to_confirm": confirm,
                 "recruiting": bool(cohort.is_open and self.recruiting is not False),
+                "reasons": [item["id"] for item in criteria if item["status"] == deciding] if deciding else [],
+                "missing": list(missing),
             })
         cohorts_out.sort(key=lambda c: (VERDICT_RANK[c["verdict"]], c["cohort"]))
         if found and self.recruiting is False and self.model.status is not None:
