@@ -1,10 +1,12 @@
 """Load the bundle (ontology, vocabularies, study records) into a store.
 
-Each source goes into its own named graph, swapped in whole with
-``GraphStore.replace_graph``, so that loading twice changes nothing and a
-reload of one source never touches another. Every source is parsed before the
-first graph is replaced: a broken file aborts the load with a message naming
-it, and the store keeps what it had.
+Each source goes into its own named graph, swapped in whole, so that loading
+twice changes nothing and a reload of one source never touches another. Every
+source is parsed before the first graph is replaced: a broken file aborts the
+load with a message naming it, and the store keeps what it had. The graphs
+are written in ONE transaction (the first load of an empty store is all or
+nothing); a study already in the store whose record file changed becomes a
+new version of it through :func:`acse_kg.versions.save_study`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pyoxigraph as ox
 from . import vocab
 from .namespaces import is_nct
 from .paths import DATA_DIR, ONTOLOGY_DIR
-from .store import GRAPH_PREFIX, GraphStore, OxigraphStore, StoreError
+from .store import GRAPH_PREFIX, GraphOp, GraphStore, ReplaceGraph, StoreError
 
 ONTOLOGY_GRAPH = GRAPH_PREFIX + "ontology"
 ONCOTREE_GRAPH = GRAPH_PREFIX + f"vocab/oncotree/{vocab.ONCOTREE_RELEASE_ID}"
@@ -112,30 +114,31 @@ def load_bundle(
     ClinicalTrials.gov) are left alone.
     """
     payloads = [(s.graph, s.produce()) for s in bundle_sources(ontology_dir, data_dir)]
+    present = set(store.named_graphs())
+    ops: list[GraphOp] = []
+    edited: list[tuple[str, bytes]] = []
     for graph, data in payloads:
-        if graph.startswith(STUDY_GRAPH_PREFIX):
-            _load_study(store, graph, data)
+        if graph.startswith(STUDY_GRAPH_PREFIX) and graph in present:
+            edited.append((graph, data))  # a study in the store: a new version only if its file changed
         else:
-            store.replace_graph(graph, data, "ntriples")
+            ops.append(ReplaceGraph(graph, data, "ntriples"))
+    store.write(ops)
+    for graph, data in edited:
+        _load_study(store, graph, data)
     counts = graph_counts(store)
     return {graph: counts.get(graph, 0) for graph, _ in payloads}
 
 
 def _load_study(store: GraphStore, graph: str, data: bytes) -> None:
-    """A record file's study graph: new, it is loaded; unchanged, nothing is written; edited, the
-    version in the store is kept in the history first, as for any other edit of a study."""
-    from .history import replace_study, same_graph  # history reads the loader's graph names
+    """A record file's study graph: new, it is loaded (version 0, as the bundle has it); unchanged,
+    nothing is written; edited, it becomes a new version, the one in the store kept in the history."""
+    from .versions import has_live, save_study  # versions reads the loader's graph names
 
-    live = store.graph(graph)
-    if len(live) == 0:
-        store.replace_graph(graph, data, "ntriples")
-        return
-    staged = OxigraphStore(None)  # read back as the store reads it: literals in the same canonical form
-    staged.replace_graph(graph, data, "ntriples")
-    if same_graph(live, staged.graph(graph)):
-        return
     nct = graph[len(STUDY_GRAPH_PREFIX):]
-    replace_study(store, nct, data, "ntriples", agent="acse-kg load", note=f"reloaded from data/{nct}.ttl")
+    if not has_live(store, nct):
+        store.write([ReplaceGraph(graph, data, "ntriples")])
+        return
+    save_study(store, nct, data, "ntriples", agent="acse-kg load", note=f"reloaded from data/{nct}.ttl")
 
 
 def load_study_file(store: GraphStore, path: Path) -> str:

@@ -16,13 +16,29 @@ default graph and no named graphs has *no* named graphs, and compliant engines
 Writes go to the update endpoint with ``Authorization: Bearer <token>`` when a
 token is given (``ACSE_KG_REMOTE_TOKEN``). Engines differ on where that is
 (see :func:`update_url_for`): given explicitly, or derived from the query URL.
+
+A write under a :class:`~acse_kg.store.Claim` takes a lock first. SPARQL 1.1
+does not say how concurrent updates are isolated, and the Oxigraph server
+evaluates an update's WHERE clauses on a snapshot: two conditional updates
+sent at once can both see the condition hold and both apply (measured: every
+time, with a few hundred triples in each). The lock needs only that each
+update is atomic and that a read after it sees it: a writer adds its request
+to the claim's scope in :data:`LOCK_GRAPH`, then reads the requests; it holds
+the lock if its own is the only one, and otherwise withdraws it and tries
+again after a random pause. Of two writers, the one that reads second sees
+the other's request, so they never both hold it (both may withdraw: the
+pauses break that tie). A request older than :data:`LOCK_TTL_S` (its writer
+died) is ignored and removed.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -33,13 +49,24 @@ from rdflib.term import Node
 from .namespaces import PREFIXES
 from .sparql_safety import RefusedQuery, analyse
 from .store import (
-    HISTORY_PREFIX,
     RDF_FORMATS,
     RESULT_FORMATS,
+    AddToGraph,
+    Bindings,
+    Claim,
+    DropGraph,
+    HISTORY_PREFIX,
+    GraphOp,
     QuerySyntaxError,
+    RemoveFromGraph,
+    ReplaceGraph,
     SelectResult,
     StoreError,
+    bind_values,
+    check_claim,
+    is_live_graph,
     one_line,
+    update_request,
     with_prologue,
 )
 
@@ -67,6 +94,22 @@ def update_url_for(query_url: str) -> str:
 
 #: Seconds the list of the endpoint's named graphs (the default graph of queries) is reused.
 GRAPH_LIST_TTL = 2.0
+
+#: Where writers' lock requests live (outside the live graphs, as the history is).
+LOCK_GRAPH = HISTORY_PREFIX + "write-locks"
+LOCK_REQUEST = "urn:acse-kg:write-lock-request"
+#: A lock request older than this is a dead writer's, and ignored.
+LOCK_TTL_S = 120.0
+#: How long a writer waits for a lock before giving up.
+LOCK_WAIT_S = 60.0
+
+
+def _stamp(request: str) -> float:
+    """When a lock request was made (seconds since the epoch); 0 for one that does not say."""
+    try:
+        return float(request.split(" ", 1)[0])
+    except ValueError:
+        return 0.0
 
 
 def _term(binding: dict[str, Any] | None) -> Node | None:
@@ -155,7 +198,10 @@ class SparqlEndpointStore:
         return self._graphs
 
     def _live_graphs(self) -> list[str]:
-        return [g for g in self._all_graphs() if not g.startswith(HISTORY_PREFIX)]
+        return [g for g in self._all_graphs() if is_live_graph(g)]
+
+    def live_graphs(self) -> list[str]:
+        return self._live_graphs()
 
     def _json(self, query: str) -> dict[str, Any]:
         import orjson
@@ -163,22 +209,22 @@ class SparqlEndpointStore:
         return orjson.loads(self._query_raw(query, RESULT_FORMATS["json"][1]))
 
     # -- reading -----------------------------------------------------------
-    def select(self, query: str) -> SelectResult:
-        data = self._json(query)
+    def select(self, query: str, bindings: Bindings | None = None) -> SelectResult:
+        data = self._json(bind_values(query, bindings))
         if "results" not in data:
             raise QuerySyntaxError("expected a SELECT query")
         variables = data["head"]["vars"]
         rows = [{v: _term(b.get(v)) for v in variables} for b in data["results"]["bindings"]]
         return SelectResult(variables, rows)
 
-    def ask(self, query: str) -> bool:
-        data = self._json(query)
+    def ask(self, query: str, bindings: Bindings | None = None) -> bool:
+        data = self._json(bind_values(query, bindings))
         if "boolean" not in data:
             raise QuerySyntaxError("expected an ASK query")
         return bool(data["boolean"])
 
-    def construct(self, query: str) -> rdflib.Graph:
-        body = self._query_raw(query, RDF_FORMATS["ntriples"][1])
+    def construct(self, query: str, bindings: Bindings | None = None) -> rdflib.Graph:
+        body = self._query_raw(bind_values(query, bindings), RDF_FORMATS["ntriples"][1])
         return rdflib.Graph().parse(data=body, format="nt")
 
     def query_serialized(
@@ -206,14 +252,15 @@ class SparqlEndpointStore:
         data = orjson.loads(body)
         return sorted(b["g"]["value"] for b in data["results"]["bindings"] if b["g"]["type"] == "uri")
 
+    _GRAPH_QUERY = "CONSTRUCT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }"
+
     def _graph_triples(self, graph: str) -> list[ox.Triple]:
-        body = self._query_raw(
-            f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}", RDF_FORMATS["ntriples"][1]
-        )
+        query = bind_values(self._GRAPH_QUERY, {"g": rdflib.URIRef(graph)})
+        body = self._query_raw(query, RDF_FORMATS["ntriples"][1])
         return list(ox.parse(body, format=ox.RdfFormat.N_TRIPLES))
 
     def graph(self, graph: str) -> rdflib.Graph:
-        return self.construct(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}")
+        return self.construct(self._GRAPH_QUERY, {"g": rdflib.URIRef(graph)})
 
     def dump(self, rdf_format: str = "nquads", *, include_history: bool = True) -> bytes:
         fmt = RDF_FORMATS[rdf_format][0]
@@ -242,28 +289,60 @@ class SparqlEndpointStore:
         finally:
             self._graphs = None  # even a failed request may have been applied before the answer was lost
 
-    def _ntriples(self, data: bytes | str, rdf_format: str, graph: str) -> str:
-        raw = data.encode() if isinstance(data, str) else data
+    def write(self, ops: Sequence[GraphOp], *, claim: Claim | None = None) -> None:
+        """ONE update request (see :func:`~acse_kg.store.update_request`), which a SPARQL 1.1
+        endpoint applies atomically; the data is parsed first, so bad data sends nothing. Under a
+        claim the write holds the claim's lock (module docstring) and the token is read back
+        afterwards: the request cannot say whether its condition held."""
+        text = update_request(ops, claim)
+        if claim is None:
+            self.update(text)
+            return
+        with self._locked(claim.lock):
+            self.update(text)
+        check_claim(self, claim)
+
+    @contextmanager
+    def _locked(self, scope: str) -> Iterator[None]:
+        """Hold the write lock on ``scope`` (see the module docstring) for the ``with`` block."""
+        subject, request = rdflib.URIRef(scope), rdflib.URIRef(LOCK_REQUEST)
+        deadline = time.monotonic() + LOCK_WAIT_S
+        pause = 0.005
+        while True:
+            mine = rdflib.Literal(f"{time.time():.6f} {uuid.uuid4()}")
+            entry = f"{subject.n3()} {request.n3()} {mine.n3()} .\n"
+            self.update(update_request([AddToGraph(LOCK_GRAPH, entry, "ntriples")]))
+            requests = self.select("SELECT ?r WHERE { GRAPH ?locks { ?scope ?request ?r } }",
+                                   {"locks": rdflib.URIRef(LOCK_GRAPH), "scope": subject, "request": request})
+            now, others, dead = time.time(), [], []
+            for r in requests.values("r"):
+                if r == str(mine):
+                    continue
+                (dead if now - _stamp(str(r)) > LOCK_TTL_S else others).append(r)
+            if dead:
+                gone = "".join(f"{subject.n3()} {request.n3()} {rdflib.Literal(r).n3()} .\n" for r in dead)
+                self.update(update_request([RemoveFromGraph(LOCK_GRAPH, gone, "ntriples")]))
+            if not others:
+                break
+            self.update(update_request([RemoveFromGraph(LOCK_GRAPH, entry, "ntriples")]))
+            if time.monotonic() > deadline:
+                raise StoreError(f"could not take the write lock on <{scope}> within {LOCK_WAIT_S:.0f} s: "
+                                 "other writers held it all along")
+            time.sleep(random.uniform(0, pause))
+            pause = min(pause * 2, 0.5)
         try:
-            triples = list(ox.parse(raw, format=RDF_FORMATS[rdf_format][0], without_named_graphs=True))
-        except (SyntaxError, ValueError) as exc:
-            raise StoreError(f"cannot parse {rdf_format} for graph <{graph}>: {exc}") from exc
-        return ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).decode("utf-8")
+            yield
+        finally:
+            self.update(update_request([RemoveFromGraph(LOCK_GRAPH, entry, "ntriples")]))
 
     def replace_graph(self, graph: str, data: bytes | str, rdf_format: str = "turtle") -> None:
-        """One update request (DROP + INSERT DATA): the endpoint applies it atomically."""
-        body = self._ntriples(data, rdf_format, graph)  # parse first: a bad file changes nothing
-        self.update(
-            f"DROP SILENT GRAPH <{graph}> ;\nCREATE SILENT GRAPH <{graph}> ;\n"
-            f"INSERT DATA {{ GRAPH <{graph}> {{\n{body}}} }}"
-        )
+        self.write([ReplaceGraph(graph, data, rdf_format)])
 
     def add_to_graph(self, graph: str, data: bytes | str, rdf_format: str = "turtle") -> None:
-        body = self._ntriples(data, rdf_format, graph)
-        self.update(f"INSERT DATA {{ GRAPH <{graph}> {{\n{body}}} }}")
+        self.write([AddToGraph(graph, data, rdf_format)])
 
     def drop_graph(self, graph: str) -> None:
-        self.update(f"DROP SILENT GRAPH <{graph}>")
+        self.write([DropGraph(graph)])
 
     def close(self) -> None:
         self._client.close()
