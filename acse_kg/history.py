@@ -24,7 +24,7 @@ from rdflib.term import Node
 
 from .loader import study_graph_name
 from .namespaces import PREFIXES, compact_iri, study_iri
-from .store import GraphStore
+from .store import GraphStore, has_graph
 from .versions import LOG_GRAPH, has_live, logged_versions, same_graph, save_study, version_iri
 
 __all__ = ["LOG_GRAPH", "HistoryError", "Version", "diff_versions", "edit_study", "graph_changes",
@@ -62,7 +62,7 @@ def list_versions(store: GraphStore, nct: str) -> list[Version]:
     info = {int(r["n"].toPython()): r for r in rows}  # type: ignore[union-attr]
     current = max(info, default=0)
     numbers = set(info)
-    if (live and not info) or store.ask("ASK { GRAPH ?g { ?s ?p ?o } }", {"g": URIRef(version_iri(nct, 0))}):
+    if (live and not info) or has_graph(store, version_iri(nct, 0)):
         numbers.add(0)  # the version loaded from the bundle, before any logged import
     out = []
     for n in sorted(numbers):

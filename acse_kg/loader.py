@@ -20,7 +20,7 @@ import pyoxigraph as ox
 from . import vocab
 from .namespaces import is_nct
 from .paths import DATA_DIR, ONTOLOGY_DIR
-from .store import GRAPH_PREFIX, GraphOp, GraphStore, ReplaceGraph, StoreError
+from .store import GRAPH_PREFIX, GraphOp, GraphStore, ReplaceGraph, StoreError, has_graph
 
 ONTOLOGY_GRAPH = GRAPH_PREFIX + "ontology"
 ONCOTREE_GRAPH = GRAPH_PREFIX + f"vocab/oncotree/{vocab.ONCOTREE_RELEASE_ID}"
@@ -114,11 +114,10 @@ def load_bundle(
     ClinicalTrials.gov) are left alone.
     """
     payloads = [(s.graph, s.produce()) for s in bundle_sources(ontology_dir, data_dir)]
-    present = set(store.named_graphs())
     ops: list[GraphOp] = []
     edited: list[tuple[str, bytes]] = []
     for graph, data in payloads:
-        if graph.startswith(STUDY_GRAPH_PREFIX) and graph in present:
+        if graph.startswith(STUDY_GRAPH_PREFIX) and has_graph(store, graph):
             edited.append((graph, data))  # a study in the store: a new version only if its file changed
         else:
             ops.append(ReplaceGraph(graph, data, "ntriples"))
@@ -132,10 +131,10 @@ def load_bundle(
 def _load_study(store: GraphStore, graph: str, data: bytes) -> None:
     """A record file's study graph: new, it is loaded (version 0, as the bundle has it); unchanged,
     nothing is written; edited, it becomes a new version, the one in the store kept in the history."""
-    from .versions import has_live, save_study  # versions reads the loader's graph names
+    from .versions import save_study  # versions reads the loader's graph names
 
     nct = graph[len(STUDY_GRAPH_PREFIX):]
-    if not has_live(store, nct):
+    if not has_graph(store, graph):
         store.write([ReplaceGraph(graph, data, "ntriples")])
         return
     save_study(store, nct, data, "ntriples", agent="acse-kg load", note=f"reloaded from data/{nct}.ttl")

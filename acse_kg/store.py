@@ -654,6 +654,11 @@ class OxigraphStore:
         del self._store
 
 
+def has_graph(store: GraphStore, graph: str) -> bool:
+    """Whether the named graph holds any triple (one cheap question, on any engine)."""
+    return store.ask("ASK { GRAPH ?g { ?s ?p ?o } }", {"g": rdflib.URIRef(graph)})
+
+
 def resolve_store_spec(spec: str | None) -> str:
     """--store wins, then $ACSE_KG_STORE, then the default data directory."""
     from .paths import DEFAULT_STORE
@@ -683,7 +688,6 @@ def open_store(spec: str | None = None, *, bootstrap: bool = True, read_only: bo
     if bootstrap and not read_only:
         from .loader import bundle_graph_names, load_bundle
 
-        present = set(store.named_graphs())
-        if any(g not in present for g in bundle_graph_names()):
+        if any(not has_graph(store, g) for g in bundle_graph_names()):
             load_bundle(store)
     return store

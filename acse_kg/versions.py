@@ -47,6 +47,7 @@ from .store import (
     ReplaceGraph,
     StoreError,
     WriteConflict,
+    has_graph,
     parse_triples,
 )
 
@@ -80,7 +81,7 @@ def logged_versions(store: GraphStore, nct: str) -> list[dict[str, Node | None]]
 
 def has_live(store: GraphStore, nct: str) -> bool:
     """Whether the study's live graph holds any triple."""
-    return store.ask("ASK { GRAPH ?g { ?s ?p ?o } }", {"g": URIRef(study_graph_name(nct))})
+    return has_graph(store, study_graph_name(nct))
 
 
 def same_graph(a: rdflib.Graph, b: rdflib.Graph) -> bool:

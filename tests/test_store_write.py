@@ -221,3 +221,26 @@ def test_a_snapshot_of_a_live_store_opens_as_a_store_of_its_own_and_keeps_its_mo
     assert set(copy.named_graphs()) == set(bundle_graph_names())  # the live store's G1 is not there
     copy.write([AddToGraph(G2, "<urn:x:b> <urn:x:p> 2 .", "turtle")])  # nor is this in the live store
     assert G2 not in live.named_graphs()
+
+
+@pytest.mark.parametrize("after_s", [0.5, 1.0, 1.5, 2.0])
+def test_a_first_load_killed_at_any_moment_leaves_all_of_the_bundle_or_none_of_it(tmp_path: Path, after_s: float) -> None:
+    """A real kill -9 of ``acse-kg load`` on an empty directory: the load is one transaction."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from acse_kg.paths import ROOT
+
+    path = tmp_path / "store"
+    proc = subprocess.Popen([sys.executable, "-m", "acse_kg.cli", "load", "--store", str(path)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(after_s)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    left = open_store(str(path), bootstrap=False)
+    present = [g for g in bundle_graph_names() if g in left.named_graphs() and len(left.graph(g))]
+    assert present in ([], bundle_graph_names()), present
+    left.close()
+    assert open_store(str(path)).select("SELECT (COUNT(?c) AS ?n) WHERE { ?c a acse:Cohort }").values("n") == [23]
