@@ -13,7 +13,7 @@ that queries see, which is the union of the *live* named graphs
 
 Writing. A caller never writes SPARQL Update text: it hands the store a list
 of graph operations (:class:`ReplaceGraph`, :class:`AddToGraph`,
-:class:`DropGraph`, :class:`CopyGraph`) that :meth:`GraphStore.write` applies
+:class:`RemoveFromGraph`, :class:`DropGraph`, :class:`CopyGraph`) that :meth:`GraphStore.write` applies
 all or nothing, optionally under a :class:`Claim` (a precondition that makes
 two concurrent writers of the same thing conflict instead of both writing).
 Values go into queries as ``bindings``, never spliced into the text.
@@ -22,6 +22,7 @@ Values go into queries as ``bindings``, never spliced into the text.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -288,6 +289,7 @@ def check_claim(store: GraphStore, claim: Claim) -> None:
 
 # -- values bound into queries ------------------------------------------------------------------
 Bindings = Mapping[str, Node]
+_VARNAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _term_text(name: str, value: Node) -> str:
@@ -345,6 +347,9 @@ def bind_values(query: str, bindings: Bindings | None) -> str:
     if not bindings:
         return query
     names = list(bindings)
+    for name in names:
+        if not _VARNAME.fullmatch(name):
+            raise ValueError(f"not a SPARQL variable name: {name!r} (give it without the '?')")
     row = " ".join(_term_text(n, bindings[n]) for n in names)
     block = f" VALUES ({' '.join('?' + n for n in names)}) {{ ({row}) }} "
     at = _where_brace(query)

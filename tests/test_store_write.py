@@ -244,3 +244,8 @@ def test_a_first_load_killed_at_any_moment_leaves_all_of_the_bundle_or_none_of_i
     assert present in ([], bundle_graph_names()), present
     left.close()
     assert open_store(str(path)).select("SELECT (COUNT(?c) AS ?n) WHERE { ?c a acse:Cohort }").values("n") == [23]
+
+
+def test_a_binding_is_named_by_a_sparql_variable_name() -> None:
+    with pytest.raises(ValueError, match="variable name"):
+        bind_values("SELECT * WHERE { ?s ?p ?o }", {"?s": URIRef("urn:x:a")})
