@@ -249,3 +249,54 @@ def test_a_first_load_killed_at_any_moment_leaves_all_of_the_bundle_or_none_of_i
 def test_a_binding_is_named_by_a_sparql_variable_name() -> None:
     with pytest.raises(ValueError, match="variable name"):
         bind_values("SELECT * WHERE { ?s ?p ?o }", {"?s": URIRef("urn:x:a")})
+
+
+# ------------------------------------------------------------------ a remote engine
+@pytest.fixture()
+def oxigraph(tmp_path: Path) -> Iterator[OxigraphServer]:
+    server = start_oxigraph(tmp_path / "oxigraph")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_a_write_to_a_remote_engine_is_one_update_request(oxigraph: OxigraphServer) -> None:
+    import httpx
+
+    from acse_kg.remote import SparqlEndpointStore
+
+    sent: list[str] = []
+    client = httpx.Client(event_hooks={"request": [lambda r: sent.append(str(r.url))]})
+    store = SparqlEndpointStore(oxigraph.query, client=client)
+    store.write([ReplaceGraph(G1, "<urn:x:a> <urn:x:p> 1 .", "turtle"), CopyGraph(G1, G2), DropGraph(G3),
+                 AddToGraph(G2, "<urn:x:b> <urn:x:p> 2 .", "turtle")])
+    assert sent == [oxigraph.update]
+    assert triples(store, G2) == {("urn:x:a", "urn:x:p", "1"), ("urn:x:b", "urn:x:p", "2")}
+
+
+def test_a_lock_request_left_by_a_dead_writer_does_not_block_the_next_one(oxigraph: OxigraphServer) -> None:
+    from acse_kg import remote
+
+    store = open_store(oxigraph.query, bootstrap=False)
+    stale = f'<urn:x:v1> <{remote.LOCK_REQUEST}> "{1.0:.6f} dead-writer" .'  # made in 1970, never withdrawn
+    store.write([AddToGraph(remote.LOCK_GRAPH, stale, "ntriples")])
+    store.write([AddToGraph(G1, "<urn:x:a> <urn:x:p> 1 .", "turtle")], claim=Claim(LOG, "urn:x:v1"))
+    assert triples(store, G1) == {("urn:x:a", "urn:x:p", "1")}
+    assert triples(store, remote.LOCK_GRAPH) == set()  # the dead request was removed, and ours withdrawn
+
+
+def test_a_writer_waits_for_a_held_lock_and_gives_up_saying_so(oxigraph: OxigraphServer,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from acse_kg import remote
+
+    monkeypatch.setattr(remote, "LOCK_WAIT_S", 0.5)
+    store = open_store(oxigraph.query, bootstrap=False)
+    held = f'<urn:x:study> <{remote.LOCK_REQUEST}> "{time.time():.6f} other-writer" .'
+    store.write([AddToGraph(remote.LOCK_GRAPH, held, "ntriples")])
+    with pytest.raises(StoreError, match="could not take the write lock"):
+        store.write([AddToGraph(G1, "<urn:x:a> <urn:x:p> 1 .", "turtle")],
+                    claim=Claim(LOG, "urn:x:v1", scope="urn:x:study"))
+    assert triples(store, G1) == set()
