@@ -20,7 +20,7 @@ import pyoxigraph as ox
 from . import vocab
 from .namespaces import is_nct
 from .paths import DATA_DIR, ONTOLOGY_DIR
-from .store import GRAPH_PREFIX, GraphOp, GraphStore, ReplaceGraph, StoreError, has_graph
+from .store import GRAPH_PREFIX, GraphOp, GraphStore, ReplaceGraph, StoreError, has_graph, is_bookkeeping_graph
 
 ONTOLOGY_GRAPH = GRAPH_PREFIX + "ontology"
 ONCOTREE_GRAPH = GRAPH_PREFIX + f"vocab/oncotree/{vocab.ONCOTREE_RELEASE_ID}"
@@ -153,8 +153,9 @@ def load_study_file(store: GraphStore, path: Path) -> str:
 
 
 def graph_counts(store: GraphStore) -> dict[str, int]:
-    """Triples in each named graph of the store (history included)."""
+    """Triples in each named graph of the store (history included, the store's bookkeeping not)."""
     rows = store.select(
         "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ORDER BY ?g"
     )
-    return {str(r["g"]): int(r["n"].toPython()) for r in rows}  # type: ignore[union-attr]
+    return {str(r["g"]): int(r["n"].toPython()) for r in rows  # type: ignore[union-attr]
+            if not is_bookkeeping_graph(str(r["g"]))}

@@ -47,7 +47,7 @@ import rdflib
 from rdflib.term import Node
 
 from .namespaces import PREFIXES
-from .sparql_safety import RefusedQuery, analyse
+from .sparql_safety import RefusedQuery, analyse, tokens
 from .store import (
     RDF_FORMATS,
     RESULT_FORMATS,
@@ -55,7 +55,7 @@ from .store import (
     Bindings,
     Claim,
     DropGraph,
-    HISTORY_PREFIX,
+    BOOKKEEPING_PREFIX,
     GraphOp,
     QuerySyntaxError,
     RemoveFromGraph,
@@ -64,6 +64,7 @@ from .store import (
     StoreError,
     bind_values,
     check_claim,
+    is_bookkeeping_graph,
     is_live_graph,
     one_line,
     update_request,
@@ -96,7 +97,11 @@ def update_url_for(query_url: str) -> str:
 GRAPH_LIST_TTL = 2.0
 
 #: Where writers' lock requests live (outside the live graphs, as the history is).
-LOCK_GRAPH = HISTORY_PREFIX + "write-locks"
+LOCK_GRAPH = BOOKKEEPING_PREFIX + "write-locks"
+#: Where every write through this interface leaves a new token, in the same request: what readers
+#: compare to know the engine changed (see :attr:`SparqlEndpointStore.generation`).
+GENERATION_GRAPH = BOOKKEEPING_PREFIX + "generation"
+GENERATION = "urn:acse-kg:generation"
 LOCK_REQUEST = "urn:acse-kg:write-lock-request"
 #: A lock request older than this is a dead writer's, and ignored.
 LOCK_TTL_S = 120.0
@@ -209,6 +214,13 @@ class SparqlEndpointStore:
         return orjson.loads(self._query_raw(query, RESULT_FORMATS["json"][1]))
 
     # -- reading -----------------------------------------------------------
+    def _bookkeeping_values(self, graph: str, query: str, bindings: Bindings, var: str) -> list[str]:
+        """One column of a query over one of the store's own graphs (left out of every other request)."""
+        import orjson
+
+        body = self._query_raw(bind_values(query, bindings), RESULT_FORMATS["json"][1], named_graph_uris=[graph])
+        return [b[var]["value"] for b in orjson.loads(body)["results"]["bindings"] if var in b]
+
     def select(self, query: str, bindings: Bindings | None = None) -> SelectResult:
         data = self._json(bind_values(query, bindings))
         if "results" not in data:
@@ -243,7 +255,8 @@ class SparqlEndpointStore:
             media = RESULT_FORMATS[result_format][1]
         return kind, self._query_raw(query, media, default_graph_uris, named_graph_uris)
 
-    def named_graphs(self) -> list[str]:
+    def _every_graph(self) -> list[str]:
+        """The engine's named graphs, the store's bookkeeping included."""
         body = self._query_raw(
             "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", RESULT_FORMATS["json"][1], live_default=False
         )
@@ -252,15 +265,23 @@ class SparqlEndpointStore:
         data = orjson.loads(body)
         return sorted(b["g"]["value"] for b in data["results"]["bindings"] if b["g"]["type"] == "uri")
 
+    def named_graphs(self) -> list[str]:
+        """The engine's named graphs but the store's bookkeeping, which a request names only when
+        it reads it (so the bookkeeping stays out of counts, dumps and the callers' GRAPH patterns)."""
+        return [g for g in self._every_graph() if not is_bookkeeping_graph(g)]
+
     _GRAPH_QUERY = "CONSTRUCT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }"
 
-    def _graph_triples(self, graph: str) -> list[ox.Triple]:
+    def _graph_ntriples(self, graph: str) -> bytes:
+        """One graph's triples; the request names that graph alone (any graph, bookkeeping too)."""
         query = bind_values(self._GRAPH_QUERY, {"g": rdflib.URIRef(graph)})
-        body = self._query_raw(query, RDF_FORMATS["ntriples"][1])
-        return list(ox.parse(body, format=ox.RdfFormat.N_TRIPLES))
+        return self._query_raw(query, RDF_FORMATS["ntriples"][1], named_graph_uris=[graph])
+
+    def _graph_triples(self, graph: str) -> list[ox.Triple]:
+        return list(ox.parse(self._graph_ntriples(graph), format=ox.RdfFormat.N_TRIPLES))
 
     def graph(self, graph: str) -> rdflib.Graph:
-        return self.construct(self._GRAPH_QUERY, {"g": rdflib.URIRef(graph)})
+        return rdflib.Graph().parse(data=self._graph_ntriples(graph), format="nt")
 
     def dump(self, rdf_format: str = "nquads", *, include_history: bool = True) -> bytes:
         fmt = RDF_FORMATS[rdf_format][0]
@@ -280,7 +301,7 @@ class SparqlEndpointStore:
         return int(rows.values("n")[0] or 0)
 
     # -- writing -----------------------------------------------------------
-    def update(self, update: str) -> None:
+    def _send(self, update: str) -> None:
         headers = {"Content-Type": "application/sparql-update"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
@@ -289,17 +310,37 @@ class SparqlEndpointStore:
         finally:
             self._graphs = None  # even a failed request may have been applied before the answer was lost
 
+    @staticmethod
+    def _generation_ops() -> list[GraphOp]:
+        return [ReplaceGraph(GENERATION_GRAPH, f'<{GENERATION}> <{GENERATION}> "{uuid.uuid4()}" .', "ntriples")]
+
+    def update(self, update: str) -> None:
+        """Send SPARQL Update text as it is, and a new generation token in the same request."""
+        last = [tok for _, tok in tokens(update)][-1:]
+        joint = "\n" if last == [";"] else "\n;\n"  # a trailing ';' may end the caller's text already
+        self._send(update + joint + update_request(self._generation_ops()))
+
+    @property
+    def generation(self) -> str | None:
+        """The token the last write through this interface (from any process) left, or None if none
+        did: cheap to read, unlike counting the engine's quads. A write made by another program
+        that talks to the engine directly does not change it."""
+        values = self._bookkeeping_values(
+            GENERATION_GRAPH, "SELECT ?token WHERE { GRAPH ?g { ?s ?s ?token } }",
+            {"g": rdflib.URIRef(GENERATION_GRAPH), "s": rdflib.URIRef(GENERATION)}, "token")
+        return values[0] if values else None
+
     def write(self, ops: Sequence[GraphOp], *, claim: Claim | None = None) -> None:
         """ONE update request (see :func:`~acse_kg.store.update_request`), which a SPARQL 1.1
         endpoint applies atomically; the data is parsed first, so bad data sends nothing. Under a
         claim the write holds the claim's lock (module docstring) and the token is read back
         afterwards: the request cannot say whether its condition held."""
-        text = update_request(ops, claim)
+        text = update_request([*ops, *self._generation_ops()], claim)
         if claim is None:
-            self.update(text)
+            self._send(text)
             return
         with self._locked(claim.lock):
-            self.update(text)
+            self._send(text)
         check_claim(self, claim)
 
     @contextmanager
@@ -311,20 +352,21 @@ class SparqlEndpointStore:
         while True:
             mine = rdflib.Literal(f"{time.time():.6f} {uuid.uuid4()}")
             entry = f"{subject.n3()} {request.n3()} {mine.n3()} .\n"
-            self.update(update_request([AddToGraph(LOCK_GRAPH, entry, "ntriples")]))
-            requests = self.select("SELECT ?r WHERE { GRAPH ?locks { ?scope ?request ?r } }",
-                                   {"locks": rdflib.URIRef(LOCK_GRAPH), "scope": subject, "request": request})
+            self._send(update_request([AddToGraph(LOCK_GRAPH, entry, "ntriples")]))
+            requests = self._bookkeeping_values(
+                LOCK_GRAPH, "SELECT ?r WHERE { GRAPH ?locks { ?scope ?request ?r } }",
+                {"locks": rdflib.URIRef(LOCK_GRAPH), "scope": subject, "request": request}, "r")
             now, others, dead = time.time(), [], []
-            for r in requests.values("r"):
+            for r in requests:
                 if r == str(mine):
                     continue
                 (dead if now - _stamp(str(r)) > LOCK_TTL_S else others).append(r)
             if dead:
                 gone = "".join(f"{subject.n3()} {request.n3()} {rdflib.Literal(r).n3()} .\n" for r in dead)
-                self.update(update_request([RemoveFromGraph(LOCK_GRAPH, gone, "ntriples")]))
+                self._send(update_request([RemoveFromGraph(LOCK_GRAPH, gone, "ntriples")]))
             if not others:
                 break
-            self.update(update_request([RemoveFromGraph(LOCK_GRAPH, entry, "ntriples")]))
+            self._send(update_request([RemoveFromGraph(LOCK_GRAPH, entry, "ntriples")]))
             if time.monotonic() > deadline:
                 raise StoreError(f"could not take the write lock on <{scope}> within {LOCK_WAIT_S:.0f} s: "
                                  "other writers held it all along")
@@ -333,7 +375,7 @@ class SparqlEndpointStore:
         try:
             yield
         finally:
-            self.update(update_request([RemoveFromGraph(LOCK_GRAPH, entry, "ntriples")]))
+            self._send(update_request([RemoveFromGraph(LOCK_GRAPH, entry, "ntriples")]))
 
     def replace_graph(self, graph: str, data: bytes | str, rdf_format: str = "turtle") -> None:
         self.write([ReplaceGraph(graph, data, rdf_format)])

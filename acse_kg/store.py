@@ -38,6 +38,9 @@ from .namespaces import BASE, PREFIXES, sparql_prologue
 
 GRAPH_PREFIX = BASE + "id/graph/"
 HISTORY_PREFIX = GRAPH_PREFIX + "history/"
+#: Graphs the store keeps for itself (a remote engine's write locks and generation token): outside
+#: the live graphs like the history, and left out of ``named_graphs()``, dumps and counts.
+BOOKKEEPING_PREFIX = HISTORY_PREFIX + "bookkeeping/"
 MEMORY = "memory"
 ENV_VAR = "ACSE_KG_STORE"
 
@@ -58,6 +61,11 @@ def is_live_graph(name: str) -> bool:
     """Whether a named graph is part of the registry as it stands (the default graph of queries):
     every named graph except the archived versions and the log under ``HISTORY_PREFIX``."""
     return not name.startswith(HISTORY_PREFIX)
+
+
+def is_bookkeeping_graph(name: str) -> bool:
+    """Whether a named graph is the store's own bookkeeping (see ``BOOKKEEPING_PREFIX``)."""
+    return name.startswith(BOOKKEEPING_PREFIX)
 
 
 # Media types and the names used on the command line, for each result format.
@@ -585,20 +593,21 @@ class OxigraphStore:
         return g
 
     def named_graphs(self) -> list[str]:
-        return sorted(g.value for g in self._store.named_graphs() if isinstance(g, ox.NamedNode))
+        return sorted(g.value for g in self._store.named_graphs()
+                      if isinstance(g, ox.NamedNode) and not is_bookkeeping_graph(g.value))
 
     def dump(self, rdf_format: str = "nquads", *, include_history: bool = True) -> bytes:
         fmt = RDF_FORMATS[rdf_format][0]
         if fmt in (ox.RdfFormat.N_QUADS, ox.RdfFormat.TRIG):
-            quads = self._store if include_history else (
+            quads = (q for q in self._store
+                     if not (isinstance(q.graph_name, ox.NamedNode) and is_bookkeeping_graph(q.graph_name.value))
+                     ) if include_history else (
                 q for g in self._live_graphs() for q in self._store.quads_for_pattern(None, None, None, g)
             )
             return ox.serialize(quads, format=fmt)
         triples = (
             ox.Triple(q.subject, q.predicate, q.object)
-            for g in (self._live_graphs() if not include_history else [
-                g for g in self._store.named_graphs() if isinstance(g, ox.NamedNode)
-            ])
+            for g in (self._live_graphs() if not include_history else [ox.NamedNode(n) for n in self.named_graphs()])
             for q in self._store.quads_for_pattern(None, None, None, g)
         )
         prefixes = PREFIXES if fmt is ox.RdfFormat.TURTLE else None  # readable Turtle, as a person gets it

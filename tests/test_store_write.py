@@ -281,6 +281,7 @@ def test_a_lock_request_left_by_a_dead_writer_does_not_block_the_next_one(oxigra
     store = open_store(oxigraph.query, bootstrap=False)
     stale = f'<urn:x:v1> <{remote.LOCK_REQUEST}> "{1.0:.6f} dead-writer" .'  # made in 1970, never withdrawn
     store.write([AddToGraph(remote.LOCK_GRAPH, stale, "ntriples")])
+    assert len(triples(store, remote.LOCK_GRAPH)) == 1
     store.write([AddToGraph(G1, "<urn:x:a> <urn:x:p> 1 .", "turtle")], claim=Claim(LOG, "urn:x:v1"))
     assert triples(store, G1) == {("urn:x:a", "urn:x:p", "1")}
     assert triples(store, remote.LOCK_GRAPH) == set()  # the dead request was removed, and ours withdrawn
@@ -300,3 +301,24 @@ def test_a_writer_waits_for_a_held_lock_and_gives_up_saying_so(oxigraph: Oxigrap
         store.write([AddToGraph(G1, "<urn:x:a> <urn:x:p> 1 .", "turtle")],
                     claim=Claim(LOG, "urn:x:v1", scope="urn:x:study"))
     assert triples(store, G1) == set()
+
+
+def test_a_remote_store_tells_a_change_by_any_client_without_counting_quads(oxigraph: OxigraphServer) -> None:
+    """Every write through the store interface, from any process, leaves a new generation token in the
+    same request: a same-size edit by another client is seen, and nothing changes it between writes."""
+    from acse_kg.derived import DerivedCache
+
+    reader, writer = open_store(oxigraph.query, bootstrap=False), open_store(oxigraph.query, bootstrap=False)
+    writer.write([ReplaceGraph(G1, "<urn:x:a> <urn:x:p> 1 .", "turtle")])
+    cache, made = DerivedCache(), []
+
+    def make() -> int:
+        made.append(1)
+        return len(made)
+
+    assert cache.get(reader, "k", make) == cache.get(reader, "k", make) == 1
+    writer.write([ReplaceGraph(G1, "<urn:x:a> <urn:x:p> 2 .", "turtle")])  # same size, another client
+    assert cache.get(reader, "k", make) == 2
+    writer.update("INSERT DATA { GRAPH <urn:x:g2> { <urn:x:b> <urn:x:p> 3 } } ;")  # raw text, trailing ';'
+    assert cache.get(reader, "k", make) == 3
+    assert G2 in reader.named_graphs() and not any("bookkeeping" in g for g in reader.named_graphs())
