@@ -47,7 +47,7 @@ import rdflib
 from rdflib.term import Node
 
 from .namespaces import PREFIXES
-from .sparql_safety import RefusedQuery, analyse, tokens
+from .sparql_safety import RefusedQuery, analyse, first_keyword, tokens
 from .store import (
     RDF_FORMATS,
     RESULT_FORMATS,
@@ -317,7 +317,8 @@ class SparqlEndpointStore:
     def update(self, update: str) -> None:
         """Send SPARQL Update text as it is, and a new generation token in the same request."""
         last = [tok for _, tok in tokens(update)][-1:]
-        joint = "\n" if last == [";"] else "\n;\n"  # a trailing ';' may end the caller's text already
+        # No operation (an empty update, a prologue alone) or a trailing ';': nothing to separate.
+        joint = "\n" if not first_keyword(update) or last == [";"] else "\n;\n"
         self._send(update + joint + update_request(self._generation_ops()))
 
     @property

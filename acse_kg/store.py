@@ -499,6 +499,9 @@ class OxigraphStore:
                 path.mkdir(parents=True, exist_ok=True)
                 self._store = ox.Store(str(path))
         except OSError as exc:
+            if "current process" in str(exc):
+                raise StoreError(f"the store at {path} is already open in this process: "
+                                 "open it once and share that store") from exc
             if "lock" in str(exc).lower():
                 raise StoreError(
                     f"the store at {path} is held by another process (a running acse-kg server?): "

@@ -322,3 +322,19 @@ def test_a_remote_store_tells_a_change_by_any_client_without_counting_quads(oxig
     writer.update("INSERT DATA { GRAPH <urn:x:g2> { <urn:x:b> <urn:x:p> 3 } } ;")  # raw text, trailing ';'
     assert cache.get(reader, "k", make) == 3
     assert G2 in reader.named_graphs() and not any("bookkeeping" in g for g in reader.named_graphs())
+
+
+def test_a_store_directory_is_opened_once_in_a_process(tmp_path: Path) -> None:
+    first = OxigraphStore(tmp_path / "store")
+    with pytest.raises(StoreError, match="already open in this process"):
+        OxigraphStore(tmp_path / "store")
+    first.close()
+
+
+@pytest.mark.parametrize("text", ["", "PREFIX ex: <urn:x:>", "INSERT DATA { <urn:x:a> <urn:x:p> 1 }",
+                                  "INSERT DATA { <urn:x:a> <urn:x:p> 1 } ;", "CLEAR SILENT GRAPH <urn:x:g9> # done"])
+def test_any_valid_update_text_stays_valid_with_the_generation_token_added(oxigraph: OxigraphServer, text: str) -> None:
+    store = open_store(oxigraph.query, bootstrap=False)
+    before = store.generation  # type: ignore[attr-defined]
+    store.update(text)
+    assert store.generation != before  # type: ignore[attr-defined]
