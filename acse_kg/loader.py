@@ -11,6 +11,7 @@ new version of it through :func:`acse_kg.versions.save_study`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ import pyoxigraph as ox
 from . import vocab
 from .namespaces import is_nct
 from .paths import DATA_DIR, ONTOLOGY_DIR
-from .store import GRAPH_PREFIX, GraphOp, GraphStore, ReplaceGraph, StoreError, has_graph, is_bookkeeping_graph
+from .store import GRAPH_PREFIX, GraphOp, GraphStore, ReplaceGraph, StoreError, has_graph, is_bookkeeping_graph, serialized
 
 ONTOLOGY_GRAPH = GRAPH_PREFIX + "ontology"
 ONCOTREE_GRAPH = GRAPH_PREFIX + f"vocab/oncotree/{vocab.ONCOTREE_RELEASE_ID}"
@@ -57,7 +58,7 @@ def _turtle_to_ntriples(paths: list[Path]) -> bytes:
             raise StoreError(f"cannot read {path}: {exc}") from exc
         except (SyntaxError, ValueError) as exc:
             raise StoreError(f"{path}: not valid Turtle: {exc}") from exc
-    return ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)
+    return serialized(ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES))
 
 
 def _graph_ntriples(build: Callable[[], object]) -> Callable[[], bytes]:
@@ -92,9 +93,7 @@ def bundle_sources(ontology_dir: Path = ONTOLOGY_DIR, data_dir: Path = DATA_DIR)
         Source(HGNC_GRAPH, "HGNC", _graph_ntriples(vocab.hgnc_graph)),
     ]
     for path in study_files(data_dir):
-        sources.append(
-            Source(study_graph_name(path.stem), path.stem, lambda p=path: _turtle_to_ntriples([p]))
-        )
+        sources.append(Source(study_graph_name(path.stem), path.stem, functools.partial(_turtle_to_ntriples, [path])))
     return sources
 
 

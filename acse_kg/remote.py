@@ -67,6 +67,7 @@ from .store import (
     is_bookkeeping_graph,
     is_live_graph,
     one_line,
+    serialized,
     update_request,
     with_prologue,
 )
@@ -292,9 +293,10 @@ class SparqlEndpointStore:
                 for g in graphs
                 for t in self._graph_triples(g)
             ]
-            return ox.serialize(quads, format=fmt)
+            return serialized(ox.serialize(quads, format=fmt))
         prefixes = PREFIXES if fmt is ox.RdfFormat.TURTLE else None  # as the embedded store writes Turtle
-        return ox.serialize([t for g in graphs for t in self._graph_triples(g)], format=fmt, prefixes=prefixes)
+        return serialized(ox.serialize([t for g in graphs for t in self._graph_triples(g)], format=fmt,
+                                       prefixes=prefixes))
 
     def __len__(self) -> int:
         rows = self.select("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")
@@ -357,7 +359,7 @@ class SparqlEndpointStore:
             requests = self._bookkeeping_values(
                 LOCK_GRAPH, "SELECT ?r WHERE { GRAPH ?locks { ?scope ?request ?r } }",
                 {"locks": rdflib.URIRef(LOCK_GRAPH), "scope": subject, "request": request}, "r")
-            now, others, dead = time.time(), [], []
+            now, others, dead = time.time(), list[str](), list[str]()
             for r in requests:
                 if r == str(mine):
                     continue

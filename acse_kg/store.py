@@ -25,10 +25,10 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, Union, runtime_checkable
+from typing import Any, Protocol, Union, cast, runtime_checkable
 
 import pyoxigraph as ox
 import rdflib
@@ -100,7 +100,7 @@ class SelectResult:
 
     def values(self, var: str) -> list[Any]:
         """The Python values of one column, for the common one-column question."""
-        return [r[var].toPython() if r.get(var) is not None else None for r in self.rows]
+        return [cast(Any, v).toPython() if (v := r.get(var)) is not None else None for r in self.rows]
 
 
 # -- graph operations: what a write does, as data -------------------------------------------------
@@ -444,6 +444,13 @@ def _to_rdflib(term: Any) -> Node | None:
     raise TypeError(f"unsupported term {term!r}")
 
 
+def serialized(out: bytes | None) -> bytes:
+    """What ``pyoxigraph.serialize`` returns when given no output file: the bytes (never None)."""
+    if out is None:
+        raise StoreError("the serialiser wrote nothing")
+    return out
+
+
 def one_line(text: str, limit: int | None = None) -> str:
     """A parser's message on one line: engines (Oxigraph) write multi-line messages with a caret,
     and the registry's errors are one line (the CLI prints them as they are)."""
@@ -583,11 +590,9 @@ class OxigraphStore:
     ) -> tuple[str, bytes]:
         res = self._query(query, default_graph_uris, named_graph_uris)
         if isinstance(res, ox.QueryTriples):
-            fmt = RDF_FORMATS[result_format][0]
-            return "graph", res.serialize(format=fmt)
-        fmt = RESULT_FORMATS[result_format][0]
+            return "graph", serialized(res.serialize(format=RDF_FORMATS[result_format][0]))
         kind = "boolean" if isinstance(res, ox.QueryBoolean) else "bindings"
-        return kind, res.serialize(format=fmt)
+        return kind, serialized(res.serialize(format=RESULT_FORMATS[result_format][0]))
 
     def graph(self, graph: str) -> rdflib.Graph:
         g = rdflib.Graph()
@@ -602,19 +607,22 @@ class OxigraphStore:
     def dump(self, rdf_format: str = "nquads", *, include_history: bool = True) -> bytes:
         fmt = RDF_FORMATS[rdf_format][0]
         if fmt in (ox.RdfFormat.N_QUADS, ox.RdfFormat.TRIG):
-            quads = (q for q in self._store
-                     if not (isinstance(q.graph_name, ox.NamedNode) and is_bookkeeping_graph(q.graph_name.value))
-                     ) if include_history else (
-                q for g in self._live_graphs() for q in self._store.quads_for_pattern(None, None, None, g)
-            )
-            return ox.serialize(quads, format=fmt)
+            quads: Iterable[ox.Quad]
+            if not include_history:
+                quads = (q for g in self._live_graphs() for q in self._store.quads_for_pattern(None, None, None, g))
+            elif any(is_bookkeeping_graph(g.value) for g in self._store.named_graphs() if isinstance(g, ox.NamedNode)):
+                quads = (q for q in self._store if not (
+                    isinstance(q.graph_name, ox.NamedNode) and is_bookkeeping_graph(q.graph_name.value)))
+            else:
+                quads = self._store
+            return serialized(ox.serialize(quads, format=fmt))
         triples = (
             ox.Triple(q.subject, q.predicate, q.object)
             for g in (self._live_graphs() if not include_history else [ox.NamedNode(n) for n in self.named_graphs()])
             for q in self._store.quads_for_pattern(None, None, None, g)
         )
         prefixes = PREFIXES if fmt is ox.RdfFormat.TURTLE else None  # readable Turtle, as a person gets it
-        return ox.serialize(triples, format=fmt, prefixes=prefixes)
+        return serialized(ox.serialize(triples, format=fmt, prefixes=prefixes))
 
     def __len__(self) -> int:
         return len(self._store)

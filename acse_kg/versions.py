@@ -42,6 +42,7 @@ from .store import (
     AddToGraph,
     Claim,
     CopyGraph,
+    GraphOp,
     GraphStore,
     OxigraphStore,
     ReplaceGraph,
@@ -170,7 +171,8 @@ def save_study(store: GraphStore, nct: str, data: bytes | str, rdf_format: str =
         current = max((int(r["n"].toPython()) for r in rows), default=0)  # type: ignore[union-attr]
         new = current + 1
         archived = version_iri(nct, current) if live else None
-        ops = ([CopyGraph(graph, archived)] if archived else []) + [
+        ops: list[GraphOp] = [CopyGraph(graph, archived)] if archived else []
+        ops += [
             ReplaceGraph(graph, data, rdf_format),
             AddToGraph(LOG_GRAPH, _log_entry(nct, new, archived, agent, note,
                                              when or datetime.now(timezone.utc)), "ntriples"),
