@@ -29,7 +29,7 @@ from acse_kg.derived import DerivedCache
 from acse_kg.rdf_io import RDFLIB_FORMAT, serialize_rdf
 from acse_kg.namespaces import ACSE, BASE, PREFIXES, compact_iri
 from acse_kg.paths import ONTOLOGY_DIR
-from acse_kg.store import GraphStore, HISTORY_PREFIX
+from acse_kg.store import GraphStore, is_live_graph
 
 from .negotiation import CONTENT_TYPE, RDF_MEDIA, choose
 
@@ -241,7 +241,7 @@ def _ontology_graph(store: GraphStore) -> rdflib.Graph:
     g = rdflib.Graph()
     for row in rows:
         name = str(row["g"])
-        if not name.startswith(HISTORY_PREFIX):
+        if is_live_graph(name):
             g += store.graph(name)
     return g
 
@@ -508,7 +508,7 @@ def void_graph(store: GraphStore) -> rdflib.Graph:
         "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ORDER BY ?g"
     ):
         name = str(row["g"])
-        if name.startswith(HISTORY_PREFIX):
+        if not is_live_graph(name):
             continue
         sub = rdflib.URIRef(name)
         g.add((ds, VOID.subset, sub))

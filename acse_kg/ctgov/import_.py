@@ -3,7 +3,7 @@
 All or nothing: the record is validated against the spec first (a broken one is
 refused with the JSON path of each problem), mapped to a complete graph in
 memory, and only then swapped into the study's named graph, with the
-version it replaces archived, in one update (:func:`acse_kg.history.replace_study`).
+version it replaces archived, in one transaction (:func:`acse_kg.versions.save_study`).
 
 Fields the core ontology models use its terms (the same shape as the curated
 record of NCT02034981: StudyDate nodes, organisations, arms, outcomes ...);
@@ -507,7 +507,7 @@ def import_study(store: GraphStore, study: Any, *, agent: str = "acse-kg import"
     ``replace_curated``: the import would silently drop that structure from the
     live graph.
     """
-    from ..history import replace_study, same_graph
+    from ..versions import save_study
 
     problems = check_record(study)
     if problems:
@@ -518,15 +518,16 @@ def import_study(store: GraphStore, study: Any, *, agent: str = "acse-kg import"
     nct = study["protocolSection"]["identificationModule"]["nctId"]
     graph = study_graph_name(nct)
     if not replace_curated and store.ask(
-        f"ASK {{ GRAPH <{graph}> {{ ?s acse:hasCohort|acse:hasCriterion ?x }} }}"
+        "ASK { GRAPH ?g { ?s acse:hasCohort|acse:hasCriterion ?x } }", {"g": URIRef(graph)}
     ):
         raise ImportRefused([Problem(
             "$.protocolSection.identificationModule.nctId",
             f"{nct} is curated in this registry (cohorts / structured criteria) that API v2 JSON cannot carry; "
             "importing would replace them (use replace_curated / --replace-curated to do so anyway)",
         )])
-    if same_graph(store.graph(graph), g):  # a re-import of the same record makes no version
-        return ImportResult(nct, graph, len(g), unknown_fields(study) + not_kept(study), None, unchanged=True)
-    data = g.serialize(format="nt", encoding="utf-8")
-    previous = replace_study(store, nct, data, "ntriples", agent=agent, note=note or "import")
-    return ImportResult(nct, graph, len(g), unknown_fields(study) + not_kept(study), previous)
+    saved = save_study(store, nct, g.serialize(format="nt", encoding="utf-8"), "ntriples",
+                       agent=agent, note=note or "import")  # a re-import of the same record makes no version
+    notes = unknown_fields(study) + not_kept(study)
+    if saved.unchanged:
+        return ImportResult(nct, graph, len(g), notes, None, unchanged=True)
+    return ImportResult(nct, graph, len(g), notes, saved.archived)
