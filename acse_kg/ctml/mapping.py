@@ -75,14 +75,15 @@ KEPT = {"nct_id", "long_title", "short_title", "phase", "status", "nct_purpose",
         "prior_treatment_requirements", "match", "treatment_list", "site_list", "sponsor_list", "drug_list"}
 COMPARATOR_NAMES = {">=": "ge", ">": "gt", "<=": "le", "<": "lt", "=": "eq", "==": "eq", "": "eq"}
 _COMPARISON = re.compile(r"^\s*(>=|<=|>|<|==|=)?\s*(\d+(?:\.\d+)?)\s*$")
-_WILDCARD = re.compile(r"^p\.[A-Z*][0-9]+$")
+WILDCARD = re.compile(r"^p\.[A-Z*][0-9]+$")
 _DOSE = re.compile(r"^\s*(?:\d+:\s*)?(\d+(?:\.\d+)?)\s*(mg/kg|mg/m2|mg|mcg|g)\b\s*(.*?)\s*\.?\s*$", re.I)
 _COMBINATION = re.compile(r"\s+(?:plus|and|\+)\s+", re.I)
 
 
 def drug_names(text: str) -> list[str]:
-    """The drugs a dose level or drug-list entry names ("Nivolumab plus Ipilimumab" is two)."""
-    return [p.strip() for p in _COMBINATION.split(text) if p.strip()]
+    """The drugs a dose level or drug-list entry names ("Nivolumab plus Ipilimumab" is two; a level code
+    such as "1" names none)."""
+    return [p.strip() for p in _COMBINATION.split(text) if re.search(r"[A-Za-z]{2}", p)]
 
 
 def drug_iri(name: str) -> URIRef:
@@ -457,7 +458,7 @@ class _Mapper:
             if not isinstance(wc, str) or not wc.startswith("p."):
                 self.find(path + ["wildcard_protein_change"], wc, "a wildcard protein change looks like p.V600")
             else:
-                if not _WILDCARD.match(wc):
+                if not WILDCARD.match(wc):
                     self.correct(path + ["wildcard_protein_change"], wc, f"protein_change {wc}",
                                  "names its new residue, so it is the exact protein_change, not a wildcard",
                                  ACSE.proteinChange)
@@ -602,10 +603,11 @@ class _Mapper:
             return None
         var = self.declared.get(key)
         if var is None:
-            known = next((v for v in self.v.variables.values() if v.field == key), None)
+            known = next((v for v in self.v.variables.values() if v.field == key and v.iri.startswith(str(ACSE))),
+                         None)
             var = known or Variable(f"{ID}variable/{key}", key, None, "code", label)
             self.declared[key] = var
-        if not any(v.field == key for v in self.v.variables.values()):
+        if not var.iri.startswith(str(ACSE)):
             self.find(path, value, f"the registry had no variable for {key}: the study graph declares one "
                       f"(profile field {key!r}); until profiles carry it, the arm's rule is unknown there "
                       "(to be confirmed), never silently true", "corrected")
@@ -665,23 +667,26 @@ class _Mapper:
 
     # ------------------------------------------------------------ terms the registry did not describe
     def describe_terms(self) -> None:
+        """Genes, drugs, variables and statuses the graph points to, described in the study graph itself.
+
+        Always, even when another graph describes them too (with the same triples: a gene's symbol and
+        HGNC id, a drug's name): the study graph is replaced whole on the next import, so what it
+        needs must not depend on the store's other graphs, nor on its own previous version.
+        """
         g = self.add
         for sym in sorted(self.genes_used):
-            if sym in self.v.genes:
-                continue
             iri = gene_iri(sym)
             g(iri, RDF.type, ACSE.Gene)
             g(iri, RDFS.label, Literal(sym))
             g(iri, ACSE.geneSymbol, Literal(sym))
-            g(iri, ACSE.hgncId, Literal(hgnc_symbols()[sym]))
+            if sym in hgnc_symbols():
+                g(iri, ACSE.hgncId, Literal(hgnc_symbols()[sym]))
         for iri, name in sorted(self.drugs_used.items()):
-            if iri in self.v.drugs:
-                continue
             g(URIRef(iri), RDF.type, ACSE.Drug)
             g(URIRef(iri), RDFS.label, Literal(name.lower(), lang="en"))
             g(URIRef(iri), SCHEMA.name, Literal(name))
         for key, var in sorted(self.declared.items()):
-            if any(v.iri == var.iri for v in self.v.variables.values()):
+            if var.iri.startswith(str(ACSE)):
                 continue
             v = URIRef(var.iri)
             g(v, RDF.type, ACSE.ClinicalVariable)
