@@ -33,6 +33,7 @@ from ..model import (
     Study,
     Term,
     TumourTypeTest,
+    Variable,
     sort_key,
 )
 from ..namespaces import ACSE
@@ -98,16 +99,6 @@ class _Writer:
                 return f, e.threshold
         return None
 
-    def clinical_nodes(self, leaves: list[tuple[str, Any]]) -> list[dict[str, Any]]:
-        """Leaves grouped into clinical nodes, a field at most once in each (in order)."""
-        nodes: list[dict[str, Any]] = []
-        for key, value in leaves:
-            home = next((n for n in nodes if key not in n), None)
-            if home is None:
-                home = {}
-                nodes.append(home)
-            home[key] = value
-        return [{"clinical": n} for n in nodes]
 
     # ---------------------------------------------------------------- trees
     def tree(self, e: Expr, where: str) -> dict[str, Any]:
@@ -115,11 +106,12 @@ class _Writer:
         if leaf is not None:
             return {"clinical": dict([leaf])}
         if isinstance(e, And):
-            leaves = [(o, self.clinical_leaf(o)) for o in e.operands]
-            clinical = [lf for _, lf in leaves if lf is not None]
-            others = [self.tree(o, where) for o, lf in leaves if lf is None]
-            nodes = others + self.clinical_nodes(clinical)
-            return nodes[0] if len(nodes) == 1 else {"and": nodes}
+            # A conjunction of clinical tests, each field once, is one clinical node (which reads back as
+            # that conjunction); anything else is an "and" whose clinical tests stand one per node.
+            leaves = [self.clinical_leaf(o) for o in e.operands]
+            if all(leaves) and len({lf[0] for lf in leaves if lf}) == len(leaves):
+                return {"clinical": dict(lf for lf in leaves if lf)}
+            return {"and": [self.tree(o, where) for o in e.operands]}
         if isinstance(e, Or):
             nodes = []
             for o in e.operands:
@@ -182,19 +174,21 @@ class _Writer:
         parts: list[Expr] = []
         if tests:
             parts.append(tests[0] if len(tests) == 1 else Or(tuple(tests)))
+        clinical: list[Expr] = []  # one clinical node: diagnosis and lower age bound
         if c.pathologies:
             tts = tuple(TumourTypeTest(p) for p in c.pathologies)
-            parts.append(tts[0] if len(tts) == 1 else Or(tts))
+            clinical.append(tts[0] if len(tts) == 1 else Or(tts))
         pop = c.population
         if pop is not None:
-            from ..model import Variable
             age = Variable(str(ACSE.var_age), "age_years", "a", "number", "age")
             if pop.min_age is not None:
-                parts.append(Comparison(age, "ge", pop.min_age, "a"))
-            if pop.max_age is not None:
+                clinical.append(Comparison(age, "ge", pop.min_age, "a"))
+            if pop.max_age is not None:  # a second age_numerical: a clinical node of its own
                 parts.append(Comparison(age, "lt", pop.max_age, "a"))
             if pop.condition is not None:
                 parts.append(pop.condition)
+        if clinical:
+            parts.insert(1 if tests else 0, clinical[0] if len(clinical) == 1 else And(tuple(clinical)))
         if not parts:
             return None
         return parts[0] if len(parts) == 1 else And(tuple(parts))
@@ -224,6 +218,9 @@ def _applies(r: Regimen, c: Cohort) -> bool:
 
 def study_to_ctml(study: Study, vocab: Vocabulary) -> Exported:
     """The study as a CTML document (validated against the CTML schema) and what it could not say."""
+    if not study.cohorts:
+        raise CtmlExportError(f"{study.nct} has no cohorts: nothing to write as CTML arms "
+                              "(a ClinicalTrials.gov import is text until it is structured)")
     notes: list[str] = []
     w = _Writer(vocab.tissue_sets(), notes)
     doc: dict[str, Any] = {"nct_id": study.nct}

@@ -391,7 +391,8 @@ class _Mapper:
         ok = [e for e in exprs if e is not None]
         if len(ok) != len(exprs):
             return None
-        return ok[0] if len(ok) == 1 else Or(tuple(sorted(ok, key=sort_key)))
+        ops = _distinct(ok)
+        return ops[0] if len(ops) == 1 else Or(ops)
 
     def node(self, node: Any, path: list[Any]) -> Expr | None:
         if not isinstance(node, dict) or len(node) != 1:
@@ -405,7 +406,7 @@ class _Mapper:
             subs = [self.node(x, path + [kind, i]) for i, x in enumerate(body)]
             if any(x is None for x in subs):
                 return None
-            ops = tuple(sorted(subs, key=sort_key))  # type: ignore[arg-type]
+            ops = _distinct(subs)  # type: ignore[arg-type]
             if len(ops) == 1:
                 return ops[0]
             return And(ops) if kind == "and" else Or(ops)
@@ -552,7 +553,8 @@ class _Mapper:
             if not tests and len(self.refusals()) == errors:
                 self.find(path, c, "a clinical node with no criterion")
             return None
-        return tests[0] if len(tests) == 1 else And(tuple(sorted(tests, key=sort_key)))
+        ops = _distinct(tests)
+        return ops[0] if len(ops) == 1 else And(ops)
 
     def diagnosis(self, value: Any, path: list[Any]) -> Expr | None:
         if not isinstance(value, str) or not value.strip("! "):
@@ -697,6 +699,15 @@ class _Mapper:
             g(SUSPENDED, RDF.type, ACSE.CohortStatus)
             g(SUSPENDED, RDFS.label, Literal("suspended", lang="en"))
             g(SUSPENDED, ACSE.isOpen, Literal(False))
+
+
+def _distinct(exprs: list[Expr]) -> tuple[Expr, ...]:
+    """Operands in the model's order, each once: a repeated operand says nothing more (x and x is x), and
+    the graph, whose operand nodes are named by what they say, holds it once anyway."""
+    seen: dict[str, Expr] = {}
+    for e in exprs:
+        seen.setdefault(sort_key(e), e)
+    return tuple(seen[k] for k in sorted(seen))
 
 
 def _h(e: Expr) -> str:
