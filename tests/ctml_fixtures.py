@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import yaml
+from conftest import SHARED
 
 from acse_kg.model import AlterationTest, And, Comparison, Expr, Not, Or, PriorTherapyTest, TumourTypeTest
 
-DATA = Path(__file__).resolve().parent / "data" / "ctml"
+DATA = SHARED / "reference" / "matchminer"
 CAPTUR_FILE = DATA / "ctml_example_CAPTUR_NCT03297606.json"
 V1_FILE = DATA / "ctml_example_v1_00-001.yml"
 CAPTUR = "NCT03297606"

@@ -41,7 +41,7 @@ from rdflib import RDF, RDFS, XSD, Literal, URIRef
 from rdflib.namespace import PROV
 
 from ..ctgov.import_ import decimal_literal, slug
-from ..model import AlterationTest, And, Comparison, Expr, Not, Or, Term, TumourTypeTest, Variable, sort_key, walk
+from ..model import AlterationTest, And, Comparison, Expr, Not, Or, Term, TumourTypeTest, Variable, sort_key
 from ..namespaces import ACSE, ID, SCHEMA, study_iri
 from ..vocab import gene_iri
 from .schema import Finding, json_path
@@ -745,4 +745,4 @@ def map_document(doc: dict[str, Any], vocab: Vocabulary, nct: str) -> Mapped:
 
 
 __all__ = ["DISEASE_STATUS_ID", "DISEASE_STATUS_PREFIX", "PRIOR_ID", "SOURCE", "SUSPENDED", "Mapped",
-           "canonical_cnv_call", "drug_iri", "drug_names", "map_document", "walk"]
+           "canonical_cnv_call", "drug_iri", "drug_names", "map_document"]
