@@ -191,3 +191,14 @@ def test_a_cnv_call_in_any_capitals_is_that_call(call, upper):
 @given(st.text(alphabet="xyzqw ", min_size=1, max_size=12))
 def test_a_value_far_from_every_cnv_call_is_not_guessed(text):
     assert canonical_cnv_call(text) is None
+
+
+def test_a_study_held_from_another_source_is_not_replaced_unless_asked():
+    s = open_store("memory")
+    doc = captur()
+    doc["nct_id"] = "NCT02034981"  # AcSé's curated record is in every store
+    with pytest.raises(CtmlRefused, match=r"\$\.nct_id = \"NCT02034981\": NCT02034981 is in the registry from "
+                                          r"another source"):
+        import_ctml(s, doc)
+    assert len(read_study(s, "NCT02034981").cohorts) == 23
+    assert import_ctml(s, doc, replace_other_source=True).previous_version

@@ -71,13 +71,14 @@ def export_ctml(store: GraphStore, nct: str, *, yaml_out: bool = False) -> bytes
     return (json.dumps(exported.document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-def _import_ctml(file: Path, doc: Any, nct: str | None, store: str | None) -> None:
+def _import_ctml(file: Path, doc: Any, nct: str | None, store: str | None, replace: bool) -> None:
     """Import a CTML trial: findings as warnings, a refusal as one line naming the JSON path (exit 1)."""
     from ..ctml.importer import CtmlRefused, import_ctml
 
     with _opened(store) as st:
         try:
-            result = import_ctml(st, doc, nct=nct, agent="acse-kg import (CLI)", note=f"import of {file.name}")
+            result = import_ctml(st, doc, nct=nct, agent="acse-kg import (CLI)", note=f"import of {file.name}",
+                                 replace_other_source=replace)
         except CtmlRefused as exc:
             typer.echo(f"acse-kg: error: {file} refused, nothing was stored: {exc.findings[0]}", err=True)
             for f in exc.findings[1:]:
@@ -101,7 +102,7 @@ def register(app: typer.Typer) -> None:
     @app.command("import")
     def import_(
         file: Annotated[Path, typer.Argument(help="A ClinicalTrials.gov API v2 study record (JSON), or a MatchMiner CTML trial (.json, .yml, .yaml).")],
-        replace_curated: Annotated[bool, typer.Option("--replace-curated", help="Replace a study curated beyond API v2 (cohorts, structured criteria); the old version stays in the history.")] = False,
+        replace_curated: Annotated[bool, typer.Option("--replace-curated", help="Replace a study curated beyond API v2 (cohorts, structured criteria), or, for CTML, one held from another source; the old version stays in the history.")] = False,
         nct: Annotated[Optional[str], typer.Option("--nct", help="CTML only: the study's NCT number, when the file's nct_id is not one.")] = None,
         store: StoreOption = None,
     ) -> None:
@@ -116,7 +117,7 @@ def register(app: typer.Typer) -> None:
                 fail(str(exc))
             if not is_ctml(doc):
                 fail(f"{file} is not a CTML trial: a CTML file has nct_id and treatment_list at its top")
-            _import_ctml(file, doc, nct, store)
+            _import_ctml(file, doc, nct, store, replace_curated)
             return
         try:
             record = json.loads(file.read_text(encoding="utf-8"))
@@ -127,7 +128,7 @@ def register(app: typer.Typer) -> None:
         except RecursionError:
             fail(f"{file} is not a study record: JSON nested too deeply")
         if is_ctml(record):
-            _import_ctml(file, record, nct, store)
+            _import_ctml(file, record, nct, store, replace_curated)
             return
         if nct is not None:
             fail("--nct is for CTML trials; an API v2 record carries its NCT number")

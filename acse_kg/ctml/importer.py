@@ -20,7 +20,7 @@ from ..errors import AcseError
 from ..loader import study_graph_name
 from ..namespaces import NCT_HINT, normalise_nct
 from ..store import GraphStore
-from .mapping import map_document
+from .mapping import SOURCE, map_document
 from .schema import Finding, validate_ctml
 from .vocabulary import read_vocabulary
 
@@ -90,9 +90,19 @@ def check_document(doc: Any, nct: str | None = None) -> tuple[str, list[Finding]
 
 
 def import_ctml(store: GraphStore, doc: Any, *, nct: str | None = None, agent: str = "acse-kg import",
-                note: str | None = None) -> CtmlImportResult:
-    """Check, map and store one CTML trial; raise :class:`CtmlRefused` (nothing stored) on unreadable values."""
+                note: str | None = None, replace_other_source: bool = False) -> CtmlImportResult:
+    """Check, map and store one CTML trial; raise :class:`CtmlRefused` (nothing stored) on unreadable values.
+
+    The study's graph is replaced whole (its previous version stays in the history). A study the registry
+    holds from another source (a curated record, a ClinicalTrials.gov import) is not replaced unless
+    ``replace_other_source``: the CTML file does not carry its dates, outcomes or exclusion criteria.
+    """
     nct_id, findings = check_document(doc, nct)
+    held = _held_source(store, nct_id)
+    if held is not None and held != SOURCE and not replace_other_source:
+        raise CtmlRefused([Finding("$.nct_id", doc.get("nct_id"), f"{nct_id} is in the registry from another "
+                                   f"source ({held or 'a curated or ClinicalTrials.gov record'}) that CTML "
+                                   "cannot carry; importing would replace it (--replace-curated to do so anyway)")])
     mapped = map_document(doc, read_vocabulary(store), nct_id)
     findings = findings + mapped.findings
     if mapped.refused:
@@ -103,6 +113,16 @@ def import_ctml(store: GraphStore, doc: Any, *, nct: str | None = None, agent: s
                                          note=note or "import of a CTML trial")
     return CtmlImportResult(nct_id, study_graph_name(nct_id), len(mapped.graph), mapped.cohorts, findings,
                             previous, unchanged)
+
+
+def _held_source(store: GraphStore, nct: str) -> str | None:
+    """The source of the study the registry holds (``""`` when unstated), or None when it holds none."""
+    from ..model import StudyNotFound, read_study
+
+    try:
+        return read_study(store, nct).source
+    except StudyNotFound:
+        return None
 
 
 def _store_version(store: GraphStore, nct: str, graph: Any, *, agent: str, note: str) -> tuple[str | None, bool]:
