@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rdflib import Literal, URIRef
 from rdflib.namespace import PROV
@@ -202,3 +202,39 @@ def test_a_study_held_from_another_source_is_not_replaced_unless_asked():
         import_ctml(s, doc)
     assert len(read_study(s, "NCT02034981").cohorts) == 23
     assert import_ctml(s, doc, replace_other_source=True).previous_version
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+                           lambda sub: st.lists(sub, max_size=3) | st.dictionaries(st.text(max_size=5), sub, max_size=3),
+                           max_leaves=6)
+PLACES = [  # (path into CAPTUR, key) of values a curator types
+    (("treatment_list", "step", 0, "arm", 2), "match"),
+    (("treatment_list", "step", 0, "arm", 2), "dose_level"),
+    (("treatment_list", "step", 0, "arm", 2, "match", 0, "and", 0, "or", 0, "genomic"), "hugo_symbol"),
+    (("treatment_list", "step", 0, "arm", 2, "match", 0, "and", 0, "or", 2, "genomic"), "cnv_call"),
+    (("treatment_list", "step", 0, "arm", 2, "match", 0, "and", 1, "clinical"), "age_numerical"),
+    (("treatment_list", "step", 0, "arm", 2, "match", 0, "and", 1, "clinical"), "oncotree_primary_diagnosis"),
+    (("treatment_list", "step", 0), "arm"),
+    ((), "treatment_list"),
+    ((), "prior_treatment_requirements"),
+    ((), "site_list"),
+]
+
+
+@pytest.fixture(scope="module")
+def fuzz_store():
+    return open_store("memory")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(place=st.sampled_from(PLACES), value=json_values)
+def test_any_value_anywhere_imports_or_is_refused_naming_a_path(fuzz_store, place, value):
+    doc = captur()
+    node = doc
+    for step in place[0]:
+        node = node[step]
+    node[place[1]] = value
+    try:
+        import_ctml(fuzz_store, doc)
+    except CtmlRefused as exc:
+        assert str(exc).startswith("CTML refused, nothing was stored: $") and "\n" not in str(exc)

@@ -98,6 +98,9 @@ def import_ctml(store: GraphStore, doc: Any, *, nct: str | None = None, agent: s
     ``replace_other_source``: the CTML file does not carry its dates, outcomes or exclusion criteria.
     """
     nct_id, findings = check_document(doc, nct)
+    broken = [f for f in findings if f.action == "refused"]
+    if broken:
+        raise CtmlRefused(broken)
     held = _held_source(store, nct_id)
     if held is not None and held != SOURCE and not replace_other_source:
         raise CtmlRefused([Finding("$.nct_id", doc.get("nct_id"), f"{nct_id} is in the registry from another "

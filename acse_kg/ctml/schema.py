@@ -160,14 +160,31 @@ def ctml_schema() -> dict[str, Any]:
             "definitions": definitions, "properties": top}
 
 
+#: Violations that break the document's structure (a list where an object belongs, a missing arm_code,
+#: an empty match): the file is refused. Others (a value outside its enum, an id written as a number) are
+#: reported, and the mapping reads, corrects or refuses the value itself.
+STRUCTURAL = {"required", "minItems", "minProperties", "maxProperties"}
+
+
+def _structural(err: Any) -> bool:
+    if err.validator in STRUCTURAL:
+        return True
+    if err.validator == "type":
+        wanted = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
+        return bool({"object", "array"} & set(wanted))
+    return False
+
+
 def validate_ctml(doc: Any) -> list[Finding]:
-    """Every violation of the CTML schema, by JSON path, in document order (``schema`` findings)."""
+    """Every violation of the CTML schema, by JSON path, in document order: ``refused`` where the structure
+    is broken, ``schema`` otherwise."""
     validator = Draft7Validator(ctml_schema())
     out = []
     errors = sorted(validator.iter_errors(doc), key=lambda e: [(0, p, "") if isinstance(p, int) else (1, 0, p)
                                                              for p in e.absolute_path])
     for err in errors:
-        out.append(Finding(json_path(err.absolute_path), err.instance, _message(err), "schema"))
+        out.append(Finding(json_path(err.absolute_path), err.instance, _message(err),
+                           "refused" if _structural(err) else "schema"))
     return out
 
 
