@@ -109,18 +109,27 @@ class _Graph:
     def __init__(self, g: rdflib.Graph, terms: dict[str, dict[str, Any]]) -> None:
         self.g = g
         self.terms = terms
+        # One pass over the triples into subject -> predicate -> objects: the reader asks a few
+        # thousand questions of a record, and rdflib's pattern matching costs more than the walk.
+        self.index: dict[Node, dict[Node, list[Node]]] = {}
+        for s, p, o in g:
+            self.index.setdefault(s, {}).setdefault(p, []).append(o)
 
     def one(self, s: Node, p: URIRef) -> Node | None:
-        return next(iter(self.g.objects(s, p)), None)
+        got = self.index.get(s, {}).get(p)
+        return got[0] if got else None
 
     def all(self, s: Node, p: URIRef) -> list[Node]:
-        return sorted(self.g.objects(s, p), key=str)
+        return sorted(self.index.get(s, {}).get(p, ()), key=str)
 
     def types(self, s: Node) -> set[str]:
-        return {local(t) for t in self.g.objects(s, RDF.type) if str(t).startswith(str(ACSE))}
+        return {local(t) for t in self.index.get(s, {}).get(RDF.type, ()) if str(t).startswith(str(ACSE))}
+
+    def subjects_of_type(self, t: URIRef) -> list[Node]:
+        return sorted((s for s, po in self.index.items() if t in po.get(RDF.type, ())), key=str)
 
     def label(self, s: Node) -> str:
-        own = _pick_label(self.g.objects(s, RDFS.label))
+        own = _pick_label(self.index.get(s, {}).get(RDFS.label, ()))
         return own or self.terms.get(str(s), {}).get("label", "")
 
     def term(self, iri: Node | None) -> Term | None:
@@ -229,7 +238,14 @@ def _read_study(store: GraphStore, nct: str) -> Study:
         refs.update(str(o) for o in g.objects(None, p) if isinstance(o, URIRef))
     for t in g.objects(None, RDF.type):
         refs.add(str(t))
-    terms = _terms(store, refs)
+    # Studies share most of their terms (OncoTree classes, genes, statuses): each is looked up
+    # once per store version, so reading the thousandth study asks only for what is new.
+    known: dict[str, dict[str, Any]] = _cache.get(store, "model-terms", dict)
+    missing = refs - known.keys()
+    if missing:
+        found = _terms(store, missing)
+        known.update({i: found.get(i, {}) for i in missing})
+    terms = {i: known[i] for i in refs}
     return _Reader(_Graph(g, terms), read_variables(store)).study(study, nct)
 
 
@@ -335,7 +351,7 @@ class _Reader:
         design_node = g.one(node, ACSE.statisticalDesign)
         design = None
         if design_node is not None:
-            kinds = sorted(g.g.objects(design_node, RDF.type), key=str)
+            kinds = g.all(design_node, RDF.type)
             design = Design(str(design_node), g.label(design_node),
                             g.label(kinds[0]) if kinds else "",
                             _num(g.one(design_node, ACSE.alpha)), _num(g.one(design_node, ACSE.beta)))
@@ -471,7 +487,7 @@ class _Reader:
                                         _num(g.one(o, ACSE.position)) or 0.0))
         outcomes.sort(key=lambda o: (o.kind != "primary", o.position, o.iri))
         curations = []
-        for c in sorted(g.g.subjects(RDF.type, ACSE.Curation), key=str):
+        for c in g.subjects_of_type(ACSE.Curation):
             prop = g.one(c, ACSE.curatedProperty)
             curations.append(Curation(
                 str(c), g.label(c), local(prop) if prop is not None else "",
