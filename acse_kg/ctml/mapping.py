@@ -23,6 +23,10 @@ Corrections (documented; each is a finding with action ``corrected`` and an
 - ``tmb: N`` (not a CTML field) is read as ``tmb_numerical: ">=N"``;
 - a receptor status written "true" / "false" is read as "Positive" / "Negative".
 
+A clinical node with one field is that test; with several, their conjunction.
+A match list of several trees is their disjunction; a repeated operand is read
+once (x and x is x).
+
 Anything else that cannot be read (an unknown gene symbol or diagnosis name,
 an unknown field in a match node, a value outside its vocabulary) refuses the
 file: software deciding eligibility must not guess.
@@ -71,6 +75,11 @@ DISEASE_STATUS_ID = "ctml-disease-status"
 DISEASE_STATUS_PREFIX = "Disease status: "
 PRIOR_ID = "ctml-prior-"
 #: Top-level fields the graph keeps (everything else is reported "not stored").
+#: Fields of a step, an arm and a dose level that the graph keeps or reads (others are reported "not stored";
+#: internal ids are MatchMiner's bookkeeping, which an export numbers afresh).
+STEP_KEPT = {"arm"}
+ARM_KEPT = {"arm_code", "arm_description", "arm_internal_id", "arm_suspended", "dose_level", "match"}
+LEVEL_KEPT = {"level_code", "level_description", "level_internal_id", "level_suspended", "match"}
 KEPT = {"nct_id", "long_title", "short_title", "phase", "status", "nct_purpose", "protocol_no",
         "prior_treatment_requirements", "match", "treatment_list", "site_list", "sponsor_list", "drug_list"}
 COMPARATOR_NAMES = {">=": "ge", ">": "gt", "<=": "le", "<": "lt", "=": "eq", "==": "eq", "": "eq"}
@@ -280,8 +289,12 @@ class _Mapper:
         steps = (self.doc.get("treatment_list") or {}).get("step") or []
         number = 0
         for si, step in enumerate(steps):
+            self.unkept(step, STEP_KEPT, ["treatment_list", "step", si])
             for ai, arm in enumerate(step.get("arm") or []):
                 path: list[Any] = ["treatment_list", "step", si, "arm", ai]
+                self.unkept(arm, ARM_KEPT, path)
+                for li, lv in enumerate(arm.get("dose_level") or []):
+                    self.unkept(lv, LEVEL_KEPT, path + ["dose_level", li])
                 code = _text(arm.get("arm_code"))
                 if not code:
                     self.find(path + ["arm_code"], arm.get("arm_code"), "an arm needs its arm_code")
@@ -292,6 +305,11 @@ class _Mapper:
                 if not own:
                     number += 1
                     self.cohort(number, arm, path, arm_rule, list(enumerate(levels)), None)
+                    for li, lv in enumerate(levels):
+                        if lv.get("level_suspended") == "Y" and arm.get("arm_suspended") != "Y":
+                            self.find(path + ["dose_level", li, "level_suspended"], "Y",
+                                      "not stored: a suspended dose level of an open arm (its levels share the "
+                                      "arm's match tree, so the arm is one cohort, open)", "not stored")
                     continue
                 for li in own:
                     lv = levels[li]
@@ -306,6 +324,11 @@ class _Mapper:
                         self.find(path + ["dose_level", li], lv.get("level_code"),
                                   "not stored: a dose level without a match tree in an arm whose other levels "
                                   "have their own", "not stored")
+
+    def unkept(self, obj: dict[str, Any], kept: set[str], path: list[Any]) -> None:
+        for key in obj:
+            if key not in kept:
+                self.find(path + [key], obj[key], "not stored: the registry keeps no such field of CTML", "not stored")
 
     def cohort(self, n: int, arm: dict[str, Any], path: list[Any], rule: Expr | None,
                levels: list[tuple[int, dict[str, Any]]], level: dict[str, Any] | None) -> None:
