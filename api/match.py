@@ -19,9 +19,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from acse_kg.derived import DerivedCache
-from acse_kg.matching import jsonld, shacl
+from acse_kg.matching import shacl
 from acse_kg.matching.engine import Matcher, RegistryMatcher, TrialNotFound, matcher_for, registry_matcher_for
 from acse_kg.matching.profile import ProfileError, json_schema
+from acse_kg.matching.profile_schema import ProfileSchemaError, profile_schema
 from acse_kg.matching.result import result_schema, trials_result_schema
 from acse_kg.namespaces import NCT_HINT, normalise_nct
 from acse_kg.matching.rules import GraphModelError
@@ -251,9 +252,15 @@ def _batch(match: Any, items: list[Any]) -> Response:
     return _json(200, results)
 
 
-@router.get("/match/schema", summary="JSON Schema of the tumor profile")
-async def profile_schema() -> Response:
-    return Response(orjson.dumps(json_schema()), media_type="application/schema+json")
+@router.get("/match/schema", summary="JSON Schema of the tumor profile (generated from the graph's clinical variables)")
+async def profile_json_schema(request: Request) -> Response:
+    """Generated from the store's clinical variables, once per store version: a variable added to
+    the graph is a field here after the write."""
+    try:
+        schema = profile_schema(get_store(request)).json_schema()
+    except ProfileSchemaError as exc:
+        return _json(503, {"detail": f"the graph's clinical variables make no profile: {exc}"})
+    return Response(orjson.dumps(schema), media_type="application/schema+json")
 
 
 @router.get("/match/result-schema", summary="JSON Schema of the match result")
@@ -262,8 +269,13 @@ async def match_result_schema() -> Response:
 
 
 @router.get("/match/context", summary="JSON-LD context that makes a tumor profile RDF")
-async def profile_context() -> Response:
-    return Response(orjson.dumps(jsonld.context()), media_type="application/ld+json")
+async def profile_context(request: Request) -> Response:
+    """The alteration words of the store's graph (profile terms and synonyms), once per store version."""
+    try:
+        ctx = profile_schema(get_store(request)).context()
+    except ProfileSchemaError as exc:
+        return _json(503, {"detail": f"the graph's clinical variables make no profile: {exc}"})
+    return Response(orjson.dumps(ctx), media_type="application/ld+json")
 
 
 @router.get("/match/shapes", summary="The SHACL eligibility shapes (Turtle), generated from the criteria")

@@ -30,7 +30,8 @@ from ..namespaces import ID, NCT_HINT, normalise_nct
 from ..store import GraphStore
 from .candidates import Basket, CandidateFinder, Taxonomy, pair_set
 from .dosing import Regimen, compile_regimens, dosing_for
-from .profile import ProfileError, TumorProfile, parse_profile
+from .profile import ProfileError, ProfileModel
+from .profile_schema import profile_schema
 from .rules import (
     ALTS,
     DRUGS,
@@ -88,13 +89,18 @@ class Vocabulary:
         self.genes, self.symbols = _genes(store)
         self.alteration_types, self.type_words = _alteration_types(store)
         self.variables = read_variables(store)
-        self.drugs = _drugs(store)
+        #: The profile generated from the graph's variables: the parser, and the drugs prior therapies name.
+        self.schema = profile_schema(store)
         fields = {v.field for v in self.variables.values()} - STRUCTURED_FIELDS
         self._getters = [(f, _path_getter(f)) for f in sorted(fields)]
-        self._implied = sorted((v.field, v.implied_by_drug) for v in self.variables.values()
-                               if v.implied_by_drug and v.field in fields)
+        therapies = self.schema.therapy_field
+        self._therapies = _path_getter(therapies) if therapies else (lambda p: None)
 
-    def facts(self, p: TumorProfile) -> tuple[Facts, list[tuple[str, str]]]:
+    def parse(self, profile: ProfileModel | bytes | str | dict[str, Any]) -> Any:
+        """A profile validated against the graph's variables (ProfileError naming the field)."""
+        return profile if isinstance(profile, ProfileModel) else self.schema.parse(profile)
+
+    def facts(self, p: ProfileModel) -> tuple[Facts, list[tuple[str, str]]]:
         """The flat facts the rules read, and the profile's (gene IRI, type IRI) alterations."""
         dx = self.taxonomy.resolve(p.diagnosis)
         if dx is None:
@@ -133,34 +139,15 @@ class Vocabulary:
         f[DX] = self.taxonomy.ancestors(dx)
         f[ALTS] = pair_set(alts)
         f[VARIANTS] = tuple(variants)
-        f[DRUGS] = self._prior_drugs(p)
-        given = f[DRUGS]
-        if given is not None:
-            # history.prior_crizotinib: true is the same fact as crizotinib among the prior therapies.
-            for field, drug in self._implied:
-                f[field] = drug in given
+        # The drugs given before: a set when the profile lists its prior therapies or a history flag
+        # names one (history.prior_crizotinib: true is crizotinib in the list), else unknown.
+        given = self.schema.prior_drugs(p)
+        f[DRUGS] = given if given or self._therapies(p) is not None else None
         f["diagnosis"] = p.diagnosis
         f["alterations"] = shown
         return f, alts
 
-    def _prior_drugs(self, p: Any) -> set[str] | None:
-        """IRIs of the drugs a profile lists as given before; None when it lists none (unknown)."""
-        listed = getattr(p, "prior_therapies", None)
-        out: set[str] | None = None if listed is None else set()
-        if listed is not None:
-            for item in listed:
-                name = item if isinstance(item, str) else getattr(item, "drug", None)
-                if name is None:
-                    continue
-                iri = self.drugs.get(_drug_key(str(name)))
-                out.add(iri or f"{ID}drug/{_drug_key(str(name))}")  # type: ignore[union-attr]
-        for field, drug in self._implied:
-            value = _path_getter(field)(p)
-            if value is True:
-                out = (out or set()) | {drug}
-        return out
-
-    def document(self, p: TumorProfile) -> dict[str, Any]:
+    def document(self, p: ProfileModel) -> dict[str, Any]:
         """The profile normalised for RDF: OncoTree code for the diagnosis, approved gene symbols."""
         dx = self.taxonomy.resolve(p.diagnosis)
         if dx is None:
@@ -174,15 +161,6 @@ class Vocabulary:
 
 def _lower(x: Any) -> str | None:
     return str(x).lower() if x is not None else None
-
-
-def _drug_key(name: str) -> str:
-    """A drug name or code in one spelling: lower case, no scheme prefix (NCIT:C74061 -> c74061)."""
-    s = name.strip().lower()
-    for prefix in ("ncit:", "rxnorm:", "drugbank:"):
-        if s.startswith(prefix):
-            return s[len(prefix):]
-    return s
 
 
 def _genes(store: GraphStore) -> tuple[dict[str, str], dict[str, str]]:
@@ -214,16 +192,6 @@ def _alteration_types(store: GraphStore) -> tuple[dict[str, str], dict[str, str]
         if r.get("alt") is not None:
             out.setdefault(str(r["alt"]), str(r["t"]))
     return out, words
-
-
-def _drugs(store: GraphStore) -> dict[str, str]:
-    """Name or code (lower case, no scheme) -> acse:Drug IRI, for the profile's prior therapies."""
-    out: dict[str, str] = {}
-    rows = store.select("SELECT ?d ?v WHERE { ?d a acse:Drug . { ?d rdfs:label|schema:name ?v } UNION "
-                        "{ ?d acse:ncitCode|acse:rxnormCui|acse:chebiId|acse:drugbankId|acse:atcCode ?v } }")
-    for r in sorted(rows, key=lambda r: (str(r["d"]), str(r["v"]))):
-        out.setdefault(_drug_key(str(r["v"])), str(r["d"]))
-    return out
 
 
 # ------------------------------------------------------------------ one study
@@ -331,7 +299,7 @@ class StudyMatcher:
         return src.function("explain", body)
 
     # ------------------------------------------------------------ matching
-    def match_facts(self, p: TumorProfile, facts: Facts, alts: list[tuple[str, str]]) -> dict[str, Any]:
+    def match_facts(self, p: ProfileModel, facts: Facts, alts: list[tuple[str, str]]) -> dict[str, Any]:
         """The v1 result of this study for a profile whose facts are built."""
         found, notes = self.finder.find(facts, p.age_years, alts)
         shared: dict[tuple[str, ...], tuple[list[dict[str, Any]], int, list[str]]] = {}
@@ -410,8 +378,8 @@ class RegistryMatcher:
                     if (lo, hi, m) not in entries:
                         entries.append((lo, hi, m))
 
-    def parse(self, profile: TumorProfile | bytes | str | dict[str, Any]) -> TumorProfile:
-        return profile if isinstance(profile, TumorProfile) else parse_profile(profile)
+    def parse(self, profile: ProfileModel | bytes | str | dict[str, Any]) -> ProfileModel:
+        return self.vocab.parse(profile)  # type: ignore[no-any-return]
 
     def candidates(self, facts: Facts, age: float, alts: list[tuple[str, str]]) -> list[StudyMatcher]:
         """The studies with a cohort whose gene, alteration type, pathology and age band fit, by NCT number.
@@ -429,7 +397,7 @@ class RegistryMatcher:
                         seen.setdefault(m.trial, m)
         return [seen[k] for k in sorted(seen)]
 
-    def match_all(self, profile: TumorProfile | bytes | str | dict[str, Any]) -> dict[str, Any]:
+    def match_all(self, profile: ProfileModel | bytes | str | dict[str, Any]) -> dict[str, Any]:
         """One profile against every matchable study: per-trial v1 results, best first.
 
         A trial with no candidate cohort is left out; its notes are kept in the
@@ -451,7 +419,7 @@ class RegistryMatcher:
         return {"profile_id": p.id, "results": results, "notes": notes}
 
     def match_all_json(self, data: bytes | str) -> bytes:
-        return orjson.dumps(self.match_all(parse_profile(data)))
+        return orjson.dumps(self.match_all(self.vocab.parse(data)))
 
 
 def _trial_rank(result: dict[str, Any]) -> tuple[int, int, str]:
@@ -475,27 +443,27 @@ class Matcher:
         self.decidable = self.one.decidable
         self.cohorts = self.one.cohorts
 
-    def facts(self, p: TumorProfile) -> tuple[Facts, list[tuple[str, str]]]:
+    def facts(self, p: ProfileModel) -> tuple[Facts, list[tuple[str, str]]]:
         return self.vocab.facts(p)
 
-    def match(self, profile: TumorProfile | bytes | str | dict[str, Any]) -> dict[str, Any]:
+    def match(self, profile: ProfileModel | bytes | str | dict[str, Any]) -> dict[str, Any]:
         """The match result of one profile, exactly per the contract.
 
         Cohorts that share their criteria share one evaluation (and the same
         explanation objects) per profile; treat a result as read-only.
         """
-        p = profile if isinstance(profile, TumorProfile) else parse_profile(profile)
+        p = self.vocab.parse(profile)
         facts, alts = self.vocab.facts(p)
         return self.one.match_facts(p, facts, alts)
 
     def match_json(self, data: bytes | str) -> bytes:
         """Validate JSON bytes and return the result as JSON bytes (the batch hot path)."""
-        return orjson.dumps(self.match(parse_profile(data)))
+        return orjson.dumps(self.match(self.vocab.parse(data)))
 
-    def document(self, p: TumorProfile) -> dict[str, Any]:
+    def document(self, p: ProfileModel) -> dict[str, Any]:
         return self.vocab.document(p)
 
-    def statuses(self, profile: TumorProfile) -> dict[str, str]:
+    def statuses(self, profile: ProfileModel) -> dict[str, str]:
         """Status of every decidable criterion (by IRI), whatever the cohort: for checks and tests."""
         facts, _ = self.vocab.facts(profile)
         return self.one.statuses(facts)

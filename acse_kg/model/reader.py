@@ -140,7 +140,8 @@ class _Graph:
         label = self.label(iri)
         code = (t.get("code") or _text(self.one(iri, ACSE.oncotreeCode)) or _text(self.one(iri, ACSE.geneSymbol))
                 or _text(self.one(iri, ACSE.profileTerm)) or _text(self.one(iri, ACSE.code)))
-        return Term(str(iri), label, code)
+        accession = (t.get("acc") or _text(self.one(iri, ACSE.oncotreeCode)) or _text(self.one(iri, ACSE.hgncId)))
+        return Term(str(iri), label, code, str(accession))
 
 
 def _pick_label(labels: Iterable[Node]) -> str:
@@ -151,10 +152,11 @@ def _pick_label(labels: Iterable[Node]) -> str:
 
 # ------------------------------------------------------------------ vocabulary
 _TERM_QUERY = """
-SELECT ?i ?label ?code ?open ?perDay WHERE {
+SELECT ?i ?label ?code ?acc ?open ?perDay WHERE {
   VALUES ?i { %s }
   OPTIONAL { ?i rdfs:label ?label }
   OPTIONAL { ?i acse:oncotreeCode|acse:geneSymbol|acse:profileTerm|acse:code ?code }
+  OPTIONAL { ?i acse:oncotreeCode|acse:hgncId ?acc }
   OPTIONAL { ?i acse:isOpen ?open }
   OPTIONAL { ?i acse:dosesPerDay ?perDay }
 }"""
@@ -172,7 +174,7 @@ def _terms(store: GraphStore, iris: set[str]) -> dict[str, dict[str, Any]]:
         d = out.setdefault(i, {})
         if r.get("label") is not None:
             labels.setdefault(i, []).append(r["label"])  # type: ignore[arg-type]
-        for k in ("code", "open", "perDay"):
+        for k in ("code", "acc", "open", "perDay"):
             if r.get(k) is not None and k not in d:
                 d[k] = py(r[k])
     for i, ls in labels.items():
@@ -249,8 +251,25 @@ def _read_study(store: GraphStore, nct: str) -> Study:
     return _Reader(_Graph(g, terms), read_variables(store)).study(study, nct)
 
 
+def study_from_graph(g: rdflib.Graph, nct: str, variables: dict[str, Variable] | None = None) -> Study:
+    """A study read from its record's triples alone: a past version, or a record not stored yet.
+
+    Not cached and without the store: vocabulary terms carry only what the
+    record says about them. With ``variables`` None, a comparison's variable
+    is known by its IRI alone (no profile field): enough for the study's
+    structure (cohorts, criteria, regimens and their registered text), which
+    is what the ClinicalTrials.gov export of a past version needs; matching
+    reads :func:`read_study`.
+    """
+    wanted = normalise_nct(nct) or nct
+    study = next((s for s in g.subjects(ACSE.nctId, Literal(wanted))), None)
+    if study is None:
+        raise StudyNotFound(f"no study {wanted} in the graph")
+    return _Reader(_Graph(g, {}), variables).study(study, wanted)
+
+
 class _Reader:
-    def __init__(self, g: _Graph, variables: dict[str, Variable]) -> None:
+    def __init__(self, g: _Graph, variables: dict[str, Variable] | None) -> None:
         self.g = g
         self.variables = variables
         self._exprs: dict[Node, Expr] = {}
@@ -272,7 +291,9 @@ class _Reader:
         e: Expr
         if kind == "Comparison":
             var_iri = g.one(node, ACSE.variable)
-            var = self.variables.get(str(var_iri)) if var_iri is not None else None
+            var = self.variables.get(str(var_iri)) if var_iri is not None and self.variables is not None else None
+            if var is None and var_iri is not None and self.variables is None:  # study_from_graph without variables
+                var = Variable(str(var_iri), "", None, "number", g.label(var_iri))
             if var is None:
                 raise ModelError(f"comparison {node} tests {var_iri}, which has no acse:profileField")
             comp = g.one(node, ACSE.comparator)
@@ -532,4 +553,4 @@ def structured_studies(store: GraphStore) -> list[str]:
 _cache = DerivedCache()
 
 __all__ = ["ModelError", "StudyNotFound", "read_study", "read_variables", "registry_studies",
-           "structured_studies"]
+           "structured_studies", "study_from_graph"]
