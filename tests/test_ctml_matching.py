@@ -38,3 +38,25 @@ def test_a_met_amplified_breast_cancer_is_a_candidate_for_the_crizotinib_arm(mat
     result = matcher.match_all({"id": "P", "age_years": 50, "diagnosis": "BRCA",
                                 "alterations": [{"gene": "MET", "type": "amplification"}]})
     assert 3 in cohorts(result, CAPTUR)
+
+
+def v600e(diagnosis: str) -> dict:
+    return {"id": "P", "age_years": 60, "diagnosis": diagnosis, "alterations": [
+        {"gene": "BRAF", "type": "mutation", "protein_change": "p.V600E", "variant_classification": "Missense_Mutation"}]}
+
+
+def test_an_adult_braf_v600e_cholangiocarcinoma_meets_the_arm_rule(matcher):
+    (trial,) = matcher.match_all(v600e("CHOL"))["results"]
+    (cohort,) = trial["cohorts"]
+    assert (trial["trial"], cohort["cohort"], cohort["verdict"]) == (CAPTUR, 12, "eligible")
+
+
+def test_a_braf_v600e_melanoma_is_matched_to_nothing(matcher):
+    assert matcher.match_all(v600e("MEL"))["results"] == []
+
+
+def test_a_v600e_without_its_classification_leaves_the_arm_rule_to_confirm(matcher):
+    p = v600e("CHOL")
+    del p["alterations"][0]["variant_classification"]  # type: ignore[index]
+    (trial,) = matcher.match_all(p)["results"]
+    assert trial["cohorts"][0]["verdict"] == "unknown"
