@@ -186,7 +186,7 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
         store: StoreOption = None,
     ) -> None:
-        """Export the whole live graph (every live named graph, merged; history excluded), or one study as ctgov JSON."""
+        """Export the whole live graph (every live named graph, merged; history excluded), or one study as ctgov JSON or CTML."""
         if (format in STUDY_FORMATS) != (nct is not None):
             fail(f"--format {format.value if format in STUDY_FORMATS else 'ctgov / ctml'} exports one study: "
                  "give its NCT number (and only with --format ctgov, ctml or ctml-yaml)")

@@ -6,7 +6,8 @@ phases) are MatchMiner's, as its curation tool CTIMS offers them; they are
 stated once below and both the schema (:mod:`.schema`) and the mapping read
 them. Genes, tumour types, drugs, frequencies and enumerated individuals are
 the registry's: they are looked up in the store (the OncoTree release loaded in
-every store, the ontology's individuals) and, for gene symbols the store does
+every store, the ontology's individuals; vocabulary, never a study's record)
+and, for gene symbols the store does
 not describe, in the HGNC symbol list shipped beside this module
 (``hgnc_symbols.tsv``, origin in ``ORIGIN.md``).
 """
@@ -124,7 +125,6 @@ class Vocabulary:
 
     genes: dict[str, str]  # symbol -> IRI, of the genes the store describes
     tumour_types: list[TumourType]
-    drugs: set[str]  # IRIs of the drugs the store describes
     enums: dict[tuple[str, str], URIRef]  # (class local name, code) -> individual
     frequencies: dict[str, str]  # lower-case label or alias -> IRI
     variables: dict[str, Variable]
@@ -153,7 +153,7 @@ class Vocabulary:
 
 
 def read_vocabulary(store: GraphStore) -> Vocabulary:
-    """The registry's genes, OncoTree classes, drugs, individuals, frequencies and variables (a few queries)."""
+    """The registry's genes, OncoTree classes, enumerated individuals, frequencies and variables (a few queries)."""
     genes = {str(r["sym"]): str(r["g"]) for r in store.select(
         "SELECT ?g ?sym WHERE { ?g a acse:Gene ; acse:geneSymbol ?sym }")}
     tts = []
@@ -162,8 +162,7 @@ def read_vocabulary(store: GraphStore) -> Vocabulary:
         level = r.get("level")
         tts.append(TumourType(str(r["c"]), str(r["label"]), str(r["code"]),
                               int(level.toPython()) if level is not None else None))  # type: ignore[union-attr]
-    drugs = {str(r["d"]) for r in store.select("SELECT DISTINCT ?d WHERE { ?d a acse:Drug }")}
     freqs: dict[str, str] = {}
     for r in store.select("SELECT ?f ?l WHERE { ?f a acse:Frequency ; rdfs:label|skos:altLabel ?l }"):
         freqs.setdefault(str(r["l"]).casefold(), str(r["f"]))
-    return Vocabulary(genes, tts, drugs, enum_index(store), freqs, read_variables(store))
+    return Vocabulary(genes, tts, enum_index(store), freqs, read_variables(store))
