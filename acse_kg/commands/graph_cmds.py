@@ -34,6 +34,12 @@ class ExportFormat(str, Enum):
     jsonld = "jsonld"
     ntriples = "ntriples"
     ctgov = "ctgov"  # one study as ClinicalTrials.gov API v2 JSON (acse_kg.commands.ctgov_cmds)
+    ctml = "ctml"  # one study as MatchMiner CTML, JSON (acse_kg.commands.ctgov_cmds.export_ctml)
+    ctml_yaml = "ctml-yaml"  # the same as YAML
+
+
+#: The formats that export one study (they take its NCT number).
+STUDY_FORMATS = frozenset({ExportFormat.ctgov, ExportFormat.ctml, ExportFormat.ctml_yaml})
 
 
 UPDATE_KEYWORDS = frozenset(
@@ -175,14 +181,15 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def export(
-        nct: Annotated[Optional[str], typer.Argument(help="With --format ctgov: the study's NCT number.")] = None,
-        format: Annotated[ExportFormat, typer.Option("--format", "-f", help="RDF serialisation, or ctgov (one study as API v2 JSON).")] = ExportFormat.turtle,
+        nct: Annotated[Optional[str], typer.Argument(help="With --format ctgov / ctml / ctml-yaml: the study's NCT number.")] = None,
+        format: Annotated[ExportFormat, typer.Option("--format", "-f", help="RDF serialisation, or one study: ctgov (API v2 JSON), ctml (MatchMiner CTML JSON), ctml-yaml.")] = ExportFormat.turtle,
         out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
         store: StoreOption = None,
     ) -> None:
-        """Export the whole live graph (every live named graph, merged; history excluded), or one study as ctgov JSON."""
-        if (format is ExportFormat.ctgov) != (nct is not None):
-            fail("--format ctgov exports one study: give its NCT number (and only with --format ctgov)")
+        """Export the whole live graph (every live named graph, merged; history excluded), or one study as ctgov JSON or CTML."""
+        if (format in STUDY_FORMATS) != (nct is not None):
+            fail(f"--format {format.value if format in STUDY_FORMATS else 'ctgov / ctml'} exports one study: "
+                 "give its NCT number (and only with --format ctgov, ctml or ctml-yaml)")
         st = _open(store)
         try:
             if format is ExportFormat.ctgov:
@@ -191,6 +198,10 @@ def register(app: typer.Typer) -> None:
                 from .ctgov_cmds import export_ctgov
 
                 body = (json.dumps(export_ctgov(st, nct), ensure_ascii=False, indent=2) + "\n").encode("utf-8")  # type: ignore[arg-type]
+            elif format in STUDY_FORMATS:
+                from .ctgov_cmds import export_ctml
+
+                body = export_ctml(st, nct, yaml_out=format is ExportFormat.ctml_yaml)  # type: ignore[arg-type]
             else:
                 body = st.dump(format.value, include_history=False)  # Turtle with the registry's prefixes
         except (StoreError, ValueError, OSError) as exc:
