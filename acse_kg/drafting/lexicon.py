@@ -206,9 +206,40 @@ OTHER_NAMED: list[tuple[str, str]] = [
 
 #: Words that negate what follows in the same clause ("no prior ...", "without ...").
 NEGATION_BEFORE = (r"\b(?:no|not|without|absence\s+of|free\s+of|negative\s+for|never|nor|non|lack\s+of|must\s+not\s+have|"
-                   r"has\s+not|have\s+not|had\s+not|none)\b")
+                   r"has\s+not|have\s+not|had\s+not|none|except|excluding|other\s+than)\b|\(\s*but\b")
 #: Words after a presence mention that negate it ("HIV negative", "pregnancy test must be negative").
 NEGATION_AFTER = r"^[\s-]*(?:(?:test|status|serology|screening)\s+)?(?:(?:must|should)\s+be\s+|is\s+|are\s+)?(?:negative|excluded|-(?!\w))"
 #: Words that make a bullet a permission, not a requirement ("... are eligible", "allowed").
 PERMISSION = re.compile(r"\b(?:are|is|will\s+be|be)\s+(?:eligible|allowed|permitted|acceptable|accepted)\b|\ballowed\b|\bpermitted\b",
                         re.IGNORECASE)
+
+#: Named conditions grouped under a broader name a curator may use for several of them together.
+NAMED_CATEGORY: dict[str, str] = {"myocardial infarction": "cardiovascular event", "unstable angina": "cardiovascular event",
+                                  "stroke": "cardiovascular event", "congestive heart failure": "cardiac disease",
+                                  "long QT syndrome": "cardiac disease", "NYHA class": "cardiac disease"}
+
+
+@lru_cache(maxsize=1)
+def tumour_types() -> re.Pattern[str]:
+    """OncoTree's tumour names and codes as one pattern, to read a biomarker's tumour context ("NSCLC patients")."""
+    from ..vocab import oncotree_nodes
+
+    genes = set(gene_names())
+    codes, names = set(), set()
+    for node in oncotree_nodes():
+        code = str(node.get("code") or "")
+        if len(code) >= 3 and code.isupper() and code.isalpha() and code not in genes and code.lower() not in _ENGLISH:
+            codes.add(code)
+        for n in (node.get("name"), node.get("mainType")):
+            if n and (" " in n.strip() or len(n) >= 8) and "other" not in n.lower():
+                names.add(n.strip())
+    name_alt = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    code_alt = "|".join(sorted(codes, key=len, reverse=True))
+    return re.compile(rf"(?<![\w-])(?:(?i:{name_alt})|{code_alt})(?![\w])")
+
+
+#: OncoTree codes that are also English words or trial words in capitals.
+_ENGLISH = {"all", "and", "for", "not", "bone", "skin", "eye", "lung", "head", "other", "tissue", "breast", "bowel", "liver",
+            "blood", "brain", "ovary", "testis", "uterus", "cervix", "kidney", "pleura", "thymus", "thyroid", "stomach",
+            "adrenal", "vulva", "penis", "prostate", "bladder", "lymph", "myeloid", "lymphoid", "pancreas", "ampulla",
+            "biliary", "peritoneum", "esophagus", "soft", "mixed", "nst", "aml", "cll"}

@@ -75,9 +75,12 @@ _NEG_AFTER = re.compile(lx.NEGATION_AFTER, re.IGNORECASE)
 _CLAUSE_END = re.compile(r"[;.:]\s|[;]|\[|\]")
 _LEAD_CONDITION = re.compile(
     r"^\s*(?:for|in)\s+(?:(?:all\s+)?(?:patients|subjects|participants|those|children|adults|women|men|females|males|"
-    r"individuals|people)\b[^:;,]{0,120}?)\s*[:,]", re.IGNORECASE)
+    r"individuals|people)\b[^:;,]{0,120}?)\s*[:,]|^\s*(?:within|during|in\s+the\s+(?:last|past|previous))\b[^:;]{0,100}:",
+    re.IGNORECASE)
+#: Words that make what follows a condition ("for primary or secondary cerebral tumors"), not a requirement.
+_AS_CONDITION = re.compile(r"\b(?:for|in)\s+(?:patients\s+with\s+)?(?:\w+\s+(?:or|and)\s+)?$", re.IGNORECASE)
 _COND_AFTER = re.compile(
-    r"\s*,?\s*((?:if|unless|when|except|in\s+(?:patients|subjects|participants|case|those|women|men)|for\s+patients|"
+    r"\s*,?\s*((?:if|unless|when|except|in\s+(?:\w+\s+)?(?:patients|subjects|participants|case|those|women|men)|for\s+patients|"
     r"within|in\s+the\s+(?:last|previous|past)|during)\b(?:[^;()\[\]]|\([^()]*\))*?)(?=\s*(?:;|\)|\]|$|,\s|\.\s|\.$))",
     re.IGNORECASE)
 _QUALIFIERS = re.compile(
@@ -87,8 +90,8 @@ _QUALIFIERS = re.compile(
 _AGE_BEFORE = re.compile(
     r"(?P<cmp>" + "|".join(f"(?:{p})" for p, _ in lx.COMPARATORS) + r")\s*(?P<num>\d+(?:[.,]\d+)?)\s*"
     r"(?P<unit>years?|yrs?|months?)(?=\s*(?:of\s+age|old|\(|,|$|\.|;|\s+and\b|\s+or\b|\s+at\b))", re.IGNORECASE)
-_AGE_CONTEXT = re.compile(r"\b(?:age[ds]?|years?\s+of\s+age|years?\s+old|patients?|subjects?|participants?|adults?|children|"
-                          r"adolescents?|men|women|males?|females?|persons?|individuals?)\b", re.IGNORECASE)
+_AGE_CONTEXT = re.compile(r"\b(?:age[ds]?|patients?|subjects?|participants?|adults?|children|adolescents?|men|women|males?|"
+                          r"females?|persons?|individuals?)(?:\s+(?:must\s+be|is|are|should\s+be|aged|of))?\s*$", re.IGNORECASE)
 _AGE_POSTFIX = re.compile(r"(?P<num>\d+)\s*(?P<unit>years?|yrs?)(?:\s+of\s+age|\s+old)?\s*(?:(?P<ge>or\s+(?:older|over|above|more))|"
                           r"(?P<le>or\s+(?:younger|less|under|below)))", re.IGNORECASE)
 _UNIT_WORD = {"year": "a", "years": "a", "yr": "a", "yrs": "a", "month": "mo", "months": "mo"}
@@ -107,7 +110,7 @@ _DRUG = rf"(?:{lx.DRUG_STEMS}|{'|'.join(lx.DRUG_CLASSES)})"
 _PRIOR = re.compile(
     r"(?P<cue>(?:prior|previous|previously|earlier|preceding)\s+(?:(?:systemic|anti-?cancer|anti-?neoplastic|targeted)\s+)?"
     r"(?:(?:treatment|therapy|therapies|exposure|receipt|administration|use|lines?)\s+)?(?:with|to|of|by|including)?\s*|"
-    r"(?:previously|already|have\s+(?:been\s+)?|has\s+(?:been\s+)?|had\s+)(?:treated|received|exposed|progressed)\s+"
+    r"(?:(?:previously|already)\s+|have\s+(?:been\s+)?|has\s+(?:been\s+)?|had\s+)(?:treated|received|exposed|progressed)\s+"
     r"(?:with|to|on)?\s*)(?:an?\s+|any\s+|the\s+|one\s+)?(?P<drug>" + _DRUG + r"(?:\s*(?:,|or|and|and/or|/)\s*" + _DRUG + r")*)",
     re.IGNORECASE)
 _NAIVE = re.compile(r"(?P<drug>" + _DRUG + r")[\s-]+na[iï]ve|na[iï]ve\s+(?:to|of)\s+(?P<drug2>" + _DRUG + ")", re.IGNORECASE)
@@ -152,6 +155,7 @@ def _numeric(b: Bullet, text: str, used: list[tuple[int, int]], lead_cond: str |
     items: list[Item] = []
     pending: list[tuple[str, int, int]] = []  # names waiting for the thresholds after the next name
     pos = 0
+    run_start: int | None = None  # where a name written several ways began ("Aspartate amino transferase (AST or SGOT")
     while True:
         m = _NUMERIC.search(text, pos)
         if m is None:
@@ -161,13 +165,16 @@ def _numeric(b: Bullet, text: str, used: list[tuple[int, int]], lead_cond: str |
         pos = a_end
         if _inside(used, a_start, a_end):
             continue
+        if run_start is not None:
+            a_start, run_start = run_start, None
         nxt = _NUMERIC.search(text, a_end)
         # A name followed only by a connector and another name of a different variable shares its thresholds.
-        if nxt is not None and nxt.lastgroup != var and re.fullmatch(r"[\s,/]*(?:\([^()]{0,40}\))?[\s,/]*(?:and|&|/|,)[\s(]*",
+        if nxt is not None and nxt.lastgroup != var and re.fullmatch(r"[\s,/)]*(?:\([^()]{0,40}\))?[\s,/)]*(?:and|&|/|,)[\s(]*",
                                                                      text[a_end:nxt.start()], re.IGNORECASE):
             pending.append((var, a_start, a_end))
             continue
         if nxt is not None and nxt.lastgroup == var and re.fullmatch(r"[\s(]*(?:or\s+)?[\s]*", text[a_end:nxt.start()]):
+            run_start = a_start
             continue  # "AST (SGOT" – the same variable named twice: the second one reads the threshold
         found = _thresholds(text, var, a_end, nxt.start() if nxt else len(text))
         if found is None:
@@ -265,6 +272,8 @@ def _age_written_before(b: Bullet, text: str, used: list[tuple[int, int]], lead_
         before = text[max(0, m.start() - 40):m.start()]
         if not (after.lstrip().startswith(("of age", "old")) or _AGE_CONTEXT.search(before)):
             continue
+        if not after.lstrip().startswith(("of age", "old")) and m["unit"].lower().startswith("month"):
+            continue  # "amenorrhea of less than 12 months": a duration, not an age
         cmp = CMP.parse_string(m["cmp"])[0]
         unit = _UNIT_WORD.get(m["unit"].lower(), "a")
         value = float(m["num"].replace(",", ".")) if re.search(r"[.,]", m["num"]) else int(m["num"])
@@ -338,6 +347,8 @@ def _presence(b: Bullet, text: str, used: list[tuple[int, int]], lead_cond: str 
         if var == "pregnancy" and re.match(r"\s+(?:or|and)\s+(?:breast|lactat|nursing)", text[m.end():]) is None and \
                 re.search(r"\b(?:contracepti|childbearing)\w*", text[m.end():m.end() + 20], re.IGNORECASE):
             continue  # "pregnancy prevention" / contraception rules are not a pregnancy status
+        if _AS_CONDITION.search(text[max(0, m.start() - 40):m.start()]):
+            continue
         items.append(_presence_item(b, text, var, m.start(), m.end(), f"presence:{var}", lead_cond))
     for m in _HEPATITIS_LIST.finditer(text):
         if _inside(used, *m.span()):
@@ -385,6 +396,10 @@ def _biomarkers(b: Bullet, text: str, used: list[tuple[int, int]], lead_cond: st
             continue
         items.append(_presence_item(b, text, "biomarker", m.start(), m.end(), "biomarker:gene-alteration", lead_cond,
                                     gene=symbol, alteration=alteration))
+    for it in items:
+        tumour = _tumour_context(text, it.start, it.end)
+        if tumour:
+            it.condition = _join(it.condition, tumour)
     for m in _MSI.finditer(text):
         if not _inside(used, *m.span()):
             it = _presence_item(b, text, "msi", m.start(), m.end(), "biomarker:msi", lead_cond)
@@ -393,6 +408,19 @@ def _biomarkers(b: Bullet, text: str, used: list[tuple[int, int]], lead_cond: st
                 it.comparator = "=="
             items.append(it)
     return items
+
+
+def _tumour_context(text: str, start: int, end: int) -> str | None:
+    """The tumour types named in a biomarker's clause, outside its own words ("NSCLC patients ALK translocations")."""
+    if not re.search(r"[A-Z]{3}|cancer|carcinoma|tumou?r|lymphoma|leukemia|sarcoma|melanoma|blastoma|glioma", text, re.IGNORECASE):
+        return None
+    c_start, _ = _clause_before(text, start)
+    c_end = len(text)
+    m = _CLAUSE_END.search(text, end)
+    if m:
+        c_end = m.start()
+    found = [t.group(0) for t in lx.tumour_types().finditer(text, c_start, c_end) if not (start <= t.start() < end)]
+    return ", ".join(dict.fromkeys(found)) or None
 
 
 def _alteration_word(word: str) -> str | None:
