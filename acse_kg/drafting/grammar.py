@@ -43,19 +43,26 @@ def _number(text: str) -> float | int:
     return float(t) if "." in t else int(t)
 
 
-def _alternation(pairs: list[tuple[str, str]], name: str) -> pp.ParserElement:
-    """A parser trying each written form in order and giving the code it stands for."""
-    alts = []
-    for pattern, code in pairs:
-        el = pp.Regex(pattern, flags=re.IGNORECASE) if not pattern.startswith("G\\s") else pp.Regex(pattern)
-        alts.append(el.set_parse_action(pp.replace_with(code)))
-    return pp.MatchFirst(alts).set_name(name)
+def _alternation(pairs: list[tuple[str, str]], name: str, flags: int = re.IGNORECASE) -> pp.ParserElement:
+    """One regular expression trying each written form in order, giving the code the form stands for.
+
+    One Regex element and not a MatchFirst of many: pyparsing's cost is per element tried, and the
+    grammar is run at every threshold of every record.
+    """
+    codes = [code for _, code in pairs]
+    named = re.compile("|".join(f"(?P<g{i}>{p})" for i, (p, _) in enumerate(pairs)), flags)
+    el = pp.Regex("|".join(f"(?:{p})" for p, _ in pairs), flags=flags).set_name(name)
+
+    def act(toks: pp.ParseResults) -> str:
+        m = named.match(toks[0])
+        return codes[int(m.lastgroup[1:])] if m and m.lastgroup else codes[0]
+
+    return el.set_parse_action(act)
 
 
 CMP = _alternation(COMPARATORS, "comparator")
 POSTFIX_CMP = _alternation(POSTFIX_COMPARATORS, "postfix comparator")
-UNIT = _alternation([(p, c) for p, c in UNITS if c != "%"], "unit") | pp.Regex(r"%|percent\b|per\s*cent\b").set_parse_action(
-    pp.replace_with("%"))
+UNIT = _alternation([(p if not p.startswith("G\\s") else f"(?-i:{p})", c) for p, c in UNITS], "unit")
 NUMBER = pp.Regex(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d)|\d+(?:[.,]\d+)?").set_name("number")
 ULN = pp.Regex(
     r"(?:[x×*]|times)?\s*(?:the\s+)?(?:institutional\s+|local\s+|laboratory\s+)?"
@@ -88,8 +95,7 @@ def _located(expr: pp.ParserElement, kind: str) -> pp.ParserElement:
 
 
 # The constraint forms, each tagged so the builder below knows what it got.
-_plain = _located(CMP + NUMBER + pp.Optional(ULN | UNIT), "plain")
-_uln_only = _located(CMP + ULN, "uln")
+_plain = _located(CMP + (ULN | NUMBER + pp.Optional(ULN | UNIT)), "plain")
 _postfix = _located(NUMBER + pp.Optional(UNIT) + POSTFIX_CMP, "postfix")
 _range = _located(pp.Optional(pp.Regex(r"(?:of|from|between)\b", flags=re.IGNORECASE)).suppress() + NUMBER + pp.Optional(UNIT)
                   + RANGE_SEP.suppress() + NUMBER + pp.Optional(UNIT), "range")
@@ -98,7 +104,7 @@ _list = _located(pp.Optional(pp.Regex(r"of\b", flags=re.IGNORECASE)).suppress() 
 _bare = _located(pp.Optional(pp.Regex(r"(?:of|is|=|:)", flags=re.IGNORECASE)).suppress() + NUMBER + pp.Optional(UNIT), "bare")
 _condition = _located(CONDITION, "condition")
 
-CONSTRAINT = _uln_only | _plain | _postfix | _range | _list
+CONSTRAINT = _plain | _postfix | _range | _list
 _SEP = pp.Optional(pp.Regex(r";|,|or\b|and\b|and/or\b", flags=re.IGNORECASE)).suppress()
 CHAIN = CONSTRAINT + pp.Optional(_condition) + pp.ZeroOrMore(_SEP + CONSTRAINT + pp.Optional(_condition))
 #: For scores written with no comparator ("ECOG 0-1", "ECOG PS of 0 to 2", "ECOG 1"): ranges, lists, a bare number.
@@ -140,9 +146,9 @@ def parse_chain(text: str, pos: int, *, score: bool = False) -> tuple[list[Const
 
 def _build(kind: str, body: list, start: int, stop: int) -> Constraint | None:  # type: ignore[type-arg]
     if kind == "plain":
+        if body[1] == "xULN":  # "≤ ULN": one times the upper limit
+            return Constraint(body[0], 1, "xULN", start, stop)
         return Constraint(body[0], _number(body[1]), body[2] if len(body) > 2 else None, start, stop)
-    if kind == "uln":
-        return Constraint(body[0], 1, body[1], start, stop)
     if kind == "postfix":
         unit = body[1] if len(body) == 3 else None
         return Constraint(body[-1], _number(body[0]), unit, start, stop)

@@ -220,22 +220,25 @@ NAMED_CATEGORY: dict[str, str] = {"myocardial infarction": "cardiovascular event
 
 
 @lru_cache(maxsize=1)
-def tumour_types() -> re.Pattern[str]:
-    """OncoTree's tumour names and codes as one pattern, to read a biomarker's tumour context ("NSCLC patients")."""
+def tumour_types() -> tuple[dict[str, int], frozenset[str]]:
+    """OncoTree's tumour names (lower case, with their length in words) and codes, to read a biomarker's tumour context.
+
+    Looked up word n-gram by word n-gram (a dictionary), not as one pattern of a thousand alternatives,
+    which the regular-expression engine would try at every character.
+    """
     from ..vocab import oncotree_nodes
 
     genes = set(gene_names())
-    codes, names = set(), set()
+    codes, names = set(), {}
     for node in oncotree_nodes():
         code = str(node.get("code") or "")
         if len(code) >= 3 and code.isupper() and code.isalpha() and code not in genes and code.lower() not in _ENGLISH:
             codes.add(code)
         for n in (node.get("name"), node.get("mainType")):
             if n and (" " in n.strip() or len(n) >= 8) and "other" not in n.lower():
-                names.add(n.strip())
-    name_alt = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-    code_alt = "|".join(sorted(codes, key=len, reverse=True))
-    return re.compile(rf"(?<![\w-])(?:(?i:{name_alt})|{code_alt})(?![\w])")
+                words = re.findall(r"[a-z0-9]+", n.lower())
+                names[" ".join(words)] = len(words)
+    return names, frozenset(codes)
 
 
 #: OncoTree codes that are also English words or trial words in capitals.

@@ -94,6 +94,29 @@ _AGE_CONTEXT = re.compile(r"\b(?:age[ds]?|patients?|subjects?|participants?|adul
                           r"females?|persons?|individuals?)(?:\s+(?:must\s+be|is|are|should\s+be|aged|of))?\s*$", re.IGNORECASE)
 _AGE_POSTFIX = re.compile(r"(?P<num>\d+)\s*(?P<unit>years?|yrs?)(?:\s+of\s+age|\s+old)?\s*(?:(?P<ge>or\s+(?:older|over|above|more))|"
                           r"(?P<le>or\s+(?:younger|less|under|below)))", re.IGNORECASE)
+# Cheap tests that tell whether a construct's (costlier) pattern can match a bullet at all.
+_AGE_HINT = re.compile(r"\d\s*(?:years?|yrs?|months?)\b", re.IGNORECASE)
+_PRIOR_HINT = re.compile(r"prior|previous|earlier|preceding|already|treated|received|exposed|progressed|na[iï]ve", re.IGNORECASE)
+_THRESHOLD_HINT = re.compile(r"\d|ULN|upper\s+limit", re.IGNORECASE)
+_ALTERATION_HINT = re.compile(r"alter|mutat|mutant|amplif|fusion|fused|rearrang|transloc|overexpr|delet|variant|gain|loss|skipping|"
+                              r"[A-Z]\d{1,4}", re.IGNORECASE)
+_PRESENCE_WORDS = ("measurable", "evaluable", "metasta", "secondary", "pregnan", "breast", "lactat", "nursing", "hiv",
+                   "immunodeficiency", "aids", "hepatitis", "hbv", "hbsag", "hcv")
+_OTHER_WORDS = ("infarct", "angina", "heart failure", "chf", "long qt", "nyha", "new york", "interstitial", "ild", "cerebrovascular",
+                "stroke", "leptomening", "meningitis", "spinal cord", "nervous system", "cns disease", "autoimmune", "transplant",
+                "hypertension")
+
+
+def _hint(low: str, words: tuple[str, ...]) -> bool:
+    """Whether any of a construct's key words occurs (lower-case text): the pattern is tried only then."""
+    return any(w in low for w in words)
+
+
+_MSI_HINT = re.compile(r"MSI|microsatellite|MMR|mismatch", re.IGNORECASE)
+_GENE_TOKEN = re.compile(r"\b[A-Za-z][A-Za-z0-9]{1,6}(?:-?\d)?\b")
+_WORD = re.compile(r"[A-Za-z0-9]+")
+_SHARED = re.compile(r"[\s,/)]*(?:\([^()]{0,40}\))?[\s,/)]*(?:and|&|/|,)[\s(]*", re.IGNORECASE)
+_SYNONYM_GAP = re.compile(r"[\s(]*(?:or\s+)?[\s]*")
 _UNIT_WORD = {"year": "a", "years": "a", "yr": "a", "yrs": "a", "month": "mo", "months": "mo"}
 
 _GENE_WORD = r"(?:c-?MET|HER-?2(?:/neu)?|[A-Z][A-Z0-9]{1,6}(?:-?[0-9])?)"
@@ -107,12 +130,14 @@ _BIOMARKER_OF = re.compile(
 _MSI = re.compile(r"(?<![\w-])(?:MSI-?H(?:igh)?|MSI[- ]high|microsatellite[- ]instability[- ]high|high[- ]microsatellite[- ]instability|"
                   r"dMMR|mismatch[- ]repair[- ]deficien\w*|deficient\s+mismatch\s+repair)(?![\w])", re.IGNORECASE)
 _DRUG = rf"(?:{lx.DRUG_STEMS}|{'|'.join(lx.DRUG_CLASSES)})"
-_PRIOR = re.compile(
-    r"(?P<cue>(?:prior|previous|previously|earlier|preceding)\s+(?:(?:systemic|anti-?cancer|anti-?neoplastic|targeted)\s+)?"
-    r"(?:(?:treatment|therapy|therapies|exposure|receipt|administration|use|lines?)\s+)?(?:with|to|of|by|including)?\s*|"
+_PRIOR_CUE = re.compile(
     r"(?:(?:previously|already)\s+|have\s+(?:been\s+)?|has\s+(?:been\s+)?|had\s+)(?:treated|received|exposed|progressed)\s+"
-    r"(?:with|to|on)?\s*)(?:an?\s+|any\s+|the\s+|one\s+)?(?P<drug>" + _DRUG + r"(?:\s*(?:,|or|and|and/or|/)\s*" + _DRUG + r")*)",
+    r"(?:with|to|on)?\s*|"
+    r"(?:prior|previous|previously|earlier|preceding)\s+(?:(?:systemic|anti-?cancer|anti-?neoplastic|targeted)\s+)?"
+    r"(?:(?:treatment|therapy|therapies|exposure|receipt|administration|use|lines?)\s+)?(?:with|to|of|by|including)?\s*",
     re.IGNORECASE)
+_DRUG_LIST = re.compile(r"(?:an?\s+|any\s+|the\s+|one\s+)?(?P<drug>" + _DRUG + r"(?:\s*(?:,|or|and|and/or|/)\s*" + _DRUG + r")*)",
+                        re.IGNORECASE)
 _NAIVE = re.compile(r"(?P<drug>" + _DRUG + r")[\s-]+na[iï]ve|na[iï]ve\s+(?:to|of)\s+(?P<drug2>" + _DRUG + ")", re.IGNORECASE)
 _ONE_DRUG = re.compile(_DRUG, re.IGNORECASE)
 _NORMAL = re.compile(
@@ -153,27 +178,25 @@ def _join(*conds: str | None) -> str | None:
 # ----------------------------------------------------------------- numeric constructs
 def _numeric(b: Bullet, text: str, used: list[tuple[int, int]], lead_cond: str | None) -> list[Item]:
     items: list[Item] = []
+    if not _THRESHOLD_HINT.search(text):  # every threshold has a number or names the ULN
+        return items
     pending: list[tuple[str, int, int]] = []  # names waiting for the thresholds after the next name
     pos = 0
     run_start: int | None = None  # where a name written several ways began ("Aspartate amino transferase (AST or SGOT")
-    while True:
-        m = _NUMERIC.search(text, pos)
-        if m is None:
-            break
+    anchors = list(_NUMERIC.finditer(text))
+    for i, m in enumerate(anchors):
         var = m.lastgroup or ""
         a_start, a_end = m.span()
-        pos = a_end
-        if _inside(used, a_start, a_end):
+        if a_start < pos or _inside(used, a_start, a_end):
             continue
         if run_start is not None:
             a_start, run_start = run_start, None
-        nxt = _NUMERIC.search(text, a_end)
+        nxt = anchors[i + 1] if i + 1 < len(anchors) else None
         # A name followed only by a connector and another name of a different variable shares its thresholds.
-        if nxt is not None and nxt.lastgroup != var and re.fullmatch(r"[\s,/)]*(?:\([^()]{0,40}\))?[\s,/)]*(?:and|&|/|,)[\s(]*",
-                                                                     text[a_end:nxt.start()], re.IGNORECASE):
+        if nxt is not None and nxt.lastgroup != var and _SHARED.fullmatch(text, a_end, nxt.start()):
             pending.append((var, a_start, a_end))
             continue
-        if nxt is not None and nxt.lastgroup == var and re.fullmatch(r"[\s(]*(?:or\s+)?[\s]*", text[a_end:nxt.start()]):
+        if nxt is not None and nxt.lastgroup == var and _SYNONYM_GAP.fullmatch(text, a_end, nxt.start()):
             run_start = a_start
             continue  # "AST (SGOT" – the same variable named twice: the second one reads the threshold
         found = _thresholds(text, var, a_end, nxt.start() if nxt else len(text))
@@ -262,7 +285,9 @@ def _numeric_items(b: Bullet, var: str, c: Constraint, start: int, lead_cond: st
 
 def _age_written_before(b: Bullet, text: str, used: list[tuple[int, int]], lead_cond: str | None) -> list[Item]:
     """Ages written number first: "≥ 1 year of age", "patients over 18 years", "18 years or older"."""
-    items = []
+    items: list[Item] = []
+    if not _AGE_HINT.search(text):
+        return items
     from .grammar import CMP
 
     for m in _AGE_BEFORE.finditer(text):
@@ -338,7 +363,8 @@ def _presence_item(b: Bullet, text: str, variable: str, start: int, end: int, ru
 
 def _presence(b: Bullet, text: str, used: list[tuple[int, int]], lead_cond: str | None) -> list[Item]:
     items: list[Item] = []
-    for m in _PRESENCE.finditer(text):
+    low = text.lower()
+    for m in (_PRESENCE.finditer(text) if _hint(low, _PRESENCE_WORDS) else ()):
         if _inside(used, *m.span()):
             continue
         var = m.lastgroup or ""
@@ -350,21 +376,21 @@ def _presence(b: Bullet, text: str, used: list[tuple[int, int]], lead_cond: str 
         if _AS_CONDITION.search(text[max(0, m.start() - 40):m.start()]):
             continue
         items.append(_presence_item(b, text, var, m.start(), m.end(), f"presence:{var}", lead_cond))
-    for m in _HEPATITIS_LIST.finditer(text):
+    for m in (_HEPATITIS_LIST.finditer(text) if "hepatitis" in low else ()):
         if _inside(used, *m.span()):
             continue
         for letter in re.findall(r"[A-E]", m["letters"]):
             if letter in "BC":
                 items.append(_presence_item(b, text, f"hepatitis_{letter.lower()}", m.start(), m.end(), "presence:hepatitis-list",
                                             lead_cond))
-    for m in _OTHER.finditer(text):
+    for m in (_OTHER.finditer(text) if _hint(low, _OTHER_WORDS) else ()):
         if _inside(used, *m.span()) or _inside([(i.start, i.end) for i in items if i.variable == "brain_metastases"], *m.span()):
             continue
         name = lx.OTHER_NAMED[int((m.lastgroup or "o0")[1:])][1]
         items.append(_presence_item(b, text, "other_named", m.start(), m.end(), f"named:{name}", lead_cond, name=name))
     items += _biomarkers(b, text, used, lead_cond)
     items += _prior_therapy(b, text, used, lead_cond)
-    for m in _NORMAL.finditer(text):
+    for m in (_NORMAL.finditer(text) if "normal" in low else ()):
         for word in re.findall(r"[A-Za-z]+", m["list"]):
             if word.lower() in _ANALYTES:
                 items.append(Item(b.kind, word.lower(), "==", "normal", None, m.start(), m.end(), "normal-values", lead_cond))
@@ -374,7 +400,11 @@ def _presence(b: Bullet, text: str, used: list[tuple[int, int]], lead_cond: str 
 def _biomarkers(b: Bullet, text: str, used: list[tuple[int, int]], lead_cond: str | None) -> list[Item]:
     genes = lx.gene_names()
     items: list[Item] = []
+    if not (_MSI_HINT.search(text) or any(w in genes or w.upper() in lx.GENE_SYNONYMS for w in _GENE_TOKEN.findall(text))):
+        return items
     taken: list[tuple[int, int]] = []
+    if not _ALTERATION_HINT.search(text):
+        return items + _msi(b, text, used, lead_cond)
     for m in _BIOMARKER_OF.finditer(text):
         if _inside(used, *m.span()):
             continue
@@ -400,7 +430,12 @@ def _biomarkers(b: Bullet, text: str, used: list[tuple[int, int]], lead_cond: st
         tumour = _tumour_context(text, it.start, it.end)
         if tumour:
             it.condition = _join(it.condition, tumour)
-    for m in _MSI.finditer(text):
+    return items + _msi(b, text, used, lead_cond)
+
+
+def _msi(b: Bullet, text: str, used: list[tuple[int, int]], lead_cond: str | None) -> list[Item]:
+    items: list[Item] = []
+    for m in (_MSI.finditer(text) if _MSI_HINT.search(text) else ()):
         if not _inside(used, *m.span()):
             it = _presence_item(b, text, "msi", m.start(), m.end(), "biomarker:msi", lead_cond)
             it.value = "MSI-H"
@@ -412,15 +447,30 @@ def _biomarkers(b: Bullet, text: str, used: list[tuple[int, int]], lead_cond: st
 
 def _tumour_context(text: str, start: int, end: int) -> str | None:
     """The tumour types named in a biomarker's clause, outside its own words ("NSCLC patients ALK translocations")."""
-    if not re.search(r"[A-Z]{3}|cancer|carcinoma|tumou?r|lymphoma|leukemia|sarcoma|melanoma|blastoma|glioma", text, re.IGNORECASE):
-        return None
     c_start, _ = _clause_before(text, start)
     c_end = len(text)
     m = _CLAUSE_END.search(text, end)
     if m:
         c_end = m.start()
-    found = [t.group(0) for t in lx.tumour_types().finditer(text, c_start, c_end) if not (start <= t.start() < end)]
-    return ", ".join(dict.fromkeys(found)) or None
+    names, codes = lx.tumour_types()
+    words = [w for w in _WORD.finditer(text, c_start, c_end) if not (start <= w.start() < end)]
+    found: dict[str, None] = {}
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w.group(0) in codes:
+            found[w.group(0)] = None
+            i += 1
+            continue
+        for n in range(min(6, len(words) - i), 0, -1):
+            phrase = " ".join(x.group(0).lower() for x in words[i:i + n])
+            if names.get(phrase) == n and (n > 1 or len(phrase) >= 8):
+                found[text[w.start():words[i + n - 1].end()]] = None
+                i += n
+                break
+        else:
+            i += 1
+    return ", ".join(found) or None
 
 
 def _alteration_word(word: str) -> str | None:
@@ -436,16 +486,19 @@ def _protein(pc: str) -> str:
 
 def _prior_therapy(b: Bullet, text: str, used: list[tuple[int, int]], lead_cond: str | None) -> list[Item]:
     items: list[Item] = []
-    for m in _PRIOR.finditer(text):
-        if _inside(used, *m.span()):
+    if not _PRIOR_HINT.search(text):
+        return items
+    for cue in _PRIOR_CUE.finditer(text):
+        m = _DRUG_LIST.match(text, cue.end())
+        if m is None or _inside(used, cue.start(), m.end()):
             continue
         for d in _ONE_DRUG.finditer(m["drug"]):
             drug = re.sub(r"\s+", " ", d.group(0)).strip()
             if drug.lower() in ("chemotherapy", "radiotherapy") and m["drug"].strip().lower() != drug.lower():
                 continue
-            items.append(_presence_item(b, text, "prior_therapy", m.start(), m.end(), "prior-therapy", lead_cond,
+            items.append(_presence_item(b, text, "prior_therapy", cue.start(), m.end(), "prior-therapy", lead_cond,
                                         qualify=False, drug=drug))
-    for m in _NAIVE.finditer(text):
+    for m in (_NAIVE.finditer(text) if "na" in text and re.search(r"na[iï]ve", text, re.IGNORECASE) else ()):
         drug = (m["drug"] or m["drug2"]).strip()
         items.append(Item(b.kind, "prior_therapy", "absent", None, None, m.start(), m.end(), "prior-therapy:naive", lead_cond,
                           drug=drug))
