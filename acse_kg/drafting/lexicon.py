@@ -153,6 +153,7 @@ ALTERATIONS: list[tuple[str, str]] = [
     (r"(?:over-?expression|overexpressed|over-?expressing)", "overexpression"),
     (r"(?:deletions?|deleted|loss)", "deletion"),
     (r"(?:exon\s+14\s+skipping)", "exon 14 skipping"),
+    (r"wild[- ]?type|non-?mutated|unmutated", "wildtype"),
 ]
 #: A protein change: p.G12C, V600E, G12C, exon 19 del; the optional p. is dropped in the output.
 PROTEIN_CHANGE = r"(?:p\.\s?)?(?:[ACDEFGHIKLMNPQRSTVWY](?:[1-9]\d{0,3})(?:[ACDEFGHIKLMNPQRSTVWY*X]|fs|del|ins\w*|dup)?)"
@@ -208,7 +209,7 @@ OTHER_NAMED: list[tuple[str, str]] = [
 NEGATION_BEFORE = (r"\b(?:no|not|without|absence\s+of|free\s+of|negative\s+for|never|nor|non|lack\s+of|must\s+not\s+have|"
                    r"has\s+not|have\s+not|had\s+not|none|except|excluding|other\s+than)\b|\(\s*but\b")
 #: Words after a presence mention that negate it ("HIV negative", "pregnancy test must be negative").
-NEGATION_AFTER = r"^[\s-]*(?:(?:test|status|serology|screening)\s+)?(?:(?:must|should)\s+be\s+|is\s+|are\s+)?(?:negative|excluded|-(?!\w))"
+NEGATION_AFTER = r"^[\s-]*(?:(?:test|status|serology|screening)\s+)?(?:(?:must|should)\s+be\s+|is\s+|are\s+)?(?:negative|-(?!\w))"
 #: Words that make a bullet a permission, not a requirement ("... are eligible", "allowed").
 PERMISSION = re.compile(r"\b(?:are|is|will\s+be|be)\s+(?:eligible|allowed|permitted|acceptable|accepted)\b|\ballowed\b|\bpermitted\b",
                         re.IGNORECASE)

@@ -97,8 +97,10 @@ _AGE_POSTFIX = re.compile(r"(?P<num>\d+)\s*(?P<unit>years?|yrs?)(?:\s+of\s+age|\
 # Cheap tests that tell whether a construct's (costlier) pattern can match a bullet at all.
 _AGE_HINT = re.compile(r"\d\s*(?:years?|yrs?|months?)\b", re.IGNORECASE)
 _PRIOR_HINT = re.compile(r"prior|previous|earlier|preceding|already|treated|received|exposed|progressed|na[iï]ve", re.IGNORECASE)
+_EXCLUDED = re.compile(r"\b(?:are|is|will\s+be)\s+(?:excluded|not\s+eligible|ineligible)\b", re.IGNORECASE)
 _THRESHOLD_HINT = re.compile(r"\d|ULN|upper\s+limit", re.IGNORECASE)
 _ALTERATION_HINT = re.compile(r"alter|mutat|mutant|amplif|fusion|fused|rearrang|transloc|overexpr|delet|variant|gain|loss|skipping|"
+                              r"wild|type|WT|"
                               r"[A-Z]\d{1,4}", re.IGNORECASE)
 _PRESENCE_WORDS = ("measurable", "evaluable", "metasta", "secondary", "pregnan", "breast", "lactat", "nursing", "hiv",
                    "immunodeficiency", "aids", "hepatitis", "hbv", "hbsag", "hcv")
@@ -340,7 +342,8 @@ def _qualifier(text: str, start: int) -> str | None:
         return None
     q = re.sub(r"\s+", " ", m.group(1)).strip(" ,/")
     q = re.sub(r"^(?:and|or|and/or)\s+|\s+(?:and|or|and/or)$", "", q)
-    return q if q.lower() not in ("known", "documented", "current", "new") else None
+    q = re.sub(r"^(?:known|documented|current|new)(?:\s*(?:,|and/or|and|or|/)\s*|\s+)", "", q, flags=re.IGNORECASE)
+    return q if q and q.lower() not in ("known", "documented", "current", "new") else None
 
 
 def _cond_after(text: str, end: int) -> tuple[str | None, int]:
@@ -355,6 +358,8 @@ def _cond_after(text: str, end: int) -> tuple[str | None, int]:
 def _presence_item(b: Bullet, text: str, variable: str, start: int, end: int, rule: str, lead_cond: str | None,
                    qualify: bool = True, **kw: Any) -> Item:
     neg = _negated(text, start, end)
+    if b.kind == "inclusion" and _EXCLUDED.search(text, end):
+        neg = not neg  # "patients with … are excluded" among the inclusion criteria: the entry requirement is its absence
     qual = _qualifier(text, start) if qualify else None
     after, stop = _cond_after(text, end)
     return Item(b.kind, variable, "absent" if neg else "present", None, None, start, max(end, stop), rule,
@@ -424,8 +429,13 @@ def _biomarkers(b: Bullet, text: str, used: list[tuple[int, int]], lead_cond: st
         alteration = _protein(m["pc"]) if m["pc"] else _alteration_word(m["alt"])
         if m["pc"] and not re.search(r"\d", m["pc"]):
             continue
-        items.append(_presence_item(b, text, "biomarker", m.start(), m.end(), "biomarker:gene-alteration", lead_cond,
-                                    gene=symbol, alteration=alteration))
+        it = _presence_item(b, text, "biomarker", m.start(), m.end(), "biomarker:gene-alteration", lead_cond,
+                            gene=symbol, alteration=alteration)
+        if alteration == "wildtype":  # "KRAS wild-type": no mutation of the gene
+            it.alteration = "mutation"
+            it.comparator = "present" if it.comparator == "absent" else "absent"
+            it.rule = "biomarker:wild-type"
+        items.append(it)
     for it in items:
         tumour = _tumour_context(text, it.start, it.end)
         if tumour:
