@@ -221,8 +221,10 @@ NAMED_CATEGORY: dict[str, str] = {"myocardial infarction": "cardiovascular event
 
 
 @lru_cache(maxsize=1)
-def tumour_types() -> tuple[dict[str, int], frozenset[str]]:
-    """OncoTree's tumour names (lower case, with their length in words) and codes, to read a biomarker's tumour context.
+def tumour_types() -> tuple[dict[str, int], frozenset[str], frozenset[str]]:
+    """OncoTree's tumour names (lower case, with their length in words), codes and names' first words.
+
+    They read a biomarker's tumour context.
 
     Looked up word n-gram by word n-gram (a dictionary), not as one pattern of a thousand alternatives,
     which the regular-expression engine would try at every character.
@@ -239,7 +241,8 @@ def tumour_types() -> tuple[dict[str, int], frozenset[str]]:
             if n and (" " in n.strip() or len(n) >= 8) and "other" not in n.lower():
                 words = re.findall(r"[a-z0-9]+", n.lower())
                 names[" ".join(words)] = len(words)
-    return names, frozenset(codes)
+    firsts = frozenset(n.split(" ", 1)[0] for n in names)
+    return names, frozenset(codes), firsts
 
 
 #: OncoTree codes that are also English words or trial words in capitals.

@@ -115,7 +115,7 @@ def _hint(low: str, words: tuple[str, ...]) -> bool:
 
 
 _MSI_HINT = re.compile(r"MSI|microsatellite|MMR|mismatch", re.IGNORECASE)
-_GENE_TOKEN = re.compile(r"\b[A-Za-z][A-Za-z0-9]{1,6}(?:-?\d)?\b")
+_GENE_TOKEN = re.compile(r"(?<![\w-])(?:c-?MET|HER-?2(?:/neu)?|[A-Za-z][A-Za-z0-9]{1,6}(?:-?\d)?)(?![\w])")
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _SHARED = re.compile(r"[\s,/)]*(?:\([^()]{0,40}\))?[\s,/)]*(?:and|&|/|,)[\s(]*", re.IGNORECASE)
 _SYNONYM_GAP = re.compile(r"[\s(]*(?:or\s+)?[\s]*")
@@ -405,7 +405,8 @@ def _presence(b: Bullet, text: str, used: list[tuple[int, int]], lead_cond: str 
 def _biomarkers(b: Bullet, text: str, used: list[tuple[int, int]], lead_cond: str | None) -> list[Item]:
     genes = lx.gene_names()
     items: list[Item] = []
-    if not (_MSI_HINT.search(text) or any(w in genes or w.upper() in lx.GENE_SYNONYMS for w in _GENE_TOKEN.findall(text))):
+    gene_tokens = [t for t in _GENE_TOKEN.finditer(text) if t.group(0) in genes or t.group(0).upper() in lx.GENE_SYNONYMS]
+    if not (gene_tokens or _MSI_HINT.search(text)):
         return items
     taken: list[tuple[int, int]] = []
     if not _ALTERATION_HINT.search(text):
@@ -420,7 +421,10 @@ def _biomarkers(b: Bullet, text: str, used: list[tuple[int, int]], lead_cond: st
                 items.append(_presence_item(b, text, "biomarker", m.start(), m.end(), "biomarker:alteration-of-genes", lead_cond,
                                             gene=symbol, alteration=alt))
         taken.append(m.span())
-    for m in _BIOMARKER_DIRECT.finditer(text):
+    for tok in gene_tokens:  # the costly pattern is tried only where a gene is named
+        m = _BIOMARKER_DIRECT.match(text, tok.start())
+        if m is None:
+            continue
         symbol = genes.get(m["gene"].upper())
         if not symbol or not (m["pc"] or m["alt"]) or _inside(used + taken, *m.span()):
             continue
@@ -462,7 +466,7 @@ def _tumour_context(text: str, start: int, end: int) -> str | None:
     m = _CLAUSE_END.search(text, end)
     if m:
         c_end = m.start()
-    names, codes = lx.tumour_types()
+    names, codes, firsts = lx.tumour_types()
     words = [w for w in _WORD.finditer(text, c_start, c_end) if not (start <= w.start() < end)]
     found: dict[str, None] = {}
     i = 0
@@ -470,6 +474,9 @@ def _tumour_context(text: str, start: int, end: int) -> str | None:
         w = words[i]
         if w.group(0) in codes:
             found[w.group(0)] = None
+            i += 1
+            continue
+        if w.group(0).lower() not in firsts:
             i += 1
             continue
         for n in range(min(6, len(words) - i), 0, -1):
