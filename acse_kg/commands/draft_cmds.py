@@ -29,17 +29,104 @@ def _line(item: dict[str, Any]) -> str:
             f"  « {item['quote']} »  {item['rule']}  {item['state']}")
 
 
+def _nct(value: str) -> str:
+    from ..namespaces import NCT_HINT, normalise_nct
+
+    canonical = normalise_nct(value)
+    if canonical is None:
+        fail(f"not an NCT number: {value!r} (expected {NCT_HINT})")
+    return canonical
+
+
+def _agent(by: str, command: str) -> str:
+    import getpass
+
+    try:
+        who = by or getpass.getuser()
+    except Exception:  # no login name (a container): say so rather than guess
+        who = by or "unknown user"
+    return f"{who} via acse-kg {command}"
+
+
+def _save(nct: str, by: str, as_json: bool, store: str | None) -> None:
+    from ..drafting.review import ReviewError, save_drafts
+
+    nct = _nct(nct)
+    st = get_store(store)
+    try:
+        saved = save_drafts(st, nct, agent=_agent(by, "draft"))
+    except ReviewError as exc:
+        fail(str(exc))
+    finally:
+        st.close()
+    if as_json:
+        typer.echo(json.dumps(saved.items, ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"stored {len(saved.items)} drafted items for {nct} ({saved.kept_decisions} keep a curator's decision)"
+               + (f"; previous version kept in <{saved.previous_version}>" if saved.previous_version else ""))
+
+
 def register(app: typer.Typer) -> None:
-    """Add `draft` to the app."""
+    """Add `draft` and `curate` to the app."""
+
+    @app.command()
+    def curate(
+        nct: Annotated[str, typer.Argument(help="NCT number of a study with stored drafts")],
+        list_: Annotated[bool, typer.Option("--list", help="List the stored drafts with their ids and review states.")] = False,
+        accept: Annotated[Optional[str], typer.Option("--accept", metavar="ID", help="Accept a drafted item.")] = None,
+        reject: Annotated[Optional[str], typer.Option("--reject", metavar="ID", help="Reject a drafted item.")] = None,
+        edit: Annotated[Optional[tuple[str, str]], typer.Option("--edit", metavar="ID EXPR",
+                                                                  help="Replace an item's rule: 'anc >= 1.5 10*9/L [if CONDITION]'.")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="JSON output")] = False,
+        by: Annotated[str, typer.Option("--by", help="Who reviews (recorded in the history).")] = "",
+        store: StoreOption = None,
+    ) -> None:
+        """Review a study's drafted criteria: each accept, reject or edit is a new version in the history, with who and when."""
+        from ..drafting.review import ReviewError, review, stored_items
+
+        chosen = [x for x in (list_, accept, reject, edit) if x]
+        if len(chosen) != 1:
+            fail("give exactly one of --list, --accept ID, --reject ID, --edit ID EXPR")
+        nct = _nct(nct)
+        st = get_store(store)
+        try:
+            if list_:
+                items = stored_items(st, nct)
+                if as_json:
+                    typer.echo(json.dumps(items, ensure_ascii=False, indent=2))
+                elif not items:
+                    typer.echo(f"{nct} has no stored drafts (acse-kg draft {nct} --save)")
+                for item in ([] if as_json else items):
+                    typer.echo(f"{item['id']}  {_line(item)}")
+                return
+            if accept:
+                item = review(st, nct, accept, "accepted", agent=_agent(by, "curate"))
+            elif reject:
+                item = review(st, nct, reject, "rejected", agent=_agent(by, "curate"))
+            else:
+                assert edit is not None
+                item = review(st, nct, edit[0], "edited", agent=_agent(by, "curate"), edit=edit[1])
+        except ReviewError as exc:
+            fail(str(exc))
+        finally:
+            st.close()
+        typer.echo(json.dumps(item, ensure_ascii=False, indent=2) if as_json else f"{item['id']}  {_line(item)}")
 
     @app.command()
     def draft(
         nct: Annotated[Optional[str], typer.Argument(help="NCT number of a study in the store")] = None,
         record: Annotated[Optional[Path], typer.Option("--record", help="Draft this API v2 record file instead of a stored study.")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the criteria JSON list (docs/criteria-json.md).")] = False,
+        save: Annotated[bool, typer.Option("--save", help="Store the drafts in the study's graph (a new version), keeping every curator's decision.")] = False,
+        by: Annotated[str, typer.Option("--by", help="Who drafts (recorded in the history).")] = "",
         store: StoreOption = None,
     ) -> None:
         """Draft a study's eligibility criteria into computable items, each with its source words, rule and review state."""
+        if save:
+            if record is not None or nct is None:
+                fail("--save drafts a stored study: give its NCT number, not --record")
+            _save(nct, by, as_json, store)
+            return
         from ..drafting import DraftingError
         from ..drafting import draft as draft_study
 
