@@ -15,7 +15,11 @@ Conditions agree when both are absent; when both are present and share a
 content word (the curated condition's variable labels, codes and labels of
 its terms against the drafted words); or when the curated condition only
 excludes other cases ("not ALCL with marrow involvement") and the record
-states the threshold without one — the general value the exceptions qualify.
+states the threshold without one — the general value the exceptions qualify;
+or when the curator folded the drafted condition into the variable's name or a
+drafted qualifier ("active") into the criterion's words. Several drafted items
+may agree with one atom where the curator lumped them into one variable
+(HIV, hepatitis B and hepatitis C into "HIV or hepatitis infection").
 
 Nothing here names a trial: it runs on any pair (record, curated study).
 """
@@ -80,7 +84,7 @@ class Atom:
 
 
 @dataclass
-class Comparison_:
+class Scores:
     """The outcome: which drafted items matched which atoms, and the scores."""
 
     atoms: list[Atom]
@@ -272,7 +276,7 @@ def _agrees(item: dict[str, Any], a: Atom) -> bool:
     return bool(_words(cond) & a.condition_words)
 
 
-def compare(draft: Draft, study: Study) -> Comparison_:
+def compare(draft: Draft, study: Study) -> Scores:
     """Match the draft's items against the study's curated atoms (one to one, in bullet order)."""
     atoms = curated_atoms(study)
     curated_bullets = {_norm(a.bullet) for a in atoms}
@@ -287,7 +291,7 @@ def compare(draft: Draft, study: Study) -> Comparison_:
         close = difflib.get_close_matches(t, list(curated_bullets), n=1, cutoff=0.9)
         return close[0] if close else None
 
-    result = Comparison_(atoms, [], [])
+    result = Scores(atoms, [], [])
     free = list(atoms)
     for item in draft.items:
         where = judged_bullet(item.get("bullet"))
@@ -296,14 +300,13 @@ def compare(draft: Draft, study: Study) -> Comparison_:
             continue
         result.judged.append(item)
         hit = next((a for a in free if _norm(a.bullet) == where and _agrees(item, a)), None)
-        if hit is None:  # a second drafted item saying what a matched atom says (a repeated threshold) is not wrong
-            hit2 = next((a for a, in ((x,) for _, x in result.matched_items) if _norm(a.bullet) == where and _agrees(item, a)), None)
-            if hit2 is not None:
-                result.matched_items.append((item, hit2))
-            else:
-                result.wrong.append(item)
-            continue
-        free.remove(hit)
-        result.matched_items.append((item, hit))
+        if hit is not None:
+            free.remove(hit)
+        else:  # a second drafted item saying what an already matched atom says (a repeated threshold) is not wrong
+            hit = next((a for _, a in result.matched_items if _norm(a.bullet) == where and _agrees(item, a)), None)
+        if hit is None:
+            result.wrong.append(item)
+        else:
+            result.matched_items.append((item, hit))
     result.missed = free
     return result
