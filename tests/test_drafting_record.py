@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from acse_kg.cli import app
@@ -162,3 +164,23 @@ def test_a_changed_threshold_is_caught_by_the_comparison(store: GraphStore, expo
     result = compare(draft(changed), read_study(store, NCT))
     assert [(i["variable"], i["value"]) for i in result.wrong] == [("anc", 1.5)]
     assert [(a.variable, a.value) for a in result.missed if a.variable == "anc"] == [("anc", 1.0)]
+
+
+# ----------------------------------------------------------------- any text
+_PIECES = ["Inclusion Criteria:", "Exclusion Criteria:", "\n", "\n\n", "* ", "  * ", "1. ", "ANC", "platelets", "ECOG",
+           "Karnofsky", "QTcF", "age", "years", "of age", "≥", "<=", "at least", "no more than", "1,500", "1.5", "0", "-", "to",
+           "x ULN", "10⁹/L", "g/dL", "mL/min", "%", "if", "unless", "for patients with", "(", ")", ";", ",", "no", "not",
+           "without", "prior", "treatment with", "crizotinib", "brain metastases", "HIV", "hepatitis B or C", "pregnant",
+           "KRAS", "G12C", "mutation", "ALK", "translocation", "MSI-H", "TMB", "mut/Mb", "are eligible", "are excluded",
+           "normal values for calcium", "NSCLC", "myocardial infarction", "é", "\t", " "]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES) | st.text(max_size=8), max_size=40).map(" ".join))
+def test_any_text_drafts_and_every_quote_is_its_span(text: str) -> None:
+    record = {"protocolSection": {"eligibilityModule": {"eligibilityCriteria": text}}}
+    result = draft(record)
+    for item in result.items:
+        start, end = item["span"]
+        assert text[start:end] == item["quote"]
+        assert item["comparator"] in (">=", ">", "<=", "<", "==", "in", "present", "absent")
