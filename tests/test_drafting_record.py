@@ -117,8 +117,19 @@ def test_cli_prints_the_criteria_json_of_a_record_file() -> None:
     assert json.loads(result.stdout) == draft_record(load_record("example_v2_NCT02513394.json"))
 
 
-def test_cli_drafts_a_stored_study() -> None:
-    result = CliRunner().invoke(app, ["draft", NCT, "--store", "memory"])
+def test_cli_gives_a_curated_study_its_curated_criteria() -> None:
+    result = CliRunner().invoke(app, ["draft", NCT, "--json", "--store", "memory"])
+    assert result.exit_code == 0, result.output
+    items = json.loads(result.stdout)
+    assert {(i["rule"], i["state"]) for i in items} == {("curated", "curated")}
+    anc = [i for i in items if i["variable"] == "anc"]
+    assert [(i["comparator"], i["value"], i["unit"], i["quote"]) for i in anc] == [(">=", 1.0, "10*9/L", "ANC ≥ 1.0×10⁹/L")]
+    bili = [i for i in items if i["variable"] == "bilirubin_uln"]
+    assert [(i["unit"], i["condition"]) for i in bili] == [("xULN", "not Gilbert's syndrome")]
+
+
+def test_cli_drafts_a_curated_study_afresh_on_request() -> None:
+    result = CliRunner().invoke(app, ["draft", NCT, "--fresh", "--store", "memory"])
     assert result.exit_code == 0, result.output
     assert "[inc] anc >= 1.0 10*9/L  « ANC ≥ 1.0x10⁹/L »  threshold:anc  draft" in result.stdout
     assert "to confirm (" in result.stdout

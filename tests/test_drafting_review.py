@@ -142,5 +142,7 @@ def test_curate_on_the_command_line(tmp_path) -> None:  # noqa: ANN001
     target = next(i for i in listed if i["rule"] == "threshold:anc")
     done = runner.invoke(app, ["curate", REF, "--accept", target["id"], "--by", "alice", "--store", store])
     assert done.exit_code == 0 and done.stdout.rstrip().endswith("accepted")
+    answered = json.loads(runner.invoke(app, ["draft", REF, "--json", "--store", store]).stdout)
+    assert [i["state"] for i in answered if i["id"] == target["id"]] == ["accepted"]  # the stored, reviewed drafts
     both = runner.invoke(app, ["curate", REF, "--list", "--accept", target["id"], "--store", store])
     assert both.exit_code == 2 and "exactly one of" in both.stderr

@@ -1,11 +1,14 @@
-"""`acse-kg draft`: a study's eligibility drafted into computable criteria (the criteria-JSON format).
+"""`acse-kg draft` and `acse-kg curate`: a study's computable criteria (the criteria-JSON format) and their review.
 
-The study is read from the store as ClinicalTrials.gov has it (the API v2
-export, text only), or from a record file (``--record``), so the same parser
-runs on an imported study and on a record not yet imported. ``--json`` prints
-the list documented in docs/criteria-json.md; without it, one line per item
-and the bullets left to confirm. Exit status 2 when the command cannot run
-(bad NCT number, unknown study, unreadable or malformed record).
+``draft`` answers a study's criteria whatever their origin (curated, stored
+drafts, or drafted now from the record as ClinicalTrials.gov has it: the API v2
+export, text only), or drafts a record file (``--record``), so the same parser
+runs on an imported study and on a record not yet imported; ``--save`` stores
+the drafts in the study's graph. ``--json`` prints the list documented in
+docs/criteria-json.md; without it, one line per item and the bullets left to
+confirm. ``curate`` lists, accepts, rejects and edits stored drafts. Exit
+status 2 when a command cannot run (bad NCT number, unknown study or item,
+unreadable or malformed record), with a one-line message.
 """
 
 from __future__ import annotations
@@ -117,11 +120,16 @@ def register(app: typer.Typer) -> None:
         nct: Annotated[Optional[str], typer.Argument(help="NCT number of a study in the store")] = None,
         record: Annotated[Optional[Path], typer.Option("--record", help="Draft this API v2 record file instead of a stored study.")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the criteria JSON list (docs/criteria-json.md).")] = False,
+        fresh: Annotated[bool, typer.Option("--fresh", help="Draft the record's text now even when the study has curated criteria or stored drafts.")] = False,
         save: Annotated[bool, typer.Option("--save", help="Store the drafts in the study's graph (a new version), keeping every curator's decision.")] = False,
         by: Annotated[str, typer.Option("--by", help="Who drafts (recorded in the history).")] = "",
         store: StoreOption = None,
     ) -> None:
-        """Draft a study's eligibility criteria into computable items, each with its source words, rule and review state."""
+        """A study's computable criteria, each with its source words, rule and review state.
+
+        A study curated by hand gives its curated criteria; one with stored drafts gives them as reviewed;
+        any other (or --fresh, or --record FILE) is drafted from its record's text now.
+        """
         if save:
             if record is not None or nct is None:
                 fail("--save drafts a stored study: give its NCT number, not --record")
@@ -129,40 +137,34 @@ def register(app: typer.Typer) -> None:
             return
         from ..drafting import DraftingError
         from ..drafting import draft as draft_study
+        from ..drafting.criteria import study_criteria
 
         if (nct is None) == (record is None):
             fail("give either an NCT number or --record FILE (one of them)")
-        if record is not None:
-            try:
-                data = json.loads(record.read_text(encoding="utf-8"))
-            except OSError as exc:
-                fail(f"cannot read {record}: {exc.strerror or exc}")
-            except (ValueError, UnicodeDecodeError) as exc:
-                fail(f"{record} is not JSON: {exc}")
-        else:
-            from ..ctgov.export import StudyNotFound, export_study
-            from ..namespaces import NCT_HINT, normalise_nct
-
-            canonical = normalise_nct(nct or "")
-            if canonical is None:
-                fail(f"not an NCT number: {nct!r} (expected {NCT_HINT})")
-            st = get_store(store)
-            try:
-                data = export_study(st, canonical, full_text=True)
-            except StudyNotFound as exc:
-                fail(str(exc))
-            finally:
-                st.close()
         try:
-            result = draft_study(data)
+            if record is not None:
+                try:
+                    data = json.loads(record.read_text(encoding="utf-8"))
+                except OSError as exc:
+                    fail(f"cannot read {record}: {exc.strerror or exc}")
+                except (ValueError, UnicodeDecodeError) as exc:
+                    fail(f"{record} is not JSON: {exc}")
+                result = draft_study(data)
+                items, to_confirm = result.items, result.to_confirm
+            else:
+                st = get_store(store)
+                try:
+                    items, to_confirm = study_criteria(st, _nct(nct or ""), fresh=fresh)
+                finally:
+                    st.close()
         except DraftingError as exc:
             fail(str(exc))
         if as_json:
-            typer.echo(json.dumps(result.items, ensure_ascii=False, indent=2))
+            typer.echo(json.dumps(items, ensure_ascii=False, indent=2))
             return
-        for item in result.items:
+        for item in items:
             typer.echo(_line(item))
-        if result.to_confirm:
-            typer.echo(f"to confirm ({len(result.to_confirm)} bullets with nothing drafted):")
-            for t in result.to_confirm:
+        if to_confirm:
+            typer.echo(f"to confirm ({len(to_confirm)} bullets with nothing drafted):")
+            for t in to_confirm:
                 typer.echo(f"  [{t['kind'][:3]}] {t['quote']}")

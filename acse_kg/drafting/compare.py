@@ -74,6 +74,18 @@ class Atom:
     has_condition: bool = False
     label_words: frozenset[str] = frozenset()  # the curated variable's own name: a timing or qualifier folded into it
     text_words: frozenset[str] = frozenset()  # the curated criterion's words
+    name: str | None = None  # other_named: the curated variable's label
+    quote: str = ""  # the curated criterion's text
+    condition: str | None = None  # the condition, written out from its expression
+
+    def as_json(self, n: int) -> dict[str, Any]:
+        """The atom as a criteria-JSON object (rule ``curated``, state ``curated``)."""
+        return {"id": f"{self.criterion}" + (f"#{n}" if n else ""), "kind": self.kind, "variable": self.variable,
+                "name": self.name, "comparator": self.comparator, "value": self.value,
+                "unit": "xULN" if self.unit == "{ULN}" else _unit(self.unit),
+                "condition": self.condition, "gene": self.gene, "alteration": self.alteration, "drug": self.drug,
+                "quote": self.quote, "span": None, "bullet": None, "source": "curated graph", "rule": "curated",
+                "state": "curated"}
 
     def describe(self) -> str:
         what = self.variable + (f"[{' '.join(sorted(self.name_words))}]" if self.variable == "other_named" else "")
@@ -173,6 +185,39 @@ def _flatten(e: Expr, neg: bool = False, context: tuple[Expr, ...] = ()) -> list
     return [(e, neg, context)]
 
 
+def _expr_text(e: Expr) -> str:
+    """An expression in words, for the condition of a curated item ("liver metastasis and not advanced fibrosis")."""
+    if isinstance(e, Comparison):
+        name = e.variable.label or e.variable.field
+        if isinstance(e.threshold, bool):
+            return name if e.threshold else f"not {name}"
+        unit = f" {e.unit}" if e.unit and not e.unit.startswith("{") else ""
+        return f"{name} {_CMP[e.comparator]} {e.threshold:g}{unit}" if isinstance(e.threshold, float) else \
+            f"{name} {_CMP[e.comparator]} {e.threshold}{unit}"
+    if isinstance(e, TumourTypeTest):
+        return e.tumour_type.code or e.tumour_type.label
+    if isinstance(e, AlterationTest):
+        return " ".join(x for x in ((e.gene.code if e.gene else ""), (e.alteration_type.label if e.alteration_type else ""),
+                                    e.protein_change or "") if x) or "an alteration"
+    if isinstance(e, PriorTherapyTest):
+        return f"prior {e.drug.name}"
+    if isinstance(e, Not):
+        return f"not ({_expr_text(e.operand)})" if isinstance(e.operand, (And, Or)) else f"not {_expr_text(e.operand)}"
+    joiner = " and " if isinstance(e, And) else " or "
+    return joiner.join(f"({_expr_text(o)})" if isinstance(o, (And, Or)) else _expr_text(o) for o in e.operands)
+
+
+def curated_items(study: Study) -> list[dict[str, Any]]:
+    """The study's curated computable criteria as criteria-JSON objects, one per atomic requirement."""
+    out = []
+    seen: dict[str, int] = {}
+    for a in curated_atoms(study):
+        n = seen.get(a.criterion, 0)
+        seen[a.criterion] = n + 1
+        out.append(a.as_json(n))
+    return out
+
+
 def _atom(leaf: Expr, neg: bool, crit: Any, bullet: str, kind: str) -> Atom | None:
     base = {"criterion": crit.id, "bullet": bullet, "kind": kind}
     if isinstance(leaf, Comparison):
@@ -188,7 +233,7 @@ def _atom(leaf: Expr, neg: bool, crit: Any, bullet: str, kind: str) -> Atom | No
                             drug=leaf.variable.implied_by_drug.rsplit("/", 1)[-1])
             if name in _PRESENCE:
                 return Atom(**base, variable=name, comparator=cmp)
-            return Atom(**base, variable="other_named", comparator=cmp,
+            return Atom(**base, variable="other_named", comparator=cmp, name=leaf.variable.label or name,
                         name_words=frozenset(_words(name) | _words(leaf.variable.label)))
         cmp = _CMP[leaf.comparator]
         if neg:
@@ -235,6 +280,9 @@ def curated_atoms(study: Study) -> list[Atom]:
             a.text_words = frozenset(_words(c.text))
             a.has_condition = bool(c.applies_when is not None or context)
             a.condition_negative_only = c.applies_when is not None and not context and _negative_only(c.applies_when)
+            a.quote = c.text
+            parts = [_expr_text(x) for x in (c.applies_when, *context) if x is not None]
+            a.condition = " and ".join(parts) or None
             atoms.append(a)
     return atoms
 
