@@ -277,3 +277,42 @@ def test_named_conditions_with_a_timing_that_leads_the_bullet() -> None:
 def test_interstitial_lung_disease_is_a_named_condition() -> None:
     got = items(seed_bullet("extensive disseminated/bilateral"), "exclusion")
     assert [(i["variable"], i["name"], i["comparator"]) for i in got] == [("other_named", "interstitial lung disease", "present")]
+
+
+# ----------------------------------------------------------------- phrasing seen across ClinicalTrials.gov
+# Typical wording of oncology records beyond the three reference records (paraphrased, not copied from one record).
+def test_an_alternative_threshold_in_parentheses_keeps_its_condition() -> None:
+    got = items("Total bilirubin ≤ 1.5 x ULN (≤ 3 x ULN for patients with Gilbert's syndrome)")
+    assert [(i["variable"], i["value"], i["condition"]) for i in got] == [
+        ("bilirubin_uln", 1.5, None), ("bilirubin_uln", 3, "for patients with Gilbert's syndrome")]
+
+
+def test_a_permission_clause_is_left_out_and_the_rest_of_the_bullet_drafted() -> None:
+    text = ("Known HIV, or active Hepatitis B; patients treated for Hepatitis C with undetectable viral loads are eligible.")
+    got = items(text, "exclusion")
+    assert [(i["variable"], i["comparator"]) for i in got] == [("hiv", "present"), ("hepatitis_b", "present")]
+
+
+def test_an_exclusivity_is_not_drafted() -> None:
+    assert items(seed_bullet("alteration limited to an overexpression"), "exclusion") == []
+
+
+def test_protein_changes_listed_after_a_gene_belong_to_it() -> None:
+    got = items("EGFR exon 19 deletion or L858R mutation")
+    assert [(i["gene"], i["alteration"], i["quote"]) for i in got] == [
+        ("EGFR", "exon 19 deletion", "EGFR exon 19 deletion"), ("EGFR", "L858R", "L858R mutation")]
+
+
+def test_without_negates_a_gene_list_and_non_small_is_no_negation() -> None:
+    got = items("non-small cell lung cancer (NSCLC) without known targetable molecular alterations in EGFR, ALK, or ROS1")
+    assert [(i["gene"], i["comparator"]) for i in got] == [("EGFR", "absent"), ("ALK", "absent"), ("ROS1", "absent")]
+
+
+def test_an_inhibitor_named_after_an_alteration_is_a_prior_therapy() -> None:
+    got = items("Prior treatment with a KRAS G12C inhibitor", "exclusion")
+    assert [(i["variable"], i["comparator"], i["drug"]) for i in got] == [("prior_therapy", "present", "KRAS G12C inhibitor")]
+
+
+def test_must_not_among_the_exclusions_still_states_the_excluding_condition() -> None:
+    got = items("Patients must not be pregnant or breastfeeding", "exclusion")
+    assert [(i["variable"], i["comparator"]) for i in got] == [("pregnancy", "present"), ("breastfeeding", "present")]

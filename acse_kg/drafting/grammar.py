@@ -105,7 +105,8 @@ _bare = _located(pp.Optional(pp.Regex(r"(?:of|is|=|:)", flags=re.IGNORECASE)).su
 _condition = _located(CONDITION, "condition")
 
 CONSTRAINT = _plain | _postfix | _range | _list
-_SEP = pp.Optional(pp.Regex(r";|,|or\b|and\b|and/or\b", flags=re.IGNORECASE)).suppress()
+#: Between two thresholds of one name: ";", ",", "or", "and", or an alternative in parentheses ("≤ 1.5 x ULN (≤ 3 x ULN for …)").
+_SEP = pp.Optional(pp.Regex(r"(?:\)\s*)?(?:;|,|\(|or\b|and/or\b|and\b)", flags=re.IGNORECASE)).suppress()
 CHAIN = CONSTRAINT + pp.Optional(_condition) + pp.ZeroOrMore(_SEP + CONSTRAINT + pp.Optional(_condition))
 #: For scores written with no comparator ("ECOG 0-1", "ECOG PS of 0 to 2", "ECOG 1"): ranges, lists, a bare number.
 SCORE_CHAIN = (CONSTRAINT | _bare) + pp.Optional(_condition) + pp.ZeroOrMore(_SEP + CONSTRAINT + pp.Optional(_condition))

@@ -153,6 +153,7 @@ ALTERATIONS: list[tuple[str, str]] = [
     (r"(?:over-?expression|overexpressed|over-?expressing)", "overexpression"),
     (r"(?:deletions?|deleted|loss)", "deletion"),
     (r"(?:exon\s+14\s+skipping)", "exon 14 skipping"),
+    (r"exon\s+\d{1,2}\s+(?:deletions?|insertions?|mutations?|alterations?)", "exon"),
     (r"wild[- ]?type|non-?mutated|unmutated", "wildtype"),
 ]
 #: A protein change: p.G12C, V600E, G12C, exon 19 del; the optional p. is dropped in the output.
@@ -165,19 +166,20 @@ DRUG_STEMS = (r"[a-z]+(?:tinib|rafenib|fenib|ciclib|parib|lisib|rolimus|zomib|de
               r"relix|trozole|strant|oxifen|xifene|relin|abine|posid|blastine|cristine|mycin|cycline|tepa|dronate)")
 #: Drug classes written as a phrase (regex).
 DRUG_CLASSES = (
-    r"(?:(?:anti-?)?(?:[A-Z][A-Za-z0-9]*(?:[/-][A-Za-z0-9]+)*)\s+)?(?:tyrosine\s+kinase\s+)?inhibitors?(?:\s+\((?:[^()]{1,30})\))?",
+    r"(?:(?:anti-?)?(?:[A-Z][A-Za-z0-9]*(?:[/-][A-Za-z0-9]+)*)\s+){0,3}(?:tyrosine\s+kinase\s+)?inhibitors?"
+    r"(?:\s+\((?:[^()]{1,30})\))?",
     r"anti-?(?:PD-?1|PD-?L1|CTLA-?4|HER2|EGFR|VEGF|CD\d+)(?:\s*(?:/|or|and)\s*(?:anti-?)?(?:PD-?1|PD-?L1|CTLA-?4))*(?:\s+"
     r"(?:therapy|antibod(?:y|ies)|agents?|treatment))?",
     r"(?:immune\s+)?checkpoint\s+inhibitors?", r"immunotherapy", r"platinum(?:-based)?(?:\s+chemotherapy)?",
     r"(?:neo-?/?)?(?:adjuvant\s+)?endocrine\s+therapy", r"hormon(?:e|al)\s+therapy", r"anthracyclines?", r"taxanes?",
-    r"fluoropyrimidines?", r"chemotherapy", r"radiotherapy", r"(?:CAR-?T|CAR\s+T)(?:[- ]cell)?\s+therapy",
+    r"fluoropyrimidines?", r"(?:systemic\s+)?(?:anti-?cancer\s+)?(?:chemotherapy|therapy|treatment)", r"radiotherapy", r"(?:CAR-?T|CAR\s+T)(?:[- ]cell)?\s+therapy",
 )
 
 # ----------------------------------------------------------------- named conditions (presence variables)
 #: Variable -> the ways records name it. Presence variables come out as ``present`` / ``absent``.
 PRESENCE_NAMES: dict[str, list[str]] = {
     "measurable_disease": [r"measurable\s+(?:disease|lesions?|tumou?rs?)", r"evaluable\s+(?:and\s+measurable\s+)?disease"],
-    "brain_metastases": [r"(?:brain|cerebral|CNS|central\s+nervous\s+system|intracranial)\s+metastas[ie]s",
+    "brain_metastases": [r"(?:brain|cerebral|CNS|central\s+nervous\s+system(?:\s+\(CNS\))?|intracranial)\s+metastas[ie]s",
                          r"metasta(?:ses|sis|tic\s+disease)\s+(?:to|in|of)\s+the\s+(?:brain|CNS|central\s+nervous\s+system)",
                          r"secondary\s+(?:brain|cerebral|CNS)\s+tumou?rs?"],
     "pregnancy": [r"pregnan(?:t|cy|cies)"],
@@ -206,7 +208,7 @@ OTHER_NAMED: list[tuple[str, str]] = [
 ]
 
 #: Words that negate what follows in the same clause ("no prior ...", "without ...").
-NEGATION_BEFORE = (r"\b(?:no|not|without|absence\s+of|free\s+of|negative\s+for|never|nor|non|lack\s+of|must\s+not\s+have|"
+NEGATION_BEFORE = (r"\b(?:no|not|without|absence\s+of|free\s+of|negative\s+for|never|nor|lack\s+of|must\s+not\s+have|"
                    r"has\s+not|have\s+not|had\s+not|none|except|excluding|other\s+than)\b|\(\s*but\b")
 #: Words after a presence mention that negate it ("HIV negative", "pregnancy test must be negative").
 NEGATION_AFTER = r"^[\s-]*(?:(?:test|status|serology|screening)\s+)?(?:(?:must|should)\s+be\s+|is\s+|are\s+)?(?:negative|-(?!\w))"

@@ -97,6 +97,12 @@ _AGE_POSTFIX = re.compile(r"(?P<num>\d+)\s*(?P<unit>years?|yrs?)(?:\s+of\s+age|\
 # Cheap tests that tell whether a construct's (costlier) pattern can match a bullet at all.
 _AGE_HINT = re.compile(r"\d\s*(?:years?|yrs?|months?)\b", re.IGNORECASE)
 _PRIOR_HINT = re.compile(r"prior|previous|earlier|preceding|already|treated|received|exposed|progressed|na[iï]ve", re.IGNORECASE)
+_INHIBITOR_AFTER = re.compile(r"\s*(?:inhibitors?|TKIs?|targeted\s+therap)", re.IGNORECASE)
+_MORE_CHANGES = re.compile(rf"\s*(?:,|or|and|and/or|/)\s*(?P<pc>{lx.PROTEIN_CHANGE})(?![\w])(?:\s+(?:mutations?|substitutions?))?")
+_MODAL_NOT = re.compile(r"\b(?:must|should|may|shall|will|can)\s*not\b|\bcannot\b", re.IGNORECASE)
+_CLAUSE_SPLIT = re.compile(r";|\.(?=\s|$)")
+_NOT_PERMITTED = re.compile(r"\bnot\s+(?:be\s+)?(?:eligible|allowed|permitted)", re.IGNORECASE)
+_EXCLUSIVE = re.compile(r"\b(?:limited|restricted|confined)\s+to\b|\bexclusively\b", re.IGNORECASE)
 _EXCLUDED = re.compile(r"\b(?:are|is|will\s+be)\s+(?:excluded|not\s+eligible|ineligible)\b", re.IGNORECASE)
 _THRESHOLD_HINT = re.compile(r"\d|ULN|upper\s+limit", re.IGNORECASE)
 _ALTERATION_HINT = re.compile(r"alter|mutat|mutant|amplif|fusion|fused|rearrang|transloc|overexpr|delet|variant|gain|loss|skipping|"
@@ -128,7 +134,7 @@ _BIOMARKER_DIRECT = re.compile(
     rf"(?:(?P<alt>{_ALTER})(?![\w]))?")
 _BIOMARKER_OF = re.compile(
     rf"(?P<alt>(?:(?:genomic|molecular|genetic|specific)\s+)?alterations?|{_ALTER})\s+(?:\w+\s+){{0,2}}?(?:of|in|on|among|affecting|"
-    rf"involving)\s+(?:the\s+)?(?P<genes>{_GENE_WORD}(?:\s*(?:,|/|or|and|and/or)\s*{_GENE_WORD})*)(?:\s+genes?)?", re.IGNORECASE)
+    rf"involving)\s+(?:the\s+)?(?P<genes>{_GENE_WORD}(?:\s*(?:,\s*)?(?:/|or|and|and/or|,)\s*{_GENE_WORD})*)(?:\s+genes?)?", re.IGNORECASE)
 _MSI = re.compile(r"(?<![\w-])(?:MSI-?H(?:igh)?|MSI[- ]high|microsatellite[- ]instability[- ]high|high[- ]microsatellite[- ]instability|"
                   r"dMMR|mismatch[- ]repair[- ]deficien\w*|deficient\s+mismatch\s+repair)(?![\w])", re.IGNORECASE)
 _DRUG = rf"(?:{lx.DRUG_STEMS}|{'|'.join(lx.DRUG_CLASSES)})"
@@ -138,7 +144,8 @@ _PRIOR_CUE = re.compile(
     r"(?:prior|previous|previously|earlier|preceding)\s+(?:(?:systemic|anti-?cancer|anti-?neoplastic|targeted)\s+)?"
     r"(?:(?:treatment|therapy|therapies|exposure|receipt|administration|use|lines?)\s+)?(?:with|to|of|by|including)?\s*",
     re.IGNORECASE)
-_DRUG_LIST = re.compile(r"(?:an?\s+|any\s+|the\s+|one\s+)?(?P<drug>" + _DRUG + r"(?:\s*(?:,|or|and|and/or|/)\s*" + _DRUG + r")*)",
+_DRUG_LIST = re.compile(r"(?:(?:at\s+least|more\s+than|up\s+to)\s+)?(?:an?\s+|any\s+|the\s+|one\s+|two\s+|\d\s+)?"
+                        r"(?:(?:prior\s+)?(?:lines?|regimens?|cycles?|courses?)\s+of\s+)?(?P<drug>" + _DRUG + r"(?:\s*(?:,|or|and|and/or|/)\s*" + _DRUG + r")*)",
                         re.IGNORECASE)
 _NAIVE = re.compile(r"(?P<drug>" + _DRUG + r")[\s-]+na[iï]ve|na[iï]ve\s+(?:to|of)\s+(?P<drug2>" + _DRUG + ")", re.IGNORECASE)
 _ONE_DRUG = re.compile(_DRUG, re.IGNORECASE)
@@ -152,11 +159,10 @@ _HEPATITIS_LIST = re.compile(r"(?i:hepatitis)\s+(?P<letters>[A-E](?:\s*(?:,|or|a
 def draft_bullet(b: Bullet) -> list[Item]:
     """The items one bullet states, in order of their words."""
     text = b.text
-    if lx.PERMISSION.search(text) and not re.search(r"\bnot\s+(?:be\s+)?(?:eligible|allowed|permitted)", text, re.IGNORECASE):
-        return []
     lead = _LEAD_CONDITION.match(text)
     lead_cond = lead.group(0).strip(" \t:,") if lead else None
     used: list[tuple[int, int]] = [(0, lead.end())] if lead else []
+    used += _unstructured_clauses(text)
     items = _numeric(b, text, used, lead_cond)
     items += _presence(b, text, used, lead_cond)
     seen: set[tuple[Any, ...]] = set()
@@ -165,6 +171,19 @@ def draft_bullet(b: Bullet) -> list[Item]:
         if it.key() not in seen:
             seen.add(it.key())
             out.append(it)
+    return out
+
+
+def _unstructured_clauses(text: str) -> list[tuple[int, int]]:
+    """Clauses no item is drafted from: a permission ("… are eligible", "allowed"), which is not a requirement,
+    and an exclusivity ("alteration limited to an overexpression"), which the format cannot say."""
+    out = []
+    start = 0
+    for end in [m.end() for m in _CLAUSE_SPLIT.finditer(text)] + [len(text)]:
+        clause = text[start:end]
+        if (lx.PERMISSION.search(clause) and not _NOT_PERMITTED.search(clause)) or _EXCLUSIVE.search(clause):
+            out.append((start, end))
+        start = end
     return out
 
 
@@ -324,10 +343,16 @@ def _clause_before(text: str, pos: int) -> tuple[int, str]:
     return start, text[start:pos]
 
 
-def _negated(text: str, start: int, end: int) -> bool:
-    """Whether the words at ``start:end`` are negated in their clause (an odd number of negations)."""
+def _negated(text: str, start: int, end: int, kind: str = "inclusion") -> bool:
+    """Whether the words at ``start:end`` are negated in their clause (an odd number of negations).
+
+    Among the exclusions, "must not be pregnant" restates the exclusion as a requirement: the excluding
+    condition is still pregnancy, so a modal negation does not count there.
+    """
     _, before = _clause_before(text, start)
     before = before[-80:]
+    if kind == "exclusion":
+        before = _MODAL_NOT.sub(" ", before)
     count = len(_NEG_BEFORE.findall(before))
     count += len(re.findall(r"\bnegative\b", before, re.IGNORECASE))
     if _NEG_AFTER.match(text[end:end + 50]):
@@ -357,7 +382,7 @@ def _cond_after(text: str, end: int) -> tuple[str | None, int]:
 
 def _presence_item(b: Bullet, text: str, variable: str, start: int, end: int, rule: str, lead_cond: str | None,
                    qualify: bool = True, **kw: Any) -> Item:
-    neg = _negated(text, start, end)
+    neg = _negated(text, start, end, b.kind)
     if b.kind == "inclusion" and _EXCLUDED.search(text, end):
         neg = not neg  # "patients with … are excluded" among the inclusion criteria: the entry requirement is its absence
     qual = _qualifier(text, start) if qualify else None
@@ -396,6 +421,8 @@ def _presence(b: Bullet, text: str, used: list[tuple[int, int]], lead_cond: str 
     items += _biomarkers(b, text, used, lead_cond)
     items += _prior_therapy(b, text, used, lead_cond)
     for m in (_NORMAL.finditer(text) if "normal" in low else ()):
+        if _inside(used, *m.span()):
+            continue
         for word in re.findall(r"[A-Za-z]+", m["list"]):
             if word.lower() in _ANALYTES:
                 items.append(Item(b.kind, word.lower(), "==", "normal", None, m.start(), m.end(), "normal-values", lead_cond))
@@ -439,7 +466,16 @@ def _biomarkers(b: Bullet, text: str, used: list[tuple[int, int]], lead_cond: st
             it.alteration = "mutation"
             it.comparator = "present" if it.comparator == "absent" else "absent"
             it.rule = "biomarker:wild-type"
+        if _INHIBITOR_AFTER.match(text, m.end()):
+            continue  # "a KRAS G12C inhibitor" names a drug class, not the patient's alteration
         items.append(it)
+        for more in _MORE_CHANGES.finditer(text, m.end()):  # "EGFR exon 19 deletion or L858R mutation"
+            if more.start() != m.end() and not text[m.end():more.start()].strip(" ,") == "":
+                break
+            nxt = _presence_item(b, text, "biomarker", more.start("pc"), more.end(), "biomarker:gene-alteration", lead_cond,
+                                 gene=symbol, alteration=_protein(more["pc"]))
+            items.append(nxt)
+            m = more
     for it in items:
         tumour = _tumour_context(text, it.start, it.end)
         if tumour:
@@ -493,6 +529,8 @@ def _tumour_context(text: str, start: int, end: int) -> str | None:
 def _alteration_word(word: str) -> str | None:
     for pattern, code in lx.ALTERATIONS:
         if re.fullmatch(pattern, word.strip(), re.IGNORECASE):
+            if code == "exon":  # "exon 19 deletion": the change as written is the alteration
+                return re.sub(r"\s+", " ", word.strip()).lower().rstrip("s")
             return code
     return None  # "alteration(s)": any alteration of the gene
 
@@ -507,6 +545,9 @@ def _prior_therapy(b: Bullet, text: str, used: list[tuple[int, int]], lead_cond:
         return items
     for cue in _PRIOR_CUE.finditer(text):
         m = _DRUG_LIST.match(text, cue.end())
+        if m is None:  # "prior systemic therapy": the cue's optional words may be the drug class itself
+            first = re.match(r"\S+\s+", text[cue.start():cue.end()])
+            m = _DRUG_LIST.match(text, cue.start() + first.end()) if first else None
         if m is None or _inside(used, cue.start(), m.end()):
             continue
         for d in _ONE_DRUG.finditer(m["drug"]):
