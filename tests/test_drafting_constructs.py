@@ -316,3 +316,11 @@ def test_an_inhibitor_named_after_an_alteration_is_a_prior_therapy() -> None:
 def test_must_not_among_the_exclusions_still_states_the_excluding_condition() -> None:
     got = items("Patients must not be pregnant or breastfeeding", "exclusion")
     assert [(i["variable"], i["comparator"]) for i in got] == [("pregnancy", "present"), ("breastfeeding", "present")]
+
+
+def test_prior_lines_of_a_class_and_no_prior_systemic_therapy() -> None:
+    treated = items("Previously treated with at least one platinum-based chemotherapy")
+    assert [(i["comparator"], i["drug"]) for i in treated] == [("present", "platinum-based chemotherapy")]
+    naive = items("No prior systemic therapy for metastatic disease")
+    assert [(i["comparator"], i["drug"]) for i in naive] == [("absent", "systemic therapy")]
+    assert items("Patients who previously received treatment for their cancer") == []  # "treatment" alone names no drug

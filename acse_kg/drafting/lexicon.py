@@ -172,7 +172,8 @@ DRUG_CLASSES = (
     r"(?:therapy|antibod(?:y|ies)|agents?|treatment))?",
     r"(?:immune\s+)?checkpoint\s+inhibitors?", r"immunotherapy", r"platinum(?:-based)?(?:\s+chemotherapy)?",
     r"(?:neo-?/?)?(?:adjuvant\s+)?endocrine\s+therapy", r"hormon(?:e|al)\s+therapy", r"anthracyclines?", r"taxanes?",
-    r"fluoropyrimidines?", r"(?:systemic\s+)?(?:anti-?cancer\s+)?(?:chemotherapy|therapy|treatment)", r"radiotherapy", r"(?:CAR-?T|CAR\s+T)(?:[- ]cell)?\s+therapy",
+    r"fluoropyrimidines?", r"(?:(?:systemic|anti-?cancer|anti-?neoplastic)\s+)+(?:chemotherapy|therapy|treatment)",
+    r"chemotherapy", r"radiotherapy", r"(?:CAR-?T|CAR\s+T)(?:[- ]cell)?\s+therapy",
 )
 
 # ----------------------------------------------------------------- named conditions (presence variables)
