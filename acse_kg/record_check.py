@@ -3,7 +3,10 @@
 The rules are SHACL shapes (``shapes/record_check.ttl``, core and SHACL-SPARQL
 constraints) evaluated over the study's graph together with the ontology and
 OncoTree, so that class membership and the tumour-type hierarchy
-(``rdfs:subClassOf*``) are reasoned over rather than listed; the OWL reasoner
+(``rdfs:subClassOf*``) are reasoned over rather than listed (the tumour types
+whose lineage is brought in are those the study model names: see
+:func:`_tumour_types`); a study the model cannot read (an expression with no
+type, a comparison with no threshold) is a finding too; the OWL reasoner
 (HermiT) adds its verdict on request. The shapes are run with SHACL's
 SPARQL-based semantics on Oxigraph (:func:`check_graph`; pySHACL gives the
 same findings far more slowly, see bench/bench_ctgov.py). Each finding names
@@ -22,6 +25,8 @@ from rdflib.namespace import DCTERMS, RDFS, SH
 
 from .derived import DerivedCache
 from .loader import ONTOLOGY_GRAPH, study_graph_name
+from .model import Expr, ModelError, Study, StudyNotFound, TumourTypeTest, operands, read_study
+from .namespaces import study_iri
 from .paths import SHAPES_DIR
 from .store import GraphStore
 
@@ -58,15 +63,65 @@ def _shapes() -> rdflib.Graph:
     return g
 
 
+def _expressions(study: Study) -> list[Expr]:
+    """Every expression of the study: criteria, cohort rules, and the conditions of cohort and dosing populations."""
+    out: list[Expr | None] = []
+    for c in study.criteria:
+        out += [c.requires, c.applies_when, c.excludes_when]
+    for co in study.cohorts:
+        out += [co.rule, co.population.condition if co.population else None]
+    out += [r.population.condition for r in study.regimens if r.population is not None]
+    return [e for e in out if e is not None]
+
+
+def _tumour_types(study: Study) -> set[str]:
+    """Every tumour type the study names: its cohorts' pathologies and the tumour-type tests of its expressions."""
+    found = {t.iri for c in study.cohorts for t in c.pathologies}
+    for e in _expressions(study):
+        found |= _tested_types(e)
+    return found
+
+
+def _tested_types(e: Expr) -> set[str]:
+    own = {e.tumour_type.iri} if isinstance(e, TumourTypeTest) else set()
+    return own.union(*(_tested_types(o) for o in operands(e)))
+
+
+def _read(store: GraphStore, nct: str) -> Study | ModelError | None:
+    """The study model, the reason it cannot be read, or None (no such study: the caller says so)."""
+    try:
+        return read_study(store, nct)
+    except ModelError as exc:
+        return exc
+    except StudyNotFound:
+        return None
+
+
+def _structure_findings(store: GraphStore, nct: str) -> list[Finding]:
+    """A record whose structure the study model cannot read is a finding, naming the node at fault."""
+    got = _read(store, nct)
+    if isinstance(got, ModelError):
+        return [Finding("record-structure", f"the study cannot be read: {got}", study_iri(nct), None)]
+    return []
+
+
+def _safe_iri(iri: str) -> bool:
+    return not any(c in iri for c in '<>"{}|^`\\ \n\r\t')
+
+
 def _background(store: GraphStore, nct: str) -> rdflib.Graph:
-    """The ontology, plus the part of OncoTree above the study's tumour types (the walk the rules need)."""
+    """The ontology, plus the part of OncoTree above the study's tumour types (the lineage the rules climb)."""
     g = store.graph(ONTOLOGY_GRAPH)
-    g += store.construct(
-        f"""CONSTRUCT {{ ?a rdfs:subClassOf ?b . ?a rdfs:label ?label . ?a acse:oncotreeCode ?code }} WHERE {{
-              GRAPH <{study_graph_name(nct)}> {{ ?x acse:pathology|acse:tumourType ?t }}
-              ?t rdfs:subClassOf* ?a . OPTIONAL {{ ?a rdfs:subClassOf ?b }}
-              OPTIONAL {{ ?a rdfs:label ?label }} OPTIONAL {{ ?a acse:oncotreeCode ?code }} }}"""
-    )
+    got = _read(store, nct)
+    types = sorted(i for i in _tumour_types(got) if _safe_iri(i)) if isinstance(got, Study) else []
+    if types:
+        values = " ".join(f"<{t}>" for t in types)
+        g += store.construct(
+            f"""CONSTRUCT {{ ?a rdfs:subClassOf ?b . ?a rdfs:label ?label . ?a acse:oncotreeCode ?code }} WHERE {{
+                  VALUES ?t {{ {values} }}
+                  ?t rdfs:subClassOf* ?a . OPTIONAL {{ ?a rdfs:subClassOf ?b }}
+                  OPTIONAL {{ ?a rdfs:label ?label }} OPTIONAL {{ ?a acse:oncotreeCode ?code }} }}"""
+        )
     return g
 
 
@@ -139,7 +194,6 @@ def check_graph(study_graph: rdflib.Graph, background: rdflib.Graph) -> list[Fin
 def owl_findings(study_graph: rdflib.Graph, background: rdflib.Graph, nct: str) -> list[Finding]:
     """HermiT over the record with the ontology: an inconsistent record (e.g. a criterion both
     inclusion and exclusion, disjoint classes) or a class it makes unsatisfiable is a finding."""
-    from .namespaces import study_iri
     from .reasoning import ReasonerError, reason_ntriples
 
     data = rdflib.Graph()
@@ -166,7 +220,8 @@ def _shacl_findings(store: GraphStore, nct: str) -> list[Finding]:
     g = store.graph(study_graph_name(nct))
     if len(g) == 0:
         raise CheckError(f"no study {nct} in the store")
-    return check_graph(g, _background(store, nct))
+    return sorted(set(check_graph(g, _background(store, nct)) + _structure_findings(store, nct)),
+                  key=lambda f: (f.rule, f.focus, f.value or ""))
 
 
 def check_study(store: GraphStore, nct: str, *, reason: bool = False) -> list[Finding]:
@@ -183,7 +238,8 @@ def check_study(store: GraphStore, nct: str, *, reason: bool = False) -> list[Fi
     if len(g) == 0:
         raise CheckError(f"no study {nct} in the store")
     background = _background(store, nct)
-    return sorted(set(check_graph(g, background) + owl_findings(g, background, nct)),
+    return sorted(set(check_graph(g, background) + _structure_findings(store, nct)
+                      + owl_findings(g, background, nct)),
                   key=lambda f: (f.rule, f.focus, f.value or ""))
 
 

@@ -15,13 +15,16 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from acse_kg.derived import DerivedCache
-from acse_kg.matching import jsonld, shacl
-from acse_kg.matching.engine import Matcher, matcher_for
+from acse_kg.matching import shacl
+from acse_kg.matching.engine import Matcher, RegistryMatcher, TrialNotFound, matcher_for, registry_matcher_for
 from acse_kg.matching.profile import ProfileError, json_schema
-from acse_kg.matching.result import result_schema
+from acse_kg.matching.profile_schema import ProfileSchemaError, profile_schema
+from acse_kg.matching.result import result_schema, trials_result_schema
+from acse_kg.namespaces import NCT_HINT, normalise_nct
 from acse_kg.matching.rules import GraphModelError
 
 from .deps import get_store
@@ -70,6 +73,14 @@ _ONE_RESPONSES: dict[int | str, dict[str, Any]] = {
 _BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "one match result per profile, in order",
           "content": {JSON: {"schema": {"type": "array", "items": _RESULT_SCHEMA}}}}, **_ERRORS}
+_TRIALS = trials_result_schema()
+_TRIALS_SCHEMA = _inline(_TRIALS, _TRIALS.get("$defs", {}))
+_TRIALS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "a v1 result per trial with a candidate cohort, best first",
+          "content": {JSON: {"schema": _TRIALS_SCHEMA}}}, **_ERRORS}
+_TRIALS_BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "one cross-trial result per profile, in order",
+          "content": {JSON: {"schema": {"type": "array", "items": _TRIALS_SCHEMA}}}}, **_ERRORS}
 _BODY_DOC = {"requestBody": {"required": True, "content": {JSON: {"schema": _PROFILE_SCHEMA}}}}
 _BATCH_DOC = {
     "requestBody": {
@@ -91,11 +102,23 @@ def _json(status: int, body: Any) -> Response:
 
 
 def _matcher(request: Request) -> Matcher:
-    return matcher_for(get_store(request))
+    """The matcher of the study named by ``?trial=NCT…`` (default: the registry's first study with cohorts)."""
+    trial = request.query_params.get("trial")
+    if trial is not None and normalise_nct(trial) is None:
+        raise BadTrial(f"trial {trial!r} is not an NCT number ({NCT_HINT})")
+    return matcher_for(get_store(request), normalise_nct(trial) if trial else None)
+
+
+def _registry(request: Request) -> RegistryMatcher:
+    return registry_matcher_for(get_store(request))
 
 
 def _invalid(errors: list[dict[str, Any]]) -> Response:
     return _json(422, {"detail": errors})
+
+
+class BadTrial(ValueError):
+    """``?trial=`` is not an NCT number: answered 400."""
 
 
 class NotJSON(ValueError):
@@ -149,17 +172,34 @@ def _batch_items(body: bytes) -> list[Any]:
     return whole if isinstance(whole, list) else [whole]
 
 
-@router.post("/match", summary="Match one tumor profile against the trial's cohorts", openapi_extra=_BODY_DOC,
-             responses=_ONE_RESPONSES)
+@router.post("/match", summary="Match one tumor profile against a trial's cohorts (?trial=NCT…)",
+             openapi_extra=_BODY_DOC, responses=_ONE_RESPONSES)
 async def match_one(request: Request) -> Response:
     """The body is parsed once, by the validator; only a refused body is read again by the JSON
     parser, to tell a body that is not JSON (400, the parser's reason) from one that breaks the
     contract (422, the field named). Whatever pydantic accepts is JSON (a property test compares)."""
+    return await _answer_one(request, lambda body: _matcher(request).match_json(body))
+
+
+@router.post("/match/trials", summary="Match one tumor profile against every trial of the registry",
+             openapi_extra=_BODY_DOC, responses=_TRIALS_RESPONSES)
+async def match_trials(request: Request) -> Response:
+    """A v1 result per trial with a candidate cohort, best first; candidate trials come from the
+    registry's gene index, so the cost grows with the trials a profile can enter, not the registry."""
+    return await _answer_one(request, lambda body: _registry(request).match_all_json(body))
+
+
+async def _answer_one(request: Request, answer: Any) -> Response:
     body = await request.body()
     try:
-        return Response(_matcher(request).match_json(body), media_type=JSON)
+        # Matching is CPU work: off the event loop, so other requests are served meanwhile.
+        return Response(await run_in_threadpool(answer, body), media_type=JSON)
     except ProfileError as exc:
         refused = _invalid([{"id": exc.profile_id, **exc.as_dict()}])
+    except BadTrial as exc:
+        return _json(400, {"detail": str(exc)})
+    except TrialNotFound as exc:
+        return _json(404, {"detail": str(exc)})
     except GraphModelError as exc:
         refused = _json(503, {"detail": f"the graph cannot be matched against: {exc}"})
     try:
@@ -172,21 +212,39 @@ async def match_one(request: Request) -> Response:
 @router.post("/match/batch", summary="Match profiles given as a JSON array or JSON lines; results in order",
              openapi_extra=_BATCH_DOC, responses=_BATCH_RESPONSES)
 async def match_batch(request: Request) -> Response:
+    return await _answer_batch(request, lambda: _matcher(request).match)
+
+
+@router.post("/match/trials/batch", summary="Match profiles against every trial; one cross-trial result each",
+             openapi_extra=_BATCH_DOC, responses=_TRIALS_BATCH_RESPONSES)
+async def match_trials_batch(request: Request) -> Response:
+    return await _answer_batch(request, lambda: _registry(request).match_all)
+
+
+async def _answer_batch(request: Request, matcher: Any) -> Response:
     body = await request.body()
     try:
         items = _batch_items(body)
     except NotJSON as exc:
         return _json(400, {"detail": f"body is not a JSON array or JSON lines: {exc}"})
     try:
-        matcher = _matcher(request)
+        match = matcher()
+    except BadTrial as exc:
+        return _json(400, {"detail": str(exc)})
+    except TrialNotFound as exc:
+        return _json(404, {"detail": str(exc)})
     except GraphModelError as exc:
         return _json(503, {"detail": f"the graph cannot be matched against: {exc}"})
+    return await run_in_threadpool(_batch, match, items)
+
+
+def _batch(match: Any, items: list[Any]) -> Response:
     results, errors = [], []
     for i, item in enumerate(items):
         try:
             if not isinstance(item, dict):
                 raise ProfileError(None, "a profile must be a JSON object")
-            results.append(matcher.match(item))
+            results.append(match(item))
         except ProfileError as exc:
             errors.append({"index": i, "id": exc.profile_id, **exc.as_dict()})
     if errors:
@@ -194,9 +252,15 @@ async def match_batch(request: Request) -> Response:
     return _json(200, results)
 
 
-@router.get("/match/schema", summary="JSON Schema of the tumor profile")
-async def profile_schema() -> Response:
-    return Response(orjson.dumps(json_schema()), media_type="application/schema+json")
+@router.get("/match/schema", summary="JSON Schema of the tumor profile (generated from the graph's clinical variables)")
+async def profile_json_schema(request: Request) -> Response:
+    """Generated from the store's clinical variables, once per store version: a variable added to
+    the graph is a field here after the write."""
+    try:
+        schema = profile_schema(get_store(request)).json_schema()
+    except ProfileSchemaError as exc:
+        return _json(503, {"detail": f"the graph's clinical variables make no profile: {exc}"})
+    return Response(orjson.dumps(schema), media_type="application/schema+json")
 
 
 @router.get("/match/result-schema", summary="JSON Schema of the match result")
@@ -205,8 +269,13 @@ async def match_result_schema() -> Response:
 
 
 @router.get("/match/context", summary="JSON-LD context that makes a tumor profile RDF")
-async def profile_context() -> Response:
-    return Response(orjson.dumps(jsonld.context()), media_type="application/ld+json")
+async def profile_context(request: Request) -> Response:
+    """The alteration words of the store's graph (profile terms and synonyms), once per store version."""
+    try:
+        ctx = profile_schema(get_store(request)).context()
+    except ProfileSchemaError as exc:
+        return _json(503, {"detail": f"the graph's clinical variables make no profile: {exc}"})
+    return Response(orjson.dumps(ctx), media_type="application/ld+json")
 
 
 @router.get("/match/shapes", summary="The SHACL eligibility shapes (Turtle), generated from the criteria")

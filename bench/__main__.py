@@ -1,4 +1,7 @@
-"""Run the benchmarks: `python -m bench [NAME ...]` runs bench/bench_NAME.py (all when none named)."""
+"""Run the benchmarks: `python -m bench [NAME ...] [--option ...]` runs bench/bench_NAME.py (all when none named).
+
+Options after the names go to the one benchmark named (``python -m bench matching --trials 1,100,1000``).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,11 @@ from pathlib import Path
 def main(argv: list[str]) -> int:
     here = Path(__file__).parent
     names = sorted(m.name.removeprefix("bench_") for m in pkgutil.iter_modules([str(here)]) if m.name.startswith("bench_"))
-    chosen = argv or names
+    first_option = next((i for i, a in enumerate(argv) if a.startswith("-")), len(argv))
+    chosen, options = argv[:first_option] or names, argv[first_option:]
+    if options and len(chosen) != 1:
+        print("options go to one benchmark: name exactly one before them", file=sys.stderr)
+        return 2
     unknown = [n for n in chosen if n not in names]
     if unknown:
         print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(names)}", file=sys.stderr)
@@ -19,7 +26,7 @@ def main(argv: list[str]) -> int:
     for name in chosen:
         print(f"== bench_{name}", flush=True)
         module = importlib.import_module(f"bench.bench_{name}")
-        module.main()
+        module.main(options) if options else module.main()
     return 0
 
 

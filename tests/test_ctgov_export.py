@@ -213,3 +213,23 @@ def test_a_page_of_the_list_reads_the_api_code_table_once(fresh_store):
     ncts = matching_ncts(store, parse_params({}))
     body = list_studies(counting, {"pageSize": str(len(ncts))})
     assert len(body["studies"]) == len(ncts) >= 3 and counting.code_reads == 1
+
+
+def test_the_cohort_list_and_the_dosing_lines_are_the_study_models(store, ps):
+    """The text the curated record structures (cohorts, dosing regimens) is written back from the study model."""
+    from acse_kg.model import read_study
+
+    study = read_study(store, NCT)
+    listed = "\n".join(f"{c.number}. {c.registered_text}" for c in study.cohorts)
+    assert ps["descriptionModule"]["detailedDescription"].endswith("\n\n" + listed)
+    (iv,) = [i for i in study.interventions if i.regimens]
+    (described,) = [i["description"] for i in ps["armsInterventionsModule"]["interventions"] if i["name"] == iv.label]
+    assert described.endswith("\n\n" + "\n".join(f"* {r.registered_text}" for r in iv.regimens))
+
+
+def test_a_record_exported_from_its_triples_alone_reads_as_the_stored_one(store, exported):
+    """A past version is exported from its triples (study_from_graph, no store): the same JSON as the live record."""
+    from acse_kg.ctgov.export import _codes, export_from_graph
+    from acse_kg.loader import study_graph_name
+
+    assert export_from_graph(store.graph(study_graph_name(NCT)), _codes(store), NCT) == exported

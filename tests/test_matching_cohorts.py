@@ -97,8 +97,17 @@ def test_cohort_18_says_in_the_notes_that_it_is_not_open(matcher) -> None:
     assert any(n.startswith("cohort 18 ") and "not open" in n and "amendment" in n for n in result["notes"])
 
 
-def test_an_open_cohort_adds_no_note(matcher) -> None:
-    assert matcher.match(profile())["notes"] == []
+def test_an_open_cohort_adds_no_note_of_its_own(matcher) -> None:
+    assert not [n for n in matcher.match(profile())["notes"] if n.startswith("cohort ")]
+
+
+def test_a_study_that_does_not_recruit_says_so_in_the_notes_and_in_each_cohort(matcher) -> None:
+    """NCT02034981 is 'Active, not recruiting': its open cohorts are never shown as plainly open."""
+    result = matcher.match(profile())
+    assert any(n.startswith("NCT02034981 is not recruiting (Active, not recruiting)") for n in result["notes"])
+    for c in result["cohorts"]:
+        assert c["recruiting"] is False
+        assert c["criteria"][0]["observed"] == "open; the study is Active, not recruiting"
 
 
 def test_cohorts_22_and_23_explain_the_same_criteria_the_same_way(matcher) -> None:

@@ -83,13 +83,12 @@ def test_the_matcher_is_built_once_while_the_store_is_unchanged(store) -> None: 
 
 
 def test_values_from_the_graph_are_constants_of_the_compiled_rules_never_source() -> None:
-    from rdflib import BNode
-
-    from acse_kg.matching.rules import Expr, Variable, compile_expr
+    from acse_kg.matching.rules import compile_expr
+    from acse_kg.model import Comparison, Variable
 
     sneaky = "normal' or True or '"  # spliced into source, this would make every comparison true
     var = Variable("v", "labs.calcium", None, "code")
-    rule = compile_expr(Expr(BNode(), "Comparison", variable=var, comparator="eq", threshold=sneaky))
+    rule = compile_expr(Comparison(var, "eq", sneaky))
     assert rule({"labs.calcium": "normal"}) is False
     assert rule({"labs.calcium": sneaky}) is True
     assert rule({}) is None
@@ -98,18 +97,16 @@ def test_values_from_the_graph_are_constants_of_the_compiled_rules_never_source(
 def test_compiled_kleene_logic_matches_the_truth_tables() -> None:
     import itertools
 
-    from rdflib import BNode
+    from acse_kg.matching.rules import compile_expr
+    from acse_kg.model import And, Comparison, Not, Or, Variable
 
-    from acse_kg.matching.rules import Expr, Variable, compile_expr
-
-    def leaf(name: str) -> Expr:
-        return Expr(BNode(), "Comparison", variable=Variable(name, name, None, "boolean"), comparator="eq",
-                    threshold=True)
+    def leaf(name: str) -> Comparison:
+        return Comparison(Variable(name, name, None, "boolean"), "eq", True)
 
     a, b = leaf("a"), leaf("b")
-    conj = compile_expr(Expr(BNode(), "Conjunction", (a, b)))
-    disj = compile_expr(Expr(BNode(), "Disjunction", (a, b)))
-    neg = compile_expr(Expr(BNode(), "Negation", (a,)))
+    conj = compile_expr(And((a, b)))
+    disj = compile_expr(Or((a, b)))
+    neg = compile_expr(Not(a))
     values = [True, False, None]
     for x, y in itertools.product(values, values):
         facts = {k: v for k, v in (("a", x), ("b", y)) if v is not None}

@@ -250,7 +250,8 @@ def test_the_contract_example_profile_is_valid_and_answered_in_the_contract_shap
     assert set(result) == {"profile_id", "trial", "cohorts", "dosing", "notes"}
     assert result["profile_id"] == "P-0001" and result["trial"] == "NCT02034981"
     (c5,) = result["cohorts"]
-    assert set(c5) == {"cohort", "iri", "label", "verdict", "criteria", "to_confirm"}
+    assert set(c5) >= {"cohort", "iri", "label", "verdict", "criteria", "to_confirm"}  # fields may be added
+    assert set(c5) - {"cohort", "iri", "label", "verdict", "criteria", "to_confirm"} <= {"recruiting"}
     assert c5["label"] == "NSCLC, adults, MET amplified"
     # The example carries an ALK translocation in NSCLC, which the protocol excludes.
     assert c5["verdict"] == "ineligible"

@@ -71,7 +71,7 @@ def test_alteration_types_align_to_the_sequence_ontology(store: GraphStore) -> N
     rows = store.select(
         "SELECT ?t ?so WHERE { ?t a acse:AlterationType ; skos:exactMatch|skos:closeMatch ?so . FILTER(STRSTARTS(STR(?so), STR(obo:SO_))) }"
     )
-    assert {str(r["t"]).rsplit("#", 1)[1] for r in rows} == {"Amplification", "Mutation", "Translocation"}
+    assert {str(r["t"]).rsplit("#", 1)[1] for r in rows} == {"Amplification", "Mutation", "Translocation", "CopyNumberLoss"}
 
 
 def test_every_clinical_variable_names_a_profile_field(store: GraphStore) -> None:

@@ -6,8 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from acse_kg.pages.ctgov_view import blocks, date_text, eligibility_sections, humanise
-from acse_kg.pages.expressions import unit_text
-from acse_kg.pages.graph import Population
+from acse_kg.model import Population
+from acse_kg.pages.expressions import ages_text, unit_text
 
 words = st.text(alphabet=st.characters(whitelist_categories=("L", "N"), whitelist_characters="≥≤<>%()/.,;:'-"),
                  min_size=1, max_size=12)
@@ -92,6 +92,6 @@ def test_ucum_units_read_with_superscripts_and_a_spaced_multiplier():
 
 
 def test_age_bounds_read_in_years_with_the_singular_for_one():
-    assert Population("p", "", 1, None).ages == "≥ 1 year"
-    assert Population("p", "", 1, 18).ages == "≥ 1 and < 18 years"
-    assert Population("p", "", 18, None).ages == "≥ 18 years"
+    assert ages_text(Population("p", "", 1, None)) == "≥ 1 year"
+    assert ages_text(Population("p", "", 1, 18)) == "≥ 1 and < 18 years"
+    assert ages_text(Population("p", "", 18, None)) == "≥ 18 years"

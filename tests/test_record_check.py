@@ -207,3 +207,22 @@ def test_the_kept_findings_follow_an_edit_of_the_record(fresh_store):
         "DELETE WHERE { GRAPH <https://w3id.org/acse-kg/id/graph/study/NCT02034981> { "
         "<https://w3id.org/acse-kg/id/study/NCT02034981> acse:phase ?p } }")
     assert "required-element-missing" in {f.rule for f in check_study(fresh_store, NCT)}
+
+
+def test_a_record_the_study_model_cannot_read_is_a_finding_naming_the_node(fresh_store):
+    """An expression with no type cannot be evaluated: the check says so rather than failing or guessing."""
+    fresh_store.update("""INSERT { GRAPH ?g { ?r acse:operand <urn:x:untyped> . <urn:x:untyped> acse:gene gene:AXL } }
+        WHERE { GRAPH ?g { study:NCT02034981\\/criterion\\/inc-03 acse:requires ?r } }""")
+    hits = [f for f in check_study(fresh_store, NCT) if f.rule == "record-structure"]
+    assert [(f.focus, "urn:x:untyped" in f.message) for f in hits] == [
+        ("https://w3id.org/acse-kg/id/study/NCT02034981", True)]
+
+
+def test_the_tumour_types_whose_lineage_the_rules_walk_are_those_the_study_model_names(store):
+    """Cohort pathologies and the tumour-type tests of criteria and populations (ALCL is in a dosing population)."""
+    from acse_kg.model import read_study
+    from acse_kg.record_check import _tumour_types
+
+    codes = {t.rsplit("/", 1)[-1] for t in _tumour_types(read_study(store, NCT))}
+    cohorts = {p.code for c in read_study(store, NCT).cohorts for p in c.pathologies}
+    assert cohorts < codes and {"ALCL", "BRAIN"} <= codes

@@ -14,14 +14,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from acse_kg.matching.rules import ALTS, DX, Expr, Facts, compile_expr, iter_exprs, load_expressions, load_variables
+from acse_kg.matching.rules import ALTS, DX, Facts, compile_expr, iter_exprs, threshold
+from acse_kg.model import AlterationTest, Comparison, Expr, TumourTypeTest, read_study, structured_studies
 from acse_kg.store import GraphStore
 
 
 def _pairs(store: GraphStore) -> list[tuple[str, Expr, Expr]]:
-    exprs = load_expressions(store, load_variables(store))
-    owners = sorted({owner for owner, rel in exprs if rel == "excludesWhen"})
-    return [(o, exprs[(o, "requires")][0], exprs[(o, "excludesWhen")][0]) for o in owners]
+    return [(c.iri, c.requires, c.excludes_when)
+            for nct in structured_studies(store) for c in read_study(store, nct).criteria
+            if c.excludes_when is not None and c.requires is not None]
 
 
 @pytest.fixture(scope="module")
@@ -35,15 +36,15 @@ def _candidates(e: Expr) -> Any:
     types: set[str] = set()
     alts: set[tuple[str | None, str | None]] = set()
     for x in iter_exprs(e):
-        if x.op == "Comparison" and x.variable is not None:
-            thr = x.threshold
+        if isinstance(x, Comparison):
+            thr = threshold(x)
             near = {True, False} if isinstance(thr, bool) else (
                 {thr - 1, thr, thr + 1, thr - 0.01, thr + 0.01} if isinstance(thr, (int, float)) else {thr, "other"})
             values.setdefault(x.variable.field, set()).update(near)
-        elif x.op == "TumourTypeTest" and x.tumour_type:
-            types.add(x.tumour_type)
-        elif x.op == "AlterationTest":
-            alts.add((x.gene, x.alteration_type))
+        elif isinstance(x, TumourTypeTest):
+            types.add(x.tumour_type.iri)
+        elif isinstance(x, AlterationTest):
+            alts.add((x.gene.iri if x.gene else None, x.alteration_type.iri if x.alteration_type else None))
     return values, sorted(types), sorted(alts, key=str)
 
 

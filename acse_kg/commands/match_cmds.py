@@ -17,7 +17,7 @@ from typing import Annotated, BinaryIO, Optional
 
 import typer
 
-from ..matching.engine import Matcher, match_line
+from ..matching.engine import Matcher, RegistryMatcher, match_line
 from ..matching.profile import ProfileError
 from ..matching.rules import GraphModelError
 from ..namespaces import NCT_HINT, normalise_nct
@@ -45,7 +45,19 @@ def _matcher(store_spec: str | None, trial: str | None) -> Matcher:
         fail(f"the graph cannot be matched against: {exc}", 1)
 
 
-def run_batch(matcher: Matcher, src: BinaryIO, out: BinaryIO, progress: bool) -> tuple[int, int]:
+def _registry(store_spec: str | None) -> RegistryMatcher:
+    try:
+        registry = RegistryMatcher(get_store(store_spec))
+    except GraphModelError as exc:
+        fail(f"the graph cannot be matched against: {exc}", 1)
+    for nct, why in sorted(registry.skipped.items()):
+        typer.echo(f"acse-kg: {nct} is left out of matching: {why}", err=True)
+    if not registry.studies:
+        fail("no study with cohorts in the graph", 1)
+    return registry
+
+
+def run_batch(matcher: Matcher | RegistryMatcher, src: BinaryIO, out: BinaryIO, progress: bool) -> tuple[int, int]:
     """Match every line of ``src`` into ``out``, in order; return (profiles, failed)."""
     from tqdm import tqdm
 
@@ -83,13 +95,16 @@ def register(app: typer.Typer) -> None:
         profile: Annotated[Optional[str], typer.Argument(help="A tumor profile (JSON file), or - for stdin.")] = None,
         batch: Annotated[Optional[str], typer.Option("--batch", help="JSON lines: one profile a line (- for stdin).")] = None,
         out: Annotated[Optional[Path], typer.Option("--out", help="Write results here instead of stdout.")] = None,
-        trial: Annotated[Optional[str], typer.Option("--trial", help="NCT id of the study (default: the graph's study).")] = None,
+        trial: Annotated[Optional[str], typer.Option("--trial", help="NCT id of the study (default: the graph's first study with cohorts).")] = None,
+        all_trials: Annotated[bool, typer.Option("--all-trials", help="Match against every study with cohorts: one result per profile listing a v1 result per trial, best first.")] = False,
         store: StoreOption = None,
     ) -> None:
-        """Match tumor profiles against the trial's cohorts, with a reason for every criterion."""
+        """Match tumor profiles against a trial's cohorts (or every trial's), with a reason for every criterion."""
         if (profile is None) == (batch is None):
             fail("give one PROFILE (or -) or --batch PROFILES.jsonl")
-        matcher = _matcher(store, trial)
+        if all_trials and trial:
+            fail("give --trial NCT... or --all-trials, not both")
+        matcher: Matcher | RegistryMatcher = _registry(store) if all_trials else _matcher(store, trial)
         try:
             sink: BinaryIO = out.open("wb") if out else sys.stdout.buffer
         except OSError as exc:
@@ -103,7 +118,8 @@ def register(app: typer.Typer) -> None:
                 return
             data = _open_in(profile).read().removeprefix(BOM)  # type: ignore[arg-type]
             try:
-                sink.write(matcher.match_json(data) + b"\n")
+                answer = matcher.match_all_json(data) if isinstance(matcher, RegistryMatcher) else matcher.match_json(data)
+                sink.write(answer + b"\n")
             except ProfileError as exc:
                 where = f"field '{exc.field}'" if exc.field else "profile"
                 fail(f"invalid tumor profile: {where}: {exc.message}", 2)

@@ -4,7 +4,7 @@ The JSON is derived, never stored: the study's named graph is read with one
 SPARQL SELECT through the :class:`~acse_kg.store.GraphStore`, the API codes of
 the enumerated individuals with another, and the record is rebuilt from them.
 Fields the core ontology models are rebuilt by hand below; every other field is
-rebuilt by the generic walker from its extension property (see :mod:`.spec`).
+rebuilt generically from its extension property (see :mod:`.spec`).
 
 The pages render ClinicalTrials.gov sections from :func:`export_study`; keep its
 name and signature stable.
@@ -12,6 +12,7 @@ name and signature stable.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import rdflib
@@ -20,6 +21,7 @@ from rdflib import RDF, RDFS, URIRef
 from rdflib.term import Literal, Node
 
 from ..loader import study_graph_name
+from ..model import Cohort, Regimen, Study, read_study, study_from_graph
 from ..namespaces import ACSE, study_iri
 from ..store import GraphStore
 from .spec import Field, generic_fields, protocol_modules
@@ -38,11 +40,12 @@ class _Reader:
     """Navigation over one study's triples, with API codes of the enumerated individuals."""
 
     def __init__(self, g: rdflib.Graph, codes: dict[Node, str], full_text: bool = True,
-                 read: set[tuple[Node, Node]] | None = None) -> None:
+                 read: set[tuple[Node, Node]] | None = None, study: Study | None = None) -> None:
         self.g = g
         self.codes = codes
         self.full_text = full_text
         self.read = read if read is not None else set()  # (subject, predicate) pairs the JSON is made of
+        self.study = study  # the study model, for the text the curated record structures (full_text)
 
     def one(self, s: Node, p: URIRef) -> Node | None:
         self.read.add((s, p))
@@ -204,47 +207,55 @@ def _description(r: _Reader, s: Node) -> dict[str, Any]:
     m: dict[str, Any] = {}
     for key in ("briefSummary", "detailedDescription"):
         _put(m, key, r.text(s, ACSE[key]))
-    if r.full_text:
-        _put(m, "detailedDescription", with_cohort_list(r, s, m.get("detailedDescription")))
+    if r.full_text and r.study is not None:
+        cohorts = r.study.cohorts
+        r.read.add((s, ACSE.hasCohort))
+        r.read.update((URIRef(c.iri), p) for c in cohorts for p in (ACSE.cohortNumber, ACSE.registeredText))
+        _put(m, "detailedDescription", with_cohort_list(cohorts, m.get("detailedDescription")))
     return m
 
 
-def with_cohort_list(r: _Reader, s: Node, text: str | None) -> str | None:
+def with_cohort_list(cohorts: Sequence[Cohort], text: str | None) -> str | None:
     """The detailed description followed by the numbered list of cohorts, as the registry shows it.
 
     The curated record keeps each listed cohort as a cohort individual (its
     registered text verbatim), not inside the description; ClinicalTrials.gov
-    clients expect the list in the text, so it is rebuilt from the cohorts,
-    in acse:cohortNumber order. A description that already holds the list (a
-    record imported with it) is left as it is.
+    clients expect the list in the text, so it is rebuilt from the study
+    model's cohorts, in cohort-number order. A description that already holds
+    the list (a record imported with it) is left as it is.
     """
-    cohorts = []
-    for c in r.all(s, ACSE.hasCohort):
-        number, registered = r.one(c, ACSE.cohortNumber), r.text(c, ACSE.registeredText)
-        if number is not None and registered:
-            cohorts.append((int(number), registered))
-    if not cohorts:
+    listed = sorted((c.number, c.registered_text) for c in cohorts if c.registered_text)
+    if not listed:
         return text
-    lines = "\n".join(f"{n}. {t}" for n, t in sorted(cohorts))
-    if text and all(t in text for _, t in cohorts):
+    if text and all(t in text for _, t in listed):
         return text
+    lines = "\n".join(f"{n}. {t}" for n, t in listed)
     return f"{text}\n\n{lines}" if text else lines
 
 
-def with_dosing_lines(r: _Reader, iv: Node, text: str | None) -> str | None:
+def with_dosing_lines(regimens: Sequence[Regimen], text: str | None) -> str | None:
     """An intervention's description followed by its dosing regimens' registered lines, one bullet each.
 
     The curated record structures each dosing line as a acse:DosingRegimen
-    (registered text kept verbatim, acse:position order); the registry's
-    record carries them in the intervention description.
+    (registered text kept verbatim); the study model gives an intervention's
+    regimens in registered order, and the registry's record carries their
+    lines in the intervention description.
     """
-    regimens = sorted(r.all(iv, ACSE.hasDosingRegimen),
-                      key=lambda n: (float(r.one(n, ACSE.position) or 1e9), str(n)))
-    lines = [t for t in (r.text(n, ACSE.registeredText) for n in regimens) if t]
+    lines = [r.registered_text for r in regimens if r.registered_text]
     if not lines or (text and all(t in text for t in lines)):
         return text
     bullets = "\n".join(f"* {t}" for t in lines)
     return f"{text}\n\n{bullets}" if text else bullets
+
+
+def _dosing_lines(r: _Reader, iv: Node, text: str | None) -> str | None:
+    """``with_dosing_lines`` for the intervention ``iv`` of the export, from the study model."""
+    model = next((i for i in r.study.interventions if i.iri == str(iv)), None) if r.study is not None else None
+    if model is None:
+        return text
+    r.read.add((iv, ACSE.hasDosingRegimen))
+    r.read.update((URIRef(g.iri), p) for g in model.regimens for p in (ACSE.registeredText, ACSE.position))
+    return with_dosing_lines(model.regimens, text)
 
 
 def _conditions(r: _Reader, s: Node) -> dict[str, Any]:
@@ -330,7 +341,7 @@ def _arms(r: _Reader, s: Node) -> dict[str, Any]:
         _put(item, "type", _intervention_type(r, iv))
         _put(item, "name", r.label(iv))
         description = r.text(iv, ACSE.description)
-        _put(item, "description", with_dosing_lines(r, iv, description) if r.full_text else description)
+        _put(item, "description", _dosing_lines(r, iv, description) if r.full_text else description)
         extra = generic_object(r, iv, "Intervention")
         extra.pop("type", None)
         if "armGroupLabels" not in extra:
@@ -464,13 +475,19 @@ def _is_true(value: Node | None) -> bool:
 
 
 def export_from_graph(g: rdflib.Graph, codes: dict[Node, str], nct: str, *, full_text: bool = True,
-                      read: set[tuple[Node, Node]] | None = None) -> dict[str, Any]:
+                      read: set[tuple[Node, Node]] | None = None, study: Study | None = None) -> dict[str, Any]:
     """The API v2 Study JSON of the study ``nct`` in the triples ``g`` (``full_text``: see :func:`export_study`).
 
     ``read`` collects the (subject, predicate) pairs the JSON was built from,
     so that the history can tell which graph changes the JSON cannot show.
+    ``study`` is the study model of the same triples (the cohort list and the
+    dosing lines come from it); without it, and with ``full_text``, it is read
+    from ``g`` (:func:`acse_kg.model.study_from_graph`: a past version, a record
+    not stored yet).
     """
-    r = _Reader(g, codes, full_text, read)
+    if full_text and study is None and (URIRef(study_iri(nct)), None, None) in g:
+        study = study_from_graph(g, nct)
+    r = _Reader(g, codes, full_text, read, study)
     s = URIRef(study_iri(nct))
     protocol: dict[str, Any] = {}
     for module in protocol_modules():
@@ -504,4 +521,5 @@ def export_study(store: GraphStore, nct: str, *, full_text: bool = False,
     g = store.graph(study_graph_name(nct))
     if (URIRef(study_iri(nct)), None, None) not in g:
         raise StudyNotFound(f"no study {nct} in the store")
-    return export_from_graph(g, codes if codes is not None else _codes(store), nct, full_text=full_text)
+    return export_from_graph(g, codes if codes is not None else _codes(store), nct, full_text=full_text,
+                             study=read_study(store, nct) if full_text else None)

@@ -1,25 +1,24 @@
-"""Which cohorts a profile is a candidate for, from the cohorts the graph states.
+"""Which cohorts of a study a profile is a candidate for, from the cohorts the model states.
 
-A profile is a candidate for a named-pathology cohort (1-20) when its
-diagnosis falls under one of the cohort's OncoTree pathologies (subtypes
-included: the hierarchy is pulled from the store once), it carries one of the
-cohort's target genes with an accepted alteration type, and its age fits the
-cohort's population (minimum inclusive, maximum exclusive).
+Three kinds of cohort, told apart by the graph (``acse:cohortKind``, ``acse:cohortRule``):
 
-Cohorts 21-23 are stated in the graph with the OncoTree root as pathology and
-every crizotinib target; what sets them apart is that they take a
-pathology-alteration pair that cohorts 1-20 do not cover. Decision
-(documented here and in the record's comments): an alteration is *covered*
-when a named cohort would take this patient with it (pathology, alteration
-and age); cohort 21 (children 1-17) and cohorts 22/23 (adults) take an
-uncovered qualifying alteration in their own age range. Cohorts 22 and 23 are
-two slots for the same rule, since the protocol has not named their pairs: a
-profile that fits one fits both.
+- **named pathology** (the default): the diagnosis falls under one of the
+  cohort's OncoTree pathologies (subtypes included), the profile carries one
+  of its target genes with an accepted alteration type, and the age fits the
+  population (minimum inclusive, maximum exclusive) and its condition;
+- **other pathology / rare paediatric**: a pair of pathology and alteration
+  that no named cohort of the same study covers. Decision (documented in the
+  AcSé record's comments): an alteration is *covered* when a named cohort
+  would take this patient with it; these cohorts take an uncovered qualifying
+  alteration in their own age range, so two such slots with the same rule
+  both take a profile that fits one;
+- **rule**: a whole candidacy rule (a CTML arm's match tree: alternatives of
+  genes and variants, excluded diagnoses, age), a candidate where the rule is
+  not false and one of the genes it can be satisfied by is altered.
 
-An uncovered pair that an exclusion criterion of the protocol rejects on its
-own (e.g. NSCLC with an ALK translocation) makes no candidacy; the criterion
-is named in the result's notes. Overexpression qualifies only where a cohort
-accepts it (cohort 1: ALK positive by IHC in ALCL).
+An uncovered pair that a common exclusion criterion of the study rejects on
+its own (reading only the diagnosis and the alterations) makes no candidacy;
+the criterion is named in the result's notes.
 """
 
 from __future__ import annotations
@@ -29,10 +28,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..model import Cohort, Criterion, Study
 from ..store import GraphStore
-from .rules import ALTS, DX, Criterion, Expr, Facts, _local, _py, compile_expr, compile_status
+from .rules import ALTS, DX, Facts, compile_expr, compile_status
 
-NAMED = "NamedPathologyCohort"
+NAMED, OTHER, RULE = "named", "other", "rule"
+OTHER_KINDS = frozenset({"OtherPathologyCohort", "RarePaediatricCohort"})
 
 
 @dataclass
@@ -89,10 +90,10 @@ class Taxonomy:
 
 
 @dataclass(eq=False)  # identity: cohorts are compared in the per-profile hot path
-class Cohort:
-    iri: str
-    number: int
-    label: str
+class Basket:
+    """A cohort compiled for candidacy: IRIs as strings, its condition and rule as functions."""
+
+    model: Cohort
     kind: str
     pathologies: frozenset[str]
     genes: frozenset[str]
@@ -100,77 +101,43 @@ class Cohort:
     min_age: float | None
     max_age: float | None
     condition: Callable[[Facts], Any] | None
-    status_iri: str | None
-    is_open: bool
-    status_label: str
+    rule: Callable[[Facts], Any] | None
+
+    @classmethod
+    def of(cls, c: Cohort) -> Basket:
+        kind = RULE if c.rule is not None else OTHER if c.kind and c.kind.iri.rsplit("#", 1)[-1] in OTHER_KINDS else NAMED
+        pop = c.population
+        return cls(
+            c, kind,
+            frozenset(t.iri for t in c.pathologies), frozenset(t.iri for t in c.genes),
+            frozenset(t.iri for t in c.accepts),
+            pop.min_age if pop else None, pop.max_age if pop else None,
+            compile_expr(pop.condition) if pop and pop.condition is not None else None,
+            compile_expr(c.rule) if c.rule is not None else None,
+        )
 
     @property
-    def named(self) -> bool:
-        return self.kind == NAMED
+    def iri(self) -> str:
+        return self.model.iri
+
+    @property
+    def number(self) -> int:
+        return self.model.number
 
     def age_fits(self, age: float) -> bool:
         return (self.min_age is None or age >= self.min_age) and (self.max_age is None or age < self.max_age)
 
     def takes(self, facts: Facts, age: float, pairs: frozenset[tuple[str | None, str | None]]) -> bool:
         """Pathology, one qualifying alteration among ``pairs``, age and population condition."""
+        if self.rule is not None:
+            if self.genes and not any((g, None) in pairs for g in self.genes):
+                return False
+            return self.age_fits(age) and self.rule(facts) is not False
         if not self.age_fits(age) or self.pathologies.isdisjoint(facts[DX]):
             return False
         if not any((g, t) in pairs for g in self.genes for t in self.accepts):
             return False
         return self.condition is None or self.condition(facts) is True
-
-
-def load_cohorts(store: GraphStore, study: str, exprs: dict[tuple[str, str], list[Expr]]) -> list[Cohort]:
-    rows = store.select(
-        f"""SELECT ?c ?n ?label ?text ?kind ?path ?gene ?type ?pop ?min ?max ?status ?open ?slabel WHERE {{
-          <{study}> acse:hasCohort ?c . ?c acse:cohortNumber ?n .
-          OPTIONAL {{ ?c rdfs:label ?label }} OPTIONAL {{ ?c acse:registeredText ?text }}
-          OPTIONAL {{ ?c acse:cohortKind ?kind }}
-          OPTIONAL {{ ?c acse:pathology ?path }} OPTIONAL {{ ?c acse:targetGene ?gene }}
-          OPTIONAL {{ ?c acse:acceptsAlterationType ?type }}
-          OPTIONAL {{ ?c acse:population ?pop OPTIONAL {{ ?pop acse:minimumAge ?min }} OPTIONAL {{ ?pop acse:maximumAge ?max }} }}
-          OPTIONAL {{ ?c acse:cohortStatus ?status OPTIONAL {{ ?status acse:isOpen ?open }}
-                      OPTIONAL {{ ?status rdfs:label ?slabel }} }}
-        }}"""
-    )
-    acc: dict[str, dict[str, Any]] = {}
-    for r in rows:
-        c = str(r["c"])
-        d = acc.setdefault(c, {"path": set(), "gene": set(), "type": set()})
-        d["n"] = int(_py(r["n"]))
-        for k in ("label", "text", "kind", "pop", "min", "max", "status", "open", "slabel"):
-            if r.get(k) is not None:
-                d[k] = r[k]
-        for k in ("path", "gene", "type"):
-            if r.get(k) is not None:
-                d[k].add(str(r[k]))
-    out = []
-    for c, d in acc.items():
-        cond = exprs.get((str(d["pop"]), "populationCondition"), []) if "pop" in d else []
-        out.append(
-            Cohort(
-                iri=c,
-                number=d["n"],
-                label=str(d.get("label") or d.get("text") or f"cohort {d['n']}"),
-                kind=_local(d["kind"]) if "kind" in d else NAMED,
-                pathologies=frozenset(d["path"]),
-                genes=frozenset(d["gene"]),
-                accepts=frozenset(d["type"]),
-                min_age=_py(d.get("min")),
-                max_age=_py(d.get("max")),
-                condition=_all(compile_expr(e) for e in cond) if cond else None,
-                status_iri=str(d["status"]) if "status" in d else None,
-                is_open=bool(_py(d["open"])) if "open" in d else True,
-                status_label=str(d.get("slabel") or ("open" if _py(d.get("open")) is not False else "closed")),
-            )
-        )
-    out.sort(key=lambda c: c.number)
-    return out
-
-
-def _all(fs: Any) -> Callable[[Facts], Any]:
-    fs = list(fs)
-    return lambda f: True if all(g(f) is True for g in fs) else None
 
 
 def pair_set(alts: list[tuple[str, str]]) -> frozenset[tuple[str | None, str | None]]:
@@ -183,47 +150,51 @@ def pair_set(alts: list[tuple[str, str]]) -> frozenset[tuple[str | None, str | N
 
 @dataclass
 class CandidateFinder:
-    """Candidate cohorts of a profile, with notes when there are none."""
+    """Candidate cohorts of one study for a profile, with notes when there are none."""
 
-    cohorts: list[Cohort]
+    study: Study
+    baskets: list[Basket]
     pair_exclusions: list[tuple[Criterion, Callable[[Facts], str]]]
-    targets: frozenset[str]
-    overexpression: str | None
     symbols: dict[str, str]
-    by_pair: dict[tuple[str, str], list[Cohort]] = field(default_factory=dict)
+    type_words: dict[str, str]
+    by_pair: dict[tuple[str, str], list[Basket]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Index the named cohorts by the (gene, alteration type) pairs they accept: a profile
         # then only looks at the few cohorts its alterations can qualify for.
-        for c in self.cohorts:
-            if c.named:
-                for g in c.genes:
-                    for t in c.accepts:
-                        self.by_pair.setdefault((g, t), []).append(c)
-        self.others = [c for c in self.cohorts if not c.named]
+        for b in self.baskets:
+            if b.kind == NAMED:
+                for g in b.genes:
+                    for t in b.accepts:
+                        self.by_pair.setdefault((g, t), []).append(b)
+        self.others = [b for b in self.baskets if b.kind == OTHER]
+        self.ruled = [b for b in self.baskets if b.kind == RULE]
+        self.genes = frozenset(g for b in self.baskets for g in b.genes)
+        # A study with a cohort that names no gene must be asked about every profile.
+        self.any_gene = any(not b.genes for b in self.baskets)
 
-    def _named_for(self, alts: list[tuple[str, str]]) -> list[Cohort]:
-        seen: list[Cohort] = []
+    @classmethod
+    def build(cls, study: Study, symbols: dict[str, str], type_words: dict[str, str]) -> CandidateFinder:
+        # Exclusion criteria common to all cohorts that read only the diagnosis and the
+        # alterations reject a pathology-alteration pair on their own.
+        pair_exc = [
+            (c, compile_status(c))
+            for c in study.criteria
+            if c.kind == "exclusion" and c.decidable and not c.cohorts
+            and set(c.fields()) <= {"diagnosis", "alterations"}
+        ]
+        baskets = [Basket.of(c) for c in study.cohorts]
+        return cls(study, baskets, pair_exc, symbols, type_words)
+
+    def _named_for(self, alts: list[tuple[str, str]]) -> list[Basket]:
+        seen: list[Basket] = []
         for a in alts:
             for c in self.by_pair.get(a, ()):
                 if c not in seen:
                     seen.append(c)
         return seen
 
-    @classmethod
-    def build(cls, cohorts: list[Cohort], criteria: list[Criterion], targets: frozenset[str],
-              overexpression: str | None, symbols: dict[str, str]) -> CandidateFinder:
-        # Exclusion criteria common to all cohorts that read only the diagnosis and the
-        # alterations reject a pathology-alteration pair on their own.
-        pair_exc = [
-            (c, compile_status(c))
-            for c in criteria
-            if c.kind == "exclusion" and c.decidable and not c.cohorts
-            and set(c.fields()) <= {"diagnosis", "alterations"}
-        ]
-        return cls(cohorts, pair_exc, targets, overexpression, symbols)
-
-    def find(self, facts: Facts, age: float, alts: list[tuple[str, str]]) -> tuple[list[Cohort], list[str]]:
+    def find(self, facts: Facts, age: float, alts: list[tuple[str, str]]) -> tuple[list[Basket], list[str]]:
         pairs = facts[ALTS]
         named = sorted((c for c in self._named_for(alts) if c.takes(facts, age, pairs)), key=lambda c: c.number)
         notes: list[str] = []
@@ -240,9 +211,11 @@ class CandidateFinder:
                 continue
             uncovered.append(a)
         found = named
-        if uncovered:
+        if uncovered and self.others:
             upairs = pair_set(uncovered)
-            found = named + [c for c in self.others if c.takes(facts, age, upairs)]
+            found = found + [c for c in self.others if c.takes(facts, age, upairs)]
+        if self.ruled:
+            found = found + [c for c in self.ruled if c.takes(facts, age, pairs)]
         if not found and not notes:
             notes.append(self._why_none(age, alts))
         return found, notes
@@ -255,17 +228,30 @@ class CandidateFinder:
         return None
 
     def _show(self, a: tuple[str, str]) -> str:
-        return f"{self.symbols.get(a[0], _local(a[0]))} {_local(a[1]).lower()}"
+        return f"{self.symbols.get(a[0], _local(a[0]))} {self.type_words.get(a[1], _local(a[1])).lower()}"
 
     def _why_none(self, age: float, alts: list[tuple[str, str]]) -> str:
-        min_age = min((c.min_age for c in self.cohorts if c.min_age is not None), default=None)
+        """Why no cohort of this study takes the profile, in the study's own terms (its genes, its types)."""
+        min_age = min((b.min_age for b in self.baskets if b.min_age is not None), default=None)
         if min_age is not None and age < min_age:
             return f"age {age:g} years is below the protocol's minimum of {min_age:g} years"
-        on_target = [a for a in alts if a[0] in self.targets]
-        names = ", ".join(sorted(self.symbols.get(g, _local(g)) for g in self.targets))
+        targets = {g.iri for g in self.study.target_genes}
+        on_target = [a for a in alts if a[0] in targets]
+        names = ", ".join(sorted(self.symbols.get(g, _local(g)) for g in targets))
         if not on_target:
-            return f"no alteration of a target gene of the study drug ({names})"
-        if self.overexpression and all(a[1] == self.overexpression for a in on_target):
-            return ("an alteration limited to overexpression does not qualify "
-                    "(the protocol accepts ALK positive by immunohistochemistry only in ALCL)")
+            drugs = ", ".join(d.label or d.name for d in self.study.drugs)
+            whose = f"of the study drug ({drugs})" if drugs else "of the study"
+            return f"no alteration of a target gene {whose}: {names}"
+        types = {a[1] for a in on_target}
+        takers = {t: [b for b in self.baskets if t in b.accepts] for t in types}
+        if all(takers[t] and all(b.kind == NAMED for b in takers[t]) for t in types) and len(types) == 1:
+            (t,) = types
+            only = ", ".join(f"cohort {b.number} ({b.model.label})" for b in takers[t])
+            word = self.type_words.get(t, _local(t))
+            if all(t not in b.accepts for b in self.others):
+                return f"an alteration limited to {word} qualifies only where a cohort accepts it: {only}"
         return "no cohort takes this pathology with these alterations at this age"
+
+
+def _local(iri: str) -> str:
+    return iri.rsplit("#", 1)[-1].rsplit("/", 1)[-1]

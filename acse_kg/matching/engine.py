@@ -1,18 +1,23 @@
-"""The matcher: built once from the graph, then a pure function of a profile.
+"""The matcher: compiled once from the study model, then a pure function of a profile.
 
-Everything the graph says (criteria, cohorts, OncoTree, genes, regimens) is
-read with a handful of SPARQL queries when the :class:`Matcher` is built;
-matching a profile then touches no store. Per profile the work is: build
-the facts (a flat dict of the fields the criteria read), find the candidate
-cohorts, evaluate each criterion that applies to any of them once, and
-assemble the result per the contract. Each cohort's explanations are built
-by one generated function (static parts as constants), shared by the
-cohorts that have the same criteria.
+Two levels. A :class:`StudyMatcher` is one study's cohorts, criteria and
+regimens compiled into Python functions (:mod:`.rules`); a
+:class:`RegistryMatcher` holds one per matchable study and an index from
+gene to the studies whose cohorts can take an alteration of it, so the cost
+of a profile grows with the studies it is a candidate for, not with the size
+of the registry. Everything registry-wide — OncoTree, gene symbols,
+alteration types, clinical variables, drugs — is the :class:`Vocabulary`,
+read once per store version; a profile's facts (the flat dict the rules read)
+are built once per profile, whatever the number of trials.
+
+Per study and profile the work is: find the candidate cohorts, evaluate each
+criterion that applies to any of them once, and assemble the result per the
+contract. Each cohort's explanations are built by one generated function
+(static parts as constants), shared by the cohorts that have the same criteria.
 """
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,100 +25,251 @@ from typing import Any
 import orjson
 
 from ..derived import DerivedCache
+from ..model import ModelError, Study, read_study, read_variables, structured_studies
 from ..namespaces import ID, NCT_HINT, normalise_nct
 from ..store import GraphStore
-from .candidates import CandidateFinder, Cohort, Taxonomy, load_cohorts, pair_set
-from .dosing import Regimen, dosing_for, load_regimens
-from .profile import ProfileError, TumorProfile, parse_profile
+from .candidates import Basket, CandidateFinder, Taxonomy, pair_set
+from .dosing import Regimen, compile_regimens, dosing_for
+from .profile import ProfileError, ProfileModel
+from .profile_schema import profile_schema
 from .rules import (
     ALTS,
+    DRUGS,
     DX,
-    Criterion,
+    VARIANTS,
     Facts,
     GraphModelError,
     Source,
-    _local,
+    Variant,
     compile_expr,
     compile_status,
-    load_criteria,
-    load_expressions,
-    load_variables,
+    protein_key,
 )
 
 VERDICT_RANK = {"eligible": 0, "unknown": 1, "ineligible": 2}
+VERDICTS = ("eligible", "unknown", "ineligible")
 OPEN_TEXT = "cohort open to accrual"
+#: Profile fields that are not plain values: the facts builder turns them into sets and pairs.
+STRUCTURED_FIELDS = frozenset({"diagnosis", "alterations", "prior_therapies"})
+
+__all__ = ["GraphModelError", "Matcher", "TrialNotFound", "RegistryMatcher", "StudyMatcher", "Vocabulary", "match_line",
+           "matcher_for", "registry_matcher_for"]
 
 
+# ------------------------------------------------------------------ the vocabulary
+def _path_getter(path: str) -> Callable[[Any], Any]:
+    """A getter of a dotted profile field that answers None where any step is missing."""
+    parts = path.split(".")
+    if len(parts) == 1:
+        (a,) = parts
+        return lambda p: getattr(p, a, None)
+    if len(parts) == 2:
+        a, b = parts
+        return lambda p: getattr(getattr(p, a, None), b, None)
+
+    def get(p: Any) -> Any:
+        for part in parts:
+            p = getattr(p, part, None)
+        return p
+    return get
+
+
+class TrialNotFound(GraphModelError, LookupError):
+    """No study with cohorts has the NCT number asked for (HTTP 404), or the number is malformed."""
+
+
+class Vocabulary:
+    """What the registry's trials share: OncoTree, genes, alteration types, variables, drugs.
+
+    Read once per store version; builds a profile's facts once for every trial.
+    """
+
+    def __init__(self, store: GraphStore) -> None:
+        self.taxonomy = Taxonomy.load(store)
+        self.genes, self.symbols = _genes(store)
+        self.alteration_types, self.type_words = _alteration_types(store)
+        self.variables = read_variables(store)
+        #: The profile generated from the graph's variables: the parser, and the drugs prior therapies name.
+        self.schema = profile_schema(store)
+        fields = {v.field for v in self.variables.values()} - STRUCTURED_FIELDS
+        self._getters = [(f, _path_getter(f)) for f in sorted(fields)]
+        therapies = self.schema.therapy_field
+        self._therapies = _path_getter(therapies) if therapies else (lambda p: None)
+
+    def parse(self, profile: ProfileModel | bytes | str | dict[str, Any]) -> Any:
+        """A profile validated against the graph's variables (ProfileError naming the field)."""
+        return profile if isinstance(profile, ProfileModel) else self.schema.parse(profile)
+
+    def facts(self, p: ProfileModel) -> tuple[Facts, list[tuple[str, str]]]:
+        """The flat facts the rules read, and the profile's (gene IRI, type IRI) alterations."""
+        dx = self.taxonomy.resolve(p.diagnosis)
+        if dx is None:
+            raise ProfileError(
+                "diagnosis",
+                f"unknown diagnosis code {p.diagnosis!r}: expected an OncoTree code (any level) "
+                "or an NCIt code that OncoTree maps, such as NCIT:C3512",
+                p.id,
+            )
+        f: Facts = {name: get(p) for name, get in self._getters}
+        alts: list[tuple[str, str]] = []
+        shown: list[str] = []
+        variants: list[Variant] = []
+        for a in p.alterations:
+            sym = self.symbols.get(a.gene, a.gene)
+            gene = self.genes.get(sym) or f"{ID}gene/{sym}"
+            wild = bool(getattr(a, "wildtype", None))
+            word = getattr(a, "type", None)
+            t = self.alteration_types.get(word) if word is not None else None
+            if t is None and not wild:
+                raise ProfileError("alterations.type", f"alteration type {word!r} is not in the graph", p.id)
+            protein = getattr(a, "protein_change", None)
+            partner = getattr(a, "partner", None)
+            pgene = None
+            if partner:
+                psym = self.symbols.get(partner, partner)
+                pgene = self.genes.get(psym) or f"{ID}gene/{psym}"
+            variants.append((gene, t, protein_key(protein) if protein else None, getattr(a, "exon", None),
+                             _lower(getattr(a, "variant_classification", None)), _lower(getattr(a, "cnv_call", None)),
+                             pgene, _lower(getattr(a, "function", None)), wild))
+            if wild:
+                shown.append(f"{sym} wild type")
+                continue
+            alts.append((gene, t))  # type: ignore[arg-type]
+            shown.append(f"{sym} {word}" + (f" {protein}" if protein else ""))
+        f[DX] = self.taxonomy.ancestors(dx)
+        f[ALTS] = pair_set(alts)
+        f[VARIANTS] = tuple(variants)
+        # The drugs given before: a set when the profile lists its prior therapies or a history flag
+        # names one (history.prior_crizotinib: true is crizotinib in the list), else unknown.
+        given = self.schema.prior_drugs(p)
+        f[DRUGS] = given if given or self._therapies(p) is not None else None
+        f["diagnosis"] = p.diagnosis
+        f["alterations"] = shown
+        return f, alts
+
+    def document(self, p: ProfileModel) -> dict[str, Any]:
+        """The profile normalised for RDF: OncoTree code for the diagnosis, approved gene symbols."""
+        dx = self.taxonomy.resolve(p.diagnosis)
+        if dx is None:
+            self.facts(p)  # raises the ProfileError naming the diagnosis
+        d = p.model_dump(exclude_none=True)
+        d["diagnosis"] = self.taxonomy.code_of[dx]  # type: ignore[index]
+        for a in d.get("alterations", []):
+            a["gene"] = self.symbols.get(a["gene"], a["gene"])
+        return d
+
+
+def _lower(x: Any) -> str | None:
+    return str(x).lower() if x is not None else None
+
+
+def _genes(store: GraphStore) -> tuple[dict[str, str], dict[str, str]]:
+    """symbol -> gene IRI, and alias/symbol (upper case) -> approved symbol (so RON means MST1R)."""
+    genes: dict[str, str] = {}
+    aliases: dict[str, str] = {}
+    for r in store.select("SELECT ?g ?sym ?alt WHERE { ?g a acse:Gene ; acse:geneSymbol ?sym . "
+                          "OPTIONAL { ?g skos:altLabel ?alt } }"):
+        sym = str(r["sym"])
+        genes[sym] = str(r["g"])
+        aliases[sym.upper()] = sym
+        if r.get("alt") is not None:
+            aliases.setdefault(str(r["alt"]).upper(), sym)
+    for sym in genes:  # an approved symbol always wins over another gene's alias
+        aliases[sym.upper()] = sym
+    symbols_by_iri = {iri: sym for sym, iri in genes.items()}
+    aliases.update(symbols_by_iri)
+    return genes, aliases
+
+
+def _alteration_types(store: GraphStore) -> tuple[dict[str, str], dict[str, str]]:
+    """Contract word (and synonyms: fusion, rearrangement) -> acse:AlterationType IRI, and IRI -> word."""
+    out: dict[str, str] = {}
+    words: dict[str, str] = {}
+    for r in store.select("SELECT ?t ?term ?alt WHERE { ?t a acse:AlterationType ; acse:profileTerm ?term . "
+                          "OPTIONAL { ?t skos:altLabel ?alt } }"):
+        out[str(r["term"])] = str(r["t"])
+        words[str(r["t"])] = str(r["term"])
+        if r.get("alt") is not None:
+            out.setdefault(str(r["alt"]), str(r["t"]))
+    return out, words
+
+
+# ------------------------------------------------------------------ one study
 @dataclass
 class _CohortPlan:
     """What is static about one cohort's part of a result.
 
     ``key`` names the set of criteria and of to-confirm items: cohorts with the
-    same key (in this record, all of them) share one evaluation per profile.
+    same key (in a basket trial, most of them) share one evaluation per profile.
     """
 
-    cohort: Cohort
-    criteria: list[tuple[int, dict[str, Any]]]  # (index into Matcher.decidable, static fields)
-    to_confirm: list[tuple[Callable[[Facts], Any] | None, str]]  # (applies-when closure, text)
+    cohort: Basket
+    criteria: list[tuple[int, dict[str, Any]]]  # (index into StudyMatcher.decidable, static fields)
+    to_confirm: list[tuple[Callable[[Facts], Any] | None, str]]  # (applies-when function, text)
     open_item: dict[str, Any]
+    rule_item: dict[str, Any] | None
     key: tuple[str, ...]
     explain: Callable[[Facts], tuple[list[dict[str, Any]], int]]  # facts -> (criteria items, worst rank)
+    regimens: list[Regimen]
 
 
-VERDICTS = ("eligible", "unknown", "ineligible")
+class StudyMatcher:
+    """One study of the registry compiled for matching."""
 
-
-class Matcher:
-    """Matches tumor profiles against one study of the graph."""
-
-    def __init__(self, store: GraphStore, nct: str | None = None) -> None:
-        self.study, self.trial = _pick_study(store, nct)
-        variables = load_variables(store)
-        exprs = load_expressions(store, variables)
-        self.criteria: list[Criterion] = load_criteria(store, self.study, exprs)
+    def __init__(self, study: Study, vocab: Vocabulary) -> None:
+        if not study.cohorts:
+            raise ModelError(f"study {study.nct} has no cohorts in the graph")
+        self.model = study
+        self.study, self.trial = study.iri, study.nct
+        self.vocab = vocab
+        self.criteria = list(study.criteria)
         self.decidable = [c for c in self.criteria if c.decidable]
         self._status: list[Callable[[Facts], str]] = [compile_status(c) for c in self.decidable]
-        self.taxonomy = Taxonomy.load(store)
-        self.cohorts = load_cohorts(store, self.study, exprs)
-        if not self.cohorts:
-            raise GraphModelError(f"study {self.trial} has no cohorts in the graph")
-        self.regimens: list[Regimen] = load_regimens(store, self.study, exprs)
-        self.genes, self.symbols = _genes(store)
-        self.alteration_types = _alteration_types(store)
-        targets = frozenset(
-            str(r["g"]) for r in store.select(
-                f"SELECT DISTINCT ?g WHERE {{ <{self.study}> (acse:hasArm/acse:hasIntervention)|acse:hasIntervention"
-                " ?iv . ?iv acse:drug/acse:targetsGene ?g }")
-        )
-        self.finder = CandidateFinder.build(
-            self.cohorts, self.criteria, targets, self.alteration_types.get("overexpression"), self.symbols
-        )
-        fields = {v.field for v in variables.values()} - {"diagnosis", "alterations"}
-        self._getters = [(f, operator.attrgetter(f)) for f in sorted(fields)]
+        self.finder = CandidateFinder.build(study, vocab.symbols, vocab.type_words)
+        self.cohorts = self.finder.baskets
+        drug_of = {iv.iri: iv.drug.iri if iv.drug else None for iv in study.interventions}
+        self.regimens = compile_regimens(study.regimens, drug_of)
+        self.recruiting = study.recruiting
         self._conditions = {c.iri: compile_expr(c.applies_when) for c in self.criteria
                             if not c.computable and c.applies_when is not None}
+        self._explainers: dict[tuple[str, ...], Callable[[Facts], tuple[list[dict[str, Any]], int]]] = {}
         self._plans = {c.iri: self._plan(c) for c in self.cohorts}
 
     # ------------------------------------------------------------ building
-    def _plan(self, cohort: Cohort) -> _CohortPlan:
+    def _plan(self, basket: Basket) -> _CohortPlan:
+        cohort = basket.model
         crit = []
         for i, c in enumerate(self.decidable):
-            if not c.cohorts or cohort.iri in c.cohorts:
+            if c.applies_to(cohort.iri):
                 crit.append((i, {"id": c.id, "iri": c.iri, "text": c.text, "kind": c.kind}))
         # A criterion no field decides is to be confirmed, unless its condition is known false
         # (e.g. "for patients with a cerebral disease ..." for a patient without one).
-        pending = [c for c in self.criteria if not c.computable and (not c.cohorts or cohort.iri in c.cohorts)]
+        pending = [c for c in self.criteria if not c.computable and c.applies_to(cohort.iri)]
         confirm = [(self._conditions[c.iri] if c.applies_when is not None else None, c.text) for c in pending]
         key = tuple(self.decidable[i].iri for i, _ in crit) + ("|",) + tuple(c.iri for c in pending)
+        observed = cohort.status.label if cohort.status and cohort.status.label else (
+            "open" if cohort.is_open else "closed")
+        if cohort.is_open and self.recruiting is False and self.model.status is not None:
+            # Open by the protocol, but the study takes nobody: never shown as plainly open.
+            observed = f"{observed}; the study is {self.model.status.label or self.model.status.code}"
         open_item = {
             "id": f"cohort-{cohort.number}-open",
-            "iri": cohort.status_iri or cohort.iri,
+            "iri": cohort.status.iri if cohort.status else cohort.iri,
             "text": OPEN_TEXT,
             "kind": "inclusion",
             "status": "met" if cohort.is_open else "not_met",
-            "observed": cohort.status_label,
+            "observed": observed,
         }
-        return _CohortPlan(cohort, crit, confirm, open_item, key, self._explainer(crit))
+        rule_item = None
+        if basket.rule is not None:
+            rule_item = {"id": f"cohort-{cohort.number}-rule", "iri": cohort.iri,
+                         "text": f"the cohort's molecular and clinical rule: {cohort.label}", "kind": "inclusion"}
+        drugs = {d.iri for d in cohort.drugs}
+        regimens = [r for r in self.regimens if not drugs or r.drug in drugs]
+        explain = self._explainers.get(key)
+        if explain is None:  # cohorts with the same criteria share one generated function
+            explain = self._explainers[key] = self._explainer(crit)
+        return _CohortPlan(basket, crit, confirm, open_item, rule_item, key, explain, regimens)
 
     def _explainer(self, crit: list[tuple[int, dict[str, Any]]]) -> Callable[[Facts], tuple[list[dict[str, Any]], int]]:
         """A generated function: the explanation of each criterion (status and value observed) and the worst rank.
@@ -143,142 +299,201 @@ class Matcher:
         return src.function("explain", body)
 
     # ------------------------------------------------------------ matching
-    def facts(self, p: TumorProfile) -> tuple[Facts, list[tuple[str, str]]]:
-        """The flat facts the rules read, and the profile's (gene IRI, type IRI) alterations."""
-        dx = self.taxonomy.resolve(p.diagnosis)
-        if dx is None:
-            raise ProfileError(
-                "diagnosis",
-                f"unknown diagnosis code {p.diagnosis!r}: expected an OncoTree code (any level) "
-                "or an NCIt code that OncoTree maps, such as NCIT:C3512",
-                p.id,
-            )
-        f: Facts = {name: get(p) for name, get in self._getters}
-        alts: list[tuple[str, str]] = []
-        shown: list[str] = []
-        for a in p.alterations:
-            sym = self.symbols.get(a.gene, a.gene)
-            gene = self.genes.get(sym) or f"{ID}gene/{sym}"
-            t = self.alteration_types.get(a.type)
-            if t is None:
-                raise ProfileError("alterations.type", f"alteration type {a.type!r} is not in the graph", p.id)
-            alts.append((gene, t))
-            shown.append(f"{sym} {a.type}")
-        f[DX] = self.taxonomy.ancestors(dx)
-        f[ALTS] = pair_set(alts)
-        f["diagnosis"] = p.diagnosis
-        f["alterations"] = shown
-        return f, alts
-
-    def match(self, profile: TumorProfile | bytes | str | dict[str, Any]) -> dict[str, Any]:
-        """The match result of one profile, exactly per the contract.
-
-        Cohorts that share their criteria share one evaluation (and the same
-        explanation objects) per profile; treat a result as read-only.
-        """
-        p = profile if isinstance(profile, TumorProfile) else parse_profile(profile)
-        facts, alts = self.facts(p)
+    def match_facts(self, p: ProfileModel, facts: Facts, alts: list[tuple[str, str]]) -> dict[str, Any]:
+        """The v1 result of this study for a profile whose facts are built."""
         found, notes = self.finder.find(facts, p.age_years, alts)
         shared: dict[tuple[str, ...], tuple[list[dict[str, Any]], int, list[str]]] = {}
         cohorts_out = []
-        for cohort in found:
-            plan = self._plans[cohort.iri]
+        for basket in found:
+            plan = self._plans[basket.iri]
             done = shared.get(plan.key)
             if done is None:
                 items, worst = plan.explain(facts)
                 confirm = [text for cond, text in plan.to_confirm if cond is None or cond(facts) is not False]
                 done = shared[plan.key] = (items, worst, confirm)
             items, worst, confirm = done
+            cohort = basket.model
+            head = [plan.open_item]
+            if plan.rule_item is not None and basket.rule is not None:
+                ok = basket.rule(facts)
+                head.append({**plan.rule_item, "status": "met" if ok else "unknown", "observed": facts["alterations"]})
+                worst = max(worst, 0 if ok else 1)
             if not cohort.is_open:
                 worst = 2
-                notes.append(f"cohort {cohort.number} ({cohort.label}) is not open to accrual: {cohort.status_label}")
+                notes.append(f"cohort {cohort.number} ({cohort.label}) is not open to accrual: "
+                             f"{plan.open_item['observed']}")
             cohorts_out.append({
                 "cohort": cohort.number,
                 "iri": cohort.iri,
                 "label": cohort.label,
                 "verdict": VERDICTS[worst],
-                "criteria": [plan.open_item, *items],
+                "criteria": [*head, *items],
                 "to_confirm": confirm,
+                "recruiting": bool(cohort.is_open and self.recruiting is not False),
             })
         cohorts_out.sort(key=lambda c: (VERDICT_RANK[c["verdict"]], c["cohort"]))
-        dosing = dosing_for(self.regimens, p.age_years, facts, p.height_cm, p.weight_kg) if found else None
+        if found and self.recruiting is False and self.model.status is not None:
+            notes.append(f"{self.trial} is not recruiting ({self.model.status.label or self.model.status.code}): "
+                         "its cohorts take no patient now")
+        dosing = None
+        if found:
+            first = self._plans[cohorts_out[0]["iri"]]
+            dosing = dosing_for(first.regimens, p.age_years, facts, p.height_cm, p.weight_kg)
         return {"profile_id": p.id, "trial": self.trial, "cohorts": cohorts_out, "dosing": dosing, "notes": notes}
 
-    def match_json(self, data: bytes | str) -> bytes:
-        """Validate JSON bytes and return the result as JSON bytes (the batch hot path)."""
-        return orjson.dumps(self.match(parse_profile(data)))
-
-    def document(self, p: TumorProfile) -> dict[str, Any]:
-        """The profile normalised for RDF: OncoTree code for the diagnosis, approved gene symbols."""
-        dx = self.taxonomy.resolve(p.diagnosis)
-        if dx is None:
-            self.facts(p)  # raises the ProfileError naming the diagnosis
-        d = p.model_dump(exclude_none=True)
-        d["diagnosis"] = self.taxonomy.code_of[dx]  # type: ignore[index]
-        for a in d.get("alterations", []):
-            a["gene"] = self.symbols.get(a["gene"], a["gene"])
-        return d
-
-    def statuses(self, profile: TumorProfile) -> dict[str, str]:
+    def statuses(self, facts: Facts) -> dict[str, str]:
         """Status of every decidable criterion (by IRI), whatever the cohort: for checks and tests."""
-        facts, _ = self.facts(profile)
         return {c.iri: st(facts) for c, st in zip(self.decidable, self._status)}
 
 
-def _pick_study(store: GraphStore, nct: str | None) -> tuple[str, str]:
-    """(study IRI, NCT number) of the study asked for, or of the graph's first study with cohorts.
+# ------------------------------------------------------------------ the registry
+class RegistryMatcher:
+    """Every matchable study of the registry, and an index from gene to the studies that can take it."""
 
-    ``nct`` is read as the registry reads it (any case, leading zeros optional:
-    ``nct2034981`` is NCT02034981); the graph holds the canonical spelling.
+    def __init__(self, store: GraphStore, ncts: list[str] | None = None) -> None:
+        self.vocab = vocabulary_for(store)
+        self.studies: dict[str, StudyMatcher] = {}
+        self.skipped: dict[str, str] = {}
+        for nct in (ncts if ncts is not None else structured_studies(store)):
+            try:
+                self.studies[nct] = StudyMatcher(read_study(store, nct), self.vocab)
+            except ModelError as exc:  # one malformed study must not take matching down for all
+                self.skipped[nct] = str(exc)
+        # The index: (gene, alteration type, pathology) of every cohort -> (age band, study). A rule
+        # cohort is keyed by its genes alone; a cohort that names no gene is asked about every profile.
+        self.index: dict[tuple[str, str | None, str | None], list[tuple[float, float, StudyMatcher]]] = {}
+        self.always: list[StudyMatcher] = []
+        for m in self.studies.values():
+            for b in m.cohorts:
+                lo = b.min_age if b.min_age is not None else float("-inf")
+                hi = b.max_age if b.max_age is not None else float("inf")
+                if not b.genes:
+                    if m not in self.always:
+                        self.always.append(m)
+                    continue
+                keys = ([(g, None, None) for g in b.genes] if b.rule is not None else
+                        [(g, t, p) for g in b.genes for t in b.accepts for p in b.pathologies])
+                for k in keys:
+                    entries = self.index.setdefault(k, [])
+                    if (lo, hi, m) not in entries:
+                        entries.append((lo, hi, m))
+
+    def parse(self, profile: ProfileModel | bytes | str | dict[str, Any]) -> ProfileModel:
+        return self.vocab.parse(profile)  # type: ignore[no-any-return]
+
+    def candidates(self, facts: Facts, age: float, alts: list[tuple[str, str]]) -> list[StudyMatcher]:
+        """The studies with a cohort whose gene, alteration type, pathology and age band fit, by NCT number.
+
+        The profile's keys are its (gene, type) pairs under each OncoTree ancestor of its
+        diagnosis, and its genes alone (for rule cohorts): a handful of lookups whatever
+        the number of trials.
+        """
+        seen: dict[str, StudyMatcher] = {m.trial: m for m in self.always}
+        index = self.index
+        for g, t in alts:
+            for k in [(g, None, None), *((g, t, a) for a in facts[DX])]:
+                for lo, hi, m in index.get(k, ()):
+                    if lo <= age < hi:
+                        seen.setdefault(m.trial, m)
+        return [seen[k] for k in sorted(seen)]
+
+    def match_all(self, profile: ProfileModel | bytes | str | dict[str, Any]) -> dict[str, Any]:
+        """One profile against every matchable study: per-trial v1 results, best first.
+
+        A trial with no candidate cohort is left out; its notes are kept in the
+        top-level notes when the profile's alterations led to it.
+        """
+        p = self.parse(profile)
+        facts, alts = self.vocab.facts(p)
+        results, notes = [], []
+        for m in self.candidates(facts, p.age_years, alts):
+            r = m.match_facts(p, facts, alts)
+            if r["cohorts"]:
+                results.append(r)
+            else:
+                notes.extend(f"{m.trial}: {n}" for n in r["notes"])
+        results.sort(key=_trial_rank)
+        if not results:
+            n = len(self.studies)
+            notes.insert(0, f"no cohort of the registry's {n} matchable trial{'' if n == 1 else 's'} takes this profile")
+        return {"profile_id": p.id, "results": results, "notes": notes}
+
+    def match_all_json(self, data: bytes | str) -> bytes:
+        return orjson.dumps(self.match_all(self.vocab.parse(data)))
+
+
+def _trial_rank(result: dict[str, Any]) -> tuple[int, int, str]:
+    """Eligible before unknown before ineligible (the best cohort), then fewest criteria left to confirm."""
+    best = min(VERDICT_RANK[c["verdict"]] for c in result["cohorts"])
+    left = min(len(c["to_confirm"]) + sum(1 for x in c["criteria"] if x["status"] == "unknown")
+               for c in result["cohorts"] if VERDICT_RANK[c["verdict"]] == best)
+    return best, left, result["trial"]
+
+
+class Matcher:
+    """Matches tumor profiles against one study of the registry (the v1 contract's ``POST /match``)."""
+
+    def __init__(self, store: GraphStore, nct: str | None = None) -> None:
+        trial = _pick_study(store, nct)
+        self.vocab = vocabulary_for(store)
+        self.one = StudyMatcher(read_study(store, trial), self.vocab)
+        self.study, self.trial = self.one.study, self.one.trial
+        self.taxonomy = self.vocab.taxonomy
+        self.criteria = self.one.criteria
+        self.decidable = self.one.decidable
+        self.cohorts = self.one.cohorts
+
+    def facts(self, p: ProfileModel) -> tuple[Facts, list[tuple[str, str]]]:
+        return self.vocab.facts(p)
+
+    def match(self, profile: ProfileModel | bytes | str | dict[str, Any]) -> dict[str, Any]:
+        """The match result of one profile, exactly per the contract.
+
+        Cohorts that share their criteria share one evaluation (and the same
+        explanation objects) per profile; treat a result as read-only.
+        """
+        p = self.vocab.parse(profile)
+        facts, alts = self.vocab.facts(p)
+        return self.one.match_facts(p, facts, alts)
+
+    def match_json(self, data: bytes | str) -> bytes:
+        """Validate JSON bytes and return the result as JSON bytes (the batch hot path)."""
+        return orjson.dumps(self.match(self.vocab.parse(data)))
+
+    def document(self, p: ProfileModel) -> dict[str, Any]:
+        return self.vocab.document(p)
+
+    def statuses(self, profile: ProfileModel) -> dict[str, str]:
+        """Status of every decidable criterion (by IRI), whatever the cohort: for checks and tests."""
+        facts, _ = self.vocab.facts(profile)
+        return self.one.statuses(facts)
+
+
+def _pick_study(store: GraphStore, nct: str | None) -> str:
+    """The NCT number asked for (read as the registry reads it), or the first matchable study's.
+
+    ``nct2034981`` is NCT02034981; the graph holds the canonical spelling.
     """
     if nct:
         wanted = normalise_nct(nct)
         if wanted is None:
-            raise GraphModelError(f"{nct!r} is not an NCT number ({NCT_HINT})")
+            raise TrialNotFound(f"{nct!r} is not an NCT number ({NCT_HINT})")
         nct = wanted
-    rows = store.select(
-        "SELECT DISTINCT ?s ?nct WHERE { ?s acse:hasCohort ?c . OPTIONAL { ?s acse:nctId ?nct } } ORDER BY ?s"
-    )
-    studies = [(str(r["s"]), str(r.get("nct") or _local(r["s"]))) for r in rows]
+    studies = structured_studies(store)
     if nct:
-        studies = [s for s in studies if s[1] == nct]
+        studies = [s for s in studies if s == nct]
     if not studies:
-        raise GraphModelError(f"no study with cohorts in the graph{' for ' + nct if nct else ''}")
+        if nct:
+            raise TrialNotFound(f"no study with cohorts in the graph for {nct}")
+        raise GraphModelError("no study with cohorts in the graph")
     return studies[0]
 
 
-def _genes(store: GraphStore) -> tuple[dict[str, str], dict[str, str]]:
-    """symbol -> gene IRI, and alias/symbol (upper case) -> approved symbol (so RON means MST1R)."""
-    genes: dict[str, str] = {}
-    aliases: dict[str, str] = {}
-    for r in store.select("SELECT ?g ?sym ?alt WHERE { ?g a acse:Gene ; acse:geneSymbol ?sym . "
-                          "OPTIONAL { ?g skos:altLabel ?alt } }"):
-        sym = str(r["sym"])
-        genes[sym] = str(r["g"])
-        aliases[sym.upper()] = sym
-        if r.get("alt") is not None:
-            aliases.setdefault(str(r["alt"]).upper(), sym)
-    for sym in genes:  # an approved symbol always wins over another gene's alias
-        aliases[sym.upper()] = sym
-    symbols_by_iri = {iri: sym for sym, iri in genes.items()}
-    aliases.update(symbols_by_iri)
-    return genes, aliases
-
-
-def _alteration_types(store: GraphStore) -> dict[str, str]:
-    """Contract word (and synonyms: fusion, rearrangement) -> acse:AlterationType IRI."""
-    out: dict[str, str] = {}
-    for r in store.select("SELECT ?t ?term ?alt WHERE { ?t a acse:AlterationType ; acse:profileTerm ?term . "
-                          "OPTIONAL { ?t skos:altLabel ?alt } }"):
-        out[str(r["term"])] = str(r["t"])
-        if r.get("alt") is not None:
-            out.setdefault(str(r["alt"]), str(r["t"]))
-    return out
-
-
-def match_line(matcher: Matcher, line: bytes, lineno: int) -> tuple[bytes, bool]:
+def match_line(matcher: Matcher | RegistryMatcher, line: bytes, lineno: int) -> tuple[bytes, bool]:
     """One JSON line -> (result line, ok). A bad line yields the contract's error object in its place."""
     try:
+        if isinstance(matcher, RegistryMatcher):
+            return matcher.match_all_json(line), True
         return matcher.match_json(line), True
     except ProfileError as exc:
         return orjson.dumps({"id": exc.profile_id, "line": lineno, "error": exc.as_dict()}), False
@@ -287,13 +502,23 @@ def match_line(matcher: Matcher, line: bytes, lineno: int) -> tuple[bytes, bool]
 _matchers = DerivedCache()
 
 
+def vocabulary_for(store: GraphStore) -> Vocabulary:
+    """The registry's matching vocabulary, read once per store version."""
+    return _matchers.get(store, "vocabulary", lambda: Vocabulary(store))  # type: ignore[no-any-return]
+
+
 def matcher_for(store: GraphStore, nct: str | None = None) -> Matcher:
-    """The matcher of a store, built once per store and study, and again after the store is written.
+    """The matcher of one study of a store, built once per store version.
 
     The graph is read when a matcher is built, so the matcher is a value derived
     from the store: a record imported or edited through the server is matched
-    against from the next request on (a rebuild is ~50 ms). How a change is told
-    (write counter, or size and graph names for a remote endpoint) is
-    :func:`acse_kg.derived.store_version`'s business.
+    against from the next request on. How a change is told (write counter, or
+    size and graph names for a remote endpoint) is :func:`acse_kg.derived.store_version`'s business.
     """
-    return _matchers.get(store, f"matcher-{nct}", lambda: Matcher(store, nct))
+    return _matchers.get(store, f"matcher-{nct}", lambda: Matcher(store, nct))  # type: ignore[no-any-return]
+
+
+def registry_matcher_for(store: GraphStore) -> RegistryMatcher:
+    """The matcher of every matchable study of a store, built once per store version."""
+    return _matchers.get(store, "registry", lambda: RegistryMatcher(store))  # type: ignore[no-any-return]
+

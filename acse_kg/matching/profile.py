@@ -1,7 +1,16 @@
-"""The tumor profile of the matching contract, validated at the boundary.
+"""The tumor profile of the matching contract: its parts, units and errors.
 
-Why a pydantic model: one declaration gives the validation (unknown field,
-wrong type, impossible value: an error naming the field), the JSON Schema we
+The profile's fields are the graph's clinical variables: profile_schema.py
+reads them and generates the pydantic model (and from it the JSON Schema and
+the JSON-LD context), so that a trial needing a new variable adds it to the
+graph, not to Python. This module holds what that generation is made of: the
+number, score and code types, the items of the two list fields (an
+alteration, a prior therapy), the error naming the field, and UCUM unit
+conversion. ``parse_profile`` / ``json_schema`` / ``TumorProfile`` are the
+profile of the bundled graph, for callers without a store at hand.
+
+Why pydantic: one declaration gives the validation (unknown field, wrong
+type, impossible value: an error naming the field), the JSON Schema we
 publish, and a fast path — ``model_validate_json`` parses and validates bytes
 in Rust, which keeps the per-profile cost of a nightly batch small.
 
@@ -17,40 +26,27 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
+    create_model,
     field_validator,
+    model_validator,
 )
+from pydantic_core import PydanticCustomError
 
-#: The contract's canonical UCUM unit for each numeric field.
-CANONICAL_UNITS: dict[str, str] = {
-    "age_years": "a",
-    "height_cm": "cm",
-    "weight_kg": "kg",
-    "labs.anc": "10*9/L",
-    "labs.platelets": "10*9/L",
-    "labs.hemoglobin": "g/dL",
-    "labs.creatinine_clearance": "mL/min",
-    "labs.bilirubin_uln": "{ULN}",
-    "labs.ast_uln": "{ULN}",
-    "labs.alt_uln": "{ULN}",
-    "qtcf_ms": "ms",
-    "heart_rate_bpm": "/min",
-    "life_expectancy_months": "mo",
-}
-
-#: What the contract's synonyms of alteration words mean.
-ALTERATION_SYNONYMS = {"fusion": "translocation", "rearrangement": "translocation"}
-
+from .hgvs import PATTERN as HGVS_PATTERN
+from .hgvs import normalise_protein_change
 
 class ProfileError(ValueError):
     """A profile that breaks the contract; ``field`` is the dotted path of the culprit."""
@@ -190,15 +186,19 @@ class Quantity(BaseModel):
     unit: Annotated[str, Field(min_length=1, description="UCUM unit code, e.g. g/L, /uL, 10*3/uL")]
 
 
-def _measured(target: str) -> BeforeValidator:
-    """Accept a plain number, or {"value": n, "unit": "UCUM"} converted to ``target``."""
+def _measured(target: str | None) -> BeforeValidator:
+    """Accept a plain number, or {"value": n, "unit": "UCUM"} converted to ``target``.
+
+    A variable without a unit takes a plain number only: there is nothing to convert to.
+    """
+    expected = (f"expected a number (in UCUM unit '{target}') or a quantity "
+                '{"value": number, "unit": "UCUM code"}') if target else "expected a number"
 
     def before(v: Any) -> Any:
         if isinstance(v, float) and not math.isfinite(v):
             raise ValueError("must be a finite number")
-        if isinstance(v, bool) or not isinstance(v, (int, float, dict)):
-            raise ValueError(f"expected a number (in UCUM unit '{target}') or a quantity "
-                             '{"value": number, "unit": "UCUM code"}')
+        if isinstance(v, bool) or not isinstance(v, (int, float, dict)) or (isinstance(v, dict) and not target):
+            raise ValueError(expected)
         if isinstance(v, dict):
             extra = set(v) - {"value", "unit"}
             if extra:
@@ -210,13 +210,13 @@ def _measured(target: str) -> BeforeValidator:
                 raise ValueError("a quantity needs a 'unit' (UCUM code)")
             if not math.isfinite(value):
                 raise ValueError("a quantity needs a finite 'value'")
-            return convert(float(value), unit, target)
+            return convert(float(value), unit, target)  # type: ignore[arg-type]
         return v
 
-    return BeforeValidator(before, json_schema_input_type=float | Quantity)
+    return BeforeValidator(before, json_schema_input_type=float | Quantity if target else float)
 
 
-def Num(target: str, ge: float | None = 0, le: float | None = None, gt: float | None = None) -> Any:
+def Num(target: str | None, ge: float | None = None, le: float | None = None, gt: float | None = None) -> Any:
     """A finite number in the contract's unit ``target`` (or a quantity converted to it)."""
     return Annotated[float, _measured(target), Field(ge=ge, le=le, gt=gt, allow_inf_nan=False)]
 
@@ -228,74 +228,22 @@ def _whole(v: Any) -> Any:
     return v
 
 
-def Score(le: int) -> Any:
-    """An integer score from 0 to ``le`` (ECOG, Karnofsky, Lansky)."""
-    return Annotated[int, BeforeValidator(_whole), Field(ge=0, le=le)]
+def Score(ge: float | None = None, le: float | None = None, gt: float | None = None) -> Any:
+    """An integer score (ECOG 0-5, Karnofsky 0-100): a plain whole number, never a quantity."""
+    return Annotated[int, BeforeValidator(_whole), Field(ge=ge, le=le, gt=gt)]
 
 
-# --------------------------------------------------------------- the model
+# --------------------------------------------------------------- the parts of a profile
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-class Alteration(_Strict):
-    """One molecular alteration: gene, type, and optionally how it was found."""
+class ProfileModel(_Strict):
+    """The base of every generated TumorProfile: the contract's settings, shared by every store's model.
 
-    gene: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9\-\.]*$")]
-    type: Literal["amplification", "mutation", "translocation", "overexpression", "fusion", "rearrangement"]
-    partner: str | None = None
-    method: str | None = None
-
-    @field_validator("type")
-    @classmethod
-    def _synonym(cls, v: str) -> str:
-        return ALTERATION_SYNONYMS.get(v, v)
-
-    @field_validator("gene")
-    @classmethod
-    def _upper(cls, v: str) -> str:
-        return v.upper()
-
-
-class Performance(_Strict):
-    ecog: Score(5) | None = None  # type: ignore[valid-type]
-    karnofsky: Score(100) | None = None  # type: ignore[valid-type]
-    lansky: Score(100) | None = None  # type: ignore[valid-type]
-
-
-Level = Literal["normal", "abnormal"]
-
-
-class Labs(_Strict):
-    anc: Num("10*9/L") | None = None  # type: ignore[valid-type]
-    platelets: Num("10*9/L") | None = None  # type: ignore[valid-type]
-    hemoglobin: Num("g/dL", ge=None, gt=0, le=30) | None = None  # type: ignore[valid-type]
-    creatinine_clearance: Num("mL/min", le=1000) | None = None  # type: ignore[valid-type]
-    bilirubin_uln: Num("{ULN}") | None = None  # type: ignore[valid-type]
-    ast_uln: Num("{ULN}") | None = None  # type: ignore[valid-type]
-    alt_uln: Num("{ULN}") | None = None  # type: ignore[valid-type]
-    calcium: Level | None = None
-    magnesium: Level | None = None
-    potassium: Level | None = None
-
-
-class History(_Strict):
-    """Medical history flags; an absent key is unknown (None), never false."""
-
-    prior_crizotinib: bool | None = None
-    cns_disease: bool | None = None
-    liver_metastasis: bool | None = None
-    advanced_fibrosis: bool | None = None
-    gilbert_syndrome: bool | None = None
-    bone_marrow_involvement: bool | None = None
-    congenital_long_qt: bool | None = None
-    congestive_heart_failure: bool | None = None
-    recent_cardiovascular_event: bool | None = None
-    hiv_or_hepatitis: bool | None = None
-
-
-class TumorProfile(_Strict):
-    """One patient, as a matching service sends it (contract v1)."""
+    The fields are the graph's clinical variables (see profile_schema.py); a
+    check such as ``isinstance(p, ProfileModel)`` holds for a profile of any store.
+    """
 
     model_config = ConfigDict(
         extra="forbid",
@@ -304,29 +252,142 @@ class TumorProfile(_Strict):
         title="TumorProfile",
         json_schema_extra={
             "$id": "https://w3id.org/acse-kg/schema/tumor-profile.json",
-            "description": "A patient's tumor profile as the acse-kg matching contract (v1) defines it.",
+            "description": "A patient's tumor profile as the acse-kg matching contract (v1, with its additions) "
+                           "defines it; its fields are the registry's clinical variables.",
         },
     )
 
-    id: Annotated[str, Field(min_length=1, max_length=200)]
-    age_years: Num("a", le=130)  # type: ignore[valid-type]
-    sex: Literal["female", "male"] | None = None
-    height_cm: Num("cm", ge=None, gt=0, le=300) | None = None  # type: ignore[valid-type]
-    weight_kg: Num("kg", ge=None, gt=0, le=700) | None = None  # type: ignore[valid-type]
-    diagnosis: Annotated[str, Field(min_length=1, max_length=60)]
-    alterations: list[Alteration] = Field(default_factory=list)
-    measurable_disease: bool | None = None
-    performance: Performance = Field(default_factory=Performance)
-    labs: Labs = Field(default_factory=Labs)
-    qtcf_ms: Num("ms", ge=None, gt=0, le=2000) | None = None  # type: ignore[valid-type]
-    heart_rate_bpm: Num("/min", ge=None, gt=0, le=400) | None = None  # type: ignore[valid-type]
-    life_expectancy_months: Num("mo", le=2000) | None = None  # type: ignore[valid-type]
-    history: History = Field(default_factory=History)
+
+def profile_field_error(field: str, message: str) -> PydanticCustomError:
+    """An error raised by a whole-object check that names one of the object's keys (see _error_from)."""
+    return PydanticCustomError("profile_field", "{message}", {"field": field, "message": message})
 
 
-def json_schema() -> dict[str, Any]:
-    """The published JSON Schema of the tumor profile (input of /match and `acse-kg match`)."""
-    schema = _bounds_to_number(TumorProfile.model_json_schema())
+#: MatchMiner's copy-number calls (the words of acse:cnvCall) and a variant's annotated function.
+CNV_CALLS = ("High level amplification", "Gain", "Heterozygous deletion", "Homozygous deletion")
+FUNCTIONS = ("activating", "inactivating")
+#: The variant-level keys of an alteration: what a gene reported wild type cannot carry.
+VARIANT_KEYS = ("partner", "protein_change", "exon", "variant_classification", "cnv_call", "function")
+
+
+def _protein_change(v: str) -> str:
+    return normalise_protein_change(v)
+
+
+def _alteration_schema(schema: dict[str, Any]) -> None:
+    """JSON Schema of the rule the validator applies: ``type`` is required unless ``wildtype`` is true,
+    and a gene reported wild type has no type nor variant-level key."""
+    props = schema["properties"]
+    props["type"] = props["type"]["anyOf"][0] | {"title": "Type", "description": props["type"].get("description", "")}
+    schema["required"] = ["gene"]
+    schema["if"] = {"properties": {"wildtype": {"const": True}}, "required": ["wildtype"]}
+    schema["then"] = {"not": {"required": ["type"]}, "properties": {k: {"type": "null"} for k in VARIANT_KEYS}}
+    schema["else"] = {"required": ["type"]}
+
+
+class _AlterationChecks(_Strict):
+    """Checks of one alteration; its fields are declared by :func:`alteration_model` (type words from the graph)."""
+
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, title="Alteration", json_schema_extra=_alteration_schema)
+
+    @field_validator("gene", check_fields=False)
+    @classmethod
+    def _upper(cls, v: str) -> str:
+        return v.upper()
+
+    @model_validator(mode="after")
+    def _type_or_wildtype(self) -> Any:
+        values = self.__dict__
+        if values.get("wildtype"):
+            given = [k for k in ("type", *VARIANT_KEYS)
+                     if values.get(k) is not None or (k == "type" and k in self.model_fields_set)]
+            if given:
+                raise profile_field_error(
+                    "wildtype", f"a gene reported wild type carries no alteration: drop {', '.join(given)}")
+        elif values.get("type") is None:
+            raise profile_field_error(
+                "type", "required field is missing (only a gene reported wild type, wildtype: true, has none)")
+        return self
+
+
+def alteration_model(type_words: dict[str, str]) -> type[BaseModel]:
+    """The alteration item of a profile whose graph names these alteration types.
+
+    ``type_words`` maps every word a profile may write (each ``acse:profileTerm``
+    and its ``skos:altLabel`` synonyms) to the profile term it means; the model
+    keeps the profile term (``fusion`` reads as ``translocation``).
+    """
+    if not type_words:
+        raise ValueError("the graph names no alteration type (acse:profileTerm)")
+    words = tuple(sorted(type_words))
+
+    def term(v: str) -> str:
+        return type_words[v]
+
+    type_ = Annotated[Literal[words], AfterValidator(term)]  # type: ignore[valid-type]
+    return _build_alteration(type_)
+
+
+def _build_alteration(type_: Any) -> type[BaseModel]:
+    fields: dict[str, Any] = {
+        "gene": (Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9\-\.]*$",
+                                      description="HGNC symbol; RON is accepted for MST1R")], ...),
+        "type": (type_ | None, Field(None, description="a profile term of an alteration type of the graph, "
+                                                        "or one of its synonyms; required unless wildtype is true")),
+        "partner": (str | None, Field(None, description="fusion partner")),
+        "method": (str | None, Field(None, description="IHC, FISH, NGS, PCR ...")),
+        "protein_change": (Annotated[str, Field(pattern=HGVS_PATTERN), AfterValidator(_protein_change)] | None,
+                           Field(None, description="HGVS protein change (p.V600E, p.Val600Glu), kept in 1-letter form")),
+        "exon": (Annotated[int, BeforeValidator(_whole), Field(ge=1, le=500)] | None, Field(None)),
+        "variant_classification": (Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9_']+$")]
+                                   | None, Field(None, description="as MAF files write it: Missense_Mutation, "
+                                                                   "In_Frame_Del, Nonsense_Mutation ...")),
+        "cnv_call": (Literal[CNV_CALLS] | None, Field(None, description="copy-number call")),  # type: ignore[valid-type]
+        "function": (Literal[FUNCTIONS] | None,  # type: ignore[valid-type]
+                     Field(None, description="the variant's function, as the laboratory annotates it")),
+        "wildtype": (bool | None, Field(None, description="true: the gene is reported wild type")),
+    }
+    model: type[BaseModel] = create_model("Alteration", __base__=_AlterationChecks, **fields)
+    model.__doc__ = "One molecular alteration: gene, type, how it was found and, optionally, variant-level detail."
+    return model
+
+
+#: Drug codes a prior therapy may be named by: prefix -> the code's syntax after the colon.
+DRUG_CODES = {"NCIT": re.compile(r"C[0-9]+"), "RXNORM": re.compile(r"[0-9]+"), "CHEBI": re.compile(r"[0-9]+")}
+
+
+def _drug(v: str) -> str:
+    """A drug name as given (trimmed), or a code in one spelling (``NCIT:C74061``, ``RXNORM:1148495``, ``CHEBI:64310``)."""
+    v = " ".join(v.split())
+    if not v:
+        raise ValueError("a drug needs a name or a code")
+    prefix, colon, code = v.partition(":")
+    if not colon:
+        return v
+    syntax = DRUG_CODES.get(prefix.upper())
+    if syntax is None:
+        raise ValueError(f"unknown drug code prefix {prefix!r}: use a name, or NCIT:C…, RxNorm:…, CHEBI:…")
+    code = code.strip().upper()
+    if not syntax.fullmatch(code):
+        raise ValueError(f"{v!r} is not a {prefix.upper()} code")
+    return f"{prefix.upper()}:{code}"
+
+
+class PriorTherapy(_Strict):
+    """One drug given before, by name or code (NCIt, RxNorm, ChEBI), with its line of therapy if known."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, title="PriorTherapy")
+
+    drug: Annotated[str, Field(min_length=1, max_length=200,
+                               description="a name (crizotinib) or a code: NCIT:C74061, RxNorm:1148495, CHEBI:64310"),
+                    AfterValidator(_drug)]
+    line: Annotated[int, BeforeValidator(_whole), Field(ge=1, le=50)] | None = None
+
+
+def json_schema_of(model: type[BaseModel]) -> dict[str, Any]:
+    """The published JSON Schema of a profile model (bounds of a number-or-quantity on the number branch)."""
+    schema = _bounds_to_number(model.model_json_schema())
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return schema
 
@@ -356,10 +417,13 @@ def _error_from(exc: ValidationError, raw_id: Any = None) -> ProfileError:
     err = exc.errors(include_url=False)[0]
     loc = [str(p) for p in err.get("loc", ()) if not str(p).startswith(("function-", "constrained-"))]
     # pydantic puts the union member or the validator into loc; keep the field path only.
-    loc = [p for p in loc if p not in {"float", "int", "str", "bool", "dict[str,any]", "none"}]
-    field = ".".join(loc) or None
+    loc = [p for p in loc if p not in {"float", "int", "str", "bool", "dict[str,any]", "none"}
+           and not p.startswith("literal[")]
     kind = err.get("type", "")
     msg = err.get("msg", "invalid value")
+    if kind == "profile_field":  # a whole-object check naming one key of the object
+        loc.append(str(err.get("ctx", {}).get("field")))
+    field = ".".join(loc) or None
     if kind == "value_error":
         msg = msg.removeprefix("Value error, ")  # our own messages are already sentences
     if kind == "extra_forbidden":
@@ -386,21 +450,44 @@ def _raw_id(data: bytes | str | dict[str, Any]) -> Any:
     return obj.get("id") if isinstance(obj, dict) else None
 
 
-def parse_profile(data: bytes | str | dict[str, Any]) -> TumorProfile:
-    """Validate one profile (JSON bytes/str, or an already-decoded object); raise ProfileError."""
+def validate(model: type[ProfileModel], data: bytes | str | dict[str, Any]) -> Any:
+    """Validate one profile against ``model`` (JSON bytes/str, or a decoded object); raise ProfileError."""
     try:
         if isinstance(data, dict):
-            return _from_obj(data)
-        return TumorProfile.model_validate_json(data)
+            # Round-trip through JSON so a decoded object meets the same (JSON-mode) rules as bytes.
+            try:
+                raw = orjson.dumps(data)
+            except TypeError:  # what orjson cannot write (an integer beyond 64 bits) the standard library can
+                raw = json.dumps(data).encode()
+            return model.model_validate_json(raw)
+        return model.model_validate_json(data)
     except ValidationError as exc:
         raise _error_from(exc, _raw_id(data)) from None
 
 
-def _from_obj(obj: dict[str, Any]) -> TumorProfile:
-    # Round-trip through JSON so a decoded object meets the same (JSON-mode) rules as bytes.
-    try:
-        data = orjson.dumps(obj)
-    except TypeError:  # what orjson cannot write (an integer beyond 64 bits) the standard library can
-        data = json.dumps(obj).encode()
-    return TumorProfile.model_validate_json(data)
+# ------------------------------------------------ the profile of the bundled graph
+def parse_profile(data: bytes | str | dict[str, Any]) -> Any:
+    """Validate one profile against the bundled graph's variables; raise ProfileError.
 
+    With a store at hand, ``profile_schema(store).parse`` knows the store's own variables.
+    """
+    from .profile_schema import bundled_schema
+
+    return bundled_schema().parse(data)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the bundled graph's profile (a store's own: ``profile_schema(store).json_schema()``)."""
+    from .profile_schema import bundled_schema
+
+    return bundled_schema().json_schema()
+
+
+def __getattr__(name: str) -> Any:
+    """``TumorProfile`` (the bundled graph's model) and ``CANONICAL_UNITS`` (its numbers' units), made on first use."""
+    if name in ("TumorProfile", "CANONICAL_UNITS"):
+        from .profile_schema import bundled_schema
+
+        schema = bundled_schema()
+        return schema.model if name == "TumorProfile" else schema.canonical_units
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -39,6 +39,8 @@ class CohortResult(_Open):
     verdict: Literal["eligible", "ineligible", "unknown"]
     criteria: list[CriterionResult]
     to_confirm: list[str] = Field(description="criteria no field of the profile can decide")
+    recruiting: bool | None = Field(
+        None, description="whether the cohort takes patients now: open by the protocol and in a study that recruits")
 
 
 class Dosing(_Open):
@@ -64,6 +66,22 @@ class MatchResult(_Open):
     notes: list[str]
 
 
+class TrialsResult(BaseModel):
+    """The answer to one tumor profile matched against every trial of the registry (POST /match/trials)."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        title="TrialsResult",
+        json_schema_extra={"$id": "https://w3id.org/acse-kg/schema/trials-result.json"},
+    )
+
+    profile_id: str
+    results: list[MatchResult] = Field(
+        description="one v1 result per trial with a candidate cohort: eligible before unknown before ineligible, "
+                    "then fewest criteria left to confirm")
+    notes: list[str]
+
+
 class FieldError(BaseModel):
     field: str | None = Field(description="dotted path of the offending field, null when the whole body is at fault")
     message: str
@@ -82,6 +100,15 @@ class BatchLineError(BaseModel):
 def result_schema() -> dict[str, Any]:
     """The published JSON Schema of a match result."""
     schema = MatchResult.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
+
+
+def trials_result_schema() -> dict[str, Any]:
+    """The published JSON Schema of a cross-trial match result."""
+    schema = TrialsResult.model_json_schema()
+    for d in schema.get("$defs", {}).values():
+        d.pop("$id", None)  # a nested $id would make the $refs inside it resolve against it
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return schema
 

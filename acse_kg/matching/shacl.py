@@ -37,7 +37,8 @@ from ..namespaces import ACSE, SH
 from ..paths import SHAPES_DIR
 from ..store import GraphStore
 from .jsonld import PROF
-from .rules import Criterion, Expr, load_criteria, load_expressions, load_variables
+from ..model import AlterationTest, And, Comparison, Criterion, Expr, Not, PriorTherapyTest, TumourTypeTest, read_study
+from .rules import threshold
 
 SHAPES_FILE = SHAPES_DIR / "eligibility.ttl"
 SHAPES_NS = "https://w3id.org/acse-kg/id/shape/"
@@ -95,29 +96,37 @@ class _Builder:
 
     def shape(self, e: Expr, sure: bool) -> URIRef:
         """``sure``: E is true (datum present); else: E is not false (missing datum tolerated)."""
-        if e.op == "Comparison":
-            assert e.variable is not None
+        if isinstance(e, Comparison):
             path = self._path(e.variable.field)
-            thr = _literal(e.threshold)
+            thr = _literal(threshold(e))
             if e.comparator == "eq":
                 return self._prop(path, (SH.hasValue, thr)) if sure else self._prop(path, (SH["in"], self._list([thr])))
             extra = [(SH.minCount, Literal(1))] if sure else []
-            return self._prop(path, (RANGE[e.comparator], thr), *extra)  # type: ignore[index]
-        if e.op == "TumourTypeTest":
+            return self._prop(path, (RANGE[e.comparator], thr), *extra)
+        if isinstance(e, TumourTypeTest):
             zero = BNode()
             self.g.add((zero, SH.zeroOrMorePath, RDFS.subClassOf))
-            return self._prop(self._path_list([PROF.diagnosis, zero]), (SH.hasValue, URIRef(e.tumour_type)))  # type: ignore[arg-type]
-        if e.op == "AlterationTest":
+            return self._prop(self._path_list([PROF.diagnosis, zero]), (SH.hasValue, URIRef(e.tumour_type.iri)))
+        if isinstance(e, AlterationTest):
+            # Gene, type and the variant-level values the test names, on one alteration of the profile.
             parts = []
-            if e.gene:
-                parts.append(self._prop_only(PROF.gene, (SH.hasValue, URIRef(e.gene))))
-            if e.alteration_type:
-                parts.append(self._prop_only(PROF.alterationType, (SH.hasValue, URIRef(e.alteration_type))))
+            for path, value in ((PROF.gene, e.gene.iri if e.gene else None),
+                                (PROF.alterationType, e.alteration_type.iri if e.alteration_type else None),
+                                (PROF.partner, e.partner.iri if e.partner else None)):
+                if value is not None:
+                    parts.append(self._prop_only(path, (SH.hasValue, URIRef(value))))
+            for path, lit in ((PROF.protein_change, e.protein_change), (PROF.exon, e.exon),
+                              (PROF.variant_classification, e.variant_classification), (PROF.cnv_call, e.cnv_call),
+                              (PROF.function, e.function), (PROF.wildtype, e.wildtype)):
+                if lit is not None:
+                    parts.append(self._prop_only(path, (SH.hasValue, Literal(lit))))
             q = self._node(*[(SH.property, p) for p in parts])
             return self._prop(PROF.alteration, (SH.qualifiedValueShape, q), (SH.qualifiedMinCount, Literal(1)))
-        if e.op == "Negation":
-            return self._node((SH["not"], self.shape(e.operands[0], not sure)))
-        logic = SH["and"] if e.op == "Conjunction" else SH["or"]
+        if isinstance(e, PriorTherapyTest):
+            return self._prop(PROF.prior_therapies, (SH.hasValue, URIRef(e.drug.iri)))
+        if isinstance(e, Not):
+            return self._node((SH["not"], self.shape(e.operand, not sure)))
+        logic = SH["and"] if isinstance(e, And) else SH["or"]
         return self._node((logic, self._list([self.shape(o, sure) for o in e.operands])))
 
     def _prop_only(self, path: Any, *pairs: tuple[Any, Any]) -> URIRef:
@@ -165,16 +174,15 @@ def _literal(v: Any) -> Literal:
     return Literal(v)
 
 
-def decidable_criteria(store: GraphStore, study: str) -> list[Criterion]:
-    variables = load_variables(store)
-    return [c for c in load_criteria(store, study, load_expressions(store, variables)) if c.decidable]
+def decidable_criteria(store: GraphStore, nct: str) -> list[Criterion]:
+    return [c for c in read_study(store, nct).criteria if c.decidable]
 
 
-def generate(store: GraphStore, study: str | None = None) -> rdflib.Graph:
-    """The eligibility shapes of a study (default: the matcher's study), from its criteria."""
+def generate(store: GraphStore, nct: str | None = None) -> rdflib.Graph:
+    """The eligibility shapes of a study (default: the first matchable one), from its criteria in the model."""
     from .engine import _pick_study
 
-    study = study or _pick_study(store, None)[0]
+    study = _pick_study(store, nct)
     g = rdflib.Graph()
     for prefix, ns in (("sh", SH), ("acse", ACSE), ("tp", PROF), ("dcterms", DCTERMS), ("rdfs", RDFS)):
         g.bind(prefix, ns)

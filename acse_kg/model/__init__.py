@@ -22,7 +22,15 @@ from .expressions import (
     sort_key,
     walk,
 )
-from .reader import ModelError, StudyNotFound, read_study, read_variables, registry_studies, structured_studies
+from .reader import (
+    ModelError,
+    StudyNotFound,
+    read_study,
+    read_variables,
+    registry_studies,
+    structured_studies,
+    study_from_graph,
+)
 from .study import (
     RECRUITING_CODES,
     Arm,
@@ -44,5 +52,5 @@ __all__ = [
     "Comparison", "Criterion", "Curation", "Design", "Drug", "Expr", "Intervention", "ModelError", "Not", "Or",
     "Outcome", "Population", "PriorTherapyTest", "Regimen", "Study", "StudyNotFound", "Term", "TumourTypeTest",
     "Variable", "fields_read", "operands", "read_study", "read_variables", "registry_studies", "sort_key",
-    "structured_studies", "walk",
+    "structured_studies", "study_from_graph", "walk",
 ]

@@ -40,6 +40,9 @@ class Term:
     iri: str
     label: str = ""
     code: str = ""
+    #: The term's identifier in the external vocabulary it comes from, for display beside its label
+    #: (an OncoTree code, an HGNC id such as HGNC:427); empty for the registry's own terms.
+    accession: str = field(default="", compare=False)
 
     @property
     def name(self) -> str:

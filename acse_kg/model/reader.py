@@ -109,18 +109,27 @@ class _Graph:
     def __init__(self, g: rdflib.Graph, terms: dict[str, dict[str, Any]]) -> None:
         self.g = g
         self.terms = terms
+        # One pass over the triples into subject -> predicate -> objects: the reader asks a few
+        # thousand questions of a record, and rdflib's pattern matching costs more than the walk.
+        self.index: dict[Node, dict[Node, list[Node]]] = {}
+        for s, p, o in g:
+            self.index.setdefault(s, {}).setdefault(p, []).append(o)
 
     def one(self, s: Node, p: URIRef) -> Node | None:
-        return next(iter(self.g.objects(s, p)), None)
+        got = self.index.get(s, {}).get(p)
+        return got[0] if got else None
 
     def all(self, s: Node, p: URIRef) -> list[Node]:
-        return sorted(self.g.objects(s, p), key=str)
+        return sorted(self.index.get(s, {}).get(p, ()), key=str)
 
     def types(self, s: Node) -> set[str]:
-        return {local(t) for t in self.g.objects(s, RDF.type) if str(t).startswith(str(ACSE))}
+        return {local(t) for t in self.index.get(s, {}).get(RDF.type, ()) if str(t).startswith(str(ACSE))}
+
+    def subjects_of_type(self, t: URIRef) -> list[Node]:
+        return sorted((s for s, po in self.index.items() if t in po.get(RDF.type, ())), key=str)
 
     def label(self, s: Node) -> str:
-        own = _pick_label(self.g.objects(s, RDFS.label))
+        own = _pick_label(self.index.get(s, {}).get(RDFS.label, ()))
         return own or self.terms.get(str(s), {}).get("label", "")
 
     def term(self, iri: Node | None) -> Term | None:
@@ -131,7 +140,8 @@ class _Graph:
         label = self.label(iri)
         code = (t.get("code") or _text(self.one(iri, ACSE.oncotreeCode)) or _text(self.one(iri, ACSE.geneSymbol))
                 or _text(self.one(iri, ACSE.profileTerm)) or _text(self.one(iri, ACSE.code)))
-        return Term(str(iri), label, code)
+        accession = (t.get("acc") or _text(self.one(iri, ACSE.oncotreeCode)) or _text(self.one(iri, ACSE.hgncId)))
+        return Term(str(iri), label, code, str(accession))
 
 
 def _pick_label(labels: Iterable[Node]) -> str:
@@ -142,10 +152,11 @@ def _pick_label(labels: Iterable[Node]) -> str:
 
 # ------------------------------------------------------------------ vocabulary
 _TERM_QUERY = """
-SELECT ?i ?label ?code ?open ?perDay WHERE {
+SELECT ?i ?label ?code ?acc ?open ?perDay WHERE {
   VALUES ?i { %s }
   OPTIONAL { ?i rdfs:label ?label }
   OPTIONAL { ?i acse:oncotreeCode|acse:geneSymbol|acse:profileTerm|acse:code ?code }
+  OPTIONAL { ?i acse:oncotreeCode|acse:hgncId ?acc }
   OPTIONAL { ?i acse:isOpen ?open }
   OPTIONAL { ?i acse:dosesPerDay ?perDay }
 }"""
@@ -163,7 +174,7 @@ def _terms(store: GraphStore, iris: set[str]) -> dict[str, dict[str, Any]]:
         d = out.setdefault(i, {})
         if r.get("label") is not None:
             labels.setdefault(i, []).append(r["label"])  # type: ignore[arg-type]
-        for k in ("code", "open", "perDay"):
+        for k in ("code", "acc", "open", "perDay"):
             if r.get(k) is not None and k not in d:
                 d[k] = py(r[k])
     for i, ls in labels.items():
@@ -229,12 +240,36 @@ def _read_study(store: GraphStore, nct: str) -> Study:
         refs.update(str(o) for o in g.objects(None, p) if isinstance(o, URIRef))
     for t in g.objects(None, RDF.type):
         refs.add(str(t))
-    terms = _terms(store, refs)
+    # Studies share most of their terms (OncoTree classes, genes, statuses): each is looked up
+    # once per store version, so reading the thousandth study asks only for what is new.
+    known: dict[str, dict[str, Any]] = _cache.get(store, "model-terms", dict)
+    missing = refs - known.keys()
+    if missing:
+        found = _terms(store, missing)
+        known.update({i: found.get(i, {}) for i in missing})
+    terms = {i: known[i] for i in refs}
     return _Reader(_Graph(g, terms), read_variables(store)).study(study, nct)
 
 
+def study_from_graph(g: rdflib.Graph, nct: str, variables: dict[str, Variable] | None = None) -> Study:
+    """A study read from its record's triples alone: a past version, or a record not stored yet.
+
+    Not cached and without the store: vocabulary terms carry only what the
+    record says about them. With ``variables`` None, a comparison's variable
+    is known by its IRI alone (no profile field): enough for the study's
+    structure (cohorts, criteria, regimens and their registered text), which
+    is what the ClinicalTrials.gov export of a past version needs; matching
+    reads :func:`read_study`.
+    """
+    wanted = normalise_nct(nct) or nct
+    study = next((s for s in g.subjects(ACSE.nctId, Literal(wanted))), None)
+    if study is None:
+        raise StudyNotFound(f"no study {wanted} in the graph")
+    return _Reader(_Graph(g, {}), variables).study(study, wanted)
+
+
 class _Reader:
-    def __init__(self, g: _Graph, variables: dict[str, Variable]) -> None:
+    def __init__(self, g: _Graph, variables: dict[str, Variable] | None) -> None:
         self.g = g
         self.variables = variables
         self._exprs: dict[Node, Expr] = {}
@@ -256,7 +291,9 @@ class _Reader:
         e: Expr
         if kind == "Comparison":
             var_iri = g.one(node, ACSE.variable)
-            var = self.variables.get(str(var_iri)) if var_iri is not None else None
+            var = self.variables.get(str(var_iri)) if var_iri is not None and self.variables is not None else None
+            if var is None and var_iri is not None and self.variables is None:  # study_from_graph without variables
+                var = Variable(str(var_iri), "", None, "number", g.label(var_iri))
             if var is None:
                 raise ModelError(f"comparison {node} tests {var_iri}, which has no acse:profileField")
             comp = g.one(node, ACSE.comparator)
@@ -335,7 +372,7 @@ class _Reader:
         design_node = g.one(node, ACSE.statisticalDesign)
         design = None
         if design_node is not None:
-            kinds = sorted(g.g.objects(design_node, RDF.type), key=str)
+            kinds = g.all(design_node, RDF.type)
             design = Design(str(design_node), g.label(design_node),
                             g.label(kinds[0]) if kinds else "",
                             _num(g.one(design_node, ACSE.alpha)), _num(g.one(design_node, ACSE.beta)))
@@ -471,7 +508,7 @@ class _Reader:
                                         _num(g.one(o, ACSE.position)) or 0.0))
         outcomes.sort(key=lambda o: (o.kind != "primary", o.position, o.iri))
         curations = []
-        for c in sorted(g.g.subjects(RDF.type, ACSE.Curation), key=str):
+        for c in g.subjects_of_type(ACSE.Curation):
             prop = g.one(c, ACSE.curatedProperty)
             curations.append(Curation(
                 str(c), g.label(c), local(prop) if prop is not None else "",
@@ -516,4 +553,4 @@ def structured_studies(store: GraphStore) -> list[str]:
 _cache = DerivedCache()
 
 __all__ = ["ModelError", "StudyNotFound", "read_study", "read_variables", "registry_studies",
-           "structured_studies"]
+           "structured_studies", "study_from_graph"]

@@ -1,21 +1,33 @@
-"""Criterion expressions (acse:Comparison, tests, And/Or/Not) as readable text.
+"""The study model's expressions (criteria, cohort rules) as readable text, with thresholds and units.
 
-The graph states each computable rule as a tree of expression nodes, mostly
-blank nodes. The pages fetch the trees' triples in one SPARQL result (so blank
-node labels are consistent) and print them here, with thresholds and their
-UCUM units, so a reader sees exactly what software evaluates.
+The expressions are the model's tagged union (:mod:`acse_kg.model.expressions`),
+read once from the graph; this module only prints them, so a reader sees
+exactly what software evaluates. Every expression type has its text, the
+variant-level fields of an alteration test included. Nothing here names a
+trial: a gene-less alteration test reads as "a <drug> target", the drugs being
+the study's own, whatever they are.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 
-from rdflib import RDF, Literal, URIRef
-from rdflib.term import Node
-
-from ..namespaces import ACSE
+from ..model import (
+    COMPARATORS,
+    AlterationTest,
+    And,
+    Comparison,
+    Expr,
+    Not,
+    Or,
+    Population,
+    PriorTherapyTest,
+    Term,
+    TumourTypeTest,
+    operands,
+)
 
 #: How UCUM codes read in prose, after a number; each page shows the code itself beside it
 #: (thresholds table) or in a title attribute. Singular and plural where the word has both.
@@ -55,22 +67,34 @@ def unit_text(code: str | None, value: str | float | None = None) -> str:
     return _ucum_prose(code)
 
 
-def number_text(value: Node) -> str:
-    """A threshold as written: 8.0 -> '8', 1.5 -> '1.5', true -> 'yes'."""
-    if isinstance(value, Literal):
-        py = value.toPython()
-        if isinstance(py, bool):
-            return "yes" if py else "no"
-        if isinstance(py, (int, float)) or hasattr(py, "as_integer_ratio"):
-            try:
-                f = float(py)
-            except (TypeError, ValueError):
-                return str(value)
-            return str(int(f)) if f.is_integer() else f"{f:g}"
+def number_text(value: float | int | bool | str | None) -> str:
+    """A threshold or dose as written: 8.0 -> '8', 1.5 -> '1.5', true -> 'yes'; None -> ''."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        f = float(value)
+        return str(int(f)) if f.is_integer() else f"{f:g}"
     return str(value)
 
 
-@dataclass
+def ages_text(pop: Population | None) -> str:
+    """Age bounds as the ontology states them: minimum inclusive, maximum exclusive ("≥ 1 year")."""
+    if pop is None:
+        return "any age"
+    lo = f"{pop.min_age:g}" if pop.min_age is not None else None
+    hi = f"{pop.max_age:g}" if pop.max_age is not None else None
+    if lo and hi:
+        return f"≥ {lo} and < {hi} {unit_text('a', hi)}"
+    if lo:
+        return f"≥ {lo} {unit_text('a', lo)}"
+    if hi:
+        return f"< {hi} {unit_text('a', hi)}"
+    return "any age"
+
+
+@dataclass(frozen=True)
 class Threshold:
     """One comparison of a criterion: the row of a thresholds table."""
 
@@ -85,109 +109,121 @@ class Threshold:
     alternative: bool = False  # one of several alternatives (inside an Or): not required on its own
 
 
-@dataclass
-class ExpressionGraph:
-    """The triples of every expression node of one study, and labels of the IRIs they cite."""
+def _local(iri: str) -> str:
+    return iri.rsplit("/", 1)[-1].rsplit("#", 1)[-1]
 
-    triples: dict[Node, dict[URIRef, list[Node]]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(list)))
-    labels: dict[str, str] = field(default_factory=dict)
-    symbols: dict[str, str] = field(default_factory=dict)
-    codes: dict[str, str] = field(default_factory=dict)
 
-    def add(self, s: Node, p: URIRef, o: Node) -> None:
-        if o not in self.triples[s][p]:
-            self.triples[s][p].append(o)
+def _label(t: Term) -> str:
+    """A term as the pages name it in a rule: a gene by its symbol, anything else by its label."""
+    return t.label or t.code or _local(t.iri)
 
-    def one(self, node: Node, p: URIRef) -> Node | None:
-        vals = self.triples.get(node, {}).get(p, [])
-        return vals[0] if vals else None
 
-    def label(self, iri: Node | None) -> str:
-        if iri is None:
-            return "?"
-        return self.labels.get(str(iri), str(iri).rsplit("/", 1)[-1].rsplit("#", 1)[-1])
+def _gene(t: Term) -> str:
+    return t.code or t.label or _local(t.iri)
 
-    def operands(self, node: Node) -> list[Node]:
-        """An And/Or's operands in reading order: RDF keeps them as a set, and ordering by their
-        text (not by blank-node labels, which change at every load) keeps every page stable."""
-        return sorted(self.triples.get(node, {}).get(ACSE.operand, []), key=lambda o: self.text(o, top=False))
 
-    # ------------------------------------------------------------ printing
-    def text(self, node: Node, top: bool = True) -> str:
-        """The expression as a sentence fragment; nested And/Or are parenthesised."""
-        types = set(self.triples.get(node, {}).get(RDF.type, []))
-        ops = self.triples.get(node, {}).get(ACSE.operand, [])
-        if ACSE.Comparison in types:
-            return self._comparison(node)
-        if ACSE.TumourTypeTest in types:
-            t = self.one(node, ACSE.tumourType)
-            code = self.codes.get(str(t), "")
-            return f"diagnosis is {self.label(t)}" + (f" ({code})" if code else "") + " or a subtype"
-        if ACSE.AlterationTest in types:
-            gene = self.one(node, ACSE.gene)
-            alt = self.one(node, ACSE.alterationType)
-            g = self.label(gene) if gene is not None else "a crizotinib target"
-            a = self.label(alt) if alt is not None else "alteration"
-            return f"{g} {a}"
-        if ACSE.Negation in types and ops:
-            return f"not {self.text(ops[0], top=False)}"
-        if ACSE.Conjunction in types or ACSE.Disjunction in types:
-            word = " and " if ACSE.Conjunction in types else " or "
-            body = word.join(self.text(o, top=False) for o in self.operands(node))
-            return body if top else f"({body})"
-        return "?"
+def _or_list(words: list[str]) -> str:
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " or " + words[-1]
 
-    def _comparison(self, node: Node) -> str:
-        var = self.one(node, ACSE.variable)
-        comp = self.one(node, ACSE.comparator)
-        thr = self.one(node, ACSE.threshold)
-        unit = self.one(node, ACSE.unit)
-        value = number_text(thr) if thr is not None else "?"
-        if isinstance(thr, Literal) and isinstance(thr.toPython(), bool) and comp == ACSE.eq:
-            return self.label(var) if thr.toPython() else f"no {self.label(var)}"
-        sym = self.symbols.get(str(comp), "?")
-        ut = unit_text(str(unit), value) if unit is not None else ""
-        return f"{self.label(var)} {sym} {value}" + (f" {ut}" if ut else "")
 
-    def thresholds(self, node: Node) -> list[Threshold]:
+class ExpressionText:
+    """Prints one study's expressions; ``drugs`` (the study's drug labels) name what a gene-less test targets."""
+
+    def __init__(self, drugs: Iterable[str] = ()) -> None:
+        self.drugs = [d for d in drugs if d]
+
+    def operands(self, e: Expr) -> list[Expr]:
+        """An And/Or's operands in reading order: ordered by their text, so every page is stable."""
+        return sorted(operands(e), key=lambda o: self.text(o, top=False))
+
+    def text(self, e: Expr | None, top: bool = True) -> str:
+        """The expression as a sentence fragment; nested And/Or are parenthesised; None -> ''."""
+        if e is None:
+            return ""
+        if isinstance(e, Comparison):
+            return self._comparison(e)
+        if isinstance(e, TumourTypeTest):
+            t = e.tumour_type
+            return f"diagnosis is {_label(t)}" + (f" ({t.code})" if t.code else "") + " or a subtype"
+        if isinstance(e, AlterationTest):
+            return self._alteration(e)
+        if isinstance(e, PriorTherapyTest):
+            return f"prior treatment with {_label(e.drug)}"
+        if isinstance(e, Not):
+            return f"not {self.text(e.operand, top=False)}"
+        word = " and " if isinstance(e, And) else " or "
+        body = word.join(self.text(o, top=False) for o in self.operands(e))
+        return body if top else f"({body})"
+
+    def _comparison(self, e: Comparison) -> str:
+        name = e.variable.label or _local(e.variable.iri)
+        value = number_text(e.threshold)
+        if isinstance(e.threshold, bool) and e.comparator == "eq":
+            return name if e.threshold else f"no {name}"
+        sym = COMPARATORS.get(e.comparator, "?")
+        ut = unit_text(e.unit, value) if e.unit else ""
+        return f"{name} {sym} {value}" + (f" {ut}" if ut else "")
+
+    def _alteration(self, e: AlterationTest) -> str:
+        if e.gene is not None:
+            gene = _gene(e.gene)
+        elif self.drugs:
+            gene = f"a {_or_list(self.drugs)} target"  # what the study's drugs target
+        else:
+            gene = "any gene"
+        if e.wildtype:
+            return f"{gene} wild type"
+        kind = _label(e.alteration_type) if e.alteration_type is not None else "alteration"
+        details = []
+        if e.protein_change:
+            details.append(f"any change at {e.protein_change}" if _wildcard(e.protein_change) else e.protein_change)
+        if e.exon is not None:
+            details.append(f"exon {e.exon}")
+        if e.variant_classification:
+            details.append(e.variant_classification.replace("_", " ").lower())
+        if e.cnv_call:
+            details.append(f"copy-number call {e.cnv_call.replace('_', ' ').lower()}")
+        if e.partner is not None:
+            details.append(f"with {_gene(e.partner)}")
+        if e.function:
+            details.append(e.function)
+        return f"{gene} {kind}" + (f" ({', '.join(details)})" if details else "")
+
+    # ------------------------------------------------------------ thresholds
+    def thresholds(self, e: Expr | None) -> list[Threshold]:
         """Every numeric comparison inside an expression, in reading order."""
         out: list[Threshold] = []
-        self._collect(node, out, set(), False)
+        if e is not None:
+            self._collect(e, out, False)
         return out
 
-    def _collect(self, node: Node, out: list[Threshold], seen: set[Node], alternative: bool) -> None:
-        if node in seen:
-            return
-        seen.add(node)
-        types = set(self.triples.get(node, {}).get(RDF.type, []))
-        if ACSE.Comparison in types:
-            thr = self.one(node, ACSE.threshold)
-            if isinstance(thr, Literal) and isinstance(thr.toPython(), bool):
+    def _collect(self, e: Expr, out: list[Threshold], alternative: bool) -> None:
+        if isinstance(e, Comparison):
+            if isinstance(e.threshold, bool):
                 return
-            var = self.one(node, ACSE.variable)
-            comp = self.one(node, ACSE.comparator)
-            unit = self.one(node, ACSE.unit)
-            reg_t = self.one(node, ACSE.registeredThreshold)
-            reg_u = self.one(node, ACSE.registeredUnit)
-            cur = self.one(node, ACSE.curation)
+            value = number_text(e.threshold)
             registered = ""
-            if reg_t is not None or reg_u is not None:
-                registered = f"{number_text(reg_t) if reg_t is not None else ''} {reg_u or ''}".strip()
-            out.append(
-                Threshold(
-                    variable=self.label(var),
-                    variable_iri=str(var) if var is not None else "",
-                    comparator=self.symbols.get(str(comp), "?"),
-                    value=number_text(thr) if thr is not None else "",
-                    unit=str(unit) if unit is not None else "",
-                    unit_text=unit_text(str(unit), number_text(thr) if thr is not None else None)
-                    if unit is not None else "",
-                    registered=registered,
-                    curation_iri=str(cur) if cur is not None else "",
-                    alternative=alternative,
-                )
-            )
+            if e.registered_threshold is not None or e.registered_unit is not None:
+                registered = f"{number_text(e.registered_threshold)} {e.registered_unit or ''}".strip()
+            out.append(Threshold(
+                variable=e.variable.label or _local(e.variable.iri),
+                variable_iri=e.variable.iri,
+                comparator=COMPARATORS.get(e.comparator, "?"),
+                value=value,
+                unit=e.unit or "",
+                unit_text=unit_text(e.unit, value) if e.unit else "",
+                registered=registered,
+                curation_iri=e.curation or "",
+                alternative=alternative,
+            ))
             return
-        alternative = alternative or ACSE.Disjunction in types
-        for o in self.operands(node):
-            self._collect(o, out, seen, alternative)
+        alternative = alternative or isinstance(e, Or)
+        for o in self.operands(e):
+            self._collect(o, out, alternative)
+
+
+def _wildcard(change: str) -> bool:
+    """A protein change naming a position without the residue it becomes (p.V600), which any change there meets."""
+    return re.fullmatch(r"p\.[A-Z][a-z]{0,2}\d+", change) is not None

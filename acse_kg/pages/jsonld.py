@@ -1,7 +1,7 @@
 """schema.org ``MedicalTrial`` JSON-LD embedded in the study page, for search engines and crawlers.
 
-Built from the same two derivations as the page (the API v2 JSON and the
-graph's IRIs). The context is inline (``@vocab``), never a remote URL, so that
+Built from the same two derivations as the page (the API v2 JSON, and the
+study model with the graph's IRIs). The context is inline (``@vocab``), never a remote URL, so that
 the JSON-LD parses as RDF offline.
 """
 
@@ -32,6 +32,14 @@ def _org(name: str, g: StudyGraph) -> dict[str, Any]:
     if iri:
         out["@id"] = iri
     return out
+
+
+def _drug_iri(g: StudyGraph, name: str) -> str:
+    """The IRI of the drug an intervention of that name gives (the model's intervention, else a drug of that label)."""
+    for iv in g.study.interventions:
+        if iv.drug is not None and iv.label.lower() == name.lower():
+            return iv.drug.iri
+    return next((d.iri for d in g.study.drugs if name.lower() in (d.label.lower(), d.name.lower())), "")
 
 
 def study_jsonld(study: dict[str, Any], g: StudyGraph, nct: str) -> dict[str, Any]:
@@ -89,8 +97,9 @@ def study_jsonld(study: dict[str, Any], g: StudyGraph, nct: str) -> dict[str, An
         subjects = []
         for d in drugs:
             node: dict[str, Any] = {"@type": "Drug", "name": d.get("name", "")}
-            if g.drug is not None and g.drug.label.lower() == str(d.get("name", "")).lower():
-                node["@id"] = g.drug.iri
+            drug = _drug_iri(g, str(d.get("name", "")))
+            if drug:
+                node["@id"] = drug
             if d.get("otherNames"):
                 node["alternateName"] = d["otherNames"]
             subjects.append(node)

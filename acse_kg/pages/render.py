@@ -15,13 +15,14 @@ from markupsafe import Markup
 
 from ..ctgov.export import StudyNotFound, export_study
 from ..derived import DerivedCache
+from ..model import Cohort, Criterion, Population, StudyNotFound as NoSuchStudy
 from ..namespaces import ACSE, BASE, NCT_HINT, compact_iri, is_nct
 from ..paths import STATIC_DIR, TEMPLATES_DIR
 from ..record_check import check_study
 from ..store import GraphStore
 from . import ctgov_view as cv
-from .expressions import unit_text
-from .graph import Cohort, Criterion, StudyGraph, study_graph, study_ids
+from .expressions import ages_text, number_text, unit_text
+from .graph import StudyGraph, is_oncotree_root, study_graph, study_ids
 from .jsonld import study_jsonld
 
 #: Assets the pages need, all in acse_kg/static (no external asset: pages work offline).
@@ -110,8 +111,11 @@ def environment() -> Environment:
     env.filters["paragraphs"] = cv.paragraphs
     env.filters["humanise"] = cv.humanise
     env.filters["unit_text"] = unit_text
+    env.filters["num"] = number_text
+    env.filters["ages"] = ages_text
+    env.tests["oncotree_root"] = is_oncotree_root
     env.filters["compact"] = lambda v: compact_iri(v) or v
-    env.filters["pct"] = lambda v: "" if v is None else f"{v * 100:g}%"
+    env.filters["pct"] = lambda v: f"{v * 100:g}%" if isinstance(v, (int, float)) else ""  # none, or no design
     env.globals["iri_base"] = BASE
     return env
 
@@ -147,10 +151,9 @@ def _study_data(store: GraphStore, nct: str) -> tuple[dict[str, Any], StudyGraph
 
     def read() -> tuple[dict[str, Any], StudyGraph]:
         try:
-            exported = export_study(store, nct)
-        except StudyNotFound as exc:
+            return export_study(store, nct), study_graph(store, nct)
+        except (StudyNotFound, NoSuchStudy) as exc:
             raise PageNotFound(str(exc)) from exc
-        return exported, study_graph(store, nct)
 
     return _derived.get(store, "study-" + nct, read)  # type: ignore[no-any-return]
 
@@ -166,7 +169,7 @@ def bullet_name(g: StudyGraph, iri: str) -> str:
         return iri.rsplit("/", 1)[-1]
     if c.component_of:
         return "a rule of " + bullet_name(g, c.component_of)
-    number = f" {c.position:g}" if c.position < 1e9 else ""  # no acse:position: no number to give
+    number = f" {c.position:g}" if c.position > 0 else ""  # no acse:position (read as 0): no number to give
     if c.parent:
         return f"item{number} of {bullet_name(g, c.parent)}"
     return f"{c.kind} criterion{number}"
@@ -217,20 +220,19 @@ def cohort_page(store: GraphStore, nct: str, number: int, links: Links | None = 
     """One cohort: its definition (pathology, gene and alteration, population) and every criterion it applies."""
     links = links or Links()
     exported, g = data or _study_data(store, nct)
-    cohort: Cohort | None = next((c for c in g.cohorts if c.number == number), None)
+    cohort: Cohort | None = g.study.cohort(number)
     if cohort is None:
+        if g.problem:
+            raise PageNotFound(f"study {nct}'s cohorts cannot be read: {g.problem}")
         raise PageNotFound(f"study {nct} has no cohort {number} (cohorts: 1-{len(g.cohorts)})")
-
-    def applies(c: Criterion) -> bool:
-        return not c.cohorts or cohort.iri in c.cohorts
 
     specific = [c for c in g.criteria.values() if cohort.iri in c.cohorts and not c.parent and not c.component_of]
     ctx = _common(links, g) | {
         "nct": nct,
         "m": cv.modules(exported),
         "cohort": cohort,
-        "inclusion": [c for c in g.inclusion if applies(c) and not c.cohorts],
-        "exclusion": [c for c in g.exclusion if applies(c) and not c.cohorts],
+        "inclusion": [c for c in g.inclusion if not c.cohorts],
+        "exclusion": [c for c in g.exclusion if not c.cohorts],
         "specific": sorted(specific, key=lambda c: (c.kind, c.position)),
         "previous": number - 1 if any(c.number == number - 1 for c in g.cohorts) else None,
         "next": number + 1 if any(c.number == number + 1 for c in g.cohorts) else None,
@@ -239,7 +241,7 @@ def cohort_page(store: GraphStore, nct: str, number: int, links: Links | None = 
     return environment().get_template("cohort.html").render(ctx)
 
 
-def _regimen_fits(pop: Any, cohort: Cohort) -> bool:
+def _regimen_fits(pop: Population | None, cohort: Cohort) -> bool:
     """Whether a dosing regimen's age band overlaps the cohort's population."""
     if pop is None or cohort.population is None:
         return True
