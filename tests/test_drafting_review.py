@@ -146,3 +146,11 @@ def test_curate_on_the_command_line(tmp_path) -> None:  # noqa: ANN001
     assert [i["state"] for i in answered if i["id"] == target["id"]] == ["accepted"]  # the stored, reviewed drafts
     both = runner.invoke(app, ["curate", REF, "--list", "--accept", target["id"], "--store", store])
     assert both.exit_code == 2 and "exactly one of" in both.stderr
+
+
+def test_presence_drafts_use_the_variables_added_for_them(imported: GraphStore) -> None:
+    save_drafts(imported, REF, agent="tester")
+    pregnant = [c for c in read_study(imported, REF).criteria if c.kind == "exclusion" and c.text == "Pregnant"]
+    assert len(pregnant) == 1
+    e = pregnant[0].excludes_when
+    assert isinstance(e, Comparison) and (e.variable.field, e.comparator, e.threshold) == ("history.pregnancy", "eq", True)
