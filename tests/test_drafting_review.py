@@ -154,3 +154,11 @@ def test_presence_drafts_use_the_variables_added_for_them(imported: GraphStore) 
     assert len(pregnant) == 1
     e = pregnant[0].excludes_when
     assert isinstance(e, Comparison) and (e.variable.field, e.comparator, e.threshold) == ("history.pregnancy", "eq", True)
+
+
+def test_a_review_keeps_the_time_of_the_drafting(imported: GraphStore) -> None:
+    items = save_drafts(imported, REF, agent="tester").items
+    query = "SELECT ?t WHERE { ?a a acse:DraftingActivity ; prov:endedAtTime ?t }"
+    before = [str(r["t"]) for r in imported.select(query)]
+    review(imported, REF, items[0]["id"], "accepted", agent="alice")
+    assert [str(r["t"]) for r in imported.select(query)] == before and len(before) == 1

@@ -118,7 +118,7 @@ def save_drafts(store: GraphStore, nct: str, *, agent: str, note: str | None = N
     kept = len(fresh) - sum(1 for i in items if i["state"] == "draft")
     items += list(decided.values())  # decisions on words the parser no longer drafts are kept too
     kept += len(decided)
-    previous = _write(store, nct, g, items, agent=agent, note=note or "draft of the eligibility criteria")
+    previous = _write(store, nct, g, items, agent=agent, note=note or "draft of the eligibility criteria", redrafted=True)
     return Saved(nct, items, kept, previous)
 
 
@@ -173,17 +173,22 @@ def parse_edit(text: str) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------- writing
-def _write(store: GraphStore, nct: str, g: rdflib.Graph, items: list[dict[str, Any]], *, agent: str, note: str) -> str | None:
+def _write(store: GraphStore, nct: str, g: rdflib.Graph, items: list[dict[str, Any]], *, agent: str, note: str,
+           redrafted: bool = False) -> str | None:
+    """Replace the study's drafted nodes with ``items`` as one new version (a review keeps the drafting's time)."""
     from ..history import edit_study
 
+    activity = URIRef(_draft_prefix(nct) + "activity")
+    ended = g.value(activity, PROV.endedAtTime)
+    if redrafted or ended is None:
+        ended = Literal(datetime.now(timezone.utc).isoformat(timespec="seconds"), datatype=XSD.dateTime)
     out = _without_drafts(g, nct)
     vocab = _Vocabulary(store)
     study = URIRef(study_iri(nct))
-    activity = URIRef(_draft_prefix(nct) + "activity")
     out.add((activity, RDF.type, ACSE.DraftingActivity))
     out.add((activity, RDFS.label, Literal(f"drafting of the eligibility criteria of {nct}", lang="en")))
     out.add((activity, PROV.used, study))
-    out.add((activity, PROV.endedAtTime, Literal(datetime.now(timezone.utc).isoformat(timespec="seconds"), datatype=XSD.dateTime)))
+    out.add((activity, PROV.endedAtTime, ended))
     for n, item in enumerate(items, start=1):
         node = URIRef(_draft_prefix(nct) + item["id"])
         out.add((study, ACSE.hasCriterion, node))
