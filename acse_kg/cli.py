@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from .commands import ctgov_cmds, graph_cmds, match_cmds, render_cmds, serve_cmds
+from .commands import ctgov_cmds, draft_cmds, graph_cmds, match_cmds, render_cmds, serve_cmds
 
 app = typer.Typer(
     name="acse-kg",
@@ -14,7 +14,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for module in (graph_cmds, match_cmds, render_cmds, serve_cmds, ctgov_cmds):
+for module in (graph_cmds, match_cmds, render_cmds, serve_cmds, ctgov_cmds, draft_cmds):
     module.register(app)
 
 
