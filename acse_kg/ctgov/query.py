@@ -39,7 +39,8 @@ from typing import Any, Callable, Iterator
 from ..loader import STUDY_GRAPH_PREFIX
 from ..namespaces import normalise_nct, sparql_string
 from ..store import GraphStore
-from .essie import Area, EssieError, Leaf, Missing, Node, Range, Term, areas, parse, positive_terms, to_sparql
+from .essie import (And, Area, EssieError, Leaf, Missing, Node, Not, Or, Range, Term, areas, parse, positive_terms,
+                    to_sparql)
 from .export import _codes, export_study
 from .facets import AggFilter, FacetError, parse_agg_filters
 from .fields import FieldsError, Path_, parse_fields, project
@@ -267,10 +268,9 @@ def _in_area(paths: str, text: str, v: _Vars) -> str:
 
 
 def _in_record(text: str, v: _Vars) -> str:
-    t, x, p, g = v("t"), v("x"), v("p"), v("g")
-    graph = f"IRI(CONCAT({sparql_string(STUDY_GRAPH_PREFIX)}, ?nct))"
-    return (f"EXISTS {{ GRAPH {g} {{ {x} {p} {t} }} FILTER({g} = {graph}) "
-            f"FILTER(isLiteral({t}) && {_contains(t, text)}) }}")
+    """A term found in any literal of the study's own graph (``?graph``, bound once per study)."""
+    t, x, p = v("t"), v("x"), v("p")
+    return f"EXISTS {{ GRAPH ?graph {{ {x} {p} {t} FILTER(isLiteral({t}) && {_contains(t, text)}) }} }}"
 
 
 def _partial_date(var: str) -> str:
@@ -371,28 +371,45 @@ def _essie_filter(name: str, tree: Node, v: _Vars) -> str:
         raise QueryError(f"{name}: {exc}") from None
 
 
+def _has_or(tree: Node) -> bool:
+    if isinstance(tree, Or):
+        return True
+    if isinstance(tree, (And,)):
+        return any(_has_or(o) for o in tree.operands)
+    if isinstance(tree, (Not, Area)):
+        return _has_or(tree.operand)
+    return False
+
+
 def _relevance(q: StudyQuery, v: _Vars) -> str:
-    """A score for ``@relevance``: each searched term found counts 1, and 1 more when a title holds it.
+    """A score for ``@relevance``: each searched term a title holds counts 2, each found elsewhere 1.
 
     ClinicalTrials.gov's Essie ranks by weighted term hits with titles
     weighing most; this keeps that order of things on the registry's substring
-    search. Without a search every study scores 0 and the NCT order decides.
+    search. Where a query has no OR, every match holds every term, so only the
+    title hits are counted (the rest would add the same to every study).
+    Without a search every study scores 0 and the NCT order decides.
     """
     parts = []
     for name, tree in q.essie.items():
+        varies = _has_or(tree)
         for term, area in positive_terms(tree):
+            parts.append(f"IF({_in_area(TITLES, term.text, v)}, 2, 0)")
+            if not varies:
+                continue
             if area is not None:
                 found = _piece_test(piece(area), term, v)
             else:
                 found = _in_area(AREAS[name], term.text, v) if name in AREAS else _in_record(term.text, v)
-            parts.append(f"IF({found}, 1, 0) + IF({_in_area(TITLES, term.text, v)}, 1, 0)")
+            parts.append(f"IF({found}, 1, 0)")
     return " + ".join(parts) or "0"
 
 
 def search_query(q: StudyQuery) -> str:
     """The SELECT of the matching studies: ``?nct``, ``?score`` and one ``?k<i>`` per sort key."""
     v = _Vars()
-    where = ["?s a/rdfs:subClassOf* acse:Study ; acse:nctId ?nct ."]
+    where = ["?s a/rdfs:subClassOf* acse:Study ; acse:nctId ?nct .",
+             f"BIND(IRI(CONCAT({sparql_string(STUDY_GRAPH_PREFIX)}, STR(?nct))) AS ?graph)"]
     if q.ids:
         where.append("FILTER(STR(?nct) IN (" + ", ".join(sparql_string(n) for n in q.ids) + "))")
     if q.statuses:
@@ -404,18 +421,20 @@ def search_query(q: StudyQuery) -> str:
         where.append("FILTER(" + " || ".join(_piece_test(piece(a), Term(value), v) for a, value in agg.tests) + ")")
     if q.geo is not None:
         where.append(q.geo.box_filter("?s", v("g"), v("la"), v("lo")))
+    # the matches first; the score and sort keys are then computed for them alone
+    outer = ["{ SELECT ?s ?nct ?graph WHERE {\n" + "\n".join(where) + "\n} }"]
     select = ["?nct"]
     if any(k.piece is None for k in q.sort):
-        where.append(f"BIND(({_relevance(q, v)}) AS ?score)")
+        outer.append(f"BIND(({_relevance(q, v)}) AS ?score)")
         select.append("(SAMPLE(?score) AS ?relevance)")
     for i, key in enumerate(q.sort):
         if key.piece is None:
             continue
         value = v("v")
         sortable = _partial_date(value) if key.piece.is_date else f"xsd:decimal({value})"
-        where.append(f"OPTIONAL {{ {key.piece.pattern('?s', value, v('h'))} BIND({sortable} AS ?key{i}) }}")
+        outer.append(f"OPTIONAL {{ {key.piece.pattern('?s', value, v('h'))} BIND({sortable} AS ?key{i}) }}")
         select.append(f"({'MAX' if key.descending else 'MIN'}(?key{i}) AS ?k{i})")
-    return ("SELECT " + " ".join(select) + " WHERE {\n" + "\n".join(where) + "\n} GROUP BY ?nct")
+    return "SELECT " + " ".join(select) + " WHERE {\n" + "\n".join(outer) + "\n} GROUP BY ?nct"
 
 
 def _order(rows: list[dict[str, str]], keys: list[SortKey]) -> list[str]:
@@ -450,8 +469,9 @@ def store_select(store: GraphStore) -> Select:
     return run
 
 
-def matching_ncts(select: Select, q: StudyQuery) -> list[str]:
-    """NCT numbers of the live studies that match, in the asked order."""
+def matching_ncts(source: GraphStore | Select, q: StudyQuery) -> list[str]:
+    """NCT numbers of the live studies that match, in the asked order (``source``: a store, or a select)."""
+    select: Select = store_select(source) if hasattr(source, "select") else source  # type: ignore[assignment,arg-type]
     rows = select(search_query(q))
     if q.geo is not None:
         rows = [r for r in rows if r["nct"] in q.geo.within(select, [r["nct"] for r in rows])]

@@ -11,8 +11,10 @@
   such node, so both answer the whole tree.
 * **enums**: every enumeration of the spec's ``components/schemas`` that a
   field of the record takes, with the pieces whose values it holds (from the metadata's ``isEnum`` fields) and, as
-  ``legacyValue``, the label the registry's ontology gives the value (the
-  individual carrying that ``acse:code``), else the code in words.
+  ``legacyValue``, the curated label the registry's ontology gives the value
+  (the individual carrying that ``acse:code``; "Active, not recruiting"),
+  else the code in words (values the ontology only mints from the spec carry
+  a generated label, not a display name).
 * **size**: the gzip size of each study's API v2 JSON as this registry writes
   it, with ClinicalTrials.gov's summary (average, percentiles, 10 largest,
   ranges of 1 KB ... 1 MB), computed from the graph and kept until the store
@@ -23,14 +25,16 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from typing import Any
 
 from ..derived import DerivedCache
 from ..history import LOG_GRAPH
+from ..namespaces import sparql_string
 from ..store import GraphStore
 from .export import _codes, export_study
 from .pieces import metadata
-from .spec import schemas, spec
+from .spec import ENUM_CLASSES, schemas, spec
 
 _CACHE = DerivedCache()
 #: The percentiles ClinicalTrials.gov reports for study sizes.
@@ -79,17 +83,31 @@ def _enum_pieces() -> dict[str, list[str]]:
     return out
 
 
+#: How the definition of an enumeration value minted from the spec (no curated label) begins.
+MINTED = "The ClinicalTrials.gov API v2 value "
+
+
+def code_in_words(code: str) -> str:
+    """``EARLY_PHASE1`` -> ``Early phase 1``; a short code stays as it is (``NA``)."""
+    if len(code) <= 2:
+        return code
+    return re.sub(r"(?<=[A-Za-z])(?=\d)", " ", code.replace("_", " ").capitalize())
+
+
 def enums(store: GraphStore) -> list[dict[str, Any]]:
     """The EnumInfoList: each spec enumeration, its pieces and its values."""
-    rows = store.select("SELECT ?code (SAMPLE(?label) AS ?l) WHERE { ?i acse:code ?code ; rdfs:label ?label } "
-                        "GROUP BY ?code")
-    labels = {str(r["code"]): str(r["l"]) for r in rows}
+    rows = store.select(f"""SELECT ?cls ?code (SAMPLE(?label) AS ?l) WHERE {{
+        ?i a ?cls ; acse:code ?code ; rdfs:label ?label
+        FILTER NOT EXISTS {{ ?i skos:definition ?d FILTER(STRSTARTS(STR(?d), {sparql_string(MINTED)})) }} }}
+        GROUP BY ?cls ?code""")
+    labels = {(str(r["cls"]).rsplit("#", 1)[-1].rsplit("/", 1)[-1], str(r["code"])): str(r["l"]) for r in rows}
     pieces = _enum_pieces()
     out = []
     for name, schema in schemas().items():
         if "enum" not in schema or name not in pieces:  # only the enumerations of the record's fields
             continue
-        values = [{"value": str(v), "legacyValue": labels.get(str(v), str(v).replace("_", " ").capitalize())}
+        cls = ENUM_CLASSES.get(name)
+        values = [{"value": str(v), "legacyValue": labels.get((cls or "", str(v))) or code_in_words(str(v))}
                   for v in schema["enum"]]
         out.append({"type": name, "pieces": pieces.get(name, []), "values": values})
     return out
