@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from acse_kg.ctgov.schema import validate_response
+from acse_kg.ctgov.schema import validate_instance, validate_response
 from ctgov_fixtures import RECORDS, load_record
 
 
@@ -32,8 +32,16 @@ def answer(r: Any) -> Any:
 
 
 def conforms(r: Any, spec_path: str) -> bool:
-    """Whether the answer is what the 2.0.5 spec says ``GET spec_path`` answers with that status and media type."""
-    problems = validate_response(spec_path, r.status_code, r.headers["content-type"], answer(r))
+    """Whether the answer is what the 2.0.5 spec says ``GET spec_path`` answers with that status and media type.
+
+    The spec documents CSV (``StudiesCsv``) for one study only, though its ``format`` parameter offers csv
+    for the list too: a CSV list is checked against that same schema.
+    """
+    media = r.headers["content-type"]
+    if spec_path == "/studies" and media.startswith("text/csv"):
+        problems = validate_instance(answer(r), "StudiesCsv")
+    else:
+        problems = validate_response(spec_path, r.status_code, media, answer(r))
     assert problems == [], problems
     return True
 

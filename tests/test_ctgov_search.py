@@ -222,3 +222,36 @@ def test_the_search_runs_in_the_query_pool_within_its_time_limit():
     with TestClient(create_app(st, ServerSettings(query_workers=1, query_timeout=0.05))) as c:
         r = c.get("/api/v2/studies", params={"query.term": " OR ".join(f"nothing{i}" for i in range(200))})
     assert r.status_code == 503 and r.headers["content-type"].startswith("text/plain") and "stopped" in r.text
+
+
+_ESSIE_BITS = st.sampled_from(["AREA[Phase]", "AREA[StartDate]", "AREA[EnrollmentCount]", "AREA[MinimumAge]",
+                               "AREA[LocationCity]", "RANGE[", "]", ",", "MIN", "MAX", "MISSING", "(", ")", "\"",
+                               " AND ", " OR ", "NOT ", "2013-01", "16 years", "1e999", "nan", "x", "\\", "'",
+                               "}", "#", " ", "9" * 40])
+
+
+@given(advanced=st.lists(_ESSIE_BITS, max_size=12).map("".join),
+       sort=st.sampled_from(["", "StartDate", "EnrollmentCount:desc", "@relevance:asc", "Phase", "x:y"]),
+       agg=st.text(alphabet="phase:23 status,rec|not", max_size=12),
+       geo=st.text(alphabet="distance(0123456789.,-kmi)", max_size=30))
+@settings(max_examples=60, deadline=None)
+def test_no_parameter_text_makes_the_search_fail_other_than_a_query_error(advanced, sort, agg, geo):
+    """Whatever the text, the search either answers or refuses with a QueryError (a 400): never a broken query."""
+    from acse_kg.ctgov.query import QueryError, matching_ncts, parse_params
+
+    params = {k: v for k, v in {"filter.advanced": advanced, "sort": sort, "aggFilters": agg,
+                                "filter.geo": geo}.items() if v}
+    try:
+        q = parse_params(params)
+    except QueryError:
+        return
+    assert set(matching_ncts(_bundled_store(), q)) <= {"NCT02034981"}
+
+
+def _bundled_store():
+    from acse_kg.store import open_store
+
+    global _BUNDLED
+    if "_BUNDLED" not in globals():
+        _BUNDLED = open_store("memory")
+    return _BUNDLED

@@ -243,6 +243,7 @@ def parse_params(params: dict[str, str]) -> StudyQuery:
                 raise QueryError(str(exc)) from None
     else:
         q.fields = parse_fields_param(params)
+    search_query(q)  # writing the search finds what only the fields can tell (a RANGE bound that is no date ...)
     return q
 
 
@@ -301,8 +302,15 @@ def time_years(text: str) -> float:
     unit = m.group(2).lower() or "year"
     for name, factor in _TIME_UNITS:
         if unit.startswith(name) or unit.rstrip("s") == name:
-            return float(m.group(1)) / factor
+            return _finite(m.group(1)) / factor
     raise ValueError(text)
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if number != number or number in (float("inf"), float("-inf")):  # nan, inf: no SPARQL number
+        raise ValueError(text)
+    return number
 
 
 def _date_bound(text: str, high: bool) -> str:
@@ -330,7 +338,7 @@ def _range_test(p: Piece, r: Range, value: str) -> str:
             elif p.is_time:
                 tests.append(f"{_years(value)} {op} {time_years(bound)!r}")
             elif p.is_numeric:
-                tests.append(f"xsd:decimal({value}) {op} {float(bound)!r}")
+                tests.append(f"xsd:decimal({value}) {op} {_finite(bound)!r}")
             else:
                 tests.append(f"LCASE(STR({value})) {op} LCASE({sparql_string(bound)})")
         except ValueError:

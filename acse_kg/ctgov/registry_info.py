@@ -48,7 +48,7 @@ def version(store: GraphStore) -> dict[str, Any]:
     """``{"apiVersion": "2.0.5", "dataTimestamp": "2026-12-01T23:04:05"}``."""
     out: dict[str, Any] = {"apiVersion": str(spec()["info"]["version"])}
     rows = store.select(f"SELECT (STR(MAX(?t)) AS ?latest) WHERE {{ GRAPH <{LOG_GRAPH}> {{ "
-                        "?v prov:generatedAtTime ?t }} }}")
+                        "?v prov:generatedAtTime ?t } }")
     latest = next(iter(rows.values("latest")), None)
     if latest:
         out["dataTimestamp"] = str(latest)[:19]  # yyyy-MM-ddTHH:mm:ss, as ClinicalTrials.gov writes it
