@@ -2,7 +2,8 @@
 
 ``GET /api/v2/studies/{nctId}``, ``GET /api/v2/studies`` (JSON or CSV),
 ``/api/v2/studies/metadata``, ``/api/v2/studies/enums``, ``/api/v2/stats/size``
-and ``/api/v2/version`` answer as the API v2 spec (2.0.5) says, so existing
+and ``/api/v2/version`` answer as the API v2 spec (2.0.5) says (and
+``/fhir/ResearchStudy/{nct}`` gives a study as FHIR R4B), so existing
 ClinicalTrials.gov clients can point at this registry; their errors are
 ``text/plain`` as the spec's ``errorMessage`` is, worded as ClinicalTrials.gov
 words them (```filter.phase` is unknown parameter``). The list search runs
@@ -29,6 +30,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from acse_kg.ctgov import registry_info
 from acse_kg.ctgov.csv_format import parse_columns, write_csv, CsvError
 from acse_kg.ctgov.export import StudyNotFound, export_study
+from acse_kg.ctgov.fhir_study import operation_outcome, research_study_json
 from acse_kg.ctgov.import_ import ImportRefused, import_study
 from acse_kg.ctgov.fields import project
 from acse_kg.ctgov.query import (QueryError, Select, check_format, export_page, list_studies, parse_fields_param,
@@ -43,6 +45,8 @@ from .negotiation import choose
 from .query_pool import QueryFailed, QueryRequest, QueryTimeout, ResultTooLarge
 
 router = APIRouter()
+
+FHIR_JSON = "application/fhir+json"
 
 
 
@@ -159,10 +163,10 @@ def get_study(
     request: Request,
     store: GraphStore = Depends(get_store),
     fields: Optional[str] = _documented("fields", "Piece names (NCTId), JSON names or dotted paths, comma- or pipe-separated; CSV column names with format=csv."),
-    fmt: Optional[str] = _documented("format", "json (default) or csv."),
+    fmt: Optional[str] = _documented("format", "json (default), csv or fhir.json (a FHIR R4B ResearchStudy)."),
     markup: Optional[str] = _documented("markupFormat", "markdown (the only markup format here)."),
 ) -> Any:
-    """One study as ClinicalTrials.gov API v2 JSON or CSV (``fields``, ``format``, ``markupFormat=markdown``).
+    """One study as ClinicalTrials.gov API v2 JSON, CSV or FHIR (``fields``, ``format``, ``markupFormat=markdown``).
 
     The NCT number follows the spec's pattern (any case, leading zeros optional).
     """
@@ -173,7 +177,10 @@ def get_study(
     columns = None
     try:
         _unknown(params, {"fields", "format", "markupFormat"})
-        csv = check_format(params, ("json", "csv")) == "csv"
+        fmt = check_format(params, ("json", "csv", "fhir.json"))
+        csv = fmt == "csv"
+        if fmt == "fhir.json" and "fields" in params:
+            raise QueryError("Parameter 'fields' is not applicable with format fhir.json")
         if csv and "fields" in params:
             columns = parse_columns(params["fields"])
         fields = None if csv else parse_fields_param(params)
@@ -185,7 +192,29 @@ def get_study(
         return _ctgov_error(404, str(exc))
     if csv:
         return Response(write_csv([study], columns, header=True), media_type="text/csv; charset=utf-8")
+    if fmt == "fhir.json":
+        return Response(research_study_json(study), media_type=FHIR_JSON)
     return project(study, fields) if fields else study
+
+
+@router.get("/fhir/ResearchStudy/{nct_id}")
+def get_research_study(nct_id: str, request: Request, store: GraphStore = Depends(get_store)) -> Any:
+    """One study as a FHIR R4B ResearchStudy (built and validated with fhir.resources; see
+    acse_kg.ctgov.fhir_study). Errors are FHIR OperationOutcomes."""
+    nct = normalise_nct(nct_id)
+    if nct is None:
+        return Response(operation_outcome("invalid", f"not an NCT number: {nct_id!r} (expected {NCT_HINT})"),
+                        status_code=400, media_type=FHIR_JSON)
+    unknown = sorted(set(request.query_params) - {"_format"})
+    fmt = request.query_params.get("_format", "json")
+    if unknown or fmt not in ("json", "application/fhir+json", "application/json"):
+        what = f"unsupported parameter {unknown[0]!r}" if unknown else f"_format {fmt!r}: only JSON is written here"
+        return Response(operation_outcome("not-supported", what), status_code=400, media_type=FHIR_JSON)
+    try:
+        study = export_study(store, nct, full_text=True)
+    except StudyNotFound as exc:
+        return Response(operation_outcome("not-found", str(exc)), status_code=404, media_type=FHIR_JSON)
+    return Response(research_study_json(study), media_type=FHIR_JSON)
 
 
 @router.get("/api/v2/studies")

@@ -34,6 +34,7 @@ class ExportFormat(str, Enum):
     jsonld = "jsonld"
     ntriples = "ntriples"
     ctgov = "ctgov"  # one study as ClinicalTrials.gov API v2 JSON (acse_kg.commands.ctgov_cmds)
+    fhir = "fhir"  # one study as a FHIR R4B ResearchStudy (acse_kg.ctgov.fhir_study)
 
 
 UPDATE_KEYWORDS = frozenset(
@@ -175,22 +176,28 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def export(
-        nct: Annotated[Optional[str], typer.Argument(help="With --format ctgov: the study's NCT number.")] = None,
-        format: Annotated[ExportFormat, typer.Option("--format", "-f", help="RDF serialisation, or ctgov (one study as API v2 JSON).")] = ExportFormat.turtle,
+        nct: Annotated[Optional[str], typer.Argument(help="With --format ctgov or fhir: the study's NCT number.")] = None,
+        format: Annotated[ExportFormat, typer.Option("--format", "-f", help="RDF serialisation, ctgov (one study as API v2 JSON) or fhir (one study as a FHIR R4B ResearchStudy).")] = ExportFormat.turtle,
         out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
         store: StoreOption = None,
     ) -> None:
-        """Export the whole live graph (every live named graph, merged; history excluded), or one study as ctgov JSON."""
-        if (format is ExportFormat.ctgov) != (nct is not None):
-            fail("--format ctgov exports one study: give its NCT number (and only with --format ctgov)")
+        """Export the whole live graph (every live named graph, merged; history excluded), or one study as ctgov or FHIR JSON."""
+        one_study = format in (ExportFormat.ctgov, ExportFormat.fhir)
+        if one_study != (nct is not None):
+            fail("--format ctgov and --format fhir export one study: give its NCT number (and only with those)")
         st = _open(store)
         try:
-            if format is ExportFormat.ctgov:
+            if one_study:
                 import json
 
                 from .ctgov_cmds import export_ctgov
 
-                body = (json.dumps(export_ctgov(st, nct), ensure_ascii=False, indent=2) + "\n").encode("utf-8")  # type: ignore[arg-type]
+                study = export_ctgov(st, nct)  # type: ignore[arg-type]
+                if format is ExportFormat.fhir:
+                    from ..ctgov.fhir_study import research_study_json
+
+                    study = json.loads(research_study_json(study))
+                body = (json.dumps(study, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
             else:
                 body = st.dump(format.value, include_history=False)  # Turtle with the registry's prefixes
         except (StoreError, ValueError, OSError) as exc:
