@@ -254,6 +254,15 @@ def test_the_openapi_document_lists_the_clinicaltrials_gov_parameters(client):
             "countTotal", "fields"} <= listed
 
 
+def test_the_openapi_document_lists_every_parameter_of_the_spec_s_list_query(client):
+    """Every parameter the 2.0.5 spec gives GET /studies is documented here (and answered: see test_ctgov_search)."""
+    from acse_kg.ctgov.spec import spec as ctgov_spec
+
+    ours = {p["name"] for p in client.get("/openapi.json").json()["paths"]["/api/v2/studies"]["get"]["parameters"]}
+    theirs = {p["name"] for p in ctgov_spec()["paths"]["/studies"]["get"]["parameters"]}
+    assert theirs - ours == set()
+
+
 def test_a_malformed_nct_is_answered_with_the_registry_s_one_hint(client):
     """The one-study route words the expected form as every other NCT error does (namespaces.NCT_HINT)."""
     from acse_kg.namespaces import NCT_HINT

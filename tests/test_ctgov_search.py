@@ -255,3 +255,46 @@ def _bundled_store():
     if "_BUNDLED" not in globals():
         _BUNDLED = open_store("memory")
     return _BUNDLED
+
+
+# ---------------------------------------------------------------- postFilter.*, query.patient, geoDecay
+@pytest.mark.parametrize("params, expected", [
+    ({"postFilter.overallStatus": "ACTIVE_NOT_RECRUITING|COMPLETED"}, ["NCT02034981", "NCT02513394"]),
+    ({"filter.overallStatus": "ACTIVE_NOT_RECRUITING,NOT_YET_RECRUITING", "postFilter.overallStatus": "NOT_YET_RECRUITING"},
+     ["NCT06171568"]),  # both apply
+    ({"filter.ids": "NCT02034981,NCT02513394", "postFilter.ids": "NCT02513394"}, ["NCT02513394"]),
+    ({"postFilter.advanced": "AREA[Phase]PHASE3"}, ["NCT02513394"]),
+    ({"postFilter.geo": "distance(48.8566,2.3522,20km)"}, ["NCT06171568"]),
+    ({"query.patient": "crizotinib"}, ["NCT02034981"]),
+])
+def test_post_filters_and_the_patient_search_filter_like_their_siblings(listing, params, expected):  # noqa: F811
+    assert sorted(search(listing, **params)) == expected
+
+
+def test_synonym_switches_are_refused_by_name(listing):  # noqa: F811
+    assert refused(listing, **{"filter.synonyms": "ConditionSearch:1651367"}).startswith("filter.synonyms: ")
+
+
+def test_with_a_geo_filter_relevance_puts_the_nearest_study_first(listing):  # noqa: F811
+    """Around Paris both NCT06171568 (Paris) and NCT02513394 (sites across the US) are within 5000 mi;
+    with no search terms relevance is the distance decay alone, so Paris comes first."""
+    geo = {"filter.geo": "distance(48.8566,2.3522,5000mi)"}
+    assert search(listing, **geo) == ["NCT06171568", "NCT02513394"]
+    assert search(listing, sort="@relevance:asc", **geo) == ["NCT02513394", "NCT06171568"]
+    # a linear decay over 10 km: the Paris study keeps almost all its weight, the US one none
+    assert search(listing, geoDecay="func:linear,scale:10km,offset:0km,decay:0.5", **geo) == \
+        ["NCT06171568", "NCT02513394"]
+
+
+def test_the_decay_functions_reach_decay_at_offset_plus_scale():
+    from acse_kg.ctgov.geo import parse_decay
+
+    for func in ("exp", "gauss", "linear"):
+        d = parse_decay(f"func:{func},scale:100km,offset:10km,decay:0.5")
+        assert d.factor(5) == 1.0 and d.factor(110) == pytest.approx(0.5) and d.factor(60) > 0.5 > d.factor(150)
+
+
+@pytest.mark.parametrize("value", ["func:cubic,scale:1mi,offset:0mi,decay:0.5", "func:exp,scale:0mi,offset:0mi,decay:0.5",
+                                   "func:exp,scale:300mi,offset:0mi,decay:1", "exp"])
+def test_a_bad_geo_decay_is_a_400_naming_it(listing, value):  # noqa: F811
+    assert refused(listing, geoDecay=value).startswith("geoDecay: ")

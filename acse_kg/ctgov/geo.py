@@ -9,6 +9,10 @@ circle (a cheap FILTER in the one search query) and the exact great-circle
 
 The radius unit is ``mi`` or ``km`` as the spec's pattern allows; without one
 it is miles, ClinicalTrials.gov's own unit (its example is ``50mi``).
+
+With a geo filter, ``@relevance`` also weighs how near a study's nearest site
+is, by ``geoDecay`` (the spec's default: ``func:exp,scale:300mi,offset:0mi,
+decay:0.5``): nearer studies rank first among equally relevant ones.
 """
 
 from __future__ import annotations
@@ -66,15 +70,66 @@ class GeoFilter:
         return (f"FILTER EXISTS {{ {study} {SITE_POINT} {g} . {g} acse:geoPointLat {lat} ; "
                 f"acse:geoPointLon {lon} . FILTER({test}) }}")
 
-    def within(self, select: Callable[[str], list[dict[str, str]]], ncts: list[str]) -> set[str]:
-        """Those of ``ncts`` with a site no further than the radius (haversine)."""
+    def within(self, select: Callable[[str], list[dict[str, str]]], ncts: list[str]) -> dict[str, float]:
+        """Those of ``ncts`` with a site no further than the radius (haversine), with their nearest site's distance in km."""
         if not ncts:
-            return set()
+            return {}
         rows = select("SELECT DISTINCT ?nct ?lat ?lon WHERE { VALUES ?nct { "
                       + " ".join(sparql_string(n) for n in ncts) + " } ?s acse:nctId ?nct ; "
                       f"{SITE_POINT} ?g . ?g acse:geoPointLat ?lat ; acse:geoPointLon ?lon }}")
-        return {r["nct"] for r in rows
-                if haversine_km(self.lat, self.lon, float(r["lat"]), float(r["lon"])) <= self.radius_km}
+        out: dict[str, float] = {}
+        for r in rows:
+            km = haversine_km(self.lat, self.lon, float(r["lat"]), float(r["lon"]))
+            if km <= self.radius_km and km < out.get(r["nct"], math.inf):
+                out[r["nct"]] = km
+        return out
+
+
+#: The spec's pattern for geoDecay.
+DECAY_PATTERN = re.compile(r"func:(gauss|exp|linear),scale:(\d+(?:\.\d+)?)(km|mi),offset:(\d+(?:\.\d+)?)(km|mi),"
+                           r"decay:(\d+(?:\.\d+)?)")
+
+
+@dataclass(frozen=True)
+class GeoDecay:
+    """``geoDecay``: how much a site's distance lowers a study's relevance (Elasticsearch's decay functions,
+    which the parameter's vocabulary is: the factor is ``decay`` at ``offset + scale`` and 1 within ``offset``)."""
+
+    func: str
+    scale_km: float
+    offset_km: float
+    decay: float
+
+    def factor(self, km: float) -> float:
+        d = max(0.0, km - self.offset_km)
+        if self.func == "exp":
+            return math.exp(math.log(self.decay) / self.scale_km * d)
+        if self.func == "gauss":
+            return math.exp(-d * d / (2 * (-self.scale_km ** 2 / (2 * math.log(self.decay)))))
+        s = self.scale_km / (1.0 - self.decay)
+        return max(0.0, (s - d) / s)
+
+
+def _km(value: str, unit: str) -> float:
+    return float(value) * (1.0 if unit == "km" else KM_PER_MILE)
+
+
+#: The spec's default geoDecay.
+DEFAULT_DECAY = "func:exp,scale:300mi,offset:0mi,decay:0.5"
+
+
+def parse_decay(value: str) -> GeoDecay:
+    """``func:exp,scale:300mi,offset:0mi,decay:0.5`` -> a decay (the spec's default)."""
+    m = DECAY_PATTERN.fullmatch(value)
+    if m is None:
+        raise GeoError(f"{value!r} is not func:(gauss|exp|linear),scale:<distance>,offset:<distance>,decay:<number> "
+                       f"with distances in km or mi, e.g. {DEFAULT_DECAY}")
+    decay = GeoDecay(m.group(1), _km(m.group(2), m.group(3)), _km(m.group(4), m.group(5)), float(m.group(6)))
+    if not 0 < decay.decay < 1:
+        raise GeoError(f"decay {decay.decay:g} must be between 0 and 1 (exclusive)")
+    if decay.scale_km <= 0:
+        raise GeoError("scale must be more than 0")
+    return decay
 
 
 def parse_geo(value: str) -> GeoFilter:

@@ -7,10 +7,16 @@ Supported parameters, with ClinicalTrials.gov's meaning (spec 2.0.5):
 (outcome measures), ``query.spons`` / ``query.lead`` (sponsor and
 collaborators / lead sponsor), ``query.locn`` (facility, city, state, zip,
 country), ``query.id`` (NCT number and other study ids),
-``filter.overallStatus`` and ``filter.ids`` (comma- or pipe-separated),
-``filter.advanced`` (an Essie expression, any text of the record unless an
-``AREA[piece]`` names a field), ``filter.geo`` (``distance(lat,lon,radius)``,
-see :mod:`.geo`), ``aggFilters`` (the search page's facets, see
+``query.patient`` (ClinicalTrials.gov's patient-facing search; here any text
+of the record, as ``query.term``), ``filter.overallStatus`` and
+``filter.ids`` (comma- or pipe-separated), ``filter.advanced`` (an Essie
+expression, any text of the record unless an ``AREA[piece]`` names a field),
+``filter.geo`` (``distance(lat,lon,radius)``, see :mod:`.geo`), the same
+``postFilter.*`` (ClinicalTrials.gov applies those after counting its
+aggregations; no aggregation counts are made here, so they simply filter too;
+``*.synonyms`` is refused: the registry has no synonym lists), ``geoDecay``
+(how a site's distance lowers relevance, see :mod:`.geo`),
+``aggFilters`` (the search page's facets, see
 :mod:`.facets`), ``sort`` (see :func:`parse_sort`), ``pageSize`` (default 10;
 0 means the default; more than 1000 is coerced down to 1000), ``pageToken``
 (opaque, from ``nextPageToken``), ``countTotal`` (``totalCount`` on the first
@@ -44,7 +50,7 @@ from .essie import (And, Area, EssieError, Leaf, Missing, Node, Not, Or, Range, 
 from .export import _codes, export_study
 from .facets import AggFilter, FacetError, parse_agg_filters
 from .fields import FieldsError, Path_, parse_fields, project
-from .geo import GeoError, GeoFilter, parse_geo
+from .geo import DEFAULT_DECAY, GeoDecay, GeoError, GeoFilter, parse_decay, parse_geo
 from .pieces import Piece, UnknownPiece, piece
 from .spec import enum_values
 
@@ -66,11 +72,12 @@ AREAS: dict[str, str] = {
     "query.id": "acse:nctId|(acse:identifier/acse:identifierValue)",
 }
 #: Essie parameters whose area is the whole record (ClinicalTrials.gov's BasicSearch).
-WHOLE_RECORD = ("query.term", "filter.advanced")
+WHOLE_RECORD = ("query.term", "query.patient", "filter.advanced", "postFilter.advanced")
 TITLES = AREAS["query.titles"]
 
-KNOWN = frozenset({*AREAS, *WHOLE_RECORD, "filter.overallStatus", "filter.ids", "filter.geo", "aggFilters", "sort",
-                   "pageSize", "pageToken", "countTotal", "fields", "format", "markupFormat"})
+KNOWN = frozenset({*AREAS, *WHOLE_RECORD, *(f"{kind}.{name}" for kind in ("filter", "postFilter")
+                                             for name in ("overallStatus", "ids", "geo", "synonyms")),
+                   "aggFilters", "geoDecay", "sort", "pageSize", "pageToken", "countTotal", "fields", "format", "markupFormat"})
 
 Select = Callable[[str], list[dict[str, str]]]
 
@@ -94,9 +101,10 @@ class SortKey:
 @dataclass
 class StudyQuery:
     essie: dict[str, Node] = field(default_factory=dict)  # query.* / filter.advanced -> its parsed Essie query
-    statuses: list[str] | None = None
-    ids: list[str] | None = None
-    geo: GeoFilter | None = None
+    status_sets: list[list[str]] = field(default_factory=list)  # filter.overallStatus, postFilter.overallStatus
+    id_sets: list[list[str]] = field(default_factory=list)  # filter.ids, postFilter.ids
+    geos: list[GeoFilter] = field(default_factory=list)  # filter.geo, postFilter.geo
+    decay: GeoDecay = field(default_factory=lambda: parse_decay(DEFAULT_DECAY))
     agg: list[AggFilter] = field(default_factory=list)
     sort: list[SortKey] = field(default_factory=lambda: [SortKey(None, True)])
     page_size: int = DEFAULT_PAGE_SIZE
@@ -169,6 +177,34 @@ def parse_sort(value: str) -> list[SortKey]:
     return keys
 
 
+def _parse_filters(params: dict[str, str], kind: str, q: StudyQuery) -> None:
+    """``<kind>.overallStatus``, ``<kind>.ids``, ``<kind>.geo`` and ``<kind>.synonyms`` into ``q``."""
+    name = f"{kind}.overallStatus"
+    if params.get(name):
+        codes = [c.upper() for c in _list(params[name])]
+        bad = [c for c in codes if c not in enum_values("Status")]
+        if bad:
+            raise QueryError(f"Invalid value in parameter {name}: {', '.join(bad)} "
+                             f"(one of {', '.join(enum_values('Status'))})")
+        q.status_sets.append(codes)
+    name = f"{kind}.ids"
+    if params.get(name):
+        raw = _list(params[name])
+        bad = [c for c in raw if normalise_nct(c) is None]
+        if bad:
+            raise QueryError(f"Invalid value in parameter {name}: not an NCT number: {', '.join(bad)}")
+        q.id_sets.append([normalise_nct(c) for c in raw])  # type: ignore[misc]
+    name = f"{kind}.geo"
+    if name in params:
+        try:
+            q.geos.append(parse_geo(params[name]))
+        except GeoError as exc:
+            raise QueryError(f"{name}: {exc}") from None
+    name = f"{kind}.synonyms"
+    if name in params:
+        raise QueryError(f"{name}: the registry keeps no synonym lists, so none can be switched on or off")
+
+
 def parse_params(params: dict[str, str]) -> StudyQuery:
     """Check and convert the query-string parameters; raise :class:`QueryError` naming a bad one."""
     unknown = sorted(set(params) - KNOWN)
@@ -188,24 +224,8 @@ def parse_params(params: dict[str, str]) -> StudyQuery:
                 raise QueryError(f"{name}: AREA[{exc.args[0]}] names no field of the study record "
                                  "(the piece names are listed by /api/v2/studies/metadata)") from None
             q.essie[name] = tree
-    if params.get("filter.overallStatus"):
-        codes = [c.upper() for c in _list(params["filter.overallStatus"])]
-        bad = [c for c in codes if c not in enum_values("Status")]
-        if bad:
-            raise QueryError(f"Invalid value in parameter filter.overallStatus: {', '.join(bad)} "
-                             f"(one of {', '.join(enum_values('Status'))})")
-        q.statuses = codes
-    if params.get("filter.ids"):
-        raw = _list(params["filter.ids"])
-        bad = [c for c in raw if normalise_nct(c) is None]
-        if bad:
-            raise QueryError(f"Invalid value in parameter filter.ids: not an NCT number: {', '.join(bad)}")
-        q.ids = [normalise_nct(c) for c in raw]  # type: ignore[misc]
-    if "filter.geo" in params:
-        try:
-            q.geo = parse_geo(params["filter.geo"])
-        except GeoError as exc:
-            raise QueryError(f"filter.geo: {exc}") from None
+    for kind in ("filter", "postFilter"):  # no aggregation counts are made, so a post-filter is a filter
+        _parse_filters(params, kind, q)
     if "aggFilters" in params:
         try:
             q.agg = parse_agg_filters(params["aggFilters"])
@@ -213,6 +233,11 @@ def parse_params(params: dict[str, str]) -> StudyQuery:
             raise QueryError(f"aggFilters: {exc}") from None
     if "sort" in params:
         q.sort = parse_sort(params["sort"])
+    if "geoDecay" in params:
+        try:
+            q.decay = parse_decay(params["geoDecay"])
+        except GeoError as exc:
+            raise QueryError(f"geoDecay: {exc}") from None
     if params.get("pageSize", "").strip():
         try:
             size = int(params["pageSize"])
@@ -418,17 +443,18 @@ def search_query(q: StudyQuery) -> str:
     v = _Vars()
     where = ["?s a/rdfs:subClassOf* acse:Study ; acse:nctId ?nct .",
              f"BIND(IRI(CONCAT({sparql_string(STUDY_GRAPH_PREFIX)}, STR(?nct))) AS ?graph)"]
-    if q.ids:
-        where.append("FILTER(STR(?nct) IN (" + ", ".join(sparql_string(n) for n in q.ids) + "))")
-    if q.statuses:
-        where.append("?s acse:overallStatus/acse:code ?status . FILTER(?status IN ("
-                     + ", ".join(sparql_string(c) for c in q.statuses) + "))")
+    for ids in q.id_sets:
+        where.append("FILTER(STR(?nct) IN (" + ", ".join(sparql_string(n) for n in ids) + "))")
+    for statuses in q.status_sets:
+        status = v("status")
+        where.append(f"FILTER EXISTS {{ ?s acse:overallStatus/acse:code {status} . FILTER({status} IN ("
+                     + ", ".join(sparql_string(c) for c in statuses) + ")) }")
     for name, tree in q.essie.items():
         where.append(_essie_filter(name, tree, v))
     for agg in q.agg:
         where.append("FILTER(" + " || ".join(_piece_test(piece(a), Term(value), v) for a, value in agg.tests) + ")")
-    if q.geo is not None:
-        where.append(q.geo.box_filter("?s", v("g"), v("la"), v("lo")))
+    for geo in q.geos:
+        where.append(geo.box_filter("?s", v("g"), v("la"), v("lo")))
     # the matches first; the score and sort keys are then computed for them alone
     outer = ["{ SELECT ?s ?nct ?graph WHERE {\n" + "\n".join(where) + "\n} }"]
     select = ["?nct"]
@@ -481,8 +507,14 @@ def matching_ncts(source: GraphStore | Select, q: StudyQuery) -> list[str]:
     """NCT numbers of the live studies that match, in the asked order (``source``: a store, or a select)."""
     select: Select = store_select(source) if hasattr(source, "select") else source  # type: ignore[assignment,arg-type]
     rows = select(search_query(q))
-    if q.geo is not None:
-        rows = [r for r in rows if r["nct"] in q.geo.within(select, [r["nct"] for r in rows])]
+    nearest: dict[str, float] = {}
+    for geo in q.geos:
+        near = geo.within(select, [r["nct"] for r in rows])
+        rows = [r for r in rows if r["nct"] in near]
+        nearest = {n: min(km, nearest.get(n, km)) for n, km in near.items()}
+    if q.geos and any(k.piece is None for k in q.sort):  # relevance weighs the nearest site's distance
+        for r in rows:
+            r["relevance"] = repr((float(r.get("relevance") or 0) + 1) * q.decay.factor(nearest[r["nct"]]))
     return _order(rows, q.sort)
 
 
