@@ -30,7 +30,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from acse_kg.ctgov import registry_info
 from acse_kg.ctgov.csv_format import parse_columns, write_csv, CsvError
 from acse_kg.ctgov.export import StudyNotFound, export_study
-from acse_kg.ctgov.fhir_study import operation_outcome, research_study_json
+from acse_kg.ctgov.fhir_study import operation_outcome, research_study_json, search_bundle
 from acse_kg.ctgov.import_ import ImportRefused, import_study
 from acse_kg.ctgov.fields import project
 from acse_kg.ctgov.query import (QueryError, Select, check_format, export_page, list_studies, parse_fields_param,
@@ -195,6 +195,33 @@ def get_study(
     if fmt == "fhir.json":
         return Response(research_study_json(study), media_type=FHIR_JSON)
     return project(study, fields) if fields else study
+
+
+@router.get("/fhir/ResearchStudy")
+def search_research_studies(request: Request, store: GraphStore = Depends(get_store)) -> Any:
+    """A FHIR ``searchset`` Bundle of ResearchStudy resources, searched with the ClinicalTrials.gov
+    parameters of ``/api/v2/studies`` (``query.cond``, ``filter.advanced``, ``aggFilters``, ``sort``,
+    ``pageSize``, ``pageToken``, ``countTotal`` ...; not ``fields`` or ``format``). Errors are OperationOutcomes."""
+    params = dict(request.query_params)
+    if "fields" in params or "format" in params:
+        name = "fields" if "fields" in params else "format"
+        return Response(operation_outcome("not-supported", f"{name}: a Bundle holds whole ResearchStudy resources"),
+                        status_code=400, media_type=FHIR_JSON)
+    try:
+        q = parse_params(params)
+        page = search(_pool_select(request, store), q)
+    except QueryError as exc:
+        return Response(operation_outcome("invalid", str(exc)), status_code=400, media_type=FHIR_JSON)
+    except SearchBudgetExceeded as exc:
+        return Response(operation_outcome("too-costly", f"the search was stopped: {exc}"), status_code=503,
+                        media_type=FHIR_JSON)
+    base = str(request.base_url) + "fhir/"
+    next_url = None
+    if page.next_token is not None:
+        next_url = str(request.url.include_query_params(pageToken=page.next_token))
+    body = search_bundle(list(export_page(store, page.ncts)), base=base, self_url=str(request.url),
+                         next_url=next_url, total=page.total)
+    return Response(body, media_type=FHIR_JSON)
 
 
 @router.get("/fhir/ResearchStudy/{nct_id}")

@@ -123,3 +123,25 @@ def test_an_imported_reference_record_converts_without_the_registry():
     study = research_study(record)
     assert len(study.site) == len(record["protocolSection"]["contactsLocationsModule"]["locations"])
     assert json.loads(study.model_dump_json(exclude_none=True))["resourceType"] == "ResearchStudy"
+
+
+def test_search_answers_a_bundle_of_research_studies(listing):  # noqa: F811
+    from fhir.resources.R4B.bundle import Bundle
+
+    r = listing.get("/fhir/ResearchStudy", params={"aggFilters": "phase:2 3", "countTotal": "true", "pageSize": 1})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/fhir+json"
+    bundle = Bundle.model_validate_json(r.text)
+    assert bundle.type == "searchset" and bundle.total == 2
+    assert [e.resource.id for e in bundle.entry] == ["NCT02034981"]
+    assert bundle.entry[0].fullUrl.endswith("/fhir/ResearchStudy/NCT02034981")
+    following = listing.get(next(link.url for link in bundle.link if link.relation == "next"))
+    second = Bundle.model_validate_json(following.text)
+    assert [e.resource.id for e in second.entry] == ["NCT02513394"] and second.total is None
+    assert not any(link.relation == "next" for link in second.link)
+
+
+@pytest.mark.parametrize("params, code", [({"filter.advanced": "AREA[Nope]x"}, "invalid"),
+                                          ({"fields": "NCTId"}, "not-supported"), ({"_id": "x"}, "invalid")])
+def test_search_errors_are_operation_outcomes(listing, params, code):  # noqa: F811
+    r = listing.get("/fhir/ResearchStudy", params=params)
+    assert r.status_code == 400 and OperationOutcome.model_validate_json(r.text).issue[0].code == code

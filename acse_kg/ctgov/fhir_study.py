@@ -13,6 +13,9 @@ and the principal investigator (contained ``Organization`` /
 (``objective``). Every element is a ``fhir.resources`` model, so the result
 is validated as it is built; nothing is written as a JSON shape by hand.
 
+:func:`search_bundle` wraps a page of a search (the ClinicalTrials.gov
+parameters of ``/api/v2/studies``) as a ``searchset`` Bundle.
+
 R4B rather than R5: R4 is what hospital systems and the CodeX trial-matching
 guide exchange, and R4B is R4's ResearchStudy unchanged. The per-cohort
 eligibility ``Group`` resources (one per basket cohort, with coded
@@ -223,3 +226,20 @@ def operation_outcome(code: str, message: str) -> str:
     """A FHIR error body: one ``error`` issue (``not-found``, ``invalid`` ...) with the message."""
     return OperationOutcome(issue=[OperationOutcomeIssue(severity="error", code=code, diagnostics=message)]) \
         .model_dump_json(exclude_none=True)
+
+
+def search_bundle(studies: list[dict[str, Any]], *, base: str, self_url: str, next_url: str | None,
+                  total: int | None) -> str:
+    """A ``searchset`` Bundle of the studies' ResearchStudy resources (one page), as FHIR JSON text.
+
+    ``total`` is given when the caller counted every match (``countTotal=true``
+    on the first page); ``next_url`` links the next page.
+    """
+    from fhir.resources.R4B.bundle import Bundle, BundleEntry, BundleEntrySearch, BundleLink
+
+    links = [BundleLink(relation="self", url=self_url)]
+    if next_url is not None:
+        links.append(BundleLink(relation="next", url=next_url))
+    entries = [BundleEntry(fullUrl=f"{base}ResearchStudy/{s['protocolSection']['identificationModule']['nctId']}",
+                           resource=research_study(s), search=BundleEntrySearch(mode="match")) for s in studies]
+    return Bundle(type="searchset", total=total, link=links, entry=entries or None).model_dump_json(exclude_none=True)
