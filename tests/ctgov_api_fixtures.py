@@ -27,8 +27,9 @@ def listing():
 
 
 def answer(r: Any) -> Any:
-    """The body as the client reads it: JSON when the answer is JSON, else the text."""
-    return r.json() if r.headers["content-type"].startswith("application/json") else r.text
+    """The body as the client reads it: JSON when the answer is JSON (application/json, application/fhir+json),
+    else the text."""
+    return r.json() if r.headers["content-type"].split(";")[0].endswith("json") else r.text
 
 
 def conforms(r: Any, spec_path: str) -> bool:

@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from acse_kg.ctgov.schema import validate_study
+from ctgov_api_fixtures import conforms
 from ctgov_fixtures import load_record
 
 TOKEN = "test-admin-token"
@@ -34,13 +35,19 @@ def error_text(r):
 
 def test_get_study_is_valid_api_v2_json(client):
     r = client.get("/api/v2/studies/NCT02034981")
-    assert r.status_code == 200 and validate_study(r.json()) == []
+    assert r.status_code == 200 and validate_study(r.json()) == [] and conforms(r, "/studies/{nctId}")
+
+
+def test_get_study_as_fhir_json_is_the_spec_s_study_fhir(client):
+    r = client.get("/api/v2/studies/NCT02034981", params={"format": "fhir.json"})
+    assert r.status_code == 200 and conforms(r, "/studies/{nctId}") and r.json()["resourceType"] == "ResearchStudy"
 
 
 def test_unknown_and_malformed_nct(client):
-    assert client.get("/api/v2/studies/NCT09999999").status_code == 404
+    missing = client.get("/api/v2/studies/NCT09999999")
+    assert missing.status_code == 404 and conforms(missing, "/studies/{nctId}")
     r = client.get("/api/v2/studies/12345")
-    assert r.status_code == 400 and "NCT" in error_text(r)
+    assert r.status_code == 400 and "NCT" in error_text(r) and conforms(r, "/studies/{nctId}")
 
 
 @pytest.mark.parametrize("given", ["nct02034981", "NCT2034981", "Nct002034981"])
@@ -64,7 +71,7 @@ def test_single_study_fields(client):
                                     {"pageSize": "5"}])
 def test_single_study_bad_parameters_are_400(client, params):
     r = client.get("/api/v2/studies/NCT02034981", params=params)
-    assert r.status_code == 400 and list(params)[0] in error_text(r)
+    assert r.status_code == 400 and list(params)[0] in error_text(r) and conforms(r, "/studies/{nctId}")
 
 
 def test_post_needs_the_admin_token(client):
@@ -187,7 +194,7 @@ def test_search_areas_and_filters(listing, params, expected):
 ])
 def test_list_bad_parameters_are_400_naming_the_parameter(client, params, named):
     r = client.get("/api/v2/studies", params=params)
-    assert r.status_code == 400 and named in error_text(r)
+    assert r.status_code == 400 and named in error_text(r) and conforms(r, "/studies")
 
 
 def test_check_route(client):
