@@ -98,6 +98,12 @@ def _pool_select(request: Request, store: GraphStore) -> Select:
     return run
 
 
+def _budget(request: Request) -> float | None:
+    """Seconds a page's export may take: the server's query time limit (a page stops early past it)."""
+    settings = getattr(request.app.state, "settings", None)
+    return getattr(settings, "query_timeout", None)
+
+
 def _unknown(params: dict[str, str], allowed: set[str]) -> None:
     unknown = sorted(set(params) - allowed)
     if unknown:
@@ -216,11 +222,11 @@ def search_research_studies(request: Request, store: GraphStore = Depends(get_st
         return Response(operation_outcome("too-costly", f"the search was stopped: {exc}"), status_code=503,
                         media_type=FHIR_JSON)
     base = str(request.base_url) + "fhir/"
+    studies = list(export_page(store, page.ncts, _budget(request)))
     next_url = None
-    if page.next_token is not None:
-        next_url = str(request.url.include_query_params(pageToken=page.next_token))
-    body = search_bundle(list(export_page(store, page.ncts)), base=base, self_url=str(request.url),
-                         next_url=next_url, total=page.total)
+    if (token := page.token_after(len(studies))) is not None:
+        next_url = str(request.url.include_query_params(pageToken=token))
+    body = search_bundle(studies, base=base, self_url=str(request.url), next_url=next_url, total=page.total)
     return Response(body, media_type=FHIR_JSON)
 
 
@@ -283,19 +289,20 @@ def get_studies(
     select = _pool_select(request, store)
     try:
         if params.get("format") != "csv":
-            return list_studies(store, params, select)
+            return list_studies(store, params, select, _budget(request))
         q = parse_params(params)
         page = search(select, q)
     except QueryError as exc:
         return _ctgov_error(400, str(exc))
     except SearchBudgetExceeded as exc:
         return _ctgov_error(503, f"the search was stopped: {exc}")
+    studies = list(export_page(store, page.ncts, _budget(request)))
     headers = {}
-    if page.next_token is not None:
-        headers["x-next-page-token"] = page.next_token
+    if (token := page.token_after(len(studies))) is not None:
+        headers["x-next-page-token"] = token
     if page.total is not None:
         headers["x-total-count"] = str(page.total)
-    body = write_csv(export_page(store, page.ncts), q.columns, header=q.first_page)
+    body = write_csv(studies, q.columns, header=q.first_page)
     return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
 
 

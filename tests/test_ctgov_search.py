@@ -298,3 +298,34 @@ def test_the_decay_functions_reach_decay_at_offset_plus_scale():
                                    "func:exp,scale:300mi,offset:0mi,decay:1", "exp"])
 def test_a_bad_geo_decay_is_a_400_naming_it(listing, value):  # noqa: F811
     assert refused(listing, geoDecay=value).startswith("geoDecay: ")
+
+
+def test_a_page_stops_early_when_its_export_budget_is_spent_and_the_next_token_resumes_there(monkeypatch):
+    """The spec: page size is a maximum, pages need not be equal. With no time to spare every page holds one
+    study, and walking the tokens still meets every study once, in order (JSON and CSV alike). (The budget is
+    the server's query time limit; here only the export's share is cut, so the search itself still runs.)"""
+    from fastapi.testclient import TestClient
+
+    import api.ctgov
+
+    from acse_kg.ctgov.import_ import import_study
+    from acse_kg.store import open_store
+    from api.app import create_app
+    from api.settings import ServerSettings
+
+    st = open_store("memory")
+    for name in RECORDS:
+        import_study(st, load_record(name))
+    monkeypatch.setattr(api.ctgov, "_budget", lambda request: 1e-9)
+    with TestClient(create_app(st, ServerSettings(query_workers=1))) as c:
+        seen, token, sizes = [], None, []
+        while True:
+            r = c.get("/api/v2/studies", params={"pageSize": 100, "fields": "NCTId", **({"pageToken": token} if token else {})})
+            assert r.status_code == 200 and conforms(r, "/studies")
+            page = [s["protocolSection"]["identificationModule"]["nctId"] for s in r.json()["studies"]]
+            seen, sizes, token = seen + page, sizes + [len(page)], r.json().get("nextPageToken")
+            if token is None:
+                break
+        assert seen == ALL and sizes == [1, 1, 1]
+        csv_page = c.get("/api/v2/studies", params={"format": "csv", "fields": "NCT Number"})
+        assert csv_page.text.splitlines() == ["NCT Number", "NCT02034981"] and "x-next-page-token" in csv_page.headers

@@ -39,6 +39,7 @@ import base64
 import binascii
 import calendar
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
@@ -520,39 +521,59 @@ def matching_ncts(source: GraphStore | Select, q: StudyQuery) -> list[str]:
 
 @dataclass
 class Page:
-    """One page of a search: its NCT numbers, the token of the next page, the total if asked for."""
+    """One page of a search: its NCT numbers, where it starts, how many studies match, the total if asked for."""
 
     ncts: list[str]
-    next_token: str | None
+    offset: int
+    matched: int
     total: int | None
+
+    def token_after(self, exported: int) -> str | None:
+        """The next page's token once ``exported`` studies of this page went out (None: no study is left)."""
+        end = self.offset + exported
+        return base64.urlsafe_b64encode(str(end).encode()).decode() if end < self.matched else None
+
+    @property
+    def next_token(self) -> str | None:
+        return self.token_after(len(self.ncts))
 
 
 def search(select: Select, q: StudyQuery) -> Page:
     ncts = matching_ncts(select, q)
-    page = ncts[q.offset:q.offset + q.page_size]
-    token = None
-    if q.offset + q.page_size < len(ncts):
-        token = base64.urlsafe_b64encode(str(q.offset + q.page_size).encode()).decode()
     total = len(ncts) if q.count_total and q.first_page else None  # "ignored for the subsequent pages"
-    return Page(page, token, total)
+    return Page(ncts[q.offset:q.offset + q.page_size], q.offset, len(ncts), total)
 
 
-def export_page(store: GraphStore, ncts: list[str]) -> Iterator[dict[str, Any]]:
+def export_page(store: GraphStore, ncts: list[str], budget: float | None = None) -> Iterator[dict[str, Any]]:
+    """The studies' API v2 JSON, one by one; with a ``budget`` (seconds), the export stops once it is
+    spent (after at least one study), and the caller's next page token starts where it stopped.
+
+    The spec allows it: "Page size is maximum number of studies to return in
+    response. It does not have to be the same for every page." A page of 1,000
+    large records would otherwise take minutes; this keeps every request within
+    the server's time limit however large the page asked for.
+    """
     codes = _codes(store) if ncts else {}  # the API code table, read once for the whole page
-    for n in ncts:
+    deadline = None if budget is None else time.monotonic() + budget
+    for i, n in enumerate(ncts):
+        if i and deadline is not None and time.monotonic() > deadline:
+            return
         yield export_study(store, n, full_text=True, codes=codes)
 
 
-def list_studies(store: GraphStore, params: dict[str, str], select: Select | None = None) -> dict[str, Any]:
-    """The API v2 list response: ``studies``, ``nextPageToken`` if more, ``totalCount`` if asked."""
+def list_studies(store: GraphStore, params: dict[str, str], select: Select | None = None,
+                 budget: float | None = None) -> dict[str, Any]:
+    """The API v2 list response: ``studies``, ``nextPageToken`` if more, ``totalCount`` if asked
+    (``budget``: seconds for exporting the page, see :func:`export_page`)."""
     q = parse_params(params)
     page = search(select or store_select(store), q)
-    studies = list(export_page(store, page.ncts))
+    studies = list(export_page(store, page.ncts, budget))
+    token = page.token_after(len(studies))
     if q.fields:
         studies = [project(s, q.fields) for s in studies]
     body: dict[str, Any] = {"studies": studies}
-    if page.next_token is not None:
-        body["nextPageToken"] = page.next_token
+    if token is not None:
+        body["nextPageToken"] = token
     if page.total is not None:
         body["totalCount"] = page.total
     return body
