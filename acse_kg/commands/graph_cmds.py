@@ -36,10 +36,11 @@ class ExportFormat(str, Enum):
     ctgov = "ctgov"  # one study as ClinicalTrials.gov API v2 JSON (acse_kg.commands.ctgov_cmds)
     ctml = "ctml"  # one study as MatchMiner CTML, JSON (acse_kg.commands.ctgov_cmds.export_ctml)
     ctml_yaml = "ctml-yaml"  # the same as YAML
+    fhir = "fhir"  # one study as a FHIR R4B ResearchStudy (acse_kg.ctgov.fhir_study)
 
 
 #: The formats that export one study (they take its NCT number).
-STUDY_FORMATS = frozenset({ExportFormat.ctgov, ExportFormat.ctml, ExportFormat.ctml_yaml})
+STUDY_FORMATS = frozenset({ExportFormat.ctgov, ExportFormat.ctml, ExportFormat.ctml_yaml, ExportFormat.fhir})
 
 
 UPDATE_KEYWORDS = frozenset(
@@ -181,27 +182,33 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def export(
-        nct: Annotated[Optional[str], typer.Argument(help="With --format ctgov / ctml / ctml-yaml: the study's NCT number.")] = None,
-        format: Annotated[ExportFormat, typer.Option("--format", "-f", help="RDF serialisation, or one study: ctgov (API v2 JSON), ctml (MatchMiner CTML JSON), ctml-yaml.")] = ExportFormat.turtle,
+        nct: Annotated[Optional[str], typer.Argument(help="With --format ctgov / ctml / ctml-yaml / fhir: the study's NCT number.")] = None,
+        format: Annotated[ExportFormat, typer.Option("--format", "-f", help="RDF serialisation, or one study: ctgov (API v2 JSON), ctml (MatchMiner CTML JSON), ctml-yaml, fhir (a FHIR R4B ResearchStudy).")] = ExportFormat.turtle,
         out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
         store: StoreOption = None,
     ) -> None:
-        """Export the whole live graph (every live named graph, merged; history excluded), or one study as ctgov JSON or CTML."""
-        if (format in STUDY_FORMATS) != (nct is not None):
-            fail(f"--format {format.value if format in STUDY_FORMATS else 'ctgov / ctml'} exports one study: "
-                 "give its NCT number (and only with --format ctgov, ctml or ctml-yaml)")
+        """Export the whole live graph (every live named graph, merged; history excluded), or one study as ctgov JSON, CTML or FHIR."""
+        one_study = format in STUDY_FORMATS
+        if one_study != (nct is not None):
+            fail(f"--format {format.value if one_study else 'ctgov / ctml / fhir'} exports one study: "
+                 "give its NCT number (and only with --format ctgov, ctml, ctml-yaml or fhir)")
         st = _open(store)
         try:
-            if format is ExportFormat.ctgov:
+            if format in (ExportFormat.ctml, ExportFormat.ctml_yaml):
+                from .ctgov_cmds import export_ctml
+
+                body = export_ctml(st, nct, yaml_out=format is ExportFormat.ctml_yaml)  # type: ignore[arg-type]
+            elif one_study:
                 import json
 
                 from .ctgov_cmds import export_ctgov
 
-                body = (json.dumps(export_ctgov(st, nct), ensure_ascii=False, indent=2) + "\n").encode("utf-8")  # type: ignore[arg-type]
-            elif format in STUDY_FORMATS:
-                from .ctgov_cmds import export_ctml
+                study = export_ctgov(st, nct)  # type: ignore[arg-type]
+                if format is ExportFormat.fhir:
+                    from ..ctgov.fhir_study import research_study_json
 
-                body = export_ctml(st, nct, yaml_out=format is ExportFormat.ctml_yaml)  # type: ignore[arg-type]
+                    study = json.loads(research_study_json(study))
+                body = (json.dumps(study, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
             else:
                 body = st.dump(format.value, include_history=False)  # Turtle with the registry's prefixes
         except (StoreError, ValueError, OSError) as exc:
