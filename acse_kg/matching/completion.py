@@ -146,8 +146,11 @@ def _matters(f: str, missing: list[str], outcomes: list[tuple[dict[str, Any], bo
     return any(len(v) > 1 for v in seen.values())
 
 
-def _points(comparisons: list[Comparison]) -> tuple[Any, ...]:
-    """The values that stand for every value of a variable, given the comparisons made on it."""
+def _points(comparisons: list[Comparison], bounds: tuple[float | None, float | None] = (None, None)) -> tuple[Any, ...]:
+    """The values that stand for every value of a variable, given the comparisons made on it.
+
+    ``bounds``: the values the profile allows (ECOG 0 to 5): a completion never goes beyond them.
+    """
     kind = comparisons[0].variable.kind
     if kind == "boolean":
         return (True, False)
@@ -157,11 +160,17 @@ def _points(comparisons: list[Comparison]) -> tuple[Any, ...]:
     for c in comparisons:
         t = float(threshold(c))
         out.update((t - EPSILON, t, t + EPSILON))
+    lo, hi = bounds
+    if lo is not None:
+        out = {max(v, lo) for v in out}
+    if hi is not None:
+        out = {min(v, hi) for v in out}
     return tuple(sorted(out))
 
 
 def build_groups(decidable: list[Criterion], statuses: list[Callable[[Facts], str]],
-                 correspondences: list[Correspondence], plain: frozenset[str]) -> list[Group]:
+                 correspondences: list[Correspondence], plain: frozenset[str],
+                 bounds: dict[str, tuple[float | None, float | None]] | None = None) -> list[Group]:
     """One group per registered criterion and threshold variable (a rule alone is a group of one).
 
     ``plain``: the fields a completion may fill (values of the profile; not the
@@ -179,7 +188,7 @@ def build_groups(decidable: list[Criterion], statuses: list[Callable[[Facts], st
                 for x in _comparisons(e):
                     if x.variable.field in plain:
                         comps.setdefault(x.variable.field, []).append(x)
-        points = {f: _points(cs) for f, cs in sorted(comps.items())}
+        points = {f: _points(cs, (bounds or {}).get(f, (None, None))) for f, cs in sorted(comps.items())}
         corr = [c for c in correspondences if c.source in points and c.target in points
                 and any(offered_as_alternatives(decidable[i].requires, c.source, c.target) for i in members)]
         groups.append(Group(members, [statuses[i] for i in members], points, corr))

@@ -99,6 +99,9 @@ class Vocabulary:
         self.plain = variables_plain(self.variables.values())
         #: The profile generated from the graph's variables: the parser, and the drugs prior therapies name.
         self.schema = profile_schema(store)
+        #: The values each number field may take (ECOG 0 to 5): completions of missing data keep inside them.
+        self.bounds = {v.field: (v.min_inclusive if v.min_inclusive is not None else v.min_exclusive, v.max_inclusive)
+                       for v in self.schema.fields if v.kind == "number"}
         fields = {v.field for v in self.variables.values()} - STRUCTURED_FIELDS
         self._getters = [(f, _path_getter(f)) for f in sorted(fields)]
         therapies = self.schema.therapy_field
@@ -234,7 +237,7 @@ class StudyMatcher:
         self.decidable = [c for c in self.criteria if c.decidable]
         self._status: list[Callable[[Facts], str]] = [compile_status(c) for c in self.decidable]
         self._applies = [compile_expr(c.applies_when) if c.applies_when is not None else None for c in self.decidable]
-        self.groups = build_groups(self.decidable, self._status, vocab.correspondences, vocab.plain)
+        self.groups = build_groups(self.decidable, self._status, vocab.correspondences, vocab.plain, vocab.bounds)
         self._group_of = {i: g for g in self.groups for i in g.members}
         self._fields = [[f for f in c.fields() if f in vocab.plain or f == "prior_therapies"] for c in self.decidable]
         self.finder = CandidateFinder.build(study, vocab.symbols, vocab.type_words)
