@@ -13,7 +13,9 @@ import codecs
 import gc
 import sys
 from pathlib import Path
-from typing import Annotated, BinaryIO, Optional
+from typing import Annotated, Any, BinaryIO, Optional
+
+import orjson
 
 import typer
 
@@ -57,6 +59,19 @@ def _registry(store_spec: str | None) -> RegistryMatcher:
     return registry
 
 
+def as_text(result: dict[str, Any]) -> str:
+    """A match result (one trial's, or every trial's) as a readable summary for a person at a terminal."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    env = Environment(loader=PackageLoader("acse_kg", "templates"), undefined=StrictUndefined,
+                      keep_trailing_newline=True, autoescape=False)
+    env.filters["observed"] = lambda v: ", ".join(f"{k}={x}" for k, x in v.items()) if isinstance(v, dict) else (
+        ", ".join(map(str, v)) if isinstance(v, list) else str(v))
+    results = result["results"] if "results" in result else [result]
+    head = f"profile {result['profile_id']}\n"
+    return head + env.get_template("text/match.txt").render(results=results, notes=result.get("notes", []) if "results" in result else [])
+
+
 def run_batch(matcher: Matcher | RegistryMatcher, src: BinaryIO, out: BinaryIO, progress: bool) -> tuple[int, int]:
     """Match every line of ``src`` into ``out``, in order; return (profiles, failed)."""
     from tqdm import tqdm
@@ -96,6 +111,7 @@ def register(app: typer.Typer) -> None:
         batch: Annotated[Optional[str], typer.Option("--batch", help="JSON lines: one profile a line (- for stdin).")] = None,
         out: Annotated[Optional[Path], typer.Option("--out", help="Write results here instead of stdout.")] = None,
         trial: Annotated[Optional[str], typer.Option("--trial", help="NCT id of the study (default: the graph's first study with cohorts).")] = None,
+        format: Annotated[str, typer.Option("--format", help="json (the contract's result, default) or text (a readable summary per cohort: verdict, reasons, what is missing, what to confirm).")] = "json",
         all_trials: Annotated[bool, typer.Option("--all-trials", help="Match against every study with cohorts: one result per profile listing a v1 result per trial, best first.")] = False,
         store: StoreOption = None,
     ) -> None:
@@ -104,6 +120,10 @@ def register(app: typer.Typer) -> None:
             fail("give one PROFILE (or -) or --batch PROFILES.jsonl")
         if all_trials and trial:
             fail("give --trial NCT... or --all-trials, not both")
+        if format not in ("json", "text"):
+            fail(f"--format {format!r}: expected json or text")
+        if format == "text" and batch is not None:
+            fail("--format text is for one profile; a batch writes JSON lines")
         matcher: Matcher | RegistryMatcher = _registry(store) if all_trials else _matcher(store, trial)
         try:
             sink: BinaryIO = out.open("wb") if out else sys.stdout.buffer
@@ -119,6 +139,8 @@ def register(app: typer.Typer) -> None:
             data = _open_in(profile).read().removeprefix(BOM)  # type: ignore[arg-type]
             try:
                 answer = matcher.match_all_json(data) if isinstance(matcher, RegistryMatcher) else matcher.match_json(data)
+                if format == "text":
+                    answer = as_text(orjson.loads(answer)).rstrip("\n").encode("utf-8")
                 sink.write(answer + b"\n")
             except ProfileError as exc:
                 where = f"field '{exc.field}'" if exc.field else "profile"
