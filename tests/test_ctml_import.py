@@ -44,7 +44,8 @@ def test_captur_keeps_its_recruitment_and_every_arm_open(imported):
 
 def test_crizotinib_arm_rule_is_the_match_tree(imported):
     c = read_study(imported[0], CAPTUR).cohort(3)
-    assert c.label == "Group 3: Experimental: Group 3"
+    assert c.label == "Group 3: Crizotinib"  # the description only repeats the code: the label names the drug
+    assert c.registered_text in ("", "Experimental: Group 3")
     assert shape(c.rule) == ("and", frozenset({
         ("or", frozenset({"ALK Translocation", "ROS1 Mutation fn=activating",
                           "MET Amplification cnv=High level amplification", "MET Mutation fn=activating"})),

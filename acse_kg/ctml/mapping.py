@@ -342,7 +342,18 @@ class _Mapper:
         self.add(c, RDF.type, ACSE.Cohort)
         self.add(c, ACSE.cohortNumber, Literal(n))
         self.add(c, ACSE.cohortOf, s)
-        self.add(c, RDFS.label, Literal(f"{code}: {desc}" if desc and desc != code else code))
+        # A description that only repeats the arm's code ("Experimental: Group 12") names nothing a
+        # clinician can read: the label then names the arm's drugs (its dose levels' codes).
+        drugs = [_text(lv.get("level_code")) for _, lv in levels if _text(lv.get("level_code"))]
+        if level is not None and _text(level.get("level_code")):
+            drugs = [_text(level.get("level_code"))]
+        if desc and desc != code and not desc.endswith(code):
+            label = f"{code}: {desc}"
+        elif drugs and level is None:
+            label = f"{code}: {' / '.join(drugs)}"
+        else:
+            label = code
+        self.add(c, RDFS.label, Literal(label))
         suspended = arm.get("arm_suspended") == "Y" or (level is not None and level.get("level_suspended") == "Y")
         self.add(c, ACSE.cohortStatus, SUSPENDED if suspended else ACSE.CohortOpen)
         # the arm: label its code, description as written, and its dose levels as interventions
