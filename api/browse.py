@@ -1,8 +1,8 @@
 """The registry for people in a browser: the match form and its answer, and the search.
 
-``GET /match`` is the form for a browser (``Accept: text/html``); a program
-still gets the API's answer (405: matching is ``POST /match`` with a JSON
-profile). The form posts to ``POST /match/form`` as a plain HTML form, so it
+``GET /match`` is the form for a browser (and for any client that takes
+HTML); a program asking for JSON still gets the API's answer (405: matching
+is ``POST /match`` with a JSON profile). The form posts to ``POST /match/form`` as a plain HTML form, so it
 works with JavaScript off; the answer is rendered on the server by the same
 matcher as the API, and nothing is stored. ``GET /search`` holds the whole
 query in its URL.
@@ -32,8 +32,9 @@ from .negotiation import choose
 
 router = APIRouter(tags=["pages"])
 
-#: What GET /match offers: the API's media type first, so a program (Accept */*) keeps the API's answer.
-_GET_MATCH = {"application/json": "json", "text/html": "html", "application/xhtml+xml": "html"}
+#: What GET /match offers: the form first (a link followed with Accept */* opens it); a program asking
+#: for JSON keeps the API's answer, 405 (matching is POST /match).
+_GET_MATCH = {"text/html": "html", "application/xhtml+xml": "html", "application/json": "json"}
 
 
 def _links(request: Request) -> Links:
@@ -57,7 +58,7 @@ class BadRequest(ValueError):
 
 @router.get("/match", response_class=HTMLResponse,
             summary="The match form (HTML for a browser; programs POST a JSON profile to /match)",
-            responses={405: {"description": "asked without text/html: matching is POST /match"}})
+            responses={405: {"description": "asked for JSON (not HTML): matching is POST /match"}})
 async def match_form(request: Request, store: GraphStore = Depends(get_store)) -> Response:
     """The form is generated from the profile's JSON Schema (``/match/schema``); ``?trial=NCT…`` pre-sets it
     to one study."""

@@ -120,7 +120,7 @@ def home_page(store: GraphStore, links: Links) -> str:
     """The home page: what is here, a search box, the match form's link, and every study with its counts."""
     cards = study_cards(store)
     return environment().get_template("home.html").render(
-        _base(links) | {"cards": cards, "summary": registry_summary(cards), "conditions": oncotree(store).options(),
+        _base(links) | {"cards": cards, "studies": [(c.nct, c.title) for c in cards], "summary": registry_summary(cards), "conditions": oncotree(store).options(),
                         "search": Search()})
 
 
