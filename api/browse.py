@@ -101,7 +101,8 @@ def _answer(store: GraphStore, links: Links, trial: str, form: dict[str, str]) -
     try:
         profile = _profile(form, store)
     except FormError as exc:
-        return match_page(store, links, trial=trial, errors=[(exc.field, exc.message)], pasted=pasted), 422
+        return match_page(store, links, trial=trial, errors=[(exc.field, exc.message)], pasted=pasted,
+                          submitted=None if pasted.strip() else form), 422
     try:
         if trial:
             results, notes = [matcher_for(store, trial).match(profile)], []
@@ -109,9 +110,8 @@ def _answer(store: GraphStore, links: Links, trial: str, form: dict[str, str]) -
             both = registry_matcher_for(store).match_all(profile)
             results, notes = both["results"], both.get("notes", [])
     except ProfileError as exc:
-        shown = profile if not pasted else None
-        return match_page(store, links, trial=trial, profile=shown, errors=[(exc.field, exc.message)],
-                          pasted=pasted), 422
+        return match_page(store, links, trial=trial, errors=[(exc.field, exc.message)], pasted=pasted,
+                          submitted=None if pasted.strip() else form), 422
     answer = answer_of(store, results, profile, profile_form(store), notes)
     return match_page(store, links, trial=trial, profile=profile, answer=answer), 200
 

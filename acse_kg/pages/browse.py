@@ -18,7 +18,7 @@ from urllib.parse import quote
 from ..matching.engine import TrialNotFound
 from ..model import StudyNotFound, read_study
 from ..store import GraphStore
-from .profile_form import FORM_ID, FormSpec, flat_fields, form_values, profile_form, rows_for
+from .profile_form import FORM_ID, FormSpec, flat_fields, form_values, profile_form, rows_for, rows_typed
 from .render import ASSETS, Links, environment
 from .search import Results, Search, gene_symbols, oncotree, registry_summary, study_cards
 
@@ -133,11 +133,16 @@ def search_page(store: GraphStore, links: Links, results: Results | None, error:
 
 def match_page(store: GraphStore, links: Links, *, trial: str = "", profile: Mapping[str, Any] | None = None,
                answer: Answer | None = None, errors: Sequence[tuple[str | None, str]] = (),
-               pasted: str = "") -> str:
-    """The match form (pre-set to ``trial`` when given), filled with ``profile``; the answer above it when given."""
+               pasted: str = "", submitted: Mapping[str, str] | None = None) -> str:
+    """The match form (pre-set to ``trial`` when given), filled with ``profile`` (or the ``submitted`` fields
+    as typed, when they could not be read); the answer above it when given."""
     profile = profile or {}
-    form = profile_form(store, rows_for(profile))
-    values = form_values(profile) if profile else {"id": FORM_ID}
+    if submitted:
+        values = dict(submitted)
+        form = profile_form(store, rows_typed(values))
+    else:
+        values = form_values(profile) if profile else {"id": FORM_ID}
+        form = profile_form(store, rows_for(profile))
     title = ""
     if trial:
         try:

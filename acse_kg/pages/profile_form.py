@@ -215,6 +215,16 @@ def rows_for(profile: Mapping[str, Any]) -> dict[str, int]:
     return {k: max(DEFAULT_ROWS.get(k, 1), len(v) + 1) for k, v in profile.items() if isinstance(v, list)}
 
 
+def rows_typed(values: Mapping[str, str]) -> dict[str, int]:
+    """Rows each array section needs to show submitted fields (``alterations.4.gene`` needs five)."""
+    rows: dict[str, int] = {}
+    for name in values:
+        parts = name.split(".")
+        if len(parts) > 2 and parts[1].isdigit() and int(parts[1]) < 100:
+            rows[parts[0]] = max(rows.get(parts[0], DEFAULT_ROWS.get(parts[0], 1)), int(parts[1]) + 1)
+    return rows
+
+
 # ------------------------------------------------------------------ form <-> profile
 def _number(inp: Input, text: str) -> float | int:
     try:
