@@ -205,6 +205,7 @@ class Results:
     facets: list[Facet]
     pages: int
     condition: str = ""  # how the condition was read: the OncoTree class's "name (CODE)", or "text"
+    page_size: int = PAGE_SIZE
 
 
 def _covers(tree: Oncotree, wanted: str, pathology: str) -> bool:
@@ -223,7 +224,7 @@ def _text_matches(store: GraphStore, area: str | None, text: str) -> set[str]:
     return set(matching_ncts(store, q))
 
 
-def search(store: GraphStore, s: Search) -> Results:
+def search(store: GraphStore, s: Search, page_size: int | None = None) -> Results:
     """The studies the search finds (one page of them) and the facets' counts.
 
     A facet's counts are over the studies the other filters find, so that its
@@ -264,11 +265,12 @@ def search(store: GraphStore, s: Search) -> Results:
             labels.setdefault(v, v)
         values = sorted(labels, key=lambda v: (-counts[v], labels[v].lower()))
         facets.append(Facet(name, title, [(v, labels[v], counts[v], v in chosen) for v in values]))
-    pages = max(1, -(-len(hits) // PAGE_SIZE))
+    size = page_size or PAGE_SIZE
+    pages = max(1, -(-len(hits) // size))
     if s.page > pages:
         raise SearchError(f"page: {s.page} is past the last page ({pages})")
-    start = (s.page - 1) * PAGE_SIZE
-    return Results(s, len(hits), hits[start:start + PAGE_SIZE], facets, pages, condition)
+    start = (s.page - 1) * size
+    return Results(s, len(hits), hits[start:start + size], facets, pages, condition, size)
 
 
 def registry_summary(cards: Sequence[StudyCard]) -> Mapping[str, int]:
