@@ -10,6 +10,7 @@ registry's matcher, read as it returns results (nothing else decides).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -138,8 +139,9 @@ def match_page(store: GraphStore, links: Links, *, trial: str = "", profile: Map
     as typed, when they could not be read); the answer above it when given."""
     profile = profile or {}
     if submitted:
-        values = dict(submitted)
-        form = profile_form(store, rows_typed(values))
+        form = profile_form(store, rows_typed(submitted))
+        # A number control shows only a number (the error message quotes what was sent instead).
+        values = {k: v for k, v in submitted.items() if k not in _numbers(form) or _is_number(v)}
     else:
         values = form_values(profile) if profile else {"id": FORM_ID}
         form = profile_form(store, rows_for(profile))
@@ -158,6 +160,15 @@ def match_page(store: GraphStore, links: Links, *, trial: str = "", profile: Map
             "download": "data:application/json;charset=utf-8," + quote(profile_json) if profile_json else "",
             "conditions": oncotree(store).options(), "genes": gene_symbols(store),
         })
+
+
+def _numbers(form: FormSpec) -> set[str]:
+    return {i.name for i in form.inputs() if i.control == "number"}
+
+
+def _is_number(text: str) -> bool:
+    """A valid value of an HTML number input (what the Nu checker accepts), not any float Python reads."""
+    return re.fullmatch(r"-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?", text.strip()) is not None
 
 
 def _anchor(form: FormSpec, name: str | None) -> str:
