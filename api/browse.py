@@ -24,7 +24,7 @@ from acse_kg.namespaces import NCT_HINT, normalise_nct
 from acse_kg.pages import Links
 from acse_kg.pages.browse import answer_of, match_page, search_page
 from acse_kg.pages.profile_form import FormError, profile_form, profile_from_form
-from acse_kg.pages.search import Search, SearchError, oncotree, search
+from acse_kg.pages.search import FACETS, Search, SearchError, oncotree, search
 from acse_kg.store import GraphStore
 
 from .deps import get_store
@@ -52,13 +52,34 @@ def _trial(request: Request) -> str:
     return nct
 
 
+_FORM_BODY = {"requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {
+    "schema": {"type": "object", "additionalProperties": {"type": "string"},
+               "description": "the form's fields, named by the profile's dotted paths (labs.anc, alterations.0.gene; "
+                              "a unit in <field>.unit), or profile_json: a whole profile as JSON",
+               "properties": {"profile_json": {"type": "string"}, "id": {"type": "string"},
+                              "age_years": {"type": "string"}, "diagnosis": {"type": "string"}}},
+    "example": {"id": "patient-1", "age_years": "63", "diagnosis": "LUAD", "alterations.0.gene": "MET",
+                "alterations.0.type": "amplification", "labs.anc": "1800", "labs.anc.unit": "/uL"}}}}}
+_TRIAL_PARAM = {"name": "trial", "in": "query", "required": False, "schema": {"type": "string"},
+                "description": "pre-set the form to one study (NCT number)", "example": "NCT02034981"}
+_SEARCH_PARAMS = {"parameters": [
+    {"name": "q", "in": "query", "schema": {"type": "string"}, "example": "crizotinib",
+     "description": "any text of a record, in ClinicalTrials.gov's syntax (AND, OR, NOT, quotes, parentheses)"},
+    {"name": "cond", "in": "query", "schema": {"type": "string"}, "example": "NSCLC",
+     "description": "an OncoTree code or name (subtypes included; found through the cohorts' pathologies)"},
+    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+    *({"name": name, "in": "query", "schema": {"type": "array", "items": {"type": "string"}}, "explode": True,
+       "description": f"facet: {title.lower()} (any of the values)"} for name, title in FACETS)]}
+
+
 class BadRequest(ValueError):
     """A query parameter of a page is malformed: answered 400 with the form and the reason."""
 
 
 @router.get("/match", response_class=HTMLResponse,
             summary="The match form (HTML for a browser; programs POST a JSON profile to /match)",
-            responses={405: {"description": "asked for JSON (not HTML): matching is POST /match"}})
+            responses={405: {"description": "asked for JSON (not HTML): matching is POST /match"}},
+            openapi_extra={"parameters": [_TRIAL_PARAM]})
 async def match_form(request: Request, store: GraphStore = Depends(get_store)) -> Response:
     """The form is generated from the profile's JSON Schema (``/match/schema``); ``?trial=NCT…`` pre-sets it
     to one study."""
@@ -117,7 +138,9 @@ def _answer(store: GraphStore, links: Links, trial: str, form: dict[str, str]) -
 
 
 @router.post("/match/form", response_class=HTMLResponse,
-             summary="The match form submitted (HTML form fields, or a pasted JSON profile): the answer page")
+             summary="The match form submitted (HTML form fields, or a pasted JSON profile): the answer page",
+             openapi_extra={**_FORM_BODY, "parameters": [_TRIAL_PARAM]},
+             responses={422: {"description": "the profile breaks the contract: the form again, the field named"}})
 async def match_form_post(request: Request, store: GraphStore = Depends(get_store)) -> Response:
     """Server-rendered: per study and cohort the verdict, the deciding criteria first, what the profile
     lacks, what to confirm, the dose and the study's recruitment status. Nothing is stored."""
@@ -140,7 +163,8 @@ async def match_form_post(request: Request, store: GraphStore = Depends(get_stor
 
 
 @router.get("/search", response_class=HTMLResponse,
-            summary="Search the studies: free text (ClinicalTrials.gov syntax), OncoTree condition, facets (HTML)")
+            summary="Search the studies: free text (ClinicalTrials.gov syntax), OncoTree condition, facets (HTML)",
+            openapi_extra=_SEARCH_PARAMS, responses={400: {"description": "a malformed parameter, named"}})
 async def search_studies(request: Request, store: GraphStore = Depends(get_store)) -> Response:
     """``q`` (any text of a record), ``cond`` (an OncoTree code or name, subtypes included; a study is found by
     its cohorts' pathologies), facets ``gene``, ``type``, ``status``, ``phase``, ``age``, ``sex``, ``country``
