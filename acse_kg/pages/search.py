@@ -24,10 +24,11 @@ from ..ctgov.query import AREAS, StudyQuery, matching_ncts
 from ..derived import DerivedCache
 from ..errors import AcseError
 from ..matching.candidates import Taxonomy
+from ..model import ModelError, Study, StudyNotFound, read_study
 from ..vocab import ONCOTREE_ROOT
 from ..store import GraphStore
 from . import ctgov_view as cv
-from .graph import study_ids
+from .graph import code_labels
 
 PAGE_SIZE = 10
 #: The facets, in the order the page shows them: (URL parameter, heading).
@@ -101,37 +102,62 @@ def gene_symbols(store: GraphStore) -> list[tuple[str, str]]:
     return _cache.get(store, "search-genes", read)  # type: ignore[no-any-return]
 
 
-def _card(store: GraphStore, nct: str, title: str) -> StudyCard:
-    from .render import PageNotFound, _study_data
+#: The ClinicalTrials.gov fields the facets read, for every study at once (the record's own terms).
+_RECORD_FIELDS = """
+SELECT ?nct ?title ?status ?phase ?sex ?age ?country WHERE {
+  ?s acse:nctId ?nct .
+  OPTIONAL { ?s acse:briefTitle ?title } OPTIONAL { ?s acse:overallStatus/acse:code ?status }
+  OPTIONAL { ?s acse:phase/acse:code ?phase } OPTIONAL { ?s acse:sex ?sex }
+  OPTIONAL { ?s acse:stdAge ?age } OPTIONAL { ?s acse:site/acse:country ?country }
+}"""
+_AGE_ORDER = {"CHILD": 0, "ADULT": 1, "OLDER_ADULT": 2}
 
-    try:
-        exported, g = _study_data(store, nct)
-    except PageNotFound:
-        return StudyCard(nct, title, "", None, frozenset(), 0, {name: {} for name, _ in FACETS})
-    m = cv.modules(exported)
-    label = cv.Labels(g.code_labels)
-    study = g.study
-    status = m["statusModule"].get("overallStatus", "")
-    el = m["eligibilityModule"]
-    countries = {loc["country"] for loc in m["contactsLocationsModule"].get("locations", []) if loc.get("country")}
+
+def _record_fields(store: GraphStore) -> dict[str, dict[str, set[str]]]:
+    """nct -> field -> values, from one query over the registry (not one export per study)."""
+    out: dict[str, dict[str, set[str]]] = {}
+    for r in store.select(_RECORD_FIELDS):
+        fields = out.setdefault(str(r["nct"]), {})
+        for key in ("title", "status", "phase", "sex", "age", "country"):
+            if r.get(key) is not None:
+                fields.setdefault(key, set()).add(str(r[key]))
+    return out
+
+
+def _card(nct: str, fields: dict[str, set[str]], study: Study | None,
+          label: cv.Labels) -> StudyCard:
+    status = min(fields.get("status", {""}))
     facets: dict[str, dict[str, str]] = {
-        "gene": {t.code or t.label: t.code or t.label for t in study.target_genes},
-        "type": {t.code or t.label: t.label or t.code for c in study.cohorts for t in c.accepts},
+        "gene": {t.code or t.label: t.code or t.label for t in study.target_genes} if study else {},
+        "type": {t.code or t.label: t.label or t.code for c in study.cohorts for t in c.accepts} if study else {},
         "status": {status: label("overallStatus", status)} if status else {},
-        "phase": {p: label("phase", p) for p in m["designModule"].get("phases", [])},
-        "age": {a: cv.humanise(a) for a in el.get("stdAges", [])},
-        "sex": {el["sex"]: cv.humanise(el["sex"])} if el.get("sex") else {},
-        "country": {c: c for c in sorted(countries)},
+        "phase": {p: label("phase", p) for p in sorted(fields.get("phase", ()))},
+        "age": {a: cv.humanise(a) for a in sorted(fields.get("age", ()), key=lambda a: _AGE_ORDER.get(a, 9))},
+        "sex": {x: cv.humanise(x) for x in sorted(fields.get("sex", ()))},
+        "country": {c: c for c in sorted(fields.get("country", ()))},
     }
-    pathologies = frozenset(t.iri for c in study.cohorts for t in c.pathologies)
-    return StudyCard(nct, m["identificationModule"].get("briefTitle") or title, label("overallStatus", status),
-                     study.recruiting, pathologies, len(study.cohorts), facets)
+    pathologies = frozenset(t.iri for c in study.cohorts for t in c.pathologies) if study else frozenset()
+    return StudyCard(nct, min(fields.get("title", {""})), label("overallStatus", status),
+                     study.recruiting if study else None, pathologies, len(study.cohorts) if study else 0, facets)
 
 
 def study_cards(store: GraphStore) -> list[StudyCard]:
-    """Every study of the registry as the search reads it, by NCT number (kept per store version)."""
-    return _cache.get(store, "search-cards",  # type: ignore[no-any-return]
-                      lambda: [_card(store, nct, title) for nct, title in study_ids(store)])
+    """Every study of the registry as the search reads it, by NCT number (kept per store version).
+
+    The cohorts, genes and alteration types are the study model's (kept per store version and
+    shared with the matcher, which reads every model anyway); the record's fields come from one query.
+    """
+    def read() -> list[StudyCard]:
+        label = cv.Labels(code_labels(store))
+        cards = []
+        for nct, fields in sorted(_record_fields(store).items()):
+            try:
+                study: Study | None = read_study(store, nct)
+            except (ModelError, StudyNotFound):  # a record the model cannot read is still found by its fields
+                study = None
+            cards.append(_card(nct, fields, study, label))
+        return cards
+    return _cache.get(store, "search-cards", read)  # type: ignore[no-any-return]
 
 
 @dataclass
