@@ -88,6 +88,8 @@ async def match_form(request: Request, store: GraphStore = Depends(get_store)) -
     links = _links(request)
     try:
         trial = _trial(request)
+        if trial:
+            await run_in_threadpool(matcher_for, store, trial)  # a study that cannot be matched: 404 here already
         html = await run_in_threadpool(match_page, store, links, trial=trial)
     except BadRequest as exc:
         return HTMLResponse(await run_in_threadpool(match_page, store, links, errors=[("trial", str(exc))]), 400)

@@ -245,6 +245,8 @@ def test_the_new_pages_pass_the_nu_html_checker(store, tmp_path):
                 "alterations.0.type": "amplification"}
     got = {
         "home.html": client.get("/"),
+        "study.html": client.get(f"/study/{NCT}"),
+        "cohort.html": client.get(f"/study/{NCT}/cohort/5"),
         "search.html": client.get("/search", params={"cond": "NSCLC", "gene": "MET"}),
         "search-empty.html": client.get("/search", params={"cond": "MCL"}),
         "search-error.html": client.get("/search", params={"colour": "blue"}),

@@ -16,7 +16,7 @@ from acse_kg.ctgov.import_ import import_study
 from acse_kg.pages import search as search_module
 from acse_kg.pages.search import Search, SearchError, search
 from acse_kg.store import GraphStore, open_store
-from api import browse, pages
+from api import browse, match, pages
 
 NCT = "NCT02034981"
 PALLAS, FRENCH = "NCT02513394", "NCT06171568"
@@ -35,7 +35,7 @@ def registry() -> GraphStore:
 def client(registry) -> Iterator[TestClient]:
     app = FastAPI()
     app.state.store = registry
-    for module in (browse, pages):
+    for module in (browse, match, pages):
         app.include_router(module.router)
     with TestClient(app) as c:
         yield c
@@ -148,3 +148,9 @@ def test_the_home_page_says_what_is_here_and_lists_the_studies_with_their_counts
     assert "3 studies with 23 cohorts" in text(find_class(root, "lede", "p")[0])
     form = root.find(".//form[@role='search']")
     assert form.get("action") == "/search" and {i.get("name") for i in form.iter("input")} == {"cond", "q"}
+
+
+def test_a_study_without_cohorts_cannot_preset_the_match_form(client):
+    for r in (client.get(f"/match?trial={PALLAS}", headers={"accept": "text/html"}),
+              client.post(f"/match/form?trial={PALLAS}", data={"id": "p", "age_years": "50", "diagnosis": "BRCA"})):
+        assert r.status_code == 404 and "no study with cohorts" in text(find_class(parse(r.text), "errors", "section")[0])
