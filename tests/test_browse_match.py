@@ -206,3 +206,10 @@ def test_a_profile_the_contract_refuses_is_422_naming_the_field_with_the_form_ke
 def test_a_bad_or_unknown_trial_is_answered_with_the_form_and_the_reason(client, trial, status):
     for r in (client.get(f"/match?trial={trial}", headers=HTML), client.post(f"/match/form?trial={trial}", data=LUAD_MET)):
         assert r.status_code == status and "trial" in text(find_class(parse(r.text), "errors", "section")[0])
+
+
+def test_the_answer_opens_with_a_summary_of_the_verdicts(client):
+    root = parse(client.post("/match/form", data=LUAD_MET).text)
+    summary = text(find_class(root, "answer-summary", "p")[0])
+    assert summary.startswith("1 study has a cohort")
+    assert "0 eligible, 1 undecided, 0 not eligible" in summary and "(0 taking patients now)" in summary

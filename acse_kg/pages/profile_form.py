@@ -48,6 +48,9 @@ ITEM_MAIN = {"alterations": ("gene", "type", "protein_change")}
 #: Fields whose values come from a vocabulary of the graph, by their last name: the datalist they use.
 DATALISTS = {"diagnosis": "oncotree-codes", "gene": "gene-symbols"}
 
+#: Labels of the contract's own fields, which no clinical variable of the graph names.
+CONTRACT_LABELS = {"id": "Profile identifier"}
+
 #: The default profile id of a form (the contract requires one; it is only echoed back).
 FORM_ID = "patient-from-the-form"
 
@@ -139,7 +142,8 @@ def _leaf(name: str, node: dict[str, Any], quantity: bool, required: bool, ps: P
           units: dict[str, str]) -> Input:
     leaf = name.rsplit(".", 1)[-1]
     var = next((v for v in ps.fields if v.field == _pattern(name)), None)
-    label = _capital(var.label) if var is not None and var.label else _capital(node.get("title", leaf).lower())
+    label = (_capital(var.label) if var is not None and var.label
+             else CONTRACT_LABELS.get(name) or _capital(node.get("title", leaf).lower()))
     desc = node.get("description", "")
     kind = node.get("type")
     if "enum" in node:
