@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from ..ctgov.essie import EssieError, parse
-from ..ctgov.query import AREAS, StudyQuery, matching_ncts
+from ..ctgov.query import StudyQuery, matching_ncts
 from ..derived import DerivedCache
 from ..errors import AcseError
 from ..matching.candidates import Taxonomy
@@ -311,4 +311,4 @@ def registry_summary(cards: Sequence[StudyCard]) -> Mapping[str, int]:
 
 
 __all__ = ["FACETS", "PAGE_SIZE", "Results", "Search", "SearchError", "StudyCard", "gene_symbols", "oncotree",
-           "registry_summary", "search", "study_cards", "AREAS"]
+           "registry_summary", "search", "study_cards"]
