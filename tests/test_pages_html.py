@@ -134,14 +134,15 @@ def test_static_site_has_no_external_assets_and_links_items_to_their_full_iri(si
 
 
 def test_static_and_served_pages_are_the_same_page_with_different_links(store, site, client):
-    """Apart from where links point, only the header's links to the server's services, the record check's
-    links to the server's check and history pages, and the footer's sentence on where IRI links lead
-    differ (a static site has no server beside it)."""
+    """Apart from where links point, only the header's links to the server's services, the study's tabs and
+    the record check's links to the server's history, check and match pages, and the footer's sentence on
+    where IRI links lead differ (a static site has no server beside it)."""
     served = client.get(f"/study/{NCT}").text
     static = (site / "study" / NCT / "index.html").read_text(encoding="utf-8")
     services = re.compile(r'<li><a class="nav-service"[^>]*>[^<]*</a></li>')
     assert services.findall(served) and not services.findall(static)
-    note = re.compile(r'<p class="iri-note">.*?</p>|<span class="server-links">.*?</span>', re.S)
+    note = re.compile(r'<p class="iri-note">.*?</p>|<span class="server-links">.*?</span>'
+                      r'|\s*<nav class="study-tabs".*?</nav>', re.S)
     strip = re.compile(r'(href|src)="[^"]*"')
     assert strip.sub("", note.sub("", services.sub("", served))) == strip.sub("", note.sub("", static))
 

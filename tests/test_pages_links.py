@@ -21,7 +21,7 @@ from acse_kg.namespaces import ACSE, BASE
 from acse_kg.pages import Links, cohort_page, index_page, study_page, write_site
 
 NCT = "NCT02034981"
-SERVICES = ["/sparql", "/ontology", "/dumps/acse-kg.ttl.gz", "/docs"]
+SERVICES = ["/search", "/match", "/sparql", "/ontology", "/dumps/acse-kg.ttl.gz", "/docs"]
 REGISTRY = "https://registry.example.org/acse/"
 
 

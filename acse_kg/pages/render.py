@@ -36,6 +36,8 @@ class PageNotFound(LookupError):
 
 #: The registry's own services (label, path below the server root) in every page's site header.
 SERVICES: tuple[tuple[str, str], ...] = (
+    ("Search", "search"),
+    ("Match a patient", "match"),
     ("SPARQL", "sparql"),
     ("Ontology", "ontology"),
     ("Data dump", "dumps/acse-kg.ttl.gz"),
