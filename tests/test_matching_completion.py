@@ -225,3 +225,32 @@ def test_an_unknown_names_the_fields_that_would_settle_it_and_the_cohort_collect
 def test_the_reasons_of_an_ineligible_cohort_are_its_unmet_criteria(matcher: Matcher) -> None:
     (c5,) = matcher.match(profile_of({"labs.anc": 0.5}, "LUAD", 54))["cohorts"]
     assert c5["verdict"] == "ineligible" and c5["reasons"] == ["inc-06-anc"]
+
+
+def test_notes_agree_with_verdicts_over_many_random_profiles(matcher: Matcher) -> None:
+    """A note never says what the cohorts' verdicts contradict: an exclusion named in the notes is not
+    'not excluded' in a cohort listed, a cohort said to be closed is not eligible, and an eligible
+    cohort has no unmet criterion."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from bench.bench_matching import make_profiles
+
+    for p in make_profiles(2000, seed=7):
+        result = matcher.match(p)
+        for note in result["notes"]:
+            if "is excluded by the protocol: " in note:
+                text = note.split("is excluded by the protocol: ", 1)[1]
+                for c in result["cohorts"]:
+                    for item in c["criteria"]:
+                        if item["text"] == text:
+                            assert item["finding"] != "not excluded", (p["id"], note, c["cohort"])
+            if note.startswith("cohort ") and "is not open" in note:
+                number = int(note.split()[1])
+                assert all(c["verdict"] == "ineligible" for c in result["cohorts"] if c["cohort"] == number)
+        for c in result["cohorts"]:
+            statuses = {x["status"] for x in c["criteria"]}
+            expected = "ineligible" if "not_met" in statuses else "unknown" if "unknown" in statuses else "eligible"
+            assert c["verdict"] == expected, (p["id"], c["cohort"])
+            assert set(c["reasons"]) <= {x["id"] for x in c["criteria"]}

@@ -198,6 +198,7 @@ class CandidateFinder:
         pairs = facts[ALTS]
         named = sorted((c for c in self._named_for(alts) if c.takes(facts, age, pairs)), key=lambda c: c.number)
         notes: list[str] = []
+        refused: list[tuple[tuple[str, str], Criterion]] = []
         uncovered: list[tuple[str, str]] = []
         for a in alts:
             single = pair_set([a])
@@ -205,9 +206,8 @@ class CandidateFinder:
                 continue
             rejected = self._rejected_by(facts, single)
             if rejected is not None:
-                note = f"{self._show(a)} with this diagnosis is excluded by the protocol: {rejected.text}"
-                if note not in notes:
-                    notes.append(note)
+                if (a, rejected) not in refused:
+                    refused.append((a, rejected))
                 continue
             uncovered.append(a)
         found = named
@@ -216,6 +216,13 @@ class CandidateFinder:
             found = found + [c for c in self.others if c.takes(facts, age, upairs)]
         if self.ruled:
             found = found + [c for c in self.ruled if c.takes(facts, age, pairs)]
+        for a, crit in refused:
+            # Excluded only when nothing else qualifies the patient; beside a qualifying alteration the
+            # pair merely does not count (the criterion is then "not excluded" in the cohorts listed).
+            if found:
+                notes.append(f"{self._show(a)} does not qualify with this diagnosis on its own: {crit.text}")
+            else:
+                notes.append(f"{self._show(a)} with this diagnosis is excluded by the protocol: {crit.text}")
         if not found and not notes:
             notes.append(self._why_none(age, alts))
         return found, notes
