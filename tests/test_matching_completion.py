@@ -254,3 +254,13 @@ def test_notes_agree_with_verdicts_over_many_random_profiles(matcher: Matcher) -
             expected = "ineligible" if "not_met" in statuses else "unknown" if "unknown" in statuses else "eligible"
             assert c["verdict"] == expected, (p["id"], c["cohort"])
             assert set(c["reasons"]) <= {x["id"] for x in c["criteria"]}
+
+
+def test_a_bullet_its_computable_part_decides_is_not_to_be_confirmed(matcher: Matcher) -> None:
+    """A positive HIV/hepatitis history settles 'HIV-positive ... or any other uncontrolled infection'."""
+    def confirm(hiv: bool) -> list[str]:
+        (c5,) = matcher.match(profile_of({"history.hiv_or_hepatitis": hiv}, "LUAD", 54))["cohorts"]
+        return [t for t in c5["to_confirm"] if t.startswith("HIV-positive")]
+
+    assert confirm(True) == []
+    assert len(confirm(False)) == 1  # "any other uncontrolled infection" is still to be confirmed

@@ -216,7 +216,7 @@ class _CohortPlan:
 
     cohort: Basket
     criteria: list[tuple[int, dict[str, Any]]]  # (index into StudyMatcher.decidable, static fields)
-    to_confirm: list[tuple[Callable[[Facts], Any] | None, str]]  # (applies-when function, text)
+    to_confirm: list[tuple[Callable[[Facts], Any] | None, str, tuple[int, ...]]]  # (applies-when, text, parts)
     open_item: dict[str, Any]
     rule_item: dict[str, Any] | None
     key: tuple[str, ...]
@@ -260,7 +260,13 @@ class StudyMatcher:
         # A criterion no field decides is to be confirmed, unless its condition is known false
         # (e.g. "for patients with a cerebral disease ..." for a patient without one).
         pending = [c for c in self.criteria if not c.computable and c.applies_to(cohort.iri)]
-        confirm = [(self._conditions[c.iri] if c.applies_when is not None else None, c.text) for c in pending]
+        # A bullet whose computable parts are decided as failing is decided as a whole (a positive HIV
+        # history settles "HIV ... or any other uncontrolled infection"): it is not to be confirmed then.
+        position = {i: n for n, (i, _) in enumerate(crit)}
+        parts = {c.iri: tuple(position[i] for i, d in enumerate(self.decidable)
+                              if d.component_of == c.iri and i in position) for c in pending}
+        confirm = [(self._conditions[c.iri] if c.applies_when is not None else None, c.text, parts[c.iri])
+                   for c in pending]
         key = tuple(self.decidable[i].iri for i, _ in crit) + ("|",) + tuple(c.iri for c in pending)
         observed = cohort.status.label if cohort.status and cohort.status.label else (
             "open" if cohort.is_open else "closed")
@@ -358,7 +364,9 @@ class StudyMatcher:
                 items, statuses = plan.explain(facts)
                 worst = self._settle(plan, items, statuses, facts, decided) if "unknown" in statuses else (
                     2 if "not_met" in statuses else 0)
-                confirm = [text for cond, text in plan.to_confirm if cond is None or cond(facts) is not False]
+                confirm = [text for cond, text, parts in plan.to_confirm
+                           if (cond is None or cond(facts) is not False)
+                           and not any(items[n]["status"] == "not_met" for n in parts)]
                 done = shared[plan.key] = (items, worst, confirm)
             items, worst, confirm = done
             cohort = basket.model
