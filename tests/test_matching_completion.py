@@ -95,12 +95,16 @@ def brute_force(members: list[Criterion], facts: dict[str, Any], dx: frozenset[s
     pools = []
     for f in missing:
         pool = grid(f, [c for c in comps if c.variable.field == f])
+        sources: list[set[float]] = []
         for (src, dst), table in correspond.items():  # a known scale bounds a missing one it corresponds to
             if dst == f and facts.get(src) is not None and float(facts[src]) in table:
                 lo, hi = table[float(facts[src])]
                 pool = [v for v in pool if lo <= v <= hi] + [lo, hi]
             if src == f and facts.get(dst) is not None:
-                pool = [k for k, (lo, hi) in table.items() if lo <= float(facts[dst]) <= hi] or pool
+                sources.append({k for k, (lo, hi) in table.items() if lo <= float(facts[dst]) <= hi})
+        consistent = set.intersection(*sources) if sources else set()
+        if consistent:  # known scales that contradict each other constrain nothing
+            pool = sorted(consistent)
         pools.append(pool)
     outcomes = set()
     for values in itertools.product(*pools):
