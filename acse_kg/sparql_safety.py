@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
+from .errors import AcseError
 from .namespaces import PREFIXES
 
 _TOKEN = re.compile(
@@ -44,7 +45,7 @@ _TOKEN = re.compile(
 QUERY_FORMS = ("SELECT", "CONSTRUCT", "DESCRIBE", "ASK")
 
 
-class RefusedQuery(ValueError):
+class RefusedQuery(AcseError, ValueError):
     """The request asks for something a public endpoint does not do; the message says what."""
 
 

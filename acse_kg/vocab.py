@@ -25,6 +25,7 @@ from typing import Any
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS, XSD
 
+from .errors import AcseError
 from .namespaces import ACSE, HGNC, ID, NCIT, OBO, ONCO, ONCOTREE_RELEASE_ID, PREFIXES
 from .paths import VOCAB_DIR
 
@@ -43,7 +44,7 @@ ONCOTREE_ROOT = "TISSUE"
 PROTOCOL_ALIASES: dict[str, tuple[str, ...]] = {"MST1R": ("RON",)}
 
 
-class VocabularyError(ValueError):
+class VocabularyError(AcseError, ValueError):
     """A shipped vocabulary file is missing or does not have the expected shape."""
 
 

@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..errors import AcseError
 from ..namespaces import compact_iri
 from ..sparql_safety import first_keyword
 from ..rdf_io import serialize_rdf
@@ -97,7 +98,7 @@ def format_table(variables: list[str], rows: list[dict[str, object]]) -> str:
     return "\n".join(out) + "\n"
 
 
-class GraphFormatError(ValueError):
+class GraphFormatError(AcseError, ValueError):
     """A graph result (CONSTRUCT, DESCRIBE) asked for in a table format."""
 
 

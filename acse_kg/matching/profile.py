@@ -45,10 +45,11 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from ..errors import AcseError
 from .hgvs import PATTERN as HGVS_PATTERN
 from .hgvs import normalise_protein_change
 
-class ProfileError(ValueError):
+class ProfileError(AcseError, ValueError):
     """A profile that breaks the contract; ``field`` is the dotted path of the culprit."""
 
     def __init__(self, field: str | None, message: str, profile_id: Any = None) -> None:

@@ -34,6 +34,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, create_model
 
+from ..errors import AcseError
 from ..derived import DerivedCache
 from ..namespaces import ACSE
 from ..store import GraphStore, OxigraphStore
@@ -55,7 +56,7 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 KINDS = ("number", "boolean", "code")
 
 
-class ProfileSchemaError(ValueError):
+class ProfileSchemaError(AcseError, ValueError):
     """The graph's clinical variables cannot make a profile (a bad field path, kind or structure)."""
 
 
