@@ -52,11 +52,15 @@ def _registry(store_spec: str | None) -> RegistryMatcher:
         registry = RegistryMatcher(get_store(store_spec))
     except GraphModelError as exc:
         fail(f"the graph cannot be matched against: {exc}", 1)
-    for nct, why in sorted(registry.skipped.items()):
-        typer.echo(f"acse-kg: {nct} is left out of matching: {why}", err=True)
-    if not registry.studies:
+    if not registry.ncts:
         fail("no study with cohorts in the graph", 1)
     return registry
+
+
+def _report_skipped(matcher: Matcher | RegistryMatcher) -> None:
+    """Studies left out of matching because their record cannot be read (found as profiles reached them)."""
+    for nct, why in sorted(getattr(matcher, "skipped", {}).items()):
+        typer.echo(f"acse-kg: {nct} is left out of matching: {why}", err=True)
 
 
 def as_text(result: dict[str, Any]) -> str:
@@ -146,6 +150,7 @@ def register(app: typer.Typer) -> None:
                 where = f"field '{exc.field}'" if exc.field else "profile"
                 fail(f"invalid tumor profile: {where}: {exc.message}", 2)
         finally:
+            _report_skipped(matcher)
             if out:
                 sink.close()  # never close the process's stdout
             else:

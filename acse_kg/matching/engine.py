@@ -18,6 +18,7 @@ contract. Each cohort's explanations are built by one generated function
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,7 @@ from typing import Any
 import orjson
 
 from ..derived import DerivedCache
-from ..model import ModelError, Study, read_study, read_variables, structured_studies
+from ..model import ModelError, Study, cohort_keys, read_study, read_variables, structured_studies
 from ..namespaces import ID, NCT_HINT, normalise_nct
 from ..store import GraphStore
 from .candidates import Basket, CandidateFinder, Taxonomy, pair_set
@@ -417,32 +418,51 @@ class RegistryMatcher:
     """Every matchable study of the registry, and an index from gene to the studies that can take it."""
 
     def __init__(self, store: GraphStore, ncts: list[str] | None = None) -> None:
+        self.store = store
         self.vocab = vocabulary_for(store)
-        self.studies: dict[str, StudyMatcher] = {}
+        keys = [k for k in cohort_keys(store) if ncts is None or k.nct in ncts]
+        #: The matchable studies, by NCT number; each is read and compiled when a profile first can enter it.
+        self.ncts = sorted({k.nct for k in keys})
+        self._compiled: dict[str, StudyMatcher | None] = {}
         self.skipped: dict[str, str] = {}
-        for nct in (ncts if ncts is not None else structured_studies(store)):
-            try:
-                self.studies[nct] = StudyMatcher(read_study(store, nct), self.vocab)
-            except ModelError as exc:  # one malformed study must not take matching down for all
-                self.skipped[nct] = str(exc)
+        self._lock = threading.Lock()
         # The index: (gene, alteration type, pathology) of every cohort -> (age band, study). A rule
         # cohort is keyed by its genes alone; a cohort that names no gene is asked about every profile.
-        self.index: dict[tuple[str, str | None, str | None], list[tuple[float, float, StudyMatcher]]] = {}
-        self.always: list[StudyMatcher] = []
-        for m in self.studies.values():
-            for b in m.cohorts:
-                lo = b.min_age if b.min_age is not None else float("-inf")
-                hi = b.max_age if b.max_age is not None else float("inf")
-                if not b.genes:
-                    if m not in self.always:
-                        self.always.append(m)
-                    continue
-                keys = ([(g, None, None) for g in b.genes] if b.rule is not None else
-                        [(g, t, p) for g in b.genes for t in b.accepts for p in b.pathologies])
-                for k in keys:
-                    entries = self.index.setdefault(k, [])
-                    if (lo, hi, m) not in entries:
-                        entries.append((lo, hi, m))
+        self.index: dict[tuple[str, str | None, str | None], list[tuple[float, float, str]]] = {}
+        self.always: list[str] = []
+        for k in keys:
+            lo = k.min_age if k.min_age is not None else float("-inf")
+            hi = k.max_age if k.max_age is not None else float("inf")
+            if not k.genes:
+                if k.nct not in self.always:
+                    self.always.append(k.nct)
+                continue
+            index_keys = ([(g, None, None) for g in k.genes] if k.ruled else
+                          [(g, t, p) for g in k.genes for t in k.types for p in k.pathologies])
+            for key in index_keys:
+                entries = self.index.setdefault(key, [])
+                if (lo, hi, k.nct) not in entries:
+                    entries.append((lo, hi, k.nct))
+
+    def study(self, nct: str) -> StudyMatcher | None:
+        """The compiled matcher of one study, built on first use (None for a study that cannot be read)."""
+        got = self._compiled.get(nct, False)
+        if got is not False:
+            return got  # type: ignore[return-value]
+        with self._lock:
+            if nct not in self._compiled:
+                try:
+                    self._compiled[nct] = StudyMatcher(read_study(self.store, nct), self.vocab)
+                except ModelError as exc:  # one malformed study must not take matching down for all
+                    self.skipped[nct] = str(exc)
+                    self._compiled[nct] = None
+            return self._compiled[nct]
+
+    @property
+    def studies(self) -> dict[str, StudyMatcher]:
+        """Every matchable study compiled (for checks and tests: matching compiles what it needs)."""
+        out = {nct: self.study(nct) for nct in self.ncts}
+        return {k: v for k, v in out.items() if v is not None}
 
     def parse(self, profile: ProfileModel | bytes | str | dict[str, Any]) -> ProfileModel:
         return self.vocab.parse(profile)  # type: ignore[no-any-return]
@@ -454,14 +474,15 @@ class RegistryMatcher:
         diagnosis, and its genes alone (for rule cohorts): a handful of lookups whatever
         the number of trials.
         """
-        seen: dict[str, StudyMatcher] = {m.trial: m for m in self.always}
+        seen: set[str] = set(self.always)
         index = self.index
         for g, t in alts:
             for k in [(g, None, None), *((g, t, a) for a in facts[DX])]:
-                for lo, hi, m in index.get(k, ()):
+                for lo, hi, nct in index.get(k, ()):
                     if lo <= age < hi:
-                        seen.setdefault(m.trial, m)
-        return [seen[k] for k in sorted(seen)]
+                        seen.add(nct)
+        out = [self.study(nct) for nct in sorted(seen)]
+        return [m for m in out if m is not None]
 
     def match_all(self, profile: ProfileModel | bytes | str | dict[str, Any]) -> dict[str, Any]:
         """One profile against every matchable study: per-trial v1 results, best first.
@@ -480,7 +501,7 @@ class RegistryMatcher:
                 notes.extend(f"{m.trial}: {n}" for n in r["notes"])
         results.sort(key=_trial_rank)
         if not results:
-            n = len(self.studies)
+            n = len(self.ncts)
             notes.insert(0, f"no cohort of the registry's {n} matchable trial{'' if n == 1 else 's'} takes this profile")
         return {"profile_id": p.id, "results": results, "notes": notes}
 
