@@ -118,11 +118,11 @@ def test_a_changed_cohort_pathology_is_named_and_display_noise_is_not(fresh_stor
 
     nt = fresh_store.graph(study_graph_name("NCT02034981")).serialize(format="nt")
     onco = "https://w3id.org/acse-kg/id/oncotree/2025_10_03/"
-    old = f"<https://w3id.org/acse-kg/id/study/NCT02034981/cohort/19> <https://w3id.org/acse-kg/ontology#pathology> <{onco}THAP>"
+    old = f"<https://w3id.org/acse-kg/id/study/NCT02034981/cohort/18> <https://w3id.org/acse-kg/ontology#pathology> <{onco}GB>"
     assert nt.count(old) == 1
-    edit_study(fresh_store, "NCT02034981", nt.replace(old, old.replace("/THAP>", "/THPD>")), "ntriples", agent="curator")
+    edit_study(fresh_store, "NCT02034981", nt.replace(old, old.replace("/GB>", "/ASTR>")), "ntriples", agent="curator")
     assert diff_versions(fresh_store, "NCT02034981", 0, 1) == [
-        {"field": "cohort/19 acse:pathology", "from": "onco:THAP", "to": "onco:THPD"}]
+        {"field": "cohort/18 acse:pathology", "from": "onco:GB", "to": "onco:ASTR"}]
 
 
 def test_a_new_title_is_one_field_not_also_the_derived_label(fresh_store):

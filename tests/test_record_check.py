@@ -25,9 +25,8 @@ def test_haemoglobin_unit_is_flagged(findings):
 
 def test_glioblastoma_cohort_contradicts_cns_exclusion(findings):
     hits = [f for f in findings if f.rule == "cohort-excluded-by-criterion"]
-    assert {tuple(f.focus.rsplit("/", 2)[-2:]) for f in hits} == {("cohort", "18")}
-    assert sorted(f.value.rsplit("/", 1)[-1] for f in hits) == ["ASTR4", "GB"]  # its two pathologies
-    assert all("criterion/exc-04" in f.message for f in hits)
+    assert [f.focus.rsplit("/", 2)[-2:] for f in hits] == [["cohort", "18"]]
+    assert hits[0].value.endswith("/GB") and "criterion/exc-04" in hits[0].message
 
 
 def test_axl_in_cohorts_21_to_23_contradicts_the_genes_the_inclusion_criterion_lists(findings):
@@ -150,7 +149,7 @@ def test_interventional_study_without_a_phase(fresh_store):
 
 
 def test_contradiction_names_the_cohort_and_the_tumour_types_in_words(findings):
-    hit = next(f for f in findings if f.rule == "cohort-excluded-by-criterion" and f.value.endswith("/GB"))
+    hit = next(f for f in findings if f.rule == "cohort-excluded-by-criterion")
     assert "cohort 18 ('Glioblastoma, adults, MET amplified." in hit.message
     assert "Glioblastoma, IDH-Wildtype (GB) falls under CNS/Brain (BRAIN)" in hit.message
 

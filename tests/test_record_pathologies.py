@@ -46,7 +46,7 @@ ACCEPTED: dict[int, list[str]] = {
     15: ["GNBL", "NBL"],
     16: ["IMT", "IMTB", "IMTL"],
     17: ["ARMS", "ERMS"],
-    18: ["ASTR4", "GB", "GSARC", "SCGBM"],
+    18: ["GB", "GSARC", "SCGBM"],
     19: ["THAP"],
     20: ["THFO", "THHC", "THME", "THPA", "WDTC"],
 }
