@@ -45,6 +45,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from .gene_symbols import UnknownGeneSymbol, resolve_symbol
 from .hgvs import PATTERN as HGVS_PATTERN
 from .hgvs import normalise_protein_change
 
@@ -293,8 +294,12 @@ class _AlterationChecks(_Strict):
 
     @field_validator("gene", check_fields=False)
     @classmethod
-    def _upper(cls, v: str) -> str:
-        return v.upper()
+    def _approved(cls, v: str) -> str:
+        """The approved HGNC symbol: a previous or alias symbol resolves (RON -> MST1R), any other is refused."""
+        try:
+            return resolve_symbol(v)
+        except UnknownGeneSymbol as exc:
+            raise ValueError(str(exc)) from None
 
     @model_validator(mode="after")
     def _type_or_wildtype(self) -> Any:
@@ -332,7 +337,8 @@ def alteration_model(type_words: dict[str, str]) -> type[BaseModel]:
 def _build_alteration(type_: Any) -> type[BaseModel]:
     fields: dict[str, Any] = {
         "gene": (Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9\-\.]*$",
-                                      description="HGNC symbol; RON is accepted for MST1R")], ...),
+                                      description="HGNC symbol: approved, previous or alias "
+                                                  "(read as the approved one: RON is MST1R)")], ...),
         "type": (type_ | None, Field(None, description="a profile term of an alteration type of the graph, "
                                                         "or one of its synonyms; required unless wildtype is true")),
         "partner": (str | None, Field(None, description="fusion partner")),
