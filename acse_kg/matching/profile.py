@@ -187,11 +187,16 @@ class Quantity(BaseModel):
     unit: Annotated[str, Field(min_length=1, description="UCUM unit code, e.g. g/L, /uL, 10*3/uL")]
 
 
-def _measured(target: str | None) -> BeforeValidator:
+def _measured(target: str | None, conversions: dict[str, float] | None = None) -> BeforeValidator:
     """Accept a plain number, or {"value": n, "unit": "UCUM"} converted to ``target``.
 
     A variable without a unit takes a plain number only: there is nothing to convert to.
+    ``conversions`` are the units UCUM cannot convert because the factor depends
+    on the substance (haemoglobin in mmol/L: 1.611 g/dL, by the monomer's molar
+    mass), each with the factor the graph gives (acse:convertibleUnit); any other
+    unit of another dimension is refused, as before.
     """
+    extra_units = dict(conversions or {})
     expected = (f"expected a number (in UCUM unit '{target}') or a quantity "
                 '{"value": number, "unit": "UCUM code"}') if target else "expected a number"
 
@@ -211,15 +216,25 @@ def _measured(target: str | None) -> BeforeValidator:
                 raise ValueError("a quantity needs a 'unit' (UCUM code)")
             if not math.isfinite(value):
                 raise ValueError("a quantity needs a finite 'value'")
-            return convert(float(value), unit, target)  # type: ignore[arg-type]
+            if unit in extra_units:
+                return float(f"{float(value) * extra_units[unit]:.12g}")
+            try:
+                return convert(float(value), unit, target)  # type: ignore[arg-type]
+            except ValueError:
+                if not extra_units:
+                    raise
+                also = " or ".join(sorted(extra_units))
+                raise ValueError(f"unknown or incompatible unit {unit!r} (expected a UCUM code convertible to "
+                                 f"{target!r}, or {also})") from None
         return v
 
     return BeforeValidator(before, json_schema_input_type=float | Quantity if target else float)
 
 
-def Num(target: str | None, ge: float | None = None, le: float | None = None, gt: float | None = None) -> Any:
-    """A finite number in the contract's unit ``target`` (or a quantity converted to it)."""
-    return Annotated[float, _measured(target), Field(ge=ge, le=le, gt=gt, allow_inf_nan=False)]
+def Num(target: str | None, ge: float | None = None, le: float | None = None, gt: float | None = None,
+        conversions: dict[str, float] | None = None) -> Any:
+    """A finite number in the contract's unit ``target`` (or a quantity converted to it, see _measured)."""
+    return Annotated[float, _measured(target, conversions), Field(ge=ge, le=le, gt=gt, allow_inf_nan=False)]
 
 
 def _whole(v: Any) -> Any:
