@@ -121,8 +121,8 @@ def register(app: typer.Typer) -> None:
                 answer = matcher.match_all_json(data) if isinstance(matcher, RegistryMatcher) else matcher.match_json(data)
                 sink.write(answer + b"\n")
             except ProfileError as exc:
-                where = f"field '{exc.field}'" if exc.field else "profile"
-                fail(f"invalid tumor profile: {where}: {exc.message}", 2)
+                fail("invalid tumor profile: " + "; ".join(
+                    f"{'field ' + repr(e['field']) if e['field'] else 'profile'}: {e['message']}" for e in exc.errors), 2)
         finally:
             if out:
                 sink.close()  # never close the process's stdout

@@ -50,15 +50,25 @@ from .hgvs import PATTERN as HGVS_PATTERN
 from .hgvs import normalise_protein_change
 
 class ProfileError(ValueError):
-    """A profile that breaks the contract; ``field`` is the dotted path of the culprit."""
+    """A profile that breaks the contract; ``field`` is the dotted path of the culprit.
 
-    def __init__(self, field: str | None, message: str, profile_id: Any = None) -> None:
-        super().__init__(f"{field}: {message}" if field else message)
+    Validation reports every mistake of a profile at once: ``errors`` lists each
+    one (``{"field", "message"}``, in the profile's field order), so a clinician
+    fixes them in one go. ``field`` and ``message`` are the first of them, as
+    before there was a list, for callers that show one.
+    """
+
+    def __init__(self, field: str | None, message: str, profile_id: Any = None,
+                 errors: list[dict[str, Any]] | None = None) -> None:
+        self.errors: list[dict[str, Any]] = list(errors) if errors else [{"field": field, "message": message}]
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" if e["field"] else str(e["message"])
+                                   for e in self.errors))
         self.field = field
         self.message = message
         self.profile_id = profile_id
 
     def as_dict(self) -> dict[str, Any]:
+        """The first error (the v1 shape of an error object)."""
         return {"field": self.field, "message": self.message}
 
 
@@ -435,7 +445,17 @@ def _bounds_to_number(node: Any) -> Any:
 
 # ------------------------------------------------------------ parsing
 def _error_from(exc: ValidationError, raw_id: Any = None) -> ProfileError:
-    err = exc.errors(include_url=False)[0]
+    """Every mistake pydantic found, one per field (a union's members report the same mistake), in order."""
+    found: list[dict[str, Any]] = []
+    for err in exc.errors(include_url=False):
+        field, msg = _field_error(err)
+        if all(e["field"] != field for e in found):
+            found.append({"field": field, "message": msg})
+    return ProfileError(found[0]["field"], found[0]["message"], raw_id, found)
+
+
+def _field_error(err: Any) -> tuple[str | None, str]:
+    """(dotted field, plain message) of one pydantic error."""
     loc = [str(p) for p in err.get("loc", ()) if not str(p).startswith(("function-", "constrained-"))]
     # pydantic puts the union member or the validator into loc; keep the field path only.
     loc = [p for p in loc if p not in {"float", "int", "str", "bool", "dict[str,any]", "none"}
@@ -455,7 +475,7 @@ def _error_from(exc: ValidationError, raw_id: Any = None) -> ProfileError:
         msg = "a profile must be a JSON object"
     elif kind == "missing":
         msg = "required field is missing"
-    return ProfileError(field, msg, raw_id)
+    return field, msg
 
 
 def _raw_id(data: bytes | str | dict[str, Any]) -> Any:
