@@ -95,7 +95,7 @@ def read_gene_symbols(path: Path = HGNC_SYMBOLS_FILE) -> GeneSymbols:
 
 @lru_cache(maxsize=1)
 def gene_symbols() -> GeneSymbols:
-    """The shipped HGNC symbol tables, read once (about 0.1 s)."""
+    """The shipped HGNC symbol tables, read once, on the first profile validated (a few tenths of a second)."""
     return read_gene_symbols()
 
 
