@@ -32,6 +32,9 @@ from .paths import VOCAB_DIR
 ONCOTREE_FILE = VOCAB_DIR / f"oncotree_{ONCOTREE_RELEASE_ID}.json"
 SO_FILE = VOCAB_DIR / "so_subset.obo"
 HGNC_FILE = VOCAB_DIR / "hgnc_crizotinib_targets.tsv"
+#: Every HGNC gene with its alias and previous symbols: what a profile's gene is checked against
+#: (read by acse_kg.matching.gene_symbols, not loaded into the graph).
+HGNC_SYMBOLS_FILE = VOCAB_DIR / "hgnc_symbols.tsv"
 
 #: The OncoTree release the shipped tree is, as an individual of acse:OncoTreeRelease.
 ONCOTREE_RELEASE = URIRef(f"{ID}oncotree/{ONCOTREE_RELEASE_ID}")

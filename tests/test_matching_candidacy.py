@@ -29,7 +29,7 @@ NAMED: dict[int, tuple[set[str], str, set[str], tuple[float, float | None]]] = {
     7: ({"BRCA"}, "ALK", {"translocation"}, ADULT),
     8: ({"STAD"}, "MET", {"amplification"}, ADULT),
     9: ({"CHOL"}, "ROS1", {"translocation"}, ADULT),
-    10: ({"OVARY"}, "MET", {"amplification"}, ADULT),
+    10: ({"OVT", "OOVC", "PSEC"}, "MET", {"amplification"}, ADULT),  # ovarian carcinoma (the pathology audit)
     11: ({"CCRCC"}, "ALK", {"translocation"}, ADULT),
     12: ({"CCRCC"}, "ALK", {"amplification"}, ADULT),
     13: ({"PRCC"}, "MET", {"mutation"}, ADULT),  # "MET mutated (+ MET amplified)": amplification alongside

@@ -147,8 +147,8 @@ def register(app: typer.Typer) -> None:
                     answer = as_text(orjson.loads(answer)).rstrip("\n").encode("utf-8")
                 sink.write(answer + b"\n")
             except ProfileError as exc:
-                where = f"field '{exc.field}'" if exc.field else "profile"
-                fail(f"invalid tumor profile: {where}: {exc.message}", 2)
+                fail("invalid tumor profile: " + "; ".join(
+                    f"{'field ' + repr(e['field']) if e['field'] else 'profile'}: {e['message']}" for e in exc.errors), 2)
         finally:
             _report_skipped(matcher)
             if out:

@@ -583,7 +583,7 @@ def match_line(matcher: Matcher | RegistryMatcher, line: bytes, lineno: int) -> 
             return matcher.match_all_json(line), True
         return matcher.match_json(line), True
     except ProfileError as exc:
-        return orjson.dumps({"id": exc.profile_id, "line": lineno, "error": exc.as_dict()}), False
+        return orjson.dumps({"id": exc.profile_id, "line": lineno, "error": exc.as_dict(), "errors": exc.errors}), False
 
 
 _matchers = DerivedCache()

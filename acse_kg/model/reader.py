@@ -211,7 +211,7 @@ def _read_variables(store: GraphStore) -> dict[str, Variable]:
 
 # ------------------------------------------------------------------ reading
 #: Properties whose objects are vocabulary terms the pages and matcher need labels and codes for.
-_TERM_PROPS = (ACSE.pathology, ACSE.targetGene, ACSE.acceptsAlterationType, ACSE.allowsCoAlterationType,
+_TERM_PROPS = (ACSE.pathology, ACSE.excludedPathology, ACSE.targetGene, ACSE.acceptsAlterationType, ACSE.allowsCoAlterationType,
                ACSE.cohortKind, ACSE.cohortStatus, ACSE.tumourType, ACSE.gene, ACSE.alterationType,
                ACSE.fusionPartner, ACSE.targetsGene, ACSE.frequency, ACSE.route, ACSE.overallStatus,
                ACSE.armType, ACSE.interventionType, ACSE.drug, ACSE.studyDrug, ACSE.comparator)
@@ -403,6 +403,7 @@ class _Reader:
             max_patients=int(max_p) if max_p is not None else None,
             rule=self.one_expr(node, ACSE.cohortRule),
             drugs=self._terms(node, ACSE.studyDrug),
+            excluded_pathologies=self._terms(node, ACSE.excludedPathology),
         )
 
     def _terms(self, node: Node, p: URIRef) -> tuple[Term, ...]:
