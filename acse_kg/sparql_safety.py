@@ -15,8 +15,10 @@ endpoint only accepts when they are graphs of the store.
 
 from __future__ import annotations
 
-import functools
+import hashlib
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
@@ -44,8 +46,26 @@ _TOKEN = re.compile(
 QUERY_FORMS = ("SELECT", "CONSTRUCT", "DESCRIBE", "ASK")
 
 
+#: The deepest nesting of brackets, braces and parentheses a query may have. SPARQL parsers
+#: recurse on nesting: a few thousand levels overflow Oxigraph's stack (a crash, not an error)
+#: and Python's (RecursionError), while hand-written queries stay under twenty.
+MAX_NESTING = 100
+
+#: How many analyses are kept; each is keyed by a 32-byte digest, so the cache's size does not
+#: depend on the size of the queries sent (a cache keyed by text held every 25 MB query sent).
+CACHE_SIZE = 1024
+
+
 class RefusedQuery(ValueError):
     """The request asks for something a public endpoint does not do; the message says what."""
+
+
+class QueryTooDeep(RefusedQuery):
+    """The query nests deeper than :data:`MAX_NESTING`: refused before any parser sees it.
+
+    A subclass of :class:`RefusedQuery` so that every caller that refuses a query refuses this
+    one too; the endpoint answers it with 400 (the request's fault) rather than 403.
+    """
 
 
 @dataclass
@@ -83,18 +103,78 @@ def first_keyword(text: str) -> str:
     return ""
 
 
-@functools.lru_cache(maxsize=1024)
+_cache: OrderedDict[bytes, QueryInfo] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
 def analyse(text: str) -> QueryInfo:
     """Check a query or update and describe it; raise :class:`RefusedQuery` if it must not run.
 
-    Cached by text: clients send the same queries again and again (dashboards, the query page's
-    examples), and lexing was a tenth of a small query's time. Callers must not change the result.
+    Cached by a digest of the text: clients send the same queries again and again (dashboards,
+    the query page's examples), and lexing was a tenth of a small query's time. The key is a
+    hash, never the text, so a flood of large distinct queries costs the cache nothing more
+    than small ones. Callers must not change the result.
 
     Refused: ``SERVICE`` (an outbound request on the caller's behalf), ``LOAD``
-    (the same, for updates) and codepoint escapes outside strings and IRIs
-    (SPARQL lets ``\\u0053ERVICE`` spell a keyword; nobody needs that).
+    (the same, for updates), codepoint escapes outside strings and IRIs
+    (SPARQL lets ``\\u0053ERVICE`` spell a keyword; nobody needs that) and nesting deeper
+    than :data:`MAX_NESTING` (:class:`QueryTooDeep`).
     """
+    key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=32).digest()
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+    info = _analyse(text)
+    with _cache_lock:
+        _cache[key] = info
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return info
+
+
+def cache_clear() -> None:
+    """Forget every analysis (for tests that count lexer runs)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def cache_len() -> int:
+    """How many analyses are held."""
+    with _cache_lock:
+        return len(_cache)
+
+
+_OPEN = frozenset("({[")
+_CLOSE = frozenset(")}]")
+
+
+def check_nesting(text: str, limit: int = MAX_NESTING) -> None:
+    """Raise :class:`QueryTooDeep` when brackets in ``text`` (outside strings, IRIs and comments)
+    nest deeper than ``limit``. Iterative: it cannot itself overflow, whatever the depth."""
+    _check_depth(tokens(text), limit)
+
+
+def _check_depth(toks: Iterable[tuple[str, str]], limit: int = MAX_NESTING) -> None:
+    depth = 0
+    for kind, tok in toks:
+        if kind != "other":
+            continue
+        if tok in _OPEN:
+            depth += 1
+            if depth > limit:
+                raise QueryTooDeep(
+                    f"the query nests brackets, braces or parentheses more than {limit} levels deep; "
+                    "write it flatter"
+                )
+        elif tok in _CLOSE:
+            depth -= 1
+
+
+def _analyse(text: str) -> QueryInfo:
     toks = list(tokens(text))
+    _check_depth(toks)
     prefixes = dict(PREFIXES)
     base: str | None = None
     info = QueryInfo(form=None)

@@ -10,14 +10,15 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from acse_kg import __version__
 from acse_kg.store import GraphStore, OxigraphStore, open_store
 
-from . import ctgov, linked_data, match, pages, sparql
+from . import ctgov, errors, linked_data, match, pages, sparql
+from .limits import BodyLimit, ClientSlots
 from .query_pool import QueryPool
 from .settings import ServerSettings
 
@@ -100,7 +101,7 @@ def create_app(store: GraphStore | None = None, settings: ServerSettings | None 
     store = store if store is not None else open_store()
     pool = (
         QueryPool(store, size=settings.query_workers, timeout=settings.query_timeout,
-                  max_bytes=settings.max_result_bytes)
+                  max_bytes=settings.max_result_bytes, memory=settings.worker_memory_bytes)
         if isinstance(store, OxigraphStore)
         else None
     )
@@ -117,15 +118,12 @@ def create_app(store: GraphStore | None = None, settings: ServerSettings | None 
     app.state.store = store
     app.state.settings = settings
     app.state.query_pool = pool
-
-    @app.exception_handler(Exception)
-    async def _no_traceback(request: Request, exc: Exception) -> JSONResponse:
-        """Log the traceback for the operator; the caller gets one line, never the stack."""
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"error": "internal server error", "kind": type(exc).__name__}, status_code=500)
+    app.state.client_slots = ClientSlots(settings.per_client_limit, retry_after=min(settings.query_timeout, 5.0))
+    errors.install(app)
 
     for module in (sparql, match, ctgov, pages, linked_data):
         app.include_router(module.router)
     _add_offline_docs(app)
     app.add_middleware(HeadAsGet)
+    app.add_middleware(BodyLimit, settings=settings)
     return app

@@ -9,10 +9,12 @@ one-line plain-text reason, which is what SPARQL clients show their users.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import re
+import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 import pyoxigraph as ox
@@ -23,12 +25,22 @@ from starlette.concurrency import run_in_threadpool
 from acse_kg.namespaces import BASE
 from acse_kg.paths import QUERIES_DIR, STATIC_DIR
 from acse_kg.rdf_io import serialize_rdf
-from acse_kg.sparql_safety import RefusedQuery, analyse, check_dataset
+from acse_kg.sparql_safety import QueryTooDeep, RefusedQuery, analyse, check_dataset
 from acse_kg.store import GraphStore, QuerySyntaxError, StoreError
 
 from .linked_data import nav_study, site_header
 from .negotiation import CONTENT_TYPE, RDF_MEDIA, RESULT_MEDIA, choose
-from .query_pool import NotAcceptable, QueryFailed, QueryRequest, QueryTimeout, ResultTooLarge, run_in_thread
+from .limits import ClientSlots
+from .query_pool import (
+    Cancelled,
+    NotAcceptable,
+    QueryFailed,
+    QueryRequest,
+    QueryTimeout,
+    ResultTooLarge,
+    WorkerDied,
+    run_in_thread,
+)
 from .settings import ServerSettings
 
 router = APIRouter(tags=["sparql"])
@@ -65,8 +77,10 @@ _BODY_DOC = {
         "401": {"description": "Update without the admin token"},
         "403": {"description": "Update on a read-only server, or SERVICE / LOAD / FROM outside the store"},
         "406": {"description": "No acceptable result format for this query form"},
+        "413": {"description": "The body is larger than the limit for /sparql (max_sparql_body, 1 MB by default)"},
         "415": {"description": "Unsupported request content type"},
-        "503": {"description": "The query exceeded the time limit"},
+        "429": {"description": "This client already has as many queries running as it may (Retry-After)"},
+        "503": {"description": "The query exceeded the time limit, or its worker ended (out of memory)"},
     },
 }
 
@@ -193,6 +207,8 @@ async def _answer_query(request: Request, query: str, default_graphs: list[str],
             ox.NamedNode(iri)
         if info.dataset_iris or default_graphs or named_graphs:
             check_dataset(info, await run_in_threadpool(store.named_graphs), (*default_graphs, *named_graphs))
+    except QueryTooDeep as exc:
+        return _plain(400, f"malformed query: {exc}")
     except RefusedQuery as exc:
         return _plain(403, str(exc))
     except ValueError as exc:
@@ -214,9 +230,11 @@ async def _answer_query(request: Request, query: str, default_graphs: list[str],
         base_iri=ENDPOINT_IRI,
     )
     pool = getattr(request.app.state, "query_pool", None)
+    slots: ClientSlots = getattr(request.app.state, "client_slots", None) or ClientSlots(0, 1)
     try:
         if pool is not None:
-            kind, body = await pool.run_async(req)
+            with slots.hold(request.client.host if request.client else ""):
+                kind, body = await _unless_disconnected(request, pool, req)
         else:  # a remote store: its engine does the work; we stop waiting at the time limit
             try:
                 kind, body = await asyncio.wait_for(
@@ -231,8 +249,10 @@ async def _answer_query(request: Request, query: str, default_graphs: list[str],
         prefix = "malformed query" if exc.syntax else "the query failed"
         message = str(exc)
         return _plain(400, message if message.startswith(prefix) else f"{prefix}: {message}")
-    except QueryTimeout as exc:
+    except (QueryTimeout, WorkerDied) as exc:
         return _plain(503, str(exc))
+    except Cancelled:
+        return Response(status_code=499)  # nobody is there to read it
     except ResultTooLarge as exc:
         return _plain(400, str(exc))
     except StoreError as exc:  # a remote store's endpoint failed or refused
@@ -241,6 +261,33 @@ async def _answer_query(request: Request, query: str, default_graphs: list[str],
         return _not_acceptable(info.form or "this query", RDF_MEDIA if rdf_fmt is None else RESULT_MEDIA)
     fmt = rdf_fmt if kind == "graph" else result_fmt
     return Response(body, media_type=CONTENT_TYPE[fmt or "json"], headers={"Vary": "Accept"})
+
+
+async def _unless_disconnected(request: Request, pool: Any, req: QueryRequest) -> tuple[str, bytes]:
+    """The pool's answer to ``req``, or :class:`Cancelled` (its worker stopped) if the client goes away first.
+
+    A query nobody waits for any more would otherwise hold its worker until the time limit.
+    """
+    cancel = threading.Event()
+    work = asyncio.ensure_future(pool.run_async(req, cancel))
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait((work, gone), return_when=asyncio.FIRST_COMPLETED)
+        if not work.done():
+            cancel.set()  # a query waiting in a thread stops at its next look (0.1 s)
+            work.cancel()  # one waited on by the event loop stops now
+            with contextlib.suppress(BaseException):
+                await work
+            raise Cancelled("the client went away")
+        return work.result()
+    finally:
+        gone.cancel()
+
+
+async def _disconnected(request: Request) -> None:
+    """Return when the client closes the connection (the body has been read by then)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 def _service_description(fmt: str, settings: ServerSettings) -> Response:
@@ -288,6 +335,8 @@ async def _answer_update(request: Request, update: str, has_using_params: bool) 
         info = analyse(update)
         if info.dataset_iris:
             check_dataset(info, await run_in_threadpool(store.named_graphs))
+    except QueryTooDeep as exc:
+        return _plain(400, f"malformed update: {exc}")
     except RefusedQuery as exc:
         return _plain(403, str(exc))
     try:

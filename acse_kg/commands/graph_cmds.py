@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..namespaces import compact_iri
-from ..sparql_safety import first_keyword
+from ..sparql_safety import QueryTooDeep, check_nesting, first_keyword
 from ..rdf_io import serialize_rdf
 from ..store import GraphStore, QuerySyntaxError, StoreError
 from .common import StoreOption, fail, get_store
@@ -160,6 +160,10 @@ def register(app: typer.Typer) -> None:
             fail("empty query")
         if query_form(query) in UPDATE_KEYWORDS:
             fail("this is a SPARQL update; acse-kg sparql runs queries only (SELECT, ASK, CONSTRUCT, DESCRIBE)")
+        try:
+            check_nesting(query)  # before any parser: thousands of levels overflow the engine's stack
+        except QueryTooDeep as exc:
+            fail(f"malformed query: {exc}")
         st = _open(store)
         try:
             out = run_query(st, query, format)
