@@ -18,6 +18,7 @@ from acse_kg import __version__
 from acse_kg.store import GraphStore, OxigraphStore, open_store
 
 from . import ctgov, errors, linked_data, match, pages, sparql
+from .headers import SecurityHeaders
 from .limits import BodyLimit, ClientSlots
 from .query_pool import QueryPool
 from .settings import ServerSettings
@@ -126,4 +127,5 @@ def create_app(store: GraphStore | None = None, settings: ServerSettings | None 
     _add_offline_docs(app)
     app.add_middleware(HeadAsGet)
     app.add_middleware(BodyLimit, settings=settings)
+    app.add_middleware(SecurityHeaders)
     return app

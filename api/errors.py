@@ -81,7 +81,7 @@ def error_response(request: Request, status: int, message: str, headers: dict[st
 ERROR_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{status} {title} — acse-kg</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="stylesheet" href="/assets/site.css"></head>
+<link rel="stylesheet" href="/static/style.css"></head>
 <body><main><h1>{status} {title}</h1><p class="error">{message}</p>
 <p><a href="/">The registry's home page</a></p></main></body></html>
 """

@@ -1,0 +1,56 @@
+"""Security headers on every response, and a Content-Security-Policy on every HTML page.
+
+The pages show text that anyone able to write to the graph (or to craft a
+link) controls: the CSP is the second line of defence behind escaping. No page
+of ours runs inline script (the SPARQL page's script is /sparql/sparql.js), so
+``script-src 'self'`` holds everywhere except the Swagger UI, whose start-up
+script is inline; no page may be framed (clickjacking), no response is
+content-sniffed, and no full URL (which may hold a shared query) leaks to
+another origin in a Referer.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+#: Swagger UI (/docs) starts with an inline script; ReDoc (/redoc) runs a web worker from a blob.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+ALWAYS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+]
+_NAMES = frozenset(name for name, _ in ALWAYS)
+
+
+class SecurityHeaders:
+    """Add :data:`ALWAYS` to every HTTP response and a CSP to those whose Content-Type is HTML."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        docs = scope["path"] in ("/docs", "/redoc", "/docs/oauth2-redirect")
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", []) if h[0].lower() not in _NAMES]
+                headers += ALWAYS
+                ctype = next((v for n, v in headers if n.lower() == b"content-type"), b"")
+                if ctype.lower().startswith(b"text/html"):
+                    headers.append((b"content-security-policy", (DOCS_CSP if docs else CSP).encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
