@@ -246,3 +246,83 @@ def check_dataset(info: QueryInfo, store_graphs: Iterable[str], protocol_iris: I
             + " (FROM / FROM NAMED / USING and default-graph-uri / named-graph-uri may only name graphs this "
             "store holds: the endpoint never fetches a graph from the web)"
         )
+
+
+# ---------------------------------------------------------------- the protocol's update dataset
+_IRI_FORBIDDEN = re.compile(r'[\x00-\x20<>"{}|^`\\]')
+
+
+class DatasetConflict(ValueError):
+    """using-graph-uri / using-named-graph-uri with an update that names its own dataset (USING / WITH)."""
+
+
+def _significant(text: str) -> list[re.Match[str]]:
+    return [m for m in _TOKEN.finditer(text) if m.lastgroup not in ("ws", "comment")]
+
+
+def with_using(update: str, default: Iterable[str] = (), named: Iterable[str] = ()) -> str:
+    """The update with the protocol's ``using-graph-uri`` / ``using-named-graph-uri`` written in as
+    ``USING`` / ``USING NAMED`` clauses of each operation that has a WHERE pattern.
+
+    SPARQL 1.1 Protocol §2.2.3: the parameters give the dataset of the update's WHERE patterns,
+    as USING would; an update that names its own (USING, USING NAMED or WITH) together with them
+    is an error (:class:`DatasetConflict`). ``DELETE WHERE { P }`` is written ``DELETE { P } USING …
+    WHERE { P }``, its long form, since the short form takes no USING. Each IRI must be a plain
+    absolute IRI (nothing that could close the ``<…>`` it is written in).
+    """
+    default, named = list(default), list(named)
+    if not default and not named:
+        return update
+    for iri in (*default, *named):
+        if _IRI_FORBIDDEN.search(iri) or ":" not in iri:
+            raise ValueError(f"not an absolute IRI: {iri!r}")
+    using = " ".join([f"USING <{i}>" for i in default] + [f"USING NAMED <{i}>" for i in named]) + " "
+    toks = _significant(update)
+    words = [(m.group().upper() if m.lastgroup == "word" else None) for m in toks]
+    if any(w in ("USING", "WITH") for w in words):
+        raise DatasetConflict(
+            "using-graph-uri / using-named-graph-uri cannot be combined with USING or WITH in the update"
+        )
+    inserts: list[tuple[int, str]] = []  # (offset, text), applied from the end
+    depth = 0
+    op_start = 0
+    for i, m in enumerate(toks):
+        tok = m.group()
+        if m.lastgroup == "other" and tok in _OPEN:
+            depth += 1
+            continue
+        if m.lastgroup == "other" and tok in _CLOSE:
+            depth -= 1
+            continue
+        if depth:
+            continue
+        if m.lastgroup == "other" and tok == ";":
+            op_start = i + 1
+            continue
+        if words[i] != "WHERE":
+            continue
+        first = next((w for w in words[op_start:i] if w not in ("PREFIX", "BASE") and w is not None), None)
+        if first == "DELETE" and i > 0 and words[i - 1] == "DELETE":  # DELETE WHERE { P }
+            end = _block_end(toks, i + 1)
+            pattern = update[toks[i + 1].start():toks[end].end()]
+            inserts.append((m.start(), f"{pattern} {using}"))
+        elif first in ("INSERT", "DELETE"):
+            inserts.append((m.start(), using))
+    out = update
+    for offset, text in sorted(inserts, reverse=True):
+        out = out[:offset] + text + out[offset:]
+    return out
+
+
+def _block_end(toks: list[re.Match[str]], start: int) -> int:
+    """The index of the token closing the brace block that opens at ``start``."""
+    depth = 0
+    for j in range(start, len(toks)):
+        tok = toks[j].group()
+        if toks[j].lastgroup == "other" and tok in _OPEN:
+            depth += 1
+        elif toks[j].lastgroup == "other" and tok in _CLOSE:
+            depth -= 1
+            if depth == 0:
+                return j
+    raise ValueError("unbalanced braces in the update")

@@ -54,3 +54,64 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class SparqlCors:
+    """CORS on /sparql: a query page on another origin may call the endpoint (GET, POST, OPTIONS).
+
+    ``origins`` is the allow-list (``["*"]``: any origin; ``[]``: CORS off). A preflight
+    (OPTIONS with ``Access-Control-Request-Method``) and a plain OPTIONS are answered here
+    with 204 and ``Allow``; other requests from an allowed origin get
+    ``Access-Control-Allow-Origin`` added. Credentials (cookies) are never allowed: the admin
+    token travels in ``Authorization``, which a preflight may allow explicitly.
+    """
+
+    METHODS = "GET, HEAD, POST, OPTIONS"
+    HEADERS = "Accept, Authorization, Content-Type"
+
+    def __init__(self, app: ASGIApp, origins: list[str]) -> None:
+        self.app = app
+        self.any = "*" in origins
+        self.origins = frozenset(origins)
+
+    def _allowed(self, origin: str | None) -> str | None:
+        if origin is None:
+            return None
+        if self.any:
+            return "*"
+        return origin if origin in self.origins else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not (path == "/sparql" or path.startswith("/sparql/")):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        allowed = self._allowed(headers.get(b"origin"))
+        if scope["method"] == "OPTIONS":
+            out = [(b"allow", self.METHODS.encode()), (b"content-length", b"0")]
+            if allowed and b"access-control-request-method" in headers:
+                out += [
+                    (b"access-control-allow-origin", allowed.encode()),
+                    (b"access-control-allow-methods", self.METHODS.encode()),
+                    (b"access-control-allow-headers", self.HEADERS.encode()),
+                    (b"access-control-max-age", b"600"),
+                ]
+            if allowed and allowed != "*":
+                out.append((b"vary", b"Origin"))
+            await send({"type": "http.response.start", "status": 204, "headers": out})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        if allowed is None:
+            await self.app(scope, receive, send)
+            return
+
+        async def with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                extra = [(b"access-control-allow-origin", allowed.encode())]
+                if allowed != "*":
+                    extra.append((b"vary", b"Origin"))
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, with_cors)

@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from acse_kg.namespaces import BASE
 from acse_kg.paths import QUERIES_DIR, STATIC_DIR
 from acse_kg.rdf_io import serialize_rdf
-from acse_kg.sparql_safety import QueryTooDeep, RefusedQuery, analyse, check_dataset
+from acse_kg.sparql_safety import DatasetConflict, QueryTooDeep, RefusedQuery, analyse, check_dataset, with_using
 from acse_kg.store import GraphStore, QuerySyntaxError, StoreError
 
 from .linked_data import nav_study, site_header
@@ -46,6 +46,7 @@ from .settings import ServerSettings
 router = APIRouter(tags=["sparql"])
 
 _DATASET_PARAMS = ("default-graph-uri", "named-graph-uri")
+_USING_PARAMS = ("using-graph-uri", "using-named-graph-uri")
 #: The endpoint's canonical IRI: relative IRIs in a query resolve against it (so <id/gene/ALK> works).
 ENDPOINT_IRI = BASE + "sparql"
 _BODY_DOC = {
@@ -60,6 +61,8 @@ _BODY_DOC = {
                         "update": {"type": "string"},
                         "default-graph-uri": {"type": "string"},
                         "named-graph-uri": {"type": "string"},
+                        "using-graph-uri": {"type": "string"},
+                        "using-named-graph-uri": {"type": "string"},
                     },
                 }
             },
@@ -146,16 +149,14 @@ async def sparql_post(request: Request) -> Response:
             return _plain(400, "exactly one 'query' or 'update' parameter is allowed")
         if not queries and not updates:
             return _plain(400, "the form has no 'query' or 'update' parameter")
-        dataset = {p: url.getlist(p) + [v for k, v in fields if k == p] for p in _DATASET_PARAMS}
-        using = [v for k, v in fields if k.startswith("using-")] + [v for k, v in url.items() if k.startswith("using-")]
+        dataset = {p: url.getlist(p) + [v for k, v in fields if k == p] for p in (*_DATASET_PARAMS, *_USING_PARAMS)}
         if queries:
             return await _answer_query(request, queries[0], dataset[_DATASET_PARAMS[0]], dataset[_DATASET_PARAMS[1]])
-        return await _answer_update(request, updates[0], bool(using))
+        return await _answer_update(request, updates[0], dataset[_USING_PARAMS[0]], dataset[_USING_PARAMS[1]])
     if media == "application/sparql-query":
         return await _answer_query(request, text, url.getlist(_DATASET_PARAMS[0]), url.getlist(_DATASET_PARAMS[1]))
     if media == "application/sparql-update":
-        using = any(k.startswith("using-") for k in url.keys())
-        return await _answer_update(request, text, using)
+        return await _answer_update(request, text, url.getlist(_USING_PARAMS[0]), url.getlist(_USING_PARAMS[1]))
     if not media:
         return _plain(415, "missing Content-Type: use application/sparql-query, application/sparql-update "
                       "or application/x-www-form-urlencoded")
@@ -212,8 +213,12 @@ async def _answer_query(request: Request, query: str, default_graphs: list[str],
         info = analyse(query)
         for iri in (*default_graphs, *named_graphs):
             ox.NamedNode(iri)
-        if info.dataset_iris or default_graphs or named_graphs:
-            check_dataset(info, await run_in_threadpool(store.named_graphs), (*default_graphs, *named_graphs))
+        # A protocol graph the store lacks is an empty graph to the embedded engine, which never
+        # fetches one (SPARQL 1.1 Protocol, as Oxigraph's own server does); an external engine might
+        # fetch it, so there it is refused like FROM. FROM itself only ever names store graphs.
+        protocol = (*default_graphs, *named_graphs) if getattr(request.app.state, "query_pool", None) is None else ()
+        if info.dataset_iris or protocol:
+            check_dataset(info, await run_in_threadpool(store.named_graphs), protocol)
     except QueryTooDeep as exc:
         return _plain(400, f"malformed query: {exc}")
     except RefusedQuery as exc:
@@ -326,7 +331,7 @@ def _not_acceptable(form: str, offered: dict[str, str]) -> Response:
 
 
 # ---------------------------------------------------------------- update
-async def _answer_update(request: Request, update: str, has_using_params: bool) -> Response:
+async def _answer_update(request: Request, update: str, using: list[str], using_named: list[str]) -> Response:
     settings = _settings(request)
     if not settings.admin_token:
         return _plain(403, "this endpoint is read-only: SPARQL Update is refused (start the server with --admin-token)")
@@ -335,19 +340,24 @@ async def _answer_update(request: Request, update: str, has_using_params: bool) 
     if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), settings.admin_token.encode()):
         return _plain(401, "SPARQL Update needs the admin token: Authorization: Bearer <token>",
                       {"WWW-Authenticate": 'Bearer realm="acse-kg"'})
-    if has_using_params:
-        return _plain(400, "using-graph-uri / using-named-graph-uri are not supported; write USING in the update")
     store = request.app.state.store
     try:
         info = analyse(update)
         if info.dataset_iris:
             check_dataset(info, await run_in_threadpool(store.named_graphs))
+        # The protocol's dataset, written in as USING clauses (graphs the store lacks are empty:
+        # nothing is fetched), and the endpoint as the base IRI of relative IRIs (§2.2.3).
+        text = f"BASE <{ENDPOINT_IRI}> " + with_using(update, using, using_named)
     except QueryTooDeep as exc:
         return _plain(400, f"malformed update: {exc}")
     except RefusedQuery as exc:
         return _plain(403, str(exc))
+    except DatasetConflict as exc:
+        return _plain(400, str(exc))
+    except ValueError as exc:
+        return _plain(400, f"invalid using-graph-uri / using-named-graph-uri: {exc}")
     try:
-        await run_in_threadpool(store.update, update)
+        await run_in_threadpool(store.update, text)
     except QuerySyntaxError as exc:
         return _plain(400, f"malformed update: {exc}")
     except StoreError as exc:

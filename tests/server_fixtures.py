@@ -26,12 +26,12 @@ def w3c_store() -> OxigraphStore:
     """The W3C protocol test data: dataN.nt as the named graph <http://kasei.us/.../dataN.rdf>.
 
     The suite's servers fetch the graphs its requests name; this endpoint
-    never fetches, so every graph named must be in the store beforehand. The
-    manifest also names ``data0.rdf`` (as default-graph-uri of ``ASK {}``),
-    for which the suite has no file: it is held as an empty graph.
+    never fetches, so every graph whose content a case reads must be in the
+    store beforehand. The manifest also names ``data0.rdf`` (as
+    default-graph-uri of ``ASK {}``), for which the suite has no file: it is
+    not in the store, and the endpoint answers over it as an empty graph.
     """
     store = OxigraphStore(None)
-    store.replace_graph(f"{KASEI}data0.rdf", b"", "ntriples")
     for n in (1, 2, 3):
         store.replace_graph(f"{KASEI}data{n}.rdf", (W3C_DIR / f"data{n}.nt").read_bytes(), "ntriples")
     return store
