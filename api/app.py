@@ -18,7 +18,7 @@ from acse_kg import __version__
 from acse_kg.store import GraphStore, OxigraphStore, open_store
 
 from . import ctgov, errors, linked_data, match, pages, sparql
-from .headers import SecurityHeaders, SparqlCors
+from .headers import AccessLog, SecurityHeaders, SparqlCors
 from .limits import BodyLimit, ClientSlots
 from .query_pool import QueryPool
 from .settings import ServerSettings
@@ -130,4 +130,6 @@ def create_app(store: GraphStore | None = None, settings: ServerSettings | None 
     app.add_middleware(SecurityHeaders)
     if settings.cors_origins:
         app.add_middleware(SparqlCors, origins=settings.cors_origins)
+    if settings.access_log:
+        app.add_middleware(AccessLog)
     return app

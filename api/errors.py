@@ -5,8 +5,9 @@ and a one-line message; the handler writes it the way the caller reads errors:
 
 - plain text on ``/sparql`` (what SPARQL clients show their users), unless a browser asks for HTML;
 - an HTML page for a browser (``Accept`` prefers ``text/html``);
-- JSON problem details (RFC 9457, ``application/problem+json``) for programs, with the
-  message also under ``error`` as the API has always answered.
+- JSON problem details (RFC 9457, ``application/problem+json``) for programs (``Accept`` of
+  JSON, ``*/*`` or none), with the message also under ``error`` as the API has always answered;
+- plain text for a client that accepts none of these (a linked-data client asking for Turtle).
 
 Anything else that escapes a route is logged with its traceback for the
 operator and answered as a 500 in the same three shapes, without the stack.
@@ -25,16 +26,23 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 log = logging.getLogger("acse_kg.api")
 
 
-class ApiError(Exception):
-    """A request the server answers with an error status; ``str(exc)`` is the one-line reason."""
+class ApiError(StarletteHTTPException):
+    """A request the server answers with an error status; ``str(exc)`` is the one-line reason.
+
+    A Starlette HTTPException underneath, so that a router mounted in an app without
+    :func:`install` (a test's bare app) still answers with the right status.
+    """
 
     status: int = 500
 
     def __init__(self, message: str, *, status: int | None = None, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
         if status is not None:
             self.status = status
-        self.headers = dict(headers or {})
+        super().__init__(status_code=self.status, detail=message, headers=dict(headers or {}))
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class BadRequest(ApiError):
@@ -57,22 +65,36 @@ class ServiceUnavailable(ApiError):
     status = 503
 
 
-def _prefers_html(accept: str) -> bool:
+_SHAPES = {
+    "application/problem+json": "json",
+    "application/json": "json",
+    "text/html": "html",
+    "application/xhtml+xml": "html",
+    "text/plain": "text",
+}
+
+
+def error_shape(request: Request) -> str:
+    """json, html or text: how this caller reads an error (see the module docstring)."""
     from .negotiation import choose
 
-    return choose(accept, {"application/json": "json", "text/html": "html", "text/plain": "text"}) == "html" and (
-        "text/html" in accept
-    )
+    accept = request.headers.get("accept", "")
+    shape = choose(accept, _SHAPES)
+    if request.url.path.rstrip("/") == "/sparql" and shape != "html":
+        return "text"  # SPARQL clients show the body of an error as it is
+    if shape == "html" and "html" not in accept:
+        return "json"  # */*: a program (curl, a library), not a browser
+    return shape or "text"  # an Accept of RDF only (linked data clients): one line they can show
 
 
 def error_response(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     """The error in the shape the caller reads (see the module docstring)."""
-    accept = request.headers.get("accept", "")
     title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
-    if _prefers_html(accept):
+    shape = error_shape(request)
+    if shape == "html":
         page = ERROR_PAGE.format(status=status, title=html.escape(title), message=html.escape(message))
         return HTMLResponse(page, status_code=status, headers=headers)
-    if request.url.path.rstrip("/") == "/sparql":
+    if shape == "text":
         return PlainTextResponse(message + "\n", status_code=status, headers=headers)
     body = {"type": "about:blank", "title": title, "status": status, "detail": message, "error": message}
     return JSONResponse(body, status_code=status, headers=headers, media_type="application/problem+json")
@@ -92,7 +114,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
-        return error_response(request, exc.status, str(exc), exc.headers)
+        return error_response(request, exc.status, str(exc), dict(exc.headers or {}))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -11,6 +11,9 @@ another origin in a Referer.
 
 from __future__ import annotations
 
+import logging
+import time
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSP = (
@@ -115,3 +118,39 @@ class SparqlCors:
             await send(message)
 
         await self.app(scope, receive, with_cors)
+
+
+class AccessLog:
+    """One line per request on the ``acse_kg.access`` logger: client, method, path, status, bytes, time.
+
+    The query string is cut to 200 characters so that a line stays a line (a /sparql GET
+    carries the whole query); request bodies and headers (the admin token) are never logged.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.log = logging.getLogger("acse_kg.access")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status, size = 500, 0
+
+        async def counted(message: Message) -> None:
+            nonlocal status, size
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                size += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, counted)
+        finally:
+            qs = scope.get("query_string", b"").decode("latin-1")
+            target = scope["path"] + (f"?{qs[:200]}{'…' if len(qs) > 200 else ''}" if qs else "")
+            client = scope.get("client")
+            self.log.info('%s "%s %s" %d %d %.1fms', client[0] if client else "-", scope["method"], target,
+                          status, size, (time.perf_counter() - start) * 1000)

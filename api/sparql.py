@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 
 import pyoxigraph as ox
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from acse_kg.namespaces import BASE
@@ -30,6 +30,7 @@ from acse_kg.store import GraphStore, QuerySyntaxError, StoreError
 
 from .linked_data import nav_study, site_header
 from .negotiation import CONTENT_TYPE, RDF_MEDIA, RESULT_MEDIA, choose
+from .errors import ApiError
 from .limits import ClientSlots
 from .query_pool import (
     Cancelled,
@@ -88,8 +89,9 @@ _BODY_DOC = {
 }
 
 
-def _plain(status: int, message: str, headers: dict[str, str] | None = None) -> PlainTextResponse:
-    return PlainTextResponse(message + "\n", status_code=status, headers=headers)
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> ApiError:
+    """A protocol error: the app's one handler writes it as plain text (HTML for a browser)."""
+    return ApiError(message, status=status, headers=headers)
 
 
 def _settings(request: Request) -> ServerSettings:
@@ -110,7 +112,7 @@ async def sparql_get(
 ) -> Response:
     params = request.query_params
     if "update" in params:
-        return _plain(400, "SPARQL Update must be sent by POST, not GET")
+        raise _error(400, "SPARQL Update must be sent by POST, not GET")
     queries = params.getlist("query")
     if not queries:
         accept = request.headers.get("accept")
@@ -118,7 +120,7 @@ async def sparql_get(
             return HTMLResponse(await run_in_threadpool(_query_page, request.app.state.store))
         return _service_description(choose(accept, RDF_MEDIA) or "turtle", _settings(request))
     if len(queries) > 1:
-        return _plain(400, "exactly one 'query' parameter is allowed")
+        raise _error(400, "exactly one 'query' parameter is allowed")
     return await _answer_query(request, queries[0], params.getlist(_DATASET_PARAMS[0]), params.getlist(_DATASET_PARAMS[1]))
 
 
@@ -129,26 +131,26 @@ async def sparql_post(request: Request) -> Response:
     media = media.strip().lower()
     charset = _charset(rest)
     if charset and charset not in ("utf-8", "utf8"):
-        return _plain(415, f"only UTF-8 is accepted, not charset={charset}")
+        raise _error(415, f"only UTF-8 is accepted, not charset={charset}")
     raw = await request.body()
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        return _plain(400, "the request body is not valid UTF-8")
+        raise _error(400, "the request body is not valid UTF-8")
     url = request.query_params
     if media == "application/x-www-form-urlencoded":
         try:
             fields = parse_qsl(text, keep_blank_values=True, strict_parsing=False, encoding="utf-8", errors="strict")
         except UnicodeDecodeError:
-            return _plain(400, "the form is not valid UTF-8")
+            raise _error(400, "the form is not valid UTF-8")
         queries = [v for k, v in fields if k == "query"]
         updates = [v for k, v in fields if k == "update"]
         if queries and updates:
-            return _plain(400, "send either 'query' or 'update', not both")
+            raise _error(400, "send either 'query' or 'update', not both")
         if len(queries) > 1 or len(updates) > 1:
-            return _plain(400, "exactly one 'query' or 'update' parameter is allowed")
+            raise _error(400, "exactly one 'query' or 'update' parameter is allowed")
         if not queries and not updates:
-            return _plain(400, "the form has no 'query' or 'update' parameter")
+            raise _error(400, "the form has no 'query' or 'update' parameter")
         dataset = {p: url.getlist(p) + [v for k, v in fields if k == p] for p in (*_DATASET_PARAMS, *_USING_PARAMS)}
         if queries:
             return await _answer_query(request, queries[0], dataset[_DATASET_PARAMS[0]], dataset[_DATASET_PARAMS[1]])
@@ -158,9 +160,9 @@ async def sparql_post(request: Request) -> Response:
     if media == "application/sparql-update":
         return await _answer_update(request, text, url.getlist(_USING_PARAMS[0]), url.getlist(_USING_PARAMS[1]))
     if not media:
-        return _plain(415, "missing Content-Type: use application/sparql-query, application/sparql-update "
+        raise _error(415, "missing Content-Type: use application/sparql-query, application/sparql-update "
                       "or application/x-www-form-urlencoded")
-    return _plain(415, f"unsupported Content-Type {media!r}: use application/sparql-query, "
+    raise _error(415, f"unsupported Content-Type {media!r}: use application/sparql-query, "
                   "application/sparql-update or application/x-www-form-urlencoded")
 
 
@@ -220,18 +222,18 @@ async def _answer_query(request: Request, query: str, default_graphs: list[str],
         if info.dataset_iris or protocol:
             check_dataset(info, await run_in_threadpool(store.named_graphs), protocol)
     except QueryTooDeep as exc:
-        return _plain(400, f"malformed query: {exc}")
+        raise _error(400, f"malformed query: {exc}")
     except RefusedQuery as exc:
-        return _plain(403, str(exc))
+        raise _error(403, str(exc))
     except ValueError as exc:
-        return _plain(400, f"invalid graph IRI in default-graph-uri / named-graph-uri: {exc}")
+        raise _error(400, f"invalid graph IRI in default-graph-uri / named-graph-uri: {exc}")
     accept = request.headers.get("accept")
     result_fmt = choose(accept, RESULT_MEDIA)
     rdf_fmt = choose(accept, RDF_MEDIA)
     if info.form in ("SELECT", "ASK") and result_fmt is None:
-        return _not_acceptable(info.form, RESULT_MEDIA)
+        raise _not_acceptable(info.form, RESULT_MEDIA)
     if info.form in ("CONSTRUCT", "DESCRIBE") and rdf_fmt is None:
-        return _not_acceptable(info.form, RDF_MEDIA)
+        raise _not_acceptable(info.form, RDF_MEDIA)
     req = QueryRequest(
         query=query,
         result_format=result_fmt,
@@ -260,17 +262,17 @@ async def _answer_query(request: Request, query: str, default_graphs: list[str],
     except QueryFailed as exc:
         prefix = "malformed query" if exc.syntax else "the query failed"
         message = str(exc)
-        return _plain(400, message if message.startswith(prefix) else f"{prefix}: {message}")
+        raise _error(400, message if message.startswith(prefix) else f"{prefix}: {message}")
     except (QueryTimeout, WorkerDied) as exc:
-        return _plain(503, str(exc))
+        raise _error(503, str(exc))
     except Cancelled:
         return Response(status_code=499)  # nobody is there to read it
     except ResultTooLarge as exc:
-        return _plain(400, str(exc))
+        raise _error(400, str(exc))
     except StoreError as exc:  # a remote store's endpoint failed or refused
-        return _plain(502, str(exc))
+        raise _error(502, str(exc))
     except NotAcceptable:
-        return _not_acceptable(info.form or "this query", RDF_MEDIA if rdf_fmt is None else RESULT_MEDIA)
+        raise _not_acceptable(info.form or "this query", RDF_MEDIA if rdf_fmt is None else RESULT_MEDIA)
     fmt = rdf_fmt if kind == "graph" else result_fmt
     return Response(body, media_type=CONTENT_TYPE[fmt or "json"], headers={"Vary": "Accept"})
 
@@ -326,19 +328,19 @@ def _service_description(fmt: str, settings: ServerSettings) -> Response:
     return Response(serialize_rdf(g, fmt), media_type=CONTENT_TYPE[fmt], headers={"Vary": "Accept"})
 
 
-def _not_acceptable(form: str, offered: dict[str, str]) -> Response:
-    return _plain(406, f"no acceptable format for a {form} answer; this endpoint offers: " + ", ".join(offered))
+def _not_acceptable(form: str, offered: dict[str, str]) -> ApiError:
+    return _error(406, f"no acceptable format for a {form} answer; this endpoint offers: " + ", ".join(offered))
 
 
 # ---------------------------------------------------------------- update
 async def _answer_update(request: Request, update: str, using: list[str], using_named: list[str]) -> Response:
     settings = _settings(request)
     if not settings.admin_token:
-        return _plain(403, "this endpoint is read-only: SPARQL Update is refused (start the server with --admin-token)")
+        raise _error(403, "this endpoint is read-only: SPARQL Update is refused (start the server with --admin-token)")
     auth = request.headers.get("authorization", "")
     scheme, _, token = auth.partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), settings.admin_token.encode()):
-        return _plain(401, "SPARQL Update needs the admin token: Authorization: Bearer <token>",
+        raise _error(401, "SPARQL Update needs the admin token: Authorization: Bearer <token>",
                       {"WWW-Authenticate": 'Bearer realm="acse-kg"'})
     store = request.app.state.store
     try:
@@ -349,19 +351,19 @@ async def _answer_update(request: Request, update: str, using: list[str], using_
         # nothing is fetched), and the endpoint as the base IRI of relative IRIs (§2.2.3).
         text = f"BASE <{ENDPOINT_IRI}> " + with_using(update, using, using_named)
     except QueryTooDeep as exc:
-        return _plain(400, f"malformed update: {exc}")
+        raise _error(400, f"malformed update: {exc}")
     except RefusedQuery as exc:
-        return _plain(403, str(exc))
+        raise _error(403, str(exc))
     except DatasetConflict as exc:
-        return _plain(400, str(exc))
+        raise _error(400, str(exc))
     except ValueError as exc:
-        return _plain(400, f"invalid using-graph-uri / using-named-graph-uri: {exc}")
+        raise _error(400, f"invalid using-graph-uri / using-named-graph-uri: {exc}")
     try:
         await run_in_threadpool(store.update, text)
     except QuerySyntaxError as exc:
-        return _plain(400, f"malformed update: {exc}")
+        raise _error(400, f"malformed update: {exc}")
     except StoreError as exc:
-        return _plain(502, str(exc))
+        raise _error(502, str(exc))
     pool = getattr(request.app.state, "query_pool", None)
     if pool is not None:
         await run_in_threadpool(pool.invalidate)

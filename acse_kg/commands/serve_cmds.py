@@ -83,6 +83,15 @@ def register(app: typer.Typer) -> None:
             fail(f"invalid setting {where}: {first['msg']}")
         except SettingsError as exc:
             fail(str(exc))
+        if settings.access_log:  # one line per request on stderr, beside uvicorn's warnings
+            import logging
+
+            handler = logging.StreamHandler()
+            handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+            access = logging.getLogger("acse_kg.access")
+            access.addHandler(handler)
+            access.setLevel(logging.INFO)
+            access.propagate = False
         sock = bind_socket(host, port)  # first: a busy port fails before the store is opened (and locked)
         try:
             graph_store = get_store(store)

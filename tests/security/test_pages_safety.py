@@ -115,7 +115,9 @@ def test_a_shared_query_is_shown_but_not_run_until_the_reader_runs_it(browser: A
 def test_the_csp_blocks_nothing_a_page_needs(browser: Any, bundle_server: LiveServer, path: str) -> None:
     from test_pages_browser import problems
 
-    assert problems(browser.open(bundle_server.url + path)) == []
+    found = problems(browser.open(bundle_server.url + path))
+    # ReDoc's footer fetches its logo from its CDN: blocking that is the policy (no external assets)
+    assert [p for p in found if "cdn.redoc.ly" not in p] == []
 
 
 def test_only_http_iris_become_links_in_a_result_table(browser: Any, bundle_server: LiveServer) -> None:
