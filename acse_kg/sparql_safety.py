@@ -326,3 +326,38 @@ def _block_end(toks: list[re.Match[str]], start: int) -> int:
             if depth == 0:
                 return j
     raise ValueError("unbalanced braces in the update")
+
+
+def undeclared_prefixes(text: str) -> list[str]:
+    """Prefixes used in prefixed names of ``text`` that neither a PREFIX declaration nor the registry's
+    own prefixes (known without declaring) define, in order of first use.
+
+    The engine's own message for this is a grammar error listing Unicode ranges; this lets a
+    command line or the endpoint say in one line which prefix is unknown.
+    """
+    toks = list(tokens(text))
+    declared = set(PREFIXES)
+    used: list[str] = []
+    i = 0
+    while i < len(toks):
+        kind, tok = toks[i]
+        if kind == "word" and tok.upper() == "PREFIX" and i + 1 < len(toks) and toks[i + 1][0] == "pname":
+            declared.add(toks[i + 1][1].split(":", 1)[0])
+            i += 2
+            continue
+        if kind == "pname":
+            prefix = tok.split(":", 1)[0]
+            if prefix not in declared and prefix not in used:
+                used.append(prefix)
+        i += 1
+    return used
+
+
+def unknown_prefix_message(text: str) -> str | None:
+    """One line naming the undeclared prefixes of ``text`` (None when there are none)."""
+    unknown = undeclared_prefixes(text)
+    if not unknown:
+        return None
+    names = ", ".join(f"{p}:" for p in unknown)
+    known = ", ".join(f"{p}:" for p in sorted(PREFIXES))
+    return (f"unknown prefix {names} (declare it: PREFIX {unknown[0]}: <…>; known without declaring: {known})")

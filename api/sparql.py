@@ -25,7 +25,15 @@ from starlette.concurrency import run_in_threadpool
 from acse_kg.namespaces import BASE
 from acse_kg.paths import QUERIES_DIR, STATIC_DIR
 from acse_kg.rdf_io import serialize_rdf
-from acse_kg.sparql_safety import DatasetConflict, QueryTooDeep, RefusedQuery, analyse, check_dataset, with_using
+from acse_kg.sparql_safety import (
+    DatasetConflict,
+    QueryTooDeep,
+    RefusedQuery,
+    analyse,
+    check_dataset,
+    unknown_prefix_message,
+    with_using,
+)
 from acse_kg.store import GraphStore, QuerySyntaxError, StoreError
 
 from .linked_data import nav_study, site_header
@@ -262,6 +270,8 @@ async def _answer_query(request: Request, query: str, default_graphs: list[str],
     except QueryFailed as exc:
         prefix = "malformed query" if exc.syntax else "the query failed"
         message = str(exc)
+        if exc.syntax and "Prefix not found" in message:  # the engine's message lists Unicode ranges
+            message = unknown_prefix_message(query) or message
         raise _error(400, message if message.startswith(prefix) else f"{prefix}: {message}")
     except (QueryTimeout, WorkerDied) as exc:
         raise _error(503, str(exc))
