@@ -70,11 +70,29 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     return out
 
 
+#: The deepest nesting of parentheses and NOTs accepted: the parser and the SPARQL writer recurse
+#: once per level, and 500 levels overflowed Python's stack (a 500, not a 400).
+MAX_DEPTH = 50
+
+
+def _check_depth(tokens: list[tuple[str, str]]) -> None:
+    depth = nots = 0
+    for kind, value in tokens:
+        if kind == "(":
+            depth += 1
+        elif kind == ")":
+            depth -= 1
+        nots = nots + 1 if (kind, value) == ("op", "NOT") else 0
+        if depth + nots > MAX_DEPTH:
+            raise EssieError(f"the query nests parentheses or NOT more than {MAX_DEPTH} levels deep")
+
+
 def parse(text: str) -> Node:
     """The query as a tree; juxtaposed terms are ANDed, as on ClinicalTrials.gov."""
     tokens = _tokens(text)
     if not tokens:
         raise EssieError("the query is empty")
+    _check_depth(tokens)  # before the recursive descent below
     pos = 0
 
     def peek() -> tuple[str, str] | None:

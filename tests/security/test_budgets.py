@@ -270,3 +270,11 @@ def test_the_reasoner_runs_once_per_store_version(reasoner_app, monkeypatch) -> 
     assert first.status_code == second.status_code == 200, first.text
     assert first.json() == second.json()
     assert len(calls) == 1
+
+
+# ---------------------------------------------------------------- the ClinicalTrials.gov list query
+@pytest.mark.parametrize("cond", ["(" * 500 + "lung" + ")" * 500, "NOT " * 2000 + "lung"])
+def test_deeply_nested_essie_is_a_400_naming_the_parameter(bundle_server: LiveServer, cond: str) -> None:
+    r = httpx.get(bundle_server.url + "/api/v2/studies", params={"query.cond": cond}, timeout=30)
+    assert r.status_code == 400
+    assert "query.cond" in r.text and "levels deep" in r.text
