@@ -31,6 +31,7 @@ from acse_kg.record_check import CheckError, ReasonerFailed, check_study
 from acse_kg.store import GraphStore, StoreError
 
 from .deps import get_store, require_admin
+from .query_pool import QueryTimeout, ResultTooLarge, WorkerDied, pool_search
 from .reasoner import reasoned_check
 from .negotiation import choose
 
@@ -111,10 +112,13 @@ def get_studies(
     markup: Optional[str] = _documented("markupFormat", "markdown (the only markup format here)."),
 ) -> Any:
     """The list query with ClinicalTrials.gov's parameters, answered as PagedStudies (see acse_kg.ctgov.query)."""
+    pool = getattr(request.app.state, "query_pool", None)
     try:
-        return list_studies(store, dict(request.query_params))
+        return list_studies(store, dict(request.query_params), pool_search(pool) if pool is not None else None)
     except QueryError as exc:
         return _error(400, str(exc))
+    except (QueryTimeout, WorkerDied, ResultTooLarge) as exc:  # the search ran in the query pool, under its limits
+        return _error(503, f"the search could not be completed: {exc}")
 
 
 @router.post("/api/v2/studies")

@@ -32,7 +32,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -405,6 +405,18 @@ class QueryPool:
                 "the query worker ended while answering (the query needed more memory than a worker may have?)"
             ) from exc
         raise exc
+
+
+def pool_search(pool: QueryPool) -> Callable[[str, str], list[str]]:
+    """A search function for :func:`acse_kg.ctgov.query.list_studies`: the SELECT runs in the pool,
+    under its time limit and result-size limit, and one column comes back as strings."""
+    import json
+
+    def search(query: str, var: str) -> list[str]:
+        _, body = pool.run(QueryRequest(query=query, result_format="json", rdf_format=None))
+        return [row[var]["value"] for row in json.loads(body)["results"]["bindings"] if var in row]
+
+    return search
 
 
 def _unpack(reply: tuple[Any, ...]) -> tuple[str, bytes]:

@@ -278,3 +278,39 @@ def test_deeply_nested_essie_is_a_400_naming_the_parameter(bundle_server: LiveSe
     r = httpx.get(bundle_server.url + "/api/v2/studies", params={"query.cond": cond}, timeout=30)
     assert r.status_code == 400
     assert "query.cond" in r.text and "levels deep" in r.text
+
+
+@pytest.fixture(scope="module")
+def bundle_server_one_second() -> Iterator[LiveServer]:
+    from acse_kg.store import open_store
+
+    live = start_server(open_store("memory"), ServerSettings(query_workers=2, query_timeout=1.0, queries_per_client=0))
+    yield live
+    live.stop()
+
+
+def test_a_list_search_of_thousands_of_terms_stops_at_the_query_time_limit(
+        bundle_server_one_second: LiveServer) -> None:
+    cond = " OR ".join(f"zzterm{i}" for i in range(2500))  # ~25 kB: minutes of substring tests
+    outcome: dict[str, object] = {}
+
+    def search() -> None:
+        t0 = time.monotonic()
+        r = httpx.get(bundle_server_one_second.url + "/api/v2/studies", params={"query.cond": cond}, timeout=120)
+        outcome.update(status=r.status_code, text=r.text, seconds=time.monotonic() - t0)
+
+    thread = threading.Thread(target=search)
+    thread.start()
+    time.sleep(0.5)
+    quick = httpx.get(bundle_server_one_second.url + "/api/v2/studies", params={"query.cond": "cancer"}, timeout=30)
+    assert quick.status_code == 200  # answered meanwhile
+    thread.join(60)
+    assert outcome["status"] == 503 and "time limit" in str(outcome["text"])
+    assert float(outcome["seconds"]) < 10  # type: ignore[arg-type]
+
+
+def test_a_list_search_through_the_pool_gives_the_same_studies(bundle_server: LiveServer) -> None:
+    r = httpx.get(bundle_server.url + "/api/v2/studies", params={"query.cond": "(cancer OR zzz) AND NOT zzz",
+                                                                 "fields": "NCTId"}, timeout=30)
+    assert r.status_code == 200
+    assert [s["protocolSection"]["identificationModule"]["nctId"] for s in r.json()["studies"]] == ["NCT02034981"]
