@@ -33,15 +33,21 @@ _TOKEN = re.compile(
              | '''(?:[^'\\]|\\.|'(?!''))*'''
              | "(?:[^"\\\n\r]|\\.)*"
              | '(?:[^'\\\n\r]|\\.)*')
+  | (?P<unclosed>["'].*)
   | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
   | (?P<var>[?$][^\s(){}\[\],;.<>"'=!&|+*/^]*)
-  | (?P<pname>(?:[A-Za-z\u00C0-\uFFFF][\w.\-\u00B7-\uFFFF]*)?:(?:[\w\-:%\u00B7-\uFFFF]|\\.|\.(?=[\w\-:%]))*)
+  | (?P<pname>(?<![\w.\-\u00B7-\uFFFF])(?:[A-Za-z\u00C0-\uFFFF][\w.\-\u00B7-\uFFFF]*)?:(?:[\w\-:%\u00B7-\uFFFF]|\\.|\.(?=[\w\-:%]))*)
   | (?P<bnode>_:[\w.\-\u00B7-\uFFFF]*)
   | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<other>.)
     """,
     re.X | re.S,
 )
+
+# Linear time on any input (a request must not buy seconds of the main process): a prefixed
+# name starts only where a run of name characters starts (a later start in the same run can
+# never reach a ':' the first did not), and a quote that opens no closed string takes the rest
+# of the text as one token ("unclosed", refused), instead of each quote scanning to the end.
 
 QUERY_FORMS = ("SELECT", "CONSTRUCT", "DESCRIBE", "ASK")
 
@@ -60,12 +66,16 @@ class RefusedQuery(ValueError):
     """The request asks for something a public endpoint does not do; the message says what."""
 
 
-class QueryTooDeep(RefusedQuery):
-    """The query nests deeper than :data:`MAX_NESTING`: refused before any parser sees it.
+class MalformedQuery(RefusedQuery):
+    """The text cannot be a query (the engine would reject it too): refused before any parser sees it.
 
     A subclass of :class:`RefusedQuery` so that every caller that refuses a query refuses this
     one too; the endpoint answers it with 400 (the request's fault) rather than 403.
     """
+
+
+class QueryTooDeep(MalformedQuery):
+    """The query nests deeper than :data:`MAX_NESTING`."""
 
 
 @dataclass
@@ -184,6 +194,8 @@ def _analyse(text: str) -> QueryInfo:
         upper = tok.upper()
         if kind == "other" and tok == "\\":
             raise RefusedQuery("codepoint escapes (\\u...) outside strings and IRIs are not accepted")
+        if kind == "unclosed":
+            raise MalformedQuery(f"a string is not closed (from {tok[:40]!r})")
         if kind == "word":
             if upper == "SERVICE":
                 raise RefusedQuery(

@@ -53,7 +53,7 @@ class ServerSettings(BaseSettings):
         description="/sparql queries one client address may have running at once (beyond: 429); "
         "0: no limit; default: one less than the workers, so that no client holds them all.")
     max_header_bytes: int = Field(65_536, ge=1024, description="Largest request line plus headers (beyond: 431).")
-    max_sparql_body: int = Field(1_000_000, ge=1, description="Largest body of POST /sparql (beyond: 413).")
+    max_sparql_body: int = Field(262_144, ge=1, description="Largest body of POST /sparql (beyond: 413).")
     max_match_body: int = Field(1_000_000, ge=1, description="Largest body of POST /match.")
     max_batch_body: int = Field(20_000_000, ge=1, description="Largest body of POST /match/batch.")
     max_import_body: int = Field(5_000_000, ge=1, description="Largest body of POST /api/v2/studies.")

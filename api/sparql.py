@@ -27,7 +27,8 @@ from acse_kg.paths import QUERIES_DIR, STATIC_DIR
 from acse_kg.rdf_io import serialize_rdf
 from acse_kg.sparql_safety import (
     DatasetConflict,
-    QueryTooDeep,
+    MalformedQuery,
+    QueryInfo,
     RefusedQuery,
     analyse,
     check_dataset,
@@ -89,7 +90,7 @@ _BODY_DOC = {
         "401": {"description": "Update without the admin token"},
         "403": {"description": "Update on a read-only server, or SERVICE / LOAD / FROM outside the store"},
         "406": {"description": "No acceptable result format for this query form"},
-        "413": {"description": "The body is larger than the limit for /sparql (max_sparql_body, 1 MB by default)"},
+        "413": {"description": "The body is larger than the limit for /sparql (max_sparql_body, 256 kB by default)"},
         "415": {"description": "Unsupported request content type"},
         "429": {"description": "This client already has as many queries running as it may (Retry-After)"},
         "503": {"description": "The query exceeded the time limit, or its worker ended (out of memory)"},
@@ -220,7 +221,7 @@ async def _answer_query(request: Request, query: str, default_graphs: list[str],
     settings = _settings(request)
     store = request.app.state.store
     try:
-        info = analyse(query)
+        info = await _analysed(query)
         for iri in (*default_graphs, *named_graphs):
             ox.NamedNode(iri)
         # A protocol graph the store lacks is an empty graph to the embedded engine, which never
@@ -229,7 +230,7 @@ async def _answer_query(request: Request, query: str, default_graphs: list[str],
         protocol = (*default_graphs, *named_graphs) if getattr(request.app.state, "query_pool", None) is None else ()
         if info.dataset_iris or protocol:
             check_dataset(info, await run_in_threadpool(store.named_graphs), protocol)
-    except QueryTooDeep as exc:
+    except MalformedQuery as exc:
         raise _error(400, f"malformed query: {exc}")
     except RefusedQuery as exc:
         raise _error(403, str(exc))
@@ -285,6 +286,14 @@ async def _answer_query(request: Request, query: str, default_graphs: list[str],
         raise _not_acceptable(info.form or "this query", RDF_MEDIA if rdf_fmt is None else RESULT_MEDIA)
     fmt = rdf_fmt if kind == "graph" else result_fmt
     return Response(body, media_type=CONTENT_TYPE[fmt or "json"], headers={"Vary": "Accept"})
+
+
+async def _analysed(text: str) -> QueryInfo:
+    """analyse(text), in a thread for a long text: lexing is linear but a large body is still
+    a few hundred milliseconds the event loop should spend answering others."""
+    if len(text) < 32_768:
+        return analyse(text)
+    return await run_in_threadpool(analyse, text)
 
 
 async def _unless_disconnected(request: Request, pool: Any, req: QueryRequest) -> tuple[str, bytes]:
@@ -354,13 +363,13 @@ async def _answer_update(request: Request, update: str, using: list[str], using_
                       {"WWW-Authenticate": 'Bearer realm="acse-kg"'})
     store = request.app.state.store
     try:
-        info = analyse(update)
+        info = await _analysed(update)
         if info.dataset_iris:
             check_dataset(info, await run_in_threadpool(store.named_graphs))
         # The protocol's dataset, written in as USING clauses (graphs the store lacks are empty:
         # nothing is fetched), and the endpoint as the base IRI of relative IRIs (§2.2.3).
         text = f"BASE <{ENDPOINT_IRI}> " + with_using(update, using, using_named)
-    except QueryTooDeep as exc:
+    except MalformedQuery as exc:
         raise _error(400, f"malformed update: {exc}")
     except RefusedQuery as exc:
         raise _error(403, str(exc))
