@@ -210,6 +210,47 @@ class _Worker:
             self.conn.close()
 
 
+#: Snapshot directories are named ``acse-kg-pool-<server pid>-<random>`` in the temporary directory.
+SNAPSHOT_PREFIX = "acse-kg-pool-"
+
+
+def sweep_stale_snapshots(tmp: str | None = None) -> list[str]:
+    """Remove the snapshot directories of servers that are gone (killed before they could clean up).
+
+    A snapshot is a dump of the whole store; a server killed with SIGKILL (or out of memory)
+    left it in /tmp for good. The next pool to start removes those whose process no longer
+    runs; the directories of running servers are left alone. Returns the paths removed.
+    """
+    import shutil
+
+    tmp = tmp or tempfile.gettempdir()
+    removed = []
+    try:
+        names = os.listdir(tmp)
+    except OSError:
+        return removed
+    for name in names:
+        if not name.startswith(SNAPSHOT_PREFIX):
+            continue
+        pid_text = name[len(SNAPSHOT_PREFIX):].split("-", 1)[0]
+        if not pid_text.isdigit() or _alive(int(pid_text)):
+            continue
+        path = os.path.join(tmp, name)
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive, and not ours to judge
+        return True
+    return True
+
+
 class QueryPool:
     """A fixed number of worker processes over a snapshot of one store."""
 
@@ -227,7 +268,8 @@ class QueryPool:
         self._epoch = 0  # bumped by close(): a worker spawned for an older epoch is not kept
         self._generation = 0
         self._snapshot: str | None = None
-        self._tmpdir = tempfile.TemporaryDirectory(prefix="acse-kg-pool-")
+        sweep_stale_snapshots()
+        self._tmpdir = tempfile.TemporaryDirectory(prefix=f"{SNAPSHOT_PREFIX}{os.getpid()}-")
         self._version: Hashable = None  # the store's version (acse_kg.derived) the snapshot holds
 
     # -- lifecycle ---------------------------------------------------------

@@ -6,11 +6,13 @@ uvicorn server (or the query pool itself), with bounded loops and time limits.
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -331,3 +333,23 @@ def test_a_list_search_through_the_pool_gives_the_same_studies(bundle_server: Li
                                                                  "fields": "NCTId"}, timeout=30)
     assert r.status_code == 200
     assert [s["protocolSection"]["identificationModule"]["nctId"] for s in r.json()["studies"]] == ["NCT02034981"]
+
+
+# ---------------------------------------------------------------- snapshots
+def test_the_snapshot_of_a_killed_server_is_removed_by_the_next_pool(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from api.query_pool import SNAPSHOT_PREFIX, sweep_stale_snapshots
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # a pid that no longer runs
+    stale = tmp_path / f"{SNAPSHOT_PREFIX}{dead.pid}-abc"
+    stale.mkdir()
+    (stale / "snapshot-1.nq").write_bytes(b"<a> <b> <c> <d> .\n")
+    live = tmp_path / f"{SNAPSHOT_PREFIX}{os.getpid()}-def"
+    live.mkdir()
+    other = tmp_path / "acse-kg-pool-notes"
+    other.mkdir()
+    assert sweep_stale_snapshots(str(tmp_path)) == [str(stale)]
+    assert not stale.exists() and live.exists() and other.exists()
