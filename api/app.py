@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,7 +22,6 @@ from .limits import BodyLimit, ClientSlots
 from .query_pool import QueryPool
 from .settings import ServerSettings
 
-log = logging.getLogger("acse_kg.api")
 
 #: Where the Swagger UI / ReDoc assets shipped by the fastapi-offline package are served (no CDN).
 DOCS_ASSETS = "/docs-assets"

@@ -38,9 +38,9 @@ from acse_kg.sparql_safety import (
 from acse_kg.store import GraphStore, QuerySyntaxError, StoreError
 
 from .linked_data import nav_study, site_header
-from .negotiation import CONTENT_TYPE, RDF_MEDIA, RESULT_MEDIA, choose
 from .errors import ApiError
 from .limits import ClientSlots
+from .negotiation import CONTENT_TYPE, RDF_MEDIA, RESULT_MEDIA, choose
 from .query_pool import (
     Cancelled,
     NotAcceptable,
