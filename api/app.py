@@ -89,6 +89,16 @@ def _add_offline_docs(app: FastAPI) -> None:
         )
 
 
+def _document_body_limits(app: FastAPI, settings: ServerSettings) -> None:
+    """Each POST route's OpenAPI lists its 413 with the limit this server enforces (see api.limits)."""
+    from fastapi.routing import APIRoute
+
+    for route in app.routes:
+        if isinstance(route, APIRoute) and "POST" in route.methods:
+            limit = settings.body_limit(route.path)
+            route.responses.setdefault(413, {"description": f"The body is larger than {limit} bytes"})
+
+
 def create_app(store: GraphStore | None = None, settings: ServerSettings | None = None) -> FastAPI:
     """Build the app over ``store`` (default: the configured store, bootstrapped with the bundle).
 
@@ -123,6 +133,7 @@ def create_app(store: GraphStore | None = None, settings: ServerSettings | None 
     for module in (sparql, match, ctgov, pages, linked_data):
         app.include_router(module.router)
     _add_offline_docs(app)
+    _document_body_limits(app, settings)
     app.add_middleware(HeadAsGet)
     app.add_middleware(BodyLimit, settings=settings)
     app.add_middleware(SecurityHeaders)

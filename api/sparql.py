@@ -90,7 +90,6 @@ _BODY_DOC = {
         "401": {"description": "Update without the admin token"},
         "403": {"description": "Update on a read-only server, or SERVICE / LOAD / FROM outside the store"},
         "406": {"description": "No acceptable result format for this query form"},
-        "413": {"description": "The body is larger than the limit for /sparql (max_sparql_body, 256 kB by default)"},
         "415": {"description": "Unsupported request content type"},
         "429": {"description": "This client already has as many queries running as it may (Retry-After)"},
         "503": {"description": "The query exceeded the time limit, or its worker ended (out of memory)"},

@@ -173,3 +173,12 @@ def test_the_access_log_has_one_line_per_request_without_secrets(store, caplog: 
     assert len(lines) == 2
     assert '"GET /ontology" 200' in lines[0] and '"GET /no-such-page" 404' in lines[1]
     assert all(ADMIN_TOKEN not in line for line in lines)
+
+
+def test_each_post_route_documents_its_body_limit(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    settings = ServerSettings(query_workers=1)
+    posts = {path: ops["post"] for path, ops in spec["paths"].items() if "post" in ops}
+    assert {"/sparql", "/match", "/match/batch", "/api/v2/studies"} <= set(posts)
+    for path, op in posts.items():
+        assert str(settings.body_limit(path)) in op["responses"]["413"]["description"], path
