@@ -6,6 +6,7 @@ import atexit
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
@@ -91,12 +92,19 @@ def _add_offline_docs(app: FastAPI) -> None:
 
 def _document_body_limits(app: FastAPI, settings: ServerSettings) -> None:
     """Each POST route's OpenAPI lists its 413 with the limit this server enforces (see api.limits)."""
-    from fastapi.routing import APIRoute
+    generate = app.openapi
 
-    for route in app.routes:
-        if isinstance(route, APIRoute) and "POST" in route.methods:
-            limit = settings.body_limit(route.path)
-            route.responses.setdefault(413, {"description": f"The body is larger than {limit} bytes"})
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            for path, operations in schema.get("paths", {}).items():
+                if "post" in operations:
+                    operations["post"].setdefault("responses", {})["413"] = {
+                        "description": f"The body is larger than {settings.body_limit(path)} bytes"}
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(store: GraphStore | None = None, settings: ServerSettings | None = None) -> FastAPI:
