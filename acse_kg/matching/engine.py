@@ -36,6 +36,7 @@ from .profile import ProfileError, ProfileModel
 from .profile_schema import profile_schema
 from .rules import (
     ALTS,
+    DX_CLASS,
     DRUGS,
     DX,
     VARIANTS,
@@ -149,6 +150,7 @@ class Vocabulary:
             alts.append((gene, t))  # type: ignore[arg-type]
             shown.append(f"{sym} {word}" + (f" {protein}" if protein else ""))
         f[DX] = self.taxonomy.ancestors(dx)
+        f[DX_CLASS] = dx
         f[ALTS] = pair_set(alts)
         f[VARIANTS] = tuple(variants)
         # The drugs given before: a set when the profile lists its prior therapies or a history flag
