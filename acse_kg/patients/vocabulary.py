@@ -5,8 +5,10 @@ NCIt (``skos:exactMatch``) and UMLS (``acse:umlsCui``) cross-references, so a
 diagnosis coded in OncoTree, NCIt or UMLS becomes an OncoTree code; the
 alteration types with their Sequence Ontology matches (``skos:exactMatch``,
 ``closeMatch``, ``narrowMatch`` — never ``broadMatch``: a copy-number variation
-may be a gain or a loss) and the SO hierarchy above a term, so a structural
-type becomes a profile term; the clinical variables (``acse:ClinicalVariable``),
+may be a gain or a loss), so a structural type becomes a profile term. The SO
+hierarchy is not climbed: above most terms stands ``sequence_alteration``,
+which the graph matches to *mutation*, and a copy-number variation or a
+translocation read as a mutation would be a wrong answer, not a cautious one; the clinical variables (``acse:ClinicalVariable``),
 whose IRIs are a code system of their own for facts no public code names
 (life expectancy, a history flag); the drugs, and the history flags a drug
 stands for (``acse:impliedByPriorTherapy``).
@@ -93,7 +95,6 @@ class Vocabulary:
     taxonomy: Taxonomy
     by_umls: dict[str, str]
     so_terms: dict[str, str]  # SO id (0001742) -> profile alteration term
-    so_parents: dict[str, frozenset[str]]
     variables: dict[str, Variable]  # local name (var_qtcf) -> variable
     by_field: dict[str, Variable]
     drugs: dict[str, frozenset[str]]
@@ -111,15 +112,8 @@ class Vocabulary:
         return self.taxonomy.code_of.get(iri) if iri else None
 
     def alteration_term(self, so_id: str) -> str | None:
-        """The profile term of a Sequence Ontology term (``SO:0001880`` or ``0001880``), or of the nearest SO term above it."""
-        seen, todo = set(), [so_id.upper().removeprefix("SO:").removeprefix("SO_")]
-        while todo:
-            t = todo.pop(0)
-            if t in self.so_terms:
-                return self.so_terms[t]
-            seen.add(t)
-            todo += [p for p in self.so_parents.get(t, ()) if p not in seen]
-        return None
+        """The profile term of a Sequence Ontology term (``SO:0001880`` or ``0001880``) the graph matches, else None."""
+        return self.so_terms.get(so_id.strip().upper().removeprefix("SO:").removeprefix("SO_"))
 
     def variable(self, code: str) -> Variable | None:
         """A clinical variable by its code in the graph's code system (local name or full IRI)."""
@@ -134,9 +128,6 @@ class Vocabulary:
 _QUERY_SO = """
 SELECT ?term ?so WHERE { ?t a acse:AlterationType ; acse:profileTerm ?term ;
   skos:exactMatch|skos:closeMatch|skos:narrowMatch ?so . FILTER(STRSTARTS(STR(?so), "http://purl.obolibrary.org/obo/SO_")) }"""
-_QUERY_SO_TREE = """
-SELECT ?c ?p WHERE { ?c rdfs:subClassOf ?p .
-  FILTER(STRSTARTS(STR(?c), "http://purl.obolibrary.org/obo/SO_") && STRSTARTS(STR(?p), "http://purl.obolibrary.org/obo/SO_")) }"""
 _QUERY_UMLS = "SELECT ?c ?cui WHERE { ?c acse:oncotreeCode ?code ; acse:umlsCui ?cui }"
 _cache = DerivedCache()
 
@@ -149,16 +140,12 @@ def _read(store: GraphStore) -> Vocabulary:
     so_terms: dict[str, str] = {}
     for r in store.select(_QUERY_SO):
         so_terms.setdefault(_so(r["so"]), str(r["term"]))
-    parents: dict[str, set[str]] = {}
-    for r in store.select(_QUERY_SO_TREE):
-        parents.setdefault(_so(r["c"]), set()).add(_so(r["p"]))
     by_umls: dict[str, str] = {}
     for r in store.select(_QUERY_UMLS):
         by_umls.setdefault(str(r["cui"]).upper(), str(r["c"]))
     variables = read_variables(store)
     return Vocabulary(
         taxonomy=Taxonomy.load(store), by_umls=by_umls, so_terms=so_terms,
-        so_parents={k: frozenset(v) for k, v in parents.items()},
         variables={v.iri.rsplit("#", 1)[-1]: v for v in variables}, by_field={v.field: v for v in variables},
         drugs=read_drugs(store),
     )
