@@ -45,17 +45,17 @@ def without_id(result: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def vocab(store):  # noqa: ANN001, ANN201
+def vocab(store):
     return vocabulary(store)
 
 
-def convert(vocab, kind: str, data: dict[str, Any]):  # noqa: ANN001, ANN201
+def convert(vocab, kind: str, data: dict[str, Any]):
     return from_mcode(data, vocab) if kind == "mcode" else from_phenopacket(data, vocab)
 
 
 # ------------------------------------------------------------ the same patient, three ways
 @pytest.mark.parametrize("kind", EXAMPLES)
-def test_the_example_gives_the_match_result_of_the_contract_profile(store, kind) -> None:  # noqa: ANN001
+def test_the_example_gives_the_match_result_of_the_contract_profile(store, kind) -> None:
     matcher = matcher_for(store)
     expected = orjson.loads(matcher.match_json(orjson.dumps(profile())))
     body, notes = patients.profile_bytes(store, EXAMPLES[kind].read_bytes())
@@ -66,7 +66,7 @@ def test_the_example_gives_the_match_result_of_the_contract_profile(store, kind)
 
 
 @pytest.mark.parametrize("kind", EXAMPLES)
-def test_the_example_is_the_contract_profile_once_validated(store, vocab, kind) -> None:  # noqa: ANN001
+def test_the_example_is_the_contract_profile_once_validated(store, vocab, kind) -> None:
     from acse_kg.matching.profile_schema import profile_schema
 
     schema = profile_schema(store)
@@ -76,7 +76,7 @@ def test_the_example_is_the_contract_profile_once_validated(store, vocab, kind) 
 
 
 @pytest.mark.parametrize("kind", EXAMPLES)
-def test_what_the_record_holds_and_the_profile_cannot_carry_is_in_the_notes(store, kind) -> None:  # noqa: ANN001
+def test_what_the_record_holds_and_the_profile_cannot_carry_is_in_the_notes(store, kind) -> None:
     _, notes = patients.profile_bytes(store, EXAMPLES[kind].read_bytes())
     assert all(n.startswith(f"{NAME[kind]}, not mapped: ") for n in notes)
     for what in UNMAPPED[kind]:
@@ -95,7 +95,7 @@ def test_what_the_record_holds_and_the_profile_cannot_carry_is_in_the_notes(stor
     (profile(), "application/json", None),
     ({**profile(), "diseases": []}, None, None),  # a profile with a stray key is the profile's validation's to refuse
 ])
-def test_a_body_is_recognised_by_media_type_or_shape(data, media, kind) -> None:  # noqa: ANN001
+def test_a_body_is_recognised_by_media_type_or_shape(data, media, kind) -> None:
     assert patients.detect(data, media) == kind
 
 
@@ -104,7 +104,7 @@ def test_a_fhir_resource_other_than_a_bundle_is_refused_by_name() -> None:
         patients.detect({"resourceType": "Patient"}, None)
 
 
-def test_a_plain_profile_passes_through_unchanged(store) -> None:  # noqa: ANN001
+def test_a_plain_profile_passes_through_unchanged(store) -> None:
     body = orjson.dumps(profile())
     assert patients.profile_bytes(store, body) == (body, [])
     assert patients.profile_bytes(store, b"{not json") == (b"{not json", [])
@@ -112,7 +112,7 @@ def test_a_plain_profile_passes_through_unchanged(store) -> None:  # noqa: ANN00
 
 # ------------------------------------------------------------ HTTP and CLI
 @pytest.fixture(scope="module")
-def client(store) -> TestClient:  # noqa: ANN001
+def client(store) -> TestClient:
     from api.app import create_app
 
     return TestClient(create_app(store))
@@ -121,7 +121,7 @@ def client(store) -> TestClient:  # noqa: ANN001
 @pytest.mark.parametrize(("kind", "media"), [("mcode", "application/fhir+json"), ("mcode", "application/json"),
                                              ("phenopacket", "application/phenopacket+json"),
                                              ("phenopacket", "application/json")])
-def test_post_match_takes_the_record(client, kind, media) -> None:  # noqa: ANN001
+def test_post_match_takes_the_record(client, kind, media) -> None:
     r = client.post("/match", content=EXAMPLES[kind].read_bytes(), headers={"content-type": media})
     assert r.status_code == 200, r.text
     body = r.json()
@@ -130,7 +130,7 @@ def test_post_match_takes_the_record(client, kind, media) -> None:  # noqa: ANN0
 
 
 @pytest.mark.parametrize("kind", EXAMPLES)
-def test_post_match_trials_takes_the_record(client, store, kind) -> None:  # noqa: ANN001
+def test_post_match_trials_takes_the_record(client, store, kind) -> None:
     r = client.post("/match/trials", content=EXAMPLES[kind].read_bytes(), headers={"content-type": "application/json"})
     assert r.status_code == 200, r.text
     want = orjson.loads(registry_matcher_for(store).match_all_json(orjson.dumps(profile())))
@@ -139,7 +139,7 @@ def test_post_match_trials_takes_the_record(client, store, kind) -> None:  # noq
     assert any(n.startswith(f"{NAME[kind]}, not mapped: ") for n in got["notes"])
 
 
-def test_post_match_of_an_unreadable_record_is_422_saying_why(client) -> None:  # noqa: ANN001
+def test_post_match_of_an_unreadable_record_is_422_saying_why(client) -> None:
     bad = load(PHENOPACKET)
     bad["subject"]["favouriteColour"] = "blue"
     r = client.post("/match", json=bad)
@@ -154,7 +154,7 @@ def test_post_match_of_an_unreadable_record_is_422_saying_why(client) -> None:  
     assert "not a valid FHIR R4B Bundle" in r.json()["detail"][0]["message"] and "birthDate" in r.text
 
 
-def test_a_record_missing_what_the_profile_requires_is_422_naming_the_field(client) -> None:  # noqa: ANN001
+def test_a_record_missing_what_the_profile_requires_is_422_naming_the_field(client) -> None:
     bundle = load(MCODE)
     bundle["entry"] = [e for e in bundle["entry"] if e["resource"]["id"] != "primary-cancer"]
     r = client.post("/match", json=bundle)
@@ -162,7 +162,7 @@ def test_a_record_missing_what_the_profile_requires_is_422_naming_the_field(clie
 
 
 @pytest.mark.parametrize("kind", EXAMPLES)
-def test_the_cli_recognises_the_record_in_a_file(kind) -> None:  # noqa: ANN001
+def test_the_cli_recognises_the_record_in_a_file(kind) -> None:
     r = CliRunner().invoke(cli_app, ["match", str(EXAMPLES[kind]), "--store", "memory"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
@@ -170,7 +170,7 @@ def test_the_cli_recognises_the_record_in_a_file(kind) -> None:  # noqa: ANN001
     assert any(n.startswith(f"{NAME[kind]}, not mapped: ") for n in out["notes"])
 
 
-def test_the_cli_refuses_an_unreadable_record_with_exit_2(tmp_path) -> None:  # noqa: ANN001
+def test_the_cli_refuses_an_unreadable_record_with_exit_2(tmp_path) -> None:
     f = tmp_path / "obs.json"
     f.write_text(json.dumps({"resourceType": "Observation", "status": "final"}))
     r = CliRunner().invoke(cli_app, ["match", str(f), "--store", "memory"])
@@ -198,25 +198,25 @@ def _q(value: float, unit: str) -> dict[str, Any]:
     ("http://www.nlm.nih.gov/research/umls", "C0152013", "LUAD"),
     ("http://oncotree.info", "nsclc", "NSCLC"),
 ])
-def test_a_diagnosis_coded_in_ncit_umls_or_oncotree_is_its_oncotree_code(vocab, system, code, oncotree) -> None:  # noqa: ANN001
+def test_a_diagnosis_coded_in_ncit_umls_or_oncotree_is_its_oncotree_code(vocab, system, code, oncotree) -> None:
     got = from_mcode(_bundle_with({"resourceType": "Condition", "id": "c", "subject": {"reference": "Patient/P-0001"},
                                    "code": {"coding": [{"system": system, "code": code}]}}), vocab)
     assert got.profile["diagnosis"] == oncotree and got.notes == []
 
 
-def test_a_diagnosis_coded_only_in_snomed_is_noted_not_guessed(vocab) -> None:  # noqa: ANN001
+def test_a_diagnosis_coded_only_in_snomed_is_noted_not_guessed(vocab) -> None:
     got = from_mcode(_bundle_with({"resourceType": "Condition", "id": "c", "subject": {"reference": "Patient/P-0001"},
                                    "code": {"coding": [{"system": "http://snomed.info/sct", "code": "254626006"}]}}), vocab)
     assert "diagnosis" not in got.profile and "SNOMED CT 254626006" in got.notes[0]
 
 
-def test_a_lab_over_its_upper_limit_is_a_multiple_of_the_uln_in_the_range_unit(vocab) -> None:  # noqa: ANN001
+def test_a_lab_over_its_upper_limit_is_a_multiple_of_the_uln_in_the_range_unit(vocab) -> None:
     obs = _obs("1920-8", valueQuantity=_q(1.5, "ukat/L"), referenceRange=[{"high": _q(40, "U/L")}])
     got = from_mcode(_bundle_with(obs), vocab)
     assert got.profile["labs"]["ast_uln"] == pytest.approx(1.5 / (40 / 60), rel=1e-5)  # 1 U = 1/60 ukat
 
 
-def test_a_lab_without_an_upper_limit_is_noted_not_set(vocab) -> None:  # noqa: ANN001
+def test_a_lab_without_an_upper_limit_is_noted_not_set(vocab) -> None:
     got = from_mcode(_bundle_with(_obs("1742-6", valueQuantity=_q(36, "U/L"))), vocab)
     assert "labs" not in got.profile and "no upper limit of normal" in got.notes[0]
 
@@ -227,24 +227,24 @@ def test_a_lab_without_an_upper_limit_is_noted_not_set(vocab) -> None:  # noqa: 
     ({"referenceRange": [{"low": _q(3.5, "mmol/L"), "high": _q(5.1, "mmol/L")}]}, "normal"),
     ({"referenceRange": [{"low": _q(4.5, "mmol/L"), "high": _q(5.1, "mmol/L")}]}, "abnormal"),
 ])
-def test_an_electrolyte_is_normal_or_abnormal_by_interpretation_else_range(vocab, extra, flag) -> None:  # noqa: ANN001
+def test_an_electrolyte_is_normal_or_abnormal_by_interpretation_else_range(vocab, extra, flag) -> None:
     got = from_mcode(_bundle_with(_obs("2823-3", valueQuantity=_q(4.1, "mmol/L"), **extra)), vocab)
     assert got.profile["labs"]["potassium"] == flag
 
 
-def test_a_qtc_is_qtcf_only_when_its_method_names_fridericia(vocab) -> None:  # noqa: ANN001
+def test_a_qtc_is_qtcf_only_when_its_method_names_fridericia(vocab) -> None:
     got = from_mcode(_bundle_with(_obs("8636-3", valueQuantity=_q(420, "ms"), method={"text": "Bazett"})), vocab)
     assert "qtcf_ms" not in got.profile and "Fridericia" in got.notes[0]
 
 
-def test_a_number_without_a_ucum_unit_is_noted_not_guessed(vocab) -> None:  # noqa: ANN001
+def test_a_number_without_a_ucum_unit_is_noted_not_guessed(vocab) -> None:
     got = from_mcode(_bundle_with(_obs("718-7", valueQuantity={"value": 11.2, "unit": "g/dL"})), vocab)
     assert "labs" not in got.profile and "no UCUM unit" in got.notes[0]
 
 
 @pytest.mark.parametrize(("so", "term"), [("SO:0001583", "mutation"), ("SO:0001565", "translocation"),
                                           ("SO:0001743", "deletion"), ("SO:0001742", "amplification")])
-def test_a_genomic_variant_takes_the_graphs_alteration_type_of_its_so_code(vocab, so, term) -> None:  # noqa: ANN001
+def test_a_genomic_variant_takes_the_graphs_alteration_type_of_its_so_code(vocab, so, term) -> None:
     bundle = load(MCODE)
     variant = next(e["resource"] for e in bundle["entry"] if e["resource"]["id"] == "met-amplification")
     variant["component"][1]["valueCodeableConcept"]["coding"][0]["code"] = so
@@ -255,7 +255,7 @@ def test_a_genomic_variant_takes_the_graphs_alteration_type_of_its_so_code(vocab
     assert got.profile["alterations"] == [{"gene": "MET", "type": term, "protein_change": "p.(Thr1010Ile)"}]
 
 
-def test_a_copy_number_variation_is_not_guessed_to_be_a_gain(vocab) -> None:  # noqa: ANN001
+def test_a_copy_number_variation_is_not_guessed_to_be_a_gain(vocab) -> None:
     packet = load(PHENOPACKET)
     vd = packet["interpretations"][0]["diagnosis"]["genomicInterpretations"][0]["variantInterpretation"][
         "variationDescriptor"]
@@ -264,7 +264,7 @@ def test_a_copy_number_variation_is_not_guessed_to_be_a_gain(vocab) -> None:  # 
     assert "alterations" not in got.profile and any("SO:0001019" in n for n in got.notes)
 
 
-def test_a_phenopacket_variant_with_an_hgvs_p_expression_is_a_mutation(vocab) -> None:  # noqa: ANN001
+def test_a_phenopacket_variant_with_an_hgvs_p_expression_is_a_mutation(vocab) -> None:
     packet = load(PHENOPACKET)
     vd = packet["interpretations"][0]["diagnosis"]["genomicInterpretations"][0]["variantInterpretation"][
         "variationDescriptor"]
@@ -277,7 +277,7 @@ def test_a_phenopacket_variant_with_an_hgvs_p_expression_is_a_mutation(vocab) ->
     assert any("hgvs.c" in n for n in got.notes)
 
 
-def test_a_drug_not_taken_sets_the_history_flag_it_stands_for_and_a_drug_taken_is_a_prior_therapy(vocab) -> None:  # noqa: ANN001
+def test_a_drug_not_taken_sets_the_history_flag_it_stands_for_and_a_drug_taken_is_a_prior_therapy(vocab) -> None:
     taken = {"resourceType": "MedicationStatement", "id": "m", "status": "completed", "subject": {"reference": "Patient/P-0001"},
              "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "1148495"}]}}
     got = from_mcode(_bundle_with(taken), vocab)
@@ -286,11 +286,11 @@ def test_a_drug_not_taken_sets_the_history_flag_it_stands_for_and_a_drug_taken_i
     assert got.profile["history"] == {"prior_crizotinib": False}
 
 
-def test_every_loinc_code_read_names_a_clinical_variable_of_the_graph(vocab) -> None:  # noqa: ANN001
+def test_every_loinc_code_read_names_a_clinical_variable_of_the_graph(vocab) -> None:
     assert {s.field for s in LOINC_FIELDS.values()} <= set(vocab.by_field)
 
 
-def test_an_age_needs_the_bundles_timestamp(vocab) -> None:  # noqa: ANN001
+def test_an_age_needs_the_bundles_timestamp(vocab) -> None:
     bundle = load(MCODE)
     del bundle["timestamp"]
     got = from_mcode(bundle, vocab)
@@ -322,7 +322,7 @@ def test_what_is_not_an_iso_8601_age_is_none(text: str) -> None:
     assert years(text) is None
 
 
-def test_a_phenopacket_prefix_for_the_graphs_variables_is_read_from_its_metadata(vocab) -> None:  # noqa: ANN001
+def test_a_phenopacket_prefix_for_the_graphs_variables_is_read_from_its_metadata(vocab) -> None:
     packet = load(PHENOPACKET)
     text = json.dumps(packet).replace('"ACSE:', '"KG:').replace('"namespacePrefix": "ACSE"', '"namespacePrefix": "KG"')
     got = from_phenopacket(json.loads(text), vocab)

@@ -36,8 +36,20 @@ from pydantic import ValidationError
 from .builder import Converted, PatientRecordError, ProfileBuilder
 from .genes import gene_symbol, protein_change
 from .vocabulary import (
-    AMINO_ACID_CHANGE, DNA_CHANGE_TYPE, GENE_STUDIED, HGNC, ICDO3, LOINC, LOINC_FIELDS, NCIT, RXNORM, SNOMED, SO, UCUM,
-    VARIABLES, Vocabulary,
+    AMINO_ACID_CHANGE,
+    DNA_CHANGE_TYPE,
+    GENE_STUDIED,
+    HGNC,
+    ICDO3,
+    LOINC,
+    LOINC_FIELDS,
+    NCIT,
+    RXNORM,
+    SNOMED,
+    SO,
+    UCUM,
+    VARIABLES,
+    Vocabulary,
 )
 
 GENOMIC_VARIANT = "69548-6"
@@ -105,7 +117,7 @@ class _Reader:
             self.b.set("age_years", _age(birth, self.bundle.timestamp.date()), f"{where}.birthDate")
 
     # ------------------------------------------------------------------ resources
-    def _Condition(self, c: Any, where: str) -> None:  # noqa: N802 - named after the FHIR resource
+    def _Condition(self, c: Any, where: str) -> None:
         status = {x.code for x in _codings(c.verificationStatus)}
         var = _variable(self.b, c.code)
         if var is not None:
@@ -135,7 +147,7 @@ class _Reader:
         for stage in c.stage or []:
             self.b.note(f"{where}: stage {_show(stage.summary)} is not read by the profile")
 
-    def _Observation(self, o: Any, where: str) -> None:  # noqa: N802
+    def _Observation(self, o: Any, where: str) -> None:
         if o.status in ("entered-in-error", "cancelled"):
             self.b.note(f"{where}: status {o.status}, not read")
             return
@@ -211,10 +223,10 @@ class _Reader:
             alt["protein_change"] = change
         self.b.add_alteration(alt)
 
-    def _MedicationStatement(self, m: Any, where: str) -> None:  # noqa: N802
+    def _MedicationStatement(self, m: Any, where: str) -> None:
         self.medication(m.status, m.medicationCodeableConcept, where)
 
-    def _MedicationAdministration(self, m: Any, where: str) -> None:  # noqa: N802
+    def _MedicationAdministration(self, m: Any, where: str) -> None:
         self.medication(m.status, m.medicationCodeableConcept, where)
 
     def medication(self, status: str | None, concept: Any, where: str) -> None:

@@ -77,6 +77,7 @@ LOINC_FIELDS: dict[str, Loinc] = {
     "8302-2": Loinc("height_cm", "quantity", "Body height", "cm"),
     "29463-7": Loinc("weight_kg", "quantity", "Body weight", "kg"),
     "8636-3": Loinc("qtcf_ms", "qtc", "Q-T interval corrected", "ms"),
+    "30525-0": Loinc("age_years", "quantity", "Age", "a"),
 }
 #: The field -> LOINC code, for the way out (a Group characteristic of a lab criterion).
 LOINC_OF_FIELD = {v.field: code for code, v in LOINC_FIELDS.items()}
