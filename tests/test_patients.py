@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from matching_fixtures import profile
 from typer.testing import CliRunner
@@ -327,3 +327,73 @@ def test_a_phenopacket_prefix_for_the_graphs_variables_is_read_from_its_metadata
     text = json.dumps(packet).replace('"ACSE:', '"KG:').replace('"namespacePrefix": "ACSE"', '"namespacePrefix": "KG"')
     got = from_phenopacket(json.loads(text), vocab)
     assert got.profile == from_phenopacket(copy.deepcopy(packet), vocab).profile
+
+
+# ------------------------------------------------------------ whatever arrives, an answer or a reason
+_json = st.recursive(st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False) | st.text(max_size=8),
+                     lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=8), kids, max_size=3),
+                     max_leaves=10)
+_PACKET_KEYS = ["id", "subject", "phenotypicFeatures", "measurements", "biosamples", "interpretations", "diseases",
+                "medicalActions", "metaData"]
+_RESOURCES = ["Patient", "Condition", "Observation", "MedicationStatement", "Procedure", "Specimen"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(st.sampled_from(_PACKET_KEYS), _json, min_size=1))
+def test_any_phenopacket_shaped_body_gives_a_profile_or_a_patient_record_error(vocab, body) -> None:
+    try:
+        got = from_phenopacket(body, vocab)
+    except patients.PatientRecordError:
+        return
+    assert isinstance(got.profile, dict) and all(isinstance(n, str) for n in got.notes)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(_RESOURCES), st.dictionaries(
+    st.sampled_from(["id", "status", "code", "gender", "birthDate", "valueQuantity", "valueInteger", "referenceRange",
+                     "verificationStatus", "component", "medicationCodeableConcept"]), _json, max_size=3)), max_size=4))
+def test_any_bundle_gives_a_profile_or_a_patient_record_error(vocab, entries) -> None:
+    body = {"resourceType": "Bundle", "type": "collection", "timestamp": "2026-11-20T10:00:00Z",
+            "entry": [{"resource": {"resourceType": kind, **fields}} for kind, fields in entries]}
+    try:
+        got = from_mcode(body, vocab)
+    except patients.PatientRecordError:
+        return
+    assert isinstance(got.profile, dict) and all(isinstance(n, str) for n in got.notes)
+
+
+def _paths(node: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every key of every object inside ``node`` (as a path), for deleting parts of a real record."""
+    out: list[tuple[Any, ...]] = []
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
+    for k, v in items:
+        if isinstance(node, dict):
+            out.append((*at, k))
+        out += _paths(v, (*at, k))
+    return out
+
+
+def _without(doc: Any, paths: list[tuple[Any, ...]]) -> Any:
+    doc = copy.deepcopy(doc)
+    for path in sorted(paths, key=len, reverse=True):
+        node = doc
+        try:
+            for k in path[:-1]:
+                node = node[k]
+            del node[path[-1]]
+        except (KeyError, IndexError, TypeError):
+            pass  # a part of an already deleted part
+    return doc
+
+
+@pytest.mark.parametrize("kind", EXAMPLES)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_real_record_with_parts_missing_gives_a_profile_or_a_patient_record_error(vocab, kind, data) -> None:
+    doc = load(EXAMPLES[kind])
+    gone = data.draw(st.lists(st.sampled_from(_paths(doc)), max_size=6))
+    try:
+        got = convert(vocab, kind, _without(doc, gone))
+    except patients.PatientRecordError:
+        return
+    assert isinstance(got.profile, dict) and all(isinstance(n, str) for n in got.notes)

@@ -86,6 +86,9 @@ class _Reader:
         patients = []
         for i, entry in enumerate(self.bundle.entry or []):
             r = entry.resource
+            if r is None:
+                self.b.note(f"entry[{i}]: no resource, nothing to read")
+                continue
             kind = r.get_resource_type()
             where = f"{kind}/{r.id}" if r.id else f"entry[{i}] {kind}"
             read = getattr(self, f"_{kind}", None)
@@ -118,8 +121,11 @@ class _Reader:
 
     # ------------------------------------------------------------------ resources
     def _Condition(self, c: Any, where: str) -> None:
-        status = {x.code for x in _codings(c.verificationStatus)}
+        status = {x.code for x in _codings(c.verificationStatus) if x.code}
         var = _variable(self.b, c.code)
+        if c.verificationStatus is not None and not status:
+            self.b.note(f"{where}: a verification status without a code ({_show(c.code)}); not read")
+            return
         if var is not None:
             if "refuted" in status:
                 self.b.variable(var, False, where)
@@ -263,4 +269,6 @@ def from_mcode(data: dict[str, Any], vocab: Vocabulary) -> Converted:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise PatientRecordError(f"not a valid FHIR R4B Bundle: {where}: {first['msg']}") from None
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise PatientRecordError(f"not a valid FHIR R4B Bundle: {exc}") from None
     return _Reader(bundle, vocab).run()

@@ -226,6 +226,6 @@ def from_phenopacket(data: dict[str, Any], vocab: Vocabulary) -> Converted:
     """The tumor profile of a Phenopacket v2 JSON object, with notes for what it does not carry."""
     try:
         packet = ParseDict(data, Phenopacket())
-    except ParseError as exc:
+    except (ParseError, ValueError, TypeError, RecursionError) as exc:  # protobuf's JSON mapping raises all of these
         raise PatientRecordError(f"not a Phenopacket v2: {exc}") from None
     return _Reader(packet, vocab).run()
