@@ -397,3 +397,27 @@ def test_a_real_record_with_parts_missing_gives_a_profile_or_a_patient_record_er
     except patients.PatientRecordError:
         return
     assert isinstance(got.profile, dict) and all(isinstance(n, str) for n in got.notes)
+
+
+def _marker(value: str, method: str | None) -> dict[str, Any]:
+    obs: dict[str, Any] = {
+        "resourceType": "Observation", "id": "alk-ihc", "status": "final",
+        "meta": {"profile": ["http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-tumor-marker-test"]},
+        "code": {"coding": [{"system": "http://www.genenames.org/geneId", "code": "HGNC:427", "display": "ALK"}],
+                 "text": "ALK protein expression"},
+        "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": value}]}}
+    if method:
+        obs["method"] = {"text": method}
+    return obs
+
+
+def test_a_positive_ihc_tumor_marker_is_the_genes_overexpression_as_the_contract_writes_it(vocab) -> None:
+    got = from_mcode(_bundle_with(_marker("10828004", "IHC (clone D5F3)")), vocab)
+    assert got.profile["alterations"] == [{"gene": "ALK", "type": "overexpression", "method": "IHC"}]
+
+
+@pytest.mark.parametrize(("value", "method", "why"), [("260385009", "IHC", "not an alteration"),
+                                                      ("10828004", "FISH break-apart", "does not say which alteration")])
+def test_a_negative_marker_or_one_positive_by_fish_is_noted_not_guessed(vocab, value, method, why) -> None:
+    got = from_mcode(_bundle_with(_marker(value, method)), vocab)
+    assert "alterations" not in got.profile and why in got.notes[0]

@@ -14,7 +14,11 @@ The resources read, by what they are rather than by the profile they claim:
 - ``Observation`` with LOINC 69548-6 (mCODE GenomicVariant): gene studied
   (48018-6, HGNC), DNA change type (48019-4, Sequence Ontology, through the
   graph's alteration types), amino-acid change (48005-3, HGVS) ->
-  ``alterations[]``; an mCODE TumorMarkerTest and the other components are noted;
+  ``alterations[]``; other components are noted;
+- an mCODE TumorMarkerTest about a gene (an HGNC coding in its code or a
+  gene-studied component), positive by immunohistochemistry -> that gene's
+  ``overexpression`` with ``method: IHC``; negative, or positive by a method
+  that does not say which alteration (FISH, PCR), is noted;
 - ``Observation`` coded in LOINC as :data:`.vocabulary.LOINC_FIELDS` lists
   (ECOG 89247-1, Karnofsky 89243-0, the labs with their UCUM units and
   reference ranges, vitals), or with a clinical variable of the graph;
@@ -53,6 +57,9 @@ from .vocabulary import (
 )
 
 GENOMIC_VARIANT = "69548-6"
+#: Positive / negative answers of a tumor marker test: SNOMED CT 10828004 / 260385009, LOINC LA6576-8 / LA6577-6.
+POSITIVE = frozenset({(SNOMED, "10828004"), (LOINC, "LA6576-8")})
+NEGATIVE = frozenset({(SNOMED, "260385009"), (LOINC, "LA6577-6")})
 _SO_SYSTEMS = (SO, SO + "/", "http://www.sequenceontology.org/id/", "http://purl.obolibrary.org/obo/so.owl")
 _DRUG_SCHEMES = {RXNORM: "RXNORM", NCIT: "NCIT"}
 _NAMES = {SNOMED: "SNOMED CT", ICDO3: "ICD-O-3", LOINC: "LOINC", VARIABLES: "acse"}
@@ -184,9 +191,46 @@ class _Reader:
                 self.b.loinc(code, LOINC_FIELDS[code], value=value, unit=unit, low=low, high=high,
                              high_unit=high_unit, interpretation=interp, method=method, where=f"{where} (LOINC {code})")
                 return
+        gene = self.marker_gene(o)
+        if gene is not None:
+            self.tumor_marker(o, gene, where)
+            return
         kind = "a tumor marker test" if any("tumor-marker" in str(p) for p in (o.meta.profile if o.meta else None) or []) \
             else "an observation"
         self.b.note(f"{where}: {kind} the profile does not read ({_show(o.code)})")
+
+    def marker_gene(self, o: Any) -> str | None:
+        """The gene a tumor marker test is about: an HGNC coding of its code, or of a gene-studied component."""
+        concepts = [o.code] + [comp.valueCodeableConcept for comp in o.component or []
+                               if any(c.code == GENE_STUDIED for c in _codings(comp.code))]
+        for concept in concepts:
+            for c in _codings(concept):
+                if c.system == HGNC or (c.code or "").upper().startswith("HGNC:"):
+                    return gene_symbol(c.code, c.display)
+        return None
+
+    def tumor_marker(self, o: Any, gene: str, where: str) -> None:
+        """A protein marker by immunohistochemistry: positive is the gene's overexpression (contract: method IHC).
+
+        Positive by another method (FISH, PCR) says an alteration but not which (a FISH break-apart is a
+        rearrangement, a FISH ratio an amplification), so it is noted, not guessed; a negative test is no alteration.
+        """
+        answer = {(c.system, c.code) for c in _codings(o.valueCodeableConcept)}
+        interp = {c.code for x in o.interpretation or [] for c in _codings(x) if c.code}
+        positive = bool(answer & POSITIVE or interp & {"POS", "DET", "H", "HH", "A"})
+        negative = bool(answer & NEGATIVE or interp & {"NEG", "ND", "N"})
+        method = " ".join(filter(None, [o.method.text if o.method else None,
+                                        *(c.display or c.code or "" for c in _codings(o.method))])).casefold()
+        if negative and not positive:
+            self.b.note(f"{where}: {gene} negative ({_show(o.code)}): not an alteration")
+        elif not positive:
+            self.b.note(f"{where}: {gene} tumor marker without a positive or negative result, not read")
+        elif method and not any(w in method for w in ("ihc", "immunohisto")):
+            self.b.note(f"{where}: {gene} positive by {method}: the method does not say which alteration, not read")
+        elif "overexpression" not in self.vocab.alteration_terms:
+            self.b.note(f"{where}: {gene} positive by IHC, but the graph has no overexpression type")
+        else:
+            self.b.add_alteration({"gene": gene, "type": "overexpression", "method": "IHC"})
 
     def value(self, o: Any) -> tuple[float | None, str | None]:
         if o.valueQuantity is not None:

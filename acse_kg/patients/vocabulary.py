@@ -27,7 +27,7 @@ from typing import Literal
 
 from ..derived import DerivedCache
 from ..matching.candidates import Taxonomy
-from ..matching.profile_schema import Variable, drug_key, read_drugs, read_variables
+from ..matching.profile_schema import Variable, drug_key, read_alteration_words, read_drugs, read_variables
 from ..namespaces import ACSE
 from ..store import GraphStore
 
@@ -96,6 +96,7 @@ class Vocabulary:
     taxonomy: Taxonomy
     by_umls: dict[str, str]
     so_terms: dict[str, str]  # SO id (0001742) -> profile alteration term
+    alteration_terms: frozenset[str]  # every profile term of the graph's alteration types
     variables: dict[str, Variable]  # local name (var_qtcf) -> variable
     by_field: dict[str, Variable]
     drugs: dict[str, frozenset[str]]
@@ -147,6 +148,7 @@ def _read(store: GraphStore) -> Vocabulary:
     variables = read_variables(store)
     return Vocabulary(
         taxonomy=Taxonomy.load(store), by_umls=by_umls, so_terms=so_terms,
+        alteration_terms=frozenset(term for term, _ in read_alteration_words(store).values()),
         variables={v.iri.rsplit("#", 1)[-1]: v for v in variables}, by_field={v.field: v for v in variables},
         drugs=read_drugs(store),
     )
