@@ -179,7 +179,7 @@ def test_captur_has_a_valid_group_per_arm(captur_groups) -> None:
 
 
 def test_a_captur_arm_rule_codes_its_age_and_excluded_diagnosis(captur_groups) -> None:
-    model, resources = captur_groups
+    _, resources = captur_groups
     crizotinib = next(r for r in resources if isinstance(r, Group) and r.name.endswith("Crizotinib"))
     body = json.loads(crizotinib.model_dump_json(exclude_none=True))
     (age,) = chars(body, AGE)

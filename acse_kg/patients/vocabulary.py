@@ -27,7 +27,13 @@ from typing import Literal
 
 from ..derived import DerivedCache
 from ..matching.candidates import Taxonomy
-from ..matching.profile_schema import Variable, drug_key, read_alteration_words, read_drugs, read_variables
+from ..matching.profile_schema import (
+    Variable,
+    drug_key,
+    read_alteration_words,
+    read_drugs,
+    read_variables,
+)
 from ..namespaces import ACSE
 from ..store import GraphStore
 
