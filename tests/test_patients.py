@@ -30,7 +30,7 @@ MCODE = DATA / "P-0001.mcode-bundle.json"
 EXAMPLES = {"phenopacket": PHENOPACKET, "mcode": MCODE}
 #: What each example holds on purpose that the profile does not read (see tests/data/patients/ORIGIN.md).
 UNMAPPED = {
-    "phenopacket": ["HP:0012735 Cough", "biosample P-0001-B1"],
+    "phenopacket": ["HP:0012735 Cough", "biosample P-0001-B1", "primarySite", "extensions"],
     "mcode": ["35917007", "39607008", "82155-3", "21908-9", "38341003"],
 }
 NAME = {"phenopacket": "Phenopacket", "mcode": "mCODE Bundle"}

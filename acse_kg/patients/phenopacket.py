@@ -88,8 +88,15 @@ class _Reader:
             self.b.note(f"{len(self.p.files)} file(s) referenced: not read")
         return self.b.done()
 
+    def unread(self, message: Any, read: set[str], where: str) -> None:
+        """Note every field set in ``message`` that the converter does not read (protobuf knows which are set)."""
+        for fd, _ in message.ListFields():
+            if fd.name not in read:
+                self.b.note(f"{where}: {fd.json_name} is not read by the profile")
+
     def subject(self) -> None:
         s = self.p.subject
+        self.unread(s, {"id", "time_at_last_encounter", "sex", "taxonomy"}, "subject")
         self.b.profile["id"] = s.id or self.p.id
         if s.HasField("time_at_last_encounter"):
             t = s.time_at_last_encounter
@@ -127,9 +134,7 @@ class _Reader:
                 self.b.note(f"{where}: no OncoTree class matches this code, so it is not the diagnosis")
                 continue
             self.b.set("diagnosis", onco, where)
-            for name in ("disease_stage", "clinical_tnm_finding"):
-                for term in getattr(d, name):
-                    self.b.note(f"{where}: {name} {term.id} {term.label} is not read by the profile")
+            self.unread(d, {"term", "excluded", "onset"}, where)
 
     def interpretations(self) -> None:
         for i, interp in enumerate(self.p.interpretations):
@@ -145,6 +150,7 @@ class _Reader:
         if gene is None:
             self.b.note(f"{where}: no gene context, so the variant is not an alteration")
             return
+        self.unread(vd, {"id", "label", "gene_context", "structural_type", "expressions", "molecule_context"}, where)
         hgvs_p = [e.value for e in vd.expressions if e.syntax.lower() == "hgvs.p"]
         if vd.HasField("structural_type"):
             system, local = self.split(vd.structural_type.id)
