@@ -421,3 +421,11 @@ def test_a_positive_ihc_tumor_marker_is_the_genes_overexpression_as_the_contract
 def test_a_negative_marker_or_one_positive_by_fish_is_noted_not_guessed(vocab, value, method, why) -> None:
     got = from_mcode(_bundle_with(_marker(value, method)), vocab)
     assert "alterations" not in got.profile and why in got.notes[0]
+
+
+def test_a_genomic_variant_reported_absent_is_not_an_alteration(vocab) -> None:
+    bundle = load(MCODE)
+    variant = next(e["resource"] for e in bundle["entry"] if e["resource"]["id"] == "met-amplification")
+    variant["valueCodeableConcept"] = {"coding": [{"system": "http://loinc.org", "code": "LA9634-2", "display": "Absent"}]}
+    got = from_mcode(bundle, vocab)
+    assert "alterations" not in got.profile and any("reported absent" in n for n in got.notes)

@@ -60,6 +60,8 @@ GENOMIC_VARIANT = "69548-6"
 #: Positive / negative answers of a tumor marker test: SNOMED CT 10828004 / 260385009, LOINC LA6576-8 / LA6577-6.
 POSITIVE = frozenset({(SNOMED, "10828004"), (LOINC, "LA6576-8")})
 NEGATIVE = frozenset({(SNOMED, "260385009"), (LOINC, "LA6577-6")})
+#: LOINC answer "Absent" of a genetic variant assessment (69548-6; "Present" is LA9633-4).
+ABSENT = "LA9634-2"
 _SO_SYSTEMS = (SO, SO + "/", "http://www.sequenceontology.org/id/", "http://purl.obolibrary.org/obo/so.owl")
 _DRUG_SCHEMES = {RXNORM: "RXNORM", NCIT: "NCIT"}
 _NAMES = {SNOMED: "SNOMED CT", ICDO3: "ICD-O-3", LOINC: "LOINC", VARIABLES: "acse"}
@@ -242,6 +244,10 @@ class _Reader:
         return None, None
 
     def genomic_variant(self, o: Any, where: str) -> None:
+        answer = {(c.system, c.code) for c in _codings(o.valueCodeableConcept)}
+        if answer & (NEGATIVE | {(LOINC, ABSENT)}):
+            self.b.note(f"{where}: a variant reported absent is not an alteration")
+            return
         gene = kind = change = None
         for comp in o.component or []:
             codes = {c.code for c in _codings(comp.code) if c.system == LOINC}
