@@ -429,3 +429,10 @@ def test_a_genomic_variant_reported_absent_is_not_an_alteration(vocab) -> None:
     variant["valueCodeableConcept"] = {"coding": [{"system": "http://loinc.org", "code": "LA9634-2", "display": "Absent"}]}
     got = from_mcode(bundle, vocab)
     assert "alterations" not in got.profile and any("reported absent" in n for n in got.notes)
+
+
+def test_a_rejected_genomic_interpretation_is_not_an_alteration(vocab) -> None:
+    packet = load(PHENOPACKET)
+    packet["interpretations"][0]["diagnosis"]["genomicInterpretations"][0]["interpretationStatus"] = "REJECTED"
+    got = from_phenopacket(packet, vocab)
+    assert "alterations" not in got.profile and any("rejected" in n for n in got.notes)

@@ -140,6 +140,11 @@ class _Reader:
         for i, interp in enumerate(self.p.interpretations):
             for j, gi in enumerate(interp.diagnosis.genomic_interpretations):
                 where = f"interpretations[{i}].genomicInterpretations[{j}]"
+                status = gi.DESCRIPTOR.fields_by_name["interpretation_status"].enum_type \
+                    .values_by_number[gi.interpretation_status].name
+                if status == "REJECTED":
+                    self.b.note(f"{where}: a rejected interpretation is not an alteration")
+                    continue
                 if not gi.HasField("variant_interpretation"):
                     self.b.note(f"{where}: a gene descriptor without a variant is not an alteration, not used")
                     continue
