@@ -52,11 +52,15 @@ def _registry(graph: GraphStore) -> RegistryMatcher:
         registry = RegistryMatcher(graph)
     except GraphModelError as exc:
         fail(f"the graph cannot be matched against: {exc}", 1)
-    for nct, why in sorted(registry.skipped.items()):
-        typer.echo(f"acse-kg: {nct} is left out of matching: {why}", err=True)
-    if not registry.studies:
+    if not registry.ncts:
         fail("no study with cohorts in the graph", 1)
     return registry
+
+
+def _report_skipped(matcher: Matcher | RegistryMatcher) -> None:
+    """Studies left out of matching because their record cannot be read (found as profiles reached them)."""
+    for nct, why in sorted(getattr(matcher, "skipped", {}).items()):
+        typer.echo(f"acse-kg: {nct} is left out of matching: {why}", err=True)
 
 
 def as_text(result: dict[str, Any]) -> str:
@@ -151,9 +155,10 @@ def register(app: typer.Typer) -> None:
                     answer = as_text(orjson.loads(answer)).rstrip("\n").encode("utf-8")
                 sink.write(answer + b"\n")
             except ProfileError as exc:
-                where = f"field '{exc.field}'" if exc.field else "profile"
-                fail(f"invalid tumor profile: {where}: {exc.message}", 2)
+                fail("invalid tumor profile: " + "; ".join(
+                    f"{'field ' + repr(e['field']) if e['field'] else 'profile'}: {e['message']}" for e in exc.errors), 2)
         finally:
+            _report_skipped(matcher)
             if out:
                 sink.close()  # never close the process's stdout
             else:

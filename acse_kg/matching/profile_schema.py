@@ -34,6 +34,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, create_model
 
+from ..errors import AcseError
 from ..derived import DerivedCache
 from ..namespaces import ACSE
 from ..store import GraphStore, OxigraphStore
@@ -55,7 +56,7 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 KINDS = ("number", "boolean", "code")
 
 
-class ProfileSchemaError(ValueError):
+class ProfileSchemaError(AcseError, ValueError):
     """The graph's clinical variables cannot make a profile (a bad field path, kind or structure)."""
 
 
@@ -79,6 +80,9 @@ class Variable:
     max_length: int | None = None
     item_structure: str | None = None
     implied_by: frozenset[str] = field(default_factory=frozenset)  # drug IRIs (acse:impliedByPriorTherapy)
+    #: (unit, factor): units UCUM cannot turn into ``unit`` that the graph gives a factor for
+    #: (acse:convertibleUnit: haemoglobin in mmol/L, by the monomer's molar mass).
+    conversions: tuple[tuple[str, float], ...] = ()
 
     @property
     def path(self) -> tuple[str, ...]:
@@ -98,6 +102,8 @@ SELECT ?v ?field ?kind ?unit ?label ?def ?pos ?req ?whole ?min ?xmin ?max ?len ?
 }"""
 _CODES = "SELECT ?v ?code WHERE { ?v a acse:ClinicalVariable ; acse:allowedCode ?code }"
 _IMPLIED = "SELECT ?v ?drug WHERE { ?v a acse:ClinicalVariable ; acse:impliedByPriorTherapy ?drug }"
+_CONVERSIONS = """SELECT ?v ?unit ?factor WHERE {
+  ?v a acse:ClinicalVariable ; acse:convertibleUnit ?c . ?c acse:unit ?unit ; acse:conversionFactor ?factor }"""
 _ALTERATION_TYPES = """
 SELECT ?t ?word WHERE {
   ?t a acse:AlterationType .
@@ -139,6 +145,12 @@ def read_variables(store: GraphStore) -> tuple[Variable, ...]:
     implied: dict[str, set[str]] = {}
     for r in store.select(_IMPLIED):
         implied.setdefault(str(r["v"]), set()).add(str(r["drug"]))
+    conversions: dict[str, set[tuple[str, float]]] = {}
+    for r in store.select(_CONVERSIONS):
+        factor = _number(r["factor"])
+        if factor is None or factor <= 0:
+            raise ProfileSchemaError(f"clinical variable {r['v']}: a conversion factor must be a positive number")
+        conversions.setdefault(str(r["v"]), set()).add((str(r["unit"]), float(factor)))
     seen: dict[str, Variable] = {}
     for r in store.select(_VARIABLES):
         iri = str(r["v"])
@@ -153,6 +165,7 @@ def read_variables(store: GraphStore) -> tuple[Variable, ...]:
                 codes=tuple(sorted(codes.get(iri, ()))),  # the graph gives no order: published sorted
                 max_length=int(r["len"].toPython()) if r.get("len") is not None else None,
                 item_structure=_text(r.get("items")), implied_by=frozenset(implied.get(iri, ())),
+                conversions=tuple(sorted(conversions.get(iri, ()))),
             )
         except (ProfileSchemaError, ValueError, TypeError) as exc:
             raise ProfileSchemaError(f"clinical variable {iri}: {exc}") from exc
@@ -239,7 +252,7 @@ def _leaf(var: Variable, items: dict[str, type[BaseModel]]) -> tuple[Any, Any]:
             return list[item], Field(default_factory=list, description=doc)  # type: ignore[valid-type]
         return list[item] | None, Field(None, description=doc)  # type: ignore[valid-type]
     if var.kind == "number":
-        ann = Score(**bounds) if var.whole_number else Num(var.unit, **bounds)
+        ann = Score(**bounds) if var.whole_number else Num(var.unit, conversions=dict(var.conversions), **bounds)
     elif var.kind == "boolean":
         ann = bool
     elif var.codes:
