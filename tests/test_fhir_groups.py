@@ -68,17 +68,37 @@ def test_every_reference_inside_the_study_resolves_to_a_contained_resource(serve
     assert refs and refs <= ids
 
 
-def test_cohort_5_is_nsclc_met_amplified_adults_coded(served) -> None:
+def model5(store):
+    return read_study(store, NCT).cohort(5)
+
+
+def test_cohort_5_is_nsclc_met_amplified_adults_coded(store, served) -> None:
     g = groups(served[1])["cohort-5"]
     assert g["name"] == "Cohort 5: NSCLC, adults, MET amplified"
     (age,) = chars(g, AGE)[:1]
     assert age["valueRange"]["low"] == {"value": 18, "unit": "a", "system": UCUM, "code": "a"} and "high" not in age["valueRange"]
-    (disease,) = chars(g, DISEASE)
-    assert {(c["system"], c["code"]) for c in disease["valueCodeableConcept"]["coding"]} == {(ONCOTREE, "NSCLC"), (NCIT, "C2926")}
+    disease = next(c for c in chars(g, DISEASE) if not c["exclude"])
+    vs = next(r for r in served[1]["contained"] if r["id"] == disease["valueReference"]["reference"][1:])
+    assert {(inc["system"], c["code"]) for inc in vs["compose"]["include"] for c in inc["concept"]} == \
+        {(ONCOTREE, t.code) for t in model5(store).pathologies} >= {(ONCOTREE, "NSCLC")}
     genes = [c for c in chars(g, GENE) if "valueCodeableConcept" in c]
     assert [(c["system"], c["code"]) for c in genes[0]["valueCodeableConcept"]["coding"]] == [(HGNC, "HGNC:7029")]
     (change,) = chars(g, CHANGE)
     assert (SO, "SO:0001880") in {(c["system"], c["code"]) for c in change["valueCodeableConcept"]["coding"]}
+
+
+def test_a_single_pathology_is_coded_in_oncotree_and_ncit(served) -> None:
+    g = groups(served[1])["cohort-18"]  # glioblastoma, adults, MET amplified
+    (disease,) = [c for c in chars(g, DISEASE) if not c["exclude"]]
+    assert {(c["system"], c["code"]) for c in disease["valueCodeableConcept"]["coding"]} == {(ONCOTREE, "GB"), (NCIT, "C3058")}
+
+
+def test_a_pathology_the_cohort_does_not_take_is_an_excluded_disease(store, served) -> None:
+    model = read_study(store, NCT)
+    cohort = next(c for c in model.cohorts if c.excluded_pathologies)
+    g = groups(served[1])[f"cohort-{cohort.number}"]
+    excluded = {c["valueCodeableConcept"]["coding"][0]["code"] for c in chars(g, DISEASE) if c["exclude"]}
+    assert excluded == {t.code for t in cohort.excluded_pathologies}
 
 
 def test_alternatives_are_a_contained_value_set(served) -> None:
@@ -129,7 +149,9 @@ def test_every_criterion_of_the_cohort_is_in_its_group_coded_or_in_words(store, 
     said = [c for c in model.criteria_of(model.cohort(5)) if c.iri not in wholes]
     coded = [c for c in said if c.text not in worded]
     assert all(c.decidable and c.applies_when is None for c in coded)  # only a one-rule criterion is coded
-    assert len(g["characteristic"]) == 4 + len(said)  # age, disease, gene, type, then one per criterion
+    excluded = len(model.cohort(5).excluded_pathologies)
+    # age, disease, gene, type, each excluded pathology, then one per criterion
+    assert len(g["characteristic"]) == 4 + excluded + len(said)
 
 
 def test_the_registered_bullet_with_components_is_said_by_its_components(store, served) -> None:

@@ -9,7 +9,10 @@ rule for a Group):
   in UCUM ``a`` (the model's maximum is exclusive; a Range has no way to say
   so, and the registry's convention — "under 18" — is stated here);
 - the pathology: SNOMED CT 64572001 (Disease), coded in OncoTree with the
-  NCIt translation of the same class (``skos:exactMatch`` in the graph);
+  NCIt translation of the same class (``skos:exactMatch`` in the graph); each
+  class the cohort does not take although it falls under its pathologies
+  (``acse:excludedPathology``) is the same characteristic with ``exclude:
+  true`` — that class itself, not its subtypes, as the model means it;
 - the target gene: LOINC 48018-6 (Gene studied), HGNC id; the accepted
   alteration type: LOINC 48019-4 (DNA change type), Sequence Ontology where
   the graph matches the type (exactly, else closely) and the registry's own
@@ -287,6 +290,8 @@ def cohort_group(study: Study, cohort: Cohort, codes: Codes, value_sets: dict[tu
     else:
         if cohort.pathologies:
             b.coded(DISEASE, list(cohort.pathologies), codes.disease, "disease")
+        for t in cohort.excluded_pathologies:  # benign, in situ ... entities under a pathology: that class only
+            b.coded(DISEASE, [t], codes.disease, "disease", exclude=True)
         if cohort.genes:
             b.coded(GENE, list(cohort.genes), codes.gene, "gene")
         if cohort.accepts:
