@@ -200,7 +200,7 @@ def get_study(
     if csv:
         return Response(write_csv([study], columns, header=True), media_type="text/csv; charset=utf-8")
     if fmt == "fhir.json":
-        return Response(research_study_json(study), media_type=FHIR_JSON)
+        return Response(research_study_json(study, store), media_type=FHIR_JSON)
     return project(study, fields) if fields else study
 
 
@@ -248,7 +248,7 @@ def get_research_study(nct_id: str, request: Request, store: GraphStore = Depend
         study = export_study(store, nct, full_text=True)
     except StudyNotFound as exc:
         return Response(operation_outcome("not-found", str(exc)), status_code=404, media_type=FHIR_JSON)
-    return Response(research_study_json(study), media_type=FHIR_JSON)
+    return Response(research_study_json(study, store), media_type=FHIR_JSON)
 
 
 @router.get("/api/v2/studies")

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from acse_kg import patients
 from acse_kg.derived import DerivedCache
 from acse_kg.matching import shacl
 from acse_kg.matching.engine import Matcher, RegistryMatcher, TrialNotFound, matcher_for, registry_matcher_for
@@ -213,8 +214,14 @@ async def match_trials(request: Request) -> Response:
 async def _answer_one(request: Request, answer: Any) -> Response:
     body = await request.body()
     try:
+        # A Phenopacket or an mCODE Bundle becomes a profile first; what it could not carry joins the notes.
+        body, notes = await run_in_threadpool(
+            patients.profile_bytes, get_store(request), body, request.headers.get("content-type"))
+    except patients.PatientRecordError as exc:
+        return _invalid([{"id": None, "field": None, "message": str(exc)}])
+    try:
         # Matching is CPU work: off the event loop, so other requests are served meanwhile.
-        return Response(await run_in_threadpool(answer, body), media_type=JSON)
+        return Response(patients.add_notes(await run_in_threadpool(answer, body), notes), media_type=JSON)
     except ProfileError as exc:
         refused = _invalid([{"id": exc.profile_id, **e} for e in exc.errors])
     except BadTrial as exc:

@@ -226,7 +226,7 @@ def register(app: typer.Typer) -> None:
                 if format is ExportFormat.fhir:
                     from ..ctgov.fhir_study import research_study_json
 
-                    study = json.loads(research_study_json(study))
+                    study = json.loads(research_study_json(study, st))  # with a Group per cohort
                 body = (json.dumps(study, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
             else:
                 body = st.dump(format.value, include_history=False)  # Turtle with the registry's prefixes
