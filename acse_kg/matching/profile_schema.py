@@ -110,9 +110,12 @@ SELECT ?t ?word WHERE {
   { ?t acse:profileTerm ?word } UNION { ?t acse:profileTerm ?term ; skos:altLabel ?word }
 }"""
 _TERMS = "SELECT ?t ?term WHERE { ?t a acse:AlterationType ; acse:profileTerm ?term }"
+_DRUG_IRIS = "SELECT DISTINCT ?d WHERE { ?d a acse:Drug }"
+#: Each drug's names and codes, asked for the drugs found (bound first): a drug that many study records
+#: describe (crizotinib) is then read once per record, not once per pair of records.
 _DRUGS = """
-SELECT ?d ?key ?scheme WHERE {
-  ?d a acse:Drug .
+SELECT DISTINCT ?d ?key ?scheme WHERE {
+  VALUES ?d { %s }
   { ?d rdfs:label|schema:name|skos:altLabel ?key BIND("name" AS ?scheme) }
   UNION { ?d acse:ncitCode ?key BIND("NCIT" AS ?scheme) }
   UNION { ?d acse:rxnormCui ?key BIND("RXNORM" AS ?scheme) }
@@ -219,7 +222,11 @@ def drug_key(text: str) -> str:
 def read_drugs(store: GraphStore) -> dict[str, frozenset[str]]:
     """Drug key (name, NCIT:C…, RXNORM:…, CHEBI:…) -> the acse:Drug individuals it names."""
     out: dict[str, set[str]] = {}
-    for r in store.select(_DRUGS):
+    # IRIs the store itself holds, written as IRIs (one that could not be is left out, never spliced).
+    drugs = [f"<{r['d']}>" for r in store.select(_DRUG_IRIS) if not set(str(r["d"])) & set('<>"{}|^`\\ \n\r\t')]
+    if not drugs:
+        return {}
+    for r in store.select(_DRUGS % " ".join(drugs)):
         key, scheme = str(r["key"]), str(r["scheme"])
         if scheme == "name":
             k = drug_key(key)
