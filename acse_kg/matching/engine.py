@@ -181,8 +181,11 @@ def _genes(store: GraphStore) -> tuple[dict[str, str], dict[str, str]]:
     """symbol -> gene IRI, and alias/symbol (upper case) -> approved symbol (so RON means MST1R)."""
     genes: dict[str, str] = {}
     aliases: dict[str, str] = {}
-    for r in store.select("SELECT ?g ?sym ?alt WHERE { ?g a acse:Gene ; acse:geneSymbol ?sym . "
-                          "OPTIONAL { ?g skos:altLabel ?alt } }"):
+    # DISTINCT, and the alternative labels apart: a gene many records describe costs a row per record.
+    rows = list(store.select("SELECT DISTINCT ?g ?sym WHERE { ?g a acse:Gene ; acse:geneSymbol ?sym }"))
+    rows += store.select("SELECT DISTINCT ?g ?sym ?alt WHERE { ?g a acse:Gene ; skos:altLabel ?alt . "
+                         "?g acse:geneSymbol ?sym }")
+    for r in sorted(rows, key=lambda r: (str(r["g"]), str(r["sym"]), str(r.get("alt") or ""))):
         sym = str(r["sym"])
         genes[sym] = str(r["g"])
         aliases[sym.upper()] = sym

@@ -152,32 +152,34 @@ def _pick_label(labels: Iterable[Node]) -> str:
 
 
 # ------------------------------------------------------------------ vocabulary
+#: One property a row, DISTINCT: a term that many records describe (a drug, a gene a CTML record
+#: declares) costs one row per record, where OPTIONAL joins would multiply the records' rows.
 _TERM_QUERY = """
-SELECT ?i ?label ?code ?acc ?open ?perDay WHERE {
+SELECT DISTINCT ?i ?k ?v WHERE {
   VALUES ?i { %s }
-  OPTIONAL { ?i rdfs:label ?label }
-  OPTIONAL { ?i acse:oncotreeCode|acse:geneSymbol|acse:profileTerm|acse:code ?code }
-  OPTIONAL { ?i acse:oncotreeCode|acse:hgncId ?acc }
-  OPTIONAL { ?i acse:isOpen ?open }
-  OPTIONAL { ?i acse:dosesPerDay ?perDay }
+  { ?i rdfs:label ?v BIND("label" AS ?k) }
+  UNION { ?i acse:oncotreeCode|acse:geneSymbol|acse:profileTerm|acse:code ?v BIND("code" AS ?k) }
+  UNION { ?i acse:oncotreeCode|acse:hgncId ?v BIND("acc" AS ?k) }
+  UNION { ?i acse:isOpen ?v BIND("open" AS ?k) }
+  UNION { ?i acse:dosesPerDay ?v BIND("perDay" AS ?k) }
 }"""
 
 
 def _terms(store: GraphStore, iris: set[str]) -> dict[str, dict[str, Any]]:
-    """Label, code, openness and frequency of each IRI, from the whole live graph (one query)."""
+    """Label, code, accession, openness and frequency of each IRI, from the whole live graph (one query)."""
     out: dict[str, dict[str, Any]] = {}
     if not iris:
         return out
     values = " ".join(f"<{i}>" for i in sorted(iris) if _safe_iri(i))
     labels: dict[str, list[Node]] = {}
-    for r in store.select(_TERM_QUERY % values):
-        i = str(r["i"])
+    rows = sorted(store.select(_TERM_QUERY % values), key=lambda r: (str(r["i"]), str(r["k"]), str(r["v"])))
+    for r in rows:
+        i, k = str(r["i"]), str(r["k"])
         d = out.setdefault(i, {})
-        if r.get("label") is not None:
-            labels.setdefault(i, []).append(r["label"])  # type: ignore[arg-type]
-        for k in ("code", "acc", "open", "perDay"):
-            if r.get(k) is not None and k not in d:
-                d[k] = py(r[k])
+        if k == "label":
+            labels.setdefault(i, []).append(r["v"])  # type: ignore[arg-type]
+        elif k not in d:
+            d[k] = py(r["v"])
     for i, ls in labels.items():
         out[i]["label"] = _pick_label(ls)
     return out
@@ -194,19 +196,19 @@ def read_variables(store: GraphStore) -> dict[str, Variable]:
 
 
 def _read_variables(store: GraphStore) -> dict[str, Variable]:
+    # One property a row (see _TERM_QUERY): a variable a CTML record declares is in every copy of it.
     rows = store.select(
-        "SELECT ?v ?f ?u ?k ?label ?drug WHERE { ?v a acse:ClinicalVariable ; acse:profileField ?f . "
-        "OPTIONAL { ?v acse:unit ?u } OPTIONAL { ?v acse:valueKind ?k } OPTIONAL { ?v rdfs:label ?label } "
-        "OPTIONAL { ?v acse:impliedByPriorTherapy ?drug } }"
+        "SELECT DISTINCT ?v ?k ?x WHERE { ?v a acse:ClinicalVariable . "
+        "{ ?v acse:profileField ?x BIND('f' AS ?k) } UNION { ?v acse:unit ?x BIND('u' AS ?k) } "
+        "UNION { ?v acse:valueKind ?x BIND('kind' AS ?k) } UNION { ?v rdfs:label ?x BIND('label' AS ?k) } "
+        "UNION { ?v acse:impliedByPriorTherapy ?x BIND('drug' AS ?k) } }"
     )
-    out: dict[str, Variable] = {}
-    for r in rows:
-        v = str(r["v"])
-        if v in out:
-            continue
-        out[v] = Variable(v, str(r["f"]), py(r.get("u")), str(r.get("k") or "number"),
-                          str(r.get("label") or ""), py(r.get("drug")))
-    return out
+    props: dict[str, dict[str, Any]] = {}
+    for r in sorted(rows, key=lambda r: (str(r["v"]), str(r["k"]), str(r["x"]))):
+        props.setdefault(str(r["v"]), {}).setdefault(str(r["k"]), py(r["x"]))
+    return {v: Variable(v, str(d["f"]), d.get("u"), str(d.get("kind") or "number"), str(d.get("label") or ""),
+                        d.get("drug"))
+            for v, d in sorted(props.items()) if "f" in d}
 
 
 # ------------------------------------------------------------------ reading
