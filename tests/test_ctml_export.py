@@ -43,9 +43,10 @@ def test_acse_cohort_is_an_and_of_genomic_alternatives_and_its_clinical_node(sto
     tree = nsclc_met["match"][0]["and"]
     # The audited cohort 5 takes NSCLC and two lung carcinomas OncoTree files elsewhere: one clinical node each.
     names = {"Non-Small Cell Lung Cancer", "Large Cell Neuroendocrine Carcinoma", "Sarcomatoid Carcinoma of the Lung"}
-    (alternatives,) = [x["or"] for x in tree if "or" in x and "clinical" in x["or"][0]]
+    (clinical,) = [x["and"] for x in tree if "and" in x]
+    (alternatives,) = [x["or"] for x in clinical if "or" in x]
     assert {x["clinical"]["oncotree_primary_diagnosis"] for x in alternatives} == names
-    assert {"clinical": {"age_numerical": ">=18"}} in tree
+    assert {"clinical": {"age_numerical": ">=18"}} in clinical
     assert {"or": [{"genomic": {"hugo_symbol": "MET", "variant_category": "Copy Number Variation",
                                 "cnv_call": c}} for c in ("High level amplification", "Gain")]} in tree
 
