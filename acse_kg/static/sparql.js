@@ -97,11 +97,27 @@ async function start() {
     yasr: { prefixes: prefixes, defaultPlugin: "table" },
   });
   const editor = () => yasgui.getTab().getYasqe();
+  // YASGUI leaves some of its fields without a name a screen reader can say: named here, whenever drawn.
+  const names = [
+    [".autocomplete", "SPARQL endpoint"],
+    [".CodeMirror textarea", "SPARQL query"],
+    [".tableSizer", "Rows per page"],
+    [".tabsList input", "Tab name"],
+  ];
+  const name = () => {
+    for (const [selector, label] of names) {
+      for (const el of $("workbench").querySelectorAll(selector)) {
+        if (!el.hasAttribute("aria-label")) el.setAttribute("aria-label", label);
+      }
+    }
+  };
+  new MutationObserver(name).observe($("workbench"), { childList: true, subtree: true });
+  name();
 
   for (const [i, ex] of examples.entries()) {
     const o = document.createElement("option");
     o.value = String(i); o.textContent = ex.title || ex.name;
-    o.selected = ex === linked && shared === null;
+    o.defaultSelected = ex === linked && shared === null;  // the attribute: a form reset keeps it
     $("examples").appendChild(o);
   }
   $("examples").addEventListener("change", (e) => {
