@@ -217,7 +217,7 @@ async def sparql_post(request: Request) -> Response:
 
 
 _HEADER = re.compile(r'<header class="site">.*?</header>', re.S)
-_TEXTAREA = re.compile(r'(<textarea id="query"[^>]*>).*?(</textarea>)', re.S)
+_TEXTAREA = re.compile(r'(<textarea id="query"[^>]*>).*?(</textarea>)', re.DOTALL)
 _RESULT = '<div id="result"></div>'
 
 

@@ -24,7 +24,6 @@ import html5lib
 import httpx
 import pytest
 from conftest import require, tool
-
 from server_fixtures import LiveServer
 
 from acse_kg.namespaces import PREFIXES
@@ -40,9 +39,8 @@ ROWS = "document.querySelectorAll('.yasr tbody tr').length"
 # ---------------------------------------------------------------- browser helpers
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from websockets.sync.client import connect
-
     from test_pages_browser import Browser, _require_chromium
+    from websockets.sync.client import connect
 
     _require_chromium()
     b = Browser(tmp_path_factory.mktemp("chromium-profile"))
