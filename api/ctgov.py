@@ -46,8 +46,6 @@ from .negotiation import choose
 from .query_pool import QueryFailed, QueryRequest, QueryTimeout, ResultTooLarge, WorkerDied
 
 router = APIRouter()
-#: The tag of the ClinicalTrials.gov API v2 routes in OpenAPI.
-_CTGOV = ["ClinicalTrials.gov API v2"]
 
 FHIR_JSON = "application/fhir+json"
 
@@ -120,7 +118,7 @@ def _flag(params: dict[str, str], name: str) -> bool:
     return value.lower() == "true"
 
 
-@router.get("/api/v2/version", tags=_CTGOV,
+@router.get("/api/v2/version", tags=["ClinicalTrials.gov API v2"],
             summary="The API version and when the data last changed")
 def get_version(request: Request, store: GraphStore = Depends(get_store)) -> Any:
     """The API version this registry speaks (the spec's) and when its data last changed."""
@@ -131,7 +129,7 @@ def get_version(request: Request, store: GraphStore = Depends(get_store)) -> Any
     return registry_info.version(store)
 
 
-@router.get("/api/v2/studies/metadata", tags=_CTGOV,
+@router.get("/api/v2/studies/metadata", tags=["ClinicalTrials.gov API v2"],
             summary="The study record's fields (names, pieces, types)")
 def get_metadata(
     request: Request,
@@ -148,7 +146,7 @@ def get_metadata(
     return registry_info.field_metadata(*flags)
 
 
-@router.get("/api/v2/studies/enums", tags=_CTGOV,
+@router.get("/api/v2/studies/enums", tags=["ClinicalTrials.gov API v2"],
             summary="Every enumeration of the study record and its values")
 def get_enums(request: Request, store: GraphStore = Depends(get_store)) -> Any:
     """Every enumeration of the record, its pieces and values (EnumInfoList)."""
@@ -159,7 +157,7 @@ def get_enums(request: Request, store: GraphStore = Depends(get_store)) -> Any:
     return registry_info.enums(store)
 
 
-@router.get("/api/v2/stats/size", tags=_CTGOV,
+@router.get("/api/v2/stats/size", tags=["ClinicalTrials.gov API v2"],
             summary="Sizes of the studies' records (gzip)")
 def get_size_stats(request: Request, store: GraphStore = Depends(get_store)) -> Any:
     """Gzip sizes of the studies' API v2 JSON (GzipStats)."""
@@ -170,7 +168,7 @@ def get_size_stats(request: Request, store: GraphStore = Depends(get_store)) -> 
     return registry_info.size_stats(store)
 
 
-@router.get("/api/v2/studies/{nct_id}", tags=_CTGOV,
+@router.get("/api/v2/studies/{nct_id}", tags=["ClinicalTrials.gov API v2"],
             summary="One study record, as ClinicalTrials.gov API v2 gives it")
 def get_study(
     nct_id: str,
@@ -258,7 +256,7 @@ def get_research_study(nct_id: str, request: Request, store: GraphStore = Depend
     return Response(research_study_json(study), media_type=FHIR_JSON)
 
 
-@router.get("/api/v2/studies", tags=_CTGOV,
+@router.get("/api/v2/studies", tags=["ClinicalTrials.gov API v2"],
             summary="Search the studies with ClinicalTrials.gov's query syntax")
 def get_studies(
     request: Request,
@@ -324,7 +322,7 @@ _IMPORT_DOC = {"requestBody": {"required": True, "content": {"application/json":
 }}}}
 
 
-@router.post("/api/v2/studies", tags=_CTGOV,
+@router.post("/api/v2/studies", tags=["ClinicalTrials.gov API v2"],
              summary="Import one study record (admin token)",
               openapi_extra=_IMPORT_DOC)
 async def post_study(request: Request, store: GraphStore = Depends(get_store)) -> Any:
