@@ -118,3 +118,15 @@ def test_a_static_site_for_a_registry_sends_every_registry_iri_to_that_registry(
     hrefs = [href for _, href in _links(tmp_path)]
     assert not [h for h in hrefs if h.startswith(BASE)]
     assert f"{registry}id/gene/MET" in hrefs and f"{registry}id/study/{NCT}" in hrefs
+
+
+def test_the_error_pages_search_box_finds_studies(client):
+    """The box sends ``q`` (any text of a record, ClinicalTrials.gov's syntax) to /search."""
+    def found(q: str) -> list[str]:
+        r = client.get("/search", params={"q": q}, headers=BROWSER)
+        assert r.status_code == 200, r.text[:300]
+        lists = [ol for ol in parse(r.text).iter("ol") if ol.get("class") == "result-list"]
+        return [a.get("href") for ol in lists for a in ol.iter("a")]
+
+    assert f"/study/{NCT}" in found("crizotinib")
+    assert found("no-such-word-anywhere") == []
