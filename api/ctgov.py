@@ -118,7 +118,8 @@ def _flag(params: dict[str, str], name: str) -> bool:
     return value.lower() == "true"
 
 
-@router.get("/api/v2/version")
+@router.get("/api/v2/version", tags=["ClinicalTrials.gov API v2"],
+            summary="The API version and when the data last changed")
 def get_version(request: Request, store: GraphStore = Depends(get_store)) -> Any:
     """The API version this registry speaks (the spec's) and when its data last changed."""
     try:
@@ -128,7 +129,8 @@ def get_version(request: Request, store: GraphStore = Depends(get_store)) -> Any
     return registry_info.version(store)
 
 
-@router.get("/api/v2/studies/metadata")
+@router.get("/api/v2/studies/metadata", tags=["ClinicalTrials.gov API v2"],
+            summary="The study record's fields (names, pieces, types)")
 def get_metadata(
     request: Request,
     indexed: Optional[str] = _documented("includeIndexedOnly", "true: also fields that are only indexed."),
@@ -144,7 +146,8 @@ def get_metadata(
     return registry_info.field_metadata(*flags)
 
 
-@router.get("/api/v2/studies/enums")
+@router.get("/api/v2/studies/enums", tags=["ClinicalTrials.gov API v2"],
+            summary="Every enumeration of the study record and its values")
 def get_enums(request: Request, store: GraphStore = Depends(get_store)) -> Any:
     """Every enumeration of the record, its pieces and values (EnumInfoList)."""
     try:
@@ -154,7 +157,8 @@ def get_enums(request: Request, store: GraphStore = Depends(get_store)) -> Any:
     return registry_info.enums(store)
 
 
-@router.get("/api/v2/stats/size")
+@router.get("/api/v2/stats/size", tags=["ClinicalTrials.gov API v2"],
+            summary="Sizes of the studies' records (gzip)")
 def get_size_stats(request: Request, store: GraphStore = Depends(get_store)) -> Any:
     """Gzip sizes of the studies' API v2 JSON (GzipStats)."""
     try:
@@ -164,7 +168,8 @@ def get_size_stats(request: Request, store: GraphStore = Depends(get_store)) -> 
     return registry_info.size_stats(store)
 
 
-@router.get("/api/v2/studies/{nct_id}")
+@router.get("/api/v2/studies/{nct_id}", tags=["ClinicalTrials.gov API v2"],
+            summary="One study record, as ClinicalTrials.gov API v2 gives it")
 def get_study(
     nct_id: str,
     request: Request,
@@ -204,7 +209,7 @@ def get_study(
     return project(study, fields) if fields else study
 
 
-@router.get("/fhir/ResearchStudy")
+@router.get("/fhir/ResearchStudy", tags=["FHIR"], summary="Search the studies as FHIR ResearchStudy resources")
 def search_research_studies(request: Request, store: GraphStore = Depends(get_store)) -> Any:
     """A FHIR ``searchset`` Bundle of ResearchStudy resources, searched with the ClinicalTrials.gov
     parameters of ``/api/v2/studies`` (``query.cond``, ``filter.advanced``, ``aggFilters``, ``sort``,
@@ -231,7 +236,7 @@ def search_research_studies(request: Request, store: GraphStore = Depends(get_st
     return Response(body, media_type=FHIR_JSON)
 
 
-@router.get("/fhir/ResearchStudy/{nct_id}")
+@router.get("/fhir/ResearchStudy/{nct_id}", tags=["FHIR"], summary="One study as a FHIR R4B ResearchStudy")
 def get_research_study(nct_id: str, request: Request, store: GraphStore = Depends(get_store)) -> Any:
     """One study as a FHIR R4B ResearchStudy (built and validated with fhir.resources; see
     acse_kg.ctgov.fhir_study). Errors are FHIR OperationOutcomes."""
@@ -251,7 +256,8 @@ def get_research_study(nct_id: str, request: Request, store: GraphStore = Depend
     return Response(research_study_json(study, store), media_type=FHIR_JSON)
 
 
-@router.get("/api/v2/studies")
+@router.get("/api/v2/studies", tags=["ClinicalTrials.gov API v2"],
+            summary="Search the studies with ClinicalTrials.gov's query syntax")
 def get_studies(
     request: Request,
     store: GraphStore = Depends(get_store),
@@ -307,7 +313,18 @@ def get_studies(
     return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
 
 
-@router.post("/api/v2/studies")
+#: The example OpenAPI shows for an import: a study record trimmed to its identification and status.
+_IMPORT_DOC = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": {"type": "object", "description": "a ClinicalTrials.gov API v2 study record"},
+    "example": {"protocolSection": {
+        "identificationModule": {"nctId": "NCT02034981", "briefTitle": "AcSé Crizotinib Programme"},
+        "statusModule": {"overallStatus": "ACTIVE_NOT_RECRUITING"}}},
+}}}}
+
+
+@router.post("/api/v2/studies", tags=["ClinicalTrials.gov API v2"],
+             summary="Import one study record (admin token)",
+              openapi_extra=_IMPORT_DOC)
 async def post_study(request: Request, store: GraphStore = Depends(get_store)) -> Any:
     """Import one API v2 study record (all or nothing); 422 with the JSON path of each problem.
 
@@ -432,7 +449,7 @@ def _page(template: str, **ctx: Any) -> HTMLResponse:
     return HTMLResponse(html)
 
 
-@router.get("/study/{nct}/history")
+@router.get("/study/{nct}/history", tags=["record history"], summary="Every version of a study record")
 def get_history(nct: str, request: Request, store: GraphStore = Depends(get_store)) -> Any:
     """Every version of a study record, oldest first, with who and when (HTML page or JSON)."""
     if (bad := _bad_nct(nct)) is not None:
@@ -448,7 +465,7 @@ def get_history(nct: str, request: Request, store: GraphStore = Depends(get_stor
     return {"nctId": nct, "versions": [v.as_dict() for v in versions]}
 
 
-@router.get("/study/{nct}/history/diff")
+@router.get("/study/{nct}/history/diff", tags=["record history"], summary="What changed between two versions of a record")
 def get_history_diff(nct: str, request: Request, store: GraphStore = Depends(get_store)) -> Any:
     """Field-by-field differences between versions ``from`` and ``to`` (HTML page or JSON)."""
     if (bad := _bad_nct(nct)) is not None:
@@ -468,7 +485,7 @@ def get_history_diff(nct: str, request: Request, store: GraphStore = Depends(get
     return {"nctId": nct, "from": a, "to": b, "changes": changes}
 
 
-@router.get("/study/{nct}/check")
+@router.get("/study/{nct}/check", tags=["record history"], summary="What a reviewer would flag on the record")
 def get_check(nct: str, request: Request, store: GraphStore = Depends(get_store)) -> Any:
     """What a registry reviewer would flag on the record before publishing (``?reason=true``: with HermiT)."""
     if (bad := _bad_nct(nct)) is not None:

@@ -20,6 +20,8 @@ import logging
 from http import HTTPStatus
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -100,12 +102,25 @@ def error_response(request: Request, status: int, message: str, headers: dict[st
     return JSONResponse(body, status_code=status, headers=headers, media_type="application/problem+json")
 
 
+#: An error page never dead-ends: the site's header, a search box, and the ways on (issue 11).
 ERROR_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{status} {title} — acse-kg</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="stylesheet" href="/static/style.css"></head>
-<body><main><h1>{status} {title}</h1><p class="error">{message}</p>
-<p><a href="/">The registry's home page</a></p></main></body></html>
+<body>
+<header class="site"><nav class="site-nav" aria-label="Site"><a class="brand" href="/">acse-kg registry</a>\
+<ul class="site-links"><li><a class="nav-service" href="/search">Search</a></li>\
+<li><a class="nav-service" href="/match">Match a patient</a></li>\
+<li><a class="nav-service" href="/sparql">SPARQL</a></li>\
+<li><a class="nav-service" href="/docs">API docs</a></li></ul></nav></header>
+<main id="main"><h1>{status} {title}</h1><p class="error">{message}</p>
+<form method="get" action="/search" role="search" class="search-box" aria-labelledby="error-search">
+<h2 id="error-search">Search the registry's studies</h2>
+<div class="field"><label for="error-q">Condition, gene, drug or any term</label>
+<input type="search" id="error-q" name="q"></div>
+<p class="actions"><button type="submit">Search</button></p></form>
+<p>Or go on: <a href="/">the registry's home page</a> (its studies), <a href="/match">match a patient</a>,
+<a href="/sparql">query the graph</a>.</p></main></body></html>
 """
 
 
@@ -120,6 +135,17 @@ def install(app: FastAPI) -> None:
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         return error_response(request, exc.status_code, detail, dict(exc.headers or {}))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        """A browser gets the error page (each bad parameter named); a program FastAPI's usual 422 detail."""
+        if error_shape(request) != "html":
+            return await request_validation_exception_handler(request, exc)
+        parts = []
+        for err in exc.errors():
+            where = " ".join(str(x) for x in err.get("loc", ()))
+            parts.append(f"{where}: {err.get('msg', 'invalid')}" if where else str(err.get("msg", "invalid")))
+        return error_response(request, 422, "; ".join(parts) or "the request is invalid")
 
     @app.exception_handler(Exception)
     async def _no_traceback(request: Request, exc: Exception) -> Response:

@@ -2,9 +2,12 @@
 
 The pages show text that anyone able to write to the graph (or to craft a
 link) controls: the CSP is the second line of defence behind escaping. No page
-of ours runs inline script (the SPARQL page's script is /sparql/sparql.js), so
-``script-src 'self'`` holds everywhere except the Swagger UI, whose start-up
-script is inline; no page may be framed (clickjacking), no response is
+of ours runs inline script (the SPARQL workbench is YASGUI, vendored and served
+from /sparql/yasgui/, started by /sparql/sparql.js), so ``script-src 'self'``
+holds everywhere except the Swagger UI, whose start-up script is inline.
+``style-src`` allows inline styles on every page (YASGUI and its table set
+element styles; style cannot run script), so the workbench needs no policy of
+its own; no page may be framed (clickjacking), no response is
 content-sniffed, and no full URL (which may hold a shared query) leaks to
 another origin in a Referer.
 """

@@ -197,6 +197,8 @@ def resource_html(
 # ---------------------------------------------------------------- resources
 @router.get("/id/{path:path}", summary="Dereference a registry IRI (https://w3id.org/acse-kg/id/...)")
 async def resource(request: Request, path: str, format: str | None = None) -> Response:
+    """Every registry IRI answers: a browser gets the resource's page (or is sent to the study page that
+    shows it), an RDF client its triples by `Accept` or `?format=` (turtle, ntriples, jsonld, rdfxml)."""
     iri = BASE + "id/" + path
     if not _valid_iri(iri):
         raise ApiError(f"not a registry IRI: {iri}", status=404)
@@ -450,17 +452,20 @@ def _unknown_ontology(g: rdflib.Graph, iri: str) -> ApiError:
 
 @router.get("/ontology", summary="The ontology: HTML documentation (pyLODE) or RDF by Accept")
 async def ontology(request: Request, format: str | None = None) -> Response:
+    """The registry's ontology (`acse:`): documentation for people, Turtle, JSON-LD or RDF/XML for programs."""
     return await _ontology_response(request, ONTOLOGY_IRI, format)
 
 
 @router.get("/ontology/{name}", summary="An extension of the ontology (e.g. ctgov): HTML documentation or RDF")
 async def ontology_extension(request: Request, name: str, format: str | None = None) -> Response:
+    """An extension module of the ontology, e.g. `ctgov` (the ClinicalTrials.gov record's terms)."""
     return await _ontology_response(request, f"{ONTOLOGY_IRI}/{name}", format)
 
 
 # ---------------------------------------------------------------- dumps and VoID
 @router.get("/dumps/{name}", summary="The whole graph, gzipped (Turtle, N-Triples, JSON-LD; N-Quads with history)")
 async def dump(request: Request, name: str) -> Response:
+    """The whole registry in one download, to load into any RDF store (`GET /dumps/acse-kg.ttl.gz`)."""
     if name not in DUMPS:
         raise ApiError(f"no dump {name!r}; available: {', '.join(DUMPS)}", status=404)
     fmt, history = DUMPS[name]
@@ -518,6 +523,7 @@ def void_graph(store: GraphStore) -> rdflib.Graph:
 
 @router.get("/.well-known/void", summary="VoID description of the dataset (Turtle by default)")
 async def void(request: Request) -> Response:
+    """The dataset described for catalogues and crawlers: its SPARQL endpoint, dumps, vocabularies, size."""
     fmt = _negotiate(request, rdf_first=True)
     if fmt is None:
         raise _not_acceptable()

@@ -103,13 +103,22 @@ _TRIALS_BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
                          "profile that breaks the contract",
           "content": {JSON: {"schema": {"type": "array", "items": {"oneOf": [_TRIALS_SCHEMA, _ITEM_ERROR]}}}}},
     400: _ERRORS[400]}
-_BODY_DOC = {"requestBody": {"required": True, "content": {JSON: {"schema": _PROFILE_SCHEMA}}}}
+#: The example OpenAPI shows: a lung adenocarcinoma with a MET amplification (cohort 5 of NCT02034981).
+_EXAMPLE_PROFILE: dict[str, Any] = {
+    "id": "P-example", "age_years": 63, "sex": "female", "diagnosis": "LUAD",
+    "alterations": [{"gene": "MET", "type": "amplification"}], "measurable_disease": True,
+    "performance": {"ecog": 1},
+}
+_BODY_DOC = {"requestBody": {"required": True, "content": {JSON: {"schema": _PROFILE_SCHEMA,
+                                                                  "example": _EXAMPLE_PROFILE}}}}
 _BATCH_DOC = {
     "requestBody": {
         "required": True,
         "content": {
-            JSON: {"schema": {"type": "array", "items": _PROFILE_SCHEMA}},
-            "application/x-ndjson": {"schema": {"type": "string", "description": "one profile a line"}},
+            JSON: {"schema": {"type": "array", "items": _PROFILE_SCHEMA},
+                   "example": [_EXAMPLE_PROFILE, {**_EXAMPLE_PROFILE, "id": "P-example-2", "diagnosis": "COAD"}]},
+            "application/x-ndjson": {"schema": {"type": "string", "description": "one profile a line"},
+                                     "example": orjson.dumps(_EXAMPLE_PROFILE).decode() + "\n"},
         },
     }
 }
@@ -238,12 +247,16 @@ async def _answer_one(request: Request, answer: Any) -> Response:
 
 
 @router.post("/match/batch", summary="Match profiles given as a JSON array or JSON lines; results in order",
+             description="Each profile is matched as by `POST /match`; a profile that breaks the contract gets "
+                         "an error object in its place and the others are still answered.",
              openapi_extra=_BATCH_DOC, responses=_BATCH_RESPONSES)
 async def match_batch(request: Request) -> Response:
     return await _answer_batch(request, lambda: _matcher(request).match)
 
 
 @router.post("/match/trials/batch", summary="Match profiles against every trial; one cross-trial result each",
+             description="Each profile is matched as by `POST /match/trials`; a profile that breaks the contract "
+                         "gets an error object in its place and the others are still answered.",
              openapi_extra=_BATCH_DOC, responses=_TRIALS_BATCH_RESPONSES)
 async def match_trials_batch(request: Request) -> Response:
     return await _answer_batch(request, lambda: _registry(request).match_all)
@@ -290,7 +303,9 @@ async def profile_json_schema(request: Request) -> Response:
     return Response(orjson.dumps(schema), media_type="application/schema+json")
 
 
-@router.get("/match/result-schema", summary="JSON Schema of the match result")
+@router.get("/match/result-schema", summary="JSON Schema of the match result",
+            description="What `POST /match` answers: per cohort, the verdict, the deciding criteria, what is "
+                        "missing and what to confirm.")
 async def match_result_schema() -> Response:
     return Response(orjson.dumps(result_schema()), media_type="application/schema+json")
 

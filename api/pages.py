@@ -36,12 +36,14 @@ def _not_found(exc: PageNotFound) -> JSONResponse:
 @router.get("/", response_class=HTMLResponse,
             summary="The home page: what is here, a search box, and the registry's studies with their counts (HTML)")
 async def index(store: GraphStore = Depends(get_store)) -> Response:
+    """Where a new reader starts: search the studies, match a patient, or query the graph."""
     html = await asyncio.to_thread(home_page, store, _links(""))
     return HTMLResponse(html)
 
 
 @router.get("/study/{nct}", response_class=HTMLResponse, summary="A study's page (HTML, with schema.org JSON-LD)")
 async def study(nct: str, store: GraphStore = Depends(get_store)) -> Response:
+    """The study's cohorts, eligibility, dosing, status and sources, with tabs for its record history and check."""
     try:
         html = await asyncio.to_thread(study_page, store, nct, _links(""))
     except PageNotFound as exc:
@@ -52,6 +54,7 @@ async def study(nct: str, store: GraphStore = Depends(get_store)) -> Response:
 @router.get("/study/{nct}/cohort/{number}", response_class=HTMLResponse,
             summary="One cohort's page: definition, criteria with thresholds and units (HTML)")
 async def cohort(nct: str, number: int, store: GraphStore = Depends(get_store)) -> Response:
+    """One cohort: who it takes (pathology, alterations), its criteria with thresholds and units, its dose."""
     try:
         html = await asyncio.to_thread(cohort_page, store, nct, number, _links(""))
     except PageNotFound as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import html
 import re
 import threading
 from pathlib import Path
@@ -22,7 +23,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from acse_kg.namespaces import BASE
+from acse_kg.namespaces import BASE, PREFIXES
 from acse_kg.paths import QUERIES_DIR, STATIC_DIR
 from acse_kg.rdf_io import serialize_rdf
 from acse_kg.sparql_safety import (
@@ -41,6 +42,7 @@ from .linked_data import nav_study, site_header
 from .errors import ApiError
 from .limits import ClientSlots
 from .negotiation import CONTENT_TYPE, RDF_MEDIA, RESULT_MEDIA, choose
+from .sparql_table import TABLE_ACCEPT, answer_html
 from .query_pool import (
     Cancelled,
     NotAcceptable,
@@ -57,6 +59,8 @@ router = APIRouter(tags=["sparql"])
 
 _DATASET_PARAMS = ("default-graph-uri", "named-graph-uri")
 _USING_PARAMS = ("using-graph-uri", "using-named-graph-uri")
+#: The query OpenAPI shows as the example of GET and POST /sparql.
+EXAMPLE_QUERY = "SELECT ?cohort ?label WHERE { ?cohort a acse:Cohort ; rdfs:label ?label } ORDER BY ?cohort"
 #: The endpoint's canonical IRI: relative IRIs in a query resolve against it (so <id/gene/ALK> works).
 ENDPOINT_IRI = BASE + "sparql"
 _BODY_DOC = {
@@ -74,9 +78,10 @@ _BODY_DOC = {
                         "using-graph-uri": {"type": "string"},
                         "using-named-graph-uri": {"type": "string"},
                     },
-                }
+                },
+                "example": {"query": EXAMPLE_QUERY},
             },
-            "application/sparql-query": {"schema": {"type": "string"}},
+            "application/sparql-query": {"schema": {"type": "string"}, "example": EXAMPLE_QUERY},
             "application/sparql-update": {"schema": {"type": "string"}},
         },
     },
@@ -109,12 +114,27 @@ def _settings(request: Request) -> ServerSettings:
 # ---------------------------------------------------------------- routes
 @router.get(
     "/sparql",
-    summary="SPARQL 1.1 query by GET (no query: the query page)",
-    responses={200: {"content": {"text/html": {}, "application/sparql-results+json": {}}}},
+    summary="Run a SPARQL query (GET); without a query, the SPARQL workbench",
+    description=(
+        "The SPARQL 1.1 Protocol's query by GET. The answer's format follows `Accept` (SELECT/ASK: SPARQL "
+        "JSON, XML, CSV, TSV; CONSTRUCT/DESCRIBE: Turtle, N-Triples, JSON-LD, RDF/XML) or the `format` "
+        "parameter, which wins over `Accept`: a media type, or `table` for an HTML page with the answer as a "
+        "table (the workbench's form without JavaScript). The registry's prefixes (`acse:`, `id:`, `gene:`, "
+        "`onco:`, …; `GET /sparql/prefixes`) are known without declaring them. Without `query`, a browser "
+        "gets the workbench (YASGUI) and an RDF client the service description."
+    ),
+    responses={200: {"content": {
+        "text/html": {},
+        "application/sparql-results+json": {},
+        "text/turtle": {},
+    }}},
 )
 async def sparql_get(
     request: Request,
-    query: Annotated[str | None, Query(description="SPARQL 1.1 query")] = None,
+    query: Annotated[str | None, Query(description="SPARQL 1.1 query", examples=[EXAMPLE_QUERY])] = None,
+    format: Annotated[str | None, Query(
+        description="`table` (an HTML page) or a media type of the answer; wins over Accept",
+        examples=["table", "text/csv"])] = None,
     default_graph_uri: Annotated[list[str] | None, Query(alias="default-graph-uri")] = None,
     named_graph_uri: Annotated[list[str] | None, Query(alias="named-graph-uri")] = None,
 ) -> Response:
@@ -129,10 +149,32 @@ async def sparql_get(
         return _service_description(choose(accept, RDF_MEDIA) or "turtle", _settings(request))
     if len(queries) > 1:
         raise _error(400, "exactly one 'query' parameter is allowed")
-    return await _answer_query(request, queries[0], params.getlist(_DATASET_PARAMS[0]), params.getlist(_DATASET_PARAMS[1]))
+    wanted = params.get("format")
+    if wanted is not None and wanted != "table" and wanted not in RESULT_MEDIA and wanted not in RDF_MEDIA:
+        raise _error(400, f"unknown format {wanted!r}: use table or one of "
+                          + ", ".join(dict.fromkeys([*RESULT_MEDIA, *RDF_MEDIA])))
+    accept = TABLE_ACCEPT if wanted == "table" else wanted
+    answer = await _answer_query(request, queries[0], params.getlist(_DATASET_PARAMS[0]),
+                                 params.getlist(_DATASET_PARAMS[1]), accept=accept)
+    if wanted != "table" or answer.status_code != 200:
+        return answer
+    store = request.app.state.store
+    page = await run_in_threadpool(_query_page, store, queries[0],
+                                   answer_html(bytes(answer.body), answer.media_type or ""))
+    return HTMLResponse(page)
 
 
-@router.post("/sparql", summary="SPARQL 1.1 query or update by POST", openapi_extra=_BODY_DOC)
+@router.post(
+    "/sparql",
+    summary="Run a SPARQL query or update (POST)",
+    description=(
+        "The SPARQL 1.1 Protocol's query or update by POST: the query as the body "
+        "(`application/sparql-query`) or as the form field `query` "
+        "(`application/x-www-form-urlencoded`). The answer's format follows `Accept`. SPARQL Update needs "
+        "the server's admin token (`Authorization: Bearer …`); without one the endpoint is read-only."
+    ),
+    openapi_extra=_BODY_DOC,
+)
 async def sparql_post(request: Request) -> Response:
     ctype = request.headers.get("content-type", "")
     media, _, rest = ctype.partition(";")
@@ -175,13 +217,22 @@ async def sparql_post(request: Request) -> Response:
 
 
 _HEADER = re.compile(r'<header class="site">.*?</header>', re.S)
+_TEXTAREA = re.compile(r'(<textarea id="query"[^>]*>).*?(</textarea>)', re.DOTALL)
+_RESULT = '<div id="result"></div>'
 
 
-def _query_page(store: GraphStore) -> str:
-    """sparql.html with the site header the other pages carry (which links the registry's study)."""
+def _query_page(store: GraphStore, query: str | None = None, result: str = "") -> str:
+    """sparql.html with the site header the other pages carry (which links the registry's study);
+    with ``query`` and ``result`` (an HTML fragment), the form holds the query and the answer follows."""
     page = (STATIC_DIR / "sparql.html").read_text(encoding="utf-8")
     header = site_header(nav_study(store))
-    return _HEADER.sub(lambda _: header, page, count=1)
+    page = _HEADER.sub(lambda _: header, page, count=1)
+    if query is not None:
+        # A newline after <textarea> is dropped by the HTML parser: one is added so a query's own stays.
+        page = _TEXTAREA.sub(lambda m: m.group(1) + "\n" + html.escape(query, quote=False) + m.group(2), page,
+                             count=1)
+        page = page.replace(_RESULT, f'<div id="result">{result}</div>', 1)
+    return page
 
 
 @router.get("/sparql/sparql.js", include_in_schema=False)
@@ -191,9 +242,38 @@ async def sparql_script() -> Response:
                         headers={"Cache-Control": "public, max-age=3600"})
 
 
-@router.get("/sparql/examples", summary="Example queries shipped in queries/ (name, text)")
+#: The workbench's vendored files (acse_kg/static/vendor/yasgui, ORIGIN.md there): nothing else is served.
+_YASGUI = {"yasgui.min.js": "text/javascript; charset=utf-8", "yasgui.min.css": "text/css; charset=utf-8"}
+
+
+@router.get("/sparql/yasgui/{name}", include_in_schema=False)
+async def yasgui_asset(name: str) -> Response:
+    """YASGUI, served by the registry itself (no CDN: the workbench works offline and under the CSP)."""
+    if name not in _YASGUI:
+        raise _error(404, f"no workbench file {name!r}")
+    return FileResponse(STATIC_DIR / "vendor" / "yasgui" / name, media_type=_YASGUI[name],
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+
+@router.get(
+    "/sparql/examples",
+    summary="The example queries",
+    description="The queries shipped in `queries/*.rq`: name, title (the first comment line) and text. "
+                "The workbench lists them; `/sparql#example=<name>` opens one.",
+)
 async def sparql_examples() -> JSONResponse:
     return JSONResponse(example_queries())
+
+
+@router.get(
+    "/sparql/prefixes",
+    summary="The registry's prefixes",
+    description="Prefix → namespace IRI. Every query may use these without declaring them; the workbench "
+                "completes them and shows answers with them.",
+    responses={200: {"content": {"application/json": {"example": {"acse": "https://w3id.org/acse-kg/ontology#"}}}}},
+)
+async def sparql_prefixes() -> JSONResponse:
+    return JSONResponse(PREFIXES)
 
 
 def example_queries() -> list[dict[str, str]]:
@@ -216,7 +296,10 @@ def _charset(params: str) -> str | None:
     return None
 
 
-async def _answer_query(request: Request, query: str, default_graphs: list[str], named_graphs: list[str]) -> Response:
+async def _answer_query(request: Request, query: str, default_graphs: list[str], named_graphs: list[str],
+                        accept: str | None = None) -> Response:
+    """The answer to ``query``; its format follows ``accept`` when given (the ``format`` parameter),
+    else the request's Accept header."""
     settings = _settings(request)
     store = request.app.state.store
     try:
@@ -235,7 +318,8 @@ async def _answer_query(request: Request, query: str, default_graphs: list[str],
         raise _error(403, str(exc))
     except ValueError as exc:
         raise _error(400, f"invalid graph IRI in default-graph-uri / named-graph-uri: {exc}")
-    accept = request.headers.get("accept")
+    if accept is None:
+        accept = request.headers.get("accept")
     result_fmt = choose(accept, RESULT_MEDIA)
     rdf_fmt = choose(accept, RDF_MEDIA)
     if info.form in ("SELECT", "ASK") and result_fmt is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import dataclass
 from functools import lru_cache
@@ -90,15 +91,37 @@ class Links:
         """(label, URL) of the registry's services, only where they exist: none for a bare static site."""
         return [(label, self.server + path) for label, path in SERVICES] if self.server else []
 
-    def iri(self, iri: str) -> str:
-        """Where an IRI links: its /id/... (or /ontology#Term) on the registry, else the IRI itself."""
-        if not self.server:
+    def iri(self, iri: str) -> str | None:
+        """Where an IRI links, or None: never to an IRI that does not resolve.
+
+        The registry's IRIs (https://w3id.org/acse-kg/…) do not dereference until their w3id.org
+        redirect is registered, so they open on a registry's ``/id/…`` (ontology terms on its
+        ``/ontology#Term``); a static site without a registry links a study's or a cohort's IRI to
+        its own page and leaves the others unlinked. Other IRIs (OBO, identifiers.org, …) are linked
+        as they are.
+        """
+        if not iri.startswith(BASE):
             return iri
+        if not self.server:
+            m = _OWN_PAGE.match(iri[len(BASE):])
+            if m is None:
+                return None
+            return self.cohort(m.group(1), int(m.group(2))) if m.group(2) else self.study(m.group(1))
         if iri.startswith(BASE + "id/"):
             return self.server + iri[len(BASE):]
         if iri.startswith(str(ACSE)):
             return self.server + "ontology#" + iri[len(str(ACSE)):]
         return iri
+
+    def href(self, iri: str | None) -> Markup:
+        """`` href="…"`` for an ``<a>`` when the IRI links somewhere (see :meth:`iri`), else nothing:
+        an ``<a>`` without href is text, not a dead link."""
+        target = self.iri(iri) if iri else None
+        return Markup(' href="{}"').format(target) if target else Markup("")
+
+
+#: The registry IRIs a static site has a page for: a study, a cohort.
+_OWN_PAGE = re.compile(r"^id/study/(NCT\d{8})(?:/cohort/(\d+))?$")
 
 
 @lru_cache(maxsize=1)

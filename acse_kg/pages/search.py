@@ -246,7 +246,7 @@ def _text_matches(store: GraphStore, area: str | None, text: str) -> set[str]:
         tree = parse(text)
     except EssieError as exc:
         raise SearchError(f"{'cond' if area else 'q'}: {exc}") from None
-    q = StudyQuery(areas={area: tree}) if area else StudyQuery(term=tree)
+    q = StudyQuery(essie={area or "query.term": tree})  # a named area, else any text of the record
     return set(matching_ncts(store, q))
 
 

@@ -1,105 +1,146 @@
 "use strict";
+// The SPARQL workbench on /sparql: YASGUI (vendored, /sparql/yasgui/, see its ORIGIN.md) in place of
+// the plain form, which stays in the page for readers without JavaScript (GET /sparql?format=table).
+//
+// Safety rules the page keeps (tests/security/test_pages_safety.py):
+//  - a link never runs a query: /sparql#query=… fills the editor and waits for the reader to press
+//    Run (YASGUI's own populateFromUrl would run it, so it is off and the page reads the hash itself);
+//  - only http(s) IRIs of an answer become links (an answer is data from anyone who could write to
+//    the graph, and a javascript:… or data:… link would run when clicked); the registry's own IRIs
+//    link to its /id/… pages (w3id.org does not resolve them yet);
+//  - nothing leaves this server: no prefix.cc, no Linked Open Vocabularies, no localStorage.
 const $ = (id) => document.getElementById(id);
-let examples = [];
-// /sparql#example=<name> (linked from the ontology page) opens that example query.
-fetch("/sparql/examples").then(r => r.json()).then(list => {
-  examples = list;
-  for (const [i, ex] of list.entries()) {
-    const o = document.createElement("option");
-    o.value = String(i); o.textContent = ex.title || ex.name;
-    $("examples").appendChild(o);
-  }
-  const wanted = new URLSearchParams(location.hash.slice(1)).get("example");
-  const i = list.findIndex(ex => ex.name === wanted);
-  if (i >= 0) {  // as the page's initial state (defaults), so that a form reset keeps the linked example
-    $("examples").options[i + 1].defaultSelected = true;
-    $("query").defaultValue = list[i].query;
-    $("query").value = list[i].query;
-  }
-}).catch(() => {});
-$("examples").addEventListener("change", (e) => {
-  const ex = examples[Number(e.target.value)];
-  if (ex) $("query").value = ex.query;
-});
-// Only http(s) IRIs become links: an answer is data from anyone who could write to the graph,
-// and a link to javascript:… (or data:…) would run when clicked.
+const BASE = "https://w3id.org/acse-kg/";
+const ENDPOINT = location.origin + "/sparql";
+
 function href(iri) {
-  const base = "https://w3id.org/acse-kg/";
-  if (iri.startsWith(base)) return "/" + iri.slice(base.length);
+  if (iri.startsWith(BASE)) return "/" + iri.slice(BASE.length);
   return /^https?:\/\//i.test(iri) ? iri : null;
 }
-function cell(term) {
-  const td = document.createElement("td");
-  if (!term) return td;
-  const link = term.type === "uri" ? href(term.value) : null;
-  if (link !== null) {
-    const a = document.createElement("a");
-    a.href = link; a.textContent = term.value; td.appendChild(a);
-  } else if (term.type === "uri") {
-    td.textContent = "<" + term.value + ">";
-  } else {
-    td.textContent = term.value + (term["xml:lang"] ? "@" + term["xml:lang"] : "");
-  }
-  return td;
+function esc(text) {
+  return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
-function table(data) {
-  const t = document.createElement("table");
-  const head = t.insertRow();
-  for (const v of data.head.vars) { const th = document.createElement("th"); th.textContent = v; head.appendChild(th); }
-  for (const b of data.results.bindings) {
-    const row = t.insertRow();
-    for (const v of data.head.vars) row.appendChild(cell(b[v]));
-  }
-  return t;
-}
-// A query can be shared as a link: /sparql#query=<url-encoded query> fills the box; it runs only
-// when the reader presses Run (a link must not make a reader's browser send a query unseen).
-function queryFromHash() {
-  const params = new URLSearchParams(location.hash.slice(1));
-  return params.get("query");
-}
-$("form").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  history.replaceState(null, "", "#" + new URLSearchParams({ query: $("query").value }).toString());
-  const choice = $("accept").value;
-  const accept = choice === "table"
-    ? "application/sparql-results+json, text/turtle;q=0.9" : choice;
-  const out = $("result"); out.replaceChildren();
-  $("status").textContent = "running…";
-  const t0 = performance.now();
-  try {
-    const r = await fetch("/sparql", {
-      method: "POST",
-      headers: { "Content-Type": "application/sparql-query", "Accept": accept },
-      body: $("query").value,
-    });
-    const text = await r.text();
-    const ms = Math.round(performance.now() - t0);
-    if (!r.ok) {
-      $("status").textContent = r.status + " (" + ms + " ms)";
-      const p = document.createElement("p"); p.className = "error"; p.textContent = text; out.appendChild(p);
-      return;
-    }
-    const ctype = r.headers.get("content-type") || "";
-    if (choice === "table" && ctype.startsWith("application/sparql-results+json")) {
-      const data = JSON.parse(text);
-      if ("boolean" in data) {
-        const p = document.createElement("p"); p.textContent = "ASK: " + data.boolean; out.appendChild(p);
-        $("status").textContent = ms + " ms";
-      } else {
-        out.appendChild(table(data));
-        $("status").textContent = data.results.bindings.length + " rows, " + ms + " ms";
+// prefix:local with the most specific namespace (gene:ALK rather than id:gene/ALK), as the server's pages do.
+function compacter(prefixes) {
+  const bySpecificity = Object.entries(prefixes).sort((a, b) => b[1].length - a[1].length);
+  return (iri) => {
+    for (const [p, ns] of bySpecificity) {
+      if (iri.startsWith(ns) && iri.length > ns.length) {
+        const local = iri.slice(ns.length);
+        if (/^[A-Za-z0-9_][A-Za-z0-9_.\-\/]*$/.test(local) && !local.endsWith(".")) return p + ":" + local;
       }
-    } else {
-      const pre = document.createElement("pre"); pre.textContent = text; out.appendChild(pre);
-      $("status").textContent = ms + " ms";
     }
-  } catch (err) {
-    $("status").textContent = "failed: " + err;
-  }
-});
-const shared = queryFromHash();
-if (shared) {
-  $("query").value = shared;
-  $("status").textContent = "a shared query: read it, then press Run";
+    return null;
+  };
 }
+const XSD = "http://www.w3.org/2001/XMLSchema#";
+
+function hashParam(name) {
+  return new URLSearchParams(location.hash.slice(1)).get(name);
+}
+function permalink(query) {
+  return "/sparql#" + new URLSearchParams({ query }).toString();
+}
+
+async function start() {
+  if (!window.Yasgui) return;  // the script did not load: the plain form is the page
+  const Yasgui = window.Yasgui;
+  const Yasqe = Yasgui.Yasqe;
+  const Yasr = Yasgui.Yasr;
+  const [prefixes, examples] = await Promise.all([
+    fetch("/sparql/prefixes").then((r) => r.json()),
+    fetch("/sparql/examples").then((r) => r.json()),
+  ]);
+  const compact = compacter(prefixes);
+
+  // Completion: variables, and the registry's prefixes (typing acse: adds its PREFIX line).
+  delete Yasqe.Autocompleters.property;  // both ask lov.linkeddata.es
+  delete Yasqe.Autocompleters.class;
+  const declarations = Object.entries(prefixes).map(([p, ns]) => `${p}: <${ns}>`).sort();
+  Yasqe.registerAutocompleter({ ...Yasqe.Autocompleters.prefixes, get: () => Promise.resolve(declarations) });
+  Yasqe.defaults.autocompleters = ["variables", "prefixes"];
+
+  // Result table: prefixed names, plain labels, links only for http(s) IRIs.
+  const Table = Yasr.plugins.table;
+  Table.prototype.getUriLinkFromBinding = function (binding) {
+    const iri = binding.value;
+    const shown = compact(iri);
+    const link = href(iri);
+    const text = shown === null ? "<" + iri + ">" : shown;
+    if (link === null) return `<span class="term" title="${esc(iri)}">${esc(text)}</span>`;
+    return `<a class="term" href="${esc(link)}" title="${esc(iri)}">${esc(text)}</a>`;
+  };
+  Table.prototype.formatLiteral = function (binding) {
+    const lang = binding["xml:lang"];
+    if (lang) return `<span lang="${esc(lang)}">${esc(binding.value)}</span>`;
+    const dt = binding.datatype;
+    if (dt && dt !== XSD + "string") {
+      return `<span title="${esc(compact(dt) || dt)}">${esc(binding.value)}</span>`;
+    }
+    return esc(binding.value);
+  };
+
+  const linked = examples.find((ex) => ex.name === hashParam("example"));
+  const shared = hashParam("query");
+  const initial = shared !== null ? shared : linked ? linked.query : $("query").value;
+
+  $("form").hidden = true;
+  $("tools").hidden = false;
+  const yasgui = new Yasgui($("workbench"), {
+    requestConfig: { endpoint: ENDPOINT, method: "POST" },
+    endpointCatalogueOptions: { getData: () => [{ endpoint: ENDPOINT }], keys: [] },
+    copyEndpointOnNewTab: true,
+    populateFromUrl: false,  // a shared link would run its query (and could set another endpoint)
+    persistenceId: null,
+    autofocus: false,
+    yasqe: { value: initial },
+    yasr: { prefixes: prefixes, defaultPlugin: "table" },
+  });
+  const editor = () => yasgui.getTab().getYasqe();
+  // YASGUI leaves some of its fields without a name a screen reader can say: named here, whenever drawn.
+  const names = [
+    [".autocomplete", "SPARQL endpoint"],
+    [".CodeMirror textarea", "SPARQL query"],
+    [".tableSizer", "Rows per page"],
+    [".tabsList input", "Tab name"],
+  ];
+  const name = () => {
+    for (const [selector, label] of names) {
+      for (const el of $("workbench").querySelectorAll(selector)) {
+        if (!el.hasAttribute("aria-label")) el.setAttribute("aria-label", label);
+      }
+    }
+  };
+  new MutationObserver(name).observe($("workbench"), { childList: true, subtree: true });
+  name();
+
+  for (const [i, ex] of examples.entries()) {
+    const o = document.createElement("option");
+    o.value = String(i); o.textContent = ex.title || ex.name;
+    o.defaultSelected = ex === linked && shared === null;  // the attribute: a form reset keeps it
+    $("examples").appendChild(o);
+  }
+  $("examples").addEventListener("change", (e) => {
+    const ex = examples[Number(e.target.value)];
+    if (ex) editor().setValue(ex.query);
+  });
+  const showLink = () => { $("permalink").href = permalink(editor().getValue()); };
+  const watch = () => { editor().on("change", showLink); showLink(); };
+  watch();
+  yasgui.on("tabSelect", () => setTimeout(watch));
+  yasgui.on("query", () => {
+    $("status").textContent = "running…";
+    history.replaceState(null, "", permalink(editor().getValue()).slice("/sparql".length));
+  });
+  yasgui.on("queryResponse", () => { $("status").textContent = ""; });
+  if (shared !== null) $("status").textContent = "a shared query: read it, then press Run (the ▶ button)";
+}
+
+start().catch((err) => {
+  $("form").hidden = false;
+  $("tools").hidden = true;
+  $("workbench").replaceChildren();
+  const p = document.createElement("p"); p.className = "error";
+  p.textContent = "The workbench did not start (" + err + "); the plain form below still works.";
+  $("result").appendChild(p);
+});

@@ -90,6 +90,12 @@ def _wait_for(browser: Any, expression: str, seconds: float = 20) -> Any:
     raise AssertionError(f"never true in the page: {expression}")
 
 
+#: The workbench (YASGUI): its editor (CodeMirror), its Run button, the rows of its result table.
+_EDITOR = "document.querySelector('#workbench .CodeMirror').CodeMirror"
+_RUN = "#workbench .yasqe_queryButton"
+_ROWS = ".yasr tbody tr"
+
+
 def _sparql_posts(events: list[dict[str, Any]]) -> list[str]:
     return [e["params"]["request"]["url"] for e in events
             if e["method"] == "Network.requestWillBeSent" and e["params"]["request"]["method"] == "POST"]
@@ -101,13 +107,14 @@ def test_a_shared_query_is_shown_but_not_run_until_the_reader_runs_it(browser: A
     query = "SELECT ?cohort ?n WHERE { ?cohort a acse:Cohort ; acse:cohortNumber ?n } ORDER BY ?n"
     events = browser.open(bundle_server.url + "/sparql#" + urllib.parse.urlencode({"query": query}))
     assert problems(events) == []  # the CSP blocks nothing the page needs
-    assert _eval(browser, "document.getElementById('query').value") == query
+    _wait_for(browser, "document.querySelector('#workbench .CodeMirror') !== null")
+    assert _eval(browser, f"{_EDITOR}.getValue()") == query
     assert _sparql_posts(events) == [], "the shared query was sent without the reader pressing Run"
-    assert _eval(browser, "document.querySelectorAll('#result tr').length") == 0
+    assert _eval(browser, f"document.querySelectorAll('{_ROWS}').length") == 0
     assert "press Run" in _eval(browser, "document.getElementById('status').textContent")
-    _eval(browser, "document.querySelector('#form button[type=submit]').click()")
-    rows = _wait_for(browser, "document.querySelectorAll('#result tr').length")
-    assert rows == 24  # the header and the 23 cohorts
+    _eval(browser, f"document.querySelector('{_RUN}').click()")
+    rows = _wait_for(browser, f"document.querySelectorAll('{_ROWS}').length")
+    assert rows == 23  # the 23 cohorts
 
 
 @pytest.mark.parametrize("path", ["/", "/study/NCT02034981", "/study/NCT02034981/cohort/5", "/ontology", "/docs",
@@ -126,12 +133,14 @@ def test_only_http_iris_become_links_in_a_result_table(browser: Any, bundle_serv
     values = " ".join(f"<{i}>" for i in iris)
     query = f"SELECT ?x WHERE {{ VALUES ?x {{ {values} }} }}"
     browser.open(bundle_server.url + "/sparql")
-    _eval(browser, f"document.getElementById('query').value = {json.dumps(query)}")
-    _eval(browser, "document.querySelector('#form button[type=submit]').click()")
-    _wait_for(browser, "document.querySelectorAll('#result tr').length === 5")
-    cells = _eval(browser, "[...document.querySelectorAll('#result td')].map(td => "
-                           "[td.textContent, td.querySelector('a') ? td.querySelector('a').getAttribute('href') : null])")
-    links = {text.strip("<>"): href for text, href in cells}
+    _wait_for(browser, "document.querySelector('#workbench .CodeMirror') !== null")
+    _eval(browser, f"{_EDITOR}.setValue({json.dumps(query)})")
+    _eval(browser, f"document.querySelector('{_RUN}').click()")
+    _wait_for(browser, f"document.querySelectorAll('{_ROWS}').length === 4")
+    # each cell shows the IRI (prefixed where a registry prefix fits) and holds it whole in its title
+    cells = _eval(browser, "[...document.querySelectorAll('.yasr tbody .term')].map(t => "
+                           "[t.title, t.tagName === 'A' ? t.getAttribute('href') : null])")
+    links = dict(cells)
     assert links["javascript:alert(document.domain)"] is None
     assert links["data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg=="] is None
     assert links["https://example.org/a"] == "https://example.org/a"
