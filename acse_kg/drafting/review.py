@@ -84,15 +84,62 @@ def _study_graph(store: GraphStore, nct: str) -> rdflib.Graph:
     return g
 
 
+def _cohort_prefix(nct: str) -> str:
+    return f"{study_iri(nct)}/cohort/draft-"
+
+
 def _without_drafts(g: rdflib.Graph, nct: str) -> rdflib.Graph:
-    """The study graph with every drafted node (criteria, their expressions, the activity) taken out."""
-    prefix = _draft_prefix(nct)
+    """The study graph with every drafted node (criteria, their expressions, the cohort, the activity) taken out."""
+    prefixes = (_draft_prefix(nct), _cohort_prefix(nct))
     out = rdflib.Graph()
     for s, p, o in g:
-        if str(s).startswith(prefix) or (isinstance(o, URIRef) and str(o).startswith(prefix)):
+        if str(s).startswith(prefixes) or (isinstance(o, URIRef) and str(o).startswith(prefixes)):
             continue
         out.add((s, p, o))
     return out
+
+
+def decided_items(g: rdflib.Graph) -> list[dict[str, Any]]:
+    """The drafted items of a study graph a curator decided on (accepted, rejected, edited), as stored."""
+    out = []
+    for node, item in g.subject_objects(ACSE.draftItem):
+        state = g.value(node, ACSE.reviewState)
+        if state is not None and str(state) != "draft":
+            obj = json.loads(str(item))
+            obj["state"] = str(state)
+            out.append(obj)
+    out.sort(key=lambda i: i["id"])
+    return out
+
+
+def merge_decisions(fresh: list[dict[str, Any]], decided: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """The fresh drafts with every curator's decision in place of its item (by ``id``); how many decisions kept.
+
+    A decision on words the parser no longer drafts is kept too (after the fresh items): a
+    curator's work is never dropped by a parser change.
+    """
+    left = {i["id"]: i for i in decided}
+    items = [left.pop(i["id"], i) for i in fresh]
+    return items + list(left.values()), len(decided)
+
+
+def with_drafts(store: GraphStore, nct: str, g: rdflib.Graph, record: dict[str, Any],
+                previous: rdflib.Graph | None) -> rdflib.Graph:
+    """``g`` (a study graph about to be stored) with the drafts of ``record``, keeping the decisions of ``previous``.
+
+    The import calls this so that the new version of an imported study carries its drafts in the
+    same version. Where the items are those ``previous`` holds, the drafting keeps its time, so a
+    re-import of the same record is still no new version.
+    """
+    before = previous if previous is not None else rdflib.Graph()
+    items, _ = merge_decisions(draft(record).items, decided_items(before))
+    activity = URIRef(_draft_prefix(nct) + "activity")
+    ended = before.value(activity, PROV.endedAtTime)
+    stored = sorted((str(i) for i in before.objects(None, ACSE.draftItem)))
+    same = stored == sorted(json.dumps({k: i.get(k) for k in FIELDS}, ensure_ascii=False) for i in items)
+    if not same or ended is None:
+        ended = Literal(datetime.now(timezone.utc).isoformat(timespec="seconds"), datatype=XSD.dateTime)
+    return _drafted(store, nct, g, items, ended)
 
 
 def _curated(g: rdflib.Graph, nct: str) -> bool:
@@ -112,12 +159,7 @@ def save_drafts(store: GraphStore, nct: str, *, agent: str, note: str | None = N
         record = export_study(store, nct, full_text=True)
     except StudyNotFound as exc:
         raise ReviewError(str(exc)) from None
-    fresh = draft(record).items
-    decided = {i["id"]: i for i in stored_items(store, nct) if i["state"] != "draft"}
-    items = [decided.pop(i["id"], i) for i in fresh]
-    kept = len(fresh) - sum(1 for i in items if i["state"] == "draft")
-    items += list(decided.values())  # decisions on words the parser no longer drafts are kept too
-    kept += len(decided)
+    items, kept = merge_decisions(draft(record).items, decided_items(g))
     previous = _write(store, nct, g, items, agent=agent, note=note or "draft of the eligibility criteria", redrafted=True)
     return Saved(nct, items, kept, previous)
 
@@ -182,6 +224,13 @@ def _write(store: GraphStore, nct: str, g: rdflib.Graph, items: list[dict[str, A
     ended = g.value(activity, PROV.endedAtTime)
     if redrafted or ended is None:
         ended = Literal(datetime.now(timezone.utc).isoformat(timespec="seconds"), datatype=XSD.dateTime)
+    out = _drafted(store, nct, g, items, ended)  # type: ignore[arg-type]
+    return edit_study(store, nct, out.serialize(format="nt", encoding="utf-8"), "ntriples", agent=agent, note=note)
+
+
+def _drafted(store: GraphStore, nct: str, g: rdflib.Graph, items: list[dict[str, Any]], ended: Literal) -> rdflib.Graph:
+    """``g`` with its drafted nodes replaced by ``items``, the drafted cohort and the drafting activity."""
+    activity = URIRef(_draft_prefix(nct) + "activity")
     out = _without_drafts(g, nct)
     vocab = _Vocabulary(store)
     study = URIRef(study_iri(nct))
@@ -214,7 +263,58 @@ def _write(store: GraphStore, nct: str, g: rdflib.Graph, items: list[dict[str, A
             out.add((neg, ACSE.operand, expr))
             out.add((node, ACSE.excludesWhen, expr))
             out.add((node, ACSE.requires, neg))
-    return edit_study(store, nct, out.serialize(format="nt", encoding="utf-8"), "ntriples", agent=agent, note=note)
+    _cohort(store, out, nct, items, vocab, activity)
+    return out
+
+
+def _cohort(store: GraphStore, g: rdflib.Graph, nct: str, items: list[dict[str, Any]], vocab: _Vocabulary,
+            activity: URIRef) -> None:
+    """One drafted cohort for the whole study, so that the matcher can take it; none when no condition maps.
+
+    Decision: a record's arms seldom say a tumour type and an alteration in words a parser can
+    trust, so the draft is one cohort whose candidacy rule is "a tumour under one of the
+    OncoTree classes the conditions, keywords and condition MeSH terms name" (see
+    :mod:`.structured`), whose target genes are those of the inclusion biomarker items that
+    require an alteration (a profile must carry an alteration of one of them to be a candidate),
+    and whose drugs are the interventions mapped to the registry's drugs. The criteria (drafted
+    items) then decide eligibility as for any study. The cohort is generated by the drafting
+    activity, which marks it as a draft for the matcher and the pages.
+    """
+    from .structured import OncoTreeIndex, conditions_to_oncotree, drug_index, interventions_to_drugs
+
+    study = URIRef(study_iri(nct))
+    pathologies = conditions_to_oncotree(g, study, OncoTreeIndex(store))
+    if not pathologies:
+        return
+    cohort = URIRef(_cohort_prefix(nct) + "1")
+    g.add((study, ACSE.hasCohort, cohort))
+    g.add((cohort, RDF.type, ACSE.Cohort))
+    g.add((cohort, ACSE.cohortNumber, Literal(1)))
+    names = ", ".join(f"{m.label} ({m.code})" for m in pathologies)
+    g.add((cohort, RDFS.label, Literal(f"whole study, drafted: {names}", lang="en")))
+    g.add((cohort, PROV.wasGeneratedBy, activity))
+    why = [f"{m.term!r} ({m.source}) -> OncoTree {m.code} by {m.how}" for m in pathologies]
+    rule = URIRef(str(cohort) + "/rule")
+    tests = []
+    for n, m in enumerate(pathologies, start=1):
+        g.add((cohort, ACSE.pathology, URIRef(m.iri)))
+        test = URIRef(f"{rule}/{n}") if len(pathologies) > 1 else rule
+        g.add((test, RDF.type, ACSE.TumourTypeTest))
+        g.add((test, ACSE.tumourType, URIRef(m.iri)))
+        tests.append(test)
+    if len(tests) > 1:
+        g.add((rule, RDF.type, ACSE.Disjunction))
+        for t in tests:
+            g.add((rule, ACSE.operand, t))
+    g.add((cohort, ACSE.cohortRule, rule))
+    for item in items:
+        if (item["variable"] == "biomarker" and item["kind"] == "inclusion" and item["comparator"] == "present"
+                and item["state"] != "rejected" and vocab.genes.get(item.get("gene") or "")):
+            g.add((cohort, ACSE.targetGene, URIRef(vocab.genes[item["gene"]])))
+    for m in interventions_to_drugs(g, study, drug_index(store)):
+        g.add((cohort, ACSE.studyDrug, URIRef(m.iri)))
+        why.append(f"{m.term!r} ({m.source}) -> drug {m.label} by {m.how}")
+    g.add((cohort, RDFS.comment, Literal("Drafted from the record's structured fields: " + "; ".join(why) + ".", lang="en")))
 
 
 class _Vocabulary:

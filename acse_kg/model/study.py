@@ -74,6 +74,7 @@ class Cohort:
     max_patients: int | None = None
     rule: Expr | None = None
     drugs: tuple[Term, ...] = ()
+    review_state: str | None = None  # "draft" for a cohort drafted from the record (prov:wasGeneratedBy a DraftingActivity)
 
     @property
     def is_open(self) -> bool:
@@ -103,6 +104,7 @@ class Criterion:
     excludes_when: Expr | None = None
     cohorts: frozenset[str] = frozenset()  # empty: common to every cohort
     comment: str = ""
+    review_state: str | None = None  # a drafted criterion's acse:reviewState (draft, accepted, rejected, edited); None: curated
 
     @property
     def decidable(self) -> bool:
