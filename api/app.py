@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from acse_kg import __version__
 from acse_kg.store import GraphStore, OxigraphStore, open_store
 
-from . import browse, ctgov, linked_data, match, pages, sparql
+from . import browse, criteria, ctgov, linked_data, match, pages, sparql
 from .query_pool import QueryPool
 from .settings import ServerSettings
 
@@ -124,7 +124,7 @@ def create_app(store: GraphStore | None = None, settings: ServerSettings | None 
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse({"error": "internal server error", "kind": type(exc).__name__}, status_code=500)
 
-    for module in (sparql, match, browse, ctgov, pages, linked_data):
+    for module in (sparql, match, browse, ctgov, criteria, pages, linked_data):
         app.include_router(module.router)
     _add_offline_docs(app)
     app.add_middleware(HeadAsGet)
