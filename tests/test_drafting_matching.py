@@ -97,7 +97,7 @@ def test_a_curated_study_is_still_refused(fresh_store: GraphStore) -> None:
         import_study(fresh_store, record, agent="test")
 
 
-def test_import_on_the_command_line_drafts_unless_told_not_to(tmp_path) -> None:  # noqa: ANN001
+def test_import_on_the_command_line_drafts_unless_told_not_to(tmp_path) -> None:
     runner = CliRunner()
     record = tmp_path / "record.json"
     record.write_text(json.dumps(load_record("example_v2_NCT02513394.json")), encoding="utf-8")

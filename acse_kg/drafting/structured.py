@@ -81,7 +81,7 @@ class OncoTreeIndex:
             self.codes[code] = c
             self.names[normalise(str(r["label"]))].add(c)
             if r.get("main") is not None:
-                entry = (int(r["level"].toPython()), c)
+                entry = (int(str(r["level"])), c)
                 if entry not in by_main[normalise(str(r["main"]))]:
                     by_main[normalise(str(r["main"]))].append(entry)
             if r.get("ncit") is not None and "NCIT_" in str(r["ncit"]):
@@ -120,9 +120,9 @@ def conditions_to_oncotree(g: rdflib.Graph, study: URIRef, index: OncoTreeIndex)
     terms += [(str(k), "keyword") for k in sorted(g.objects(study, ACSE.keyword), key=str)]
     for n in sorted(g.objects(study, ACSE.meshTerm), key=str):
         if str(g.value(n, ACSE.meshBranch)) == "condition" and g.value(n, ACSE.meshAncestor) is None:
-            label = g.value(n, RDFS.label)
-            if label is not None:
-                terms.append((str(label), "mesh"))
+            heading = g.value(n, RDFS.label)
+            if heading is not None:
+                terms.append((str(heading), "mesh"))
     out: list[Mapped] = []
     seen: set[str] = set()
     for term, source in terms:

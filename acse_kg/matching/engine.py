@@ -402,7 +402,8 @@ class StudyMatcher:
         if found:
             first = self._plans[cohorts_out[0]["iri"]]
             dosing = dosing_for(first.regimens, p.age_years, facts, p.height_cm, p.weight_kg)
-        out = {"profile_id": p.id, "trial": self.trial, "cohorts": cohorts_out, "dosing": dosing, "notes": notes}
+        out: dict[str, Any] = {"profile_id": p.id, "trial": self.trial, "cohorts": cohorts_out, "dosing": dosing,
+                               "notes": notes}
         if self.drafted:
             out["curation"] = "draft"
         return out

@@ -88,7 +88,7 @@ def place(sections: list[EligibilityList], items: list[dict[str, Any]]) -> tuple
             continue
         pattern = _pattern(item.get("quote") or "")
         found = None
-        for n in [*range(cursor, len(nodes)), *range(0, cursor)] if pattern else []:
+        for n in [*range(cursor, len(nodes)), *range(cursor)] if pattern else []:
             m = pattern.search(nodes[n].text)  # type: ignore[union-attr]
             if m:
                 found = (n, m.start(), m.end())
