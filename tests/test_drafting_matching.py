@@ -167,3 +167,13 @@ def test_a_rejected_draft_decides_nothing(fresh_store: GraphStore) -> None:
     cohort = result["cohorts"][0]
     assert ecog["quote"] not in [c["text"] for c in cohort["criteria"]] + cohort["to_confirm"]
     assert cohort["verdict"] != "ineligible"
+
+
+def test_a_drafted_result_conforms_to_the_published_schema(alk_store: GraphStore) -> None:
+    import jsonschema
+
+    from acse_kg.matching.result import trials_result_schema
+
+    answer = RegistryMatcher(alk_store).match_all(luad(gene="ALK", type="fusion"))
+    jsonschema.Draft202012Validator(trials_result_schema()).validate(answer)
+    assert trials_result_schema()["$defs"]["MatchResult"]["properties"]["curation"]
