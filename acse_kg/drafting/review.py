@@ -90,8 +90,15 @@ def _cohort_prefix(nct: str) -> str:
 
 
 def _without_drafts(g: rdflib.Graph, nct: str) -> rdflib.Graph:
-    """The study graph with every drafted node (criteria, their expressions, the cohort, the activity) taken out."""
+    """The study graph with every drafted node (criteria, their expressions, the cohort, the activity) taken out.
+
+    ``g`` itself when it holds no drafts (it may then be added to: callers pass a graph of their own).
+    """
     prefixes = (_draft_prefix(nct), _cohort_prefix(nct))
+    study = URIRef(study_iri(nct))
+    if (URIRef(_draft_prefix(nct) + "activity"), None, None) not in g and not any(
+            str(o).startswith(prefixes) for p in (ACSE.hasCriterion, ACSE.hasCohort) for o in g.objects(study, p)):
+        return g  # nothing drafted (a freshly imported record): no copy, the drafts are added to it
     out = rdflib.Graph()
     for s, p, o in g:
         if str(s).startswith(prefixes) or (isinstance(o, URIRef) and str(o).startswith(prefixes)):
@@ -289,7 +296,7 @@ def _cohort(store: GraphStore, g: rdflib.Graph, nct: str, items: list[dict[str, 
     )
 
     study = URIRef(study_iri(nct))
-    pathologies = conditions_to_oncotree(g, study, OncoTreeIndex(store))
+    pathologies = conditions_to_oncotree(g, study, OncoTreeIndex.of(store))
     if not pathologies:
         return
     cohort = URIRef(_cohort_prefix(nct) + "1")

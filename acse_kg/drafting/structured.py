@@ -63,7 +63,21 @@ class Mapped:
 
 
 class OncoTreeIndex:
-    """OncoTree's names, codes, NCIt and UMLS references and main types, from the store, for lookups."""
+    """OncoTree's names, codes, NCIt and UMLS references and main types, from the store, for lookups.
+
+    :meth:`of` keeps one index per OncoTree release the store holds: an import changes the
+    store (so a per-version cache would be read again for every record), never the release.
+    """
+
+    _by_release: dict[tuple[str, ...], OncoTreeIndex] = {}
+
+    @classmethod
+    def of(cls, store: GraphStore) -> OncoTreeIndex:
+        releases = tuple(sorted(str(r["r"]) for r in store.select("SELECT ?r WHERE { ?r a acse:OncoTreeRelease }")))
+        got = cls._by_release.get(releases)
+        if got is None:
+            got = cls._by_release[releases] = cls(store)
+        return got
 
     def __init__(self, store: GraphStore) -> None:
         self.names: dict[str, set[str]] = defaultdict(set)
