@@ -177,3 +177,26 @@ def test_a_drafted_result_conforms_to_the_published_schema(alk_store: GraphStore
     answer = RegistryMatcher(alk_store).match_all(luad(gene="ALK", type="fusion"))
     jsonschema.Draft202012Validator(trials_result_schema()).validate(answer)
     assert trials_result_schema()["$defs"]["MatchResult"]["properties"]["curation"]
+
+
+def basket_trial() -> dict[str, Any]:
+    """The ALK trial with two arms that each name a tumour type and an alteration (a basket trial's arms)."""
+    record = alk_trial()
+    record["protocolSection"]["armsInterventionsModule"]["armGroups"] = [
+        {"label": "Cohort A", "type": "EXPERIMENTAL", "description": "NSCLC with ALK rearrangement",
+         "interventionNames": ["Drug: Crizotinib"]},
+        {"label": "Cohort B", "type": "EXPERIMENTAL", "description": "Non-small cell lung cancer with MET amplification",
+         "interventionNames": ["Drug: Crizotinib"]},
+    ]
+    return record
+
+
+def test_arms_that_name_a_tumour_and_an_alteration_are_one_drafted_cohort_each(fresh_store: GraphStore) -> None:
+    import_study(fresh_store, basket_trial(), agent="test")
+    cohorts = read_study(fresh_store, APHP).cohorts
+    assert [(c.number, [p.code for p in c.pathologies], [g.code for g in c.genes], [a.code for a in c.accepts])
+            for c in cohorts] == [(1, ["NSCLC"], ["ALK"], ["translocation"]), (2, ["NSCLC"], ["MET"], ["amplification"])]
+    assert {c.review_state for c in cohorts} == {"draft"}
+    answer = RegistryMatcher(fresh_store).match_all(luad(gene="MET", type="amplification"))
+    (result,) = [r for r in answer["results"] if r["trial"] == APHP]
+    assert [c["cohort"] for c in result["cohorts"]] == [2] and result["curation"] == "draft"

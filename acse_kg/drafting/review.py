@@ -277,10 +277,12 @@ def _drafted(store: GraphStore, nct: str, g: rdflib.Graph, items: list[dict[str,
 
 def _cohort(store: GraphStore, g: rdflib.Graph, nct: str, items: list[dict[str, Any]], vocab: _Vocabulary,
             activity: URIRef) -> None:
-    """One drafted cohort for the whole study, so that the matcher can take it; none when no condition maps.
+    """Drafted cohorts, so that the matcher can take the study: one per arm, or one for the whole study.
 
-    Decision: a record's arms seldom say a tumour type and an alteration in words a parser can
-    trust, so the draft is one cohort whose candidacy rule is "a tumour under one of the
+    Decision: where arms (or groups) name a tumour type and an alteration (a basket or umbrella
+    trial: "Cohort A: NSCLC with ALK rearrangement"), each such arm is a cohort of that OncoTree
+    class × gene × alteration type (:func:`.structured.arm_cohorts`). Otherwise the draft is one
+    cohort (none when no condition maps) whose candidacy rule is "a tumour under one of the
     OncoTree classes the conditions, keywords and condition MeSH terms name" (see
     :mod:`.structured`), whose target genes are those of the inclusion biomarker items that
     require an alteration (a profile must carry an alteration of one of them to be a candidate),
@@ -290,13 +292,20 @@ def _cohort(store: GraphStore, g: rdflib.Graph, nct: str, items: list[dict[str, 
     """
     from .structured import (
         OncoTreeIndex,
+        arm_cohorts,
         conditions_to_oncotree,
         drug_index,
         interventions_to_drugs,
     )
 
     study = URIRef(study_iri(nct))
-    pathologies = conditions_to_oncotree(g, study, OncoTreeIndex.of(store))
+    index = OncoTreeIndex.of(store)
+    drugs = interventions_to_drugs(g, study, drug_index(store))
+    arms = arm_cohorts(g, study, index)
+    if arms:
+        _arm_cohorts(g, nct, arms, vocab, activity, drugs)
+        return
+    pathologies = conditions_to_oncotree(g, study, index)
     if not pathologies:
         return
     cohort = URIRef(_cohort_prefix(nct) + "1")
@@ -324,7 +333,7 @@ def _cohort(store: GraphStore, g: rdflib.Graph, nct: str, items: list[dict[str, 
         if (item["variable"] == "biomarker" and item["kind"] == "inclusion" and item["comparator"] == "present"
                 and item["state"] != "rejected" and vocab.genes.get(item.get("gene") or "")):
             g.add((cohort, ACSE.targetGene, URIRef(vocab.genes[item["gene"]])))
-    for m in interventions_to_drugs(g, study, drug_index(store)):
+    for m in drugs:
         g.add((cohort, ACSE.studyDrug, URIRef(m.iri)))
         why.append(f"{m.term!r} ({m.source}) -> drug {m.label} by {m.how}")
     g.add((cohort, RDFS.comment, Literal("Drafted from the record's structured fields: " + "; ".join(why) + ".", lang="en")))
@@ -423,3 +432,34 @@ def _convertible(unit: str | None, target: str | None) -> bool:
     except ValueError:
         return False
     return True
+
+
+
+def _arm_cohorts(g: rdflib.Graph, nct: str, arms: list[Any], vocab: _Vocabulary, activity: URIRef,
+                 drugs: list[Any]) -> None:
+    """One drafted cohort per arm that names a tumour type and an alteration: pathology × gene × alteration type.
+
+    Numbered by the arm's place among the arms, so a re-draft gives each the same IRI.
+    """
+    study = URIRef(study_iri(nct))
+    for arm in arms:
+        genes = [(vocab.genes[s], a) for s, a in arm.alterations if s in vocab.genes]
+        if not genes:
+            continue
+        cohort = URIRef(_cohort_prefix(nct) + str(arm.number))
+        g.add((study, ACSE.hasCohort, cohort))
+        g.add((cohort, RDF.type, ACSE.Cohort))
+        g.add((cohort, ACSE.cohortNumber, Literal(arm.number)))
+        g.add((cohort, RDFS.label, Literal(f"{arm.label} (drafted)", lang="en")))
+        g.add((cohort, PROV.wasGeneratedBy, activity))
+        for m in arm.pathologies:
+            g.add((cohort, ACSE.pathology, URIRef(m.iri)))
+        for gene, alteration in genes:
+            g.add((cohort, ACSE.targetGene, URIRef(gene)))
+            # a protein change (G12C) is a mutation
+            g.add((cohort, ACSE.acceptsAlterationType, _ALTERATION_IRI.get(alteration or "", ACSE.Mutation)))
+        for m in drugs:
+            g.add((cohort, ACSE.studyDrug, URIRef(m.iri)))
+        why = [f"{m.term!r} -> OncoTree {m.code} by {m.how}" for m in arm.pathologies]
+        why += [f"{s} {a or 'alteration'}" for s, a in arm.alterations]
+        g.add((cohort, RDFS.comment, Literal(f"Drafted from the arm {arm.label!r}: " + "; ".join(why) + ".", lang="en")))

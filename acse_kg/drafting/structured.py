@@ -31,6 +31,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import ClassVar
 
 import rdflib
 from rdflib import RDF, RDFS, URIRef
@@ -69,7 +70,7 @@ class OncoTreeIndex:
     store (so a per-version cache would be read again for every record), never the release.
     """
 
-    _by_release: dict[tuple[str, ...], OncoTreeIndex] = {}
+    _by_release: ClassVar[dict[tuple[str, ...], OncoTreeIndex]] = {}
 
     @classmethod
     def of(cls, store: GraphStore) -> OncoTreeIndex:
@@ -180,4 +181,43 @@ def interventions_to_drugs(g: rdflib.Graph, study: URIRef, drugs: dict[str, tupl
                 seen.add(hit[0])
                 out.append(Mapped(name, "intervention", hit[0], hit[1], hit[1], hit[2]))
                 break
+    return out
+
+
+@dataclass(frozen=True)
+class ArmCohort:
+    """An arm (or group) that names a tumour type and an alteration: one basket of a basket or umbrella trial."""
+
+    number: int
+    label: str
+    pathologies: tuple[Mapped, ...]
+    alterations: tuple[tuple[str, str | None], ...]  # (HGNC symbol, alteration: mutation, fusion ... or a protein change)
+
+
+def arm_cohorts(g: rdflib.Graph, study: URIRef, index: OncoTreeIndex) -> list[ArmCohort]:
+    """The study's arms whose label and description name a tumour type and a gene's alteration, in arm order.
+
+    Read with the criteria parser's own biomarker rules (a gene and an alteration, the tumour
+    types named in the same clause), so "Cohort A: NSCLC with ALK rearrangement" is NSCLC ×
+    ALK fusion; an arm naming only a drug ("Arm A: Palbociclib 125 mg") is none.
+    """
+    from .parser import draft_bullet
+    from .sections import Bullet
+
+    out = []
+    arms = sorted(g.objects(study, ACSE.hasArm), key=lambda a: (int(str(g.value(a, ACSE.position) or 0)), str(a)))
+    for n, arm in enumerate(arms, start=1):
+        label = str(g.value(arm, RDFS.label) or "")
+        text = ". ".join(t for t in (label, str(g.value(arm, ACSE.description) or "")) if t)
+        items = [i for i in draft_bullet(Bullet(0, "inclusion", 0, None, text, 0, len(text)))
+                 if i.variable == "biomarker" and i.comparator == "present" and i.gene]
+        tumours: dict[str, Mapped] = {}
+        for it in items:
+            for words in re.split(r"[;,]\s*", it.condition or ""):
+                for c, how in index.lookup(words) if words else []:
+                    code, name = index.info[c]
+                    tumours.setdefault(c, Mapped(words, "arm", c, code, name, how))
+        if items and tumours:
+            alts = tuple(dict.fromkeys((i.gene or "", i.alteration) for i in items))
+            out.append(ArmCohort(n, label or f"arm {n}", tuple(tumours.values()), alts))
     return out
