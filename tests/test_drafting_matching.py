@@ -188,6 +188,8 @@ def basket_trial() -> dict[str, Any]:
         {"label": "Cohort B", "type": "EXPERIMENTAL", "description": "Non-small cell lung cancer with MET amplification",
          "interventionNames": ["Drug: Crizotinib"]},
     ]
+    record["protocolSection"]["eligibilityModule"]["eligibilityCriteria"] = (
+        "Inclusion Criteria:\n\n* ECOG performance status 0 to 2\n")  # the alteration is the arm's, not common to all
     return record
 
 
@@ -200,3 +202,4 @@ def test_arms_that_name_a_tumour_and_an_alteration_are_one_drafted_cohort_each(f
     answer = RegistryMatcher(fresh_store).match_all(luad(gene="MET", type="amplification"))
     (result,) = [r for r in answer["results"] if r["trial"] == APHP]
     assert [c["cohort"] for c in result["cohorts"]] == [2] and result["curation"] == "draft"
+    assert result["cohorts"][0]["verdict"] == "eligible"
