@@ -22,6 +22,7 @@ import rdflib
 from rdflib import URIRef
 from rdflib.term import Node
 
+from .errors import AcseError
 from .loader import study_graph_name
 from .namespaces import PREFIXES, compact_iri, study_iri
 from .store import GraphStore, has_graph
@@ -31,7 +32,7 @@ __all__ = ["LOG_GRAPH", "HistoryError", "Version", "diff_versions", "edit_study"
            "list_versions", "replace_study", "same_graph", "version_graph", "version_iri"]
 
 
-class HistoryError(LookupError):
+class HistoryError(AcseError, LookupError):
     """No such study or version; the message says which."""
 
 

@@ -34,6 +34,7 @@ import pyoxigraph as ox
 import rdflib
 from rdflib.term import Node
 
+from .errors import AcseError
 from .namespaces import BASE, PREFIXES, sparql_prologue
 
 GRAPH_PREFIX = BASE + "id/graph/"
@@ -45,7 +46,7 @@ MEMORY = "memory"
 ENV_VAR = "ACSE_KG_STORE"
 
 
-class StoreError(Exception):
+class StoreError(AcseError):
     """A store could not be opened or written; the message says why."""
 
 
@@ -53,7 +54,7 @@ class WriteConflict(StoreError):
     """A write's :class:`Claim` was already taken by another writer: nothing was written."""
 
 
-class QuerySyntaxError(ValueError):
+class QuerySyntaxError(AcseError, ValueError):
     """A SPARQL query or update did not parse; the message is the parser's."""
 
 

@@ -40,9 +40,10 @@ from acse_kg.namespaces import NCT_HINT, is_nct, normalise_nct
 from acse_kg.record_check import CheckError, ReasonerFailed, check_study
 from acse_kg.store import GraphStore, StoreError
 
-from .deps import get_store
+from .deps import get_store, require_admin
+from .reasoner import reasoned_check
 from .negotiation import choose
-from .query_pool import QueryFailed, QueryRequest, QueryTimeout, ResultTooLarge
+from .query_pool import QueryFailed, QueryRequest, QueryTimeout, ResultTooLarge, WorkerDied
 
 router = APIRouter()
 
@@ -88,7 +89,7 @@ def _pool_select(request: Request, store: GraphStore) -> Select:
     def run(query: str) -> list[dict[str, str]]:
         try:
             _, body = pool.run(QueryRequest(query, "json", None))
-        except (QueryTimeout, ResultTooLarge) as exc:
+        except (QueryTimeout, ResultTooLarge, WorkerDied) as exc:
             raise SearchBudgetExceeded(str(exc)) from None
         except QueryFailed as exc:  # the search writes its own SPARQL: a failure is ours, not the caller's
             raise RuntimeError(f"the search query failed: {exc}") from exc
@@ -199,7 +200,7 @@ def get_study(
     if csv:
         return Response(write_csv([study], columns, header=True), media_type="text/csv; charset=utf-8")
     if fmt == "fhir.json":
-        return Response(research_study_json(study), media_type=FHIR_JSON)
+        return Response(research_study_json(study, store), media_type=FHIR_JSON)
     return project(study, fields) if fields else study
 
 
@@ -247,7 +248,7 @@ def get_research_study(nct_id: str, request: Request, store: GraphStore = Depend
         study = export_study(store, nct, full_text=True)
     except StudyNotFound as exc:
         return Response(operation_outcome("not-found", str(exc)), status_code=404, media_type=FHIR_JSON)
-    return Response(research_study_json(study), media_type=FHIR_JSON)
+    return Response(research_study_json(study, store), media_type=FHIR_JSON)
 
 
 @router.get("/api/v2/studies")
@@ -481,8 +482,10 @@ def get_check(nct: str, request: Request, store: GraphStore = Depends(get_store)
     flag = request.query_params.get("reason", "false").lower()
     if flag not in ("true", "false"):
         return _error(400, f"reason: true or false, not {flag!r}")
+    if flag == "true":
+        require_admin(request, "the OWL reasoner (reason=true)")
     try:
-        findings = check_study(store, nct, reason=flag == "true")
+        findings = reasoned_check(store, nct) if flag == "true" else check_study(store, nct)
     except CheckError as exc:
         return _error(404, str(exc))
     except ReasonerFailed as exc:

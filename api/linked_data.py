@@ -20,7 +20,7 @@ from typing import Any
 import pyoxigraph as ox
 import rdflib
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, VOID
 from starlette.concurrency import run_in_threadpool
 
@@ -31,6 +31,7 @@ from acse_kg.namespaces import ACSE, BASE, PREFIXES, compact_iri
 from acse_kg.paths import ONTOLOGY_DIR
 from acse_kg.store import GraphStore, is_live_graph
 
+from .errors import ApiError
 from .negotiation import CONTENT_TYPE, RDF_MEDIA, choose
 
 router = APIRouter(tags=["linked data"])
@@ -74,10 +75,8 @@ def _negotiate(request: Request, rdf_first: bool = False) -> str | None:
     return choose(request.headers.get("accept"), _LD_MEDIA_RDF_FIRST if rdf_first else _LD_MEDIA)
 
 
-def _not_acceptable() -> PlainTextResponse:
-    return PlainTextResponse(
-        "no acceptable format; this resource is offered as: " + ", ".join(_LD_MEDIA) + "\n", status_code=406
-    )
+def _not_acceptable() -> ApiError:
+    return ApiError("no acceptable format; this resource is offered as: " + ", ".join(_LD_MEDIA), status=406)
 
 
 def _qname(iri: str) -> str:
@@ -200,10 +199,10 @@ def resource_html(
 async def resource(request: Request, path: str, format: str | None = None) -> Response:
     iri = BASE + "id/" + path
     if not _valid_iri(iri):
-        return PlainTextResponse(f"not a registry IRI: {iri}\n", status_code=404)
+        raise ApiError(f"not a registry IRI: {iri}", status=404)
     fmt = format if format in RDFLIB_FORMAT or format == "html" else _negotiate(request)
     if fmt is None:
-        return _not_acceptable()
+        raise _not_acceptable()
     store: GraphStore = request.app.state.store
 
     def describe() -> tuple[bool, rdflib.Graph, rdflib.Graph, str | None]:
@@ -220,7 +219,7 @@ async def resource(request: Request, path: str, format: str | None = None) -> Re
 
     known, out, inc, study = await run_in_threadpool(describe)
     if not known:
-        return PlainTextResponse(f"unknown IRI: {iri}\n", status_code=404)
+        raise ApiError(f"unknown IRI: {iri}", status=404)
     headers = {"Vary": "Accept", "Link": f'<{iri}>; rel="canonical"'}
     if fmt == "html":
         return HTMLResponse(resource_html(iri, out, inc, page_href(path), study), headers=headers)
@@ -419,11 +418,11 @@ def _preface(iri: str, parts: dict[str, rdflib.Graph], examples: list[dict[str, 
 async def _ontology_response(request: Request, iri: str, format: str | None) -> Response:
     fmt = format if format in RDFLIB_FORMAT or format == "html" else _negotiate(request)
     if fmt is None:
-        return _not_acceptable()
+        raise _not_acceptable()
     store: GraphStore = request.app.state.store
     g = await run_in_threadpool(_cache.get, store, "ontology-graph", lambda: _ontology_graph(store))
     if len(g) == 0:
-        return PlainTextResponse("the store holds no ontology\n", status_code=404)
+        raise ApiError("the store holds no ontology", status=404)
     versioned = g.value(None, OWL.versionIRI, rdflib.URIRef(iri))
     if versioned is not None:  # the version IRI (ontology/0.1.0) is served as the ontology it versions
         iri = str(versioned)
@@ -432,7 +431,7 @@ async def _ontology_response(request: Request, iri: str, format: str | None) -> 
         # The core's document is where every acse: term (a hash IRI under /ontology) is defined: all of it.
         part = g if iri == ONTOLOGY_IRI else split_ontology(g).get(iri)
         if part is None:
-            return _unknown_ontology(g, iri)
+            raise _unknown_ontology(g, iri)
         return _rdf_response(_copy(part), fmt, headers)
     from .sparql import example_queries
 
@@ -440,13 +439,13 @@ async def _ontology_response(request: Request, iri: str, format: str | None) -> 
         _cache.get, store, "ontology-docs", lambda: ontology_docs(g, example_queries(), nav_study(store))
     )
     if iri not in docs:
-        return _unknown_ontology(g, iri)
+        raise _unknown_ontology(g, iri)
     return HTMLResponse(docs[iri], headers=headers)
 
 
-def _unknown_ontology(g: rdflib.Graph, iri: str) -> PlainTextResponse:
+def _unknown_ontology(g: rdflib.Graph, iri: str) -> ApiError:
     known = sorted(ontology_doc_path(str(o)) for o in g.subjects(RDF.type, OWL.Ontology))
-    return PlainTextResponse(f"no ontology {iri}; this registry has: {', '.join(known)}\n", status_code=404)
+    return ApiError(f"no ontology {iri}; this registry has: {', '.join(known)}", status=404)
 
 
 @router.get("/ontology", summary="The ontology: HTML documentation (pyLODE) or RDF by Accept")
@@ -463,7 +462,7 @@ async def ontology_extension(request: Request, name: str, format: str | None = N
 @router.get("/dumps/{name}", summary="The whole graph, gzipped (Turtle, N-Triples, JSON-LD; N-Quads with history)")
 async def dump(request: Request, name: str) -> Response:
     if name not in DUMPS:
-        return PlainTextResponse(f"no dump {name!r}; available: {', '.join(DUMPS)}\n", status_code=404)
+        raise ApiError(f"no dump {name!r}; available: {', '.join(DUMPS)}", status=404)
     fmt, history = DUMPS[name]
     store: GraphStore = request.app.state.store
 
@@ -521,7 +520,7 @@ def void_graph(store: GraphStore) -> rdflib.Graph:
 async def void(request: Request) -> Response:
     fmt = _negotiate(request, rdf_first=True)
     if fmt is None:
-        return _not_acceptable()
+        raise _not_acceptable()
     store: GraphStore = request.app.state.store
     g = await run_in_threadpool(_cache.get, store, "void", lambda: void_graph(store))
     if fmt == "html":

@@ -95,12 +95,16 @@ def brute_force(members: list[Criterion], facts: dict[str, Any], dx: frozenset[s
     pools = []
     for f in missing:
         pool = grid(f, [c for c in comps if c.variable.field == f])
+        sources: list[set[float]] = []
         for (src, dst), table in correspond.items():  # a known scale bounds a missing one it corresponds to
             if dst == f and facts.get(src) is not None and float(facts[src]) in table:
                 lo, hi = table[float(facts[src])]
                 pool = [v for v in pool if lo <= v <= hi] + [lo, hi]
             if src == f and facts.get(dst) is not None:
-                pool = [k for k, (lo, hi) in table.items() if lo <= float(facts[dst]) <= hi] or pool
+                sources.append({k for k, (lo, hi) in table.items() if lo <= float(facts[dst]) <= hi})
+        consistent = set.intersection(*sources) if sources else set()
+        if consistent:  # known scales that contradict each other constrain nothing
+            pool = sorted(consistent)
         pools.append(pool)
     outcomes = set()
     for values in itertools.product(*pools):
@@ -225,3 +229,42 @@ def test_an_unknown_names_the_fields_that_would_settle_it_and_the_cohort_collect
 def test_the_reasons_of_an_ineligible_cohort_are_its_unmet_criteria(matcher: Matcher) -> None:
     (c5,) = matcher.match(profile_of({"labs.anc": 0.5}, "LUAD", 54))["cohorts"]
     assert c5["verdict"] == "ineligible" and c5["reasons"] == ["inc-06-anc"]
+
+
+def test_notes_agree_with_verdicts_over_many_random_profiles(matcher: Matcher) -> None:
+    """A note never says what the cohorts' verdicts contradict: an exclusion named in the notes is not
+    'not excluded' in a cohort listed, a cohort said to be closed is not eligible, and an eligible
+    cohort has no unmet criterion."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from bench.bench_matching import make_profiles
+
+    for p in make_profiles(2000, seed=7):
+        result = matcher.match(p)
+        for note in result["notes"]:
+            if "is excluded by the protocol: " in note:
+                text = note.split("is excluded by the protocol: ", 1)[1]
+                for c in result["cohorts"]:
+                    for item in c["criteria"]:
+                        if item["text"] == text:
+                            assert item["finding"] != "not excluded", (p["id"], note, c["cohort"])
+            if note.startswith("cohort ") and "is not open" in note:
+                number = int(note.split()[1])
+                assert all(c["verdict"] == "ineligible" for c in result["cohorts"] if c["cohort"] == number)
+        for c in result["cohorts"]:
+            statuses = {x["status"] for x in c["criteria"]}
+            expected = "ineligible" if "not_met" in statuses else "unknown" if "unknown" in statuses else "eligible"
+            assert c["verdict"] == expected, (p["id"], c["cohort"])
+            assert set(c["reasons"]) <= {x["id"] for x in c["criteria"]}
+
+
+def test_a_bullet_its_computable_part_decides_is_not_to_be_confirmed(matcher: Matcher) -> None:
+    """A positive HIV/hepatitis history settles 'HIV-positive ... or any other uncontrolled infection'."""
+    def confirm(hiv: bool) -> list[str]:
+        (c5,) = matcher.match(profile_of({"history.hiv_or_hepatitis": hiv}, "LUAD", 54))["cohorts"]
+        return [t for t in c5["to_confirm"] if t.startswith("HIV-positive")]
+
+    assert confirm(True) == []
+    assert len(confirm(False)) == 1  # "any other uncontrolled infection" is still to be confirmed

@@ -107,6 +107,9 @@ def test_the_gene_index_asks_only_the_trials_a_profile_can_enter() -> None:
     store = open_store("memory")
     add_copies(store, 30, [NCT])
     reg = RegistryMatcher(store)
+    assert reg._compiled == {}  # indexed from one query: no study read or compiled yet
+    reg.match_all(lung_met())
+    assert 0 < len(reg._compiled) < 10  # only the studies the profile could enter
     assert len(reg.studies) == 31
     p = reg.parse(lung_met())
     facts, alts = reg.vocab.facts(p)

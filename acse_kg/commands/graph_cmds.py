@@ -7,6 +7,7 @@ input such as a malformed query), never a traceback.
 
 from __future__ import annotations
 
+import errno
 import re
 import sys
 from enum import Enum
@@ -15,8 +16,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..errors import AcseError
 from ..namespaces import compact_iri
-from ..sparql_safety import first_keyword
+from ..sparql_safety import QueryTooDeep, check_nesting, first_keyword, unknown_prefix_message
 from ..rdf_io import serialize_rdf
 from ..store import GraphStore, QuerySyntaxError, StoreError
 from .common import StoreOption, fail, get_store
@@ -60,13 +62,24 @@ def read_query(query_or_file: str) -> str:
         return sys.stdin.read()
     path = Path(query_or_file)
     try:
-        if len(query_or_file) < 4096 and "\n" not in query_or_file and path.is_file():
+        if _could_be_a_path(query_or_file) and path.is_file():
             return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:  # too long for a file name: it is the query itself
+            fail(f"cannot read query file {query_or_file}: {exc.strerror or exc}")
+    except UnicodeDecodeError as exc:
         fail(f"cannot read query file {query_or_file}: {exc}")
     if re.fullmatch(r"\S+\.(rq|sparql)", query_or_file):
         fail(f"no such query file: {query_or_file}")
     return query_or_file
+
+
+def _could_be_a_path(text: str) -> bool:
+    """Whether ``text`` can name a file at all: no line break, no name longer than the
+    filesystem allows (255 bytes), no path longer than PATH_MAX. Anything else is a query."""
+    if "\n" in text or len(text.encode("utf-8", "surrogatepass")) >= 4096:
+        return False
+    return all(len(part.encode("utf-8", "surrogatepass")) <= 255 for part in Path(text).parts)
 
 
 def _compact(iri: str) -> str:
@@ -97,7 +110,7 @@ def format_table(variables: list[str], rows: list[dict[str, object]]) -> str:
     return "\n".join(out) + "\n"
 
 
-class GraphFormatError(ValueError):
+class GraphFormatError(AcseError, ValueError):
     """A graph result (CONSTRUCT, DESCRIBE) asked for in a table format."""
 
 
@@ -167,6 +180,12 @@ def register(app: typer.Typer) -> None:
             fail("empty query")
         if query_form(query) in UPDATE_KEYWORDS:
             fail("this is a SPARQL update; acse-kg sparql runs queries only (SELECT, ASK, CONSTRUCT, DESCRIBE)")
+        try:
+            check_nesting(query)  # before any parser: thousands of levels overflow the engine's stack
+        except QueryTooDeep as exc:
+            fail(f"malformed query: {exc}")
+        if (unknown := unknown_prefix_message(query)) is not None:
+            fail(f"malformed query: {unknown}")
         st = _open(store)
         try:
             out = run_query(st, query, format)
@@ -207,7 +226,7 @@ def register(app: typer.Typer) -> None:
                 if format is ExportFormat.fhir:
                     from ..ctgov.fhir_study import research_study_json
 
-                    study = json.loads(research_study_json(study))
+                    study = json.loads(research_study_json(study, st))  # with a Group per cohort
                 body = (json.dumps(study, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
             else:
                 body = st.dump(format.value, include_history=False)  # Turtle with the registry's prefixes

@@ -25,11 +25,12 @@ from __future__ import annotations
 import csv
 import io
 from typing import Any, Callable, Iterable
+from ..errors import AcseError
 
 STUDY_URL = "https://clinicaltrials.gov/study/"
 
 
-class CsvError(ValueError):
+class CsvError(AcseError, ValueError):
     """A ``fields`` value naming no CSV column."""
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Callable, Union
+from ..errors import AcseError
 
 #: How deeply a query may nest (parentheses, NOT, AREA): far more than a person writes.
 MAX_DEPTH = 64
@@ -30,7 +31,7 @@ MAX_DEPTH = 64
 MAX_TERMS = 200
 
 
-class EssieError(ValueError):
+class EssieError(AcseError, ValueError):
     """The query is not well formed (unbalanced parentheses, an operator without operand ...)."""
 
 

@@ -16,6 +16,7 @@ so it cannot tell which studies have them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from ..errors import AcseError
 
 #: facet id -> option key -> the (piece, value) tests any of which selects a study.
 FACETS: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
@@ -76,7 +77,7 @@ NOT_HELD = {
 }
 
 
-class FacetError(ValueError):
+class FacetError(AcseError, ValueError):
     """An aggFilters value that names an unknown facet or option."""
 
 

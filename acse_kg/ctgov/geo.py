@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+from ..errors import AcseError
 from ..namespaces import sparql_string
 
 EARTH_RADIUS_KM = 6371.0088  # the mean Earth radius (IUGG)
@@ -32,7 +33,7 @@ PATTERN = re.compile(r"distance\((-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?),(\d+(?:\.\d
 SITE_POINT = "acse:site/acse:locationGeoPoint"
 
 
-class GeoError(ValueError):
+class GeoError(AcseError, ValueError):
     """The filter.geo value is not ``distance(lat,lon,radius)`` with a real point."""
 
 

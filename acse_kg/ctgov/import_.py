@@ -25,6 +25,7 @@ import rdflib.collection
 from rdflib import RDF, RDFS, XSD, Literal, URIRef
 from rdflib.term import Node
 
+from ..errors import AcseError
 from ..loader import study_graph_name
 from ..namespaces import ACSE, DCTERMS, NCT_HINT, SKOS, is_nct, study_iri
 from ..store import GraphStore
@@ -35,7 +36,7 @@ from .spec import ENUM_CLASSES, generic_fields, protocol_modules
 MESH_IRI = "http://id.nlm.nih.gov/mesh/"
 
 
-class ImportRefused(ValueError):
+class ImportRefused(AcseError, ValueError):
     """The record breaks the spec (or cannot be mapped); nothing was stored."""
 
     def __init__(self, problems: list[Problem]) -> None:

@@ -29,6 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ..errors import AcseError
 from .spec import CORE_KEYS, property_name
 
 METADATA_PATH = Path(__file__).with_name("studies-metadata.json")
@@ -232,7 +233,7 @@ def pieces() -> dict[str, Piece]:
     return out
 
 
-class UnknownPiece(LookupError):
+class UnknownPiece(AcseError, LookupError):
     """A name that is not a piece of the ClinicalTrials.gov record."""
 
 

@@ -43,6 +43,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
+from ..errors import AcseError
 from ..loader import STUDY_GRAPH_PREFIX
 from ..namespaces import normalise_nct, sparql_string
 from ..store import GraphStore
@@ -83,7 +84,7 @@ KNOWN = frozenset({*AREAS, *WHOLE_RECORD, *(f"{kind}.{name}" for kind in ("filte
 Select = Callable[[str], list[dict[str, str]]]
 
 
-class QueryError(ValueError):
+class QueryError(AcseError, ValueError):
     """A parameter is malformed; the message names it."""
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from jsonschema import FormatChecker
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
+from ..errors import AcseError
 from .spec import spec
 
 
@@ -153,7 +154,7 @@ def validate_instance(instance: Any, schema_name: str) -> list[Problem]:
     return sorted(problems, key=lambda p: (p.path, p.message))
 
 
-class NotInSpec(LookupError):
+class NotInSpec(AcseError, LookupError):
     """The spec documents no such answer (path, method, status, media type)."""
 
 

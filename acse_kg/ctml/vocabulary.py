@@ -8,13 +8,12 @@ them. Genes, tumour types, drugs, frequencies and enumerated individuals are
 the registry's: they are looked up in the store (the OncoTree release loaded in
 every store, the ontology's individuals; vocabulary, never a study's record)
 and, for gene symbols the store does
-not describe, in the HGNC symbol list shipped beside this module
-(``hgnc_symbols.tsv``, origin in ``ORIGIN.md``).
+not describe, in the registry's HGNC symbol list (``vocab/hgnc_symbols.tsv``,
+origin in ``vocab/ORIGIN.md``).
 """
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -26,7 +25,6 @@ from ..model import Variable, read_variables
 from ..store import GraphStore
 
 HERE = Path(__file__).resolve().parent
-HGNC_SYMBOLS = HERE / "hgnc_symbols.tsv"
 
 #: variant_category values and the alteration type each stands for (None: any alteration).
 VARIANT_CATEGORIES: dict[str, str | None] = {
@@ -106,9 +104,13 @@ DECLARED_VARIABLES: dict[str, tuple[str, tuple[str, ...]]] = {
 
 @lru_cache(maxsize=1)
 def hgnc_symbols() -> dict[str, str]:
-    """HGNC approved symbol -> HGNC id, from the shipped list (read once)."""
-    with HGNC_SYMBOLS.open(encoding="utf-8", newline="") as fh:
-        return {r["Approved Symbol"]: r["HGNC ID"] for r in csv.DictReader(fh, delimiter="\t")}
+    """HGNC approved symbol -> HGNC id, from the registry's one HGNC symbol file (read once).
+
+    The file and its origin are :mod:`acse_kg.matching.gene_symbols`'s (``vocab/hgnc_symbols.tsv``).
+    """
+    from ..matching.gene_symbols import gene_symbols
+
+    return {sym: hid for sym, hid in gene_symbols().approved.values()}
 
 
 @dataclass(frozen=True)

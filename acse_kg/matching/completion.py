@@ -113,8 +113,15 @@ class Group:
                     if rng is not None:
                         lo, hi = rng
                         pool = [v for v in pool if lo <= v <= hi] + [lo, hi]
-                elif c.source == f and facts.get(c.target) is not None:
-                    pool = c.sources_for(float(facts[c.target])) or pool
+            # A missing source scale keeps to the values every known scale corresponds to; scales that
+            # contradict each other (Karnofsky 0 beside Lansky 50) constrain nothing.
+            allowed: set[float] | None = None
+            for c in self.correspondences:
+                if c.source == f and facts.get(c.target) is not None:
+                    here = set(c.sources_for(float(facts[c.target])))
+                    allowed = here if allowed is None else allowed & here
+            if allowed:
+                pool = sorted(allowed)
             pools.append(pool)
         for values in itertools.product(*pools):
             yield dict(zip(missing, values))

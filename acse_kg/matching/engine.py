@@ -18,6 +18,7 @@ contract. Each cohort's explanations are built by one generated function
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,7 @@ from typing import Any
 import orjson
 
 from ..derived import DerivedCache
-from ..model import ModelError, Study, read_study, read_variables, structured_studies
+from ..model import ModelError, Study, cohort_keys, read_study, read_variables, structured_studies
 from ..namespaces import ID, NCT_HINT, normalise_nct
 from ..store import GraphStore
 from .candidates import Basket, CandidateFinder, Taxonomy, pair_set
@@ -35,6 +36,7 @@ from .profile import ProfileError, ProfileModel
 from .profile_schema import profile_schema
 from .rules import (
     ALTS,
+    DX_CLASS,
     DRUGS,
     DX,
     VARIANTS,
@@ -148,6 +150,7 @@ class Vocabulary:
             alts.append((gene, t))  # type: ignore[arg-type]
             shown.append(f"{sym} {word}" + (f" {protein}" if protein else ""))
         f[DX] = self.taxonomy.ancestors(dx)
+        f[DX_CLASS] = dx
         f[ALTS] = pair_set(alts)
         f[VARIANTS] = tuple(variants)
         # The drugs given before: a set when the profile lists its prior therapies or a history flag
@@ -216,7 +219,7 @@ class _CohortPlan:
 
     cohort: Basket
     criteria: list[tuple[int, dict[str, Any]]]  # (index into StudyMatcher.decidable, static fields)
-    to_confirm: list[tuple[Callable[[Facts], Any] | None, str]]  # (applies-when function, text)
+    to_confirm: list[tuple[Callable[[Facts], Any] | None, str, tuple[int, ...]]]  # (applies-when, text, parts)
     open_item: dict[str, Any]
     rule_item: dict[str, Any] | None
     key: tuple[str, ...]
@@ -265,7 +268,13 @@ class StudyMatcher:
         # A criterion no field decides is to be confirmed, unless its condition is known false
         # (e.g. "for patients with a cerebral disease ..." for a patient without one).
         pending = [c for c in self.criteria if not c.computable and c.applies_to(cohort.iri)]
-        confirm = [(self._conditions[c.iri] if c.applies_when is not None else None, c.text) for c in pending]
+        # A bullet whose computable parts are decided as failing is decided as a whole (a positive HIV
+        # history settles "HIV ... or any other uncontrolled infection"): it is not to be confirmed then.
+        position = {i: n for n, (i, _) in enumerate(crit)}
+        parts = {c.iri: tuple(position[i] for i, d in enumerate(self.decidable)
+                              if d.component_of == c.iri and i in position) for c in pending}
+        confirm = [(self._conditions[c.iri] if c.applies_when is not None else None, c.text, parts[c.iri])
+                   for c in pending]
         key = tuple(self.decidable[i].iri for i, _ in crit) + ("|",) + tuple(c.iri for c in pending)
         observed = cohort.status.label if cohort.status and cohort.status.label else (
             "open" if cohort.is_open else "closed")
@@ -363,7 +372,9 @@ class StudyMatcher:
                 items, statuses = plan.explain(facts)
                 worst = self._settle(plan, items, statuses, facts, decided) if "unknown" in statuses else (
                     2 if "not_met" in statuses else 0)
-                confirm = [text for cond, text in plan.to_confirm if cond is None or cond(facts) is not False]
+                confirm = [text for cond, text, parts in plan.to_confirm
+                           if (cond is None or cond(facts) is not False)
+                           and not any(items[n]["status"] == "not_met" for n in parts)]
                 done = shared[plan.key] = (items, worst, confirm)
             items, worst, confirm = done
             cohort = basket.model
@@ -418,32 +429,51 @@ class RegistryMatcher:
     """Every matchable study of the registry, and an index from gene to the studies that can take it."""
 
     def __init__(self, store: GraphStore, ncts: list[str] | None = None) -> None:
+        self.store = store
         self.vocab = vocabulary_for(store)
-        self.studies: dict[str, StudyMatcher] = {}
+        keys = [k for k in cohort_keys(store) if ncts is None or k.nct in ncts]
+        #: The matchable studies, by NCT number; each is read and compiled when a profile first can enter it.
+        self.ncts = sorted({k.nct for k in keys})
+        self._compiled: dict[str, StudyMatcher | None] = {}
         self.skipped: dict[str, str] = {}
-        for nct in (ncts if ncts is not None else structured_studies(store)):
-            try:
-                self.studies[nct] = StudyMatcher(read_study(store, nct), self.vocab)
-            except ModelError as exc:  # one malformed study must not take matching down for all
-                self.skipped[nct] = str(exc)
+        self._lock = threading.Lock()
         # The index: (gene, alteration type, pathology) of every cohort -> (age band, study). A rule
         # cohort is keyed by its genes alone; a cohort that names no gene is asked about every profile.
-        self.index: dict[tuple[str, str | None, str | None], list[tuple[float, float, StudyMatcher]]] = {}
-        self.always: list[StudyMatcher] = []
-        for m in self.studies.values():
-            for b in m.cohorts:
-                lo = b.min_age if b.min_age is not None else float("-inf")
-                hi = b.max_age if b.max_age is not None else float("inf")
-                if not b.genes:
-                    if m not in self.always:
-                        self.always.append(m)
-                    continue
-                keys = ([(g, None, None) for g in b.genes] if b.rule is not None else
-                        [(g, t, p) for g in b.genes for t in b.accepts for p in b.pathologies])
-                for k in keys:
-                    entries = self.index.setdefault(k, [])
-                    if (lo, hi, m) not in entries:
-                        entries.append((lo, hi, m))
+        self.index: dict[tuple[str, str | None, str | None], list[tuple[float, float, str]]] = {}
+        self.always: list[str] = []
+        for k in keys:
+            lo = k.min_age if k.min_age is not None else float("-inf")
+            hi = k.max_age if k.max_age is not None else float("inf")
+            if not k.genes:
+                if k.nct not in self.always:
+                    self.always.append(k.nct)
+                continue
+            index_keys = ([(g, None, None) for g in k.genes] if k.ruled else
+                          [(g, t, p) for g in k.genes for t in k.types for p in k.pathologies])
+            for key in index_keys:
+                entries = self.index.setdefault(key, [])
+                if (lo, hi, k.nct) not in entries:
+                    entries.append((lo, hi, k.nct))
+
+    def study(self, nct: str) -> StudyMatcher | None:
+        """The compiled matcher of one study, built on first use (None for a study that cannot be read)."""
+        got = self._compiled.get(nct, False)
+        if got is not False:
+            return got  # type: ignore[return-value]
+        with self._lock:
+            if nct not in self._compiled:
+                try:
+                    self._compiled[nct] = StudyMatcher(read_study(self.store, nct), self.vocab)
+                except ModelError as exc:  # one malformed study must not take matching down for all
+                    self.skipped[nct] = str(exc)
+                    self._compiled[nct] = None
+            return self._compiled[nct]
+
+    @property
+    def studies(self) -> dict[str, StudyMatcher]:
+        """Every matchable study compiled (for checks and tests: matching compiles what it needs)."""
+        out = {nct: self.study(nct) for nct in self.ncts}
+        return {k: v for k, v in out.items() if v is not None}
 
     def parse(self, profile: ProfileModel | bytes | str | dict[str, Any]) -> ProfileModel:
         return self.vocab.parse(profile)  # type: ignore[no-any-return]
@@ -455,14 +485,15 @@ class RegistryMatcher:
         diagnosis, and its genes alone (for rule cohorts): a handful of lookups whatever
         the number of trials.
         """
-        seen: dict[str, StudyMatcher] = {m.trial: m for m in self.always}
+        seen: set[str] = set(self.always)
         index = self.index
         for g, t in alts:
             for k in [(g, None, None), *((g, t, a) for a in facts[DX])]:
-                for lo, hi, m in index.get(k, ()):
+                for lo, hi, nct in index.get(k, ()):
                     if lo <= age < hi:
-                        seen.setdefault(m.trial, m)
-        return [seen[k] for k in sorted(seen)]
+                        seen.add(nct)
+        out = [self.study(nct) for nct in sorted(seen)]
+        return [m for m in out if m is not None]
 
     def match_all(self, profile: ProfileModel | bytes | str | dict[str, Any]) -> dict[str, Any]:
         """One profile against every matchable study: per-trial v1 results, best first.
@@ -481,7 +512,7 @@ class RegistryMatcher:
                 notes.extend(f"{m.trial}: {n}" for n in r["notes"])
         results.sort(key=_trial_rank)
         if not results:
-            n = len(self.studies)
+            n = len(self.ncts)
             notes.insert(0, f"no cohort of the registry's {n} matchable trial{'' if n == 1 else 's'} takes this profile")
         return {"profile_id": p.id, "results": results, "notes": notes}
 
@@ -563,7 +594,7 @@ def match_line(matcher: Matcher | RegistryMatcher, line: bytes, lineno: int) -> 
             return matcher.match_all_json(line), True
         return matcher.match_json(line), True
     except ProfileError as exc:
-        return orjson.dumps({"id": exc.profile_id, "line": lineno, "error": exc.as_dict()}), False
+        return orjson.dumps({"id": exc.profile_id, "line": lineno, "error": exc.as_dict(), "errors": exc.errors}), False
 
 
 _matchers = DerivedCache()

@@ -16,6 +16,7 @@ software deciding eligibility must not guess.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -210,7 +211,7 @@ def _read_variables(store: GraphStore) -> dict[str, Variable]:
 
 # ------------------------------------------------------------------ reading
 #: Properties whose objects are vocabulary terms the pages and matcher need labels and codes for.
-_TERM_PROPS = (ACSE.pathology, ACSE.targetGene, ACSE.acceptsAlterationType, ACSE.allowsCoAlterationType,
+_TERM_PROPS = (ACSE.pathology, ACSE.excludedPathology, ACSE.targetGene, ACSE.acceptsAlterationType, ACSE.allowsCoAlterationType,
                ACSE.cohortKind, ACSE.cohortStatus, ACSE.tumourType, ACSE.gene, ACSE.alterationType,
                ACSE.fusionPartner, ACSE.targetsGene, ACSE.frequency, ACSE.route, ACSE.overallStatus,
                ACSE.armType, ACSE.interventionType, ACSE.drug, ACSE.studyDrug, ACSE.comparator)
@@ -402,6 +403,7 @@ class _Reader:
             max_patients=int(max_p) if max_p is not None else None,
             rule=self.one_expr(node, ACSE.cohortRule),
             drugs=self._terms(node, ACSE.studyDrug),
+            excluded_pathologies=self._terms(node, ACSE.excludedPathology),
             review_state="draft" if any("DraftingActivity" in g.types(a) for a in g.all(node, PROV.wasGeneratedBy)) else None,
         )
 
@@ -550,6 +552,51 @@ def structured_studies(store: GraphStore) -> list[str]:
         rows = store.select("SELECT DISTINCT ?nct WHERE { ?s acse:hasCohort ?c ; acse:nctId ?nct }")
         return sorted(str(r["nct"]) for r in rows)
     return _cache.get(store, "model-structured", read)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class CohortKey:
+    """What the registry's matching index needs of a cohort, without reading its study whole."""
+
+    nct: str
+    iri: str
+    genes: frozenset[str]
+    types: frozenset[str]
+    pathologies: frozenset[str]
+    min_age: float | None
+    max_age: float | None
+    ruled: bool
+
+
+def cohort_keys(store: GraphStore) -> list[CohortKey]:
+    """Every cohort of the registry with its genes, accepted types, pathologies, age band and whether a rule
+    defines it — one query, kept per store version.
+
+    Why apart from :func:`read_study`: a registry of thousands of studies is indexed from
+    this alone, and a study is read (and compiled) only when a profile can enter it.
+    """
+    def read() -> list[CohortKey]:
+        rows = store.select(
+            "SELECT ?nct ?c ?gene ?type ?path ?min ?max ?rule WHERE { ?s acse:hasCohort ?c ; acse:nctId ?nct . "
+            "OPTIONAL { ?c acse:targetGene ?gene } OPTIONAL { ?c acse:acceptsAlterationType ?type } "
+            "OPTIONAL { ?c acse:pathology ?path } OPTIONAL { ?c acse:cohortRule ?rule } "
+            "OPTIONAL { ?c acse:population ?pop OPTIONAL { ?pop acse:minimumAge ?min } "
+            "OPTIONAL { ?pop acse:maximumAge ?max } } }")
+        acc: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in rows:
+            d = acc.setdefault((str(r["nct"]), str(r["c"])), {"genes": set(), "types": set(), "paths": set(),
+                                                              "min": None, "max": None, "rule": False})
+            for k, v in (("genes", "gene"), ("types", "type"), ("paths", "path")):
+                if r.get(v) is not None:
+                    d[k].add(str(r[v]))
+            if r.get("min") is not None:
+                d["min"] = _num(r["min"])
+            if r.get("max") is not None:
+                d["max"] = _num(r["max"])
+            d["rule"] = d["rule"] or r.get("rule") is not None
+        return [CohortKey(nct, c, frozenset(d["genes"]), frozenset(d["types"]), frozenset(d["paths"]),
+                          d["min"], d["max"], d["rule"]) for (nct, c), d in sorted(acc.items())]
+    return _cache.get(store, "model-cohort-keys", read)  # type: ignore[no-any-return]
 
 
 _cache = DerivedCache()

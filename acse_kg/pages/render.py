@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from ..errors import AcseError
 from ..ctgov.export import StudyNotFound, export_study
 from ..derived import DerivedCache
 from ..model import Cohort, Criterion, Population, StudyNotFound as NoSuchStudy
@@ -31,7 +32,7 @@ ASSETS = ("style.css",)
 
 
 
-class PageNotFound(LookupError):
+class PageNotFound(AcseError, LookupError):
     """No such study or cohort; the message names what is missing."""
 
 
