@@ -332,6 +332,8 @@ async def post_study(request: Request, store: GraphStore = Depends(get_store)) -
     registry holds that record already (no version is made). A study curated
     beyond what API v2 carries (cohorts, structured criteria) is replaced only
     with ``?replaceCurated=true`` (the curated version stays in the history).
+    The record's eligibility is drafted in the same version, keeping the curator's
+    decisions on earlier drafts; ``?draft=false`` stores the record alone.
     """
     token = _admin_token(request)
     if not token:
@@ -349,8 +351,12 @@ async def post_study(request: Request, store: GraphStore = Depends(get_store)) -
     replace = request.query_params.get("replaceCurated", "false").lower()
     if replace not in ("true", "false"):
         return _error(400, f"replaceCurated: true or false, not {replace!r}")
+    drafting = request.query_params.get("draft", "true").lower()
+    if drafting not in ("true", "false"):
+        return _error(400, f"draft: true or false, not {drafting!r}")
     try:
-        result = import_study(store, record, agent="api (admin token)", replace_curated=replace == "true")
+        result = import_study(store, record, agent="api (admin token)", replace_curated=replace == "true",
+                              draft=drafting == "true")
     except ImportRefused as exc:
         return _error(422, "record refused; nothing was stored",
                       problems=[{"path": p.path, "message": p.message} for p in exc.problems])

@@ -24,10 +24,11 @@ PALLAS, FRENCH = "NCT02513394", "NCT06171568"
 
 @pytest.fixture(scope="module")
 def registry() -> GraphStore:
-    """The bundle plus two imported records without cohorts (a breast cancer trial and a French one)."""
+    """The bundle plus two imported records without cohorts (a breast cancer trial and a French one; not
+    drafted, so the breast cancer trial gets no drafted cohort)."""
     store = open_store("memory")
     for path in sorted((SHARED / "reference" / "ctgov").glob("example_v2_*.json")):
-        import_study(store, json.loads(path.read_text(encoding="utf-8")))
+        import_study(store, json.loads(path.read_text(encoding="utf-8")), draft=False)
     return store
 
 

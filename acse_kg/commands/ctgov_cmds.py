@@ -104,9 +104,14 @@ def register(app: typer.Typer) -> None:
         file: Annotated[Path, typer.Argument(help="A ClinicalTrials.gov API v2 study record (JSON), or a MatchMiner CTML trial (.json, .yml, .yaml).")],
         replace_curated: Annotated[bool, typer.Option("--replace-curated", help="Replace a study curated beyond API v2 (cohorts, structured criteria), or, for CTML, one held from another source; the old version stays in the history.")] = False,
         nct: Annotated[Optional[str], typer.Option("--nct", help="CTML only: the study's NCT number, when the file's nct_id is not one.")] = None,
+        no_draft: Annotated[bool, typer.Option("--no-draft", help="API v2 only: store the record without drafting its eligibility criteria.")] = False,
         store: StoreOption = None,
     ) -> None:
-        """Import an API v2 study record or a CTML trial into the graph (validated first; all or nothing; the old version is kept)."""
+        """Import an API v2 study record or a CTML trial into the graph (validated first; all or nothing; the old version is kept).
+
+        An API v2 record's eligibility is drafted in the same version (docs/criteria-json.md), keeping every
+        curator's decision on the study's earlier drafts; --no-draft stores the record alone.
+        """
         from ..ctgov.import_ import ImportRefused, import_study
         from ..ctml.importer import NotCtml, is_ctml, read_document
 
@@ -135,7 +140,7 @@ def register(app: typer.Typer) -> None:
         with _opened(store) as st:
             try:
                 result = import_study(st, record, agent="acse-kg import (CLI)", note=f"import of {file.name}",
-                                      replace_curated=replace_curated)
+                                      replace_curated=replace_curated, draft=not no_draft)
             except ImportRefused as exc:
                 typer.echo(f"acse-kg: error: {file} refused, nothing was stored:", err=True)
                 for p in exc.problems:

@@ -32,6 +32,7 @@ import pyparsing as pp
 import rdflib
 from rdflib import RDF, RDFS, XSD, Literal, URIRef
 from rdflib.namespace import PROV
+from rdflib.term import Node
 
 from ..errors import AcseError
 from ..loader import study_graph_name
@@ -84,15 +85,69 @@ def _study_graph(store: GraphStore, nct: str) -> rdflib.Graph:
     return g
 
 
+def _cohort_prefix(nct: str) -> str:
+    return f"{study_iri(nct)}/cohort/draft-"
+
+
 def _without_drafts(g: rdflib.Graph, nct: str) -> rdflib.Graph:
-    """The study graph with every drafted node (criteria, their expressions, the activity) taken out."""
-    prefix = _draft_prefix(nct)
+    """The study graph with every drafted node (criteria, their expressions, the cohort, the activity) taken out.
+
+    ``g`` itself when it holds no drafts (it may then be added to: callers pass a graph of their own).
+    """
+    prefixes = (_draft_prefix(nct), _cohort_prefix(nct))
+    study = URIRef(study_iri(nct))
+    if (URIRef(_draft_prefix(nct) + "activity"), None, None) not in g and not any(
+            str(o).startswith(prefixes) for p in (ACSE.hasCriterion, ACSE.hasCohort) for o in g.objects(study, p)):
+        return g  # nothing drafted (a freshly imported record): no copy, the drafts are added to it
     out = rdflib.Graph()
     for s, p, o in g:
-        if str(s).startswith(prefix) or (isinstance(o, URIRef) and str(o).startswith(prefix)):
+        if str(s).startswith(prefixes) or (isinstance(o, URIRef) and str(o).startswith(prefixes)):
             continue
         out.add((s, p, o))
     return out
+
+
+def decided_items(g: rdflib.Graph) -> list[dict[str, Any]]:
+    """The drafted items of a study graph a curator decided on (accepted, rejected, edited), as stored."""
+    out = []
+    for node, item in g.subject_objects(ACSE.draftItem):
+        state = g.value(node, ACSE.reviewState)
+        if state is not None and str(state) != "draft":
+            obj = json.loads(str(item))
+            obj["state"] = str(state)
+            out.append(obj)
+    out.sort(key=lambda i: i["id"])
+    return out
+
+
+def merge_decisions(fresh: list[dict[str, Any]], decided: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """The fresh drafts with every curator's decision in place of its item (by ``id``); how many decisions kept.
+
+    A decision on words the parser no longer drafts is kept too (after the fresh items): a
+    curator's work is never dropped by a parser change.
+    """
+    left = {i["id"]: i for i in decided}
+    items = [left.pop(i["id"], i) for i in fresh]
+    return items + list(left.values()), len(decided)
+
+
+def with_drafts(store: GraphStore, nct: str, g: rdflib.Graph, record: dict[str, Any],
+                previous: rdflib.Graph | None) -> rdflib.Graph:
+    """``g`` (a study graph about to be stored) with the drafts of ``record``, keeping the decisions of ``previous``.
+
+    The import calls this so that the new version of an imported study carries its drafts in the
+    same version. Where the items are those ``previous`` holds, the drafting keeps its time, so a
+    re-import of the same record is still no new version.
+    """
+    before = previous if previous is not None else rdflib.Graph()
+    items, _ = merge_decisions(draft(record).items, decided_items(before))
+    activity = URIRef(_draft_prefix(nct) + "activity")
+    ended = before.value(activity, PROV.endedAtTime)
+    stored = sorted(str(i) for i in before.objects(None, ACSE.draftItem))
+    same = stored == sorted(json.dumps({k: i.get(k) for k in FIELDS}, ensure_ascii=False) for i in items)
+    if not same or ended is None:
+        ended = Literal(datetime.now(timezone.utc).isoformat(timespec="seconds"), datatype=XSD.dateTime)
+    return _drafted(store, nct, g, items, ended)
 
 
 def _curated(g: rdflib.Graph, nct: str) -> bool:
@@ -112,12 +167,7 @@ def save_drafts(store: GraphStore, nct: str, *, agent: str, note: str | None = N
         record = export_study(store, nct, full_text=True)
     except StudyNotFound as exc:
         raise ReviewError(str(exc)) from None
-    fresh = draft(record).items
-    decided = {i["id"]: i for i in stored_items(store, nct) if i["state"] != "draft"}
-    items = [decided.pop(i["id"], i) for i in fresh]
-    kept = len(fresh) - sum(1 for i in items if i["state"] == "draft")
-    items += list(decided.values())  # decisions on words the parser no longer drafts are kept too
-    kept += len(decided)
+    items, kept = merge_decisions(draft(record).items, decided_items(g))
     previous = _write(store, nct, g, items, agent=agent, note=note or "draft of the eligibility criteria", redrafted=True)
     return Saved(nct, items, kept, previous)
 
@@ -182,6 +232,13 @@ def _write(store: GraphStore, nct: str, g: rdflib.Graph, items: list[dict[str, A
     ended = g.value(activity, PROV.endedAtTime)
     if redrafted or ended is None:
         ended = Literal(datetime.now(timezone.utc).isoformat(timespec="seconds"), datatype=XSD.dateTime)
+    out = _drafted(store, nct, g, items, ended)
+    return edit_study(store, nct, out.serialize(format="nt", encoding="utf-8"), "ntriples", agent=agent, note=note)
+
+
+def _drafted(store: GraphStore, nct: str, g: rdflib.Graph, items: list[dict[str, Any]], ended: Node) -> rdflib.Graph:
+    """``g`` with its drafted nodes replaced by ``items``, the drafted cohort and the drafting activity."""
+    activity = URIRef(_draft_prefix(nct) + "activity")
     out = _without_drafts(g, nct)
     vocab = _Vocabulary(store)
     study = URIRef(study_iri(nct))
@@ -214,7 +271,72 @@ def _write(store: GraphStore, nct: str, g: rdflib.Graph, items: list[dict[str, A
             out.add((neg, ACSE.operand, expr))
             out.add((node, ACSE.excludesWhen, expr))
             out.add((node, ACSE.requires, neg))
-    return edit_study(store, nct, out.serialize(format="nt", encoding="utf-8"), "ntriples", agent=agent, note=note)
+    _cohort(store, out, nct, items, vocab, activity)
+    return out
+
+
+def _cohort(store: GraphStore, g: rdflib.Graph, nct: str, items: list[dict[str, Any]], vocab: _Vocabulary,
+            activity: URIRef) -> None:
+    """Drafted cohorts, so that the matcher can take the study: one per arm, or one for the whole study.
+
+    Decision: where arms (or groups) name a tumour type and an alteration (a basket or umbrella
+    trial: "Cohort A: NSCLC with ALK rearrangement"), each such arm is a cohort of that OncoTree
+    class × gene × alteration type (:func:`.structured.arm_cohorts`). Otherwise the draft is one
+    cohort (none when no condition maps) whose candidacy rule is "a tumour under one of the
+    OncoTree classes the conditions, keywords and condition MeSH terms name" (see
+    :mod:`.structured`), whose target genes are those of the inclusion biomarker items that
+    require an alteration (a profile must carry an alteration of one of them to be a candidate),
+    and whose drugs are the interventions mapped to the registry's drugs. The criteria (drafted
+    items) then decide eligibility as for any study. The cohort is generated by the drafting
+    activity, which marks it as a draft for the matcher and the pages.
+    """
+    from .structured import (
+        OncoTreeIndex,
+        arm_cohorts,
+        conditions_to_oncotree,
+        drug_index,
+        interventions_to_drugs,
+    )
+
+    study = URIRef(study_iri(nct))
+    index = OncoTreeIndex.of(store)
+    drugs = interventions_to_drugs(g, study, drug_index(store))
+    arms = arm_cohorts(g, study, index)
+    if arms:
+        _arm_cohorts(g, nct, arms, vocab, activity, drugs)
+        return
+    pathologies = conditions_to_oncotree(g, study, index)
+    if not pathologies:
+        return
+    cohort = URIRef(_cohort_prefix(nct) + "1")
+    g.add((study, ACSE.hasCohort, cohort))
+    g.add((cohort, RDF.type, ACSE.Cohort))
+    g.add((cohort, ACSE.cohortNumber, Literal(1)))
+    names = ", ".join(f"{m.label} ({m.code})" for m in pathologies)
+    g.add((cohort, RDFS.label, Literal(f"whole study, drafted: {names}", lang="en")))
+    g.add((cohort, PROV.wasGeneratedBy, activity))
+    why = [f"{m.term!r} ({m.source}) -> OncoTree {m.code} by {m.how}" for m in pathologies]
+    rule = URIRef(str(cohort) + "/rule")
+    tests = []
+    for n, m in enumerate(pathologies, start=1):
+        g.add((cohort, ACSE.pathology, URIRef(m.iri)))
+        test = URIRef(f"{rule}/{n}") if len(pathologies) > 1 else rule
+        g.add((test, RDF.type, ACSE.TumourTypeTest))
+        g.add((test, ACSE.tumourType, URIRef(m.iri)))
+        tests.append(test)
+    if len(tests) > 1:
+        g.add((rule, RDF.type, ACSE.Disjunction))
+        for t in tests:
+            g.add((rule, ACSE.operand, t))
+    g.add((cohort, ACSE.cohortRule, rule))
+    for item in items:
+        if (item["variable"] == "biomarker" and item["kind"] == "inclusion" and item["comparator"] == "present"
+                and item["state"] != "rejected" and vocab.genes.get(item.get("gene") or "")):
+            g.add((cohort, ACSE.targetGene, URIRef(vocab.genes[item["gene"]])))
+    for m in drugs:
+        g.add((cohort, ACSE.studyDrug, URIRef(m.iri)))
+        why.append(f"{m.term!r} ({m.source}) -> drug {m.label} by {m.how}")
+    g.add((cohort, RDFS.comment, Literal("Drafted from the record's structured fields: " + "; ".join(why) + ".", lang="en")))
 
 
 class _Vocabulary:
@@ -310,3 +432,34 @@ def _convertible(unit: str | None, target: str | None) -> bool:
     except ValueError:
         return False
     return True
+
+
+
+def _arm_cohorts(g: rdflib.Graph, nct: str, arms: list[Any], vocab: _Vocabulary, activity: URIRef,
+                 drugs: list[Any]) -> None:
+    """One drafted cohort per arm that names a tumour type and an alteration: pathology × gene × alteration type.
+
+    Numbered by the arm's place among the arms, so a re-draft gives each the same IRI.
+    """
+    study = URIRef(study_iri(nct))
+    for arm in arms:
+        genes = [(vocab.genes[s], a) for s, a in arm.alterations if s in vocab.genes]
+        if not genes:
+            continue
+        cohort = URIRef(_cohort_prefix(nct) + str(arm.number))
+        g.add((study, ACSE.hasCohort, cohort))
+        g.add((cohort, RDF.type, ACSE.Cohort))
+        g.add((cohort, ACSE.cohortNumber, Literal(arm.number)))
+        g.add((cohort, RDFS.label, Literal(f"{arm.label} (drafted)", lang="en")))
+        g.add((cohort, PROV.wasGeneratedBy, activity))
+        for m in arm.pathologies:
+            g.add((cohort, ACSE.pathology, URIRef(m.iri)))
+        for gene, alteration in genes:
+            g.add((cohort, ACSE.targetGene, URIRef(gene)))
+            # a protein change (G12C) is a mutation
+            g.add((cohort, ACSE.acceptsAlterationType, _ALTERATION_IRI.get(alteration or "", ACSE.Mutation)))
+        for m in drugs:
+            g.add((cohort, ACSE.studyDrug, URIRef(m.iri)))
+        why = [f"{m.term!r} -> OncoTree {m.code} by {m.how}" for m in arm.pathologies]
+        why += [f"{s} {a or 'alteration'}" for s, a in arm.alterations]
+        g.add((cohort, RDFS.comment, Literal(f"Drafted from the arm {arm.label!r}: " + "; ".join(why) + ".", lang="en")))

@@ -239,7 +239,11 @@ class StudyMatcher:
         self.model = study
         self.study, self.trial = study.iri, study.nct
         self.vocab = vocab
-        self.criteria = list(study.criteria)
+        # A drafted criterion a curator rejected is kept as data but decides nothing, not even "to confirm".
+        self.criteria = [c for c in study.criteria if c.review_state != "rejected"]
+        #: Whether the study's verdicts rest on drafts: a drafted cohort or an unreviewed drafted criterion.
+        self.drafted = any(c.review_state == "draft" for c in study.cohorts) or any(
+            c.review_state == "draft" for c in self.criteria)
         self.decidable = [c for c in self.criteria if c.decidable]
         self._status: list[Callable[[Facts], str]] = [compile_status(c) for c in self.decidable]
         self._applies = [compile_expr(c.applies_when) if c.applies_when is not None else None for c in self.decidable]
@@ -262,7 +266,8 @@ class StudyMatcher:
         crit = []
         for i, c in enumerate(self.decidable):
             if c.applies_to(cohort.iri):
-                crit.append((i, {"id": c.id, "iri": c.iri, "text": c.text, "kind": c.kind}))
+                crit.append((i, {"id": c.id, "iri": c.iri, "text": c.text, "kind": c.kind,
+                                 **({"curation": "draft"} if c.review_state == "draft" else {})}))
         # A criterion no field decides is to be confirmed, unless its condition is known false
         # (e.g. "for patients with a cerebral disease ..." for a patient without one).
         pending = [c for c in self.criteria if not c.computable and c.applies_to(cohort.iri)]
@@ -411,7 +416,11 @@ class StudyMatcher:
         if found:
             first = self._plans[cohorts_out[0]["iri"]]
             dosing = dosing_for(first.regimens, p.age_years, facts, p.height_cm, p.weight_kg)
-        return {"profile_id": p.id, "trial": self.trial, "cohorts": cohorts_out, "dosing": dosing, "notes": notes}
+        out: dict[str, Any] = {"profile_id": p.id, "trial": self.trial, "cohorts": cohorts_out, "dosing": dosing,
+                               "notes": notes}
+        if self.drafted:
+            out["curation"] = "draft"
+        return out
 
     def statuses(self, facts: Facts) -> dict[str, str]:
         """Status of every decidable criterion (by IRI), whatever the cohort: for checks and tests."""

@@ -406,6 +406,7 @@ class _Reader:
             rule=self.one_expr(node, ACSE.cohortRule),
             drugs=self._terms(node, ACSE.studyDrug),
             excluded_pathologies=self._terms(node, ACSE.excludedPathology),
+            review_state="draft" if any("DraftingActivity" in g.types(a) for a in g.all(node, PROV.wasGeneratedBy)) else None,
         )
 
     def _terms(self, node: Node, p: URIRef) -> tuple[Term, ...]:
@@ -457,6 +458,7 @@ class _Reader:
                 excludes_when=self.one_expr(c, ACSE.excludesWhen),
                 cohorts=frozenset(str(x) for x in g.all(c, ACSE.appliesToCohort)),
                 comment=_text(g.one(c, RDFS.comment)),
+                review_state=py(g.one(c, ACSE.reviewState)),
             ))
         out.sort(key=lambda c: (c.order, c.iri))
         return tuple(out)

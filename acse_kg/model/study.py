@@ -79,6 +79,7 @@ class Cohort:
     #: under one of its pathologies: benign, borderline, in situ or precursor entities, or a subtype the
     #: registered pathology does not mean (acse:excludedPathology, each explained by a curation).
     excluded_pathologies: tuple[Term, ...] = ()
+    review_state: str | None = None  # "draft" for a cohort drafted from the record (prov:wasGeneratedBy a DraftingActivity)
 
     @property
     def is_open(self) -> bool:
@@ -122,6 +123,7 @@ class Criterion:
     excludes_when: Expr | None = None
     cohorts: frozenset[str] = frozenset()  # empty: common to every cohort
     comment: str = ""
+    review_state: str | None = None  # a drafted criterion's acse:reviewState (draft, accepted, rejected, edited); None: curated
 
     @property
     def decidable(self) -> bool:

@@ -23,6 +23,7 @@ from ..paths import STATIC_DIR, TEMPLATES_DIR
 from ..record_check import check_study
 from ..store import GraphStore
 from . import ctgov_view as cv
+from .drafts import place
 from .expressions import ages_text, number_text, unit_text
 from .graph import StudyGraph, is_oncotree_root, study_graph, study_ids
 from .jsonld import study_jsonld
@@ -223,11 +224,12 @@ def study_page(store: GraphStore, nct: str, links: Links | None = None,
     links = links or Links()
     exported, g = data or _study_data(store, nct)
     m = cv.modules(exported)
-    by_text = {_norm(c.text): c for c in g.criteria.values() if not c.component_of}
+    by_text = {_norm(c.text): c for c in g.criteria.values() if not c.component_of and c.review_state is None}
     eligibility = cv.eligibility_sections(m["eligibilityModule"].get("eligibilityCriteria"))
     for section in eligibility:
         for block in section.blocks:
             _attach_iris(block.items, by_text)
+    structured, unplaced = place(eligibility, _drafts(store, nct))
     ctx = _common(links, g) | {
         "nct": nct,
         "m": m,
@@ -237,8 +239,18 @@ def study_page(store: GraphStore, nct: str, links: Links | None = None,
         "jsonld": _jsonld_markup(study_jsonld(exported, g, nct)),
         "iri_of": lambda kind, key: g.item_iris.get((kind, str(key)), ""),
         "findings": check_study(store, nct),  # SHACL only (cached); the reasoner's verdict is on the check page
+        "drafted_fields": structured,
+        "drafted_unplaced": unplaced,
+        "drafted_any": any(c.review_state is not None for c in g.criteria.values()),
     }
     return environment().get_template("study.html").render(ctx)
+
+
+def _drafts(store: GraphStore, nct: str) -> list[dict[str, Any]]:
+    """The study's stored drafts (criteria JSON), kept until the store changes."""
+    from ..drafting.review import stored_items
+
+    return _derived.get(store, "drafts-" + nct, lambda: stored_items(store, nct))  # type: ignore[no-any-return]
 
 
 def cohort_page(store: GraphStore, nct: str, number: int, links: Links | None = None,
