@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Optional
+
 import typer
 
-from .commands import ctgov_cmds, graph_cmds, match_cmds, owl_cmds, render_cmds, serve_cmds
+from . import __version__
+from .commands import ctgov_cmds, draft_cmds, graph_cmds, match_cmds, owl_cmds, render_cmds, serve_cmds
 
 app = typer.Typer(
     name="acse-kg",
@@ -14,7 +17,25 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for module in (graph_cmds, match_cmds, render_cmds, serve_cmds, ctgov_cmds, owl_cmds):
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"acse-kg {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        Optional[bool],
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = None,
+) -> None:
+    """A knowledge-graph registry for precision-oncology basket trials."""
+
+
+for module in (graph_cmds, match_cmds, render_cmds, serve_cmds, ctgov_cmds, draft_cmds, owl_cmds):
     module.register(app)
 
 

@@ -3,9 +3,13 @@
 The graph is the single source of truth, so whatever is computed from it must
 be recomputed after a write; computing it on every request would make a dump
 or a page cost seconds. The embedded store counts its own writes
-(``generation``), which tells every change, even one that keeps the size; a
-store without a counter (a remote endpoint) is compared by size and graph
-names, which misses a same-size edit made by another client of the engine.
+(``generation``), which tells every change, even one that keeps the size. A
+remote endpoint keeps a token that every write through the store interface
+replaces in the same request (any process: the CLI beside a server too), read
+with one small query instead of counting the engine's quads on every request;
+an engine no acse-kg client has written yet is compared by size and graph
+names. Writes that other programs make straight to the engine are not seen
+by the token.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ Layout. Version ``n`` of study ``NCT…`` is the entity
 graph; each earlier one is a named graph of that same IRI holding the study's
 triples as they were (graphs under ``HISTORY_PREFIX`` are outside the default
 graph, so queries and pages never see old versions by accident). Who made each
-version and when is PROV-O in the graph ``<HISTORY_PREFIX>log``.
+version and when is PROV-O in the graph ``<HISTORY_PREFIX>log``. Versions are
+written in one place, :mod:`acse_kg.versions`; this module reads them.
 
 A diff is field by field: both versions are exported to ClinicalTrials.gov API
 v2 JSON (the registry's public shape of a record) and compared path by path.
@@ -13,24 +14,25 @@ v2 JSON (the registry's public shape of a record) and compared path by path.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import rdflib
-import rdflib.compare
 from rdflib import URIRef
 from rdflib.term import Node
 
+from .errors import AcseError
 from .loader import study_graph_name
-from .namespaces import PREFIXES, compact_iri, sparql_string, study_iri
-from .store import HISTORY_PREFIX, GraphStore
+from .namespaces import PREFIXES, compact_iri, study_iri
+from .store import GraphStore, has_graph
+from .versions import LOG_GRAPH, has_live, logged_versions, same_graph, save_study, version_iri
 
-LOG_GRAPH = HISTORY_PREFIX + "log"
+__all__ = ["LOG_GRAPH", "HistoryError", "Version", "diff_versions", "edit_study", "graph_changes",
+           "list_versions", "replace_study", "same_graph", "version_graph", "version_iri"]
 
 
-class HistoryError(LookupError):
+class HistoryError(AcseError, LookupError):
     """No such study or version; the message says which."""
 
 
@@ -49,38 +51,19 @@ class Version:
                 "time": self.time, "note": self.note, "current": self.current}
 
 
-def version_iri(nct: str, n: int) -> str:
-    return f"{HISTORY_PREFIX}{nct}/v{n}"
-
-
-def _logged(store: GraphStore, nct: str) -> list[dict[str, Node | None]]:
-    rows = store.select(
-        f"""SELECT ?v ?n ?agent ?time ?note WHERE {{ GRAPH <{LOG_GRAPH}> {{
-              ?v prov:specializationOf <{study_iri(nct)}> ; acse:versionNumber ?n .
-              OPTIONAL {{ ?v prov:wasAttributedTo/rdfs:label ?agent }}
-              OPTIONAL {{ ?v prov:generatedAtTime ?time }}
-              OPTIONAL {{ ?v rdfs:comment ?note }} }} }} ORDER BY ?n"""
-    )
-    return rows.rows
-
-
-def _has_live(store: GraphStore, nct: str) -> bool:
-    return store.ask(f"ASK {{ GRAPH <{study_graph_name(nct)}> {{ ?s ?p ?o }} }}")
-
-
 def list_versions(store: GraphStore, nct: str) -> list[Version]:
     """Every version of the study, oldest first; the last is the current one.
 
     A study loaded from the bundle without any logged import is version 0.
     """
-    live = _has_live(store, nct)
-    rows = _logged(store, nct)
+    live = has_live(store, nct)
+    rows = logged_versions(store, nct)
     if not rows and not live:
         raise HistoryError(f"no study {nct} in the store")
     info = {int(r["n"].toPython()): r for r in rows}  # type: ignore[union-attr]
     current = max(info, default=0)
     numbers = set(info)
-    if (live and not info) or version_iri(nct, 0) in store.named_graphs():
+    if (live and not info) or has_graph(store, version_iri(nct, 0)):
         numbers.add(0)  # the version loaded from the bundle, before any logged import
     out = []
     for n in sorted(numbers):
@@ -97,81 +80,12 @@ def list_versions(store: GraphStore, nct: str) -> list[Version]:
     return out
 
 
-def _snapshot_update(store: GraphStore, nct: str, *, agent: str, note: str | None,
-                     when: datetime | None) -> tuple[str, str | None]:
-    """The SPARQL Update operations that archive the current version and log the next one (not run)."""
-    live = _has_live(store, nct)
-    rows = _logged(store, nct)
-    current = max((int(r["n"].toPython()) for r in rows), default=0)  # type: ignore[union-attr]
-    ops = []
-    archived = None
-    if live:
-        archived = version_iri(nct, current)
-        ops.append(f"DROP SILENT GRAPH <{archived}>")
-        ops.append(f"INSERT {{ GRAPH <{archived}> {{ ?s ?p ?o }} }} WHERE {{ GRAPH <{study_graph_name(nct)}> {{ ?s ?p ?o }} }}")
-    new = current + 1 if (live or rows) else 1
-    when = when or datetime.now(timezone.utc)
-    agent_iri = f"https://w3id.org/acse-kg/id/agent/{re.sub(r'[^A-Za-z0-9]+', '-', agent).strip('-') or 'unknown'}"
-    note_triple = f"; rdfs:comment {sparql_string(note)} " if note else ""
-    ops.append(
-        f"""INSERT DATA {{ GRAPH <{LOG_GRAPH}> {{
-          <{version_iri(nct, new)}> a prov:Entity ; prov:specializationOf <{study_iri(nct)}> ;
-              acse:versionNumber {new} ; prov:wasAttributedTo <{agent_iri}> ;
-              prov:generatedAtTime "{when.isoformat(timespec='milliseconds')}"^^xsd:dateTime {note_triple}.
-          {'' if not archived else f'<{version_iri(nct, new)}> prov:wasRevisionOf <{archived}> .'}
-          <{agent_iri}> a prov:Agent ; rdfs:label {sparql_string(agent)} . }} }}"""
-    )
-    return " ;\n".join(ops), archived
-
-
 def replace_study(store: GraphStore, nct: str, data: bytes | str, rdf_format: str = "ntriples", *,
                   agent: str, note: str | None = None, when: datetime | None = None) -> str | None:
-    """Replace the live graph of ``nct`` with ``data``, keeping the version before it, all or nothing.
-
-    The data is parsed first (a bad file changes nothing); then archiving the
-    current version, logging the new one and swapping the live graph go to the
-    store as ONE SPARQL update request, which the embedded store and SPARQL
-    endpoints apply as one transaction: a failure leaves neither a history
-    entry without its version nor a version without its history. Returns the
-    archive graph of the previous version (None for a new study).
-    """
-    import pyoxigraph as ox
-
-    from .store import RDF_FORMATS, StoreError
-
-    try:
-        fmt = RDF_FORMATS[rdf_format][0]
-        triples = list(ox.parse(data.encode() if isinstance(data, str) else data, format=fmt,
-                                without_named_graphs=True))
-    except (SyntaxError, ValueError, KeyError) as exc:
-        raise StoreError(f"cannot parse the new version of {nct} as {rdf_format}: {exc}") from exc
-    history_ops, archived = _snapshot_update(store, nct, agent=agent, note=note, when=when)
-    graph = study_graph_name(nct)
-    body = " .\n".join(str(t) for t in triples)
-    store.update(
-        f"{history_ops} ;\nDROP SILENT GRAPH <{graph}> ;\nCREATE SILENT GRAPH <{graph}> ;\n"
-        f"INSERT DATA {{ GRAPH <{graph}> {{\n{body} }} }}"
-    )
-    return archived
-
-
-def same_graph(a: rdflib.Graph, b: rdflib.Graph) -> bool:
-    """Whether two graphs are the same up to blank-node names: the triples without blank nodes are
-    compared as sets (cheap, and enough to tell most changes), the few with them by isomorphism."""
-    if len(a) != len(b):
-        return False
-
-    def split(g: rdflib.Graph) -> tuple[set[Any], rdflib.Graph]:
-        ground, with_bnodes = set(), rdflib.Graph()
-        for t in g:
-            if any(isinstance(x, rdflib.BNode) for x in t):
-                with_bnodes.add(t)
-            else:
-                ground.add(t)
-        return ground, with_bnodes
-
-    (ground_a, rest_a), (ground_b, rest_b) = split(a), split(b)
-    return ground_a == ground_b and rdflib.compare.isomorphic(rest_a, rest_b)
+    """Replace the live graph of ``nct`` with ``data``, keeping the version before it, all or nothing
+    (:func:`acse_kg.versions.save_study`, even when the content is unchanged); returns the archive
+    graph of the previous version (None for a new study)."""
+    return save_study(store, nct, data, rdf_format, agent=agent, note=note, when=when, if_changed=False).archived
 
 
 def version_graph(store: GraphStore, nct: str, n: int,
@@ -294,7 +208,7 @@ def edit_study(store: GraphStore, nct: str, data: bytes | str, rdf_format: str =
 
     The new content is parsed before anything is archived or replaced (a bad
     file changes nothing), and the whole change is one transaction (see
-    :func:`replace_study`); returns the archive graph of the previous version.
-    Every writer of a study graph other than the import should go through here.
+    :func:`acse_kg.versions.save_study`, which every writer of a study graph
+    goes through); returns the archive graph of the previous version.
     """
     return replace_study(store, nct, data, rdf_format, agent=agent, note=note or "edit")

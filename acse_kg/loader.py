@@ -1,14 +1,17 @@
 """Load the bundle (ontology, vocabularies, study records) into a store.
 
-Each source goes into its own named graph, swapped in whole with
-``GraphStore.replace_graph``, so that loading twice changes nothing and a
-reload of one source never touches another. Every source is parsed before the
-first graph is replaced: a broken file aborts the load with a message naming
-it, and the store keeps what it had.
+Each source goes into its own named graph, swapped in whole, so that loading
+twice changes nothing and a reload of one source never touches another. Every
+source is parsed before the first graph is replaced: a broken file aborts the
+load with a message naming it, and the store keeps what it had. The graphs
+are written in ONE transaction (the first load of an empty store is all or
+nothing); a study already in the store whose record file changed becomes a
+new version of it through :func:`acse_kg.versions.save_study`.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +21,7 @@ import pyoxigraph as ox
 from . import vocab
 from .namespaces import is_nct
 from .paths import DATA_DIR, ONTOLOGY_DIR
-from .store import GRAPH_PREFIX, GraphStore, OxigraphStore, StoreError
+from .store import GRAPH_PREFIX, GraphOp, GraphStore, ReplaceGraph, StoreError, has_graph, is_bookkeeping_graph, serialized
 
 ONTOLOGY_GRAPH = GRAPH_PREFIX + "ontology"
 ONCOTREE_GRAPH = GRAPH_PREFIX + f"vocab/oncotree/{vocab.ONCOTREE_RELEASE_ID}"
@@ -55,7 +58,7 @@ def _turtle_to_ntriples(paths: list[Path]) -> bytes:
             raise StoreError(f"cannot read {path}: {exc}") from exc
         except (SyntaxError, ValueError) as exc:
             raise StoreError(f"{path}: not valid Turtle: {exc}") from exc
-    return ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)
+    return serialized(ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES))
 
 
 def _graph_ntriples(build: Callable[[], object]) -> Callable[[], bytes]:
@@ -90,9 +93,7 @@ def bundle_sources(ontology_dir: Path = ONTOLOGY_DIR, data_dir: Path = DATA_DIR)
         Source(HGNC_GRAPH, "HGNC", _graph_ntriples(vocab.hgnc_graph)),
     ]
     for path in study_files(data_dir):
-        sources.append(
-            Source(study_graph_name(path.stem), path.stem, lambda p=path: _turtle_to_ntriples([p]))
-        )
+        sources.append(Source(study_graph_name(path.stem), path.stem, functools.partial(_turtle_to_ntriples, [path])))
     return sources
 
 
@@ -112,30 +113,30 @@ def load_bundle(
     ClinicalTrials.gov) are left alone.
     """
     payloads = [(s.graph, s.produce()) for s in bundle_sources(ontology_dir, data_dir)]
+    ops: list[GraphOp] = []
+    edited: list[tuple[str, bytes]] = []
     for graph, data in payloads:
-        if graph.startswith(STUDY_GRAPH_PREFIX):
-            _load_study(store, graph, data)
+        if graph.startswith(STUDY_GRAPH_PREFIX) and has_graph(store, graph):
+            edited.append((graph, data))  # a study in the store: a new version only if its file changed
         else:
-            store.replace_graph(graph, data, "ntriples")
+            ops.append(ReplaceGraph(graph, data, "ntriples"))
+    store.write(ops)
+    for graph, data in edited:
+        _load_study(store, graph, data)
     counts = graph_counts(store)
     return {graph: counts.get(graph, 0) for graph, _ in payloads}
 
 
 def _load_study(store: GraphStore, graph: str, data: bytes) -> None:
-    """A record file's study graph: new, it is loaded; unchanged, nothing is written; edited, the
-    version in the store is kept in the history first, as for any other edit of a study."""
-    from .history import replace_study, same_graph  # history reads the loader's graph names
+    """A record file's study graph: new, it is loaded (version 0, as the bundle has it); unchanged,
+    nothing is written; edited, it becomes a new version, the one in the store kept in the history."""
+    from .versions import save_study  # versions reads the loader's graph names
 
-    live = store.graph(graph)
-    if len(live) == 0:
-        store.replace_graph(graph, data, "ntriples")
-        return
-    staged = OxigraphStore(None)  # read back as the store reads it: literals in the same canonical form
-    staged.replace_graph(graph, data, "ntriples")
-    if same_graph(live, staged.graph(graph)):
-        return
     nct = graph[len(STUDY_GRAPH_PREFIX):]
-    replace_study(store, nct, data, "ntriples", agent="acse-kg load", note=f"reloaded from data/{nct}.ttl")
+    if not has_graph(store, graph):
+        store.write([ReplaceGraph(graph, data, "ntriples")])
+        return
+    save_study(store, nct, data, "ntriples", agent="acse-kg load", note=f"reloaded from data/{nct}.ttl")
 
 
 def load_study_file(store: GraphStore, path: Path) -> str:
@@ -151,8 +152,9 @@ def load_study_file(store: GraphStore, path: Path) -> str:
 
 
 def graph_counts(store: GraphStore) -> dict[str, int]:
-    """Triples in each named graph of the store (history included)."""
+    """Triples in each named graph of the store (history included, the store's bookkeeping not)."""
     rows = store.select(
         "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ORDER BY ?g"
     )
-    return {str(r["g"]): int(r["n"].toPython()) for r in rows}  # type: ignore[union-attr]
+    return {str(r["g"]): int(r["n"].toPython()) for r in rows  # type: ignore[union-attr]
+            if not is_bookkeeping_graph(str(r["g"]))}

@@ -24,13 +24,14 @@ from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
+from .errors import AcseError
 from .store import GraphStore
 
 INPUT_IRI = "https://w3id.org/acse-kg/reasoning-input"
 OWL_IMPORTS = "http://www.w3.org/2002/07/owl#imports"
 
 
-class ReasonerError(RuntimeError):
+class ReasonerError(AcseError, RuntimeError):
     """The reasoner could not run (no Java, or HermiT failed); the message says why."""
 
 

@@ -23,6 +23,7 @@ import pyoxigraph as ox
 import rdflib
 from rdflib.namespace import DCTERMS, RDFS, SH
 
+from .errors import AcseError
 from .derived import DerivedCache
 from .loader import ONTOLOGY_GRAPH, study_graph_name
 from .model import Expr, ModelError, Study, StudyNotFound, TumourTypeTest, operands, read_study
@@ -33,11 +34,11 @@ from .store import GraphStore
 SHAPES = SHAPES_DIR / "record_check.ttl"
 
 
-class CheckError(LookupError):
+class CheckError(AcseError, LookupError):
     """The study is not in the store."""
 
 
-class ReasonerFailed(RuntimeError):
+class ReasonerFailed(AcseError, RuntimeError):
     """The OWL reasoner could not run (no Java, HermiT failed): the check did not happen, which is
     not a finding about the record."""
 

@@ -16,13 +16,29 @@ default graph and no named graphs has *no* named graphs, and compliant engines
 Writes go to the update endpoint with ``Authorization: Bearer <token>`` when a
 token is given (``ACSE_KG_REMOTE_TOKEN``). Engines differ on where that is
 (see :func:`update_url_for`): given explicitly, or derived from the query URL.
+
+A write under a :class:`~acse_kg.store.Claim` takes a lock first. SPARQL 1.1
+does not say how concurrent updates are isolated, and the Oxigraph server
+evaluates an update's WHERE clauses on a snapshot: two conditional updates
+sent at once can both see the condition hold and both apply (measured: every
+time, with a few hundred triples in each). The lock needs only that each
+update is atomic and that a read after it sees it: a writer adds its request
+to the claim's scope in :data:`LOCK_GRAPH`, then reads the requests; it holds
+the lock if its own is the only one, and otherwise withdraws it and tries
+again after a random pause. Of two writers, the one that reads second sees
+the other's request, so they never both hold it (both may withdraw: the
+pauses break that tie). A request older than :data:`LOCK_TTL_S` (its writer
+died) is ignored and removed.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -31,15 +47,28 @@ import rdflib
 from rdflib.term import Node
 
 from .namespaces import PREFIXES
-from .sparql_safety import RefusedQuery, analyse
+from .sparql_safety import RefusedQuery, analyse, first_keyword, tokens
 from .store import (
-    HISTORY_PREFIX,
     RDF_FORMATS,
     RESULT_FORMATS,
+    AddToGraph,
+    Bindings,
+    Claim,
+    DropGraph,
+    BOOKKEEPING_PREFIX,
+    GraphOp,
     QuerySyntaxError,
+    RemoveFromGraph,
+    ReplaceGraph,
     SelectResult,
     StoreError,
+    bind_values,
+    check_claim,
+    is_bookkeeping_graph,
+    is_live_graph,
     one_line,
+    serialized,
+    update_request,
     with_prologue,
 )
 
@@ -67,6 +96,26 @@ def update_url_for(query_url: str) -> str:
 
 #: Seconds the list of the endpoint's named graphs (the default graph of queries) is reused.
 GRAPH_LIST_TTL = 2.0
+
+#: Where writers' lock requests live (outside the live graphs, as the history is).
+LOCK_GRAPH = BOOKKEEPING_PREFIX + "write-locks"
+#: Where every write through this interface leaves a new token, in the same request: what readers
+#: compare to know the engine changed (see :attr:`SparqlEndpointStore.generation`).
+GENERATION_GRAPH = BOOKKEEPING_PREFIX + "generation"
+GENERATION = "urn:acse-kg:generation"
+LOCK_REQUEST = "urn:acse-kg:write-lock-request"
+#: A lock request older than this is a dead writer's, and ignored.
+LOCK_TTL_S = 120.0
+#: How long a writer waits for a lock before giving up.
+LOCK_WAIT_S = 60.0
+
+
+def _stamp(request: str) -> float:
+    """When a lock request was made (seconds since the epoch); 0 for one that does not say."""
+    try:
+        return float(request.split(" ", 1)[0])
+    except ValueError:
+        return 0.0
 
 
 def _term(binding: dict[str, Any] | None) -> Node | None:
@@ -155,7 +204,10 @@ class SparqlEndpointStore:
         return self._graphs
 
     def _live_graphs(self) -> list[str]:
-        return [g for g in self._all_graphs() if not g.startswith(HISTORY_PREFIX)]
+        return [g for g in self._all_graphs() if is_live_graph(g)]
+
+    def live_graphs(self) -> list[str]:
+        return self._live_graphs()
 
     def _json(self, query: str) -> dict[str, Any]:
         import orjson
@@ -163,22 +215,29 @@ class SparqlEndpointStore:
         return orjson.loads(self._query_raw(query, RESULT_FORMATS["json"][1]))
 
     # -- reading -----------------------------------------------------------
-    def select(self, query: str) -> SelectResult:
-        data = self._json(query)
+    def _bookkeeping_values(self, graph: str, query: str, bindings: Bindings, var: str) -> list[str]:
+        """One column of a query over one of the store's own graphs (left out of every other request)."""
+        import orjson
+
+        body = self._query_raw(bind_values(query, bindings), RESULT_FORMATS["json"][1], named_graph_uris=[graph])
+        return [b[var]["value"] for b in orjson.loads(body)["results"]["bindings"] if var in b]
+
+    def select(self, query: str, bindings: Bindings | None = None) -> SelectResult:
+        data = self._json(bind_values(query, bindings))
         if "results" not in data:
             raise QuerySyntaxError("expected a SELECT query")
         variables = data["head"]["vars"]
         rows = [{v: _term(b.get(v)) for v in variables} for b in data["results"]["bindings"]]
         return SelectResult(variables, rows)
 
-    def ask(self, query: str) -> bool:
-        data = self._json(query)
+    def ask(self, query: str, bindings: Bindings | None = None) -> bool:
+        data = self._json(bind_values(query, bindings))
         if "boolean" not in data:
             raise QuerySyntaxError("expected an ASK query")
         return bool(data["boolean"])
 
-    def construct(self, query: str) -> rdflib.Graph:
-        body = self._query_raw(query, RDF_FORMATS["ntriples"][1])
+    def construct(self, query: str, bindings: Bindings | None = None) -> rdflib.Graph:
+        body = self._query_raw(bind_values(query, bindings), RDF_FORMATS["ntriples"][1])
         return rdflib.Graph().parse(data=body, format="nt")
 
     def query_serialized(
@@ -197,7 +256,8 @@ class SparqlEndpointStore:
             media = RESULT_FORMATS[result_format][1]
         return kind, self._query_raw(query, media, default_graph_uris, named_graph_uris)
 
-    def named_graphs(self) -> list[str]:
+    def _every_graph(self) -> list[str]:
+        """The engine's named graphs, the store's bookkeeping included."""
         body = self._query_raw(
             "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", RESULT_FORMATS["json"][1], live_default=False
         )
@@ -206,14 +266,23 @@ class SparqlEndpointStore:
         data = orjson.loads(body)
         return sorted(b["g"]["value"] for b in data["results"]["bindings"] if b["g"]["type"] == "uri")
 
+    def named_graphs(self) -> list[str]:
+        """The engine's named graphs but the store's bookkeeping, which a request names only when
+        it reads it (so the bookkeeping stays out of counts, dumps and the callers' GRAPH patterns)."""
+        return [g for g in self._every_graph() if not is_bookkeeping_graph(g)]
+
+    _GRAPH_QUERY = "CONSTRUCT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }"
+
+    def _graph_ntriples(self, graph: str) -> bytes:
+        """One graph's triples; the request names that graph alone (any graph, bookkeeping too)."""
+        query = bind_values(self._GRAPH_QUERY, {"g": rdflib.URIRef(graph)})
+        return self._query_raw(query, RDF_FORMATS["ntriples"][1], named_graph_uris=[graph])
+
     def _graph_triples(self, graph: str) -> list[ox.Triple]:
-        body = self._query_raw(
-            f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}", RDF_FORMATS["ntriples"][1]
-        )
-        return list(ox.parse(body, format=ox.RdfFormat.N_TRIPLES))
+        return list(ox.parse(self._graph_ntriples(graph), format=ox.RdfFormat.N_TRIPLES))
 
     def graph(self, graph: str) -> rdflib.Graph:
-        return self.construct(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}")
+        return rdflib.Graph().parse(data=self._graph_ntriples(graph), format="nt")
 
     def dump(self, rdf_format: str = "nquads", *, include_history: bool = True) -> bytes:
         fmt = RDF_FORMATS[rdf_format][0]
@@ -224,16 +293,17 @@ class SparqlEndpointStore:
                 for g in graphs
                 for t in self._graph_triples(g)
             ]
-            return ox.serialize(quads, format=fmt)
+            return serialized(ox.serialize(quads, format=fmt))
         prefixes = PREFIXES if fmt is ox.RdfFormat.TURTLE else None  # as the embedded store writes Turtle
-        return ox.serialize([t for g in graphs for t in self._graph_triples(g)], format=fmt, prefixes=prefixes)
+        return serialized(ox.serialize([t for g in graphs for t in self._graph_triples(g)], format=fmt,
+                                       prefixes=prefixes))
 
     def __len__(self) -> int:
         rows = self.select("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")
         return int(rows.values("n")[0] or 0)
 
     # -- writing -----------------------------------------------------------
-    def update(self, update: str) -> None:
+    def _send(self, update: str) -> None:
         headers = {"Content-Type": "application/sparql-update"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
@@ -242,28 +312,82 @@ class SparqlEndpointStore:
         finally:
             self._graphs = None  # even a failed request may have been applied before the answer was lost
 
-    def _ntriples(self, data: bytes | str, rdf_format: str, graph: str) -> str:
-        raw = data.encode() if isinstance(data, str) else data
+    @staticmethod
+    def _generation_ops() -> list[GraphOp]:
+        return [ReplaceGraph(GENERATION_GRAPH, f'<{GENERATION}> <{GENERATION}> "{uuid.uuid4()}" .', "ntriples")]
+
+    def update(self, update: str) -> None:
+        """Send SPARQL Update text as it is, and a new generation token in the same request."""
+        last = [tok for _, tok in tokens(update)][-1:]
+        # No operation (an empty update, a prologue alone) or a trailing ';': nothing to separate.
+        joint = "\n" if not first_keyword(update) or last == [";"] else "\n;\n"
+        self._send(update + joint + update_request(self._generation_ops()))
+
+    @property
+    def generation(self) -> str | None:
+        """The token the last write through this interface (from any process) left, or None if none
+        did: cheap to read, unlike counting the engine's quads. A write made by another program
+        that talks to the engine directly does not change it."""
+        values = self._bookkeeping_values(
+            GENERATION_GRAPH, "SELECT ?token WHERE { GRAPH ?g { ?s ?s ?token } }",
+            {"g": rdflib.URIRef(GENERATION_GRAPH), "s": rdflib.URIRef(GENERATION)}, "token")
+        return values[0] if values else None
+
+    def write(self, ops: Sequence[GraphOp], *, claim: Claim | None = None) -> None:
+        """ONE update request (see :func:`~acse_kg.store.update_request`), which a SPARQL 1.1
+        endpoint applies atomically; the data is parsed first, so bad data sends nothing. Under a
+        claim the write holds the claim's lock (module docstring) and the token is read back
+        afterwards: the request cannot say whether its condition held."""
+        text = update_request([*ops, *self._generation_ops()], claim)
+        if claim is None:
+            self._send(text)
+            return
+        with self._locked(claim.lock):
+            self._send(text)
+        check_claim(self, claim)
+
+    @contextmanager
+    def _locked(self, scope: str) -> Iterator[None]:
+        """Hold the write lock on ``scope`` (see the module docstring) for the ``with`` block."""
+        subject, request = rdflib.URIRef(scope), rdflib.URIRef(LOCK_REQUEST)
+        deadline = time.monotonic() + LOCK_WAIT_S
+        pause = 0.005
+        while True:
+            mine = rdflib.Literal(f"{time.time():.6f} {uuid.uuid4()}")
+            entry = f"{subject.n3()} {request.n3()} {mine.n3()} .\n"
+            self._send(update_request([AddToGraph(LOCK_GRAPH, entry, "ntriples")]))
+            requests = self._bookkeeping_values(
+                LOCK_GRAPH, "SELECT ?r WHERE { GRAPH ?locks { ?scope ?request ?r } }",
+                {"locks": rdflib.URIRef(LOCK_GRAPH), "scope": subject, "request": request}, "r")
+            now, others, dead = time.time(), list[str](), list[str]()
+            for r in requests:
+                if r == str(mine):
+                    continue
+                (dead if now - _stamp(str(r)) > LOCK_TTL_S else others).append(r)
+            if dead:
+                gone = "".join(f"{subject.n3()} {request.n3()} {rdflib.Literal(r).n3()} .\n" for r in dead)
+                self._send(update_request([RemoveFromGraph(LOCK_GRAPH, gone, "ntriples")]))
+            if not others:
+                break
+            self._send(update_request([RemoveFromGraph(LOCK_GRAPH, entry, "ntriples")]))
+            if time.monotonic() > deadline:
+                raise StoreError(f"could not take the write lock on <{scope}> within {LOCK_WAIT_S:.0f} s: "
+                                 "other writers held it all along")
+            time.sleep(random.uniform(0, pause))
+            pause = min(pause * 2, 0.5)
         try:
-            triples = list(ox.parse(raw, format=RDF_FORMATS[rdf_format][0], without_named_graphs=True))
-        except (SyntaxError, ValueError) as exc:
-            raise StoreError(f"cannot parse {rdf_format} for graph <{graph}>: {exc}") from exc
-        return ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).decode("utf-8")
+            yield
+        finally:
+            self._send(update_request([RemoveFromGraph(LOCK_GRAPH, entry, "ntriples")]))
 
     def replace_graph(self, graph: str, data: bytes | str, rdf_format: str = "turtle") -> None:
-        """One update request (DROP + INSERT DATA): the endpoint applies it atomically."""
-        body = self._ntriples(data, rdf_format, graph)  # parse first: a bad file changes nothing
-        self.update(
-            f"DROP SILENT GRAPH <{graph}> ;\nCREATE SILENT GRAPH <{graph}> ;\n"
-            f"INSERT DATA {{ GRAPH <{graph}> {{\n{body}}} }}"
-        )
+        self.write([ReplaceGraph(graph, data, rdf_format)])
 
     def add_to_graph(self, graph: str, data: bytes | str, rdf_format: str = "turtle") -> None:
-        body = self._ntriples(data, rdf_format, graph)
-        self.update(f"INSERT DATA {{ GRAPH <{graph}> {{\n{body}}} }}")
+        self.write([AddToGraph(graph, data, rdf_format)])
 
     def drop_graph(self, graph: str) -> None:
-        self.update(f"DROP SILENT GRAPH <{graph}>")
+        self.write([DropGraph(graph)])
 
     def close(self) -> None:
         self._client.close()

@@ -15,12 +15,15 @@ endpoint only accepts when they are graphs of the store.
 
 from __future__ import annotations
 
-import functools
+import hashlib
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
+from .errors import AcseError
 from .namespaces import PREFIXES
 
 _TOKEN = re.compile(
@@ -31,9 +34,10 @@ _TOKEN = re.compile(
              | '''(?:[^'\\]|\\.|'(?!''))*'''
              | "(?:[^"\\\n\r]|\\.)*"
              | '(?:[^'\\\n\r]|\\.)*')
+  | (?P<unclosed>["'].*)
   | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
   | (?P<var>[?$][^\s(){}\[\],;.<>"'=!&|+*/^]*)
-  | (?P<pname>(?:[A-Za-z\u00C0-\uFFFF][\w.\-\u00B7-\uFFFF]*)?:(?:[\w\-:%\u00B7-\uFFFF]|\\.|\.(?=[\w\-:%]))*)
+  | (?P<pname>(?<![\w.\-\u00B7-\uFFFF])(?:[A-Za-z\u00C0-\uFFFF][\w.\-\u00B7-\uFFFF]*)?:(?:[\w\-:%\u00B7-\uFFFF]|\\.|\.(?=[\w\-:%]))*)
   | (?P<bnode>_:[\w.\-\u00B7-\uFFFF]*)
   | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<other>.)
@@ -41,11 +45,38 @@ _TOKEN = re.compile(
     re.X | re.S,
 )
 
+# Linear time on any input (a request must not buy seconds of the main process): a prefixed
+# name starts only where a run of name characters starts (a later start in the same run can
+# never reach a ':' the first did not), and a quote that opens no closed string takes the rest
+# of the text as one token ("unclosed", refused), instead of each quote scanning to the end.
+
 QUERY_FORMS = ("SELECT", "CONSTRUCT", "DESCRIBE", "ASK")
 
 
-class RefusedQuery(ValueError):
+#: The deepest nesting of brackets, braces and parentheses a query may have. SPARQL parsers
+#: recurse on nesting: a few thousand levels overflow Oxigraph's stack (a crash, not an error)
+#: and Python's (RecursionError), while hand-written queries stay under twenty.
+MAX_NESTING = 100
+
+#: How many analyses are kept; each is keyed by a 32-byte digest, so the cache's size does not
+#: depend on the size of the queries sent (a cache keyed by text held every 25 MB query sent).
+CACHE_SIZE = 1024
+
+
+class RefusedQuery(AcseError, ValueError):
     """The request asks for something a public endpoint does not do; the message says what."""
+
+
+class MalformedQuery(RefusedQuery):
+    """The text cannot be a query (the engine would reject it too): refused before any parser sees it.
+
+    A subclass of :class:`RefusedQuery` so that every caller that refuses a query refuses this
+    one too; the endpoint answers it with 400 (the request's fault) rather than 403.
+    """
+
+
+class QueryTooDeep(MalformedQuery):
+    """The query nests deeper than :data:`MAX_NESTING`."""
 
 
 @dataclass
@@ -83,18 +114,78 @@ def first_keyword(text: str) -> str:
     return ""
 
 
-@functools.lru_cache(maxsize=1024)
+_cache: OrderedDict[bytes, QueryInfo] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
 def analyse(text: str) -> QueryInfo:
     """Check a query or update and describe it; raise :class:`RefusedQuery` if it must not run.
 
-    Cached by text: clients send the same queries again and again (dashboards, the query page's
-    examples), and lexing was a tenth of a small query's time. Callers must not change the result.
+    Cached by a digest of the text: clients send the same queries again and again (dashboards,
+    the query page's examples), and lexing was a tenth of a small query's time. The key is a
+    hash, never the text, so a flood of large distinct queries costs the cache nothing more
+    than small ones. Callers must not change the result.
 
     Refused: ``SERVICE`` (an outbound request on the caller's behalf), ``LOAD``
-    (the same, for updates) and codepoint escapes outside strings and IRIs
-    (SPARQL lets ``\\u0053ERVICE`` spell a keyword; nobody needs that).
+    (the same, for updates), codepoint escapes outside strings and IRIs
+    (SPARQL lets ``\\u0053ERVICE`` spell a keyword; nobody needs that) and nesting deeper
+    than :data:`MAX_NESTING` (:class:`QueryTooDeep`).
     """
+    key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=32).digest()
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+    info = _analyse(text)
+    with _cache_lock:
+        _cache[key] = info
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return info
+
+
+def cache_clear() -> None:
+    """Forget every analysis (for tests that count lexer runs)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def cache_len() -> int:
+    """How many analyses are held."""
+    with _cache_lock:
+        return len(_cache)
+
+
+_OPEN = frozenset("({[")
+_CLOSE = frozenset(")}]")
+
+
+def check_nesting(text: str, limit: int = MAX_NESTING) -> None:
+    """Raise :class:`QueryTooDeep` when brackets in ``text`` (outside strings, IRIs and comments)
+    nest deeper than ``limit``. Iterative: it cannot itself overflow, whatever the depth."""
+    _check_depth(tokens(text), limit)
+
+
+def _check_depth(toks: Iterable[tuple[str, str]], limit: int = MAX_NESTING) -> None:
+    depth = 0
+    for kind, tok in toks:
+        if kind != "other":
+            continue
+        if tok in _OPEN:
+            depth += 1
+            if depth > limit:
+                raise QueryTooDeep(
+                    f"the query nests brackets, braces or parentheses more than {limit} levels deep; "
+                    "write it flatter"
+                )
+        elif tok in _CLOSE:
+            depth -= 1
+
+
+def _analyse(text: str) -> QueryInfo:
     toks = list(tokens(text))
+    _check_depth(toks)
     prefixes = dict(PREFIXES)
     base: str | None = None
     info = QueryInfo(form=None)
@@ -104,6 +195,8 @@ def analyse(text: str) -> QueryInfo:
         upper = tok.upper()
         if kind == "other" and tok == "\\":
             raise RefusedQuery("codepoint escapes (\\u...) outside strings and IRIs are not accepted")
+        if kind == "unclosed":
+            raise MalformedQuery(f"a string is not closed (from {tok[:40]!r})")
         if kind == "word":
             if upper == "SERVICE":
                 raise RefusedQuery(
@@ -166,3 +259,118 @@ def check_dataset(info: QueryInfo, store_graphs: Iterable[str], protocol_iris: I
             + " (FROM / FROM NAMED / USING and default-graph-uri / named-graph-uri may only name graphs this "
             "store holds: the endpoint never fetches a graph from the web)"
         )
+
+
+# ---------------------------------------------------------------- the protocol's update dataset
+_IRI_FORBIDDEN = re.compile(r'[\x00-\x20<>"{}|^`\\]')
+
+
+class DatasetConflict(ValueError):
+    """using-graph-uri / using-named-graph-uri with an update that names its own dataset (USING / WITH)."""
+
+
+def _significant(text: str) -> list[re.Match[str]]:
+    return [m for m in _TOKEN.finditer(text) if m.lastgroup not in ("ws", "comment")]
+
+
+def with_using(update: str, default: Iterable[str] = (), named: Iterable[str] = ()) -> str:
+    """The update with the protocol's ``using-graph-uri`` / ``using-named-graph-uri`` written in as
+    ``USING`` / ``USING NAMED`` clauses of each operation that has a WHERE pattern.
+
+    SPARQL 1.1 Protocol §2.2.3: the parameters give the dataset of the update's WHERE patterns,
+    as USING would; an update that names its own (USING, USING NAMED or WITH) together with them
+    is an error (:class:`DatasetConflict`). ``DELETE WHERE { P }`` is written ``DELETE { P } USING …
+    WHERE { P }``, its long form, since the short form takes no USING. Each IRI must be a plain
+    absolute IRI (nothing that could close the ``<…>`` it is written in).
+    """
+    default, named = list(default), list(named)
+    if not default and not named:
+        return update
+    for iri in (*default, *named):
+        if _IRI_FORBIDDEN.search(iri) or ":" not in iri:
+            raise ValueError(f"not an absolute IRI: {iri!r}")
+    using = " ".join([f"USING <{i}>" for i in default] + [f"USING NAMED <{i}>" for i in named]) + " "
+    toks = _significant(update)
+    words = [(m.group().upper() if m.lastgroup == "word" else None) for m in toks]
+    if any(w in ("USING", "WITH") for w in words):
+        raise DatasetConflict(
+            "using-graph-uri / using-named-graph-uri cannot be combined with USING or WITH in the update"
+        )
+    inserts: list[tuple[int, str]] = []  # (offset, text), applied from the end
+    depth = 0
+    op_start = 0
+    for i, m in enumerate(toks):
+        tok = m.group()
+        if m.lastgroup == "other" and tok in _OPEN:
+            depth += 1
+            continue
+        if m.lastgroup == "other" and tok in _CLOSE:
+            depth -= 1
+            continue
+        if depth:
+            continue
+        if m.lastgroup == "other" and tok == ";":
+            op_start = i + 1
+            continue
+        if words[i] != "WHERE":
+            continue
+        first = next((w for w in words[op_start:i] if w not in ("PREFIX", "BASE") and w is not None), None)
+        if first == "DELETE" and i > 0 and words[i - 1] == "DELETE":  # DELETE WHERE { P }
+            end = _block_end(toks, i + 1)
+            pattern = update[toks[i + 1].start():toks[end].end()]
+            inserts.append((m.start(), f"{pattern} {using}"))
+        elif first in ("INSERT", "DELETE"):
+            inserts.append((m.start(), using))
+    out = update
+    for offset, text in sorted(inserts, reverse=True):
+        out = out[:offset] + text + out[offset:]
+    return out
+
+
+def _block_end(toks: list[re.Match[str]], start: int) -> int:
+    """The index of the token closing the brace block that opens at ``start``."""
+    depth = 0
+    for j in range(start, len(toks)):
+        tok = toks[j].group()
+        if toks[j].lastgroup == "other" and tok in _OPEN:
+            depth += 1
+        elif toks[j].lastgroup == "other" and tok in _CLOSE:
+            depth -= 1
+            if depth == 0:
+                return j
+    raise ValueError("unbalanced braces in the update")
+
+
+def undeclared_prefixes(text: str) -> list[str]:
+    """Prefixes used in prefixed names of ``text`` that neither a PREFIX declaration nor the registry's
+    own prefixes (known without declaring) define, in order of first use.
+
+    The engine's own message for this is a grammar error listing Unicode ranges; this lets a
+    command line or the endpoint say in one line which prefix is unknown.
+    """
+    toks = list(tokens(text))
+    declared = set(PREFIXES)
+    used: list[str] = []
+    i = 0
+    while i < len(toks):
+        kind, tok = toks[i]
+        if kind == "word" and tok.upper() == "PREFIX" and i + 1 < len(toks) and toks[i + 1][0] == "pname":
+            declared.add(toks[i + 1][1].split(":", 1)[0])
+            i += 2
+            continue
+        if kind == "pname":
+            prefix = tok.split(":", 1)[0]
+            if prefix not in declared and prefix not in used:
+                used.append(prefix)
+        i += 1
+    return used
+
+
+def unknown_prefix_message(text: str) -> str | None:
+    """One line naming the undeclared prefixes of ``text`` (None when there are none)."""
+    unknown = undeclared_prefixes(text)
+    if not unknown:
+        return None
+    names = ", ".join(f"{p}:" for p in unknown)
+    known = ", ".join(f"{p}:" for p in sorted(PREFIXES))
+    return (f"unknown prefix {names} (declare it: PREFIX {unknown[0]}: <…>; known without declaring: {known})")

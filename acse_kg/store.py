@@ -8,36 +8,65 @@ engine (Oxigraph server, Virtuoso, QLever, GraphDB) without touching callers.
 Graph layout: each source of triples lives in its own named graph (the
 ontology, each vocabulary, each study record). Earlier versions of a study are
 kept in graphs under ``HISTORY_PREFIX``; they are not part of the default graph
-that queries see, which is the union of the *live* named graphs.
+that queries see, which is the union of the *live* named graphs
+(:func:`is_live_graph` says which: the one place that decides it).
+
+Writing. A caller never writes SPARQL Update text: it hands the store a list
+of graph operations (:class:`ReplaceGraph`, :class:`AddToGraph`,
+:class:`RemoveFromGraph`, :class:`DropGraph`, :class:`CopyGraph`) that :meth:`GraphStore.write` applies
+all or nothing, optionally under a :class:`Claim` (a precondition that makes
+two concurrent writers of the same thing conflict instead of both writing).
+Values go into queries as ``bindings``, never spliced into the text.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, Union, cast, runtime_checkable
 
 import pyoxigraph as ox
 import rdflib
 from rdflib.term import Node
 
+from .errors import AcseError
 from .namespaces import BASE, PREFIXES, sparql_prologue
 
 GRAPH_PREFIX = BASE + "id/graph/"
 HISTORY_PREFIX = GRAPH_PREFIX + "history/"
+#: Graphs the store keeps for itself (a remote engine's write locks and generation token): outside
+#: the live graphs like the history, and left out of ``named_graphs()``, dumps and counts.
+BOOKKEEPING_PREFIX = HISTORY_PREFIX + "bookkeeping/"
 MEMORY = "memory"
 ENV_VAR = "ACSE_KG_STORE"
 
 
-class StoreError(Exception):
+class StoreError(AcseError):
     """A store could not be opened or written; the message says why."""
 
 
-class QuerySyntaxError(ValueError):
+class WriteConflict(StoreError):
+    """A write's :class:`Claim` was already taken by another writer: nothing was written."""
+
+
+class QuerySyntaxError(AcseError, ValueError):
     """A SPARQL query or update did not parse; the message is the parser's."""
+
+
+def is_live_graph(name: str) -> bool:
+    """Whether a named graph is part of the registry as it stands (the default graph of queries):
+    every named graph except the archived versions and the log under ``HISTORY_PREFIX``."""
+    return not name.startswith(HISTORY_PREFIX)
+
+
+def is_bookkeeping_graph(name: str) -> bool:
+    """Whether a named graph is the store's own bookkeeping (see ``BOOKKEEPING_PREFIX``)."""
+    return name.startswith(BOOKKEEPING_PREFIX)
 
 
 # Media types and the names used on the command line, for each result format.
@@ -72,18 +101,286 @@ class SelectResult:
 
     def values(self, var: str) -> list[Any]:
         """The Python values of one column, for the common one-column question."""
-        return [r[var].toPython() if r.get(var) is not None else None for r in self.rows]
+        return [cast(Any, v).toPython() if (v := r.get(var)) is not None else None for r in self.rows]
+
+
+# -- graph operations: what a write does, as data -------------------------------------------------
+@dataclass(frozen=True)
+class ReplaceGraph:
+    """The graph's content becomes ``data`` (parsed before anything is written)."""
+
+    graph: str
+    data: bytes | str
+    rdf_format: str = "turtle"
+
+
+@dataclass(frozen=True)
+class AddToGraph:
+    """``data``'s triples are added to the graph."""
+
+    graph: str
+    data: bytes | str
+    rdf_format: str = "turtle"
+
+
+@dataclass(frozen=True)
+class RemoveFromGraph:
+    """``data``'s triples are removed from the graph (those it does not hold are ignored)."""
+
+    graph: str
+    data: bytes | str
+    rdf_format: str = "turtle"
+
+
+@dataclass(frozen=True)
+class DropGraph:
+    """The graph and its triples go (nothing happens if there is no such graph)."""
+
+    graph: str
+
+
+@dataclass(frozen=True)
+class CopyGraph:
+    """``target``'s content becomes a copy of ``source``'s, as it is when the operation runs
+    (inside the transaction: what an earlier operation of the same write left there)."""
+
+    source: str
+    target: str
+
+
+GraphOp = Union[ReplaceGraph, AddToGraph, RemoveFromGraph, DropGraph, CopyGraph]
+
+#: The property a :class:`Claim` writes its token with.
+CLAIM_TOKEN = "http://purl.org/dc/terms/identifier"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The precondition of a write: it applies only if ``subject`` has no triple in ``graph`` when
+    it starts, and it then writes ``<subject> dcterms:identifier "<token>"`` there.
+
+    Two writers that claim the same subject can never both write: the claim
+    is checked and taken inside the write's one transaction, and the store
+    reads the token back afterwards (a remote engine cannot tell whether a
+    conditional update applied), raising :class:`WriteConflict` when another
+    writer's token is there. The caller's own triples about ``subject`` (a
+    log entry ...) belong in the same write.
+
+    ``scope`` names what writers of such claims contend for (a study, for the
+    versions of its record; the subject when not given). An engine that does
+    not isolate concurrent updates from each other (the Oxigraph server
+    evaluates an update's conditions on a snapshot, so two conditional
+    updates sent at once can both apply) is written under a lock on it (see
+    :mod:`acse_kg.remote`); the embedded store serialises its writes itself.
+    """
+
+    graph: str
+    subject: str
+    scope: str | None = None
+    token: str = field(default_factory=lambda: uuid.uuid4().urn)
+
+    @property
+    def lock(self) -> str:
+        return self.scope or self.subject
+
+
+def parse_triples(data: bytes | str, rdf_format: str, graph: str) -> list[ox.Triple]:
+    """Triples of ``data``; a bad document is a :class:`StoreError` naming the graph it was meant for."""
+    try:
+        fmt = RDF_FORMATS[rdf_format][0]
+    except KeyError:
+        raise StoreError(f"unknown RDF format {rdf_format!r} for graph <{graph}> "
+                         f"(one of: {', '.join(RDF_FORMATS)})") from None
+    raw = data.encode() if isinstance(data, str) else data
+    try:
+        return list(ox.parse(raw, format=fmt, without_named_graphs=True, rename_blank_nodes=True))
+    except (SyntaxError, ValueError) as exc:
+        raise StoreError(f"cannot parse {rdf_format} for graph <{graph}>: {exc}") from exc
+
+
+def _iri(value: str) -> str:
+    """An IRI as SPARQL text, checked and escaped by Oxigraph (a malformed IRI is a StoreError)."""
+    try:
+        return str(ox.NamedNode(value))
+    except ValueError as exc:
+        raise StoreError(f"not an IRI: {value!r} ({exc})") from exc
+
+
+def update_request(ops: Sequence[GraphOp], claim: Claim | None = None) -> str:
+    """The one SPARQL 1.1 Update request that applies ``ops`` in order (and takes ``claim``).
+
+    Every document is parsed first, so bad data raises before any text is
+    sent. Terms are written by Oxigraph's own serialiser (N-Triples syntax,
+    which is SPARQL syntax), never spliced from caller text.
+
+    Under a claim, a first operation sets a flag in a graph of its own when
+    the claim is free; every later operation is conditional on that flag
+    (``DELETE``/``INSERT ... WHERE``: ``DROP`` and ``INSERT DATA`` cannot be
+    conditional), the claim's token is written last and the flag graph
+    dropped. So the claim is tested once, at the start, whatever the
+    operations write, and a taken claim makes the whole request a no-op.
+    """
+    bodies: list[str | None] = []
+    for op in ops:
+        if isinstance(op, (ReplaceGraph, AddToGraph, RemoveFromGraph)):
+            triples = parse_triples(op.data, op.rdf_format, op.graph)
+            if isinstance(op, RemoveFromGraph) and any(
+                isinstance(x, ox.BlankNode) for t in triples for x in (t.subject, t.object)
+            ):
+                raise StoreError(f"cannot remove triples with blank nodes from <{op.graph}>: name them")
+            bodies.append(" .\n".join(str(t) for t in triples))
+        elif isinstance(op, (DropGraph, CopyGraph)):
+            bodies.append(None)
+        else:
+            raise TypeError(f"not a graph operation: {op!r}")
+    out: list[str] = []
+    if claim is None:
+        for op, body in zip(ops, bodies):
+            if isinstance(op, ReplaceGraph):
+                g = _iri(op.graph)
+                out += [f"DROP SILENT GRAPH {g}", f"CREATE SILENT GRAPH {g}",
+                        f"INSERT DATA {{ GRAPH {g} {{\n{body} }} }}"]
+            elif isinstance(op, AddToGraph):
+                out.append(f"INSERT DATA {{ GRAPH {_iri(op.graph)} {{\n{body} }} }}")
+            elif isinstance(op, RemoveFromGraph):
+                out.append(f"DELETE DATA {{ GRAPH {_iri(op.graph)} {{\n{body} }} }}")
+            elif isinstance(op, DropGraph):
+                out.append(f"DROP SILENT GRAPH {_iri(op.graph)}")
+            else:
+                src, dst = _iri(op.source), _iri(op.target)
+                out += [f"DROP SILENT GRAPH {dst}",
+                        f"INSERT {{ GRAPH {dst} {{ ?s ?p ?o }} }} WHERE {{ GRAPH {src} {{ ?s ?p ?o }} }}"]
+        return " ;\n".join(out)
+    flag = _iri(f"urn:acse-kg:write:{uuid.uuid4()}")
+    go = f"GRAPH {flag} {{ {flag} {flag} {flag} }}"
+    cg, cs = _iri(claim.graph), _iri(claim.subject)
+    out.append(f"INSERT {{ {go} }} WHERE {{ FILTER NOT EXISTS {{ GRAPH {cg} {{ {cs} ?claimed ?by }} }} }}")
+
+    def clear(g: str) -> str:
+        return f"DELETE {{ GRAPH {g} {{ ?s ?p ?o }} }} WHERE {{ {go} GRAPH {g} {{ ?s ?p ?o }} }}"
+
+    for op, body in zip(ops, bodies):
+        if isinstance(op, (ReplaceGraph, AddToGraph)):
+            g = _iri(op.graph)
+            if isinstance(op, ReplaceGraph):
+                out.append(clear(g))
+            out.append(f"INSERT {{ GRAPH {g} {{\n{body} }} }} WHERE {{ {go} }}")
+        elif isinstance(op, RemoveFromGraph):
+            out.append(f"DELETE {{ GRAPH {_iri(op.graph)} {{\n{body} }} }} WHERE {{ {go} }}")
+        elif isinstance(op, DropGraph):
+            out.append(clear(_iri(op.graph)))
+        else:
+            src, dst = _iri(op.source), _iri(op.target)
+            out += [clear(dst),
+                    f"INSERT {{ GRAPH {dst} {{ ?s ?p ?o }} }} WHERE {{ {go} GRAPH {src} {{ ?s ?p ?o }} }}"]
+    token = ox.Literal(claim.token)
+    out.append(f"INSERT {{ GRAPH {cg} {{ {cs} <{CLAIM_TOKEN}> {token} }} }} WHERE {{ {go} }}")
+    out.append(f"DROP SILENT GRAPH {flag}")
+    return " ;\n".join(out)
+
+
+def check_claim(store: GraphStore, claim: Claim) -> None:
+    """After a claimed write: return if it applied, raise :class:`WriteConflict` if another writer
+    holds the claim, :class:`StoreError` if both wrote (an engine that does not isolate updates)."""
+    tokens = store.select(
+        "SELECT ?token WHERE { GRAPH ?g { ?s ?claimed ?token } }",
+        bindings={"g": rdflib.URIRef(claim.graph), "s": rdflib.URIRef(claim.subject),
+                  "claimed": rdflib.URIRef(CLAIM_TOKEN)},
+    ).values("token")
+    if tokens == [claim.token]:
+        return
+    if claim.token in tokens:
+        raise StoreError(f"two writers both took <{claim.subject}> in <{claim.graph}>: "
+                         "the engine does not isolate concurrent updates")
+    raise WriteConflict(f"<{claim.subject}> in <{claim.graph}> was written by another writer first; "
+                        "nothing was written")
+
+
+# -- values bound into queries ------------------------------------------------------------------
+Bindings = Mapping[str, Node]
+_VARNAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _term_text(name: str, value: Node) -> str:
+    """A bound value as SPARQL text, written by Oxigraph's serialiser."""
+    if isinstance(value, rdflib.URIRef):
+        return _iri(str(value))
+    if isinstance(value, rdflib.Literal):
+        if value.language:
+            return str(ox.Literal(str(value), language=value.language))
+        if value.datatype is not None:
+            return str(ox.Literal(str(value), datatype=ox.NamedNode(str(value.datatype))))
+        return str(ox.Literal(str(value)))
+    raise TypeError(f"binding ?{name}: an rdflib URIRef or Literal is needed, not {type(value).__name__}")
+
+
+def _where_brace(query: str) -> int | None:
+    """The offset just after the ``{`` that opens the query's WHERE group, or None if not found.
+
+    Found with the SPARQL lexer (strings, IRIs and comments are single tokens):
+    the brace after the ``WHERE`` keyword at the top level, or, for a query
+    that leaves ``WHERE`` out (``SELECT * { ... }``, ``ASK { ... }``), the first
+    top-level brace after the query form (a CONSTRUCT's first one is its template).
+    """
+    from .sparql_safety import QUERY_FORMS
+    from .sparql_safety import _TOKEN as SPARQL_TOKEN  # the endpoint's own SPARQL lexer
+
+    form: str | None = None
+    depth = 0  # parentheses and braces
+    after_where = False
+    for m in SPARQL_TOKEN.finditer(query):
+        kind, tok = m.lastgroup, m.group()
+        if kind == "word":
+            upper = tok.upper()
+            if form is None and upper in QUERY_FORMS:
+                form = upper
+            elif upper == "WHERE" and depth == 0:
+                after_where = True
+        elif kind == "other" and tok in "({":
+            if tok == "{" and depth == 0 and form is not None and (after_where or form != "CONSTRUCT"):
+                return m.end()
+            depth += 1
+        elif kind == "other" and tok in ")}":
+            depth -= 1
+    return None
+
+
+def bind_values(query: str, bindings: Bindings | None) -> str:
+    """``query`` with a ``VALUES`` block for ``bindings`` at the start of its WHERE group.
+
+    The values are data, not text: each is written by Oxigraph's serialiser.
+    At the start of the group they join with everything in it, so they work
+    where Oxigraph's ``substitutions`` refuse (a variable outside the SELECT
+    projection, an aggregate) and on any SPARQL 1.1 engine alike.
+    """
+    if not bindings:
+        return query
+    names = list(bindings)
+    for name in names:
+        if not _VARNAME.fullmatch(name):
+            raise ValueError(f"not a SPARQL variable name: {name!r} (give it without the '?')")
+    row = " ".join(_term_text(n, bindings[n]) for n in names)
+    block = f" VALUES ({' '.join('?' + n for n in names)}) {{ ({row}) }} "
+    at = _where_brace(query)
+    if at is None:
+        raise QuerySyntaxError("cannot bind values: no WHERE group found in the query")
+    return query[:at] + block + query[at:]
 
 
 @runtime_checkable
 class GraphStore(Protocol):
-    """What the registry needs of a triple store, and nothing more."""
+    """What the registry needs of a triple store, and nothing more.
 
-    def select(self, query: str) -> SelectResult: ...
+    Queries see the live graphs (:func:`is_live_graph`) as their default
+    graph and every named graph through ``GRAPH``; ``bindings`` give variables
+    their values (see :func:`bind_values`). Writes are :meth:`write`.
+    """
 
-    def ask(self, query: str) -> bool: ...
+    def select(self, query: str, bindings: Bindings | None = None) -> SelectResult: ...
 
-    def construct(self, query: str) -> rdflib.Graph: ...
+    def ask(self, query: str, bindings: Bindings | None = None) -> bool: ...
+
+    def construct(self, query: str, bindings: Bindings | None = None) -> rdflib.Graph: ...
 
     def query_serialized(
         self,
@@ -96,10 +393,17 @@ class GraphStore(Protocol):
         """Run any query; return (query form, body) in the asked format name."""
         ...
 
-    def update(self, update: str) -> None: ...
+    def write(self, ops: Sequence[GraphOp], *, claim: Claim | None = None) -> None:
+        """Apply the operations in order, all or nothing (one transaction); bad data changes
+        nothing. Under ``claim``, raise :class:`WriteConflict` (nothing written) if it was taken."""
+        ...
+
+    def update(self, update: str) -> None:
+        """Run SPARQL Update text as it is (the endpoint's admin route; the registry's own code uses :meth:`write`)."""
+        ...
 
     def replace_graph(self, graph: str, data: bytes | str, rdf_format: str = "turtle") -> None:
-        """Swap a graph's content atomically: all or nothing; bad data changes nothing."""
+        """``write([ReplaceGraph(graph, data, rdf_format)])``."""
         ...
 
     def add_to_graph(self, graph: str, data: bytes | str, rdf_format: str = "turtle") -> None: ...
@@ -109,6 +413,10 @@ class GraphStore(Protocol):
     def graph(self, graph: str) -> rdflib.Graph: ...
 
     def named_graphs(self) -> list[str]: ...
+
+    def live_graphs(self) -> list[str]:
+        """The named graphs queries see as their default graph (sorted)."""
+        ...
 
     def dump(self, rdf_format: str = "nquads", *, include_history: bool = True) -> bytes: ...
 
@@ -135,6 +443,13 @@ def _to_rdflib(term: Any) -> Node | None:
     if isinstance(term, ox.DefaultGraph):
         return None
     raise TypeError(f"unsupported term {term!r}")
+
+
+def serialized(out: bytes | None) -> bytes:
+    """What ``pyoxigraph.serialize`` returns when given no output file: the bytes (never None)."""
+    if out is None:
+        raise StoreError("the serialiser wrote nothing")
+    return out
 
 
 def one_line(text: str, limit: int | None = None) -> str:
@@ -167,6 +482,14 @@ class OxigraphStore:
     Oxigraph is used directly (not through rdflib's store plugin) because the
     registry's hot paths (the SPARQL endpoint, dumps) can then hand serialised
     results straight through without building Python objects per row.
+
+    One process owns a store directory. Oxigraph documents opening a
+    directory read-only while another process writes it as undefined
+    behaviour (a frozen view at best), so a directory another process holds
+    is refused with a message saying how to reach it instead (through the
+    server that holds it); ``read_only`` takes the directory's lock like any
+    owner and only refuses writes. A reader that wants a copy of a live
+    store takes one with :meth:`snapshot` (Oxigraph's backup) from the owner.
     """
 
     def __init__(self, path: Path | None = None, *, read_only: bool = False) -> None:
@@ -180,34 +503,25 @@ class OxigraphStore:
         try:
             if path is None:
                 self._store = ox.Store()
-            elif read_only:
-                self._store = ox.Store.read_only(str(path))
             else:
                 path.mkdir(parents=True, exist_ok=True)
                 self._store = ox.Store(str(path))
         except OSError as exc:
-            if path is not None and not read_only and (path / "CURRENT").exists():
-                # Another process (a running server) holds the write lock: reading still works on
-                # a snapshot, so `acse-kg sparql` beside `acse-kg serve` answers instead of failing.
-                try:
-                    self._store = ox.Store.read_only(str(path))
-                    self.read_only = True
-                    return
-                except OSError:
-                    pass
-            raise StoreError(
-                f"cannot open the store at {path}: {exc}. "
-                "Is another acse-kg process (a server?) using it? "
-                "Use --store memory, another --store PATH, or stop that process."
-            ) from exc
+            if "current process" in str(exc):
+                raise StoreError(f"the store at {path} is already open in this process: "
+                                 "open it once and share that store") from exc
+            if "lock" in str(exc).lower():
+                raise StoreError(
+                    f"the store at {path} is held by another process (a running acse-kg server?): "
+                    "one process owns a store directory. Go through that server instead, "
+                    "--store http://HOST:PORT/sparql (writes with its admin token in ACSE_KG_REMOTE_TOKEN), "
+                    "or stop it, or use --store memory or another --store PATH."
+                ) from exc
+            raise StoreError(f"cannot open the store at {path}: {exc}") from exc
 
     def _check_writable(self) -> None:
         if self.read_only:
-            raise StoreError(
-                f"the store at {self.path} is open read-only: another process (a server?) holds it. "
-                "Stop that process to write here, or write through the server: "
-                "--store http://HOST:PORT/sparql with the server's admin token (ACSE_KG_REMOTE_TOKEN)."
-            )
+            raise StoreError(f"the store at {self.path} was opened read-only: writes are refused")
 
     # -- reading -----------------------------------------------------------
     def _written(self) -> None:
@@ -217,17 +531,19 @@ class OxigraphStore:
     def _live_graphs(self) -> list[ox.NamedNode]:
         if self._live_cache is None:
             self._live_cache = [
-                g
-                for g in self._store.named_graphs()
-                if isinstance(g, ox.NamedNode) and not g.value.startswith(HISTORY_PREFIX)
+                g for g in self._store.named_graphs() if isinstance(g, ox.NamedNode) and is_live_graph(g.value)
             ]
         return self._live_cache
+
+    def live_graphs(self) -> list[str]:
+        return sorted(g.value for g in self._live_graphs())
 
     def _query(
         self,
         query: str,
         default_graph_uris: Sequence[str] = (),
         named_graph_uris: Sequence[str] = (),
+        bindings: Bindings | None = None,
     ) -> Any:
         kwargs: dict[str, Any] = {}
         if default_graph_uris:
@@ -238,26 +554,26 @@ class OxigraphStore:
         if named_graph_uris:
             kwargs["named_graphs"] = [ox.NamedNode(u) for u in named_graph_uris]
         try:
-            return self._store.query(query, prefixes=PREFIXES, **kwargs)
+            return self._store.query(bind_values(query, bindings), prefixes=PREFIXES, **kwargs)
         except SyntaxError as exc:
             raise _parse_error(exc) from exc
 
-    def select(self, query: str) -> SelectResult:
-        res = self._query(query)
+    def select(self, query: str, bindings: Bindings | None = None) -> SelectResult:
+        res = self._query(query, bindings=bindings)
         if not isinstance(res, ox.QuerySolutions):
             raise QuerySyntaxError("expected a SELECT query")
         variables = [v.value for v in res.variables]
         rows = [{v: _to_rdflib(sol[v]) for v in variables} for sol in res]
         return SelectResult(variables, rows)
 
-    def ask(self, query: str) -> bool:
-        res = self._query(query)
+    def ask(self, query: str, bindings: Bindings | None = None) -> bool:
+        res = self._query(query, bindings=bindings)
         if not isinstance(res, ox.QueryBoolean):
             raise QuerySyntaxError("expected an ASK query")
         return bool(res)
 
-    def construct(self, query: str) -> rdflib.Graph:
-        res = self._query(query)
+    def construct(self, query: str, bindings: Bindings | None = None) -> rdflib.Graph:
+        res = self._query(query, bindings=bindings)
         if not isinstance(res, ox.QueryTriples):
             raise QuerySyntaxError("expected a CONSTRUCT or DESCRIBE query")
         g = rdflib.Graph()
@@ -275,11 +591,9 @@ class OxigraphStore:
     ) -> tuple[str, bytes]:
         res = self._query(query, default_graph_uris, named_graph_uris)
         if isinstance(res, ox.QueryTriples):
-            fmt = RDF_FORMATS[result_format][0]
-            return "graph", res.serialize(format=fmt)
-        fmt = RESULT_FORMATS[result_format][0]
+            return "graph", serialized(res.serialize(format=RDF_FORMATS[result_format][0]))
         kind = "boolean" if isinstance(res, ox.QueryBoolean) else "bindings"
-        return kind, res.serialize(format=fmt)
+        return kind, serialized(res.serialize(format=RESULT_FORMATS[result_format][0]))
 
     def graph(self, graph: str) -> rdflib.Graph:
         g = rdflib.Graph()
@@ -288,67 +602,66 @@ class OxigraphStore:
         return g
 
     def named_graphs(self) -> list[str]:
-        return sorted(g.value for g in self._store.named_graphs() if isinstance(g, ox.NamedNode))
+        return sorted(g.value for g in self._store.named_graphs()
+                      if isinstance(g, ox.NamedNode) and not is_bookkeeping_graph(g.value))
 
     def dump(self, rdf_format: str = "nquads", *, include_history: bool = True) -> bytes:
         fmt = RDF_FORMATS[rdf_format][0]
         if fmt in (ox.RdfFormat.N_QUADS, ox.RdfFormat.TRIG):
-            quads = self._store if include_history else (
-                q for g in self._live_graphs() for q in self._store.quads_for_pattern(None, None, None, g)
-            )
-            return ox.serialize(quads, format=fmt)
+            quads: Iterable[ox.Quad]
+            if not include_history:
+                quads = (q for g in self._live_graphs() for q in self._store.quads_for_pattern(None, None, None, g))
+            elif any(is_bookkeeping_graph(g.value) for g in self._store.named_graphs() if isinstance(g, ox.NamedNode)):
+                quads = (q for q in self._store if not (
+                    isinstance(q.graph_name, ox.NamedNode) and is_bookkeeping_graph(q.graph_name.value)))
+            else:
+                quads = self._store
+            return serialized(ox.serialize(quads, format=fmt))
         triples = (
             ox.Triple(q.subject, q.predicate, q.object)
-            for g in (self._live_graphs() if not include_history else [
-                g for g in self._store.named_graphs() if isinstance(g, ox.NamedNode)
-            ])
+            for g in (self._live_graphs() if not include_history else [ox.NamedNode(n) for n in self.named_graphs()])
             for q in self._store.quads_for_pattern(None, None, None, g)
         )
         prefixes = PREFIXES if fmt is ox.RdfFormat.TURTLE else None  # readable Turtle, as a person gets it
-        return ox.serialize(triples, format=fmt, prefixes=prefixes)
+        return serialized(ox.serialize(triples, format=fmt, prefixes=prefixes))
 
     def __len__(self) -> int:
         return len(self._store)
 
-    # -- writing -----------------------------------------------------------
-    def _parse(self, data: bytes | str, rdf_format: str, graph: str) -> list[ox.Quad]:
-        fmt = RDF_FORMATS[rdf_format][0]
-        raw = data.encode() if isinstance(data, str) else data
-        g = ox.NamedNode(graph)
+    def snapshot(self, target: Path) -> Path:
+        """A consistent copy of the store in ``target`` (a new directory), which any process may
+        open as a store of its own: Oxigraph's backup (hard links where it can, so it is cheap)."""
+        if self.path is None:
+            raise StoreError("an in-memory store has no snapshot: dump it instead")
         try:
-            return [
-                ox.Quad(t.subject, t.predicate, t.object, g)
-                for t in ox.parse(raw, format=fmt, without_named_graphs=True, rename_blank_nodes=True)
-            ]
-        except (SyntaxError, ValueError) as exc:
-            raise StoreError(f"cannot parse {rdf_format} for graph <{graph}>: {exc}") from exc
+            self._store.backup(str(target))
+        except OSError as exc:
+            raise StoreError(f"cannot snapshot the store at {self.path} into {target}: {exc}") from exc
+        return target
+
+    # -- writing -----------------------------------------------------------
+    def write(self, ops: Sequence[GraphOp], *, claim: Claim | None = None) -> None:
+        """One SPARQL update (see :func:`update_request`), which Oxigraph runs as one transaction:
+        readers never see a graph half-written, and bad data (parsed first) changes nothing."""
+        self._check_writable()
+        text = update_request(ops, claim)
+        with self._lock:
+            try:
+                self._store.update(text)
+            except SyntaxError as exc:  # the request is generated: this is a bug, not the caller's data
+                raise StoreError(f"the store refused a generated update: {one_line(str(exc))}") from exc
+            self._written()
+            if claim is not None:
+                check_claim(self, claim)
 
     def replace_graph(self, graph: str, data: bytes | str, rdf_format: str = "turtle") -> None:
-        """Swap a graph's content in one SPARQL update, which Oxigraph runs as one transaction:
-        readers never see the graph half-written, and a bad file (parsed first) changes nothing."""
-        self._check_writable()
-        quads = self._parse(data, rdf_format, graph)
-        body = " .\n".join(str(ox.Triple(q.subject, q.predicate, q.object)) for q in quads)
-        with self._lock:
-            self._store.update(
-                f"DROP SILENT GRAPH <{graph}> ;\n"
-                f"CREATE SILENT GRAPH <{graph}> ;\n"
-                f"INSERT DATA {{ GRAPH <{graph}> {{ {body} }} }}"
-            )
-            self._written()
+        self.write([ReplaceGraph(graph, data, rdf_format)])
 
     def add_to_graph(self, graph: str, data: bytes | str, rdf_format: str = "turtle") -> None:
-        self._check_writable()
-        quads = self._parse(data, rdf_format, graph)
-        with self._lock:
-            self._store.extend(quads)
-            self._written()
+        self.write([AddToGraph(graph, data, rdf_format)])
 
     def drop_graph(self, graph: str) -> None:
-        self._check_writable()
-        with self._lock:
-            self._store.update(f"DROP SILENT GRAPH <{graph}>")
-            self._written()
+        self.write([DropGraph(graph)])
 
     def update(self, update: str) -> None:
         self._check_writable()
@@ -367,6 +680,11 @@ class OxigraphStore:
         del self._store
 
 
+def has_graph(store: GraphStore, graph: str) -> bool:
+    """Whether the named graph holds any triple (one cheap question, on any engine)."""
+    return store.ask("ASK { GRAPH ?g { ?s ?p ?o } }", {"g": rdflib.URIRef(graph)})
+
+
 def resolve_store_spec(spec: str | None) -> str:
     """--store wins, then $ACSE_KG_STORE, then the default data directory."""
     from .paths import DEFAULT_STORE
@@ -375,10 +693,13 @@ def resolve_store_spec(spec: str | None) -> str:
 
 
 def open_store(spec: str | None = None, *, bootstrap: bool = True, read_only: bool = False) -> GraphStore:
-    """Open the store named by ``spec`` and, when it is empty, load the bundle.
+    """Open the store named by ``spec`` and, when the bundle is not all there, load it.
 
     ``spec`` is ``memory``, a directory path, or an ``http(s)://`` SPARQL 1.1
-    endpoint (query URL; see :mod:`acse_kg.remote`).
+    endpoint (query URL; see :mod:`acse_kg.remote`). The first load is one
+    transaction; a store that lacks any graph of the bundle (one written by a
+    load that was interrupted before loads were one transaction, or a graph
+    dropped by hand) is completed on open, without counting its quads.
     """
     spec = resolve_store_spec(spec)
     store: GraphStore
@@ -389,15 +710,10 @@ def open_store(spec: str | None = None, *, bootstrap: bool = True, read_only: bo
 
         store = SparqlEndpointStore(spec)
     else:
-        local = OxigraphStore(Path(spec), read_only=read_only)
-        read_only = local.read_only  # a store another process holds is opened read-only
-        store = local
-    if bootstrap and not read_only and len(store) == 0:
-        from .loader import load_bundle
+        store = OxigraphStore(Path(spec), read_only=read_only)
+    if bootstrap and not read_only:
+        from .loader import bundle_graph_names, load_bundle
 
-        load_bundle(store)
+        if any(not has_graph(store, g) for g in bundle_graph_names()):
+            load_bundle(store)
     return store
-
-
-def iter_graph_names(store: GraphStore, prefix: str) -> Iterable[str]:
-    return (g for g in store.named_graphs() if g.startswith(prefix))

@@ -25,12 +25,16 @@ from typing import Any
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS, XSD
 
+from .errors import AcseError
 from .namespaces import ACSE, HGNC, ID, NCIT, OBO, ONCO, ONCOTREE_RELEASE_ID, PREFIXES
 from .paths import VOCAB_DIR
 
 ONCOTREE_FILE = VOCAB_DIR / f"oncotree_{ONCOTREE_RELEASE_ID}.json"
 SO_FILE = VOCAB_DIR / "so_subset.obo"
 HGNC_FILE = VOCAB_DIR / "hgnc_crizotinib_targets.tsv"
+#: Every HGNC gene with its alias and previous symbols: what a profile's gene is checked against
+#: (read by acse_kg.matching.gene_symbols, not loaded into the graph).
+HGNC_SYMBOLS_FILE = VOCAB_DIR / "hgnc_symbols.tsv"
 
 #: The OncoTree release the shipped tree is, as an individual of acse:OncoTreeRelease.
 ONCOTREE_RELEASE = URIRef(f"{ID}oncotree/{ONCOTREE_RELEASE_ID}")
@@ -43,7 +47,7 @@ ONCOTREE_ROOT = "TISSUE"
 PROTOCOL_ALIASES: dict[str, tuple[str, ...]] = {"MST1R": ("RON",)}
 
 
-class VocabularyError(ValueError):
+class VocabularyError(AcseError, ValueError):
     """A shipped vocabulary file is missing or does not have the expected shape."""
 
 

@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 import atexit
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from acse_kg import __version__
 from acse_kg.store import GraphStore, OxigraphStore, open_store
 
-from . import ctgov, linked_data, match, overlaps, pages, sparql
+from . import browse, criteria, ctgov, errors, linked_data, match, overlaps, pages, sparql
+from .headers import AccessLog, SecurityHeaders, SparqlCors
+from .limits import BodyLimit, ClientSlots
 from .query_pool import QueryPool
 from .settings import ServerSettings
 
-log = logging.getLogger("acse_kg.api")
 
 #: Where the Swagger UI / ReDoc assets shipped by the fastapi-offline package are served (no CDN).
 DOCS_ASSETS = "/docs-assets"
@@ -89,6 +90,23 @@ def _add_offline_docs(app: FastAPI) -> None:
         )
 
 
+def _document_body_limits(app: FastAPI, settings: ServerSettings) -> None:
+    """Each POST route's OpenAPI lists its 413 with the limit this server enforces (see api.limits)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            for path, operations in schema.get("paths", {}).items():
+                if "post" in operations:
+                    operations["post"].setdefault("responses", {})["413"] = {
+                        "description": f"The body is larger than {settings.body_limit(path)} bytes"}
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(store: GraphStore | None = None, settings: ServerSettings | None = None) -> FastAPI:
     """Build the app over ``store`` (default: the configured store, bootstrapped with the bundle).
 
@@ -100,7 +118,7 @@ def create_app(store: GraphStore | None = None, settings: ServerSettings | None 
     store = store if store is not None else open_store()
     pool = (
         QueryPool(store, size=settings.query_workers, timeout=settings.query_timeout,
-                  max_bytes=settings.max_result_bytes)
+                  max_bytes=settings.max_result_bytes, memory=settings.worker_memory_bytes)
         if isinstance(store, OxigraphStore)
         else None
     )
@@ -117,15 +135,18 @@ def create_app(store: GraphStore | None = None, settings: ServerSettings | None 
     app.state.store = store
     app.state.settings = settings
     app.state.query_pool = pool
+    app.state.client_slots = ClientSlots(settings.per_client_limit, retry_after=min(settings.query_timeout, 5.0))
+    errors.install(app)
 
-    @app.exception_handler(Exception)
-    async def _no_traceback(request: Request, exc: Exception) -> JSONResponse:
-        """Log the traceback for the operator; the caller gets one line, never the stack."""
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"error": "internal server error", "kind": type(exc).__name__}, status_code=500)
-
-    for module in (sparql, match, ctgov, overlaps, pages, linked_data):
+    for module in (sparql, match, browse, ctgov, criteria, overlaps, pages, linked_data):
         app.include_router(module.router)
     _add_offline_docs(app)
+    _document_body_limits(app, settings)
     app.add_middleware(HeadAsGet)
+    app.add_middleware(BodyLimit, settings=settings)
+    app.add_middleware(SecurityHeaders)
+    if settings.cors_origins:
+        app.add_middleware(SparqlCors, origins=settings.cors_origins)
+    if settings.access_log:
+        app.add_middleware(AccessLog)
     return app

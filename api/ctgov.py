@@ -1,13 +1,19 @@
 """ClinicalTrials.gov API v2 compatible routes, the record history and the record check.
 
-``GET /api/v2/studies/{nctId}`` and ``GET /api/v2/studies`` answer in the API
-v2 shape so existing ClinicalTrials.gov clients can point at this registry;
-``POST /api/v2/studies`` imports a record (admin token: ``Authorization:
-Bearer <token>``, from the server settings or ``ACSE_KG_ADMIN_TOKEN``).
-``/study/{nct}/history``, ``/study/{nct}/history/diff?from=&to=`` and
-``/study/{nct}/check`` are pages for a browser (HTML, the site's base
-template) and JSON for API clients, by the Accept header. Errors are JSON
-(``{"error": ...}``) with no stack.
+``GET /api/v2/studies/{nctId}``, ``GET /api/v2/studies`` (JSON or CSV),
+``/api/v2/studies/metadata``, ``/api/v2/studies/enums``, ``/api/v2/stats/size``
+and ``/api/v2/version`` answer as the API v2 spec (2.0.5) says (and
+``/fhir/ResearchStudy/{nct}`` gives a study as FHIR R4B), so existing
+ClinicalTrials.gov clients can point at this registry; their errors are
+``text/plain`` as the spec's ``errorMessage`` is, worded as ClinicalTrials.gov
+words them (```filter.phase` is unknown parameter``). The list search runs
+through the server's query pool, so it has the same time limit as any public
+query (503 when it runs past it). ``POST /api/v2/studies`` imports a record
+(admin token: ``Authorization: Bearer <token>``, from the server settings or
+``ACSE_KG_ADMIN_TOKEN``). ``/study/{nct}/history``,
+``/study/{nct}/history/diff?from=&to=`` and ``/study/{nct}/check`` are pages
+for a browser (HTML, the site's base template) and JSON for API clients, by
+the Accept header; their errors are JSON (``{"error": ...}``) with no stack.
 """
 
 from __future__ import annotations
@@ -19,25 +25,43 @@ import re
 from typing import Any, Optional
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
+from acse_kg.ctgov import registry_info
+from acse_kg.ctgov.csv_format import parse_columns, write_csv, CsvError
 from acse_kg.ctgov.export import StudyNotFound, export_study
+from acse_kg.ctgov.fhir_study import operation_outcome, research_study_json, search_bundle
 from acse_kg.ctgov.import_ import ImportRefused, import_study
 from acse_kg.ctgov.fields import project
-from acse_kg.ctgov.query import QueryError, check_format, list_studies, parse_fields_param
+from acse_kg.ctgov.query import (QueryError, Select, check_format, export_page, list_studies, parse_fields_param,
+                                 parse_params, search, store_select)
 from acse_kg.history import HistoryError, diff_versions, list_versions
 from acse_kg.namespaces import NCT_HINT, is_nct, normalise_nct
 from acse_kg.record_check import CheckError, ReasonerFailed, check_study
 from acse_kg.store import GraphStore, StoreError
 
-from .deps import get_store
+from .deps import get_store, require_admin
+from .reasoner import reasoned_check
 from .negotiation import choose
+from .query_pool import QueryFailed, QueryRequest, QueryTimeout, ResultTooLarge, WorkerDied
 
 router = APIRouter()
+
+FHIR_JSON = "application/fhir+json"
+
 
 
 def _error(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": message, **extra}, status_code=status)
+
+
+def _ctgov_error(status: int, message: str) -> PlainTextResponse:
+    """An API v2 error as the spec has it: the message as plain text."""
+    return PlainTextResponse(message, status_code=status)
+
+
+class SearchBudgetExceeded(Exception):
+    """The search ran past the query pool's time or size limit."""
 
 
 def _bad_nct(nct: str) -> JSONResponse | None:
@@ -55,43 +79,189 @@ def _documented(name: str, what: str) -> Any:
     return Query(None, alias=name, description=what)
 
 
-@router.get("/api/v2/studies/{nct_id}")
+def _pool_select(request: Request, store: GraphStore) -> Select:
+    """Run the search's SELECTs in the server's query pool (its time and size limits), or on a remote
+    store directly (which enforces its own)."""
+    pool = getattr(request.app.state, "query_pool", None)
+    if pool is None:
+        return store_select(store)
+
+    def run(query: str) -> list[dict[str, str]]:
+        try:
+            _, body = pool.run(QueryRequest(query, "json", None))
+        except (QueryTimeout, ResultTooLarge, WorkerDied) as exc:
+            raise SearchBudgetExceeded(str(exc)) from None
+        except QueryFailed as exc:  # the search writes its own SPARQL: a failure is ours, not the caller's
+            raise RuntimeError(f"the search query failed: {exc}") from exc
+        bindings = json.loads(body)["results"]["bindings"]
+        return [{k: v["value"] for k, v in b.items()} for b in bindings]
+
+    return run
+
+
+def _budget(request: Request) -> float | None:
+    """Seconds a page's export may take: the server's query time limit (a page stops early past it)."""
+    settings = getattr(request.app.state, "settings", None)
+    return getattr(settings, "query_timeout", None)
+
+
+def _unknown(params: dict[str, str], allowed: set[str]) -> None:
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise QueryError(f"`{unknown[0]}` is unknown parameter")
+
+
+def _flag(params: dict[str, str], name: str) -> bool:
+    value = params.get(name, "false")
+    if value.lower() not in ("true", "false"):
+        raise QueryError(f"Invalid value in parameter {name}: {value!r} (true or false)")
+    return value.lower() == "true"
+
+
+@router.get("/api/v2/version", tags=["ClinicalTrials.gov API v2"],
+            summary="The API version and when the data last changed")
+def get_version(request: Request, store: GraphStore = Depends(get_store)) -> Any:
+    """The API version this registry speaks (the spec's) and when its data last changed."""
+    try:
+        _unknown(dict(request.query_params), set())
+    except QueryError as exc:
+        return _ctgov_error(400, str(exc))
+    return registry_info.version(store)
+
+
+@router.get("/api/v2/studies/metadata", tags=["ClinicalTrials.gov API v2"],
+            summary="The study record's fields (names, pieces, types)")
+def get_metadata(
+    request: Request,
+    indexed: Optional[str] = _documented("includeIndexedOnly", "true: also fields that are only indexed."),
+    historic: Optional[str] = _documented("includeHistoricOnly", "true: also fields kept only in history."),
+) -> Any:
+    """The tree of the study record's fields: JSON names, piece names, types (FieldNodeList)."""
+    params = dict(request.query_params)
+    try:
+        _unknown(params, {"includeIndexedOnly", "includeHistoricOnly"})
+        flags = _flag(params, "includeIndexedOnly"), _flag(params, "includeHistoricOnly")
+    except QueryError as exc:
+        return _ctgov_error(400, str(exc))
+    return registry_info.field_metadata(*flags)
+
+
+@router.get("/api/v2/studies/enums", tags=["ClinicalTrials.gov API v2"],
+            summary="Every enumeration of the study record and its values")
+def get_enums(request: Request, store: GraphStore = Depends(get_store)) -> Any:
+    """Every enumeration of the record, its pieces and values (EnumInfoList)."""
+    try:
+        _unknown(dict(request.query_params), set())
+    except QueryError as exc:
+        return _ctgov_error(400, str(exc))
+    return registry_info.enums(store)
+
+
+@router.get("/api/v2/stats/size", tags=["ClinicalTrials.gov API v2"],
+            summary="Sizes of the studies' records (gzip)")
+def get_size_stats(request: Request, store: GraphStore = Depends(get_store)) -> Any:
+    """Gzip sizes of the studies' API v2 JSON (GzipStats)."""
+    try:
+        _unknown(dict(request.query_params), set())
+    except QueryError as exc:
+        return _ctgov_error(400, str(exc))
+    return registry_info.size_stats(store)
+
+
+@router.get("/api/v2/studies/{nct_id}", tags=["ClinicalTrials.gov API v2"],
+            summary="One study record, as ClinicalTrials.gov API v2 gives it")
 def get_study(
     nct_id: str,
     request: Request,
     store: GraphStore = Depends(get_store),
-    fields: Optional[str] = _documented("fields", "Piece names (NCTId), JSON names or dotted paths, comma- or pipe-separated."),
-    fmt: Optional[str] = _documented("format", "json (the only format here)."),
+    fields: Optional[str] = _documented("fields", "Piece names (NCTId), JSON names or dotted paths, comma- or pipe-separated; CSV column names with format=csv."),
+    fmt: Optional[str] = _documented("format", "json (default), csv or fhir.json (a FHIR R4B ResearchStudy)."),
     markup: Optional[str] = _documented("markupFormat", "markdown (the only markup format here)."),
 ) -> Any:
-    """One study as ClinicalTrials.gov API v2 JSON (``fields``, ``format=json``, ``markupFormat=markdown``).
+    """One study as ClinicalTrials.gov API v2 JSON, CSV or FHIR (``fields``, ``format``, ``markupFormat=markdown``).
 
     The NCT number follows the spec's pattern (any case, leading zeros optional).
     """
     nct = normalise_nct(nct_id)
     if nct is None:
-        return _error(400, f"not an NCT number: {nct_id!r} (expected {NCT_HINT})")
+        return _ctgov_error(400, f"not an NCT number: {nct_id!r} (expected {NCT_HINT})")
     params = dict(request.query_params)
-    unknown = sorted(set(params) - {"fields", "format", "markupFormat"})
+    columns = None
     try:
-        if unknown:
-            raise QueryError(f"unsupported parameter(s): {', '.join(unknown)} (supported: fields, format, markupFormat)")
-        check_format(params)
-        fields = parse_fields_param(params)
-    except QueryError as exc:
-        return _error(400, str(exc))
+        _unknown(params, {"fields", "format", "markupFormat"})
+        fmt = check_format(params, ("json", "csv", "fhir.json"))
+        csv = fmt == "csv"
+        if fmt == "fhir.json" and "fields" in params:
+            raise QueryError("Parameter 'fields' is not applicable with format fhir.json")
+        if csv and "fields" in params:
+            columns = parse_columns(params["fields"])
+        fields = None if csv else parse_fields_param(params)
+    except (QueryError, CsvError) as exc:
+        return _ctgov_error(400, str(exc))
     try:
         study = export_study(store, nct, full_text=True)
     except StudyNotFound as exc:
-        return _error(404, str(exc))
+        return _ctgov_error(404, str(exc))
+    if csv:
+        return Response(write_csv([study], columns, header=True), media_type="text/csv; charset=utf-8")
+    if fmt == "fhir.json":
+        return Response(research_study_json(study, store), media_type=FHIR_JSON)
     return project(study, fields) if fields else study
 
 
-@router.get("/api/v2/studies")
+@router.get("/fhir/ResearchStudy", tags=["FHIR"], summary="Search the studies as FHIR ResearchStudy resources")
+def search_research_studies(request: Request, store: GraphStore = Depends(get_store)) -> Any:
+    """A FHIR ``searchset`` Bundle of ResearchStudy resources, searched with the ClinicalTrials.gov
+    parameters of ``/api/v2/studies`` (``query.cond``, ``filter.advanced``, ``aggFilters``, ``sort``,
+    ``pageSize``, ``pageToken``, ``countTotal`` ...; not ``fields`` or ``format``). Errors are OperationOutcomes."""
+    params = dict(request.query_params)
+    if "fields" in params or "format" in params:
+        name = "fields" if "fields" in params else "format"
+        return Response(operation_outcome("not-supported", f"{name}: a Bundle holds whole ResearchStudy resources"),
+                        status_code=400, media_type=FHIR_JSON)
+    try:
+        q = parse_params(params)
+        page = search(_pool_select(request, store), q)
+    except QueryError as exc:
+        return Response(operation_outcome("invalid", str(exc)), status_code=400, media_type=FHIR_JSON)
+    except SearchBudgetExceeded as exc:
+        return Response(operation_outcome("too-costly", f"the search was stopped: {exc}"), status_code=503,
+                        media_type=FHIR_JSON)
+    base = str(request.base_url) + "fhir/"
+    studies = list(export_page(store, page.ncts, _budget(request)))
+    next_url = None
+    if (token := page.token_after(len(studies))) is not None:
+        next_url = str(request.url.include_query_params(pageToken=token))
+    body = search_bundle(studies, base=base, self_url=str(request.url), next_url=next_url, total=page.total)
+    return Response(body, media_type=FHIR_JSON)
+
+
+@router.get("/fhir/ResearchStudy/{nct_id}", tags=["FHIR"], summary="One study as a FHIR R4B ResearchStudy")
+def get_research_study(nct_id: str, request: Request, store: GraphStore = Depends(get_store)) -> Any:
+    """One study as a FHIR R4B ResearchStudy (built and validated with fhir.resources; see
+    acse_kg.ctgov.fhir_study). Errors are FHIR OperationOutcomes."""
+    nct = normalise_nct(nct_id)
+    if nct is None:
+        return Response(operation_outcome("invalid", f"not an NCT number: {nct_id!r} (expected {NCT_HINT})"),
+                        status_code=400, media_type=FHIR_JSON)
+    unknown = sorted(set(request.query_params) - {"_format"})
+    fmt = request.query_params.get("_format", "json")
+    if unknown or fmt not in ("json", "application/fhir+json", "application/json"):
+        what = f"unsupported parameter {unknown[0]!r}" if unknown else f"_format {fmt!r}: only JSON is written here"
+        return Response(operation_outcome("not-supported", what), status_code=400, media_type=FHIR_JSON)
+    try:
+        study = export_study(store, nct, full_text=True)
+    except StudyNotFound as exc:
+        return Response(operation_outcome("not-found", str(exc)), status_code=404, media_type=FHIR_JSON)
+    return Response(research_study_json(study, store), media_type=FHIR_JSON)
+
+
+@router.get("/api/v2/studies", tags=["ClinicalTrials.gov API v2"],
+            summary="Search the studies with ClinicalTrials.gov's query syntax")
 def get_studies(
     request: Request,
     store: GraphStore = Depends(get_store),
-    cond: Optional[str] = _documented("query.cond", "Conditions, keywords, condition MeSH terms. Every query.* takes Essie basics: terms ANDed, \"phrases\", OR, AND, NOT, parentheses; case-insensitive substrings."),
+    cond: Optional[str] = _documented("query.cond", "Conditions, keywords, condition MeSH terms. Every query.* takes Essie basics: terms ANDed, \"phrases\", OR, AND, NOT, parentheses, AREA[piece], RANGE[from, to], MISSING; case-insensitive substrings."),
     intr: Optional[str] = _documented("query.intr", "Interventions, other names, arms, intervention MeSH terms."),
     term: Optional[str] = _documented("query.term", "Any text of the record."),
     titles: Optional[str] = _documented("query.titles", "Brief and official titles, acronym."),
@@ -102,21 +272,59 @@ def get_studies(
     ids: Optional[str] = _documented("query.id", "NCT number and other study ids."),
     status: Optional[str] = _documented("filter.overallStatus", "Comma- or pipe-separated Status codes."),
     nct_ids: Optional[str] = _documented("filter.ids", "Comma- or pipe-separated NCT numbers."),
+    advanced: Optional[str] = _documented("filter.advanced", "An Essie expression, e.g. AREA[Phase]PHASE2 AND AREA[StartDate]RANGE[2013-01-01,MAX]."),
+    geo: Optional[str] = _documented("filter.geo", "distance(latitude,longitude,radius) with the radius in mi (default) or km: studies with a site that near."),
+    post_status: Optional[str] = _documented("postFilter.overallStatus", "As filter.overallStatus (no aggregation counts are made here, so post-filters filter too)."),
+    post_ids: Optional[str] = _documented("postFilter.ids", "As filter.ids."),
+    post_advanced: Optional[str] = _documented("postFilter.advanced", "As filter.advanced."),
+    post_geo: Optional[str] = _documented("postFilter.geo", "As filter.geo."),
+    synonyms: Optional[str] = _documented("filter.synonyms", "Refused: the registry keeps no synonym lists."),
+    post_synonyms: Optional[str] = _documented("postFilter.synonyms", "Refused: the registry keeps no synonym lists."),
+    patient: Optional[str] = _documented("query.patient", "ClinicalTrials.gov's patient search; here any text of the record."),
+    decay: Optional[str] = _documented("geoDecay", "With filter.geo: how a site's distance lowers relevance, default func:exp,scale:300mi,offset:0mi,decay:0.5."),
+    agg: Optional[str] = _documented("aggFilters", "Facets of the search page: filter_id:options pairs, e.g. phase:2 3,status:rec,sex:f."),
+    sort: Optional[str] = _documented("sort", "At most two of piece[:asc|desc] (date or numeric pieces) or @relevance (the default)."),
     page_size: Optional[str] = _documented("pageSize", "Studies per page: default 10 (also for 0), at most 1000."),
-    page_token: Optional[str] = _documented("pageToken", "The nextPageToken of the previous page."),
-    count_total: Optional[str] = _documented("countTotal", "true: totalCount with the first page."),
-    fields: Optional[str] = _documented("fields", "Piece names (NCTId), JSON names or dotted paths, comma- or pipe-separated."),
-    fmt: Optional[str] = _documented("format", "json (the only format here)."),
+    page_token: Optional[str] = _documented("pageToken", "The nextPageToken of the previous page (x-next-page-token with CSV)."),
+    count_total: Optional[str] = _documented("countTotal", "true: totalCount with the first page (x-total-count with CSV)."),
+    fields: Optional[str] = _documented("fields", "Piece names (NCTId), JSON names or dotted paths, comma- or pipe-separated; CSV column names with format=csv."),
+    fmt: Optional[str] = _documented("format", "json (default) or csv (ClinicalTrials.gov's CSV columns)."),
     markup: Optional[str] = _documented("markupFormat", "markdown (the only markup format here)."),
 ) -> Any:
-    """The list query with ClinicalTrials.gov's parameters, answered as PagedStudies (see acse_kg.ctgov.query)."""
+    """The list query with ClinicalTrials.gov's parameters, answered as PagedStudies or CSV (see acse_kg.ctgov.query)."""
+    params = dict(request.query_params)
+    select = _pool_select(request, store)
     try:
-        return list_studies(store, dict(request.query_params))
+        if params.get("format") != "csv":
+            return list_studies(store, params, select, _budget(request))
+        q = parse_params(params)
+        page = search(select, q)
     except QueryError as exc:
-        return _error(400, str(exc))
+        return _ctgov_error(400, str(exc))
+    except SearchBudgetExceeded as exc:
+        return _ctgov_error(503, f"the search was stopped: {exc}")
+    studies = list(export_page(store, page.ncts, _budget(request)))
+    headers = {}
+    if (token := page.token_after(len(studies))) is not None:
+        headers["x-next-page-token"] = token
+    if page.total is not None:
+        headers["x-total-count"] = str(page.total)
+    body = write_csv(studies, q.columns, header=q.first_page)
+    return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
 
 
-@router.post("/api/v2/studies")
+#: The example OpenAPI shows for an import: a study record trimmed to its identification and status.
+_IMPORT_DOC = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": {"type": "object", "description": "a ClinicalTrials.gov API v2 study record"},
+    "example": {"protocolSection": {
+        "identificationModule": {"nctId": "NCT02034981", "briefTitle": "AcSé Crizotinib Programme"},
+        "statusModule": {"overallStatus": "ACTIVE_NOT_RECRUITING"}}},
+}}}}
+
+
+@router.post("/api/v2/studies", tags=["ClinicalTrials.gov API v2"],
+             summary="Import one study record (admin token)",
+              openapi_extra=_IMPORT_DOC)
 async def post_study(request: Request, store: GraphStore = Depends(get_store)) -> Any:
     """Import one API v2 study record (all or nothing); 422 with the JSON path of each problem.
 
@@ -124,6 +332,8 @@ async def post_study(request: Request, store: GraphStore = Depends(get_store)) -
     registry holds that record already (no version is made). A study curated
     beyond what API v2 carries (cohorts, structured criteria) is replaced only
     with ``?replaceCurated=true`` (the curated version stays in the history).
+    The record's eligibility is drafted in the same version, keeping the curator's
+    decisions on earlier drafts; ``?draft=false`` stores the record alone.
     """
     token = _admin_token(request)
     if not token:
@@ -141,8 +351,12 @@ async def post_study(request: Request, store: GraphStore = Depends(get_store)) -
     replace = request.query_params.get("replaceCurated", "false").lower()
     if replace not in ("true", "false"):
         return _error(400, f"replaceCurated: true or false, not {replace!r}")
+    drafting = request.query_params.get("draft", "true").lower()
+    if drafting not in ("true", "false"):
+        return _error(400, f"draft: true or false, not {drafting!r}")
     try:
-        result = import_study(store, record, agent="api (admin token)", replace_curated=replace == "true")
+        result = import_study(store, record, agent="api (admin token)", replace_curated=replace == "true",
+                              draft=drafting == "true")
     except ImportRefused as exc:
         return _error(422, "record refused; nothing was stored",
                       problems=[{"path": p.path, "message": p.message} for p in exc.problems])
@@ -241,7 +455,7 @@ def _page(template: str, **ctx: Any) -> HTMLResponse:
     return HTMLResponse(html)
 
 
-@router.get("/study/{nct}/history")
+@router.get("/study/{nct}/history", tags=["record history"], summary="Every version of a study record")
 def get_history(nct: str, request: Request, store: GraphStore = Depends(get_store)) -> Any:
     """Every version of a study record, oldest first, with who and when (HTML page or JSON)."""
     if (bad := _bad_nct(nct)) is not None:
@@ -257,7 +471,7 @@ def get_history(nct: str, request: Request, store: GraphStore = Depends(get_stor
     return {"nctId": nct, "versions": [v.as_dict() for v in versions]}
 
 
-@router.get("/study/{nct}/history/diff")
+@router.get("/study/{nct}/history/diff", tags=["record history"], summary="What changed between two versions of a record")
 def get_history_diff(nct: str, request: Request, store: GraphStore = Depends(get_store)) -> Any:
     """Field-by-field differences between versions ``from`` and ``to`` (HTML page or JSON)."""
     if (bad := _bad_nct(nct)) is not None:
@@ -277,7 +491,7 @@ def get_history_diff(nct: str, request: Request, store: GraphStore = Depends(get
     return {"nctId": nct, "from": a, "to": b, "changes": changes}
 
 
-@router.get("/study/{nct}/check")
+@router.get("/study/{nct}/check", tags=["record history"], summary="What a reviewer would flag on the record")
 def get_check(nct: str, request: Request, store: GraphStore = Depends(get_store)) -> Any:
     """What a registry reviewer would flag on the record before publishing (``?reason=true``: with HermiT)."""
     if (bad := _bad_nct(nct)) is not None:
@@ -285,8 +499,10 @@ def get_check(nct: str, request: Request, store: GraphStore = Depends(get_store)
     flag = request.query_params.get("reason", "false").lower()
     if flag not in ("true", "false"):
         return _error(400, f"reason: true or false, not {flag!r}")
+    if flag == "true":
+        require_admin(request, "the OWL reasoner (reason=true)")
     try:
-        findings = check_study(store, nct, reason=flag == "true")
+        findings = reasoned_check(store, nct) if flag == "true" else check_study(store, nct)
     except CheckError as exc:
         return _error(404, str(exc))
     except ReasonerFailed as exc:

@@ -20,7 +20,7 @@ from typing import Any
 import pyoxigraph as ox
 import rdflib
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, VOID
 from starlette.concurrency import run_in_threadpool
 
@@ -29,8 +29,9 @@ from acse_kg.derived import DerivedCache
 from acse_kg.rdf_io import RDFLIB_FORMAT, serialize_rdf
 from acse_kg.namespaces import ACSE, BASE, PREFIXES, compact_iri
 from acse_kg.paths import ONTOLOGY_DIR
-from acse_kg.store import GraphStore, HISTORY_PREFIX
+from acse_kg.store import GraphStore, is_live_graph
 
+from .errors import ApiError
 from .negotiation import CONTENT_TYPE, RDF_MEDIA, choose
 
 router = APIRouter(tags=["linked data"])
@@ -74,10 +75,8 @@ def _negotiate(request: Request, rdf_first: bool = False) -> str | None:
     return choose(request.headers.get("accept"), _LD_MEDIA_RDF_FIRST if rdf_first else _LD_MEDIA)
 
 
-def _not_acceptable() -> PlainTextResponse:
-    return PlainTextResponse(
-        "no acceptable format; this resource is offered as: " + ", ".join(_LD_MEDIA) + "\n", status_code=406
-    )
+def _not_acceptable() -> ApiError:
+    return ApiError("no acceptable format; this resource is offered as: " + ", ".join(_LD_MEDIA), status=406)
 
 
 def _qname(iri: str) -> str:
@@ -198,12 +197,14 @@ def resource_html(
 # ---------------------------------------------------------------- resources
 @router.get("/id/{path:path}", summary="Dereference a registry IRI (https://w3id.org/acse-kg/id/...)")
 async def resource(request: Request, path: str, format: str | None = None) -> Response:
+    """Every registry IRI answers: a browser gets the resource's page (or is sent to the study page that
+    shows it), an RDF client its triples by `Accept` or `?format=` (turtle, ntriples, jsonld, rdfxml)."""
     iri = BASE + "id/" + path
     if not _valid_iri(iri):
-        return PlainTextResponse(f"not a registry IRI: {iri}\n", status_code=404)
+        raise ApiError(f"not a registry IRI: {iri}", status=404)
     fmt = format if format in RDFLIB_FORMAT or format == "html" else _negotiate(request)
     if fmt is None:
-        return _not_acceptable()
+        raise _not_acceptable()
     store: GraphStore = request.app.state.store
 
     def describe() -> tuple[bool, rdflib.Graph, rdflib.Graph, str | None]:
@@ -220,7 +221,7 @@ async def resource(request: Request, path: str, format: str | None = None) -> Re
 
     known, out, inc, study = await run_in_threadpool(describe)
     if not known:
-        return PlainTextResponse(f"unknown IRI: {iri}\n", status_code=404)
+        raise ApiError(f"unknown IRI: {iri}", status=404)
     headers = {"Vary": "Accept", "Link": f'<{iri}>; rel="canonical"'}
     if fmt == "html":
         return HTMLResponse(resource_html(iri, out, inc, page_href(path), study), headers=headers)
@@ -241,7 +242,7 @@ def _ontology_graph(store: GraphStore) -> rdflib.Graph:
     g = rdflib.Graph()
     for row in rows:
         name = str(row["g"])
-        if not name.startswith(HISTORY_PREFIX):
+        if is_live_graph(name):
             g += store.graph(name)
     return g
 
@@ -419,11 +420,11 @@ def _preface(iri: str, parts: dict[str, rdflib.Graph], examples: list[dict[str, 
 async def _ontology_response(request: Request, iri: str, format: str | None) -> Response:
     fmt = format if format in RDFLIB_FORMAT or format == "html" else _negotiate(request)
     if fmt is None:
-        return _not_acceptable()
+        raise _not_acceptable()
     store: GraphStore = request.app.state.store
     g = await run_in_threadpool(_cache.get, store, "ontology-graph", lambda: _ontology_graph(store))
     if len(g) == 0:
-        return PlainTextResponse("the store holds no ontology\n", status_code=404)
+        raise ApiError("the store holds no ontology", status=404)
     versioned = g.value(None, OWL.versionIRI, rdflib.URIRef(iri))
     if versioned is not None:  # the version IRI (ontology/0.1.0) is served as the ontology it versions
         iri = str(versioned)
@@ -432,7 +433,7 @@ async def _ontology_response(request: Request, iri: str, format: str | None) -> 
         # The core's document is where every acse: term (a hash IRI under /ontology) is defined: all of it.
         part = g if iri == ONTOLOGY_IRI else split_ontology(g).get(iri)
         if part is None:
-            return _unknown_ontology(g, iri)
+            raise _unknown_ontology(g, iri)
         return _rdf_response(_copy(part), fmt, headers)
     from .sparql import example_queries
 
@@ -440,30 +441,33 @@ async def _ontology_response(request: Request, iri: str, format: str | None) -> 
         _cache.get, store, "ontology-docs", lambda: ontology_docs(g, example_queries(), nav_study(store))
     )
     if iri not in docs:
-        return _unknown_ontology(g, iri)
+        raise _unknown_ontology(g, iri)
     return HTMLResponse(docs[iri], headers=headers)
 
 
-def _unknown_ontology(g: rdflib.Graph, iri: str) -> PlainTextResponse:
+def _unknown_ontology(g: rdflib.Graph, iri: str) -> ApiError:
     known = sorted(ontology_doc_path(str(o)) for o in g.subjects(RDF.type, OWL.Ontology))
-    return PlainTextResponse(f"no ontology {iri}; this registry has: {', '.join(known)}\n", status_code=404)
+    return ApiError(f"no ontology {iri}; this registry has: {', '.join(known)}", status=404)
 
 
 @router.get("/ontology", summary="The ontology: HTML documentation (pyLODE) or RDF by Accept")
 async def ontology(request: Request, format: str | None = None) -> Response:
+    """The registry's ontology (`acse:`): documentation for people, Turtle, JSON-LD or RDF/XML for programs."""
     return await _ontology_response(request, ONTOLOGY_IRI, format)
 
 
 @router.get("/ontology/{name}", summary="An extension of the ontology (e.g. ctgov): HTML documentation or RDF")
 async def ontology_extension(request: Request, name: str, format: str | None = None) -> Response:
+    """An extension module of the ontology, e.g. `ctgov` (the ClinicalTrials.gov record's terms)."""
     return await _ontology_response(request, f"{ONTOLOGY_IRI}/{name}", format)
 
 
 # ---------------------------------------------------------------- dumps and VoID
 @router.get("/dumps/{name}", summary="The whole graph, gzipped (Turtle, N-Triples, JSON-LD; N-Quads with history)")
 async def dump(request: Request, name: str) -> Response:
+    """The whole registry in one download, to load into any RDF store (`GET /dumps/acse-kg.ttl.gz`)."""
     if name not in DUMPS:
-        return PlainTextResponse(f"no dump {name!r}; available: {', '.join(DUMPS)}\n", status_code=404)
+        raise ApiError(f"no dump {name!r}; available: {', '.join(DUMPS)}", status=404)
     fmt, history = DUMPS[name]
     store: GraphStore = request.app.state.store
 
@@ -508,7 +512,7 @@ def void_graph(store: GraphStore) -> rdflib.Graph:
         "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ORDER BY ?g"
     ):
         name = str(row["g"])
-        if name.startswith(HISTORY_PREFIX):
+        if not is_live_graph(name):
             continue
         sub = rdflib.URIRef(name)
         g.add((ds, VOID.subset, sub))
@@ -519,9 +523,10 @@ def void_graph(store: GraphStore) -> rdflib.Graph:
 
 @router.get("/.well-known/void", summary="VoID description of the dataset (Turtle by default)")
 async def void(request: Request) -> Response:
+    """The dataset described for catalogues and crawlers: its SPARQL endpoint, dumps, vocabularies, size."""
     fmt = _negotiate(request, rdf_first=True)
     if fmt is None:
-        return _not_acceptable()
+        raise _not_acceptable()
     store: GraphStore = request.app.state.store
     g = await run_in_threadpool(_cache.get, store, "void", lambda: void_graph(store))
     if fmt == "html":

@@ -1,8 +1,11 @@
 """POST /match and /match/batch: the matching contract over HTTP.
 
 The body is read as bytes and validated by the same code as the CLI. A body
-that is not JSON is 400; a profile that breaks the contract is 422 with the
-offending field named; nothing is stored. The matcher is built once per
+that is not JSON is 400; a profile that breaks the contract is 422 with every
+offending field named; nothing is stored. A batch answers item by item, as
+the CLI batch does: 200 with one answer per profile in order, a bad profile's
+answer being an error object (``{"id", "index", "error", "errors"}``) in
+place of its result, so one bad profile does not lose the others' results. The matcher is built once per
 store (the graph is read at build time), so a request only validates,
 decides and serialises. The JSON Schemas of the profile and of the result,
 and the JSON-LD context, are published beside the endpoints.
@@ -18,6 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from acse_kg import patients
 from acse_kg.derived import DerivedCache
 from acse_kg.matching import shacl
 from acse_kg.matching.engine import Matcher, RegistryMatcher, TrialNotFound, matcher_for, registry_matcher_for
@@ -61,6 +65,20 @@ _FIELD_ERROR = {
         "message": {"type": "string"},
     },
 }
+_ITEM_ERROR = {
+    "type": "object",
+    "required": ["index", "error", "errors"],
+    "description": "a batch item that breaks the contract, in place of its result",
+    "properties": {
+        "id": {"description": "the profile's id when it could be read"},
+        "index": {"type": "integer", "description": "position in the batch"},
+        "error": {"type": "object", "required": ["field", "message"], "description": "the first error",
+                  "properties": {"field": {"type": ["string", "null"]}, "message": {"type": "string"}}},
+        "errors": {"type": "array", "description": "every error of the profile, each with its field",
+                   "items": {"type": "object", "required": ["field", "message"],
+                             "properties": {"field": {"type": ["string", "null"]}, "message": {"type": "string"}}}},
+    },
+}
 _ERRORS = {
     400: {"description": "the body is not JSON (nor JSON lines, for a batch)",
           "content": {JSON: {"schema": {"type": "object", "properties": {"detail": {"type": "string"}}}}}},
@@ -71,23 +89,36 @@ _ERRORS = {
 _ONE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "the match result", "content": {JSON: {"schema": _RESULT_SCHEMA}}}, **_ERRORS}
 _BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "one match result per profile, in order",
-          "content": {JSON: {"schema": {"type": "array", "items": _RESULT_SCHEMA}}}}, **_ERRORS}
+    200: {"description": "one answer per profile, in order: its match result, or an error object for a profile "
+                         "that breaks the contract",
+          "content": {JSON: {"schema": {"type": "array", "items": {"oneOf": [_RESULT_SCHEMA, _ITEM_ERROR]}}}}},
+    400: _ERRORS[400]}
 _TRIALS = trials_result_schema()
 _TRIALS_SCHEMA = _inline(_TRIALS, _TRIALS.get("$defs", {}))
 _TRIALS_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "a v1 result per trial with a candidate cohort, best first",
           "content": {JSON: {"schema": _TRIALS_SCHEMA}}}, **_ERRORS}
 _TRIALS_BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "one cross-trial result per profile, in order",
-          "content": {JSON: {"schema": {"type": "array", "items": _TRIALS_SCHEMA}}}}, **_ERRORS}
-_BODY_DOC = {"requestBody": {"required": True, "content": {JSON: {"schema": _PROFILE_SCHEMA}}}}
+    200: {"description": "one answer per profile, in order: its cross-trial result, or an error object for a "
+                         "profile that breaks the contract",
+          "content": {JSON: {"schema": {"type": "array", "items": {"oneOf": [_TRIALS_SCHEMA, _ITEM_ERROR]}}}}},
+    400: _ERRORS[400]}
+#: The example OpenAPI shows: a lung adenocarcinoma with a MET amplification (cohort 5 of NCT02034981).
+_EXAMPLE_PROFILE: dict[str, Any] = {
+    "id": "P-example", "age_years": 63, "sex": "female", "diagnosis": "LUAD",
+    "alterations": [{"gene": "MET", "type": "amplification"}], "measurable_disease": True,
+    "performance": {"ecog": 1},
+}
+_BODY_DOC = {"requestBody": {"required": True, "content": {JSON: {"schema": _PROFILE_SCHEMA,
+                                                                  "example": _EXAMPLE_PROFILE}}}}
 _BATCH_DOC = {
     "requestBody": {
         "required": True,
         "content": {
-            JSON: {"schema": {"type": "array", "items": _PROFILE_SCHEMA}},
-            "application/x-ndjson": {"schema": {"type": "string", "description": "one profile a line"}},
+            JSON: {"schema": {"type": "array", "items": _PROFILE_SCHEMA},
+                   "example": [_EXAMPLE_PROFILE, {**_EXAMPLE_PROFILE, "id": "P-example-2", "diagnosis": "COAD"}]},
+            "application/x-ndjson": {"schema": {"type": "string", "description": "one profile a line"},
+                                     "example": orjson.dumps(_EXAMPLE_PROFILE).decode() + "\n"},
         },
     }
 }
@@ -195,10 +226,16 @@ async def match_trials(request: Request) -> Response:
 async def _answer_one(request: Request, answer: Any) -> Response:
     body = await request.body()
     try:
+        # A Phenopacket or an mCODE Bundle becomes a profile first; what it could not carry joins the notes.
+        body, notes = await run_in_threadpool(
+            patients.profile_bytes, get_store(request), body, request.headers.get("content-type"))
+    except patients.PatientRecordError as exc:
+        return _invalid([{"id": None, "field": None, "message": str(exc)}])
+    try:
         # Matching is CPU work: off the event loop, so other requests are served meanwhile.
-        return Response(await run_in_threadpool(answer, body), media_type=JSON)
+        return Response(patients.add_notes(await run_in_threadpool(answer, body), notes), media_type=JSON)
     except ProfileError as exc:
-        refused = _invalid([{"id": exc.profile_id, **exc.as_dict()}])
+        refused = _invalid([{"id": exc.profile_id, **e} for e in exc.errors])
     except BadTrial as exc:
         return _json(400, {"detail": str(exc)})
     except TrialNotFound as exc:
@@ -213,12 +250,16 @@ async def _answer_one(request: Request, answer: Any) -> Response:
 
 
 @router.post("/match/batch", summary="Match profiles given as a JSON array or JSON lines; results in order",
+             description="Each profile is matched as by `POST /match`; a profile that breaks the contract gets "
+                         "an error object in its place and the others are still answered.",
              openapi_extra=_BATCH_DOC, responses=_BATCH_RESPONSES)
 async def match_batch(request: Request) -> Response:
     return await _answer_batch(request, lambda: _matcher(request).match)
 
 
 @router.post("/match/trials/batch", summary="Match profiles against every trial; one cross-trial result each",
+             description="Each profile is matched as by `POST /match/trials`; a profile that breaks the contract "
+                         "gets an error object in its place and the others are still answered.",
              openapi_extra=_BATCH_DOC, responses=_TRIALS_BATCH_RESPONSES)
 async def match_trials_batch(request: Request) -> Response:
     return await _answer_batch(request, lambda: _registry(request).match_all)
@@ -242,17 +283,16 @@ async def _answer_batch(request: Request, matcher: Any) -> Response:
 
 
 def _batch(match: Any, items: list[Any]) -> Response:
-    results, errors = [], []
+    """200 with one answer per item, in order: its result, or an error object in place of a bad profile."""
+    answers: list[Any] = []
     for i, item in enumerate(items):
         try:
             if not isinstance(item, dict):
                 raise ProfileError(None, "a profile must be a JSON object")
-            results.append(match(item))
+            answers.append(match(item))
         except ProfileError as exc:
-            errors.append({"index": i, "id": exc.profile_id, **exc.as_dict()})
-    if errors:
-        return _invalid(errors)
-    return _json(200, results)
+            answers.append({"id": exc.profile_id, "index": i, "error": exc.as_dict(), "errors": exc.errors})
+    return _json(200, answers)
 
 
 @router.get("/match/schema", summary="JSON Schema of the tumor profile (generated from the graph's clinical variables)")
@@ -266,7 +306,9 @@ async def profile_json_schema(request: Request) -> Response:
     return Response(orjson.dumps(schema), media_type="application/schema+json")
 
 
-@router.get("/match/result-schema", summary="JSON Schema of the match result")
+@router.get("/match/result-schema", summary="JSON Schema of the match result",
+            description="What `POST /match` answers: per cohort, the verdict, the deciding criteria, what is "
+                        "missing and what to confirm.")
 async def match_result_schema() -> Response:
     return Response(orjson.dumps(result_schema()), media_type="application/schema+json")
 

@@ -7,7 +7,10 @@ each holding a snapshot of the store (the data is small: loading it takes a
 fraction of a second). A query that exceeds its time limit has its worker
 killed and replaced; the other workers keep answering meanwhile. Each worker
 streams its serialised answer into a capped buffer, so an answer larger than
-the result-size limit is stopped as soon as it crosses the limit.
+the result-size limit is stopped as soon as it crosses the limit. Each worker
+also has a ceiling on its address space (``RLIMIT_AS``): a query that asks for
+more memory ends its worker (the caller gets a 5xx, the pool a fresh worker),
+never the server. A query whose client goes away is stopped the same way.
 
 The snapshot is refreshed when the store changes (an update through the
 endpoint calls :meth:`QueryPool.invalidate`; other writers through the same
@@ -24,11 +27,12 @@ import io
 import multiprocessing as mp
 import os
 import queue
+import resource
 import signal
 import tempfile
 import threading
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -70,6 +74,14 @@ class QueryFailed(Exception):
 
 class NotAcceptable(Exception):
     """The query's form has no format among those the client accepts."""
+
+
+class WorkerDied(Exception):
+    """The worker ended while answering (out of memory, most likely): the server's failure, not the query's."""
+
+
+class Cancelled(Exception):
+    """The caller stopped waiting (its client went away); the worker was stopped."""
 
 
 @dataclass(frozen=True)
@@ -138,14 +150,19 @@ class _WorkerState:
         return ("boolean" if isinstance(res, ox.QueryBoolean) else "bindings"), out.getvalue()
 
 
-def _worker_main(conn: Connection, snapshot: str, history_prefix: str, prefixes: dict[str, str], limit: int) -> None:
+def _worker_main(conn: Connection, snapshot: str, history_prefix: str, prefixes: dict[str, str], limit: int,
+                 memory: int = 0) -> None:
     """Answer requests from the pipe until told to stop (or killed).
 
     Ctrl-C in a terminal reaches the whole process group: the worker ignores it
     and leaves shutdown to the server, which stops its workers (and a worker
-    whose server is gone sees the pipe close and returns).
+    whose server is gone sees the pipe close and returns). ``memory`` (bytes,
+    0 for none) caps the worker's address space: past it an allocation fails
+    and the worker ends, which the pool reports as :class:`WorkerDied`.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if memory > 0:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     state = _WorkerState(history_prefix, prefixes)
     state.load(snapshot)
     conn.send(("ready",))
@@ -193,14 +210,57 @@ class _Worker:
             self.conn.close()
 
 
+#: Snapshot directories are named ``acse-kg-pool-<server pid>-<random>`` in the temporary directory.
+SNAPSHOT_PREFIX = "acse-kg-pool-"
+
+
+def sweep_stale_snapshots(tmp: str | None = None) -> list[str]:
+    """Remove the snapshot directories of servers that are gone (killed before they could clean up).
+
+    A snapshot is a dump of the whole store; a server killed with SIGKILL (or out of memory)
+    left it in /tmp for good. The next pool to start removes those whose process no longer
+    runs; the directories of running servers are left alone. Returns the paths removed.
+    """
+    import shutil
+
+    tmp = tmp or tempfile.gettempdir()
+    removed = []
+    try:
+        names = os.listdir(tmp)
+    except OSError:
+        return removed
+    for name in names:
+        if not name.startswith(SNAPSHOT_PREFIX):
+            continue
+        pid_text = name[len(SNAPSHOT_PREFIX):].split("-", 1)[0]
+        if not pid_text.isdigit() or _alive(int(pid_text)):
+            continue
+        path = os.path.join(tmp, name)
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive, and not ours to judge
+        return True
+    return True
+
+
 class QueryPool:
     """A fixed number of worker processes over a snapshot of one store."""
 
-    def __init__(self, store: GraphStore, *, size: int = 2, timeout: float = 10.0, max_bytes: int = 50_000_000) -> None:
+    def __init__(self, store: GraphStore, *, size: int = 2, timeout: float = 10.0, max_bytes: int = 50_000_000,
+                 memory: int = 0) -> None:
         self.store = store
         self.size = max(1, size)
         self.timeout = timeout
         self.max_bytes = max_bytes
+        self.memory = memory
         self._ctx = mp.get_context("spawn")
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._lock = threading.Lock()
@@ -208,7 +268,8 @@ class QueryPool:
         self._epoch = 0  # bumped by close(): a worker spawned for an older epoch is not kept
         self._generation = 0
         self._snapshot: str | None = None
-        self._tmpdir = tempfile.TemporaryDirectory(prefix="acse-kg-pool-")
+        sweep_stale_snapshots()
+        self._tmpdir = tempfile.TemporaryDirectory(prefix=f"{SNAPSHOT_PREFIX}{os.getpid()}-")
         self._version: Hashable = None  # the store's version (acse_kg.derived) the snapshot holds
 
     # -- lifecycle ---------------------------------------------------------
@@ -216,7 +277,7 @@ class QueryPool:
         from acse_kg.namespaces import PREFIXES
         from acse_kg.store import HISTORY_PREFIX
 
-        return (HISTORY_PREFIX, dict(PREFIXES), self.max_bytes)
+        return (HISTORY_PREFIX, dict(PREFIXES), self.max_bytes, self.memory)
 
     def _write_snapshot(self) -> str:
         self._generation += 1
@@ -297,18 +358,25 @@ class QueryPool:
         threading.Thread(target=spawn, daemon=True).start()
 
     # -- running -----------------------------------------------------------
-    def run(self, req: QueryRequest) -> tuple[str, bytes]:
+    def run(self, req: QueryRequest, cancel: threading.Event | None = None) -> tuple[str, bytes]:
         """Run one query; blocking (call it from a thread, not the event loop).
 
-        Raises QueryTimeout, ResultTooLarge, QueryFailed or NotAcceptable.
+        Raises QueryTimeout, ResultTooLarge, QueryFailed, NotAcceptable or WorkerDied; Cancelled
+        (and the worker is stopped) when ``cancel`` is set before the answer comes.
         """
         self.start()
         self._maybe_refresh()
         deadline = time.monotonic() + self.timeout
-        try:
-            worker = self._idle.get(timeout=self.timeout)
-        except queue.Empty:
-            raise QueryTimeout(f"no query worker became free within {self.timeout:g} s; try again later") from None
+        while True:
+            try:
+                worker = self._idle.get(timeout=min(0.1, max(0.0, deadline - time.monotonic())))
+                break
+            except queue.Empty:
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled("the client went away") from None
+                if time.monotonic() >= deadline:
+                    raise QueryTimeout(
+                        f"no query worker became free within {self.timeout:g} s; try again later") from None
         try:
             if worker.generation != self._generation:
                 worker.conn.send(("load", self._snapshot))
@@ -317,15 +385,19 @@ class QueryPool:
                     raise QueryTimeout("the query worker did not reload the data in time")
                 worker.conn.recv()
             worker.conn.send(("query", req))
-            if not worker.conn.poll(max(0.0, deadline - time.monotonic())):
-                raise QueryTimeout(f"the query ran longer than the time limit of {self.timeout:g} s and was stopped")
+            while not worker.conn.poll(min(0.1, max(0.0, deadline - time.monotonic()))):
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled("the client went away")
+                if time.monotonic() >= deadline:
+                    raise QueryTimeout(
+                        f"the query ran longer than the time limit of {self.timeout:g} s and was stopped")
             reply = worker.conn.recv()
         except BaseException as exc:
             self._discard(worker, exc)
         self._idle.put(worker)
         return _unpack(reply)
 
-    async def run_async(self, req: QueryRequest) -> tuple[str, bytes]:
+    async def run_async(self, req: QueryRequest, cancel: threading.Event | None = None) -> tuple[str, bytes]:
         """:meth:`run` without a hop to a thread: in the common case (a worker idle, its data
         current) the event loop itself waits on the worker's pipe. That hop was about a tenth of
         a small query's time; anything else (start-up, a reload, every worker busy) goes through
@@ -336,14 +408,14 @@ class QueryPool:
         from starlette.concurrency import run_in_threadpool
 
         if not self._started or not self._current():
-            return await run_in_threadpool(self.run, req)  # first use, or new data to load first
+            return await run_in_threadpool(self.run, req, cancel)  # first use, or new data to load first
         try:
             worker = self._idle.get_nowait()
         except queue.Empty:
-            return await run_in_threadpool(self.run, req)
+            return await run_in_threadpool(self.run, req, cancel)
         if worker.generation != self._generation:
             self._idle.put(worker)
-            return await run_in_threadpool(self.run, req)
+            return await run_in_threadpool(self.run, req, cancel)
         loop = asyncio.get_running_loop()
         try:
             worker.conn.send(("query", req))
@@ -371,8 +443,22 @@ class QueryPool:
         worker.kill()
         self._replace()
         if isinstance(exc, (EOFError, OSError)):  # the worker died (out of memory?)
-            raise QueryFailed(f"the query could not be completed: worker ended ({exc})", syntax=False) from exc
+            raise WorkerDied(
+                "the query worker ended while answering (the query needed more memory than a worker may have?)"
+            ) from exc
         raise exc
+
+
+def pool_search(pool: QueryPool) -> Callable[[str, str], list[str]]:
+    """A search function for :func:`acse_kg.ctgov.query.list_studies`: the SELECT runs in the pool,
+    under its time limit and result-size limit, and one column comes back as strings."""
+    import json
+
+    def search(query: str, var: str) -> list[str]:
+        _, body = pool.run(QueryRequest(query=query, result_format="json", rdf_format=None))
+        return [row[var]["value"] for row in json.loads(body)["results"]["bindings"] if var in row]
+
+    return search
 
 
 def _unpack(reply: tuple[Any, ...]) -> tuple[str, bytes]:

@@ -177,7 +177,8 @@ def main(argv: list[str] | None = None) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "acse_kg.cli", "serve", "--store", "memory", "--port", str(ours_port)],
+            [sys.executable, "-m", "acse_kg.cli", "serve", "--store", "memory", "--port", str(ours_port),
+             "--no-access-log", "--queries-per-client", "0"],  # every bench client is 127.0.0.1
             cwd=ROOT, env=env,
         ),
         subprocess.Popen(

@@ -14,6 +14,7 @@ import uvicorn
 
 from acse_kg.store import GraphStore, OxigraphStore, open_store
 from api.app import create_app
+from api.limits import server_config
 from api.settings import ServerSettings
 
 W3C_DIR = Path(__file__).parent / "data" / "w3c-protocol"
@@ -25,12 +26,12 @@ def w3c_store() -> OxigraphStore:
     """The W3C protocol test data: dataN.nt as the named graph <http://kasei.us/.../dataN.rdf>.
 
     The suite's servers fetch the graphs its requests name; this endpoint
-    never fetches, so every graph named must be in the store beforehand. The
-    manifest also names ``data0.rdf`` (as default-graph-uri of ``ASK {}``),
-    for which the suite has no file: it is held as an empty graph.
+    never fetches, so every graph whose content a case reads must be in the
+    store beforehand. The manifest also names ``data0.rdf`` (as
+    default-graph-uri of ``ASK {}``), for which the suite has no file: it is
+    not in the store, and the endpoint answers over it as an empty graph.
     """
     store = OxigraphStore(None)
-    store.replace_graph(f"{KASEI}data0.rdf", b"", "ntriples")
     for n in (1, 2, 3):
         store.replace_graph(f"{KASEI}data{n}.rdf", (W3C_DIR / f"data{n}.nt").read_bytes(), "ntriples")
     return store
@@ -70,7 +71,8 @@ class LiveServer:
 def start_server(store: GraphStore, settings: ServerSettings) -> LiveServer:
     app = create_app(store, settings)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(server_config(app, settings, host="127.0.0.1", port=port, log_level="warning",
+                                          lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -85,7 +87,8 @@ def start_server(store: GraphStore, settings: ServerSettings) -> LiveServer:
 @pytest.fixture(scope="session")
 def w3c_server() -> Iterator[LiveServer]:
     """Read-only server over the W3C protocol data, with tight limits for the safety tests."""
-    live = start_server(w3c_store(), ServerSettings(query_timeout=2.0, max_result_bytes=20_000, query_workers=2))
+    live = start_server(w3c_store(), ServerSettings(query_timeout=2.0, max_result_bytes=20_000, query_workers=2,
+                                                    queries_per_client=0))  # every test client is 127.0.0.1
     yield live
     live.stop()
 
@@ -93,7 +96,7 @@ def w3c_server() -> Iterator[LiveServer]:
 @pytest.fixture(scope="session")
 def bundle_server() -> Iterator[LiveServer]:
     """Read-only server over the real bundle (ontology, vocabularies, the AcSé record)."""
-    live = start_server(open_store("memory"), ServerSettings(query_workers=2))
+    live = start_server(open_store("memory"), ServerSettings(query_workers=2, queries_per_client=0))
     yield live
     live.stop()
 

@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from acse_kg.ctgov.schema import validate_study
+from ctgov_api_fixtures import conforms
 from ctgov_fixtures import load_record
 
 TOKEN = "test-admin-token"
@@ -26,15 +27,27 @@ def client():
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
+def error_text(r):
+    """An API v2 error as the spec's ``errorMessage``: plain text (the history and check routes answer JSON)."""
+    assert r.headers["content-type"].startswith("text/plain")
+    return r.text
+
+
 def test_get_study_is_valid_api_v2_json(client):
     r = client.get("/api/v2/studies/NCT02034981")
-    assert r.status_code == 200 and validate_study(r.json()) == []
+    assert r.status_code == 200 and validate_study(r.json()) == [] and conforms(r, "/studies/{nctId}")
+
+
+def test_get_study_as_fhir_json_is_the_spec_s_study_fhir(client):
+    r = client.get("/api/v2/studies/NCT02034981", params={"format": "fhir.json"})
+    assert r.status_code == 200 and conforms(r, "/studies/{nctId}") and r.json()["resourceType"] == "ResearchStudy"
 
 
 def test_unknown_and_malformed_nct(client):
-    assert client.get("/api/v2/studies/NCT09999999").status_code == 404
+    missing = client.get("/api/v2/studies/NCT09999999")
+    assert missing.status_code == 404 and conforms(missing, "/studies/{nctId}")
     r = client.get("/api/v2/studies/12345")
-    assert r.status_code == 400 and "NCT" in r.json()["error"]
+    assert r.status_code == 400 and "NCT" in error_text(r) and conforms(r, "/studies/{nctId}")
 
 
 @pytest.mark.parametrize("given", ["nct02034981", "NCT2034981", "Nct002034981"])
@@ -54,11 +67,11 @@ def test_single_study_fields(client):
                                             "designModule": {"phases": ["PHASE2"]}}}
 
 
-@pytest.mark.parametrize("params", [{"fields": "nope"}, {"format": "csv"}, {"markupFormat": "legacy"},
+@pytest.mark.parametrize("params", [{"fields": "nope"}, {"format": "ris"}, {"markupFormat": "legacy"},
                                     {"pageSize": "5"}])
 def test_single_study_bad_parameters_are_400(client, params):
     r = client.get("/api/v2/studies/NCT02034981", params=params)
-    assert r.status_code == 400 and list(params)[0] in r.json()["error"]
+    assert r.status_code == 400 and list(params)[0] in error_text(r) and conforms(r, "/studies/{nctId}")
 
 
 def test_post_needs_the_admin_token(client):
@@ -177,11 +190,11 @@ def test_search_areas_and_filters(listing, params, expected):
     ({"pageSize": "-1"}, "pageSize"), ({"pageSize": "ten"}, "pageSize"),
     ({"filter.overallStatus": "OPEN"}, "filter.overallStatus"), ({"filter.ids": "12"}, "filter.ids"),
     ({"pageToken": "!!"}, "pageToken"), ({"query.foo": "x"}, "query.foo"), ({"countTotal": "yes"}, "countTotal"),
-    ({"fields": "nope"}, "fields"), ({"format": "csv"}, "format"), ({"markupFormat": "legacy"}, "markupFormat"),
+    ({"fields": "nope"}, "fields"), ({"format": "xml"}, "format"), ({"markupFormat": "legacy"}, "markupFormat"),
 ])
 def test_list_bad_parameters_are_400_naming_the_parameter(client, params, named):
     r = client.get("/api/v2/studies", params=params)
-    assert r.status_code == 400 and named in r.json()["error"]
+    assert r.status_code == 400 and named in error_text(r) and conforms(r, "/studies")
 
 
 def test_check_route(client):
@@ -216,13 +229,13 @@ def test_search_text_cannot_break_out_of_the_query(client, text):
     ("cancer NOT breast NOT hematologic", []),
 ])
 def test_query_text_follows_the_essie_basics(listing, query, expected):
-    assert ncts(listing, **{"query.term": query}) == expected
+    assert sorted(ncts(listing, **{"query.term": query})) == expected  # which studies; their order is relevance
 
 
 @pytest.mark.parametrize("query", ['"unclosed', "(a OR b", "a OR", "a )", "NOT"])
 def test_malformed_essie_query_is_400_naming_the_parameter(listing, query):
     r = listing.get("/api/v2/studies", params={"query.cond": query})
-    assert r.status_code == 400 and r.json()["error"].startswith("query.cond: ")
+    assert r.status_code == 400 and error_text(r).startswith("query.cond: ")
 
 
 def test_posting_a_record_the_registry_holds_already_is_200_unchanged(client):
@@ -248,9 +261,18 @@ def test_the_openapi_document_lists_the_clinicaltrials_gov_parameters(client):
             "countTotal", "fields"} <= listed
 
 
+def test_the_openapi_document_lists_every_parameter_of_the_spec_s_list_query(client):
+    """Every parameter the 2.0.5 spec gives GET /studies is documented here (and answered: see test_ctgov_search)."""
+    from acse_kg.ctgov.spec import spec as ctgov_spec
+
+    ours = {p["name"] for p in client.get("/openapi.json").json()["paths"]["/api/v2/studies"]["get"]["parameters"]}
+    theirs = {p["name"] for p in ctgov_spec()["paths"]["/studies"]["get"]["parameters"]}
+    assert theirs - ours == set()
+
+
 def test_a_malformed_nct_is_answered_with_the_registry_s_one_hint(client):
     """The one-study route words the expected form as every other NCT error does (namespaces.NCT_HINT)."""
     from acse_kg.namespaces import NCT_HINT
 
     r = client.get("/api/v2/studies/NCT00000000")
-    assert r.status_code == 400 and r.json()["error"] == f"not an NCT number: 'NCT00000000' (expected {NCT_HINT})"
+    assert r.status_code == 400 and error_text(r) == f"not an NCT number: 'NCT00000000' (expected {NCT_HINT})"

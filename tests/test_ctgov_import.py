@@ -180,12 +180,12 @@ class _RefusingStore:
     def __len__(self) -> int:
         return len(self.inner)
 
-    def update(self, text: str) -> None:
-        from acse_kg.store import StoreError
+    def write(self, ops, *, claim=None) -> None:
+        from acse_kg.store import ReplaceGraph, StoreError
 
-        if f"INSERT DATA {{ GRAPH <{self.live}>" in text:
+        if any(isinstance(op, ReplaceGraph) and op.graph == self.live for op in ops):
             raise StoreError("endpoint refused the update")
-        self.inner.update(text)
+        self.inner.write(ops, claim=claim)
 
     def replace_graph(self, graph, data, rdf_format="turtle") -> None:
         from acse_kg.store import StoreError

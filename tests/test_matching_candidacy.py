@@ -29,7 +29,7 @@ NAMED: dict[int, tuple[set[str], str, set[str], tuple[float, float | None]]] = {
     7: ({"BRCA"}, "ALK", {"translocation"}, ADULT),
     8: ({"STAD"}, "MET", {"amplification"}, ADULT),
     9: ({"CHOL"}, "ROS1", {"translocation"}, ADULT),
-    10: ({"OVARY"}, "MET", {"amplification"}, ADULT),
+    10: ({"OVT", "OOVC", "PSEC"}, "MET", {"amplification"}, ADULT),  # ovarian carcinoma (the pathology audit)
     11: ({"CCRCC"}, "ALK", {"translocation"}, ADULT),
     12: ({"CCRCC"}, "ALK", {"amplification"}, ADULT),
     13: ({"PRCC"}, "MET", {"mutation"}, ADULT),  # "MET mutated (+ MET amplified)": amplification alongside
@@ -103,3 +103,25 @@ def test_every_named_cohort_is_reached_by_its_own_pair(matcher) -> None:
         p: dict[str, Any] = profile(diagnosis=dx, age_years=ages[0] + 30,
                                     alterations=[{"gene": gene, "type": sorted(kinds)[0]}])
         assert n in [c["cohort"] for c in matcher.match(p)["cohorts"]], n
+
+
+def test_no_cohort_takes_a_diagnosis_it_excludes(store) -> None:  # noqa: ANN001
+    """Every excluded pathology of every cohort (benign and non-malignant entities, decided in the
+    record's curations) keeps a patient with that diagnosis out of the cohort, with its own alteration."""
+    from acse_kg.matching.engine import Matcher
+    from acse_kg.model import read_study
+
+    matcher = Matcher(store)
+    study = read_study(store, "NCT02034981")
+    checked = 0
+    for cohort in study.cohorts:
+        if not cohort.genes or not cohort.accepts:
+            continue
+        gene, kind = cohort.genes[0].code, cohort.accepts[0].code
+        age = 10 if cohort.population and cohort.population.max_age and cohort.population.max_age <= 18 else 40
+        for excluded in cohort.excluded_pathologies:
+            result = matcher.match({"id": "P", "age_years": age, "diagnosis": excluded.code,
+                                    "alterations": [{"gene": gene, "type": kind}]})
+            assert cohort.number not in [c["cohort"] for c in result["cohorts"]], (cohort.number, excluded.code)
+            checked += 1
+    assert checked > 100

@@ -163,7 +163,7 @@ def test_cohorts_are_listed_best_first(matcher) -> None:
 def test_every_criterion_is_explained(matcher) -> None:
     (c5,) = matcher.match(profile())["cohorts"]
     for item in c5["criteria"]:
-        assert set(item) == {"id", "iri", "text", "kind", "status", "observed"}
+        assert set(item) == {"id", "iri", "text", "kind", "status", "observed", "applies", "finding", "missing"}
         assert item["kind"] in ("inclusion", "exclusion") and item["text"]
     anc = next(c for c in c5["criteria"] if c["id"] == "inc-06-anc")
     assert anc["observed"] == 1.8 and anc["iri"].endswith("/criterion/inc-06-anc")

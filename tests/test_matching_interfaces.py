@@ -51,7 +51,8 @@ def test_cli_batch_writes_one_result_per_line_in_order_and_marks_bad_lines(tmp_p
     assert r.exit_code == 1
     got = [json.loads(x) for x in out.read_text().splitlines()]
     assert got[0]["profile_id"] == "A" and got[3]["profile_id"] == "D"
-    assert got[1] == {"id": None, "line": 2, "error": {"field": None, "message": got[1]["error"]["message"]}}
+    first = {"field": None, "message": got[1]["error"]["message"]}
+    assert got[1] == {"id": None, "line": 2, "error": first, "errors": [first]}
     assert got[2]["id"] == "C" and got[2]["line"] == 3 and got[2]["error"]["field"] == "sex"
 
 
@@ -97,7 +98,8 @@ def test_cli_batch_skips_blank_lines_but_numbers_lines_as_in_the_file() -> None:
     assert r.exit_code == 1
     out = [json.loads(x) for x in r.stdout.splitlines()]
     assert len(out) == 2 and out[0]["profile_id"] == "A"
-    assert out[1] == {"id": "D", "line": 4, "error": {"field": "diagnosis", "message": out[1]["error"]["message"]}}
+    first = {"field": "diagnosis", "message": out[1]["error"]["message"]}
+    assert out[1] == {"id": "D", "line": 4, "error": first, "errors": [first]}
 
 
 def test_cli_rejects_a_profile_and_a_batch_together(tmp_path) -> None:
@@ -157,11 +159,43 @@ def test_batch_accepts_json_lines(client) -> None:
     assert r.status_code == 200 and [x["profile_id"] for x in r.json()] == ["L0", "L1", "L2"]
 
 
-def test_batch_with_a_bad_profile_is_422_naming_index_and_field(client) -> None:
-    r = client.post("/match/batch", json=[profile(id="ok"), profile(id="bad", age_years=-1)])
+def test_batch_with_a_bad_profile_answers_item_by_item_with_an_error_object_in_its_place(client) -> None:
+    r = client.post("/match/batch", json=[profile(id="ok"), profile(id="bad", age_years=-1), profile(id="ok2")])
+    assert r.status_code == 200
+    ok, bad, ok2 = r.json()
+    assert (ok["profile_id"], ok2["profile_id"]) == ("ok", "ok2")
+    first = {"field": "age_years", "message": bad["error"]["message"]}
+    assert bad == {"id": "bad", "index": 1, "error": first, "errors": [first]}
+
+
+def test_a_good_profile_in_a_batch_with_bad_ones_gets_the_result_it_gets_alone(client) -> None:
+    alone = client.post("/match", json=profile(id="ok")).json()
+    assert client.post("/match/batch", json=[profile(id="bad", sex="x"), profile(id="ok")]).json()[1] == alone
+
+
+def test_a_batch_item_that_is_not_an_object_is_an_error_object_in_its_place(client) -> None:
+    r = client.post("/match/batch", json=[3, profile(id="ok")])
+    assert r.status_code == 200
+    assert r.json()[0] == {"id": None, "index": 0, "error": {"field": None, "message": "a profile must be a JSON object"},
+                           "errors": [{"field": None, "message": "a profile must be a JSON object"}]}
+
+
+def test_every_error_of_a_batch_item_is_listed_with_its_field(client) -> None:
+    bad = profile(id="bad", age_years=-1, labs={"platelets": -3})
+    assert [e["field"] for e in client.post("/match/batch", json=[bad]).json()[0]["errors"]] == [
+        "age_years", "labs.platelets"]
+
+
+def test_post_match_422_lists_every_error_of_the_profile(client) -> None:
+    r = client.post("/match", json=profile(id="bad", age_years=-1, sex="x", labs={"platelets": -3}))
     assert r.status_code == 422
-    assert r.json()["detail"] == [{"index": 1, "id": "bad", "field": "age_years",
-                                   "message": r.json()["detail"][0]["message"]}]
+    assert [(d["id"], d["field"]) for d in r.json()["detail"]] == [
+        ("bad", "age_years"), ("bad", "sex"), ("bad", "labs.platelets")]
+
+
+def test_cli_names_every_bad_field_of_a_profile() -> None:
+    r = cli("-", input=json.dumps(profile(age_years=-1, labs={"platelets": -3})))
+    assert r.exit_code == 2 and "'age_years'" in r.stderr and "'labs.platelets'" in r.stderr
 
 
 def test_batch_non_json_is_400(client) -> None:
@@ -186,9 +220,9 @@ def test_batch_json_lines_with_a_line_that_is_not_json_is_400_naming_the_line(cl
 
 
 @pytest.mark.parametrize("body", [b"42", b"null", b'"P-1"'])
-def test_batch_json_that_is_not_a_profile_is_422(client, body) -> None:
+def test_batch_json_that_is_not_a_profile_is_answered_with_an_error_object(client, body) -> None:
     r = client.post("/match/batch", content=body)
-    assert r.status_code == 422 and r.json()["detail"][0]["index"] == 0
+    assert r.status_code == 200 and r.json()[0]["index"] == 0 and r.json()[0]["error"]["message"]
 
 
 def test_post_match_json_that_orjson_refuses_is_still_json_and_gets_422_naming_the_field(client) -> None:
@@ -216,8 +250,10 @@ def test_the_result_schema_is_published_and_documents_the_answers(client) -> Non
     schema = client.get("/match/result-schema")
     assert schema.status_code == 200 and schema.json()["title"] == "MatchResult"
     ops = client.get("/openapi.json").json()["paths"]
-    for path in ("/match", "/match/batch"):
-        assert {"200", "400", "422"} <= set(ops[path]["post"]["responses"]), path
+    assert {"200", "400", "422"} <= set(ops["/match"]["post"]["responses"])
+    assert set(ops["/match/batch"]["post"]["responses"]) >= {"200", "400"}  # a bad item is answered in its place
+    item = ops["/match/batch"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]["items"]
+    assert item["oneOf"][0]["title"] == "MatchResult" and "errors" in item["oneOf"][1]["properties"]
 
 
 def test_the_json_schema_and_the_json_ld_context_are_published(client) -> None:
@@ -251,7 +287,7 @@ def test_the_contract_example_profile_is_valid_and_answered_in_the_contract_shap
     assert result["profile_id"] == "P-0001" and result["trial"] == "NCT02034981"
     (c5,) = result["cohorts"]
     assert set(c5) >= {"cohort", "iri", "label", "verdict", "criteria", "to_confirm"}  # fields may be added
-    assert set(c5) - {"cohort", "iri", "label", "verdict", "criteria", "to_confirm"} <= {"recruiting"}
+    assert set(c5) - {"cohort", "iri", "label", "verdict", "criteria", "to_confirm"} <= {"recruiting", "reasons", "missing"}
     assert c5["label"] == "NSCLC, adults, MET amplified"
     # The example carries an ALK translocation in NSCLC, which the protocol excludes.
     assert c5["verdict"] == "ineligible"
@@ -290,10 +326,10 @@ def test_a_bad_batch_line_conforms_to_the_published_error_schema(tmp_path) -> No
     jsonschema.validate(json.loads(r.stdout), batch_line_error_schema())
 
 
-def test_batch_with_an_integer_beyond_64_bits_is_422_naming_the_field(client) -> None:
+def test_batch_with_an_integer_beyond_64_bits_names_the_field_in_its_error_object(client) -> None:
     body = b'[{"id": "P-big", "diagnosis": "LUAD", "age_years": 123456789012345678901234567890}]'
     r = client.post("/match/batch", content=body)
-    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "age_years"
+    assert r.status_code == 200 and r.json()[0]["error"]["field"] == "age_years"
 
 
 def test_any_json_body_is_answered_200_400_or_422_never_500(client) -> None:

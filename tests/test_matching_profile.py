@@ -287,3 +287,22 @@ def test_a_corrupt_cache_file_is_ignored(private_cache, tmp_path) -> None:
 def test_a_measurement_that_is_not_a_number_says_what_is_expected(value) -> None:
     e = error(**({"age_years": value}))
     assert e.field == "age_years" and "expected a number (in UCUM unit 'a') or a quantity" in e.message
+
+
+def test_every_mistake_of_a_profile_is_reported_at_once_each_with_its_field() -> None:
+    e = error(age_years=-1, sex="other", labs={"platelets": -3, "hemoglobin": {"value": 1, "unit": "parsec"}},
+              alterations=[{"gene": "NOTAGENE1", "type": "mutation"}])
+    assert [x["field"] for x in e.errors] == [
+        "age_years", "sex", "alterations.0.gene", "labs.platelets", "labs.hemoglobin"]
+    assert all(x["message"] for x in e.errors)
+
+
+def test_the_first_error_is_still_the_errors_field_and_message() -> None:
+    e = error(age_years=-1, labs={"platelets": -3})
+    assert (e.field, e.message) == (e.errors[0]["field"], e.errors[0]["message"]) == ("age_years", e.message)
+    assert e.as_dict() == e.errors[0]
+
+
+def test_a_profile_with_one_mistake_has_one_error() -> None:
+    assert error(labs={"platelets": -3}).errors == [
+        {"field": "labs.platelets", "message": "Input should be greater than or equal to 0"}]

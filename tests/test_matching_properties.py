@@ -207,8 +207,9 @@ def test_any_batch_line_gives_a_result_or_the_contracts_error_object(matcher, li
     out, ok = match_line(matcher, line, 7)
     obj = orjson.loads(out)
     if not ok:
-        assert set(obj) == {"id", "line", "error"} and obj["line"] == 7
+        assert set(obj) == {"id", "line", "error", "errors"} and obj["line"] == 7
         assert set(obj["error"]) == {"field", "message"} and obj["error"]["message"]
+        assert obj["errors"][0] == obj["error"] and all(set(e) == {"field", "message"} for e in obj["errors"])
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)

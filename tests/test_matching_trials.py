@@ -107,6 +107,9 @@ def test_the_gene_index_asks_only_the_trials_a_profile_can_enter() -> None:
     store = open_store("memory")
     add_copies(store, 30, [NCT])
     reg = RegistryMatcher(store)
+    assert reg._compiled == {}  # indexed from one query: no study read or compiled yet
+    reg.match_all(lung_met())
+    assert 0 < len(reg._compiled) < 10  # only the studies the profile could enter
     assert len(reg.studies) == 31
     p = reg.parse(lung_met())
     facts, alts = reg.vocab.facts(p)
@@ -169,3 +172,23 @@ def test_all_trials_and_one_trial_are_exclusive(tmp_path) -> None:  # noqa: ANN0
     out = subprocess.run([sys.executable, "-m", "acse_kg.cli", "match", str(profile), "--all-trials",
                           "--trial", NCT, "--store", "memory"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "not both" in out.stderr
+
+
+def test_the_text_format_is_a_summary_a_person_reads(tmp_path) -> None:  # noqa: ANN001
+    profile = tmp_path / "p.json"
+    profile.write_text(json.dumps(lung_met(labs={"anc": 0.5})))
+    out = subprocess.run([sys.executable, "-m", "acse_kg.cli", "match", str(profile), "--format", "text",
+                          "--store", "memory"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "cohort 5: NSCLC, adults, MET amplified" in out.stdout
+    assert "verdict: INELIGIBLE" in out.stdout
+    assert "- not met: ANC ≥ 1.0×10⁹/L (observed: 0.5)" in out.stdout
+    assert "to confirm:" in out.stdout and "missing: " in out.stdout
+
+
+def test_a_batch_stays_json_lines(tmp_path) -> None:  # noqa: ANN001
+    batch = tmp_path / "b.jsonl"
+    batch.write_text(json.dumps(lung_met()) + "\n")
+    out = subprocess.run([sys.executable, "-m", "acse_kg.cli", "match", "--batch", str(batch), "--format", "text",
+                          "--store", "memory"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "--format text is for one profile" in out.stderr

@@ -13,7 +13,11 @@ from typer.testing import CliRunner
 
 from acse_kg.cli import app as cli
 from acse_kg.model import read_study
+from acse_kg.matching.candidates import Taxonomy as OncoTree
+from acse_kg.owl import classes as K
+from acse_kg.owl.classify import OwlEngine
 from acse_kg.owl.overlaps import OVERLAPS_GRAPH, compute_overlaps, write_overlaps
+from acse_kg.owl.reasoner import Hermit
 from acse_kg.store import open_store
 from acse_kg.synthetic import add_copies
 
@@ -61,7 +65,8 @@ def test_a_named_cohort_overlaps_the_other_pathology_slot_with_the_shared_popula
     # NSCLC with a MET amplification and, besides, an alteration no named cohort takes with NSCLC.
     pair = next(p for p in acse.pairs if {p.a, p.b} == {cohort(store, 5), cohort(store, 22)})
     assert pair.relation == "overlaps"
-    assert pair.shared == "diagnosis: NSCLC; alteration: MET amplification; age: 18 years and over"
+    lung = ", ".join(sorted(p.name for p in read_study(store, NCT).cohort(5).pathologies))  # NSCLC and the curated ones
+    assert pair.shared == f"diagnosis: {lung}; alteration: MET amplification; age: 18 years and over"
 
 
 def test_adults_only_and_children_only_cohorts_are_disjoint(store, acse) -> None:
@@ -120,8 +125,25 @@ def test_captur_crizotinib_arm_is_disjoint_from_acse_nsclc_and_overlaps_acse_gas
     importer.import_ctml(s, json.loads(CAPTUR_FILE.read_text(encoding="utf-8")))
     arm = next(c for c in read_study(s, CAPTUR).cohorts if any(d.name == "crizotinib" for d in c.drugs))
     report = compute_overlaps(s, [NCT, CAPTUR])
-    assert relation(report, cohort(s, 5), arm.iri) == "disjoint"  # that arm excludes NSCLC
     assert relation(report, cohort(s, 8), arm.iri) == "overlaps"  # MET-amplified gastric cancer
+    # The arm excludes NSCLC: no NSCLC patient of AcSé's MET-amplified lung cohort is in it. That cohort
+    # also takes the lung pathologies its curation added beside NSCLC (LUNE, SARCL), which the arm does
+    # not exclude: on those the two overlap, and the shared population says "not NSCLC".
+    lung = read_study(s, NCT).cohort(5)
+    nsclc = "https://w3id.org/acse-kg/id/oncotree/2025_10_03/NSCLC"
+    only_nsclc = [p for p in lung.pathologies if nsclc not in OncoTree.load(s).ancestors(p.iri)]
+    pair = next(p for p in report.pairs if {p.a, p.b} == {lung.iri, arm.iri})
+    if not only_nsclc:
+        assert pair.relation == "disjoint"
+    else:
+        assert pair.relation == "overlaps" and "(not NSCLC)" in pair.shared
+    engine = OwlEngine(s, [NCT, CAPTUR])
+    more = [f"EquivalentClasses(<urn:test:nsclc-lung> ObjectIntersectionOf(<{K.cohort_population(lung)}> "
+            f"ObjectSomeValuesFrom({K.HAS_DIAGNOSIS} <{nsclc}>)))"]
+    with Hermit(engine.ontology(populations_only=True, more=more)) as h:
+        assert h.abox(None)
+        assert not h.sat("urn:test:nsclc-lung", K.cohort_population(arm))
+        assert h.sat(K.cohort_population(read_study(s, NCT).cohort(8)), K.cohort_population(arm))
 
 
 @pytest.mark.slow  # a HermiT run of its own; GET /overlaps covers the same computation by default

@@ -3,8 +3,10 @@
 Served by the API, every page's header links the study and the registry's
 services (SPARQL, ontology, dump, API docs), and IRIs open on the server's
 /id/... route. A static site has no server beside it: it links those services
-and sends IRIs to /id/... only on a registry named with --registry; otherwise
-the IRIs are linked as they are, and the footer says they are identifiers.
+and sends IRIs to /id/... only on a registry named with --registry; otherwise a
+study's and a cohort's IRI link to their own pages and the other registry IRIs
+are not linked (w3id.org does not resolve them yet: no link may be dead), and
+the footer says they are identifiers.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from acse_kg.namespaces import ACSE, BASE
 from acse_kg.pages import Links, cohort_page, index_page, study_page, write_site
 
 NCT = "NCT02034981"
-SERVICES = ["/sparql", "/ontology", "/dumps/acse-kg.ttl.gz", "/docs"]
+SERVICES = ["/search", "/match", "/sparql", "/ontology", "/dumps/acse-kg.ttl.gz", "/docs"]
 REGISTRY = "https://registry.example.org/acse/"
 
 
@@ -62,12 +64,19 @@ def test_served_iri_links_open_on_this_server(store):
     assert not [h for h in targets if h.startswith(BASE)]
 
 
-def test_a_static_site_links_no_server_service_and_keeps_iris_as_identifiers(store, tmp_path):
+def all_hrefs(html: str) -> list[str]:
+    return [a.get("href") for a in parse(html).iter("a") if a.get("href") is not None]
+
+
+def test_a_static_site_links_no_server_service_and_no_iri_that_does_not_resolve(store, tmp_path):
     write_site(store, [NCT], tmp_path)
     for page, up in ((Path("study", NCT), "../../"), (Path("study", NCT, "cohort", "21"), "../../../../")):
         html = (tmp_path / page / "index.html").read_text(encoding="utf-8")
         assert header_links(html) == [up + "index.html", f"{up}study/{NCT}/index.html"]
-        assert all(h.startswith(BASE + "id/") for h in iri_hrefs(html))
+        assert [h for h in all_hrefs(html) if h.startswith(BASE)] == []
+        for href in all_hrefs(html):  # every link within the site opens one of its files
+            if "://" not in href and not href.startswith(("#", "mailto:")):
+                assert (tmp_path / page / href.split("#")[0]).resolve().is_file(), href
         note = text(one_class(parse(html), "iri-note", "p"))
         assert f"({BASE}id/…), its identifier in the graph" in note and "/id/…" in note
 
@@ -79,6 +88,16 @@ def test_a_static_site_for_a_registry_links_its_services_and_its_iri_pages(store
     assert f"{REGISTRY}id/study/{NCT}" in iri_hrefs(html)
     assert all(h.startswith(REGISTRY + "id/") for h in iri_hrefs(html))
     assert REGISTRY in text(one_class(parse(html), "iri-note", "p"))
+
+
+def test_a_static_site_links_a_study_and_a_cohort_iri_to_their_own_pages(store):
+    links = Links(static=True).for_depth(2)
+    assert links.iri(f"{BASE}id/study/{NCT}") == f"../../study/{NCT}/index.html"
+    assert links.iri(f"{BASE}id/study/{NCT}/cohort/5") == f"../../study/{NCT}/cohort/5/index.html"
+    assert links.iri(f"{BASE}id/gene/MET") is None
+    assert links.iri("http://purl.obolibrary.org/obo/NCIT_C3262") == "http://purl.obolibrary.org/obo/NCIT_C3262"
+    html = study_page(store, NCT, links)
+    assert f"../../study/{NCT}/cohort/5/index.html" in all_hrefs(html)
 
 
 def test_the_index_of_a_one_study_registry_links_that_study(store):
@@ -95,7 +114,7 @@ def test_ontology_terms_link_to_the_ontology_page_only_where_there_is_one():
     term = str(ACSE.Amplification)
     assert Links().iri(term) == "/ontology#Amplification"
     assert Links(static=True, registry=REGISTRY).iri(term) == REGISTRY + "ontology#Amplification"
-    assert Links(static=True).iri(term) == term
+    assert Links(static=True).iri(term) is None  # w3id.org does not resolve it yet
     assert Links().iri("https://example.org/other") == "https://example.org/other"
 
 

@@ -326,7 +326,9 @@ def test_every_cohort_has_coded_pathology_hgnc_gene_and_alteration_type(store: G
 
 @pytest.mark.parametrize(
     ("number", "codes"),
-    [(20, {"THFO", "THME", "THPA"}), (17, {"ARMS", "ERMS"}), (16, {"IMT", "IMTL", "IMTB"}), (18, {"GB"}), (5, {"NSCLC"})],
+    # the registered pathologies as the pathology audit coded them (test_record_pathologies.py: what each takes)
+    [(20, {"THFO", "THME", "THPA", "WDTC", "THHC"}), (17, {"ARMS", "ERMS"}), (16, {"IMT", "IMTL", "IMTB"}),
+     (18, {"GB"}), (5, {"NSCLC", "LUNE", "SARCL"})],
 )
 def test_cohort_pathology_codes(store: GraphStore, number: int, codes: set[str]) -> None:
     got = values(store, f"?c acse:cohortNumber {number} ; acse:pathology/acse:oncotreeCode ?v")

@@ -1,34 +1,38 @@
 """The W3C SPARQL 1.1 Protocol test cases, run against a live server on loopback.
 
 The cases are read from the W3C manifest (tests/data/w3c-protocol/manifest.ttl).
-Those that apply to a read-only endpoint run against the public server; the
-update cases that only need a refusal (bad_update_*) also run against a server
-with an admin token, where they must fail for their own reason. The update
-cases that expect a successful update with using-graph-uri do not apply: the
-public endpoint is read-only by design.
+All 34 run, each request of a case in order: those that apply to a
+read-only endpoint against the public server; the update cases (update_*)
+against a fresh server with the admin token, each on its own copy of the data;
+the update cases that need a refusal (bad_update_*) also against a server with
+an admin token, where they must fail for their own reason.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
-import pyoxigraph as ox
 import pytest
 import rdflib
+from rdflib.collection import Collection
 
-from server_fixtures import ADMIN_TOKEN, W3C_DIR, LiveServer
+from server_fixtures import ADMIN_TOKEN, W3C_DIR, LiveServer, start_server, w3c_store
+
+from api.settings import ServerSettings
 
 #: The live servers are session fixtures shared by all server test modules (one of each per run).
 pytest_plugins = ["server_fixtures"]
 
 MF = "http://www.w3.org/2001/sw/DataAccess/tests/test-manifest#"
+HT = "http://www.w3.org/2011/http#"
+CNT = "http://www.w3.org/2011/content#"
 
 
 @dataclass
-class Case:
-    name: str
+class Request:
     method: str
     path: str
     headers: dict[str, str]
@@ -38,67 +42,58 @@ class Case:
     boolean: bool | None
 
 
+@dataclass
+class Case:
+    name: str
+    requests: list[Request]  # sent in order; each must get its expected answer
+
+
 def _manifest_cases() -> list[Case]:
-    store = ox.Store()
-    store.load(path=str(W3C_DIR / "manifest.ttl"), format=ox.RdfFormat.TURTLE, base_iri="http://example/")
-    q = f"""
-    PREFIX mf: <{MF}>
-    PREFIX ht: <http://www.w3.org/2011/http#>
-    PREFIX cnt: <http://www.w3.org/2011/content#>
-    PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
-    SELECT ?t ?m ?path ?chars ?enc ?fmt ?bool
-           (GROUP_CONCAT(DISTINCT STR(?st)) AS ?sts)
-           (GROUP_CONCAT(DISTINCT CONCAT(?hn, "\\u0000", ?hv); separator="\\n") AS ?hs)
-    WHERE {{
-      ?t a mf:ProtocolTest ; mf:action/ht:requests/rdf:first ?r .
-      ?r ht:methodName ?m ; ht:absolutePath ?path ; ht:resp ?resp .
-      ?resp mf:expectedStatus ?st .
-      OPTIONAL {{ ?r ht:body/cnt:chars ?chars }}
-      OPTIONAL {{ ?r ht:body/cnt:characterEncoding ?enc }}
-      OPTIONAL {{ ?r ht:headers/rdf:rest*/rdf:first [ ht:fieldName ?hn ; ht:fieldValue ?hv ] }}
-      OPTIONAL {{ ?resp mf:expectedFormat ?fmt }}
-      OPTIONAL {{ ?resp mf:expectedBoolean ?bool }}
-    }} GROUP BY ?t ?m ?path ?chars ?enc ?fmt ?bool ORDER BY ?t
-    """
+    """Every mf:ProtocolTest of the manifest with its requests in order (a list in the manifest)."""
+    g = rdflib.Graph().parse(W3C_DIR / "manifest.ttl", format="turtle", publicID="http://example/")
+    mf, ht, cnt = rdflib.Namespace(MF), rdflib.Namespace(HT), rdflib.Namespace(CNT)
     cases = []
-    for row in store.query(q):
-        name = row["t"].value.rsplit("#", 1)[1]
-        headers = {}
-        if row["hs"] is not None and row["hs"].value:
-            for line in row["hs"].value.split("\n"):
-                k, _, v = line.partition("\u0000")
-                headers[k] = v
-        body = None
-        if row["chars"] is not None:
-            enc = row["enc"].value if row["enc"] is not None else "utf-8"
-            body = row["chars"].value.encode(enc)
-        statuses = {int(s.rsplit("StatusCode", 1)[1][0]) for s in row["sts"].value.split()}
-        cases.append(
-            Case(
-                name=name,
-                method=row["m"].value,
-                path=row["path"].value.replace("/sparql/", "/sparql", 1),
-                headers=headers,
-                body=body,
-                statuses=statuses,
-                fmt=row["fmt"].value if row["fmt"] is not None else None,
-                boolean=(row["bool"].value == "true") if row["bool"] is not None else None,
-            )
-        )
+    for test in sorted(g.subjects(rdflib.RDF.type, mf.ProtocolTest)):
+        action = g.value(test, mf.action)
+        requests = []
+        for r in Collection(g, g.value(action, ht.requests)):
+            headers = {}
+            for h in Collection(g, g.value(r, ht.headers)) if g.value(r, ht.headers) is not None else []:
+                headers[str(g.value(h, ht.fieldName))] = str(g.value(h, ht.fieldValue))
+            body = None
+            if (b := g.value(r, ht.body)) is not None:
+                enc = g.value(b, cnt.characterEncoding)
+                body = str(g.value(b, cnt.chars)).encode(str(enc) if enc is not None else "utf-8")
+            resp = g.value(r, ht.resp)
+            statuses = {int(str(s).rsplit("StatusCode", 1)[1][0]) for s in g.objects(resp, mf.expectedStatus)}
+            boolean = g.value(resp, mf.expectedBoolean)
+            fmt = g.value(resp, mf.expectedFormat)
+            requests.append(Request(
+                method=str(g.value(r, ht.methodName)),
+                path=str(g.value(r, ht.absolutePath)).replace("/sparql/", "/sparql", 1),
+                headers=headers, body=body, statuses=statuses,
+                fmt=str(fmt) if fmt is not None else None,
+                boolean=bool(boolean.toPython()) if boolean is not None else None,
+            ))
+        cases.append(Case(str(test).rsplit("#", 1)[1], requests))
     return cases
 
 
 CASES = _manifest_cases()
 READ_ONLY_CASES = [c for c in CASES if c.name.startswith(("query_", "bad_"))]
+UPDATE_CASES = [c for c in CASES if c.name.startswith("update_")]
 BAD_UPDATE_CASES = [c for c in CASES if c.name.startswith("bad_update") or c.name == "bad_multiple_updates"]
 
 
 def test_the_manifest_was_read_in_full() -> None:
     assert len(CASES) == 34
     assert len(READ_ONLY_CASES) == 27  # all but the 7 update_* cases that need a writable endpoint
+    assert len(UPDATE_CASES) == 7
+    assert {c.name for c in READ_ONLY_CASES} | {c.name for c in UPDATE_CASES} == {c.name for c in CASES}
+    assert sum(len(c.requests) for c in CASES) > len(CASES)  # the update cases check their effect with a query
 
 
-def _send(server: LiveServer, case: Case, extra: dict[str, str] | None = None) -> httpx.Response:
+def _send(server: LiveServer, case: Request, extra: dict[str, str] | None = None) -> httpx.Response:
     headers = dict(case.headers)
     if extra:
         headers.update(extra)
@@ -111,7 +106,9 @@ def _send(server: LiveServer, case: Case, extra: dict[str, str] | None = None) -
         return client.send(req)
 
 
-def _check_format(case: Case, response: httpx.Response) -> None:
+def _check_format(case: Request, response: httpx.Response) -> None:
+    if case.fmt is None:
+        return
     ctype = response.headers["content-type"].split(";")[0]
     if case.fmt == "boolean":
         assert ctype == "application/sparql-results+json"
@@ -125,16 +122,35 @@ def _check_format(case: Case, response: httpx.Response) -> None:
         rdflib.Graph().parse(data=response.content, format=fmt)
 
 
+def _run(server: LiveServer, case: Case, extra: dict[str, str] | None = None) -> None:
+    for n, request in enumerate(case.requests, 1):
+        response = _send(server, request, extra)
+        assert response.status_code // 100 in request.statuses, f"request {n}: {response.text}"
+        if response.status_code // 100 == 2:
+            _check_format(request, response)
+
+
 @pytest.mark.parametrize("case", READ_ONLY_CASES, ids=lambda c: c.name)
 def test_w3c_protocol_case_on_the_read_only_endpoint(w3c_server: LiveServer, case: Case) -> None:
-    response = _send(w3c_server, case)
-    assert response.status_code // 100 in case.statuses, response.text
-    if response.status_code // 100 == 2:
-        _check_format(case, response)
+    _run(w3c_server, case)
+
+
+@pytest.fixture
+def fresh_admin_server() -> Iterator[LiveServer]:
+    """A writable server over its own copy of the data: the update cases CLEAR and DROP ALL."""
+    live = start_server(w3c_store(), ServerSettings(admin_token=ADMIN_TOKEN, query_workers=1))
+    yield live
+    live.stop()
+
+
+@pytest.mark.parametrize("case", UPDATE_CASES, ids=lambda c: c.name)
+def test_w3c_update_case_with_the_admin_token(fresh_admin_server: LiveServer, case: Case) -> None:
+    _run(fresh_admin_server, case, {"Authorization": f"Bearer {ADMIN_TOKEN}"})
 
 
 @pytest.mark.parametrize("case", BAD_UPDATE_CASES, ids=lambda c: c.name)
 def test_w3c_bad_update_case_fails_even_with_the_admin_token(admin_server: LiveServer, case: Case) -> None:
-    response = _send(admin_server, case, {"Authorization": f"Bearer {ADMIN_TOKEN}"})
-    assert response.status_code // 100 == 4, response.text
-    assert response.status_code not in (401, 403), "refused for the token, not for the request's fault"
+    for request in case.requests:
+        response = _send(admin_server, request, {"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        assert response.status_code // 100 == 4, response.text
+        assert response.status_code not in (401, 403), "refused for the token, not for the request's fault"

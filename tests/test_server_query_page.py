@@ -1,4 +1,8 @@
-"""The query page in headless Chromium: examples from queries/ load, a shared query link runs into a table."""
+"""The query page in headless Chromium: examples from queries/ load, a shared query link fills the editor.
+
+The workbench's editor text is read from its permalink (``#permalink``), which
+always holds the whole query (CodeMirror draws only the lines in view).
+"""
 
 from __future__ import annotations
 
@@ -31,18 +35,22 @@ def _rendered_dom(url: str) -> str:
     return out.stdout
 
 
-def test_a_shared_query_link_runs_and_shows_a_table_with_the_examples_listed(bundle_server: LiveServer) -> None:
+def _editor_text(dom) -> str:
+    link = dom.find(".//a[@id='permalink']").get("href")
+    return urllib.parse.parse_qs(urllib.parse.urlparse(link).fragment)["query"][0]
+
+
+def test_a_shared_query_link_fills_the_box_without_running_it_and_the_examples_are_listed(
+        bundle_server: LiveServer) -> None:
+    """Shown, not run (issue 13): the reader presses Run (tests/security/test_pages_safety.py runs it)."""
     query = "SELECT ?cohort ?n WHERE { ?cohort a acse:Cohort ; acse:cohortNumber ?n } ORDER BY ?n"
     dom = html5lib.parse(
         _rendered_dom(bundle_server.url + "/sparql#" + urllib.parse.urlencode({"query": query})),
         namespaceHTMLElements=False,
     )
-    rows = dom.findall(".//div[@id='result']/table/tbody/tr") or dom.findall(".//div[@id='result']/table/tr")
-    assert [th.text for th in rows[0].findall("th")] == ["cohort", "n"]
-    numbers = [int(tr.findall("td")[1].text) for tr in rows[1:]]
-    assert numbers == list(range(1, 24))
-    first_link = rows[1].find("td/a").get("href")
-    assert first_link.startswith("/id/study/NCT02034981/cohort/")  # registry IRIs link to this server
+    assert _editor_text(dom) == query
+    assert dom.findall(".//div[@id='workbench']//tbody/tr") == []
+    assert "press Run" in "".join(dom.find(".//span[@id='status']").itertext())
     examples = [o.text for o in dom.findall(".//select[@id='examples']/option")][1:]
     assert len(examples) == len(list(Path(QUERIES_DIR).glob("*.rq")))
 
@@ -51,6 +59,6 @@ def test_an_example_link_from_the_ontology_page_opens_that_example(bundle_server
     example = Path(QUERIES_DIR) / "cohorts_by_gene.rq"
     dom = html5lib.parse(_rendered_dom(bundle_server.url + "/sparql#example=" + example.stem),
                          namespaceHTMLElements=False)
-    assert dom.find(".//textarea[@id='query']").text == example.read_text(encoding="utf-8")
+    assert _editor_text(dom) == example.read_text(encoding="utf-8")
     selected = [o for o in dom.findall(".//select[@id='examples']/option") if o.get("selected") is not None]
     assert len(selected) == 1 and selected[0].text.strip()

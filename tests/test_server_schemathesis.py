@@ -12,9 +12,9 @@ from api.settings import ServerSettings
 
 
 
-@schemathesis.serializer("application/sparql-query", "application/sparql-update")
+@schemathesis.serializer("application/sparql-query", "application/sparql-update", "application/x-ndjson")
 def _sparql_text(ctx: object, value: object) -> bytes:
-    """SPARQL bodies are plain text: send generated strings as UTF-8."""
+    """SPARQL bodies and JSON lines (the batch routes' example) are plain text: send strings as UTF-8."""
     return value.encode("utf-8", "surrogatepass") if isinstance(value, str) else str(value).encode()
 
 

@@ -51,18 +51,79 @@ def export_ctgov(store: GraphStore, nct: str) -> dict[str, Any]:
         fail(str(exc))
 
 
+def export_ctml(store: GraphStore, nct: str, *, yaml_out: bool = False) -> bytes:
+    """The study as MatchMiner CTML (JSON, or YAML), for ``acse-kg export NCT… --format ctml``; what CTML
+    cannot say is listed on stderr."""
+    from ..ctml.export import CtmlExportError, study_to_ctml
+    from ..ctml.vocabulary import read_vocabulary
+    from ..model import ModelError, StudyNotFound, read_study
+
+    try:
+        exported = study_to_ctml(read_study(store, _nct(nct)), read_vocabulary(store))
+    except (StudyNotFound, ModelError, CtmlExportError) as exc:
+        fail(str(exc))
+    for note in exported.notes:
+        typer.echo(f"acse-kg: warning: {note}", err=True)
+    if yaml_out:
+        import yaml
+
+        return yaml.safe_dump(exported.document, allow_unicode=True, sort_keys=False).encode("utf-8")
+    return (json.dumps(exported.document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def _import_ctml(file: Path, doc: Any, nct: str | None, store: str | None, replace: bool) -> None:
+    """Import a CTML trial: findings as warnings, a refusal as one line naming the JSON path (exit 1)."""
+    from ..ctml.importer import CtmlRefused, import_ctml
+
+    with _opened(store) as st:
+        try:
+            result = import_ctml(st, doc, nct=nct, agent="acse-kg import (CLI)", note=f"import of {file.name}",
+                                 replace_other_source=replace)
+        except CtmlRefused as exc:
+            typer.echo(f"acse-kg: error: {file} refused, nothing was stored: {exc.findings[0]}", err=True)
+            for f in exc.findings[1:]:
+                typer.echo(f"  {f}", err=True)
+            raise typer.Exit(1) from None
+        except StoreError as exc:
+            fail(f"store error, nothing was stored: {exc}")
+    for f in result.findings:
+        typer.echo(f"acse-kg: warning: {f}", err=True)
+    if result.unchanged:
+        typer.echo(f"{result.nct_id} unchanged: the registry holds this CTML trial already (no new version)")
+        return
+    typer.echo(f"imported {result.nct_id} from CTML: {result.cohorts} cohorts, {result.triples} triples into "
+               f"<{result.graph}>" + (f"; previous version kept in <{result.previous_version}>"
+                                      if result.previous_version else ""))
+
+
 def register(app: typer.Typer) -> None:
     """Add import, history and check to the app."""
 
     @app.command("import")
     def import_(
-        file: Annotated[Path, typer.Argument(help="A ClinicalTrials.gov API v2 study record (JSON).")],
-        replace_curated: Annotated[bool, typer.Option("--replace-curated", help="Replace a study curated beyond API v2 (cohorts, structured criteria); the old version stays in the history.")] = False,
+        file: Annotated[Path, typer.Argument(help="A ClinicalTrials.gov API v2 study record (JSON), or a MatchMiner CTML trial (.json, .yml, .yaml).")],
+        replace_curated: Annotated[bool, typer.Option("--replace-curated", help="Replace a study curated beyond API v2 (cohorts, structured criteria), or, for CTML, one held from another source; the old version stays in the history.")] = False,
+        nct: Annotated[Optional[str], typer.Option("--nct", help="CTML only: the study's NCT number, when the file's nct_id is not one.")] = None,
+        no_draft: Annotated[bool, typer.Option("--no-draft", help="API v2 only: store the record without drafting its eligibility criteria.")] = False,
         store: StoreOption = None,
     ) -> None:
-        """Import an API v2 study record into the graph (validated first; all or nothing; the old version is kept)."""
-        from ..ctgov.import_ import ImportRefused, import_study
+        """Import an API v2 study record or a CTML trial into the graph (validated first; all or nothing; the old version is kept).
 
+        An API v2 record's eligibility is drafted in the same version (docs/criteria-json.md), keeping every
+        curator's decision on the study's earlier drafts; --no-draft stores the record alone.
+        """
+        from ..ctgov.import_ import ImportRefused, import_study
+        from ..ctml.importer import NotCtml, is_ctml, read_document
+
+        if file.suffix.lower() in (".yml", ".yaml"):  # YAML is CTML's (API v2 records are JSON)
+            try:
+                doc = read_document(file)
+            except NotCtml as exc:
+                fail(str(exc))
+            if not is_ctml(doc):
+                fail(f"{file} is not a CTML trial: a CTML file has nct_id and treatment_list at its top")
+            _import_ctml(file, doc, nct, store, replace_curated)
+            return
         try:
             record = json.loads(file.read_text(encoding="utf-8"))
         except OSError as exc:
@@ -71,10 +132,15 @@ def register(app: typer.Typer) -> None:
             fail(f"{file} is not JSON: {exc}")
         except RecursionError:
             fail(f"{file} is not a study record: JSON nested too deeply")
+        if is_ctml(record):
+            _import_ctml(file, record, nct, store, replace_curated)
+            return
+        if nct is not None:
+            fail("--nct is for CTML trials; an API v2 record carries its NCT number")
         with _opened(store) as st:
             try:
                 result = import_study(st, record, agent="acse-kg import (CLI)", note=f"import of {file.name}",
-                                      replace_curated=replace_curated)
+                                      replace_curated=replace_curated, draft=not no_draft)
             except ImportRefused as exc:
                 typer.echo(f"acse-kg: error: {file} refused, nothing was stored:", err=True)
                 for p in exc.problems:

@@ -7,6 +7,7 @@ input such as a malformed query), never a traceback.
 
 from __future__ import annotations
 
+import errno
 import re
 import sys
 from enum import Enum
@@ -15,8 +16,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..errors import AcseError
 from ..namespaces import compact_iri
-from ..sparql_safety import first_keyword
+from ..sparql_safety import QueryTooDeep, check_nesting, first_keyword, unknown_prefix_message
 from ..rdf_io import serialize_rdf
 from ..store import GraphStore, QuerySyntaxError, StoreError
 from .common import StoreOption, fail, get_store
@@ -34,6 +36,13 @@ class ExportFormat(str, Enum):
     jsonld = "jsonld"
     ntriples = "ntriples"
     ctgov = "ctgov"  # one study as ClinicalTrials.gov API v2 JSON (acse_kg.commands.ctgov_cmds)
+    ctml = "ctml"  # one study as MatchMiner CTML, JSON (acse_kg.commands.ctgov_cmds.export_ctml)
+    ctml_yaml = "ctml-yaml"  # the same as YAML
+    fhir = "fhir"  # one study as a FHIR R4B ResearchStudy (acse_kg.ctgov.fhir_study)
+
+
+#: The formats that export one study (they take its NCT number).
+STUDY_FORMATS = frozenset({ExportFormat.ctgov, ExportFormat.ctml, ExportFormat.ctml_yaml, ExportFormat.fhir})
 
 
 UPDATE_KEYWORDS = frozenset(
@@ -53,13 +62,24 @@ def read_query(query_or_file: str) -> str:
         return sys.stdin.read()
     path = Path(query_or_file)
     try:
-        if len(query_or_file) < 4096 and "\n" not in query_or_file and path.is_file():
+        if _could_be_a_path(query_or_file) and path.is_file():
             return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:  # too long for a file name: it is the query itself
+            fail(f"cannot read query file {query_or_file}: {exc.strerror or exc}")
+    except UnicodeDecodeError as exc:
         fail(f"cannot read query file {query_or_file}: {exc}")
     if re.fullmatch(r"\S+\.(rq|sparql)", query_or_file):
         fail(f"no such query file: {query_or_file}")
     return query_or_file
+
+
+def _could_be_a_path(text: str) -> bool:
+    """Whether ``text`` can name a file at all: no line break, no name longer than the
+    filesystem allows (255 bytes), no path longer than PATH_MAX. Anything else is a query."""
+    if "\n" in text or len(text.encode("utf-8", "surrogatepass")) >= 4096:
+        return False
+    return all(len(part.encode("utf-8", "surrogatepass")) <= 255 for part in Path(text).parts)
 
 
 def _compact(iri: str) -> str:
@@ -90,7 +110,7 @@ def format_table(variables: list[str], rows: list[dict[str, object]]) -> str:
     return "\n".join(out) + "\n"
 
 
-class GraphFormatError(ValueError):
+class GraphFormatError(AcseError, ValueError):
     """A graph result (CONSTRUCT, DESCRIBE) asked for in a table format."""
 
 
@@ -160,6 +180,12 @@ def register(app: typer.Typer) -> None:
             fail("empty query")
         if query_form(query) in UPDATE_KEYWORDS:
             fail("this is a SPARQL update; acse-kg sparql runs queries only (SELECT, ASK, CONSTRUCT, DESCRIBE)")
+        try:
+            check_nesting(query)  # before any parser: thousands of levels overflow the engine's stack
+        except QueryTooDeep as exc:
+            fail(f"malformed query: {exc}")
+        if (unknown := unknown_prefix_message(query)) is not None:
+            fail(f"malformed query: {unknown}")
         st = _open(store)
         try:
             out = run_query(st, query, format)
@@ -175,22 +201,33 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def export(
-        nct: Annotated[Optional[str], typer.Argument(help="With --format ctgov: the study's NCT number.")] = None,
-        format: Annotated[ExportFormat, typer.Option("--format", "-f", help="RDF serialisation, or ctgov (one study as API v2 JSON).")] = ExportFormat.turtle,
+        nct: Annotated[Optional[str], typer.Argument(help="With --format ctgov / ctml / ctml-yaml / fhir: the study's NCT number.")] = None,
+        format: Annotated[ExportFormat, typer.Option("--format", "-f", help="RDF serialisation, or one study: ctgov (API v2 JSON), ctml (MatchMiner CTML JSON), ctml-yaml, fhir (a FHIR R4B ResearchStudy).")] = ExportFormat.turtle,
         out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
         store: StoreOption = None,
     ) -> None:
-        """Export the whole live graph (every live named graph, merged; history excluded), or one study as ctgov JSON."""
-        if (format is ExportFormat.ctgov) != (nct is not None):
-            fail("--format ctgov exports one study: give its NCT number (and only with --format ctgov)")
+        """Export the whole live graph (every live named graph, merged; history excluded), or one study as ctgov JSON, CTML or FHIR."""
+        one_study = format in STUDY_FORMATS
+        if one_study != (nct is not None):
+            fail(f"--format {format.value if one_study else 'ctgov / ctml / fhir'} exports one study: "
+                 "give its NCT number (and only with --format ctgov, ctml, ctml-yaml or fhir)")
         st = _open(store)
         try:
-            if format is ExportFormat.ctgov:
+            if format in (ExportFormat.ctml, ExportFormat.ctml_yaml):
+                from .ctgov_cmds import export_ctml
+
+                body = export_ctml(st, nct, yaml_out=format is ExportFormat.ctml_yaml)  # type: ignore[arg-type]
+            elif one_study:
                 import json
 
                 from .ctgov_cmds import export_ctgov
 
-                body = (json.dumps(export_ctgov(st, nct), ensure_ascii=False, indent=2) + "\n").encode("utf-8")  # type: ignore[arg-type]
+                study = export_ctgov(st, nct)  # type: ignore[arg-type]
+                if format is ExportFormat.fhir:
+                    from ..ctgov.fhir_study import research_study_json
+
+                    study = json.loads(research_study_json(study, st))  # with a Group per cohort
+                body = (json.dumps(study, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
             else:
                 body = st.dump(format.value, include_history=False)  # Turtle with the registry's prefixes
         except (StoreError, ValueError, OSError) as exc:

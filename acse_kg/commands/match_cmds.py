@@ -13,14 +13,18 @@ import codecs
 import gc
 import sys
 from pathlib import Path
-from typing import Annotated, BinaryIO, Optional
+from typing import Annotated, Any, BinaryIO, Optional
+
+import orjson
 
 import typer
 
+from .. import patients
 from ..matching.engine import Matcher, RegistryMatcher, match_line
 from ..matching.profile import ProfileError
 from ..matching.rules import GraphModelError
 from ..namespaces import NCT_HINT, normalise_nct
+from ..store import GraphStore
 from .common import StoreOption, fail, get_store, is_tty_stderr
 
 #: A file saved with a UTF-8 byte order mark (some editors do) is still JSON to us (RFC 8259 allows ignoring it).
@@ -36,25 +40,40 @@ def _open_in(path: str) -> BinaryIO:
         fail(f"cannot read {path}: {exc.strerror or exc}")
 
 
-def _matcher(store_spec: str | None, trial: str | None) -> Matcher:
-    if trial and normalise_nct(trial) is None:  # a usage error (2), not a graph that cannot be matched (1)
-        fail(f"--trial {trial!r} is not an NCT number ({NCT_HINT})")
+def _matcher(graph: GraphStore, trial: str | None) -> Matcher:
     try:
-        return Matcher(get_store(store_spec), trial)
+        return Matcher(graph, trial)
     except GraphModelError as exc:
         fail(f"the graph cannot be matched against: {exc}", 1)
 
 
-def _registry(store_spec: str | None) -> RegistryMatcher:
+def _registry(graph: GraphStore) -> RegistryMatcher:
     try:
-        registry = RegistryMatcher(get_store(store_spec))
+        registry = RegistryMatcher(graph)
     except GraphModelError as exc:
         fail(f"the graph cannot be matched against: {exc}", 1)
-    for nct, why in sorted(registry.skipped.items()):
-        typer.echo(f"acse-kg: {nct} is left out of matching: {why}", err=True)
-    if not registry.studies:
+    if not registry.ncts:
         fail("no study with cohorts in the graph", 1)
     return registry
+
+
+def _report_skipped(matcher: Matcher | RegistryMatcher) -> None:
+    """Studies left out of matching because their record cannot be read (found as profiles reached them)."""
+    for nct, why in sorted(getattr(matcher, "skipped", {}).items()):
+        typer.echo(f"acse-kg: {nct} is left out of matching: {why}", err=True)
+
+
+def as_text(result: dict[str, Any]) -> str:
+    """A match result (one trial's, or every trial's) as a readable summary for a person at a terminal."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    env = Environment(loader=PackageLoader("acse_kg", "templates"), undefined=StrictUndefined,
+                      keep_trailing_newline=True, autoescape=False)
+    env.filters["observed"] = lambda v: ", ".join(f"{k}={x}" for k, x in v.items()) if isinstance(v, dict) else (
+        ", ".join(map(str, v)) if isinstance(v, list) else str(v))
+    results = result["results"] if "results" in result else [result]
+    head = f"profile {result['profile_id']}\n"
+    return head + env.get_template("text/match.txt").render(results=results, notes=result.get("notes", []) if "results" in result else [])
 
 
 def run_batch(matcher: Matcher | RegistryMatcher, src: BinaryIO, out: BinaryIO, progress: bool) -> tuple[int, int]:
@@ -92,10 +111,11 @@ def register(app: typer.Typer) -> None:
 
     @app.command("match")
     def match(
-        profile: Annotated[Optional[str], typer.Argument(help="A tumor profile (JSON file), or - for stdin.")] = None,
+        profile: Annotated[Optional[str], typer.Argument(help="A tumor profile (JSON file), or - for stdin; a GA4GH Phenopacket v2 or an mCODE FHIR Bundle is recognised by its shape and converted (what cannot be mapped is listed in the result's notes).")] = None,
         batch: Annotated[Optional[str], typer.Option("--batch", help="JSON lines: one profile a line (- for stdin).")] = None,
         out: Annotated[Optional[Path], typer.Option("--out", help="Write results here instead of stdout.")] = None,
         trial: Annotated[Optional[str], typer.Option("--trial", help="NCT id of the study (default: the graph's first study with cohorts).")] = None,
+        format: Annotated[str, typer.Option("--format", help="json (the contract's result, default) or text (a readable summary per cohort: verdict, reasons, what is missing, what to confirm).")] = "json",
         all_trials: Annotated[bool, typer.Option("--all-trials", help="Match against every study with cohorts: one result per profile listing a v1 result per trial, best first.")] = False,
         engine: Annotated[str, typer.Option("--engine", help="fast (default), or owl: HermiT classifies each profile.")] = "fast",
         store: StoreOption = None,
@@ -105,12 +125,19 @@ def register(app: typer.Typer) -> None:
             fail("give one PROFILE (or -) or --batch PROFILES.jsonl")
         if all_trials and trial:
             fail("give --trial NCT... or --all-trials, not both")
+        if format not in ("json", "text"):
+            fail(f"--format {format!r}: expected json or text")
+        if format == "text" and batch is not None:
+            fail("--format text is for one profile; a batch writes JSON lines")
+        if trial and normalise_nct(trial) is None:  # a usage error (2), not a graph that cannot be matched (1)
+            fail(f"--trial {trial!r} is not an NCT number ({NCT_HINT})")
         if engine not in ("fast", "owl"):
             fail(f"--engine {engine!r}: expected fast or owl")
-        matcher: Matcher | RegistryMatcher = _registry(store) if all_trials else _matcher(store, trial)
+        graph = get_store(store)
+        matcher: Matcher | RegistryMatcher = _registry(graph) if all_trials else _matcher(graph, trial)
         if engine == "owl":  # the same interface, decided by HermiT over the cohorts' OWL classes
             from ..owl.classify import OwlMatcher, OwlRegistryMatcher
-            matcher = OwlRegistryMatcher(get_store(store)) if all_trials else OwlMatcher(get_store(store), trial)  # type: ignore[assignment]
+            matcher = OwlRegistryMatcher(graph) if all_trials else OwlMatcher(graph, trial)  # type: ignore[assignment]
         try:
             sink: BinaryIO = out.open("wb") if out else sys.stdout.buffer
         except OSError as exc:
@@ -124,12 +151,20 @@ def register(app: typer.Typer) -> None:
                 return
             data = _open_in(profile).read().removeprefix(BOM)  # type: ignore[arg-type]
             try:
+                data, notes = patients.profile_bytes(graph, data)  # a Phenopacket or an mCODE Bundle
+            except patients.PatientRecordError as exc:
+                fail(f"cannot read the patient record: {exc}", 2)
+            try:
                 answer = matcher.match_all_json(data) if isinstance(matcher, RegistryMatcher) else matcher.match_json(data)
+                answer = patients.add_notes(answer, notes)
+                if format == "text":
+                    answer = as_text(orjson.loads(answer)).rstrip("\n").encode("utf-8")
                 sink.write(answer + b"\n")
             except ProfileError as exc:
-                where = f"field '{exc.field}'" if exc.field else "profile"
-                fail(f"invalid tumor profile: {where}: {exc.message}", 2)
+                fail("invalid tumor profile: " + "; ".join(
+                    f"{'field ' + repr(e['field']) if e['field'] else 'profile'}: {e['message']}" for e in exc.errors), 2)
         finally:
+            _report_skipped(matcher)
             if out:
                 sink.close()  # never close the process's stdout
             else:

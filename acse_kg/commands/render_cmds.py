@@ -30,9 +30,10 @@ def register(app: typer.Typer) -> None:
         """Write the study page, one page per cohort, an index and the stylesheet, all with relative links.
 
         Layout: index.html, study/NCT.../index.html, study/NCT.../cohort/N/index.html,
-        static/style.css. Without --registry, IRIs link to https://w3id.org/acse-kg/id/... as they
-        are (identifiers; the footer says a registry serves them at /id/...) and the site header links
-        only the pages themselves, so the folder has no dead link.
+        static/style.css. Without --registry, a study's and a cohort's IRI link to their own pages
+        and the registry's other IRIs are shown, not linked (w3id.org does not resolve them yet; the
+        footer says a registry serves them at /id/...), and the site header links only the pages
+        themselves, so the folder has no dead link.
         """
         if out.exists() and not out.is_dir():
             fail(f"--out {out} exists and is not a folder")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import errno
 import socket
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from api.settings import ENV, ServerSettings
+from api.settings import ENV, SETTINGS_FILE_ENV, ServerSettings, SettingsError
 
 from .common import StoreOption, fail, get_store
 
@@ -21,42 +22,79 @@ def register(app: typer.Typer) -> None:
         host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = "127.0.0.1",
         port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
         store: StoreOption = None,
+        settings_file: Annotated[
+            Optional[Path],
+            typer.Option("--settings", help=f"A TOML file of server settings (or {SETTINGS_FILE_ENV}); "
+                         "flags and ACSE_KG_* environment variables override it."),
+        ] = None,
         admin_token: Annotated[
             Optional[str],
             typer.Option(
                 "--admin-token",
-                envvar=ENV["admin_token"],
-                help="Accept SPARQL Update on /sparql from requests carrying 'Authorization: Bearer TOKEN'. "
-                "Without it the endpoint is read-only.",
+                help="Accept SPARQL Update, imports and the reasoner from requests carrying "
+                "'Authorization: Bearer TOKEN'. Without a token the server is read-only. Visible in ps: "
+                f"prefer --admin-token-file or {ENV['admin_token']}.",
             ),
         ] = None,
+        admin_token_file: Annotated[
+            Optional[Path],
+            typer.Option("--admin-token-file", help=f"Read the admin token from this file ({ENV['admin_token_file']})."),
+        ] = None,
         query_timeout: Annotated[
-            float, typer.Option("--query-timeout", min=0.1, envvar=ENV["query_timeout"],
-                                help="Seconds a /sparql query may run before it is stopped.")
-        ] = ServerSettings.query_timeout,
+            Optional[float], typer.Option("--query-timeout", min=0.1,
+                                          help="Seconds a /sparql query may run before it is stopped [default: 10].")
+        ] = None,
         max_result_bytes: Annotated[
-            int, typer.Option("--max-result-bytes", min=1, envvar=ENV["max_result_bytes"],
-                              help="Largest /sparql answer, in bytes.")
-        ] = ServerSettings.max_result_bytes,
+            Optional[int], typer.Option("--max-result-bytes", min=1, help="Largest /sparql answer, in bytes.")
+        ] = None,
         query_workers: Annotated[
-            int, typer.Option("--query-workers", min=1, envvar=ENV["query_workers"],
-                              help="Worker processes answering /sparql queries.")
-        ] = ServerSettings.query_workers,
+            Optional[int], typer.Option("--query-workers", min=1,
+                                        help="Worker processes answering /sparql queries [default: 2].")
+        ] = None,
+        queries_per_client: Annotated[
+            Optional[int], typer.Option("--queries-per-client", min=0,
+                                        help="/sparql queries one client may run at once (0: no limit) "
+                                        "[default: workers - 1].")
+        ] = None,
+        access_log: Annotated[
+            Optional[bool], typer.Option("--access-log/--no-access-log", help="One log line per request.")
+        ] = None,
     ) -> None:
-        """Serve the registry over HTTP: study pages, /sparql, /match, linked data and dumps."""
+        """Serve the registry over HTTP: study pages, /sparql, /match, linked data and dumps.
+
+        Every setting (see api/settings.py) can also come from the environment (ACSE_KG_<NAME>)
+        or a TOML file (--settings).
+        """
         import uvicorn
+        from pydantic import ValidationError
 
         from api.app import create_app
+        from api.limits import server_config
 
+        try:
+            settings = ServerSettings.load(
+                settings_file, admin_token=admin_token, admin_token_file=admin_token_file,
+                query_timeout=query_timeout, max_result_bytes=max_result_bytes, query_workers=query_workers,
+                queries_per_client=queries_per_client, access_log=access_log,
+            )
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "settings"
+            fail(f"invalid setting {where}: {first['msg']}")
+        except SettingsError as exc:
+            fail(str(exc))
+        if settings.access_log:  # one line per request on stderr, beside uvicorn's warnings
+            import logging
+
+            handler = logging.StreamHandler()
+            handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+            access = logging.getLogger("acse_kg.access")
+            access.addHandler(handler)
+            access.setLevel(logging.INFO)
+            access.propagate = False
         sock = bind_socket(host, port)  # first: a busy port fails before the store is opened (and locked)
         try:
             graph_store = get_store(store)
-            settings = ServerSettings(
-                admin_token=admin_token or None,
-                query_timeout=query_timeout,
-                max_result_bytes=max_result_bytes,
-                query_workers=query_workers,
-            )
             try:
                 application = create_app(graph_store, settings)
             except Exception as exc:  # the app could not be built: say why, no traceback
@@ -65,7 +103,9 @@ def register(app: typer.Typer) -> None:
             shown = f"[{host}]" if ":" in host else host
             typer.echo(f"acse-kg: serving on http://{shown}:{port}/ (SPARQL endpoint: /sparql)", err=True)
             try:
-                server = uvicorn.Server(uvicorn.Config(application, host=host, port=port, log_level="warning", access_log=False))
+                config = server_config(application, settings, host=host, port=port, log_level="warning",
+                                       access_log=False)
+                server = uvicorn.Server(config)
                 server.run(sockets=[sock])
             finally:
                 graph_store.close()

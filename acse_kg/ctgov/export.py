@@ -20,6 +20,7 @@ import rdflib.collection
 from rdflib import RDF, RDFS, URIRef
 from rdflib.term import Literal, Node
 
+from ..errors import AcseError
 from ..loader import study_graph_name
 from ..model import Cohort, Regimen, Study, read_study, study_from_graph
 from ..namespaces import ACSE, study_iri
@@ -27,7 +28,7 @@ from ..store import GraphStore
 from .spec import Field, generic_fields, protocol_modules
 
 
-class StudyNotFound(LookupError):
+class StudyNotFound(AcseError, LookupError):
     """No study with that NCT number is in the store."""
 
 

@@ -15,13 +15,14 @@ import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from ..errors import AcseError
 
 METADATA_PATH = Path(__file__).with_name("studies-metadata.json")
 
 Path_ = tuple[str, ...]
 
 
-class FieldsError(ValueError):
+class FieldsError(AcseError, ValueError):
     """A ``fields`` item names nothing the API defines; the message says which."""
 
 

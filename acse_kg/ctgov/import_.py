@@ -3,7 +3,7 @@
 All or nothing: the record is validated against the spec first (a broken one is
 refused with the JSON path of each problem), mapped to a complete graph in
 memory, and only then swapped into the study's named graph, with the
-version it replaces archived, in one update (:func:`acse_kg.history.replace_study`).
+version it replaces archived, in one transaction (:func:`acse_kg.versions.save_study`).
 
 Fields the core ontology models use its terms (the same shape as the curated
 record of NCT02034981: StudyDate nodes, organisations, arms, outcomes ...);
@@ -25,6 +25,7 @@ import rdflib.collection
 from rdflib import RDF, RDFS, XSD, Literal, URIRef
 from rdflib.term import Node
 
+from ..errors import AcseError
 from ..loader import study_graph_name
 from ..namespaces import ACSE, DCTERMS, NCT_HINT, SKOS, is_nct, study_iri
 from ..store import GraphStore
@@ -35,7 +36,7 @@ from .spec import ENUM_CLASSES, generic_fields, protocol_modules
 MESH_IRI = "http://id.nlm.nih.gov/mesh/"
 
 
-class ImportRefused(ValueError):
+class ImportRefused(AcseError, ValueError):
     """The record breaks the spec (or cannot be mapped); nothing was stored."""
 
     def __init__(self, problems: list[Problem]) -> None:
@@ -497,17 +498,27 @@ def check_record(study: Any) -> list[Problem]:
     return []
 
 
+#: A cohort or criterion of the live graph that a curator made: not one the drafting generated (those carry
+#: acse:reviewState, and the drafted cohort is prov:wasGeneratedBy the drafting activity).
+CURATED_QUERY = """ASK { GRAPH ?g { ?s acse:hasCohort|acse:hasCriterion ?x
+    FILTER NOT EXISTS { { ?x acse:reviewState ?state } UNION { ?x prov:wasGeneratedBy/a acse:DraftingActivity } } } }"""
+
+
 def import_study(store: GraphStore, study: Any, *, agent: str = "acse-kg import", note: str | None = None,
-                 replace_curated: bool = False) -> ImportResult:
+                 replace_curated: bool = False, draft: bool = True) -> ImportResult:
     """Validate, map and store one study record; raise :class:`ImportRefused` and store nothing on error.
 
     The current version of the study (if any) is kept in the history before
     the new one replaces it. A study whose live version is curated beyond what
     API v2 carries (cohorts, structured criteria) is not overwritten unless
     ``replace_curated``: the import would silently drop that structure from the
-    live graph.
+    live graph. Drafts are not curation: a study whose criteria were drafted
+    (``acse:reviewState``) is imported again, and, with ``draft`` (the default),
+    the new version carries the drafts of the new record with every curator's
+    decision on the old drafts kept (:func:`acse_kg.drafting.review.with_drafts`),
+    in the same version.
     """
-    from ..history import replace_study, same_graph
+    from ..versions import save_study
 
     problems = check_record(study)
     if problems:
@@ -517,16 +528,31 @@ def import_study(store: GraphStore, study: Any, *, agent: str = "acse-kg import"
         raise ImportRefused(problems)
     nct = study["protocolSection"]["identificationModule"]["nctId"]
     graph = study_graph_name(nct)
-    if not replace_curated and store.ask(
-        f"ASK {{ GRAPH <{graph}> {{ ?s acse:hasCohort|acse:hasCriterion ?x }} }}"
-    ):
+    if not replace_curated and store.ask(CURATED_QUERY, {"g": URIRef(graph)}):
         raise ImportRefused([Problem(
             "$.protocolSection.identificationModule.nctId",
             f"{nct} is curated in this registry (cohorts / structured criteria) that API v2 JSON cannot carry; "
             "importing would replace them (use replace_curated / --replace-curated to do so anyway)",
         )])
-    if same_graph(store.graph(graph), g):  # a re-import of the same record makes no version
-        return ImportResult(nct, graph, len(g), unknown_fields(study) + not_kept(study), None, unchanged=True)
-    data = g.serialize(format="nt", encoding="utf-8")
-    previous = replace_study(store, nct, data, "ntriples", agent=agent, note=note or "import")
-    return ImportResult(nct, graph, len(g), unknown_fields(study) + not_kept(study), previous)
+    notes = unknown_fields(study) + not_kept(study)
+    if draft:
+        g = _drafted(store, nct, g, study, notes)
+    saved = save_study(store, nct, g.serialize(format="nt", encoding="utf-8"), "ntriples",
+                       agent=agent, note=note or "import")  # a re-import of the same record makes no version
+    if saved.unchanged:
+        return ImportResult(nct, graph, len(g), notes, None, unchanged=True)
+    return ImportResult(nct, graph, len(g), notes, saved.archived)
+
+
+def _drafted(store: GraphStore, nct: str, g: rdflib.Graph, study: dict[str, Any], notes: list[Problem]) -> rdflib.Graph:
+    """The mapped graph with the record's drafted criteria; unchanged (and a note) when the drafter cannot read it."""
+    from ..drafting.record import DraftingError
+    from ..drafting.review import with_drafts
+    from ..versions import has_live
+
+    previous = store.graph(study_graph_name(nct)) if has_live(store, nct) else None
+    try:
+        return with_drafts(store, nct, g, study, previous)
+    except DraftingError as exc:
+        notes.append(Problem("$.protocolSection.eligibilityModule", f"not drafted: {exc}"))
+        return g

@@ -18,6 +18,7 @@ from typing import Any
 from jsonschema import FormatChecker
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
+from ..errors import AcseError
 from .spec import spec
 
 
@@ -145,3 +146,32 @@ def _unknown_keys(value: Any, schema_name: str, where: list[Any]) -> list[Proble
         elif "$ref" in node:
             out += _unknown_keys(v, node["$ref"].rsplit("/", 1)[-1], [*where, key])
     return out
+
+
+def validate_instance(instance: Any, schema_name: str) -> list[Problem]:
+    """Every problem of any JSON value against one of the spec's schemas (an array schema too)."""
+    problems = {Problem(json_path(e.absolute_path), _message(e)) for e in _validator(schema_name).iter_errors(instance)}
+    return sorted(problems, key=lambda p: (p.path, p.message))
+
+
+class NotInSpec(AcseError, LookupError):
+    """The spec documents no such answer (path, method, status, media type)."""
+
+
+def response_schema(path: str, status: int, media_type: str, method: str = "get") -> str:
+    """The schema the spec gives the answer ``status`` of ``method path`` in ``media_type``.
+
+    ``path`` is the spec's own template (``/studies/{nctId}``, relative to its
+    ``/api/v2`` server); raises :class:`NotInSpec` for an answer it does not document.
+    """
+    try:
+        content = spec()["paths"][path][method]["responses"][str(status)]["content"]
+        ref = content[media_type.split(";")[0].strip()]["schema"]["$ref"]
+    except KeyError as exc:
+        raise NotInSpec(f"{method.upper()} {path} -> {status} {media_type}: {exc}") from None
+    return str(ref).rsplit("/", 1)[-1]
+
+
+def validate_response(path: str, status: int, media_type: str, body: Any, method: str = "get") -> list[Problem]:
+    """Problems of one answer against what the spec says ``method path`` answers with ``status``."""
+    return validate_instance(body, response_schema(path, status, media_type, method))

@@ -30,7 +30,7 @@ from typing import Any
 
 from ..model import Cohort, Criterion, Study
 from ..store import GraphStore
-from .rules import ALTS, DX, Facts, compile_expr, compile_status
+from .rules import ALTS, DX, DX_CLASS, Facts, compile_expr, compile_status
 
 NAMED, OTHER, RULE = "named", "other", "rule"
 OTHER_KINDS = frozenset({"OtherPathologyCohort", "RarePaediatricCohort"})
@@ -102,6 +102,7 @@ class Basket:
     max_age: float | None
     condition: Callable[[Facts], Any] | None
     rule: Callable[[Facts], Any] | None
+    excluded: frozenset[str] = frozenset()  # diagnosis classes the cohort does not take (benign entities ...)
 
     @classmethod
     def of(cls, c: Cohort) -> Basket:
@@ -114,6 +115,7 @@ class Basket:
             pop.min_age if pop else None, pop.max_age if pop else None,
             compile_expr(pop.condition) if pop and pop.condition is not None else None,
             compile_expr(c.rule) if c.rule is not None else None,
+            frozenset(t.iri for t in c.excluded_pathologies),
         )
 
     @property
@@ -133,7 +135,7 @@ class Basket:
             if self.genes and not any((g, None) in pairs for g in self.genes):
                 return False
             return self.age_fits(age) and self.rule(facts) is not False
-        if not self.age_fits(age) or self.pathologies.isdisjoint(facts[DX]):
+        if not self.age_fits(age) or self.pathologies.isdisjoint(facts[DX]) or facts[DX_CLASS] in self.excluded:
             return False
         if not any((g, t) in pairs for g in self.genes for t in self.accepts):
             return False
@@ -198,6 +200,7 @@ class CandidateFinder:
         pairs = facts[ALTS]
         named = sorted((c for c in self._named_for(alts) if c.takes(facts, age, pairs)), key=lambda c: c.number)
         notes: list[str] = []
+        refused: list[tuple[tuple[str, str], Criterion]] = []
         uncovered: list[tuple[str, str]] = []
         for a in alts:
             single = pair_set([a])
@@ -205,9 +208,8 @@ class CandidateFinder:
                 continue
             rejected = self._rejected_by(facts, single)
             if rejected is not None:
-                note = f"{self._show(a)} with this diagnosis is excluded by the protocol: {rejected.text}"
-                if note not in notes:
-                    notes.append(note)
+                if (a, rejected) not in refused:
+                    refused.append((a, rejected))
                 continue
             uncovered.append(a)
         found = named
@@ -216,6 +218,13 @@ class CandidateFinder:
             found = found + [c for c in self.others if c.takes(facts, age, upairs)]
         if self.ruled:
             found = found + [c for c in self.ruled if c.takes(facts, age, pairs)]
+        for a, crit in refused:
+            # Excluded only when nothing else qualifies the patient; beside a qualifying alteration the
+            # pair merely does not count (the criterion is then "not excluded" in the cohorts listed).
+            if found:
+                notes.append(f"{self._show(a)} does not qualify with this diagnosis on its own: {crit.text}")
+            else:
+                notes.append(f"{self._show(a)} with this diagnosis is excluded by the protocol: {crit.text}")
         if not found and not notes:
             notes.append(self._why_none(age, alts))
         return found, notes

@@ -18,6 +18,7 @@ contract. Each cohort's explanations are built by one generated function
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,15 +26,17 @@ from typing import Any
 import orjson
 
 from ..derived import DerivedCache
-from ..model import ModelError, Study, read_study, read_variables, structured_studies
+from ..model import ModelError, Study, cohort_keys, read_study, read_variables, structured_studies
 from ..namespaces import ID, NCT_HINT, normalise_nct
 from ..store import GraphStore
 from .candidates import Basket, CandidateFinder, Taxonomy, pair_set
+from .completion import Group, build_groups, read_correspondences, variables_plain
 from .dosing import Regimen, compile_regimens, dosing_for
 from .profile import ProfileError, ProfileModel
 from .profile_schema import profile_schema
 from .rules import (
     ALTS,
+    DX_CLASS,
     DRUGS,
     DX,
     VARIANTS,
@@ -48,6 +51,11 @@ from .rules import (
 
 VERDICT_RANK = {"eligible": 0, "unknown": 1, "ineligible": 2}
 VERDICTS = ("eligible", "unknown", "ineligible")
+#: A criterion's status in a clinician's words: an exclusion that is "met" means the patient is not excluded.
+FINDINGS = {
+    "inclusion": {"met": "met", "not_met": "not met", "unknown": "unknown"},
+    "exclusion": {"met": "not excluded", "not_met": "excluded", "unknown": "unknown"},
+}
 OPEN_TEXT = "cohort open to accrual"
 #: Profile fields that are not plain values: the facts builder turns them into sets and pairs.
 STRUCTURED_FIELDS = frozenset({"diagnosis", "alterations", "prior_therapies"})
@@ -89,8 +97,13 @@ class Vocabulary:
         self.genes, self.symbols = _genes(store)
         self.alteration_types, self.type_words = _alteration_types(store)
         self.variables = read_variables(store)
+        self.correspondences = read_correspondences(store)
+        self.plain = variables_plain(self.variables.values())
         #: The profile generated from the graph's variables: the parser, and the drugs prior therapies name.
         self.schema = profile_schema(store)
+        #: The values each number field may take (ECOG 0 to 5): completions of missing data keep inside them.
+        self.bounds = {v.field: (v.min_inclusive if v.min_inclusive is not None else v.min_exclusive, v.max_inclusive)
+                       for v in self.schema.fields if v.kind == "number"}
         fields = {v.field for v in self.variables.values()} - STRUCTURED_FIELDS
         self._getters = [(f, _path_getter(f)) for f in sorted(fields)]
         therapies = self.schema.therapy_field
@@ -137,6 +150,7 @@ class Vocabulary:
             alts.append((gene, t))  # type: ignore[arg-type]
             shown.append(f"{sym} {word}" + (f" {protein}" if protein else ""))
         f[DX] = self.taxonomy.ancestors(dx)
+        f[DX_CLASS] = dx
         f[ALTS] = pair_set(alts)
         f[VARIANTS] = tuple(variants)
         # The drugs given before: a set when the profile lists its prior therapies or a history flag
@@ -167,8 +181,11 @@ def _genes(store: GraphStore) -> tuple[dict[str, str], dict[str, str]]:
     """symbol -> gene IRI, and alias/symbol (upper case) -> approved symbol (so RON means MST1R)."""
     genes: dict[str, str] = {}
     aliases: dict[str, str] = {}
-    for r in store.select("SELECT ?g ?sym ?alt WHERE { ?g a acse:Gene ; acse:geneSymbol ?sym . "
-                          "OPTIONAL { ?g skos:altLabel ?alt } }"):
+    # DISTINCT, and the alternative labels apart: a gene many records describe costs a row per record.
+    rows = list(store.select("SELECT DISTINCT ?g ?sym WHERE { ?g a acse:Gene ; acse:geneSymbol ?sym }"))
+    rows += store.select("SELECT DISTINCT ?g ?sym ?alt WHERE { ?g a acse:Gene ; skos:altLabel ?alt . "
+                         "?g acse:geneSymbol ?sym }")
+    for r in sorted(rows, key=lambda r: (str(r["g"]), str(r["sym"]), str(r.get("alt") or ""))):
         sym = str(r["sym"])
         genes[sym] = str(r["g"])
         aliases[sym.upper()] = sym
@@ -205,11 +222,11 @@ class _CohortPlan:
 
     cohort: Basket
     criteria: list[tuple[int, dict[str, Any]]]  # (index into StudyMatcher.decidable, static fields)
-    to_confirm: list[tuple[Callable[[Facts], Any] | None, str]]  # (applies-when function, text)
+    to_confirm: list[tuple[Callable[[Facts], Any] | None, str, tuple[int, ...]]]  # (applies-when, text, parts)
     open_item: dict[str, Any]
     rule_item: dict[str, Any] | None
     key: tuple[str, ...]
-    explain: Callable[[Facts], tuple[list[dict[str, Any]], int]]  # facts -> (criteria items, worst rank)
+    explain: Callable[[Facts], tuple[list[dict[str, Any]], tuple[str, ...]]]  # facts -> (criteria items, statuses)
     regimens: list[Regimen]
 
 
@@ -222,9 +239,17 @@ class StudyMatcher:
         self.model = study
         self.study, self.trial = study.iri, study.nct
         self.vocab = vocab
-        self.criteria = list(study.criteria)
+        # A drafted criterion a curator rejected is kept as data but decides nothing, not even "to confirm".
+        self.criteria = [c for c in study.criteria if c.review_state != "rejected"]
+        #: Whether the study's verdicts rest on drafts: a drafted cohort or an unreviewed drafted criterion.
+        self.drafted = any(c.review_state == "draft" for c in study.cohorts) or any(
+            c.review_state == "draft" for c in self.criteria)
         self.decidable = [c for c in self.criteria if c.decidable]
         self._status: list[Callable[[Facts], str]] = [compile_status(c) for c in self.decidable]
+        self._applies = [compile_expr(c.applies_when) if c.applies_when is not None else None for c in self.decidable]
+        self.groups = build_groups(self.decidable, self._status, vocab.correspondences, vocab.plain, vocab.bounds)
+        self._group_of = {i: g for g in self.groups for i in g.members}
+        self._fields = [[f for f in c.fields() if f in vocab.plain or f == "prior_therapies"] for c in self.decidable]
         self.finder = CandidateFinder.build(study, vocab.symbols, vocab.type_words)
         self.cohorts = self.finder.baskets
         drug_of = {iv.iri: iv.drug.iri if iv.drug else None for iv in study.interventions}
@@ -232,7 +257,7 @@ class StudyMatcher:
         self.recruiting = study.recruiting
         self._conditions = {c.iri: compile_expr(c.applies_when) for c in self.criteria
                             if not c.computable and c.applies_when is not None}
-        self._explainers: dict[tuple[str, ...], Callable[[Facts], tuple[list[dict[str, Any]], int]]] = {}
+        self._explainers: dict[tuple[str, ...], Callable[[Facts], tuple[list[dict[str, Any]], tuple[str, ...]]]] = {}
         self._plans = {c.iri: self._plan(c) for c in self.cohorts}
 
     # ------------------------------------------------------------ building
@@ -241,11 +266,18 @@ class StudyMatcher:
         crit = []
         for i, c in enumerate(self.decidable):
             if c.applies_to(cohort.iri):
-                crit.append((i, {"id": c.id, "iri": c.iri, "text": c.text, "kind": c.kind}))
+                crit.append((i, {"id": c.id, "iri": c.iri, "text": c.text, "kind": c.kind,
+                                 **({"curation": "draft"} if c.review_state == "draft" else {})}))
         # A criterion no field decides is to be confirmed, unless its condition is known false
         # (e.g. "for patients with a cerebral disease ..." for a patient without one).
         pending = [c for c in self.criteria if not c.computable and c.applies_to(cohort.iri)]
-        confirm = [(self._conditions[c.iri] if c.applies_when is not None else None, c.text) for c in pending]
+        # A bullet whose computable parts are decided as failing is decided as a whole (a positive HIV
+        # history settles "HIV ... or any other uncontrolled infection"): it is not to be confirmed then.
+        position = {i: n for n, (i, _) in enumerate(crit)}
+        parts = {c.iri: tuple(position[i] for i, d in enumerate(self.decidable)
+                              if d.component_of == c.iri and i in position) for c in pending}
+        confirm = [(self._conditions[c.iri] if c.applies_when is not None else None, c.text, parts[c.iri])
+                   for c in pending]
         key = tuple(self.decidable[i].iri for i, _ in crit) + ("|",) + tuple(c.iri for c in pending)
         observed = cohort.status.label if cohort.status and cohort.status.label else (
             "open" if cohort.is_open else "closed")
@@ -259,6 +291,9 @@ class StudyMatcher:
             "kind": "inclusion",
             "status": "met" if cohort.is_open else "not_met",
             "observed": observed,
+            "applies": True,
+            "finding": "met" if cohort.is_open else "not met",
+            "missing": [],
         }
         rule_item = None
         if basket.rule is not None:
@@ -266,13 +301,14 @@ class StudyMatcher:
                          "text": f"the cohort's molecular and clinical rule: {cohort.label}", "kind": "inclusion"}
         drugs = {d.iri for d in cohort.drugs}
         regimens = [r for r in self.regimens if not drugs or r.drug in drugs]
-        explain = self._explainers.get(key)
+        explain = self._explainers.get(key)  # type: ignore[assignment]
         if explain is None:  # cohorts with the same criteria share one generated function
             explain = self._explainers[key] = self._explainer(crit)
         return _CohortPlan(basket, crit, confirm, open_item, rule_item, key, explain, regimens)
 
-    def _explainer(self, crit: list[tuple[int, dict[str, Any]]]) -> Callable[[Facts], tuple[list[dict[str, Any]], int]]:
-        """A generated function: the explanation of each criterion (status and value observed) and the worst rank.
+    def _explainer(self, crit: list[tuple[int, dict[str, Any]]]) -> Callable[[Facts], tuple[list[dict[str, Any]], tuple[str, ...]]]:
+        """A generated function: the explanation of each criterion (status, value observed, whether it applies,
+        the finding in a clinician's words) and the statuses.
 
         One function per set of criteria, with the items written as dict literals, is
         about twice as fast as assembling them criterion by criterion; the statuses
@@ -282,54 +318,95 @@ class StudyMatcher:
         src = Source()
         lines, items, names = [], [], []
         for n, (i, static) in enumerate(crit):
-            s = f"s{n}"
+            s, a = f"s{n}", f"a{n}"
             names.append(s)
             lines.append(f"    {s} = {src.const(self._status[i])}(F)")
+            applies = self._applies[i]
+            lines.append(f"    {a} = {src.const(applies)}(F)" if applies is not None else f"    {a} = True")
             fields = self.decidable[i].fields()
             if len(fields) == 1:
                 observed = f"F.get({src.const(fields[0])})"
             else:
                 observed = "{" + ", ".join(f"{k}: F.get({k})" for k in (src.const(f) for f in fields)) + "}"
             pairs = ", ".join(f"{src.const(k)}: {src.const(v)}" for k, v in static.items())
-            items.append(f"{{{pairs}, 'status': {s}, 'observed': {observed}}}")
+            words = src.const(FINDINGS[static["kind"]])
+            items.append(f"{{{pairs}, 'status': {s}, 'observed': {observed}, 'applies': {a}, "
+                         f"'finding': 'not applicable' if {a} is False else {words}[{s}], 'missing': []}}")
         statuses = "(" + "".join(f"{s}, " for s in names) + ")"
-        body = "\n".join(lines) + (
-            f"\n    ss = {statuses}\n"
-            f"    return [{', '.join(items)}], (2 if 'not_met' in ss else 1 if 'unknown' in ss else 0)\n")
+        body = "\n".join(lines) + f"\n    return [{', '.join(items)}], {statuses}\n"
         return src.function("explain", body)
+
+    def _settle(self, plan: _CohortPlan, items: list[dict[str, Any]], statuses: tuple[str, ...], facts: Facts,
+                decided: dict[int, tuple[str, list[str]]]) -> int:
+        """Decide each unknown criterion with its group over the completions of the missing data; the worst rank.
+
+        ``decided`` keeps each group's decision for the other cohorts of this profile.
+        """
+        for n, st in enumerate(statuses):
+            if st != "unknown":
+                continue
+            i = plan.criteria[n][0]
+            group = self._group_of[i]
+            got = decided.get(id(group))
+            if got is None:
+                got = decided[id(group)] = group.decide(facts)
+            status, matter = got
+            item = items[n]
+            if status != "unknown":
+                item["status"] = status
+                item["finding"] = FINDINGS[item["kind"]][status] if item["applies"] is not False else "not applicable"
+                continue
+            own = [f for f in self._fields[i] if facts.get(f) is None]
+            item["missing"] = [f for f in own if f in matter] or own or matter
+        final = [item["status"] for item in items]
+        return 2 if "not_met" in final else 1 if "unknown" in final else 0
 
     # ------------------------------------------------------------ matching
     def match_facts(self, p: ProfileModel, facts: Facts, alts: list[tuple[str, str]]) -> dict[str, Any]:
         """The v1 result of this study for a profile whose facts are built."""
         found, notes = self.finder.find(facts, p.age_years, alts)
         shared: dict[tuple[str, ...], tuple[list[dict[str, Any]], int, list[str]]] = {}
+        decided: dict[int, tuple[str, list[str]]] = {}
         cohorts_out = []
         for basket in found:
             plan = self._plans[basket.iri]
             done = shared.get(plan.key)
             if done is None:
-                items, worst = plan.explain(facts)
-                confirm = [text for cond, text in plan.to_confirm if cond is None or cond(facts) is not False]
+                items, statuses = plan.explain(facts)
+                worst = self._settle(plan, items, statuses, facts, decided) if "unknown" in statuses else (
+                    2 if "not_met" in statuses else 0)
+                confirm = [text for cond, text, parts in plan.to_confirm
+                           if (cond is None or cond(facts) is not False)
+                           and not any(items[n]["status"] == "not_met" for n in parts)]
                 done = shared[plan.key] = (items, worst, confirm)
             items, worst, confirm = done
             cohort = basket.model
             head = [plan.open_item]
             if plan.rule_item is not None and basket.rule is not None:
                 ok = basket.rule(facts)
-                head.append({**plan.rule_item, "status": "met" if ok else "unknown", "observed": facts["alterations"]})
+                head.append({**plan.rule_item, "status": "met" if ok else "unknown", "observed": facts["alterations"],
+                             "applies": True, "finding": "met" if ok else "unknown",
+                             "missing": [] if ok else ["alterations"]})
                 worst = max(worst, 0 if ok else 1)
             if not cohort.is_open:
                 worst = 2
                 notes.append(f"cohort {cohort.number} ({cohort.label}) is not open to accrual: "
                              f"{plan.open_item['observed']}")
+            criteria = [*head, *items]
+            deciding = "not_met" if worst == 2 else "unknown" if worst == 1 else None
+            missing: dict[str, None] = {}
+            for item in criteria:
+                missing.update(dict.fromkeys(item["missing"]))
             cohorts_out.append({
                 "cohort": cohort.number,
                 "iri": cohort.iri,
                 "label": cohort.label,
                 "verdict": VERDICTS[worst],
-                "criteria": [*head, *items],
+                "criteria": criteria,
                 "to_confirm": confirm,
                 "recruiting": bool(cohort.is_open and self.recruiting is not False),
+                "reasons": [item["id"] for item in criteria if item["status"] == deciding] if deciding else [],
+                "missing": list(missing),
             })
         cohorts_out.sort(key=lambda c: (VERDICT_RANK[c["verdict"]], c["cohort"]))
         if found and self.recruiting is False and self.model.status is not None:
@@ -339,7 +416,11 @@ class StudyMatcher:
         if found:
             first = self._plans[cohorts_out[0]["iri"]]
             dosing = dosing_for(first.regimens, p.age_years, facts, p.height_cm, p.weight_kg)
-        return {"profile_id": p.id, "trial": self.trial, "cohorts": cohorts_out, "dosing": dosing, "notes": notes}
+        out: dict[str, Any] = {"profile_id": p.id, "trial": self.trial, "cohorts": cohorts_out, "dosing": dosing,
+                               "notes": notes}
+        if self.drafted:
+            out["curation"] = "draft"
+        return out
 
     def statuses(self, facts: Facts) -> dict[str, str]:
         """Status of every decidable criterion (by IRI), whatever the cohort: for checks and tests."""
@@ -351,32 +432,51 @@ class RegistryMatcher:
     """Every matchable study of the registry, and an index from gene to the studies that can take it."""
 
     def __init__(self, store: GraphStore, ncts: list[str] | None = None) -> None:
+        self.store = store
         self.vocab = vocabulary_for(store)
-        self.studies: dict[str, StudyMatcher] = {}
+        keys = [k for k in cohort_keys(store) if ncts is None or k.nct in ncts]
+        #: The matchable studies, by NCT number; each is read and compiled when a profile first can enter it.
+        self.ncts = sorted({k.nct for k in keys})
+        self._compiled: dict[str, StudyMatcher | None] = {}
         self.skipped: dict[str, str] = {}
-        for nct in (ncts if ncts is not None else structured_studies(store)):
-            try:
-                self.studies[nct] = StudyMatcher(read_study(store, nct), self.vocab)
-            except ModelError as exc:  # one malformed study must not take matching down for all
-                self.skipped[nct] = str(exc)
+        self._lock = threading.Lock()
         # The index: (gene, alteration type, pathology) of every cohort -> (age band, study). A rule
         # cohort is keyed by its genes alone; a cohort that names no gene is asked about every profile.
-        self.index: dict[tuple[str, str | None, str | None], list[tuple[float, float, StudyMatcher]]] = {}
-        self.always: list[StudyMatcher] = []
-        for m in self.studies.values():
-            for b in m.cohorts:
-                lo = b.min_age if b.min_age is not None else float("-inf")
-                hi = b.max_age if b.max_age is not None else float("inf")
-                if not b.genes:
-                    if m not in self.always:
-                        self.always.append(m)
-                    continue
-                keys = ([(g, None, None) for g in b.genes] if b.rule is not None else
-                        [(g, t, p) for g in b.genes for t in b.accepts for p in b.pathologies])
-                for k in keys:
-                    entries = self.index.setdefault(k, [])
-                    if (lo, hi, m) not in entries:
-                        entries.append((lo, hi, m))
+        self.index: dict[tuple[str, str | None, str | None], list[tuple[float, float, str]]] = {}
+        self.always: list[str] = []
+        for k in keys:
+            lo = k.min_age if k.min_age is not None else float("-inf")
+            hi = k.max_age if k.max_age is not None else float("inf")
+            if not k.genes:
+                if k.nct not in self.always:
+                    self.always.append(k.nct)
+                continue
+            index_keys = ([(g, None, None) for g in k.genes] if k.ruled else
+                          [(g, t, p) for g in k.genes for t in k.types for p in k.pathologies])
+            for key in index_keys:
+                entries = self.index.setdefault(key, [])
+                if (lo, hi, k.nct) not in entries:
+                    entries.append((lo, hi, k.nct))
+
+    def study(self, nct: str) -> StudyMatcher | None:
+        """The compiled matcher of one study, built on first use (None for a study that cannot be read)."""
+        got = self._compiled.get(nct, False)
+        if got is not False:
+            return got  # type: ignore[return-value]
+        with self._lock:
+            if nct not in self._compiled:
+                try:
+                    self._compiled[nct] = StudyMatcher(read_study(self.store, nct), self.vocab)
+                except ModelError as exc:  # one malformed study must not take matching down for all
+                    self.skipped[nct] = str(exc)
+                    self._compiled[nct] = None
+            return self._compiled[nct]
+
+    @property
+    def studies(self) -> dict[str, StudyMatcher]:
+        """Every matchable study compiled (for checks and tests: matching compiles what it needs)."""
+        out = {nct: self.study(nct) for nct in self.ncts}
+        return {k: v for k, v in out.items() if v is not None}
 
     def parse(self, profile: ProfileModel | bytes | str | dict[str, Any]) -> ProfileModel:
         return self.vocab.parse(profile)  # type: ignore[no-any-return]
@@ -388,14 +488,15 @@ class RegistryMatcher:
         diagnosis, and its genes alone (for rule cohorts): a handful of lookups whatever
         the number of trials.
         """
-        seen: dict[str, StudyMatcher] = {m.trial: m for m in self.always}
+        seen: set[str] = set(self.always)
         index = self.index
         for g, t in alts:
             for k in [(g, None, None), *((g, t, a) for a in facts[DX])]:
-                for lo, hi, m in index.get(k, ()):
+                for lo, hi, nct in index.get(k, ()):
                     if lo <= age < hi:
-                        seen.setdefault(m.trial, m)
-        return [seen[k] for k in sorted(seen)]
+                        seen.add(nct)
+        out = [self.study(nct) for nct in sorted(seen)]
+        return [m for m in out if m is not None]
 
     def match_all(self, profile: ProfileModel | bytes | str | dict[str, Any]) -> dict[str, Any]:
         """One profile against every matchable study: per-trial v1 results, best first.
@@ -414,7 +515,7 @@ class RegistryMatcher:
                 notes.extend(f"{m.trial}: {n}" for n in r["notes"])
         results.sort(key=_trial_rank)
         if not results:
-            n = len(self.studies)
+            n = len(self.ncts)
             notes.insert(0, f"no cohort of the registry's {n} matchable trial{'' if n == 1 else 's'} takes this profile")
         return {"profile_id": p.id, "results": results, "notes": notes}
 
@@ -496,7 +597,7 @@ def match_line(matcher: Matcher | RegistryMatcher, line: bytes, lineno: int) -> 
             return matcher.match_all_json(line), True
         return matcher.match_json(line), True
     except ProfileError as exc:
-        return orjson.dumps({"id": exc.profile_id, "line": lineno, "error": exc.as_dict()}), False
+        return orjson.dumps({"id": exc.profile_id, "line": lineno, "error": exc.as_dict(), "errors": exc.errors}), False
 
 
 _matchers = DerivedCache()

@@ -45,19 +45,32 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from ..errors import AcseError
+from .gene_symbols import UnknownGeneSymbol, resolve_symbol
 from .hgvs import PATTERN as HGVS_PATTERN
 from .hgvs import normalise_protein_change
 
-class ProfileError(ValueError):
-    """A profile that breaks the contract; ``field`` is the dotted path of the culprit."""
 
-    def __init__(self, field: str | None, message: str, profile_id: Any = None) -> None:
-        super().__init__(f"{field}: {message}" if field else message)
+class ProfileError(AcseError, ValueError):
+    """A profile that breaks the contract; ``field`` is the dotted path of the culprit.
+
+    Validation reports every mistake of a profile at once: ``errors`` lists each
+    one (``{"field", "message"}``, in the profile's field order), so a clinician
+    fixes them in one go. ``field`` and ``message`` are the first of them, as
+    before there was a list, for callers that show one.
+    """
+
+    def __init__(self, field: str | None, message: str, profile_id: Any = None,
+                 errors: list[dict[str, Any]] | None = None) -> None:
+        self.errors: list[dict[str, Any]] = list(errors) if errors else [{"field": field, "message": message}]
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" if e["field"] else str(e["message"])
+                                   for e in self.errors))
         self.field = field
         self.message = message
         self.profile_id = profile_id
 
     def as_dict(self) -> dict[str, Any]:
+        """The first error (the v1 shape of an error object)."""
         return {"field": self.field, "message": self.message}
 
 
@@ -186,11 +199,16 @@ class Quantity(BaseModel):
     unit: Annotated[str, Field(min_length=1, description="UCUM unit code, e.g. g/L, /uL, 10*3/uL")]
 
 
-def _measured(target: str | None) -> BeforeValidator:
+def _measured(target: str | None, conversions: dict[str, float] | None = None) -> BeforeValidator:
     """Accept a plain number, or {"value": n, "unit": "UCUM"} converted to ``target``.
 
     A variable without a unit takes a plain number only: there is nothing to convert to.
+    ``conversions`` are the units UCUM cannot convert because the factor depends
+    on the substance (haemoglobin in mmol/L: 1.611 g/dL, by the monomer's molar
+    mass), each with the factor the graph gives (acse:convertibleUnit); any other
+    unit of another dimension is refused, as before.
     """
+    extra_units = dict(conversions or {})
     expected = (f"expected a number (in UCUM unit '{target}') or a quantity "
                 '{"value": number, "unit": "UCUM code"}') if target else "expected a number"
 
@@ -210,15 +228,25 @@ def _measured(target: str | None) -> BeforeValidator:
                 raise ValueError("a quantity needs a 'unit' (UCUM code)")
             if not math.isfinite(value):
                 raise ValueError("a quantity needs a finite 'value'")
-            return convert(float(value), unit, target)  # type: ignore[arg-type]
+            if unit in extra_units:
+                return float(f"{float(value) * extra_units[unit]:.12g}")
+            try:
+                return convert(float(value), unit, target)  # type: ignore[arg-type]
+            except ValueError:
+                if not extra_units:
+                    raise
+                also = " or ".join(sorted(extra_units))
+                raise ValueError(f"unknown or incompatible unit {unit!r} (expected a UCUM code convertible to "
+                                 f"{target!r}, or {also})") from None
         return v
 
     return BeforeValidator(before, json_schema_input_type=float | Quantity if target else float)
 
 
-def Num(target: str | None, ge: float | None = None, le: float | None = None, gt: float | None = None) -> Any:
-    """A finite number in the contract's unit ``target`` (or a quantity converted to it)."""
-    return Annotated[float, _measured(target), Field(ge=ge, le=le, gt=gt, allow_inf_nan=False)]
+def Num(target: str | None, ge: float | None = None, le: float | None = None, gt: float | None = None,
+        conversions: dict[str, float] | None = None) -> Any:
+    """A finite number in the contract's unit ``target`` (or a quantity converted to it, see _measured)."""
+    return Annotated[float, _measured(target, conversions), Field(ge=ge, le=le, gt=gt, allow_inf_nan=False)]
 
 
 def _whole(v: Any) -> Any:
@@ -293,8 +321,12 @@ class _AlterationChecks(_Strict):
 
     @field_validator("gene", check_fields=False)
     @classmethod
-    def _upper(cls, v: str) -> str:
-        return v.upper()
+    def _approved(cls, v: str) -> str:
+        """The approved HGNC symbol: a previous or alias symbol resolves (RON -> MST1R), any other is refused."""
+        try:
+            return resolve_symbol(v)
+        except UnknownGeneSymbol as exc:
+            raise ValueError(str(exc)) from None
 
     @model_validator(mode="after")
     def _type_or_wildtype(self) -> Any:
@@ -332,7 +364,8 @@ def alteration_model(type_words: dict[str, str]) -> type[BaseModel]:
 def _build_alteration(type_: Any) -> type[BaseModel]:
     fields: dict[str, Any] = {
         "gene": (Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9\-\.]*$",
-                                      description="HGNC symbol; RON is accepted for MST1R")], ...),
+                                      description="HGNC symbol: approved, previous or alias "
+                                                  "(read as the approved one: RON is MST1R)")], ...),
         "type": (type_ | None, Field(None, description="a profile term of an alteration type of the graph, "
                                                         "or one of its synonyms; required unless wildtype is true")),
         "partner": (str | None, Field(None, description="fusion partner")),
@@ -414,7 +447,17 @@ def _bounds_to_number(node: Any) -> Any:
 
 # ------------------------------------------------------------ parsing
 def _error_from(exc: ValidationError, raw_id: Any = None) -> ProfileError:
-    err = exc.errors(include_url=False)[0]
+    """Every mistake pydantic found, one per field (a union's members report the same mistake), in order."""
+    found: list[dict[str, Any]] = []
+    for err in exc.errors(include_url=False):
+        field, msg = _field_error(err)
+        if all(e["field"] != field for e in found):
+            found.append({"field": field, "message": msg})
+    return ProfileError(found[0]["field"], found[0]["message"], raw_id, found)
+
+
+def _field_error(err: Any) -> tuple[str | None, str]:
+    """(dotted field, plain message) of one pydantic error."""
     loc = [str(p) for p in err.get("loc", ()) if not str(p).startswith(("function-", "constrained-"))]
     # pydantic puts the union member or the validator into loc; keep the field path only.
     loc = [p for p in loc if p not in {"float", "int", "str", "bool", "dict[str,any]", "none"}
@@ -434,7 +477,7 @@ def _error_from(exc: ValidationError, raw_id: Any = None) -> ProfileError:
         msg = "a profile must be a JSON object"
     elif kind == "missing":
         msg = "required field is missing"
-    return ProfileError(field, msg, raw_id)
+    return field, msg
 
 
 def _raw_id(data: bytes | str | dict[str, Any]) -> Any:

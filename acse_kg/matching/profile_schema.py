@@ -34,6 +34,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, create_model
 
+from ..errors import AcseError
 from ..derived import DerivedCache
 from ..namespaces import ACSE
 from ..store import GraphStore, OxigraphStore
@@ -55,7 +56,7 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 KINDS = ("number", "boolean", "code")
 
 
-class ProfileSchemaError(ValueError):
+class ProfileSchemaError(AcseError, ValueError):
     """The graph's clinical variables cannot make a profile (a bad field path, kind or structure)."""
 
 
@@ -79,6 +80,9 @@ class Variable:
     max_length: int | None = None
     item_structure: str | None = None
     implied_by: frozenset[str] = field(default_factory=frozenset)  # drug IRIs (acse:impliedByPriorTherapy)
+    #: (unit, factor): units UCUM cannot turn into ``unit`` that the graph gives a factor for
+    #: (acse:convertibleUnit: haemoglobin in mmol/L, by the monomer's molar mass).
+    conversions: tuple[tuple[str, float], ...] = ()
 
     @property
     def path(self) -> tuple[str, ...]:
@@ -98,15 +102,20 @@ SELECT ?v ?field ?kind ?unit ?label ?def ?pos ?req ?whole ?min ?xmin ?max ?len ?
 }"""
 _CODES = "SELECT ?v ?code WHERE { ?v a acse:ClinicalVariable ; acse:allowedCode ?code }"
 _IMPLIED = "SELECT ?v ?drug WHERE { ?v a acse:ClinicalVariable ; acse:impliedByPriorTherapy ?drug }"
+_CONVERSIONS = """SELECT ?v ?unit ?factor WHERE {
+  ?v a acse:ClinicalVariable ; acse:convertibleUnit ?c . ?c acse:unit ?unit ; acse:conversionFactor ?factor }"""
 _ALTERATION_TYPES = """
 SELECT ?t ?word WHERE {
   ?t a acse:AlterationType .
   { ?t acse:profileTerm ?word } UNION { ?t acse:profileTerm ?term ; skos:altLabel ?word }
 }"""
 _TERMS = "SELECT ?t ?term WHERE { ?t a acse:AlterationType ; acse:profileTerm ?term }"
+_DRUG_IRIS = "SELECT DISTINCT ?d WHERE { ?d a acse:Drug }"
+#: Each drug's names and codes, asked for the drugs found (bound first): a drug that many study records
+#: describe (crizotinib) is then read once per record, not once per pair of records.
 _DRUGS = """
-SELECT ?d ?key ?scheme WHERE {
-  ?d a acse:Drug .
+SELECT DISTINCT ?d ?key ?scheme WHERE {
+  VALUES ?d { %s }
   { ?d rdfs:label|schema:name|skos:altLabel ?key BIND("name" AS ?scheme) }
   UNION { ?d acse:ncitCode ?key BIND("NCIT" AS ?scheme) }
   UNION { ?d acse:rxnormCui ?key BIND("RXNORM" AS ?scheme) }
@@ -139,6 +148,12 @@ def read_variables(store: GraphStore) -> tuple[Variable, ...]:
     implied: dict[str, set[str]] = {}
     for r in store.select(_IMPLIED):
         implied.setdefault(str(r["v"]), set()).add(str(r["drug"]))
+    conversions: dict[str, set[tuple[str, float]]] = {}
+    for r in store.select(_CONVERSIONS):
+        factor = _number(r["factor"])
+        if factor is None or factor <= 0:
+            raise ProfileSchemaError(f"clinical variable {r['v']}: a conversion factor must be a positive number")
+        conversions.setdefault(str(r["v"]), set()).add((str(r["unit"]), float(factor)))
     seen: dict[str, Variable] = {}
     for r in store.select(_VARIABLES):
         iri = str(r["v"])
@@ -153,6 +168,7 @@ def read_variables(store: GraphStore) -> tuple[Variable, ...]:
                 codes=tuple(sorted(codes.get(iri, ()))),  # the graph gives no order: published sorted
                 max_length=int(r["len"].toPython()) if r.get("len") is not None else None,
                 item_structure=_text(r.get("items")), implied_by=frozenset(implied.get(iri, ())),
+                conversions=tuple(sorted(conversions.get(iri, ()))),
             )
         except (ProfileSchemaError, ValueError, TypeError) as exc:
             raise ProfileSchemaError(f"clinical variable {iri}: {exc}") from exc
@@ -206,7 +222,11 @@ def drug_key(text: str) -> str:
 def read_drugs(store: GraphStore) -> dict[str, frozenset[str]]:
     """Drug key (name, NCIT:C…, RXNORM:…, CHEBI:…) -> the acse:Drug individuals it names."""
     out: dict[str, set[str]] = {}
-    for r in store.select(_DRUGS):
+    # IRIs the store itself holds, written as IRIs (one that could not be is left out, never spliced).
+    drugs = [f"<{r['d']}>" for r in store.select(_DRUG_IRIS) if not set(str(r["d"])) & set('<>"{}|^`\\ \n\r\t')]
+    if not drugs:
+        return {}
+    for r in store.select(_DRUGS % " ".join(drugs)):
         key, scheme = str(r["key"]), str(r["scheme"])
         if scheme == "name":
             k = drug_key(key)
@@ -239,7 +259,7 @@ def _leaf(var: Variable, items: dict[str, type[BaseModel]]) -> tuple[Any, Any]:
             return list[item], Field(default_factory=list, description=doc)  # type: ignore[valid-type]
         return list[item] | None, Field(None, description=doc)  # type: ignore[valid-type]
     if var.kind == "number":
-        ann = Score(**bounds) if var.whole_number else Num(var.unit, **bounds)
+        ann = Score(**bounds) if var.whole_number else Num(var.unit, conversions=dict(var.conversions), **bounds)
     elif var.kind == "boolean":
         ann = bool
     elif var.codes:

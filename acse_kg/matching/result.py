@@ -28,6 +28,9 @@ class CriterionResult(_Open):
     kind: Literal["inclusion", "exclusion"]
     status: Literal["met", "not_met", "unknown"]
     observed: Any = Field(description="the profile's value, or its values by field when the criterion reads several")
+    curation: Literal["draft"] | None = Field(
+        None, description="\"draft\" when the criterion was drafted from the record's words and no curator has reviewed it "
+                          "(absent for curated and reviewed criteria)")
 
 
 class CohortResult(_Open):
@@ -64,6 +67,9 @@ class MatchResult(_Open):
     cohorts: list[CohortResult] = Field(description="candidate cohorts, best first")
     dosing: Dosing | None
     notes: list[str]
+    curation: Literal["draft"] | None = Field(
+        None, description="\"draft\" when the verdicts rest on drafts: the study's cohort or some of its criteria were "
+                          "drafted from its ClinicalTrials.gov record and not reviewed (absent for a curated study)")
 
 
 class TrialsResult(BaseModel):

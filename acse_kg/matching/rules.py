@@ -44,6 +44,7 @@ Facts = dict[str, Any]
 
 #: Keys of the facts dict that are not profile fields.
 DX = "_dx"  # the diagnosis class and all its OncoTree ancestors (IRIs as str)
+DX_CLASS = "_dx_class"  # the diagnosis class itself (IRI as str)
 ALTS = "_alts"  # (gene IRI | None, alteration type IRI | None) pairs the profile carries
 VARIANTS = "_variants"  # the profile's alterations with their variant-level properties (see Variant)
 DRUGS = "_drugs"  # IRIs of the drugs given before, or None when the profile does not say

@@ -23,8 +23,10 @@ from .expressions import (
     walk,
 )
 from .reader import (
+    CohortKey,
     ModelError,
     StudyNotFound,
+    cohort_keys,
     read_study,
     read_variables,
     registry_studies,
@@ -48,7 +50,7 @@ from .study import (
 )
 
 __all__ = [
-    "COMPARATORS", "LEAVES", "RECRUITING_CODES", "AlterationTest", "And", "Arm", "Cohort", "CohortStatus",
+    "COMPARATORS", "CohortKey", "LEAVES", "cohort_keys", "RECRUITING_CODES", "AlterationTest", "And", "Arm", "Cohort", "CohortStatus",
     "Comparison", "Criterion", "Curation", "Design", "Drug", "Expr", "Intervention", "ModelError", "Not", "Or",
     "Outcome", "Population", "PriorTherapyTest", "Regimen", "Study", "StudyNotFound", "Term", "TumourTypeTest",
     "Variable", "fields_read", "operands", "read_study", "read_variables", "registry_studies", "sort_key",

@@ -16,6 +16,7 @@ software deciding eligibility must not guess.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -151,32 +152,34 @@ def _pick_label(labels: Iterable[Node]) -> str:
 
 
 # ------------------------------------------------------------------ vocabulary
+#: One property a row, DISTINCT: a term that many records describe (a drug, a gene a CTML record
+#: declares) costs one row per record, where OPTIONAL joins would multiply the records' rows.
 _TERM_QUERY = """
-SELECT ?i ?label ?code ?acc ?open ?perDay WHERE {
+SELECT DISTINCT ?i ?k ?v WHERE {
   VALUES ?i { %s }
-  OPTIONAL { ?i rdfs:label ?label }
-  OPTIONAL { ?i acse:oncotreeCode|acse:geneSymbol|acse:profileTerm|acse:code ?code }
-  OPTIONAL { ?i acse:oncotreeCode|acse:hgncId ?acc }
-  OPTIONAL { ?i acse:isOpen ?open }
-  OPTIONAL { ?i acse:dosesPerDay ?perDay }
+  { ?i rdfs:label ?v BIND("label" AS ?k) }
+  UNION { ?i acse:oncotreeCode|acse:geneSymbol|acse:profileTerm|acse:code ?v BIND("code" AS ?k) }
+  UNION { ?i acse:oncotreeCode|acse:hgncId ?v BIND("acc" AS ?k) }
+  UNION { ?i acse:isOpen ?v BIND("open" AS ?k) }
+  UNION { ?i acse:dosesPerDay ?v BIND("perDay" AS ?k) }
 }"""
 
 
 def _terms(store: GraphStore, iris: set[str]) -> dict[str, dict[str, Any]]:
-    """Label, code, openness and frequency of each IRI, from the whole live graph (one query)."""
+    """Label, code, accession, openness and frequency of each IRI, from the whole live graph (one query)."""
     out: dict[str, dict[str, Any]] = {}
     if not iris:
         return out
     values = " ".join(f"<{i}>" for i in sorted(iris) if _safe_iri(i))
     labels: dict[str, list[Node]] = {}
-    for r in store.select(_TERM_QUERY % values):
-        i = str(r["i"])
+    rows = sorted(store.select(_TERM_QUERY % values), key=lambda r: (str(r["i"]), str(r["k"]), str(r["v"])))
+    for r in rows:
+        i, k = str(r["i"]), str(r["k"])
         d = out.setdefault(i, {})
-        if r.get("label") is not None:
-            labels.setdefault(i, []).append(r["label"])  # type: ignore[arg-type]
-        for k in ("code", "acc", "open", "perDay"):
-            if r.get(k) is not None and k not in d:
-                d[k] = py(r[k])
+        if k == "label":
+            labels.setdefault(i, []).append(r["v"])  # type: ignore[arg-type]
+        elif k not in d:
+            d[k] = py(r["v"])
     for i, ls in labels.items():
         out[i]["label"] = _pick_label(ls)
     return out
@@ -193,24 +196,24 @@ def read_variables(store: GraphStore) -> dict[str, Variable]:
 
 
 def _read_variables(store: GraphStore) -> dict[str, Variable]:
+    # One property a row (see _TERM_QUERY): a variable a CTML record declares is in every copy of it.
     rows = store.select(
-        "SELECT ?v ?f ?u ?k ?label ?drug WHERE { ?v a acse:ClinicalVariable ; acse:profileField ?f . "
-        "OPTIONAL { ?v acse:unit ?u } OPTIONAL { ?v acse:valueKind ?k } OPTIONAL { ?v rdfs:label ?label } "
-        "OPTIONAL { ?v acse:impliedByPriorTherapy ?drug } }"
+        "SELECT DISTINCT ?v ?k ?x WHERE { ?v a acse:ClinicalVariable . "
+        "{ ?v acse:profileField ?x BIND('f' AS ?k) } UNION { ?v acse:unit ?x BIND('u' AS ?k) } "
+        "UNION { ?v acse:valueKind ?x BIND('kind' AS ?k) } UNION { ?v rdfs:label ?x BIND('label' AS ?k) } "
+        "UNION { ?v acse:impliedByPriorTherapy ?x BIND('drug' AS ?k) } }"
     )
-    out: dict[str, Variable] = {}
-    for r in rows:
-        v = str(r["v"])
-        if v in out:
-            continue
-        out[v] = Variable(v, str(r["f"]), py(r.get("u")), str(r.get("k") or "number"),
-                          str(r.get("label") or ""), py(r.get("drug")))
-    return out
+    props: dict[str, dict[str, Any]] = {}
+    for r in sorted(rows, key=lambda r: (str(r["v"]), str(r["k"]), str(r["x"]))):
+        props.setdefault(str(r["v"]), {}).setdefault(str(r["k"]), py(r["x"]))
+    return {v: Variable(v, str(d["f"]), d.get("u"), str(d.get("kind") or "number"), str(d.get("label") or ""),
+                        d.get("drug"))
+            for v, d in sorted(props.items()) if "f" in d}
 
 
 # ------------------------------------------------------------------ reading
 #: Properties whose objects are vocabulary terms the pages and matcher need labels and codes for.
-_TERM_PROPS = (ACSE.pathology, ACSE.targetGene, ACSE.acceptsAlterationType, ACSE.allowsCoAlterationType,
+_TERM_PROPS = (ACSE.pathology, ACSE.excludedPathology, ACSE.targetGene, ACSE.acceptsAlterationType, ACSE.allowsCoAlterationType,
                ACSE.cohortKind, ACSE.cohortStatus, ACSE.tumourType, ACSE.gene, ACSE.alterationType,
                ACSE.fusionPartner, ACSE.targetsGene, ACSE.frequency, ACSE.route, ACSE.overallStatus,
                ACSE.armType, ACSE.interventionType, ACSE.drug, ACSE.studyDrug, ACSE.comparator)
@@ -402,6 +405,8 @@ class _Reader:
             max_patients=int(max_p) if max_p is not None else None,
             rule=self.one_expr(node, ACSE.cohortRule),
             drugs=self._terms(node, ACSE.studyDrug),
+            excluded_pathologies=self._terms(node, ACSE.excludedPathology),
+            review_state="draft" if any("DraftingActivity" in g.types(a) for a in g.all(node, PROV.wasGeneratedBy)) else None,
         )
 
     def _terms(self, node: Node, p: URIRef) -> tuple[Term, ...]:
@@ -453,6 +458,7 @@ class _Reader:
                 excludes_when=self.one_expr(c, ACSE.excludesWhen),
                 cohorts=frozenset(str(x) for x in g.all(c, ACSE.appliesToCohort)),
                 comment=_text(g.one(c, RDFS.comment)),
+                review_state=py(g.one(c, ACSE.reviewState)),
             ))
         out.sort(key=lambda c: (c.order, c.iri))
         return tuple(out)
@@ -548,6 +554,51 @@ def structured_studies(store: GraphStore) -> list[str]:
         rows = store.select("SELECT DISTINCT ?nct WHERE { ?s acse:hasCohort ?c ; acse:nctId ?nct }")
         return sorted(str(r["nct"]) for r in rows)
     return _cache.get(store, "model-structured", read)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class CohortKey:
+    """What the registry's matching index needs of a cohort, without reading its study whole."""
+
+    nct: str
+    iri: str
+    genes: frozenset[str]
+    types: frozenset[str]
+    pathologies: frozenset[str]
+    min_age: float | None
+    max_age: float | None
+    ruled: bool
+
+
+def cohort_keys(store: GraphStore) -> list[CohortKey]:
+    """Every cohort of the registry with its genes, accepted types, pathologies, age band and whether a rule
+    defines it — one query, kept per store version.
+
+    Why apart from :func:`read_study`: a registry of thousands of studies is indexed from
+    this alone, and a study is read (and compiled) only when a profile can enter it.
+    """
+    def read() -> list[CohortKey]:
+        rows = store.select(
+            "SELECT ?nct ?c ?gene ?type ?path ?min ?max ?rule WHERE { ?s acse:hasCohort ?c ; acse:nctId ?nct . "
+            "OPTIONAL { ?c acse:targetGene ?gene } OPTIONAL { ?c acse:acceptsAlterationType ?type } "
+            "OPTIONAL { ?c acse:pathology ?path } OPTIONAL { ?c acse:cohortRule ?rule } "
+            "OPTIONAL { ?c acse:population ?pop OPTIONAL { ?pop acse:minimumAge ?min } "
+            "OPTIONAL { ?pop acse:maximumAge ?max } } }")
+        acc: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in rows:
+            d = acc.setdefault((str(r["nct"]), str(r["c"])), {"genes": set(), "types": set(), "paths": set(),
+                                                              "min": None, "max": None, "rule": False})
+            for k, v in (("genes", "gene"), ("types", "type"), ("paths", "path")):
+                if r.get(v) is not None:
+                    d[k].add(str(r[v]))
+            if r.get("min") is not None:
+                d["min"] = _num(r["min"])
+            if r.get("max") is not None:
+                d["max"] = _num(r["max"])
+            d["rule"] = d["rule"] or r.get("rule") is not None
+        return [CohortKey(nct, c, frozenset(d["genes"]), frozenset(d["types"]), frozenset(d["paths"]),
+                          d["min"], d["max"], d["rule"]) for (nct, c), d in sorted(acc.items())]
+    return _cache.get(store, "model-cohort-keys", read)  # type: ignore[no-any-return]
 
 
 _cache = DerivedCache()

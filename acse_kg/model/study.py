@@ -12,6 +12,7 @@ come from the graph.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from .expressions import Expr, Term, fields_read
@@ -74,10 +75,29 @@ class Cohort:
     max_patients: int | None = None
     rule: Expr | None = None
     drugs: tuple[Term, ...] = ()
+    #: OncoTree classes (each that exact class, not its subtypes) the cohort does not take although they fall
+    #: under one of its pathologies: benign, borderline, in situ or precursor entities, or a subtype the
+    #: registered pathology does not mean (acse:excludedPathology, each explained by a curation).
+    excluded_pathologies: tuple[Term, ...] = ()
+    review_state: str | None = None  # "draft" for a cohort drafted from the record (prov:wasGeneratedBy a DraftingActivity)
 
     @property
     def is_open(self) -> bool:
         return self.status is None or self.status.is_open is not False
+
+    def takes_diagnosis(self, diagnosis: str, lineage: Collection[str]) -> bool:
+        """Whether a diagnosis (an OncoTree class IRI) is one of the cohort's pathologies.
+
+        ``lineage`` is the diagnosis class and every class above it. The
+        diagnosis is taken when one of them is a pathology of the cohort and
+        the diagnosis class itself is not excluded: an exclusion names one
+        class, so that the malignant subtypes OncoTree files under a precursor
+        (cholangiocarcinoma under the bile duct's intraductal papillary
+        neoplasm) stay taken.
+        """
+        if any(t.iri == diagnosis for t in self.excluded_pathologies):
+            return False
+        return any(t.iri in lineage for t in self.pathologies)
 
 
 @dataclass(frozen=True)
@@ -103,6 +123,7 @@ class Criterion:
     excludes_when: Expr | None = None
     cohorts: frozenset[str] = frozenset()  # empty: common to every cohort
     comment: str = ""
+    review_state: str | None = None  # a drafted criterion's acse:reviewState (draft, accepted, rejected, edited); None: curated
 
     @property
     def decidable(self) -> bool:

@@ -63,7 +63,7 @@ keeps its class (the population its protocol defines) and the matcher's
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -363,9 +363,23 @@ class StudyClasses:
     confirm: list[Criterion]  # to confirm, with a condition: #applies classes
 
 
-def study_classes(study: Study) -> StudyClasses:
-    """Every cohort's and computable criterion's defined class for one study."""
+def study_classes(study: Study, children: Callable[[str], Sequence[str]] = lambda iri: ()) -> StudyClasses:
+    """Every cohort's and computable criterion's defined class for one study.
+
+    ``children`` gives an OncoTree class's direct subclasses: an excluded pathology is that
+    exact class (a patient diagnosed with it, not with one of its subtypes).
+    """
     tr = Translator()
+
+    def pathology(c: Cohort) -> str:
+        taken = disj([tr.diagnosis(p.iri) for p in c.pathologies])
+        exact = []
+        for e in c.excluded_pathologies:
+            kids = list(children(e.iri))
+            tr.sig.tumour_types.update([e.iri, *kids])
+            inner = conj([f"<{e.iri}>", *(neg(f"<{k}>") for k in kids)])
+            exact.append(f"ObjectSomeValuesFrom({HAS_DIAGNOSIS} {inner})")
+        return conj([taken, neg(disj(exact))])
     axioms: list[str] = []
 
     def define(iri: str, expr: str, label: str) -> str:
@@ -392,7 +406,7 @@ def study_classes(study: Study) -> StudyClasses:
         pop = cohort.population
         age = age_band(pop.min_age if pop else None, pop.max_age if pop else None)
         cond = tr.expr(pop.condition) if pop and pop.condition is not None else THING
-        paths = disj([tr.diagnosis(p.iri) for p in cohort.pathologies])
+        paths = pathology(cohort)
         genes = [g.iri for g in cohort.genes]
         types = [t.iri for t in cohort.accepts]
         rule = THING
@@ -408,7 +422,7 @@ def study_classes(study: Study) -> StudyClasses:
             slots = []
             for g in genes:
                 for t in types:
-                    covered = disj([conj([_age_of(n), disj([tr.diagnosis(p.iri) for p in n.pathologies]),
+                    covered = disj([conj([_age_of(n), pathology(n),
                                           tr.expr(n.population.condition) if n.population and
                                           n.population.condition is not None else THING])
                                     for n in named if g in {x.iri for x in n.genes} and t in {x.iri for x in n.accepts}])

@@ -89,7 +89,11 @@ class OwlEngine:
                 continue
             if study.cohorts:
                 self.studies.append(study)
-        self.classes = [K.study_classes(s) for s in self.studies]
+        kids: dict[str, list[str]] = {}
+        for child, parents in self.oncotree.parents.items():
+            for parent in parents:
+                kids.setdefault(parent, []).append(child)
+        self.classes = [K.study_classes(s, lambda iri: sorted(kids.get(iri, ()))) for s in self.studies]
         self.sig = K.Signature()
         for c in self.classes:
             self.sig.merge(c.sig)

@@ -72,6 +72,8 @@ class Block:
     kind: str  # "p" | "ul" | "ol"
     text: str = ""
     items: list["Item"] = field(default_factory=list)
+    segments: list[tuple[str, str]] = field(default_factory=list)  # a paragraph's text with drafted words marked
+    drafts: list[Any] = field(default_factory=list)  # the drafts read from it (acse_kg.pages.drafts.DraftView)
 
 
 @dataclass
@@ -80,6 +82,8 @@ class Item:
     children: list["Item"] = field(default_factory=list)
     iri: str = ""
     number: int | None = None
+    segments: list[tuple[str, str]] = field(default_factory=list)  # (words, anchor of the drafted span or "")
+    drafts: list[Any] = field(default_factory=list)  # the drafts read from this bullet (acse_kg.pages.drafts.DraftView)
 
 
 _BULLET = re.compile(r"^(?P<indent>\s*)(?:[*\-•+]|(?P<num>\d+)[.)])\s+(?P<text>.*)$")

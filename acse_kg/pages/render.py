@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import dataclass
 from functools import lru_cache
@@ -13,6 +14,7 @@ from urllib.parse import urlparse
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from ..errors import AcseError
 from ..ctgov.export import StudyNotFound, export_study
 from ..derived import DerivedCache
 from ..model import Cohort, Criterion, Population, StudyNotFound as NoSuchStudy
@@ -21,6 +23,7 @@ from ..paths import STATIC_DIR, TEMPLATES_DIR
 from ..record_check import check_study
 from ..store import GraphStore
 from . import ctgov_view as cv
+from .drafts import place
 from .expressions import ages_text, number_text, unit_text
 from .graph import StudyGraph, is_oncotree_root, study_graph, study_ids
 from .jsonld import study_jsonld
@@ -30,12 +33,14 @@ ASSETS = ("style.css",)
 
 
 
-class PageNotFound(LookupError):
+class PageNotFound(AcseError, LookupError):
     """No such study or cohort; the message names what is missing."""
 
 
 #: The registry's own services (label, path below the server root) in every page's site header.
 SERVICES: tuple[tuple[str, str], ...] = (
+    ("Search", "search"),
+    ("Match a patient", "match"),
     ("SPARQL", "sparql"),
     ("Ontology", "ontology"),
     ("Data dump", "dumps/acse-kg.ttl.gz"),
@@ -87,15 +92,37 @@ class Links:
         """(label, URL) of the registry's services, only where they exist: none for a bare static site."""
         return [(label, self.server + path) for label, path in SERVICES] if self.server else []
 
-    def iri(self, iri: str) -> str:
-        """Where an IRI links: its /id/... (or /ontology#Term) on the registry, else the IRI itself."""
-        if not self.server:
+    def iri(self, iri: str) -> str | None:
+        """Where an IRI links, or None: never to an IRI that does not resolve.
+
+        The registry's IRIs (https://w3id.org/acse-kg/…) do not dereference until their w3id.org
+        redirect is registered, so they open on a registry's ``/id/…`` (ontology terms on its
+        ``/ontology#Term``); a static site without a registry links a study's or a cohort's IRI to
+        its own page and leaves the others unlinked. Other IRIs (OBO, identifiers.org, …) are linked
+        as they are.
+        """
+        if not iri.startswith(BASE):
             return iri
+        if not self.server:
+            m = _OWN_PAGE.match(iri[len(BASE):])
+            if m is None:
+                return None
+            return self.cohort(m.group(1), int(m.group(2))) if m.group(2) else self.study(m.group(1))
         if iri.startswith(BASE + "id/"):
             return self.server + iri[len(BASE):]
         if iri.startswith(str(ACSE)):
             return self.server + "ontology#" + iri[len(str(ACSE)):]
         return iri
+
+    def href(self, iri: str | None) -> Markup:
+        """`` href="…"`` for an ``<a>`` when the IRI links somewhere (see :meth:`iri`), else nothing:
+        an ``<a>`` without href is text, not a dead link."""
+        target = self.iri(iri) if iri else None
+        return Markup(' href="{}"').format(target) if target else Markup("")
+
+
+#: The registry IRIs a static site has a page for: a study, a cohort.
+_OWN_PAGE = re.compile(r"^id/study/(NCT\d{8})(?:/cohort/(\d+))?$")
 
 
 @lru_cache(maxsize=1)
@@ -197,11 +224,12 @@ def study_page(store: GraphStore, nct: str, links: Links | None = None,
     links = links or Links()
     exported, g = data or _study_data(store, nct)
     m = cv.modules(exported)
-    by_text = {_norm(c.text): c for c in g.criteria.values() if not c.component_of}
+    by_text = {_norm(c.text): c for c in g.criteria.values() if not c.component_of and c.review_state is None}
     eligibility = cv.eligibility_sections(m["eligibilityModule"].get("eligibilityCriteria"))
     for section in eligibility:
         for block in section.blocks:
             _attach_iris(block.items, by_text)
+    structured, unplaced = place(eligibility, _drafts(store, nct))
     ctx = _common(links, g) | {
         "nct": nct,
         "m": m,
@@ -211,8 +239,18 @@ def study_page(store: GraphStore, nct: str, links: Links | None = None,
         "jsonld": _jsonld_markup(study_jsonld(exported, g, nct)),
         "iri_of": lambda kind, key: g.item_iris.get((kind, str(key)), ""),
         "findings": check_study(store, nct),  # SHACL only (cached); the reasoner's verdict is on the check page
+        "drafted_fields": structured,
+        "drafted_unplaced": unplaced,
+        "drafted_any": any(c.review_state is not None for c in g.criteria.values()),
     }
     return environment().get_template("study.html").render(ctx)
+
+
+def _drafts(store: GraphStore, nct: str) -> list[dict[str, Any]]:
+    """The study's stored drafts (criteria JSON), kept until the store changes."""
+    from ..drafting.review import stored_items
+
+    return _derived.get(store, "drafts-" + nct, lambda: stored_items(store, nct))  # type: ignore[no-any-return]
 
 
 def cohort_page(store: GraphStore, nct: str, number: int, links: Links | None = None,

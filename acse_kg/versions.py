@@ -1,0 +1,188 @@
+"""Versions of a study record: the one place that writes a study's live graph.
+
+``load`` (an edited record file), ``import`` (a ClinicalTrials.gov record)
+and ``history.edit_study`` (a curator's edit) all call :func:`save_study`,
+which parses the new content, compares it with the live graph when asked
+to, and then, in ONE write transaction of the store: copies the live graph to
+the archive graph of its version, replaces the live graph, and logs the new
+version (who, when, note) in PROV-O.
+
+Two writers (the CLI through ``--store http://…/sparql`` beside the server,
+two threads of the server) can race for the same version number. The write
+carries a precondition, a :class:`~acse_kg.store.Claim` on the new version's
+IRI in the log: of two writers of version N only one writes it; the other's
+transaction is a no-op, it reads the state again and writes version N+1,
+archiving the first one's as version N. No version is ever lost.
+
+Layout. Version ``n`` of study ``NCT…`` is the entity
+``<HISTORY_PREFIX>NCT…/v<n>``; the current version lives in the study's live
+graph, each earlier one in a named graph of its version IRI. A study loaded
+from the bundle without any logged write is version 0.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import rdflib
+import rdflib.compare
+from rdflib import RDF, RDFS, XSD, Literal, URIRef
+from rdflib.namespace import PROV
+from rdflib.term import Node
+
+from .loader import study_graph_name
+from .namespaces import ACSE, BASE, study_iri
+from .store import (
+    HISTORY_PREFIX,
+    AddToGraph,
+    Claim,
+    CopyGraph,
+    GraphOp,
+    GraphStore,
+    OxigraphStore,
+    ReplaceGraph,
+    StoreError,
+    WriteConflict,
+    has_graph,
+    parse_triples,
+)
+
+LOG_GRAPH = HISTORY_PREFIX + "log"
+AGENT_PREFIX = BASE + "id/agent/"
+
+#: How long a writer that keeps losing the race for a version number goes on reading the state again
+#: and retrying (each loss means another writer's version was written: the registry made progress).
+WRITE_PATIENCE_S = 60.0
+
+
+def version_iri(nct: str, n: int) -> str:
+    return f"{HISTORY_PREFIX}{nct}/v{n}"
+
+
+def agent_iri(agent: str) -> str:
+    return AGENT_PREFIX + (re.sub(r"[^A-Za-z0-9]+", "-", agent).strip("-") or "unknown")
+
+
+def logged_versions(store: GraphStore, nct: str) -> list[dict[str, Node | None]]:
+    """The log's rows for the study (version IRI, number, agent, time, note), oldest first."""
+    return store.select(
+        """SELECT ?v ?n ?agent ?time ?note WHERE { GRAPH ?log {
+              ?v prov:specializationOf ?study ; acse:versionNumber ?n .
+              OPTIONAL { ?v prov:wasAttributedTo/rdfs:label ?agent }
+              OPTIONAL { ?v prov:generatedAtTime ?time }
+              OPTIONAL { ?v rdfs:comment ?note } } } ORDER BY ?n""",
+        {"log": URIRef(LOG_GRAPH), "study": URIRef(study_iri(nct))},
+    ).rows
+
+
+def has_live(store: GraphStore, nct: str) -> bool:
+    """Whether the study's live graph holds any triple."""
+    return has_graph(store, study_graph_name(nct))
+
+
+def same_graph(a: rdflib.Graph, b: rdflib.Graph) -> bool:
+    """Whether two graphs are the same up to blank-node names: the triples without blank nodes are
+    compared as sets (cheap, and enough to tell most changes), the few with them by isomorphism."""
+    if len(a) != len(b):
+        return False
+
+    def split(g: rdflib.Graph) -> tuple[set[Any], rdflib.Graph]:
+        ground, with_bnodes = set(), rdflib.Graph()
+        for t in g:
+            if any(isinstance(x, rdflib.BNode) for x in t):
+                with_bnodes.add(t)
+            else:
+                ground.add(t)
+        return ground, with_bnodes
+
+    (ground_a, rest_a), (ground_b, rest_b) = split(a), split(b)
+    return ground_a == ground_b and rdflib.compare.isomorphic(rest_a, rest_b)
+
+
+def as_stored(data: bytes | str, rdf_format: str, graph: str) -> rdflib.Graph:
+    """``data`` read back as a store reads it (literals in Oxigraph's canonical form), so that it
+    compares equal to the live graph when it says the same thing; a bad document is a StoreError."""
+    staged = OxigraphStore(None)
+    staged.write([ReplaceGraph(graph, data, rdf_format)])
+    return staged.graph(graph)
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What :func:`save_study` did."""
+
+    nct: str
+    graph: str  # the live graph
+    version: int | None  # the version written; None when the content was unchanged
+    archived: str | None  # the archive graph of the version before, None for a new study or no write
+
+    @property
+    def unchanged(self) -> bool:
+        return self.version is None
+
+
+def _log_entry(nct: str, new: int, archived: str | None, agent: str, note: str | None,
+               when: datetime) -> bytes:
+    """The log's triples for version ``new``, as N-Triples (written by rdflib: no SPARQL text)."""
+    g = rdflib.Graph()
+    v, who = URIRef(version_iri(nct, new)), URIRef(agent_iri(agent))
+    g.add((v, RDF.type, PROV.Entity))
+    g.add((v, PROV.specializationOf, URIRef(study_iri(nct))))
+    g.add((v, ACSE.versionNumber, Literal(new)))
+    g.add((v, PROV.wasAttributedTo, who))
+    g.add((v, PROV.generatedAtTime, Literal(when.isoformat(timespec="milliseconds"), datatype=XSD.dateTime)))
+    if note:
+        g.add((v, RDFS.comment, Literal(note)))
+    if archived:
+        g.add((v, PROV.wasRevisionOf, URIRef(archived)))
+    g.add((who, RDF.type, PROV.Agent))
+    g.add((who, RDFS.label, Literal(agent)))
+    return g.serialize(format="nt", encoding="utf-8")
+
+
+def save_study(store: GraphStore, nct: str, data: bytes | str, rdf_format: str = "ntriples", *,
+               agent: str, note: str | None = None, when: datetime | None = None,
+               if_changed: bool = True) -> Saved:
+    """Make ``data`` the live version of study ``nct``, keeping the version before it; all or nothing.
+
+    The data is parsed before anything is read or written (a bad document
+    raises :class:`StoreError` and changes nothing). With ``if_changed``, a
+    content equal to the live graph writes nothing. Otherwise one write
+    transaction archives the live graph as its version, replaces it and logs
+    the new version, claimed by its IRI (see the module docstring); a writer
+    that loses the race reads the state again and writes the next version.
+    """
+    graph = study_graph_name(nct)
+    new_content = as_stored(data, rdf_format, graph) if if_changed else None
+    if new_content is None:
+        parse_triples(data, rdf_format, graph)  # bad data: refused before anything is read or written
+    deadline, attempt = time.monotonic() + WRITE_PATIENCE_S, 0
+    while True:
+        attempt += 1
+        live = has_live(store, nct)
+        rows = logged_versions(store, nct)
+        if live and new_content is not None and same_graph(store.graph(graph), new_content):
+            return Saved(nct, graph, None, None)
+        current = max((int(r["n"].toPython()) for r in rows), default=0)  # type: ignore[union-attr]
+        new = current + 1
+        archived = version_iri(nct, current) if live else None
+        ops: list[GraphOp] = [CopyGraph(graph, archived)] if archived else []
+        ops += [
+            ReplaceGraph(graph, data, rdf_format),
+            AddToGraph(LOG_GRAPH, _log_entry(nct, new, archived, agent, note,
+                                             when or datetime.now(timezone.utc)), "ntriples"),
+        ]
+        try:
+            store.write(ops, claim=Claim(LOG_GRAPH, version_iri(nct, new), scope=study_iri(nct)))
+        except WriteConflict:  # another writer took version `new`: read the state again
+            if time.monotonic() > deadline:
+                raise StoreError(f"{nct}: gave up after {attempt} attempts in {WRITE_PATIENCE_S:.0f} s, each "
+                                 "beaten by another writer of the same study; nothing was written by this one") from None
+            time.sleep(random.uniform(0, min(0.2, 0.002 * 2 ** min(attempt, 7))))
+            continue
+        return Saved(nct, graph, new, archived)

@@ -1,0 +1,62 @@
+"""An imported CTML trial is matchable: its arms' rules reach the registry's matcher as cohorts."""
+
+from __future__ import annotations
+
+import pytest
+
+from acse_kg.ctml.importer import import_ctml
+from acse_kg.matching.engine import RegistryMatcher
+from acse_kg.store import open_store
+from ctml_fixtures import CAPTUR, captur
+
+
+@pytest.fixture(scope="module")
+def matcher():
+    s = open_store("memory")
+    import_ctml(s, captur())
+    return RegistryMatcher(s)
+
+
+def cohorts(result, nct):
+    return [c["cohort"] for t in result["results"] if t["trial"] == nct for c in t["cohorts"]]
+
+
+def braf(diagnosis: str) -> dict:
+    return {"id": "P", "age_years": 60, "diagnosis": diagnosis, "alterations": [{"gene": "BRAF", "type": "mutation"}]}
+
+
+def test_a_braf_cholangiocarcinoma_is_a_candidate_for_the_vemurafenib_cobimetinib_arm_only(matcher):
+    result = matcher.match_all(braf("CHOL"))
+    assert [t["trial"] for t in result["results"]] == [CAPTUR] and cohorts(result, CAPTUR) == [12]
+
+
+def test_a_braf_melanoma_is_not_a_candidate_for_that_arm(matcher):
+    assert cohorts(matcher.match_all(braf("MEL")), CAPTUR) == []
+
+
+def test_a_met_amplified_breast_cancer_is_a_candidate_for_the_crizotinib_arm(matcher):
+    result = matcher.match_all({"id": "P", "age_years": 50, "diagnosis": "BRCA",
+                                "alterations": [{"gene": "MET", "type": "amplification"}]})
+    assert 3 in cohorts(result, CAPTUR)
+
+
+def v600e(diagnosis: str) -> dict:
+    return {"id": "P", "age_years": 60, "diagnosis": diagnosis, "alterations": [
+        {"gene": "BRAF", "type": "mutation", "protein_change": "p.V600E", "variant_classification": "Missense_Mutation"}]}
+
+
+def test_an_adult_braf_v600e_cholangiocarcinoma_meets_the_arm_rule(matcher):
+    (trial,) = matcher.match_all(v600e("CHOL"))["results"]
+    (cohort,) = trial["cohorts"]
+    assert (trial["trial"], cohort["cohort"], cohort["verdict"]) == (CAPTUR, 12, "eligible")
+
+
+def test_a_braf_v600e_melanoma_is_matched_to_nothing(matcher):
+    assert matcher.match_all(v600e("MEL"))["results"] == []
+
+
+def test_a_v600e_without_its_classification_leaves_the_arm_rule_to_confirm(matcher):
+    p = v600e("CHOL")
+    del p["alterations"][0]["variant_classification"]  # type: ignore[index]
+    (trial,) = matcher.match_all(p)["results"]
+    assert trial["cohorts"][0]["verdict"] == "unknown"
