@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from acse_kg.cli import app as cli
-from acse_kg.model import read_study
 from acse_kg.matching.candidates import Taxonomy as OncoTree
+from acse_kg.model import read_study
 from acse_kg.owl import classes as K
 from acse_kg.owl.classify import OwlEngine
 from acse_kg.owl.overlaps import OVERLAPS_GRAPH, compute_overlaps, write_overlaps
@@ -138,8 +138,8 @@ def test_captur_crizotinib_arm_is_disjoint_from_acse_nsclc_and_overlaps_acse_gas
     else:
         assert pair.relation == "overlaps" and "(not NSCLC)" in pair.shared
     engine = OwlEngine(s, [NCT, CAPTUR])
-    more = [f"EquivalentClasses(<urn:test:nsclc-lung> ObjectIntersectionOf(<{K.cohort_population(lung)}> "
-            f"ObjectSomeValuesFrom({K.HAS_DIAGNOSIS} <{nsclc}>)))"]
+    more = [(f"EquivalentClasses(<urn:test:nsclc-lung> ObjectIntersectionOf(<{K.cohort_population(lung)}> "
+             f"ObjectSomeValuesFrom({K.HAS_DIAGNOSIS} <{nsclc}>)))")]
     with Hermit(engine.ontology(populations_only=True, more=more)) as h:
         assert h.abox(None)
         assert not h.sat("urn:test:nsclc-lung", K.cohort_population(arm))
