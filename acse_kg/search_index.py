@@ -17,7 +17,7 @@ pathologies and genes), never with SPARQL over cohorts or criteria:
 * one FTS5 column per search area of :data:`acse_kg.ctgov.query.AREAS`
   (conditions, interventions, titles, outcomes, sponsors, lead sponsor,
   locations, ids) and ``whole``, every literal of the study's graph;
-  the conditions column also holds, for each cohort pathology, the OncoTree
+  the ``onco`` column (searched by ``query.cond`` too) holds, for each cohort pathology, the OncoTree
   codes and names of the class, of every class above it and (unless it is
   the OncoTree root, "any tumour type") of every class below it, so that a
   cohort of NSCLC is found by ``lung``, ``NSCLC``, ``LUAD`` and
@@ -71,13 +71,15 @@ from .loader import STUDY_GRAPH_PREFIX
 from .store import GraphStore
 
 #: FTS5 column of each search area (``query.*`` parameter); ``whole`` is every literal of the study's graph.
+#: ``query.cond`` searches the record's conditions and the OncoTree terms of its cohorts (``onco``);
+#: ``record.cond`` (the search page's text condition) the record's conditions alone.
 AREA_COLUMNS: dict[str, str] = {
-    "query.cond": "cond", "query.intr": "intr", "query.titles": "titles", "query.outc": "outc",
-    "query.spons": "spons", "query.lead": "lead", "query.locn": "locn", "query.id": "ids",
+    "query.cond": "cond onco", "record.cond": "cond", "query.intr": "intr", "query.titles": "titles",
+    "query.outc": "outc", "query.spons": "spons", "query.lead": "lead", "query.locn": "locn", "query.id": "ids",
 }
-COLUMNS = (*AREA_COLUMNS.values(), "whole")
+COLUMNS = ("cond", "onco", "intr", "titles", "outc", "spons", "lead", "locn", "ids", "whole")
 #: Bump when what a row holds changes: an index of another layout is rebuilt.
-LAYOUT = "1"
+LAYOUT = "2"
 #: SQLite virtual-machine steps between two looks at the deadline (about a millisecond of work).
 PROGRESS_STEPS = 2000
 
@@ -271,7 +273,7 @@ def read_row(store: GraphStore, nct: str, tree: OncotreeTerms, labels: Any, code
                 pathologies.append(t.iri)
                 covered |= tree.covering(t.iri)
     onco_text = sorted({tree.code_of[c] for c in covered} | {tree.names[c] for c in covered if c in tree.names})
-    texts["cond"] = "\n".join([texts["cond"], *onco_text])
+    texts["onco"] = "\n".join(onco_text)
     ident = record.get("protocolSection", {})
     status = str(ident.get("statusModule", {}).get("overallStatus", "") or "")
     phases = sorted(set(_texts(record, _PS + "designModule.phases")))
@@ -581,6 +583,8 @@ class SearchIndex:
             return 0
 
         with self._lock:
+            if check():  # already past it (the wait for the lock counts too)
+                raise SearchCancelled(f"the search was stopped: {stopped[0]}")
             self.db.set_progress_handler(check, PROGRESS_STEPS)
             try:
                 return self.db.execute(sql, list(params)).fetchall()
@@ -615,6 +619,16 @@ class SearchIndex:
             head.bind(key.piece.piece)
             order += [f"(k{i} IS NULL)", f"k{i} {direction}"]
         select.append("COUNT(*) OVER () AS matched")
+        tests = self._where(q, where)
+        sql = (f"SELECT {', '.join(select)} FROM study s WHERE {tests} "
+               f"ORDER BY {', '.join([*order, 's.nct'])} LIMIT ? OFFSET ?")
+        self.sync()
+        rows = self._run(sql, [*head.params, *where.params, q.page_size, q.offset], deadline, cancel)
+        matched = int(rows[0][-1]) if rows else q.offset
+        total = matched if q.count_total and q.first_page else None  # "ignored for the subsequent pages"
+        return Page([str(r[0]) for r in rows], q.offset, matched, total)
+
+    def _where(self, q: Any, where: _Sql) -> str:
         tests = ["1"]
         for ids in q.id_sets:
             tests.append("s.nct IN (" + ", ".join("?" * len(ids)) + ")")
@@ -627,13 +641,26 @@ class SearchIndex:
             from .ctgov.pieces import piece
 
             tests.append("(" + " OR ".join(_piece_test(piece(a), Term(v), where) for a, v in agg.tests) + ")")
-        sql = (f"SELECT {', '.join(select)} FROM study s WHERE {' AND '.join(tests)} "
-               f"ORDER BY {', '.join([*order, 's.nct'])} LIMIT ? OFFSET ?")
+        return " AND ".join(tests)
+
+    def matching(self, q: Any, *, oncotree: str | None = None, deadline: float | None = None,
+                 cancel: threading.Event | None = None) -> set[str]:
+        """Every NCT number the query finds (no order, no page); ``oncotree``: only studies a condition
+        search for that OncoTree code takes (a cohort of the class, of a subtype, or of a broader type)."""
+        where = _Sql()
+        tests = self._where(q, where)
+        if oncotree is not None:
+            tests += " AND s.doc IN (SELECT doc FROM facet WHERE facet = 'oncotree' AND value = ?)"
+            where.bind(oncotree.upper())
         self.sync()
-        rows = self._run(sql, [*head.params, *where.params, q.page_size, q.offset], deadline, cancel)
-        matched = int(rows[0][-1]) if rows else q.offset
-        total = matched if q.count_total and q.first_page else None  # "ignored for the subsequent pages"
-        return Page([str(r[0]) for r in rows], q.offset, matched, total)
+        return {str(r[0]) for r in self._run(f"SELECT s.nct FROM study s WHERE {tests}", where.params,
+                                              deadline, cancel)}
+
+    def cards(self) -> list[dict[str, Any]]:
+        """The search page's card of every study (title, status, cohorts, facet values), by NCT number."""
+        self.sync()
+        with self._lock:
+            return [json.loads(r[0]) for r in self.db.execute("SELECT card FROM study ORDER BY nct")]
 
     def count_matches(self, q: Any, *, deadline: float | None = None) -> int:
         """How many studies match (the page's totalCount whatever the page)."""

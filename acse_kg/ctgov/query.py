@@ -562,12 +562,17 @@ def export_page(store: GraphStore, ncts: list[str], budget: float | None = None)
         yield export_study(store, n, full_text=True, codes=codes)
 
 
+#: Finds one page of a search (the search index, else the graph's SPARQL): see :func:`api.ctgov._finder`.
+Finder = Callable[[StudyQuery], Page]
+
+
 def list_studies(store: GraphStore, params: dict[str, str], select: Select | None = None,
-                 budget: float | None = None) -> dict[str, Any]:
+                 budget: float | None = None, find: Finder | None = None) -> dict[str, Any]:
     """The API v2 list response: ``studies``, ``nextPageToken`` if more, ``totalCount`` if asked
-    (``budget``: seconds for exporting the page, see :func:`export_page`)."""
+    (``budget``: seconds for exporting the page, see :func:`export_page`; ``find``: how the page is
+    found, by default the SPARQL search through ``select``)."""
     q = parse_params(params)
-    page = search(select or store_select(store), q)
+    page = find(q) if find is not None else search(select or store_select(store), q)
     studies = list(export_page(store, page.ncts, budget))
     token = page.token_after(len(studies))
     if q.fields:
