@@ -598,35 +598,59 @@ class SearchIndex:
 
     def search(self, q: Any, *, deadline: float | None = None, cancel: threading.Event | None = None) -> Any:
         """One page of the studies that match a :class:`acse_kg.ctgov.query.StudyQuery`, as a
-        :class:`acse_kg.ctgov.query.Page`, in the order :func:`acse_kg.ctgov.query._order` gives
-        (the sort keys, missing values last, then the NCT number: a total order, so the offsets that
-        page tokens carry always cut the same list while the registry does not change)."""
+        :class:`acse_kg.ctgov.query.Page`, in the order :func:`acse_kg.ctgov.query._order` gives: the
+        sort keys (missing values last, either way), then the NCT number, a total order.
+
+        The page carries each study's sort values, from which the next page token is made (a keyset:
+        the next page starts right after the last study sent, in that order), so walking the tokens
+        meets every study that stays in the registry once, even while studies are added or removed.
+        """
         from .ctgov.query import Page
 
         if not can_answer(q):
             raise SearchIndexError("this search needs the graph (filter.geo)")
-        head, where = _Sql(), _Sql()
-        select = ["s.nct", _relevance_sql(q, head)]
-        order = []
+        head, where, after = _Sql(), _Sql(), _Sql()
+        inner = ["s.nct AS nct", _relevance_sql(q, head)]
+        keys: list[str] = []  # the outer columns a token records, in order
+        parts: list[tuple[str, str, int, bool]] = []  # (expression, direction, index in keys, is a null test)
         for i, key in enumerate(q.sort):
             direction = "DESC" if key.descending else "ASC"
             if key.piece is None:
-                order.append(f"score {direction}")
+                parts.append(("score", direction, len(keys), False))
+                keys.append("score")
                 continue
             column = "date" if key.piece.is_date else "num"
-            select.append(f"(SELECT {'MAX' if key.descending else 'MIN'}(x.{column}) FROM piece x "
-                          f"WHERE x.doc = s.doc AND x.piece = ?) AS k{i}")
+            inner.append(f"(SELECT {'MAX' if key.descending else 'MIN'}(x.{column}) FROM piece x "
+                         f"WHERE x.doc = s.doc AND x.piece = ?) AS k{i}")
             head.bind(key.piece.piece)
-            order += [f"(k{i} IS NULL)", f"k{i} {direction}"]
-        select.append("COUNT(*) OVER () AS matched")
-        tests = self._where(q, where)
-        sql = (f"SELECT {', '.join(select)} FROM study s WHERE {tests} "
-               f"ORDER BY {', '.join([*order, 's.nct'])} LIMIT ? OFFSET ?")
+            parts += [(f"(k{i} IS NULL)", "ASC", len(keys), True), (f"k{i}", direction, len(keys), False)]
+            keys.append(f"k{i}")
+        parts.append(("nct", "ASC", len(keys), False))
+        keys.append("nct")
+        keyset = "1"
+        if q.after is not None:
+            if len(q.after) != len(keys):
+                from .ctgov.query import QueryError
+
+                raise QueryError("Invalid value in parameter pageToken: not a token this server issued for this sort")
+            alternatives = []
+            for n, (expr, direction, k, null_test) in enumerate(parts):
+                same = []
+                for expr2, _, k2, null2 in parts[:n]:
+                    same.append(f"{expr2} IS ?")
+                    after.bind(int(q.after[k2] is None) if null2 else q.after[k2])
+                alternatives.append("(" + " AND ".join([*same, f"{expr} {'>' if direction == 'ASC' else '<'} ?"]) + ")")
+                after.bind(int(q.after[k] is None) if null_test else q.after[k])
+            keyset = " OR ".join(alternatives)
+        sql = (f"SELECT {', '.join(keys)}, COUNT(*) OVER () FROM "
+               f"(SELECT {', '.join(inner)} FROM study s WHERE {self._where(q, where)}) "
+               f"WHERE {keyset} ORDER BY {', '.join(f'{e} {d}' for e, d, _, _ in parts)} LIMIT ? OFFSET ?")
         self.sync()
-        rows = self._run(sql, [*head.params, *where.params, q.page_size, q.offset], deadline, cancel)
-        matched = int(rows[0][-1]) if rows else q.offset
-        total = matched if q.count_total and q.first_page else None  # "ignored for the subsequent pages"
-        return Page([str(r[0]) for r in rows], q.offset, matched, total)
+        rows = self._run(sql, [*head.params, *where.params, *after.params, q.page_size, q.offset], deadline, cancel)
+        left = int(rows[0][-1]) if rows else 0  # the matches from this page's first study on
+        total = left if q.count_total and q.first_page else None  # "ignored for the subsequent pages"
+        return Page([str(r[keys.index("nct")]) for r in rows], q.offset, q.offset + left, total,
+                    [list(r[:-1]) for r in rows])
 
     def _where(self, q: Any, where: _Sql) -> str:
         tests = ["1"]

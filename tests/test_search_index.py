@@ -124,6 +124,25 @@ def test_walking_the_page_tokens_meets_every_match_once_in_the_order_of_one_page
     assert seen == whole
 
 
+def test_a_page_token_resumes_after_the_last_study_sent_even_when_studies_are_added_before_it():
+    """An offset would send the last study of page 1 again once a study sorting before it is added."""
+    store = open_store("memory")
+    for name in RECORDS:
+        import_study(store, load_record(name))
+    ix = index_for(store)
+    first = ix.search(parse_params({"pageSize": "2"}))
+    assert first.ncts == [CRIZOTINIB, PALLAS]
+    import_study(store, _variant("NCT00000102", ["Sarcoidosis"]))  # sorts first
+    rest = ix.search(parse_params({"pageSize": "2", "pageToken": first.next_token}))
+    assert rest.ncts == [FRENCH] and rest.next_token is None
+
+
+def test_a_token_of_another_sort_is_refused_by_name(listing):  # noqa: F811
+    first = listing.get("/api/v2/studies", params={"pageSize": 1, "sort": "StartDate,EnrollmentCount"}).json()
+    r = listing.get("/api/v2/studies", params={"pageSize": 1, "pageToken": first["nextPageToken"]})
+    assert r.status_code == 400 and "pageToken" in r.text
+
+
 def test_the_index_sorts_as_the_graph_search_does(registry):
     from acse_kg.ctgov.query import matching_ncts
 
