@@ -252,19 +252,20 @@ def read_row(store: GraphStore, nct: str, tree: OncotreeTerms, labels: Any, code
     """A study's row, read from its export, its graph's literals and its model."""
     import rdflib
 
-    from .ctgov.export import export_study
+    from .ctgov.export import _codes, export_from_graph
     from .loader import study_graph_name
     from .model import ModelError, StudyNotFound, read_study
     from .pages import ctgov_view as cv
 
-    record = export_study(store, nct, full_text=True, codes=codes)
-    texts = {col: "\n".join(_texts(record, *paths)) for col, paths in _AREA_PATHS.items()}
-    graph = store.graph(study_graph_name(nct))
-    texts["whole"] = "\n".join(sorted({str(o) for o in graph.objects() if isinstance(o, rdflib.Literal)}))
+    graph = store.graph(study_graph_name(nct))  # read once: the export and the whole text both come from it
     try:
         study = read_study(store, nct)
     except (ModelError, StudyNotFound):  # a record the model cannot read is still found by its fields
         study = None
+    record = export_from_graph(graph, codes if codes is not None else _codes(store), nct,
+                               full_text=study is not None, study=study)
+    texts = {col: "\n".join(_texts(record, *paths)) for col, paths in _AREA_PATHS.items()}
+    texts["whole"] = "\n".join(sorted({str(o) for o in graph.objects() if isinstance(o, rdflib.Literal)}))
     covered: set[str] = set()
     pathologies: list[str] = []
     if study is not None:

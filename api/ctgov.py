@@ -113,7 +113,7 @@ def _finder(request: Request, store: GraphStore, cancel: threading.Event | None 
     def find(q: StudyQuery) -> Page:
         if not can_answer(q):
             return search(select, q)
-        timeout = _budget(request)
+        timeout = _search_timeout(request)
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             return index_for(store).search(q, deadline=deadline, cancel=cancel)
@@ -141,6 +141,12 @@ async def _watching(request: Request, work: Callable[[threading.Event], Any]) ->
     finally:
         cancel.set()
         watcher.cancel()
+
+
+def _search_timeout(request: Request) -> float | None:
+    """Seconds a search in the index may run: the server's query time limit, as for any public query."""
+    settings = getattr(request.app.state, "settings", None)
+    return getattr(settings, "query_timeout", None)
 
 
 def _budget(request: Request) -> float | None:

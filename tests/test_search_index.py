@@ -229,6 +229,6 @@ def test_a_search_past_its_deadline_is_refused_and_the_index_still_answers(regis
 def test_the_api_answers_503_when_the_search_runs_past_the_time_limit(listing, monkeypatch):  # noqa: F811
     import api.ctgov
 
-    monkeypatch.setattr(api.ctgov, "_budget", lambda request: -1.0)
+    monkeypatch.setattr(api.ctgov, "_search_timeout", lambda request: -1.0)
     r = listing.get("/api/v2/studies", params={"query.cond": "lung"})
     assert r.status_code == 503 and "stopped" in r.text
