@@ -232,3 +232,12 @@ def test_the_api_answers_503_when_the_search_runs_past_the_time_limit(listing, m
     monkeypatch.setattr(api.ctgov, "_search_timeout", lambda request: -1.0)
     r = listing.get("/api/v2/studies", params={"query.cond": "lung"})
     assert r.status_code == 503 and "stopped" in r.text
+
+
+def test_the_search_page_search_is_stopped_past_its_deadline(registry):
+    from acse_kg.pages.search import Search
+    from acse_kg.pages.search import search as page_search
+
+    with pytest.raises(SearchCancelled):
+        page_search(registry, Search.from_params([("q", "crizotinib")]), deadline=time.monotonic() - 1)
+    assert [c.nct for c in page_search(registry, Search.from_params([("q", "crizotinib")])).cards] == [CRIZOTINIB]

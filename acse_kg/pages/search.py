@@ -187,7 +187,7 @@ class Results:
     page_size: int = PAGE_SIZE
 
 
-def _text_matches(store: GraphStore, area: str, text: str, oncotree: str | None = None) -> set[str]:
+def _text_matches(store: GraphStore, area: str, text: str, deadline: float | None = None) -> set[str]:
     """The studies an Essie text finds in a search area (``query.term``, ``query.cond``), by the index."""
     try:
         tree = parse(text)
@@ -198,17 +198,18 @@ def _text_matches(store: GraphStore, area: str, text: str, oncotree: str | None 
     except UnknownPiece as exc:
         raise SearchError(f"{'q' if area == 'query.term' else 'cond'}: AREA[{exc.args[0]}] names no field "
                           "of the study record") from None
-    return index_for(store).matching(q, oncotree=oncotree)
+    return index_for(store).matching(q, deadline=deadline)
 
 
-def _oncotree_matches(store: GraphStore, code: str) -> set[str]:
+def _oncotree_matches(store: GraphStore, code: str, deadline: float | None = None) -> set[str]:
     """The studies with a cohort of the OncoTree class ``code``, of a subtype of it, or of a broader
     type than it other than the root (see :meth:`acse_kg.search_index.OncotreeTerms.covering`)."""
-    return index_for(store).matching(StudyQuery(), oncotree=code)
+    return index_for(store).matching(StudyQuery(), oncotree=code, deadline=deadline)
 
 
-def search(store: GraphStore, s: Search, page_size: int | None = None) -> Results:
-    """The studies the search finds (one page of them) and the facets' counts.
+def search(store: GraphStore, s: Search, page_size: int | None = None, deadline: float | None = None) -> Results:
+    """The studies the search finds (one page of them) and the facets' counts; past ``deadline``
+    (time.monotonic) the index stops the search (:class:`acse_kg.search_index.SearchCancelled`).
 
     A facet's counts are over the studies the other filters find, so that its
     other values stay visible with how many studies choosing them would give.
@@ -217,16 +218,16 @@ def search(store: GraphStore, s: Search, page_size: int | None = None) -> Result
     found = {c.nct for c in cards}
     condition = ""
     if s.q:
-        found &= _text_matches(store, "query.term", s.q)
+        found &= _text_matches(store, "query.term", s.q, deadline)
     if s.cond:
         tree = oncotree(store)
         wanted = tree.resolve(s.cond)
         if wanted is not None:
             condition = f"{tree.names.get(wanted, '')} ({tree.taxonomy.code_of.get(wanted, '')})"
-            found &= _oncotree_matches(store, tree.taxonomy.code_of[wanted])
+            found &= _oncotree_matches(store, tree.taxonomy.code_of[wanted], deadline)
         else:
             condition = "text"
-            found &= _text_matches(store, "record.cond", s.cond)  # the records' own conditions
+            found &= _text_matches(store, "record.cond", s.cond, deadline)  # the records' own conditions
     base = [c for c in cards if c.nct in found]
 
     def keep(card: StudyCard, skip: str = "") -> bool:
