@@ -79,7 +79,7 @@ AREA_COLUMNS: dict[str, str] = {
 }
 COLUMNS = ("cond", "onco", "intr", "titles", "outc", "spons", "lead", "locn", "ids", "whole")
 #: Bump when what a row holds changes: an index of another layout is rebuilt.
-LAYOUT = "2"
+LAYOUT = "3"
 #: SQLite virtual-machine steps between two looks at the deadline (about a millisecond of work).
 PROGRESS_STEPS = 2000
 
@@ -91,7 +91,6 @@ CREATE VIRTUAL TABLE IF NOT EXISTS text USING fts5({", ".join(COLUMNS)},
                                                    tokenize='porter unicode61 remove_diacritics 2');
 CREATE TABLE IF NOT EXISTS piece(doc INTEGER NOT NULL, piece TEXT NOT NULL, value TEXT NOT NULL,
                                  lvalue TEXT NOT NULL, date TEXT, num REAL);
-CREATE INDEX IF NOT EXISTS piece_by_name ON piece(piece, lvalue, doc);
 CREATE INDEX IF NOT EXISTS piece_by_doc ON piece(doc, piece);
 CREATE TABLE IF NOT EXISTS facet(doc INTEGER NOT NULL, facet TEXT NOT NULL, value TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS facet_by_value ON facet(facet, value, doc);
