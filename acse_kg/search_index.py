@@ -63,7 +63,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .ctgov.essie import And, Area, Leaf, Missing, Node, Not, Or, Range, Term, positive_terms
+from .ctgov.essie import (
+    And,
+    Area,
+    Leaf,
+    Missing,
+    Node,
+    Not,
+    Or,
+    Range,
+    Term,
+    positive_terms,
+)
 from .ctgov.pieces import Piece, pieces
 from .derived import store_version
 from .errors import AcseError
@@ -730,5 +741,18 @@ def index_for(store: GraphStore, *, sync: bool = True) -> SearchIndex:
     return index
 
 
-__all__ = ["AREA_COLUMNS", "can_answer", "OncotreeTerms", "SearchCancelled", "SearchIndex", "SearchIndexError", "essie_sql",
-           "fingerprints", "fts_phrase", "index_for", "index_path", "piece_rows", "positive_terms", "read_row"]
+__all__ = [
+    "AREA_COLUMNS",
+    "OncotreeTerms",
+    "SearchCancelled",
+    "SearchIndex",
+    "SearchIndexError",
+    "can_answer",
+    "essie_sql",
+    "fingerprints",
+    "fts_phrase",
+    "index_for",
+    "index_path",
+    "piece_rows",
+    "read_row",
+]

@@ -30,15 +30,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from acse_kg.ctgov.export import _codes  # noqa: E402
-from acse_kg.ctgov.import_ import import_study  # noqa: E402
-from acse_kg.ctgov.query import matching_ncts, parse_params  # noqa: E402
-from acse_kg.loader import study_graph_name  # noqa: E402
-from acse_kg.pages import ctgov_view as cv  # noqa: E402
-from acse_kg.pages.graph import code_labels  # noqa: E402
-from acse_kg.paths import ROOT  # noqa: E402
-from acse_kg.search_index import OncotreeTerms, SearchIndex, StudyRow, read_row  # noqa: E402
-from acse_kg.store import ReplaceGraph, open_store  # noqa: E402
+from acse_kg.ctgov.export import _codes
+from acse_kg.ctgov.import_ import import_study
+from acse_kg.ctgov.query import matching_ncts, parse_params
+from acse_kg.loader import study_graph_name
+from acse_kg.pages import ctgov_view as cv
+from acse_kg.pages.graph import code_labels
+from acse_kg.paths import ROOT
+from acse_kg.search_index import OncotreeTerms, SearchIndex, StudyRow, read_row
+from acse_kg.store import ReplaceGraph, open_store
 
 RECORD = ROOT / "tests" / "data" / "shared" / "reference" / "ctgov" / "example_v2_NCT06171568_APHP_french.json"
 CONDITIONS = ["Lung Cancer", "Breast Cancer", "Colorectal Cancer", "Melanoma", "Prostate Cancer",
@@ -63,7 +63,7 @@ def _clone(row: StudyRow, old: str, new: str) -> StudyRow:
                     [(p, v.replace(old, new), d, n) for p, v, d, n in row.pieces], row.oncotree, card)
 
 
-def _sparql_child(store: object, out: "mp.Queue[object]") -> None:
+def _sparql_child(store: object, out: mp.Queue[object]) -> None:
     t0 = time.perf_counter()
     found = matching_ncts(store, parse_params(QUERY))  # type: ignore[arg-type]
     out.put((time.perf_counter() - t0, len(found)))
@@ -72,7 +72,7 @@ def _sparql_child(store: object, out: "mp.Queue[object]") -> None:
 def _sparql_run(store: object, cap: float) -> tuple[float | None, int | None]:
     """One SPARQL search in a forked child (it shares the memory store), stopped after ``cap`` seconds."""
     ctx = mp.get_context("fork")
-    out: "mp.Queue[object]" = ctx.Queue()
+    out: mp.Queue[object] = ctx.Queue()
     child = ctx.Process(target=_sparql_child, args=(store, out))
     child.start()
     child.join(cap)

@@ -12,6 +12,8 @@ import threading
 import time
 
 import pytest
+from ctgov_api_fixtures import listing, search  # noqa: F401
+from ctgov_fixtures import RECORDS, load_record
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -21,8 +23,6 @@ from acse_kg.ctgov.query import parse_params
 from acse_kg.loader import study_graph_name
 from acse_kg.search_index import SearchCancelled, SearchIndex, fts_phrase, index_for
 from acse_kg.store import open_store
-from ctgov_api_fixtures import listing, search  # noqa: F401
-from ctgov_fixtures import RECORDS, load_record
 
 CRIZOTINIB, PALLAS, FRENCH = "NCT02034981", "NCT02513394", "NCT06171568"
 ALL = [CRIZOTINIB, PALLAS, FRENCH]
