@@ -241,3 +241,20 @@ def test_the_search_page_search_is_stopped_past_its_deadline(registry):
     with pytest.raises(SearchCancelled):
         page_search(registry, Search.from_params([("q", "crizotinib")]), deadline=time.monotonic() - 1)
     assert [c.nct for c in page_search(registry, Search.from_params([("q", "crizotinib")])).cards] == [CRIZOTINIB]
+
+
+def test_the_route_stops_the_engine_when_its_client_goes_away(registry):
+    """/api/v2/studies runs its search with an event that a watcher sets once the client disconnects."""
+    import asyncio
+
+    import api.ctgov
+
+    class GoneClient:
+        async def is_disconnected(self) -> bool:
+            return True
+
+    started = time.monotonic()
+    with pytest.raises(SearchCancelled, match="abandoned"):
+        asyncio.run(api.ctgov._watching(  # a 5 s limit, so that a watcher that never fires fails, not hangs
+            GoneClient(), lambda cancel: index_for(registry)._run(_ENDLESS, [], time.monotonic() + 5, cancel)))
+    assert time.monotonic() - started < 2.0
