@@ -185,7 +185,7 @@ def save_study(store: GraphStore, nct: str, data: bytes | str, rdf_format: str =
     transaction archives the live graph as its version, replaces it and logs
     the new version, claimed by its IRI (see the module docstring); a writer
     that loses the race reads the state again and writes the next version.
-    ``digest`` (of the source record, :func:`acse_kg.ctgov.bulk.record_digest`) is logged with the
+    ``digest`` (of the source record, :func:`acse_kg.ctgov.import_.record_digest`) is logged with the
     version, so that importing the same record again is known to change nothing without mapping it.
     """
     graph = study_graph_name(nct)

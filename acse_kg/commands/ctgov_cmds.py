@@ -96,7 +96,7 @@ def _import_ctml(file: Path, doc: Any, nct: str | None, store: str | None, repla
                                       if result.previous_version else ""))
 
 
-def _import_bulk(source: Path, store: str | None, jobs: int | None, replace_curated: bool) -> None:
+def _import_bulk(source: Path, store: str | None, jobs: int | None, batch: int, replace_curated: bool) -> None:
     """``import --bulk``: each refused record on stderr with its place and JSON path; exit 1 if any was."""
     from ..ctgov.bulk import BulkInputError, ProgressLine, bulk_import, count_items
 
@@ -108,7 +108,7 @@ def _import_bulk(source: Path, store: str | None, jobs: int | None, replace_cura
     progress = ProgressLine(count_items(source))
     with _opened(store) as st:
         try:
-            report = bulk_import(st, [source], jobs=jobs, replace_curated=replace_curated,
+            report = bulk_import(st, [source], jobs=jobs, batch=batch, replace_curated=replace_curated,
                                  agent="acse-kg import --bulk (CLI)", on_failure=refused, progress=progress)
         except BulkInputError as exc:
             fail(str(exc))
@@ -134,6 +134,7 @@ def register(app: typer.Typer) -> None:
         nct: Annotated[Optional[str], typer.Option("--nct", help="CTML only: the study's NCT number, when the file's nct_id is not one.")] = None,
         bulk: Annotated[bool, typer.Option("--bulk", help="FILE is many API v2 records: a directory of .json files, a .jsonl file or a .zip of them; mapped in parallel, written in batches, resumable (records already imported unchanged are skipped).")] = False,
         jobs: Annotated[Optional[int], typer.Option("--jobs", min=0, help="--bulk: worker processes that map records (default: one per CPU; 0 maps in this process).")] = None,
+        batch: Annotated[int, typer.Option("--batch", min=1, help="--bulk: new studies per write transaction (a killed import keeps whole batches).")] = 100,
         store: StoreOption = None,
     ) -> None:
         """Import an API v2 study record or a CTML trial into the graph (validated first; all or nothing; the old version is kept)."""
@@ -143,7 +144,7 @@ def register(app: typer.Typer) -> None:
         if bulk:
             if nct is not None:
                 fail("--nct is for one CTML trial, not for --bulk")
-            _import_bulk(file, store, jobs, replace_curated)
+            _import_bulk(file, store, jobs, batch, replace_curated)
             return
 
         if file.suffix.lower() in (".yml", ".yaml"):  # YAML is CTML's (API v2 records are JSON)

@@ -31,7 +31,6 @@ issue measured 1,000 studies in 20 minutes). Here:
 from __future__ import annotations
 
 import concurrent.futures as cf
-import hashlib
 import io
 import json
 import multiprocessing
@@ -51,6 +50,10 @@ from rdflib import URIRef
 from ..loader import STUDY_GRAPH_PREFIX, study_graph_name
 from ..store import AddQuads, GraphStore, StoreError
 from ..versions import LOG_GRAPH, current_versions, log_entry, save_study
+from .import_ import record_digest
+
+__all__ = ["BulkInputError", "BulkReport", "Item", "ProgressLine", "bulk_import", "count_items", "read_items",
+           "record_digest"]
 
 #: Studies per write transaction: big enough that the per-transaction cost vanishes, small enough
 #: that a batch (about 0.5 MB of N-Quads a hundred studies) costs little memory or lost work.
@@ -103,12 +106,6 @@ class BulkReport:
 
     def rate(self) -> float:
         return self.read / self.seconds if self.seconds else 0.0
-
-
-def record_digest(record: Any) -> str:
-    """The digest of a record's content (key order and whitespace do not matter)."""
-    canon = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(canon.encode("utf-8")).hexdigest()
 
 
 # -- reading the input, one record at a time ----------------------------------------------------
