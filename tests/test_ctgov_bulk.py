@@ -24,10 +24,10 @@ from hypothesis import strategies as st
 from rdflib import URIRef
 
 from acse_kg.ctgov.bulk import bulk_import, read_items, record_digest
-from acse_kg.ctgov.generate import generate_record, nct_id, write_jsonl
+from acse_kg.ctgov.generate import FIRST_NCT, generate_record, nct_id, write_jsonl
 from acse_kg.ctgov.import_ import check_record, enum_index, study_to_graph
 from acse_kg.history import list_versions
-from acse_kg.loader import STUDY_GRAPH_PREFIX, study_graph_name
+from acse_kg.loader import study_graph_name
 from acse_kg.store import OxigraphStore, open_store
 from acse_kg.versions import LOG_GRAPH, current_versions, version_iri
 
@@ -69,9 +69,10 @@ def env() -> dict[str, str]:
 
 
 def study_counts(store) -> dict[str, int]:
-    """Triples per study graph."""
+    """Triples per graph of a generated study (the bundle's own study left out)."""
+    generated = study_graph_name(nct_id(0))[:-len(str(FIRST_NCT))]  # ...study/NCT (then the number)
     rows = store.select(f"SELECT ?g (COUNT(*) AS ?n) WHERE {{ GRAPH ?g {{ ?s ?p ?o }} "
-                        f"FILTER(STRSTARTS(STR(?g), \"{STUDY_GRAPH_PREFIX}\")) }} GROUP BY ?g").rows
+                        f"FILTER(STRSTARTS(STR(?g), \"{generated}9\")) }} GROUP BY ?g").rows
     return {str(r["g"]): int(r["n"].toPython()) for r in rows}  # type: ignore[union-attr]
 
 
