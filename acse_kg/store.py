@@ -159,18 +159,26 @@ class AddQuads:
 GraphOp = Union[ReplaceGraph, AddToGraph, RemoveFromGraph, DropGraph, CopyGraph, AddQuads]
 
 
-def parse_quads(data: bytes) -> dict[str, list[ox.Triple]]:
-    """N-Quads ``data`` as triples by graph name; a quad in the default graph or a bad document is a
-    :class:`StoreError` (the registry keeps every triple in a named graph)."""
-    out: dict[str, list[ox.Triple]] = {}
+def iter_quads(data: bytes) -> Iterator[ox.Quad]:
+    """The quads of N-Quads ``data`` (blank nodes renamed: each write's are its own), each checked to
+    be in a named graph (the registry keeps every triple in one); a bad document or a quad in the
+    default graph is a :class:`StoreError`, raised while iterating."""
     try:
-        for q in ox.parse(data, format=ox.RdfFormat.N_QUADS):
+        for q in ox.parse(data, format=ox.RdfFormat.N_QUADS, rename_blank_nodes=True):
             if not isinstance(q.graph_name, ox.NamedNode):
-                raise StoreError(f"a quad outside any named graph: {q}")
-            out.setdefault(q.graph_name.value, []).append(ox.Triple(q.subject, q.predicate, q.object))
+                raise StoreError(f"a quad outside any named graph in the N-Quads: {q}")
+            yield q
     except (SyntaxError, ValueError) as exc:
         raise StoreError(f"cannot parse N-Quads: {one_line(str(exc))}") from exc
+
+
+def parse_quads(data: bytes) -> dict[str, list[ox.Triple]]:
+    """N-Quads ``data`` as triples by graph name (see :func:`iter_quads`)."""
+    out: dict[str, list[ox.Triple]] = {}
+    for q in iter_quads(data):
+        out.setdefault(cast(ox.NamedNode, q.graph_name).value, []).append(ox.Triple(q.subject, q.predicate, q.object))
     return out
+
 
 #: The property a :class:`Claim` writes its token with.
 CLAIM_TOKEN = "http://purl.org/dc/terms/identifier"
@@ -687,17 +695,17 @@ class OxigraphStore:
                 check_claim(self, claim)
 
     def _load_quads(self, data: bytes) -> None:
-        """The bulk path: Oxigraph's ``load``, which parses in Rust and applies the whole document in
-        one transaction. Not ``bulk_load``: that one is not atomic, and a bulk import killed half-way
-        must leave whole batches only, so that a re-run can trust what it finds (see ctgov.bulk)."""
+        """The bulk path: Oxigraph parses in Rust and ``extend`` applies every quad in one
+        transaction (a bad quad anywhere aborts it). Not ``bulk_load``: that one is not atomic, and a
+        bulk import killed half-way must leave whole batches only, so that a re-run can trust what
+        it finds (see :mod:`acse_kg.ctgov.bulk`)."""
         with self._lock:
             try:
-                self._store.load(data, format=ox.RdfFormat.N_QUADS)
-            except (SyntaxError, ValueError) as exc:
-                raise StoreError(f"cannot load N-Quads: {one_line(str(exc))}") from exc
+                self._store.extend(iter_quads(data))
             except OSError as exc:
-                raise StoreError(f"the store at {self.path} refused the load: {exc}") from exc
-            self._written()
+                raise StoreError(f"the store at {self.path} refused the write: {exc}") from exc
+            finally:
+                self._written()
 
     def replace_graph(self, graph: str, data: bytes | str, rdf_format: str = "turtle") -> None:
         self.write([ReplaceGraph(graph, data, rdf_format)])
