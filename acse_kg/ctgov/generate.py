@@ -229,7 +229,7 @@ def generate_record(i: int, seed: int = 0) -> dict[str, Any]:
 
     contacts = ps.setdefault("contactsLocationsModule", {})
     contacts["overallOfficials"] = [dict(o) for o in rng.sample(m.officials, min(len(m.officials), rng.choice((1, 1, 2))))]
-    n_sites = min(len(m.sites), max(1, int(rng.lognormvariate(2.2, 0.8))))
+    n_sites = min(len(m.sites), max(1, int(rng.lognormvariate(2.7, 0.8))))
     site_status = "RECRUITING" if overall == "RECRUITING" else None
     contacts["locations"] = [{**s, **({"status": site_status} if site_status else {})}
                              for s in rng.sample(m.sites, n_sites)]
