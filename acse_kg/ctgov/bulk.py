@@ -23,6 +23,13 @@ issue measured 1,000 studies in 20 minutes). Here:
 - **History kept.** A record for a study the registry holds already goes
   through :func:`acse_kg.versions.save_study` (the old version archived, the
   new one logged, under its claim): only new studies take the batch path.
+- **Concurrent writers.** A new study's first version is written in a batch
+  without the per-version claim :func:`save_study` takes (a claim guards one
+  subject per write). On the embedded store that is safe: the importing
+  process owns the store directory, so no one else writes it meanwhile. On a
+  remote engine another client creating the same study at the same moment
+  could interleave with the batch; run a bulk import of studies nobody else is
+  importing at that time (changed studies are always claimed).
 - **A bad record does not stop the rest.** It is reported with its file (and
   line, or archive member) and the JSON path of each problem; the import goes
   on and the command exits 1 at the end.
@@ -41,7 +48,7 @@ import zipfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -317,7 +324,7 @@ def bulk_import(store: GraphStore, sources: list[Path], *, jobs: int | None = No
     live = {g[len(STUDY_GRAPH_PREFIX):] for g in store.live_graphs() if g.startswith(STUDY_GRAPH_PREFIX)}
     known = {nct: d for nct, (_, d) in versions.items() if d and nct in live}
     jobs = max(1, (os.cpu_count() or 1)) if jobs is None else jobs
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     note = "bulk import"
     pending: list[bytes] = []
     pending_ncts: set[str] = set()
