@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import __version__
-from .commands import ctgov_cmds, draft_cmds, graph_cmds, match_cmds, owl_cmds, render_cmds, serve_cmds
+from .commands import ctgov_cmds, draft_cmds, graph_cmds, index_cmds, match_cmds, owl_cmds, render_cmds, serve_cmds
 
 app = typer.Typer(
     name="acse-kg",
@@ -35,7 +35,7 @@ def main(
     """A knowledge-graph registry for precision-oncology basket trials."""
 
 
-for module in (graph_cmds, match_cmds, render_cmds, serve_cmds, ctgov_cmds, draft_cmds, owl_cmds):
+for module in (graph_cmds, match_cmds, render_cmds, serve_cmds, ctgov_cmds, draft_cmds, index_cmds, owl_cmds):
     module.register(app)
 
 

@@ -126,8 +126,35 @@ class Saved:
         return self.version is None
 
 
+def current_versions(store: GraphStore) -> dict[str, tuple[int, str | None]]:
+    """Every logged study's current version number and the digest of the record it was imported from
+    (None for a version made by an edit or an import before digests were logged), from ONE query of
+    the log: what a bulk import reads once to skip the records it holds already."""
+    rows = store.select(
+        """SELECT ?study ?n ?digest WHERE { GRAPH ?log {
+              ?v prov:specializationOf ?study ; acse:versionNumber ?n .
+              OPTIONAL { ?v acse:recordDigest ?digest } } }""",
+        {"log": URIRef(LOG_GRAPH)},
+    ).rows
+    out: dict[str, tuple[int, str | None]] = {}
+    prefix = study_iri("")
+    for r in rows:
+        nct = str(r["study"])[len(prefix):]
+        n = int(r["n"].toPython())  # type: ignore[union-attr]
+        if n >= out.get(nct, (-1, None))[0]:
+            out[nct] = (n, str(r["digest"]) if r.get("digest") is not None else None)
+    return out
+
+
+def log_entry(nct: str, new: int, archived: str | None, agent: str, note: str | None,
+              when: datetime, digest: str | None = None) -> bytes:
+    """The log's triples for version ``new`` (see :func:`_log_entry`), for a bulk write that adds a
+    study's first version together with others in one transaction."""
+    return _log_entry(nct, new, archived, agent, note, when, digest)
+
+
 def _log_entry(nct: str, new: int, archived: str | None, agent: str, note: str | None,
-               when: datetime) -> bytes:
+               when: datetime, digest: str | None = None) -> bytes:
     """The log's triples for version ``new``, as N-Triples (written by rdflib: no SPARQL text)."""
     g = rdflib.Graph()
     v, who = URIRef(version_iri(nct, new)), URIRef(agent_iri(agent))
@@ -140,6 +167,8 @@ def _log_entry(nct: str, new: int, archived: str | None, agent: str, note: str |
         g.add((v, RDFS.comment, Literal(note)))
     if archived:
         g.add((v, PROV.wasRevisionOf, URIRef(archived)))
+    if digest:  # the source record's digest: a re-import of the same record is known without mapping it
+        g.add((v, ACSE.recordDigest, Literal(digest)))
     g.add((who, RDF.type, PROV.Agent))
     g.add((who, RDFS.label, Literal(agent)))
     return g.serialize(format="nt", encoding="utf-8")
@@ -147,7 +176,7 @@ def _log_entry(nct: str, new: int, archived: str | None, agent: str, note: str |
 
 def save_study(store: GraphStore, nct: str, data: bytes | str, rdf_format: str = "ntriples", *,
                agent: str, note: str | None = None, when: datetime | None = None,
-               if_changed: bool = True) -> Saved:
+               if_changed: bool = True, digest: str | None = None) -> Saved:
     """Make ``data`` the live version of study ``nct``, keeping the version before it; all or nothing.
 
     The data is parsed before anything is read or written (a bad document
@@ -156,6 +185,8 @@ def save_study(store: GraphStore, nct: str, data: bytes | str, rdf_format: str =
     transaction archives the live graph as its version, replaces it and logs
     the new version, claimed by its IRI (see the module docstring); a writer
     that loses the race reads the state again and writes the next version.
+    ``digest`` (of the source record, :func:`acse_kg.ctgov.import_.record_digest`) is logged with the
+    version, so that importing the same record again is known to change nothing without mapping it.
     """
     graph = study_graph_name(nct)
     new_content = as_stored(data, rdf_format, graph) if if_changed else None
@@ -175,7 +206,7 @@ def save_study(store: GraphStore, nct: str, data: bytes | str, rdf_format: str =
         ops += [
             ReplaceGraph(graph, data, rdf_format),
             AddToGraph(LOG_GRAPH, _log_entry(nct, new, archived, agent, note,
-                                             when or datetime.now(timezone.utc)), "ntriples"),
+                                             when or datetime.now(timezone.utc), digest), "ntriples"),
         ]
         try:
             store.write(ops, claim=Claim(LOG_GRAPH, version_iri(nct, new), scope=study_iri(nct)))

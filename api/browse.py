@@ -11,6 +11,7 @@ query in its URL.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -25,6 +26,7 @@ from acse_kg.pages import Links
 from acse_kg.pages.browse import answer_of, match_page, search_page
 from acse_kg.pages.profile_form import FormError, profile_form, profile_from_form
 from acse_kg.pages.search import FACETS, Search, SearchError, oncotree, search
+from acse_kg.search_index import SearchCancelled
 from acse_kg.store import GraphStore
 
 from .deps import get_store
@@ -172,9 +174,13 @@ async def search_studies(request: Request, store: GraphStore = Depends(get_store
     its cohorts' pathologies), facets ``gene``, ``type``, ``status``, ``phase``, ``age``, ``sex``, ``country``
     (repeatable: any of the values), ``page``."""
     links = _links(request)
+    timeout = getattr(getattr(request.app.state, "settings", None), "query_timeout", None)
     try:
         s = Search.from_params(list(request.query_params.multi_items()))
-        results = await run_in_threadpool(search, store, s)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        results = await run_in_threadpool(search, store, s, None, deadline)
     except SearchError as exc:
         return HTMLResponse(await run_in_threadpool(search_page, store, links, None, str(exc)), 400)
+    except SearchCancelled as exc:
+        return HTMLResponse(await run_in_threadpool(search_page, store, links, None, str(exc)), 503)
     return HTMLResponse(await run_in_threadpool(search_page, store, links, results))

@@ -44,7 +44,8 @@ def _nct(value: str) -> str | JSONResponse:
     return nct if nct is not None else _error(400, f"not an NCT number: {value!r} (expected {NCT_HINT})")
 
 
-@router.get("/study/{nct}/criteria.json", summary="A study's computable criteria (criteria JSON: drafted and curated)")
+@router.get("/study/{nct}/criteria.json", tags=["drafting"],
+            summary="A study's computable criteria (criteria JSON: drafted and curated)")
 async def criteria_json(nct: str, store: GraphStore = Depends(get_store)) -> Any:
     """One object per atomic requirement, with its source words, the rule that drafted it and its review state."""
     got = _nct(nct)
@@ -68,8 +69,13 @@ def _refused(request: Request) -> JSONResponse | None:
     return None
 
 
-@router.post("/study/{nct}/criteria/{item_id}/{decision}",
-             summary="Accept, reject or edit a drafted criterion (admin token); a new version in the history")
+@router.post("/study/{nct}/criteria/{item_id}/{decision}", tags=["drafting"],
+             summary="Accept, reject or edit a drafted criterion (admin token); a new version in the history",
+             openapi_extra={"requestBody": {"required": False, "content": {"application/json": {
+                 "schema": {"type": "object", "properties": {
+                     "reviewer": {"type": "string", "description": "who decides (kept in the history)"},
+                     "expression": {"type": "string", "description": "with decision=edit: the rule as written"}}},
+                 "example": {"reviewer": "a curator", "expression": "anc >= 1.5 10*9/L"}}}}})
 async def review_item(nct: str, item_id: str, decision: str, request: Request,
                       store: GraphStore = Depends(get_store)) -> Any:
     """The reviewed item (criteria JSON); the body of an edit holds the new ``expression``."""

@@ -18,13 +18,17 @@ the Accept header; their errors are JSON (``{"error": ...}``) with no stack.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import os
 import re
-from typing import Any, Optional
+import threading
+import time
+from typing import Any, Callable, Optional
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 from acse_kg.ctgov import registry_info
@@ -33,8 +37,9 @@ from acse_kg.ctgov.export import StudyNotFound, export_study
 from acse_kg.ctgov.fhir_study import operation_outcome, research_study_json, search_bundle
 from acse_kg.ctgov.import_ import ImportRefused, import_study
 from acse_kg.ctgov.fields import project
-from acse_kg.ctgov.query import (QueryError, Select, check_format, export_page, list_studies, parse_fields_param,
-                                 parse_params, search, store_select)
+from acse_kg.ctgov.query import (Finder, Page, QueryError, Select, StudyQuery, check_format, export_page,
+                                 list_studies, parse_fields_param, parse_params, search, store_select)
+from acse_kg.search_index import SearchCancelled, can_answer, index_for
 from acse_kg.history import HistoryError, diff_versions, list_versions
 from acse_kg.namespaces import NCT_HINT, is_nct, normalise_nct
 from acse_kg.record_check import CheckError, ReasonerFailed, check_study
@@ -97,6 +102,51 @@ def _pool_select(request: Request, store: GraphStore) -> Select:
         return [{k: v["value"] for k, v in b.items()} for b in bindings]
 
     return run
+
+
+def _finder(request: Request, store: GraphStore, cancel: threading.Event | None = None) -> Finder:
+    """How a list search finds its page: the search index when it can answer the parameters (within the
+    server's query time limit, stopped in the engine past it or once ``cancel`` is set), else the graph's
+    SPARQL through the query pool (a geo filter)."""
+    select = _pool_select(request, store)
+
+    def find(q: StudyQuery) -> Page:
+        if not can_answer(q):
+            return search(select, q)
+        timeout = _search_timeout(request)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            return index_for(store).search(q, deadline=deadline, cancel=cancel)
+        except SearchCancelled as exc:
+            raise SearchBudgetExceeded(str(exc)) from None
+
+    return find
+
+
+async def _watching(request: Request, work: Callable[[threading.Event], Any]) -> Any:
+    """Run ``work`` in a thread; if the client goes away meanwhile, set the event it was given (the
+    search index stops its query in the engine as soon as it sees it)."""
+    cancel = threading.Event()
+
+    async def watch() -> None:
+        while not cancel.is_set():
+            if await request.is_disconnected():
+                cancel.set()
+                return
+            await asyncio.sleep(0.05)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        return await run_in_threadpool(work, cancel)
+    finally:
+        cancel.set()
+        watcher.cancel()
+
+
+def _search_timeout(request: Request) -> float | None:
+    """Seconds a search in the index may run: the server's query time limit, as for any public query."""
+    settings = getattr(request.app.state, "settings", None)
+    return getattr(settings, "query_timeout", None)
 
 
 def _budget(request: Request) -> float | None:
@@ -221,7 +271,7 @@ def search_research_studies(request: Request, store: GraphStore = Depends(get_st
                         status_code=400, media_type=FHIR_JSON)
     try:
         q = parse_params(params)
-        page = search(_pool_select(request, store), q)
+        page = _finder(request, store)(q)
     except QueryError as exc:
         return Response(operation_outcome("invalid", str(exc)), status_code=400, media_type=FHIR_JSON)
     except SearchBudgetExceeded as exc:
@@ -258,7 +308,7 @@ def get_research_study(nct_id: str, request: Request, store: GraphStore = Depend
 
 @router.get("/api/v2/studies", tags=["ClinicalTrials.gov API v2"],
             summary="Search the studies with ClinicalTrials.gov's query syntax")
-def get_studies(
+async def get_studies(
     request: Request,
     store: GraphStore = Depends(get_store),
     cond: Optional[str] = _documented("query.cond", "Conditions, keywords, condition MeSH terms. Every query.* takes Essie basics: terms ANDed, \"phrases\", OR, AND, NOT, parentheses, AREA[piece], RANGE[from, to], MISSING; case-insensitive substrings."),
@@ -291,14 +341,21 @@ def get_studies(
     fmt: Optional[str] = _documented("format", "json (default) or csv (ClinicalTrials.gov's CSV columns)."),
     markup: Optional[str] = _documented("markupFormat", "markdown (the only markup format here)."),
 ) -> Any:
-    """The list query with ClinicalTrials.gov's parameters, answered as PagedStudies or CSV (see acse_kg.ctgov.query)."""
+    """The list query with ClinicalTrials.gov's parameters, answered as PagedStudies or CSV (see acse_kg.ctgov.query).
+
+    The search index answers it (acse_kg.search_index) unless a geo filter needs the graph; a search whose
+    client goes away is stopped in the engine."""
+    return await _watching(request, lambda cancel: _list_studies(request, store, cancel))
+
+
+def _list_studies(request: Request, store: GraphStore, cancel: threading.Event) -> Any:
     params = dict(request.query_params)
-    select = _pool_select(request, store)
+    find = _finder(request, store, cancel)
     try:
         if params.get("format") != "csv":
-            return list_studies(store, params, select, _budget(request))
+            return list_studies(store, params, budget=_budget(request), find=find)
         q = parse_params(params)
-        page = search(select, q)
+        page = find(q)
     except QueryError as exc:
         return _ctgov_error(400, str(exc))
     except SearchBudgetExceeded as exc:

@@ -21,6 +21,7 @@ from oxigraph_server_fixtures import OxigraphServer, start_oxigraph
 from acse_kg.loader import bundle_graph_names, load_bundle, study_graph_name
 from acse_kg.store import (
     HISTORY_PREFIX,
+    AddQuads,
     AddToGraph,
     Claim,
     CopyGraph,
@@ -88,6 +89,32 @@ def test_a_malformed_graph_name_is_refused_before_anything_is_written(engine: Gr
 def test_blank_nodes_stay_apart_between_operations(engine: GraphStore) -> None:
     engine.write([AddToGraph(G1, "_:b <urn:x:p> 1 .", "turtle"), AddToGraph(G1, "_:b <urn:x:p> 2 .", "turtle")])
     assert len({s for s, _, _ in engine.graph(G1)}) == 2
+
+
+def test_quads_of_many_graphs_are_added_in_one_write(engine: GraphStore) -> None:
+    engine.write([AddQuads(b"<urn:x:a> <urn:x:p> \"1\" <urn:x:g1> .\n<urn:x:b> <urn:x:p> \"t\"@en <urn:x:g2> .\n")])
+    assert triples(engine, G1) == {("urn:x:a", "urn:x:p", "1")} and triples(engine, G2) == {("urn:x:b", "urn:x:p", "t")}
+
+
+@pytest.mark.parametrize("bad", [b"<urn:x:a> <urn:x:p> <urn:x:g2> .\n",  # a quad in the default graph
+                                 b"<urn:x:a> <urn:x:p> . <urn:x:g2>\n"])
+def test_bad_quads_refuse_the_whole_write(engine: GraphStore, bad: bytes) -> None:
+    with pytest.raises(StoreError, match="N-Quads"):
+        engine.write([AddQuads(b"<urn:x:a> <urn:x:p> \"1\" <urn:x:g1> .\n" + bad)])
+    assert engine.named_graphs() == []
+
+
+def test_blank_nodes_of_two_quad_writes_stay_apart(engine: GraphStore) -> None:
+    engine.write([AddQuads(b"_:b <urn:x:p> \"1\" <urn:x:g1> .\n")])
+    engine.write([AddQuads(b"_:b <urn:x:p> \"2\" <urn:x:g1> .\n")])
+    assert len({s for s, _, _ in engine.graph(G1)}) == 2
+
+
+def test_quads_under_a_taken_claim_write_nothing(engine: GraphStore) -> None:
+    engine.write([AddToGraph(G1, "<urn:x:a> <urn:x:p> 1 .", "turtle")], claim=Claim(LOG, "urn:x:v1"))
+    with pytest.raises(WriteConflict):
+        engine.write([AddQuads(b"<urn:x:b> <urn:x:p> \"2\" <urn:x:g2> .\n")], claim=Claim(LOG, "urn:x:v1"))
+    assert triples(engine, G2) == set()
 
 
 # ------------------------------------------------------------------ claims

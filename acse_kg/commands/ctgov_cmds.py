@@ -96,6 +96,34 @@ def _import_ctml(file: Path, doc: Any, nct: str | None, store: str | None, repla
                                       if result.previous_version else ""))
 
 
+def _import_bulk(source: Path, store: str | None, jobs: int | None, batch: int, replace_curated: bool) -> None:
+    """``import --bulk``: each refused record on stderr with its place and JSON path; exit 1 if any was."""
+    from ..ctgov.bulk import BulkInputError, ProgressLine, bulk_import, count_items
+
+    def refused(where: str, path: str, message: str) -> None:
+        typer.echo(f"acse-kg: error: {where}: {path}: {message}", err=True)
+
+    if not source.exists():
+        fail(f"no such file or directory: {source}")
+    progress = ProgressLine(count_items(source))
+    with _opened(store) as st:
+        try:
+            report = bulk_import(st, [source], jobs=jobs, batch=batch, replace_curated=replace_curated,
+                                 agent="acse-kg import --bulk (CLI)", on_failure=refused, progress=progress)
+        except BulkInputError as exc:
+            fail(str(exc))
+        except StoreError as exc:
+            fail(f"store error (batches written before it are kept; run the same command again to resume): {exc}")
+        finally:
+            progress.close()
+    refused_records = len({w for w, _, _ in report.failed})
+    typer.echo(f"bulk import of {source}: {report.read} records in {report.seconds:.1f} s "
+               f"({report.rate():.1f} studies/s): {report.new} new, {report.changed} changed (previous versions kept), "
+               f"{report.unchanged} unchanged, {refused_records} refused")
+    if refused_records:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     """Add import, history and check to the app."""
 
@@ -105,6 +133,9 @@ def register(app: typer.Typer) -> None:
         replace_curated: Annotated[bool, typer.Option("--replace-curated", help="Replace a study curated beyond API v2 (cohorts, structured criteria), or, for CTML, one held from another source; the old version stays in the history.")] = False,
         nct: Annotated[Optional[str], typer.Option("--nct", help="CTML only: the study's NCT number, when the file's nct_id is not one.")] = None,
         no_draft: Annotated[bool, typer.Option("--no-draft", help="API v2 only: store the record without drafting its eligibility criteria.")] = False,
+        bulk: Annotated[bool, typer.Option("--bulk", help="FILE is many API v2 records: a directory of .json files, a .jsonl file or a .zip of them; mapped in parallel, written in batches, resumable (records already imported unchanged are skipped).")] = False,
+        jobs: Annotated[Optional[int], typer.Option("--jobs", min=0, help="--bulk: worker processes that map records (default: one per CPU; 0 maps in this process).")] = None,
+        batch: Annotated[int, typer.Option("--batch", min=1, help="--bulk: new studies per write transaction (a killed import keeps whole batches).")] = 100,
         store: StoreOption = None,
     ) -> None:
         """Import an API v2 study record or a CTML trial into the graph (validated first; all or nothing; the old version is kept).
@@ -114,6 +145,12 @@ def register(app: typer.Typer) -> None:
         """
         from ..ctgov.import_ import ImportRefused, import_study
         from ..ctml.importer import NotCtml, is_ctml, read_document
+
+        if bulk:
+            if nct is not None:
+                fail("--nct is for one CTML trial, not for --bulk")
+            _import_bulk(file, store, jobs, batch, replace_curated)
+            return
 
         if file.suffix.lower() in (".yml", ".yaml"):  # YAML is CTML's (API v2 records are JSON)
             try:

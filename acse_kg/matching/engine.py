@@ -365,7 +365,7 @@ class StudyMatcher:
     def match_facts(self, p: ProfileModel, facts: Facts, alts: list[tuple[str, str]]) -> dict[str, Any]:
         """The v1 result of this study for a profile whose facts are built."""
         found, notes = self.finder.find(facts, p.age_years, alts)
-        shared: dict[tuple[str, ...], tuple[list[dict[str, Any]], int, list[str]]] = {}
+        shared: dict[tuple[str, ...], tuple[list[dict[str, Any]], int, list[str], list[str], list[str], list[str]]] = {}
         decided: dict[int, tuple[str, list[str]]] = {}
         cohorts_out = []
         for basket in found:
@@ -378,8 +378,13 @@ class StudyMatcher:
                 confirm = [text for cond, text, parts in plan.to_confirm
                            if (cond is None or cond(facts) is not False)
                            and not any(items[n]["status"] == "not_met" for n in parts)]
-                done = shared[plan.key] = (items, worst, confirm)
-            items, worst, confirm = done
+                # What the shared criteria say of the cohort, once: unknown ones and unmet ones, and
+                # the fields that would settle the unknown ones.
+                unknown = [x["id"] for x in items if x["status"] == "unknown"]
+                unmet = [x["id"] for x in items if x["status"] == "not_met"]
+                lacking = list(dict.fromkeys(f for x in items if x["missing"] for f in x["missing"]))
+                done = shared[plan.key] = (items, worst, confirm, unknown, unmet, lacking)
+            items, worst, confirm, unknown, unmet, lacking = done
             cohort = basket.model
             head = [plan.open_item]
             if plan.rule_item is not None and basket.rule is not None:
@@ -393,10 +398,13 @@ class StudyMatcher:
                 notes.append(f"cohort {cohort.number} ({cohort.label}) is not open to accrual: "
                              f"{plan.open_item['observed']}")
             criteria = [*head, *items]
-            deciding = "not_met" if worst == 2 else "unknown" if worst == 1 else None
-            missing: dict[str, None] = {}
-            for item in criteria:
-                missing.update(dict.fromkeys(item["missing"]))
+            if worst == 2:
+                reasons = [x["id"] for x in head if x["status"] == "not_met"] + unmet
+            elif worst == 1:
+                reasons = [x["id"] for x in head if x["status"] == "unknown"] + unknown
+            else:
+                reasons = []
+            missing = list(dict.fromkeys([f for x in head for f in x["missing"]] + lacking))
             cohorts_out.append({
                 "cohort": cohort.number,
                 "iri": cohort.iri,
@@ -405,8 +413,8 @@ class StudyMatcher:
                 "criteria": criteria,
                 "to_confirm": confirm,
                 "recruiting": bool(cohort.is_open and self.recruiting is not False),
-                "reasons": [item["id"] for item in criteria if item["status"] == deciding] if deciding else [],
-                "missing": list(missing),
+                "reasons": reasons,
+                "missing": missing,
             })
         cohorts_out.sort(key=lambda c: (VERDICT_RANK[c["verdict"]], c["cohort"]))
         if found and self.recruiting is False and self.model.status is not None:

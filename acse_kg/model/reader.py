@@ -27,8 +27,8 @@ from rdflib.term import Node
 
 from ..derived import DerivedCache
 from ..errors import AcseError
-from ..loader import study_graph_name
-from ..namespaces import ACSE, SCHEMA, normalise_nct
+from ..loader import STUDY_GRAPH_PREFIX, study_graph_name
+from ..namespaces import ACSE, SCHEMA, normalise_nct, sparql_string
 from ..store import GraphStore
 from .expressions import (
     COMPARATORS,
@@ -543,7 +543,8 @@ def _criterion_id(iri: str) -> str:
 def registry_studies(store: GraphStore) -> list[tuple[str, str]]:
     """(NCT number, study IRI) of every live study, by NCT number (kept per store version)."""
     def read() -> list[tuple[str, str]]:
-        rows = store.select("SELECT DISTINCT ?nct ?s WHERE { ?s acse:nctId ?nct }")
+        rows = store.select("SELECT DISTINCT ?nct ?s WHERE { GRAPH ?g { ?s acse:nctId ?nct } "
+                            f"FILTER(STRSTARTS(STR(?g), {sparql_string(STUDY_GRAPH_PREFIX)})) }}")
         return sorted({(str(r["nct"]), str(r["s"])) for r in rows})
     return _cache.get(store, "model-studies", read)  # type: ignore[no-any-return]
 
@@ -551,7 +552,8 @@ def registry_studies(store: GraphStore) -> list[tuple[str, str]]:
 def structured_studies(store: GraphStore) -> list[str]:
     """NCT numbers of the studies that have cohorts (the matchable ones), kept per store version."""
     def read() -> list[str]:
-        rows = store.select("SELECT DISTINCT ?nct WHERE { ?s acse:hasCohort ?c ; acse:nctId ?nct }")
+        rows = store.select("SELECT DISTINCT ?nct WHERE { GRAPH ?g { ?s acse:hasCohort ?c ; acse:nctId ?nct } "
+                            f"FILTER(STRSTARTS(STR(?g), {sparql_string(STUDY_GRAPH_PREFIX)})) }}")
         return sorted(str(r["nct"]) for r in rows)
     return _cache.get(store, "model-structured", read)  # type: ignore[no-any-return]
 
@@ -578,24 +580,28 @@ def cohort_keys(store: GraphStore) -> list[CohortKey]:
     this alone, and a study is read (and compiled) only when a profile can enter it.
     """
     def read() -> list[CohortKey]:
+        # One property a row (a cohort's genes, types and pathologies would multiply as OPTIONALs).
+        # Inside each study's own graph (GRAPH ?g, live study graphs only): joined within one record,
+        # not across a default graph that is the union of every record.
         rows = store.select(
-            "SELECT ?nct ?c ?gene ?type ?path ?min ?max ?rule WHERE { ?s acse:hasCohort ?c ; acse:nctId ?nct . "
-            "OPTIONAL { ?c acse:targetGene ?gene } OPTIONAL { ?c acse:acceptsAlterationType ?type } "
-            "OPTIONAL { ?c acse:pathology ?path } OPTIONAL { ?c acse:cohortRule ?rule } "
-            "OPTIONAL { ?c acse:population ?pop OPTIONAL { ?pop acse:minimumAge ?min } "
-            "OPTIONAL { ?pop acse:maximumAge ?max } } }")
+            "SELECT ?nct ?c ?k ?v WHERE { GRAPH ?g { ?s acse:hasCohort ?c ; acse:nctId ?nct . "
+            "{ BIND('cohort' AS ?k) } UNION { ?c acse:targetGene ?v BIND('genes' AS ?k) } "
+            "UNION { ?c acse:acceptsAlterationType ?v BIND('types' AS ?k) } "
+            "UNION { ?c acse:pathology ?v BIND('paths' AS ?k) } UNION { ?c acse:cohortRule ?v BIND('rule' AS ?k) } "
+            "UNION { ?c acse:population/acse:minimumAge ?v BIND('min' AS ?k) } "
+            "UNION { ?c acse:population/acse:maximumAge ?v BIND('max' AS ?k) } } "
+            f"FILTER(STRSTARTS(STR(?g), {sparql_string(STUDY_GRAPH_PREFIX)})) }}")
         acc: dict[tuple[str, str], dict[str, Any]] = {}
         for r in rows:
             d = acc.setdefault((str(r["nct"]), str(r["c"])), {"genes": set(), "types": set(), "paths": set(),
                                                               "min": None, "max": None, "rule": False})
-            for k, v in (("genes", "gene"), ("types", "type"), ("paths", "path")):
-                if r.get(v) is not None:
-                    d[k].add(str(r[v]))
-            if r.get("min") is not None:
-                d["min"] = _num(r["min"])
-            if r.get("max") is not None:
-                d["max"] = _num(r["max"])
-            d["rule"] = d["rule"] or r.get("rule") is not None
+            k = str(r["k"])
+            if k in ("genes", "types", "paths"):
+                d[k].add(str(r["v"]))
+            elif k in ("min", "max"):
+                d[k] = _num(r["v"])
+            elif k == "rule":
+                d["rule"] = True
         return [CohortKey(nct, c, frozenset(d["genes"]), frozenset(d["types"]), frozenset(d["paths"]),
                           d["min"], d["max"], d["rule"]) for (nct, c), d in sorted(acc.items())]
     return _cache.get(store, "model-cohort-keys", read)  # type: ignore[no-any-return]

@@ -7,9 +7,11 @@ finding its subtypes (``NSCLC`` finds a cohort of LUAD) and a cohort of a
 broader type taking the narrower one (``LUAD`` finds a cohort of NSCLC; the
 OncoTree root, "any tumour type", is not counted as broader). A condition
 that is not an OncoTree code or name is searched as the API's ``query.cond``
-text. The facets are read from the study model (genes, alteration types) and
-from the record's ClinicalTrials.gov fields (status, phase, age group, sex,
-country), once per store version.
+text (the records' own conditions). The facets are read from the study model
+(genes, alteration types) and from the record's ClinicalTrials.gov fields
+(status, phase, age group, sex, country). All of it is answered by the search
+index beside the graph (:mod:`acse_kg.search_index`), which reads each study
+once per version of it.
 """
 
 from __future__ import annotations
@@ -20,15 +22,14 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from ..ctgov.essie import EssieError, parse
-from ..ctgov.query import StudyQuery, matching_ncts
+from ..ctgov.pieces import UnknownPiece
+from ..ctgov.query import QueryError, StudyQuery, search_query
 from ..derived import DerivedCache
 from ..errors import AcseError
 from ..matching.candidates import Taxonomy
-from ..model import ModelError, Study, StudyNotFound, read_study
+from ..search_index import index_for
 from ..vocab import ONCOTREE_ROOT
 from ..store import GraphStore
-from . import ctgov_view as cv
-from .graph import code_labels
 
 PAGE_SIZE = 10
 #: The facets, in the order the page shows them: (URL parameter, heading).
@@ -102,61 +103,13 @@ def gene_symbols(store: GraphStore) -> list[tuple[str, str]]:
     return _cache.get(store, "search-genes", read)  # type: ignore[no-any-return]
 
 
-#: The ClinicalTrials.gov fields the facets read, for every study at once (the record's own terms).
-_RECORD_FIELDS = """
-SELECT ?nct ?title ?status ?phase ?sex ?age ?country WHERE {
-  ?s acse:nctId ?nct .
-  OPTIONAL { ?s acse:briefTitle ?title } OPTIONAL { ?s acse:overallStatus/acse:code ?status }
-  OPTIONAL { ?s acse:phase/acse:code ?phase } OPTIONAL { ?s acse:sex ?sex }
-  OPTIONAL { ?s acse:stdAge ?age } OPTIONAL { ?s acse:site/acse:country ?country }
-}"""
-_AGE_ORDER = {"CHILD": 0, "ADULT": 1, "OLDER_ADULT": 2}
-
-
-def _record_fields(store: GraphStore) -> dict[str, dict[str, set[str]]]:
-    """nct -> field -> values, from one query over the registry (not one export per study)."""
-    out: dict[str, dict[str, set[str]]] = {}
-    for r in store.select(_RECORD_FIELDS):
-        fields = out.setdefault(str(r["nct"]), {})
-        for key in ("title", "status", "phase", "sex", "age", "country"):
-            if r.get(key) is not None:
-                fields.setdefault(key, set()).add(str(r[key]))
-    return out
-
-
-def _card(nct: str, fields: dict[str, set[str]], study: Study | None,
-          label: cv.Labels) -> StudyCard:
-    status = min(fields.get("status", {""}))
-    facets: dict[str, dict[str, str]] = {
-        "gene": {t.code or t.label: t.code or t.label for t in study.target_genes} if study else {},
-        "type": {t.code or t.label: t.label or t.code for c in study.cohorts for t in c.accepts} if study else {},
-        "status": {status: label("overallStatus", status)} if status else {},
-        "phase": {p: label("phase", p) for p in sorted(fields.get("phase", ()))},
-        "age": {a: cv.humanise(a) for a in sorted(fields.get("age", ()), key=lambda a: _AGE_ORDER.get(a, 9))},
-        "sex": {x: cv.humanise(x) for x in sorted(fields.get("sex", ()))},
-        "country": {c: c for c in sorted(fields.get("country", ()))},
-    }
-    pathologies = frozenset(t.iri for c in study.cohorts for t in c.pathologies) if study else frozenset()
-    return StudyCard(nct, min(fields.get("title", {""})), label("overallStatus", status),
-                     study.recruiting if study else None, pathologies, len(study.cohorts) if study else 0, facets)
-
-
 def study_cards(store: GraphStore) -> list[StudyCard]:
-    """Every study of the registry as the search reads it, by NCT number (kept per store version).
-
-    The cohorts, genes and alteration types are the study model's (kept per store version and
-    shared with the matcher, which reads every model anyway); the record's fields come from one query.
-    """
+    """Every study of the registry as the search reads it, by NCT number, from the search index
+    (:mod:`acse_kg.search_index`, in step with the graph): the cohorts, genes and alteration types are
+    the study model's, the other facets the record's ClinicalTrials.gov fields."""
     def read() -> list[StudyCard]:
-        label = cv.Labels(code_labels(store))
-        cards = []
-        for nct, fields in sorted(_record_fields(store).items()):
-            try:
-                study: Study | None = read_study(store, nct)
-            except (ModelError, StudyNotFound):  # a record the model cannot read is still found by its fields
-                study = None
-            cards.append(_card(nct, fields, study, label))
-        return cards
+        return [StudyCard(c["nct"], c["title"], c["status"], c["recruiting"], frozenset(c["pathologies"]),
+                          c["cohorts"], c["facets"]) for c in index_for(store).cards()]
     return _cache.get(store, "search-cards", read)  # type: ignore[no-any-return]
 
 
@@ -234,24 +187,29 @@ class Results:
     page_size: int = PAGE_SIZE
 
 
-def _covers(tree: Oncotree, wanted: str, pathology: str) -> bool:
-    """Whether a cohort of ``pathology`` is found by a search for ``wanted`` (both OncoTree classes)."""
-    if wanted in tree.taxonomy.ancestors(pathology):  # the pathology is the condition or one of its subtypes
-        return True
-    return pathology not in tree.root and pathology in tree.taxonomy.ancestors(wanted)
-
-
-def _text_matches(store: GraphStore, area: str | None, text: str) -> set[str]:
+def _text_matches(store: GraphStore, area: str, text: str, deadline: float | None = None) -> set[str]:
+    """The studies an Essie text finds in a search area (``query.term``, ``query.cond``), by the index."""
     try:
         tree = parse(text)
-    except EssieError as exc:
-        raise SearchError(f"{'cond' if area else 'q'}: {exc}") from None
-    q = StudyQuery(essie={area or "query.term": tree})  # a named area, else any text of the record
-    return set(matching_ncts(store, q))
+        q = StudyQuery(essie={area: tree})
+        search_query(q)  # AREA[...] names and RANGE bounds are checked as the API checks them
+    except (EssieError, QueryError) as exc:
+        raise SearchError(f"{'q' if area == 'query.term' else 'cond'}: {exc}") from None
+    except UnknownPiece as exc:
+        raise SearchError(f"{'q' if area == 'query.term' else 'cond'}: AREA[{exc.args[0]}] names no field "
+                          "of the study record") from None
+    return index_for(store).matching(q, deadline=deadline)
 
 
-def search(store: GraphStore, s: Search, page_size: int | None = None) -> Results:
-    """The studies the search finds (one page of them) and the facets' counts.
+def _oncotree_matches(store: GraphStore, code: str, deadline: float | None = None) -> set[str]:
+    """The studies with a cohort of the OncoTree class ``code``, of a subtype of it, or of a broader
+    type than it other than the root (see :meth:`acse_kg.search_index.OncotreeTerms.covering`)."""
+    return index_for(store).matching(StudyQuery(), oncotree=code, deadline=deadline)
+
+
+def search(store: GraphStore, s: Search, page_size: int | None = None, deadline: float | None = None) -> Results:
+    """The studies the search finds (one page of them) and the facets' counts; past ``deadline``
+    (time.monotonic) the index stops the search (:class:`acse_kg.search_index.SearchCancelled`).
 
     A facet's counts are over the studies the other filters find, so that its
     other values stay visible with how many studies choosing them would give.
@@ -260,16 +218,16 @@ def search(store: GraphStore, s: Search, page_size: int | None = None) -> Result
     found = {c.nct for c in cards}
     condition = ""
     if s.q:
-        found &= _text_matches(store, None, s.q)
+        found &= _text_matches(store, "query.term", s.q, deadline)
     if s.cond:
         tree = oncotree(store)
         wanted = tree.resolve(s.cond)
         if wanted is not None:
             condition = f"{tree.names.get(wanted, '')} ({tree.taxonomy.code_of.get(wanted, '')})"
-            found &= {c.nct for c in cards if any(_covers(tree, wanted, p) for p in c.pathologies)}
+            found &= _oncotree_matches(store, tree.taxonomy.code_of[wanted], deadline)
         else:
             condition = "text"
-            found &= _text_matches(store, "query.cond", s.cond)
+            found &= _text_matches(store, "record.cond", s.cond, deadline)  # the records' own conditions
     base = [c for c in cards if c.nct in found]
 
     def keep(card: StudyCard, skip: str = "") -> bool:

@@ -1,0 +1,758 @@
+"""A full-text search index beside the graph: SQLite FTS5, one row per live study.
+
+Why SQLite FTS5 rather than tantivy: it ships inside Python's own ``sqlite3``
+(no new dependency, no native wheel to build on this machine), its
+``Connection.interrupt()`` and progress handler stop a running query at a
+deadline, an index file is one ordinary file beside the store directory (and
+``:memory:`` for a memory store), and boolean queries compose with plain SQL
+(facets, sort keys and ``AREA[...]`` tests are joins on ordinary tables in
+the same statement). Tantivy would rank better at millions of documents, but
+the registry's 10^5 studies are well inside what FTS5 answers in milliseconds.
+
+What a study's row holds is read from the study's ClinicalTrials.gov export
+(:func:`acse_kg.ctgov.export.export_study`), the literals of its live graph
+and the study model (:func:`acse_kg.model.read_study`: its cohorts'
+pathologies and genes), never with SPARQL over cohorts or criteria:
+
+* one FTS5 column per search area of :data:`acse_kg.ctgov.query.AREAS`
+  (conditions, interventions, titles, outcomes, sponsors, lead sponsor,
+  locations, ids) and ``whole``, every literal of the study's graph;
+  the ``onco`` column (searched by ``query.cond`` too) holds, for each cohort pathology, the OncoTree
+  codes and names of the class, of every class above it and (unless it is
+  the OncoTree root, "any tumour type") of every class below it, so that a
+  cohort of NSCLC is found by ``lung``, ``NSCLC``, ``LUAD`` and
+  ``non-small cell lung cancer``;
+* ``piece`` rows: the value of every field of the record the graph holds, by
+  ClinicalTrials.gov piece name, with a date and a number form, for
+  ``AREA[piece]`` tests, ``aggFilters`` and ``sort``;
+* ``facet`` rows: the OncoTree classes a condition search takes the study for;
+* the search page's card of the study (title, status, facets with labels).
+
+Text is tokenised by FTS5's ``porter unicode61`` tokenizer: case and
+diacritics are ignored and English words are stemmed (``tumors`` finds
+``tumor``), close to ClinicalTrials.gov's Essie, which stems too; a term is a
+word or a phrase, not a substring. ``AREA[piece]`` tests keep the SPARQL
+path's meaning (a code or number equal, a date by prefix or ``RANGE``, text
+as a case-insensitive substring).
+
+The index is kept in step with the graph lazily and per study: a study's
+fingerprint is the number of the version the log holds for it (0 for a study
+loaded without a logged version; :mod:`acse_kg.versions` logs every write of
+a live graph), and before a search, when the store changed since the index
+last looked (:func:`acse_kg.derived.store_version`), the studies whose
+fingerprint differs are read again, new ones added and gone ones removed. So
+a write from this process, from the CLI beside a server or from a bulk
+loader that logs its versions is seen by the next search; ``acse-kg index
+--rebuild`` rebuilds the whole index from the graph.
+
+Every search runs with a deadline and an optional cancel event: a SQLite
+progress handler checks both every few thousand virtual-machine steps and
+aborts the statement (:class:`SearchCancelled`), so a query abandoned by its
+client or past its time limit never goes on running in the engine.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import weakref
+from collections.abc import Hashable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .ctgov.essie import (
+    And,
+    Area,
+    Leaf,
+    Missing,
+    Node,
+    Not,
+    Or,
+    Range,
+    Term,
+    positive_terms,
+)
+from .ctgov.pieces import Piece, pieces
+from .derived import store_version
+from .errors import AcseError
+from .loader import STUDY_GRAPH_PREFIX
+from .store import GraphStore
+
+#: FTS5 column of each search area (``query.*`` parameter); ``whole`` is every literal of the study's graph.
+#: ``query.cond`` searches the record's conditions and the OncoTree terms of its cohorts (``onco``);
+#: ``record.cond`` (the search page's text condition) the record's conditions alone.
+AREA_COLUMNS: dict[str, str] = {
+    "query.cond": "cond onco", "record.cond": "cond", "query.intr": "intr", "query.titles": "titles",
+    "query.outc": "outc", "query.spons": "spons", "query.lead": "lead", "query.locn": "locn", "query.id": "ids",
+}
+COLUMNS = ("cond", "onco", "intr", "titles", "outc", "spons", "lead", "locn", "ids", "whole")
+#: Bump when what a row holds changes: an index of another layout is rebuilt.
+LAYOUT = "3"
+#: SQLite virtual-machine steps between two looks at the deadline (about a millisecond of work).
+PROGRESS_STEPS = 2000
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS study(doc INTEGER PRIMARY KEY, nct TEXT UNIQUE NOT NULL, fingerprint TEXT NOT NULL,
+                                 card TEXT NOT NULL);
+CREATE VIRTUAL TABLE IF NOT EXISTS text USING fts5({", ".join(COLUMNS)},
+                                                   tokenize='porter unicode61 remove_diacritics 2');
+CREATE TABLE IF NOT EXISTS piece(doc INTEGER NOT NULL, piece TEXT NOT NULL, value TEXT NOT NULL,
+                                 lvalue TEXT NOT NULL, date TEXT, num REAL);
+CREATE INDEX IF NOT EXISTS piece_by_doc ON piece(doc, piece);
+CREATE TABLE IF NOT EXISTS facet(doc INTEGER NOT NULL, facet TEXT NOT NULL, value TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS facet_by_value ON facet(facet, value, doc);
+CREATE INDEX IF NOT EXISTS facet_by_doc ON facet(doc);
+"""
+
+
+class SearchIndexError(AcseError):
+    """The search index cannot answer (a query it does not take, an index file it cannot open)."""
+
+
+class SearchCancelled(SearchIndexError):
+    """The search was stopped in the engine: past its deadline, or abandoned by its client."""
+
+
+# ------------------------------------------------------------------ reading a study
+def _held_pieces() -> list[Piece]:
+    seen: dict[str, Piece] = {}
+    for p in pieces().values():
+        if p.held and p.source_type != "STRUCT":
+            seen.setdefault(p.piece, p)
+    return list(seen.values())
+
+
+def _values_at(node: Any, steps: list[str]) -> Iterator[Any]:
+    """The scalar values at a dotted JSON path, through any arrays on the way."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _values_at(item, steps)
+        return
+    if not steps:
+        if node is not None and not isinstance(node, dict):
+            yield node
+        return
+    if isinstance(node, dict) and steps[0] in node:
+        yield from _values_at(node[steps[0]], steps[1:])
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def full_date(text: str) -> str | None:
+    """yyyy / yyyy-MM / yyyy-MM-dd as a full date (the first day of a year or month), else None."""
+    t = text.strip()
+    if len(t) == 4 and t.isdigit():
+        return t + "-01-01"
+    if len(t) == 7 and t[4] == "-":
+        return t + "-01"
+    if len(t) >= 10 and t[4] == "-" and t[7] == "-":
+        return t[:10]
+    return None
+
+
+def _number(p: Piece, text: str) -> float | None:
+    from .ctgov.query import time_years
+
+    try:
+        if p.is_time:
+            return time_years(text)
+        if p.is_numeric:
+            return float(text)
+    except ValueError:
+        return None
+    return None
+
+
+def piece_rows(record: dict[str, Any]) -> list[tuple[str, str, str | None, float | None]]:
+    """(piece, value, full date, number) of every held field of an exported record."""
+    out = []
+    for p in _held_pieces():
+        for value in _values_at(record, p.json_path.split(".")):
+            text = _scalar_text(value)
+            out.append((p.piece, text, full_date(text) if p.is_date else None, _number(p, text)))
+    return out
+
+
+def _texts(record: dict[str, Any], *paths: str) -> list[str]:
+    return [_scalar_text(v) for path in paths for v in _values_at(record, path.split("."))]
+
+
+_PS = "protocolSection."
+_AREA_PATHS: dict[str, tuple[str, ...]] = {
+    "cond": (_PS + "conditionsModule.conditions", _PS + "conditionsModule.keywords",
+             "derivedSection.conditionBrowseModule.meshes.term", "derivedSection.conditionBrowseModule.ancestors.term"),
+    "intr": (*(_PS + "armsInterventionsModule.interventions." + k for k in ("name", "otherNames", "description")),
+             *(_PS + "armsInterventionsModule.armGroups." + k for k in ("label", "description")),
+             "derivedSection.interventionBrowseModule.meshes.term",
+             "derivedSection.interventionBrowseModule.ancestors.term"),
+    "titles": tuple(_PS + "identificationModule." + k for k in ("briefTitle", "officialTitle", "acronym")),
+    "outc": tuple(f"{_PS}outcomesModule.{kind}Outcomes.{k}" for kind in ("primary", "secondary", "other")
+                  for k in ("measure", "description", "timeFrame")),
+    "spons": (_PS + "sponsorCollaboratorsModule.leadSponsor.name", _PS + "sponsorCollaboratorsModule.collaborators.name"),
+    "lead": (_PS + "sponsorCollaboratorsModule.leadSponsor.name",),
+    "locn": tuple(_PS + "contactsLocationsModule.locations." + k for k in ("facility", "city", "state", "zip", "country")),
+    "ids": (_PS + "identificationModule.nctId", _PS + "identificationModule.orgStudyIdInfo.id",
+            _PS + "identificationModule.secondaryIdInfos.id"),
+}
+
+
+@dataclass(frozen=True)
+class OncotreeTerms:
+    """The OncoTree hierarchy as a condition search needs it (read once per index sync)."""
+
+    code_of: dict[str, str]  # class IRI -> code
+    names: dict[str, str]  # class IRI -> name
+    parents: dict[str, list[str]]
+    children: dict[str, list[str]]
+    root: frozenset[str]
+
+    @classmethod
+    def load(cls, store: GraphStore) -> OncotreeTerms:
+        from .matching.candidates import Taxonomy
+        from .vocab import ONCOTREE_ROOT
+
+        tax = Taxonomy.load(store)
+        names = {str(r["c"]): str(r["name"]) for r in store.select(
+            "SELECT ?c ?name WHERE { ?c acse:oncotreeCode ?code ; rdfs:label ?name }")}
+        children: dict[str, list[str]] = {}
+        for child, ps in tax.parents.items():
+            for p in ps:
+                children.setdefault(p, []).append(child)
+        root = frozenset(c for c, code in tax.code_of.items() if code == ONCOTREE_ROOT)
+        return cls(dict(tax.code_of), names, dict(tax.parents), children, root)
+
+    def _walk(self, iri: str, step: dict[str, list[str]]) -> set[str]:
+        out, stack = {iri}, [iri]
+        while stack:
+            for n in step.get(stack.pop(), ()):
+                if n not in out:
+                    out.add(n)
+                    stack.append(n)
+        return out
+
+    def covering(self, pathology: str) -> set[str]:
+        """The classes whose condition search finds a cohort of ``pathology``: the class, those above it,
+        and those below it unless it is the root (a cohort open to any tumour type is not found by each)."""
+        found = self._walk(pathology, self.parents)
+        if pathology not in self.root:
+            found |= self._walk(pathology, self.children)
+        return {c for c in found if c in self.code_of}
+
+
+@dataclass(frozen=True)
+class StudyRow:
+    """What the index holds of one study."""
+
+    nct: str
+    texts: dict[str, str]  # FTS column -> text
+    pieces: list[tuple[str, str, str | None, float | None]]
+    oncotree: list[str]  # OncoTree codes a condition search takes the study for
+    card: dict[str, Any]
+
+
+def read_row(store: GraphStore, nct: str, tree: OncotreeTerms, labels: Any, codes: Any = None) -> StudyRow:
+    """A study's row, read from its export, its graph's literals and its model."""
+    import rdflib
+
+    from .ctgov.export import _codes, export_from_graph
+    from .loader import study_graph_name
+    from .model import ModelError, StudyNotFound, read_study
+    from .pages import ctgov_view as cv
+
+    graph = store.graph(study_graph_name(nct))  # read once: the export and the whole text both come from it
+    try:
+        study = read_study(store, nct)
+    except (ModelError, StudyNotFound):  # a record the model cannot read is still found by its fields
+        study = None
+    record = export_from_graph(graph, codes if codes is not None else _codes(store), nct,
+                               full_text=study is not None, study=study)
+    texts = {col: "\n".join(_texts(record, *paths)) for col, paths in _AREA_PATHS.items()}
+    texts["whole"] = "\n".join(sorted({str(o) for o in graph.objects() if isinstance(o, rdflib.Literal)}))
+    covered: set[str] = set()
+    pathologies: list[str] = []
+    if study is not None:
+        for cohort in study.cohorts:
+            for t in cohort.pathologies:
+                pathologies.append(t.iri)
+                covered |= tree.covering(t.iri)
+    onco_text = sorted({tree.code_of[c] for c in covered} | {tree.names[c] for c in covered if c in tree.names})
+    texts["onco"] = "\n".join(onco_text)
+    ident = record.get("protocolSection", {})
+    status = str(ident.get("statusModule", {}).get("overallStatus", "") or "")
+    phases = sorted(set(_texts(record, _PS + "designModule.phases")))
+    ages = _texts(record, _PS + "eligibilityModule.stdAges")
+    age_order = {"CHILD": 0, "ADULT": 1, "OLDER_ADULT": 2}
+    card = {
+        "nct": nct,
+        "title": str(ident.get("identificationModule", {}).get("briefTitle", "") or ""),
+        "status": labels("overallStatus", status),
+        "recruiting": study.recruiting if study else None,
+        "pathologies": sorted(set(pathologies)),
+        "cohorts": len(study.cohorts) if study else 0,
+        "facets": {
+            "gene": {t.code or t.label: t.code or t.label for t in study.target_genes} if study else {},
+            "type": {t.code or t.label: t.label or t.code for c in study.cohorts for t in c.accepts} if study else {},
+            "status": {status: labels("overallStatus", status)} if status else {},
+            "phase": {p: labels("phase", p) for p in phases},
+            "age": {a: cv.humanise(a) for a in sorted(set(ages), key=lambda a: age_order.get(a, 9))},
+            "sex": {x: cv.humanise(x) for x in sorted(set(_texts(record, _PS + "eligibilityModule.sex")))},
+            "country": {c: c for c in sorted(set(_texts(record, _PS + "contactsLocationsModule.locations.country")))},
+        },
+    }
+    return StudyRow(nct, texts, piece_rows(record), sorted(tree.code_of[c] for c in covered), card)
+
+
+def fingerprints(store: GraphStore) -> dict[str, str]:
+    """NCT number -> the version the log holds for each live study ("0": loaded without a logged version)."""
+    from .versions import LOG_GRAPH
+
+    ncts = [g[len(STUDY_GRAPH_PREFIX):] for g in store.live_graphs() if g.startswith(STUDY_GRAPH_PREFIX)]
+    out = {n: "0" for n in ncts}
+    rows = store.select(
+        f"SELECT ?study (MAX(?n) AS ?v) WHERE {{ GRAPH <{LOG_GRAPH}> {{ ?ver prov:specializationOf ?study ; "
+        "acse:versionNumber ?n } } GROUP BY ?study")
+    for r in rows:
+        nct = str(r["study"]).rstrip("/").rsplit("/", 1)[-1]
+        if nct in out and r.get("v") is not None:
+            out[nct] = str(r["v"])
+    return out
+
+
+# ------------------------------------------------------------------ Essie -> SQL
+def fts_phrase(text: str) -> str | None:
+    """An Essie term as an FTS5 phrase string (None: the term holds no word, so it matches nothing)."""
+    cleaned = "".join(ch if ch.isprintable() else " " for ch in text)
+    if not any(ch.isalnum() for ch in cleaned):
+        return None
+    return '"' + cleaned.replace('"', '""') + '"'
+
+
+class _Sql:
+    """A WHERE expression under construction, with its parameters in order."""
+
+    def __init__(self) -> None:
+        self.params: list[Any] = []
+
+    def bind(self, *values: Any) -> None:
+        self.params.extend(values)
+
+
+def _text_test(column: str, term: Term, sql: _Sql) -> str:
+    phrase = fts_phrase(term.text)
+    if phrase is None:
+        return "0"
+    sql.bind(f"{{{column}}} : {phrase}")
+    return "s.doc IN (SELECT rowid FROM text WHERE text MATCH ?)"
+
+
+def _piece_test(p: Piece, leaf: Leaf, sql: _Sql) -> str:
+    """``AREA[piece]`` leaf, with the SPARQL path's meaning (see :func:`acse_kg.ctgov.query._piece_test`)."""
+    from .ctgov.essie import EssieError
+    from .ctgov.query import _date_bound, _finite, time_years
+
+    if not p.held:
+        return "0"
+    head = "EXISTS (SELECT 1 FROM piece x WHERE x.doc = s.doc AND x.piece = ?"
+    sql.bind(p.piece)
+    if isinstance(leaf, Missing):
+        return "NOT " + head + ")"
+    if isinstance(leaf, Range):
+        tests = []
+        for bound, op, high in ((leaf.low, ">=", False), (leaf.high, "<=", True)):
+            if bound is None:
+                continue
+            try:
+                if p.is_date:
+                    tests.append(f"x.date {op} ?")
+                    sql.bind(_date_bound(bound, high))
+                elif p.is_time or p.is_numeric:
+                    tests.append(f"x.num {op} ?")
+                    sql.bind(time_years(bound) if p.is_time else _finite(bound))
+                else:
+                    tests.append(f"x.lvalue {op} ?")
+                    sql.bind(bound.lower())
+            except ValueError:
+                kind = "a date (yyyy, yyyy-MM or yyyy-MM-dd)" if p.is_date else \
+                    "an age or duration such as 16 years" if p.is_time else "a number" if p.is_numeric else "a value"
+                raise EssieError(f"RANGE bound {bound!r} of AREA[{p.piece}] is not {kind}") from None
+        return head + "".join(" AND " + t for t in tests) + ")"
+    assert isinstance(leaf, Term)
+    if p.is_enum or p.source_type == "BOOLEAN" or p.is_numeric:
+        sql.bind(leaf.text.lower())
+        return head + " AND x.lvalue = ?)"
+    if p.is_date:
+        sql.bind(_like_prefix(leaf.text))
+        return head + " AND x.value LIKE ? ESCAPE '\\')"
+    sql.bind(leaf.text.lower())
+    return head + " AND instr(x.lvalue, ?) > 0)"
+
+
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def essie_sql(tree: Node, column: str, sql: _Sql, area: str | None = None) -> str:
+    """The Essie tree as an SQL boolean over the study row ``s``: each term searched in ``column`` (an
+    FTS5 column) or in its ``AREA[...]`` piece."""
+    from .ctgov.essie import EssieError
+    from .ctgov.pieces import piece
+
+    if isinstance(tree, (Term, Range, Missing)):
+        if area is not None:
+            return _piece_test(piece(area), tree, sql)
+        if not isinstance(tree, Term):
+            kind = "RANGE[...]" if isinstance(tree, Range) else "MISSING"
+            raise EssieError(f"{kind} needs an AREA[field] before it")
+        return _text_test(column, tree, sql)
+    if isinstance(tree, Area):
+        return essie_sql(tree.operand, column, sql, tree.piece)
+    if isinstance(tree, Not):
+        return f"NOT ({essie_sql(tree.operand, column, sql, area)})"
+    joiner = " AND " if isinstance(tree, And) else " OR "
+    assert isinstance(tree, (And, Or))
+    return "(" + joiner.join(essie_sql(o, column, sql, area) for o in tree.operands) + ")"
+
+
+def _piece_in(sql: _Sql, name: str, values: list[str]) -> str:
+    sql.bind(name, *(v.lower() for v in values))
+    return ("EXISTS (SELECT 1 FROM piece x WHERE x.doc = s.doc AND x.piece = ? AND x.lvalue IN ("
+            + ", ".join("?" * len(values)) + "))")
+
+
+def _has_or(tree: Node) -> bool:
+    if isinstance(tree, Or):
+        return True
+    if isinstance(tree, And):
+        return any(_has_or(o) for o in tree.operands)
+    if isinstance(tree, (Not, Area)):
+        return _has_or(tree.operand)
+    return False
+
+
+def _relevance_sql(q: Any, sql: _Sql) -> str:
+    """``@relevance`` as the SPARQL path scores it (:func:`acse_kg.ctgov.query._relevance`): each searched
+    term a title holds counts 2; where a query has an OR, each term found in its area counts 1 more."""
+    from .ctgov.pieces import piece
+
+    parts = []
+    for name, tree in q.essie.items():
+        varies = _has_or(tree)
+        for term, area in positive_terms(tree):
+            parts.append(f"({_text_test('titles', term, sql)}) * 2")
+            if varies:
+                found = _piece_test(piece(area), term, sql) if area is not None else \
+                    _text_test(AREA_COLUMNS.get(name, "whole"), term, sql)
+                parts.append(f"({found})")
+    return "(" + (" + ".join(parts) or "0") + ") AS score"
+
+
+def can_answer(q: Any) -> bool:
+    """Whether the index answers this :class:`~acse_kg.ctgov.query.StudyQuery` (a geo filter needs the
+    sites' coordinates, which the index does not keep: that search goes to the graph)."""
+    return not q.geos
+
+
+# ------------------------------------------------------------------ the index
+class SearchIndex:
+    """The index of one store: an SQLite database (a file beside the store directory, or in memory)."""
+
+    def __init__(self, store: GraphStore, path: Path | None = None) -> None:
+        self._store = weakref.ref(store)
+        self.path = path
+        self._lock = threading.RLock()
+        try:
+            self.db = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False,
+                                      isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL" if path else "PRAGMA journal_mode=MEMORY")
+            self.db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise SearchIndexError(f"cannot open the search index at {path}: {exc}") from exc
+        self._synced: Hashable = None
+        if self._meta("layout") != LAYOUT:
+            self._clear()
+            self._set_meta("layout", LAYOUT)
+
+    # -- bookkeeping
+    def _meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    def _clear(self) -> None:
+        with self._lock:
+            self.db.execute("BEGIN")
+            for table in ("study", "text", "piece", "facet"):
+                self.db.execute(f"DELETE FROM {table}")
+            self.db.execute("COMMIT")
+
+    @property
+    def store(self) -> GraphStore:
+        store = self._store()
+        if store is None:
+            raise SearchIndexError("the store of this search index was closed")
+        return store
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- keeping in step
+    def _remove(self, nct: str) -> None:
+        row = self.db.execute("SELECT doc FROM study WHERE nct = ?", (nct,)).fetchone()
+        if row is None:
+            return
+        doc = row[0]
+        for table in ("piece", "facet"):
+            self.db.execute(f"DELETE FROM {table} WHERE doc = ?", (doc,))
+        self.db.execute("DELETE FROM text WHERE rowid = ?", (doc,))
+        self.db.execute("DELETE FROM study WHERE doc = ?", (doc,))
+
+    def _write(self, row: StudyRow, fingerprint: str) -> None:
+        self._remove(row.nct)
+        cur = self.db.execute("INSERT INTO study(nct, fingerprint, card) VALUES (?, ?, ?)",
+                              (row.nct, fingerprint, json.dumps(row.card)))
+        doc = cur.lastrowid
+        self.db.execute(f"INSERT INTO text(rowid, {', '.join(COLUMNS)}) VALUES (?{', ?' * len(COLUMNS)})",
+                        (doc, *(row.texts.get(c, "") for c in COLUMNS)))
+        self.db.executemany("INSERT INTO piece(doc, piece, value, lvalue, date, num) VALUES (?, ?, ?, ?, ?, ?)",
+                            [(doc, p, v, v.lower(), d, n) for p, v, d, n in row.pieces])
+        self.db.executemany("INSERT INTO facet(doc, facet, value) VALUES (?, 'oncotree', ?)",
+                            [(doc, code.upper()) for code in row.oncotree])
+
+    def sync(self, *, full: bool = False) -> list[str]:
+        """Bring the index in step with the graph; returns the NCT numbers read again or removed.
+
+        Only when the store changed since the last look (or ``full``): the
+        studies whose log version differs from the indexed one are read again.
+        """
+        from .ctgov.export import _codes
+        from .pages import ctgov_view as cv
+        from .pages.graph import code_labels
+
+        store = self.store
+        with self._lock:
+            version = store_version(store)
+            if not full and version == self._synced:
+                return []
+            wanted = fingerprints(store)
+            held = dict(self.db.execute("SELECT nct, fingerprint FROM study").fetchall())
+            if full:
+                held = {}
+                self._clear()
+            changed = sorted(n for n, fp in wanted.items() if held.get(n) != fp)
+            gone = sorted(set(held) - set(wanted))
+            if changed:
+                tree = OncotreeTerms.load(store)
+                labels = cv.Labels(code_labels(store))
+                codes = _codes(store)
+                rows = [(read_row(store, n, tree, labels, codes), wanted[n]) for n in changed]
+            else:
+                rows = []
+            self.db.execute("BEGIN")
+            try:
+                for n in gone:
+                    self._remove(n)
+                for row, fp in rows:
+                    self._write(row, fp)
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self._synced = version
+            return [*changed, *gone]
+
+    def rebuild(self) -> int:
+        """Rebuild the whole index from the graph; returns how many studies it holds."""
+        self.sync(full=True)
+        return self.count()
+
+    def count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM study").fetchone()[0])
+
+    # -- searching
+    def _run(self, sql: str, params: Iterable[Any], deadline: float | None,
+             cancel: threading.Event | None) -> list[tuple[Any, ...]]:
+        """Run one statement, aborted in the engine past ``deadline`` (time.monotonic) or once ``cancel`` is set."""
+        stopped: list[str] = []
+
+        def check() -> int:
+            if cancel is not None and cancel.is_set():
+                stopped.append("abandoned by its client")
+                return 1
+            if deadline is not None and time.monotonic() > deadline:
+                stopped.append("past its time limit")
+                return 1
+            return 0
+
+        with self._lock:
+            if check():  # already past it (the wait for the lock counts too)
+                raise SearchCancelled(f"the search was stopped: {stopped[0]}")
+            self.db.set_progress_handler(check, PROGRESS_STEPS)
+            try:
+                return self.db.execute(sql, list(params)).fetchall()
+            except sqlite3.OperationalError as exc:
+                if stopped or "interrupt" in str(exc):
+                    raise SearchCancelled(f"the search was stopped: {stopped[0] if stopped else 'interrupted'}") \
+                        from None
+                raise
+            finally:
+                self.db.set_progress_handler(None, PROGRESS_STEPS)
+
+    def search(self, q: Any, *, deadline: float | None = None, cancel: threading.Event | None = None) -> Any:
+        """One page of the studies that match a :class:`acse_kg.ctgov.query.StudyQuery`, as a
+        :class:`acse_kg.ctgov.query.Page`, in the order :func:`acse_kg.ctgov.query._order` gives: the
+        sort keys (missing values last, either way), then the NCT number, a total order.
+
+        The page carries each study's sort values, from which the next page token is made (a keyset:
+        the next page starts right after the last study sent, in that order), so walking the tokens
+        meets every study that stays in the registry once, even while studies are added or removed.
+        """
+        from .ctgov.query import Page
+
+        if not can_answer(q):
+            raise SearchIndexError("this search needs the graph (filter.geo)")
+        head, where, after = _Sql(), _Sql(), _Sql()
+        inner = ["s.nct AS nct", _relevance_sql(q, head)]
+        keys: list[str] = []  # the outer columns a token records, in order
+        parts: list[tuple[str, str, int, bool]] = []  # (expression, direction, index in keys, is a null test)
+        for i, key in enumerate(q.sort):
+            direction = "DESC" if key.descending else "ASC"
+            if key.piece is None:
+                parts.append(("score", direction, len(keys), False))
+                keys.append("score")
+                continue
+            column = "date" if key.piece.is_date else "num"
+            inner.append(f"(SELECT {'MAX' if key.descending else 'MIN'}(x.{column}) FROM piece x "
+                         f"WHERE x.doc = s.doc AND x.piece = ?) AS k{i}")
+            head.bind(key.piece.piece)
+            parts += [(f"(k{i} IS NULL)", "ASC", len(keys), True), (f"k{i}", direction, len(keys), False)]
+            keys.append(f"k{i}")
+        parts.append(("nct", "ASC", len(keys), False))
+        keys.append("nct")
+        keyset = "1"
+        if q.after is not None:
+            if len(q.after) != len(keys):
+                from .ctgov.query import QueryError
+
+                raise QueryError("Invalid value in parameter pageToken: not a token this server issued for this sort")
+            alternatives = []
+            for n, (expr, direction, k, null_test) in enumerate(parts):
+                same = []
+                for expr2, _, k2, null2 in parts[:n]:
+                    same.append(f"{expr2} IS ?")
+                    after.bind(int(q.after[k2] is None) if null2 else q.after[k2])
+                alternatives.append("(" + " AND ".join([*same, f"{expr} {'>' if direction == 'ASC' else '<'} ?"]) + ")")
+                after.bind(int(q.after[k] is None) if null_test else q.after[k])
+            keyset = " OR ".join(alternatives)
+        sql = (f"SELECT {', '.join(keys)}, COUNT(*) OVER () FROM "
+               f"(SELECT {', '.join(inner)} FROM study s WHERE {self._where(q, where)}) "
+               f"WHERE {keyset} ORDER BY {', '.join(f'{e} {d}' for e, d, _, _ in parts)} LIMIT ? OFFSET ?")
+        self.sync()
+        rows = self._run(sql, [*head.params, *where.params, *after.params, q.page_size, q.offset], deadline, cancel)
+        left = int(rows[0][-1]) if rows else 0  # the matches from this page's first study on
+        total = left if q.count_total and q.first_page else None  # "ignored for the subsequent pages"
+        return Page([str(r[keys.index("nct")]) for r in rows], q.offset, q.offset + left, total,
+                    [list(r[:-1]) for r in rows])
+
+    def _where(self, q: Any, where: _Sql) -> str:
+        tests = ["1"]
+        for ids in q.id_sets:
+            tests.append("s.nct IN (" + ", ".join("?" * len(ids)) + ")")
+            where.bind(*ids)
+        for statuses in q.status_sets:
+            tests.append(_piece_in(where, "OverallStatus", statuses))
+        for name, tree in q.essie.items():
+            tests.append(essie_sql(tree, AREA_COLUMNS.get(name, "whole"), where))
+        for agg in q.agg:
+            from .ctgov.pieces import piece
+
+            tests.append("(" + " OR ".join(_piece_test(piece(a), Term(v), where) for a, v in agg.tests) + ")")
+        return " AND ".join(tests)
+
+    def matching(self, q: Any, *, oncotree: str | None = None, deadline: float | None = None,
+                 cancel: threading.Event | None = None) -> set[str]:
+        """Every NCT number the query finds (no order, no page); ``oncotree``: only studies a condition
+        search for that OncoTree code takes (a cohort of the class, of a subtype, or of a broader type)."""
+        where = _Sql()
+        tests = self._where(q, where)
+        if oncotree is not None:
+            tests += " AND s.doc IN (SELECT doc FROM facet WHERE facet = 'oncotree' AND value = ?)"
+            where.bind(oncotree.upper())
+        self.sync()
+        return {str(r[0]) for r in self._run(f"SELECT s.nct FROM study s WHERE {tests}", where.params,
+                                              deadline, cancel)}
+
+    def cards(self) -> list[dict[str, Any]]:
+        """The search page's card of every study (title, status, cohorts, facet values), by NCT number."""
+        self.sync()
+        with self._lock:
+            return [json.loads(r[0]) for r in self.db.execute("SELECT card FROM study ORDER BY nct")]
+
+    def count_matches(self, q: Any, *, deadline: float | None = None) -> int:
+        """How many studies match (the page's totalCount whatever the page)."""
+        from dataclasses import replace
+
+        return int(self.search(replace(q, offset=0, first_page=True, count_total=True, page_size=1),
+                               deadline=deadline).total or 0)
+
+    def interrupt(self) -> None:
+        """Stop the statement running now (from another thread)."""
+        self.db.interrupt()
+
+
+# ------------------------------------------------------------------ one index per store
+_indexes: weakref.WeakKeyDictionary[Any, SearchIndex] = weakref.WeakKeyDictionary()
+_indexes_lock = threading.Lock()
+
+
+def index_path(store: GraphStore) -> Path | None:
+    """The index file beside the store directory (``<store>.search.sqlite``); None for a memory or remote store."""
+    path = getattr(store, "path", None)
+    if path is None:
+        return None
+    path = Path(path)
+    return path.with_name(path.name + ".search.sqlite")
+
+
+def index_for(store: GraphStore, *, sync: bool = True) -> SearchIndex:
+    """The store's index (opened once per store), in step with the graph unless ``sync`` is False."""
+    with _indexes_lock:
+        index = _indexes.get(store)
+        if index is None:
+            path = index_path(store)
+            try:
+                index = SearchIndex(store, path)
+            except SearchIndexError:
+                if path is None:
+                    raise
+                index = SearchIndex(store, None)  # a directory we cannot write beside: kept in memory
+            _indexes[store] = index
+    if sync:
+        index.sync()
+    return index
+
+
+__all__ = [
+    "AREA_COLUMNS",
+    "OncotreeTerms",
+    "SearchCancelled",
+    "SearchIndex",
+    "SearchIndexError",
+    "can_answer",
+    "essie_sql",
+    "fingerprints",
+    "fts_phrase",
+    "index_for",
+    "index_path",
+    "piece_rows",
+    "read_row",
+]

@@ -1,0 +1,206 @@
+"""Benchmark: the registry at scale (issue 15), on the embedded store.
+
+    python -m bench scale --studies 1000[,10000] [--requests 5] [--timeout 60] [--jobs 2] [--skip-server]
+
+For each N: generate N real-shaped API v2 records (acse_kg.ctgov.generate),
+``acse-kg import --bulk`` them into a new store directory (a subprocess, so
+start-up counts: studies/s end to end, peak RSS of the largest process), run
+the same command again (it must write nothing, in less than half the time),
+then measure the store's size on disk and, through ``acse-kg serve`` over
+that store, p50 / p95 of: ``/api/v2/studies?query.cond=lung&countTotal=true
+&filter.overallStatus=RECRUITING``, a study page cold (first request for a
+study) and warm (again), a SPARQL count of studies and ``POST /match/trials``
+for one profile. Every request has a budget (``--timeout``): one that takes
+longer is reported as such and that measurement is not repeated (the server
+is stopped at the end of each N, so nothing goes on burning CPU).
+
+The machine is shared: the load average is printed before and after, and
+the import's CPU time beside its wall time, so that a number can be read for
+what it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+PROFILE = {"id": "bench-1", "age_years": 54, "diagnosis": "LUAD", "alterations": [{"gene": "MET", "type": "amplification"}]}
+LIST_QUERY = "/api/v2/studies?query.cond=lung&countTotal=true&filter.overallStatus=RECRUITING"
+COUNT_QUERY = "SELECT (COUNT(?s) AS ?n) WHERE { ?s a <https://w3id.org/acse-kg/ontology#Study> }"
+
+
+def load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def acse_kg(*args: str) -> list[str]:
+    return [sys.executable, "-m", "acse_kg.cli", *args]
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def timed_import(jsonl: Path, store: Path, jobs: int) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds (the command and its workers) and the summary line of one bulk import."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    out = subprocess.run(acse_kg("import", "--bulk", str(jsonl), "--store", str(store), "--jobs", str(jobs)),
+                         env=env(), capture_output=True, text=True, check=False)
+    wall = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if out.returncode != 0:
+        raise SystemExit(f"bulk import failed ({out.returncode}): {out.stderr[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, out.stdout.strip().splitlines()[-1]
+
+
+def du(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def percentiles(samples: list[float]) -> str:
+    if not samples:
+        return "-"
+    s = sorted(samples)
+    p50 = statistics.median(s)
+    p95 = s[min(len(s) - 1, round(0.95 * (len(s) - 1)))]
+    return f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms (n={len(s)})"
+
+
+def measure(client: httpx.Client, name: str, send: Callable[[httpx.Client, float], httpx.Response],
+            repeats: int, timeout: float) -> str:
+    samples: list[float] = []
+    for _ in range(repeats):
+        t0 = time.monotonic()
+        try:
+            r = send(client, timeout)
+        except httpx.TimeoutException:
+            return f"over the {timeout:.0f} s budget" + (f" after {percentiles(samples)}" if samples else "")
+        dt = time.monotonic() - t0
+        if r.status_code != 200:
+            return f"HTTP {r.status_code} after {dt:.1f} s: {r.text[:120]!r}"
+        samples.append(dt)
+    return percentiles(samples)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve_and_measure(store: Path, n: int, repeats: int, timeout: float) -> dict[str, str]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(acse_kg("serve", "--store", str(store), "--port", str(port), "--query-workers", "1",
+                                    "--query-timeout", str(timeout)),
+                            env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    out: dict[str, str] = {}
+    try:
+        t0 = time.monotonic()
+        with httpx.Client(base_url=base) as client:
+            while True:
+                if proc.poll() is not None:
+                    raise SystemExit(f"the server exited: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+                try:
+                    if client.get("/api/v2/version", timeout=5).status_code < 500:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() - t0 > 300:
+                    raise SystemExit("the server did not start in 300 s")
+                time.sleep(0.5)
+            out["server start-up"] = f"{time.monotonic() - t0:.1f} s"
+            out["list: query.cond=lung, countTotal, RECRUITING"] = measure(
+                client, "list", lambda c, t: c.get(LIST_QUERY, timeout=t), repeats, timeout)
+            out["SPARQL count of studies"] = measure(
+                client, "count", lambda c, t: c.get("/sparql", params={"query": COUNT_QUERY},
+                                                    headers={"Accept": "application/sparql-results+json"}, timeout=t),
+                repeats, timeout)
+            ncts = [f"NCT{90_000_000 + i:08d}" for i in range(0, n, max(1, n // repeats))][:repeats]
+            cold = [f"/study/{nct}" for nct in ncts]
+            out["study page, cold (each study's first request)"] = measure_each(client, cold, timeout)
+            out["study page, warm (the same again)"] = measure_each(client, cold, timeout)
+            out["POST /match/trials, one profile"] = measure(
+                client, "match", lambda c, t: c.post("/match/trials", content=json.dumps(PROFILE), timeout=t),
+                repeats, timeout)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return out
+
+
+def measure_each(client: httpx.Client, paths: list[str], timeout: float) -> str:
+    samples: list[float] = []
+    for p in paths:
+        t0 = time.monotonic()
+        try:
+            r = client.get(p, timeout=timeout)
+        except httpx.TimeoutException:
+            return f"over the {timeout:.0f} s budget" + (f" after {percentiles(samples)}" if samples else "")
+        if r.status_code != 200:
+            return f"HTTP {r.status_code} for {p}"
+        samples.append(time.monotonic() - t0)
+    return percentiles(samples)
+
+
+def run(n: int, jobs: int, repeats: int, timeout: float, skip_server: bool, workdir: Path) -> None:
+    from acse_kg.ctgov.generate import write_jsonl
+
+    print(f"-- {n} studies (load average {load()})", flush=True)
+    jsonl = write_jsonl(workdir / f"records-{n}.jsonl", n)
+    store = workdir / f"store-{n}"
+    wall, cpu, summary = timed_import(jsonl, store, jobs)
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"bulk import, end to end: {n / wall:.1f} studies/s ({wall:.1f} s wall, {cpu:.1f} s CPU = "
+          f"{cpu / n * 1000:.1f} ms CPU a study, {jobs} workers); peak RSS of the largest process so far {rss:.0f} MB")
+    print(f"   {summary}")
+    wall2, cpu2, summary2 = timed_import(jsonl, store, jobs)
+    print(f"same command again: {wall2:.1f} s wall ({wall2 / wall:.0%} of the first), {cpu2:.1f} s CPU")
+    print(f"   {summary2}")
+    print(f"store size on disk: {du(store) / 1e6:.0f} MB; input {jsonl.stat().st_size / 1e6:.0f} MB", flush=True)
+    if not skip_server:
+        for k, v in serve_and_measure(store, n, repeats, timeout).items():
+            print(f"{k}: {v}", flush=True)
+    print(f"(load average after: {load()})", flush=True)
+    shutil.rmtree(store, ignore_errors=True)
+    jsonl.unlink()
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m bench scale")
+    ap.add_argument("--studies", default="1000", help="comma-separated Ns (default 1000)")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--requests", type=int, default=5, help="requests per measurement")
+    ap.add_argument("--timeout", type=float, default=60.0, help="budget of one request, seconds")
+    ap.add_argument("--skip-server", action="store_true", help="the import only")
+    args = ap.parse_args(argv if argv is not None else sys.argv[1:])
+    print(f"machine: {os.cpu_count()} CPUs; uptime: {subprocess.run(['uptime'], capture_output=True, text=True, check=False).stdout.strip()}")
+    with tempfile.TemporaryDirectory(prefix="acse-kg-scale-") as tmp:
+        for n in (int(x) for x in args.studies.split(",")):
+            run(n, args.jobs, args.requests, args.timeout, args.skip_server, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,232 @@
+"""Bulk import (``acse-kg import --bulk``) and the record generator it is measured with.
+
+The import is specified by what a registry operator relies on: every record
+of the input ends up in the store exactly once, with its log entry; a
+record that breaks the spec is named (file, line, JSON path) while the rest
+goes in; an import killed half-way leaves whole studies only and the same
+command finishes it; the same input again writes nothing, quickly; a record
+that changed makes a new version with the old one kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rdflib import URIRef
+
+from acse_kg.ctgov.bulk import bulk_import, read_items, record_digest
+from acse_kg.ctgov.generate import FIRST_NCT, generate_record, nct_id, write_jsonl
+from acse_kg.ctgov.import_ import check_record, enum_index, study_to_graph
+from acse_kg.history import list_versions
+from acse_kg.loader import study_graph_name
+from acse_kg.store import OxigraphStore, open_store
+from acse_kg.versions import LOG_GRAPH, current_versions, version_iri
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# -- the generator ---------------------------------------------------------------------------------
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(i=st.integers(0, 1_000_000), seed=st.integers(0, 50))
+def test_generated_records_are_valid_and_map_without_problems(store, i, seed):
+    record = generate_record(i, seed)
+    assert check_record(record) == []
+    _, problems = study_to_graph(record, enum_index(store))
+    assert problems == []
+
+
+def test_generated_record_depends_on_its_number_and_seed_only():
+    assert generate_record(7, 3) == generate_record(7, 3)
+    assert generate_record(7, 3) != generate_record(7, 4)
+    assert record_digest(generate_record(5)) != record_digest(generate_record(6))
+
+
+def test_generated_studies_look_like_oncology_trials_with_real_sites():
+    records = [generate_record(i) for i in range(60)]
+    assert len({r["protocolSection"]["identificationModule"]["nctId"] for r in records}) == 60
+    assert {r["protocolSection"]["statusModule"]["overallStatus"] for r in records} >= {"RECRUITING", "COMPLETED"}
+    assert any("Lung" in c for r in records for c in r["protocolSection"]["conditionsModule"]["conditions"])
+    sites = [s for r in records for s in r["protocolSection"]["contactsLocationsModule"]["locations"]]
+    assert sites and all(isinstance(s["geoPoint"]["lat"], float) for s in sites)
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+def acse_kg(*args: str) -> list[str]:
+    return [sys.executable, "-m", "acse_kg.cli", *args]
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def study_counts(store) -> dict[str, int]:
+    """Triples per graph of a generated study (the bundle's own study left out)."""
+    generated = study_graph_name(nct_id(0))[:-len(str(FIRST_NCT))]  # ...study/NCT (then the number)
+    rows = store.select(f"SELECT ?g (COUNT(*) AS ?n) WHERE {{ GRAPH ?g {{ ?s ?p ?o }} "
+                        f"FILTER(STRSTARTS(STR(?g), \"{generated}9\")) }} GROUP BY ?g").rows
+    return {str(r["g"]): int(r["n"].toPython()) for r in rows}  # type: ignore[union-attr]
+
+
+def log_versions(store) -> list[tuple[str, int]]:
+    rows = store.select("SELECT ?v ?n WHERE { GRAPH ?log { ?v acse:versionNumber ?n } }",
+                        {"log": URIRef(LOG_GRAPH)}).rows
+    return sorted((str(r["v"]), int(r["n"].toPython())) for r in rows)  # type: ignore[union-attr]
+
+
+def expected_counts(jsonl: Path) -> dict[str, int]:
+    """What every study graph must hold: the same records imported in this process into memory."""
+    reference = open_store("memory")
+    bulk_import(reference, [jsonl], jobs=0)
+    return study_counts(reference)
+
+
+# -- the import: killed, resumed, repeated -----------------------------------------------------------
+def killed_resumed_repeated(tmp_path: Path, n: int, batch: int) -> None:
+    jsonl = write_jsonl(tmp_path / "records.jsonl", n)
+    store_dir = str(tmp_path / "store")
+    cmd = acse_kg("import", "--bulk", str(jsonl), "--store", store_dir, "--batch", str(batch), "--jobs", "2")
+
+    first = subprocess.Popen(cmd, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    assert first.stderr is not None
+    for line in first.stderr:  # progress lines: "... N records read, W written, ..."
+        words = line.decode().split()
+        if "written," in words and int(words[words.index("written,") - 1]) >= n // 2:
+            break
+    os.killpg(first.pid, signal.SIGKILL)  # a real kill, of the import and its workers
+    assert first.wait(timeout=60) == -signal.SIGKILL
+
+    partial = OxigraphStore(Path(store_dir))
+    try:  # whole studies only, each with its log entry
+        counts = study_counts(partial)
+        assert n // 2 <= len(counts) < n
+        assert len(log_versions(partial)) == len(counts)
+    finally:
+        partial.close()
+
+    t0 = time.monotonic()
+    resumed = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=600, check=False)
+    t_resume = time.monotonic() - t0
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{len(counts)} unchanged" in resumed.stdout and f"{n - len(counts)} new" in resumed.stdout
+
+    st_ = OxigraphStore(Path(store_dir))
+    try:
+        after = study_counts(st_)
+        versions = log_versions(st_)
+        size = len(st_)
+    finally:
+        st_.close()
+    assert after == expected_counts(jsonl)  # every record, exactly once, as a fresh import maps it
+    assert versions == sorted((version_iri(nct_id(i), 1), 1) for i in range(n))
+
+    t0 = time.monotonic()
+    again = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=600, check=False)
+    t_again = time.monotonic() - t0
+    assert again.returncode == 0 and f"0 new, 0 changed (previous versions kept), {n} unchanged" in again.stdout
+    st_ = OxigraphStore(Path(store_dir))
+    try:
+        assert len(st_) == size and study_counts(st_) == after
+    finally:
+        st_.close()
+    assert t_again < t_resume / 2, (t_again, t_resume)
+
+
+def test_bulk_import_killed_halfway_resumes_and_repeats_without_writing(tmp_path):
+    killed_resumed_repeated(tmp_path, 200, batch=20)
+
+
+@pytest.mark.slow
+def test_bulk_import_of_2000_records_killed_halfway_resumes_and_repeats_without_writing(tmp_path):
+    killed_resumed_repeated(tmp_path, 2000, batch=100)
+
+
+# -- bad records, changed records, inputs ------------------------------------------------------------
+def test_bad_record_is_named_with_file_line_and_path_while_the_others_go_in(tmp_path, fresh_store):
+    jsonl = tmp_path / "mixed.jsonl"
+    bad = generate_record(1)
+    bad["protocolSection"]["eligibilityModule"]["sex"] = "ANY"
+    lines = [json.dumps(generate_record(0)), json.dumps(bad), "{not json", json.dumps(generate_record(2))]
+    jsonl.write_text("\n".join(lines) + "\n")
+    failures: list[tuple[str, str, str]] = []
+    report = bulk_import(fresh_store, [jsonl], jobs=0, on_failure=lambda *f: failures.append(f))
+    assert report.new == 2 and report.read == 4
+    assert (f"{jsonl}:2", "$.protocolSection.eligibilityModule.sex") in {(w, p) for w, p, _ in failures}
+    assert (f"{jsonl}:3", "$") in {(w, p) for w, p, _ in failures}
+    assert set(current_versions(fresh_store)) >= {nct_id(0), nct_id(2)}
+    assert nct_id(1) not in current_versions(fresh_store)
+
+
+def test_cli_bulk_exits_1_naming_the_refused_record(tmp_path):
+    from typer.testing import CliRunner
+
+    from acse_kg.cli import app
+
+    jsonl = tmp_path / "mixed.jsonl"
+    bad = generate_record(1)
+    del bad["protocolSection"]["identificationModule"]["nctId"]
+    jsonl.write_text(json.dumps(generate_record(0)) + "\n" + json.dumps(bad) + "\n")
+    r = CliRunner().invoke(app, ["import", "--bulk", str(jsonl), "--jobs", "0", "--store", "memory"])
+    assert r.exit_code == 1
+    assert f"{jsonl}:2: $.protocolSection.identificationModule" in r.stderr
+    assert "1 new" in r.stdout and "1 refused" in r.stdout
+
+
+def test_changed_record_makes_a_new_version_and_keeps_the_old(tmp_path, fresh_store):
+    first = write_jsonl(tmp_path / "v1.jsonl", 3)
+    bulk_import(fresh_store, [first], jobs=0)
+    changed = generate_record(1)
+    changed["protocolSection"]["statusModule"]["overallStatus"] = "COMPLETED" if \
+        changed["protocolSection"]["statusModule"]["overallStatus"] != "COMPLETED" else "TERMINATED"
+    second = tmp_path / "v2.jsonl"
+    second.write_text("\n".join(json.dumps(r) for r in (generate_record(0), changed, generate_record(2))) + "\n")
+    report = bulk_import(fresh_store, [second], jobs=0)
+    assert (report.new, report.changed, report.unchanged) == (0, 1, 2)
+    versions = list_versions(fresh_store, nct_id(1))
+    assert [v.number for v in versions] == [1, 2] and versions[-1].current
+    assert fresh_store.graph(versions[0].graph)  # the old version's triples, archived
+    assert current_versions(fresh_store)[nct_id(1)] == (2, record_digest(changed))
+
+
+def test_same_study_imported_one_at_a_time_then_in_bulk_is_not_written_again(tmp_path, fresh_store):
+    from acse_kg.ctgov.import_ import import_study
+
+    record = generate_record(4)
+    import_study(fresh_store, record)  # logs the record's digest too
+    (tmp_path / "one.jsonl").write_text(json.dumps(record) + "\n")
+    report = bulk_import(fresh_store, [tmp_path / "one.jsonl"], jobs=0)
+    assert (report.new, report.changed, report.unchanged) == (0, 0, 1)
+
+
+def test_directory_zip_and_api_page_inputs_are_read(tmp_path):
+    import zipfile
+
+    d = tmp_path / "dir"
+    d.mkdir()
+    (d / "a.json").write_text(json.dumps(generate_record(0)))
+    (d / "page.json").write_text(json.dumps({"studies": [generate_record(1), generate_record(2)]}))
+    z = tmp_path / "r.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("x.jsonl", json.dumps(generate_record(3)) + "\n" + json.dumps(generate_record(4)) + "\n")
+    assert [i.where for i in read_items(d)] == [f"{d}/a.json", f"{d}/page.json studies[0]", f"{d}/page.json studies[1]"]
+    assert [i.where for i in read_items(z)] == [f"{z}!x.jsonl:1", f"{z}!x.jsonl:2"]
+
+
+def test_study_graph_of_a_bulk_import_is_what_a_single_import_maps(tmp_path, fresh_store):
+    from acse_kg.versions import as_stored, same_graph
+
+    record = generate_record(9)
+    (tmp_path / "one.jsonl").write_text(json.dumps(record) + "\n")
+    bulk_import(fresh_store, [tmp_path / "one.jsonl"], jobs=0)
+    g, _ = study_to_graph(record, enum_index(fresh_store))
+    nct = nct_id(9)
+    assert same_graph(fresh_store.graph(study_graph_name(nct)),
+                      as_stored(g.serialize(format="nt"), "ntriples", study_graph_name(nct)))

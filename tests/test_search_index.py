@@ -1,0 +1,260 @@
+"""The search index beside the graph (SQLite FTS5): what it finds, how it pages, that it follows every write,
+and that a query past its deadline or abandoned by its client is stopped in the engine.
+
+The registry is the bundled AcSé crizotinib study (cohorts of NSCLC and other OncoTree types) and the two
+reference records (a breast cancer trial, a French observational study), as ClinicalTrials.gov imports them.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+
+import pytest
+from ctgov_api_fixtures import listing, search  # noqa: F401
+from ctgov_fixtures import RECORDS, load_record
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from acse_kg.ctgov.import_ import import_study
+from acse_kg.ctgov.query import parse_params
+from acse_kg.loader import study_graph_name
+from acse_kg.search_index import SearchCancelled, SearchIndex, fts_phrase, index_for
+from acse_kg.store import open_store
+
+CRIZOTINIB, PALLAS, FRENCH = "NCT02034981", "NCT02513394", "NCT06171568"
+ALL = [CRIZOTINIB, PALLAS, FRENCH]
+
+
+@pytest.fixture(scope="module")
+def registry():
+    store = open_store("memory")
+    for name in RECORDS:
+        import_study(store, load_record(name))
+    return store
+
+
+def found(registry, **params: str) -> list[str]:
+    return index_for(registry).search(parse_params({"pageSize": "100", **params})).ncts
+
+
+# ------------------------------------------------------------------ OncoTree in condition search
+@pytest.mark.parametrize("cond", ["lung", "NSCLC", "LUAD", "non-small cell lung cancer", "Lung Adenocarcinoma",
+                                  '"non-small cell lung cancer"'])
+def test_a_cohort_of_nsclc_is_found_by_its_oncotree_class_its_tissue_its_subtypes_and_their_names(registry, cond):
+    """The study's conditions do not say 'lung'; its NSCLC cohort does, through OncoTree."""
+    assert found(registry, **{"query.cond": cond}) == [CRIZOTINIB]
+
+
+def test_the_api_route_finds_the_lung_cohort_too(listing):  # noqa: F811
+    assert search(listing, **{"query.cond": "lung"}) == [CRIZOTINIB]
+    assert search(listing, **{"query.cond": "LUAD", "countTotal": "true"}) == [CRIZOTINIB]
+
+
+def test_a_cohort_open_to_any_tumour_type_is_not_found_by_every_tumour_type(registry):
+    """Mantle cell lymphoma: no cohort names it or a type above it (the OncoTree root does not count)."""
+    assert found(registry, **{"query.cond": "MCL"}) == []
+
+
+def test_the_oncotree_terms_are_searched_by_query_cond_only(registry):
+    assert found(registry, **{"query.titles": "LUAD"}) == []
+
+
+# ------------------------------------------------------------------ Essie
+@pytest.mark.parametrize("query, expected", [
+    ('"crizotinib metastatic"', []),  # a phrase is kept whole, in its order
+    ("metastatic crizotinib", [CRIZOTINIB]),  # terms are ANDed anywhere in the area
+    ("palbociclib OR xalkori", [PALLAS, CRIZOTINIB]),  # palbociclib is in PALLAS's title: ranked first
+    ('(palbociclib OR xalkori) AND NOT "collaborative adjuvant"', [CRIZOTINIB]),
+    ("cancer NOT breast NOT hematologic", []),
+    ("NOT crizotinib", [PALLAS, FRENCH]),
+])
+def test_phrases_and_or_not_and_parentheses(registry, query, expected):
+    assert found(registry, **{"query.term": query}) == expected
+
+
+def test_words_are_stemmed_as_essie_stems_them(registry):
+    assert found(registry, **{"query.term": "tumors"}) == found(registry, **{"query.term": "tumor"}) != []
+    assert found(registry, **{"query.cond": "cancers"}) == found(registry, **{"query.cond": "cancer"}) != []
+
+
+def test_area_operators_search_one_field(registry):
+    assert found(registry, **{"filter.advanced": "AREA[Phase]PHASE3"}) == [PALLAS]
+    assert found(registry, **{"filter.advanced": "AREA[StartDate]RANGE[2013-09, 2024-02-01]"}) == [PALLAS, FRENCH]
+    assert found(registry, **{"filter.advanced": "AREA[LocationCity]MISSING"}) == []
+    assert found(registry, **{"query.cond": "breast AND AREA[Phase]PHASE3"}) == [PALLAS]
+
+
+@given(st.text(max_size=30))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_text_is_a_phrase_fts5_reads_without_error(registry, text):
+    """Quotes, operators, control characters: a term is always one FTS5 string, never FTS5 syntax."""
+    phrase = fts_phrase(text)
+    if phrase is None:
+        return
+    index_for(registry).db.execute("SELECT rowid FROM text WHERE text MATCH ?", (phrase,)).fetchall()
+
+
+# ------------------------------------------------------------------ count and pages
+def test_count_total_is_every_match_and_comes_with_the_first_page_only(registry):
+    ix = index_for(registry)
+    first = ix.search(parse_params({"pageSize": "1", "countTotal": "true"}))
+    assert first.total == 3 and len(first.ncts) == 1
+    second = ix.search(parse_params({"pageSize": "1", "countTotal": "true", "pageToken": first.next_token}))
+    assert second.total is None and second.ncts != first.ncts
+
+
+@given(size=st.integers(1, 4), sort=st.sampled_from(["", "StartDate", "StartDate:asc", "EnrollmentCount:desc",
+                                                       "ResultsFirstPostDate,StartDate:asc", "@relevance:asc"]),
+       term=st.sampled_from(["", "cancer", "crizotinib OR palbociclib OR paris"]))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_walking_the_page_tokens_meets_every_match_once_in_the_order_of_one_page(registry, size, sort, term):
+    base = {**({"sort": sort} if sort else {}), **({"query.term": term} if term else {})}
+    whole = found(registry, **base)
+    seen, token = [], None
+    while True:
+        page = index_for(registry).search(parse_params({**base, "pageSize": str(size),
+                                                        **({"pageToken": token} if token else {})}))
+        seen += page.ncts
+        token = page.next_token
+        if token is None:
+            break
+    assert seen == whole
+
+
+def test_a_page_token_resumes_after_the_last_study_sent_even_when_studies_are_added_before_it():
+    """An offset would send the last study of page 1 again once a study sorting before it is added."""
+    store = open_store("memory")
+    for name in RECORDS:
+        import_study(store, load_record(name))
+    ix = index_for(store)
+    first = ix.search(parse_params({"pageSize": "2"}))
+    assert first.ncts == [CRIZOTINIB, PALLAS]
+    import_study(store, _variant("NCT00000102", ["Sarcoidosis"]))  # sorts first
+    rest = ix.search(parse_params({"pageSize": "2", "pageToken": first.next_token}))
+    assert rest.ncts == [FRENCH] and rest.next_token is None
+
+
+def test_a_token_of_another_sort_is_refused_by_name(listing):  # noqa: F811
+    first = listing.get("/api/v2/studies", params={"pageSize": 1, "sort": "StartDate,EnrollmentCount"}).json()
+    r = listing.get("/api/v2/studies", params={"pageSize": 1, "pageToken": first["nextPageToken"]})
+    assert r.status_code == 400 and "pageToken" in r.text
+
+
+def test_the_index_sorts_as_the_graph_search_does(registry):
+    from acse_kg.ctgov.query import matching_ncts
+
+    for sort in ("StartDate", "EnrollmentCount", "ResultsFirstPostDate:asc", "@relevance"):
+        q = parse_params({"sort": sort, "query.term": "cancer OR crizotinib"})
+        assert found(registry, sort=sort, **{"query.term": "cancer OR crizotinib"}) == matching_ncts(registry, q)
+
+
+# ------------------------------------------------------------------ in step with the graph
+def _variant(nct: str, conditions: list[str]) -> dict:
+    record = copy.deepcopy(load_record(RECORDS[1]))
+    record["protocolSection"]["identificationModule"]["nctId"] = nct
+    record["protocolSection"]["conditionsModule"]["conditions"] = conditions
+    return record
+
+
+def test_an_import_is_found_at_once_and_a_new_version_replaces_what_the_old_one_said():
+    store = open_store("memory")
+    ix = index_for(store)
+    assert ix.count() == 1
+    import_study(store, _variant("NCT09990001", ["Sarcoidosis"]))
+    assert found(store, **{"query.cond": "sarcoidosis"}) == ["NCT09990001"]
+    import_study(store, _variant("NCT09990001", ["Amyloidosis"]))
+    assert found(store, **{"query.cond": "sarcoidosis"}) == []
+    assert found(store, **{"query.cond": "amyloidosis"}) == ["NCT09990001"]
+    assert ix.count() == 2
+    store.drop_graph(study_graph_name("NCT09990001"))  # a study gone from the live graphs is gone from the index
+    assert found(store, **{"query.cond": "amyloidosis"}) == [] and ix.count() == 1
+
+
+def test_an_unchanged_store_is_not_read_again(registry):
+    ix = index_for(registry)
+    assert ix.sync() == []
+
+
+def test_an_index_file_beside_the_store_directory_follows_writes_made_while_it_was_closed(tmp_path):
+    path = tmp_path / "store"
+    store = open_store(str(path))
+    index_for(store).sync()
+    store.close()
+    store = open_store(str(path))
+    import_study(store, _variant("NCT09990002", ["Kawasaki Disease"]))  # written before any index is opened
+    opened = SearchIndex(store, path.with_name("store.search.sqlite"))
+    assert opened.sync() == ["NCT09990002"]  # only the new study is read
+    assert opened.matching(parse_params({"query.cond": "kawasaki"})) == {"NCT09990002"}
+    opened.close()
+    store.close()
+
+
+def test_the_cli_rebuilds_the_index_from_the_graph(tmp_path):
+    from acse_kg.cli import app
+
+    result = CliRunner().invoke(app, ["index", "--rebuild", "--store", str(tmp_path / "store")])
+    assert result.exit_code == 0, result.output
+    assert "rebuilt: 1 studies" in result.output and (tmp_path / "store.search.sqlite").is_file()
+
+
+# ------------------------------------------------------------------ stopped in the engine
+_ENDLESS = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT COUNT(*) FROM c"
+
+
+def test_a_query_past_its_deadline_is_stopped_in_the_engine(registry):
+    started = time.monotonic()
+    with pytest.raises(SearchCancelled, match="time limit"):
+        index_for(registry)._run(_ENDLESS, [], time.monotonic() + 0.2, None)
+    assert time.monotonic() - started < 2.0
+
+
+def test_a_query_abandoned_by_its_client_is_stopped_in_the_engine(registry):
+    cancel = threading.Event()
+    threading.Timer(0.2, cancel.set).start()
+    started = time.monotonic()
+    with pytest.raises(SearchCancelled, match="abandoned"):
+        index_for(registry)._run(_ENDLESS, [], None, cancel)
+    assert time.monotonic() - started < 2.0
+
+
+def test_a_search_past_its_deadline_is_refused_and_the_index_still_answers(registry):
+    with pytest.raises(SearchCancelled):
+        index_for(registry).search(parse_params({"query.cond": "lung"}), deadline=time.monotonic() - 1)
+    assert found(registry, **{"query.cond": "lung"}) == [CRIZOTINIB]
+
+
+def test_the_api_answers_503_when_the_search_runs_past_the_time_limit(listing, monkeypatch):  # noqa: F811
+    import api.ctgov
+
+    monkeypatch.setattr(api.ctgov, "_search_timeout", lambda request: -1.0)
+    r = listing.get("/api/v2/studies", params={"query.cond": "lung"})
+    assert r.status_code == 503 and "stopped" in r.text
+
+
+def test_the_search_page_search_is_stopped_past_its_deadline(registry):
+    from acse_kg.pages.search import Search
+    from acse_kg.pages.search import search as page_search
+
+    with pytest.raises(SearchCancelled):
+        page_search(registry, Search.from_params([("q", "crizotinib")]), deadline=time.monotonic() - 1)
+    assert [c.nct for c in page_search(registry, Search.from_params([("q", "crizotinib")])).cards] == [CRIZOTINIB]
+
+
+def test_the_route_stops_the_engine_when_its_client_goes_away(registry):
+    """/api/v2/studies runs its search with an event that a watcher sets once the client disconnects."""
+    import asyncio
+
+    import api.ctgov
+
+    class GoneClient:
+        async def is_disconnected(self) -> bool:
+            return True
+
+    started = time.monotonic()
+    with pytest.raises(SearchCancelled, match="abandoned"):
+        asyncio.run(api.ctgov._watching(  # a 5 s limit, so that a watcher that never fires fails, not hangs
+            GoneClient(), lambda cancel: index_for(registry)._run(_ENDLESS, [], time.monotonic() + 5, cancel)))
+    assert time.monotonic() - started < 2.0
