@@ -30,7 +30,7 @@ from ..model import ModelError, Study, cohort_keys, read_study, read_variables, 
 from ..namespaces import ID, NCT_HINT, normalise_nct
 from ..store import GraphStore
 from .candidates import Basket, CandidateFinder, Taxonomy, pair_set
-from .completion import Group, build_groups, read_correspondences, variables_plain
+from .completion import build_groups, read_correspondences, variables_plain
 from .dosing import Regimen, compile_regimens, dosing_for
 from .profile import ProfileError, ProfileModel
 from .profile_schema import profile_schema
@@ -543,7 +543,7 @@ class Matcher:
     """Matches tumor profiles against one study of the registry (the v1 contract's ``POST /match``)."""
 
     def __init__(self, store: GraphStore, nct: str | None = None) -> None:
-        trial = _pick_study(store, nct)
+        trial = pick_study(store, nct)
         self.vocab = vocabulary_for(store)
         self.one = StudyMatcher(read_study(store, trial), self.vocab)
         self.study, self.trial = self.one.study, self.one.trial
@@ -578,7 +578,7 @@ class Matcher:
         return self.one.statuses(facts)
 
 
-def _pick_study(store: GraphStore, nct: str | None) -> str:
+def pick_study(store: GraphStore, nct: str | None) -> str:
     """The NCT number asked for (read as the registry reads it), or the first matchable study's.
 
     ``nct2034981`` is NCT02034981; the graph holds the canonical spelling.

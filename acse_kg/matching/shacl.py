@@ -180,9 +180,9 @@ def decidable_criteria(store: GraphStore, nct: str) -> list[Criterion]:
 
 def generate(store: GraphStore, nct: str | None = None) -> rdflib.Graph:
     """The eligibility shapes of a study (default: the first matchable one), from its criteria in the model."""
-    from .engine import _pick_study
+    from .engine import pick_study
 
-    study = _pick_study(store, nct)
+    study = pick_study(store, nct)
     g = rdflib.Graph()
     for prefix, ns in (("sh", SH), ("acse", ACSE), ("tp", PROF), ("dcterms", DCTERMS), ("rdfs", RDFS)):
         g.bind(prefix, ns)

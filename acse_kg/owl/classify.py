@@ -49,6 +49,7 @@ from ..matching.engine import (
     VERDICT_RANK,
     TrialNotFound,
     Vocabulary,
+    pick_study,
     vocabulary_for,
 )
 from ..matching.profile import ProfileModel
@@ -281,17 +282,8 @@ class OwlMatcher:
     """``Matcher``'s interface (one study, the v1 result) with HermiT deciding: ``--engine owl``."""
 
     def __init__(self, store: GraphStore, nct: str | None = None) -> None:
-        if nct:
-            wanted = normalise_nct(nct)
-            if wanted is None:
-                raise TrialNotFound(f"{nct!r} is not an NCT number ({NCT_HINT})")
-            nct = wanted
-        studies = structured_studies(store)
-        if nct:
-            studies = [s for s in studies if s == nct]
-        if not studies:
-            raise TrialNotFound(f"no study with cohorts in the graph for {nct}" if nct else
-                                "no study with cohorts in the graph")
+        trial = pick_study(store, nct)  # the fast path's reading of the NCT number and its errors
+        studies = [trial]
         self.engine = OwlEngine(store, studies[:1])
         #: Seconds HermiT may take for one call (a request's budget).
         self.budget: float | None = 120.0
