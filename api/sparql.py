@@ -149,11 +149,7 @@ async def sparql_get(
         return _service_description(choose(accept, RDF_MEDIA) or "turtle", _settings(request))
     if len(queries) > 1:
         raise _error(400, "exactly one 'query' parameter is allowed")
-    wanted = params.get("format")
-    if wanted is not None and wanted != "table" and wanted not in RESULT_MEDIA and wanted not in RDF_MEDIA:
-        raise _error(400, f"unknown format {wanted!r}: use table or one of "
-                          + ", ".join(dict.fromkeys([*RESULT_MEDIA, *RDF_MEDIA])))
-    accept = TABLE_ACCEPT if wanted == "table" else wanted
+    wanted, accept = _format_param(params.getlist("format"))
     answer = await _answer_query(request, queries[0], params.getlist(_DATASET_PARAMS[0]),
                                  params.getlist(_DATASET_PARAMS[1]), accept=accept)
     if wanted != "table" or answer.status_code != 200:
@@ -162,6 +158,38 @@ async def sparql_get(
     page = await run_in_threadpool(_query_page, store, queries[0],
                                    answer_html(bytes(answer.body), answer.media_type or ""))
     return HTMLResponse(page)
+
+
+#: The short names SPARQL clients send as ``format`` (SPARQLWrapper, Virtuoso-style clients), as the
+#: media types they stand for; several, so that the query form picks (json: results or JSON-LD).
+FORMAT_NAMES = {
+    "json": "application/sparql-results+json, application/ld+json",
+    "xml": "application/sparql-results+xml, application/rdf+xml",
+    "csv": "text/csv", "tsv": "text/tab-separated-values",
+    "turtle": "text/turtle", "n3": "text/turtle", "json-ld": "application/ld+json",
+    "rdf+xml": "application/rdf+xml", "nt": "application/n-triples", "ntriples": "application/n-triples",
+}
+
+
+def _format_param(values: list[str]) -> tuple[str | None, str | None]:
+    """(the format asked for, the Accept it stands for) from the ``format`` parameters.
+
+    ``table`` is the HTML page; a media type or a client's short name (``json``, ``turtle`` ...) wins
+    over Accept; several values (clients send a name and a media type) take the first one known; a
+    value that is none of these is a 400 naming it.
+    """
+    if not values:
+        return None, None
+    for value in values:
+        if value == "table":
+            return value, TABLE_ACCEPT
+        if value in RESULT_MEDIA or value in RDF_MEDIA:
+            return value, value
+        if value.lower() in FORMAT_NAMES:
+            return value, FORMAT_NAMES[value.lower()]
+    raise _error(400, f"unknown format {values[0]!r}: use table, one of "
+                      + ", ".join(dict.fromkeys([*RESULT_MEDIA, *RDF_MEDIA])) + ", or one of "
+                      + ", ".join(FORMAT_NAMES))
 
 
 @router.post(
