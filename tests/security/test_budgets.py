@@ -308,24 +308,18 @@ def bundle_server_one_second() -> Iterator[LiveServer]:
     live.stop()
 
 
-def test_a_list_search_of_thousands_of_terms_stops_at_the_query_time_limit(
+def test_a_list_search_of_thousands_of_terms_is_refused_before_it_runs(
         bundle_server_one_second: LiveServer) -> None:
-    cond = " OR ".join(f"zzterm{i}" for i in range(2500))  # ~25 kB: minutes of substring tests
-    outcome: dict[str, object] = {}
-
-    def search() -> None:
-        t0 = time.monotonic()
-        r = httpx.get(bundle_server_one_second.url + "/api/v2/studies", params={"query.cond": cond}, timeout=120)
-        outcome.update(status=r.status_code, text=r.text, seconds=time.monotonic() - t0)
-
-    thread = threading.Thread(target=search)
-    thread.start()
-    time.sleep(0.5)
+    """A 26 kB query.cond of 2,500 OR-ed terms burned 51 s of CPU: now a term budget refuses it at once
+    (400 naming the parameter), and other searches are answered meanwhile. A search that runs too long
+    is stopped at the query time limit (tests/test_search_index.py)."""
+    cond = " OR ".join(f"zzterm{i}" for i in range(2500))
+    t0 = time.monotonic()
+    r = httpx.get(bundle_server_one_second.url + "/api/v2/studies", params={"query.cond": cond}, timeout=120)
+    assert r.status_code == 400 and "query.cond" in r.text and "terms" in r.text
+    assert time.monotonic() - t0 < 10
     quick = httpx.get(bundle_server_one_second.url + "/api/v2/studies", params={"query.cond": "cancer"}, timeout=30)
-    assert quick.status_code == 200  # answered meanwhile
-    thread.join(60)
-    assert outcome["status"] == 503 and "time limit" in str(outcome["text"])
-    assert float(outcome["seconds"]) < 10  # type: ignore[arg-type]
+    assert quick.status_code == 200
 
 
 def test_a_list_search_through_the_pool_gives_the_same_studies(bundle_server: LiveServer) -> None:
