@@ -268,3 +268,15 @@ def test_a_bullet_its_computable_part_decides_is_not_to_be_confirmed(matcher: Ma
 
     assert confirm(True) == []
     assert len(confirm(False)) == 1  # "any other uncontrolled infection" is still to be confirmed
+
+
+def test_the_new_fields_are_published_in_the_result_schema_and_results_validate(matcher: Matcher) -> None:
+    import jsonschema
+
+    from acse_kg.matching.result import result_schema
+
+    schema = result_schema()
+    assert {"applies", "finding", "missing"} <= set(schema["$defs"]["CriterionResult"]["properties"])
+    assert {"reasons", "missing", "recruiting"} <= set(schema["$defs"]["CohortResult"]["properties"])
+    for facts in ({}, {"labs.ast_uln": 6.0}, {"history.prior_crizotinib": True}):
+        jsonschema.validate(matcher.match(profile_of(facts, "LUAD", 54)), schema)

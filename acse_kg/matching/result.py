@@ -31,6 +31,16 @@ class CriterionResult(_Open):
     curation: Literal["draft"] | None = Field(
         None, description="\"draft\" when the criterion was drafted from the record's words and no curator has reviewed it "
                           "(absent for curated and reviewed criteria)")
+    applies: bool | None = Field(
+        None, description="whether the criterion's condition holds (null: unknown); a page greys out a rule that "
+                          "does not apply", examples=[True, False, None])
+    finding: Literal["met", "not met", "unknown", "not applicable", "excluded", "not excluded"] | None = Field(
+        None, description="the status in a clinician's words: an inclusion is met / not met, an exclusion "
+                          "excludes or not; not applicable where the condition does not hold",
+        examples=["not excluded", "not met"])
+    missing: list[str] = Field(
+        default_factory=list, description="the profile fields whose values would settle an unknown status",
+        examples=[["history.liver_metastasis"]])
 
 
 class CohortResult(_Open):
@@ -44,6 +54,12 @@ class CohortResult(_Open):
     to_confirm: list[str] = Field(description="criteria no field of the profile can decide")
     recruiting: bool | None = Field(
         None, description="whether the cohort takes patients now: open by the protocol and in a study that recruits")
+    reasons: list[str] = Field(
+        default_factory=list, description="ids of the criteria that decided a verdict other than eligible (the unmet "
+                                          "ones for ineligible, the unknown ones for unknown)", examples=[["inc-06-anc"]])
+    missing: list[str] = Field(
+        default_factory=list, description="every profile field that would settle an unknown criterion of the cohort: "
+                                          "what to ask the clinician for", examples=[["labs.anc", "history.cns_disease"]])
 
 
 class Dosing(_Open):
