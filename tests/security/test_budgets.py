@@ -76,6 +76,15 @@ def test_a_match_body_over_its_limit_is_refused_with_413(w3c_server: LiveServer)
     assert r.json()["status"] == 413 and "/match" in r.json()["detail"]
 
 
+@pytest.mark.parametrize(("route", "size"), [("/match/trials", 1_100_000), ("/match/form", 1_100_000),
+                                             ("/match/trials/batch", 20_100_000)])
+def test_the_cross_trial_and_form_match_routes_have_their_body_limits(w3c_server: LiveServer, route: str,
+                                                                      size: int) -> None:
+    body = b'{"id": "p", "padding": "' + b"x" * size + b'"}'
+    r = httpx.post(w3c_server.url + route, content=body, headers={"Content-Type": "application/json"}, timeout=60)
+    assert r.status_code == 413 and route in r.text
+
+
 def test_a_body_on_a_route_that_takes_none_is_bounded_too(w3c_server: LiveServer) -> None:
     r = httpx.request("GET", w3c_server.url + "/ontology", content=b"x" * 200_000, timeout=30)
     assert r.status_code == 413
