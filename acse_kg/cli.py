@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from . import __version__
-from .commands import ctgov_cmds, draft_cmds, graph_cmds, index_cmds, match_cmds, owl_cmds, render_cmds, serve_cmds
+from .commands import (
+    ctgov_cmds,
+    draft_cmds,
+    graph_cmds,
+    index_cmds,
+    match_cmds,
+    owl_cmds,
+    render_cmds,
+    serve_cmds,
+)
 
 app = typer.Typer(
     name="acse-kg",
@@ -28,7 +37,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     version: Annotated[
-        Optional[bool],
+        bool | None,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
     ] = None,
 ) -> None:

@@ -21,7 +21,16 @@ import pyoxigraph as ox
 from . import vocab
 from .namespaces import is_nct
 from .paths import DATA_DIR, ONTOLOGY_DIR
-from .store import GRAPH_PREFIX, GraphOp, GraphStore, ReplaceGraph, StoreError, has_graph, is_bookkeeping_graph, serialized
+from .store import (
+    GRAPH_PREFIX,
+    GraphOp,
+    GraphStore,
+    ReplaceGraph,
+    StoreError,
+    has_graph,
+    is_bookkeeping_graph,
+    serialized,
+)
 
 ONTOLOGY_GRAPH = GRAPH_PREFIX + "ontology"
 ONCOTREE_GRAPH = GRAPH_PREFIX + f"vocab/oncotree/{vocab.ONCOTREE_RELEASE_ID}"

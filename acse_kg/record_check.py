@@ -23,8 +23,8 @@ import pyoxigraph as ox
 import rdflib
 from rdflib.namespace import DCTERMS, RDFS, SH
 
-from .errors import AcseError
 from .derived import DerivedCache
+from .errors import AcseError
 from .loader import ONTOLOGY_GRAPH, study_graph_name
 from .model import Expr, ModelError, Study, StudyNotFound, TumourTypeTest, operands, read_study
 from .namespaces import study_iri
@@ -244,4 +244,4 @@ def check_study(store: GraphStore, nct: str, *, reason: bool = False) -> list[Fi
                   key=lambda f: (f.rule, f.focus, f.value or ""))
 
 
-__all__ = ["Finding", "CheckError", "ReasonerFailed", "check_study", "check_graph"]
+__all__ = ["CheckError", "Finding", "ReasonerFailed", "check_graph", "check_study"]

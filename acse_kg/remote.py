@@ -49,13 +49,13 @@ from rdflib.term import Node
 from .namespaces import PREFIXES
 from .sparql_safety import RefusedQuery, analyse, first_keyword, tokens
 from .store import (
+    BOOKKEEPING_PREFIX,
     RDF_FORMATS,
     RESULT_FORMATS,
     AddToGraph,
     Bindings,
     Claim,
     DropGraph,
-    BOOKKEEPING_PREFIX,
     GraphOp,
     QuerySyntaxError,
     RemoveFromGraph,

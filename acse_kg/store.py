@@ -360,8 +360,8 @@ def _where_brace(query: str) -> int | None:
     that leaves ``WHERE`` out (``SELECT * { ... }``, ``ASK { ... }``), the first
     top-level brace after the query form (a CONSTRUCT's first one is its template).
     """
-    from .sparql_safety import QUERY_FORMS
     from .sparql_safety import _TOKEN as SPARQL_TOKEN  # the endpoint's own SPARQL lexer
+    from .sparql_safety import QUERY_FORMS
 
     form: str | None = None
     depth = 0  # parentheses and braces

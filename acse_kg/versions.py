@@ -26,7 +26,7 @@ import random
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import rdflib
@@ -206,7 +206,7 @@ def save_study(store: GraphStore, nct: str, data: bytes | str, rdf_format: str =
         ops += [
             ReplaceGraph(graph, data, rdf_format),
             AddToGraph(LOG_GRAPH, _log_entry(nct, new, archived, agent, note,
-                                             when or datetime.now(timezone.utc), digest), "ntriples"),
+                                             when or datetime.now(UTC), digest), "ntriples"),
         ]
         try:
             store.write(ops, claim=Claim(LOG_GRAPH, version_iri(nct, new), scope=study_iri(nct)))

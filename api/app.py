@@ -23,7 +23,6 @@ from .limits import BodyLimit, ClientSlots
 from .query_pool import QueryPool
 from .settings import ServerSettings
 
-
 #: Where the Swagger UI / ReDoc assets shipped by the fastapi-offline package are served (no CDN).
 DOCS_ASSETS = "/docs-assets"
 

@@ -25,30 +25,43 @@ import os
 import re
 import threading
 import time
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 from acse_kg.ctgov import registry_info
-from acse_kg.ctgov.csv_format import parse_columns, write_csv, CsvError
+from acse_kg.ctgov.csv_format import CsvError, parse_columns, write_csv
 from acse_kg.ctgov.export import StudyNotFound, export_study
 from acse_kg.ctgov.fhir_study import operation_outcome, research_study_json, search_bundle
-from acse_kg.ctgov.import_ import ImportRefused, import_study
 from acse_kg.ctgov.fields import project
-from acse_kg.ctgov.query import (Finder, Page, QueryError, Select, StudyQuery, check_format, export_page,
-                                 list_studies, parse_fields_param, parse_params, search, store_select)
-from acse_kg.search_index import SearchCancelled, can_answer, index_for
+from acse_kg.ctgov.import_ import ImportRefused, import_study
+from acse_kg.ctgov.query import (
+    Finder,
+    Page,
+    QueryError,
+    Select,
+    StudyQuery,
+    check_format,
+    export_page,
+    list_studies,
+    parse_fields_param,
+    parse_params,
+    search,
+    store_select,
+)
 from acse_kg.history import HistoryError, diff_versions, list_versions
 from acse_kg.namespaces import NCT_HINT, is_nct, normalise_nct
 from acse_kg.record_check import CheckError, ReasonerFailed, check_study
+from acse_kg.search_index import SearchCancelled, can_answer, index_for
 from acse_kg.store import GraphStore, StoreError
 
 from .deps import get_store, require_admin
-from .reasoner import reasoned_check
 from .negotiation import choose
 from .query_pool import QueryFailed, QueryRequest, QueryTimeout, ResultTooLarge, WorkerDied
+from .reasoner import reasoned_check
 
 router = APIRouter()
 
@@ -183,8 +196,8 @@ def get_version(request: Request, store: GraphStore = Depends(get_store)) -> Any
             summary="The study record's fields (names, pieces, types)")
 def get_metadata(
     request: Request,
-    indexed: Optional[str] = _documented("includeIndexedOnly", "true: also fields that are only indexed."),
-    historic: Optional[str] = _documented("includeHistoricOnly", "true: also fields kept only in history."),
+    indexed: str | None = _documented("includeIndexedOnly", "true: also fields that are only indexed."),
+    historic: str | None = _documented("includeHistoricOnly", "true: also fields kept only in history."),
 ) -> Any:
     """The tree of the study record's fields: JSON names, piece names, types (FieldNodeList)."""
     params = dict(request.query_params)
@@ -224,9 +237,9 @@ def get_study(
     nct_id: str,
     request: Request,
     store: GraphStore = Depends(get_store),
-    fields: Optional[str] = _documented("fields", "Piece names (NCTId), JSON names or dotted paths, comma- or pipe-separated; CSV column names with format=csv."),
-    fmt: Optional[str] = _documented("format", "json (default), csv or fhir.json (a FHIR R4B ResearchStudy)."),
-    markup: Optional[str] = _documented("markupFormat", "markdown (the only markup format here)."),
+    fields: str | None = _documented("fields", "Piece names (NCTId), JSON names or dotted paths, comma- or pipe-separated; CSV column names with format=csv."),
+    fmt: str | None = _documented("format", "json (default), csv or fhir.json (a FHIR R4B ResearchStudy)."),
+    markup: str | None = _documented("markupFormat", "markdown (the only markup format here)."),
 ) -> Any:
     """One study as ClinicalTrials.gov API v2 JSON, CSV or FHIR (``fields``, ``format``, ``markupFormat=markdown``).
 
@@ -311,35 +324,35 @@ def get_research_study(nct_id: str, request: Request, store: GraphStore = Depend
 async def get_studies(
     request: Request,
     store: GraphStore = Depends(get_store),
-    cond: Optional[str] = _documented("query.cond", "Conditions, keywords, condition MeSH terms. Every query.* takes Essie basics: terms ANDed, \"phrases\", OR, AND, NOT, parentheses, AREA[piece], RANGE[from, to], MISSING; case-insensitive substrings."),
-    intr: Optional[str] = _documented("query.intr", "Interventions, other names, arms, intervention MeSH terms."),
-    term: Optional[str] = _documented("query.term", "Any text of the record."),
-    titles: Optional[str] = _documented("query.titles", "Brief and official titles, acronym."),
-    outc: Optional[str] = _documented("query.outc", "Outcome measures, descriptions, time frames."),
-    spons: Optional[str] = _documented("query.spons", "Lead sponsor and collaborators."),
-    lead: Optional[str] = _documented("query.lead", "Lead sponsor."),
-    locn: Optional[str] = _documented("query.locn", "Facility, city, state, zip, country."),
-    ids: Optional[str] = _documented("query.id", "NCT number and other study ids."),
-    status: Optional[str] = _documented("filter.overallStatus", "Comma- or pipe-separated Status codes."),
-    nct_ids: Optional[str] = _documented("filter.ids", "Comma- or pipe-separated NCT numbers."),
-    advanced: Optional[str] = _documented("filter.advanced", "An Essie expression, e.g. AREA[Phase]PHASE2 AND AREA[StartDate]RANGE[2013-01-01,MAX]."),
-    geo: Optional[str] = _documented("filter.geo", "distance(latitude,longitude,radius) with the radius in mi (default) or km: studies with a site that near."),
-    post_status: Optional[str] = _documented("postFilter.overallStatus", "As filter.overallStatus (no aggregation counts are made here, so post-filters filter too)."),
-    post_ids: Optional[str] = _documented("postFilter.ids", "As filter.ids."),
-    post_advanced: Optional[str] = _documented("postFilter.advanced", "As filter.advanced."),
-    post_geo: Optional[str] = _documented("postFilter.geo", "As filter.geo."),
-    synonyms: Optional[str] = _documented("filter.synonyms", "Refused: the registry keeps no synonym lists."),
-    post_synonyms: Optional[str] = _documented("postFilter.synonyms", "Refused: the registry keeps no synonym lists."),
-    patient: Optional[str] = _documented("query.patient", "ClinicalTrials.gov's patient search; here any text of the record."),
-    decay: Optional[str] = _documented("geoDecay", "With filter.geo: how a site's distance lowers relevance, default func:exp,scale:300mi,offset:0mi,decay:0.5."),
-    agg: Optional[str] = _documented("aggFilters", "Facets of the search page: filter_id:options pairs, e.g. phase:2 3,status:rec,sex:f."),
-    sort: Optional[str] = _documented("sort", "At most two of piece[:asc|desc] (date or numeric pieces) or @relevance (the default)."),
-    page_size: Optional[str] = _documented("pageSize", "Studies per page: default 10 (also for 0), at most 1000."),
-    page_token: Optional[str] = _documented("pageToken", "The nextPageToken of the previous page (x-next-page-token with CSV)."),
-    count_total: Optional[str] = _documented("countTotal", "true: totalCount with the first page (x-total-count with CSV)."),
-    fields: Optional[str] = _documented("fields", "Piece names (NCTId), JSON names or dotted paths, comma- or pipe-separated; CSV column names with format=csv."),
-    fmt: Optional[str] = _documented("format", "json (default) or csv (ClinicalTrials.gov's CSV columns)."),
-    markup: Optional[str] = _documented("markupFormat", "markdown (the only markup format here)."),
+    cond: str | None = _documented("query.cond", "Conditions, keywords, condition MeSH terms. Every query.* takes Essie basics: terms ANDed, \"phrases\", OR, AND, NOT, parentheses, AREA[piece], RANGE[from, to], MISSING; case-insensitive substrings."),
+    intr: str | None = _documented("query.intr", "Interventions, other names, arms, intervention MeSH terms."),
+    term: str | None = _documented("query.term", "Any text of the record."),
+    titles: str | None = _documented("query.titles", "Brief and official titles, acronym."),
+    outc: str | None = _documented("query.outc", "Outcome measures, descriptions, time frames."),
+    spons: str | None = _documented("query.spons", "Lead sponsor and collaborators."),
+    lead: str | None = _documented("query.lead", "Lead sponsor."),
+    locn: str | None = _documented("query.locn", "Facility, city, state, zip, country."),
+    ids: str | None = _documented("query.id", "NCT number and other study ids."),
+    status: str | None = _documented("filter.overallStatus", "Comma- or pipe-separated Status codes."),
+    nct_ids: str | None = _documented("filter.ids", "Comma- or pipe-separated NCT numbers."),
+    advanced: str | None = _documented("filter.advanced", "An Essie expression, e.g. AREA[Phase]PHASE2 AND AREA[StartDate]RANGE[2013-01-01,MAX]."),
+    geo: str | None = _documented("filter.geo", "distance(latitude,longitude,radius) with the radius in mi (default) or km: studies with a site that near."),
+    post_status: str | None = _documented("postFilter.overallStatus", "As filter.overallStatus (no aggregation counts are made here, so post-filters filter too)."),
+    post_ids: str | None = _documented("postFilter.ids", "As filter.ids."),
+    post_advanced: str | None = _documented("postFilter.advanced", "As filter.advanced."),
+    post_geo: str | None = _documented("postFilter.geo", "As filter.geo."),
+    synonyms: str | None = _documented("filter.synonyms", "Refused: the registry keeps no synonym lists."),
+    post_synonyms: str | None = _documented("postFilter.synonyms", "Refused: the registry keeps no synonym lists."),
+    patient: str | None = _documented("query.patient", "ClinicalTrials.gov's patient search; here any text of the record."),
+    decay: str | None = _documented("geoDecay", "With filter.geo: how a site's distance lowers relevance, default func:exp,scale:300mi,offset:0mi,decay:0.5."),
+    agg: str | None = _documented("aggFilters", "Facets of the search page: filter_id:options pairs, e.g. phase:2 3,status:rec,sex:f."),
+    sort: str | None = _documented("sort", "At most two of piece[:asc|desc] (date or numeric pieces) or @relevance (the default)."),
+    page_size: str | None = _documented("pageSize", "Studies per page: default 10 (also for 0), at most 1000."),
+    page_token: str | None = _documented("pageToken", "The nextPageToken of the previous page (x-next-page-token with CSV)."),
+    count_total: str | None = _documented("countTotal", "true: totalCount with the first page (x-total-count with CSV)."),
+    fields: str | None = _documented("fields", "Piece names (NCTId), JSON names or dotted paths, comma- or pipe-separated; CSV column names with format=csv."),
+    fmt: str | None = _documented("format", "json (default) or csv (ClinicalTrials.gov's CSV columns)."),
+    markup: str | None = _documented("markupFormat", "markdown (the only markup format here)."),
 ) -> Any:
     """The list query with ClinicalTrials.gov's parameters, answered as PagedStudies or CSV (see acse_kg.ctgov.query).
 

@@ -26,9 +26,9 @@ from starlette.concurrency import run_in_threadpool
 
 from acse_kg import __version__
 from acse_kg.derived import DerivedCache
-from acse_kg.rdf_io import RDFLIB_FORMAT, serialize_rdf
 from acse_kg.namespaces import ACSE, BASE, PREFIXES, compact_iri
 from acse_kg.paths import ONTOLOGY_DIR
+from acse_kg.rdf_io import RDFLIB_FORMAT, serialize_rdf
 from acse_kg.store import GraphStore, is_live_graph
 
 from .errors import ApiError

@@ -28,8 +28,8 @@ from acse_kg.matching.engine import Matcher, RegistryMatcher, TrialNotFound, mat
 from acse_kg.matching.profile import ProfileError, json_schema
 from acse_kg.matching.profile_schema import ProfileSchemaError, profile_schema
 from acse_kg.matching.result import result_schema, trials_result_schema
-from acse_kg.namespaces import NCT_HINT, normalise_nct
 from acse_kg.matching.rules import GraphModelError
+from acse_kg.namespaces import NCT_HINT, normalise_nct
 
 from .deps import get_store
 

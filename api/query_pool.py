@@ -424,7 +424,7 @@ class QueryPool:
             loop.add_reader(fd, lambda: readable.done() or readable.set_result(None))
             try:
                 await asyncio.wait_for(readable, self.timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise QueryTimeout(
                     f"the query ran longer than the time limit of {self.timeout:g} s and was stopped"
                 ) from None

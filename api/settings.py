@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 #: The environment variable naming a TOML settings file.
 SETTINGS_FILE_ENV = "ACSE_KG_SETTINGS_FILE"
@@ -66,7 +71,7 @@ class ServerSettings(BaseSettings):
     access_log: bool = Field(True, description="Log one line per request (logger acse_kg.access).")
 
     @model_validator(mode="after")
-    def _token_from_file(self) -> "ServerSettings":
+    def _token_from_file(self) -> ServerSettings:
         if self.admin_token_file is not None and self.admin_token is None:
             try:
                 token = self.admin_token_file.read_text(encoding="utf-8").strip().splitlines()
@@ -95,12 +100,12 @@ class ServerSettings(BaseSettings):
         return tuple(sources)
 
     @classmethod
-    def from_env(cls) -> "ServerSettings":
+    def from_env(cls) -> ServerSettings:
         """The defaults, overridden by the settings file and the environment (as ``acse-kg serve`` does)."""
         return cls()
 
     @classmethod
-    def load(cls, file: Path | None = None, **flags: Any) -> "ServerSettings":
+    def load(cls, file: Path | None = None, **flags: Any) -> ServerSettings:
         """Settings from flags (those not None), the environment, then ``file`` (or ACSE_KG_SETTINGS_FILE)."""
         given = {k: v for k, v in flags.items() if v is not None}
         if file is None:

@@ -38,11 +38,10 @@ from acse_kg.sparql_safety import (
 )
 from acse_kg.store import GraphStore, QuerySyntaxError, StoreError
 
-from .linked_data import nav_study, site_header
 from .errors import ApiError
 from .limits import ClientSlots
+from .linked_data import nav_study, site_header
 from .negotiation import CONTENT_TYPE, RDF_MEDIA, RESULT_MEDIA, choose
-from .sparql_table import TABLE_ACCEPT, answer_html
 from .query_pool import (
     Cancelled,
     NotAcceptable,
@@ -54,6 +53,7 @@ from .query_pool import (
     run_in_thread,
 )
 from .settings import ServerSettings
+from .sparql_table import TABLE_ACCEPT, answer_html
 
 router = APIRouter(tags=["sparql"])
 
@@ -375,7 +375,7 @@ async def _answer_query(request: Request, query: str, default_graphs: list[str],
                     run_in_threadpool(run_in_thread, store, req, info.form, settings.max_result_bytes),
                     settings.query_timeout,
                 )
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise QueryTimeout(
                     f"the query ran longer than the time limit of {settings.query_timeout:g} s"
                 ) from None

@@ -27,12 +27,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from acse_kg.ctgov.export import export_study  # noqa: E402
-from acse_kg.ctgov.import_ import import_study  # noqa: E402
-from acse_kg.loader import study_graph_name  # noqa: E402
-from acse_kg.paths import ROOT  # noqa: E402
-from acse_kg.record_check import _background, _rule_of, _shapes, check_graph  # noqa: E402
-from acse_kg.store import open_store  # noqa: E402
+from acse_kg.ctgov.export import export_study
+from acse_kg.ctgov.import_ import import_study
+from acse_kg.loader import study_graph_name
+from acse_kg.paths import ROOT
+from acse_kg.record_check import _background, _rule_of, _shapes, check_graph
+from acse_kg.store import open_store
 
 REF = ROOT / "tests" / "data" / "shared" / "reference" / "ctgov"  # the repository's copies (ORIGIN.md there)
 
@@ -46,7 +46,7 @@ def _median(fn, n: int = 5) -> float:
     return statistics.median(times)
 
 
-def _pyshacl_findings(nt: bytes, out: "mp.Queue[object]") -> None:
+def _pyshacl_findings(nt: bytes, out: mp.Queue[object]) -> None:
     import pyshacl
     import rdflib
     from rdflib import RDF
@@ -72,7 +72,7 @@ def _reference(study, background, cap: float) -> tuple[float | None, list[tuple[
     g = rdflib.Graph()
     g += background
     g += study
-    q: "mp.Queue[object]" = mp.Queue()
+    q: mp.Queue[object] = mp.Queue()
     p = mp.Process(target=_pyshacl_findings, args=(g.serialize(format="nt", encoding="utf-8"), q))
     p.start()
     p.join(cap)

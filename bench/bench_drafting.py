@@ -27,12 +27,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from acse_kg.ctgov.export import export_study  # noqa: E402
-from acse_kg.drafting import draft  # noqa: E402
-from acse_kg.drafting.compare import compare  # noqa: E402
-from acse_kg.model import read_study  # noqa: E402
-from acse_kg.paths import ROOT  # noqa: E402
-from acse_kg.store import open_store  # noqa: E402
+from acse_kg.ctgov.export import export_study
+from acse_kg.drafting import draft
+from acse_kg.drafting.compare import compare
+from acse_kg.model import read_study
+from acse_kg.paths import ROOT
+from acse_kg.store import open_store
 
 REF = ROOT / "tests" / "data" / "shared" / "reference" / "ctgov"  # the repository's copies (ORIGIN.md there)
 PRECISION_TARGET, RECALL_TARGET, SPEED_TARGET = 0.95, 0.85, 200.0

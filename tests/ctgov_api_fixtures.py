@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from ctgov_fixtures import RECORDS, load_record
 from fastapi.testclient import TestClient
 
 from acse_kg.ctgov.schema import validate_instance, validate_response
-from ctgov_fixtures import RECORDS, load_record
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from acse_kg.history import flatten
 from conftest import SHARED
+
+from acse_kg.history import flatten
 
 REFERENCE = SHARED / "reference" / "ctgov"
 RECORDS = ["example_v2_NCT02513394.json", "example_v2_NCT06171568_APHP_french.json"]

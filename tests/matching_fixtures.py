@@ -12,7 +12,7 @@ CRIT = "https://w3id.org/acse-kg/id/study/NCT02034981/criterion/"
 
 
 @pytest.fixture(scope="session")
-def matcher(store) -> Matcher:  # noqa: ANN001 - the lead's session fixture
+def matcher(store) -> Matcher:
     return matcher_for(store)
 
 

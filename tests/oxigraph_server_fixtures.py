@@ -18,10 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import require, tool
+from server_fixtures import free_port
 
 from acse_kg.remote import SparqlEndpointStore
 from acse_kg.store import open_store
-from server_fixtures import free_port
 
 START_TIMEOUT_S = 20.0
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import copy
 
 import pytest
+from ctgov_api_fixtures import conforms
+from ctgov_fixtures import load_record
 from fastapi.testclient import TestClient
 
 from acse_kg.ctgov.schema import validate_study
-from ctgov_api_fixtures import conforms
-from ctgov_fixtures import load_record
 
 TOKEN = "test-admin-token"
 
@@ -114,11 +114,12 @@ def test_list_with_fields_and_count(client):
 @pytest.fixture(scope="module")
 def listing():
     """A registry with the record and both reference records (three studies), for the list query."""
+    from ctgov_fixtures import RECORDS
+
     from acse_kg.ctgov.import_ import import_study
     from acse_kg.store import open_store
     from api.app import create_app
     from api.settings import ServerSettings
-    from ctgov_fixtures import RECORDS
 
     st = open_store("memory")
     for name in RECORDS:

@@ -6,11 +6,11 @@ import copy
 import json
 
 import pytest
+from ctgov_fixtures import load_record, record_path
 from typer.testing import CliRunner
 
 from acse_kg.cli import app
 from acse_kg.ctgov.schema import validate_study
-from ctgov_fixtures import load_record, record_path
 
 runner = CliRunner()
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from seed_record import norm, seed_record
 
 from acse_kg.ctgov.export import StudyNotFound, export_study
 from acse_kg.ctgov.schema import validate_study
-from seed_record import norm, seed_record
 
 NCT = "NCT02034981"
 SEED = seed_record()
@@ -190,9 +190,10 @@ def test_collaborators_keywords_and_mesh_terms_in_registered_order(exported, ps)
 
 def test_a_page_of_the_list_reads_the_api_code_table_once(fresh_store):
     """Every study on a page shares one reading of the enumerations' API codes, however many studies it holds."""
+    from ctgov_fixtures import RECORDS, load_record
+
     from acse_kg.ctgov.import_ import import_study
     from acse_kg.ctgov.query import list_studies, matching_ncts, parse_params
-    from ctgov_fixtures import RECORDS, load_record
 
     store = fresh_store
     for name in RECORDS:

@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from ctgov_api_fixtures import listing  # noqa: F401
+from ctgov_fixtures import load_record
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.researchstudy import ResearchStudy
 from typer.testing import CliRunner
 
 from acse_kg.ctgov.fhir_study import CTGOV_SYSTEM, STATUS, _phase
 from acse_kg.ctgov.spec import enum_values
-from ctgov_api_fixtures import listing  # noqa: F401
-from ctgov_fixtures import load_record
 
 ALL = ["NCT02034981", "NCT02513394", "NCT06171568"]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import copy
 
 import pytest
+from ctgov_fixtures import RECORDS, field_differences, load_record, spec_protocol
 
 from acse_kg.ctgov.export import export_study
 from acse_kg.ctgov.import_ import ImportRefused, age_years, import_study
 from acse_kg.ctgov.spec import all_generic_fields
-from ctgov_fixtures import RECORDS, field_differences, load_record, spec_protocol
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 import pytest
+from ctgov_fixtures import RECORDS, load_record
 
 from acse_kg.ctgov.pieces import Piece, UnknownPiece, piece, pieces
-from ctgov_fixtures import RECORDS, load_record
 
 #: Fields of the curated NCT02034981 that its export composes from structured individuals (cohort list,
 #: dosing lines, criteria tree, arms' intervention names), so their graph values differ from the JSON text.

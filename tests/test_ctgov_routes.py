@@ -11,12 +11,12 @@ import json
 import re
 
 import pytest
+from ctgov_api_fixtures import answer, conforms, listing  # noqa: F401
+from ctgov_fixtures import load_record
 
 from acse_kg.ctgov.csv_format import COLUMNS
 from acse_kg.ctgov.pieces import METADATA_PATH
 from acse_kg.ctgov.spec import enum_values, schemas, spec
-from ctgov_api_fixtures import answer, conforms, listing  # noqa: F401
-from ctgov_fixtures import load_record
 
 #: ClinicalTrials.gov's CSV download columns, in its order, as its live API writes them.
 CTGOV_CSV_HEADER = (

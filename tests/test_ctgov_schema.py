@@ -5,12 +5,12 @@ from __future__ import annotations
 import copy
 
 import pytest
+from ctgov_fixtures import RECORDS, load_record
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from acse_kg.ctgov.schema import unknown_fields, validate_study
 from acse_kg.ctgov.spec import enum_values
-from ctgov_fixtures import RECORDS, load_record
 
 
 @pytest.fixture(scope="module")

@@ -9,12 +9,12 @@ US and other sites, results posted 2022-04-13) and NCT06171568 (observational,
 from __future__ import annotations
 
 import pytest
+from ctgov_api_fixtures import answer, conforms, listing, search  # noqa: F401
+from ctgov_fixtures import RECORDS, load_record
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from acse_kg.ctgov.geo import KM_PER_MILE, haversine_km
-from ctgov_api_fixtures import answer, conforms, listing, search  # noqa: F401
-from ctgov_fixtures import RECORDS, load_record
 
 ALL = ["NCT02034981", "NCT02513394", "NCT06171568"]
 START = {"NCT02034981": "2013-08", "NCT02513394": "2015-08", "NCT06171568": "2024-02-01"}
@@ -307,7 +307,6 @@ def test_a_page_stops_early_when_its_export_budget_is_spent_and_the_next_token_r
     from fastapi.testclient import TestClient
 
     import api.ctgov
-
     from acse_kg.ctgov.import_ import import_study
     from acse_kg.store import open_store
     from api.app import create_app

@@ -6,11 +6,11 @@ import json
 
 import pytest
 import yaml
+from ctml_fixtures import CAPTUR, CAPTUR_FILE, V1_FILE, arm, captur
 from typer.testing import CliRunner
 
 from acse_kg.cli import app
 from acse_kg.ctml.schema import validate_ctml
-from ctml_fixtures import CAPTUR, CAPTUR_FILE, V1_FILE, arm, captur
 
 runner = CliRunner()
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from conftest import NCT
+from ctml_fixtures import CAPTUR, captur, shape
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,8 +18,6 @@ from acse_kg.loader import study_graph_name
 from acse_kg.model import read_study
 from acse_kg.namespaces import ACSE
 from acse_kg.store import open_store
-from conftest import NCT
-from ctml_fixtures import CAPTUR, captur, shape
 
 
 def export(store, nct):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from ctml_fixtures import CAPTUR, arm, captur, shape, v1_example
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rdflib import Literal, URIRef
@@ -15,7 +16,6 @@ from acse_kg.history import list_versions
 from acse_kg.model import read_study
 from acse_kg.namespaces import ACSE
 from acse_kg.store import open_store
-from ctml_fixtures import CAPTUR, arm, captur, shape, v1_example
 
 CRIZOTINIB = "https://w3id.org/acse-kg/id/drug/crizotinib"
 CNV_PATH = "$.treatment_list.step[0].arm[2].match[0].and[0].or[2].genomic.cnv_call"

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from ctml_fixtures import CAPTUR, captur
 
 from acse_kg.ctml.importer import import_ctml
 from acse_kg.matching.engine import RegistryMatcher
 from acse_kg.store import open_store
-from ctml_fixtures import CAPTUR, captur
 
 
 @pytest.fixture(scope="module")

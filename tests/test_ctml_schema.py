@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from ctml_fixtures import captur, v1_example
 
 from acse_kg.ctml.schema import CTIMS_SCHEMA_FILE, ctims_schema, ctml_schema, validate_ctml
 from acse_kg.paths import ROOT
-from ctml_fixtures import captur, v1_example
 
 WORKPLACE_SCHEMA = ROOT.parent / "shared" / "reference" / "matchminer" / "ctims_ctml_schema.json"
 

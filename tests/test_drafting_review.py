@@ -130,7 +130,7 @@ def test_an_edit_that_does_not_read_is_refused(text: str) -> None:
         parse_edit(text)
 
 
-def test_curate_on_the_command_line(tmp_path) -> None:  # noqa: ANN001
+def test_curate_on_the_command_line(tmp_path) -> None:
     store = str(tmp_path / "store")
     record = tmp_path / "record.json"
     record.write_text(json.dumps(load_record("example_v2_NCT02513394.json")), encoding="utf-8")

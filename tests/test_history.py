@@ -5,11 +5,11 @@ from __future__ import annotations
 import copy
 
 import pytest
+from ctgov_fixtures import load_record
 
 from acse_kg.ctgov.import_ import import_study
 from acse_kg.history import HistoryError, diff_versions, list_versions
 from acse_kg.store import HISTORY_PREFIX
-from ctgov_fixtures import load_record
 
 NCT = "NCT06171568"
 

@@ -19,15 +19,14 @@ import time
 from pathlib import Path
 
 import pytest
-from rdflib import URIRef
-
 from oxigraph_server_fixtures import OxigraphServer, empty_oxigraph  # noqa: F401 (fixture)
+from rdflib import URIRef
 
 from acse_kg.history import edit_study, list_versions, version_graph
 from acse_kg.loader import study_graph_name
 from acse_kg.namespaces import study_iri
 from acse_kg.paths import ROOT
-from acse_kg.store import GraphStore, WriteConflict, open_store
+from acse_kg.store import GraphStore, WriteConflict
 from acse_kg.versions import save_study
 
 NCT = "NCT02034981"

@@ -55,7 +55,7 @@ def fits_age(age: float, bounds: tuple[float, float | None]) -> bool:
     return age >= bounds[0] and (bounds[1] is None or age < bounds[1])
 
 
-def expected_cohorts(matcher, diagnosis: str, alterations: list[dict[str, str]], age: float) -> list[int]:  # noqa: ANN001
+def expected_cohorts(matcher, diagnosis: str, alterations: list[dict[str, str]], age: float) -> list[int]:
     under = {matcher.taxonomy.code_of.get(c) for c in matcher.taxonomy.ancestors(matcher.taxonomy.resolve(diagnosis))}
     alts = {(SYNONYM.get(a["gene"], a["gene"]), SYNONYM.get(a["type"], a["type"])) for a in alterations}
 
@@ -105,7 +105,7 @@ def test_every_named_cohort_is_reached_by_its_own_pair(matcher) -> None:
         assert n in [c["cohort"] for c in matcher.match(p)["cohorts"]], n
 
 
-def test_no_cohort_takes_a_diagnosis_it_excludes(store) -> None:  # noqa: ANN001
+def test_no_cohort_takes_a_diagnosis_it_excludes(store) -> None:
     """Every excluded pathology of every cohort (benign and non-malignant entities, decided in the
     record's curations) keeps a patient with that diagnosis out of the cohort, with its own alteration."""
     from acse_kg.matching.engine import Matcher

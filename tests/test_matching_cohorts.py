@@ -6,7 +6,7 @@ import pytest
 from matching_fixtures import DROP, matcher, profile  # noqa: F401
 
 
-def cohorts(matcher, **over) -> list[int]:  # noqa: ANN001
+def cohorts(matcher, **over) -> list[int]:
     return [c["cohort"] for c in matcher.match(profile(**over))["cohorts"]]
 
 

@@ -78,7 +78,7 @@ def test_new_optional_fields_stay_absent_from_a_v1_profile() -> None:
     ("hemoglobin", {"value": 112, "unit": "g/L"}, 11.2),
     ("anc", {"value": 1800, "unit": "/uL"}, 1.8),
 ])
-def test_the_contracts_unit_examples_are_converted_as_it_says(field, given, expected) -> None:  # noqa: ANN001
+def test_the_contracts_unit_examples_are_converted_as_it_says(field, given, expected) -> None:
     example = v1_example()
     example["labs"][field] = given
     assert getattr(parse_profile(example).labs, field) == pytest.approx(expected)
@@ -87,7 +87,7 @@ def test_the_contracts_unit_examples_are_converted_as_it_says(field, given, expe
 @pytest.mark.parametrize(("word", "means"), [("fusion", "translocation"), ("rearrangement", "translocation"),
                                               ("amplification", "amplification"), ("mutation", "mutation"),
                                               ("overexpression", "overexpression")])
-def test_the_contracts_alteration_words_mean_what_they_meant(word, means) -> None:  # noqa: ANN001
+def test_the_contracts_alteration_words_mean_what_they_meant(word, means) -> None:
     p = parse_profile({**v1_example(), "alterations": [{"gene": "ALK", "type": word}]})
     assert p.alterations[0].type == means
 
@@ -108,7 +108,7 @@ def _v1_and_now(path: list[str]) -> tuple[Any, Any]:
 
 
 @pytest.mark.parametrize("name", list(V1_SCHEMA["properties"]))
-def test_every_v1_top_level_field_keeps_its_published_schema(name) -> None:  # noqa: ANN001
+def test_every_v1_top_level_field_keeps_its_published_schema(name) -> None:
     old, new = _v1_and_now(["properties", name])
     assert new == old
     assert json_schema()["required"] == V1_SCHEMA["required"]
@@ -116,7 +116,7 @@ def test_every_v1_top_level_field_keeps_its_published_schema(name) -> None:  # n
 
 @pytest.mark.parametrize(("group", "name"), [(g, n) for g in ("Labs", "History", "Performance", "Quantity")
                                               for n in V1_SCHEMA["$defs"][g]["properties"]])
-def test_every_v1_nested_field_keeps_its_published_schema(group, name) -> None:  # noqa: ANN001
+def test_every_v1_nested_field_keeps_its_published_schema(group, name) -> None:
     old, new = _v1_and_now(["$defs", group, "properties", name])
     if "enum" in str(old):  # the graph has no order for its allowed codes: they are published sorted
         old, new = json.dumps(old).replace('"normal", "abnormal"', '"abnormal", "normal"'), json.dumps(new)
@@ -166,7 +166,7 @@ _APPROVED = {"RON": "MST1R"}  # a gene reads back as its approved HGNC symbol (t
 
 @settings(max_examples=150, deadline=None, derandomize=True)
 @given(doc=_V1_PROFILE)
-def test_any_v1_profile_validates_under_both_schemas_and_reads_back_as_itself(doc) -> None:  # noqa: ANN001
+def test_any_v1_profile_validates_under_both_schemas_and_reads_back_as_itself(doc) -> None:
     assert _V1.is_valid(doc) and _NOW.is_valid(doc)
     expected = {**doc, "alterations": [{**a, "gene": _APPROVED.get(a["gene"], a["gene"]), "type": _SYNONYM.get(a["type"], a["type"])}
                                        for a in doc.get("alterations", [])]}

@@ -8,7 +8,7 @@ from matching_fixtures import CRIT, DROP, matcher, profile  # noqa: F401
 from acse_kg.matching.profile import parse_profile
 
 
-def status(matcher, crit: str, **over) -> str:  # noqa: ANN001
+def status(matcher, crit: str, **over) -> str:
     return matcher.statuses(parse_profile(profile(**over)))[CRIT + crit]
 
 

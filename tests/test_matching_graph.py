@@ -14,7 +14,7 @@ from acse_kg.matching.engine import Matcher
 from acse_kg.matching.profile import TumorProfile, parse_profile
 
 
-def test_every_profile_field_the_graph_names_is_in_the_contract_model(store) -> None:  # noqa: ANN001
+def test_every_profile_field_the_graph_names_is_in_the_contract_model(store) -> None:
     fields = {str(r["f"]) for r in store.select("SELECT ?f WHERE { ?v acse:profileField ?f }")}
     for f in fields:
         model = TumorProfile
@@ -25,7 +25,7 @@ def test_every_profile_field_the_graph_names_is_in_the_contract_model(store) -> 
             assert tail in sub.model_fields, f  # type: ignore[union-attr]
 
 
-def test_a_threshold_changed_in_the_graph_changes_the_decision_and_the_shapes(fresh_store) -> None:  # noqa: ANN001
+def test_a_threshold_changed_in_the_graph_changes_the_decision_and_the_shapes(fresh_store) -> None:
     p = parse_profile(profile(labs={"anc": 1.2}))
     assert Matcher(fresh_store).statuses(p)[CRIT + "inc-06-anc"] == "met"
     fresh_store.update(f"""
@@ -36,7 +36,7 @@ def test_a_threshold_changed_in_the_graph_changes_the_decision_and_the_shapes(fr
     assert shacl.canonical(shacl.generate(fresh_store)) != shacl.canonical(shacl.load_shapes())
 
 
-def test_a_cohort_opened_in_the_graph_is_open_in_the_result(fresh_store) -> None:  # noqa: ANN001
+def test_a_cohort_opened_in_the_graph_is_open_in_the_result(fresh_store) -> None:
     gb = profile(diagnosis="GB")
     assert Matcher(fresh_store).match(gb)["cohorts"][0]["criteria"][0]["status"] == "not_met"
     fresh_store.update("""
@@ -46,7 +46,7 @@ def test_a_cohort_opened_in_the_graph_is_open_in_the_result(fresh_store) -> None
     assert Matcher(fresh_store).match(gb)["cohorts"][0]["criteria"][0]["status"] == "met"
 
 
-def test_the_progress_bar_goes_to_stderr_only_when_asked(matcher, capsys) -> None:  # noqa: ANN001
+def test_the_progress_bar_goes_to_stderr_only_when_asked(matcher, capsys) -> None:
     data = b"\n".join(orjson.dumps(profile(id=f"P{i}")) for i in range(3))
     out = io.BytesIO()
     assert run_batch(matcher, io.BytesIO(data), out, progress=True) == (3, 0)
@@ -56,7 +56,7 @@ def test_the_progress_bar_goes_to_stderr_only_when_asked(matcher, capsys) -> Non
     assert capsys.readouterr().err == ""
 
 
-def test_the_server_matches_against_the_graph_as_it_is_after_a_write(fresh_store) -> None:  # noqa: ANN001
+def test_the_server_matches_against_the_graph_as_it_is_after_a_write(fresh_store) -> None:
     from fastapi.testclient import TestClient
 
     from api.app import create_app
@@ -76,7 +76,7 @@ def test_the_server_matches_against_the_graph_as_it_is_after_a_write(fresh_store
     assert anc_status() == "not_met"
 
 
-def test_the_matcher_is_built_once_while_the_store_is_unchanged(store) -> None:  # noqa: ANN001
+def test_the_matcher_is_built_once_while_the_store_is_unchanged(store) -> None:
     from acse_kg.matching.engine import matcher_for
 
     assert matcher_for(store) is matcher_for(store)
@@ -115,7 +115,7 @@ def test_compiled_kleene_logic_matches_the_truth_tables() -> None:
         assert neg(facts) == (None if x is None else not x)
 
 
-def test_the_published_shapes_follow_the_graph_after_a_write(fresh_store) -> None:  # noqa: ANN001
+def test_the_published_shapes_follow_the_graph_after_a_write(fresh_store) -> None:
     import rdflib
     from fastapi.testclient import TestClient
 
@@ -138,12 +138,12 @@ def test_the_published_shapes_follow_the_graph_after_a_write(fresh_store) -> Non
     assert anc_minimum() == 1.5
 
 
-def test_the_trial_is_read_as_the_registry_reads_an_nct_number(store) -> None:  # noqa: ANN001
+def test_the_trial_is_read_as_the_registry_reads_an_nct_number(store) -> None:
     m = Matcher(store, "nct2034981")
     assert m.trial == "NCT02034981" and m.study == "https://w3id.org/acse-kg/id/study/NCT02034981"
 
 
-def test_a_trial_that_is_not_an_nct_number_is_refused_saying_what_one_looks_like(store) -> None:  # noqa: ANN001
+def test_a_trial_that_is_not_an_nct_number_is_refused_saying_what_one_looks_like(store) -> None:
     from acse_kg.matching.rules import GraphModelError
     from acse_kg.namespaces import NCT_HINT
 

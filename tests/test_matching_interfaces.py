@@ -15,7 +15,7 @@ from acse_kg.cli import app as cli_app
 runner = CliRunner()
 
 
-def cli(*args: str, input: str | None = None):  # noqa: A002, ANN201
+def cli(*args: str, input: str | None = None):
     return runner.invoke(cli_app, ["match", *args, "--store", "memory"], input=input)
 
 
@@ -114,7 +114,7 @@ def test_cli_needs_a_profile_or_a_batch() -> None:
 
 # ------------------------------------------------------------------ HTTP
 @pytest.fixture(scope="module")
-def client(store) -> TestClient:  # noqa: ANN001
+def client(store) -> TestClient:
     from api.app import create_app
 
     return TestClient(create_app(store))
@@ -238,7 +238,7 @@ def test_post_match_json_that_is_not_an_object_is_422(client, body) -> None:
     assert r.status_code == 422 and r.json()["detail"][0]["field"] is None
 
 
-def test_matching_over_http_stores_nothing(client, store) -> None:  # noqa: ANN001
+def test_matching_over_http_stores_nothing(client, store) -> None:
     before = (len(store), sorted(store.named_graphs()))
     client.post("/match", json=profile())
     client.post("/match", json=profile(age_years=-1))

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from matching_fixtures import matcher, profile  # noqa: F401
 
 from acse_kg.matching import jsonld
-from acse_kg.namespaces import ACSE
 from acse_kg.matching.profile import ProfileError, convert, json_schema, parse_profile
+from acse_kg.namespaces import ACSE
 
 
 @pytest.mark.parametrize(
@@ -173,7 +173,7 @@ def test_the_json_ld_context_makes_the_profile_rdf(matcher) -> None:
     assert g.value(labs, prof.anc).toPython() == 1.8
 
 
-def test_the_context_names_every_alteration_type_of_the_graph_with_its_synonyms(store) -> None:  # noqa: ANN001
+def test_the_context_names_every_alteration_type_of_the_graph_with_its_synonyms(store) -> None:
     words = {str(r["w"]): str(r["t"]).replace(str(ACSE), "acse:") for r in store.select(
         "SELECT ?t ?w WHERE { ?t acse:profileTerm ?term { ?t acse:profileTerm ?w } UNION { ?t skos:altLabel ?w } }")}
     assert jsonld.context()["@context"]["type"]["@context"] == words
@@ -206,7 +206,7 @@ def test_the_published_schema_and_the_validator_agree_on_every_number(field, val
 
 
 # ------------------------------------------------------- the same document is RDF
-def test_the_contract_example_with_the_published_context_is_rdf(store) -> None:  # noqa: ANN001
+def test_the_contract_example_with_the_published_context_is_rdf(store) -> None:
     import json
     import re
 
@@ -222,7 +222,7 @@ def test_the_contract_example_with_the_published_context_is_rdf(store) -> None: 
     assert g.value(g.value(node, prof.history), prof.gilbert_syndrome).toPython() is False
 
 
-def test_an_ncit_diagnosis_becomes_the_ncit_class_the_graph_maps_to_oncotree(store) -> None:  # noqa: ANN001
+def test_an_ncit_diagnosis_becomes_the_ncit_class_the_graph_maps_to_oncotree(store) -> None:
     import json
 
     g = rdflib.Graph().parse(data=json.dumps({**jsonld.context(), **profile(diagnosis="NCIT:C3512")}),
@@ -234,7 +234,7 @@ def test_an_ncit_diagnosis_becomes_the_ncit_class_the_graph_maps_to_oncotree(sto
 
 # ------------------------------------------------------- UCUM: factors and the disk cache
 @pytest.fixture
-def private_cache(tmp_path, monkeypatch):  # noqa: ANN001, ANN201
+def private_cache(tmp_path, monkeypatch):
     """Conversion caches emptied and pointed at a temporary folder (restored after the test)."""
     from acse_kg.matching import profile as prof
 
@@ -285,7 +285,7 @@ def test_a_corrupt_cache_file_is_ignored(private_cache, tmp_path) -> None:
 
 @pytest.mark.parametrize("value", ["high", True, [1.8], None])
 def test_a_measurement_that_is_not_a_number_says_what_is_expected(value) -> None:
-    e = error(**({"age_years": value}))
+    e = error(age_years=value)
     assert e.field == "age_years" and "expected a number (in UCUM unit 'a') or a quantity" in e.message
 
 

@@ -18,13 +18,13 @@ CRIZOTINIB = "https://w3id.org/acse-kg/id/drug/crizotinib"
 _SCHEMA = jsonschema.Draft202012Validator(json_schema())
 
 
-def error(**over) -> ProfileError:  # noqa: ANN003
+def error(**over) -> ProfileError:
     with pytest.raises(ProfileError) as info:
         parse_profile(profile(**over))
     return info.value
 
 
-def alteration(**keys) -> dict:  # noqa: ANN003
+def alteration(**keys) -> dict:
     return profile(alterations=[{"gene": "BRAF", "type": "mutation", **keys}])
 
 
@@ -38,7 +38,7 @@ def alteration(**keys) -> dict:  # noqa: ANN003
     ("p.R97Pfs*23", "p.R97Pfs*23"), ("p.Arg97ProfsTer23", "p.R97Pfs*23"), ("p.R97fs", "p.R97fs"),
     ("p.*110Glnext*17", "p.*110Qext*17"), ("p.Met1ext-5", "p.M1ext-5"), ("p.X963_splice", "p.X963_splice"),
 ])
-def test_an_hgvs_protein_change_is_kept_in_one_letter_form(given, expected) -> None:  # noqa: ANN001
+def test_an_hgvs_protein_change_is_kept_in_one_letter_form(given, expected) -> None:
     p = parse_profile(alteration(protein_change=given))
     assert p.alterations[0].protein_change == expected
     assert _SCHEMA.is_valid(alteration(protein_change=given))
@@ -46,7 +46,7 @@ def test_an_hgvs_protein_change_is_kept_in_one_letter_form(given, expected) -> N
 
 @pytest.mark.parametrize("bad", ["V600E", "p.V600", "p.v600e", "p.V0E", "p.V600Zz", "c.1799T>A", "p.Vla600Glu",
                                  "p.E746_A750", "p.V600E ", "p.(V600E", "p.V600Eins"])
-def test_a_protein_change_that_is_not_hgvs_is_an_error_naming_it(bad) -> None:  # noqa: ANN001
+def test_a_protein_change_that_is_not_hgvs_is_an_error_naming_it(bad) -> None:
     e = error(alterations=[{"gene": "BRAF", "type": "mutation", "protein_change": bad}])
     assert e.field == "alterations.0.protein_change"
     assert not _SCHEMA.is_valid(alteration(protein_change=bad))  # the published pattern agrees
@@ -55,7 +55,7 @@ def test_a_protein_change_that_is_not_hgvs_is_an_error_naming_it(bad) -> None:  
 @settings(max_examples=200, deadline=None, derandomize=True)
 @given(ref=st.sampled_from(sorted(THREE_TO_ONE)), alt=st.sampled_from(sorted(THREE_TO_ONE)),
        pos=st.integers(1, 5000))
-def test_three_letter_and_one_letter_spellings_are_one_change(ref, alt, pos) -> None:  # noqa: ANN001
+def test_three_letter_and_one_letter_spellings_are_one_change(ref, alt, pos) -> None:
     one = f"p.{THREE_TO_ONE[ref]}{pos}{THREE_TO_ONE[alt]}"
     assert normalise_protein_change(f"p.{ref}{pos}{alt}") == normalise_protein_change(one) == one
     assert protein_change_matches(f"p.{ref}{pos}", one)  # a trial's wildcard at that position
@@ -82,7 +82,7 @@ def test_variant_level_keys_are_read() -> None:
     assert (alk.type, alk.partner) == ("translocation", "EML4")
 
 
-def test_deletion_and_its_synonym_are_the_graphs_copy_number_loss(store) -> None:  # noqa: ANN001
+def test_deletion_and_its_synonym_are_the_graphs_copy_number_loss(store) -> None:
     assert parse_profile(alteration(type="copy number loss")).alterations[0].type == "deletion"
     ctx = profile_schema(store).context()["@context"]["type"]["@context"]
     assert ctx["deletion"] == ctx["copy number loss"] == "acse:CopyNumberLoss"
@@ -95,7 +95,7 @@ def test_deletion_and_its_synonym_are_the_graphs_copy_number_loss(store) -> None
     ({"variant_classification": "missense mutation"}, "alterations.0.variant_classification"),
     ({"wildtype": "yes"}, "alterations.0.wildtype"),
 ])
-def test_a_bad_variant_level_value_names_its_key(keys, field) -> None:  # noqa: ANN001
+def test_a_bad_variant_level_value_names_its_key(keys, field) -> None:
     assert error(alterations=[{"gene": "BRAF", "type": "mutation", **keys}]).field == field
     assert not _SCHEMA.is_valid(alteration(**keys))
 
@@ -112,7 +112,7 @@ def test_a_gene_reported_wild_type_needs_no_alteration_type() -> None:
     ({"protein_change": "p.G12C"}, "alterations.0.wildtype"),
     ({"type": None}, "alterations.0.wildtype"),
 ])
-def test_a_gene_reported_wild_type_carries_no_alteration(keys, field) -> None:  # noqa: ANN001
+def test_a_gene_reported_wild_type_carries_no_alteration(keys, field) -> None:
     doc = profile(alterations=[{"gene": "KRAS", "wildtype": True, **keys}])
     e = error(alterations=doc["alterations"])
     assert e.field == field and "wild type" in e.message
@@ -120,7 +120,7 @@ def test_a_gene_reported_wild_type_carries_no_alteration(keys, field) -> None:  
 
 
 @pytest.mark.parametrize("wildtype", [False, DROP])
-def test_an_alteration_that_is_not_wild_type_needs_its_type(wildtype) -> None:  # noqa: ANN001
+def test_an_alteration_that_is_not_wild_type_needs_its_type(wildtype) -> None:
     item = {k: v for k, v in {"gene": "KRAS", "wildtype": wildtype}.items() if v is not DROP}
     e = error(alterations=[item])
     assert e.field == "alterations.0.type" and "missing" in e.message
@@ -135,7 +135,7 @@ def test_tumour_signatures_are_read() -> None:
 
 @pytest.mark.parametrize(("over", "field"), [({"tmb": -1}, "tmb"), ({"tmb": "high"}, "tmb"), ({"msi": "high"}, "msi"),
                                              ({"mmr": "deficient"}, "mmr")])
-def test_a_bad_tumour_signature_names_its_field(over, field) -> None:  # noqa: ANN001
+def test_a_bad_tumour_signature_names_its_field(over, field) -> None:
     assert error(**over).field == field
     assert not _SCHEMA.is_valid(profile(**over))
 
@@ -149,13 +149,13 @@ def test_tmb_is_counted_in_mutations_per_megabase_and_nothing_converts_into_that
 # ------------------------------------------------------------------ prior therapies
 @pytest.mark.parametrize("name", ["crizotinib", "Crizotinib", " CRIZOTINIB ", "NCIT:C74061", "ncit:c74061",
                                   "RxNorm:1148495", "CHEBI:64310"])
-def test_a_prior_therapy_by_name_or_code_is_the_graphs_drug(store, name) -> None:  # noqa: ANN001
+def test_a_prior_therapy_by_name_or_code_is_the_graphs_drug(store, name) -> None:
     schema = profile_schema(store)
     p = schema.parse(profile(history={"prior_crizotinib": DROP}, prior_therapies=[{"drug": name, "line": 1}]))
     assert schema.prior_drugs(p) == {CRIZOTINIB}
 
 
-def test_a_drug_the_registry_does_not_know_is_kept_and_names_no_drug(store) -> None:  # noqa: ANN001
+def test_a_drug_the_registry_does_not_know_is_kept_and_names_no_drug(store) -> None:
     schema = profile_schema(store)
     p = schema.parse(profile(prior_therapies=[{"drug": "carboplatin", "line": 1}, {"drug": "NCIT:C1234"}]))
     assert [t.drug for t in p.prior_therapies] == ["carboplatin", "NCIT:C1234"]
@@ -168,7 +168,7 @@ def test_a_drug_the_registry_does_not_know_is_kept_and_names_no_drug(store) -> N
     ([{"drug": "crizotinib", "dose": 250}], "prior_therapies.0.dose"), ([{"line": 1}], "prior_therapies.0.drug"),
     ("crizotinib", "prior_therapies"),
 ])
-def test_a_bad_prior_therapy_names_its_key(therapies, field) -> None:  # noqa: ANN001
+def test_a_bad_prior_therapy_names_its_key(therapies, field) -> None:
     assert error(prior_therapies=therapies).field == field
 
 
@@ -181,7 +181,7 @@ def test_a_bad_prior_therapy_names_its_key(therapies, field) -> None:  # noqa: A
     (True, DROP, True),
     (False, [{"drug": "carboplatin"}], False),
 ])
-def test_prior_crizotinib_and_crizotinib_in_prior_therapies_are_one_fact(store, flag, therapies, expected) -> None:  # noqa: ANN001
+def test_prior_crizotinib_and_crizotinib_in_prior_therapies_are_one_fact(store, flag, therapies, expected) -> None:
     schema = profile_schema(store)
     over = {"history": {"prior_crizotinib": flag}}
     if therapies is not DROP:
@@ -197,7 +197,7 @@ def test_a_false_flag_with_its_drug_listed_is_a_contradiction_naming_the_flag() 
     assert e.field == "history.prior_crizotinib" and "'Crizotinib'" in e.message
 
 
-def test_the_trial_reads_crizotinib_in_prior_therapies_as_prior_crizotinib(matcher) -> None:  # noqa: ANN001, F811
+def test_the_trial_reads_crizotinib_in_prior_therapies_as_prior_crizotinib(matcher) -> None:  # noqa: F811
     by_list = parse_profile(profile(history={"prior_crizotinib": DROP}, prior_therapies=[{"drug": "NCIT:C74061"}]))
     by_flag = parse_profile(profile(history={"prior_crizotinib": True}))
     assert matcher.statuses(by_list)[CRIT + "exc-05"] == matcher.statuses(by_flag)[CRIT + "exc-05"] == "not_met"
@@ -206,7 +206,7 @@ def test_the_trial_reads_crizotinib_in_prior_therapies_as_prior_crizotinib(match
 
 
 # ------------------------------------------------------------------ the additions as RDF
-def test_a_profile_with_the_additions_is_rdf_through_the_context(matcher) -> None:  # noqa: ANN001, F811
+def test_a_profile_with_the_additions_is_rdf_through_the_context(matcher) -> None:  # noqa: F811
     p = parse_profile(profile(tmb=10, msi="MSS", prior_therapies=[{"drug": "crizotinib", "line": 2}],
                               history={"prior_crizotinib": DROP},
                               alterations=[{"gene": "BRAF", "type": "mutation", "protein_change": "p.Val600Glu"}]))

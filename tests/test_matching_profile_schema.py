@@ -32,7 +32,7 @@ def add(store: GraphStore, turtle: str) -> None:
 
 
 # ------------------------------------------------------------------ from the graph
-def test_every_clinical_variable_of_the_graph_is_a_field_at_its_dotted_path(store) -> None:  # noqa: ANN001
+def test_every_clinical_variable_of_the_graph_is_a_field_at_its_dotted_path(store) -> None:
     schema = profile_schema(store)
     fields = {str(r["f"]) for r in store.select("SELECT ?f WHERE { ?v a acse:ClinicalVariable ; acse:profileField ?f }")}
     assert {v.field for v in schema.fields} == fields
@@ -41,13 +41,13 @@ def test_every_clinical_variable_of_the_graph_is_a_field_at_its_dotted_path(stor
         operator.attrgetter(f)(p)  # what the matcher reads: no AttributeError
 
 
-def test_the_fields_follow_the_graphs_positions(store) -> None:  # noqa: ANN001
+def test_the_fields_follow_the_graphs_positions(store) -> None:
     top = list(profile_schema(store).model.model_fields)
     assert top[:8] == ["id", "age_years", "sex", "height_cm", "weight_kg", "diagnosis", "alterations",
                        "measurable_disease"]
 
 
-def test_units_bounds_and_codes_come_from_the_graph(store) -> None:  # noqa: ANN001
+def test_units_bounds_and_codes_come_from_the_graph(store) -> None:
     schema = profile_schema(store)
     tmb = schema.by_field["tmb"]
     assert (tmb.unit, tmb.min_inclusive, tmb.kind) == ("{mut/Mb}", 0, "number")
@@ -56,20 +56,20 @@ def test_units_bounds_and_codes_come_from_the_graph(store) -> None:  # noqa: ANN
     assert schema.canonical_units["labs.hemoglobin"] == "g/dL"
 
 
-def test_the_schema_is_made_once_per_store_version(fresh_store) -> None:  # noqa: ANN001
+def test_the_schema_is_made_once_per_store_version(fresh_store) -> None:
     first = profile_schema(fresh_store)
     assert profile_schema(fresh_store) is first
     add(fresh_store, LDH)
     assert profile_schema(fresh_store) is not first
 
 
-def test_a_profile_of_any_store_is_a_profile_model(fresh_store) -> None:  # noqa: ANN001
+def test_a_profile_of_any_store_is_a_profile_model(fresh_store) -> None:
     add(fresh_store, LDH)
     assert isinstance(profile_schema(fresh_store).parse(profile()), ProfileModel)
 
 
 # ------------------------------------------------------------------ a new variable
-def test_a_variable_added_to_the_graph_is_validated_converted_and_published(fresh_store) -> None:  # noqa: ANN001
+def test_a_variable_added_to_the_graph_is_validated_converted_and_published(fresh_store) -> None:
     before = profile_schema(fresh_store)
     with pytest.raises(ProfileError) as info:
         before.parse(profile(labs={"ldh": 250}))
@@ -90,7 +90,7 @@ def test_a_variable_added_to_the_graph_is_validated_converted_and_published(fres
     assert published["$defs"]["Biomarkers"]["properties"]["pdl1"]["anyOf"][0]["enum"] == ["negative", "positive"]
 
 
-def test_a_variable_added_to_the_graph_is_in_the_served_schema(fresh_store) -> None:  # noqa: ANN001
+def test_a_variable_added_to_the_graph_is_in_the_served_schema(fresh_store) -> None:
     from api.app import create_app
 
     client = TestClient(create_app(fresh_store))
@@ -102,7 +102,7 @@ def test_a_variable_added_to_the_graph_is_in_the_served_schema(fresh_store) -> N
     assert "biomarkers" in served.json()["properties"]
 
 
-def test_an_alteration_type_added_to_the_graph_is_a_word_of_the_profile_and_its_context(fresh_store) -> None:  # noqa: ANN001
+def test_an_alteration_type_added_to_the_graph_is_a_word_of_the_profile_and_its_context(fresh_store) -> None:
     from api.app import create_app
 
     add(fresh_store, PREFIXES + 'acse:Inversion a acse:AlterationType ; rdfs:label "inversion"@en ; '
@@ -123,13 +123,13 @@ def test_an_alteration_type_added_to_the_graph_is_a_word_of_the_profile_and_its_
     ('acse:var_x a acse:ClinicalVariable ; acse:profileField "x" ; acse:valueKind "code" ; '
      'acse:itemStructure "patient" .', "item structure"),
 ])
-def test_a_variable_that_cannot_make_a_field_is_a_clear_error(fresh_store, turtle, says) -> None:  # noqa: ANN001
+def test_a_variable_that_cannot_make_a_field_is_a_clear_error(fresh_store, turtle, says) -> None:
     add(fresh_store, PREFIXES + turtle)
     with pytest.raises(ProfileSchemaError, match=says):
         build_schema(fresh_store)
 
 
-def test_the_server_answers_503_when_the_graphs_variables_make_no_profile(fresh_store) -> None:  # noqa: ANN001
+def test_the_server_answers_503_when_the_graphs_variables_make_no_profile(fresh_store) -> None:
     from api.app import create_app
 
     add(fresh_store, PREFIXES + 'acse:var_x a acse:ClinicalVariable ; acse:profileField "x" ; acse:valueKind "colour" .')

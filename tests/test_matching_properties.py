@@ -23,7 +23,7 @@ from acse_kg.matching.profile import parse_profile
 SETTINGS = settings(max_examples=150, deadline=None, derandomize=True)
 
 
-def statuses(matcher, **over: Any) -> dict[str, str]:  # noqa: ANN001
+def statuses(matcher, **over: Any) -> dict[str, str]:
     got = matcher.statuses(parse_profile(profile(**over)))
     return {k.removeprefix(CRIT): v for k, v in got.items()}
 
@@ -146,7 +146,7 @@ def random_profile(rng: random.Random, n: int) -> dict[str, Any]:
     return build(values, rng.sample(ALTERATIONS, rng.randint(1, 3)), n)
 
 
-def reads(matcher) -> dict[str, set[str]]:  # noqa: ANN001
+def reads(matcher) -> dict[str, set[str]]:
     return {c.iri: set(c.fields()) for c in matcher.decidable}
 
 

@@ -47,7 +47,7 @@ def shapes() -> rdflib.Graph:
     return shacl.load_shapes()
 
 
-def test_the_committed_shapes_are_what_the_graph_generates(store, shapes) -> None:  # noqa: ANN001
+def test_the_committed_shapes_are_what_the_graph_generates(store, shapes) -> None:
     # Shapes mint IRIs for every node but property paths; blank paths compare by their content.
     assert shacl.canonical(shacl.generate(store)) == shacl.canonical(shapes), \
         "regenerate with: python -m acse_kg.matching.shacl"
@@ -65,7 +65,7 @@ def test_every_computable_criterion_has_a_met_and_a_possible_shape(matcher, shap
         assert (shapes.value(shape, DCTERMS.source), None, None) in matcher_graph_triples(matcher)
 
 
-def matcher_graph_triples(matcher) -> set:  # noqa: ANN001
+def matcher_graph_triples(matcher) -> set:
     """Criterion IRIs as subjects, to check shapes point at criteria that exist."""
     return {(rdflib.URIRef(c.iri), None, None) for c in matcher.criteria}
 

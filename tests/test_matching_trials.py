@@ -156,7 +156,7 @@ def test_post_match_trials_batch_answers_in_order(two_trials: GraphStore) -> Non
     assert r.json()[1]["results"] == []
 
 
-def test_the_command_matches_every_trial(tmp_path) -> None:  # noqa: ANN001
+def test_the_command_matches_every_trial(tmp_path) -> None:
     profile = tmp_path / "p.json"
     profile.write_text(json.dumps(lung_met()))
     out = subprocess.run([sys.executable, "-m", "acse_kg.cli", "match", str(profile), "--all-trials",
@@ -166,7 +166,7 @@ def test_the_command_matches_every_trial(tmp_path) -> None:  # noqa: ANN001
     assert [r["trial"] for r in result["results"]] == [NCT]
 
 
-def test_all_trials_and_one_trial_are_exclusive(tmp_path) -> None:  # noqa: ANN001
+def test_all_trials_and_one_trial_are_exclusive(tmp_path) -> None:
     profile = tmp_path / "p.json"
     profile.write_text(json.dumps(lung_met()))
     out = subprocess.run([sys.executable, "-m", "acse_kg.cli", "match", str(profile), "--all-trials",
@@ -174,7 +174,7 @@ def test_all_trials_and_one_trial_are_exclusive(tmp_path) -> None:  # noqa: ANN0
     assert out.returncode == 2 and "not both" in out.stderr
 
 
-def test_the_text_format_is_a_summary_a_person_reads(tmp_path) -> None:  # noqa: ANN001
+def test_the_text_format_is_a_summary_a_person_reads(tmp_path) -> None:
     profile = tmp_path / "p.json"
     profile.write_text(json.dumps(lung_met(labs={"anc": 0.5})))
     out = subprocess.run([sys.executable, "-m", "acse_kg.cli", "match", str(profile), "--format", "text",
@@ -186,7 +186,7 @@ def test_the_text_format_is_a_summary_a_person_reads(tmp_path) -> None:  # noqa:
     assert "to confirm:" in out.stdout and "missing: " in out.stdout
 
 
-def test_a_batch_stays_json_lines(tmp_path) -> None:  # noqa: ANN001
+def test_a_batch_stays_json_lines(tmp_path) -> None:
     batch = tmp_path / "b.jsonl"
     batch.write_text(json.dumps(lung_met()) + "\n")
     out = subprocess.run([sys.executable, "-m", "acse_kg.cli", "match", "--batch", str(batch), "--format", "text",

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import require
 import uvicorn
+from conftest import require
 from fastapi import FastAPI
 
 from api import linked_data, pages

@@ -10,8 +10,8 @@ from pathlib import Path
 from urllib.parse import urldefrag, urlparse
 
 import pytest
-from conftest import require, tool
 import rdflib
+from conftest import require, tool
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pages_fixtures import parse

@@ -5,13 +5,13 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from acse_kg.pages.ctgov_view import blocks, date_text, eligibility_sections, humanise
 from acse_kg.model import Population
+from acse_kg.pages.ctgov_view import blocks, date_text, eligibility_sections, humanise
 from acse_kg.pages.expressions import ages_text, unit_text
 
 words = st.text(alphabet=st.characters(whitelist_categories=("L", "N"), whitelist_characters="≥≤<>%()/.,;:'-"),
                  min_size=1, max_size=12)
-bullet_text = st.lists(words, min_size=1, max_size=6).map(" ".join).filter(lambda s: not s[0] in "-*+•")
+bullet_text = st.lists(words, min_size=1, max_size=6).map(" ".join).filter(lambda s: s[0] not in "-*+•")
 
 
 def tree(depth: int):

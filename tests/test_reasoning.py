@@ -16,6 +16,7 @@ from acse_kg.cli import app
 from acse_kg.reasoning import ReasoningReport, reason_ntriples
 from acse_kg.store import GraphStore
 
+
 @pytest.fixture(autouse=True)
 def _java() -> None:
     require(shutil.which("java") is not None, "Java (for HermiT)")

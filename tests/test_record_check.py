@@ -5,10 +5,10 @@ from __future__ import annotations
 import copy
 
 import pytest
+from ctgov_fixtures import RECORDS, load_record
 
 from acse_kg.ctgov.import_ import import_study
 from acse_kg.record_check import CheckError, check_study
-from ctgov_fixtures import RECORDS, load_record
 
 NCT = "NCT02034981"
 

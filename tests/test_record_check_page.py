@@ -11,11 +11,12 @@ BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;
 
 @pytest.fixture(scope="module")
 def client():
+    from ctgov_fixtures import load_record
+
     from acse_kg.ctgov.import_ import import_study
     from acse_kg.store import open_store
     from api.app import create_app
     from api.settings import ServerSettings
-    from ctgov_fixtures import load_record
 
     st = open_store("memory")
     import_study(st, load_record("example_v2_NCT06171568_APHP_french.json"))

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-
 from server_fixtures import free_port
 
 from acse_kg.namespaces import study_iri

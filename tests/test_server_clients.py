@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 import rdflib
 from rdflib.plugins.stores.sparqlstore import SPARQLStore
-from SPARQLWrapper import CSV, JSON, JSONLD, N3, POST, RDFXML, TSV, TURTLE, XML, SPARQLWrapper
-
 from server_fixtures import LiveServer
+from SPARQLWrapper import CSV, JSON, JSONLD, N3, POST, RDFXML, TSV, TURTLE, XML, SPARQLWrapper
 
 from acse_kg.namespaces import ACSE, study_iri
 from acse_kg.paths import QUERIES_DIR

@@ -8,7 +8,6 @@ import urllib.parse
 import html5lib
 import httpx
 import pytest
-
 from server_fixtures import LiveServer
 
 pytest_plugins = ["server_fixtures"]

@@ -9,7 +9,6 @@ import httpx
 import pytest
 import rdflib
 from rdflib.namespace import OWL, VOID
-
 from server_fixtures import LiveServer
 
 from acse_kg.namespaces import ACSE, BASE, cohort_iri, study_iri

@@ -10,7 +10,6 @@ import pytest
 import rdflib
 from rdflib.compare import isomorphic
 from rdflib.namespace import OWL
-
 from server_fixtures import LiveServer
 
 from acse_kg.loader import ONTOLOGY_GRAPH

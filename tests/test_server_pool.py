@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-
 from server_fixtures import KASEI, w3c_store
 
 from api.app import create_app

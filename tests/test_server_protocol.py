@@ -18,7 +18,6 @@ import httpx
 import pytest
 import rdflib
 from rdflib.collection import Collection
-
 from server_fixtures import ADMIN_TOKEN, W3C_DIR, LiveServer, start_server, w3c_store
 
 from api.settings import ServerSettings

@@ -13,7 +13,6 @@ from pathlib import Path
 import html5lib
 import pytest
 from conftest import require
-
 from server_fixtures import LiveServer
 
 from acse_kg.paths import QUERIES_DIR

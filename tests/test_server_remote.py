@@ -8,7 +8,6 @@ import time
 import pytest
 import rdflib
 import rdflib.compare
-
 from server_fixtures import ADMIN_TOKEN, KASEI, LiveServer
 
 from acse_kg.namespaces import ACSE, BASE, study_iri
@@ -100,10 +99,10 @@ def test_an_unreachable_endpoint_is_a_clear_error() -> None:
 
 def test_the_app_serves_a_remote_store_and_stops_waiting_at_its_time_limit(w3c_server: LiveServer) -> None:
     from fastapi.testclient import TestClient
+    from server_fixtures import runaway_query
 
     from api.app import create_app
     from api.settings import ServerSettings
-    from server_fixtures import runaway_query
 
     app = create_app(SparqlEndpointStore(w3c_server.sparql), ServerSettings(query_timeout=1.0))
     with TestClient(app) as client:

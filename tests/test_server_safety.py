@@ -8,7 +8,6 @@ import time
 
 import httpx
 import pytest
-
 from server_fixtures import ADMIN_TOKEN, KASEI, LiveServer, runaway_query
 
 from acse_kg.store import OxigraphStore

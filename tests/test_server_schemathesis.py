@@ -11,7 +11,6 @@ from api.app import create_app
 from api.settings import ServerSettings
 
 
-
 @schemathesis.serializer("application/sparql-query", "application/sparql-update", "application/x-ndjson")
 def _sparql_text(ctx: object, value: object) -> bytes:
     """SPARQL bodies and JSON lines (the batch routes' example) are plain text: send strings as UTF-8."""

@@ -15,10 +15,9 @@ from pathlib import Path
 import pytest
 import rdflib
 import rdflib.compare
-from rdflib.term import Node
-
 from matching_fixtures import DROP, profile
 from oxigraph_server_fixtures import OxigraphServer, empty_oxigraph, oxigraph_server  # noqa: F401 (fixtures)
+from rdflib.term import Node
 
 from acse_kg import remote as remote_module
 from acse_kg.history import edit_study, list_versions
@@ -28,7 +27,7 @@ from acse_kg.namespaces import ACSE, BASE, cohort_iri, study_iri
 from acse_kg.pages import cohort_page, study_page
 from acse_kg.paths import ROOT
 from acse_kg.remote import SparqlEndpointStore, update_url_for
-from acse_kg.store import GraphStore, HISTORY_PREFIX, StoreError, open_store
+from acse_kg.store import HISTORY_PREFIX, GraphStore, StoreError, open_store
 
 NCT = "NCT02034981"
 QUERIES = sorted((ROOT / "queries").glob("*.rq"))

@@ -14,9 +14,8 @@ import pytest
 import rdflib
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rdflib import Literal, URIRef
-
 from oxigraph_server_fixtures import OxigraphServer, start_oxigraph
+from rdflib import Literal, URIRef
 
 from acse_kg.loader import bundle_graph_names, load_bundle, study_graph_name
 from acse_kg.store import (

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, NoReturn, Optional
+from typing import Annotated, NoReturn
 
 import typer
 
 from ..store import ENV_VAR, GraphStore, StoreError, open_store
 
 StoreOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--store",
         envvar=ENV_VAR,

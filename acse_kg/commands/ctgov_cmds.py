@@ -15,13 +15,14 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
 from ..namespaces import NCT_HINT, normalise_nct
 from ..store import GraphStore, StoreError
 from .common import StoreOption, fail, get_store
+
 
 def _nct(value: str) -> str:
     """The NCT number in its canonical form (ClinicalTrials.gov's pattern: any case, leading zeros optional)."""
@@ -131,10 +132,10 @@ def register(app: typer.Typer) -> None:
     def import_(
         file: Annotated[Path, typer.Argument(help="A ClinicalTrials.gov API v2 study record (JSON), or a MatchMiner CTML trial (.json, .yml, .yaml).")],
         replace_curated: Annotated[bool, typer.Option("--replace-curated", help="Replace a study curated beyond API v2 (cohorts, structured criteria), or, for CTML, one held from another source; the old version stays in the history.")] = False,
-        nct: Annotated[Optional[str], typer.Option("--nct", help="CTML only: the study's NCT number, when the file's nct_id is not one.")] = None,
+        nct: Annotated[str | None, typer.Option("--nct", help="CTML only: the study's NCT number, when the file's nct_id is not one.")] = None,
         no_draft: Annotated[bool, typer.Option("--no-draft", help="API v2 only: store the record without drafting its eligibility criteria.")] = False,
         bulk: Annotated[bool, typer.Option("--bulk", help="FILE is many API v2 records: a directory of .json files, a .jsonl file or a .zip of them; mapped in parallel, written in batches, resumable (records already imported unchanged are skipped).")] = False,
-        jobs: Annotated[Optional[int], typer.Option("--jobs", min=0, help="--bulk: worker processes that map records (default: one per CPU; 0 maps in this process).")] = None,
+        jobs: Annotated[int | None, typer.Option("--jobs", min=0, help="--bulk: worker processes that map records (default: one per CPU; 0 maps in this process).")] = None,
         batch: Annotated[int, typer.Option("--batch", min=1, help="--bulk: new studies per write transaction (a killed import keeps whole batches).")] = 100,
         store: StoreOption = None,
     ) -> None:
@@ -196,7 +197,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def history(
         nct: Annotated[str, typer.Argument(help="NCT number")],
-        diff: Annotated[Optional[tuple[int, int]], typer.Option("--diff", help="Compare two versions: --diff A B")] = None,
+        diff: Annotated[tuple[int, int] | None, typer.Option("--diff", help="Compare two versions: --diff A B")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="JSON output")] = False,
         store: StoreOption = None,
     ) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -76,9 +76,9 @@ def register(app: typer.Typer) -> None:
     def curate(
         nct: Annotated[str, typer.Argument(help="NCT number of a study with stored drafts")],
         list_: Annotated[bool, typer.Option("--list", help="List the stored drafts with their ids and review states.")] = False,
-        accept: Annotated[Optional[str], typer.Option("--accept", metavar="ID", help="Accept a drafted item.")] = None,
-        reject: Annotated[Optional[str], typer.Option("--reject", metavar="ID", help="Reject a drafted item.")] = None,
-        edit: Annotated[Optional[tuple[str, str]], typer.Option("--edit", metavar="ID EXPR",
+        accept: Annotated[str | None, typer.Option("--accept", metavar="ID", help="Accept a drafted item.")] = None,
+        reject: Annotated[str | None, typer.Option("--reject", metavar="ID", help="Reject a drafted item.")] = None,
+        edit: Annotated[tuple[str, str] | None, typer.Option("--edit", metavar="ID EXPR",
                                                                   help="Replace an item's rule: 'anc >= 1.5 10*9/L [if CONDITION]'.")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="JSON output")] = False,
         by: Annotated[str, typer.Option("--by", help="Who reviews (recorded in the history).")] = "",
@@ -117,8 +117,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def draft(
-        nct: Annotated[Optional[str], typer.Argument(help="NCT number of a study in the store")] = None,
-        record: Annotated[Optional[Path], typer.Option("--record", help="Draft this API v2 record file instead of a stored study.")] = None,
+        nct: Annotated[str | None, typer.Argument(help="NCT number of a study in the store")] = None,
+        record: Annotated[Path | None, typer.Option("--record", help="Draft this API v2 record file instead of a stored study.")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the criteria JSON list (docs/criteria-json.md).")] = False,
         fresh: Annotated[bool, typer.Option("--fresh", help="Draft the record's text now even when the study has curated criteria or stored drafts.")] = False,
         save: Annotated[bool, typer.Option("--save", help="Store the drafts in the study's graph (a new version), keeping every curator's decision.")] = False,

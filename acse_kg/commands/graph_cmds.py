@@ -12,14 +12,14 @@ import re
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from ..errors import AcseError
 from ..namespaces import compact_iri
-from ..sparql_safety import QueryTooDeep, check_nesting, first_keyword, unknown_prefix_message
 from ..rdf_io import serialize_rdf
+from ..sparql_safety import QueryTooDeep, check_nesting, first_keyword, unknown_prefix_message
 from ..store import GraphStore, QuerySyntaxError, StoreError
 from .common import StoreOption, fail, get_store
 
@@ -201,9 +201,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def export(
-        nct: Annotated[Optional[str], typer.Argument(help="With --format ctgov / ctml / ctml-yaml / fhir: the study's NCT number.")] = None,
+        nct: Annotated[str | None, typer.Argument(help="With --format ctgov / ctml / ctml-yaml / fhir: the study's NCT number.")] = None,
         format: Annotated[ExportFormat, typer.Option("--format", "-f", help="RDF serialisation, or one study: ctgov (API v2 JSON), ctml (MatchMiner CTML JSON), ctml-yaml, fhir (a FHIR R4B ResearchStudy).")] = ExportFormat.turtle,
-        out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
+        out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
         store: StoreOption = None,
     ) -> None:
         """Export the whole live graph (every live named graph, merged; history excluded), or one study as ctgov JSON, CTML or FHIR."""

@@ -13,10 +13,9 @@ import codecs
 import gc
 import sys
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO, Optional
+from typing import Annotated, Any, BinaryIO
 
 import orjson
-
 import typer
 
 from .. import patients
@@ -111,10 +110,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command("match")
     def match(
-        profile: Annotated[Optional[str], typer.Argument(help="A tumor profile (JSON file), or - for stdin; a GA4GH Phenopacket v2 or an mCODE FHIR Bundle is recognised by its shape and converted (what cannot be mapped is listed in the result's notes).")] = None,
-        batch: Annotated[Optional[str], typer.Option("--batch", help="JSON lines: one profile a line (- for stdin).")] = None,
-        out: Annotated[Optional[Path], typer.Option("--out", help="Write results here instead of stdout.")] = None,
-        trial: Annotated[Optional[str], typer.Option("--trial", help="NCT id of the study (default: the graph's first study with cohorts).")] = None,
+        profile: Annotated[str | None, typer.Argument(help="A tumor profile (JSON file), or - for stdin; a GA4GH Phenopacket v2 or an mCODE FHIR Bundle is recognised by its shape and converted (what cannot be mapped is listed in the result's notes).")] = None,
+        batch: Annotated[str | None, typer.Option("--batch", help="JSON lines: one profile a line (- for stdin).")] = None,
+        out: Annotated[Path | None, typer.Option("--out", help="Write results here instead of stdout.")] = None,
+        trial: Annotated[str | None, typer.Option("--trial", help="NCT id of the study (default: the graph's first study with cohorts).")] = None,
         format: Annotated[str, typer.Option("--format", help="json (the contract's result, default) or text (a readable summary per cohort: verdict, reasons, what is missing, what to confirm).")] = "json",
         all_trials: Annotated[bool, typer.Option("--all-trials", help="Match against every study with cohorts: one result per profile listing a v1 result per trial, best first.")] = False,
         engine: Annotated[str, typer.Option("--engine", help="fast (default), or owl: HermiT classifies each profile.")] = "fast",

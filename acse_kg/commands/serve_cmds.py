@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import socket
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -23,12 +23,12 @@ def register(app: typer.Typer) -> None:
         port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
         store: StoreOption = None,
         settings_file: Annotated[
-            Optional[Path],
+            Path | None,
             typer.Option("--settings", help=f"A TOML file of server settings (or {SETTINGS_FILE_ENV}); "
                          "flags and ACSE_KG_* environment variables override it."),
         ] = None,
         admin_token: Annotated[
-            Optional[str],
+            str | None,
             typer.Option(
                 "--admin-token",
                 help="Accept SPARQL Update, imports and the reasoner from requests carrying "
@@ -37,27 +37,27 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         admin_token_file: Annotated[
-            Optional[Path],
+            Path | None,
             typer.Option("--admin-token-file", help=f"Read the admin token from this file ({ENV['admin_token_file']})."),
         ] = None,
         query_timeout: Annotated[
-            Optional[float], typer.Option("--query-timeout", min=0.1,
+            float | None, typer.Option("--query-timeout", min=0.1,
                                           help="Seconds a /sparql query may run before it is stopped [default: 10].")
         ] = None,
         max_result_bytes: Annotated[
-            Optional[int], typer.Option("--max-result-bytes", min=1, help="Largest /sparql answer, in bytes.")
+            int | None, typer.Option("--max-result-bytes", min=1, help="Largest /sparql answer, in bytes.")
         ] = None,
         query_workers: Annotated[
-            Optional[int], typer.Option("--query-workers", min=1,
+            int | None, typer.Option("--query-workers", min=1,
                                         help="Worker processes answering /sparql queries [default: 2].")
         ] = None,
         queries_per_client: Annotated[
-            Optional[int], typer.Option("--queries-per-client", min=0,
+            int | None, typer.Option("--queries-per-client", min=0,
                                         help="/sparql queries one client may run at once (0: no limit) "
                                         "[default: workers - 1].")
         ] = None,
         access_log: Annotated[
-            Optional[bool], typer.Option("--access-log/--no-access-log", help="One log line per request.")
+            bool | None, typer.Option("--access-log/--no-access-log", help="One log line per request.")
         ] = None,
     ) -> None:
         """Serve the registry over HTTP: study pages, /sparql, /match, linked data and dumps.

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
+
 from ..errors import AcseError
 
 STUDY_URL = "https://clinicaltrials.gov/study/"

@@ -21,8 +21,10 @@ recursion could exhaust the stack or any search could run long.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Union
+from typing import Union
+
 from ..errors import AcseError
 
 #: How deeply a query may nest (parentheses, NOT, AREA): far more than a person writes.
@@ -58,22 +60,22 @@ class Area:
     """``AREA[piece]operand``: the operand searches the field named ``piece`` instead of the default area."""
 
     piece: str
-    operand: "Node"
+    operand: Node
 
 
 @dataclass(frozen=True)
 class Not:
-    operand: "Node"
+    operand: Node
 
 
 @dataclass(frozen=True)
 class And:
-    operands: tuple["Node", ...]
+    operands: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
 class Or:
-    operands: tuple["Node", ...]
+    operands: tuple[Node, ...]
 
 
 Node = Union[Term, Range, Missing, Area, Not, And, Or]

@@ -16,6 +16,7 @@ so it cannot tell which studies have them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from ..errors import AcseError
 
 #: facet id -> option key -> the (piece, value) tests any of which selects a study.

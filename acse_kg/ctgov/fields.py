@@ -15,6 +15,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
 from ..errors import AcseError
 
 METADATA_PATH = Path(__file__).with_name("studies-metadata.json")

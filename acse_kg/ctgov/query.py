@@ -41,15 +41,30 @@ import calendar
 import json
 import re
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from ..errors import AcseError
 from ..loader import STUDY_GRAPH_PREFIX
 from ..namespaces import normalise_nct, sparql_string
 from ..store import GraphStore
-from .essie import (And, Area, EssieError, Leaf, Missing, Node, Not, Or, Range, Term, areas, parse, positive_terms,
-                    to_sparql)
+from .essie import (
+    And,
+    Area,
+    EssieError,
+    Leaf,
+    Missing,
+    Node,
+    Not,
+    Or,
+    Range,
+    Term,
+    areas,
+    parse,
+    positive_terms,
+    to_sparql,
+)
 from .export import _codes, export_study
 from .facets import AggFilter, FacetError, parse_agg_filters
 from .fields import FieldsError, Path_, parse_fields, project

@@ -12,7 +12,7 @@ import copy
 import re
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from jsonschema import FormatChecker
@@ -83,7 +83,7 @@ def _format_checker() -> FormatChecker:
     return checker
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(schema_name: str) -> OAS30Validator:
     """The spec's schemas, with its PartialDate's stated format made checkable.
 

@@ -26,12 +26,12 @@ from jsonschema import Draft7Validator
 
 from .vocabulary import (
     CNV_CALLS,
+    HERE,
     MMR_STATUSES,
     MOLECULAR_FUNCTIONS,
     MS_STATUSES,
     VARIANT_CATEGORIES,
     VARIANT_CLASSIFICATIONS,
-    HERE,
 )
 
 CTIMS_SCHEMA_FILE = HERE / "ctims_ctml_schema.json"

@@ -31,7 +31,18 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..model import AlterationTest, And, Comparison, Expr, Not, Or, PriorTherapyTest, Study, TumourTypeTest, walk
+from ..model import (
+    AlterationTest,
+    And,
+    Comparison,
+    Expr,
+    Not,
+    Or,
+    PriorTherapyTest,
+    Study,
+    TumourTypeTest,
+    walk,
+)
 from .lexicon import NAMED_CATEGORY
 from .record import Draft
 

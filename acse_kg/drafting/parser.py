@@ -274,9 +274,7 @@ def _numeric_items(b: Bullet, var: str, c: Constraint, start: int, lead_cond: st
         if var not in lx.ULN_VARIANT:
             return []
         variable = lx.ULN_VARIANT[var]
-    elif var in ("ast_uln", "alt_uln", "alp_uln") and unit is None:
-        return []
-    elif var == "bilirubin" and unit is None:
+    elif (var in ("ast_uln", "alt_uln", "alp_uln") and unit is None) or (var == "bilirubin" and unit is None):
         return []
     if var == "age_years" and unit not in (None, "a", "mo"):
         return []

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pyparsing as pp
@@ -146,7 +146,7 @@ def with_drafts(store: GraphStore, nct: str, g: rdflib.Graph, record: dict[str, 
     stored = sorted(str(i) for i in before.objects(None, ACSE.draftItem))
     same = stored == sorted(json.dumps({k: i.get(k) for k in FIELDS}, ensure_ascii=False) for i in items)
     if not same or ended is None:
-        ended = Literal(datetime.now(timezone.utc).isoformat(timespec="seconds"), datatype=XSD.dateTime)
+        ended = Literal(datetime.now(UTC).isoformat(timespec="seconds"), datatype=XSD.dateTime)
     return _drafted(store, nct, g, items, ended)
 
 
@@ -231,7 +231,7 @@ def _write(store: GraphStore, nct: str, g: rdflib.Graph, items: list[dict[str, A
     activity = URIRef(_draft_prefix(nct) + "activity")
     ended = g.value(activity, PROV.endedAtTime)
     if redrafted or ended is None:
-        ended = Literal(datetime.now(timezone.utc).isoformat(timespec="seconds"), datatype=XSD.dateTime)
+        ended = Literal(datetime.now(UTC).isoformat(timespec="seconds"), datatype=XSD.dateTime)
     out = _drafted(store, nct, g, items, ended)
     return edit_study(store, nct, out.serialize(format="nt", encoding="utf-8"), "ntriples", agent=agent, note=note)
 

@@ -36,9 +36,9 @@ from .profile import ProfileError, ProfileModel
 from .profile_schema import profile_schema
 from .rules import (
     ALTS,
-    DX_CLASS,
     DRUGS,
     DX,
+    DX_CLASS,
     VARIANTS,
     Facts,
     GraphModelError,
@@ -60,8 +60,17 @@ OPEN_TEXT = "cohort open to accrual"
 #: Profile fields that are not plain values: the facts builder turns them into sets and pairs.
 STRUCTURED_FIELDS = frozenset({"diagnosis", "alterations", "prior_therapies"})
 
-__all__ = ["GraphModelError", "Matcher", "TrialNotFound", "RegistryMatcher", "StudyMatcher", "Vocabulary", "match_line",
-           "matcher_for", "registry_matcher_for"]
+__all__ = [
+    "GraphModelError",
+    "Matcher",
+    "RegistryMatcher",
+    "StudyMatcher",
+    "TrialNotFound",
+    "Vocabulary",
+    "match_line",
+    "matcher_for",
+    "registry_matcher_for",
+]
 
 
 # ------------------------------------------------------------------ the vocabulary

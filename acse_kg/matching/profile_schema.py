@@ -34,16 +34,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, create_model
 
-from ..errors import AcseError
 from ..derived import DerivedCache
+from ..errors import AcseError
 from ..namespaces import ACSE
 from ..store import GraphStore, OxigraphStore
 from . import jsonld
 from .profile import (
+    Num,
     PriorTherapy,
     ProfileError,
     ProfileModel,
-    Num,
     Score,
     _Strict,
     alteration_model,

@@ -192,7 +192,7 @@ class Source:
 
     def function(self, name: str, body: str) -> Callable[[Facts], Any]:
         namespace = dict(self.consts)
-        exec(compile(f"def {name}(F):\n{body}", f"<criterion rule {name}>", "exec"), namespace)  # noqa: S102
+        exec(compile(f"def {name}(F):\n{body}", f"<criterion rule {name}>", "exec"), namespace)
         return namespace[name]  # type: ignore[no-any-return]
 
 

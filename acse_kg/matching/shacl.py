@@ -33,11 +33,21 @@ from rdflib import BNode, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import DCTERMS, RDF, RDFS, XSD
 
+from ..model import (
+    AlterationTest,
+    And,
+    Comparison,
+    Criterion,
+    Expr,
+    Not,
+    PriorTherapyTest,
+    TumourTypeTest,
+    read_study,
+)
 from ..namespaces import ACSE, SH
 from ..paths import SHAPES_DIR
 from ..store import GraphStore
 from .jsonld import PROF
-from ..model import AlterationTest, And, Comparison, Criterion, Expr, Not, PriorTherapyTest, TumourTypeTest, read_study
 from .rules import threshold
 
 SHAPES_FILE = SHAPES_DIR / "eligibility.ttl"

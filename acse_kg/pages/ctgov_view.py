@@ -71,7 +71,7 @@ class Block:
 
     kind: str  # "p" | "ul" | "ol"
     text: str = ""
-    items: list["Item"] = field(default_factory=list)
+    items: list[Item] = field(default_factory=list)
     segments: list[tuple[str, str]] = field(default_factory=list)  # a paragraph's text with drafted words marked
     drafts: list[Any] = field(default_factory=list)  # the drafts read from it (acse_kg.pages.drafts.DraftView)
 
@@ -79,7 +79,7 @@ class Block:
 @dataclass
 class Item:
     text: str
-    children: list["Item"] = field(default_factory=list)
+    children: list[Item] = field(default_factory=list)
     iri: str = ""
     number: int | None = None
     segments: list[tuple[str, str]] = field(default_factory=list)  # (words, anchor of the drafted span or "")

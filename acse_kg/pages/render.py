@@ -14,10 +14,11 @@ from urllib.parse import urlparse
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from ..errors import AcseError
 from ..ctgov.export import StudyNotFound, export_study
 from ..derived import DerivedCache
-from ..model import Cohort, Criterion, Population, StudyNotFound as NoSuchStudy
+from ..errors import AcseError
+from ..model import Cohort, Criterion, Population
+from ..model import StudyNotFound as NoSuchStudy
 from ..namespaces import ACSE, BASE, NCT_HINT, compact_iri, is_nct
 from ..paths import STATIC_DIR, TEMPLATES_DIR
 from ..record_check import check_study
@@ -67,7 +68,7 @@ class Links:
     root: str = "/"
     registry: str = ""
 
-    def for_depth(self, depth: int) -> "Links":
+    def for_depth(self, depth: int) -> Links:
         """The links of a static page ``depth`` directories below the site root."""
         return Links(self.static, "../" * depth if self.static else self.root, self.registry)
 

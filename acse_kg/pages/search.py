@@ -28,8 +28,8 @@ from ..derived import DerivedCache
 from ..errors import AcseError
 from ..matching.candidates import Taxonomy
 from ..search_index import index_for
-from ..vocab import ONCOTREE_ROOT
 from ..store import GraphStore
+from ..vocab import ONCOTREE_ROOT
 
 PAGE_SIZE = 10
 #: The facets, in the order the page shows them: (URL parameter, heading).

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import require, tool
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from conftest import require, tool
 from server_fixtures import ADMIN_TOKEN, KASEI, LiveServer, runaway_query, start_server, w3c_store
 
 from acse_kg import sparql_safety

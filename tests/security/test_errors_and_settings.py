@@ -15,7 +15,6 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
-
 from server_fixtures import ADMIN_TOKEN, free_port
 
 from acse_kg.paths import ROOT

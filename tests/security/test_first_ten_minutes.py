@@ -11,9 +11,8 @@ import time
 from pathlib import Path
 
 import httpx
-from typer.testing import CliRunner
-
 from server_fixtures import free_port
+from typer.testing import CliRunner
 
 from acse_kg import __version__
 from acse_kg.cli import app

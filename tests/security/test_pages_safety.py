@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from server_fixtures import LiveServer
 
 pytest_plugins = ["server_fixtures"]
@@ -61,9 +60,8 @@ def test_answers_that_are_not_html_are_not_sniffed_either(bundle_server: LiveSer
 # ---------------------------------------------------------------- in the browser
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from websockets.sync.client import connect
-
     from test_pages_browser import Browser, _require_chromium
+    from websockets.sync.client import connect
 
     _require_chromium()
     b = Browser(tmp_path_factory.mktemp("chromium-profile"))

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 import httpx
 import pyoxigraph as ox
 import pytest
-
 from server_fixtures import ADMIN_TOKEN, KASEI, LiveServer, start_server, w3c_store
 
 from acse_kg.sparql_safety import DatasetConflict, with_using
