@@ -41,11 +41,11 @@ def main() -> None:
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
+    from acse_kg.api import pages
     from acse_kg.ctgov.export import export_study
     from acse_kg.pages import cohort_page, study_page, write_site
     from acse_kg.pages.graph import study_graph
     from acse_kg.store import open_store
-    from api import pages
 
     runs = int(os.environ.get("ACSE_KG_BENCH_PAGES_RUNS", "30"))
     store = open_store("memory")

@@ -14,10 +14,10 @@ from acse_kg.ctgov.schema import validate_instance, validate_response
 @pytest.fixture(scope="module")
 def listing():
     """The curated record and both reference records (three studies), served with a query pool of one worker."""
+    from acse_kg.api.app import create_app
+    from acse_kg.api.settings import ServerSettings
     from acse_kg.ctgov.import_ import import_study
     from acse_kg.store import open_store
-    from api.app import create_app
-    from api.settings import ServerSettings
 
     st = open_store("memory")
     for name in RECORDS:

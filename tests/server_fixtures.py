@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from acse_kg.api.app import create_app
+from acse_kg.api.limits import server_config
+from acse_kg.api.settings import ServerSettings
 from acse_kg.store import GraphStore, OxigraphStore, open_store
-from api.app import create_app
-from api.limits import server_config
-from api.settings import ServerSettings
 
 W3C_DIR = Path(__file__).parent / "data" / "w3c-protocol"
 KASEI = "http://kasei.us/2009/09/sparql/data/"

@@ -26,7 +26,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from test_pages_browser import Browser, _require_chromium, problems
 
-from api import browse, ctgov, linked_data, match, pages
+from acse_kg.api import browse, ctgov, linked_data, match, pages
 
 NCT = "NCT02034981"
 pytestmark = pytest.mark.browser

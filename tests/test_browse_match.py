@@ -13,11 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pages_fixtures import find_class, parse, text
 
+from acse_kg.api import browse, match, pages
 from acse_kg.matching.engine import registry_matcher_for
 from acse_kg.matching.profile import conversion
 from acse_kg.matching.profile_schema import profile_schema
 from acse_kg.pages.profile_form import UNIT_CHOICES, form_values, profile_form, profile_from_form
-from api import browse, match, pages
 
 NCT = "NCT02034981"
 HTML = {"accept": "text/html"}

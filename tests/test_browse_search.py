@@ -12,11 +12,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pages_fixtures import find_class, parse, text
 
+from acse_kg.api import browse, match, pages
 from acse_kg.ctgov.import_ import import_study
 from acse_kg.pages import search as search_module
 from acse_kg.pages.search import Search, SearchError, search
 from acse_kg.store import GraphStore, open_store
-from api import browse, match, pages
 
 NCT = "NCT02034981"
 PALLAS, FRENCH = "NCT02513394", "NCT06171568"

@@ -22,7 +22,7 @@ def registry() -> GraphStore:
 
 @pytest.fixture(scope="module")
 def client(registry: GraphStore) -> TestClient:
-    from api.app import create_app
+    from acse_kg.api.app import create_app
 
     return TestClient(create_app(registry))
 

@@ -16,9 +16,9 @@ TOKEN = "test-admin-token"
 
 @pytest.fixture(scope="module")
 def client():
+    from acse_kg.api.app import create_app
+    from acse_kg.api.settings import ServerSettings
     from acse_kg.store import open_store
-    from api.app import create_app
-    from api.settings import ServerSettings
 
     with TestClient(create_app(open_store("memory"), ServerSettings(admin_token=TOKEN, query_workers=1))) as c:
         yield c
@@ -116,10 +116,10 @@ def listing():
     """A registry with the record and both reference records (three studies), for the list query."""
     from ctgov_fixtures import RECORDS
 
+    from acse_kg.api.app import create_app
+    from acse_kg.api.settings import ServerSettings
     from acse_kg.ctgov.import_ import import_study
     from acse_kg.store import open_store
-    from api.app import create_app
-    from api.settings import ServerSettings
 
     st = open_store("memory")
     for name in RECORDS:

@@ -92,10 +92,10 @@ def test_version_names_the_spec_and_the_last_change(listing):  # noqa: F811
 def test_version_moves_when_a_study_is_imported():
     from fastapi.testclient import TestClient
 
+    from acse_kg.api.app import create_app
+    from acse_kg.api.settings import ServerSettings
     from acse_kg.ctgov.import_ import import_study
     from acse_kg.store import open_store
-    from api.app import create_app
-    from api.settings import ServerSettings
 
     st = open_store("memory")
     with TestClient(create_app(st, ServerSettings(query_workers=1))) as c:
@@ -162,10 +162,10 @@ def test_size_stats_are_the_gzip_sizes_of_the_exported_studies(listing):  # noqa
 def test_size_stats_follow_the_store():
     from fastapi.testclient import TestClient
 
+    from acse_kg.api.app import create_app
+    from acse_kg.api.settings import ServerSettings
     from acse_kg.ctgov.import_ import import_study
     from acse_kg.store import open_store
-    from api.app import create_app
-    from api.settings import ServerSettings
 
     st = open_store("memory")
     with TestClient(create_app(st, ServerSettings(query_workers=1))) as c:

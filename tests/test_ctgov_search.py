@@ -212,10 +212,10 @@ def test_the_search_runs_in_the_query_pool_within_its_time_limit():
     """A search longer than the pool's time limit is stopped and answered 503, like any public query."""
     from fastapi.testclient import TestClient
 
+    from acse_kg.api.app import create_app
+    from acse_kg.api.settings import ServerSettings
     from acse_kg.ctgov.import_ import import_study
     from acse_kg.store import open_store
-    from api.app import create_app
-    from api.settings import ServerSettings
 
     st = open_store("memory")
     import_study(st, load_record(RECORDS[0]))
@@ -306,11 +306,11 @@ def test_a_page_stops_early_when_its_export_budget_is_spent_and_the_next_token_r
     the server's query time limit; here only the export's share is cut, so the search itself still runs.)"""
     from fastapi.testclient import TestClient
 
-    import api.ctgov
+    import acse_kg.api.ctgov
+    from acse_kg.api.app import create_app
+    from acse_kg.api.settings import ServerSettings
     from acse_kg.ctgov.import_ import import_study
     from acse_kg.store import open_store
-    from api.app import create_app
-    from api.settings import ServerSettings
 
     st = open_store("memory")
     for name in RECORDS:

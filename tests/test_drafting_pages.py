@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from acse_kg.api.settings import ServerSettings
 from acse_kg.ctgov.export import export_study
 from acse_kg.ctgov.import_ import import_study
 from acse_kg.drafting.review import stored_items
 from acse_kg.history import list_versions
 from acse_kg.pages.render import study_page
 from acse_kg.store import GraphStore, open_store
-from api.settings import ServerSettings
 from tests.conftest import NCT
 from tests.ctgov_fixtures import load_record
 from tests.pages_fixtures import classes, parse, text
@@ -69,7 +69,7 @@ def test_a_curated_study_page_has_no_draft_marks(store: GraphStore) -> None:
 # ------------------------------------------------------------------ the API
 @pytest.fixture()
 def client() -> Any:
-    from api.app import create_app
+    from acse_kg.api.app import create_app
 
     st = open_store("memory")
     import_study(st, load_record("example_v2_NCT02513394.json"), agent="test")

@@ -31,7 +31,7 @@ NCT = "NCT02034981"
 
 @pytest.fixture(scope="module")
 def client(store) -> TestClient:
-    from api.app import create_app
+    from acse_kg.api.app import create_app
 
     return TestClient(create_app(store))
 

@@ -17,9 +17,9 @@ BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;
 
 @pytest.fixture(scope="module")
 def client():
+    from acse_kg.api.app import create_app
+    from acse_kg.api.settings import ServerSettings
     from acse_kg.store import open_store
-    from api.app import create_app
-    from api.settings import ServerSettings
 
     st = open_store("memory")
     record = load_record("example_v2_NCT06171568_APHP_french.json")
@@ -84,6 +84,6 @@ def test_history_diff_and_check_pages_pass_the_nu_html_checker(client, tmp_path)
 
 
 def test_history_times_are_valid_html_datetimes_even_with_microseconds():
-    from api.ctgov import html_time
+    from acse_kg.api.ctgov import html_time
 
     assert html_time("2026-11-24T19:33:37.549084+00:00") == "2026-11-24T19:33:37.549+00:00"

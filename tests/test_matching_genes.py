@@ -113,7 +113,7 @@ def test_the_cli_exits_2_on_an_unknown_gene_naming_the_field() -> None:
 
 
 def test_http_answers_422_on_an_unknown_gene_naming_the_field(store: GraphStore) -> None:
-    from api.app import create_app
+    from acse_kg.api.app import create_app
 
     r = TestClient(create_app(store)).post("/match", json=profile(alterations=[{"gene": "NOTAGENE1", "type": "mutation"}]))
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "alterations.0.gene"

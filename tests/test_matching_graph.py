@@ -59,7 +59,7 @@ def test_the_progress_bar_goes_to_stderr_only_when_asked(matcher, capsys) -> Non
 def test_the_server_matches_against_the_graph_as_it_is_after_a_write(fresh_store) -> None:
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
+    from acse_kg.api.app import create_app
 
     client = TestClient(create_app(fresh_store))
     body = profile(labs={"anc": 1.2})
@@ -119,7 +119,7 @@ def test_the_published_shapes_follow_the_graph_after_a_write(fresh_store) -> Non
     import rdflib
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
+    from acse_kg.api.app import create_app
 
     client = TestClient(create_app(fresh_store))
     anc = rdflib.URIRef("https://w3id.org/acse-kg/id/study/NCT02034981/shape/inc-06-anc/met-1")

@@ -115,7 +115,7 @@ def test_cli_needs_a_profile_or_a_batch() -> None:
 # ------------------------------------------------------------------ HTTP
 @pytest.fixture(scope="module")
 def client(store) -> TestClient:
-    from api.app import create_app
+    from acse_kg.api.app import create_app
 
     return TestClient(create_app(store))
 

@@ -91,7 +91,7 @@ def test_a_variable_added_to_the_graph_is_validated_converted_and_published(fres
 
 
 def test_a_variable_added_to_the_graph_is_in_the_served_schema(fresh_store) -> None:
-    from api.app import create_app
+    from acse_kg.api.app import create_app
 
     client = TestClient(create_app(fresh_store))
     assert "ldh" not in client.get("/match/schema").json()["$defs"]["Labs"]["properties"]
@@ -103,7 +103,7 @@ def test_a_variable_added_to_the_graph_is_in_the_served_schema(fresh_store) -> N
 
 
 def test_an_alteration_type_added_to_the_graph_is_a_word_of_the_profile_and_its_context(fresh_store) -> None:
-    from api.app import create_app
+    from acse_kg.api.app import create_app
 
     add(fresh_store, PREFIXES + 'acse:Inversion a acse:AlterationType ; rdfs:label "inversion"@en ; '
                                 'acse:profileTerm "inversion" ; skos:altLabel "inverted"@en .')
@@ -130,7 +130,7 @@ def test_a_variable_that_cannot_make_a_field_is_a_clear_error(fresh_store, turtl
 
 
 def test_the_server_answers_503_when_the_graphs_variables_make_no_profile(fresh_store) -> None:
-    from api.app import create_app
+    from acse_kg.api.app import create_app
 
     add(fresh_store, PREFIXES + 'acse:var_x a acse:ClinicalVariable ; acse:profileField "x" ; acse:valueKind "colour" .')
     r = TestClient(create_app(fresh_store)).get("/match/schema")

@@ -124,7 +124,7 @@ def test_the_gene_index_asks_only_the_trials_a_profile_can_enter() -> None:
 def test_post_match_trials_answers_the_published_schema(two_trials: GraphStore) -> None:
     import jsonschema
 
-    from api.app import create_app
+    from acse_kg.api.app import create_app
 
     client = TestClient(create_app(two_trials))
     r = client.post("/match/trials", content=orjson.dumps(lung_met()))
@@ -134,7 +134,7 @@ def test_post_match_trials_answers_the_published_schema(two_trials: GraphStore) 
 
 
 def test_post_match_takes_the_trial_asked_for(two_trials: GraphStore) -> None:
-    from api.app import create_app
+    from acse_kg.api.app import create_app
 
     client = TestClient(create_app(two_trials))
     assert client.post(f"/match?trial={COPY}", content=orjson.dumps(lung_met())).json()["trial"] == COPY
@@ -146,7 +146,7 @@ def test_post_match_takes_the_trial_asked_for(two_trials: GraphStore) -> None:
 
 
 def test_post_match_trials_batch_answers_in_order(two_trials: GraphStore) -> None:
-    from api.app import create_app
+    from acse_kg.api.app import create_app
 
     client = TestClient(create_app(two_trials))
     body = orjson.dumps([lung_met(id="a"), lung_met(id="b", alterations=[])])

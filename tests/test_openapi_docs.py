@@ -12,9 +12,9 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+from acse_kg.api.app import create_app
+from acse_kg.api.settings import ServerSettings
 from acse_kg.store import GraphStore
-from api.app import create_app
-from api.settings import ServerSettings
 
 METHODS = ("get", "post", "put", "patch", "delete")
 

@@ -124,8 +124,8 @@ def test_the_command_and_the_server_dispatch_to_the_reasoner(store, tmp_path) ->
     from matching_fixtures import profile
     from typer.testing import CliRunner
 
+    from acse_kg.api.app import create_app
     from acse_kg.cli import app as cli
-    from api.app import create_app
 
     require(shutil.which("java") is not None, "Java (for HermiT)")
     path = tmp_path / "p.json"

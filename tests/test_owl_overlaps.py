@@ -162,7 +162,7 @@ def test_the_command_refuses_what_is_not_an_nct_number() -> None:
 
 def test_get_overlaps_answers_the_pairs_and_refuses_a_bad_nct(store) -> None:
     require(shutil.which("java") is not None, "Java (for HermiT)")
-    from api.app import create_app
+    from acse_kg.api.app import create_app
 
     client = TestClient(create_app(store))
     got = client.get("/overlaps", params={"nct": NCT})

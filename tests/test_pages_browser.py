@@ -28,7 +28,7 @@ import uvicorn
 from conftest import require
 from fastapi import FastAPI
 
-from api import linked_data, pages
+from acse_kg.api import linked_data, pages
 
 CHROMIUM = "/usr/bin/chromium"
 NCT = "NCT02034981"

@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 from pages_fixtures import parse
 from rdflib import RDF, URIRef
 
+from acse_kg.api import linked_data, pages
 from acse_kg.namespaces import SCHEMA, study_iri
 from acse_kg.pages import Links, cohort_page, index_page, study_page, write_site
-from api import linked_data, pages
 
 NCT = "NCT02034981"
 

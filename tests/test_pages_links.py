@@ -30,8 +30,8 @@ REGISTRY = "https://registry.example.org/acse/"
 @pytest.fixture(scope="module")
 def client(store):
     """The whole API, as `acse-kg serve` runs it, over the bundled record."""
-    from api.app import create_app
-    from api.settings import ServerSettings
+    from acse_kg.api.app import create_app
+    from acse_kg.api.settings import ServerSettings
 
     with TestClient(create_app(store, ServerSettings(query_workers=1))) as c:
         yield c

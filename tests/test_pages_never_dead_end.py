@@ -20,11 +20,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pages_fixtures import parse
 
+from acse_kg.api import errors
+from acse_kg.api.app import create_app
+from acse_kg.api.settings import ServerSettings
 from acse_kg.namespaces import BASE
 from acse_kg.pages import write_site
-from api import errors
-from api.app import create_app
-from api.settings import ServerSettings
 
 NCT = "NCT02034981"
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}

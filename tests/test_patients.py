@@ -113,7 +113,7 @@ def test_a_plain_profile_passes_through_unchanged(store) -> None:
 # ------------------------------------------------------------ HTTP and CLI
 @pytest.fixture(scope="module")
 def client(store) -> TestClient:
-    from api.app import create_app
+    from acse_kg.api.app import create_app
 
     return TestClient(create_app(store))
 

@@ -13,10 +13,10 @@ BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;
 def client():
     from ctgov_fixtures import load_record
 
+    from acse_kg.api.app import create_app
+    from acse_kg.api.settings import ServerSettings
     from acse_kg.ctgov.import_ import import_study
     from acse_kg.store import open_store
-    from api.app import create_app
-    from api.settings import ServerSettings
 
     st = open_store("memory")
     import_study(st, load_record("example_v2_NCT06171568_APHP_french.json"))

@@ -227,7 +227,7 @@ def test_a_search_past_its_deadline_is_refused_and_the_index_still_answers(regis
 
 
 def test_the_api_answers_503_when_the_search_runs_past_the_time_limit(listing, monkeypatch):  # noqa: F811
-    import api.ctgov
+    import acse_kg.api.ctgov
 
     monkeypatch.setattr(api.ctgov, "_search_timeout", lambda request: -1.0)
     r = listing.get("/api/v2/studies", params={"query.cond": "lung"})
@@ -247,7 +247,7 @@ def test_the_route_stops_the_engine_when_its_client_goes_away(registry):
     """/api/v2/studies runs its search with an event that a watcher sets once the client disconnects."""
     import asyncio
 
-    import api.ctgov
+    import acse_kg.api.ctgov
 
     class GoneClient:
         async def is_disconnected(self) -> bool:

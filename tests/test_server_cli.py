@@ -111,7 +111,7 @@ def test_serve_takes_its_limits_from_the_environment_as_the_app_does(monkeypatch
         seen["settings"] = settings
         raise RuntimeError("stop here")  # the settings are what this test is about, not serving
 
-    monkeypatch.setattr("api.app.create_app", fake_create_app)
+    monkeypatch.setattr("acse_kg.api.app.create_app", fake_create_app)
     monkeypatch.setenv("ACSE_KG_QUERY_TIMEOUT", "2.5")
     monkeypatch.setenv("ACSE_KG_QUERY_WORKERS", "3")
     result = CliRunner().invoke(app, ["serve", "--store", "memory", "--port", "0"])  # any free port

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from server_fixtures import KASEI, w3c_store
 
-from api.app import create_app
-from api.settings import ServerSettings
+from acse_kg.api.app import create_app
+from acse_kg.api.settings import ServerSettings
 
 ASK_DOCUMENT = f"ASK {{ <{KASEI}data1.rdf> a <http://xmlns.com/foaf/0.1/Document> }}"
 

@@ -20,7 +20,7 @@ import rdflib
 from rdflib.collection import Collection
 from server_fixtures import ADMIN_TOKEN, W3C_DIR, LiveServer, start_server, w3c_store
 
-from api.settings import ServerSettings
+from acse_kg.api.settings import ServerSettings
 
 #: The live servers are session fixtures shared by all server test modules (one of each per run).
 pytest_plugins = ["server_fixtures"]

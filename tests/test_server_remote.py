@@ -101,8 +101,8 @@ def test_the_app_serves_a_remote_store_and_stops_waiting_at_its_time_limit(w3c_s
     from fastapi.testclient import TestClient
     from server_fixtures import runaway_query
 
-    from api.app import create_app
-    from api.settings import ServerSettings
+    from acse_kg.api.app import create_app
+    from acse_kg.api.settings import ServerSettings
 
     app = create_app(SparqlEndpointStore(w3c_server.sparql), ServerSettings(query_timeout=1.0))
     with TestClient(app) as client:

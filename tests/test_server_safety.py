@@ -10,9 +10,9 @@ import httpx
 import pytest
 from server_fixtures import ADMIN_TOKEN, KASEI, LiveServer, runaway_query
 
+from acse_kg.api.app import create_app
+from acse_kg.api.settings import ServerSettings
 from acse_kg.store import OxigraphStore
-from api.app import create_app
-from api.settings import ServerSettings
 
 #: The live servers are session fixtures shared by all server test modules (one of each per run).
 pytest_plugins = ["server_fixtures"]

@@ -6,9 +6,9 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
+from acse_kg.api.app import create_app
+from acse_kg.api.settings import ServerSettings
 from acse_kg.store import open_store
-from api.app import create_app
-from api.settings import ServerSettings
 
 
 @schemathesis.serializer("application/sparql-query", "application/sparql-update", "application/x-ndjson")

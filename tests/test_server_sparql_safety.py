@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from acse_kg.api.negotiation import RDF_MEDIA, RESULT_MEDIA, choose
 from acse_kg.sparql_safety import RefusedQuery, analyse, check_dataset
-from api.negotiation import RDF_MEDIA, RESULT_MEDIA, choose
 
 any_case = st.tuples(*[st.sampled_from([c.lower(), c.upper()]) for c in "SERVICE"]).map("".join)
 gap = st.sampled_from([" ", "\n", "\t", "  ", " # a comment\n", "\n# SERVICE in a comment\n"])

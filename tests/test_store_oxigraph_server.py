@@ -204,7 +204,7 @@ def test_the_server_app_over_oxigraph_matches_and_answers_sparql(
 ) -> None:
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
+    from acse_kg.api.app import create_app
 
     with TestClient(create_app(remote)) as client:
         matched = client.post("/match", content=contract_example())

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from api.settings import ENV, SETTINGS_FILE_ENV, ServerSettings, SettingsError
+from acse_kg.api.settings import ENV, SETTINGS_FILE_ENV, ServerSettings, SettingsError
 
 from .common import StoreOption, fail, get_store
 
@@ -62,14 +62,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Serve the registry over HTTP: study pages, /sparql, /match, linked data and dumps.
 
-        Every setting (see api/settings.py) can also come from the environment (ACSE_KG_<NAME>)
+        Every setting (see acse_kg/api/settings.py) can also come from the environment (ACSE_KG_<NAME>)
         or a TOML file (--settings).
         """
         import uvicorn
         from pydantic import ValidationError
 
-        from api.app import create_app
-        from api.limits import server_config
+        from acse_kg.api.app import create_app
+        from acse_kg.api.limits import server_config
 
         try:
             settings = ServerSettings.load(

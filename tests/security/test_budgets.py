@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 from server_fixtures import ADMIN_TOKEN, KASEI, LiveServer, runaway_query, start_server, w3c_store
 
 from acse_kg import sparql_safety
+from acse_kg.api.query_pool import QueryPool, QueryRequest, WorkerDied
+from acse_kg.api.settings import ServerSettings
 from acse_kg.sparql_safety import MAX_NESTING, QueryTooDeep, analyse, check_nesting
-from api.query_pool import QueryPool, QueryRequest, WorkerDied
-from api.settings import ServerSettings
 
 pytest_plugins = ["server_fixtures"]
 
@@ -257,7 +257,7 @@ def test_a_query_whose_client_went_away_frees_its_worker(server_with: LiveServer
 def reasoner_app(store):  # type: ignore[no-untyped-def]
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
+    from acse_kg.api.app import create_app
 
     with TestClient(create_app(store, ServerSettings(admin_token=ADMIN_TOKEN, query_workers=1))) as client:
         yield client
@@ -272,7 +272,7 @@ def test_the_reasoner_is_refused_without_the_admin_token(reasoner_app) -> None: 
 def test_the_reasoner_is_refused_on_a_server_without_a_token(store) -> None:  # type: ignore[no-untyped-def]
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
+    from acse_kg.api.app import create_app
 
     with TestClient(create_app(store, ServerSettings(query_workers=1))) as client:
         r = client.get("/study/NCT02034981/check", params={"reason": "true"})
@@ -342,7 +342,7 @@ def test_the_snapshot_of_a_killed_server_is_removed_by_the_next_pool(tmp_path: P
     import subprocess
     import sys
 
-    from api.query_pool import SNAPSHOT_PREFIX, sweep_stale_snapshots
+    from acse_kg.api.query_pool import SNAPSHOT_PREFIX, sweep_stale_snapshots
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()  # a pid that no longer runs

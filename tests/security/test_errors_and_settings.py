@@ -17,10 +17,10 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from server_fixtures import ADMIN_TOKEN, free_port
 
+from acse_kg.api.app import create_app
+from acse_kg.api.errors import ApiError, BodyTooLarge, TooManyRequests
+from acse_kg.api.settings import ServerSettings, SettingsError
 from acse_kg.paths import ROOT
-from api.app import create_app
-from api.errors import ApiError, BodyTooLarge, TooManyRequests
-from api.settings import ServerSettings, SettingsError
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 EVIL = "/id/gene/%3Cscript%3Ealert(1)%3C%2Fscript%3E"

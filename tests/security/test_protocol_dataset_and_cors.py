@@ -13,8 +13,8 @@ import pyoxigraph as ox
 import pytest
 from server_fixtures import ADMIN_TOKEN, KASEI, LiveServer, start_server, w3c_store
 
+from acse_kg.api.settings import ServerSettings
 from acse_kg.sparql_safety import DatasetConflict, with_using
-from api.settings import ServerSettings
 
 pytest_plugins = ["server_fixtures"]
 
