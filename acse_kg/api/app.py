@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from acse_kg import __version__
 from acse_kg.store import GraphStore, OxigraphStore, open_store
 
-from . import browse, criteria, ctgov, errors, linked_data, match, overlaps, pages, sparql
+from . import browse, bulk, criteria, ctgov, errors, linked_data, match, overlaps, pages, sparql
 from .headers import AccessLog, SecurityHeaders, SparqlCors
 from .limits import BodyLimit, ClientSlots
 from .query_pool import QueryPool
@@ -137,7 +137,7 @@ def create_app(store: GraphStore | None = None, settings: ServerSettings | None 
     app.state.client_slots = ClientSlots(settings.per_client_limit, retry_after=min(settings.query_timeout, 5.0))
     errors.install(app)
 
-    for module in (sparql, match, browse, ctgov, criteria, overlaps, pages, linked_data):
+    for module in (sparql, match, browse, bulk, ctgov, criteria, overlaps, pages, linked_data):
         app.include_router(module.router)
     _add_offline_docs(app)
     _document_body_limits(app, settings)

@@ -33,6 +33,7 @@ _BODY_ROUTES = {
     "/match/batch": "max_batch_body",
     "/match/trials/batch": "max_batch_body",
     "/api/v2/studies": "max_import_body",
+    "/api/v2/studies/bulk": "max_bulk_body",
 }
 
 
@@ -65,6 +66,11 @@ class ServerSettings(BaseSettings):
     max_match_body: int = Field(1_000_000, ge=1, description="Largest body of POST /match, /match/trials and /match/form.")
     max_batch_body: int = Field(20_000_000, ge=1, description="Largest body of POST /match/batch and /match/trials/batch.")
     max_import_body: int = Field(5_000_000, ge=1, description="Largest body of POST /api/v2/studies.")
+    max_bulk_body: int = Field(
+        2_000_000_000, ge=1, description="Largest body of POST /api/v2/studies/bulk (spooled to a temporary file).")
+    bulk_jobs: int | None = Field(
+        None, ge=0, description="Worker processes mapping the records of a bulk import (default: one per CPU; "
+        "0: in the server process).")
     max_other_body: int = Field(65_536, ge=0, description="Largest body of any other request.")
     cors_origins: list[str] = Field(
         ["*"], description="Origins allowed to call /sparql from a browser (CORS); [] turns CORS off.")

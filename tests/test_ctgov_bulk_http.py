@@ -1,0 +1,125 @@
+"""``POST /api/v2/studies/bulk``: the bulk import over HTTP, against a real server on loopback.
+
+A registry operator with the admin token streams JSON Lines (or a zip) of API
+v2 records and reads back JSON Lines: progress, each refused record with its
+line and JSON path, and the totals. The same body again writes nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from rdflib import URIRef
+
+from acse_kg.api import bulk
+from acse_kg.api.settings import ServerSettings
+from acse_kg.ctgov.generate import generate_records, nct_id
+from acse_kg.loader import study_graph_name
+from acse_kg.store import open_store
+from tests.server_fixtures import ADMIN_TOKEN, LiveServer, start_server
+
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+JSONL = {"Content-Type": "application/x-ndjson"}
+URL = "/api/v2/studies/bulk"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LiveServer]:
+    """A server of its own (it is written to), mapping in its own process to spare the test machine."""
+    live = start_server(open_store("memory"), ServerSettings(admin_token=ADMIN_TOKEN, query_workers=1,
+                                                             bulk_jobs=0, max_bulk_body=2_000_000))
+    yield live
+    live.stop()
+
+
+def jsonl(start: int, n: int, seed: int = 0) -> bytes:
+    return b"".join(json.dumps(r).encode() + b"\n" for r in generate_records(n, seed, start=start))
+
+
+def post(server: LiveServer, body: bytes, headers: dict[str, str] | None = None, **params: str) -> httpx.Response:
+    return httpx.post(server.url + URL, content=body, headers={**AUTH, **JSONL, **(headers or {})},
+                      params=params, timeout=120)
+
+
+def events(response: httpx.Response) -> list[dict]:
+    assert response.headers["content-type"].startswith("application/x-ndjson")
+    return [json.loads(line) for line in response.text.splitlines()]
+
+
+def has_study(server: LiveServer, i: int) -> bool:
+    return server.store.ask("ASK { GRAPH ?g { ?s ?p ?o } }", {"g": URIRef(study_graph_name(nct_id(i)))})
+
+
+def test_records_streamed_in_are_imported_and_the_totals_come_last(server):
+    response = post(server, jsonl(1000, 25))
+    assert response.status_code == 200
+    lines = events(response)
+    assert lines[-1]["event"] == "done"
+    assert (lines[-1]["read"], lines[-1]["new"], lines[-1]["refusedRecords"]) == (25, 25, 0)
+    assert all(has_study(server, i) for i in range(1000, 1025))
+
+
+def test_the_same_body_again_writes_nothing(server):
+    body = jsonl(2000, 10)
+    post(server, body)
+    again = events(post(server, body))[-1]
+    assert (again["new"], again["changed"], again["unchanged"]) == (0, 0, 10)
+
+
+def test_a_bad_record_is_refused_with_its_line_and_json_path_and_the_rest_goes_in(server):
+    records = list(generate_records(3, 0, start=3000))
+    del records[1]["protocolSection"]["identificationModule"]["nctId"]
+    body = b"".join(json.dumps(r).encode() + b"\n" for r in records)
+    lines = events(post(server, body))
+    refused = [e for e in lines if e["event"] == "refused"]
+    assert refused and {e["where"] for e in refused} == {"body:2"}
+    assert any("nctId" in e["path"] or "nctId" in e["message"] for e in refused)
+    assert lines[-1]["new"] == 2 and has_study(server, 3000) and has_study(server, 3002)
+
+
+def test_a_zip_of_records_is_a_bulk_body_too(server):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for r in generate_records(4, 0, start=4000):
+            z.writestr(r["protocolSection"]["identificationModule"]["nctId"] + ".json", json.dumps(r))
+    lines = events(post(server, buffer.getvalue(), {"Content-Type": "application/zip"}))
+    assert lines[-1]["event"] == "done" and lines[-1]["new"] == 4
+
+
+def test_without_the_admin_token_nothing_is_read_or_stored(server):
+    response = httpx.post(server.url + URL, content=jsonl(5000, 2), headers=JSONL)
+    assert response.status_code == 401
+    assert not has_study(server, 5000)
+
+
+def test_a_body_that_is_not_json_lines_or_a_zip_is_refused_naming_its_type(server):
+    response = post(server, b"<studies/>", {"Content-Type": "application/xml"})
+    assert response.status_code == 415
+    assert "application/xml" in response.text
+
+
+def test_a_body_over_the_bulk_limit_is_refused_and_nothing_is_stored(server):
+    body = jsonl(6000, 400)
+    assert len(body) > 2_000_000
+    response = post(server, body)
+    assert response.status_code == 413
+    assert "2000000 bytes" in response.text
+    assert not has_study(server, 6000)
+
+
+def test_a_second_bulk_import_while_one_runs_is_refused(server):
+    with bulk._RUNNING:  # the server runs in this process: hold its one bulk slot as a running import would
+        response = post(server, jsonl(7000, 1))
+    assert response.status_code == 409
+    assert not has_study(server, 7000)
+
+
+def test_an_empty_body_is_a_clear_error(server):
+    response = post(server, b"")
+    assert response.status_code == 400
+    assert "empty" in response.text
