@@ -122,3 +122,72 @@ def test_scripts_serve_starts_without_java(tmp_path: Path) -> None:
 
 def test_scripts_test_still_installs_java() -> None:
     assert "ensure_java" in (ROOT / "scripts" / "test").read_text()
+
+
+#: What pip 26 writes during the first install (abridged from a real run; the setuptools warning
+#: is what a new user used to see alone, for about 100 s).
+PIP_TRANSCRIPT = """\
+Obtaining file:///home/user/acse-kg
+  Installing build dependencies: started
+  Installing build dependencies: finished with status 'done'
+  /tmp/pip-build-env-x/overlay/lib/python3.11/site-packages/setuptools/command/editable_wheel.py:354: \
+BuildBackendWarning: Editable installation.
+  !!
+          Please be careful with folders in your working directory with the same
+          name as your package as they may take precedence during imports.
+  !!
+Collecting rdflib>=7.1 (from acse-kg==0.1.0)
+  Downloading rdflib-7.1.4-py3-none-any.whl.metadata (11 kB)
+Processing /opt/pypi/files/six-1.17.0-py2.py3-none-any.whl (from rdflib>=7.1->acse-kg==0.1.0)
+Collecting pyoxigraph>=0.5 (from acse-kg==0.1.0)
+Building wheels for collected packages: acse-kg
+Installing collected packages: six, rdflib, pyoxigraph, acse-kg
+Successfully installed acse-kg-0.1.0 pyoxigraph-0.5.13 rdflib-7.1.4 six-1.17.0
+"""
+
+
+def _checkout_with_a_recorded_pip(tmp_path: Path, status: int) -> Path:
+    """A checkout whose .venv python answers `-m pip install -e .` with the transcript and ``status``."""
+    root = tmp_path / "checkout"
+    (root / "scripts").mkdir(parents=True)
+    shutil.copy(ROOT / "scripts" / "setup.sh", root / "scripts" / "setup.sh")
+    shutil.copy(ROOT / "pyproject.toml", root / "pyproject.toml")
+    venv = root / ".venv" / "bin"
+    venv.mkdir(parents=True)
+    (root / "transcript.txt").write_text(PIP_TRANSCRIPT)
+    (venv / "python").write_text(
+        "#!/bin/sh\n"
+        'case "$*" in *--upgrade\\ pip*) exit 0 ;; esac\n'
+        f'cat "{root / "transcript.txt"}"\n'
+        f"exit {status}\n"
+    )
+    (venv / "python").chmod(0o755)
+    return root
+
+
+def _ensure_venv(root: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", "-c", 'source scripts/setup.sh && ensure_venv ""'], cwd=root,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_the_first_install_shows_each_package_as_pip_takes_it_up(tmp_path: Path) -> None:
+    root = _checkout_with_a_recorded_pip(tmp_path, status=0)
+    done = _ensure_venv(root)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert "acse-kg setup:   [1] rdflib>=7.1" in lines
+    assert "acse-kg setup:   [2] six-1.17.0-py2.py3-none-any.whl" in lines
+    assert "acse-kg setup:   [3] pyoxigraph>=0.5" in lines
+    assert any(line.startswith("acse-kg setup: installing 3 packages") for line in lines)
+    assert "BuildBackendWarning" not in done.stderr  # kept in the log, not shown
+    assert "BuildBackendWarning" in (root / ".venv" / "pip-install.log").read_text()
+    assert (root / ".venv" / ".acse-kg-installed").is_file()
+
+
+def test_a_failed_install_shows_the_end_of_pips_output_and_where_the_rest_is(tmp_path: Path) -> None:
+    root = _checkout_with_a_recorded_pip(tmp_path, status=1)
+    done = _ensure_venv(root)
+    assert done.returncode == 1
+    assert "Successfully installed" in done.stderr  # the end of pip's own output
+    assert done.stderr.rstrip().endswith(f"pip install -e '.' failed (the whole output: {root}/.venv/pip-install.log)")
+    assert not (root / ".venv" / ".acse-kg-installed").exists()  # the next run tries again
