@@ -11,11 +11,14 @@ import time
 from pathlib import Path
 
 import httpx
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from server_fixtures import free_port
 from typer.testing import CliRunner
 
 from acse_kg import __version__
 from acse_kg.cli import app
+from acse_kg.namespaces import PREFIXES
 from acse_kg.paths import ROOT
 
 pytest_plugins = ["server_fixtures"]
@@ -191,3 +194,46 @@ def test_a_failed_install_shows_the_end_of_pips_output_and_where_the_rest_is(tmp
     assert "Successfully installed" in done.stderr  # the end of pip's own output
     assert done.stderr.rstrip().endswith(f"pip install -e '.' failed (the whole output: {root}/.venv/pip-install.log)")
     assert not (root / ".venv" / ".acse-kg-installed").exists()  # the next run tries again
+
+
+def test_turtle_export_writes_a_plain_iri_where_a_local_name_would_need_escapes() -> None:
+    r = runner.invoke(app, ["export", "--store", "memory", "--format", "turtle"])
+    assert r.exit_code == 0, r.stderr
+    assert "\\/" not in r.stdout  # not study:NCT02034981\/cohort\/5
+    assert "<https://w3id.org/acse-kg/id/study/NCT02034981/cohort/5>" in r.stdout
+    assert "study:NCT02034981 " in r.stdout and "acse:Cohort" in r.stdout  # prefixed names where they fit
+    assert "@prefix study: <https://w3id.org/acse-kg/id/study/> ." in r.stdout
+
+
+#: What an IRI's end may hold: the characters a Turtle local name must escape, often, and any other
+#: character an IRI allows.
+_LOCAL_CHARS = st.one_of(
+    st.sampled_from([*"aZ09_-./:~()'!$&*+,;=@", "%2F"]),
+    st.characters(min_codepoint=0xA0, max_codepoint=0xD7FF,  # RFC 3987's first range of ucschar
+                  exclude_categories=("Cs", "Cc", "Cf", "Cn", "Co", "Zs", "Zl", "Zp")),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    namespace=st.sampled_from(sorted(PREFIXES.values())),
+    local=st.lists(_LOCAL_CHARS, min_size=1, max_size=20).map("".join),
+    text=st.text(max_size=40),
+)
+def test_readable_turtle_reads_back_as_the_same_triples(namespace: str, local: str, text: str) -> None:
+    """Whatever the local name (slashes, dots, colons, non-ASCII) and the literal (quotes, backslashes,
+    line breaks, text that looks like an IRI or a prefixed name), the Turtle means the same triples."""
+    import pyoxigraph as ox
+
+    from acse_kg.rdf_io import readable_turtle
+
+    subject = ox.NamedNode(namespace + local)
+    triples = [
+        ox.Triple(subject, ox.NamedNode(PREFIXES["rdfs"] + "label"), ox.Literal(text)),
+        ox.Triple(subject, ox.NamedNode(PREFIXES["rdfs"] + "seeAlso"), ox.NamedNode(f"{PREFIXES['study']}x/{local}")),
+        ox.Triple(ox.NamedNode(PREFIXES["acse"] + "Cohort"), ox.NamedNode(PREFIXES["rdfs"] + "comment"),
+                  ox.Literal(f'<{namespace}{local}> "{text}" study:a\\/b', language="en")),
+    ]
+    turtle = readable_turtle(triples)
+    assert {q.triple for q in ox.parse(turtle, format=ox.RdfFormat.TURTLE)} == set(triples)
+    assert b"\\/" not in turtle.replace(b"study:a\\\\/b", b"")  # no escaped slash outside that literal
