@@ -237,3 +237,54 @@ def test_readable_turtle_reads_back_as_the_same_triples(namespace: str, local: s
     turtle = readable_turtle(triples)
     assert {q.triple for q in ox.parse(turtle, format=ox.RdfFormat.TURTLE)} == set(triples)
     assert b"\\/" not in turtle.replace(b"study:a\\\\/b", b"")  # no escaped slash outside that literal
+
+
+def _tour_requests() -> list[tuple[str, list[str]]]:
+    """The README quick tour's curl commands, each as (command line, its arguments after curl)."""
+    import re
+    import shlex
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    tour = readme.split("## A quick tour", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```sh\n(.*?)```", tour, re.S)
+    assert block is not None, "the quick tour has a sh block"
+    lines = block.group(1).replace("\\\n", " ").splitlines()
+    commands = [line.split("|")[0].strip() for line in lines if line.startswith("curl ")]
+    return [(c, shlex.split(c)[1:]) for c in commands]
+
+
+def _as_request(args: list[str], base: str) -> tuple[str, str, dict[str, str], dict[str, str] | None, bytes | None]:
+    """curl's arguments (-s, -H, -d, --data-urlencode name@file) as method, URL, headers, form, body."""
+    url, headers, form, body = "", {}, None, None
+    it = iter(args)
+    for arg in it:
+        if arg == "-s":
+            continue
+        if arg == "-H":
+            name, value = next(it).split(":", 1)
+            headers[name.strip()] = value.strip()
+        elif arg == "-d":
+            body = next(it).encode()
+        elif arg == "--data-urlencode":
+            name, file = next(it).split("@", 1)
+            form = {name: (ROOT / file).read_text(encoding="utf-8")}
+        else:
+            assert arg.startswith("http://127.0.0.1:8000/"), f"an argument the test does not know: {arg}"
+            url = base + arg.removeprefix("http://127.0.0.1:8000")
+    return ("POST" if body is not None or form else "GET"), url, headers, form, body
+
+
+def test_the_readme_quick_tour_answers_as_it_says(bundle_server) -> None:  # type: ignore[no-untyped-def]
+    tour = _tour_requests()
+    assert any("/match" in c for c, _ in tour) and any("/sparql" in c for c, _ in tour)
+    for command, args in tour:
+        method, url, headers, form, body = _as_request(args, bundle_server.url)
+        r = httpx.request(method, url, headers=headers, data=form, content=body, timeout=60)
+        assert r.status_code == 200, (command, r.text[:300])
+        if "Accept" in headers:  # the representation asked for
+            assert r.headers["content-type"].startswith(headers["Accept"]), command
+        if url.endswith("/match"):
+            (cohort,) = r.json()["cohorts"]
+            assert cohort["cohort"] == 5 and cohort["label"] == "NSCLC, adults, MET amplified"
+            assert cohort["verdict"] == "unknown" and {"labs.anc", "performance.ecog"} <= set(cohort["missing"])
+    assert (ROOT / "acse_kg" / "matching" / "contract" / "tumor-profile.md").is_file()  # where the tour says
