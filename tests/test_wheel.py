@@ -175,3 +175,15 @@ def test_acse_kg_serve_from_the_wheel_matches_the_contract_example(served: str) 
     (c5,) = result["cohorts"]
     assert c5["label"] == "NSCLC, adults, MET amplified"
     assert c5["verdict"] == "ineligible"  # the example's ALK translocation is an exclusion in NSCLC
+
+
+def test_acse_kg_serve_from_the_wheel_serves_the_workbench_ontology_and_examples(served: str) -> None:
+    """The files read per request (the workbench page and its vendored assets, the ontology, the
+    example queries) come from the installed package too."""
+    page = httpx.get(served + "/sparql", headers={"Accept": "text/html"}, timeout=30)
+    assert page.status_code == 200 and "yasgui.min.js" in page.text
+    assert httpx.get(served + "/sparql/yasgui/yasgui.min.js", timeout=30).status_code == 200
+    ontology = httpx.get(served + "/ontology", headers={"Accept": "text/turtle"}, timeout=30)
+    assert ontology.status_code == 200 and "acse:Cohort" in ontology.text
+    examples = httpx.get(served + "/sparql/examples", timeout=30).json()
+    assert sorted(e["name"] for e in examples) == sorted(p.stem for p in (ROOT / "queries").glob("*.rq"))
