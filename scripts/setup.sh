@@ -57,7 +57,7 @@ find_python() {
 pip_progress() {
     local log="$1" n=0 line name
     : > "$log"
-    while IFS= read -r line; do
+    while IFS= read -r line || [ -n "$line" ]; do  # the last line too, even without a line break
         printf '%s\n' "$line" >> "$log"
         case "$line" in
             "Collecting "* | "Processing "*)
