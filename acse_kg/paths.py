@@ -1,8 +1,11 @@
 """Where the project's bundled files live.
 
-The ontology, shapes, vocabularies and records ship beside the package (not
-inside it) so that they are plain, reviewable files in the repository; this
-module is the one place that knows the layout.
+The ontology, shapes, vocabularies, records and example queries (the *bundle*)
+are plain, reviewable files at the top of the repository, beside the package
+rather than inside it. A built wheel has no repository around it, so the build
+(setup.py) copies the bundle into the package as ``acse_kg/bundle/``. This
+module is the one place that knows both layouts: the installed copy first,
+else the checkout.
 """
 
 from __future__ import annotations
@@ -10,14 +13,48 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-ONTOLOGY_DIR = ROOT / "ontology"
-SHAPES_DIR = ROOT / "shapes"
-DATA_DIR = ROOT / "data"
-VOCAB_DIR = ROOT / "vocab"
-QUERIES_DIR = ROOT / "queries"
-TEMPLATES_DIR = ROOT / "acse_kg" / "templates"
-STATIC_DIR = ROOT / "acse_kg" / "static"
+#: The package's own folder (templates and static assets live inside it in both layouts).
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+#: The folder that holds the package: the checkout when it runs from source (tests and
+#: developer tools read ``tests/`` and ``bench/`` from there); site-packages when installed.
+ROOT = PACKAGE_DIR.parent
+
+#: The bundle a built wheel carries (setup.py puts it there).
+INSTALLED_BUNDLE = PACKAGE_DIR / "bundle"
+
+
+def _bundle_root() -> Path:
+    """The installed bundle when the package holds one, else the checkout around the package."""
+    return INSTALLED_BUNDLE if (INSTALLED_BUNDLE / "ontology").is_dir() else ROOT
+
+
+#: Where the bundle was found.
+BUNDLE_ROOT = _bundle_root()
+
+#: Whether the package runs from an installed wheel (its bundle inside it), not from a checkout.
+INSTALLED = BUNDLE_ROOT == INSTALLED_BUNDLE
+
+ONTOLOGY_DIR = BUNDLE_ROOT / "ontology"
+SHAPES_DIR = BUNDLE_ROOT / "shapes"
+DATA_DIR = BUNDLE_ROOT / "data"
+VOCAB_DIR = BUNDLE_ROOT / "vocab"
+QUERIES_DIR = BUNDLE_ROOT / "queries"
+TEMPLATES_DIR = PACKAGE_DIR / "templates"
+STATIC_DIR = PACKAGE_DIR / "static"
+
+
+def _home() -> Path:
+    """Where the registry keeps its own files (the default store): ``ACSE_KG_HOME`` when set;
+    else ``var/`` in the checkout; else, installed (site-packages is no place to write), the
+    user's data folder (``$XDG_DATA_HOME/acse-kg``, by default ``~/.local/share/acse-kg``)."""
+    if home := os.environ.get("ACSE_KG_HOME"):
+        return Path(home)
+    if not INSTALLED:
+        return ROOT / "var"
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "acse-kg"
+
 
 #: The default persistent store, unless --store or ACSE_KG_STORE says otherwise.
-DEFAULT_STORE = Path(os.environ.get("ACSE_KG_HOME", ROOT / "var")) / "store"
+DEFAULT_STORE = _home() / "store"

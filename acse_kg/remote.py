@@ -46,7 +46,7 @@ import pyoxigraph as ox
 import rdflib
 from rdflib.term import Node
 
-from .namespaces import PREFIXES
+from .rdf_io import readable_turtle
 from .sparql_safety import RefusedQuery, analyse, first_keyword, tokens
 from .store import (
     BOOKKEEPING_PREFIX,
@@ -294,9 +294,10 @@ class SparqlEndpointStore:
                 for t in self._graph_triples(g)
             ]
             return serialized(ox.serialize(quads, format=fmt))
-        prefixes = PREFIXES if fmt is ox.RdfFormat.TURTLE else None  # as the embedded store writes Turtle
-        return serialized(ox.serialize([t for g in graphs for t in self._graph_triples(g)], format=fmt,
-                                       prefixes=prefixes))
+        triples = [t for g in graphs for t in self._graph_triples(g)]
+        if fmt is ox.RdfFormat.TURTLE:  # as the embedded store writes Turtle
+            return readable_turtle(triples)
+        return serialized(ox.serialize(triples, format=fmt))
 
     def __len__(self) -> int:
         rows = self.select("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")

@@ -36,6 +36,7 @@ from rdflib.term import Node
 
 from .errors import AcseError
 from .namespaces import BASE, PREFIXES, sparql_prologue
+from .rdf_io import readable_turtle
 
 GRAPH_PREFIX = BASE + "id/graph/"
 HISTORY_PREFIX = GRAPH_PREFIX + "history/"
@@ -660,8 +661,9 @@ class OxigraphStore:
             for g in (self._live_graphs() if not include_history else [ox.NamedNode(n) for n in self.named_graphs()])
             for q in self._store.quads_for_pattern(None, None, None, g)
         )
-        prefixes = PREFIXES if fmt is ox.RdfFormat.TURTLE else None  # readable Turtle, as a person gets it
-        return serialized(ox.serialize(triples, format=fmt, prefixes=prefixes))
+        if fmt is ox.RdfFormat.TURTLE:  # readable Turtle, as a person gets it: prefixed names where they fit
+            return readable_turtle(triples)
+        return serialized(ox.serialize(triples, format=fmt))
 
     def __len__(self) -> int:
         return len(self._store)

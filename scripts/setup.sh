@@ -50,6 +50,26 @@ find_python() {
     die "Python 3.11 or newer is needed (found none on PATH)"
 }
 
+# pip_progress LOG: pip's output (on stdin) kept whole in LOG, and shown as one numbered line per
+# package pip takes up, then the install step. Why: a first set-up spends ~100 s in pip, and pip -q
+# printed nothing in that time but a setuptools warning about editable installs; the whole output
+# is only shown (its end) when pip fails.
+pip_progress() {
+    local log="$1" n=0 line name
+    : > "$log"
+    while IFS= read -r line || [ -n "$line" ]; do  # the last line too, even without a line break
+        printf '%s\n' "$line" >> "$log"
+        case "$line" in
+            "Collecting "* | "Processing "*)
+                name="${line#* }"; name="${name%% (from *}"; name="${name##*/}"
+                n=$((n + 1))
+                say "  [$n] $name" ;;
+            "Installing collected packages:"*) say "installing $n packages into $VENV" ;;
+            "Successfully installed"*) say "installed" ;;
+        esac
+    done
+}
+
 # ensure_venv EXTRA: create .venv if missing and install the package (with the extra, if any).
 # The install is skipped when pyproject.toml has not changed since the last one.
 ensure_venv() {
@@ -70,9 +90,14 @@ ensure_venv() {
     if [ -f "$stamp" ] && { grep -qxF "$want" "$stamp" || { [ "$spec" = "." ] && grep -qxF "$hash .[test]" "$stamp"; }; }; then
         :
     else
-        say "installing the package into $VENV ($spec)"
+        say "upgrading pip in $VENV"
         "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-        (cd "$ROOT" && "$VENV/bin/python" -m pip install -q -e "$spec") || die "pip install -e '$spec' failed"
+        say "installing the package and its dependencies ($spec): about 100 s the first time"
+        local log="$VENV/pip-install.log"
+        if ! (cd "$ROOT" && "$VENV/bin/python" -m pip install --progress-bar off -e "$spec" 2>&1) | pip_progress "$log"; then
+            tail -n 20 "$log" >&2
+            die "pip install -e '$spec' failed (the whole output: $log)"
+        fi
         echo "$want" >> "$stamp"
     fi
 }

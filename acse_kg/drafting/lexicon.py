@@ -12,7 +12,7 @@ import csv
 import re
 from functools import lru_cache
 
-from ..paths import ROOT
+from ..paths import VOCAB_DIR
 
 # ----------------------------------------------------------------- numeric variables
 #: Variable -> the ways records name it (regular expressions, matched case-insensitively
@@ -135,7 +135,7 @@ def gene_names() -> dict[str, str]:
     """Written name (upper case) -> HGNC symbol: the list above, its synonyms, and the shipped HGNC file's synonyms."""
     names = {g: g for g in GENES}
     names.update(GENE_SYNONYMS)
-    path = ROOT / "vocab" / "hgnc_crizotinib_targets.tsv"
+    path = VOCAB_DIR / "hgnc_crizotinib_targets.tsv"
     if path.exists():
         with path.open(encoding="utf-8") as fh:
             for row in csv.DictReader(fh, delimiter="\t"):
