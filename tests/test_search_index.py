@@ -229,7 +229,7 @@ def test_a_search_past_its_deadline_is_refused_and_the_index_still_answers(regis
 def test_the_api_answers_503_when_the_search_runs_past_the_time_limit(listing, monkeypatch):  # noqa: F811
     import acse_kg.api.ctgov
 
-    monkeypatch.setattr(api.ctgov, "_search_timeout", lambda request: -1.0)
+    monkeypatch.setattr(acse_kg.api.ctgov, "_search_timeout", lambda request: -1.0)
     r = listing.get("/api/v2/studies", params={"query.cond": "lung"})
     assert r.status_code == 503 and "stopped" in r.text
 
@@ -255,6 +255,6 @@ def test_the_route_stops_the_engine_when_its_client_goes_away(registry):
 
     started = time.monotonic()
     with pytest.raises(SearchCancelled, match="abandoned"):
-        asyncio.run(api.ctgov._watching(  # a 5 s limit, so that a watcher that never fires fails, not hangs
+        asyncio.run(acse_kg.api.ctgov._watching(  # a 5 s limit, so that a watcher that never fires fails, not hangs
             GoneClient(), lambda cancel: index_for(registry)._run(_ENDLESS, [], time.monotonic() + 5, cancel)))
     assert time.monotonic() - started < 2.0
