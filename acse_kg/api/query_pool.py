@@ -70,6 +70,9 @@ _RDF_FORMATS = {
     "rdfxml": ox.RdfFormat.RDF_XML,
 }
 
+#: A quick request that took at most this long runs on the event loop when it is the only query running.
+INLINE_SECONDS = 0.003
+
 #: How many quick requests are remembered (32-byte digests: the table's size does not depend on the queries).
 QUICK_TABLE_SIZE = 4096
 
@@ -271,7 +274,9 @@ class QueryPool:
         self._processes = threading.BoundedSemaphore(self.size)
         self._lock = threading.Lock()
         self._threads: ThreadPoolExecutor | None = None
-        self._quick: OrderedDict[bytes, Hashable] = OrderedDict()  # request digest -> store version
+        #: request digest -> (store version, seconds it took in a process)
+        self._quick: OrderedDict[bytes, tuple[Hashable, float]] = OrderedDict()
+        self._running = 0  # requests in run_async now
         self._children: set[int] = set()
         sweep_stale_snapshots()  # what a server of the older design left behind
         from acse_kg.namespaces import PREFIXES
@@ -313,17 +318,22 @@ class QueryPool:
 
     def is_quick(self, req: QueryRequest) -> bool:
         """Whether ``req`` finished within ``quick_seconds`` in a process on the store as it is now."""
+        return self._quick_seconds(req) is not None
+
+    def _quick_seconds(self, req: QueryRequest) -> float | None:
+        """The seconds ``req`` took in a process on the store as it is now, if it proved quick there."""
         key, version = self._digest(req), self._version()
         with self._lock:
-            if self._quick.get(key) != version:
-                return False
+            hit = self._quick.get(key)
+            if hit is None or hit[0] != version:
+                return None
             self._quick.move_to_end(key)
-            return True
+            return hit[1]
 
-    def _remember(self, req: QueryRequest, version: Hashable) -> None:
+    def _remember(self, req: QueryRequest, version: Hashable, seconds: float) -> None:
         key = self._digest(req)
         with self._lock:
-            self._quick[key] = version
+            self._quick[key] = (version, seconds)
             self._quick.move_to_end(key)
             while len(self._quick) > QUICK_TABLE_SIZE:
                 self._quick.popitem(last=False)
@@ -352,17 +362,29 @@ class QueryPool:
 
     async def run_async(self, req: QueryRequest, cancel: threading.Event | None = None) -> tuple[str, bytes]:
         """:meth:`run` from the event loop: a quick request on the pool's threads, the rest in a process
-        watched from a thread of the server's pool."""
+        watched from a thread of the server's pool.
+
+        A request that took at most :data:`INLINE_SECONDS` runs on the event loop itself when no other
+        query is running: the hop to a thread and back would be a tenth of its time, and there is
+        nobody for the loop to answer meanwhile but new arrivals, which wait at most that long.
+        """
         import asyncio
 
         from starlette.concurrency import run_in_threadpool
 
-        if self.is_quick(req):
-            self.start()
-            threads = self._threads
-            if threads is not None:
-                return await asyncio.get_running_loop().run_in_executor(threads, self._in_thread, req)
-        return await run_in_threadpool(self._in_process, req, cancel)
+        seconds = self._quick_seconds(req)
+        self._running += 1
+        try:
+            if seconds is not None:
+                if seconds <= INLINE_SECONDS and self._running == 1:
+                    return self._in_thread(req)
+                self.start()
+                threads = self._threads
+                if threads is not None:
+                    return await asyncio.get_running_loop().run_in_executor(threads, self._in_thread, req)
+            return await run_in_threadpool(self._in_process, req, cancel)
+        finally:
+            self._running -= 1
 
     def _in_process(self, req: QueryRequest, cancel: threading.Event | None) -> tuple[str, bytes]:
         deadline = time.monotonic() + self.timeout
@@ -422,7 +444,7 @@ class QueryPool:
                 "the query worker ended while answering (the query needed more memory than a worker may have?)")
         seconds, reply = pickle.loads(b"".join(chunks))
         if reply[0] == "ok" and seconds <= self.quick_seconds:
-            self._remember(req, version)
+            self._remember(req, version, seconds)
         return _unpack(reply)
 
 
