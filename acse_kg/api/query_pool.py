@@ -70,9 +70,6 @@ _RDF_FORMATS = {
     "rdfxml": ox.RdfFormat.RDF_XML,
 }
 
-#: A quick request that took at most this long runs on the event loop when it is the only query running.
-INLINE_SECONDS = 0.003
-
 #: How many quick requests are remembered (32-byte digests: the table's size does not depend on the queries).
 QUICK_TABLE_SIZE = 4096
 
@@ -276,7 +273,6 @@ class QueryPool:
         self._threads: ThreadPoolExecutor | None = None
         #: request digest -> (store version, seconds it took in a process)
         self._quick: OrderedDict[bytes, tuple[Hashable, float]] = OrderedDict()
-        self._running = 0  # requests in run_async now
         self._children: set[int] = set()
         sweep_stale_snapshots()  # what a server of the older design left behind
         from acse_kg.namespaces import PREFIXES
@@ -364,27 +360,21 @@ class QueryPool:
         """:meth:`run` from the event loop: a quick request on the pool's threads, the rest in a process
         watched from a thread of the server's pool.
 
-        A request that took at most :data:`INLINE_SECONDS` runs on the event loop itself when no other
-        query is running: the hop to a thread and back would be a tenth of its time, and there is
-        nobody for the loop to answer meanwhile but new arrivals, which wait at most that long.
+        Not on the event loop itself, even for a request of a millisecond: the loop would then run
+        every query in turn between parsing requests, on one core, where threads run the engine
+        beside the loop without the GIL (tried: at 1 client the saved hop was lost in the shared
+        machine's noise).
         """
         import asyncio
 
         from starlette.concurrency import run_in_threadpool
 
-        seconds = self._quick_seconds(req)
-        self._running += 1
-        try:
-            if seconds is not None:
-                if seconds <= INLINE_SECONDS and self._running == 1:
-                    return self._in_thread(req)
-                self.start()
-                threads = self._threads
-                if threads is not None:
-                    return await asyncio.get_running_loop().run_in_executor(threads, self._in_thread, req)
-            return await run_in_threadpool(self._in_process, req, cancel)
-        finally:
-            self._running -= 1
+        if self.is_quick(req):
+            self.start()
+            threads = self._threads
+            if threads is not None:
+                return await asyncio.get_running_loop().run_in_executor(threads, self._in_thread, req)
+        return await run_in_threadpool(self._in_process, req, cancel)
 
     def _in_process(self, req: QueryRequest, cancel: threading.Event | None) -> tuple[str, bytes]:
         deadline = time.monotonic() + self.timeout
