@@ -14,7 +14,8 @@ time, with 1 and with 8 concurrent clients (each server's time cut into slices
 taken in turn, so that the machine's other load weighs on all alike), and
 queries per second and median latency are printed with the ratios ours /
 oxigraph serve (the engine we embed, in memory as ours: what is left is our
-HTTP, safety and process overhead) and ours / rdflib-endpoint.
+HTTP, safety and process overhead) and ours / rdflib-endpoint, and each server's
+CPU time per answer (theirs / ours: the ratio the machine's other load moves least).
 """
 
 from __future__ import annotations
@@ -181,19 +182,30 @@ def load(url: str, queries: list[str], clients: int, seconds: float) -> tuple[fl
     return len(latencies) / elapsed, statistics.median(latencies), len(latencies)
 
 
-def load_interleaved(servers: dict[str, str], queries: list[str], clients: int, seconds: float,
-                     rounds: int) -> dict[str, tuple[float, float, int]]:
-    """:func:`load` on each server in turn, ``rounds`` slices of ``seconds / rounds`` each, summed.
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process and of its children it has reaped (user + system), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def load_interleaved(servers: dict[str, str], pids: dict[str, int], queries: list[str], clients: int,
+                     seconds: float, rounds: int) -> dict[str, tuple[float, float, int, float]]:
+    """:func:`load` on each server in turn, ``rounds`` slices of ``seconds / rounds`` each, summed;
+    (QPS, median latency s, count, server CPU s per answer) per server.
 
     On a shared machine the other jobs' load drifts within seconds; slices taken in turn put
-    every server under the same drift, so the ratio measures the servers, not the moment.
+    every server under the same drift, so the ratio measures the servers, not the moment. The
+    server's CPU time per answer depends on the other load far less than its rate does.
     """
-    got: dict[str, tuple[list[float], float]] = {name: ([], 0.0) for name in servers}
+    got: dict[str, tuple[list[float], float, float]] = {name: ([], 0.0, 0.0) for name in servers}
     for _ in range(rounds):
         for name, url in servers.items():
+            cpu0 = cpu_seconds(pids[name])
             latencies, elapsed = load_raw(url, queries, clients, seconds / rounds)
-            got[name] = (got[name][0] + latencies, got[name][1] + elapsed)
-    return {name: (len(lat) / elapsed, statistics.median(lat), len(lat)) for name, (lat, elapsed) in got.items()}
+            cpu = cpu_seconds(pids[name]) - cpu0
+            got[name] = (got[name][0] + latencies, got[name][1] + elapsed, got[name][2] + cpu)
+    return {name: (len(lat) / elapsed, statistics.median(lat), len(lat), cpu / max(1, len(lat)))
+            for name, (lat, elapsed, cpu) in got.items()}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -268,14 +280,17 @@ def main(argv: list[str] | None = None) -> None:
         header = f"  {'clients':>7}  {'ours QPS':>9}  {'oxigraph QPS':>12}  {'ours/oxigraph':>13}"
         if "rdflib" in servers:
             header += f"  {'rdflib QPS':>10}  {'ours/rdflib':>11}"
-        print(header + f"  {'ours median':>11}  {'oxigraph median':>15}")
+        print(header + f"  {'ours median':>11}  {'oxigraph median':>15}  {'ours CPU/q':>11}  {'oxi CPU/q':>11}"
+              f"  {'CPU ratio':>9}")
         for n_clients in (1, 8):
-            got = load_interleaved(servers, usable, n_clients, args.seconds, max(1, args.rounds))
+            got = load_interleaved(servers, {n: p.pid for n, p in procs.items()}, usable, n_clients,
+                                   args.seconds, max(1, args.rounds))
             ours, ox = got["ours"], got["oxigraph"]
             line = f"  {n_clients:>7}  {ours[0]:>9.1f}  {ox[0]:>12.1f}  {ours[0] / ox[0]:>13.2f}"
             if "rdflib" in got:
                 line += f"  {got['rdflib'][0]:>10.1f}  {ours[0] / got['rdflib'][0]:>10.1f}x"
-            print(line + f"  {ours[1] * 1000:>9.2f}ms  {ox[1] * 1000:>13.2f}ms", flush=True)
+            print(line + f"  {ours[1] * 1000:>9.2f}ms  {ox[1] * 1000:>13.2f}ms"
+                  f"  {ours[3] * 1000:>9.2f}ms  {ox[3] * 1000:>10.2f}ms  {ox[3] / ours[3]:>8.2f}", flush=True)
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
         for p in procs.values():
