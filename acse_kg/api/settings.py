@@ -58,7 +58,8 @@ class ServerSettings(BaseSettings):
         0.1, ge=0, description="A /sparql request that finished within this many seconds in a query process runs "
         "in a thread the next time, while the store is unchanged (0: every query in a process).")
     worker_memory_bytes: int = Field(
-        1 << 30, ge=0, description="Address space of one query worker (RLIMIT_AS); 0: no limit.")
+        1 << 30, ge=0, description="Memory a query process may allocate beyond the server's own "
+        "(RLIMIT_AS over its size at the fork); 0: no limit.")
     queries_per_client: int | None = Field(
         None, ge=0,
         description="/sparql queries one client address may have running at once (beyond: 429); "
