@@ -209,6 +209,7 @@ def _child(write_fd: int, engine: ox.Store, default_graph: dict[str, Any], prefi
         view = memoryview(data)
         while view:
             view = view[os.write(write_fd, view):]
+        os.close(write_fd)  # the reader's end-of-file now, not after the exit has unmapped the server's memory
     except BaseException:  # noqa: BLE001 - out of memory, a broken pipe: the parent sees no reply and says so
         code = 1
     finally:
@@ -426,9 +427,11 @@ class QueryPool:
             raise
         finally:
             os.close(read_fd)
-            _reap(pid)
             with self._lock:
                 self._children.discard(pid)
+            # The child's exit (unmapping its copy of the server's address space) takes 10-20 ms:
+            # reaped beside, not before, the answer.
+            threading.Thread(target=_reap, args=(pid,), daemon=True).start()
         if not chunks:
             raise WorkerDied(
                 "the query worker ended while answering (the query needed more memory than a worker may have?)")
