@@ -536,6 +536,7 @@ class OxigraphStore:
         self.read_only = read_only
         self._lock = threading.RLock()
         self._live_cache: list[ox.NamedNode] | None = None
+        self._default_kwargs: dict[str, Any] | None = None
         #: Bumped by every write through this object, so that readers holding a
         #: copy (the SPARQL worker pool) know when to refresh without hashing.
         self.generation = 0
@@ -565,6 +566,7 @@ class OxigraphStore:
     # -- reading -----------------------------------------------------------
     def _written(self) -> None:
         self._live_cache = None
+        self._default_kwargs = None
         self.generation += 1
 
     def _live_graphs(self) -> list[ox.NamedNode]:
@@ -577,6 +579,31 @@ class OxigraphStore:
     def live_graphs(self) -> list[str]:
         return sorted(g.value for g in self._live_graphs())
 
+    @property
+    def engine(self) -> ox.Store:
+        """The pyoxigraph store itself, for the SPARQL endpoint, which queries it from threads and
+        worker processes of its own (reads: pyoxigraph reads a consistent snapshot)."""
+        return self._store
+
+    def default_graph_kwargs(self) -> dict[str, Any]:
+        """How a query without a dataset of its own sees the live graphs: as Oxigraph's union default
+        graph when every named graph is live and the store's default graph is empty (2-3x faster on
+        the registry's queries than naming the graphs), else by naming the live graphs."""
+        if self._default_kwargs is None:
+            live = self._live_graphs()
+            names = [g for g in self._store.named_graphs() if isinstance(g, ox.NamedNode)]
+            empty_default = next(iter(self._store.quads_for_pattern(None, None, None, ox.DefaultGraph())), None) is None
+            if live and len(live) == len(names) and empty_default:
+                self._default_kwargs = {"use_default_graph_as_union": True}
+            else:
+                self._default_kwargs = {"default_graph": live if live else ox.DefaultGraph()}
+        return self._default_kwargs
+
+    def writes_held(self) -> threading.RLock:
+        """The lock every write through this object holds: held, no write is half-way (the endpoint
+        holds it for the instant it forks a query process, so the child never starts inside a write)."""
+        return self._lock
+
     def _query(
         self,
         query: str,
@@ -588,8 +615,7 @@ class OxigraphStore:
         if default_graph_uris:
             kwargs["default_graph"] = [ox.NamedNode(u) for u in default_graph_uris]
         else:
-            live = self._live_graphs()
-            kwargs["default_graph"] = live if live else ox.DefaultGraph()
+            kwargs.update(self.default_graph_kwargs())
         if named_graph_uris:
             kwargs["named_graphs"] = [ox.NamedNode(u) for u in named_graph_uris]
         try:

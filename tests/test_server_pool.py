@@ -1,14 +1,30 @@
-"""The query workers answer from a snapshot of the store that follows every write."""
+"""The endpoint's queries read the server's one store: no worker copy, nothing re-dumped on a write.
+
+A request runs first in a forked process that can be stopped; once the very
+same request finished quickly there, on the store as it is, it runs in a
+thread. These tests hold the pool to both halves of that rule.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+
+import pytest
 from fastapi.testclient import TestClient
-from server_fixtures import KASEI, w3c_store
+from server_fixtures import ADMIN_TOKEN, KASEI, runaway_query, w3c_store
 
 from acse_kg.api.app import create_app
+from acse_kg.api.query_pool import SNAPSHOT_PREFIX, QueryPool, QueryRequest, QueryTimeout, execute
 from acse_kg.api.settings import ServerSettings
+from acse_kg.namespaces import PREFIXES
+from acse_kg.store import HISTORY_PREFIX, OxigraphStore
 
 ASK_DOCUMENT = f"ASK {{ <{KASEI}data1.rdf> a <http://xmlns.com/foaf/0.1/Document> }}"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
 
 def _ask(client: TestClient, query: str) -> bool:
@@ -17,16 +33,147 @@ def _ask(client: TestClient, query: str) -> bool:
     return r.json()["boolean"]
 
 
+def _boolean(pool: QueryPool, query: str) -> bool:
+    _, body = pool.run(QueryRequest(query, "json", None))
+    return json.loads(body)["boolean"]
+
+
+@pytest.fixture()
+def pool() -> Iterator[QueryPool]:
+    store = w3c_store()
+    pool = QueryPool(store, size=2, timeout=10, quick_seconds=5.0)
+    try:
+        yield pool
+    finally:
+        pool.close()
+        store.close()
+
+
+def _no_dump(*args: object, **kwargs: object) -> bytes:
+    raise AssertionError("the store was dumped for the query pool")
+
+
 def test_a_write_beside_the_endpoint_of_the_same_size_is_seen_by_the_next_query() -> None:
     store = w3c_store()
     app = create_app(store, ServerSettings(query_workers=1))
     with TestClient(app) as client:
         assert _ask(client, ASK_DOCUMENT)
-        # Same graph, same number of triples, different content: the store's write counter tells.
+        # Same graph, same number of triples, different content.
         store.replace_graph(
             f"{KASEI}data1.rdf",
-            f"<{KASEI}data1.rdf> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://xmlns.com/foaf/0.1/Image> .",
+            f"<{KASEI}data1.rdf> <{RDF_TYPE}> <http://xmlns.com/foaf/0.1/Image> .",
             "ntriples",
         )
         assert not _ask(client, ASK_DOCUMENT)
         assert _ask(client, f"ASK {{ <{KASEI}data1.rdf> a <http://xmlns.com/foaf/0.1/Image> }}")
+
+
+def test_an_update_through_the_endpoint_is_seen_by_the_next_query_without_a_dump(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    store = w3c_store()
+    monkeypatch.setattr(store, "dump", _no_dump)
+    before = {n for n in os.listdir(tempfile.gettempdir()) if n.startswith(SNAPSHOT_PREFIX)}
+    query = f"ASK {{ <{KASEI}new> a <http://xmlns.com/foaf/0.1/Image> }}"
+    with TestClient(create_app(store, ServerSettings(query_workers=1, admin_token=ADMIN_TOKEN))) as client:
+        assert not _ask(client, query)
+        assert not _ask(client, query)  # now known quick: in a thread
+        r = client.post("/sparql", content=f"INSERT DATA {{ GRAPH <{KASEI}data1.rdf> {{ <{KASEI}new> a "
+                        "<http://xmlns.com/foaf/0.1/Image> } }",
+                        headers={"Content-Type": "application/sparql-update", "Authorization": f"Bearer {ADMIN_TOKEN}"})
+        assert r.status_code == 204, r.text
+        assert _ask(client, query)
+    after = {n for n in os.listdir(tempfile.gettempdir()) if n.startswith(SNAPSHOT_PREFIX)}
+    assert after <= before, "the pool wrote a snapshot of the store"
+
+
+def test_a_request_runs_in_a_thread_only_after_it_proved_quick_on_the_same_store(pool: QueryPool) -> None:
+    req = QueryRequest(ASK_DOCUMENT, "json", None)
+    assert not pool.is_quick(req)
+    assert _boolean(pool, ASK_DOCUMENT)  # in a process
+    assert pool.is_quick(req)
+    assert _boolean(pool, ASK_DOCUMENT)  # in a thread, same answer
+    assert not pool.is_quick(QueryRequest(ASK_DOCUMENT, "xml", None)), "another format is another request"
+    pool.store.replace_graph(f"{KASEI}data3.rdf", f"<{KASEI}x> <{RDF_TYPE}> <{KASEI}Y> .", "ntriples")
+    assert not pool.is_quick(req), "after a write a request proves itself again"
+
+
+def test_a_query_stopped_at_the_time_limit_never_runs_in_a_thread() -> None:
+    store = w3c_store()
+    pool = QueryPool(store, size=1, timeout=1.0, quick_seconds=5.0)
+    try:
+        req = QueryRequest(runaway_query(), "json", None)
+        for _ in range(2):
+            with pytest.raises(QueryTimeout):
+                pool.run(req)
+            assert not pool.is_quick(req)
+    finally:
+        pool.close()
+        store.close()
+
+
+def test_a_slow_query_stays_in_a_process_even_when_it_finishes() -> None:
+    store = w3c_store()
+    pool = QueryPool(store, size=1, timeout=30, quick_seconds=0.0)
+    try:
+        _boolean(pool, ASK_DOCUMENT)
+        assert not pool.is_quick(QueryRequest(ASK_DOCUMENT, "json", None))
+    finally:
+        pool.close()
+        store.close()
+
+
+def test_queries_during_writes_see_each_write_whole(pool: QueryPool) -> None:
+    """A writer replaces one graph again and again with 40 triples that all carry the write's number;
+    every answer, in a forked process or as a thread runs it (:func:`execute` on the shared store),
+    counts 40 triples of one number."""
+    graph = f"{KASEI}moving"
+    size = 40
+
+    def content(n: int) -> str:
+        return "".join(f'<{KASEI}s{i}> <{KASEI}version> "{n}" .\n' for i in range(size))
+
+    pool.store.replace_graph(graph, content(0), "ntriples")
+    query = (f"SELECT (COUNT(*) AS ?n) (COUNT(DISTINCT ?v) AS ?versions) "
+             f"WHERE {{ GRAPH <{graph}> {{ ?s <{KASEI}version> ?v }} }}")
+    stop = threading.Event()
+
+    def writer() -> None:
+        n = 0
+        while not stop.is_set() and n < 2000:
+            n += 1
+            pool.store.replace_graph(graph, content(n), "ntriples")
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        req = QueryRequest(query, "json", None)
+        for _ in range(25):
+            in_process = pool.run(req)[1]  # the store changes all the time: a process each time
+            in_thread = execute(pool.store.engine, pool.store.default_graph_kwargs(), PREFIXES, req, 10**6)[1]
+            for body in (in_process, in_thread):
+                row = json.loads(body)["results"]["bindings"][0]
+                assert (row["n"]["value"], row["versions"]["value"]) == (str(size), "1")
+    finally:
+        stop.set()
+        thread.join(30)
+
+
+def test_the_union_default_graph_serves_a_store_without_history_and_gives_the_same_rows() -> None:
+    store = w3c_store()
+    query = "SELECT ?s ?p ?o WHERE { ?s ?p ?o } ORDER BY ?s ?p ?o"
+    assert store.default_graph_kwargs() == {"use_default_graph_as_union": True}
+    union = store.query_serialized(query, "json")
+    store.replace_graph(HISTORY_PREFIX + "v1", f"<{KASEI}old> <{RDF_TYPE}> <{KASEI}Old> .", "ntriples")
+    assert "default_graph" in store.default_graph_kwargs(), "with history graphs the live graphs are named"
+    assert store.query_serialized(query, "json") == union, "an archived version is not in the default graph"
+    store.close()
+
+
+def test_a_store_with_triples_in_its_own_default_graph_names_its_live_graphs() -> None:
+    store = OxigraphStore(None)
+    store.replace_graph(f"{KASEI}g", f"<{KASEI}a> <{RDF_TYPE}> <{KASEI}B> .", "ntriples")
+    store.update(f"INSERT DATA {{ <{KASEI}stray> <{RDF_TYPE}> <{KASEI}C> }}")
+    assert "default_graph" in store.default_graph_kwargs()
+    _, body = store.query_serialized(f"ASK {{ <{KASEI}stray> ?p ?o }}", "json")
+    assert json.loads(body)["boolean"] is False
+    store.close()

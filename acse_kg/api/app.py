@@ -109,15 +109,17 @@ def _document_body_limits(app: FastAPI, settings: ServerSettings) -> None:
 def create_app(store: GraphStore | None = None, settings: ServerSettings | None = None) -> FastAPI:
     """Build the app over ``store`` (default: the configured store, bootstrapped with the bundle).
 
-    Queries on /sparql against the embedded store run in a pool of worker
-    processes (see :mod:`api.query_pool`) so that a runaway query can be
-    stopped; a remote store answers through its own endpoint.
+    Queries on /sparql against the embedded store run on that one store (see
+    :mod:`acse_kg.api.query_pool`): first in a forked process that can be
+    stopped, then in a thread once the same request proved quick; a remote
+    store answers through its own endpoint.
     """
     settings = settings or ServerSettings.from_env()
     store = store if store is not None else open_store()
     pool = (
         QueryPool(store, size=settings.query_workers, timeout=settings.query_timeout,
-                  max_bytes=settings.max_result_bytes, memory=settings.worker_memory_bytes)
+                  max_bytes=settings.max_result_bytes, memory=settings.worker_memory_bytes,
+                  quick_seconds=settings.quick_query_seconds)
         if isinstance(store, OxigraphStore)
         else None
     )

@@ -1,46 +1,61 @@
-"""Run public SPARQL queries in worker processes that can be stopped.
+"""Run public SPARQL queries on the server's one store: known-quick ones in threads, the rest in forked processes that can be stopped.
 
-A pyoxigraph query cannot be interrupted from another thread: a runaway
-cross join or an aggregate over one runs to the end inside a single call.
-So queries from the public endpoint run in a small pool of worker processes,
-each holding a snapshot of the store (the data is small: loading it takes a
-fraction of a second). A query that exceeds its time limit has its worker
-killed and replaced; the other workers keep answering meanwhile. Each worker
-streams its serialised answer into a capped buffer, so an answer larger than
-the result-size limit is stopped as soon as it crosses the limit. Each worker
-also has a ceiling on its address space (``RLIMIT_AS``): a query that asks for
-more memory ends its worker (the caller gets a 5xx, the pool a fresh worker),
-never the server. A query whose client goes away is stopped the same way.
+pyoxigraph releases the GIL while it evaluates a query and while it serialises
+the answer, and a query reads a consistent snapshot of the store (Oxigraph's
+transactions), so queries can run in threads of the server on the one shared
+store: no copy of the data anywhere, nothing to refresh after a write. What a
+thread cannot give is a stop: pyoxigraph 0.5 has no cancellation or time
+limit for a query (``oxigraph serve`` has one in Rust, not exposed to Python),
+so a runaway cross join, or a 600-byte query of nested ``CONCAT`` that asks for
+gigabytes, would hold a thread and memory of the server until it ends.
 
-The snapshot is refreshed when the store changes (an update through the
-endpoint calls :meth:`QueryPool.invalidate`; other writers through the same
-embedded store are noticed on the next query by its write counter, and writers
-to a remote store by a fingerprint checked at most every few seconds).
+So a query goes one of two ways:
 
-This module is imported by the worker processes too, so its top level imports
-only the standard library and pyoxigraph.
+- **A forked process** (the first time a query is seen on the store as it is):
+  the server forks; the child shares the store's memory copy-on-write (no
+  dump, no private copy, a consistent view of the store at the fork), runs the
+  query under a ceiling on its address space (``RLIMIT_AS``: past it the child
+  ends, the caller gets :class:`WorkerDied`, never the server), streams its
+  answer through a pipe into a capped buffer, and is killed at the time limit
+  or when the caller cancels (its client went away). At most ``size`` such
+  processes run at once.
+- **A thread** when the very same request (same text, formats and dataset)
+  finished in a forked process within ``quick_seconds`` on the store at the
+  same version: Oxigraph is deterministic, so it will take as long and as
+  much memory again; it runs on a thread of a bounded pool with no fork,
+  pipe or pickling, serialised by pyoxigraph without the GIL. A write changes
+  the store's version, and every query proves itself again in a process.
+
+The request is remembered by a digest only (a bounded table), never by text.
+A fork happens while the store's write lock is held, so a child never starts
+in the middle of a write through the store.
 """
 
 from __future__ import annotations
 
+import contextlib
+import faulthandler
+import hashlib
 import io
-import multiprocessing as mp
 import os
-import queue
+import pickle
 import resource
+import select
 import signal
+import stat
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import pyoxigraph as ox
 
 if TYPE_CHECKING:
-    from acse_kg.store import GraphStore
+    from acse_kg.store import GraphStore, OxigraphStore
 
 _RESULT_FORMATS = {
     "json": ox.QueryResultsFormat.JSON,
@@ -54,6 +69,9 @@ _RDF_FORMATS = {
     "jsonld": ox.RdfFormat.JSON_LD,
     "rdfxml": ox.RdfFormat.RDF_XML,
 }
+
+#: How many quick requests are remembered (32-byte digests: the table's size does not depend on the queries).
+QUICK_TABLE_SIZE = 4096
 
 
 class QueryTimeout(Exception):
@@ -97,7 +115,7 @@ class QueryRequest:
     base_iri: str | None = None  # relative IRIs in the query resolve against the endpoint's IRI
 
 
-# ---------------------------------------------------------------- worker side
+# ---------------------------------------------------------------- running one query
 class _CappedBuffer(io.BytesIO):
     def __init__(self, limit: int) -> None:
         super().__init__()
@@ -109,107 +127,96 @@ class _CappedBuffer(io.BytesIO):
         return super().write(b)
 
 
-class _WorkerState:
-    def __init__(self, history_prefix: str, prefixes: dict[str, str]) -> None:
-        self.history_prefix = history_prefix
-        self.prefixes = prefixes
-        self.store = ox.Store()
-        self.live: list[ox.NamedNode] = []
+def execute(engine: ox.Store, default_graph: dict[str, Any], prefixes: dict[str, str], req: QueryRequest,
+            limit: int, *, capped: bool = True) -> tuple[str, bytes]:
+    """(kind, serialised answer) of ``req`` on ``engine``; ``default_graph`` is how a query without a
+    dataset of its own sees the live graphs (:meth:`OxigraphStore.default_graph_kwargs`).
 
-    def load(self, path: str) -> None:
-        store = ox.Store()
-        if os.path.getsize(path):
-            store.bulk_load(path=path, format=ox.RdfFormat.N_QUADS)
-        self.store = store
-        self.live = [
-            g
-            for g in store.named_graphs()
-            if isinstance(g, ox.NamedNode) and not g.value.startswith(self.history_prefix)
-        ]
-
-    def run(self, req: QueryRequest, limit: int) -> tuple[str, bytes]:
-        kwargs: dict[str, Any] = {"prefixes": self.prefixes, "base_iri": req.base_iri}
-        if req.default_graph_uris:
-            kwargs["default_graph"] = [ox.NamedNode(u) for u in req.default_graph_uris]
-        elif not req.use_query_dataset:
-            kwargs["default_graph"] = self.live if self.live else ox.DefaultGraph()
-        if req.named_graph_uris:
-            kwargs["named_graphs"] = [ox.NamedNode(u) for u in req.named_graph_uris]
-        res = self.store.query(req.query, **kwargs)
-        out = _CappedBuffer(limit)
-        if isinstance(res, ox.QueryTriples):
-            if req.rdf_format is None:
-                raise NotAcceptable("graph")
-            fmt = _RDF_FORMATS[req.rdf_format]
-            prefixes = self.prefixes if fmt in (ox.RdfFormat.TURTLE,) else None
-            ox.serialize(res, out, format=fmt, prefixes=prefixes)
-            return "graph", out.getvalue()
+    ``capped`` streams the answer into a buffer that refuses to grow past ``limit`` (a query not
+    known yet); without it pyoxigraph serialises into bytes of its own with the GIL released (a
+    request whose answer is known to fit), and the size is checked after.
+    """
+    kwargs: dict[str, Any] = {"prefixes": prefixes, "base_iri": req.base_iri}
+    if req.default_graph_uris:
+        kwargs["default_graph"] = [ox.NamedNode(u) for u in req.default_graph_uris]
+    elif not req.use_query_dataset:
+        kwargs.update(default_graph)
+    if req.named_graph_uris:
+        kwargs["named_graphs"] = [ox.NamedNode(u) for u in req.named_graph_uris]
+    res = engine.query(req.query, **kwargs)
+    out = _CappedBuffer(limit) if capped else None
+    if isinstance(res, ox.QueryTriples):
+        if req.rdf_format is None:
+            raise NotAcceptable("graph")
+        fmt = _RDF_FORMATS[req.rdf_format]
+        prefixes_out = prefixes if fmt is ox.RdfFormat.TURTLE else None
+        kind, data = "graph", ox.serialize(res, out, format=fmt, prefixes=prefixes_out)
+    else:
         if req.result_format is None:
             raise NotAcceptable("boolean" if isinstance(res, ox.QueryBoolean) else "bindings")
-        res.serialize(out, format=_RESULT_FORMATS[req.result_format])
-        return ("boolean" if isinstance(res, ox.QueryBoolean) else "bindings"), out.getvalue()
+        kind = "boolean" if isinstance(res, ox.QueryBoolean) else "bindings"
+        data = res.serialize(out, format=_RESULT_FORMATS[req.result_format])
+    body = out.getvalue() if out is not None else (data or b"")
+    if len(body) > limit:
+        raise ResultTooLarge(f"the answer is larger than the limit of {limit} bytes; add a LIMIT")
+    return kind, body
 
 
-def _worker_main(conn: Connection, snapshot: str, history_prefix: str, prefixes: dict[str, str], limit: int,
-                 memory: int = 0) -> None:
-    """Answer requests from the pipe until told to stop (or killed).
+def _reply(engine: ox.Store, default_graph: dict[str, Any], prefixes: dict[str, str], req: QueryRequest,
+           limit: int) -> tuple[Any, ...]:
+    """The answer to ``req`` as a reply tuple (what a child sends; :func:`_unpack` reads it)."""
+    try:
+        kind, body = execute(engine, default_graph, prefixes, req, limit)
+        return ("ok", kind, body)
+    except SyntaxError as exc:
+        return ("syntax", str(exc))
+    except ResultTooLarge as exc:
+        return ("too_large", str(exc))
+    except NotAcceptable as exc:
+        return ("not_acceptable", str(exc))
+    except Exception as exc:  # noqa: BLE001 - any evaluation error is the caller's query's, reported to it
+        return ("error", f"{type(exc).__name__}: {exc}")
 
-    Ctrl-C in a terminal reaches the whole process group: the worker ignores it
-    and leaves shutdown to the server, which stops its workers (and a worker
-    whose server is gone sees the pipe close and returns). ``memory`` (bytes,
-    0 for none) caps the worker's address space: past it an allocation fails
-    and the worker ends, which the pool reports as :class:`WorkerDied`.
+
+def _child(write_fd: int, engine: ox.Store, default_graph: dict[str, Any], prefixes: dict[str, str],
+           req: QueryRequest, limit: int, memory: int) -> NoReturn:
+    """The forked process: answer ``req`` into ``write_fd`` and end, never returning into the server's code.
+
+    The child closes the sockets it inherited (client connections, the listening socket: they
+    must close when the server closes them, not when this child ends), ignores Ctrl-C (the server
+    stops it), writes no core file (nor a fault traceback), and caps its address space at what it has now plus ``memory``.
     """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if memory > 0:
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    state = _WorkerState(history_prefix, prefixes)
-    state.load(snapshot)
-    conn.send(("ready",))
-    while True:
-        try:
-            msg = conn.recv()
-        except (EOFError, OSError):
-            return
-        if msg[0] == "stop":
-            return
-        if msg[0] == "load":
-            state.load(msg[1])
-            conn.send(("ready",))
-            continue
-        try:
-            kind, body = state.run(msg[1], limit)
-            conn.send(("ok", kind, body))
-        except SyntaxError as exc:
-            conn.send(("syntax", str(exc)))
-        except ResultTooLarge as exc:
-            conn.send(("too_large", str(exc)))
-        except NotAcceptable as exc:
-            conn.send(("not_acceptable", str(exc)))
-        except Exception as exc:  # evaluation error: reported to the caller, the worker lives on
-            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    code = 0
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        faulthandler.disable()  # a child that runs out of memory aborts, as expected: no traceback on stderr
+        for name in os.listdir("/proc/self/fd"):
+            fd = int(name)
+            try:
+                if fd > 2 and stat.S_ISSOCK(os.fstat(fd).st_mode):
+                    os.close(fd)
+            except OSError:
+                pass
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if memory > 0:
+            with open("/proc/self/statm") as f:
+                size = int(f.read().split()[0]) * resource.getpagesize()
+            resource.setrlimit(resource.RLIMIT_AS, (size + memory, size + memory))
+        t0 = time.perf_counter()
+        reply = _reply(engine, default_graph, prefixes, req, limit)
+        data = pickle.dumps((time.perf_counter() - t0, reply), protocol=pickle.HIGHEST_PROTOCOL)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(write_fd, view):]
+        os.close(write_fd)  # the reader's end-of-file now, not after the exit has unmapped the server's memory
+    except BaseException:  # noqa: BLE001 - out of memory, a broken pipe: the parent sees no reply and says so
+        code = 1
+    finally:
+        os._exit(code)
 
 
-# ---------------------------------------------------------------- parent side
-class _Worker:
-    def __init__(self, ctx: Any, snapshot: str, generation: int, args: tuple[Any, ...]) -> None:
-        self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker_main, args=(child, snapshot, *args), daemon=True)
-        self.process.start()
-        child.close()
-        self.generation = generation
-        if not self.conn.poll(120) or self.conn.recv()[0] != "ready":
-            self.kill()
-            raise RuntimeError("a query worker did not start")
-
-    def kill(self) -> None:
-        try:
-            self.process.kill()
-            self.process.join(5)
-        finally:
-            self.conn.close()
-
-
+# ---------------------------------------------------------------- the pool
 #: Snapshot directories are named ``acse-kg-pool-<server pid>-<random>`` in the temporary directory.
 SNAPSHOT_PREFIX = "acse-kg-pool-"
 
@@ -224,7 +231,7 @@ def sweep_stale_snapshots(tmp: str | None = None) -> list[str]:
     import shutil
 
     tmp = tmp or tempfile.gettempdir()
-    removed = []
+    removed: list[str] = []
     try:
         names = os.listdir(tmp)
     except OSError:
@@ -252,201 +259,197 @@ def _alive(pid: int) -> bool:
 
 
 class QueryPool:
-    """A fixed number of worker processes over a snapshot of one store."""
+    """Queries on one embedded store: in threads once known quick, else in forked processes that can be stopped."""
 
-    def __init__(self, store: GraphStore, *, size: int = 2, timeout: float = 10.0, max_bytes: int = 50_000_000,
-                 memory: int = 0) -> None:
+    def __init__(self, store: OxigraphStore, *, size: int = 2, timeout: float = 10.0, max_bytes: int = 50_000_000,
+                 memory: int = 0, quick_seconds: float = 0.1) -> None:
         self.store = store
         self.size = max(1, size)
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.memory = memory
-        self._ctx = mp.get_context("spawn")
-        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self.quick_seconds = quick_seconds
+        self._processes = threading.BoundedSemaphore(self.size)
         self._lock = threading.Lock()
-        self._started = False
-        self._epoch = 0  # bumped by close(): a worker spawned for an older epoch is not kept
-        self._generation = 0
-        self._snapshot: str | None = None
-        sweep_stale_snapshots()
-        self._tmpdir = tempfile.TemporaryDirectory(prefix=f"{SNAPSHOT_PREFIX}{os.getpid()}-")
-        self._version: Hashable = None  # the store's version (acse_kg.derived) the snapshot holds
+        self._threads: ThreadPoolExecutor | None = None
+        #: request digest -> (store version, seconds it took in a process)
+        self._quick: OrderedDict[bytes, tuple[Hashable, float]] = OrderedDict()
+        self._children: set[int] = set()
+        sweep_stale_snapshots()  # what a server of the older design left behind
+        from acse_kg.namespaces import PREFIXES
+
+        self._prefixes = dict(PREFIXES)
 
     # -- lifecycle ---------------------------------------------------------
-    def _args(self) -> tuple[Any, ...]:
-        from acse_kg.namespaces import PREFIXES
-        from acse_kg.store import HISTORY_PREFIX
-
-        return (HISTORY_PREFIX, dict(PREFIXES), self.max_bytes, self.memory)
-
-    def _write_snapshot(self) -> str:
-        self._generation += 1
-        path = os.path.join(self._tmpdir.name, f"snapshot-{self._generation}.nq")
-        from acse_kg.derived import store_version
-
-        self._version = store_version(self.store)  # before the dump: a write during it is seen next time
-        data = self.store.dump("nquads", include_history=True)
-        with open(path, "wb") as f:
-            f.write(data)
-        old, self._snapshot = self._snapshot, path
-        if old and os.path.exists(old):
-            os.unlink(old)  # workers that still read it hold it open; POSIX keeps the data
-        return path
-
     def start(self) -> None:
-        """Take the snapshot and start the workers (done on first use if not before)."""
+        """Start the thread pool (done on first use if not before)."""
         with self._lock:
-            if self._started:
-                return
-            snapshot = self._write_snapshot()
-            workers = [_Worker(self._ctx, snapshot, self._generation, self._args()) for _ in range(self.size)]
-            for w in workers:
-                self._idle.put(w)
-            self._started = True
+            if self._threads is None:
+                self._threads = ThreadPoolExecutor(max_workers=2 * self.size, thread_name_prefix="sparql")
 
     def close(self) -> None:
-        """Stop the workers (at app shutdown). The pool starts again if it is used again."""
+        """Stop the query processes still running and the threads (at app shutdown); it starts again if used."""
         with self._lock:
-            self._started = False
-            self._epoch += 1
-            while True:
-                try:
-                    w = self._idle.get_nowait()
-                except queue.Empty:
-                    break
-                w.kill()
+            threads, self._threads = self._threads, None
+            children = list(self._children)
+        for pid in children:
+            _kill(pid)
+        if threads is not None:
+            threads.shutdown(wait=False, cancel_futures=True)
 
     def invalidate(self) -> None:
-        """The store changed: workers reload before their next query."""
+        """The store changed: nothing to reload (every query reads the store itself); the quick table
+        is keyed by the store's version, so a request proves itself again after a write."""
         with self._lock:
-            if self._started:
-                self._write_snapshot()
+            self._quick.clear()
 
-    def _current(self) -> bool:
-        """Whether the snapshot holds what the store holds now (the embedded store's write
-        counter makes this free to ask before every query)."""
-        from acse_kg.derived import store_version  # not at the top: worker processes import this module
+    # -- quick requests ------------------------------------------------------
+    def _version(self) -> Hashable:
+        from acse_kg.derived import store_version
 
-        return store_version(self.store) == self._version
+        return store_version(self.store)
 
-    def _maybe_refresh(self) -> None:
-        if self._current():
-            return
+    @staticmethod
+    def _digest(req: QueryRequest) -> bytes:
+        return hashlib.blake2b(repr(req).encode("utf-8", "surrogatepass"), digest_size=32).digest()
+
+    def is_quick(self, req: QueryRequest) -> bool:
+        """Whether ``req`` finished within ``quick_seconds`` in a process on the store as it is now."""
+        return self._quick_seconds(req) is not None
+
+    def _quick_seconds(self, req: QueryRequest) -> float | None:
+        """The seconds ``req`` took in a process on the store as it is now, if it proved quick there."""
+        key, version = self._digest(req), self._version()
         with self._lock:
-            if self._started and not self._current():
-                self._write_snapshot()
+            hit = self._quick.get(key)
+            if hit is None or hit[0] != version:
+                return None
+            self._quick.move_to_end(key)
+            return hit[1]
 
-    def _replace(self) -> None:
-        """Start a fresh worker in the background after one was killed."""
+    def _remember(self, req: QueryRequest, version: Hashable, seconds: float) -> None:
+        key = self._digest(req)
+        with self._lock:
+            self._quick[key] = (version, seconds)
+            self._quick.move_to_end(key)
+            while len(self._quick) > QUICK_TABLE_SIZE:
+                self._quick.popitem(last=False)
 
-        epoch = self._epoch
-
-        def spawn() -> None:
-            try:
-                w = _Worker(self._ctx, self._snapshot or "", self._generation, self._args())
-            except Exception:
-                time.sleep(1)
-                if epoch == self._epoch:
-                    threading.Thread(target=spawn, daemon=True).start()
-                return
-            with self._lock:
-                if epoch == self._epoch:
-                    self._idle.put(w)
-                    return
-            w.kill()
-
-        threading.Thread(target=spawn, daemon=True).start()
+    def _in_thread(self, req: QueryRequest) -> tuple[str, bytes]:
+        try:
+            return execute(self.store.engine, self.store.default_graph_kwargs(), self._prefixes, req,
+                           self.max_bytes, capped=False)
+        except SyntaxError as exc:
+            raise QueryFailed(str(exc), syntax=True) from None
+        except (ResultTooLarge, NotAcceptable):
+            raise
+        except Exception as exc:  # noqa: BLE001 - an evaluation error, as the process path reports it
+            raise QueryFailed(f"{type(exc).__name__}: {exc}", syntax=False) from None
 
     # -- running -----------------------------------------------------------
     def run(self, req: QueryRequest, cancel: threading.Event | None = None) -> tuple[str, bytes]:
         """Run one query; blocking (call it from a thread, not the event loop).
 
         Raises QueryTimeout, ResultTooLarge, QueryFailed, NotAcceptable or WorkerDied; Cancelled
-        (and the worker is stopped) when ``cancel`` is set before the answer comes.
+        (and its process stopped) when ``cancel`` is set before the answer comes.
         """
-        self.start()
-        self._maybe_refresh()
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                worker = self._idle.get(timeout=min(0.1, max(0.0, deadline - time.monotonic())))
-                break
-            except queue.Empty:
-                if cancel is not None and cancel.is_set():
-                    raise Cancelled("the client went away") from None
-                if time.monotonic() >= deadline:
-                    raise QueryTimeout(
-                        f"no query worker became free within {self.timeout:g} s; try again later") from None
-        try:
-            if worker.generation != self._generation:
-                worker.conn.send(("load", self._snapshot))
-                worker.generation = self._generation
-                if not worker.conn.poll(max(60.0, self.timeout)):
-                    raise QueryTimeout("the query worker did not reload the data in time")
-                worker.conn.recv()
-            worker.conn.send(("query", req))
-            while not worker.conn.poll(min(0.1, max(0.0, deadline - time.monotonic()))):
-                if cancel is not None and cancel.is_set():
-                    raise Cancelled("the client went away")
-                if time.monotonic() >= deadline:
-                    raise QueryTimeout(
-                        f"the query ran longer than the time limit of {self.timeout:g} s and was stopped")
-            reply = worker.conn.recv()
-        except BaseException as exc:
-            self._discard(worker, exc)
-        self._idle.put(worker)
-        return _unpack(reply)
+        if self.is_quick(req):
+            return self._in_thread(req)
+        return self._in_process(req, cancel)
 
     async def run_async(self, req: QueryRequest, cancel: threading.Event | None = None) -> tuple[str, bytes]:
-        """:meth:`run` without a hop to a thread: in the common case (a worker idle, its data
-        current) the event loop itself waits on the worker's pipe. That hop was about a tenth of
-        a small query's time; anything else (start-up, a reload, every worker busy) goes through
-        :meth:`run` in a thread, as before.
+        """:meth:`run` from the event loop: a quick request on the pool's threads, the rest in a process
+        watched from a thread of the server's pool.
+
+        Not on the event loop itself, even for a request of a millisecond: the loop would then run
+        every query in turn between parsing requests, on one core, where threads run the engine
+        beside the loop without the GIL (tried: at 1 client the saved hop was lost in the shared
+        machine's noise).
         """
         import asyncio
 
         from starlette.concurrency import run_in_threadpool
 
-        if not self._started or not self._current():
-            return await run_in_threadpool(self.run, req, cancel)  # first use, or new data to load first
+        if self.is_quick(req):
+            self.start()
+            threads = self._threads
+            if threads is not None:
+                return await asyncio.get_running_loop().run_in_executor(threads, self._in_thread, req)
+        return await run_in_threadpool(self._in_process, req, cancel)
+
+    def _in_process(self, req: QueryRequest, cancel: threading.Event | None) -> tuple[str, bytes]:
+        deadline = time.monotonic() + self.timeout
+        while not self._processes.acquire(timeout=min(0.1, max(0.0, deadline - time.monotonic()))):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("the client went away")
+            if time.monotonic() >= deadline:
+                raise QueryTimeout(f"no query process became free within {self.timeout:g} s; try again later")
         try:
-            worker = self._idle.get_nowait()
-        except queue.Empty:
-            return await run_in_threadpool(self.run, req, cancel)
-        if worker.generation != self._generation:
-            self._idle.put(worker)
-            return await run_in_threadpool(self.run, req, cancel)
-        loop = asyncio.get_running_loop()
+            return self._fork_and_wait(req, cancel, deadline)
+        finally:
+            self._processes.release()
+
+    def _fork_and_wait(self, req: QueryRequest, cancel: threading.Event | None, deadline: float) -> tuple[str, bytes]:
+        version = self._version()
+        default_graph = self.store.default_graph_kwargs()
+        read_fd, write_fd = os.pipe()
+        with self.store.writes_held():  # no write through the store is half-way at the fork
+            pid = os.fork()
+        if pid == 0:
+            os.close(read_fd)
+            _child(write_fd, self.store.engine, default_graph, self._prefixes, req, self.max_bytes, self.memory)
+        os.close(write_fd)
+        with self._lock:
+            self._children.add(pid)
+        chunks: list[bytes] = []
+        received = 0
+        ceiling = self.max_bytes + 65_536  # the answer, pickled
         try:
-            worker.conn.send(("query", req))
-            readable = loop.create_future()
-            fd = worker.conn.fileno()
-            loop.add_reader(fd, lambda: readable.done() or readable.set_result(None))
-            try:
-                await asyncio.wait_for(readable, self.timeout)
-            except TimeoutError:
-                raise QueryTimeout(
-                    f"the query ran longer than the time limit of {self.timeout:g} s and was stopped"
-                ) from None
-            finally:
-                loop.remove_reader(fd)
-                os.set_blocking(fd, True)  # uvloop makes a watched fd non-blocking; recv reads a whole message
-            reply = worker.conn.recv()
-        except BaseException as exc:  # a cancelled request too: the pipe is then in an unknown state
-            self._discard(worker, exc)
-        self._idle.put(worker)
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise QueryTimeout(
+                        f"the query ran longer than the time limit of {self.timeout:g} s and was stopped")
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled("the client went away")
+                ready, _, _ = select.select([read_fd], [], [], min(0.1, left))
+                if not ready:
+                    continue
+                chunk = os.read(read_fd, 1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                received += len(chunk)
+                if received > ceiling:  # the child caps its answer; this is the parent's own guard
+                    raise ResultTooLarge(f"the answer is larger than the limit of {self.max_bytes} bytes; add a LIMIT")
+        except BaseException:
+            _kill(pid)
+            raise
+        finally:
+            os.close(read_fd)
+            with self._lock:
+                self._children.discard(pid)
+            # The child's exit (unmapping its copy of the server's address space) takes 10-20 ms:
+            # reaped beside, not before, the answer.
+            threading.Thread(target=_reap, args=(pid,), daemon=True).start()
+        if not chunks:
+            raise WorkerDied(
+                "the query worker ended while answering (the query needed more memory than a worker may have?)")
+        seconds, reply = pickle.loads(b"".join(chunks))
+        if reply[0] == "ok" and seconds <= self.quick_seconds:
+            self._remember(req, version, seconds)
         return _unpack(reply)
 
-    def _discard(self, worker: _Worker, exc: BaseException) -> NoReturn:
-        """Kill a worker whose query did not come back (timeout, death, cancellation: its pipe is
-        in an unknown state), start a fresh one, and raise what the caller should see."""
-        worker.kill()
-        self._replace()
-        if isinstance(exc, (EOFError, OSError)):  # the worker died (out of memory?)
-            raise WorkerDied(
-                "the query worker ended while answering (the query needed more memory than a worker may have?)"
-            ) from exc
-        raise exc
+
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _reap(pid: int) -> None:
+    """Wait for a child that has closed its pipe (it is ending) or been killed."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
 
 
 def pool_search(pool: QueryPool) -> Callable[[str, str], list[str]]:

@@ -54,9 +54,13 @@ class ServerSettings(BaseSettings):
     admin_token_file: Path | None = Field(None, description="A file holding the admin token (first line).")
     query_timeout: float = Field(10.0, gt=0, description="Seconds a /sparql query may run before it is stopped.")
     max_result_bytes: int = Field(50_000_000, ge=1, description="Largest /sparql answer, in bytes.")
-    query_workers: int = Field(2, ge=1, description="Worker processes answering /sparql queries.")
+    query_workers: int = Field(2, ge=1, description="Query processes answering /sparql queries at once.")
+    quick_query_seconds: float = Field(
+        0.1, ge=0, description="A /sparql request that finished within this many seconds in a query process runs "
+        "in a thread the next time, while the store is unchanged (0: every query in a process).")
     worker_memory_bytes: int = Field(
-        1 << 30, ge=0, description="Address space of one query worker (RLIMIT_AS); 0: no limit.")
+        1 << 30, ge=0, description="Memory a query process may allocate beyond the server's own "
+        "(RLIMIT_AS over its size at the fork); 0: no limit.")
     queries_per_client: int | None = Field(
         None, ge=0,
         description="/sparql queries one client address may have running at once (beyond: 429); "

@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
         query_workers: Annotated[
             int | None, typer.Option("--query-workers", min=1,
-                                        help="Worker processes answering /sparql queries [default: 2].")
+                                        help="Query processes answering /sparql queries at once [default: 2].")
         ] = None,
         queries_per_client: Annotated[
             int | None, typer.Option("--queries-per-client", min=0,
