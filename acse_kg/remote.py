@@ -209,6 +209,12 @@ class SparqlEndpointStore:
     def live_graphs(self) -> list[str]:
         return self._live_graphs()
 
+    @property
+    def history(self) -> SparqlEndpointStore:
+        """The history's dataset: the endpoint's own one (its archived graphs are left out of the
+        default graph that every request names; see the module docstring)."""
+        return self
+
     def _json(self, query: str) -> dict[str, Any]:
         import orjson
 
