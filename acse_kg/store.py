@@ -932,6 +932,10 @@ class OxigraphStore:
         for dataset in self._datasets():
             with contextlib.suppress(Exception):  # read-only or memory stores have nothing to flush
                 dataset.flush()
+        # Oxigraph lets a directory go when its last reference does: the history's reader holds one.
+        if self._view is not None and self._view is not self:
+            del self._view._store
+        self._view = None
         del self._store
         self._hist = None
 
