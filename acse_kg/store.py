@@ -1029,4 +1029,7 @@ def open_store(spec: str | None = None, *, bootstrap: bool = True, read_only: bo
 
         if any(not has_graph(store, g) for g in bundle_graph_names()):
             load_bundle(store)
+            check = getattr(store, "_check_union_default_graph", None)
+            if check is not None and getattr(store, "split", False):
+                check()  # an empty endpoint could not be checked before it was loaded
     return store
