@@ -9,7 +9,10 @@ Graph layout: each source of triples lives in its own named graph (the
 ontology, each vocabulary, each study record). Earlier versions of a study are
 kept in graphs under ``HISTORY_PREFIX``; they are not part of the default graph
 that queries see, which is the union of the *live* named graphs
-(:func:`is_live_graph` says which: the one place that decides it).
+(:func:`is_live_graph` says which: the one place that decides it). The
+embedded store keeps the history in a dataset of its own, so that its live
+dataset's union default graph is exactly that and no query names a graph
+(:class:`OxigraphStore`); :func:`history_of` is where history is read.
 
 Writing. A caller never writes SPARQL Update text: it hands the store a list
 of graph operations (:class:`ReplaceGraph`, :class:`AddToGraph`,
