@@ -759,10 +759,11 @@ class OxigraphStore:
     def dump(self, rdf_format: str = "nquads", *, include_history: bool = True) -> bytes:
         fmt = RDF_FORMATS[rdf_format][0]
         if fmt in (ox.RdfFormat.N_QUADS, ox.RdfFormat.TRIG):
-            quads: Iterable[ox.Quad] = (q for g in self._live_graphs()
-                                        for q in self._store.quads_for_pattern(None, None, None, g))
-            if include_history:
-                quads = itertools.chain(quads, self._history_quads())
+            quads: Iterable[ox.Quad]
+            if include_history:  # the live dataset whole (as before the history moved out), then the history
+                quads = itertools.chain(self._store, self._history_quads())
+            else:
+                quads = (q for g in self._live_graphs() for q in self._store.quads_for_pattern(None, None, None, g))
             return serialized(ox.serialize(quads, format=fmt))
         triples = (
             ox.Triple(q.subject, q.predicate, q.object)
