@@ -315,7 +315,7 @@ def test_a_page_stops_early_when_its_export_budget_is_spent_and_the_next_token_r
     st = open_store("memory")
     for name in RECORDS:
         import_study(st, load_record(name))
-    monkeypatch.setattr(api.ctgov, "_budget", lambda request: 1e-9)
+    monkeypatch.setattr(acse_kg.api.ctgov, "_budget", lambda request: 1e-9)
     with TestClient(create_app(st, ServerSettings(query_workers=1))) as c:
         seen, token, sizes = [], None, []
         while True:
