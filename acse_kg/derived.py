@@ -10,6 +10,14 @@ with one small query instead of counting the engine's quads on every request;
 an engine no acse-kg client has written yet is compared by size and graph
 names. Writes that other programs make straight to the engine are not seen
 by the token.
+
+Per study. A value derived from one study's record (its model, its compiled
+matcher, its page data, its check) is given that study's graph: it is kept
+while neither that graph nor any graph that is not a study's own (the
+ontology, the vocabularies) has been written, so a write to study A leaves
+study B's values in place (:meth:`~acse_kg.store.OxigraphStore.graph_version`).
+A store that cannot tell its graphs' writes apart (a remote endpoint) keeps
+them per store version, as every other value.
 """
 
 from __future__ import annotations
@@ -30,6 +38,14 @@ def store_version(store: GraphStore) -> Hashable:
     return ("size", len(store), tuple(store.named_graphs()))
 
 
+def graph_version(store: GraphStore, graph: str) -> Hashable:
+    """What changes whenever a value derived from ``graph`` may have (see the module docstring)."""
+    per_graph = getattr(store, "graph_version", None)
+    if per_graph is not None:
+        return per_graph(graph)
+    return store_version(store)
+
+
 class DerivedCache:
     """One value per (store, key), recomputed after the store changes.
 
@@ -41,8 +57,10 @@ class DerivedCache:
         self._lock = threading.Lock()
         self._values: weakref.WeakKeyDictionary[Any, dict[str, tuple[Hashable, Any]]] = weakref.WeakKeyDictionary()
 
-    def get(self, store: GraphStore, key: str, make: Callable[[], Any]) -> Any:
-        version = store_version(store)
+    def get(self, store: GraphStore, key: str, make: Callable[[], Any], *, graph: str | None = None) -> Any:
+        """The value of ``key``, made again when the store changed since; with ``graph`` (a study's
+        graph), only when that graph or a graph no study owns did."""
+        version = store_version(store) if graph is None else graph_version(store, graph)
         with self._lock:
             hit = self._values.get(store, {}).get(key)
             if hit is not None and hit[0] == version:

@@ -4,7 +4,9 @@ Layout. Version ``n`` of study ``NCT…`` is the entity
 ``<HISTORY_PREFIX>NCT…/v<n>``. The current version lives in the study's live
 graph; each earlier one is a named graph of that same IRI holding the study's
 triples as they were (graphs under ``HISTORY_PREFIX`` are outside the default
-graph, so queries and pages never see old versions by accident). Who made each
+graph, so queries and pages never see old versions by accident: the embedded
+store keeps them in a dataset of its own, read through
+:func:`acse_kg.store.history_of`). Who made each
 version and when is PROV-O in the graph ``<HISTORY_PREFIX>log``. Versions are
 written in one place, :mod:`acse_kg.versions`; this module reads them.
 

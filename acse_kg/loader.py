@@ -23,6 +23,7 @@ from .namespaces import is_nct
 from .paths import DATA_DIR, ONTOLOGY_DIR
 from .store import (
     GRAPH_PREFIX,
+    STUDY_GRAPH_PREFIX,
     GraphOp,
     GraphStore,
     ReplaceGraph,
@@ -36,7 +37,6 @@ ONTOLOGY_GRAPH = GRAPH_PREFIX + "ontology"
 ONCOTREE_GRAPH = GRAPH_PREFIX + f"vocab/oncotree/{vocab.ONCOTREE_RELEASE_ID}"
 SO_GRAPH = GRAPH_PREFIX + "vocab/so"
 HGNC_GRAPH = GRAPH_PREFIX + "vocab/hgnc"
-STUDY_GRAPH_PREFIX = GRAPH_PREFIX + "study/"
 
 
 

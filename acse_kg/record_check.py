@@ -234,7 +234,8 @@ def check_study(store: GraphStore, nct: str, *, reason: bool = False) -> list[Fi
     seconds), computed afresh each time: it is asked for on purpose.
     """
     if not reason:
-        return list(_derived.get(store, "check-" + nct, lambda: _shacl_findings(store, nct)))
+        return list(_derived.get(store, "check-" + nct, lambda: _shacl_findings(store, nct),
+                                 graph=study_graph_name(nct)))
     g = store.graph(study_graph_name(nct))
     if len(g) == 0:
         raise CheckError(f"no study {nct} in the store")

@@ -79,7 +79,7 @@ from .ctgov.pieces import Piece, pieces
 from .derived import store_version
 from .errors import AcseError
 from .loader import STUDY_GRAPH_PREFIX
-from .store import GraphStore
+from .store import GraphStore, history_of
 
 #: FTS5 column of each search area (``query.*`` parameter); ``whole`` is every literal of the study's graph.
 #: ``query.cond`` searches the record's conditions and the OncoTree terms of its cohorts (``onco``);
@@ -316,7 +316,7 @@ def fingerprints(store: GraphStore) -> dict[str, str]:
 
     ncts = [g[len(STUDY_GRAPH_PREFIX):] for g in store.live_graphs() if g.startswith(STUDY_GRAPH_PREFIX)]
     out = {n: "0" for n in ncts}
-    rows = store.select(
+    rows = history_of(store).select(
         f"SELECT ?study (MAX(?n) AS ?v) WHERE {{ GRAPH <{LOG_GRAPH}> {{ ?ver prov:specializationOf ?study ; "
         "acse:versionNumber ?n } } GROUP BY ?study")
     for r in rows:

@@ -9,7 +9,10 @@ Graph layout: each source of triples lives in its own named graph (the
 ontology, each vocabulary, each study record). Earlier versions of a study are
 kept in graphs under ``HISTORY_PREFIX``; they are not part of the default graph
 that queries see, which is the union of the *live* named graphs
-(:func:`is_live_graph` says which: the one place that decides it).
+(:func:`is_live_graph` says which: the one place that decides it). The
+embedded store keeps the history in a dataset of its own, so that its live
+dataset's union default graph is exactly that and no query names a graph
+(:class:`OxigraphStore`); :func:`history_of` is where history is read.
 
 Writing. A caller never writes SPARQL Update text: it hands the store a list
 of graph operations (:class:`ReplaceGraph`, :class:`AddToGraph`,
@@ -21,11 +24,13 @@ Values go into queries as ``bindings``, never spliced into the text.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import re
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, Union, cast, runtime_checkable
@@ -43,6 +48,18 @@ HISTORY_PREFIX = GRAPH_PREFIX + "history/"
 #: Graphs the store keeps for itself (a remote engine's write locks and generation token): outside
 #: the live graphs like the history, and left out of ``named_graphs()``, dumps and counts.
 BOOKKEEPING_PREFIX = HISTORY_PREFIX + "bookkeeping/"
+#: Each study's record graph (the loader names them): what a study's derived values depend on.
+STUDY_GRAPH_PREFIX = GRAPH_PREFIX + "study/"
+#: The embedded store's history dataset: a second Oxigraph store in this subdirectory of its own.
+HISTORY_DIR = "history"
+#: Writes to both datasets not yet finished (see ``OxigraphStore._write_both``).
+JOURNAL_GRAPH = BOOKKEEPING_PREFIX + "journal"
+PENDING_UPDATE = "urn:acse-kg:pending-update"
+PENDING_QUADS = "urn:acse-kg:pending-quads"
+#: Which layout the embedded store's directory holds (history apart since this one).
+LAYOUT_GRAPH = BOOKKEEPING_PREFIX + "layout"
+LAYOUT = "urn:acse-kg:layout"
+LAYOUT_VERSION = "history-apart-1"
 MEMORY = "memory"
 ENV_VAR = "ACSE_KG_STORE"
 
@@ -522,13 +539,24 @@ class OxigraphStore:
     registry's hot paths (the SPARQL endpoint, dumps) can then hand serialised
     results straight through without building Python objects per row.
 
+    Two datasets. The live graphs are one Oxigraph store, queried over its
+    union default graph: a query names no graphs, so its cost does not grow
+    with the number of studies (at 1,000 studies, listing every live graph
+    made "ids of recruiting studies" take 90 s against 0.03 s). The history
+    (archived versions, the log) is a second store, in the ``history/``
+    subdirectory, read through :attr:`history`; no live query can see it.
+    :meth:`write` sends each operation to the store of its graph; a write that
+    touches both stays all or nothing through a journal (see :meth:`_write_both`).
+    A store written by the earlier one-dataset layout is migrated on open.
+
     One process owns a store directory. Oxigraph documents opening a
     directory read-only while another process writes it as undefined
     behaviour (a frozen view at best), so a directory another process holds
     is refused with a message saying how to reach it instead (through the
     server that holds it); ``read_only`` takes the directory's lock like any
-    owner and only refuses writes. A reader that wants a copy of a live
-    store takes one with :meth:`snapshot` (Oxigraph's backup) from the owner.
+    owner and only refuses the caller's writes (an interrupted write or the
+    old layout is still repaired on open). A reader that wants a copy of a
+    live store takes one with :meth:`snapshot` (Oxigraph's backup) from the owner.
     """
 
     def __init__(self, path: Path | None = None, *, read_only: bool = False) -> None:
@@ -540,12 +568,22 @@ class OxigraphStore:
         #: Bumped by every write through this object, so that readers holding a
         #: copy (the SPARQL worker pool) know when to refresh without hashing.
         self.generation = 0
+        #: Writes by graph, and writes to anything but a study's own graphs (the vocabularies, the
+        #: ontology, raw updates): a study's derived values hold while both are unchanged.
+        self._graph_writes: dict[str, int] = {}
+        self._shared_writes = 0
+        self._view: OxigraphStore | None = None
+        self._store = self._open(path)
+        self._hist: ox.Store | None = self._open(None if path is None else path / HISTORY_DIR)
+        self._recover()
+
+    @staticmethod
+    def _open(path: Path | None) -> ox.Store:
         try:
             if path is None:
-                self._store = ox.Store()
-            else:
-                path.mkdir(parents=True, exist_ok=True)
-                self._store = ox.Store(str(path))
+                return ox.Store()
+            path.mkdir(parents=True, exist_ok=True)
+            return ox.Store(str(path))
         except OSError as exc:
             if "current process" in str(exc):
                 raise StoreError(f"the store at {path} is already open in this process: "
@@ -559,15 +597,80 @@ class OxigraphStore:
                 ) from exc
             raise StoreError(f"cannot open the store at {path}: {exc}") from exc
 
+    @classmethod
+    def _history_view(cls, hist: ox.Store, owner: OxigraphStore) -> OxigraphStore:
+        """The history dataset as a store of its own, for reading (writes go through the owner)."""
+        view = cls.__new__(cls)
+        view.path, view.read_only, view._lock = owner.path, True, owner._lock
+        view._live_cache, view.generation, view._graph_writes, view._shared_writes = None, 0, {}, 0
+        view._store, view._hist, view._view = hist, None, view
+        return view
+
+    @property
+    def history(self) -> OxigraphStore:
+        """The history dataset (archived versions and the log), read like any store: its default
+        graph is the union of its graphs; ``GRAPH`` reaches each."""
+        if self._view is None:
+            assert self._hist is not None
+            self._view = OxigraphStore._history_view(self._hist, self)
+        return self._view
+
     def _check_writable(self) -> None:
         if self.read_only:
             raise StoreError(f"the store at {self.path} was opened read-only: writes are refused")
 
+    # -- the two datasets ----------------------------------------------------
+    def _in_history(self, graph: str) -> bool:
+        return self._hist is not None and not is_live_graph(graph)
+
+    def _dataset(self, graph: str) -> ox.Store:
+        return self._hist if self._hist is not None and self._in_history(graph) else self._store
+
+    def _reader(self, graph: str) -> OxigraphStore:
+        return self.history if self._in_history(graph) else self
+
+    def _recover(self) -> None:
+        """Finish what an interrupted write left in a journal, and move a store of the earlier
+        one-dataset layout's history out of the live dataset (once: a marker says it is done)."""
+        if self._hist is None:
+            return
+        for first, second in ((self._hist, self._store), (self._store, self._hist)):
+            for q in list(first.quads_for_pattern(None, None, None, ox.NamedNode(JOURNAL_GRAPH))):
+                _replay(second, q)
+                first.remove(q)
+        marker = ox.Quad(ox.NamedNode(LAYOUT), ox.NamedNode(LAYOUT), ox.Literal(LAYOUT_VERSION),
+                         ox.NamedNode(LAYOUT_GRAPH))
+        if marker in self._hist:
+            return
+        old = [g for g in self._store.named_graphs() if isinstance(g, ox.NamedNode) and not is_live_graph(g.value)]
+        if old:  # copy, then drop: a crash in between copies again (the same quads) on the next open
+            self._hist.extend(q for g in old for q in self._store.quads_for_pattern(None, None, None, g))
+            for g in old:
+                self._store.remove_graph(g)
+        self._hist.add(marker)
+        if self.path is not None:
+            self._store.flush()
+            self._hist.flush()
+
     # -- reading -----------------------------------------------------------
-    def _written(self) -> None:
+    def _written(self, graphs: Iterable[str] | None) -> None:
+        """Count a write: ``graphs`` it touched, or None for a write that may have touched any."""
         self._live_cache = None
         self._default_kwargs = None
         self.generation += 1
+        if graphs is None:
+            self._shared_writes += 1
+            return
+        for g in graphs:
+            self._graph_writes[g] = self._graph_writes.get(g, 0) + 1
+            if is_live_graph(g) and not g.startswith(STUDY_GRAPH_PREFIX):
+                self._shared_writes += 1
+
+    def graph_version(self, graph: str) -> Hashable:
+        """What changes when a value derived from ``graph`` (a study's graph and the vocabularies it
+        points into) may have: writes to that graph, and to any graph not a study's own. A write to
+        another study's graph leaves it as it was (see :class:`acse_kg.derived.DerivedCache`)."""
+        return ("graph", self._shared_writes, self._graph_writes.get(graph, 0))
 
     def _live_graphs(self) -> list[ox.NamedNode]:
         if self._live_cache is None:
@@ -587,8 +690,12 @@ class OxigraphStore:
 
     def default_graph_kwargs(self) -> dict[str, Any]:
         """How a query without a dataset of its own sees the live graphs: as Oxigraph's union default
-        graph when every named graph is live and the store's default graph is empty (2-3x faster on
-        the registry's queries than naming the graphs), else by naming the live graphs."""
+        graph (2-3x faster on the registry's queries than naming the graphs). The history lives in a
+        dataset of its own, so the live dataset's union is exactly the live graphs; a store opened without
+        that second dataset (read-only) names its live graphs unless every named graph is live and the
+        default graph empty."""
+        if self._hist is not None:
+            return {"use_default_graph_as_union": True}
         if self._default_kwargs is None:
             live = self._live_graphs()
             names = [g for g in self._store.named_graphs() if isinstance(g, ox.NamedNode)]
@@ -614,7 +721,7 @@ class OxigraphStore:
         kwargs: dict[str, Any] = {}
         if default_graph_uris:
             kwargs["default_graph"] = [ox.NamedNode(u) for u in default_graph_uris]
-        else:
+        else:  # the live graphs are the whole dataset: its union is the default graph, no list needed
             kwargs.update(self.default_graph_kwargs())
         if named_graph_uris:
             kwargs["named_graphs"] = [ox.NamedNode(u) for u in named_graph_uris]
@@ -661,84 +768,180 @@ class OxigraphStore:
         return kind, serialized(res.serialize(format=RESULT_FORMATS[result_format][0]))
 
     def graph(self, graph: str) -> rdflib.Graph:
+        """One graph's triples, live or archived (from the dataset that holds it)."""
         g = rdflib.Graph()
-        for q in self._store.quads_for_pattern(None, None, None, ox.NamedNode(graph)):
+        for q in self._dataset(graph).quads_for_pattern(None, None, None, ox.NamedNode(graph)):
             g.add((_to_rdflib(q.subject), _to_rdflib(q.predicate), _to_rdflib(q.object)))  # type: ignore[arg-type]
         return g
 
+    def _datasets(self) -> list[ox.Store]:
+        return [self._store] if self._hist is None else [self._store, self._hist]
+
     def named_graphs(self) -> list[str]:
-        return sorted(g.value for g in self._store.named_graphs()
+        """Every named graph, live and archived (not the store's bookkeeping)."""
+        return sorted(g.value for d in self._datasets() for g in d.named_graphs()
                       if isinstance(g, ox.NamedNode) and not is_bookkeeping_graph(g.value))
+
+    def _history_quads(self) -> Iterator[ox.Quad]:
+        if self._hist is not None:
+            for q in self._hist:
+                if not (isinstance(q.graph_name, ox.NamedNode) and is_bookkeeping_graph(q.graph_name.value)):
+                    yield q
 
     def dump(self, rdf_format: str = "nquads", *, include_history: bool = True) -> bytes:
         fmt = RDF_FORMATS[rdf_format][0]
         if fmt in (ox.RdfFormat.N_QUADS, ox.RdfFormat.TRIG):
             quads: Iterable[ox.Quad]
-            if not include_history:
-                quads = (q for g in self._live_graphs() for q in self._store.quads_for_pattern(None, None, None, g))
-            elif any(is_bookkeeping_graph(g.value) for g in self._store.named_graphs() if isinstance(g, ox.NamedNode)):
-                quads = (q for q in self._store if not (
-                    isinstance(q.graph_name, ox.NamedNode) and is_bookkeeping_graph(q.graph_name.value)))
+            if include_history:  # the live dataset whole (as before the history moved out), then the history
+                quads = itertools.chain(self._store, self._history_quads())
             else:
-                quads = self._store
+                quads = (q for g in self._live_graphs() for q in self._store.quads_for_pattern(None, None, None, g))
             return serialized(ox.serialize(quads, format=fmt))
         triples = (
             ox.Triple(q.subject, q.predicate, q.object)
             for g in (self._live_graphs() if not include_history else [ox.NamedNode(n) for n in self.named_graphs()])
-            for q in self._store.quads_for_pattern(None, None, None, g)
+            for q in self._dataset(g.value).quads_for_pattern(None, None, None, g)
         )
         if fmt is ox.RdfFormat.TURTLE:  # readable Turtle, as a person gets it: prefixed names where they fit
             return readable_turtle(triples)
         return serialized(ox.serialize(triples, format=fmt))
 
     def __len__(self) -> int:
-        return len(self._store)
+        """Quads in the live graphs and the history (not the store's bookkeeping)."""
+        if self._hist is None:
+            return len(self._store)
+        kept = sum(1 for g in (LAYOUT_GRAPH, JOURNAL_GRAPH)
+                   for _ in self._hist.quads_for_pattern(None, None, None, ox.NamedNode(g)))
+        return len(self._store) + len(self._hist) - kept
 
     def snapshot(self, target: Path) -> Path:
         """A consistent copy of the store in ``target`` (a new directory), which any process may
-        open as a store of its own: Oxigraph's backup (hard links where it can, so it is cheap)."""
+        open as a store of its own: Oxigraph's backup of both datasets, taken between writes
+        (hard links where it can, so it is cheap)."""
         if self.path is None:
             raise StoreError("an in-memory store has no snapshot: dump it instead")
         try:
-            self._store.backup(str(target))
+            with self._lock:
+                self._store.backup(str(target))
+                if self._hist is not None:
+                    self._hist.backup(str(target / HISTORY_DIR))
         except OSError as exc:
             raise StoreError(f"cannot snapshot the store at {self.path} into {target}: {exc}") from exc
         return target
 
     # -- writing -----------------------------------------------------------
     def write(self, ops: Sequence[GraphOp], *, claim: Claim | None = None) -> None:
-        """One SPARQL update (see :func:`update_request`), which Oxigraph runs as one transaction:
-        readers never see a graph half-written, and bad data (parsed first) changes nothing."""
+        """Each operation goes to the dataset of its graph, all or nothing: a write within one
+        dataset is one SPARQL update (see :func:`update_request`), which Oxigraph runs as one
+        transaction, so readers never see a graph half-written; one that touches both is
+        journalled (see :meth:`_write_both`). Bad data (parsed first) changes nothing."""
         self._check_writable()
-        if claim is None and ops and all(isinstance(op, AddQuads) for op in ops):
-            self._load_quads(b"".join(cast(AddQuads, op).data for op in ops))
-            return
-        text = update_request(ops, claim)
+        if self._hist is None:
+            raise StoreError("the history is written through the store that owns it, not its reader")
         with self._lock:
-            try:
-                self._store.update(text)
-            except SyntaxError as exc:  # the request is generated: this is a bug, not the caller's data
-                raise StoreError(f"the store refused a generated update: {one_line(str(exc))}") from exc
-            self._written()
-            if claim is not None:
-                check_claim(self, claim)
+            live, hist = self._split(ops)
+            first = claim is not None and self._in_history(claim.graph)
+            if not hist.ops and not first:
+                self._write_one(self._store, live, claim)
+            elif not live.ops and (claim is None or first):
+                self._write_one(self._hist, hist, claim)
+            else:
+                self._write_both(live, hist, claim)
 
-    def _load_quads(self, data: bytes) -> None:
-        """The bulk path: Oxigraph parses in Rust and ``extend`` applies every quad in one
+    def _split(self, ops: Sequence[GraphOp]) -> tuple[_Part, _Part]:
+        """The operations for the live dataset and for the history. A copy from one dataset to
+        the other becomes a replacement with the source's triples as they are now (so a copy of a
+        graph an earlier operation of the same write changes is refused: it would copy the old one)."""
+        live, hist = _Part(), _Part()
+        for op in ops:
+            if isinstance(op, AddQuads):
+                quads: dict[bool, list[ox.Quad]] = {True: [], False: []}
+                for q in iter_quads(op.data):
+                    quads[self._in_history(cast(ox.NamedNode, q.graph_name).value)].append(q)
+                for side, part in ((True, hist), (False, live)):
+                    if quads[side]:
+                        part.add(_Quads(quads[side]), {cast(ox.NamedNode, q.graph_name).value for q in quads[side]})
+                continue
+            if isinstance(op, CopyGraph) and self._in_history(op.source) != self._in_history(op.target):
+                if op.source in live.graphs | hist.graphs:
+                    raise StoreError(f"cannot copy <{op.source}> into <{op.target}> (another dataset) after "
+                                     "changing it in the same write: copy it first")
+                data = serialized(ox.serialize(
+                    (ox.Triple(q.subject, q.predicate, q.object) for q in
+                     self._dataset(op.source).quads_for_pattern(None, None, None, ox.NamedNode(op.source))),
+                    format=ox.RdfFormat.N_TRIPLES))
+                op = ReplaceGraph(op.target, data, "ntriples")
+            if isinstance(op, CopyGraph):
+                target = op.target
+            elif isinstance(op, (ReplaceGraph, AddToGraph, RemoveFromGraph, DropGraph)):
+                target = op.graph
+            else:
+                raise TypeError(f"not a graph operation: {op!r}")
+            (hist if self._in_history(target) else live).add(op, {target})
+        return live, hist
+
+    def _write_one(self, dataset: ox.Store, part: _Part, claim: Claim | None) -> None:
+        if claim is None and part.quads_only:
+            self._load(dataset, part.quads(), part.graphs)
+            return
+        self._update(dataset, update_request(part.public(), claim), part.graphs | _claimed(claim))
+        if claim is not None:
+            check_claim(self._reader(claim.graph), claim)
+
+    def _write_both(self, live: _Part, hist: _Part, claim: Claim | None) -> None:
+        """A write to both datasets, all or nothing: the first (the claim's, else the history) takes
+        its operations, the claim, and a journal entry holding the second's operations in ONE
+        transaction; then the second's are applied and the entry removed. A process that dies in
+        between leaves the entry, and the next open applies it (:meth:`_recover`): the operations
+        (replacements, additions, removals, drops) give the same result when applied again."""
+        live_first = claim is not None and not self._in_history(claim.graph)
+        assert self._hist is not None
+        (first, first_part), (second, second_part) = (
+            ((self._store, live), (self._hist, hist)) if live_first else ((self._hist, hist), (self._store, live)))
+        entry = ox.NamedNode(f"urn:acse-kg:journal:{uuid.uuid4()}")
+        if second_part.quads_only:
+            kind, text = PENDING_QUADS, serialized(ox.serialize(second_part.quads(), format=ox.RdfFormat.N_QUADS)).decode()
+        else:
+            kind, text = PENDING_UPDATE, update_request(second_part.public())  # parsed here: bad data writes nothing
+        journal = ox.Quad(entry, ox.NamedNode(kind), ox.Literal(text), ox.NamedNode(JOURNAL_GRAPH))
+        if claim is None and first_part.quads_only:
+            self._load(first, [*first_part.quads(), journal], first_part.graphs)
+        else:
+            note = AddToGraph(JOURNAL_GRAPH, serialized(ox.serialize(
+                [ox.Triple(journal.subject, journal.predicate, journal.object)], format=ox.RdfFormat.N_TRIPLES)),
+                "ntriples")
+            self._update(first, update_request([*first_part.public(), note], claim), first_part.graphs | _claimed(claim))
+            if claim is not None:
+                check_claim(self._reader(claim.graph), claim)  # a conflict: nothing was written anywhere
+        try:
+            _replay(second, journal)
+        finally:
+            self._written(second_part.graphs)
+        first.remove(journal)
+
+    def _update(self, dataset: ox.Store, text: str, graphs: set[str]) -> None:
+        try:
+            dataset.update(text)
+        except SyntaxError as exc:  # the request is generated: this is a bug, not the caller's data
+            raise StoreError(f"the store refused a generated update: {one_line(str(exc))}") from exc
+        finally:
+            self._written(graphs)
+
+    def _load(self, dataset: ox.Store, quads: list[ox.Quad], graphs: set[str]) -> None:
+        """The bulk path: Oxigraph parsed in Rust and ``extend`` applies every quad in one
         transaction (a bad quad anywhere aborts it). Not ``bulk_load``: that one is not atomic, and a
         bulk import killed half-way must leave whole batches only, so that a re-run can trust what
         it finds (see :mod:`acse_kg.ctgov.bulk`)."""
-        with self._lock:
-            try:
-                self._store.extend(iter_quads(data))
-                if self.path is not None:
-                    # Written data stays in RocksDB's memory until a flush: without one the importing
-                    # process grew by ~0.35 MB a study (780 MB at 2,000); with it, memory stays flat.
-                    self._store.flush()
-            except OSError as exc:
-                raise StoreError(f"the store at {self.path} refused the write: {exc}") from exc
-            finally:
-                self._written()
+        try:
+            dataset.extend(quads)
+            if self.path is not None:
+                # Written data stays in RocksDB's memory until a flush: without one the importing
+                # process grew by ~0.35 MB a study (780 MB at 2,000); with it, memory stays flat.
+                dataset.flush()
+        except OSError as exc:
+            raise StoreError(f"the store at {self.path} refused the write: {exc}") from exc
+        finally:
+            self._written(graphs)
 
     def replace_graph(self, graph: str, data: bytes | str, rdf_format: str = "turtle") -> None:
         self.write([ReplaceGraph(graph, data, rdf_format)])
@@ -750,24 +953,85 @@ class OxigraphStore:
         self.write([DropGraph(graph)])
 
     def update(self, update: str) -> None:
+        """SPARQL Update text as it is (the endpoint's admin route), on the live dataset: the
+        history is written by the registry's own versions only."""
         self._check_writable()
         try:
             with self._lock:
-                self._store.update(update, prefixes=PREFIXES)
-                self._written()
+                try:
+                    self._store.update(update, prefixes=PREFIXES)
+                finally:
+                    self._written(None)
         except SyntaxError as exc:
             raise _parse_error(exc) from exc
 
     def close(self) -> None:
-        try:
-            self._store.flush()
-        except Exception:  # read-only or memory stores have nothing to flush
-            pass
+        for dataset in self._datasets():
+            with contextlib.suppress(Exception):  # read-only or memory stores have nothing to flush
+                dataset.flush()
+        # Oxigraph lets a directory go when its last reference does: the history's reader holds one.
+        if self._view is not None and self._view is not self:
+            del self._view._store
+        self._view = None
         del self._store
+        self._hist = None
+
+
+def _claimed(claim: Claim | None) -> set[str]:
+    return set() if claim is None else {claim.graph}
+
+
+@dataclass(frozen=True)
+class _Quads:
+    """Parsed quads bound for one dataset (an :class:`AddQuads` split between the two)."""
+
+    quads: list[ox.Quad]
+
+
+@dataclass
+class _Part:
+    """A write's operations for one dataset, and the graphs they change."""
+
+    ops: list[GraphOp | _Quads] = field(default_factory=list)
+    graphs: set[str] = field(default_factory=set)
+
+    def add(self, op: GraphOp | _Quads, graphs: set[str]) -> None:
+        self.ops.append(op)
+        self.graphs |= graphs
+
+    @property
+    def quads_only(self) -> bool:
+        return bool(self.ops) and all(isinstance(op, _Quads) for op in self.ops)
+
+    def quads(self) -> list[ox.Quad]:
+        return [q for op in self.ops if isinstance(op, _Quads) for q in op.quads]
+
+    def public(self) -> list[GraphOp]:
+        """The operations as :func:`update_request` takes them."""
+        return [AddQuads(serialized(ox.serialize(op.quads, format=ox.RdfFormat.N_QUADS)))
+                if isinstance(op, _Quads) else op for op in self.ops]
+
+
+def _replay(dataset: ox.Store, entry: ox.Quad) -> None:
+    """Apply a journal entry's operations to ``dataset`` (see :meth:`OxigraphStore._write_both`)."""
+    text = cast(ox.Literal, entry.object).value
+    if cast(ox.NamedNode, entry.predicate).value == PENDING_QUADS:
+        dataset.extend(list(iter_quads(text.encode("utf-8"))))
+    else:
+        dataset.update(text)
+
+
+def history_of(store: GraphStore) -> GraphStore:
+    """Where ``store`` keeps its history (archived versions, the log), to be read: the embedded
+    store's second dataset (:attr:`OxigraphStore.history`); an engine that keeps everything in one
+    dataset is its own."""
+    return cast(GraphStore, getattr(store, "history", store))
 
 
 def has_graph(store: GraphStore, graph: str) -> bool:
-    """Whether the named graph holds any triple (one cheap question, on any engine)."""
+    """Whether the named graph holds any triple (one cheap question, on any engine), live or archived."""
+    if not is_live_graph(graph):
+        store = history_of(store)
     return store.ask("ASK { GRAPH ?g { ?s ?p ?o } }", {"g": rdflib.URIRef(graph)})
 
 
@@ -802,4 +1066,7 @@ def open_store(spec: str | None = None, *, bootstrap: bool = True, read_only: bo
 
         if any(not has_graph(store, g) for g in bundle_graph_names()):
             load_bundle(store)
+            check = getattr(store, "_check_union_default_graph", None)
+            if check is not None and getattr(store, "split", False):
+                check()  # an empty endpoint could not be checked before it was loaded
     return store

@@ -49,6 +49,7 @@ from .store import (
     StoreError,
     WriteConflict,
     has_graph,
+    history_of,
     parse_triples,
 )
 
@@ -70,7 +71,7 @@ def agent_iri(agent: str) -> str:
 
 def logged_versions(store: GraphStore, nct: str) -> list[dict[str, Node | None]]:
     """The log's rows for the study (version IRI, number, agent, time, note), oldest first."""
-    return store.select(
+    return history_of(store).select(
         """SELECT ?v ?n ?agent ?time ?note WHERE { GRAPH ?log {
               ?v prov:specializationOf ?study ; acse:versionNumber ?n .
               OPTIONAL { ?v prov:wasAttributedTo/rdfs:label ?agent }
@@ -130,7 +131,7 @@ def current_versions(store: GraphStore) -> dict[str, tuple[int, str | None]]:
     """Every logged study's current version number and the digest of the record it was imported from
     (None for a version made by an edit or an import before digests were logged), from ONE query of
     the log: what a bulk import reads once to skip the records it holds already."""
-    rows = store.select(
+    rows = history_of(store).select(
         """SELECT ?study ?n ?digest WHERE { GRAPH ?log {
               ?v prov:specializationOf ?study ; acse:versionNumber ?n .
               OPTIONAL { ?v acse:recordDigest ?digest } } }""",

@@ -74,8 +74,9 @@ def _ready(base: str) -> bool:
         return False
 
 
-def start_oxigraph(location: Path, attempts: int = 3) -> OxigraphServer:
-    """Start ``oxigraph serve`` on a free loopback port; wait until it answers a query.
+def start_oxigraph(location: Path, attempts: int = 3, *, union_default_graph: bool = False) -> OxigraphServer:
+    """Start ``oxigraph serve`` on a free loopback port; wait until it answers a query
+    (``union_default_graph``: its queries' default graph is the union of its graphs).
 
     A port found free can be taken before the server binds it, so a server that
     exits at once is retried on another port.
@@ -86,7 +87,8 @@ def start_oxigraph(location: Path, attempts: int = 3) -> OxigraphServer:
         base = f"http://127.0.0.1:{free_port()}"
         with log.open("wb") as sink:
             process = subprocess.Popen(
-                [exe, "serve", "--location", str(location), "--bind", base.removeprefix("http://")],
+                [exe, "serve", "--location", str(location), "--bind", base.removeprefix("http://"),
+                 *(["--union-default-graph"] if union_default_graph else [])],
                 stdout=sink, stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + START_TIMEOUT_S

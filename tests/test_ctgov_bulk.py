@@ -28,7 +28,7 @@ from acse_kg.ctgov.generate import FIRST_NCT, generate_record, nct_id, write_jso
 from acse_kg.ctgov.import_ import check_record, enum_index, study_to_graph
 from acse_kg.history import list_versions
 from acse_kg.loader import study_graph_name
-from acse_kg.store import OxigraphStore, open_store
+from acse_kg.store import OxigraphStore, history_of, open_store
 from acse_kg.versions import LOG_GRAPH, current_versions, version_iri
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,7 +77,7 @@ def study_counts(store) -> dict[str, int]:
 
 
 def log_versions(store) -> list[tuple[str, int]]:
-    rows = store.select("SELECT ?v ?n WHERE { GRAPH ?log { ?v acse:versionNumber ?n } }",
+    rows = history_of(store).select("SELECT ?v ?n WHERE { GRAPH ?log { ?v acse:versionNumber ?n } }",
                         {"log": URIRef(LOG_GRAPH)}).rows
     return sorted((str(r["v"]), int(r["n"].toPython())) for r in rows)  # type: ignore[union-attr]
 

@@ -31,7 +31,7 @@ from typing import Any
 from ..derived import DerivedCache
 from ..history import LOG_GRAPH
 from ..namespaces import sparql_string
-from ..store import GraphStore
+from ..store import GraphStore, history_of
 from .export import _codes, export_study
 from .pieces import metadata
 from .spec import ENUM_CLASSES, schemas, spec
@@ -47,7 +47,7 @@ LARGEST = 10
 def version(store: GraphStore) -> dict[str, Any]:
     """``{"apiVersion": "2.0.5", "dataTimestamp": "2026-12-01T23:04:05"}``."""
     out: dict[str, Any] = {"apiVersion": str(spec()["info"]["version"])}
-    rows = store.select(f"SELECT (STR(MAX(?t)) AS ?latest) WHERE {{ GRAPH <{LOG_GRAPH}> {{ "
+    rows = history_of(store).select(f"SELECT (STR(MAX(?t)) AS ?latest) WHERE {{ GRAPH <{LOG_GRAPH}> {{ "
                         "?v prov:generatedAtTime ?t } }")
     latest = next(iter(rows.values("latest")), None)
     if latest:

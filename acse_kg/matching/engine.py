@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 
 from ..derived import DerivedCache
+from ..loader import study_graph_name
 from ..model import ModelError, Study, cohort_keys, read_study, read_variables, structured_studies
 from ..namespaces import ID, NCT_HINT, normalise_nct
 from ..store import GraphStore
@@ -476,17 +477,23 @@ class RegistryMatcher:
                     entries.append((lo, hi, k.nct))
 
     def study(self, nct: str) -> StudyMatcher | None:
-        """The compiled matcher of one study, built on first use (None for a study that cannot be read)."""
+        """The compiled matcher of one study, built on first use (None for a study that cannot be read).
+
+        Compiled studies outlive the registry matcher: one is kept per study
+        (:class:`~acse_kg.derived.DerivedCache` given the study's graph), so the
+        matcher rebuilt after a write to study A (its index, from one query)
+        finds B's plan compiled already, and only A is read and compiled again.
+        """
         got = self._compiled.get(nct, False)
         if got is not False:
             return got  # type: ignore[return-value]
         with self._lock:
             if nct not in self._compiled:
-                try:
-                    self._compiled[nct] = StudyMatcher(read_study(self.store, nct), self.vocab)
-                except ModelError as exc:  # one malformed study must not take matching down for all
-                    self.skipped[nct] = str(exc)
-                    self._compiled[nct] = None
+                matcher, problem = _compiled.get(self.store, f"study-{nct}", lambda: _compile(self.store, nct, self.vocab),
+                                                 graph=study_graph_name(nct))
+                if problem is not None:
+                    self.skipped[nct] = problem
+                self._compiled[nct] = matcher
             return self._compiled[nct]
 
     @property
@@ -618,6 +625,15 @@ def match_line(matcher: Matcher | RegistryMatcher, line: bytes, lineno: int) -> 
 
 
 _matchers = DerivedCache()
+#: Each study's compiled matcher (or why it cannot be compiled), kept until its graph changes.
+_compiled = DerivedCache()
+
+
+def _compile(store: GraphStore, nct: str, vocab: Vocabulary) -> tuple[StudyMatcher | None, str | None]:
+    try:
+        return StudyMatcher(read_study(store, nct), vocab), None
+    except ModelError as exc:  # one malformed study must not take matching down for all
+        return None, str(exc)
 
 
 def vocabulary_for(store: GraphStore) -> Vocabulary:

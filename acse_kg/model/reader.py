@@ -220,7 +220,7 @@ _TERM_PROPS = (ACSE.pathology, ACSE.excludedPathology, ACSE.targetGene, ACSE.acc
 
 
 def read_study(store: GraphStore, nct: str) -> Study:
-    """The study with this NCT number, read once per store version.
+    """The study with this NCT number, read again only after a write to its graph or the vocabularies.
 
     >>> from acse_kg.store import open_store
     >>> s = read_study(open_store("memory"), "NCT02034981")
@@ -230,7 +230,8 @@ def read_study(store: GraphStore, nct: str) -> Study:
     wanted = normalise_nct(nct)
     if wanted is None:
         raise StudyNotFound(f"{nct!r} is not an NCT number")
-    return _cache.get(store, f"model-study-{wanted}", lambda: _read_study(store, wanted))  # type: ignore[no-any-return]
+    return _cache.get(store, f"model-study-{wanted}", lambda: _read_study(store, wanted),  # type: ignore[no-any-return]
+                      graph=study_graph_name(wanted))
 
 
 def _read_study(store: GraphStore, nct: str) -> Study:

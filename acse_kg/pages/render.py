@@ -17,6 +17,7 @@ from markupsafe import Markup
 from ..ctgov.export import StudyNotFound, export_study
 from ..derived import DerivedCache
 from ..errors import AcseError
+from ..loader import study_graph_name
 from ..model import Cohort, Criterion, Population
 from ..model import StudyNotFound as NoSuchStudy
 from ..namespaces import ACSE, BASE, NCT_HINT, compact_iri, is_nct
@@ -183,7 +184,7 @@ def _study_data(store: GraphStore, nct: str) -> tuple[dict[str, Any], StudyGraph
         except (StudyNotFound, NoSuchStudy) as exc:
             raise PageNotFound(str(exc)) from exc
 
-    return _derived.get(store, "study-" + nct, read)  # type: ignore[no-any-return]
+    return _derived.get(store, "study-" + nct, read, graph=study_graph_name(nct))  # type: ignore[no-any-return]
 
 
 def bullet_name(g: StudyGraph, iri: str) -> str:

@@ -1,0 +1,134 @@
+"""History on an endpoint of its own: the live graphs on an ``oxigraph serve --union-default-graph``,
+queried without naming a graph; archived versions, the log and the bookkeeping on a second server.
+The history behaves as on the embedded store (versions, diffs, claims under a race)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import rdflib
+from oxigraph_server_fixtures import OxigraphServer, start_oxigraph
+from test_history_concurrency import NCT, _RacingStore, edited, marks_by_version
+
+from acse_kg.history import diff_versions, edit_study, list_versions
+from acse_kg.loader import study_graph_name
+from acse_kg.remote import HISTORY_URL_ENV, JOURNAL, SparqlEndpointStore
+from acse_kg.store import (
+    JOURNAL_GRAPH,
+    PENDING_UPDATE,
+    GraphStore,
+    ReplaceGraph,
+    StoreError,
+    is_live_graph,
+    open_store,
+    update_request,
+)
+from acse_kg.versions import LOG_GRAPH, save_study, version_iri
+
+EVERY_GRAPH = "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
+
+
+def graphs_on(server: OxigraphServer) -> list[str]:
+    """The server's own named graphs, asked directly (no registry code between)."""
+    answer = httpx.post(server.query, data={"query": EVERY_GRAPH},
+                        headers={"Accept": "application/sparql-results+json"}, timeout=30)
+    return [b["g"]["value"] for b in answer.json()["results"]["bindings"]]
+
+
+@pytest.fixture()
+def servers(tmp_path: Path) -> Iterator[tuple[OxigraphServer, OxigraphServer]]:
+    live = start_oxigraph(tmp_path / "live", union_default_graph=True)
+    history = start_oxigraph(tmp_path / "history")
+    try:
+        yield live, history
+    finally:
+        live.stop()
+        history.stop()
+
+
+@pytest.fixture()
+def split(servers: tuple[OxigraphServer, OxigraphServer], monkeypatch: pytest.MonkeyPatch) -> SparqlEndpointStore:
+    live, history = servers
+    monkeypatch.setenv(HISTORY_URL_ENV, history.query)
+    store = open_store(live.query)  # loads the bundle, as the CLI does
+    assert isinstance(store, SparqlEndpointStore) and store.split
+    return store
+
+
+def edit(store: GraphStore, note: str) -> None:
+    base = store.graph(study_graph_name(NCT)).serialize(format="nt")
+    edit_study(store, NCT, edited(base, note), "ntriples", agent="test", note=note)
+
+
+def test_versions_are_kept_on_the_history_server_and_read_as_on_the_embedded_store(
+    split: SparqlEndpointStore, servers: tuple[OxigraphServer, OxigraphServer], fresh_store: GraphStore
+) -> None:
+    live, history = servers
+    for st in (split, fresh_store):
+        edit(st, "first")
+        edit(st, "second")
+    assert all(is_live_graph(g) for g in graphs_on(live))
+    assert {version_iri(NCT, 0), version_iri(NCT, 1), LOG_GRAPH} <= set(graphs_on(history))
+    assert [v.number for v in list_versions(split, NCT)] == [v.number for v in list_versions(fresh_store, NCT)]
+    assert diff_versions(split, NCT, 1, 2) == diff_versions(fresh_store, NCT, 1, 2)
+    assert version_iri(NCT, 1) in split.named_graphs() and version_iri(NCT, 1) not in split.live_graphs()
+
+
+def test_a_live_query_names_no_graph(split: SparqlEndpointStore) -> None:
+    sent: list[bytes] = []
+    split._client.event_hooks["request"].append(lambda request: sent.append(request.read()))
+    assert split.select("SELECT (COUNT(?c) AS ?n) WHERE { ?s acse:hasCohort ?c }").values("n") == [23]
+    assert sent and not any(b"graph-uri" in body for body in sent)
+
+
+def test_writers_racing_for_a_version_lose_none(split: SparqlEndpointStore) -> None:
+    base = split.graph(study_graph_name(NCT)).serialize(format="nt")
+    writers, edits = 3, 2
+    racing = _RacingStore(split, threading.Barrier(writers))
+    errors: list[BaseException] = []
+
+    def write(i: int) -> None:
+        try:
+            for j in range(edits):
+                save_study(racing, NCT, edited(base, f"w{i}-{j}"), "ntriples", agent=f"writer {i}")  # type: ignore[arg-type]
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    marks = marks_by_version(split)
+    assert sorted(marks) == list(range(writers * edits + 1))
+    assert sorted(m for m in marks.values() if m) == sorted(f"w{i}-{j}" for i in range(writers) for j in range(edits))
+
+
+def test_a_dead_writers_journal_entry_is_applied_when_a_store_is_opened(
+    split: SparqlEndpointStore, servers: tuple[OxigraphServer, OxigraphServer]
+) -> None:
+    live, history = servers
+    graph = study_graph_name("NCT99999999")
+    pending = "0.0\n" + update_request([ReplaceGraph(graph, "<urn:x:a> <urn:x:p> <urn:x:o> .", "ntriples")])
+    entry = f"<{JOURNAL}> <{PENDING_UPDATE}> {rdflib.Literal(pending).n3()} ."
+    httpx.post(history.update, content=f"INSERT DATA {{ GRAPH <{JOURNAL_GRAPH}> {{ {entry} }} }}",
+               headers={"Content-Type": "application/sparql-update"}, timeout=30).raise_for_status()
+    reopened = SparqlEndpointStore(live.query, history_url=history.query)
+    assert {(str(s), str(o)) for s, _, o in reopened.graph(graph)} == {("urn:x:a", "urn:x:o")}
+    assert not reopened.history.ask("ASK { GRAPH ?g { ?s ?p ?o } }", {"g": rdflib.URIRef(JOURNAL_GRAPH)})
+
+
+def test_a_live_server_without_the_union_default_graph_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    live, history = start_oxigraph(tmp_path / "live"), start_oxigraph(tmp_path / "history")
+    try:
+        monkeypatch.setenv(HISTORY_URL_ENV, history.query)
+        with pytest.raises(StoreError, match="--union-default-graph"):
+            open_store(live.query)
+    finally:
+        live.stop()
+        history.stop()
