@@ -18,7 +18,6 @@ from acse_kg import __version__
 from acse_kg.cli import app
 from acse_kg.paths import ROOT
 
-pytest_plugins = ["server_fixtures"]
 runner = CliRunner()
 
 
