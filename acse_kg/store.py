@@ -269,7 +269,7 @@ def update_request(ops: Sequence[GraphOp], claim: Claim | None = None) -> str:
             raise TypeError(f"not a graph operation: {op!r}")
     out: list[str] = []
     if claim is None:
-        for op, body in zip(ops, bodies):
+        for op, body in zip(ops, bodies, strict=True):
             if isinstance(op, ReplaceGraph):
                 g = _iri(op.graph)
                 out += [f"DROP SILENT GRAPH {g}", f"CREATE SILENT GRAPH {g}",
@@ -295,7 +295,7 @@ def update_request(ops: Sequence[GraphOp], claim: Claim | None = None) -> str:
     def clear(g: str) -> str:
         return f"DELETE {{ GRAPH {g} {{ ?s ?p ?o }} }} WHERE {{ {go} GRAPH {g} {{ ?s ?p ?o }} }}"
 
-    for op, body in zip(ops, bodies):
+    for op, body in zip(ops, bodies, strict=True):
         if isinstance(op, AddQuads):
             out.append(f"INSERT {{\n{body} }} WHERE {{ {go} }}")
         elif isinstance(op, (ReplaceGraph, AddToGraph)):

@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
         usable = []
         ours_client, theirs_client = Client(ours_url), Client(theirs_url)
         if True:
-            for name, q in zip(names, queries):
+            for name, q in zip(names, queries, strict=True):
                 s1, b1, t1 = ours_client.query(q)
                 s2, b2, t2 = theirs_client.query(q)
                 same = s1 == s2 == 200 and normalise(b1) == normalise(b2)

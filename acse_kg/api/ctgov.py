@@ -26,6 +26,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from itertools import pairwise
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -537,7 +538,7 @@ def get_history(nct: str, request: Request, store: GraphStore = Depends(get_stor
     if _wants_html(request):
         numbers = [v.number for v in versions]
         return _page(HISTORY_PAGE, nct=nct, crumb="History", versions=versions,
-                     steps=list(zip(numbers, numbers[1:])))
+                     steps=list(pairwise(numbers)))
     return {"nctId": nct, "versions": [v.as_dict() for v in versions]}
 
 

@@ -103,7 +103,7 @@ def format_table(variables: list[str], rows: list[dict[str, object]]) -> str:
     """An aligned plain-text table with a header line and a row count."""
     cells = [[_cell(r.get(v)) for v in variables] for r in rows]
     widths = [max([len(v), *(len(c[i]) for c in cells)]) for i, v in enumerate(variables)]
-    line = lambda vals: "  ".join(val.ljust(w) for val, w in zip(vals, widths)).rstrip()  # noqa: E731
+    line = lambda vals: "  ".join(val.ljust(w) for val, w in zip(vals, widths, strict=True)).rstrip()  # noqa: E731
     out = [line(variables), line(["-" * w for w in widths])]
     out += [line(c) for c in cells]
     out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")

@@ -130,7 +130,7 @@ class Group:
                 pool = sorted(allowed)
             pools.append(pool)
         for values in itertools.product(*pools):
-            yield dict(zip(missing, values))
+            yield dict(zip(missing, values, strict=True))
 
     def decide(self, facts: Facts) -> tuple[str, list[str]]:
         """The group's status over every completion of its missing fields, and the fields that matter.

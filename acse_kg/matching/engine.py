@@ -441,7 +441,7 @@ class StudyMatcher:
 
     def statuses(self, facts: Facts) -> dict[str, str]:
         """Status of every decidable criterion (by IRI), whatever the cohort: for checks and tests."""
-        return {c.iri: st(facts) for c, st in zip(self.decidable, self._status)}
+        return {c.iri: st(facts) for c, st in zip(self.decidable, self._status, strict=True)}
 
 
 # ------------------------------------------------------------------ the registry

@@ -185,7 +185,7 @@ class Source:
             subs = [self.expr(o) for o in e.operands]
             decisive, other = ("False", "True") if isinstance(e, And) else ("True", "False")
             names = [self.tmp() for _ in subs]
-            first = " or ".join(f"({n} := {x}) is {decisive}" for n, x in zip(names, subs))
+            first = " or ".join(f"({n} := {x}) is {decisive}" for n, x in zip(names, subs, strict=True))
             unknown = " or ".join(f"{n} is None" for n in names)
             return f"({decisive} if {first} else (None if {unknown} else {other}))"
         raise ModelError(f"cannot compile {type(e).__name__}")

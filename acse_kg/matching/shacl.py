@@ -75,7 +75,7 @@ class _Builder:
 
     def _list(self, items: list[Any]) -> URIRef:
         nodes = [self._mint() for _ in items]
-        for i, (node, item) in enumerate(zip(nodes, items)):
+        for i, (node, item) in enumerate(zip(nodes, items, strict=True)):
             self.g.add((node, RDF.first, item))
             self.g.add((node, RDF.rest, nodes[i + 1] if i + 1 < len(nodes) else RDF.nil))
         return nodes[0] if nodes else RDF.nil
@@ -353,7 +353,7 @@ def projected_reference_statuses(matcher: Any, profiles: list[Any], shapes: rdfl
         from .jsonld import to_graph
 
         ref = reference_statuses(to_graph(nodes, data), sub)
-        for node, pids in zip(nodes, groups.values()):
+        for node, pids in zip(nodes, groups.values(), strict=True):
             for pid in pids:
                 out[pid][crit] = ref[node["id"]][crit]
     return out

@@ -291,7 +291,7 @@ class OwlMatcher:
 
     def match_many(self, profiles: Sequence[ProfileModel | bytes | str | dict[str, Any]]) -> list[dict[str, Any]]:
         out = []
-        for p, results in zip(profiles, self.engine.classify(profiles, budget=self.budget)):
+        for p, results in zip(profiles, self.engine.classify(profiles, budget=self.budget), strict=True):
             if results:
                 out.append(results[0])
             else:
