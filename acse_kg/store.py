@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, Union, cast, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 import pyoxigraph as ox
 import rdflib
@@ -157,7 +157,7 @@ class AddQuads:
     data: bytes
 
 
-GraphOp = Union[ReplaceGraph, AddToGraph, RemoveFromGraph, DropGraph, CopyGraph, AddQuads]
+GraphOp = ReplaceGraph | AddToGraph | RemoveFromGraph | DropGraph | CopyGraph | AddQuads
 
 
 def iter_quads(data: bytes) -> Iterator[ox.Quad]:
@@ -731,10 +731,8 @@ class OxigraphStore:
             raise _parse_error(exc) from exc
 
     def close(self) -> None:
-        try:
+        if not self.read_only:  # a read-only store wrote nothing; a failed flush is an error, not silence
             self._store.flush()
-        except Exception:  # read-only or memory stores have nothing to flush
-            pass
         del self._store
 
 

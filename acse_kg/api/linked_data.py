@@ -346,15 +346,14 @@ def ontology_docs(
         path, _, anchor = where.partition("#")
         return f'href="#{anchor}"' if path == here else f'href="{html.escape(where)}"'
 
+    def fragment(m: re.Match[str], ids: set[str]) -> str:
+        return m.group(0) if m.group(1) in ids else f'<a href="{html.escape(local_href(m.group(2)))}">{m.group(2)}</a>'
+
     docs = {}
     for iri, page in raw.items():
-        here = ontology_doc_path(iri)
-        page = _HREF.sub(lambda m: link(m, here), page)
-        ids = set(re.findall(r' id="([^"]+)"', page))
-        page = _FRAGMENT_LINK.sub(  # pyLODE links a version IRI to a fragment no entry has: serve it instead
-            lambda m: m.group(0) if m.group(1) in ids else f'<a href="{html.escape(local_href(m.group(2)))}">{m.group(2)}</a>',
-            page,
-        )
+        page = _HREF.sub(functools.partial(link, here=ontology_doc_path(iri)), page)
+        # pyLODE links a version IRI to a fragment no entry has: serve it instead
+        page = _FRAGMENT_LINK.sub(functools.partial(fragment, ids=set(re.findall(r' id="([^"]+)"', page))), page)
         page = page.replace("<head>", '<head>\n<meta charset="utf-8"><link rel="icon" href="data:,">', 1)
         page = page.replace("</head>", f"<style>{_PREFACE_CSS}</style></head>", 1)
         # The site header on top; the preface after pyLODE's metadata (title, IRI), before the terms.

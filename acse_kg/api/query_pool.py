@@ -186,7 +186,7 @@ def _worker_main(conn: Connection, snapshot: str, history_prefix: str, prefixes:
             conn.send(("too_large", str(exc)))
         except NotAcceptable as exc:
             conn.send(("not_acceptable", str(exc)))
-        except Exception as exc:  # evaluation error: reported to the caller, the worker lives on
+        except Exception as exc:  # noqa: BLE001 - any evaluation error is reported to the caller, the worker lives on
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
@@ -344,7 +344,7 @@ class QueryPool:
         def spawn() -> None:
             try:
                 w = _Worker(self._ctx, self._snapshot or "", self._generation, self._args())
-            except Exception:
+            except Exception:  # noqa: BLE001 - whatever stopped the start, try again in a second
                 time.sleep(1)
                 if epoch == self._epoch:
                     threading.Thread(target=spawn, daemon=True).start()
@@ -392,7 +392,7 @@ class QueryPool:
                     raise QueryTimeout(
                         f"the query ran longer than the time limit of {self.timeout:g} s and was stopped")
             reply = worker.conn.recv()
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - _discard re-raises it
             self._discard(worker, exc)
         self._idle.put(worker)
         return _unpack(reply)
@@ -432,7 +432,7 @@ class QueryPool:
                 loop.remove_reader(fd)
                 os.set_blocking(fd, True)  # uvloop makes a watched fd non-blocking; recv reads a whole message
             reply = worker.conn.recv()
-        except BaseException as exc:  # a cancelled request too: the pipe is then in an unknown state
+        except BaseException as exc:  # noqa: BLE001 - re-raised by _discard; a cancelled request too leaves the pipe unknown
             self._discard(worker, exc)
         self._idle.put(worker)
         return _unpack(reply)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 import re
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -24,14 +24,14 @@ from ..store import GraphStore, QuerySyntaxError, StoreError
 from .common import StoreOption, fail, get_store
 
 
-class ResultFormat(str, Enum):
+class ResultFormat(StrEnum):
     json = "json"
     csv = "csv"
     tsv = "tsv"
     table = "table"
 
 
-class ExportFormat(str, Enum):
+class ExportFormat(StrEnum):
     turtle = "turtle"
     jsonld = "jsonld"
     ntriples = "ntriples"

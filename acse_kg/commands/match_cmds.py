@@ -70,7 +70,7 @@ def as_text(result: dict[str, Any]) -> str:
                       keep_trailing_newline=True, autoescape=False)
     env.filters["observed"] = lambda v: ", ".join(f"{k}={x}" for k, x in v.items()) if isinstance(v, dict) else (
         ", ".join(map(str, v)) if isinstance(v, list) else str(v))
-    results = result["results"] if "results" in result else [result]
+    results = result.get("results", [result])
     head = f"profile {result['profile_id']}\n"
     return head + env.get_template("text/match.txt").render(results=results, notes=result.get("notes", []) if "results" in result else [])
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Union
 
 from ..errors import AcseError
 
@@ -78,8 +77,8 @@ class Or:
     operands: tuple[Node, ...]
 
 
-Node = Union[Term, Range, Missing, Area, Not, And, Or]
-Leaf = Union[Term, Range, Missing]
+Node = Term | Range | Missing | Area | Not | And | Or
+Leaf = Term | Range | Missing
 
 _TOKEN = re.compile(r'\s*(?:(?P<phrase>"[^"]*")|(?P<paren>[()])'
                     r'|(?P<operator>[A-Z_]+)\[(?P<argument>[^\]]*)\]'

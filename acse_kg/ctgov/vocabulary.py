@@ -131,7 +131,7 @@ def _core_codes() -> set[tuple[str, str]]:
     g = rdflib.Graph()
     g.parse(ONTOLOGY_DIR / "acse.ttl")
     rows = g.query(
-        "SELECT ?cls ?code WHERE { ?i a ?cls ; <%s> ?code }" % ACSE.code
+        f"SELECT ?cls ?code WHERE {{ ?i a ?cls ; <{ACSE.code}> ?code }}"
     )
     return {(str(r[0]).rsplit("#", 1)[-1], str(r[1])) for r in rows}
 

@@ -211,9 +211,8 @@ def _applies(r: Regimen, c: Cohort) -> bool:
     cond, paths = pop.condition, {p.iri for p in c.pathologies}
     if isinstance(cond, TumourTypeTest) and paths and cond.tumour_type.iri not in paths:
         return False
-    if isinstance(cond, Not) and isinstance(cond.operand, TumourTypeTest) and paths == {cond.operand.tumour_type.iri}:
-        return False
-    return True
+    negated = cond.operand if isinstance(cond, Not) else None
+    return not (isinstance(negated, TumourTypeTest) and paths == {negated.tumour_type.iri})
 
 
 def study_to_ctml(study: Study, vocab: Vocabulary) -> Exported:

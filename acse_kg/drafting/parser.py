@@ -227,7 +227,7 @@ def _numeric(b: Bullet, text: str, used: list[tuple[int, int]], lead_cond: str |
             pending = []
             continue
         constraints, end, paren_cond = found
-        group = pending + [(var, a_start, a_end)]
+        group = [*pending, (var, a_start, a_end)]
         pending = []
         for gvar, g_start, _ in group:
             for c in constraints:
@@ -468,7 +468,7 @@ def _biomarkers(b: Bullet, text: str, used: list[tuple[int, int]], lead_cond: st
             continue  # "a KRAS G12C inhibitor" names a drug class, not the patient's alteration
         items.append(it)
         for more in _MORE_CHANGES.finditer(text, m.end()):  # "EGFR exon 19 deletion or L858R mutation"
-            if more.start() != m.end() and not text[m.end():more.start()].strip(" ,") == "":
+            if more.start() != m.end() and text[m.end():more.start()].strip(" ,") != "":
                 break
             nxt = _presence_item(b, text, "biomarker", more.start("pc"), more.end(), "biomarker:gene-alteration", lead_cond,
                                  gene=symbol, alteration=_protein(more["pc"]))

@@ -287,7 +287,7 @@ class StudyMatcher:
                               if d.component_of == c.iri and i in position) for c in pending}
         confirm = [(self._conditions[c.iri] if c.applies_when is not None else None, c.text, parts[c.iri])
                    for c in pending]
-        key = tuple(self.decidable[i].iri for i, _ in crit) + ("|",) + tuple(c.iri for c in pending)
+        key = (*(self.decidable[i].iri for i, _ in crit), "|", *(c.iri for c in pending))
         observed = cohort.status.label if cohort.status and cohort.status.label else (
             "open" if cohort.is_open else "closed")
         if cohort.is_open and self.recruiting is False and self.model.status is not None:

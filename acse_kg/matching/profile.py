@@ -24,6 +24,7 @@ annotation is accepted, since nothing converts one annotation into another.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import re
@@ -49,6 +50,8 @@ from ..errors import AcseError
 from .gene_symbols import UnknownGeneSymbol, resolve_symbol
 from .hgvs import PATTERN as HGVS_PATTERN
 from .hgvs import normalise_protein_change
+
+log = logging.getLogger(__name__)
 
 
 class ProfileError(AcseError, ValueError):
@@ -102,8 +105,8 @@ def _registry() -> Any:
     if folder is not None:
         try:
             return PintUcumRegistry(cache_folder=folder)
-        except Exception:  # a stale or unreadable cache must not stop matching
-            pass
+        except Exception as exc:  # noqa: BLE001 - a stale or unreadable cache (any error) must not stop matching
+            log.warning("the unit cache in %s is unusable (%s): building the units without it", folder, exc)
     return PintUcumRegistry()
 
 
@@ -162,10 +165,10 @@ def _cache_file() -> Path | None:
     if folder is None:
         return None
     try:
-        from importlib.metadata import version
+        from importlib.metadata import PackageNotFoundError, version
 
         tag = version("ucumvert")
-    except Exception:
+    except PackageNotFoundError:  # run from a source tree without installed metadata
         tag = "unknown"
     return folder / f"conversions-v{_CACHE_FORMAT}-ucumvert-{tag}.json"
 

@@ -228,10 +228,7 @@ def read_drugs(store: GraphStore) -> dict[str, frozenset[str]]:
         return {}
     for r in store.select(_DRUGS % " ".join(drugs)):
         key, scheme = str(r["key"]), str(r["scheme"])
-        if scheme == "name":
-            k = drug_key(key)
-        else:
-            k = f"{scheme}:{key.upper().removeprefix(scheme + ':')}"
+        k = drug_key(key) if scheme == "name" else f"{scheme}:{key.upper().removeprefix(scheme + ':')}"
         out.setdefault(k, set()).add(str(r["d"]))
     return {k: frozenset(v) for k, v in out.items()}
 

@@ -174,7 +174,7 @@ class _Builder:
 
 
 def _literal(v: Any) -> Literal:
-    if isinstance(v, bool) or isinstance(v, str):
+    if isinstance(v, (bool, str)):
         return Literal(v)
     if isinstance(v, (int, float)):
         # xsd:decimal in the lexical form Turtle writes back ("75.0", "1.5"): a reload compares equal.
