@@ -61,7 +61,7 @@ def _turtle_to_ntriples(paths: list[Path]) -> bytes:
             data = path.read_bytes()
             triples.extend(
                 ox.parse(data, format=ox.RdfFormat.TURTLE, base_iri=path.resolve().as_uri(),
-                         rename_blank_nodes=True)  # type: ignore[arg-type]
+                         rename_blank_nodes=True)
             )
         except OSError as exc:
             raise StoreError(f"cannot read {path}: {exc}") from exc

@@ -81,7 +81,7 @@ def _reference(study, background, cap: float) -> tuple[float | None, list[tuple[
         p.join()
         return None, None
     seconds, found = q.get()  # type: ignore[misc]
-    return seconds, found  # type: ignore[return-value]
+    return seconds, found
 
 
 def _case(name: str, store, nct: str, cap: float) -> None:

@@ -412,7 +412,7 @@ class ProgressLine:
         self.bar: Any = None
         self.done = 0
         if getattr(self.stream, "isatty", lambda: False)():
-            from tqdm import tqdm  # type: ignore[import-untyped]
+            from tqdm import tqdm
 
             self.bar = tqdm(total=total, unit=" studies", file=self.stream, dynamic_ncols=True, smoothing=0.1)
 

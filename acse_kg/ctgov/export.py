@@ -50,7 +50,7 @@ class _Reader:
 
     def one(self, s: Node, p: URIRef) -> Node | None:
         self.read.add((s, p))
-        return next(iter(sorted(self.g.objects(s, p))), None)  # type: ignore[arg-type]
+        return next(iter(sorted(self.g.objects(s, p))), None)
 
     def text(self, s: Node, p: URIRef) -> str | None:
         v = self.one(s, p)
@@ -200,7 +200,7 @@ def _oversight(r: _Reader, s: Node) -> dict[str, Any]:
     for key in ("isFdaRegulatedDrug", "isFdaRegulatedDevice"):
         v = r.one(s, ACSE[key])
         if v is not None:
-            m[key] = bool(v.toPython())  # type: ignore[union-attr]
+            m[key] = bool(v.toPython())
     return m
 
 
@@ -412,7 +412,7 @@ def _eligibility(r: _Reader, s: Node) -> dict[str, Any]:
     _put(m, "eligibilityCriteria", eligibility_text(r, s))
     hv = r.one(s, ACSE.healthyVolunteers)
     if hv is not None:
-        m["healthyVolunteers"] = bool(hv.toPython())  # type: ignore[union-attr]
+        m["healthyVolunteers"] = bool(hv.toPython())
     _put(m, "sex", r.text(s, ACSE.sex))
     _put(m, "minimumAge", r.text(s, ACSE.minimumAgeText))
     _put(m, "maximumAge", r.text(s, ACSE.maximumAgeText))

@@ -246,7 +246,7 @@ class _Builder:
 
 def _qty(value: float, unit: str) -> Quantity:
     v = int(value) if float(value).is_integer() else value  # 18, not 18.0, as the protocol writes it
-    return Quantity(value=v, unit=unit, system=UCUM, code=unit)  # type: ignore[arg-type]  # validated as a decimal
+    return Quantity(value=v, unit=unit, system=UCUM, code=unit)  # validated as a decimal
 
 
 def words(e: Expr) -> str:

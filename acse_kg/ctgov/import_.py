@@ -101,7 +101,7 @@ class _Builder:
 
     def add(self, s: Node, p: URIRef, o: Node | None) -> None:
         if o is not None:
-            self.g.add((s, p, o))  # type: ignore[arg-type]
+            self.g.add((s, p, o))
 
     def node(self, *parts: Any) -> URIRef:
         return URIRef(f"{self.s}/" + "/".join(str(p) for p in parts))

@@ -165,7 +165,7 @@ class _Writer:
             return c.rule
         tests: list[Expr] = []
         for g in c.genes:
-            for t in c.accepts or (None,):  # type: ignore[arg-type]
+            for t in c.accepts or (None,):
                 if t is not None and _type_name(t) not in CATEGORY_OF and _type_name(t) not in CNV_CALLS_OF:
                     self.notes.append(f"cohort {c.number}: {g.name} {t.label or t.name} has no CTML variant "
                                       "category; left out of the arm's genomic alternatives")

@@ -163,7 +163,7 @@ def read_vocabulary(store: GraphStore) -> Vocabulary:
                           "OPTIONAL { ?c acse:oncotreeLevel ?level } }"):
         level = r.get("level")
         tts.append(TumourType(str(r["c"]), str(r["label"]), str(r["code"]),
-                              int(level.toPython()) if level is not None else None))  # type: ignore[union-attr]
+                              int(level.toPython()) if level is not None else None))
     freqs: dict[str, str] = {}
     for r in store.select("SELECT ?f ?l WHERE { ?f a acse:Frequency ; rdfs:label|skos:altLabel ?l }"):
         freqs.setdefault(str(r["l"]).casefold(), str(r["f"]))

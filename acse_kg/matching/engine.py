@@ -293,7 +293,7 @@ class StudyMatcher:
         if cohort.is_open and self.recruiting is False and self.model.status is not None:
             # Open by the protocol, but the study takes nobody: never shown as plainly open.
             observed = f"{observed}; the study is {self.model.status.label or self.model.status.code}"
-        open_item = {
+        open_item: dict[str, Any] = {
             "id": f"cohort-{cohort.number}-open",
             "iri": cohort.status.iri if cohort.status else cohort.iri,
             "text": OPEN_TEXT,
@@ -310,7 +310,7 @@ class StudyMatcher:
                          "text": f"the cohort's molecular and clinical rule: {cohort.label}", "kind": "inclusion"}
         drugs = {d.iri for d in cohort.drugs}
         regimens = [r for r in self.regimens if not drugs or r.drug in drugs]
-        explain = self._explainers.get(key)  # type: ignore[assignment]
+        explain = self._explainers.get(key)
         if explain is None:  # cohorts with the same criteria share one generated function
             explain = self._explainers[key] = self._explainer(crit)
         return _CohortPlan(basket, crit, confirm, open_item, rule_item, key, explain, regimens)
@@ -376,7 +376,7 @@ class StudyMatcher:
         found, notes = self.finder.find(facts, p.age_years, alts)
         shared: dict[tuple[str, ...], tuple[list[dict[str, Any]], int, list[str], list[str], list[str], list[str]]] = {}
         decided: dict[int, tuple[str, list[str]]] = {}
-        cohorts_out = []
+        cohorts_out: list[dict[str, Any]] = []
         for basket in found:
             plan = self._plans[basket.iri]
             done = shared.get(plan.key)
@@ -496,7 +496,7 @@ class RegistryMatcher:
         return {k: v for k, v in out.items() if v is not None}
 
     def parse(self, profile: ProfileModel | bytes | str | dict[str, Any]) -> ProfileModel:
-        return self.vocab.parse(profile)  # type: ignore[no-any-return]
+        return self.vocab.parse(profile)
 
     def candidates(self, facts: Facts, age: float, alts: list[tuple[str, str]]) -> list[StudyMatcher]:
         """The studies with a cohort whose gene, alteration type, pathology and age band fit, by NCT number.
@@ -523,7 +523,8 @@ class RegistryMatcher:
         """
         p = self.parse(profile)
         facts, alts = self.vocab.facts(p)
-        results, notes = [], []
+        results: list[dict[str, Any]] = []
+        notes: list[str] = []
         for m in self.candidates(facts, p.age_years, alts):
             r = m.match_facts(p, facts, alts)
             if r["cohorts"]:
@@ -622,7 +623,7 @@ _matchers = DerivedCache()
 
 def vocabulary_for(store: GraphStore) -> Vocabulary:
     """The registry's matching vocabulary, read once per store version."""
-    return _matchers.get(store, "vocabulary", lambda: Vocabulary(store))  # type: ignore[no-any-return]
+    return _matchers.get(store, "vocabulary", lambda: Vocabulary(store))
 
 
 def matcher_for(store: GraphStore, nct: str | None = None) -> Matcher:
@@ -633,10 +634,10 @@ def matcher_for(store: GraphStore, nct: str | None = None) -> Matcher:
     against from the next request on. How a change is told (write counter, or
     size and graph names for a remote endpoint) is :func:`acse_kg.derived.store_version`'s business.
     """
-    return _matchers.get(store, f"matcher-{nct}", lambda: Matcher(store, nct))  # type: ignore[no-any-return]
+    return _matchers.get(store, f"matcher-{nct}", lambda: Matcher(store, nct))
 
 
 def registry_matcher_for(store: GraphStore) -> RegistryMatcher:
     """The matcher of every matchable study of a store, built once per store version."""
-    return _matchers.get(store, "registry", lambda: RegistryMatcher(store))  # type: ignore[no-any-return]
+    return _matchers.get(store, "registry", lambda: RegistryMatcher(store))
 

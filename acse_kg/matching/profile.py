@@ -30,7 +30,7 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import orjson
 from pydantic import (
@@ -288,6 +288,16 @@ class ProfileModel(_Strict):
         },
     )
 
+    if TYPE_CHECKING:
+        # For the type checker only (no field is declared here at run time): the fields the matcher
+        # reads by name, which every graph's generated model has (the contract's core variables).
+        id: str
+        diagnosis: str
+        alterations: list[Any]
+        age_years: float
+        height_cm: float | None
+        weight_kg: float | None
+
 
 def profile_field_error(field: str, message: str) -> PydanticCustomError:
     """An error raised by a whole-object check that names one of the object's keys (see _error_from)."""
@@ -379,8 +389,8 @@ def _build_alteration(type_: Any) -> type[BaseModel]:
         "variant_classification": (Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9_']+$")]
                                    | None, Field(None, description="as MAF files write it: Missense_Mutation, "
                                                                    "In_Frame_Del, Nonsense_Mutation ...")),
-        "cnv_call": (Literal[CNV_CALLS] | None, Field(None, description="copy-number call")),  # type: ignore[valid-type]
-        "function": (Literal[FUNCTIONS] | None,  # type: ignore[valid-type]
+        "cnv_call": (Literal[CNV_CALLS] | None, Field(None, description="copy-number call")),
+        "function": (Literal[FUNCTIONS] | None,
                      Field(None, description="the variant's function, as the laboratory annotates it")),
         "wildtype": (bool | None, Field(None, description="true: the gene is reported wild type")),
     }

@@ -32,6 +32,7 @@ import rdflib
 from rdflib import BNode, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import DCTERMS, RDF, RDFS, XSD
+from rdflib.term import Node
 
 from ..model import (
     AlterationTest,
@@ -231,12 +232,12 @@ def load_shapes(path: Any = SHAPES_FILE) -> rdflib.Graph:
 
 
 # ------------------------------------------------------------- reference run
-def shape_index(shapes: rdflib.Graph) -> dict[URIRef, tuple[str, str]]:
+def shape_index(shapes: rdflib.Graph) -> dict[Node, tuple[str, str]]:
     """Top-level shape -> (criterion IRI, 'met' | 'possible')."""
-    out = {}
+    out: dict[Node, tuple[str, str]] = {}
     for s, crit in shapes.subject_objects(DCTERMS.source):
         sev = shapes.value(s, SH.severity)
-        out[s] = (str(crit), "met" if sev == SH.Warning else "possible")  # type: ignore[index]
+        out[s] = (str(crit), "met" if sev == SH.Warning else "possible")
     return out
 
 
@@ -256,7 +257,7 @@ def reference_statuses(data: rdflib.Graph, shapes: rdflib.Graph) -> dict[str, di
         src = results.value(r, SH.sourceShape)
         if focus not in ids or src not in index:
             continue
-        crit, kind = index[src]  # type: ignore[index]
+        crit, kind = index[src]
         row = out[ids[focus]]
         if kind == "possible":
             row[crit] = "not_met"

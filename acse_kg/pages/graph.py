@@ -134,7 +134,7 @@ def _item_iris(store: GraphStore, s: str) -> dict[tuple[str, str], str]:
             continue
         text = str(key)
         if str(kind) in ("primary", "secondary", "other"):  # outcomes are keyed by position: "1", "2" ...
-            text = number_text(key.toPython())  # type: ignore[union-attr]
+            text = number_text(key.toPython())
         out.setdefault((str(kind), text), str(r["iri"]))
     return out
 
