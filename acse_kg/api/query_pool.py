@@ -224,7 +224,7 @@ def sweep_stale_snapshots(tmp: str | None = None) -> list[str]:
     import shutil
 
     tmp = tmp or tempfile.gettempdir()
-    removed = []
+    removed: list[str] = []
     try:
         names = os.listdir(tmp)
     except OSError:
@@ -421,7 +421,12 @@ class QueryPool:
             worker.conn.send(("query", req))
             readable = loop.create_future()
             fd = worker.conn.fileno()
-            loop.add_reader(fd, lambda: readable.done() or readable.set_result(None))
+
+            def wake() -> None:
+                if not readable.done():
+                    readable.set_result(None)
+
+            loop.add_reader(fd, wake)
             try:
                 await asyncio.wait_for(readable, self.timeout)
             except TimeoutError:

@@ -12,13 +12,13 @@ name and signature stable.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import rdflib
 import rdflib.collection
 from rdflib import RDF, RDFS, URIRef
-from rdflib.term import Literal, Node
+from rdflib.term import Identifier, Literal, Node
 
 from ..errors import AcseError
 from ..loader import study_graph_name
@@ -37,6 +37,12 @@ def _codes(store: GraphStore) -> dict[Node, str]:
     return {r["i"]: str(r["code"]) for r in rows}  # type: ignore[misc]
 
 
+def _terms(nodes: Iterable[Node]) -> list[Identifier]:
+    """The terms of a graph as what they are: rdflib types them as Node, which has no order and no
+    value, but every term a graph holds is an Identifier (URIRef, BNode, Literal: a str)."""
+    return [n for n in nodes if isinstance(n, Identifier)]
+
+
 class _Reader:
     """Navigation over one study's triples, with API codes of the enumerated individuals."""
 
@@ -48,9 +54,9 @@ class _Reader:
         self.read = read if read is not None else set()  # (subject, predicate) pairs the JSON is made of
         self.study = study  # the study model, for the text the curated record structures (full_text)
 
-    def one(self, s: Node, p: URIRef) -> Node | None:
+    def one(self, s: Node, p: URIRef) -> Identifier | None:
         self.read.add((s, p))
-        return next(iter(sorted(self.g.objects(s, p))), None)
+        return next(iter(sorted(_terms(self.g.objects(s, p)))), None)
 
     def text(self, s: Node, p: URIRef) -> str | None:
         v = self.one(s, p)
@@ -60,15 +66,15 @@ class _Reader:
         v = self.one(s, p)
         return None if v is None else self.codes.get(v)
 
-    def all(self, s: Node, p: URIRef) -> list[Node]:
+    def all(self, s: Node, p: URIRef) -> list[Identifier]:
         self.read.add((s, p))
-        return list(self.g.objects(s, p))
+        return _terms(self.g.objects(s, p))
 
     def ordered(self, s: Node, p: URIRef) -> list[Node]:
         """Objects sorted by acse:position (then IRI), for arrays whose order matters."""
         def key(n: Node) -> tuple[float, str]:
             pos = self.g.value(n, ACSE.position)
-            return (float(pos) if pos is not None else 1e9, str(n))
+            return (float(pos) if isinstance(pos, Identifier) else 1e9, str(n))
 
         return sorted(self.all(s, p), key=key)
 
@@ -78,7 +84,7 @@ class _Reader:
         return self.text(n, RDFS.label)
 
 
-def _scalar(value: Node, f: Field) -> Any:
+def _scalar(value: Identifier, f: Field) -> Any:
     if f.json_type == "boolean":
         return bool(value.toPython()) if isinstance(value, Literal) else str(value) == "true"
     if f.json_type == "integer":
@@ -199,7 +205,7 @@ def _oversight(r: _Reader, s: Node) -> dict[str, Any]:
     m: dict[str, Any] = {}
     for key in ("isFdaRegulatedDrug", "isFdaRegulatedDevice"):
         v = r.one(s, ACSE[key])
-        if v is not None:
+        if isinstance(v, Literal):
             m[key] = bool(v.toPython())
     return m
 
@@ -391,7 +397,7 @@ def eligibility_text(r: _Reader, s: Node) -> str | None:
         p = r.one(n, ACSE.position)
         return (float(p) if p is not None else 1e9, str(n))
 
-    def bullets(nodes: list[Node], depth: int) -> list[str]:
+    def bullets(nodes: Sequence[Node], depth: int) -> list[str]:
         lines = []
         for n in sorted(nodes, key=pos):
             lines.append("  " * depth + "* " + (r.text(n, ACSE.criterionText) or ""))
@@ -411,7 +417,7 @@ def _eligibility(r: _Reader, s: Node) -> dict[str, Any]:
     m: dict[str, Any] = {}
     _put(m, "eligibilityCriteria", eligibility_text(r, s))
     hv = r.one(s, ACSE.healthyVolunteers)
-    if hv is not None:
+    if isinstance(hv, Literal):
         m["healthyVolunteers"] = bool(hv.toPython())
     _put(m, "sex", r.text(s, ACSE.sex))
     _put(m, "minimumAge", r.text(s, ACSE.minimumAgeText))
@@ -498,11 +504,11 @@ def export_from_graph(g: rdflib.Graph, codes: dict[Node, str], nct: str, *, full
             body.update(core(r, s))
         body.update(generic_object(r, s, module.target))  # type: ignore[arg-type]
         _put(protocol, module.key, body)
-    study: dict[str, Any] = {"protocolSection": protocol}
+    out: dict[str, Any] = {"protocolSection": protocol}
     derived = _derived(r, s)
     if derived:
-        study["derivedSection"] = derived
-    return study  # no hasResults: results are not part of the graph, so the registry does not claim either way
+        out["derivedSection"] = derived
+    return out  # no hasResults: results are not part of the graph, so the registry does not claim either way
 
 
 def export_study(store: GraphStore, nct: str, *, full_text: bool = False,

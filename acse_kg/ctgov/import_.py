@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -146,10 +147,10 @@ class _Builder:
                     self.add(child, ACSE.position, Literal(i))
                     self.generic(child, item, f.target)  # type: ignore[arg-type]
 
-    def sequence(self, items: list[Node]) -> rdflib.BNode:
+    def sequence(self, items: Sequence[Node]) -> rdflib.BNode:
         """An RDF list of ``items`` in this graph (its head)."""
         head = rdflib.BNode()
-        rdflib.collection.Collection(self.g, head, items)
+        rdflib.collection.Collection(self.g, head, list(items))
         return head
 
     def part(self, parent: URIRef, p: URIRef, child: URIRef) -> None:

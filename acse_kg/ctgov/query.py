@@ -533,7 +533,7 @@ def store_select(store: GraphStore) -> Select:
 
 def matching_ncts(source: GraphStore | Select, q: StudyQuery) -> list[str]:
     """NCT numbers of the live studies that match, in the asked order (``source``: a store, or a select)."""
-    select: Select = store_select(source) if hasattr(source, "select") else source
+    select: Select = store_select(source) if isinstance(source, GraphStore) else source
     rows = select(search_query(q))
     nearest: dict[str, float] = {}
     for geo in q.geos:

@@ -113,7 +113,7 @@ class _Writer:
                 return {"clinical": dict(lf for lf in leaves if lf)}
             return {"and": [self.tree(o, where) for o in e.operands]}
         if isinstance(e, Or):
-            nodes = []
+            nodes: list[dict[str, Any]] = []
             for o in e.operands:
                 n = self.tree(o, where)
                 # a CNV test without its call writes as an "or" of calls: one level of alternatives, not two
@@ -285,8 +285,8 @@ def study_to_ctml(study: Study, vocab: Vocabulary) -> Exported:
         else:
             arm["match"] = [w.tree(rule, f"cohort {c.number}")]
         arms.append(arm)
-    for d in study.drugs:  # drugs given to the whole study (AcSé's) when its cohorts name none
-        drugs.setdefault(d.iri, d.name or d.label)
+    for drug in study.drugs:  # drugs given to the whole study (AcSé's) when its cohorts name none
+        drugs.setdefault(drug.iri, drug.name or drug.label)
     if drugs:
         doc["drug_list"] = {"drug": [{"drug_name": n[:1].upper() + n[1:]} for n in drugs.values()]}
     doc["treatment_list"] = {"step": [{"arm": arms}]}

@@ -717,10 +717,10 @@ class _Mapper:
             g(iri, ACSE.geneSymbol, Literal(sym))
             if sym in hgnc_symbols():
                 g(iri, ACSE.hgncId, Literal(hgnc_symbols()[sym]))
-        for iri, name in sorted(self.drugs_used.items()):
-            g(URIRef(iri), RDF.type, ACSE.Drug)
-            g(URIRef(iri), RDFS.label, Literal(name.lower(), lang="en"))
-            g(URIRef(iri), SCHEMA.name, Literal(name))
+        for drug, name in sorted(self.drugs_used.items()):
+            g(URIRef(drug), RDF.type, ACSE.Drug)
+            g(URIRef(drug), RDFS.label, Literal(name.lower(), lang="en"))
+            g(URIRef(drug), SCHEMA.name, Literal(name))
         for _key, var in sorted(self.declared.items()):
             if var.iri.startswith(str(ACSE)):
                 continue

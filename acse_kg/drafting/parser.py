@@ -290,6 +290,7 @@ def _numeric_items(b: Bullet, var: str, c: Constraint, start: int, lead_cond: st
     rule = f"threshold:{var}"
     if c.comparator == "range":
         low, high = c.value, c.high
+        assert isinstance(low, int | float) and high is not None, "the grammar reads a range as two numbers"
         bounds = lx.SCALE_BOUNDS.get(var)
         out = []
         if not bounds or low > bounds[0]:
@@ -447,9 +448,10 @@ def _biomarkers(b: Bullet, text: str, used: list[tuple[int, int]], lead_cond: st
                                             gene=symbol, alteration=alt))
         taken.append(m.span())
     for tok in gene_tokens:  # the costly pattern is tried only where a gene is named
-        m = _BIOMARKER_DIRECT.match(text, tok.start())
-        if m is None:
+        direct = _BIOMARKER_DIRECT.match(text, tok.start())
+        if direct is None:
             continue
+        m = direct
         symbol = genes.get(m["gene"].upper())
         if not symbol or not (m["pc"] or m["alt"]) or _inside(used + taken, *m.span()):
             continue
