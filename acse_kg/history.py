@@ -25,7 +25,7 @@ from rdflib.term import Node
 from .errors import AcseError
 from .loader import study_graph_name
 from .namespaces import PREFIXES, compact_iri, study_iri
-from .store import GraphStore, has_graph
+from .store import GraphStore, has_graph, term_value
 from .versions import LOG_GRAPH, has_live, logged_versions, same_graph, save_study, version_iri
 
 __all__ = ["LOG_GRAPH", "HistoryError", "Version", "diff_versions", "edit_study", "graph_changes",
@@ -60,7 +60,7 @@ def list_versions(store: GraphStore, nct: str) -> list[Version]:
     rows = logged_versions(store, nct)
     if not rows and not live:
         raise HistoryError(f"no study {nct} in the store")
-    info = {int(r["n"].toPython()): r for r in rows}  # type: ignore[union-attr]
+    info = {int(term_value(r["n"])): r for r in rows}
     current = max(info, default=0)
     numbers = set(info)
     if (live and not info) or has_graph(store, version_iri(nct, 0)):

@@ -30,6 +30,7 @@ from .store import (
     has_graph,
     is_bookkeeping_graph,
     serialized,
+    term_value,
 )
 
 ONTOLOGY_GRAPH = GRAPH_PREFIX + "ontology"
@@ -165,5 +166,5 @@ def graph_counts(store: GraphStore) -> dict[str, int]:
     rows = store.select(
         "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ORDER BY ?g"
     )
-    return {str(r["g"]): int(r["n"].toPython()) for r in rows  # type: ignore[union-attr]
+    return {str(r["g"]): int(term_value(r["n"])) for r in rows
             if not is_bookkeeping_graph(str(r["g"]))}

@@ -177,8 +177,9 @@ def check_graph(study_graph: rdflib.Graph, background: rdflib.Graph) -> list[Fin
             query = prologue + head + "WHERE { " + focus + body.strip()[1:]
             message = str(shapes.value(constraint, SH.message))
             res = store.query(query)
-            names = [v.value for v in res.variables]  # type: ignore[union-attr]
-            for sol in res:  # type: ignore[union-attr]
+            assert isinstance(res, ox.QuerySolutions)  # SHACL-SPARQL constraints are SELECTs
+            names = [v.value for v in res.variables]
+            for sol in res:
                 row = {n: _text(sol[n]) or "" for n in names if sol[n] is not None}
                 row["this"] = _text(sol["this"]) or ""
                 findings.append(Finding(rule, _fill(message, row), row["this"], row.get("value")))

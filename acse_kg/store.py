@@ -101,7 +101,17 @@ class SelectResult:
 
     def values(self, var: str) -> list[Any]:
         """The Python values of one column, for the common one-column question."""
-        return [cast(Any, v).toPython() if (v := r.get(var)) is not None else None for r in self.rows]
+        return [term_value(r.get(var)) for r in self.rows]
+
+
+def term_value(v: Node | None) -> Any:
+    """A row value's Python value (a literal's, an IRI's string), None when unbound.
+
+    rdflib types a row's values as Node, which has no value of its own; every term a query
+    returns is a Literal or an IdentifiedNode (URIRef, BNode), which do."""
+    if isinstance(v, (rdflib.Literal, rdflib.term.IdentifiedNode)):
+        return v.toPython()
+    return None
 
 
 # -- graph operations: what a write does, as data -------------------------------------------------

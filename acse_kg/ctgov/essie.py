@@ -185,7 +185,8 @@ def parse(text: str) -> Node:
         if kind == "(":
             deeper()
             inner = or_expr()
-            if peek() is None or peek()[0] != ")":  # type: ignore[index]
+            nxt = peek()
+            if nxt is None or nxt[0] != ")":
                 raise EssieError("a parenthesis is not closed")
             take()
             depth -= 1
@@ -196,7 +197,8 @@ def parse(text: str) -> Node:
             raise EssieError(f"{value} needs a term after it")
         if kind == "AREA":
             deeper()
-            if peek() is None or peek() in (("op", "AND"), ("op", "OR")) or peek()[0] == ")":  # type: ignore[index]
+            nxt = peek()
+            if nxt is None or nxt in (("op", "AND"), ("op", "OR")) or nxt[0] == ")":
                 raise EssieError(f"AREA[{value}] needs a term, RANGE[...] or MISSING after it")
             operand = not_expr()
             depth -= 1

@@ -34,7 +34,7 @@ class StudyNotFound(AcseError, LookupError):
 
 def _codes(store: GraphStore) -> dict[Node, str]:
     rows = store.select("SELECT ?i ?code WHERE { ?i acse:code ?code }")
-    return {r["i"]: str(r["code"]) for r in rows}  # type: ignore[misc]
+    return {i: str(r["code"]) for r in rows if (i := r["i"]) is not None}
 
 
 def _terms(nodes: Iterable[Node]) -> list[Identifier]:
@@ -111,15 +111,15 @@ def generic_object(r: _Reader, node: Node, schema: str) -> dict[str, Any]:
         elif f.kind == "object":
             child = r.one(node, p)
             if child is not None:
-                out[f.key] = generic_object(r, child, f.target)  # type: ignore[arg-type]
+                out[f.key] = generic_object(r, child, f.object_schema)
         else:
             kids = r.ordered(node, p)
             if kids:
-                out[f.key] = [generic_object(r, k, f.target) for k in kids]  # type: ignore[arg-type]
+                out[f.key] = [generic_object(r, k, f.object_schema) for k in kids]
     return out
 
 
-def _date_struct(r: _Reader, study: Node, p: URIRef) -> dict[str, str] | None:
+def _date_struct(r: _Reader, study: Node, p: URIRef) -> dict[str, str | None] | None:
     node = r.one(study, p)
     if node is None:
         return None
@@ -127,7 +127,7 @@ def _date_struct(r: _Reader, study: Node, p: URIRef) -> dict[str, str] | None:
     typ = r.code(node, ACSE.dateType)
     if typ:
         out["type"] = typ
-    return out  # type: ignore[return-value]
+    return out
 
 
 def _date_text(r: _Reader, study: Node, p: URIRef) -> str | None:
@@ -154,7 +154,7 @@ def _identification(r: _Reader, s: Node) -> dict[str, Any]:
             org_id = {"id": value, **generic_object(r, ident, "OrgStudyIdInfo")}
         else:
             item = {"id": value}
-            _put(item, "type", r.codes.get(scheme))  # type: ignore[arg-type]
+            _put(item, "type", r.codes.get(scheme) if scheme is not None else None)
             secondary.append({**item, **generic_object(r, ident, "SecondaryIdInfo")})
     _put(m, "orgStudyIdInfo", org_id)
     _put(m, "secondaryIdInfos", secondary)
@@ -502,7 +502,7 @@ def export_from_graph(g: rdflib.Graph, codes: dict[Node, str], nct: str, *, full
         core = _CORE_MODULES.get(module.key)
         if core is not None:
             body.update(core(r, s))
-        body.update(generic_object(r, s, module.target))  # type: ignore[arg-type]
+        body.update(generic_object(r, s, module.object_schema))
         _put(protocol, module.key, body)
     out: dict[str, Any] = {"protocolSection": protocol}
     derived = _derived(r, s)

@@ -139,13 +139,13 @@ class _Builder:
             elif f.kind == "object":
                 child = URIRef(f"{node}/ctgov/{f.key}")
                 self.part(node, p, child)
-                self.generic(child, value, f.target)  # type: ignore[arg-type]
+                self.generic(child, value, f.object_schema)
             else:
                 for i, item in enumerate(value, 1):
                     child = URIRef(f"{node}/ctgov/{f.key}/{i}")
                     self.part(node, p, child)
                     self.add(child, ACSE.position, Literal(i))
-                    self.generic(child, item, f.target)  # type: ignore[arg-type]
+                    self.generic(child, item, f.object_schema)
 
     def sequence(self, items: Sequence[Node]) -> rdflib.BNode:
         """An RDF list of ``items`` in this graph (its head)."""
@@ -441,7 +441,7 @@ def enum_index(store: GraphStore) -> dict[tuple[str, str], URIRef]:
     )
     out: dict[tuple[str, str], URIRef] = {}
     for r in sorted(rows, key=lambda r: str(r["i"])):
-        out.setdefault((str(r["cls"]).rsplit("#", 1)[-1], str(r["code"])), r["i"])  # type: ignore[arg-type]
+        out.setdefault((str(r["cls"]).rsplit("#", 1)[-1], str(r["code"])), URIRef(str(r["i"])))
     return out
 
 
@@ -459,7 +459,7 @@ def study_to_graph(study: dict[str, Any], index: dict[tuple[str, str], URIRef]) 
         core = _MODULES.get(module.key)
         if core is not None:
             core(b, body)
-        b.generic(b.s, body, module.target)  # type: ignore[arg-type]
+        b.generic(b.s, body, module.object_schema)
     b.derived(study.get("derivedSection") or {})
     return b.g, b.problems
 

@@ -212,7 +212,7 @@ def _parse_filters(params: dict[str, str], kind: str, q: StudyQuery) -> None:
         bad = [c for c in raw if normalise_nct(c) is None]
         if bad:
             raise QueryError(f"Invalid value in parameter {name}: not an NCT number: {', '.join(bad)}")
-        q.id_sets.append([normalise_nct(c) for c in raw])  # type: ignore[misc]
+        q.id_sets.append([n for c in raw if (n := normalise_nct(c)) is not None])  # none is None: checked above
     name = f"{kind}.geo"
     if name in params:
         try:
