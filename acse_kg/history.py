@@ -14,6 +14,7 @@ v2 JSON (the registry's public shape of a record) and compared path by path.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -168,7 +169,7 @@ def _anchored(g: rdflib.Graph) -> dict[tuple[Node, str], set[str]]:
 
 
 def graph_changes(ga: rdflib.Graph, gb: rdflib.Graph, study: str,
-                  shown: set[tuple[Node, Node]] = frozenset()) -> list[dict[str, Any]]:  # type: ignore[assignment]
+                  shown: AbstractSet[tuple[Node, Node]] = frozenset()) -> list[dict[str, Any]]:
     """Changes between two versions' triples that the API v2 JSON does not carry.
 
     Keyed "<node> <property path>" (the node relative to the study IRI); a

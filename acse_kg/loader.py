@@ -15,6 +15,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyoxigraph as ox
 
@@ -32,6 +33,9 @@ from .store import (
     serialized,
     term_value,
 )
+
+if TYPE_CHECKING:  # the vocabularies build rdflib graphs; this module only serialises them
+    import rdflib
 
 ONTOLOGY_GRAPH = GRAPH_PREFIX + "ontology"
 ONCOTREE_GRAPH = GRAPH_PREFIX + f"vocab/oncotree/{vocab.ONCOTREE_RELEASE_ID}"
@@ -71,13 +75,13 @@ def _turtle_to_ntriples(paths: list[Path]) -> bytes:
     return serialized(ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES))
 
 
-def _graph_ntriples(build: Callable[[], object]) -> Callable[[], bytes]:
+def _graph_ntriples(build: Callable[[], rdflib.Graph]) -> Callable[[], bytes]:
     def produce() -> bytes:
         try:
             g = build()
         except vocab.VocabularyError as exc:
             raise StoreError(str(exc)) from exc
-        return g.serialize(format="nt", encoding="utf-8")  # type: ignore[attr-defined]
+        return g.serialize(format="nt", encoding="utf-8")
 
     return produce
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import re
 import sys
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -99,7 +100,7 @@ def _cell(term: object) -> str:
     return text.replace("\r", "").replace("\n", "\\n").replace("\t", " ")
 
 
-def format_table(variables: list[str], rows: list[dict[str, object]]) -> str:
+def format_table(variables: Sequence[str], rows: Sequence[Mapping[str, object]]) -> str:
     """An aligned plain-text table with a header line and a row count."""
     cells = [[_cell(r.get(v)) for v in variables] for r in rows]
     widths = [max([len(v), *(len(c[i]) for c in cells)]) for i, v in enumerate(variables)]
@@ -135,7 +136,7 @@ def run_query(store: GraphStore, query: str, fmt: ResultFormat) -> bytes:
             body = b"true\n" if store.ask(query) else b"false\n"
         else:
             res = store.select(query)
-            body = format_table(res.variables, res.rows).encode("utf-8")  # type: ignore[arg-type]
+            body = format_table(res.variables, res.rows).encode("utf-8")
     else:
         try:
             _kind, body = store.query_serialized(query, fmt.value)

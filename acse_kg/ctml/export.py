@@ -84,8 +84,9 @@ class _Writer:
             return None
         if isinstance(e, TumourTypeTest):
             return "oncotree_primary_diagnosis", e.tumour_type.label or e.tumour_type.code
-        if isinstance(e, Or) and all(isinstance(o, TumourTypeTest) for o in e.operands):
-            meta = self.tissues.get(frozenset(o.tumour_type.iri for o in e.operands))  # type: ignore[union-attr]
+        tumour_tests = [o for o in e.operands if isinstance(o, TumourTypeTest)] if isinstance(e, Or) else []
+        if isinstance(e, Or) and len(tumour_tests) == len(e.operands):
+            meta = self.tissues.get(frozenset(o.tumour_type.iri for o in tumour_tests))
             return ("oncotree_primary_diagnosis", meta) if meta else None
         if isinstance(e, Comparison):
             f = e.variable.field

@@ -438,9 +438,10 @@ class _Mapper:
                 self.find([*path, kind], body, f"{kind} takes a non-empty list of nodes")
                 return None
             subs = [self.node(x, [*path, kind, i]) for i, x in enumerate(body)]
-            if any(x is None for x in subs):
+            exprs = [x for x in subs if x is not None]
+            if len(exprs) < len(subs):
                 return None
-            ops = _distinct(subs)  # type: ignore[arg-type]
+            ops = _distinct(exprs)
             if len(ops) == 1:
                 return ops[0]
             return And(ops) if kind == "and" else Or(ops)

@@ -477,9 +477,8 @@ class RegistryMatcher:
 
     def study(self, nct: str) -> StudyMatcher | None:
         """The compiled matcher of one study, built on first use (None for a study that cannot be read)."""
-        got = self._compiled.get(nct, False)
-        if got is not False:
-            return got  # type: ignore[return-value]
+        if nct in self._compiled:
+            return self._compiled[nct]
         with self._lock:
             if nct not in self._compiled:
                 try:
