@@ -493,6 +493,14 @@ def _to_rdflib(term: Any) -> Node | None:
     raise TypeError(f"unsupported term {term!r}")
 
 
+def _term(term: Any) -> Node:
+    """A triple's subject, predicate or object in rdflib (always a term, never the default graph)."""
+    node = _to_rdflib(term)
+    if node is None:
+        raise TypeError(f"not a term of a triple: {term!r}")
+    return node
+
+
 def serialized(out: bytes | None) -> bytes:
     """What ``pyoxigraph.serialize`` returns when given no output file: the bytes (never None)."""
     if out is None:
@@ -626,7 +634,7 @@ class OxigraphStore:
             raise QuerySyntaxError("expected a CONSTRUCT or DESCRIBE query")
         g = rdflib.Graph()
         for t in res:
-            g.add((_to_rdflib(t.subject), _to_rdflib(t.predicate), _to_rdflib(t.object)))  # type: ignore[arg-type]
+            g.add((_term(t.subject), _term(t.predicate), _term(t.object)))
         return g
 
     def query_serialized(
@@ -646,7 +654,7 @@ class OxigraphStore:
     def graph(self, graph: str) -> rdflib.Graph:
         g = rdflib.Graph()
         for q in self._store.quads_for_pattern(None, None, None, ox.NamedNode(graph)):
-            g.add((_to_rdflib(q.subject), _to_rdflib(q.predicate), _to_rdflib(q.object)))  # type: ignore[arg-type]
+            g.add((_term(q.subject), _term(q.predicate), _term(q.object)))
         return g
 
     def named_graphs(self) -> list[str]:

@@ -217,13 +217,15 @@ def register(app: typer.Typer) -> None:
             if format in (ExportFormat.ctml, ExportFormat.ctml_yaml):
                 from .ctgov_cmds import export_ctml
 
-                body = export_ctml(st, nct, yaml_out=format is ExportFormat.ctml_yaml)  # type: ignore[arg-type]
+                assert nct is not None  # checked above: a one-study format comes with its NCT number
+                body = export_ctml(st, nct, yaml_out=format is ExportFormat.ctml_yaml)
             elif one_study:
                 import json
 
                 from .ctgov_cmds import export_ctgov
 
-                study = export_ctgov(st, nct)  # type: ignore[arg-type]
+                assert nct is not None
+                study = export_ctgov(st, nct)
                 if format is ExportFormat.fhir:
                     from ..ctgov.fhir_study import research_study_json
 

@@ -156,7 +156,8 @@ class Vocabulary:
             if wild:
                 shown.append(f"{sym} wild type")
                 continue
-            alts.append((gene, t))  # type: ignore[arg-type]
+            assert t is not None  # an unknown type was refused above unless the gene is wild type
+            alts.append((gene, t))
             shown.append(f"{sym} {word}" + (f" {protein}" if protein else ""))
         f[DX] = self.taxonomy.ancestors(dx)
         f[DX_CLASS] = dx
@@ -175,8 +176,9 @@ class Vocabulary:
         dx = self.taxonomy.resolve(p.diagnosis)
         if dx is None:
             self.facts(p)  # raises the ProfileError naming the diagnosis
+        assert dx is not None
         d = p.model_dump(exclude_none=True)
-        d["diagnosis"] = self.taxonomy.code_of[dx]  # type: ignore[index]
+        d["diagnosis"] = self.taxonomy.code_of[dx]
         for a in d.get("alterations", []):
             a["gene"] = self.symbols.get(a["gene"], a["gene"])
         return d

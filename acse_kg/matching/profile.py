@@ -233,8 +233,9 @@ def _measured(target: str | None, conversions: dict[str, float] | None = None) -
                 raise ValueError("a quantity needs a finite 'value'")
             if unit in extra_units:
                 return float(f"{float(value) * extra_units[unit]:.12g}")
+            assert target is not None  # a quantity without a unit to convert to was refused above
             try:
-                return convert(float(value), unit, target)  # type: ignore[arg-type]
+                return convert(float(value), unit, target)
             except ValueError:
                 if not extra_units:
                     raise
@@ -370,7 +371,7 @@ def alteration_model(type_words: dict[str, str]) -> type[BaseModel]:
     def term(v: str) -> str:
         return type_words[v]
 
-    type_ = Annotated[Literal[words], AfterValidator(term)]  # type: ignore[valid-type]
+    type_ = Annotated[Literal[words], AfterValidator(term)]  # type: ignore[valid-type]  # words read from the graph at run time
     return _build_alteration(type_)
 
 

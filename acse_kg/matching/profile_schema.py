@@ -256,10 +256,10 @@ def _leaf(var: Variable, items: dict[str, type[BaseModel]]) -> tuple[Any, Any]:
         item = items[var.item_structure]
         empty_is_none = STRUCTURES[var.item_structure][1]
         if var.required:
-            return list[item], Field(..., description=doc)  # type: ignore[valid-type]
+            return list[item], Field(..., description=doc)  # type: ignore[valid-type]  # a model built at run time
         if empty_is_none:
-            return list[item], Field(default_factory=list, description=doc)  # type: ignore[valid-type]
-        return list[item] | None, Field(None, description=doc)  # type: ignore[valid-type]
+            return list[item], Field(default_factory=list, description=doc)  # type: ignore[valid-type]  # a model built at run time
+        return list[item] | None, Field(None, description=doc)  # type: ignore[valid-type]  # a model built at run time
     if var.kind == "number":
         ann = Score(**bounds) if var.whole_number else Num(var.unit, conversions=dict(var.conversions), **bounds)
     elif var.kind == "boolean":

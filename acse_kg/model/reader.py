@@ -177,7 +177,8 @@ def _terms(store: GraphStore, iris: set[str]) -> dict[str, dict[str, Any]]:
         i, k = str(r["i"]), str(r["k"])
         d = out.setdefault(i, {})
         if k == "label":
-            labels.setdefault(i, []).append(r["v"])  # type: ignore[arg-type]
+            if (v := r["v"]) is not None:  # always bound by the query's pattern
+                labels.setdefault(i, []).append(v)
         elif k not in d:
             d[k] = py(r["v"])
     for i, ls in labels.items():
