@@ -148,7 +148,8 @@ def register(app: typer.Typer) -> None:
                     typer.echo(f"acse-kg: {failed} of {done} profiles failed validation", err=True)
                     raise typer.Exit(1)
                 return
-            data = _open_in(profile).read().removeprefix(BOM)  # type: ignore[arg-type]
+            assert profile is not None  # one PROFILE or --batch, checked above
+            data = _open_in(profile).read().removeprefix(BOM)
             try:
                 data, notes = patients.profile_bytes(graph, data)  # a Phenopacket or an mCODE Bundle
             except patients.PatientRecordError as exc:

@@ -372,7 +372,8 @@ class ProfileSchema:
             current = imp.get(p)
             listed = bool(named & imp.drugs)
             if current is False and listed:
-                given = next(t.drug for t in self._therapies(p) if self.resolve_drug(t.drug) & imp.drugs)  # type: ignore[misc]
+                assert self._therapies is not None  # _reconcile runs only with a therapy field (see parse)
+                given = next(t.drug for t in self._therapies(p) if self.resolve_drug(t.drug) & imp.drugs)
                 raise ProfileError(imp.field, f"false, but {self.therapy_field} lists {given!r}, the drug this "
                                    "flag stands for: the same fact cannot be both", p.id)
             if current is None:
