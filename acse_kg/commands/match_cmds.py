@@ -136,7 +136,7 @@ def register(app: typer.Typer) -> None:
         matcher: Matcher | RegistryMatcher = _registry(graph) if all_trials else _matcher(graph, trial)
         if engine == "owl":  # the same interface, decided by HermiT over the cohorts' OWL classes
             from ..owl.classify import OwlMatcher, OwlRegistryMatcher
-            matcher = OwlRegistryMatcher(graph) if all_trials else OwlMatcher(graph, trial)  # type: ignore[assignment]
+            matcher = OwlRegistryMatcher(graph) if all_trials else OwlMatcher(graph, trial)  # type: ignore[assignment]  # same interface, other classes
         try:
             sink: BinaryIO = out.open("wb") if out else sys.stdout.buffer
         except OSError as exc:
