@@ -16,6 +16,7 @@ v2 JSON (the registry's public shape of a record) and compared path by path.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,7 +28,7 @@ from rdflib.term import Node
 from .errors import AcseError
 from .loader import study_graph_name
 from .namespaces import PREFIXES, compact_iri, study_iri
-from .store import GraphStore, has_graph
+from .store import GraphStore, has_graph, term_value
 from .versions import LOG_GRAPH, has_live, logged_versions, same_graph, save_study, version_iri
 
 __all__ = ["LOG_GRAPH", "HistoryError", "Version", "diff_versions", "edit_study", "graph_changes",
@@ -62,7 +63,7 @@ def list_versions(store: GraphStore, nct: str) -> list[Version]:
     rows = logged_versions(store, nct)
     if not rows and not live:
         raise HistoryError(f"no study {nct} in the store")
-    info = {int(r["n"].toPython()): r for r in rows}  # type: ignore[union-attr]
+    info = {int(term_value(r["n"])): r for r in rows}
     current = max(info, default=0)
     numbers = set(info)
     if (live and not info) or has_graph(store, version_iri(nct, 0)):
@@ -170,7 +171,7 @@ def _anchored(g: rdflib.Graph) -> dict[tuple[Node, str], set[str]]:
 
 
 def graph_changes(ga: rdflib.Graph, gb: rdflib.Graph, study: str,
-                  shown: set[tuple[Node, Node]] = frozenset()) -> list[dict[str, Any]]:  # type: ignore[assignment]
+                  shown: AbstractSet[tuple[Node, Node]] = frozenset()) -> list[dict[str, Any]]:
     """Changes between two versions' triples that the API v2 JSON does not carry.
 
     Keyed "<node> <property path>" (the node relative to the study IRI); a

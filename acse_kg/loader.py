@@ -15,6 +15,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyoxigraph as ox
 
@@ -31,7 +32,11 @@ from .store import (
     has_graph,
     is_bookkeeping_graph,
     serialized,
+    term_value,
 )
+
+if TYPE_CHECKING:  # the vocabularies build rdflib graphs; this module only serialises them
+    import rdflib
 
 ONTOLOGY_GRAPH = GRAPH_PREFIX + "ontology"
 ONCOTREE_GRAPH = GRAPH_PREFIX + f"vocab/oncotree/{vocab.ONCOTREE_RELEASE_ID}"
@@ -61,7 +66,7 @@ def _turtle_to_ntriples(paths: list[Path]) -> bytes:
             data = path.read_bytes()
             triples.extend(
                 ox.parse(data, format=ox.RdfFormat.TURTLE, base_iri=path.resolve().as_uri(),
-                         rename_blank_nodes=True)  # type: ignore[arg-type]
+                         rename_blank_nodes=True)
             )
         except OSError as exc:
             raise StoreError(f"cannot read {path}: {exc}") from exc
@@ -70,13 +75,13 @@ def _turtle_to_ntriples(paths: list[Path]) -> bytes:
     return serialized(ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES))
 
 
-def _graph_ntriples(build: Callable[[], object]) -> Callable[[], bytes]:
+def _graph_ntriples(build: Callable[[], rdflib.Graph]) -> Callable[[], bytes]:
     def produce() -> bytes:
         try:
             g = build()
         except vocab.VocabularyError as exc:
             raise StoreError(str(exc)) from exc
-        return g.serialize(format="nt", encoding="utf-8")  # type: ignore[attr-defined]
+        return g.serialize(format="nt", encoding="utf-8")
 
     return produce
 
@@ -165,5 +170,5 @@ def graph_counts(store: GraphStore) -> dict[str, int]:
     rows = store.select(
         "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ORDER BY ?g"
     )
-    return {str(r["g"]): int(r["n"].toPython()) for r in rows  # type: ignore[union-attr]
+    return {str(r["g"]): int(term_value(r["n"])) for r in rows
             if not is_bookkeeping_graph(str(r["g"]))}

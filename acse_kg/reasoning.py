@@ -77,7 +77,9 @@ def without_imports(data: bytes) -> bytes:
         triples = [t for t in ox.parse(data, format=ox.RdfFormat.N_TRIPLES) if t.predicate.value != OWL_IMPORTS]
     except SyntaxError as exc:
         raise ReasonerError(f"the graph is not valid N-Triples: {exc}") from exc
-    return ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)
+    out = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)
+    assert out is not None  # with no output file given, serialize returns the bytes
+    return out
 
 
 def reason_ntriples(data: bytes) -> ReasoningReport:

@@ -167,7 +167,7 @@ def check_graph(study_graph: rdflib.Graph, background: rdflib.Graph) -> list[Fin
     store.load(data.serialize(format="nt", encoding="utf-8"), format=ox.RdfFormat.N_TRIPLES)
     prologue = _prefixes(shapes)
     findings: list[Finding] = []
-    for shape in sorted(set(shapes.subjects(SH.targetClass, None))):
+    for shape in sorted(set(shapes.subjects(SH.targetClass, None)), key=str):
         target = shapes.value(shape, SH.targetClass)
         rule = _rule_of(shapes, shape)
         focus = f"?this a/<{RDFS.subClassOf}>* <{target}> ."
@@ -177,8 +177,9 @@ def check_graph(study_graph: rdflib.Graph, background: rdflib.Graph) -> list[Fin
             query = prologue + head + "WHERE { " + focus + body.strip()[1:]
             message = str(shapes.value(constraint, SH.message))
             res = store.query(query)
-            names = [v.value for v in res.variables]  # type: ignore[union-attr]
-            for sol in res:  # type: ignore[union-attr]
+            assert isinstance(res, ox.QuerySolutions)  # SHACL-SPARQL constraints are SELECTs
+            names = [v.value for v in res.variables]
+            for sol in res:
                 row = {n: _text(sol[n]) or "" for n in names if sol[n] is not None}
                 row["this"] = _text(sol["this"]) or ""
                 findings.append(Finding(rule, _fill(message, row), row["this"], row.get("value")))
@@ -187,7 +188,9 @@ def check_graph(study_graph: rdflib.Graph, background: rdflib.Graph) -> list[Fin
             if shapes.value(prop, SH.minCount) is None:
                 continue
             query = f"SELECT ?this WHERE {{ {focus} FILTER NOT EXISTS {{ ?this <{path}> ?v }} }}"
-            for sol in store.query(query):
+            solutions = store.query(query)
+            assert isinstance(solutions, ox.QuerySolutions)  # a SELECT
+            for sol in solutions:
                 findings.append(Finding(rule, str(shapes.value(prop, SH.message)), _text(sol["this"]) or "", None))
     return sorted(set(findings), key=lambda f: (f.rule, f.focus, f.value or ""))
 

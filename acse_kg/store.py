@@ -24,7 +24,6 @@ Values go into queries as ``bindings``, never spliced into the text.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
 import re
@@ -33,7 +32,7 @@ import uuid
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, Union, cast, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 import pyoxigraph as ox
 import rdflib
@@ -119,7 +118,17 @@ class SelectResult:
 
     def values(self, var: str) -> list[Any]:
         """The Python values of one column, for the common one-column question."""
-        return [cast(Any, v).toPython() if (v := r.get(var)) is not None else None for r in self.rows]
+        return [term_value(r.get(var)) for r in self.rows]
+
+
+def term_value(v: Node | None) -> Any:
+    """A row value's Python value (a literal's, an IRI's string), None when unbound.
+
+    rdflib types a row's values as Node, which has no value of its own; every term a query
+    returns is a Literal or an IdentifiedNode (URIRef, BNode), which do."""
+    if isinstance(v, (rdflib.Literal, rdflib.term.IdentifiedNode)):
+        return v.toPython()
+    return None
 
 
 # -- graph operations: what a write does, as data -------------------------------------------------
@@ -175,7 +184,7 @@ class AddQuads:
     data: bytes
 
 
-GraphOp = Union[ReplaceGraph, AddToGraph, RemoveFromGraph, DropGraph, CopyGraph, AddQuads]
+GraphOp = ReplaceGraph | AddToGraph | RemoveFromGraph | DropGraph | CopyGraph | AddQuads
 
 
 def iter_quads(data: bytes) -> Iterator[ox.Quad]:
@@ -287,7 +296,7 @@ def update_request(ops: Sequence[GraphOp], claim: Claim | None = None) -> str:
             raise TypeError(f"not a graph operation: {op!r}")
     out: list[str] = []
     if claim is None:
-        for op, body in zip(ops, bodies):
+        for op, body in zip(ops, bodies, strict=True):
             if isinstance(op, ReplaceGraph):
                 g = _iri(op.graph)
                 out += [f"DROP SILENT GRAPH {g}", f"CREATE SILENT GRAPH {g}",
@@ -313,7 +322,7 @@ def update_request(ops: Sequence[GraphOp], claim: Claim | None = None) -> str:
     def clear(g: str) -> str:
         return f"DELETE {{ GRAPH {g} {{ ?s ?p ?o }} }} WHERE {{ {go} GRAPH {g} {{ ?s ?p ?o }} }}"
 
-    for op, body in zip(ops, bodies):
+    for op, body in zip(ops, bodies, strict=True):
         if isinstance(op, AddQuads):
             out.append(f"INSERT {{\n{body} }} WHERE {{ {go} }}")
         elif isinstance(op, (ReplaceGraph, AddToGraph)):
@@ -499,6 +508,14 @@ def _to_rdflib(term: Any) -> Node | None:
     if isinstance(term, ox.DefaultGraph):
         return None
     raise TypeError(f"unsupported term {term!r}")
+
+
+def _term(term: Any) -> Node:
+    """A triple's subject, predicate or object in rdflib (always a term, never the default graph)."""
+    node = _to_rdflib(term)
+    if node is None:
+        raise TypeError(f"not a term of a triple: {term!r}")
+    return node
 
 
 def serialized(out: bytes | None) -> bytes:
@@ -737,7 +754,7 @@ class OxigraphStore:
             raise QuerySyntaxError("expected a CONSTRUCT or DESCRIBE query")
         g = rdflib.Graph()
         for t in res:
-            g.add((_to_rdflib(t.subject), _to_rdflib(t.predicate), _to_rdflib(t.object)))  # type: ignore[arg-type]
+            g.add((_term(t.subject), _term(t.predicate), _term(t.object)))
         return g
 
     def query_serialized(
@@ -758,7 +775,7 @@ class OxigraphStore:
         """One graph's triples, live or archived (from the dataset that holds it)."""
         g = rdflib.Graph()
         for q in self._dataset(graph).quads_for_pattern(None, None, None, ox.NamedNode(graph)):
-            g.add((_to_rdflib(q.subject), _to_rdflib(q.predicate), _to_rdflib(q.object)))  # type: ignore[arg-type]
+            g.add((_term(q.subject), _term(q.predicate), _term(q.object)))
         return g
 
     def _datasets(self) -> list[ox.Store]:
@@ -953,8 +970,8 @@ class OxigraphStore:
             raise _parse_error(exc) from exc
 
     def close(self) -> None:
-        for dataset in self._datasets():
-            with contextlib.suppress(Exception):  # read-only or memory stores have nothing to flush
+        if not self.read_only:  # a read-only store wrote nothing; a failed flush is an error, not silence
+            for dataset in self._datasets():
                 dataset.flush()
         # Oxigraph lets a directory go when its last reference does: the history's reader holds one.
         if self._view is not None and self._view is not self:
@@ -1002,7 +1019,7 @@ class _Part:
 def _replay(dataset: ox.Store, entry: ox.Quad) -> None:
     """Apply a journal entry's operations to ``dataset`` (see :meth:`OxigraphStore._write_both`)."""
     text = cast(ox.Literal, entry.object).value
-    if cast(ox.NamedNode, entry.predicate).value == PENDING_QUADS:
+    if entry.predicate.value == PENDING_QUADS:
         dataset.extend(list(iter_quads(text.encode("utf-8"))))
     else:
         dataset.update(text)

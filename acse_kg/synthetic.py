@@ -71,7 +71,7 @@ def vary(source: rdflib.Graph, src_nct: str, new_nct: str, rng: random.Random,
             o2 = gene(str(o))
         elif p == ACSE.overallStatus:
             o2 = rng.choice(STATUSES)
-        out.add((s2, p, o2))  # type: ignore[arg-type]
+        out.add((s2, p, o2))
     return out
 
 

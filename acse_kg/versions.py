@@ -51,6 +51,7 @@ from .store import (
     has_graph,
     history_of,
     parse_triples,
+    term_value,
 )
 
 LOG_GRAPH = HISTORY_PREFIX + "log"
@@ -141,7 +142,7 @@ def current_versions(store: GraphStore) -> dict[str, tuple[int, str | None]]:
     prefix = study_iri("")
     for r in rows:
         nct = str(r["study"])[len(prefix):]
-        n = int(r["n"].toPython())  # type: ignore[union-attr]
+        n = int(term_value(r["n"]))
         if n >= out.get(nct, (-1, None))[0]:
             out[nct] = (n, str(r["digest"]) if r.get("digest") is not None else None)
     return out
@@ -200,7 +201,7 @@ def save_study(store: GraphStore, nct: str, data: bytes | str, rdf_format: str =
         rows = logged_versions(store, nct)
         if live and new_content is not None and same_graph(store.graph(graph), new_content):
             return Saved(nct, graph, None, None)
-        current = max((int(r["n"].toPython()) for r in rows), default=0)  # type: ignore[union-attr]
+        current = max((int(term_value(r["n"])) for r in rows), default=0)
         new = current + 1
         archived = version_iri(nct, current) if live else None
         ops: list[GraphOp] = [CopyGraph(graph, archived)] if archived else []

@@ -34,6 +34,9 @@ from acse_kg.paths import ROOT
 from acse_kg.record_check import _background, _rule_of, _shapes, check_graph
 from acse_kg.store import open_store
 
+#: What the pySHACL child sends back: its seconds and its (rule, focus) findings.
+Findings = tuple[float, list[tuple[str, str]]]
+
 REF = ROOT / "tests" / "data" / "shared" / "reference" / "ctgov"  # the repository's copies (ORIGIN.md there)
 
 
@@ -46,7 +49,7 @@ def _median(fn, n: int = 5) -> float:
     return statistics.median(times)
 
 
-def _pyshacl_findings(nt: bytes, out: mp.Queue[object]) -> None:
+def _pyshacl_findings(nt: bytes, out: mp.Queue[Findings]) -> None:
     import pyshacl
     import rdflib
     from rdflib import RDF
@@ -61,8 +64,9 @@ def _pyshacl_findings(nt: bytes, out: mp.Queue[object]) -> None:
     if not isinstance(results, rdflib.Graph):  # pySHACL refused the shapes themselves (e.g. SHACL-SPARQL rules broken)
         out.put((seconds, [("pySHACL refused the shapes", str(text).strip())]))
         return
-    found = sorted({(_rule_of(shapes, results.value(r, SH.sourceShape)), str(results.value(r, SH.focusNode)))
-                    for r in results.subjects(RDF.type, SH.ValidationResult)})
+    found = sorted({(_rule_of(shapes, shape), str(results.value(r, SH.focusNode)))
+                    for r in results.subjects(RDF.type, SH.ValidationResult)
+                    if (shape := results.value(r, SH.sourceShape)) is not None})  # every result names its shape
     out.put((seconds, found))
 
 
@@ -72,7 +76,7 @@ def _reference(study, background, cap: float) -> tuple[float | None, list[tuple[
     g = rdflib.Graph()
     g += background
     g += study
-    q: mp.Queue[object] = mp.Queue()
+    q: mp.Queue[Findings] = mp.Queue()
     p = mp.Process(target=_pyshacl_findings, args=(g.serialize(format="nt", encoding="utf-8"), q))
     p.start()
     p.join(cap)
@@ -80,8 +84,8 @@ def _reference(study, background, cap: float) -> tuple[float | None, list[tuple[
         p.terminate()
         p.join()
         return None, None
-    seconds, found = q.get()  # type: ignore[misc]
-    return seconds, found  # type: ignore[return-value]
+    seconds, found = q.get()
+    return seconds, found
 
 
 def _case(name: str, store, nct: str, cap: float) -> None:

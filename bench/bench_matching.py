@@ -61,7 +61,7 @@ DIAGNOSES = ["LUAD", "NSCLC", "ALCL", "GB", "COAD", "NBL", "STAD", "BLCA", "NCIT
 ALTERATIONS = [("ALK", "translocation"), ("ALK", "fusion"), ("ALK", "overexpression"), ("ALK", "amplification"),
                ("ALK", "mutation"), ("MET", "amplification"), ("MET", "mutation"), ("MET", "overexpression"),
                ("RON", "mutation"), ("ROS1", "rearrangement"), ("AXL", "amplification"), ("EGFR", "mutation")]
-NUMERIC = {
+NUMERIC: dict[str, list[Any]] = {
     "labs.anc": [0.5, 0.99, 1.0, 1.8, 4.0], "labs.platelets": [40, 49, 50, 74, 75, 99, 100, 210],
     "labs.hemoglobin": [7.9, 8.0, 11.2, 14.0], "labs.creatinine_clearance": [49.9, 50, 85],
     "labs.bilirubin_uln": [0.8, 1.5, 1.51, 3.0], "labs.ast_uln": [1.1, 3.0, 3.01, 5.0, 5.01],

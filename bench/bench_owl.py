@@ -31,7 +31,7 @@ NCT = "NCT02034981"
 
 
 def generated(n: int, seed: int = 7) -> list[dict]:
-    from matching_fixtures import ALTERATIONS, POOLS, build  # type: ignore[import-not-found]
+    from matching_fixtures import ALTERATIONS, POOLS, build  # type: ignore[import-not-found]  # tests/ joins sys.path at run time
 
     rng = random.Random(seed)
     return [build({k: rng.choice(v) for k, v in POOLS.items()}, rng.sample(ALTERATIONS, rng.randint(0, 3)), i)

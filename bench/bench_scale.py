@@ -118,7 +118,8 @@ def serve_and_measure(store: Path, n: int, repeats: int, timeout: float) -> dict
         with httpx.Client(base_url=base) as client:
             while True:
                 if proc.poll() is not None:
-                    raise SystemExit(f"the server exited: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+                    err = proc.stderr.read().decode() if proc.stderr is not None else ""
+                    raise SystemExit(f"the server exited: {err[-2000:]}")
                 try:
                     if client.get("/api/v2/version", timeout=5).status_code < 500:
                         break

@@ -38,7 +38,7 @@ from acse_kg.pages import ctgov_view as cv
 from acse_kg.pages.graph import code_labels
 from acse_kg.paths import ROOT
 from acse_kg.search_index import OncotreeTerms, SearchIndex, StudyRow, read_row
-from acse_kg.store import ReplaceGraph, open_store
+from acse_kg.store import GraphStore, ReplaceGraph, open_store
 
 RECORD = ROOT / "tests" / "data" / "shared" / "reference" / "ctgov" / "example_v2_NCT06171568_APHP_french.json"
 CONDITIONS = ["Lung Cancer", "Breast Cancer", "Colorectal Cancer", "Melanoma", "Prostate Cancer",
@@ -63,16 +63,16 @@ def _clone(row: StudyRow, old: str, new: str) -> StudyRow:
                     [(p, v.replace(old, new), d, n) for p, v, d, n in row.pieces], row.oncotree, card)
 
 
-def _sparql_child(store: object, out: mp.Queue[object]) -> None:
+def _sparql_child(store: GraphStore, out: mp.Queue[tuple[float, int]]) -> None:
     t0 = time.perf_counter()
-    found = matching_ncts(store, parse_params(QUERY))  # type: ignore[arg-type]
+    found = matching_ncts(store, parse_params(QUERY))
     out.put((time.perf_counter() - t0, len(found)))
 
 
-def _sparql_run(store: object, cap: float) -> tuple[float | None, int | None]:
+def _sparql_run(store: GraphStore, cap: float) -> tuple[float | None, int | None]:
     """One SPARQL search in a forked child (it shares the memory store), stopped after ``cap`` seconds."""
     ctx = mp.get_context("fork")
-    out: mp.Queue[object] = ctx.Queue()
+    out: mp.Queue[tuple[float, int]] = ctx.Queue()
     child = ctx.Process(target=_sparql_child, args=(store, out))
     child.start()
     child.join(cap)
@@ -80,7 +80,7 @@ def _sparql_run(store: object, cap: float) -> tuple[float | None, int | None]:
         child.terminate()
         child.join()
         return None, None
-    seconds, found = out.get()  # type: ignore[misc]
+    seconds, found = out.get()
     return seconds, found
 
 

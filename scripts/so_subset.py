@@ -80,7 +80,7 @@ def main(argv: list[str]) -> int:
     keep = is_a_closure(referenced_terms(), terms)
     body = "\n".join(terms[t] for t in sorted(keep))
     note = f"remark: subset of {src.name} made by acse-kg scripts/so_subset.py: {len(keep)} terms (used terms and their is_a ancestors)"
-    dst.write_text("\n".join(header + [note]) + "\n\n" + body, encoding="utf-8")
+    dst.write_text("\n".join([*header, note]) + "\n\n" + body, encoding="utf-8")
     print(f"{dst}: {len(keep)} terms")
     return 0
 

@@ -20,6 +20,12 @@ NCT = "NCT02034981"
 #: CI sets CI=true: there a missing tool is a failure, never a silent skip.
 CI = os.environ.get("CI", "").lower() == "true"
 
+#: The fixture modules, registered once for every test module. A test asks for their fixtures by
+#: parameter name only; importing a fixture function into a test module would shadow it and read as a
+#: redefinition to linters. Their fixture names are distinct across modules (a test module may still
+#: override one locally, as pytest allows). server_fixtures comes first: oxigraph_server_fixtures imports it.
+pytest_plugins = ["server_fixtures", "oxigraph_server_fixtures", "matching_fixtures", "ctgov_api_fixtures"]
+
 
 def require(available: bool, what: str) -> None:
     """Go on when a tool the test drives is installed; otherwise fail in CI and skip elsewhere."""

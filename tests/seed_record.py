@@ -92,7 +92,7 @@ class SeedRecord:
         """Non-empty lines strictly between two headings."""
         i = self.index(start)
         j = self.index(end, i + 1)
-        return [l for l in self.lines[i + 1 : j] if norm(l)]
+        return [line for line in self.lines[i + 1 : j] if norm(line)]
 
 
 def _outcomes(lines: list[str]) -> list[Outcome]:
@@ -117,7 +117,7 @@ def _paragraph_outcomes(lines: list[str]) -> list[Outcome]:
             paragraphs.append([])
         elif out and norm(line):
             paragraphs[-1].append(norm(line))
-    for o, p in zip(out, paragraphs):
+    for o, p in zip(out, paragraphs, strict=True):
         o.description = "\n\n".join(p)
     return out
 
@@ -146,16 +146,16 @@ def seed_record(path: Path = SEED) -> SeedRecord:
     r.dates["First Posted"] = ("ACTUAL", day_month_year(r.value("First Posted")))
     r.dates["Last Update Posted"] = ("ACTUAL", day_month_year(r.value("Last Update Posted")))
     for label in ("Study Start Date", "Primary Completion Date", "Study Completion Date"):
-        i = next(k for k, l in enumerate(lines) if label in l)
+        i = next(k for k, line in enumerate(lines) if label in line)
         kind, rest = norm(lines[i]).split(" ", 1)
         r.dates[label] = (kind.upper(), month_year(rest.split(":", 1)[1]))
     i = r.index("Last Update Posted")
-    r.collaborators = [norm(l) for l in lines[i + 1 : i + 3]]
-    r.brief_summary = [norm(l) for l in r.block("Brief Summary:", "Condition or disease")]
+    r.collaborators = [norm(line) for line in lines[i + 1 : i + 3]]
+    r.brief_summary = [norm(line) for line in r.block("Brief Summary:", "Condition or disease")]
     desc = r.block("Detailed Description:", "Layout table for study information")
-    r.detailed_description = [norm(l) for l in desc if not re.match(r"\s*\d+\.\s", l)]
-    for l in desc:
-        m = re.match(r"\s*(\d+)\.\s+(.*)$", l)
+    r.detailed_description = [norm(line) for line in desc if not re.match(r"\s*\d+\.\s", line)]
+    for line in desc:
+        m = re.match(r"\s*(\d+)\.\s+(.*)$", line)
         if m:
             r.cohorts[int(m.group(1))] = norm(m.group(2))
     for key in ("Study Type", "Allocation", "Intervention Model", "Masking", "Primary Purpose", "Official Title"):
@@ -167,9 +167,9 @@ def seed_record(path: Path = SEED) -> SeedRecord:
     r.arm_description = norm(lines[i + 1])
     j = r.index("Patients will receive oral crizotinib")
     r.intervention_description = norm(lines[j])
-    for l in lines[j + 1 : r.index("Other Name")]:
-        if norm(l):
-            r.dosing.append(norm(l.replace(BULLET, "")).lstrip("-").strip())
+    for line in lines[j + 1 : r.index("Other Name")]:
+        if norm(line):
+            r.dosing.append(norm(line.replace(BULLET, "")).lstrip("-").strip())
     r.other_name = r.value("Other Name")
     r.primary_outcomes = _paragraph_outcomes(r.block("Primary Outcome Measures", "Secondary Outcome Measures"))
     r.secondary_outcomes = _outcomes(r.block("Secondary Outcome Measures", "Information from the National Library"))
@@ -177,7 +177,7 @@ def seed_record(path: Path = SEED) -> SeedRecord:
         r.eligibility[key] = r.value(key)
     r.inclusion = _bullets(r.block("Accepts Healthy Volunteers", "Exclusion"))
     r.exclusion = _bullets(r.block("Exclusion", "Information from the National Library"))
-    r.location = [norm(l) for l in r.block("Layout table for location information", "Sponsors and Collaborators")]
+    r.location = [norm(line) for line in r.block("Layout table for location information", "Sponsors and Collaborators")]
     pi = r.value("Principal Investigator")
     r.principal_investigator = pi
     r.responsible_party = r.value("Responsible Party")
@@ -186,6 +186,6 @@ def seed_record(path: Path = SEED) -> SeedRecord:
     r.last_verified = month_year(r.value("Last Verified"))
     r.fda["drug"] = r.value("Studies a U.S. FDA-regulated Drug Product") == "Yes"
     r.fda["device"] = r.value("Studies a U.S. FDA-regulated Device Product") == "Yes"
-    r.keywords = [norm(l) for l in r.block("Keywords provided by", "Additional relevant MeSH terms")]
-    r.mesh_terms = [norm(l) for l in lines[r.index("Layout table for MeSH terms") + 1 :] if norm(l)]
+    r.keywords = [norm(line) for line in r.block("Keywords provided by", "Additional relevant MeSH terms")]
+    r.mesh_terms = [norm(line) for line in lines[r.index("Layout table for MeSH terms") + 1 :] if norm(line)]
     return r

@@ -84,7 +84,7 @@ def test_free_text_uses_the_clinicaltrials_gov_syntax(registry):
     assert found(registry, q="palbociclib") == [PALLAS]
     assert found(registry, q="palbociclib OR crizotinib") == [NCT, PALLAS]
     assert found(registry, q="crizotinib NOT palbociclib") == [NCT]
-    with pytest.raises(SearchError, match="^q: "):
+    with pytest.raises(SearchError, match=r"^q: "):
         found(registry, q='"unclosed')
 
 

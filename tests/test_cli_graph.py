@@ -89,7 +89,7 @@ def test_table_aligns_columns_and_compacts_iris() -> None:
     assert lines[0].split() == ["gene", "symbol"]
     assert set(lines[1].replace(" ", "")) == {"-"}
     assert lines[2].split() == ["gene:ALK", "ALK"]
-    assert len({line.index(s) for line, s in zip(lines[2:7], SYMBOLS)}) == 1  # one column start
+    assert len({line.index(s) for line, s in zip(lines[2:7], SYMBOLS, strict=True)}) == 1  # one column start
     assert lines[-1] == "(5 rows)"
 
 

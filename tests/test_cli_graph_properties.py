@@ -45,6 +45,6 @@ def test_table_columns_start_at_the_same_offset_on_every_line(rows) -> None:
     assert len(body) == 2 + len(rows)
     width = len(body[1].split("  ")[0])  # the dashes under column one
     second = width + 2  # where column two starts
-    for line, (x, y) in zip(body[2:], rows):
+    for line, (x, y) in zip(body[2:], rows, strict=True):
         assert line.ljust(second)[:second] == _cell(x).ljust(width) + "  "
         assert line[second:] == _cell(y).rstrip()

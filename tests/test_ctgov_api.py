@@ -71,7 +71,7 @@ def test_single_study_fields(client):
                                     {"pageSize": "5"}])
 def test_single_study_bad_parameters_are_400(client, params):
     r = client.get("/api/v2/studies/NCT02034981", params=params)
-    assert r.status_code == 400 and list(params)[0] in error_text(r) and conforms(r, "/studies/{nctId}")
+    assert r.status_code == 400 and next(iter(params)) in error_text(r) and conforms(r, "/studies/{nctId}")
 
 
 def test_post_needs_the_admin_token(client):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from ctgov_api_fixtures import listing  # noqa: F401
 from ctgov_fixtures import load_record
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.researchstudy import ResearchStudy
@@ -30,14 +29,14 @@ def fetch(client, nct: str) -> tuple[ResearchStudy, dict]:
 
 
 @pytest.mark.parametrize("nct", ALL)
-def test_each_study_is_a_valid_research_study(listing, nct):  # noqa: F811
+def test_each_study_is_a_valid_research_study(listing, nct):
     study, body = fetch(listing, nct)
     assert body["resourceType"] == "ResearchStudy" and study.id == nct
     assert [i.value for i in study.identifier if i.system == CTGOV_SYSTEM] == [nct]
 
 
 @pytest.mark.parametrize("nct", ALL)
-def test_the_research_study_says_what_the_api_v2_record_says(listing, nct):  # noqa: F811
+def test_the_research_study_says_what_the_api_v2_record_says(listing, nct):
     study, body = fetch(listing, nct)
     ps = listing.get(f"/api/v2/studies/{nct}").json()["protocolSection"]
     assert study.title == ps["identificationModule"]["briefTitle"]
@@ -54,7 +53,7 @@ def test_the_research_study_says_what_the_api_v2_record_says(listing, nct):  # n
     assert group.actual is (ps["designModule"]["enrollmentInfo"]["type"] == "ACTUAL")
 
 
-def test_nct02034981_in_detail(listing):  # noqa: F811
+def test_nct02034981_in_detail(listing):
     study, _ = fetch(listing, "NCT02034981")
     assert study.status == "closed-to-accrual"  # ACTIVE_NOT_RECRUITING
     assert [(c.system, c.code) for c in study.phase.coding] == [
@@ -66,7 +65,7 @@ def test_nct02034981_in_detail(listing):  # noqa: F811
     assert any(c.coding and c.coding[0].code == "D019337" for c in study.condition)  # MeSH Hematologic Neoplasms
 
 
-def test_sites_carry_their_geo_position(listing):  # noqa: F811
+def test_sites_carry_their_geo_position(listing):
     study, _ = fetch(listing, "NCT06171568")
     site = next(r for r in study.contained if r.id == study.site[0].reference[1:])
     assert (float(site.position.latitude), float(site.position.longitude)) == (48.85341, 2.3488)
@@ -85,7 +84,7 @@ def test_phases_combine_as_r4b_codes_them():
     assert _phase([]) is None
 
 
-def test_the_api_v2_format_fhir_json_is_the_same_resource(listing):  # noqa: F811
+def test_the_api_v2_format_fhir_json_is_the_same_resource(listing):
     r = listing.get("/api/v2/studies/NCT02513394", params={"format": "fhir.json"})
     assert r.status_code == 200 and r.headers["content-type"] == "application/fhir+json"
     assert r.json() == listing.get("/fhir/ResearchStudy/NCT02513394").json()
@@ -97,7 +96,7 @@ def test_the_api_v2_format_fhir_json_is_the_same_resource(listing):  # noqa: F81
     ("/fhir/ResearchStudy/NCT02034981?_format=xml", 400, "not-supported"),
     ("/fhir/ResearchStudy/NCT02034981?_elements=title", 400, "not-supported"),
 ])
-def test_errors_are_operation_outcomes(listing, path, status, code):  # noqa: F811
+def test_errors_are_operation_outcomes(listing, path, status, code):
     r = listing.get(path)
     assert r.status_code == status and r.headers["content-type"] == "application/fhir+json"
     assert OperationOutcome.model_validate_json(r.text).issue[0].code == code
@@ -125,7 +124,7 @@ def test_an_imported_reference_record_converts_without_the_registry():
     assert json.loads(study.model_dump_json(exclude_none=True))["resourceType"] == "ResearchStudy"
 
 
-def test_search_answers_a_bundle_of_research_studies(listing):  # noqa: F811
+def test_search_answers_a_bundle_of_research_studies(listing):
     from fhir.resources.R4B.bundle import Bundle
 
     r = listing.get("/fhir/ResearchStudy", params={"aggFilters": "phase:2 3", "countTotal": "true", "pageSize": 1})
@@ -142,6 +141,6 @@ def test_search_answers_a_bundle_of_research_studies(listing):  # noqa: F811
 
 @pytest.mark.parametrize("params, code", [({"filter.advanced": "AREA[Nope]x"}, "invalid"),
                                           ({"fields": "NCTId"}, "not-supported"), ({"_id": "x"}, "invalid")])
-def test_search_errors_are_operation_outcomes(listing, params, code):  # noqa: F811
+def test_search_errors_are_operation_outcomes(listing, params, code):
     r = listing.get("/fhir/ResearchStudy", params=params)
     assert r.status_code == 400 and OperationOutcome.model_validate_json(r.text).issue[0].code == code

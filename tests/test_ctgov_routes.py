@@ -11,7 +11,7 @@ import json
 import re
 
 import pytest
-from ctgov_api_fixtures import answer, conforms, listing  # noqa: F401
+from ctgov_api_fixtures import answer, conforms
 from ctgov_fixtures import load_record
 
 from acse_kg.ctgov.csv_format import COLUMNS
@@ -32,7 +32,7 @@ def rows(r) -> list[list[str]]:
 
 
 # ---------------------------------------------------------------- format=csv
-def test_csv_has_clinicaltrials_gov_s_columns_and_one_row_per_study(listing):  # noqa: F811
+def test_csv_has_clinicaltrials_gov_s_columns_and_one_row_per_study(listing):
     r = listing.get("/api/v2/studies", params={"format": "csv"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv") and conforms(r, "/studies")
     table = rows(r)
@@ -40,9 +40,9 @@ def test_csv_has_clinicaltrials_gov_s_columns_and_one_row_per_study(listing):  #
     assert [row[0] for row in table[1:]] == ["NCT02034981", "NCT02513394", "NCT06171568"]
 
 
-def test_csv_values_are_the_json_record_s(listing):  # noqa: F811
+def test_csv_values_are_the_json_record_s(listing):
     r = listing.get("/api/v2/studies", params={"format": "csv", "filter.ids": "NCT02513394"})
-    row = dict(zip(*rows(r)))
+    row = dict(zip(*rows(r), strict=True))
     study = listing.get("/api/v2/studies/NCT02513394").json()["protocolSection"]
     assert row["Study URL"] == "https://clinicaltrials.gov/study/NCT02513394"
     assert row["Study Status"] == study["statusModule"]["overallStatus"]
@@ -54,7 +54,7 @@ def test_csv_values_are_the_json_record_s(listing):  # noqa: F811
     assert row["Study Results"] == ""  # the registry keeps no results, so it does not say NO
 
 
-def test_csv_pages_carry_the_token_and_total_in_headers_and_the_header_row_once(listing):  # noqa: F811
+def test_csv_pages_carry_the_token_and_total_in_headers_and_the_header_row_once(listing):
     first = listing.get("/api/v2/studies", params={"format": "csv", "pageSize": 2, "countTotal": "true"})
     assert first.headers["x-total-count"] == "3" and len(rows(first)) == 3 and conforms(first, "/studies")
     second = listing.get("/api/v2/studies", params={"format": "csv", "pageSize": 2, "countTotal": "true",
@@ -63,25 +63,25 @@ def test_csv_pages_carry_the_token_and_total_in_headers_and_the_header_row_once(
     assert "x-next-page-token" not in second.headers and "x-total-count" not in second.headers
 
 
-def test_csv_fields_are_column_names_answered_in_the_fixed_order(listing):  # noqa: F811
+def test_csv_fields_are_column_names_answered_in_the_fixed_order(listing):
     r = listing.get("/api/v2/studies", params={"format": "csv", "fields": "Phases|nct number", "filter.ids": "NCT02034981"})
     assert rows(r) == [["NCT Number", "Phases"], ["NCT02034981", "PHASE2"]]
 
 
-def test_csv_fields_refuse_json_piece_names_as_clinicaltrials_gov_does(listing):  # noqa: F811
+def test_csv_fields_refuse_json_piece_names_as_clinicaltrials_gov_does(listing):
     r = listing.get("/api/v2/studies", params={"format": "csv", "fields": "NCTId"})
     assert r.status_code == 400 and conforms(r, "/studies")
     assert answer(r) == "Parameter 'fields' contains invalid CSV column name: 'NCTId'"
 
 
-def test_one_study_as_csv(listing):  # noqa: F811
+def test_one_study_as_csv(listing):
     r = listing.get("/api/v2/studies/NCT06171568", params={"format": "csv", "fields": "NCT Number,Study Type"})
     assert r.status_code == 200 and conforms(r, "/studies/{nctId}")
     assert rows(r) == [["NCT Number", "Study Type"], ["NCT06171568", "OBSERVATIONAL"]]
 
 
 # ---------------------------------------------------------------- /version
-def test_version_names_the_spec_and_the_last_change(listing):  # noqa: F811
+def test_version_names_the_spec_and_the_last_change(listing):
     r = listing.get("/api/v2/version")
     assert r.status_code == 200 and conforms(r, "/version")
     body = r.json()
@@ -105,7 +105,7 @@ def test_version_moves_when_a_study_is_imported():
 
 
 # ---------------------------------------------------------------- /studies/metadata
-def test_metadata_is_clinicaltrials_gov_s_field_tree(listing):  # noqa: F811
+def test_metadata_is_clinicaltrials_gov_s_field_tree(listing):
     r = listing.get("/api/v2/studies/metadata")
     assert r.status_code == 200 and conforms(r, "/studies/metadata")
     assert r.json() == json.loads(METADATA_PATH.read_text(encoding="utf-8"))
@@ -123,13 +123,13 @@ def test_metadata_leaves_indexed_only_and_historic_only_fields_out_unless_asked(
 
 
 @pytest.mark.parametrize("params", [{"includeIndexedOnly": "maybe"}, {"includeHistoricOnly": "1"}, {"depth": "2"}])
-def test_metadata_bad_parameters_are_400(listing, params):  # noqa: F811
+def test_metadata_bad_parameters_are_400(listing, params):
     r = listing.get("/api/v2/studies/metadata", params=params)
-    assert r.status_code == 400 and conforms(r, "/studies/metadata") and list(params)[0] in answer(r)
+    assert r.status_code == 400 and conforms(r, "/studies/metadata") and next(iter(params)) in answer(r)
 
 
 # ---------------------------------------------------------------- /studies/enums
-def test_enums_list_each_field_enumeration_with_its_pieces_and_values(listing):  # noqa: F811
+def test_enums_list_each_field_enumeration_with_its_pieces_and_values(listing):
     r = listing.get("/api/v2/studies/enums")
     assert r.status_code == 200 and conforms(r, "/studies/enums")
     by_type = {e["type"]: e for e in r.json()}
@@ -139,7 +139,7 @@ def test_enums_list_each_field_enumeration_with_its_pieces_and_values(listing): 
     assert set(by_type) <= {name for name, s in schemas().items() if "enum" in s}
 
 
-def test_enum_legacy_values_are_the_ontology_s_labels(listing):  # noqa: F811
+def test_enum_legacy_values_are_the_ontology_s_labels(listing):
     by_type = {e["type"]: {v["value"]: v["legacyValue"] for v in e["values"]} for e in listing.get("/api/v2/studies/enums").json()}
     assert by_type["Status"]["ACTIVE_NOT_RECRUITING"] == "Active, not recruiting"
     assert by_type["Phase"]["PHASE2"] == "Phase 2"
@@ -147,12 +147,12 @@ def test_enum_legacy_values_are_the_ontology_s_labels(listing):  # noqa: F811
 
 
 # ---------------------------------------------------------------- /stats/size
-def test_size_stats_are_the_gzip_sizes_of_the_exported_studies(listing):  # noqa: F811
+def test_size_stats_are_the_gzip_sizes_of_the_exported_studies(listing):
     r = listing.get("/api/v2/stats/size")
     assert r.status_code == 200 and conforms(r, "/stats/size")
     body = r.json()
     assert body["totalStudies"] == 3 and sum(x["studiesCount"] for x in body["ranges"]) == 3
-    assert [s["id"] for s in body["largestStudies"]][0] == "NCT02513394"  # the record with 437 sites
+    assert body["largestStudies"][0]["id"] == "NCT02513394"  # the record with 437 sites
     exported = listing.get("/api/v2/studies/NCT06171568").json()
     size = len(gzip.compress(json.dumps(exported, ensure_ascii=False, separators=(",", ":")).encode(), mtime=0))
     assert {"id": "NCT06171568", "sizeBytes": size} in body["largestStudies"]
@@ -176,6 +176,6 @@ def test_size_stats_follow_the_store():
 
 @pytest.mark.parametrize("path, spec_path", [("/api/v2/version", "/version"), ("/api/v2/studies/enums", "/studies/enums"),
                                              ("/api/v2/stats/size", "/stats/size")])
-def test_routes_without_parameters_refuse_one_as_unknown(listing, path, spec_path):  # noqa: F811
+def test_routes_without_parameters_refuse_one_as_unknown(listing, path, spec_path):
     r = listing.get(path, params={"pageSize": "1"})
     assert r.status_code == 400 and conforms(r, spec_path) and answer(r) == "`pageSize` is unknown parameter"

@@ -9,7 +9,7 @@ US and other sites, results posted 2022-04-13) and NCT06171568 (observational,
 from __future__ import annotations
 
 import pytest
-from ctgov_api_fixtures import answer, conforms, listing, search  # noqa: F401
+from ctgov_api_fixtures import answer, conforms, search
 from ctgov_fixtures import RECORDS, load_record
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,7 +21,7 @@ START = {"NCT02034981": "2013-08", "NCT02513394": "2015-08", "NCT06171568": "202
 PARIS_SITE = (48.85341, 2.3488)  # NCT06171568's one site
 
 
-def refused(listing, **params) -> str:  # noqa: F811
+def refused(listing, **params) -> str:
     r = listing.get("/api/v2/studies", params=params)
     assert r.status_code == 400 and conforms(r, "/studies")
     return answer(r)
@@ -48,11 +48,11 @@ def refused(listing, **params) -> str:  # noqa: F811
     ("NOT AREA[Phase]PHASE2", ["NCT02513394", "NCT06171568"]),
     ("crizotinib", ["NCT02034981"]),  # without AREA: any text of the record, as query.term
 ])
-def test_filter_advanced_takes_area_range_and_missing(listing, expression, expected):  # noqa: F811
+def test_filter_advanced_takes_area_range_and_missing(listing, expression, expected):
     assert sorted(search(listing, **{"filter.advanced": expression})) == expected
 
 
-def test_area_works_inside_query_parameters_too(listing):  # noqa: F811
+def test_area_works_inside_query_parameters_too(listing):
     """The spec's example of query.term is AREA[LastUpdatePostDate]RANGE[2023-01-15,MAX]."""
     assert search(listing, **{"query.term": "AREA[StartDate]RANGE[2020,MAX]"}) == ["NCT06171568"]
     assert search(listing, **{"query.cond": "breast AND AREA[Phase]PHASE3"}) == ["NCT02513394"]
@@ -61,7 +61,7 @@ def test_area_works_inside_query_parameters_too(listing):  # noqa: F811
 @given(st.dates(min_value=__import__("datetime").date(2012, 1, 1), max_value=__import__("datetime").date(2025, 1, 1)),
        st.integers(0, 900))
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_a_date_range_keeps_exactly_the_studies_whose_start_is_inside(listing, low, days):  # noqa: F811
+def test_a_date_range_keeps_exactly_the_studies_whose_start_is_inside(listing, low, days):
     """Partial dates count from their first day: 2013-08 is 2013-08-01."""
     import datetime
 
@@ -84,13 +84,13 @@ def test_a_date_range_keeps_exactly_the_studies_whose_start_is_inside(listing, l
     ("EXPANSION[Concept]cancer", "EXPANSION[...] operator is not supported"),
     ("AREA[Phase]", "needs a term"),
 ])
-def test_a_malformed_advanced_filter_is_a_400_naming_it(listing, expression, says):  # noqa: F811
+def test_a_malformed_advanced_filter_is_a_400_naming_it(listing, expression, says):
     text = refused(listing, **{"filter.advanced": expression})
     assert text.startswith("filter.advanced: ") and says in text
 
 
 # ---------------------------------------------------------------- filter.geo
-def test_geo_keeps_studies_with_a_site_within_the_radius(listing):  # noqa: F811
+def test_geo_keeps_studies_with_a_site_within_the_radius(listing):
     assert search(listing, **{"filter.geo": "distance(48.8566,2.3522,20km)"}) == ["NCT06171568"]
     assert search(listing, **{"filter.geo": "distance(61.2,-149.9,10mi)"}) == ["NCT02513394"]  # Anchorage
     assert sorted(search(listing, **{"filter.geo": "distance(48.8566,2.3522,5000mi)"})) == \
@@ -98,7 +98,7 @@ def test_geo_keeps_studies_with_a_site_within_the_radius(listing):  # noqa: F811
 
 
 @pytest.mark.parametrize("unit, per_km", [("km", 1.0), ("mi", 1 / KM_PER_MILE), ("", 1 / KM_PER_MILE)])
-def test_the_radius_is_a_great_circle_distance_in_its_unit(listing, unit, per_km):  # noqa: F811
+def test_the_radius_is_a_great_circle_distance_in_its_unit(listing, unit, per_km):
     """A point one degree of latitude north of the Paris site (~111 km): just inside and just outside the radius."""
     lat, lon = PARIS_SITE[0] + 1.0, PARIS_SITE[1]
     d = haversine_km(lat, lon, *PARIS_SITE) * per_km
@@ -112,7 +112,7 @@ def test_haversine_gives_the_known_paris_london_distance():
 
 @pytest.mark.parametrize("value", ["distance(91,2,10km)", "distance(48,181,10km)", "distance(48, 2, 10km)",
                                    "distance(48,2,10 miles)", "near(48,2)", "distance(48,2)"])
-def test_a_malformed_geo_filter_is_a_400_naming_it(listing, value):  # noqa: F811
+def test_a_malformed_geo_filter_is_a_400_naming_it(listing, value):
     assert refused(listing, **{"filter.geo": value}).startswith("filter.geo: ")
 
 
@@ -128,7 +128,7 @@ def test_a_malformed_geo_filter_is_a_400_naming_it(listing, value):  # noqa: F81
     ("ages:child", ["NCT02034981"]),
     ("funderType:other|phase:2", ["NCT02034981"]),
 ])
-def test_agg_filters_select_the_facets_options(listing, value, expected):  # noqa: F811
+def test_agg_filters_select_the_facets_options(listing, value, expected):
     assert sorted(search(listing, aggFilters=value)) == expected
 
 
@@ -136,7 +136,7 @@ def test_agg_filters_select_the_facets_options(listing, value, expected):  # noq
     ("results:with", "posted results"), ("phase:9", "unknown option '9'"), ("colour:red", "unknown filter 'colour'"),
     ("phase", "filter_id:option"), ("", "filter_id:option"),
 ])
-def test_a_bad_agg_filter_is_a_400_naming_it(listing, value, says):  # noqa: F811
+def test_a_bad_agg_filter_is_a_400_naming_it(listing, value, says):
     text = refused(listing, aggFilters=value)
     assert text.startswith("aggFilters: ") and says in text
 
@@ -151,11 +151,11 @@ def test_a_bad_agg_filter_is_a_400_naming_it(listing, value, says):  # noqa: F81
     ("ResultsFirstPostDate:desc", ["NCT02513394", "NCT02034981", "NCT06171568"]),
     ("@relevance", ALL),  # no search: every study scores alike, NCT order
 ])
-def test_sort_orders_by_date_and_number_fields(listing, sort, expected):  # noqa: F811
+def test_sort_orders_by_date_and_number_fields(listing, sort, expected):
     assert search(listing, sort=sort) == expected
 
 
-def test_relevance_is_the_default_and_ranks_title_hits_first(listing):  # noqa: F811
+def test_relevance_is_the_default_and_ranks_title_hits_first(listing):
     """palbociclib is in NCT02513394's title; xalkori only in NCT02034981's intervention names."""
     term = {"query.term": "xalkori OR palbociclib"}
     assert search(listing, **term) == ["NCT02513394", "NCT02034981"]
@@ -163,13 +163,13 @@ def test_relevance_is_the_default_and_ranks_title_hits_first(listing):  # noqa: 
     assert search(listing, sort="@relevance:asc", **term) == ["NCT02034981", "NCT02513394"]
 
 
-def test_a_second_key_breaks_the_ties_of_the_first(listing):  # noqa: F811
+def test_a_second_key_breaks_the_ties_of_the_first(listing):
     assert search(listing, sort="ResultsFirstPostDate,StartDate:asc") == ["NCT02513394", "NCT02034981", "NCT06171568"]
     assert search(listing, sort="ResultsFirstPostDate|StartDate:desc") == \
         ["NCT02513394", "NCT06171568", "NCT02034981"]
 
 
-def test_pages_follow_the_sort(listing):  # noqa: F811
+def test_pages_follow_the_sort(listing):
     seen, token = [], None
     while True:
         r = listing.get("/api/v2/studies", params={"sort": "StartDate", "pageSize": 1, "fields": "NCTId",
@@ -185,24 +185,24 @@ def test_pages_follow_the_sort(listing):  # noqa: F811
     ("BriefTitle", "not a date or numeric field"), ("NoSuchField", "invalid field name: 'NoSuchField'"),
     ("StartDate,EnrollmentCount,@relevance", "at most 2"), ("StartDate:up", "asc or desc"),
 ])
-def test_a_bad_sort_is_a_400_naming_it(listing, sort, says):  # noqa: F811
+def test_a_bad_sort_is_a_400_naming_it(listing, sort, says):
     text = refused(listing, sort=sort)
     assert "'sort'" in text and says in text
 
 
 # ---------------------------------------------------------------- budget and errors
-def test_an_unknown_parameter_is_refused_as_clinicaltrials_gov_words_it(listing):  # noqa: F811
+def test_an_unknown_parameter_is_refused_as_clinicaltrials_gov_words_it(listing):
     assert refused(listing, **{"filter.phase": "PHASE3"}) == "`filter.phase` is unknown parameter"
 
 
 @pytest.mark.parametrize("query", ["(" * 500 + "a" + ")" * 500, "NOT " * 5000 + "a", "AREA[Phase]" * 100 + "x"])
-def test_deep_nesting_is_a_400_naming_the_parameter_not_a_500(listing, query):  # noqa: F811
+def test_deep_nesting_is_a_400_naming_the_parameter_not_a_500(listing, query):
     """Issue 13: 500 nested parentheses gave a 500 (RecursionError in the parser)."""
     text = refused(listing, **{"query.cond": query})
     assert text.startswith("query.cond: ") and "nests deeper" in text
 
 
-def test_thousands_of_terms_are_refused_before_searching(listing):  # noqa: F811
+def test_thousands_of_terms_are_refused_before_searching(listing):
     """Issue 13: 3,000 OR-ed terms burned 51 s of CPU."""
     text = refused(listing, **{"query.cond": " OR ".join(f"term{i}" for i in range(3000))})
     assert text.startswith("query.cond: ") and "3000 terms" in text
@@ -267,15 +267,15 @@ def _bundled_store():
     ({"postFilter.geo": "distance(48.8566,2.3522,20km)"}, ["NCT06171568"]),
     ({"query.patient": "crizotinib"}, ["NCT02034981"]),
 ])
-def test_post_filters_and_the_patient_search_filter_like_their_siblings(listing, params, expected):  # noqa: F811
+def test_post_filters_and_the_patient_search_filter_like_their_siblings(listing, params, expected):
     assert sorted(search(listing, **params)) == expected
 
 
-def test_synonym_switches_are_refused_by_name(listing):  # noqa: F811
+def test_synonym_switches_are_refused_by_name(listing):
     assert refused(listing, **{"filter.synonyms": "ConditionSearch:1651367"}).startswith("filter.synonyms: ")
 
 
-def test_with_a_geo_filter_relevance_puts_the_nearest_study_first(listing):  # noqa: F811
+def test_with_a_geo_filter_relevance_puts_the_nearest_study_first(listing):
     """Around Paris both NCT06171568 (Paris) and NCT02513394 (sites across the US) are within 5000 mi;
     with no search terms relevance is the distance decay alone, so Paris comes first."""
     geo = {"filter.geo": "distance(48.8566,2.3522,5000mi)"}
@@ -296,7 +296,7 @@ def test_the_decay_functions_reach_decay_at_offset_plus_scale():
 
 @pytest.mark.parametrize("value", ["func:cubic,scale:1mi,offset:0mi,decay:0.5", "func:exp,scale:0mi,offset:0mi,decay:0.5",
                                    "func:exp,scale:300mi,offset:0mi,decay:1", "exp"])
-def test_a_bad_geo_decay_is_a_400_naming_it(listing, value):  # noqa: F811
+def test_a_bad_geo_decay_is_a_400_naming_it(listing, value):
     assert refused(listing, geoDecay=value).startswith("geoDecay: ")
 
 
@@ -322,7 +322,7 @@ def test_a_page_stops_early_when_its_export_budget_is_spent_and_the_next_token_r
             r = c.get("/api/v2/studies", params={"pageSize": 100, "fields": "NCTId", **({"pageToken": token} if token else {})})
             assert r.status_code == 200 and conforms(r, "/studies")
             page = [s["protocolSection"]["identificationModule"]["nctId"] for s in r.json()["studies"]]
-            seen, sizes, token = seen + page, sizes + [len(page)], r.json().get("nextPageToken")
+            seen, sizes, token = [*seen, *page], [*sizes, len(page)], r.json().get("nextPageToken")
             if token is None:
                 break
         assert seen == ALL and sizes == [1, 1, 1]

@@ -85,7 +85,7 @@ def test_prior_treatment_requirements_are_inclusion_criteria_to_confirm(imported
 
 
 def test_the_misspelt_cnv_call_is_reported_with_its_path_and_corrected(imported):
-    s, result = imported
+    _, result = imported
     found = [f for f in result.findings if f.path == CNV_PATH]
     assert {(f.value, f.action) for f in found} == {("High Amplication", "schema"), ("High Amplication", "corrected")}
     assert "High level amplification" in next(f.message for f in found if f.action == "corrected")
@@ -184,7 +184,7 @@ def test_importing_the_same_trial_again_makes_no_version_and_a_change_makes_one(
 
 @given(st.sampled_from(sorted(CNV_CALLS)), st.lists(st.booleans(), min_size=40, max_size=40))
 def test_a_cnv_call_in_any_capitals_is_that_call(call, upper):
-    spelt = "".join(ch.upper() if u else ch.lower() for ch, u in zip(call, upper))
+    spelt = "".join(ch.upper() if u else ch.lower() for ch, u in zip(call, upper, strict=False))
     assert canonical_cnv_call(spelt) == call
 
 

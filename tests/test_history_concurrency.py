@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from oxigraph_server_fixtures import OxigraphServer, empty_oxigraph  # noqa: F401 (fixture)
+from oxigraph_server_fixtures import OxigraphServer
 from rdflib import URIRef
 
 from acse_kg.history import edit_study, list_versions, version_graph

@@ -15,7 +15,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from matching_fixtures import matcher, profile  # noqa: F401
+from matching_fixtures import profile
 
 ADULT, ALL_AGES = (18, None), (1, None)
 #: number: (OncoTree pathologies, gene, accepted alteration types, (min age, max age exclusive))

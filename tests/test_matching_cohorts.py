@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from matching_fixtures import DROP, matcher, profile  # noqa: F401
+from matching_fixtures import DROP, profile
 
 
 def cohorts(matcher, **over) -> list[int]:

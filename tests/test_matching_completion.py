@@ -65,7 +65,7 @@ def grid(field: str, cs: list[Comparison]) -> list[Any]:
     if kind == "boolean":
         return [True, False]
     if kind == "code":
-        return sorted({str(threshold(c)) for c in cs}) + ["something else"]
+        return [*sorted({str(threshold(c)) for c in cs}), "something else"]
     step = 1.0 if field in WHOLE else 0.5
     out = {0.0, 100.0 if field in WHOLE else 10_000.0}
     for c in cs:
@@ -108,7 +108,7 @@ def brute_force(members: list[Criterion], facts: dict[str, Any], dx: frozenset[s
         pools.append(pool)
     outcomes = set()
     for values in itertools.product(*pools):
-        full = {**facts, **dict(zip(missing, values))}
+        full = {**facts, **dict(zip(missing, values, strict=True))}
         outcomes.add(all(passes(c, full, dx) for c in members))
     return "met" if outcomes == {True} else "not_met" if outcomes == {False} else "unknown"
 

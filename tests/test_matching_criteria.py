@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from matching_fixtures import CRIT, DROP, matcher, profile  # noqa: F401
+from matching_fixtures import CRIT, DROP, profile
 
 from acse_kg.matching.profile import parse_profile
 
@@ -177,7 +177,7 @@ def test_nsclc_with_alk_translocation_is_excluded(matcher) -> None:
 def test_overexpression_alone_is_excluded_except_alk_ihc_in_alcl(matcher) -> None:
     over = [{"gene": "MET", "type": "overexpression", "method": "IHC"}]
     assert status(matcher, "exc-03", alterations=over) == "not_met"
-    assert status(matcher, "exc-03", alterations=over + [{"gene": "MET", "type": "amplification"}]) == "met"
+    assert status(matcher, "exc-03", alterations=[*over, {"gene": "MET", "type": "amplification"}]) == "met"
     alk = [{"gene": "ALK", "type": "overexpression", "method": "IHC"}]
     assert status(matcher, "exc-03", diagnosis="ALCL", alterations=alk) == "met"
 

@@ -12,7 +12,7 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
-from matching_fixtures import matcher, profile  # noqa: F401
+from matching_fixtures import profile
 from typer.testing import CliRunner
 
 from acse_kg.cli import app as cli_app
@@ -79,7 +79,7 @@ def test_symbols_are_read_without_regard_to_case_and_given_back_in_hgnc_case() -
 
 
 def test_a_symbol_shared_by_several_genes_is_refused_naming_them() -> None:
-    with pytest.raises(UnknownGeneSymbol, match="ambiguous gene symbol 'ACT'.*SERPINA3"):
+    with pytest.raises(UnknownGeneSymbol, match=r"ambiguous gene symbol 'ACT'.*SERPINA3"):
         resolve_symbol("ACT")
 
 
@@ -100,7 +100,7 @@ def test_a_typo_of_a_target_is_not_silently_another_gene() -> None:
     assert error_of(profile(alterations=[{"gene": "ALKK", "type": "translocation"}])).field == "alterations.0.gene"
 
 
-def test_an_alias_of_a_target_matches_the_targets_cohort(matcher) -> None:  # noqa: F811
+def test_an_alias_of_a_target_matches_the_targets_cohort(matcher) -> None:
     """CD246 is ALK: an adult with ALCL and a CD246 translocation is a candidate for cohort 1."""
     result = matcher.match(profile(diagnosis="ALCL", alterations=[{"gene": "CD246", "type": "translocation"}]))
     assert 1 in [c["cohort"] for c in result["cohorts"]]

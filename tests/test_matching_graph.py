@@ -6,7 +6,7 @@ import io
 
 import orjson
 import pytest
-from matching_fixtures import CRIT, matcher, profile  # noqa: F401
+from matching_fixtures import CRIT, profile
 
 from acse_kg.commands.match_cmds import run_batch
 from acse_kg.matching import shacl

@@ -7,7 +7,7 @@ import json
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from matching_fixtures import DROP, matcher, profile  # noqa: F401
+from matching_fixtures import DROP, profile
 from typer.testing import CliRunner
 
 from acse_kg.cli import app as cli_app
@@ -296,7 +296,7 @@ def test_the_contract_example_profile_is_valid_and_answered_in_the_contract_shap
 
 
 # ------------------------------------------------------- the result's published schema
-def test_results_conform_to_the_published_result_schema(matcher) -> None:  # noqa: F811
+def test_results_conform_to_the_published_result_schema(matcher) -> None:
     import itertools
 
     import jsonschema

@@ -7,7 +7,7 @@ import pytest
 import rdflib
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from matching_fixtures import matcher, profile  # noqa: F401
+from matching_fixtures import profile
 
 from acse_kg.matching import jsonld
 from acse_kg.matching.profile import ProfileError, convert, json_schema, parse_profile

@@ -7,7 +7,7 @@ import pytest
 import rdflib
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from matching_fixtures import CRIT, DROP, matcher, profile  # noqa: F401
+from matching_fixtures import CRIT, DROP, profile
 
 from acse_kg.matching import jsonld
 from acse_kg.matching.hgvs import THREE_TO_ONE, normalise_protein_change, protein_change_matches
@@ -197,7 +197,7 @@ def test_a_false_flag_with_its_drug_listed_is_a_contradiction_naming_the_flag() 
     assert e.field == "history.prior_crizotinib" and "'Crizotinib'" in e.message
 
 
-def test_the_trial_reads_crizotinib_in_prior_therapies_as_prior_crizotinib(matcher) -> None:  # noqa: F811
+def test_the_trial_reads_crizotinib_in_prior_therapies_as_prior_crizotinib(matcher) -> None:
     by_list = parse_profile(profile(history={"prior_crizotinib": DROP}, prior_therapies=[{"drug": "NCIT:C74061"}]))
     by_flag = parse_profile(profile(history={"prior_crizotinib": True}))
     assert matcher.statuses(by_list)[CRIT + "exc-05"] == matcher.statuses(by_flag)[CRIT + "exc-05"] == "not_met"
@@ -206,7 +206,7 @@ def test_the_trial_reads_crizotinib_in_prior_therapies_as_prior_crizotinib(match
 
 
 # ------------------------------------------------------------------ the additions as RDF
-def test_a_profile_with_the_additions_is_rdf_through_the_context(matcher) -> None:  # noqa: F811
+def test_a_profile_with_the_additions_is_rdf_through_the_context(matcher) -> None:
     p = parse_profile(profile(tmb=10, msi="MSS", prior_therapies=[{"drug": "crizotinib", "line": 2}],
                               history={"prior_crizotinib": DROP},
                               alterations=[{"gene": "BRAF", "type": "mutation", "protein_change": "p.Val600Glu"}]))

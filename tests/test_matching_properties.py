@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from matching_fixtures import ALTERATIONS, CRIT, DROP, MISSING, POOLS, build, matcher, profile  # noqa: F401
+from matching_fixtures import ALTERATIONS, CRIT, DROP, MISSING, POOLS, build, profile
 
 from acse_kg.matching.profile import parse_profile
 
@@ -213,7 +213,7 @@ def test_any_batch_line_gives_a_result_or_the_contracts_error_object(matcher, li
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
-@given(field=st.sampled_from(sorted(POOLS) + ["alterations", "sex", "id", "height_cm", "labs", "history"]),
+@given(field=st.sampled_from([*sorted(POOLS), "alterations", "sex", "id", "height_cm", "labs", "history"]),
        value=FIELD_VALUES)
 def test_any_value_in_any_field_is_matched_or_refused_naming_a_field_under_it(matcher, field, value) -> None:
     from acse_kg.matching.profile import ProfileError

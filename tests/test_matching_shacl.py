@@ -20,7 +20,7 @@ import pytest
 import rdflib
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from matching_fixtures import ALTERATIONS, MISSING, POOLS, build, matcher  # noqa: F401
+from matching_fixtures import ALTERATIONS, POOLS, build
 from rdflib.namespace import DCTERMS
 
 from acse_kg.matching import shacl

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from matching_fixtures import matcher, profile  # noqa: F401
+from matching_fixtures import profile
 
 from acse_kg.matching.profile import ProfileError, parse_profile
 from acse_kg.store import GraphStore
@@ -50,7 +50,7 @@ def test_a_molar_unit_for_another_lab_value_is_refused() -> None:
     assert e.value.field == "labs.platelets" and "mmol/L" not in e.value.message.split("(")[1]
 
 
-def test_a_haemoglobin_of_4_mmol_per_litre_fails_the_8_g_per_dl_threshold(matcher) -> None:  # noqa: F811
+def test_a_haemoglobin_of_4_mmol_per_litre_fails_the_8_g_per_dl_threshold(matcher) -> None:
     """4 mmol/L is 6.4 g/dL, under the curated threshold of 8 g/dL."""
     result = matcher.match(profile(labs={"hemoglobin": {"value": 4, "unit": "mmol/L"}}))
     items = [i for c in result["cohorts"] for i in c["criteria"] if "hemoglobin" in i["id"]]

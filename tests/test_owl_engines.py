@@ -79,7 +79,7 @@ def compare(fast: dict[str, Any], owl: dict[str, Any]) -> list[str]:
 def check(store, owl: OwlMatcher, batch: list[dict[str, Any]]) -> None:
     fast = matcher_for(store)
     results = owl.match_many(batch)
-    problems = {p["id"]: (bad, p) for p, r in zip(batch, results) if (bad := compare(fast.match(p), r))}
+    problems = {p["id"]: (bad, p) for p, r in zip(batch, results, strict=True) if (bad := compare(fast.match(p), r))}
     assert not problems, next(iter(problems.values()))
 
 

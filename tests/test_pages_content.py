@@ -73,8 +73,8 @@ def test_conditions_interventions_phase_table(page, seed_text):
     table = section(page, "conditions").find(".//table")
     headers = " ".join(text(th) for th in table.iter("th"))
     cells = " ".join(text(td) for td in table.iter("td"))
-    lines = [norm(l) for l in seed_text.splitlines()]
-    i = next(k for k, l in enumerate(lines) if l.startswith("Condition or disease"))
+    lines = [norm(line) for line in seed_text.splitlines()]
+    i = next(k for k, line in enumerate(lines) if line.startswith("Condition or disease"))
     assert (headers, cells) == (lines[i], lines[i + 1])
 
 
@@ -107,7 +107,7 @@ def test_outcome_measures_with_time_frames(page, kind):
         desc = [text(p) for p in find_class(li, "outcome-description", "p")]
         got.append((text(one_class(li, "measure")), text(one_class(li, "time-frame")), desc))
     assert [(g[0], g[1]) for g in got] == [(o.measure, o.time_frame) for o in expected]
-    for g, o in zip(got, expected):
+    for g, o in zip(got, expected, strict=True):
         assert norm(" ".join(g[2])) == norm(o.description)
 
 
@@ -185,7 +185,7 @@ def test_cohort_table_rows_agree_with_the_registered_cohort_text(page):
         n = int(row.get("data-cohort"))
         registered = SEED.cohorts[n]
         cells = row.findall("td")
-        pathology, gene, alteration, population, alpha, beta, status = (text(c) for c in cells)
+        pathology, gene, alteration, _population, alpha, beta, status = (text(c) for c in cells)
         assert re.search(r"[A-Z]{2,}", " ".join(c.text or "" for c in cells[0].iter("code"))), pathology
         assert all(re.fullmatch(r"HGNC:\d+", c.text or "") for c in cells[1].iter("code")), gene
         expected_error = "15%" if registered.startswith(RARE) else "10%"

@@ -25,7 +25,7 @@ def test_an_imported_record_renders_as_valid_html_with_its_fields_and_bullets(fr
     assert text(root.find(".//h1")) == " ".join(ps["identificationModule"]["briefTitle"].split())
     assert text(one_class(root, "nct")) == nct
     criteria = ps["eligibilityModule"]["eligibilityCriteria"]
-    bullets = [l for l in criteria.splitlines() if re.match(r"\s*(?:[*\-•+]|\d+[.)])\s+\S", l)]
+    bullets = [line for line in criteria.splitlines() if re.match(r"\s*(?:[*\-•+]|\d+[.)])\s+\S", line)]
     rendered = find_class(section(root, "eligibility"), "criterion", "li")
     assert len(rendered) == len(bullets)
     assert [text(li.find("span")) for li in rendered][:1] == [

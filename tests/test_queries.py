@@ -163,7 +163,7 @@ def test_dosing_regimens(store: GraphStore, seed: str) -> None:
     assert len(registered) == 3
     rows = run(store, "dosing_regimens").rows
     assert [py(r, "position") for r in rows] == [1, 2, 3]
-    for r, (dose, unit, whom) in zip(rows, registered):
+    for r, (dose, unit, whom) in zip(rows, registered, strict=True):
         assert py(r, "drug") == "crizotinib"
         assert float(py(r, "dose")) == float(dose)
         assert py(r, "perBodySurfaceArea") is unit.endswith("/m²")

@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from ctgov_api_fixtures import listing, search  # noqa: F401
+from ctgov_api_fixtures import search
 from ctgov_fixtures import RECORDS, load_record
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -48,7 +48,7 @@ def test_a_cohort_of_nsclc_is_found_by_its_oncotree_class_its_tissue_its_subtype
     assert found(registry, **{"query.cond": cond}) == [CRIZOTINIB]
 
 
-def test_the_api_route_finds_the_lung_cohort_too(listing):  # noqa: F811
+def test_the_api_route_finds_the_lung_cohort_too(listing):
     assert search(listing, **{"query.cond": "lung"}) == [CRIZOTINIB]
     assert search(listing, **{"query.cond": "LUAD", "countTotal": "true"}) == [CRIZOTINIB]
 
@@ -137,7 +137,7 @@ def test_a_page_token_resumes_after_the_last_study_sent_even_when_studies_are_ad
     assert rest.ncts == [FRENCH] and rest.next_token is None
 
 
-def test_a_token_of_another_sort_is_refused_by_name(listing):  # noqa: F811
+def test_a_token_of_another_sort_is_refused_by_name(listing):
     first = listing.get("/api/v2/studies", params={"pageSize": 1, "sort": "StartDate,EnrollmentCount"}).json()
     r = listing.get("/api/v2/studies", params={"pageSize": 1, "pageToken": first["nextPageToken"]})
     assert r.status_code == 400 and "pageToken" in r.text
@@ -226,7 +226,7 @@ def test_a_search_past_its_deadline_is_refused_and_the_index_still_answers(regis
     assert found(registry, **{"query.cond": "lung"}) == [CRIZOTINIB]
 
 
-def test_the_api_answers_503_when_the_search_runs_past_the_time_limit(listing, monkeypatch):  # noqa: F811
+def test_the_api_answers_503_when_the_search_runs_past_the_time_limit(listing, monkeypatch):
     import acse_kg.api.ctgov
 
     monkeypatch.setattr(acse_kg.api.ctgov, "_search_timeout", lambda request: -1.0)

@@ -18,8 +18,6 @@ from acse_kg.namespaces import ACSE, study_iri
 from acse_kg.paths import QUERIES_DIR
 
 #: The live servers are session fixtures shared by all server test modules (one of each per run).
-pytest_plugins = ["server_fixtures"]
-
 NCT = "NCT02034981"
 COHORTS = "SELECT ?c ?n WHERE { ?c a acse:Cohort ; acse:cohortNumber ?n } ORDER BY ?n"
 STUDY_GRAPH = f"CONSTRUCT {{ <{study_iri(NCT)}> ?p ?o }} WHERE {{ <{study_iri(NCT)}> ?p ?o }}"

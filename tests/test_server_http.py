@@ -10,8 +10,6 @@ import httpx
 import pytest
 from server_fixtures import LiveServer
 
-pytest_plugins = ["server_fixtures"]
-
 NCT = "NCT02034981"
 GET_ROUTES = [
     "/",

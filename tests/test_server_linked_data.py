@@ -14,8 +14,6 @@ from server_fixtures import LiveServer
 from acse_kg.namespaces import ACSE, BASE, cohort_iri, study_iri
 
 #: The live servers are session fixtures shared by all server test modules (one of each per run).
-pytest_plugins = ["server_fixtures"]
-
 NCT = "NCT02034981"
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 

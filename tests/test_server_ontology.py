@@ -16,8 +16,6 @@ from acse_kg.loader import ONTOLOGY_GRAPH
 from acse_kg.namespaces import ACSE, BASE
 from acse_kg.paths import ONTOLOGY_DIR, QUERIES_DIR
 
-pytest_plugins = ["server_fixtures"]
-
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 CORE = BASE + "ontology"
 CTGOV = BASE + "ontology/ctgov"

@@ -23,8 +23,6 @@ from server_fixtures import ADMIN_TOKEN, W3C_DIR, LiveServer, start_server, w3c_
 from acse_kg.api.settings import ServerSettings
 
 #: The live servers are session fixtures shared by all server test modules (one of each per run).
-pytest_plugins = ["server_fixtures"]
-
 MF = "http://www.w3.org/2001/sw/DataAccess/tests/test-manifest#"
 HT = "http://www.w3.org/2011/http#"
 CNT = "http://www.w3.org/2011/content#"

@@ -17,7 +17,6 @@ from server_fixtures import LiveServer
 
 from acse_kg.paths import QUERIES_DIR
 
-pytest_plugins = ["server_fixtures"]
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"

@@ -15,8 +15,6 @@ from acse_kg.remote import SparqlEndpointStore
 from acse_kg.store import QuerySyntaxError, StoreError, open_store
 
 #: The live servers are session fixtures shared by all server test modules (one of each per run).
-pytest_plugins = ["server_fixtures"]
-
 NCT = "NCT02034981"
 COHORTS = "SELECT ?c ?n WHERE { ?c a acse:Cohort ; acse:cohortNumber ?n } ORDER BY ?n"
 
@@ -64,7 +62,7 @@ def test_a_malformed_query_raises_the_endpoints_parser_message(remote: SparqlEnd
 
 
 def test_writes_to_a_read_only_endpoint_fail_with_its_reason(remote: SparqlEndpointStore) -> None:
-    with pytest.raises(StoreError, match="403.*read-only"):
+    with pytest.raises(StoreError, match=r"403.*read-only"):
         remote.drop_graph(BASE + "id/graph/ontology")
 
 

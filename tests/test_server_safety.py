@@ -15,8 +15,6 @@ from acse_kg.api.settings import ServerSettings
 from acse_kg.store import OxigraphStore
 
 #: The live servers are session fixtures shared by all server test modules (one of each per run).
-pytest_plugins = ["server_fixtures"]
-
 
 def _update(server: LiveServer, text: str, token: str | None = None) -> httpx.Response:
     headers = {"Content-Type": "application/sparql-update"}

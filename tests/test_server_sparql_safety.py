@@ -64,7 +64,7 @@ def test_from_iris_are_resolved_through_prefixes_and_base() -> None:
                    "SELECT * FROM g:one FROM NAMED <two> WHERE {}")
     assert info.dataset_iris == ["http://example.org/graph/one", "http://example.org/two"]
     check_dataset(info, ["http://example.org/graph/one", "http://example.org/two"])
-    with pytest.raises(RefusedQuery, match="<http://example.org/two>"):
+    with pytest.raises(RefusedQuery, match=r"<http://example\.org/two>"):
         check_dataset(info, ["http://example.org/graph/one"])
 
 

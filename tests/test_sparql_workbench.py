@@ -29,8 +29,6 @@ from server_fixtures import LiveServer
 from acse_kg.namespaces import PREFIXES
 from acse_kg.paths import QUERIES_DIR, STATIC_DIR
 
-pytest_plugins = ["server_fixtures"]
-
 VENDOR = Path(STATIC_DIR) / "vendor" / "yasgui"
 AXE = Path(__file__).resolve().parent / "data" / "vendor" / "axe-core" / "axe.min.js"
 ROWS = "document.querySelectorAll('.yasr tbody tr').length"

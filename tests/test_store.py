@@ -79,7 +79,7 @@ def test_bad_turtle_is_refused_with_its_file_name_and_the_store_is_unchanged(
     bad = tmp_path / "NCT99999999.ttl"
     bad.write_text("@prefix ex: <http://example.org/> .\nex:a ex:b ", encoding="utf-8")
     total, graphs = len(fresh_store), fresh_store.named_graphs()
-    with pytest.raises(StoreError, match="NCT99999999.ttl"):
+    with pytest.raises(StoreError, match=r"NCT99999999\.ttl"):
         load_study_file(fresh_store, bad)
     assert len(fresh_store) == total
     assert fresh_store.named_graphs() == graphs
@@ -94,7 +94,7 @@ def test_a_broken_file_in_the_bundle_aborts_the_whole_load_before_any_graph_chan
     (data / f"{NCT}.ttl").write_text("<http://example.org/a> <http://example.org/b> 1 .\n", encoding="utf-8")
     (data / "NCT00000001.ttl").write_text("this is not turtle", encoding="utf-8")
     before = graph_counts(fresh_store)
-    with pytest.raises(StoreError, match="NCT00000001.ttl"):
+    with pytest.raises(StoreError, match=r"NCT00000001\.ttl"):
         load_bundle(fresh_store, data_dir=data)
     assert graph_counts(fresh_store) == before
 

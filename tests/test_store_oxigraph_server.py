@@ -16,7 +16,7 @@ import pytest
 import rdflib
 import rdflib.compare
 from matching_fixtures import DROP, profile
-from oxigraph_server_fixtures import OxigraphServer, empty_oxigraph, oxigraph_server  # noqa: F401 (fixtures)
+from oxigraph_server_fixtures import OxigraphServer
 from rdflib.term import Node
 
 from acse_kg import remote as remote_module

@@ -103,7 +103,7 @@ def _document_body_limits(app: FastAPI, settings: ServerSettings) -> None:
             app.openapi_schema = schema
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema
 
 
 def create_app(store: GraphStore | None = None, settings: ServerSettings | None = None) -> FastAPI:

@@ -26,6 +26,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from itertools import pairwise
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -258,7 +259,7 @@ def get_study(
             raise QueryError("Parameter 'fields' is not applicable with format fhir.json")
         if csv and "fields" in params:
             columns = parse_columns(params["fields"])
-        fields = None if csv else parse_fields_param(params)
+        paths = None if csv else parse_fields_param(params)
     except (QueryError, CsvError) as exc:
         return _ctgov_error(400, str(exc))
     try:
@@ -269,7 +270,7 @@ def get_study(
         return Response(write_csv([study], columns, header=True), media_type="text/csv; charset=utf-8")
     if fmt == "fhir.json":
         return Response(research_study_json(study, store), media_type=FHIR_JSON)
-    return project(study, fields) if fields else study
+    return project(study, paths) if paths else study
 
 
 @router.get("/fhir/ResearchStudy", tags=["FHIR"], summary="Search the studies as FHIR ResearchStudy resources")
@@ -537,7 +538,7 @@ def get_history(nct: str, request: Request, store: GraphStore = Depends(get_stor
     if _wants_html(request):
         numbers = [v.number for v in versions]
         return _page(HISTORY_PAGE, nct=nct, crumb="History", versions=versions,
-                     steps=list(zip(numbers, numbers[1:])))
+                     steps=list(pairwise(numbers)))
     return {"nctId": nct, "versions": [v.as_dict() for v in versions]}
 
 

@@ -346,15 +346,14 @@ def ontology_docs(
         path, _, anchor = where.partition("#")
         return f'href="#{anchor}"' if path == here else f'href="{html.escape(where)}"'
 
+    def fragment(m: re.Match[str], ids: set[str]) -> str:
+        return m.group(0) if m.group(1) in ids else f'<a href="{html.escape(local_href(m.group(2)))}">{m.group(2)}</a>'
+
     docs = {}
     for iri, page in raw.items():
-        here = ontology_doc_path(iri)
-        page = _HREF.sub(lambda m: link(m, here), page)
-        ids = set(re.findall(r' id="([^"]+)"', page))
-        page = _FRAGMENT_LINK.sub(  # pyLODE links a version IRI to a fragment no entry has: serve it instead
-            lambda m: m.group(0) if m.group(1) in ids else f'<a href="{html.escape(local_href(m.group(2)))}">{m.group(2)}</a>',
-            page,
-        )
+        page = _HREF.sub(functools.partial(link, here=ontology_doc_path(iri)), page)
+        # pyLODE links a version IRI to a fragment no entry has: serve it instead
+        page = _FRAGMENT_LINK.sub(functools.partial(fragment, ids=set(re.findall(r' id="([^"]+)"', page))), page)
         page = page.replace("<head>", '<head>\n<meta charset="utf-8"><link rel="icon" href="data:,">', 1)
         page = page.replace("</head>", f"<style>{_PREFACE_CSS}</style></head>", 1)
         # The site header on top; the preface after pyLODE's metadata (title, IRI), before the terms.
@@ -485,6 +484,12 @@ async def dump(request: Request, name: str) -> Response:
     )
 
 
+def _bound(value: rdflib.term.Node | None) -> rdflib.term.Node:
+    """A COUNT's value, which SPARQL always binds (a row's type allows an unbound one)."""
+    assert value is not None, "COUNT is always bound"
+    return value
+
+
 def void_graph(store: GraphStore) -> rdflib.Graph:
     """The VoID description, counted from the store by SPARQL."""
     ds = rdflib.URIRef(DATASET_IRI)
@@ -498,10 +503,10 @@ def void_graph(store: GraphStore) -> rdflib.Graph:
     g.add((ds, RDF.type, VOID.Dataset))
     g.add((ds, DCTERMS.title, rdflib.Literal("acse-kg: a registry of precision-oncology basket trials", lang="en")))
     g.add((ds, DCTERMS.hasVersion, rdflib.Literal(__version__)))
-    g.add((ds, VOID.triples, total["t"]))
-    g.add((ds, VOID.distinctSubjects, total["s_"]))
-    g.add((ds, VOID.properties, total["p_"]))
-    g.add((ds, VOID.classes, classes))
+    g.add((ds, VOID.triples, _bound(total["t"])))
+    g.add((ds, VOID.distinctSubjects, _bound(total["s_"])))
+    g.add((ds, VOID.properties, _bound(total["p_"])))
+    g.add((ds, VOID.classes, _bound(classes)))
     g.add((ds, VOID.uriSpace, rdflib.Literal(BASE + "id/")))
     g.add((ds, VOID.vocabulary, rdflib.URIRef(str(ACSE))))
     g.add((ds, VOID.sparqlEndpoint, rdflib.URIRef(BASE + "sparql")))
@@ -517,7 +522,7 @@ def void_graph(store: GraphStore) -> rdflib.Graph:
         sub = rdflib.URIRef(name)
         g.add((ds, VOID.subset, sub))
         g.add((sub, RDF.type, VOID.Dataset))
-        g.add((sub, VOID.triples, row["n"]))
+        g.add((sub, VOID.triples, _bound(row["n"])))
     return g
 
 

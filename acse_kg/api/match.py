@@ -79,7 +79,7 @@ _ITEM_ERROR = {
                              "properties": {"field": {"type": ["string", "null"]}, "message": {"type": "string"}}}},
     },
 }
-_ERRORS = {
+_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "the body is not JSON (nor JSON lines, for a batch)",
           "content": {JSON: {"schema": {"type": "object", "properties": {"detail": {"type": "string"}}}}}},
     422: {"description": "a profile breaks the contract: the offending field is named",

@@ -121,7 +121,7 @@ class _CappedBuffer(io.BytesIO):
         super().__init__()
         self.limit = limit
 
-    def write(self, b: Any) -> int:  # type: ignore[override]
+    def write(self, b: Any) -> int:
         if self.tell() + len(b) > self.limit:
             raise ResultTooLarge(f"the answer is larger than the limit of {self.limit} bytes; add a LIMIT")
         return super().write(b)

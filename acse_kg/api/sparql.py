@@ -214,13 +214,13 @@ async def sparql_post(request: Request) -> Response:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise _error(400, "the request body is not valid UTF-8")
+        raise _error(400, "the request body is not valid UTF-8") from None
     url = request.query_params
     if media == "application/x-www-form-urlencoded":
         try:
             fields = parse_qsl(text, keep_blank_values=True, strict_parsing=False, encoding="utf-8", errors="strict")
         except UnicodeDecodeError:
-            raise _error(400, "the form is not valid UTF-8")
+            raise _error(400, "the form is not valid UTF-8") from None
         queries = [v for k, v in fields if k == "query"]
         updates = [v for k, v in fields if k == "update"]
         if queries and updates:
@@ -341,11 +341,11 @@ async def _answer_query(request: Request, query: str, default_graphs: list[str],
         if info.dataset_iris or protocol:
             check_dataset(info, await run_in_threadpool(store.named_graphs), protocol)
     except MalformedQuery as exc:
-        raise _error(400, f"malformed query: {exc}")
+        raise _error(400, f"malformed query: {exc}") from exc
     except RefusedQuery as exc:
-        raise _error(403, str(exc))
+        raise _error(403, str(exc)) from exc
     except ValueError as exc:
-        raise _error(400, f"invalid graph IRI in default-graph-uri / named-graph-uri: {exc}")
+        raise _error(400, f"invalid graph IRI in default-graph-uri / named-graph-uri: {exc}") from exc
     if accept is None:
         accept = request.headers.get("accept")
     result_fmt = choose(accept, RESULT_MEDIA)
@@ -384,17 +384,17 @@ async def _answer_query(request: Request, query: str, default_graphs: list[str],
         message = str(exc)
         if exc.syntax and "Prefix not found" in message:  # the engine's message lists Unicode ranges
             message = unknown_prefix_message(query) or message
-        raise _error(400, message if message.startswith(prefix) else f"{prefix}: {message}")
+        raise _error(400, message if message.startswith(prefix) else f"{prefix}: {message}") from exc
     except (QueryTimeout, WorkerDied) as exc:
-        raise _error(503, str(exc))
+        raise _error(503, str(exc)) from exc
     except Cancelled:
         return Response(status_code=499)  # nobody is there to read it
     except ResultTooLarge as exc:
-        raise _error(400, str(exc))
+        raise _error(400, str(exc)) from exc
     except StoreError as exc:  # a remote store's endpoint failed or refused
-        raise _error(502, str(exc))
+        raise _error(502, str(exc)) from exc
     except NotAcceptable:
-        raise _not_acceptable(info.form or "this query", RDF_MEDIA if rdf_fmt is None else RESULT_MEDIA)
+        raise _not_acceptable(info.form or "this query", RDF_MEDIA if rdf_fmt is None else RESULT_MEDIA) from None
     fmt = rdf_fmt if kind == "graph" else result_fmt
     return Response(body, media_type=CONTENT_TYPE[fmt or "json"], headers={"Vary": "Accept"})
 
@@ -485,19 +485,19 @@ async def _answer_update(request: Request, update: str, using: list[str], using_
         # nothing is fetched), and the endpoint as the base IRI of relative IRIs (§2.2.3).
         text = f"BASE <{ENDPOINT_IRI}> " + with_using(update, using, using_named)
     except MalformedQuery as exc:
-        raise _error(400, f"malformed update: {exc}")
+        raise _error(400, f"malformed update: {exc}") from exc
     except RefusedQuery as exc:
-        raise _error(403, str(exc))
+        raise _error(403, str(exc)) from exc
     except DatasetConflict as exc:
-        raise _error(400, str(exc))
+        raise _error(400, str(exc)) from exc
     except ValueError as exc:
-        raise _error(400, f"invalid using-graph-uri / using-named-graph-uri: {exc}")
+        raise _error(400, f"invalid using-graph-uri / using-named-graph-uri: {exc}") from exc
     try:
         await run_in_threadpool(store.update, text)
     except QuerySyntaxError as exc:
-        raise _error(400, f"malformed update: {exc}")
+        raise _error(400, f"malformed update: {exc}") from exc
     except StoreError as exc:
-        raise _error(502, str(exc))
+        raise _error(502, str(exc)) from exc
     pool = getattr(request.app.state, "query_pool", None)
     if pool is not None:
         await run_in_threadpool(pool.invalidate)

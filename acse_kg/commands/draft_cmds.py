@@ -46,7 +46,7 @@ def _agent(by: str, command: str) -> str:
 
     try:
         who = by or getpass.getuser()
-    except Exception:  # no login name (a container): say so rather than guess
+    except (KeyError, OSError, ImportError):  # no login name (a container): say so rather than guess
         who = by or "unknown user"
     return f"{who} via acse-kg {command}"
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import errno
 import re
 import sys
-from enum import Enum
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -24,14 +25,14 @@ from ..store import GraphStore, QuerySyntaxError, StoreError
 from .common import StoreOption, fail, get_store
 
 
-class ResultFormat(str, Enum):
+class ResultFormat(StrEnum):
     json = "json"
     csv = "csv"
     tsv = "tsv"
     table = "table"
 
 
-class ExportFormat(str, Enum):
+class ExportFormat(StrEnum):
     turtle = "turtle"
     jsonld = "jsonld"
     ntriples = "ntriples"
@@ -99,11 +100,11 @@ def _cell(term: object) -> str:
     return text.replace("\r", "").replace("\n", "\\n").replace("\t", " ")
 
 
-def format_table(variables: list[str], rows: list[dict[str, object]]) -> str:
+def format_table(variables: Sequence[str], rows: Sequence[Mapping[str, object]]) -> str:
     """An aligned plain-text table with a header line and a row count."""
     cells = [[_cell(r.get(v)) for v in variables] for r in rows]
     widths = [max([len(v), *(len(c[i]) for c in cells)]) for i, v in enumerate(variables)]
-    line = lambda vals: "  ".join(val.ljust(w) for val, w in zip(vals, widths)).rstrip()  # noqa: E731
+    line = lambda vals: "  ".join(val.ljust(w) for val, w in zip(vals, widths, strict=True)).rstrip()  # noqa: E731
     out = [line(variables), line(["-" * w for w in widths])]
     out += [line(c) for c in cells]
     out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
@@ -135,7 +136,7 @@ def run_query(store: GraphStore, query: str, fmt: ResultFormat) -> bytes:
             body = b"true\n" if store.ask(query) else b"false\n"
         else:
             res = store.select(query)
-            body = format_table(res.variables, res.rows).encode("utf-8")  # type: ignore[arg-type]
+            body = format_table(res.variables, res.rows).encode("utf-8")
     else:
         try:
             _kind, body = store.query_serialized(query, fmt.value)
@@ -216,13 +217,15 @@ def register(app: typer.Typer) -> None:
             if format in (ExportFormat.ctml, ExportFormat.ctml_yaml):
                 from .ctgov_cmds import export_ctml
 
-                body = export_ctml(st, nct, yaml_out=format is ExportFormat.ctml_yaml)  # type: ignore[arg-type]
+                assert nct is not None  # checked above: a one-study format comes with its NCT number
+                body = export_ctml(st, nct, yaml_out=format is ExportFormat.ctml_yaml)
             elif one_study:
                 import json
 
                 from .ctgov_cmds import export_ctgov
 
-                study = export_ctgov(st, nct)  # type: ignore[arg-type]
+                assert nct is not None
+                study = export_ctgov(st, nct)
                 if format is ExportFormat.fhir:
                     from ..ctgov.fhir_study import research_study_json
 

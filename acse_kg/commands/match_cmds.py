@@ -70,7 +70,7 @@ def as_text(result: dict[str, Any]) -> str:
                       keep_trailing_newline=True, autoescape=False)
     env.filters["observed"] = lambda v: ", ".join(f"{k}={x}" for k, x in v.items()) if isinstance(v, dict) else (
         ", ".join(map(str, v)) if isinstance(v, list) else str(v))
-    results = result["results"] if "results" in result else [result]
+    results = result.get("results", [result])
     head = f"profile {result['profile_id']}\n"
     return head + env.get_template("text/match.txt").render(results=results, notes=result.get("notes", []) if "results" in result else [])
 
@@ -136,7 +136,7 @@ def register(app: typer.Typer) -> None:
         matcher: Matcher | RegistryMatcher = _registry(graph) if all_trials else _matcher(graph, trial)
         if engine == "owl":  # the same interface, decided by HermiT over the cohorts' OWL classes
             from ..owl.classify import OwlMatcher, OwlRegistryMatcher
-            matcher = OwlRegistryMatcher(graph) if all_trials else OwlMatcher(graph, trial)  # type: ignore[assignment]
+            matcher = OwlRegistryMatcher(graph) if all_trials else OwlMatcher(graph, trial)  # type: ignore[assignment]  # same interface, other classes
         try:
             sink: BinaryIO = out.open("wb") if out else sys.stdout.buffer
         except OSError as exc:
@@ -148,7 +148,8 @@ def register(app: typer.Typer) -> None:
                     typer.echo(f"acse-kg: {failed} of {done} profiles failed validation", err=True)
                     raise typer.Exit(1)
                 return
-            data = _open_in(profile).read().removeprefix(BOM)  # type: ignore[arg-type]
+            assert profile is not None  # one PROFILE or --batch, checked above
+            data = _open_in(profile).read().removeprefix(BOM)
             try:
                 data, notes = patients.profile_bytes(graph, data)  # a Phenopacket or an mCODE Bundle
             except patients.PatientRecordError as exc:

@@ -97,7 +97,7 @@ def register(app: typer.Typer) -> None:
             graph_store = get_store(store)
             try:
                 application = create_app(graph_store, settings)
-            except Exception as exc:  # the app could not be built: say why, no traceback
+            except Exception as exc:  # noqa: BLE001 - the app could not be built, for any reason: say why, no traceback
                 graph_store.close()
                 fail(f"cannot start the server: {exc}")
             shown = f"[{host}]" if ":" in host else host

@@ -252,7 +252,7 @@ def _prepare_chunk(chunk: list[Parsed]) -> list[Prepared]:
 
 
 def _prepared_in_order(items: Iterator[Item], jobs: int, index: dict[tuple[str, str], URIRef],
-                       known: dict[str, str]) -> Iterator[Prepared]:
+                       known: dict[str, str | None]) -> Iterator[Prepared]:
     """Each record prepared, in input order, by ``jobs`` worker processes (this one when 0); records
     whose digest ``known`` holds for their study are passed on as skipped without being mapped."""
     pool: cf.ProcessPoolExecutor | None = None
@@ -322,7 +322,7 @@ def bulk_import(store: GraphStore, sources: list[Path], *, jobs: int | None = No
     index = enum_index(store)
     versions = current_versions(store)
     live = {g[len(STUDY_GRAPH_PREFIX):] for g in store.live_graphs() if g.startswith(STUDY_GRAPH_PREFIX)}
-    known = {nct: d for nct, (_, d) in versions.items() if d and nct in live}
+    known: dict[str, str | None] = {nct: d for nct, (_, d) in versions.items() if d and nct in live}
     jobs = max(1, (os.cpu_count() or 1)) if jobs is None else jobs
     now = datetime.now(UTC)
     note = "bulk import"
@@ -370,14 +370,14 @@ def bulk_import(store: GraphStore, sources: list[Path], *, jobs: int | None = No
             pending.append(_nquads(LOG_GRAPH, log_entry(p.nct, 1, None, agent, note, now, p.digest)))
             pending_ncts.add(p.nct)
             versions[p.nct] = (1, p.digest)
-            known[p.nct] = p.digest  # type: ignore[assignment]
+            known[p.nct] = p.digest
             if len(pending_ncts) >= batch:
                 flush()
             continue
         if not _write_version(store, p, replace_curated, agent, note, fail):
             continue
         versions[p.nct] = (versions.get(p.nct, (0, None))[0] + 1, p.digest)
-        known[p.nct] = p.digest  # type: ignore[assignment]
+        known[p.nct] = p.digest
         live.add(p.nct)
         report.changed += 1
     flush()
@@ -412,7 +412,7 @@ class ProgressLine:
         self.bar: Any = None
         self.done = 0
         if getattr(self.stream, "isatty", lambda: False)():
-            from tqdm import tqdm  # type: ignore[import-untyped]
+            from tqdm import tqdm
 
             self.bar = tqdm(total=total, unit=" studies", file=self.stream, dynamic_ncols=True, smoothing=0.1)
 

@@ -83,6 +83,8 @@ def _date(key: str) -> Callable[[dict[str, Any]], str]:
     return lambda s: _ps(s, "statusModule", key, "date") or ""
 
 
+_YES_NO: dict[object, str] = {True: "YES", False: "NO"}  # hasResults; absent (or anything else): empty
+
 #: ClinicalTrials.gov's CSV columns, in its order -> how each is written from the study JSON.
 COLUMNS: dict[str, Callable[[dict[str, Any]], str]] = {
     "NCT Number": lambda s: _ps(s, "identificationModule", "nctId") or "",
@@ -91,7 +93,7 @@ COLUMNS: dict[str, Callable[[dict[str, Any]], str]] = {
     "Acronym": lambda s: _ps(s, "identificationModule", "acronym") or "",
     "Study Status": lambda s: _ps(s, "statusModule", "overallStatus") or "",
     "Brief Summary": lambda s: _ps(s, "descriptionModule", "briefSummary") or "",
-    "Study Results": lambda s: {True: "YES", False: "NO"}.get(s.get("hasResults"), ""),  # type: ignore[arg-type]
+    "Study Results": lambda s: _YES_NO.get(s.get("hasResults"), ""),
     "Conditions": lambda s: _joined(_ps(s, "conditionsModule", "conditions") or []),
     "Interventions": lambda s: _joined(f"{i.get('type')}: {i.get('name')}" if i.get("type") else i.get("name")
                                        for i in _ps(s, "armsInterventionsModule", "interventions") or []),

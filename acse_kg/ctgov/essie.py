@@ -23,7 +23,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Union
 
 from ..errors import AcseError
 
@@ -78,8 +77,8 @@ class Or:
     operands: tuple[Node, ...]
 
 
-Node = Union[Term, Range, Missing, Area, Not, And, Or]
-Leaf = Union[Term, Range, Missing]
+Node = Term | Range | Missing | Area | Not | And | Or
+Leaf = Term | Range | Missing
 
 _TOKEN = re.compile(r'\s*(?:(?P<phrase>"[^"]*")|(?P<paren>[()])'
                     r'|(?P<operator>[A-Z_]+)\[(?P<argument>[^\]]*)\]'
@@ -186,7 +185,8 @@ def parse(text: str) -> Node:
         if kind == "(":
             deeper()
             inner = or_expr()
-            if peek() is None or peek()[0] != ")":  # type: ignore[index]
+            nxt = peek()
+            if nxt is None or nxt[0] != ")":
                 raise EssieError("a parenthesis is not closed")
             take()
             depth -= 1
@@ -197,7 +197,8 @@ def parse(text: str) -> Node:
             raise EssieError(f"{value} needs a term after it")
         if kind == "AREA":
             deeper()
-            if peek() is None or peek() in (("op", "AND"), ("op", "OR")) or peek()[0] == ")":  # type: ignore[index]
+            nxt = peek()
+            if nxt is None or nxt in (("op", "AND"), ("op", "OR")) or nxt[0] == ")":
                 raise EssieError(f"AREA[{value}] needs a term, RANGE[...] or MISSING after it")
             operand = not_expr()
             depth -= 1

@@ -12,13 +12,13 @@ name and signature stable.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import rdflib
 import rdflib.collection
 from rdflib import RDF, RDFS, URIRef
-from rdflib.term import Literal, Node
+from rdflib.term import Identifier, Literal, Node
 
 from ..errors import AcseError
 from ..loader import study_graph_name
@@ -34,7 +34,13 @@ class StudyNotFound(AcseError, LookupError):
 
 def _codes(store: GraphStore) -> dict[Node, str]:
     rows = store.select("SELECT ?i ?code WHERE { ?i acse:code ?code }")
-    return {r["i"]: str(r["code"]) for r in rows}  # type: ignore[misc]
+    return {i: str(r["code"]) for r in rows if (i := r["i"]) is not None}
+
+
+def _terms(nodes: Iterable[Node]) -> list[Identifier]:
+    """The terms of a graph as what they are: rdflib types them as Node, which has no order and no
+    value, but every term a graph holds is an Identifier (URIRef, BNode, Literal: a str)."""
+    return [n for n in nodes if isinstance(n, Identifier)]
 
 
 class _Reader:
@@ -48,9 +54,9 @@ class _Reader:
         self.read = read if read is not None else set()  # (subject, predicate) pairs the JSON is made of
         self.study = study  # the study model, for the text the curated record structures (full_text)
 
-    def one(self, s: Node, p: URIRef) -> Node | None:
+    def one(self, s: Node, p: URIRef) -> Identifier | None:
         self.read.add((s, p))
-        return next(iter(sorted(self.g.objects(s, p))), None)  # type: ignore[arg-type]
+        return next(iter(sorted(_terms(self.g.objects(s, p)))), None)
 
     def text(self, s: Node, p: URIRef) -> str | None:
         v = self.one(s, p)
@@ -60,15 +66,15 @@ class _Reader:
         v = self.one(s, p)
         return None if v is None else self.codes.get(v)
 
-    def all(self, s: Node, p: URIRef) -> list[Node]:
+    def all(self, s: Node, p: URIRef) -> list[Identifier]:
         self.read.add((s, p))
-        return list(self.g.objects(s, p))
+        return _terms(self.g.objects(s, p))
 
     def ordered(self, s: Node, p: URIRef) -> list[Node]:
         """Objects sorted by acse:position (then IRI), for arrays whose order matters."""
         def key(n: Node) -> tuple[float, str]:
             pos = self.g.value(n, ACSE.position)
-            return (float(pos) if pos is not None else 1e9, str(n))
+            return (float(pos) if isinstance(pos, Identifier) else 1e9, str(n))
 
         return sorted(self.all(s, p), key=key)
 
@@ -78,7 +84,7 @@ class _Reader:
         return self.text(n, RDFS.label)
 
 
-def _scalar(value: Node, f: Field) -> Any:
+def _scalar(value: Identifier, f: Field) -> Any:
     if f.json_type == "boolean":
         return bool(value.toPython()) if isinstance(value, Literal) else str(value) == "true"
     if f.json_type == "integer":
@@ -105,15 +111,15 @@ def generic_object(r: _Reader, node: Node, schema: str) -> dict[str, Any]:
         elif f.kind == "object":
             child = r.one(node, p)
             if child is not None:
-                out[f.key] = generic_object(r, child, f.target)  # type: ignore[arg-type]
+                out[f.key] = generic_object(r, child, f.object_schema)
         else:
             kids = r.ordered(node, p)
             if kids:
-                out[f.key] = [generic_object(r, k, f.target) for k in kids]  # type: ignore[arg-type]
+                out[f.key] = [generic_object(r, k, f.object_schema) for k in kids]
     return out
 
 
-def _date_struct(r: _Reader, study: Node, p: URIRef) -> dict[str, str] | None:
+def _date_struct(r: _Reader, study: Node, p: URIRef) -> dict[str, str | None] | None:
     node = r.one(study, p)
     if node is None:
         return None
@@ -121,7 +127,7 @@ def _date_struct(r: _Reader, study: Node, p: URIRef) -> dict[str, str] | None:
     typ = r.code(node, ACSE.dateType)
     if typ:
         out["type"] = typ
-    return out  # type: ignore[return-value]
+    return out
 
 
 def _date_text(r: _Reader, study: Node, p: URIRef) -> str | None:
@@ -148,7 +154,7 @@ def _identification(r: _Reader, s: Node) -> dict[str, Any]:
             org_id = {"id": value, **generic_object(r, ident, "OrgStudyIdInfo")}
         else:
             item = {"id": value}
-            _put(item, "type", r.codes.get(scheme))  # type: ignore[arg-type]
+            _put(item, "type", r.codes.get(scheme) if scheme is not None else None)
             secondary.append({**item, **generic_object(r, ident, "SecondaryIdInfo")})
     _put(m, "orgStudyIdInfo", org_id)
     _put(m, "secondaryIdInfos", secondary)
@@ -199,8 +205,8 @@ def _oversight(r: _Reader, s: Node) -> dict[str, Any]:
     m: dict[str, Any] = {}
     for key in ("isFdaRegulatedDrug", "isFdaRegulatedDevice"):
         v = r.one(s, ACSE[key])
-        if v is not None:
-            m[key] = bool(v.toPython())  # type: ignore[union-attr]
+        if isinstance(v, Literal):
+            m[key] = bool(v.toPython())
     return m
 
 
@@ -391,7 +397,7 @@ def eligibility_text(r: _Reader, s: Node) -> str | None:
         p = r.one(n, ACSE.position)
         return (float(p) if p is not None else 1e9, str(n))
 
-    def bullets(nodes: list[Node], depth: int) -> list[str]:
+    def bullets(nodes: Sequence[Node], depth: int) -> list[str]:
         lines = []
         for n in sorted(nodes, key=pos):
             lines.append("  " * depth + "* " + (r.text(n, ACSE.criterionText) or ""))
@@ -411,8 +417,8 @@ def _eligibility(r: _Reader, s: Node) -> dict[str, Any]:
     m: dict[str, Any] = {}
     _put(m, "eligibilityCriteria", eligibility_text(r, s))
     hv = r.one(s, ACSE.healthyVolunteers)
-    if hv is not None:
-        m["healthyVolunteers"] = bool(hv.toPython())  # type: ignore[union-attr]
+    if isinstance(hv, Literal):
+        m["healthyVolunteers"] = bool(hv.toPython())
     _put(m, "sex", r.text(s, ACSE.sex))
     _put(m, "minimumAge", r.text(s, ACSE.minimumAgeText))
     _put(m, "maximumAge", r.text(s, ACSE.maximumAgeText))
@@ -496,13 +502,13 @@ def export_from_graph(g: rdflib.Graph, codes: dict[Node, str], nct: str, *, full
         core = _CORE_MODULES.get(module.key)
         if core is not None:
             body.update(core(r, s))
-        body.update(generic_object(r, s, module.target))  # type: ignore[arg-type]
+        body.update(generic_object(r, s, module.object_schema))
         _put(protocol, module.key, body)
-    study: dict[str, Any] = {"protocolSection": protocol}
+    out: dict[str, Any] = {"protocolSection": protocol}
     derived = _derived(r, s)
     if derived:
-        study["derivedSection"] = derived
-    return study  # no hasResults: results are not part of the graph, so the registry does not claim either way
+        out["derivedSection"] = derived
+    return out  # no hasResults: results are not part of the graph, so the registry does not claim either way
 
 
 def export_study(store: GraphStore, nct: str, *, full_text: bool = False,

@@ -221,13 +221,15 @@ class _Builder:
             return True
         if isinstance(e, Or) and not exclude:
             ops = e.operands
-            if all(isinstance(o, TumourTypeTest) for o in ops):
-                self.coded(DISEASE, [o.tumour_type for o in ops], self.codes.disease, "disease")  # type: ignore[union-attr]
+            tumour_tests = [o for o in ops if isinstance(o, TumourTypeTest)]
+            if len(tumour_tests) == len(ops):
+                self.coded(DISEASE, [o.tumour_type for o in tumour_tests], self.codes.disease, "disease")
                 return True
             types = {o.alteration_type for o in ops if isinstance(o, AlterationTest)}
-            if all(isinstance(o, AlterationTest) and o.gene is not None and not o.variant_level and not o.wildtype
-                   for o in ops) and len(types) == 1:
-                self.coded(GENE, [o.gene for o in ops], self.codes.gene, "gene")  # type: ignore[union-attr, misc]
+            genes = [o.gene for o in ops if isinstance(o, AlterationTest) and o.gene is not None
+                     and not o.variant_level and not o.wildtype]
+            if len(genes) == len(ops) and len(types) == 1:
+                self.coded(GENE, genes, self.codes.gene, "gene")
                 (kind,) = types
                 if kind is not None:
                     self.coded(CHANGE, [kind], self.codes.change, "change")
@@ -246,7 +248,7 @@ class _Builder:
 
 def _qty(value: float, unit: str) -> Quantity:
     v = int(value) if float(value).is_integer() else value  # 18, not 18.0, as the protocol writes it
-    return Quantity(value=v, unit=unit, system=UCUM, code=unit)  # type: ignore[arg-type]  # validated as a decimal
+    return Quantity(value=v, unit=unit, system=UCUM, code=unit)  # validated as a decimal
 
 
 def words(e: Expr) -> str:

@@ -80,7 +80,7 @@ STATUS = {
 
 _PHASES = {"EARLY_PHASE1": "early-phase-1", "PHASE1": "phase-1", "PHASE2": "phase-2", "PHASE3": "phase-3",
            "PHASE4": "phase-4", "NA": "n-a"}
-_PHASE_PAIRS = {("phase-1", "phase-2"): "phase-1-phase-2", ("phase-2", "phase-3"): "phase-2-phase-3"}
+_PHASE_PAIRS: dict[tuple[str, ...], str] = {("phase-1", "phase-2"): "phase-1-phase-2", ("phase-2", "phase-3"): "phase-2-phase-3"}
 _PHASE_DISPLAY = {"n-a": "N/A", "early-phase-1": "Early Phase 1", "phase-1": "Phase 1", "phase-1-phase-2": "Phase 1/Phase 2",
                   "phase-2": "Phase 2", "phase-2-phase-3": "Phase 2/Phase 3", "phase-3": "Phase 3", "phase-4": "Phase 4"}
 
@@ -114,7 +114,7 @@ def _phase(phases: list[str]) -> CodeableConcept | None:
     codes = sorted({_PHASES[p] for p in phases if p in _PHASES})
     if not codes:
         return None
-    code = codes[0] if len(codes) == 1 else _PHASE_PAIRS.get(tuple(codes))  # type: ignore[arg-type]
+    code = codes[0] if len(codes) == 1 else _PHASE_PAIRS.get(tuple(codes))
     if code is None:  # a combination R4B has no code for: keep the words
         return _text(" / ".join(_PHASE_DISPLAY[c] for c in codes))
     return CodeableConcept(coding=[Coding(system=PHASE_SYSTEM, code=code, display=_PHASE_DISPLAY[code])],

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -101,7 +102,7 @@ class _Builder:
 
     def add(self, s: Node, p: URIRef, o: Node | None) -> None:
         if o is not None:
-            self.g.add((s, p, o))  # type: ignore[arg-type]
+            self.g.add((s, p, o))
 
     def node(self, *parts: Any) -> URIRef:
         return URIRef(f"{self.s}/" + "/".join(str(p) for p in parts))
@@ -138,18 +139,18 @@ class _Builder:
             elif f.kind == "object":
                 child = URIRef(f"{node}/ctgov/{f.key}")
                 self.part(node, p, child)
-                self.generic(child, value, f.target)  # type: ignore[arg-type]
+                self.generic(child, value, f.object_schema)
             else:
                 for i, item in enumerate(value, 1):
                     child = URIRef(f"{node}/ctgov/{f.key}/{i}")
                     self.part(node, p, child)
                     self.add(child, ACSE.position, Literal(i))
-                    self.generic(child, item, f.target)  # type: ignore[arg-type]
+                    self.generic(child, item, f.object_schema)
 
-    def sequence(self, items: list[Node]) -> rdflib.BNode:
+    def sequence(self, items: Sequence[Node]) -> rdflib.BNode:
         """An RDF list of ``items`` in this graph (its head)."""
         head = rdflib.BNode()
-        rdflib.collection.Collection(self.g, head, items)
+        rdflib.collection.Collection(self.g, head, list(items))
         return head
 
     def part(self, parent: URIRef, p: URIRef, child: URIRef) -> None:
@@ -440,7 +441,7 @@ def enum_index(store: GraphStore) -> dict[tuple[str, str], URIRef]:
     )
     out: dict[tuple[str, str], URIRef] = {}
     for r in sorted(rows, key=lambda r: str(r["i"])):
-        out.setdefault((str(r["cls"]).rsplit("#", 1)[-1], str(r["code"])), r["i"])  # type: ignore[arg-type]
+        out.setdefault((str(r["cls"]).rsplit("#", 1)[-1], str(r["code"])), URIRef(str(r["i"])))
     return out
 
 
@@ -458,7 +459,7 @@ def study_to_graph(study: dict[str, Any], index: dict[tuple[str, str], URIRef]) 
         core = _MODULES.get(module.key)
         if core is not None:
             core(b, body)
-        b.generic(b.s, body, module.target)  # type: ignore[arg-type]
+        b.generic(b.s, body, module.object_schema)
     b.derived(study.get("derivedSection") or {})
     return b.g, b.problems
 

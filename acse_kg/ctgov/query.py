@@ -212,7 +212,7 @@ def _parse_filters(params: dict[str, str], kind: str, q: StudyQuery) -> None:
         bad = [c for c in raw if normalise_nct(c) is None]
         if bad:
             raise QueryError(f"Invalid value in parameter {name}: not an NCT number: {', '.join(bad)}")
-        q.id_sets.append([normalise_nct(c) for c in raw])  # type: ignore[misc]
+        q.id_sets.append([n for c in raw if (n := normalise_nct(c)) is not None])  # none is None: checked above
     name = f"{kind}.geo"
     if name in params:
         try:
@@ -533,7 +533,7 @@ def store_select(store: GraphStore) -> Select:
 
 def matching_ncts(source: GraphStore | Select, q: StudyQuery) -> list[str]:
     """NCT numbers of the live studies that match, in the asked order (``source``: a store, or a select)."""
-    select: Select = store_select(source) if hasattr(source, "select") else source  # type: ignore[assignment,arg-type]
+    select: Select = store_select(source) if isinstance(source, GraphStore) else source
     rows = select(search_query(q))
     nearest: dict[str, float] = {}
     for geo in q.geos:

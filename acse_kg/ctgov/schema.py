@@ -66,7 +66,7 @@ def is_date_time_minutes(value: object) -> bool:
     if not isinstance(value, str):
         return True
     m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2})", value)
-    return bool(m) and is_partial_date(m.group(1)) and int(m.group(2)) < 24 and int(m.group(3)) < 60
+    return m is not None and is_partial_date(m.group(1)) and int(m.group(2)) < 24 and int(m.group(3)) < 60
 
 
 #: Spec schemas whose format is stated only in prose -> (format name, check, what to say).

@@ -102,6 +102,13 @@ class Field:
         """The extension property's local name in the acse namespace."""
         return property_name(self.schema, self.key)
 
+    @property
+    def object_schema(self) -> str:
+        """The schema of an object-valued field's value (the spec names one for every object)."""
+        if self.target is None:
+            raise ValueError(f"{self.schema}.{self.key} names no schema for its value")
+        return self.target
+
 
 def _scalar_type(node: dict[str, Any]) -> tuple[str, str | None]:
     name = ref_name(node)
@@ -170,12 +177,12 @@ def all_generic_fields() -> list[Field]:
             if f.kind in ("object", "objects"):
                 # a generic object must be wholly generic, or some of its keys would have no home
                 assert not (generic and f.target in CORE_KEYS), f"{schema_name}.{f.key} -> {f.target}"
-                walk(f.target)  # type: ignore[arg-type]
+                walk(f.object_schema)
             if generic:
                 out.append(f)
 
     for module in protocol_modules():
-        walk(module.target)  # type: ignore[arg-type]
+        walk(module.object_schema)
     # objects reached only through core keys still own their non-core fields
     return out
 

@@ -12,6 +12,7 @@ Run ``python -m acse_kg.ctgov.vocabulary`` to rewrite the file after changing
 from __future__ import annotations
 
 import rdflib
+from rdflib.query import ResultRow
 
 from ..namespaces import ACSE, sparql_string
 from ..paths import ONTOLOGY_DIR
@@ -131,9 +132,9 @@ def _core_codes() -> set[tuple[str, str]]:
     g = rdflib.Graph()
     g.parse(ONTOLOGY_DIR / "acse.ttl")
     rows = g.query(
-        "SELECT ?cls ?code WHERE { ?i a ?cls ; <%s> ?code }" % ACSE.code
+        f"SELECT ?cls ?code WHERE {{ ?i a ?cls ; <{ACSE.code}> ?code }}"
     )
-    return {(str(r[0]).rsplit("#", 1)[-1], str(r[1])) for r in rows}
+    return {(str(r[0]).rsplit("#", 1)[-1], str(r[1])) for r in rows if isinstance(r, ResultRow)}
 
 
 def extension_turtle() -> str:

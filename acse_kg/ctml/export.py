@@ -84,8 +84,9 @@ class _Writer:
             return None
         if isinstance(e, TumourTypeTest):
             return "oncotree_primary_diagnosis", e.tumour_type.label or e.tumour_type.code
-        if isinstance(e, Or) and all(isinstance(o, TumourTypeTest) for o in e.operands):
-            meta = self.tissues.get(frozenset(o.tumour_type.iri for o in e.operands))  # type: ignore[union-attr]
+        tumour_tests = [o for o in e.operands if isinstance(o, TumourTypeTest)] if isinstance(e, Or) else []
+        if isinstance(e, Or) and len(tumour_tests) == len(e.operands):
+            meta = self.tissues.get(frozenset(o.tumour_type.iri for o in tumour_tests))
             return ("oncotree_primary_diagnosis", meta) if meta else None
         if isinstance(e, Comparison):
             f = e.variable.field
@@ -113,7 +114,7 @@ class _Writer:
                 return {"clinical": dict(lf for lf in leaves if lf)}
             return {"and": [self.tree(o, where) for o in e.operands]}
         if isinstance(e, Or):
-            nodes = []
+            nodes: list[dict[str, Any]] = []
             for o in e.operands:
                 n = self.tree(o, where)
                 # a CNV test without its call writes as an "or" of calls: one level of alternatives, not two
@@ -165,7 +166,7 @@ class _Writer:
             return c.rule
         tests: list[Expr] = []
         for g in c.genes:
-            for t in c.accepts or (None,):  # type: ignore[arg-type]
+            for t in c.accepts or (None,):
                 if t is not None and _type_name(t) not in CATEGORY_OF and _type_name(t) not in CNV_CALLS_OF:
                     self.notes.append(f"cohort {c.number}: {g.name} {t.label or t.name} has no CTML variant "
                                       "category; left out of the arm's genomic alternatives")
@@ -211,9 +212,8 @@ def _applies(r: Regimen, c: Cohort) -> bool:
     cond, paths = pop.condition, {p.iri for p in c.pathologies}
     if isinstance(cond, TumourTypeTest) and paths and cond.tumour_type.iri not in paths:
         return False
-    if isinstance(cond, Not) and isinstance(cond.operand, TumourTypeTest) and paths == {cond.operand.tumour_type.iri}:
-        return False
-    return True
+    negated = cond.operand if isinstance(cond, Not) else None
+    return not (isinstance(negated, TumourTypeTest) and paths == {negated.tumour_type.iri})
 
 
 def study_to_ctml(study: Study, vocab: Vocabulary) -> Exported:
@@ -286,8 +286,8 @@ def study_to_ctml(study: Study, vocab: Vocabulary) -> Exported:
         else:
             arm["match"] = [w.tree(rule, f"cohort {c.number}")]
         arms.append(arm)
-    for d in study.drugs:  # drugs given to the whole study (AcSé's) when its cohorts name none
-        drugs.setdefault(d.iri, d.name or d.label)
+    for drug in study.drugs:  # drugs given to the whole study (AcSé's) when its cohorts name none
+        drugs.setdefault(drug.iri, drug.name or drug.label)
     if drugs:
         doc["drug_list"] = {"drug": [{"drug_name": n[:1].upper() + n[1:]} for n in drugs.values()]}
     doc["treatment_list"] = {"step": [{"arm": arms}]}

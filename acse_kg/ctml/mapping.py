@@ -252,7 +252,7 @@ class _Mapper:
             self.add(s, ACSE.leadSponsor if i == 0 else ACSE.collaborator, self.org(sp["sponsor_name"].strip()))
 
     def criteria(self) -> None:
-        d, s = self.doc, self.s
+        d = self.doc
         reqs = d.get("prior_treatment_requirements") or []
         if not isinstance(reqs, list):
             self.find(["prior_treatment_requirements"], reqs, "CTML lists the requirements as strings")
@@ -294,41 +294,41 @@ class _Mapper:
                 path: list[Any] = ["treatment_list", "step", si, "arm", ai]
                 self.unkept(arm, ARM_KEPT, path)
                 for li, lv in enumerate(arm.get("dose_level") or []):
-                    self.unkept(lv, LEVEL_KEPT, path + ["dose_level", li])
+                    self.unkept(lv, LEVEL_KEPT, [*path, "dose_level", li])
                 code = _text(arm.get("arm_code"))
                 if not code:
-                    self.find(path + ["arm_code"], arm.get("arm_code"), "an arm needs its arm_code")
+                    self.find([*path, "arm_code"], arm.get("arm_code"), "an arm needs its arm_code")
                     continue
                 levels = arm.get("dose_level") or []
-                arm_rule = self.match(arm.get("match"), path + ["match"]) if arm.get("match") else None
+                arm_rule = self.match(arm.get("match"), [*path, "match"]) if arm.get("match") else None
                 own = [i for i, lv in enumerate(levels) if lv.get("match")]
                 if not own:
                     number += 1
                     self.cohort(number, arm, path, arm_rule, list(enumerate(levels)), None)
                     for li, lv in enumerate(levels):
                         if lv.get("level_suspended") == "Y" and arm.get("arm_suspended") != "Y":
-                            self.find(path + ["dose_level", li, "level_suspended"], "Y",
+                            self.find([*path, "dose_level", li, "level_suspended"], "Y",
                                       "not stored: a suspended dose level of an open arm (its levels share the "
                                       "arm's match tree, so the arm is one cohort, open)", "not stored")
                     continue
                 for li in own:
                     lv = levels[li]
-                    lpath = path + ["dose_level", li]
-                    rule = self.match(lv["match"], lpath + ["match"])
+                    lpath = [*path, "dose_level", li]
+                    rule = self.match(lv["match"], [*lpath, "match"])
                     if arm_rule is not None and rule is not None:
                         rule = And(tuple(sorted((arm_rule, rule), key=sort_key)))
                     number += 1
                     self.cohort(number, arm, path, rule, [(li, lv)], lv)
                 for li, lv in enumerate(levels):
                     if li not in own:
-                        self.find(path + ["dose_level", li], lv.get("level_code"),
+                        self.find([*path, "dose_level", li], lv.get("level_code"),
                                   "not stored: a dose level without a match tree in an arm whose other levels "
                                   "have their own", "not stored")
 
     def unkept(self, obj: dict[str, Any], kept: set[str], path: list[Any]) -> None:
         for key in obj:
             if key not in kept:
-                self.find(path + [key], obj[key], "not stored: the registry keeps no such field of CTML", "not stored")
+                self.find([*path, key], obj[key], "not stored: the registry keeps no such field of CTML", "not stored")
 
     def cohort(self, n: int, arm: dict[str, Any], path: list[Any], rule: Expr | None,
                levels: list[tuple[int, dict[str, Any]]], level: dict[str, Any] | None) -> None:
@@ -365,7 +365,7 @@ class _Mapper:
             self.add(a, ACSE.description, Literal(desc))
         self.add(a, ACSE.armType, self.v.enums.get(("ArmGroupType", "EXPERIMENTAL")))
         for li, lv in levels:
-            self.dose_level(c, a, lv, path + ["dose_level", li], n, li + 1)
+            self.dose_level(c, a, lv, [*path, "dose_level", li], n, li + 1)
         if rule is not None:
             self.write_expr(URIRef(f"{c}/rule"), rule)
             self.add(c, ACSE.cohortRule, URIRef(f"{c}/rule"))
@@ -421,7 +421,7 @@ class _Mapper:
         if not isinstance(trees, list) or not trees:
             self.find(path, trees, "a match is a list of match trees")
             return None
-        exprs = [self.node(t, path + [i]) for i, t in enumerate(trees)]
+        exprs = [self.node(t, [*path, i]) for i, t in enumerate(trees)]
         ok = [e for e in exprs if e is not None]
         if len(ok) != len(exprs):
             return None
@@ -435,19 +435,20 @@ class _Mapper:
         (kind, body), = node.items()
         if kind in ("and", "or"):
             if not isinstance(body, list) or not body:
-                self.find(path + [kind], body, f"{kind} takes a non-empty list of nodes")
+                self.find([*path, kind], body, f"{kind} takes a non-empty list of nodes")
                 return None
-            subs = [self.node(x, path + [kind, i]) for i, x in enumerate(body)]
-            if any(x is None for x in subs):
+            subs = [self.node(x, [*path, kind, i]) for i, x in enumerate(body)]
+            exprs = [x for x in subs if x is not None]
+            if len(exprs) < len(subs):
                 return None
-            ops = _distinct(subs)  # type: ignore[arg-type]
+            ops = _distinct(exprs)
             if len(ops) == 1:
                 return ops[0]
             return And(ops) if kind == "and" else Or(ops)
         if kind == "genomic" and isinstance(body, dict):
-            return self.genomic(body, path + ["genomic"])
+            return self.genomic(body, [*path, "genomic"])
         if kind == "clinical" and isinstance(body, dict):
-            return self.clinical(body, path + ["clinical"])
+            return self.clinical(body, [*path, "clinical"])
         self.find(path, node, "a match node has exactly one of and, or, genomic, clinical")
         return None
 
@@ -470,83 +471,83 @@ class _Mapper:
                  "wildtype", "display_name"}
         for k in g:
             if k not in known:
-                self.find(path + [k], g[k], "not a genomic field of CTML")
+                self.find([*path, k], g[k], "not a genomic field of CTML")
         symbol = g.get("hugo_symbol")
         negated = False
         gene = None
         if symbol is not None:
             if not isinstance(symbol, str):
-                self.find(path + ["hugo_symbol"], symbol, "a gene symbol is a string")
+                self.find([*path, "hugo_symbol"], symbol, "a gene symbol is a string")
             else:
                 negated = symbol.startswith("!")
-                gene = self.gene(symbol[1:] if negated else symbol, path + ["hugo_symbol"])
+                gene = self.gene(symbol[1:] if negated else symbol, [*path, "hugo_symbol"])
         category = g.get("variant_category")
         if category is not None and category not in VARIANT_CATEGORIES:
-            self.find(path + ["variant_category"], category,
+            self.find([*path, "variant_category"], category,
                       "not a CTML variant category (" + ", ".join(VARIANT_CATEGORIES) + ")")
         fields: dict[str, Any] = {}
         pc = g.get("protein_change")
         wc = g.get("wildcard_protein_change")
         if pc is not None and wc is not None:
-            self.find(path + ["wildcard_protein_change"], wc, "a test names a protein change or a wildcard, not both")
+            self.find([*path, "wildcard_protein_change"], wc, "a test names a protein change or a wildcard, not both")
         elif wc is not None:
             if not isinstance(wc, str) or not wc.startswith("p."):
-                self.find(path + ["wildcard_protein_change"], wc, "a wildcard protein change looks like p.V600")
+                self.find([*path, "wildcard_protein_change"], wc, "a wildcard protein change looks like p.V600")
             else:
                 if not WILDCARD.match(wc):
-                    self.correct(path + ["wildcard_protein_change"], wc, f"protein_change {wc}",
+                    self.correct([*path, "wildcard_protein_change"], wc, f"protein_change {wc}",
                                  "names its new residue, so it is the exact protein_change, not a wildcard",
                                  ACSE.proteinChange)
                 fields["protein_change"] = wc
         elif pc is not None:
             if not isinstance(pc, str) or not pc.startswith("p."):
-                self.find(path + ["protein_change"], pc, "a protein change is HGVS, e.g. p.V600E")
+                self.find([*path, "protein_change"], pc, "a protein change is HGVS, e.g. p.V600E")
             else:
                 fields["protein_change"] = pc
         if g.get("exon") is not None:
             try:
                 fields["exon"] = int(str(g["exon"]).strip())
             except ValueError:
-                self.find(path + ["exon"], g["exon"], "an exon is a whole number")
+                self.find([*path, "exon"], g["exon"], "an exon is a whole number")
         vc = g.get("variant_classification")
         if vc is not None:
             if vc in VARIANT_CLASSIFICATIONS:
                 fields["variant_classification"] = vc
             elif "protein_change" in fields:
-                self.correct(path + ["variant_classification"], vc, None,
+                self.correct([*path, "variant_classification"], vc, None,
                              "not a MAF variant classification; left out, the protein change fixes the variant",
                              ACSE.variantClassification)
             else:
-                self.find(path + ["variant_classification"], vc, "not a MAF variant classification")
+                self.find([*path, "variant_classification"], vc, "not a MAF variant classification")
         mf = g.get("molecular_function")
         if mf is not None:
             if isinstance(mf, str) and mf.strip().capitalize() in MOLECULAR_FUNCTIONS:
                 fields["function"] = mf.strip().lower()
             else:
-                self.find(path + ["molecular_function"], mf, "not Activating or Inactivating")
+                self.find([*path, "molecular_function"], mf, "not Activating or Inactivating")
         partner = g.get("fusion_partner_hugo_symbol")
         if partner is not None:
-            fields["partner"] = self.gene(str(partner), path + ["fusion_partner_hugo_symbol"])
+            fields["partner"] = self.gene(str(partner), [*path, "fusion_partner_hugo_symbol"])
         wt = g.get("wildtype")
         if wt is not None:
             if str(wt).lower() in ("true", "false"):
                 fields["wildtype"] = True if str(wt).lower() == "true" else None
             else:
-                self.find(path + ["wildtype"], wt, "wildtype is True or False")
+                self.find([*path, "wildtype"], wt, "wildtype is True or False")
         types: list[str | None] = [VARIANT_CATEGORIES.get(category) if category else None]
         call = g.get("cnv_call")
         if call is not None:
             canon = canonical_cnv_call(call) if isinstance(call, str) else None
             if canon is None:
-                self.find(path + ["cnv_call"], call, "not a CTML CNV call (" + ", ".join(CNV_CALLS) + ")")
+                self.find([*path, "cnv_call"], call, "not a CTML CNV call (" + ", ".join(CNV_CALLS) + ")")
             else:
                 if canon != call:
-                    self.correct(path + ["cnv_call"], call, canon, "the CTML CNV call it stands for "
+                    self.correct([*path, "cnv_call"], call, canon, "the CTML CNV call it stands for "
                                  "(case, MatchMiner's alias, or a misspelling of one)", ACSE.cnvCall)
                 fields["cnv_call"] = canon
                 types = [CNV_CALLS[canon]]
                 if category not in (None, "Copy Number Variation"):
-                    self.find(path + ["cnv_call"], call, f"a CNV call on a {category} test")
+                    self.find([*path, "cnv_call"], call, f"a CNV call on a {category} test")
         elif category == "Copy Number Variation":
             types = ["Amplification", "CopyNumberLoss"]
         if len(self.refusals()) > errors:
@@ -562,7 +563,7 @@ class _Mapper:
         errors = len(self.refusals())
         tests: list[Expr] = []
         for key, value in c.items():
-            p = path + [key]
+            p = [*path, key]
             if key == "oncotree_primary_diagnosis":
                 t = self.diagnosis(value, p)
                 if t is not None:
@@ -717,11 +718,11 @@ class _Mapper:
             g(iri, ACSE.geneSymbol, Literal(sym))
             if sym in hgnc_symbols():
                 g(iri, ACSE.hgncId, Literal(hgnc_symbols()[sym]))
-        for iri, name in sorted(self.drugs_used.items()):
-            g(URIRef(iri), RDF.type, ACSE.Drug)
-            g(URIRef(iri), RDFS.label, Literal(name.lower(), lang="en"))
-            g(URIRef(iri), SCHEMA.name, Literal(name))
-        for key, var in sorted(self.declared.items()):
+        for drug, name in sorted(self.drugs_used.items()):
+            g(URIRef(drug), RDF.type, ACSE.Drug)
+            g(URIRef(drug), RDFS.label, Literal(name.lower(), lang="en"))
+            g(URIRef(drug), SCHEMA.name, Literal(name))
+        for _key, var in sorted(self.declared.items()):
             if var.iri.startswith(str(ACSE)):
                 continue
             v = URIRef(var.iri)

@@ -71,7 +71,7 @@ def json_path(parts: Any) -> str:
 @lru_cache(maxsize=1)
 def ctims_schema() -> dict[str, Any]:
     """The CTIMS schema as shipped (read once)."""
-    return json.loads(CTIMS_SCHEMA_FILE.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    return json.loads(CTIMS_SCHEMA_FILE.read_text(encoding="utf-8"))
 
 
 def _enum(values: Any) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from rdflib import URIRef
+from rdflib import Literal, URIRef
 
 from ..ctgov.import_ import enum_index
 from ..model import Variable, read_variables
@@ -163,7 +163,7 @@ def read_vocabulary(store: GraphStore) -> Vocabulary:
                           "OPTIONAL { ?c acse:oncotreeLevel ?level } }"):
         level = r.get("level")
         tts.append(TumourType(str(r["c"]), str(r["label"]), str(r["code"]),
-                              int(level.toPython()) if level is not None else None))  # type: ignore[union-attr]
+                              int(level.toPython()) if isinstance(level, Literal) else None))
     freqs: dict[str, str] = {}
     for r in store.select("SELECT ?f ?l WHERE { ?f a acse:Frequency ; rdfs:label|skos:altLabel ?l }"):
         freqs.setdefault(str(r["l"]).casefold(), str(r["f"]))

@@ -313,15 +313,14 @@ def _agrees(item: dict[str, Any], a: Atom) -> bool:
         return False
     if item["comparator"] != a.comparator:
         return False
-    if a.value is not None or item.get("value") is not None:
-        if a.comparator not in ("present", "absent") and not _same_value(item.get("value"), a.value):
-            return False
+    if ((a.value is not None or item.get("value") is not None) and a.comparator not in ("present", "absent")
+            and not _same_value(item.get("value"), a.value)):
+        return False
     if _unit(item.get("unit")) != _unit(a.unit):
         return False
     for k in ("gene", "alteration", "drug"):
-        if getattr(a, k) is not None or item.get(k) is not None:
-            if not _same_value(item.get(k), getattr(a, k)):
-                return False
+        if (getattr(a, k) is not None or item.get(k) is not None) and not _same_value(item.get(k), getattr(a, k)):
+            return False
     cond = item.get("condition")
     if not a.has_condition:
         if not cond:

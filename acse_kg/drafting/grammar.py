@@ -87,7 +87,7 @@ CONDITION = pp.Regex(
 def _located(expr: pp.ParserElement, kind: str) -> pp.ParserElement:
     located = pp.Located(expr)
 
-    def act(toks: pp.ParseResults) -> tuple[str, int, int, list]:  # type: ignore[type-arg]
+    def act(toks: pp.ParseResults) -> tuple[str, int, int, list]:
         start, body, end = toks[0], toks[1], toks[2]
         return (kind, start, end, body.as_list() if isinstance(body, pp.ParseResults) else [body])
 
@@ -145,7 +145,7 @@ def parse_chain(text: str, pos: int, *, score: bool = False) -> tuple[list[Const
     return (out, end) if out else None
 
 
-def _build(kind: str, body: list, start: int, stop: int) -> Constraint | None:  # type: ignore[type-arg]
+def _build(kind: str, body: list, start: int, stop: int) -> Constraint | None:
     if kind == "plain":
         if body[1] == "xULN":  # "≤ ULN": one times the upper limit
             return Constraint(body[0], 1, "xULN", start, stop)

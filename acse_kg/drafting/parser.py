@@ -227,7 +227,7 @@ def _numeric(b: Bullet, text: str, used: list[tuple[int, int]], lead_cond: str |
             pending = []
             continue
         constraints, end, paren_cond = found
-        group = pending + [(var, a_start, a_end)]
+        group = [*pending, (var, a_start, a_end)]
         pending = []
         for gvar, g_start, _ in group:
             for c in constraints:
@@ -290,6 +290,7 @@ def _numeric_items(b: Bullet, var: str, c: Constraint, start: int, lead_cond: st
     rule = f"threshold:{var}"
     if c.comparator == "range":
         low, high = c.value, c.high
+        assert isinstance(low, int | float) and high is not None, "the grammar reads a range as two numbers"
         bounds = lx.SCALE_BOUNDS.get(var)
         out = []
         if not bounds or low > bounds[0]:
@@ -447,9 +448,10 @@ def _biomarkers(b: Bullet, text: str, used: list[tuple[int, int]], lead_cond: st
                                             gene=symbol, alteration=alt))
         taken.append(m.span())
     for tok in gene_tokens:  # the costly pattern is tried only where a gene is named
-        m = _BIOMARKER_DIRECT.match(text, tok.start())
-        if m is None:
+        direct = _BIOMARKER_DIRECT.match(text, tok.start())
+        if direct is None:
             continue
+        m = direct
         symbol = genes.get(m["gene"].upper())
         if not symbol or not (m["pc"] or m["alt"]) or _inside(used + taken, *m.span()):
             continue
@@ -468,7 +470,7 @@ def _biomarkers(b: Bullet, text: str, used: list[tuple[int, int]], lead_cond: st
             continue  # "a KRAS G12C inhibitor" names a drug class, not the patient's alteration
         items.append(it)
         for more in _MORE_CHANGES.finditer(text, m.end()):  # "EGFR exon 19 deletion or L858R mutation"
-            if more.start() != m.end() and not text[m.end():more.start()].strip(" ,") == "":
+            if more.start() != m.end() and text[m.end():more.start()].strip(" ,") != "":
                 break
             nxt = _presence_item(b, text, "biomarker", more.start("pc"), more.end(), "biomarker:gene-alteration", lead_cond,
                                  gene=symbol, alteration=_protein(more["pc"]))

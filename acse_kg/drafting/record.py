@@ -77,14 +77,17 @@ def draft(record: dict[str, Any]) -> Draft:
 
 def draft_record(record_json: dict[str, Any] | str | bytes) -> list[dict[str, Any]]:
     """The record's drafted criteria as the criteria-JSON list (a record as a dict, or its JSON text)."""
+    record: dict[str, Any]
     if isinstance(record_json, (str, bytes)):
         import json
 
         try:
-            record_json = json.loads(record_json)
+            record = json.loads(record_json)
         except ValueError as exc:
             raise DraftingError(f"the study record is not JSON: {exc}") from None
-    return draft(record_json).items  # type: ignore[arg-type]
+    else:
+        record = record_json
+    return draft(record).items
 
 
 def _item_id(obj: dict[str, Any]) -> str:

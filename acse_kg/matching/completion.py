@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..model import AlterationTest, Comparison, Criterion, Expr, Or, PriorTherapyTest, Variable, walk
-from ..store import GraphStore
+from ..store import GraphStore, term_value
 from .rules import DX_CLASS, Facts, threshold
 
 #: How far either side of a threshold a completion looks (any value strictly between two thresholds will do).
@@ -73,8 +73,8 @@ def read_correspondences(store: GraphStore) -> list[Correspondence]:
     cites: dict[tuple[str, str], str] = {}
     for r in rows:
         key = (str(r["from"]), str(r["to"]))
-        acc.setdefault(key, []).append((float(r["v"].toPython()), float(r["lo"].toPython()),  # type: ignore[union-attr]
-                                        float(r["hi"].toPython())))  # type: ignore[union-attr]
+        acc.setdefault(key, []).append((float(term_value(r["v"])), float(term_value(r["lo"])),
+                                        float(term_value(r["hi"]))))
         if r.get("src") is not None:
             cites[key] = str(r["src"])
     return [Correspondence(s, t, tuple(sorted(v)), cites.get((s, t), "")) for (s, t), v in sorted(acc.items())]
@@ -130,7 +130,7 @@ class Group:
                 pool = sorted(allowed)
             pools.append(pool)
         for values in itertools.product(*pools):
-            yield dict(zip(missing, values))
+            yield dict(zip(missing, values, strict=True))
 
     def decide(self, facts: Facts) -> tuple[str, list[str]]:
         """The group's status over every completion of its missing fields, and the fields that matter.

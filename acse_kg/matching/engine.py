@@ -157,7 +157,8 @@ class Vocabulary:
             if wild:
                 shown.append(f"{sym} wild type")
                 continue
-            alts.append((gene, t))  # type: ignore[arg-type]
+            assert t is not None  # an unknown type was refused above unless the gene is wild type
+            alts.append((gene, t))
             shown.append(f"{sym} {word}" + (f" {protein}" if protein else ""))
         f[DX] = self.taxonomy.ancestors(dx)
         f[DX_CLASS] = dx
@@ -176,8 +177,9 @@ class Vocabulary:
         dx = self.taxonomy.resolve(p.diagnosis)
         if dx is None:
             self.facts(p)  # raises the ProfileError naming the diagnosis
+        assert dx is not None
         d = p.model_dump(exclude_none=True)
-        d["diagnosis"] = self.taxonomy.code_of[dx]  # type: ignore[index]
+        d["diagnosis"] = self.taxonomy.code_of[dx]
         for a in d.get("alterations", []):
             a["gene"] = self.symbols.get(a["gene"], a["gene"])
         return d
@@ -288,13 +290,13 @@ class StudyMatcher:
                               if d.component_of == c.iri and i in position) for c in pending}
         confirm = [(self._conditions[c.iri] if c.applies_when is not None else None, c.text, parts[c.iri])
                    for c in pending]
-        key = tuple(self.decidable[i].iri for i, _ in crit) + ("|",) + tuple(c.iri for c in pending)
+        key = (*(self.decidable[i].iri for i, _ in crit), "|", *(c.iri for c in pending))
         observed = cohort.status.label if cohort.status and cohort.status.label else (
             "open" if cohort.is_open else "closed")
         if cohort.is_open and self.recruiting is False and self.model.status is not None:
             # Open by the protocol, but the study takes nobody: never shown as plainly open.
             observed = f"{observed}; the study is {self.model.status.label or self.model.status.code}"
-        open_item = {
+        open_item: dict[str, Any] = {
             "id": f"cohort-{cohort.number}-open",
             "iri": cohort.status.iri if cohort.status else cohort.iri,
             "text": OPEN_TEXT,
@@ -311,7 +313,7 @@ class StudyMatcher:
                          "text": f"the cohort's molecular and clinical rule: {cohort.label}", "kind": "inclusion"}
         drugs = {d.iri for d in cohort.drugs}
         regimens = [r for r in self.regimens if not drugs or r.drug in drugs]
-        explain = self._explainers.get(key)  # type: ignore[assignment]
+        explain = self._explainers.get(key)
         if explain is None:  # cohorts with the same criteria share one generated function
             explain = self._explainers[key] = self._explainer(crit)
         return _CohortPlan(basket, crit, confirm, open_item, rule_item, key, explain, regimens)
@@ -377,7 +379,7 @@ class StudyMatcher:
         found, notes = self.finder.find(facts, p.age_years, alts)
         shared: dict[tuple[str, ...], tuple[list[dict[str, Any]], int, list[str], list[str], list[str], list[str]]] = {}
         decided: dict[int, tuple[str, list[str]]] = {}
-        cohorts_out = []
+        cohorts_out: list[dict[str, Any]] = []
         for basket in found:
             plan = self._plans[basket.iri]
             done = shared.get(plan.key)
@@ -442,7 +444,7 @@ class StudyMatcher:
 
     def statuses(self, facts: Facts) -> dict[str, str]:
         """Status of every decidable criterion (by IRI), whatever the cohort: for checks and tests."""
-        return {c.iri: st(facts) for c, st in zip(self.decidable, self._status)}
+        return {c.iri: st(facts) for c, st in zip(self.decidable, self._status, strict=True)}
 
 
 # ------------------------------------------------------------------ the registry
@@ -503,7 +505,7 @@ class RegistryMatcher:
         return {k: v for k, v in out.items() if v is not None}
 
     def parse(self, profile: ProfileModel | bytes | str | dict[str, Any]) -> ProfileModel:
-        return self.vocab.parse(profile)  # type: ignore[no-any-return]
+        return self.vocab.parse(profile)
 
     def candidates(self, facts: Facts, age: float, alts: list[tuple[str, str]]) -> list[StudyMatcher]:
         """The studies with a cohort whose gene, alteration type, pathology and age band fit, by NCT number.
@@ -530,7 +532,8 @@ class RegistryMatcher:
         """
         p = self.parse(profile)
         facts, alts = self.vocab.facts(p)
-        results, notes = [], []
+        results: list[dict[str, Any]] = []
+        notes: list[str] = []
         for m in self.candidates(facts, p.age_years, alts):
             r = m.match_facts(p, facts, alts)
             if r["cohorts"]:
@@ -638,7 +641,7 @@ def _compile(store: GraphStore, nct: str, vocab: Vocabulary) -> tuple[StudyMatch
 
 def vocabulary_for(store: GraphStore) -> Vocabulary:
     """The registry's matching vocabulary, read once per store version."""
-    return _matchers.get(store, "vocabulary", lambda: Vocabulary(store))  # type: ignore[no-any-return]
+    return _matchers.get(store, "vocabulary", lambda: Vocabulary(store))
 
 
 def matcher_for(store: GraphStore, nct: str | None = None) -> Matcher:
@@ -649,10 +652,10 @@ def matcher_for(store: GraphStore, nct: str | None = None) -> Matcher:
     against from the next request on. How a change is told (write counter, or
     size and graph names for a remote endpoint) is :func:`acse_kg.derived.store_version`'s business.
     """
-    return _matchers.get(store, f"matcher-{nct}", lambda: Matcher(store, nct))  # type: ignore[no-any-return]
+    return _matchers.get(store, f"matcher-{nct}", lambda: Matcher(store, nct))
 
 
 def registry_matcher_for(store: GraphStore) -> RegistryMatcher:
     """The matcher of every matchable study of a store, built once per store version."""
-    return _matchers.get(store, "registry", lambda: RegistryMatcher(store))  # type: ignore[no-any-return]
+    return _matchers.get(store, "registry", lambda: RegistryMatcher(store))
 

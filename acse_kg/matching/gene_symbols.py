@@ -86,8 +86,8 @@ def read_gene_symbols(path: Path = HGNC_SYMBOLS_FILE) -> GeneSymbols:
         for table, names in ((alias, aliases), (previous, previouses)):
             for name in filter(None, names.split("|")):
                 table.setdefault(name.upper(), []).append(sym)
-    for sym, names in PROTOCOL_ALIASES.items():  # a protocol's own name for a gene (RON for MST1R)
-        for name in names:
+    for sym, own_names in PROTOCOL_ALIASES.items():  # a protocol's own name for a gene (RON for MST1R)
+        for name in own_names:
             if sym not in alias.setdefault(name.upper(), []):
                 alias[name.upper()].append(sym)
     return GeneSymbols(approved, {k: tuple(v) for k, v in previous.items()}, {k: tuple(v) for k, v in alias.items()})

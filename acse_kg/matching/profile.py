@@ -24,12 +24,13 @@ annotation is accepted, since nothing converts one annotation into another.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import orjson
 from pydantic import (
@@ -49,6 +50,8 @@ from ..errors import AcseError
 from .gene_symbols import UnknownGeneSymbol, resolve_symbol
 from .hgvs import PATTERN as HGVS_PATTERN
 from .hgvs import normalise_protein_change
+
+log = logging.getLogger(__name__)
 
 
 class ProfileError(AcseError, ValueError):
@@ -102,8 +105,8 @@ def _registry() -> Any:
     if folder is not None:
         try:
             return PintUcumRegistry(cache_folder=folder)
-        except Exception:  # a stale or unreadable cache must not stop matching
-            pass
+        except Exception as exc:  # noqa: BLE001 - a stale or unreadable cache (any error) must not stop matching
+            log.warning("the unit cache in %s is unusable (%s): building the units without it", folder, exc)
     return PintUcumRegistry()
 
 
@@ -162,10 +165,10 @@ def _cache_file() -> Path | None:
     if folder is None:
         return None
     try:
-        from importlib.metadata import version
+        from importlib.metadata import PackageNotFoundError, version
 
         tag = version("ucumvert")
-    except Exception:
+    except PackageNotFoundError:  # run from a source tree without installed metadata
         tag = "unknown"
     return folder / f"conversions-v{_CACHE_FORMAT}-ucumvert-{tag}.json"
 
@@ -230,8 +233,9 @@ def _measured(target: str | None, conversions: dict[str, float] | None = None) -
                 raise ValueError("a quantity needs a finite 'value'")
             if unit in extra_units:
                 return float(f"{float(value) * extra_units[unit]:.12g}")
+            assert target is not None  # a quantity without a unit to convert to was refused above
             try:
-                return convert(float(value), unit, target)  # type: ignore[arg-type]
+                return convert(float(value), unit, target)
             except ValueError:
                 if not extra_units:
                     raise
@@ -284,6 +288,16 @@ class ProfileModel(_Strict):
                            "defines it; its fields are the registry's clinical variables.",
         },
     )
+
+    if TYPE_CHECKING:
+        # For the type checker only (no field is declared here at run time): the fields the matcher
+        # reads by name, which every graph's generated model has (the contract's core variables).
+        id: str
+        diagnosis: str
+        alterations: list[Any]
+        age_years: float
+        height_cm: float | None
+        weight_kg: float | None
 
 
 def profile_field_error(field: str, message: str) -> PydanticCustomError:
@@ -357,7 +371,7 @@ def alteration_model(type_words: dict[str, str]) -> type[BaseModel]:
     def term(v: str) -> str:
         return type_words[v]
 
-    type_ = Annotated[Literal[words], AfterValidator(term)]  # type: ignore[valid-type]
+    type_ = Annotated[Literal[words], AfterValidator(term)]  # type: ignore[valid-type]  # words read from the graph at run time
     return _build_alteration(type_)
 
 
@@ -376,8 +390,8 @@ def _build_alteration(type_: Any) -> type[BaseModel]:
         "variant_classification": (Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9_']+$")]
                                    | None, Field(None, description="as MAF files write it: Missense_Mutation, "
                                                                    "In_Frame_Del, Nonsense_Mutation ...")),
-        "cnv_call": (Literal[CNV_CALLS] | None, Field(None, description="copy-number call")),  # type: ignore[valid-type]
-        "function": (Literal[FUNCTIONS] | None,  # type: ignore[valid-type]
+        "cnv_call": (Literal[CNV_CALLS] | None, Field(None, description="copy-number call")),
+        "function": (Literal[FUNCTIONS] | None,
                      Field(None, description="the variant's function, as the laboratory annotates it")),
         "wildtype": (bool | None, Field(None, description="true: the gene is reported wild type")),
     }

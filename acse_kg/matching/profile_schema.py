@@ -24,10 +24,11 @@ prior therapies.
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Any, Literal
@@ -79,7 +80,7 @@ class Variable:
     codes: tuple[str, ...] = ()
     max_length: int | None = None
     item_structure: str | None = None
-    implied_by: frozenset[str] = field(default_factory=frozenset)  # drug IRIs (acse:impliedByPriorTherapy)
+    implied_by: frozenset[str] = dataclasses.field(default_factory=frozenset)  # drug IRIs (acse:impliedByPriorTherapy)
     #: (unit, factor): units UCUM cannot turn into ``unit`` that the graph gives a factor for
     #: (acse:convertibleUnit: haemoglobin in mmol/L, by the monomer's molar mass).
     conversions: tuple[tuple[str, float], ...] = ()
@@ -132,6 +133,10 @@ def _number(node: Any) -> float | int | None:
     return int(value) if value == int(value) else float(value)
 
 
+def _integer(node: Any) -> int | None:
+    return None if node is None else int(node.toPython())
+
+
 def _flag(node: Any) -> bool:
     return bool(node is not None and node.toPython() is True)
 
@@ -161,12 +166,12 @@ def read_variables(store: GraphStore) -> tuple[Variable, ...]:
             var = Variable(
                 iri=iri, field=str(r["field"]), kind=str(r.get("kind") or "number"), unit=_text(r.get("unit")),
                 label=_text(r.get("label")), description=_text(r.get("def")),
-                position=int(r["pos"].toPython()) if r.get("pos") is not None else None,
+                position=_integer(r.get("pos")),
                 required=_flag(r.get("req")), whole_number=_flag(r.get("whole")),
                 min_inclusive=_number(r.get("min")), min_exclusive=_number(r.get("xmin")),
                 max_inclusive=_number(r.get("max")),
                 codes=tuple(sorted(codes.get(iri, ()))),  # the graph gives no order: published sorted
-                max_length=int(r["len"].toPython()) if r.get("len") is not None else None,
+                max_length=_integer(r.get("len")),
                 item_structure=_text(r.get("items")), implied_by=frozenset(implied.get(iri, ())),
                 conversions=tuple(sorted(conversions.get(iri, ()))),
             )
@@ -228,10 +233,7 @@ def read_drugs(store: GraphStore) -> dict[str, frozenset[str]]:
         return {}
     for r in store.select(_DRUGS % " ".join(drugs)):
         key, scheme = str(r["key"]), str(r["scheme"])
-        if scheme == "name":
-            k = drug_key(key)
-        else:
-            k = f"{scheme}:{key.upper().removeprefix(scheme + ':')}"
+        k = drug_key(key) if scheme == "name" else f"{scheme}:{key.upper().removeprefix(scheme + ':')}"
         out.setdefault(k, set()).add(str(r["d"]))
     return {k: frozenset(v) for k, v in out.items()}
 
@@ -254,16 +256,16 @@ def _leaf(var: Variable, items: dict[str, type[BaseModel]]) -> tuple[Any, Any]:
         item = items[var.item_structure]
         empty_is_none = STRUCTURES[var.item_structure][1]
         if var.required:
-            return list[item], Field(..., description=doc)  # type: ignore[valid-type]
+            return list[item], Field(..., description=doc)  # type: ignore[valid-type]  # a model built at run time
         if empty_is_none:
-            return list[item], Field(default_factory=list, description=doc)  # type: ignore[valid-type]
-        return list[item] | None, Field(None, description=doc)  # type: ignore[valid-type]
+            return list[item], Field(default_factory=list, description=doc)  # type: ignore[valid-type]  # a model built at run time
+        return list[item] | None, Field(None, description=doc)  # type: ignore[valid-type]  # a model built at run time
     if var.kind == "number":
         ann = Score(**bounds) if var.whole_number else Num(var.unit, conversions=dict(var.conversions), **bounds)
     elif var.kind == "boolean":
         ann = bool
     elif var.codes:
-        ann = Literal[var.codes]  # type: ignore[valid-type]
+        ann = Literal[var.codes]
     else:
         ann = Annotated[str, Field(min_length=1, max_length=var.max_length or 200)]
     if var.required:
@@ -370,7 +372,8 @@ class ProfileSchema:
             current = imp.get(p)
             listed = bool(named & imp.drugs)
             if current is False and listed:
-                given = next(t.drug for t in self._therapies(p) if self.resolve_drug(t.drug) & imp.drugs)  # type: ignore[misc]
+                assert self._therapies is not None  # _reconcile runs only with a therapy field (see parse)
+                given = next(t.drug for t in self._therapies(p) if self.resolve_drug(t.drug) & imp.drugs)
                 raise ProfileError(imp.field, f"false, but {self.therapy_field} lists {given!r}, the drug this "
                                    "flag stands for: the same fact cannot be both", p.id)
             if current is None:

@@ -114,8 +114,10 @@ def alteration_status(test: tuple[Any, ...], variants: tuple[Variant, ...]) -> K
         if v[8] or (gene is not None and v[0] != gene) or (atype is not None and v[1] != atype):
             continue
         this: Kleene = True
-        for want, have, same in ((protein, v[2], protein_matches), (exon, v[3], _eq), (klass, v[4], _eq),
-                                 (cnv, v[5], _eq), (partner, v[6], _eq), (function, v[7], _eq)):
+        checks: tuple[tuple[Any, Any, Callable[[Any, Any], bool]], ...] = (
+            (protein, v[2], protein_matches), (exon, v[3], _eq), (klass, v[4], _eq),
+            (cnv, v[5], _eq), (partner, v[6], _eq), (function, v[7], _eq))
+        for want, have, same in checks:
             if want is None:
                 continue
             if have is None:
@@ -185,7 +187,7 @@ class Source:
             subs = [self.expr(o) for o in e.operands]
             decisive, other = ("False", "True") if isinstance(e, And) else ("True", "False")
             names = [self.tmp() for _ in subs]
-            first = " or ".join(f"({n} := {x}) is {decisive}" for n, x in zip(names, subs))
+            first = " or ".join(f"({n} := {x}) is {decisive}" for n, x in zip(names, subs, strict=True))
             unknown = " or ".join(f"{n} is None" for n in names)
             return f"({decisive} if {first} else (None if {unknown} else {other}))"
         raise ModelError(f"cannot compile {type(e).__name__}")
@@ -193,7 +195,7 @@ class Source:
     def function(self, name: str, body: str) -> Callable[[Facts], Any]:
         namespace = dict(self.consts)
         exec(compile(f"def {name}(F):\n{body}", f"<criterion rule {name}>", "exec"), namespace)
-        return namespace[name]  # type: ignore[no-any-return]
+        return namespace[name]
 
 
 def threshold(e: Comparison) -> Any:

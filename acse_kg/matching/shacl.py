@@ -32,6 +32,7 @@ import rdflib
 from rdflib import BNode, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import DCTERMS, RDF, RDFS, XSD
+from rdflib.term import Node
 
 from ..model import (
     AlterationTest,
@@ -75,7 +76,7 @@ class _Builder:
 
     def _list(self, items: list[Any]) -> URIRef:
         nodes = [self._mint() for _ in items]
-        for i, (node, item) in enumerate(zip(nodes, items)):
+        for i, (node, item) in enumerate(zip(nodes, items, strict=True)):
             self.g.add((node, RDF.first, item))
             self.g.add((node, RDF.rest, nodes[i + 1] if i + 1 < len(nodes) else RDF.nil))
         return nodes[0] if nodes else RDF.nil
@@ -174,7 +175,7 @@ class _Builder:
 
 
 def _literal(v: Any) -> Literal:
-    if isinstance(v, bool) or isinstance(v, str):
+    if isinstance(v, (bool, str)):
         return Literal(v)
     if isinstance(v, (int, float)):
         # xsd:decimal in the lexical form Turtle writes back ("75.0", "1.5"): a reload compares equal.
@@ -231,12 +232,12 @@ def load_shapes(path: Any = SHAPES_FILE) -> rdflib.Graph:
 
 
 # ------------------------------------------------------------- reference run
-def shape_index(shapes: rdflib.Graph) -> dict[URIRef, tuple[str, str]]:
+def shape_index(shapes: rdflib.Graph) -> dict[Node, tuple[str, str]]:
     """Top-level shape -> (criterion IRI, 'met' | 'possible')."""
-    out = {}
+    out: dict[Node, tuple[str, str]] = {}
     for s, crit in shapes.subject_objects(DCTERMS.source):
         sev = shapes.value(s, SH.severity)
-        out[s] = (str(crit), "met" if sev == SH.Warning else "possible")  # type: ignore[index]
+        out[s] = (str(crit), "met" if sev == SH.Warning else "possible")
     return out
 
 
@@ -256,7 +257,7 @@ def reference_statuses(data: rdflib.Graph, shapes: rdflib.Graph) -> dict[str, di
         src = results.value(r, SH.sourceShape)
         if focus not in ids or src not in index:
             continue
-        crit, kind = index[src]  # type: ignore[index]
+        crit, kind = index[src]
         row = out[ids[focus]]
         if kind == "possible":
             row[crit] = "not_met"
@@ -353,7 +354,7 @@ def projected_reference_statuses(matcher: Any, profiles: list[Any], shapes: rdfl
         from .jsonld import to_graph
 
         ref = reference_statuses(to_graph(nodes, data), sub)
-        for node, pids in zip(nodes, groups.values()):
+        for node, pids in zip(nodes, groups.values(), strict=True):
             for pid in pids:
                 out[pid][crit] = ref[node["id"]][crit]
     return out

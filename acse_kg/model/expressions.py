@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar
 
 from rdflib.term import Node
 
@@ -146,7 +146,7 @@ class Not:
         return (self.operand,)
 
 
-Expr = Union[Comparison, TumourTypeTest, AlterationTest, PriorTherapyTest, And, Or, Not]
+Expr = Comparison | TumourTypeTest | AlterationTest | PriorTherapyTest | And | Or | Not
 LEAVES = (Comparison, TumourTypeTest, AlterationTest, PriorTherapyTest)
 
 

@@ -177,7 +177,8 @@ def _terms(store: GraphStore, iris: set[str]) -> dict[str, dict[str, Any]]:
         i, k = str(r["i"]), str(r["k"])
         d = out.setdefault(i, {})
         if k == "label":
-            labels.setdefault(i, []).append(r["v"])  # type: ignore[arg-type]
+            if (v := r["v"]) is not None:  # always bound by the query's pattern
+                labels.setdefault(i, []).append(v)
         elif k not in d:
             d[k] = py(r["v"])
     for i, ls in labels.items():
@@ -192,7 +193,7 @@ def _safe_iri(iri: str) -> bool:
 
 def read_variables(store: GraphStore) -> dict[str, Variable]:
     """Every acse:ClinicalVariable of the registry, by IRI (kept per store version)."""
-    return _cache.get(store, "model-variables", lambda: _read_variables(store))  # type: ignore[no-any-return]
+    return _cache.get(store, "model-variables", lambda: _read_variables(store))
 
 
 def _read_variables(store: GraphStore) -> dict[str, Variable]:
@@ -230,7 +231,7 @@ def read_study(store: GraphStore, nct: str) -> Study:
     wanted = normalise_nct(nct)
     if wanted is None:
         raise StudyNotFound(f"{nct!r} is not an NCT number")
-    return _cache.get(store, f"model-study-{wanted}", lambda: _read_study(store, wanted),  # type: ignore[no-any-return]
+    return _cache.get(store, f"model-study-{wanted}", lambda: _read_study(store, wanted),
                       graph=study_graph_name(wanted))
 
 
@@ -547,7 +548,7 @@ def registry_studies(store: GraphStore) -> list[tuple[str, str]]:
         rows = store.select("SELECT DISTINCT ?nct ?s WHERE { GRAPH ?g { ?s acse:nctId ?nct } "
                             f"FILTER(STRSTARTS(STR(?g), {sparql_string(STUDY_GRAPH_PREFIX)})) }}")
         return sorted({(str(r["nct"]), str(r["s"])) for r in rows})
-    return _cache.get(store, "model-studies", read)  # type: ignore[no-any-return]
+    return _cache.get(store, "model-studies", read)
 
 
 def structured_studies(store: GraphStore) -> list[str]:
@@ -556,7 +557,7 @@ def structured_studies(store: GraphStore) -> list[str]:
         rows = store.select("SELECT DISTINCT ?nct WHERE { GRAPH ?g { ?s acse:hasCohort ?c ; acse:nctId ?nct } "
                             f"FILTER(STRSTARTS(STR(?g), {sparql_string(STUDY_GRAPH_PREFIX)})) }}")
         return sorted(str(r["nct"]) for r in rows)
-    return _cache.get(store, "model-structured", read)  # type: ignore[no-any-return]
+    return _cache.get(store, "model-structured", read)
 
 
 @dataclass(frozen=True)
@@ -605,7 +606,7 @@ def cohort_keys(store: GraphStore) -> list[CohortKey]:
                 d["rule"] = True
         return [CohortKey(nct, c, frozenset(d["genes"]), frozenset(d["types"]), frozenset(d["paths"]),
                           d["min"], d["max"], d["rule"]) for (nct, c), d in sorted(acc.items())]
-    return _cache.get(store, "model-cohort-keys", read)  # type: ignore[no-any-return]
+    return _cache.get(store, "model-cohort-keys", read)
 
 
 _cache = DerivedCache()

@@ -291,7 +291,7 @@ class OwlMatcher:
 
     def match_many(self, profiles: Sequence[ProfileModel | bytes | str | dict[str, Any]]) -> list[dict[str, Any]]:
         out = []
-        for p, results in zip(profiles, self.engine.classify(profiles, budget=self.budget)):
+        for p, results in zip(profiles, self.engine.classify(profiles, budget=self.budget), strict=True):
             if results:
                 out.append(results[0])
             else:
@@ -337,4 +337,4 @@ def owl_matcher_for(store: GraphStore, nct: str | None = None) -> OwlMatcher:
     wanted = normalise_nct(nct) if nct else None
     if nct and wanted is None:
         raise TrialNotFound(f"{nct!r} is not an NCT number ({NCT_HINT})")
-    return _matchers.get(store, f"owl-{wanted}", lambda: OwlMatcher(store, wanted))  # type: ignore[no-any-return]
+    return _matchers.get(store, f"owl-{wanted}", lambda: OwlMatcher(store, wanted))

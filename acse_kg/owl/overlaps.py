@@ -98,8 +98,8 @@ def compute_overlaps(store: GraphStore, ncts: Sequence[str] | None = None, *,
 def _decide(h: Hermit, cohorts: list[tuple[Study, Cohort]], tree: Any, pairs: list[Overlap], use_tree: bool) -> int:
     """Append every pair's relation to ``pairs``; the number of pairs sent to the reasoner."""
     asked = 0
-    for i, (sa, a) in enumerate(cohorts):
-        for sb, b in cohorts[i + 1:]:
+    for i, (_sa, a) in enumerate(cohorts):
+        for _sb, b in cohorts[i + 1:]:
             if use_tree and _apart_by_diagnosis(a, b, tree.ancestors):
                 pairs.append(Overlap(a.iri, b.iri, "disjoint", "", a.label, b.label, by_reasoner=False))
                 continue

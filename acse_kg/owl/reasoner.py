@@ -33,7 +33,7 @@ class InconsistentOntology(ReasonerError):
 
 def _classpath() -> str:
     """HermiT and the OWL API: the jar owlready2 ships (the one ``acse-kg reason`` runs)."""
-    import owlready2  # type: ignore[import-untyped]
+    import owlready2
 
     here = Path(owlready2.__file__).parent / "hermit"
     return os.pathsep.join([str(here), str(here / "HermiT.jar")])

@@ -147,7 +147,7 @@ def eligibility_sections(text: str | None) -> list[EligibilityList]:
     out: list[EligibilityList] = []
     if parts[0].strip():
         out.append(EligibilityList("", "", blocks(parts[0])))
-    for heading, body in zip(parts[1::2], parts[2::2]):
+    for heading, body in zip(parts[1::2], parts[2::2], strict=True):
         kind = "inclusion" if "inclusion" in heading.lower() else "exclusion"
         out.append(EligibilityList(heading.strip().rstrip(":").strip(), kind, blocks(body)))
     return out

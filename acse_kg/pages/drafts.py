@@ -89,7 +89,8 @@ def place(sections: list[EligibilityList], items: list[dict[str, Any]]) -> tuple
         pattern = _pattern(item.get("quote") or "")
         found = None
         for n in [*range(cursor, len(nodes)), *range(cursor)] if pattern else []:
-            m = pattern.search(nodes[n].text)  # type: ignore[union-attr]
+            assert pattern is not None  # the loop runs only with one
+            m = pattern.search(nodes[n].text)
             if m:
                 found = (n, m.start(), m.end())
                 break

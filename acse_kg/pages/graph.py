@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from rdflib import Literal
+
 from ..loader import study_graph_name
 from ..model import Cohort, Criterion, Curation, Expr, ModelError, Regimen, Study, Term, read_study
 from ..namespaces import BASE, normalise_nct, study_iri
@@ -133,8 +135,8 @@ def _item_iris(store: GraphStore, s: str) -> dict[tuple[str, str], str]:
         if kind is None or key is None:
             continue
         text = str(key)
-        if str(kind) in ("primary", "secondary", "other"):  # outcomes are keyed by position: "1", "2" ...
-            text = number_text(key.toPython())  # type: ignore[union-attr]
+        if str(kind) in ("primary", "secondary", "other") and isinstance(key, Literal):  # keyed by position: "1" ...
+            text = number_text(key.toPython())
         out.setdefault((str(kind), text), str(r["iri"]))
     return out
 

@@ -184,7 +184,7 @@ def _study_data(store: GraphStore, nct: str) -> tuple[dict[str, Any], StudyGraph
         except (StudyNotFound, NoSuchStudy) as exc:
             raise PageNotFound(str(exc)) from exc
 
-    return _derived.get(store, "study-" + nct, read, graph=study_graph_name(nct))  # type: ignore[no-any-return]
+    return _derived.get(store, "study-" + nct, read, graph=study_graph_name(nct))
 
 
 def bullet_name(g: StudyGraph, iri: str) -> str:
@@ -252,7 +252,7 @@ def _drafts(store: GraphStore, nct: str) -> list[dict[str, Any]]:
     """The study's stored drafts (criteria JSON), kept until the store changes."""
     from ..drafting.review import stored_items
 
-    return _derived.get(store, "drafts-" + nct, lambda: stored_items(store, nct))  # type: ignore[no-any-return]
+    return _derived.get(store, "drafts-" + nct, lambda: stored_items(store, nct))
 
 
 def cohort_page(store: GraphStore, nct: str, number: int, links: Links | None = None,

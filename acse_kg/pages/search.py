@@ -91,7 +91,7 @@ def oncotree(store: GraphStore) -> Oncotree:
         by_name = {n.lower(): c for c, n in names.items()}
         root = frozenset(c for c, code in tax.code_of.items() if code == ONCOTREE_ROOT)
         return Oncotree(tax, names, by_name, root)
-    return _cache.get(store, "search-oncotree", read)  # type: ignore[no-any-return]
+    return _cache.get(store, "search-oncotree", read)
 
 
 def gene_symbols(store: GraphStore) -> list[tuple[str, str]]:
@@ -100,7 +100,7 @@ def gene_symbols(store: GraphStore) -> list[tuple[str, str]]:
         rows = store.select("SELECT ?sym (SAMPLE(?l) AS ?name) WHERE { ?g a acse:Gene ; acse:geneSymbol ?sym . "
                             "OPTIONAL { ?g rdfs:label ?l } } GROUP BY ?sym ORDER BY ?sym")
         return [(str(r["sym"]), str(r.get("name") or "")) for r in rows]
-    return _cache.get(store, "search-genes", read)  # type: ignore[no-any-return]
+    return _cache.get(store, "search-genes", read)
 
 
 def study_cards(store: GraphStore) -> list[StudyCard]:
@@ -110,7 +110,7 @@ def study_cards(store: GraphStore) -> list[StudyCard]:
     def read() -> list[StudyCard]:
         return [StudyCard(c["nct"], c["title"], c["status"], c["recruiting"], frozenset(c["pathologies"]),
                           c["cohorts"], c["facets"]) for c in index_for(store).cards()]
-    return _cache.get(store, "search-cards", read)  # type: ignore[no-any-return]
+    return _cache.get(store, "search-cards", read)
 
 
 @dataclass

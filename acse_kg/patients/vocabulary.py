@@ -162,4 +162,4 @@ def _read(store: GraphStore) -> Vocabulary:
 
 def vocabulary(store: GraphStore) -> Vocabulary:
     """The vocabulary of the store as it is now, read once per store version."""
-    return _cache.get(store, "patient-vocabulary", lambda: _read(store))  # type: ignore[no-any-return]
+    return _cache.get(store, "patient-vocabulary", lambda: _read(store))

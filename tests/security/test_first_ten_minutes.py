@@ -21,7 +21,6 @@ from acse_kg.cli import app
 from acse_kg.namespaces import PREFIXES
 from acse_kg.paths import ROOT
 
-pytest_plugins = ["server_fixtures"]
 runner = CliRunner()
 
 

@@ -16,8 +16,6 @@ import httpx
 import pytest
 from server_fixtures import LiveServer
 
-pytest_plugins = ["server_fixtures"]
-
 HTML_PAGES = ["/", "/study/NCT02034981", "/study/NCT02034981/cohort/5", "/sparql", "/ontology", "/docs", "/redoc",
               "/id/gene/ALK", "/no-such-page"]
 

@@ -16,8 +16,6 @@ from server_fixtures import ADMIN_TOKEN, KASEI, LiveServer, start_server, w3c_st
 from acse_kg.api.settings import ServerSettings
 from acse_kg.sparql_safety import DatasetConflict, with_using
 
-pytest_plugins = ["server_fixtures"]
-
 UPDATE = {"Content-Type": "application/sparql-update", "Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
