@@ -91,7 +91,7 @@ def compute_overlaps(store: GraphStore, ncts: Sequence[str] | None = None, *,
             asked = _decide(h, cohorts, tree, pairs, use_tree)
     except ReasonerError as exc:
         total = len(cohorts) * (len(cohorts) - 1) // 2
-        raise ReasonerError(f"{exc}: {len(pairs)} of {total} pairs of {len(cohorts)} cohorts decided") from exc
+        raise type(exc)(f"{exc}: {len(pairs)} of {total} pairs of {len(cohorts)} cohorts decided") from exc
     return OverlapReport(pairs, len(cohorts), asked, time.perf_counter() - started)
 
 
