@@ -73,11 +73,32 @@ def test_adults_only_and_children_only_cohorts_are_disjoint(store, acse) -> None
     assert relation(acse, cohort(store, 21), cohort(store, 22)) == "disjoint"  # under 18 vs 18 and over
 
 
-@pytest.mark.slow
-def test_the_oncotree_shortcut_agrees_with_the_reasoner_on_every_pair(store, acse) -> None:
-    full = compute_overlaps(store, [NCT], use_tree=False)
-    assert full.reasoner_pairs == len(full.pairs)
-    assert [(p.a, p.b, p.relation) for p in full.pairs] == [(p.a, p.b, p.relation) for p in acse.pairs]
+def test_pruning_and_grouping_give_exactly_what_the_reasoner_gives_on_every_pair(store, acse) -> None:
+    # The reference: every pair to HermiT, over a TBox holding every population class.
+    full = compute_overlaps(store, [NCT], prune=False)
+    assert full.reasoner_pairs == len(full.pairs) == 253
+    assert [(p.a, p.b, p.relation, p.shared) for p in full.pairs] == \
+        [(p.a, p.b, p.relation, p.shared) for p in acse.pairs]
+    assert acse.counts() == full.counts()
+
+
+def test_most_pairs_are_decided_without_the_reasoner_and_copies_are_asked_once(store, acse) -> None:
+    assert acse.reasoner_pairs < len(acse.decided) < acse.total  # pruned, then grouped
+    assert acse.groups == 22  # the two "another pathology" adult slots are one class written twice
+    by_tree = [p for p in acse.pairs if not p.by_reasoner]
+    assert by_tree and all(p.relation == "disjoint" for p in by_tree)
+
+
+def test_cohorts_whose_age_bands_do_not_meet_are_disjoint_without_the_reasoner(store, acse) -> None:
+    # Both take any pathology (TISSUE) and the same genes: only the age bands (1-18, 18+) keep them apart.
+    pair = next(p for p in acse.pairs if {p.a, p.b} == {cohort(store, 21), cohort(store, 22)})
+    assert pair.relation == "disjoint" and not pair.by_reasoner
+
+
+def test_cohorts_requiring_different_genes_are_not_pruned(store, acse) -> None:
+    # NSCLC with MET (5) and NSCLC with ROS1 (6): a patient may carry both alterations.
+    pair = next(p for p in acse.pairs if {p.a, p.b} == {cohort(store, 5), cohort(store, 6)})
+    assert pair.by_reasoner and pair.relation == "overlaps"
 
 
 def test_the_relations_are_written_into_their_own_graph_for_sparql(acse) -> None:

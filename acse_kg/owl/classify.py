@@ -105,11 +105,13 @@ class OwlEngine:
 
     # ------------------------------------------------------------ the document
     def ontology(self, extra: K.Signature | None = None, individuals: Sequence[str] = (),
-                 more: Sequence[str] = (), *, populations_only: bool = False) -> str:
+                 more: Sequence[str] = (), *, populations_only: bool = False, definitions: bool = True) -> str:
         """The functional-syntax document: vocabulary, OncoTree subset, every study's classes, individuals.
 
         ``populations_only`` keeps only the cohorts' ``#population`` classes (what the overlaps
-        compare): the TBox HermiT must preprocess is then a fraction of the whole.
+        compare): the TBox HermiT must preprocess is then a fraction of the whole. Without
+        ``definitions``, no cohort's or criterion's class: the vocabulary and OncoTree alone
+        (the overlaps send the classes' expressions with each question).
         """
         sig = K.Signature()
         sig.merge(self.sig)
@@ -117,7 +119,7 @@ class OwlEngine:
             sig.merge(extra)
         tumour, _ = K.tumour_axioms(sig.tumour_types, self.oncotree.parents)
         axioms = [*K.vocabulary_axioms(sig), *tumour]
-        for c in self.classes:
+        for c in self.classes if definitions else ():
             axioms += [a for a in c.axioms if _defines_population(a)] if populations_only else c.axioms
         return K.document([*axioms, *more, *individuals])
 
