@@ -45,20 +45,22 @@ def overlaps_at(trials: int, budget: float) -> None:
     if trials > 1:
         add_copies(s, trials - 1, [NCT])
     built = time.perf_counter() - t
+    print(f"overlaps at {trials} trials: copies written in {built:.0f} s (load {os.getloadavg()[0]:.1f})", flush=True)
     t = time.perf_counter()
     engine = OwlEngine(s)
+    read = time.perf_counter() - t
     members = [c for st in engine.studies for c in st.cohorts]
     plan = OverlapPlan(engine, members)
     candidates = sum(1 for _ in plan.candidates())
     planned = time.perf_counter() - t
     total = len(members) * (len(members) - 1) // 2
-    print(f"overlaps at {trials} trials: {len(members)} cohorts in {len(plan.reps)} distinct classes, {total:,} pairs; "
-          f"copies written in {built:.0f} s; read and planned in {planned:.1f} s: {total - candidates:,} pairs pruned "
-          f"as disjoint, {candidates:,} to decide")
+    print(f"  {len(members)} cohorts in {len(plan.reps)} distinct classes, {total:,} pairs; studies read and their "
+          f"classes built in {read:.0f} s, pairs planned in {planned - read:.1f} s: {total - candidates:,} pruned "
+          f"as disjoint, {candidates:,} to decide (load {os.getloadavg()[0]:.1f})", flush=True)
     try:
         r = compute_overlaps(s, budget=budget, engine=engine)
     except ReasonerError as exc:
-        print(f"  HermiT within {budget:g} s: not finished: {exc} (load {os.getloadavg()[0]:.1f})")
+        print(f"  HermiT within {budget:g} s: not finished: {exc} (load {os.getloadavg()[0]:.1f})", flush=True)
         return
     print(f"  all overlaps in {r.seconds:.1f} s ({r.reasoner_pairs:,} pairs of classes to HermiT; load "
           f"{os.getloadavg()[0]:.1f}): {r.counts()}")

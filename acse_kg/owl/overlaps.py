@@ -176,7 +176,8 @@ def compute_overlaps(store: GraphStore, ncts: Sequence[str] | None = None, *,
                     decided[i, j] = _relate(a, b, got, shared)
     except ReasonerError as exc:
         total = len(members) * (len(members) - 1) // 2
-        raise type(exc)(f"{exc}: {len(decided)} of {total} pairs of {len(members)} cohorts decided") from exc
+        raise type(exc)(f"{exc}: {len(decided):,} pairs decided with HermiT, of {total:,} pairs of "
+                        f"{len(members)} cohorts (the others pruned as disjoint or not reached)") from exc
     return OverlapReport(members, decided, asked, time.perf_counter() - started, groups)
 
 
