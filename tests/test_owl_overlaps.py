@@ -83,6 +83,10 @@ def test_pruning_and_grouping_give_exactly_what_the_reasoner_gives_on_every_pair
     assert [(p.a, p.b, p.relation, p.shared) for p in full.pairs] == \
         [(p.a, p.b, p.relation, p.shared) for p in acse.pairs]
     assert acse.counts() == full.counts()
+    # Asked block by block (a reasoner holding only the classes of the pairs between two blocks): the same.
+    blocks = compute_overlaps(store, [NCT], block=6)
+    assert [(p.a, p.b, p.relation, p.shared) for p in blocks.pairs] == \
+        [(p.a, p.b, p.relation, p.shared) for p in full.pairs]
 
 
 def test_most_pairs_are_decided_without_the_reasoner_and_copies_are_asked_once(store, acse) -> None:

@@ -28,13 +28,15 @@ cohorts requiring different genes overlap on patients with both):
   shared population's words are computed once per pair of distinct cohorts' readings.
 
 The pairs pruned are never visited one by one (blocking by diagnosis), only
-counted; :class:`OverlapReport` lists them on demand. HermiT's TBox holds the
-vocabulary, OncoTree and one population class per group: each definition in
-the TBox costs every question (a pair took ≈ 1–5 ms over one trial's
-classes, ≈ 30 ms over a hundred trials'), and sending the two classes'
+counted; :class:`OverlapReport` lists them on demand. The pairs left are asked
+block by block (``BLOCK`` cohorts; the pairs between two blocks): a reasoner over
+the vocabulary, OncoTree and only the population classes those pairs name.
+Why: every definition a reasoner holds costs every question (a pair took ≈ 1–5
+ms over one trial's classes, ≈ 30 ms over a hundred trials'), while building a
+reasoner over a block's classes costs about a second; sending the two classes'
 expressions with each question instead was slower still (HermiT clausifies
 them for every question). ``prune=False`` is the reference (every pair, every
-definition in the TBox); a test compares the two.
+definition in one TBox); a test compares the two.
 
 The result is written back into its own named graph (:data:`OVERLAPS_GRAPH`),
 replaced as a whole on each write, so SPARQL can ask which open cohorts
@@ -61,6 +63,8 @@ from .reasoner import Hermit
 OVERLAPS_GRAPH = GRAPH_PREFIX + "inferred/cohort-overlaps"
 PTN = Namespace(K.PT)
 RELATIONS = ("subsumes", "subsumed_by", "overlaps", "disjoint")
+#: Cohorts per block: the pairs between two blocks are asked of one reasoner holding only their classes.
+BLOCK = 250
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,8 @@ class OverlapReport:
 
 
 def compute_overlaps(store: GraphStore, ncts: Sequence[str] | None = None, *,
-                     budget: float | None = None, prune: bool = True, engine: OwlEngine | None = None) -> OverlapReport:
+                     budget: float | None = None, prune: bool = True, engine: OwlEngine | None = None,
+                     block: int = BLOCK) -> OverlapReport:
     """Every pair of cohorts of the studies (default: every structured study), decided by HermiT.
 
     With ``prune`` (the default) only the pairs that may meet are sent, once per pair of
@@ -154,26 +159,28 @@ def compute_overlaps(store: GraphStore, ncts: Sequence[str] | None = None, *,
         else:
             plan = OverlapPlan(engine, members)
             groups = len(plan.reps)
-            with Hermit(engine.ontology(definitions=False, more=plan.definitions()), deadline=budget) as h:
-                h.abox(None)
+            with Hermit(engine.ontology(definitions=False), deadline=budget) as h:
                 answers: dict[tuple[int, int], tuple[bool, bool, bool]] = {}
                 words: dict[tuple[Any, Any], str] = {}
-                for i, j in plan.candidates():
-                    a, b = members[i], members[j]
-                    ga, gb = plan.group[i], plan.group[j]
-                    key = (min(ga, gb), max(ga, gb))
-                    got = answers.get(key)
-                    if got is None:
-                        ra, rb = plan.reps[key[0]], plan.reps[key[1]]
-                        got = answers[key] = _ask(h, K.cohort_population(members[ra]), K.cohort_population(members[rb]))
-                        asked += 1
-                    if ga > gb:  # the answers were asked the other way round
-                        got = (got[0], got[2], got[1])
-                    dk = (plan.words_key(i), plan.words_key(j))
-                    shared = words.get(dk)
-                    if shared is None:
-                        shared = words[dk] = describe(a, b, ancestors)
-                    decided[i, j] = _relate(a, b, got, shared)
+                for bucket in plan.buckets(block):
+                    needed = sorted({k for i, j in bucket if (k := plan.key(i, j)) not in answers})
+                    if needed:
+                        # A reasoner over the vocabulary and only the classes these pairs name.
+                        if not h.abox(K.document(plan.definitions({plan.reps[g] for k in needed for g in k}), iri=None)):
+                            raise ReasonerError("HermiT found the cohorts' population classes inconsistent")
+                        for k in needed:
+                            answers[k] = _ask(h, *(K.cohort_population(members[plan.reps[g]]) for g in k))
+                            asked += 1
+                    for i, j in bucket:
+                        a, b = members[i], members[j]
+                        got = answers[plan.key(i, j)]
+                        if plan.group[i] > plan.group[j]:  # the answers were asked the other way round
+                            got = (got[0], got[2], got[1])
+                        dk = (plan.words_key(i), plan.words_key(j))
+                        shared = words.get(dk)
+                        if shared is None:
+                            shared = words[dk] = describe(a, b, ancestors)
+                        decided[i, j] = _relate(a, b, got, shared)
     except ReasonerError as exc:
         total = len(members) * (len(members) - 1) // 2
         raise type(exc)(f"{exc}: {len(decided):,} pairs decided with HermiT, of {total:,} pairs of "
@@ -217,8 +224,8 @@ class OverlapPlan:
     def __init__(self, engine: OwlEngine, members: list[Cohort]) -> None:
         self.members = members
         exprs: dict[str, str] = {}
-        for c in engine.classes:
-            for ax in c.axioms:
+        for sc in engine.classes:
+            for ax in sc.axioms:
                 if ax.startswith("EquivalentClasses(<") and _defines_population(ax):
                     iri, body = ax[len("EquivalentClasses(<"):-1].split("> ", 1)
                     exprs[iri] = body
@@ -251,10 +258,26 @@ class OverlapPlan:
                     self.meets[q].add(p)
         self._words: dict[int, Any] = {}
 
-    def definitions(self) -> list[str]:
-        """The population classes of one cohort of each group: all the TBox needs beside the vocabulary."""
+    def key(self, i: int, j: int) -> tuple[int, int]:
+        """The pair of groups of two cohorts, smaller first: what one set of questions answers."""
+        ga, gb = self.group[i], self.group[j]
+        return (ga, gb) if ga <= gb else (gb, ga)
+
+    def buckets(self, block: int) -> Iterator[list[tuple[int, int]]]:
+        """The candidate pairs, a bucket per (block of ``block`` cohorts, block) that holds any: one reasoner each."""
+        rows = -1
+        pending: dict[int, list[tuple[int, int]]] = {}
+        for i, j in self.candidates():
+            if i // block != rows:
+                yield from (pending[c] for c in sorted(pending))
+                rows, pending = i // block, {}
+            pending.setdefault(j // block, []).append((i, j))
+        yield from (pending[c] for c in sorted(pending))
+
+    def definitions(self, reps: set[int] | None = None) -> list[str]:
+        """The population classes of these cohorts (default: one of each group)."""
         out = []
-        for r in self.reps:
+        for r in sorted(reps) if reps is not None else self.reps:
             iri = K.cohort_population(self.members[r])
             out += [f"Declaration(Class(<{iri}>))", f"EquivalentClasses(<{iri}> {self._exprs[iri]})"]
         return out
