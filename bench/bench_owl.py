@@ -6,7 +6,7 @@ profiles in the same run (the ratio). Overlaps: ``compute_overlaps`` over
 AcSé and varied copies (``acse_kg.synthetic.add_copies``), each size with a
 time budget (``--budget``); a size that does not finish says how far it got.
 
-    python -m bench owl [--profiles 20] [--trials 2,100,1000] [--budget 120]
+    python -m bench owl [--profiles 20] [--trials 2,100,1000] [--budget 120] [--no-profiles]
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from acse_kg.matching.engine import Matcher
-from acse_kg.owl.classify import OwlMatcher
-from acse_kg.owl.overlaps import compute_overlaps
+from acse_kg.owl.classify import OwlEngine, OwlMatcher
+from acse_kg.owl.overlaps import OverlapPlan, compute_overlaps
 from acse_kg.reasoning import ReasonerError
 from acse_kg.store import open_store
 from acse_kg.synthetic import add_copies
@@ -38,15 +38,55 @@ def generated(n: int, seed: int = 7) -> list[dict]:
             for i in range(n)]
 
 
+def overlaps_at(trials: int, budget: float) -> None:
+    """All overlaps of AcSé and ``trials - 1`` varied copies: the plan (pairs pruned), then HermiT within ``budget``."""
+    s = open_store("memory")
+    t = time.perf_counter()
+    if trials > 1:
+        add_copies(s, trials - 1, [NCT])
+    built = time.perf_counter() - t
+    print(f"overlaps at {trials} trials: copies written in {built:.0f} s (load {os.getloadavg()[0]:.1f})", flush=True)
+    t = time.perf_counter()
+    engine = OwlEngine(s)
+    read = time.perf_counter() - t
+    members = [c for st in engine.studies for c in st.cohorts]
+    plan = OverlapPlan(engine, members)
+    candidates = sum(1 for _ in plan.candidates())
+    planned = time.perf_counter() - t
+    total = len(members) * (len(members) - 1) // 2
+    print(f"  {len(members)} cohorts in {len(plan.reps)} distinct classes, {total:,} pairs; studies read and their "
+          f"classes built in {read:.0f} s, pairs planned in {planned - read:.1f} s: {total - candidates:,} pruned "
+          f"as disjoint, {candidates:,} to decide (load {os.getloadavg()[0]:.1f})", flush=True)
+    try:
+        r = compute_overlaps(s, budget=budget, engine=engine)
+    except ReasonerError as exc:
+        print(f"  HermiT within {budget:g} s: not finished: {exc} (load {os.getloadavg()[0]:.1f})", flush=True)
+        return
+    print(f"  all overlaps in {r.seconds:.1f} s ({r.reasoner_pairs:,} pairs of classes to HermiT; load "
+          f"{os.getloadavg()[0]:.1f}): {r.counts()}")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m bench owl")
     ap.add_argument("--profiles", type=int, default=20)
     ap.add_argument("--trials", default="2,100,1000")
     ap.add_argument("--budget", type=float, default=120.0)
+    ap.add_argument("--profiles-only", action="store_true")
+    ap.add_argument("--no-profiles", action="store_true", help="only the overlaps")
     args = ap.parse_args(argv or [])
     print(f"load average at start: {os.getloadavg()}")
+    if not args.no_profiles:
+        classification(args.profiles)
+    if not args.profiles_only:
+        for trials in (int(x) for x in args.trials.split(",")):
+            overlaps_at(trials, args.budget)
+    print(f"load average at end: {os.getloadavg()}")
+
+
+def classification(n: int) -> None:
+    """HermiT's time per profile against the fast path's, on the same generated profiles."""
     store = open_store("memory")
-    profiles = generated(args.profiles)
+    profiles = generated(n)
     fast = Matcher(store, NCT)
     t = time.perf_counter()
     for p in profiles:
@@ -60,22 +100,6 @@ def main(argv: list[str] | None = None) -> None:
     print(f"classification: {len(profiles)} profiles in {owl_total:.1f} s with HermiT "
           f"({owl_total / len(profiles) * 1000:.0f} ms a profile, {owl.engine.questions} questions; "
           f"fast path {fast_each * 1e6:.0f} µs a profile: ratio {owl_total / len(profiles) / fast_each:,.0f})")
-    for trials in (int(x) for x in args.trials.split(",")):
-        s = open_store("memory")
-        t = time.perf_counter()
-        if trials > 1:
-            add_copies(s, trials - 1, [NCT])
-        built = time.perf_counter() - t
-        try:
-            r = compute_overlaps(s, budget=args.budget)
-        except ReasonerError as exc:
-            print(f"overlaps at {trials} trials (copies written in {built:.0f} s): not finished: {exc}")
-            continue
-        n = len(r.pairs)
-        by = {k: sum(1 for p in r.pairs if p.relation == k) for k in ("subsumes", "subsumed_by", "overlaps", "disjoint")}
-        print(f"overlaps at {trials} trials: {r.cohorts} cohorts, {n} pairs ({r.reasoner_pairs} to HermiT) in "
-              f"{r.seconds:.1f} s; {by}")
-    print(f"load average at end: {os.getloadavg()}")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from matching_fixtures import ALTERATIONS, POOLS, build
 
 from acse_kg.matching.engine import matcher_for
 from acse_kg.matching.result import result_schema
+from acse_kg.namespaces import NCT_HINT
 from acse_kg.owl.classify import OwlMatcher
 
 
@@ -140,3 +141,49 @@ def test_the_command_and_the_server_dispatch_to_the_reasoner(store, tmp_path) ->
     assert [(c["cohort"], c["verdict"]) for c in got.json()["cohorts"]] == [(5, "ineligible")]
     bad = CliRunner().invoke(cli, ["match", str(path), "--engine", "prolog", "--store", "memory"])
     assert bad.exit_code == 2 and "expected fast or owl" in bad.output
+
+
+def test_a_malformed_trial_id_is_a_400_whichever_engine_is_asked(store) -> None:
+    from fastapi.testclient import TestClient
+    from matching_fixtures import profile
+
+    from acse_kg.api.app import create_app
+
+    client = TestClient(create_app(store))
+    fast = client.post("/match?trial=NCT-what", json=profile())
+    owl = client.post("/match?engine=owl&trial=NCT-what", json=profile())
+    assert fast.status_code == owl.status_code == 400
+    assert owl.json()["detail"] == fast.json()["detail"] == "trial 'NCT-what' is not an NCT number (" + NCT_HINT + ")"
+    assert client.post("/match?engine=owl&trial=NCT00000001", json=profile()).status_code == 404
+
+
+def test_a_reasoner_out_of_its_budget_is_a_504_problem_saying_so(store) -> None:
+    from fastapi.testclient import TestClient
+    from matching_fixtures import profile
+
+    from acse_kg.api.app import create_app
+    from acse_kg.api.settings import ServerSettings
+
+    require(shutil.which("java") is not None, "Java (for HermiT)")
+    client = TestClient(create_app(store, ServerSettings(reasoner_budget=0.001)))  # less than a JVM's start
+    got = client.post("/match?engine=owl", json=profile())
+    assert got.status_code == 504 and got.headers["content-type"] == "application/problem+json"
+    assert got.json()["detail"] == "the reasoner's time budget (0.001 s) was exceeded: HermiT was stopped"
+    overlaps = client.get("/overlaps", params={"nct": "NCT02034981"})
+    assert overlaps.status_code == 504 and "time budget (0.001 s) was exceeded" in overlaps.json()["detail"]
+
+
+def test_the_command_says_in_one_line_that_the_reasoner_ran_out_of_time(tmp_path) -> None:
+    import json
+
+    from matching_fixtures import profile
+    from typer.testing import CliRunner
+
+    from acse_kg.cli import app as cli
+
+    require(shutil.which("java") is not None, "Java (for HermiT)")
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(profile()), encoding="utf-8")
+    out = CliRunner().invoke(cli, ["match", str(path), "--engine", "owl", "--budget", "0.001", "--store", "memory"])
+    assert out.exit_code == 1 and out.stdout == ""
+    assert out.stderr == "acse-kg: error: the reasoner's time budget (0.001 s) was exceeded: HermiT was stopped\n"

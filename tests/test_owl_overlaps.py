@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -12,12 +13,14 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from acse_kg.cli import app as cli
+from acse_kg.ctml.importer import import_ctml
 from acse_kg.matching.candidates import Taxonomy as OncoTree
 from acse_kg.model import read_study
 from acse_kg.owl import classes as K
 from acse_kg.owl.classify import OwlEngine
 from acse_kg.owl.overlaps import OVERLAPS_GRAPH, compute_overlaps, write_overlaps
 from acse_kg.owl.reasoner import Hermit
+from acse_kg.pages import study_page
 from acse_kg.store import open_store
 from acse_kg.synthetic import add_copies
 
@@ -73,11 +76,36 @@ def test_adults_only_and_children_only_cohorts_are_disjoint(store, acse) -> None
     assert relation(acse, cohort(store, 21), cohort(store, 22)) == "disjoint"  # under 18 vs 18 and over
 
 
-@pytest.mark.slow
-def test_the_oncotree_shortcut_agrees_with_the_reasoner_on_every_pair(store, acse) -> None:
-    full = compute_overlaps(store, [NCT], use_tree=False)
-    assert full.reasoner_pairs == len(full.pairs)
-    assert [(p.a, p.b, p.relation) for p in full.pairs] == [(p.a, p.b, p.relation) for p in acse.pairs]
+def test_pruning_and_grouping_give_exactly_what_the_reasoner_gives_on_every_pair(store, acse) -> None:
+    # The reference: every pair to HermiT, over a TBox holding every population class.
+    full = compute_overlaps(store, [NCT], prune=False)
+    assert full.reasoner_pairs == len(full.pairs) == 253
+    assert [(p.a, p.b, p.relation, p.shared) for p in full.pairs] == \
+        [(p.a, p.b, p.relation, p.shared) for p in acse.pairs]
+    assert acse.counts() == full.counts()
+    # Asked block by block (a reasoner holding only the classes of the pairs between two blocks): the same.
+    blocks = compute_overlaps(store, [NCT], block=6)
+    assert [(p.a, p.b, p.relation, p.shared) for p in blocks.pairs] == \
+        [(p.a, p.b, p.relation, p.shared) for p in full.pairs]
+
+
+def test_most_pairs_are_decided_without_the_reasoner_and_copies_are_asked_once(store, acse) -> None:
+    assert acse.reasoner_pairs < len(acse.decided) < acse.total  # pruned, then grouped
+    assert acse.groups == 22  # the two "another pathology" adult slots are one class written twice
+    by_tree = [p for p in acse.pairs if not p.by_reasoner]
+    assert by_tree and all(p.relation == "disjoint" for p in by_tree)
+
+
+def test_cohorts_whose_age_bands_do_not_meet_are_disjoint_without_the_reasoner(store, acse) -> None:
+    # Both take any pathology (TISSUE) and the same genes: only the age bands (1-18, 18+) keep them apart.
+    pair = next(p for p in acse.pairs if {p.a, p.b} == {cohort(store, 21), cohort(store, 22)})
+    assert pair.relation == "disjoint" and not pair.by_reasoner
+
+
+def test_cohorts_requiring_different_genes_are_not_pruned(store, acse) -> None:
+    # NSCLC with MET (5) and NSCLC with ROS1 (6): a patient may carry both alterations.
+    pair = next(p for p in acse.pairs if {p.a, p.b} == {cohort(store, 5), cohort(store, 6)})
+    assert pair.by_reasoner and pair.relation == "overlaps"
 
 
 def test_the_relations_are_written_into_their_own_graph_for_sparql(acse) -> None:
@@ -116,15 +144,24 @@ def test_cohorts_of_two_trials_are_compared_and_written_back_for_sparql() -> Non
     assert rows and not [r for r in rows if copy in str(r["a"])]
 
 
-def test_captur_crizotinib_arm_is_disjoint_from_acse_nsclc_and_overlaps_acse_gastric() -> None:
-    importer = pytest.importorskip("acse_kg.ctml.importer", reason="the CTML import (branch ctml) is not merged yet")
-    if not CAPTUR_FILE.exists():
-        pytest.skip("CAPTUR's CTML is not in tests/data/shared yet")
+@pytest.fixture(scope="module")
+def with_captur():
+    """AcSé and CAPTUR (imported from its CTML), their overlaps computed and written back."""
     require(shutil.which("java") is not None, "Java (for HermiT)")
     s = open_store("memory")
-    importer.import_ctml(s, json.loads(CAPTUR_FILE.read_text(encoding="utf-8")))
-    arm = next(c for c in read_study(s, CAPTUR).cohorts if any(d.name == "crizotinib" for d in c.drugs))
+    import_ctml(s, json.loads(CAPTUR_FILE.read_text(encoding="utf-8")))
     report = compute_overlaps(s, [NCT, CAPTUR])
+    write_overlaps(s, report)
+    return s, report
+
+
+def crizotinib_arm(s):
+    return next(c for c in read_study(s, CAPTUR).cohorts if any(d.name == "crizotinib" for d in c.drugs))
+
+
+def test_captur_crizotinib_arm_is_disjoint_from_acse_nsclc_and_overlaps_acse_gastric(with_captur) -> None:
+    s, report = with_captur
+    arm = crizotinib_arm(s)
     assert relation(report, cohort(s, 8), arm.iri) == "overlaps"  # MET-amplified gastric cancer
     # The arm excludes NSCLC: no NSCLC patient of AcSé's MET-amplified lung cohort is in it. That cohort
     # also takes the lung pathologies its curation added beside NSCLC (LUNE, SARCL), which the arm does
@@ -169,3 +206,31 @@ def test_get_overlaps_answers_the_pairs_and_refuses_a_bad_nct(store) -> None:
     assert got.status_code == 200 and len(got.json()) == 253
     assert client.get("/overlaps", params={"nct": "bad"}).status_code == 400
     assert client.get("/overlaps", params={"nct": "NCT00000001"}).status_code == 404
+
+
+def competing_section(html: str) -> str:
+    return html.split('<section id="competing"', 1)[1].split("</section>", 1)[0] if 'id="competing"' in html else ""
+
+
+def test_the_study_page_lists_the_cohorts_of_other_trials_that_overlap_each_cohort(with_captur) -> None:
+    s, report = with_captur
+    arm = crizotinib_arm(s)
+    section = competing_section(study_page(s, NCT))
+    gastric = section.split('<a href="/study/NCT02034981/cohort/8">Cohort 8</a>', 1)[1].split("<dt>", 1)[0]
+    assert f'<a href="/study/{CAPTUR}/cohort/{arm.number}">cohort {arm.number} of {CAPTUR}</a>' in gastric
+    # Every cohort of CAPTUR the reasoner found overlapping AcSé's cohort 8 is listed under it, and nothing else.
+    eight = cohort(s, 8)
+    across = {(p.b if p.a == eight else p.a).rsplit("/", 1)[1] for p in report.pairs
+              if p.relation != "disjoint" and eight in (p.a, p.b) and CAPTUR in p.a + p.b}
+    listed = set(re.findall(rf'<dd class="competitor">[^<]*<a href="/study/{CAPTUR}/cohort/(\d+)">', gastric))
+    assert across and listed == across
+    # And the other way round: CAPTUR's page names AcSé's gastric cohort under the crizotinib arm.
+    theirs = competing_section(study_page(s, CAPTUR))
+    assert '<a href="/study/NCT02034981/cohort/8">cohort 8 of NCT02034981</a>' in theirs
+
+
+def test_the_study_page_has_no_competing_section_when_nothing_overlaps_across_trials(store, acse) -> None:
+    assert 'id="competing"' not in study_page(store, NCT)  # the overlaps were never computed
+    s = open_store("memory")
+    write_overlaps(s, acse)  # computed, but AcSé's cohorts only meet each other
+    assert 'id="competing"' not in study_page(s, NCT)

@@ -30,8 +30,10 @@ from acse_kg.matching.profile_schema import ProfileSchemaError, profile_schema
 from acse_kg.matching.result import result_schema, trials_result_schema
 from acse_kg.matching.rules import GraphModelError
 from acse_kg.namespaces import NCT_HINT, normalise_nct
+from acse_kg.reasoning import ReasonerError
 
 from .deps import get_store
+from .reasoner import reasoner_problem
 
 router = APIRouter(tags=["matching"])
 JSON = "application/json"
@@ -132,12 +134,31 @@ def _json(status: int, body: Any) -> Response:
     return Response(data, status_code=status, media_type=JSON)
 
 
-def _matcher(request: Request) -> Matcher:
-    """The matcher of the study named by ``?trial=NCT…`` (default: the registry's first study with cohorts)."""
+def _trial(request: Request) -> str | None:
+    """``?trial=NCT…`` read as the registry reads it; BadTrial (400) when it is not an NCT number.
+
+    Both engines read the parameter here, so that a malformed id is a 400 whichever engine is asked.
+    """
     trial = request.query_params.get("trial")
     if trial is not None and normalise_nct(trial) is None:
         raise BadTrial(f"trial {trial!r} is not an NCT number ({NCT_HINT})")
-    return matcher_for(get_store(request), normalise_nct(trial) if trial else None)
+    return normalise_nct(trial) if trial else None
+
+
+def _matcher(request: Request) -> Matcher:
+    """The matcher of the study named by ``?trial=NCT…`` (default: the registry's first study with cohorts)."""
+    return matcher_for(get_store(request), _trial(request))
+
+
+def _owl_answer(request: Request) -> Any:
+    """``engine=owl``: HermiT classifies the profile within the server's reasoner budget (acse_kg.owl.classify)."""
+    from acse_kg.owl.classify import owl_matcher_for
+
+    budget = request.app.state.settings.reasoner_budget
+
+    def answer(body: bytes) -> bytes:
+        return owl_matcher_for(get_store(request), _trial(request)).match_json(body, budget=budget)
+    return answer
 
 
 def _registry(request: Request) -> RegistryMatcher:
@@ -209,9 +230,8 @@ async def match_one(request: Request) -> Response:
     """The body is parsed once, by the validator; only a refused body is read again by the JSON
     parser, to tell a body that is not JSON (400, the parser's reason) from one that breaks the
     contract (422, the field named). Whatever pydantic accepts is JSON (a property test compares)."""
-    if request.query_params.get("engine") == "owl":  # HermiT classifies the profile (acse_kg.owl.classify)
-        from acse_kg.owl.classify import owl_matcher_for
-        return await _answer_one(request, lambda body: owl_matcher_for(get_store(request), request.query_params.get("trial")).match_json(body))
+    if request.query_params.get("engine") == "owl":
+        return await _answer_one(request, _owl_answer(request))
     return await _answer_one(request, lambda body: _matcher(request).match_json(body))
 
 
@@ -242,6 +262,8 @@ async def _answer_one(request: Request, answer: Any) -> Response:
         return _json(404, {"detail": str(exc)})
     except GraphModelError as exc:
         refused = _json(503, {"detail": f"the graph cannot be matched against: {exc}"})
+    except ReasonerError as exc:  # engine=owl: out of time (504) or HermiT could not run (503)
+        raise reasoner_problem(exc) from exc
     try:
         _loads(body)
     except NotJSON as exc:

@@ -3,9 +3,9 @@
 A JSON list of ``{"a", "b", "relation", "shared"}``, for every pair of cohorts
 of the studies named by ``?nct=`` (repeatable; default: the whole registry).
 Read-only: the inferred graph is written by ``acse-kg overlaps``. Each answer
-is computed once per store version; a request has a budget (the reasoner's
-time, and a cap on the cohorts compared), beyond which it is refused with a
-message saying how to narrow it.
+is computed once per store version; a request has a budget: the reasoner's
+time (the server's ``reasoner_budget``; beyond it a 504 problem saying so) and a
+cap on the cohorts compared (beyond it a 422 saying how to narrow the question).
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from acse_kg.namespaces import NCT_HINT, normalise_nct
 from acse_kg.reasoning import ReasonerError
 
 from .deps import get_store
+from .reasoner import reasoner_problem
 
 router = APIRouter(tags=["reasoning"])
 JSON = "application/json"
-#: Seconds HermiT may spend on one answer, and the most cohorts one answer compares.
-BUDGET_SECONDS = 120.0
+#: The most cohorts one answer compares (HermiT's time is the server's ``reasoner_budget``).
 MAX_COHORTS = 80
 _answers = DerivedCache()
 
@@ -41,7 +41,8 @@ def _error(status: int, detail: str) -> Response:
                        400: {"description": "an nct is not an NCT number"},
                        404: {"description": "no study with cohorts for an nct"},
                        422: {"description": "too many cohorts for one request's budget"},
-                       503: {"description": "the reasoner could not run or ran out of time"}})
+                       503: {"description": "the reasoner could not run"},
+                       504: {"description": "the reasoner ran out of its time budget (reasoner_budget)"}})
 async def overlaps(request: Request, nct: Annotated[list[str] | None, Query(description="NCT id (repeatable)")] = None) -> Response:
     from acse_kg.owl.overlaps import compute_overlaps
 
@@ -66,12 +67,12 @@ async def overlaps(request: Request, nct: Annotated[list[str] | None, Query(desc
                            "?nct=, or run `acse-kg overlaps` and query the inferred graph over /sparql")
 
     def answer() -> bytes:
-        report = compute_overlaps(store, ncts, budget=BUDGET_SECONDS)
+        report = compute_overlaps(store, ncts, budget=request.app.state.settings.reasoner_budget)
         out: list[dict[str, Any]] = [p.as_json() for p in report.pairs]
         return orjson.dumps(out)
 
     try:
         body = await run_in_threadpool(_answers.get, store, "overlaps-" + ",".join(ncts), answer)
     except ReasonerError as exc:
-        return _error(503, str(exc))
+        raise reasoner_problem(exc) from exc
     return Response(body, media_type=JSON)

@@ -11,8 +11,12 @@ from __future__ import annotations
 import threading
 
 from acse_kg.derived import DerivedCache
+from acse_kg.owl.reasoner import ReasonerTimeout
+from acse_kg.reasoning import ReasonerError
 from acse_kg.record_check import Finding, check_study
 from acse_kg.store import GraphStore
+
+from .errors import ApiError
 
 _cache = DerivedCache()
 _one_at_a_time = threading.Lock()
@@ -22,3 +26,15 @@ def reasoned_check(store: GraphStore, nct: str) -> list[Finding]:
     """check_study(..., reason=True), computed once per version of the store (blocking: call it in a thread)."""
     with _one_at_a_time:  # a second caller waits, then finds the first one's answer kept
         return list(_cache.get(store, "reason-" + nct, lambda: check_study(store, nct, reason=True)))
+
+
+def reasoner_problem(exc: ReasonerError) -> ApiError:
+    """The answer to a reasoner that failed: 504 when it ran out of its time budget, else 503.
+
+    Why two statuses: HermiT is a process the server waits on, like an upstream; a 504 says
+    the question was too large for the budget (narrow it, or ask the operator for a larger
+    ``reasoner_budget``), a 503 that the reasoner could not run at all (no Java, a HermiT error).
+    """
+    if isinstance(exc, ReasonerTimeout):
+        return ApiError(str(exc), status=504)
+    return ApiError(f"the reasoner could not run: {exc}", status=503)

@@ -53,6 +53,9 @@ class ServerSettings(BaseSettings):
     admin_token: str | None = Field(None, description="Bearer token for SPARQL Update, imports and the reasoner.")
     admin_token_file: Path | None = Field(None, description="A file holding the admin token (first line).")
     query_timeout: float = Field(10.0, gt=0, description="Seconds a /sparql query may run before it is stopped.")
+    reasoner_budget: float = Field(
+        120.0, gt=0, description="Seconds HermiT may take for one request (POST /match?engine=owl, GET /overlaps; "
+        "beyond: 504).")
     max_result_bytes: int = Field(50_000_000, ge=1, description="Largest /sparql answer, in bytes.")
     query_workers: int = Field(2, ge=1, description="Query processes answering /sparql queries at once.")
     quick_query_seconds: float = Field(

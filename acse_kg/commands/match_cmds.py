@@ -23,6 +23,7 @@ from ..matching.engine import Matcher, RegistryMatcher, match_line
 from ..matching.profile import ProfileError
 from ..matching.rules import GraphModelError
 from ..namespaces import NCT_HINT, normalise_nct
+from ..reasoning import ReasonerError
 from ..store import GraphStore
 from .common import StoreOption, fail, get_store, is_tty_stderr
 
@@ -117,6 +118,7 @@ def register(app: typer.Typer) -> None:
         format: Annotated[str, typer.Option("--format", help="json (the contract's result, default) or text (a readable summary per cohort: verdict, reasons, what is missing, what to confirm).")] = "json",
         all_trials: Annotated[bool, typer.Option("--all-trials", help="Match against every study with cohorts: one result per profile listing a v1 result per trial, best first.")] = False,
         engine: Annotated[str, typer.Option("--engine", help="fast (default), or owl: HermiT classifies each profile.")] = "fast",
+        budget: Annotated[float, typer.Option("--budget", min=0.001, help="With --engine owl: seconds HermiT may take for one profile; beyond, a one-line error.")] = 120.0,
         store: StoreOption = None,
     ) -> None:
         """Match tumor profiles against a trial's cohorts (or every trial's), with a reason for every criterion."""
@@ -136,7 +138,9 @@ def register(app: typer.Typer) -> None:
         matcher: Matcher | RegistryMatcher = _registry(graph) if all_trials else _matcher(graph, trial)
         if engine == "owl":  # the same interface, decided by HermiT over the cohorts' OWL classes
             from ..owl.classify import OwlMatcher, OwlRegistryMatcher
-            matcher = OwlRegistryMatcher(graph) if all_trials else OwlMatcher(graph, trial)  # type: ignore[assignment]  # same interface, other classes
+            owl: OwlMatcher | OwlRegistryMatcher = OwlRegistryMatcher(graph) if all_trials else OwlMatcher(graph, trial)
+            owl.budget = budget
+            matcher = owl  # type: ignore[assignment]
         try:
             sink: BinaryIO = out.open("wb") if out else sys.stdout.buffer
         except OSError as exc:
@@ -163,6 +167,8 @@ def register(app: typer.Typer) -> None:
             except ProfileError as exc:
                 fail("invalid tumor profile: " + "; ".join(
                     f"{'field ' + repr(e['field']) if e['field'] else 'profile'}: {e['message']}" for e in exc.errors), 2)
+        except ReasonerError as exc:  # --engine owl: out of its budget, or HermiT could not run
+            fail(str(exc), 1)
         finally:
             _report_skipped(matcher)
             if out:

@@ -517,6 +517,21 @@ def tumour_axioms(types: Iterable[str], parents: dict[str, list[str]]) -> tuple[
     return axioms, seen
 
 
+def disjoint_tumour_pairs(types: Iterable[str], parents: dict[str, list[str]]) -> set[frozenset[str]]:
+    """The pairs of tumour classes :func:`tumour_axioms` declares disjoint (read back from its axioms).
+
+    Why read back: a shortcut that calls two diagnoses disjoint without the reasoner must
+    rest on exactly the axioms the reasoner is given, no more.
+    """
+    axioms, _ = tumour_axioms(types, parents)
+    out = set()
+    for a in axioms:
+        if a.startswith("DisjointClasses(<"):
+            x, y = a[len("DisjointClasses(<"):-2].split("> <")
+            out.add(frozenset((x, y)))
+    return out
+
+
 def vocabulary_axioms(sig: Signature) -> list[str]:
     """Declarations, functionality and disjointness of the patient vocabulary."""
     ax = [f"Declaration(Class({PATIENT}))", f"Declaration(Class({WILD_TYPE}))"]

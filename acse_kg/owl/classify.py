@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -105,11 +105,13 @@ class OwlEngine:
 
     # ------------------------------------------------------------ the document
     def ontology(self, extra: K.Signature | None = None, individuals: Sequence[str] = (),
-                 more: Sequence[str] = (), *, populations_only: bool = False) -> str:
+                 more: Sequence[str] = (), *, populations_only: bool = False, definitions: bool = True) -> str:
         """The functional-syntax document: vocabulary, OncoTree subset, every study's classes, individuals.
 
         ``populations_only`` keeps only the cohorts' ``#population`` classes (what the overlaps
-        compare): the TBox HermiT must preprocess is then a fraction of the whole.
+        compare): the TBox HermiT must preprocess is then a fraction of the whole. Without
+        ``definitions``, no cohort's or criterion's class: the vocabulary and OncoTree alone
+        (the overlaps send the classes' expressions with each question).
         """
         sig = K.Signature()
         sig.merge(self.sig)
@@ -117,7 +119,7 @@ class OwlEngine:
             sig.merge(extra)
         tumour, _ = K.tumour_axioms(sig.tumour_types, self.oncotree.parents)
         axioms = [*K.vocabulary_axioms(sig), *tumour]
-        for c in self.classes:
+        for c in self.classes if definitions else ():
             axioms += [a for a in c.axioms if _defines_population(a)] if populations_only else c.axioms
         return K.document([*axioms, *more, *individuals])
 
@@ -289,9 +291,13 @@ class OwlMatcher:
         self.budget: float | None = 120.0
         self.trial = studies[0]
 
-    def match_many(self, profiles: Sequence[ProfileModel | bytes | str | dict[str, Any]]) -> list[dict[str, Any]]:
+    def match_many(self, profiles: Sequence[ProfileModel | bytes | str | dict[str, Any]], *,
+                   budget: float | Literal["default"] | None = "default") -> list[dict[str, Any]]:
+        """One v1 result per profile; ``budget`` (seconds for HermiT, None: none) overrides ``self.budget``
+        for this call only (the server's matcher is shared by concurrent requests)."""
         out = []
-        for p, results in zip(profiles, self.engine.classify(profiles, budget=self.budget), strict=True):
+        limit = self.budget if budget == "default" else budget
+        for p, results in zip(profiles, self.engine.classify(profiles, budget=limit), strict=True):
             if results:
                 out.append(results[0])
             else:
@@ -300,11 +306,12 @@ class OwlMatcher:
                             "notes": [f"no cohort of {self.trial} takes this profile (classified by HermiT)"]})
         return out
 
-    def match(self, profile: ProfileModel | bytes | str | dict[str, Any]) -> dict[str, Any]:
-        return self.match_many([profile])[0]
+    def match(self, profile: ProfileModel | bytes | str | dict[str, Any], *,
+              budget: float | Literal["default"] | None = "default") -> dict[str, Any]:
+        return self.match_many([profile], budget=budget)[0]
 
-    def match_json(self, data: bytes | str) -> bytes:
-        return orjson.dumps(self.match(data))
+    def match_json(self, data: bytes | str, *, budget: float | Literal["default"] | None = "default") -> bytes:
+        return orjson.dumps(self.match(data, budget=budget))
 
 
 class OwlRegistryMatcher:
@@ -314,10 +321,12 @@ class OwlRegistryMatcher:
         self.engine = OwlEngine(store)
         self.skipped = self.engine.skipped
         self.studies = {s.nct: s for s in self.engine.studies}
+        #: Seconds HermiT may take for one profile (None: no limit).
+        self.budget: float | None = 120.0
 
     def match_all(self, profile: ProfileModel | bytes | str | dict[str, Any]) -> dict[str, Any]:
         model = self.engine.vocab.parse(profile)
-        (results,) = self.engine.classify([model])
+        (results,) = self.engine.classify([model], budget=self.budget)
         results.sort(key=lambda r: (min(VERDICT_RANK[c["verdict"]] for c in r["cohorts"]), r["trial"]))
         notes = [] if results else [f"no cohort of the registry's {len(self.studies)} matchable trials takes this profile"]
         return {"profile_id": model.id, "results": results, "notes": notes}

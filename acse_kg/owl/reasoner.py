@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
@@ -29,6 +30,21 @@ JAVA_MEMORY_MB = int(os.environ.get("ACSE_KG_HERMIT_MB", "2000"))
 
 class InconsistentOntology(ReasonerError):
     """HermiT found the assertions inconsistent with the classes (facts that contradict each other)."""
+
+
+class ReasonerTimeout(ReasonerError, TimeoutError):
+    """HermiT did not answer within its time budget; the process was stopped (a 504 on the server).
+
+    A caller that wraps the message raises this class again, so that the server and the
+    command line still tell "ran out of time" (retry with a larger budget or a narrower
+    question) from "could not run" (no Java, a HermiT error).
+    """
+
+
+def out_of_time(budget: float | None) -> ReasonerTimeout:
+    """The one wording of a timeout, naming the budget."""
+    return ReasonerTimeout(f"the reasoner's time budget ({budget:g} s) was exceeded: HermiT was stopped"
+                           if budget is not None else "the reasoner's time budget was exceeded: HermiT was stopped")
 
 
 def _classpath() -> str:
@@ -51,33 +67,59 @@ class Hermit:
     def __init__(self, tbox: str, *, deadline: float | None = None) -> None:
         self.tmp = tempfile.TemporaryDirectory(prefix="acse-owl-")
         self.dir = Path(self.tmp.name)
+        self.budget = deadline
         self.deadline = None if deadline is None else time.monotonic() + deadline
         self.questions = 0
         cmd = [find_java(), f"-Xmx{JAVA_MEMORY_MB}M", "-cp", _classpath(), str(HELPER)]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, encoding="utf-8", bufsize=1)
+        self._n = 0
         path = self.dir / "tbox.ofn"
         path.write_text(tbox, encoding="utf-8")
-        self._say(f"tbox {path}", "ok")
-        self._n = 0
+        try:
+            self._say(f"tbox {path}", "ok")
+        except BaseException:
+            self.close()  # no ``with`` block yet to stop the JVM
+            raise
 
     def _ask(self, line: str) -> str:
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            self.close()
-            raise ReasonerError("HermiT ran out of its time budget")
+        """Send one command and read its answer; a question still running at the deadline is stopped.
+
+        Why a timer that kills the JVM: one satisfiability test can run for minutes, and a
+        check between questions would only notice once it returned.
+        """
+        timer = None
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                self.close()
+                raise out_of_time(self.budget)
+            timer = threading.Timer(left, self.proc.kill)
+            timer.daemon = True
+            timer.start()
         assert self.proc.stdin is not None and self.proc.stdout is not None
         try:
             self.proc.stdin.write(line + "\n")
             self.proc.stdin.flush()
             answer = self.proc.stdout.readline().strip()
         except (BrokenPipeError, OSError) as exc:
+            if self._late():
+                raise out_of_time(self.budget) from exc
             raise ReasonerError(f"HermiT stopped: {self._stderr()}") from exc
+        finally:
+            if timer is not None:
+                timer.cancel()
         if not answer:
+            if self._late():
+                raise out_of_time(self.budget)
             raise ReasonerError(f"HermiT stopped: {self._stderr()}")
         if answer.startswith("error:"):
             raise ReasonerError(f"HermiT: {answer[6:].strip()[:2000]}")
         self.questions += 1
         return answer
+
+    def _late(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
 
     def _stderr(self) -> str:
         self.proc.kill()

@@ -25,6 +25,7 @@ from ..paths import STATIC_DIR, TEMPLATES_DIR
 from ..record_check import check_study
 from ..store import GraphStore
 from . import ctgov_view as cv
+from .competing import competing_cohorts
 from .drafts import place
 from .expressions import ages_text, number_text, unit_text
 from .graph import StudyGraph, is_oncotree_root, study_graph, study_ids
@@ -244,6 +245,7 @@ def study_page(store: GraphStore, nct: str, links: Links | None = None,
         "drafted_fields": structured,
         "drafted_unplaced": unplaced,
         "drafted_any": any(c.review_state is not None for c in g.criteria.values()),
+        "competing": _derived.get(store, "competing-" + nct, lambda: competing_cohorts(store, nct)),
     }
     return environment().get_template("study.html").render(ctx)
 
