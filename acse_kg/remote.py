@@ -74,6 +74,19 @@ from .store import (
 
 TOKEN_ENV = "ACSE_KG_REMOTE_TOKEN"
 UPDATE_URL_ENV = "ACSE_KG_REMOTE_UPDATE_URL"
+#: A user name and password for updates, sent with HTTP Digest (Virtuoso's ``/sparql-auth``).
+USER_ENV = "ACSE_KG_REMOTE_USER"
+PASSWORD_ENV = "ACSE_KG_REMOTE_PASSWORD"
+
+#: Graphs an engine keeps for itself and lists among the named graphs: Virtuoso's quad-map
+#: schema, its LDP vocabulary and its URIQA graph. Never the registry's; left out like its bookkeeping.
+ENGINE_GRAPHS = frozenset({
+    "http://www.openlinksw.com/schemas/virtrdf#",
+    "http://www.w3.org/ns/ldp#",
+    "http://localuriqaserver/sparql",
+})
+#: The variable Virtuoso (7.2) answers an ASK with, as a one-row SELECT of 1 or 0, in place of a boolean.
+VIRTUOSO_ASK_VARIABLE = "__ASK_RETVAL"
 
 
 def update_url_for(query_url: str) -> str:
@@ -144,22 +157,27 @@ class SparqlEndpointStore:
         *,
         update_url: str | None = None,
         token: str | None = None,
+        auth: httpx.Auth | None = None,
         timeout: float = 60.0,
         client: httpx.Client | None = None,
     ) -> None:
         self.query_url = query_url
         self.update_url = update_url or os.environ.get(UPDATE_URL_ENV) or update_url_for(query_url)
         self.token = token if token is not None else os.environ.get(TOKEN_ENV)
+        user, password = os.environ.get(USER_ENV), os.environ.get(PASSWORD_ENV)
+        #: Credentials for updates only (queries stay anonymous): Digest from the environment when not given.
+        self.auth = auth if auth is not None else (httpx.DigestAuth(user, password or "") if user else None)
         self._client = client or httpx.Client(timeout=timeout, follow_redirects=True)
         #: The endpoint's named graphs, listed once and forgotten after each write through this object.
         self._graphs: list[str] | None = None
         self._graphs_at = 0.0
 
     # -- transport ---------------------------------------------------------
-    def _request(self, url: str, data: Any, headers: dict[str, str]) -> httpx.Response:
+    def _request(self, url: str, data: Any, headers: dict[str, str], auth: httpx.Auth | None = None) -> httpx.Response:
         try:
             response = self._client.post(url, data=data if isinstance(data, dict) else None,
-                                         content=data if not isinstance(data, dict) else None, headers=headers)
+                                         content=data if not isinstance(data, dict) else None, headers=headers,
+                                         auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT)
         except httpx.HTTPError as exc:
             raise StoreError(f"cannot reach the SPARQL endpoint {url}: {exc}") from exc
         if response.status_code == 400:
@@ -232,9 +250,12 @@ class SparqlEndpointStore:
 
     def ask(self, query: str, bindings: Bindings | None = None) -> bool:
         data = self._json(bind_values(query, bindings))
-        if "boolean" not in data:
-            raise QuerySyntaxError("expected an ASK query")
-        return bool(data["boolean"])
+        if "boolean" in data:
+            return bool(data["boolean"])
+        if data.get("head", {}).get("vars") == [VIRTUOSO_ASK_VARIABLE]:  # Virtuoso's ASK: one row, 1 or 0
+            rows = data["results"]["bindings"]
+            return bool(rows) and rows[0][VIRTUOSO_ASK_VARIABLE]["value"] not in ("0", "false")
+        raise QuerySyntaxError("expected an ASK query")
 
     def construct(self, query: str, bindings: Bindings | None = None) -> rdflib.Graph:
         body = self._query_raw(bind_values(query, bindings), RDF_FORMATS["ntriples"][1])
@@ -269,7 +290,7 @@ class SparqlEndpointStore:
     def named_graphs(self) -> list[str]:
         """The engine's named graphs but the store's bookkeeping, which a request names only when
         it reads it (so the bookkeeping stays out of counts, dumps and the callers' GRAPH patterns)."""
-        return [g for g in self._every_graph() if not is_bookkeeping_graph(g)]
+        return [g for g in self._every_graph() if not is_bookkeeping_graph(g) and g not in ENGINE_GRAPHS]
 
     _GRAPH_QUERY = "CONSTRUCT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }"
 
@@ -299,7 +320,8 @@ class SparqlEndpointStore:
                                        prefixes=prefixes))
 
     def __len__(self) -> int:
-        rows = self.select("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")
+        unlisted = ", ".join(f"<{g}>" for g in sorted(ENGINE_GRAPHS))
+        rows = self.select(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH ?g {{ ?s ?p ?o }} FILTER (?g NOT IN ({unlisted})) }}")
         return int(rows.values("n")[0] or 0)
 
     # -- writing -----------------------------------------------------------
@@ -308,7 +330,7 @@ class SparqlEndpointStore:
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         try:
-            self._request(self.update_url, with_prologue(update).encode("utf-8"), headers)
+            self._request(self.update_url, with_prologue(update).encode("utf-8"), headers, self.auth)
         finally:
             self._graphs = None  # even a failed request may have been applied before the answer was lost
 
