@@ -324,8 +324,8 @@ def update_request(ops: Sequence[GraphOp], claim: Claim | None = None) -> str:
     sent. Terms are written by Oxigraph's own serialiser (N-Triples syntax,
     which is SPARQL syntax), never spliced from caller text.
 
-    Under a claim, a first operation sets a flag in a graph of its own when
-    the claim is free; every later operation is conditional on that flag
+    Under a claim, the first two operations set a flag in a graph of its own
+    and take it away again if the claim is taken; every later operation is conditional on that flag
     (``DELETE``/``INSERT ... WHERE``: ``DROP`` and ``INSERT DATA`` cannot be
     conditional), the claim's token is written last and the flag graph
     dropped. So the claim is tested once, at the start, whatever the
@@ -376,7 +376,10 @@ def update_request(ops: Sequence[GraphOp], claim: Claim | None = None) -> str:
     flag = _iri(f"urn:acse-kg:write:{uuid.uuid4()}")
     go = f"GRAPH {flag} {{ {flag} {flag} {flag} }}"
     cg, cs = _iri(claim.graph), _iri(claim.subject)
-    out.append(f"INSERT {{ {go} }} WHERE {{ FILTER NOT EXISTS {{ GRAPH {cg} {{ {cs} ?claimed ?by }} }} }}")
+    # The flag is set, then taken away if the claim is taken: a WHERE holding a real pattern. Virtuoso
+    # evaluates neither "WHERE { FILTER NOT EXISTS {...} }" nor "OPTIONAL {...} FILTER (!BOUND(...))" right.
+    out.append(f"INSERT DATA {{ {go} }}")
+    out.append(f"DELETE {{ {go} }} WHERE {{ GRAPH {cg} {{ {cs} ?claimed ?by }} }}")
 
     def clear(g: str) -> str:
         return f"DELETE {{ GRAPH {g} {{ ?s ?p ?o }} }} WHERE {{ {go} GRAPH {g} {{ ?s ?p ?o }} }}"
