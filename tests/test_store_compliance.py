@@ -30,6 +30,7 @@ from acse_kg.loader import graph_counts, study_graph_name
 from acse_kg.matching.engine import Matcher
 from acse_kg.model.reader import read_study
 from acse_kg.namespaces import ACSE, cohort_iri, study_iri
+from acse_kg.remote import SparqlEndpointStore
 from acse_kg.store import (
     HISTORY_PREFIX,
     AddQuads,
@@ -45,7 +46,8 @@ from acse_kg.store import (
     open_store,
 )
 
-ENGINES = ["embedded", "oxigraph", "virtuoso"]
+#: "oxigraph /store": the Oxigraph server with its bulk path (N-Quads POSTed to /store) for AddQuads.
+ENGINES = ["embedded", "oxigraph", "oxigraph /store", "virtuoso"]
 G1, G2, G3 = "urn:x:g1", "urn:x:g2", "urn:x:g3"
 LOG = HISTORY_PREFIX + "compliance-log"
 OLD = HISTORY_PREFIX + "compliance-old"
@@ -61,6 +63,9 @@ def _start(engine: str, where: Path) -> tuple[Callable[[], GraphStore], Callable
     if engine == "oxigraph":
         ox_server = start_oxigraph(where / "oxigraph")
         return lambda: open_store(ox_server.query, bootstrap=False), ox_server.stop
+    if engine == "oxigraph /store":
+        bulk_server = start_oxigraph(where / "oxigraph")
+        return lambda: SparqlEndpointStore(bulk_server.query, dataset_url=bulk_server.base + "/store"), bulk_server.stop
     if engine == "virtuoso":
         v_server = start_virtuoso(where / "virtuoso")
         return lambda: v_server.open(bootstrap=False), v_server.stop
@@ -83,6 +88,9 @@ def loaded(request: pytest.FixtureRequest, store: GraphStore) -> GraphStore:
     """The bundle on each engine, loaded once for the session: read-only by convention."""
     if request.param == "embedded":
         return store
+    if request.param == "oxigraph /store":
+        ox_server: OxigraphServer = request.getfixturevalue("oxigraph_server")
+        return SparqlEndpointStore(ox_server.query, dataset_url=ox_server.base + "/store")
     server = request.getfixturevalue(f"{request.param}_server")
     return server.open()
 
@@ -119,6 +127,21 @@ def test_quads_of_many_graphs_are_added_in_one_write_with_their_terms_intact(emp
     g2 = empty.graph(G2)
     assert (URIRef("urn:x:b"), URIRef("urn:x:p"), Literal("té", lang="en")) in g2
     assert [o for s, _, o in g2 if isinstance(s, rdflib.BNode)] == [Literal("plain")]
+
+
+@pytest.mark.parametrize("bad", [b"<urn:x:a> <urn:x:p> <urn:x:g2> .\n",  # a quad in the default graph
+                                 b"<urn:x:a> <urn:x:p> . <urn:x:g2>\n"])
+def test_bad_quads_refuse_the_whole_write(empty: GraphStore, bad: bytes) -> None:
+    with pytest.raises(StoreError, match="N-Quads"):
+        empty.write([AddQuads(b"<urn:x:a> <urn:x:p> \"1\" <urn:x:g1> .\n" + bad)])
+    assert empty.named_graphs() == []
+
+
+def test_a_bulk_write_is_seen_by_the_next_query(empty: GraphStore) -> None:
+    quads = b"".join(b'<urn:x:s%d> <urn:x:p> "%d" <urn:x:g%d> .\n' % (i, i, i % 3) for i in range(3000))
+    empty.write([AddQuads(quads)])
+    assert empty.select("SELECT (COUNT(*) AS ?n) WHERE { ?s <urn:x:p> ?o }").values("n") == [3000]
+    assert empty.named_graphs() == ["urn:x:g0", "urn:x:g1", "urn:x:g2"]
 
 
 # ------------------------------------------------------------------ graph listing

@@ -22,7 +22,6 @@ from conftest import require, tool
 from server_fixtures import free_port
 
 from acse_kg.remote import SparqlEndpointStore
-from acse_kg.store import open_store
 
 START_TIMEOUT_S = 60.0
 USER, PASSWORD = "acse", "acse-test-secret"
@@ -162,9 +161,3 @@ def virtuoso_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Virtuo
     finally:
         server.stop()
 
-
-def open_virtuoso_store(server: VirtuosoServer) -> SparqlEndpointStore:
-    """``open_store`` over Virtuoso (the query URL alone), for the tests that open a store as the CLI does."""
-    store = open_store(server.query, bootstrap=False)
-    assert isinstance(store, SparqlEndpointStore)
-    return store
