@@ -83,13 +83,7 @@ def empty(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GraphStore
         stop()
 
 
-#: On Virtuoso the registry's reading queries are slow (the model reader's term query 14-17 s, one
-#: match of the first profile ~4 min on the loaded 2-core machine; all pass): marked slow, they run
-#: with ``bash scripts/test -m slow``. Writes, listing, queries and claims on Virtuoso run always.
-LOADED = [*ENGINES[:-1], pytest.param("virtuoso", marks=pytest.mark.slow)]
-
-
-@pytest.fixture(scope="session", params=LOADED)
+@pytest.fixture(scope="session", params=ENGINES)
 def loaded(request: pytest.FixtureRequest, store: GraphStore) -> GraphStore:
     """The bundle on each engine, loaded and opened once for the session (the model reader's
     cache is per store object): read-only by convention."""
