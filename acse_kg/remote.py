@@ -55,7 +55,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pyoxigraph as ox
@@ -87,6 +87,7 @@ from .store import (
     check_claim,
     is_bookkeeping_graph,
     is_live_graph,
+    iter_quads,
     one_line,
     parse_quads,
     serialized,
@@ -97,6 +98,22 @@ from .store import (
 TOKEN_ENV = "ACSE_KG_REMOTE_TOKEN"
 HISTORY_URL_ENV = "ACSE_KG_REMOTE_HISTORY_URL"
 UPDATE_URL_ENV = "ACSE_KG_REMOTE_UPDATE_URL"
+#: A user name and password for updates, sent with HTTP Digest (Virtuoso's ``/sparql-auth``).
+USER_ENV = "ACSE_KG_REMOTE_USER"
+PASSWORD_ENV = "ACSE_KG_REMOTE_PASSWORD"
+#: Where an engine takes N-Quads for the whole dataset in one transactional request (the Oxigraph
+#: server's ``/store``): the bulk path of :class:`~acse_kg.store.AddQuads`; unset, quads go as an update.
+DATASET_URL_ENV = "ACSE_KG_REMOTE_DATASET_URL"
+
+#: Graphs an engine keeps for itself and lists among the named graphs: Virtuoso's quad-map
+#: schema, its LDP vocabulary and its URIQA graph. Never the registry's; left out like its bookkeeping.
+ENGINE_GRAPHS = frozenset({
+    "http://www.openlinksw.com/schemas/virtrdf#",
+    "http://www.w3.org/ns/ldp#",
+    "http://localuriqaserver/sparql",
+})
+#: The variable Virtuoso (7.2) answers an ASK with, as a one-row SELECT of 1 or 0, in place of a boolean.
+VIRTUOSO_ASK_VARIABLE = "__ASK_RETVAL"
 
 
 def update_url_for(query_url: str) -> str:
@@ -169,6 +186,8 @@ class SparqlEndpointStore:
         *,
         update_url: str | None = None,
         token: str | None = None,
+        auth: httpx.Auth | None = None,
+        dataset_url: str | None = None,
         timeout: float = 60.0,
         client: httpx.Client | None = None,
         history_url: str | None = None,
@@ -177,6 +196,10 @@ class SparqlEndpointStore:
         self.query_url = query_url
         self.update_url = update_url or os.environ.get(UPDATE_URL_ENV) or update_url_for(query_url)
         self.token = token if token is not None else os.environ.get(TOKEN_ENV)
+        self.dataset_url = dataset_url or os.environ.get(DATASET_URL_ENV)
+        user, password = os.environ.get(USER_ENV), os.environ.get(PASSWORD_ENV)
+        #: Credentials for updates only (queries stay anonymous): Digest from the environment when not given.
+        self.auth = auth if auth is not None else (httpx.DigestAuth(user, password or "") if user else None)
         self._client = client or httpx.Client(timeout=timeout, follow_redirects=True)
         #: The endpoint's named graphs, listed once and forgotten after each write through this object.
         self._graphs: list[str] | None = None
@@ -222,10 +245,11 @@ class SparqlEndpointStore:
         self._send(update_request([RemoveFromGraph(JOURNAL_GRAPH, entry, "ntriples"), *self._generation_ops()]))
 
     # -- transport ---------------------------------------------------------
-    def _request(self, url: str, data: Any, headers: dict[str, str]) -> httpx.Response:
+    def _request(self, url: str, data: Any, headers: dict[str, str], auth: httpx.Auth | None = None) -> httpx.Response:
         try:
             response = self._client.post(url, data=data if isinstance(data, dict) else None,
-                                         content=data if not isinstance(data, dict) else None, headers=headers)
+                                         content=data if not isinstance(data, dict) else None, headers=headers,
+                                         auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT)
         except httpx.HTTPError as exc:
             raise StoreError(f"cannot reach the SPARQL endpoint {url}: {exc}") from exc
         if response.status_code == 400:
@@ -308,9 +332,12 @@ class SparqlEndpointStore:
 
     def ask(self, query: str, bindings: Bindings | None = None) -> bool:
         data = self._json(bind_values(query, bindings))
-        if "boolean" not in data:
-            raise QuerySyntaxError("expected an ASK query")
-        return bool(data["boolean"])
+        if "boolean" in data:
+            return bool(data["boolean"])
+        if data.get("head", {}).get("vars") == [VIRTUOSO_ASK_VARIABLE]:  # Virtuoso's ASK: one row, 1 or 0
+            rows = data["results"]["bindings"]
+            return bool(rows) and rows[0][VIRTUOSO_ASK_VARIABLE]["value"] not in ("0", "false")
+        raise QuerySyntaxError("expected an ASK query")
 
     def construct(self, query: str, bindings: Bindings | None = None) -> rdflib.Graph:
         body = self._query_raw(bind_values(query, bindings), RDF_FORMATS["ntriples"][1])
@@ -344,9 +371,9 @@ class SparqlEndpointStore:
 
     def named_graphs(self) -> list[str]:
         """The engine's named graphs but the store's bookkeeping, which a request names only when
-        it reads it (so the bookkeeping stays out of counts, dumps and the callers' GRAPH patterns);
-        the history endpoint's too."""
-        own = [g for g in self._every_graph() if not is_bookkeeping_graph(g)]
+        it reads it (so the bookkeeping stays out of counts, dumps and the callers' GRAPH patterns),
+        nor the engine's own (Virtuoso's system graphs); the history endpoint's too."""
+        own = [g for g in self._every_graph() if not is_bookkeeping_graph(g) and g not in ENGINE_GRAPHS]
         return own if self._hist is None else sorted(own + self._hist.named_graphs())
 
     _GRAPH_QUERY = "CONSTRUCT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }"
@@ -378,8 +405,9 @@ class SparqlEndpointStore:
         return serialized(ox.serialize(triples, format=fmt))
 
     def __len__(self) -> int:
+        unlisted = ", ".join(f"<{g}>" for g in sorted(ENGINE_GRAPHS))
         rows = self.select("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } "
-                           f"FILTER(!STRSTARTS(STR(?g), {sparql_string(BOOKKEEPING_PREFIX)})) }}")
+                           f"FILTER(!STRSTARTS(STR(?g), {sparql_string(BOOKKEEPING_PREFIX)}) && ?g NOT IN ({unlisted})) }}")
         return int(rows.values("n")[0] or 0) + (0 if self._hist is None else len(self._hist))
 
     # -- writing -----------------------------------------------------------
@@ -388,7 +416,7 @@ class SparqlEndpointStore:
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         try:
-            self._request(self.update_url, with_prologue(update).encode("utf-8"), headers)
+            self._request(self.update_url, with_prologue(update).encode("utf-8"), headers, self.auth)
         finally:
             self._graphs = None  # even a failed request may have been applied before the answer was lost
 
@@ -424,9 +452,12 @@ class SparqlEndpointStore:
         endpoint applies atomically; the data is parsed first, so bad data sends nothing. Under a
         claim the write holds the claim's lock (module docstring) and the token is read back
         afterwards: the request cannot say whether its condition held. With a history endpoint,
-        see :meth:`_write_split`."""
+        see :meth:`_write_split`; new quads alone, with a dataset URL, take the engine's bulk path."""
         if self._hist is not None:
             self._write_split(ops, claim)
+            return
+        if claim is None and self.dataset_url and ops and all(isinstance(op, AddQuads) for op in ops):
+            self._post_quads(b"".join(cast(AddQuads, op).data for op in ops))
             return
         text = update_request([*ops, *self._generation_ops()], claim)
         if claim is None:
@@ -495,6 +526,22 @@ class SparqlEndpointStore:
             finally:
                 self._graphs = None
             self._hist._forget_journal(entry_text)
+
+    def _post_quads(self, data: bytes) -> None:
+        """The bulk path: the N-Quads POSTed to the dataset URL, which the Oxigraph server parses in
+        Rust and adds in one transaction (a bad quad anywhere adds nothing); checked here first, so
+        bad data sends nothing. The generation token follows in a second request: a reader may
+        see the quads one request before it learns that the engine changed."""
+        checked = b"".join(f"{q} .\n".encode() for q in iter_quads(data))
+        headers = {"Content-Type": RDF_FORMATS["nquads"][1]}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        assert self.dataset_url is not None
+        try:
+            self._request(self.dataset_url, checked, headers, self.auth)
+        finally:
+            self._graphs = None
+        self._send(update_request(self._generation_ops()))
 
     @contextmanager
     def _locked(self, scope: str) -> Iterator[None]:

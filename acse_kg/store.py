@@ -264,6 +264,86 @@ def _iri(value: str) -> str:
         raise StoreError(f"not an IRI: {value!r} ({exc})") from exc
 
 
+#: Triples per ``GRAPH`` block of an ``INSERT DATA``/``DELETE DATA``: Virtuoso's SPARQL parser runs out
+#: of stack ("memory exhausted") on one block of some 7,000 triples; many blocks in one operation are fine.
+DATA_BLOCK = 1000
+#: Triples per ``INSERT { ... } WHERE { ... }`` operation: Virtuoso turns a template into SQL and refuses
+#: one longer than 10,000 lines (some thousands of triples); 500 stays well inside.
+TEMPLATE_BLOCK = 500
+
+
+def _graph_blocks(quads: Sequence[tuple[str, ox.Triple]], size: int) -> list[str]:
+    """``GRAPH g { ... }`` blocks of at most ``size`` triples each (a graph's triples may span blocks)."""
+    out: list[str] = []
+    for i in range(0, len(quads), size):
+        by_graph: dict[str, list[str]] = {}
+        for g, t in quads[i:i + size]:
+            by_graph.setdefault(g, []).append(str(t))
+        out.append("\n".join(f"GRAPH {g} {{\n" + " .\n".join(ts) + " }" for g, ts in by_graph.items()))
+    return out
+
+
+@dataclass
+class _Data:
+    """The triples of one operation (each with its graph, as SPARQL text), split as every engine takes them.
+
+    Triples without blank nodes go as ``INSERT DATA``. Virtuoso refuses blank nodes there ("not
+    allowed in a constant clause"), so triples with them go as ``INSERT { ... } WHERE { ... }``
+    templates, where a blank node is a new node per operation on every engine: the triples that
+    share blank nodes (an expression tree) are kept in one operation, never split.
+    """
+
+    quads: list[tuple[str, ox.Triple]]
+
+    def _split(self) -> tuple[list[tuple[str, ox.Triple]], list[list[tuple[str, ox.Triple]]]]:
+        parent: dict[str, str] = {}
+
+        def find(x: str) -> str:
+            while parent.setdefault(x, x) != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        ground: list[tuple[str, ox.Triple]] = []
+        blank: list[tuple[str, ox.Triple, str]] = []
+        for g, t in self.quads:
+            nodes = [x.value for x in (t.subject, t.object) if isinstance(x, ox.BlankNode)]
+            if not nodes:
+                ground.append((g, t))
+                continue
+            for other in nodes[1:]:
+                parent[find(other)] = find(nodes[0])
+            blank.append((g, t, nodes[0]))
+        components: dict[str, list[tuple[str, ox.Triple]]] = {}
+        for g, t, node in blank:
+            components.setdefault(find(node), []).append((g, t))
+        packs: list[list[tuple[str, ox.Triple]]] = []
+        for part in components.values():
+            if packs and len(packs[-1]) + len(part) <= TEMPLATE_BLOCK:
+                packs[-1].extend(part)
+            else:
+                packs.append(list(part))
+        return ground, packs
+
+    def deletes(self, condition: str) -> list[str]:
+        """The operations that delete the data (which has no blank nodes: the caller checks)."""
+        if condition:
+            return [f"DELETE {{\n{b} }} WHERE {{ {condition} }}" for b in _graph_blocks(self.quads, TEMPLATE_BLOCK)]
+        blocks = _graph_blocks(self.quads, DATA_BLOCK)
+        return ["DELETE DATA {\n" + "\n".join(blocks) + " }"] if blocks else []
+
+    def inserts(self, condition: str) -> list[str]:
+        """The operations that insert the data; under a claim's ``condition`` each is conditional on it."""
+        ground, packs = self._split()
+        out: list[str] = []
+        if condition:
+            out += [f"INSERT {{\n{b} }} WHERE {{ {condition} }}" for b in _graph_blocks(ground, TEMPLATE_BLOCK)]
+        elif ground:
+            out.append("INSERT DATA {\n" + "\n".join(_graph_blocks(ground, DATA_BLOCK)) + " }")
+        out += [f"INSERT {{\n{_graph_blocks(p, len(p))[0]} }} WHERE {{ {condition} }}" for p in packs]
+        return out
+
+
 def update_request(ops: Sequence[GraphOp], claim: Claim | None = None) -> str:
     """The one SPARQL 1.1 Update request that applies ``ops`` in order (and takes ``claim``).
 
@@ -271,14 +351,14 @@ def update_request(ops: Sequence[GraphOp], claim: Claim | None = None) -> str:
     sent. Terms are written by Oxigraph's own serialiser (N-Triples syntax,
     which is SPARQL syntax), never spliced from caller text.
 
-    Under a claim, a first operation sets a flag in a graph of its own when
-    the claim is free; every later operation is conditional on that flag
+    Under a claim, the first two operations set a flag in a graph of its own
+    and take it away again if the claim is taken; every later operation is conditional on that flag
     (``DELETE``/``INSERT ... WHERE``: ``DROP`` and ``INSERT DATA`` cannot be
     conditional), the claim's token is written last and the flag graph
     dropped. So the claim is tested once, at the start, whatever the
     operations write, and a taken claim makes the whole request a no-op.
     """
-    bodies: list[str | None] = []
+    bodies: list[_Data | None] = []
     for op in ops:
         if isinstance(op, (ReplaceGraph, AddToGraph, RemoveFromGraph)):
             triples = parse_triples(op.data, op.rdf_format, op.graph)
@@ -286,61 +366,69 @@ def update_request(ops: Sequence[GraphOp], claim: Claim | None = None) -> str:
                 isinstance(x, ox.BlankNode) for t in triples for x in (t.subject, t.object)
             ):
                 raise StoreError(f"cannot remove triples with blank nodes from <{op.graph}>: name them")
-            bodies.append(" .\n".join(str(t) for t in triples))
+            g = _iri(op.graph)
+            bodies.append(_Data([(g, t) for t in triples]))
         elif isinstance(op, AddQuads):
-            bodies.append("\n".join(f"GRAPH {_iri(g)} {{\n" + " .\n".join(str(t) for t in ts) + " }"
-                                    for g, ts in parse_quads(op.data).items()))
+            bodies.append(_Data([(_iri(g), t) for g, ts in parse_quads(op.data).items() for t in ts]))
         elif isinstance(op, (DropGraph, CopyGraph)):
             bodies.append(None)
         else:
             raise TypeError(f"not a graph operation: {op!r}")
     out: list[str] = []
+
+    def drop(g: str) -> str:
+        # Emptied by DELETE, then dropped: Virtuoso decides whether DROP SILENT has anything to do
+        # from the graph as it was when the request began, so a graph filled earlier in the same
+        # request would keep its triples; DELETE WHERE runs in order everywhere.
+        return f"DELETE WHERE {{ GRAPH {g} {{ ?s ?p ?o }} }} ;\nDROP SILENT GRAPH {g}"
+
     if claim is None:
-        for op, body in zip(ops, bodies, strict=True):
+        for op, data in zip(ops, bodies, strict=True):
             if isinstance(op, ReplaceGraph):
-                g = _iri(op.graph)
-                out += [f"DROP SILENT GRAPH {g}", f"CREATE SILENT GRAPH {g}",
-                        f"INSERT DATA {{ GRAPH {g} {{\n{body} }} }}"]
-            elif isinstance(op, AddToGraph):
-                out.append(f"INSERT DATA {{ GRAPH {_iri(op.graph)} {{\n{body} }} }}")
-            elif isinstance(op, AddQuads):
-                out.append(f"INSERT DATA {{\n{body} }}")
+                # No CREATE: a graph is made by its triples (Virtuoso, too, keeps no empty graph).
+                out.append(drop(_iri(op.graph)))
+            if isinstance(op, (ReplaceGraph, AddToGraph, AddQuads)):
+                assert data is not None
+                out += data.inserts("")
             elif isinstance(op, RemoveFromGraph):
-                out.append(f"DELETE DATA {{ GRAPH {_iri(op.graph)} {{\n{body} }} }}")
+                assert data is not None
+                out += data.deletes("")
             elif isinstance(op, DropGraph):
-                out.append(f"DROP SILENT GRAPH {_iri(op.graph)}")
-            else:
+                out.append(drop(_iri(op.graph)))
+            elif isinstance(op, CopyGraph):
                 src, dst = _iri(op.source), _iri(op.target)
-                out += [f"DROP SILENT GRAPH {dst}",
+                out += [drop(dst),
                         f"INSERT {{ GRAPH {dst} {{ ?s ?p ?o }} }} WHERE {{ GRAPH {src} {{ ?s ?p ?o }} }}"]
         return " ;\n".join(out)
     flag = _iri(f"urn:acse-kg:write:{uuid.uuid4()}")
     go = f"GRAPH {flag} {{ {flag} {flag} {flag} }}"
     cg, cs = _iri(claim.graph), _iri(claim.subject)
-    out.append(f"INSERT {{ {go} }} WHERE {{ FILTER NOT EXISTS {{ GRAPH {cg} {{ {cs} ?claimed ?by }} }} }}")
+    # The flag is set, then taken away if the claim is taken: a WHERE holding a real pattern. Virtuoso
+    # evaluates neither "WHERE { FILTER NOT EXISTS {...} }" nor "OPTIONAL {...} FILTER (!BOUND(...))" right.
+    out.append(f"INSERT DATA {{ {go} }}")
+    out.append(f"DELETE {{ {go} }} WHERE {{ GRAPH {cg} {{ {cs} ?claimed ?by }} }}")
 
     def clear(g: str) -> str:
         return f"DELETE {{ GRAPH {g} {{ ?s ?p ?o }} }} WHERE {{ {go} GRAPH {g} {{ ?s ?p ?o }} }}"
 
-    for op, body in zip(ops, bodies, strict=True):
-        if isinstance(op, AddQuads):
-            out.append(f"INSERT {{\n{body} }} WHERE {{ {go} }}")
-        elif isinstance(op, (ReplaceGraph, AddToGraph)):
-            g = _iri(op.graph)
-            if isinstance(op, ReplaceGraph):
-                out.append(clear(g))
-            out.append(f"INSERT {{ GRAPH {g} {{\n{body} }} }} WHERE {{ {go} }}")
+    for op, data in zip(ops, bodies, strict=True):
+        if isinstance(op, ReplaceGraph):
+            out.append(clear(_iri(op.graph)))
+        if isinstance(op, (ReplaceGraph, AddToGraph, AddQuads)):
+            assert data is not None
+            out += data.inserts(go)
         elif isinstance(op, RemoveFromGraph):
-            out.append(f"DELETE {{ GRAPH {_iri(op.graph)} {{\n{body} }} }} WHERE {{ {go} }}")
+            assert data is not None
+            out += data.deletes(go)
         elif isinstance(op, DropGraph):
             out.append(clear(_iri(op.graph)))
-        else:
+        elif isinstance(op, CopyGraph):
             src, dst = _iri(op.source), _iri(op.target)
             out += [clear(dst),
                     f"INSERT {{ GRAPH {dst} {{ ?s ?p ?o }} }} WHERE {{ {go} GRAPH {src} {{ ?s ?p ?o }} }}"]
     token = ox.Literal(claim.token)
     out.append(f"INSERT {{ GRAPH {cg} {{ {cs} <{CLAIM_TOKEN}> {token} }} }} WHERE {{ {go} }}")
-    out.append(f"DROP SILENT GRAPH {flag}")
+    out.append(drop(flag))
     return " ;\n".join(out)
 
 

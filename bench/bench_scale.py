@@ -1,6 +1,14 @@
-"""Benchmark: the registry at scale (issue 15), on the embedded store.
+"""Benchmark: the registry at scale (issue 15), on the embedded store and on ``oxigraph serve``.
 
-    python -m bench scale --studies 1000[,10000] [--requests 5] [--timeout 60] [--jobs 2] [--skip-server]
+    python -m bench scale --studies 1000[,10000] [--engines embedded,oxigraph] [--requests 5] [--timeout 60]
+                          [--jobs 2] [--skip-server]
+
+On ``oxigraph`` the store is an Oxigraph server (``oxigraph serve``, PyPI
+``oxigraph``) started for each N in the work directory; the import writes
+through the server's bulk path (each batch's N-Quads POSTed to its ``/store``,
+one transaction, parsed in Rust: ``ACSE_KG_REMOTE_DATASET_URL``) and ``acse-kg
+serve`` reaches it over the SPARQL 1.1 Protocol; the server's own peak RSS is
+printed beside the importer's.
 
 For each N: generate N real-shaped API v2 records (acse_kg.ctgov.generate),
 ``acse-kg import --bulk`` them into a new store directory (a subprocess, so
@@ -33,6 +41,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -55,12 +64,13 @@ def env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
-def timed_import(jsonl: Path, store: Path, jobs: int) -> tuple[float, float, str]:
+def timed_import(jsonl: Path, store: Path | str, jobs: int, extra_env: dict[str, str] | None = None
+                 ) -> tuple[float, float, str]:
     """Wall seconds, CPU seconds (the command and its workers) and the summary line of one bulk import."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     out = subprocess.run(acse_kg("import", "--bulk", str(jsonl), "--store", str(store), "--jobs", str(jobs)),
-                         env=env(), capture_output=True, text=True, check=False)
+                         env={**env(), **(extra_env or {})}, capture_output=True, text=True, check=False)
     wall = time.monotonic() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode != 0:
@@ -106,7 +116,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve_and_measure(store: Path, n: int, repeats: int, timeout: float) -> dict[str, str]:
+def serve_and_measure(store: Path | str, n: int, repeats: int, timeout: float) -> dict[str, str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(acse_kg("serve", "--store", str(store), "--port", str(port), "--query-workers", "1",
@@ -166,32 +176,84 @@ def measure_each(client: httpx.Client, paths: list[str], timeout: float) -> str:
     return percentiles(samples)
 
 
-def run(n: int, jobs: int, repeats: int, timeout: float, skip_server: bool, workdir: Path) -> None:
+@dataclass
+class OxigraphServe:
+    """An ``oxigraph serve`` process for one N, its data in the work directory."""
+
+    location: Path
+    process: subprocess.Popen[bytes]
+    base: str
+
+    @classmethod
+    def start(cls, location: Path) -> OxigraphServe:
+        exe = shutil.which("oxigraph", path=str(Path(sys.executable).parent)) or shutil.which("oxigraph")
+        if exe is None:
+            raise SystemExit("oxigraph serve is not installed: pip install 'oxigraph>=0.5,<0.6'")
+        base = f"http://127.0.0.1:{free_port()}"
+        proc = subprocess.Popen([exe, "serve", "--location", str(location), "--bind", base.removeprefix("http://")],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            try:
+                if httpx.get(base + "/query", params={"query": "ASK {}"}, timeout=1).status_code == 200:
+                    return cls(location, proc, base)
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        proc.kill()
+        raise SystemExit("oxigraph serve did not start in 20 s")
+
+    def peak_rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def run(n: int, engine: str, jobs: int, repeats: int, timeout: float, skip_server: bool, workdir: Path) -> None:
     from acse_kg.ctgov.generate import write_jsonl
 
-    print(f"-- {n} studies (load average {load()})", flush=True)
-    jsonl = write_jsonl(workdir / f"records-{n}.jsonl", n)
-    store = workdir / f"store-{n}"
-    wall, cpu, summary = timed_import(jsonl, store, jobs)
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"bulk import, end to end: {n / wall:.1f} studies/s ({wall:.1f} s wall, {cpu:.1f} s CPU = "
-          f"{cpu / n * 1000:.1f} ms CPU a study, {jobs} workers); peak RSS of the largest process so far {rss:.0f} MB")
-    print(f"   {summary}")
-    wall2, cpu2, summary2 = timed_import(jsonl, store, jobs)
-    print(f"same command again: {wall2:.1f} s wall ({wall2 / wall:.0%} of the first), {cpu2:.1f} s CPU")
-    print(f"   {summary2}")
-    print(f"store size on disk: {du(store) / 1e6:.0f} MB; input {jsonl.stat().st_size / 1e6:.0f} MB", flush=True)
-    if not skip_server:
-        for k, v in serve_and_measure(store, n, repeats, timeout).items():
-            print(f"{k}: {v}", flush=True)
+    print(f"-- {n} studies on {engine} (load average {load()})", flush=True)
+    jsonl = workdir / f"records-{n}.jsonl"
+    if not jsonl.exists():
+        write_jsonl(jsonl, n)
+    location = workdir / f"{engine}-{n}"
+    server = OxigraphServe.start(location) if engine == "oxigraph" else None
+    spec: Path | str = location if server is None else server.base + "/query"
+    extra = {} if server is None else {"ACSE_KG_REMOTE_DATASET_URL": server.base + "/store"}
+    try:
+        wall, cpu, summary = timed_import(jsonl, spec, jobs, extra)
+        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(f"bulk import, end to end: {n / wall:.1f} studies/s ({wall:.1f} s wall, {cpu:.1f} s CPU = "
+              f"{cpu / n * 1000:.1f} ms CPU a study, {jobs} workers); peak RSS of the largest process so far "
+              f"{rss:.0f} MB" + ("" if server is None else f"; oxigraph serve peak RSS {server.peak_rss_mb():.0f} MB"))
+        print(f"   {summary}")
+        wall2, cpu2, summary2 = timed_import(jsonl, spec, jobs, extra)
+        print(f"same command again: {wall2:.1f} s wall ({wall2 / wall:.0%} of the first), {cpu2:.1f} s CPU")
+        print(f"   {summary2}")
+        print(f"store size on disk: {du(location) / 1e6:.0f} MB; input {jsonl.stat().st_size / 1e6:.0f} MB", flush=True)
+        if not skip_server:
+            for k, v in serve_and_measure(spec, n, repeats, timeout).items():
+                print(f"{k}: {v}", flush=True)
+        if server is not None:
+            print(f"oxigraph serve peak RSS: {server.peak_rss_mb():.0f} MB")
+    finally:
+        if server is not None:
+            server.stop()
     print(f"(load average after: {load()})", flush=True)
-    shutil.rmtree(store, ignore_errors=True)
-    jsonl.unlink()
+    shutil.rmtree(location, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m bench scale")
     ap.add_argument("--studies", default="1000", help="comma-separated Ns (default 1000)")
+    ap.add_argument("--engines", default="embedded,oxigraph", help="comma-separated: embedded, oxigraph")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--requests", type=int, default=5, help="requests per measurement")
     ap.add_argument("--timeout", type=float, default=60.0, help="budget of one request, seconds")
@@ -199,8 +261,13 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv if argv is not None else sys.argv[1:])
     print(f"machine: {os.cpu_count()} CPUs; uptime: {subprocess.run(['uptime'], capture_output=True, text=True, check=False).stdout.strip()}")
     with tempfile.TemporaryDirectory(prefix="acse-kg-scale-") as tmp:
+        engines = args.engines.split(",")
+        unknown = set(engines) - {"embedded", "oxigraph"}
+        if unknown:
+            raise SystemExit(f"unknown engine(s): {', '.join(sorted(unknown))}; known: embedded, oxigraph")
         for n in (int(x) for x in args.studies.split(",")):
-            run(n, args.jobs, args.requests, args.timeout, args.skip_server, Path(tmp))
+            for engine in engines:
+                run(n, engine, args.jobs, args.requests, args.timeout, args.skip_server, Path(tmp))
 
 
 if __name__ == "__main__":

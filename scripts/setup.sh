@@ -107,3 +107,6 @@ ensure_java() { ensure_deb default-jre-headless java; }
 
 # The browser tests drive a headless Chromium.
 ensure_chromium() { ensure_deb chromium chromium chromium-browser google-chrome; }
+
+# The compliance suite runs the store interface on Virtuoso too (tests/virtuoso_fixtures.py starts its own).
+ensure_virtuoso() { ensure_deb virtuoso-opensource virtuoso-t; }
