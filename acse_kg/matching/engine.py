@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 
 from ..derived import DerivedCache
-from ..model import Criterion, ModelError, Study, cohort_keys, read_study, read_variables, structured_studies
+from ..model import ModelError, Study, cohort_keys, read_study, read_variables, structured_studies
 from ..namespaces import ID, NCT_HINT, normalise_nct
 from ..store import GraphStore
 from .candidates import Basket, CandidateFinder, Taxonomy, pair_set
@@ -236,11 +236,15 @@ class _CohortPlan:
 
     cohort: Basket
     statics: list[dict[str, Any]]  # per decidable criterion: id, iri, text, kind (and curation)
-    confirm_texts: list[str]
+    confirm: list[tuple[Callable[[Facts], Any] | None, tuple[int, ...], str]]  # (applies-when, its parts, text)
     open_item: dict[str, Any]
     rule_item: dict[str, Any] | None
     key: tuple[str, ...]
-    decision: Decision
+    #: The criteria in two shared Decisions: those that read neither the diagnosis nor the alterations (the
+    #: same in many trials), and the others (the trial's own molecular and tumour-type criteria); each with
+    #: the positions of its criteria among the cohort's.
+    segments: list[tuple[Decision, tuple[int, ...]]]
+    gather: list[tuple[int, int]]  # per position: (segment, index in it)
     regimens: list[Regimen]
 
 
@@ -283,7 +287,9 @@ class StudyMatcher:
         # One part per decidable criterion: the same object in every study that states the criterion alike.
         self._parts = [shared.get(("part", self._exprs[i], c.kind, self._group_keys[i]), partial(self._part, i))
                        for i, c in enumerate(self.decidable)]
-        self._decisions: dict[tuple[str, ...], Decision] = {}
+        #: Criteria that read the diagnosis or the alterations: a trial's own, decided apart from the others.
+        self._specific = [bool({"diagnosis", "alterations"} & set(c.fields())) for c in self.decidable]
+        self._decisions: dict[tuple[int, ...], Decision] = {}
         self._plans = {c.iri: self._plan(c) for c in self.cohorts}
 
     # ------------------------------------------------------------ building
@@ -302,12 +308,22 @@ class StudyMatcher:
         parts = {c.iri: tuple(position[i] for i, d in enumerate(self.decidable)
                               if d.component_of == c.iri and i in position) for c in pending}
         key = (*(self.decidable[i].iri for i, _ in crit), "|", *(c.iri for c in pending))
-        decision = self._decisions.get(key)
-        if decision is None:  # cohorts with the same criteria share one Decision; so do studies stated alike
-            structure = (tuple(id(self._parts[i]) for i, _ in crit),
-                         tuple((shape(c.applies_when), parts[c.iri]) for c in pending))
-            decision = self._decisions[key] = self.vocab.shared.get(
-                ("decision", structure), partial(self._decision, crit, pending, parts))
+        segments: list[tuple[Decision, tuple[int, ...]]] = []
+        gather: list[tuple[int, int]] = [(0, 0)] * len(crit)
+        for specific in (False, True):
+            at = tuple(n for n, (i, _) in enumerate(crit) if self._specific[i] == specific)
+            if not at:
+                continue
+            structure = tuple(id(self._parts[crit[n][0]]) for n in at)
+            decision = self._decisions.get(structure)
+            if decision is None:  # cohorts with the same criteria share one Decision; so do studies stated alike
+                decision = self._decisions[structure] = self.vocab.shared.get(
+                    ("decision", structure), partial(Decision, [self._parts[crit[n][0]] for n in at], []))
+            for k, n in enumerate(at):
+                gather[n] = (len(segments), k)
+            segments.append((decision, at))
+        confirm = [(self._conditions[c.iri] if c.applies_when is not None else None, parts[c.iri], c.text)
+                   for c in pending]
         observed = cohort.status.label if cohort.status and cohort.status.label else (
             "open" if cohort.is_open else "closed")
         if cohort.is_open and self.recruiting is False and self.model.status is not None:
@@ -330,19 +346,12 @@ class StudyMatcher:
                          "text": f"the cohort's molecular and clinical rule: {cohort.label}", "kind": "inclusion"}
         drugs = {d.iri for d in cohort.drugs}
         regimens = [r for r in self.regimens if not drugs or r.drug in drugs]
-        return _CohortPlan(basket, [static for _, static in crit], [c.text for c in pending], open_item, rule_item,
-                           key, decision, regimens)
+        return _CohortPlan(basket, [static for _, static in crit], confirm, open_item, rule_item,
+                           key, segments, gather, regimens)
 
     def _part(self, i: int) -> CriterionPart:
         c = self.decidable[i]
         return CriterionPart(self._status[i], self._applies[i], c.fields(), self._fields[i], c.kind, self._group_of[i])
-
-    def _decision(self, crit: list[tuple[int, dict[str, Any]]], pending: list[Criterion],
-                  parts: dict[str, tuple[int, ...]]) -> Decision:
-        return Decision(
-            [self._parts[i] for i, _ in crit],
-            [(self._conditions[c.iri] if c.applies_when is not None else None, parts[c.iri]) for c in pending],
-        )
 
     # ------------------------------------------------------------ matching
     def match_facts(self, p: ProfileModel, facts: Facts, alts: list[tuple[str, str]],
@@ -361,13 +370,27 @@ class StudyMatcher:
             plan = self._plans[basket.iri]
             done = shared.get(plan.key)
             if done is None:
-                # The shared decision, in this trial's words: its ids, IRIs and texts.
-                dyn, worst, keep, unknown_at, unmet_at, lacking = plan.decision.decide(facts, memo)
+                # The shared decisions, in this trial's words (its ids, IRIs and texts), in its order.
+                outs = [decision.decide(facts, memo) for decision, _ in plan.segments]
                 statics = plan.statics
-                items = [s | d for s, d in zip(statics, dyn, strict=True)]
-                texts = plan.confirm_texts
-                done = shared[plan.key] = (items, worst, [texts[n] for n in keep],
-                                           [statics[n]["id"] for n in unknown_at],
+                items = [s | outs[j][0][k] for s, (j, k) in zip(statics, plan.gather, strict=True)]
+                if len(outs) == 1:
+                    _, worst, _, unknown_at, unmet_at, lacking = outs[0]
+                else:
+                    worst = max(o[1] for o in outs)
+                    unknown_at = tuple(sorted(at[k] for (_, at), o in zip(plan.segments, outs, strict=True)
+                                              for k in o[3]))
+                    unmet_at = tuple(sorted(at[k] for (_, at), o in zip(plan.segments, outs, strict=True)
+                                            for k in o[4]))
+                    some = [o[5] for o in outs if o[5]]
+                    lacking = some[0] if len(some) <= 1 and some else [] if not some else list(
+                        dict.fromkeys(f for x in items if x["missing"] for f in x["missing"]))
+                # A bullet whose computable parts are decided as failing is decided as a whole (a positive HIV
+                # history settles "HIV ... or any other uncontrolled infection"): it is not to be confirmed then.
+                confirm = [text for cond, parts, text in plan.confirm
+                           if (cond is None or cond(facts) is not False)
+                           and not any(items[n]["status"] == "not_met" for n in parts)]
+                done = shared[plan.key] = (items, worst, confirm, [statics[n]["id"] for n in unknown_at],
                                            [statics[n]["id"] for n in unmet_at], lacking)
             items, worst, confirm, unknown, unmet, lacking = done
             cohort = basket.model
