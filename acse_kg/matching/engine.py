@@ -374,7 +374,9 @@ class StudyMatcher:
                 outs = [decision.decide(facts, memo) for decision, _ in plan.segments]
                 statics = plan.statics
                 items = [s | outs[j][0][k] for s, (j, k) in zip(statics, plan.gather, strict=True)]
-                if len(outs) == 1:
+                if not outs:  # a cohort without computable criteria (a CTML arm: its rule decides)
+                    worst, unknown_at, unmet_at, lacking = 0, (), (), []
+                elif len(outs) == 1:
                     _, worst, _, unknown_at, unmet_at, lacking = outs[0]
                 else:
                     worst = max(o[1] for o in outs)
