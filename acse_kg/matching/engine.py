@@ -372,6 +372,8 @@ class StudyMatcher:
             if done is None:
                 # The shared decisions, in this trial's words (its ids, IRIs and texts), in its order.
                 outs = [decision.decide(facts, memo) for decision, _ in plan.segments]
+                unknown_at: tuple[int, ...]
+                unmet_at: tuple[int, ...]
                 statics = plan.statics
                 items = [s | outs[j][0][k] for s, (j, k) in zip(statics, plan.gather, strict=True)]
                 if not outs:  # a cohort without computable criteria (a CTML arm: its rule decides)
