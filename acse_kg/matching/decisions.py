@@ -17,9 +17,12 @@ types, drugs — and not where the graph states it: no node, no curation note):
   that lives as long as the profile, so the first trial that states it
   decides it and the others copy, even where their other criteria differ
   (copies of a protocol that name other genes);
-- a :class:`Decision` is one cohort's set of parts and to-confirm
-  conditions, summed up once per profile (the worst status, the to-confirm
-  items kept, the unknown and unmet ones, the fields that would settle them).
+- a :class:`Decision` is a set of parts, summed up once per profile (the
+  worst status, the unknown and unmet ones, the fields that would settle
+  them). A cohort holds two: its criteria on plain fields, alike in many
+  trials, and its trial's own diagnosis and alteration criteria, so that one
+  differing criterion does not stop the others being shared. (Its to-confirm
+  items, few and worded by the trial, are kept by the trial.)
 
 Both are kept in a :class:`Shared` table of the vocabulary, so that every
 study stating the same criteria holds the same objects; the trial then adds

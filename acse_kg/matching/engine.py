@@ -12,8 +12,9 @@ are built once per profile, whatever the number of trials.
 
 Per study and profile the work is: find the candidate cohorts, evaluate each
 criterion that applies to any of them once, and assemble the result per the
-contract. Each cohort's explanations are built by one generated function
-(static parts as constants), shared by the cohorts that have the same criteria.
+contract. A criterion's explanation is decided once per profile for every
+cohort and trial that states it alike (:mod:`.decisions`); the trial adds its
+own words (ids, IRIs, texts).
 """
 
 from __future__ import annotations
