@@ -12,8 +12,9 @@ are built once per profile, whatever the number of trials.
 
 Per study and profile the work is: find the candidate cohorts, evaluate each
 criterion that applies to any of them once, and assemble the result per the
-contract. Each cohort's explanations are built by one generated function
-(static parts as constants), shared by the cohorts that have the same criteria.
+contract. A criterion's explanation is decided once per profile for every
+cohort and trial that states it alike (:mod:`.decisions`); the trial adds its
+own words (ids, IRIs, texts).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import orjson
@@ -32,6 +34,7 @@ from ..namespaces import ID, NCT_HINT, normalise_nct
 from ..store import GraphStore
 from .candidates import Basket, CandidateFinder, Taxonomy, pair_set
 from .completion import build_groups, read_correspondences, variables_plain
+from .decisions import CriterionPart, Decision, Memo, Shared, shape
 from .dosing import Regimen, compile_regimens, dosing_for
 from .profile import ProfileError, ProfileModel
 from .profile_schema import profile_schema
@@ -43,7 +46,6 @@ from .rules import (
     VARIANTS,
     Facts,
     GraphModelError,
-    Source,
     Variant,
     compile_expr,
     compile_status,
@@ -52,11 +54,6 @@ from .rules import (
 
 VERDICT_RANK = {"eligible": 0, "unknown": 1, "ineligible": 2}
 VERDICTS = ("eligible", "unknown", "ineligible")
-#: A criterion's status in a clinician's words: an exclusion that is "met" means the patient is not excluded.
-FINDINGS = {
-    "inclusion": {"met": "met", "not_met": "not met", "unknown": "unknown"},
-    "exclusion": {"met": "not excluded", "not_met": "excluded", "unknown": "unknown"},
-}
 OPEN_TEXT = "cohort open to accrual"
 #: Profile fields that are not plain values: the facts builder turns them into sets and pairs.
 STRUCTURED_FIELDS = frozenset({"diagnosis", "alterations", "prior_therapies"})
@@ -99,10 +96,13 @@ class TrialNotFound(GraphModelError, LookupError):
 class Vocabulary:
     """What the registry's trials share: OncoTree, genes, alteration types, variables, drugs.
 
-    Read once per store version; builds a profile's facts once for every trial.
+    Read once per store version; builds a profile's facts once for every trial, and
+    holds the table of compiled criteria that studies stated alike share (:mod:`.decisions`).
     """
 
-    def __init__(self, store: GraphStore) -> None:
+    def __init__(self, store: GraphStore, share: bool = True) -> None:
+        #: Compiled criteria, groups and decisions by structural key, shared by every study (off: one each).
+        self.shared = Shared(share)
         self.taxonomy = Taxonomy.load(store)
         self.genes, self.symbols = _genes(store)
         self.alteration_types, self.type_words = _alteration_types(store)
@@ -224,21 +224,31 @@ def _alteration_types(store: GraphStore) -> tuple[dict[str, str], dict[str, str]
 
 
 # ------------------------------------------------------------------ one study
+def _itself(x: Any) -> Any:
+    return x
+
+
 @dataclass
 class _CohortPlan:
-    """What is static about one cohort's part of a result.
+    """What is static about one cohort's part of a result: the trial's own words around a shared Decision.
 
     ``key`` names the set of criteria and of to-confirm items: cohorts with the
-    same key (in a basket trial, most of them) share one evaluation per profile.
+    same key (in a basket trial, most of them) share one evaluation per profile,
+    and so do the cohorts of other trials whose criteria are structurally equal
+    (the ``decision`` is the same object).
     """
 
     cohort: Basket
-    criteria: list[tuple[int, dict[str, Any]]]  # (index into StudyMatcher.decidable, static fields)
-    to_confirm: list[tuple[Callable[[Facts], Any] | None, str, tuple[int, ...]]]  # (applies-when, text, parts)
+    statics: list[dict[str, Any]]  # per decidable criterion: id, iri, text, kind (and curation)
+    confirm: list[tuple[Callable[[Facts], Any] | None, tuple[int, ...], str]]  # (applies-when, its parts, text)
     open_item: dict[str, Any]
     rule_item: dict[str, Any] | None
     key: tuple[str, ...]
-    explain: Callable[[Facts], tuple[list[dict[str, Any]], tuple[str, ...]]]  # facts -> (criteria items, statuses)
+    #: The criteria in two shared Decisions: those that read neither the diagnosis nor the alterations (the
+    #: same in many trials), and the others (the trial's own molecular and tumour-type criteria); each with
+    #: the positions of its criteria among the cohort's.
+    segments: list[tuple[Decision, tuple[int, ...]]]
+    gather: list[tuple[int, int]]  # per position: (segment, index in it)
     regimens: list[Regimen]
 
 
@@ -251,25 +261,39 @@ class StudyMatcher:
         self.model = study
         self.study, self.trial = study.iri, study.nct
         self.vocab = vocab
+        shared = vocab.shared
         # A drafted criterion a curator rejected is kept as data but decides nothing, not even "to confirm".
         self.criteria = [c for c in study.criteria if c.review_state != "rejected"]
         #: Whether the study's verdicts rest on drafts: a drafted cohort or an unreviewed drafted criterion.
         self.drafted = any(c.review_state == "draft" for c in study.cohorts) or any(
             c.review_state == "draft" for c in self.criteria)
         self.decidable = [c for c in self.criteria if c.decidable]
-        self._status: list[Callable[[Facts], str]] = [compile_status(c) for c in self.decidable]
-        self._applies = [compile_expr(c.applies_when) if c.applies_when is not None else None for c in self.decidable]
-        self.groups = build_groups(self.decidable, self._status, vocab.correspondences, vocab.plain, vocab.bounds)
-        self._group_of = {i: g for g in self.groups for i in g.members}
+        #: Each criterion's structural key: what its expressions decide, not where the graph states them.
+        self._exprs = [(shape(c.requires), shape(c.applies_when)) for c in self.decidable]
+        self._status: list[Callable[[Facts], str]] = [
+            shared.get(("status", k), partial(compile_status, c)) for c, k in zip(self.decidable, self._exprs, strict=True)]
+        self._applies = [shared.get(("expr", shape(c.applies_when)), partial(compile_expr, c.applies_when))
+                         if c.applies_when is not None else None for c in self.decidable]
+        groups = build_groups(self.decidable, self._status, vocab.correspondences, vocab.plain, vocab.bounds)
+        # A group's decision depends only on its members' expressions: groups stated alike are one object,
+        # so its table of decisions serves every study.
+        self.groups = [shared.get(("group", tuple(self._exprs[i] for i in g.members)), partial(_itself, g)) for g in groups]
+        self._group_of = {i: g for g, built in zip(self.groups, groups, strict=True) for i in built.members}
+        self._group_keys = {i: tuple(self._exprs[j] for j in built.members) for built in groups for i in built.members}
         self._fields = [[f for f in c.fields() if f in vocab.plain or f == "prior_therapies"] for c in self.decidable]
         self.finder = CandidateFinder.build(study, vocab.symbols, vocab.type_words)
         self.cohorts = self.finder.baskets
         drug_of = {iv.iri: iv.drug.iri if iv.drug else None for iv in study.interventions}
         self.regimens = compile_regimens(study.regimens, drug_of)
         self.recruiting = study.recruiting
-        self._conditions = {c.iri: compile_expr(c.applies_when) for c in self.criteria
-                            if not c.computable and c.applies_when is not None}
-        self._explainers: dict[tuple[str, ...], Callable[[Facts], tuple[list[dict[str, Any]], tuple[str, ...]]]] = {}
+        self._conditions = {c.iri: shared.get(("expr", shape(c.applies_when)), partial(compile_expr, c.applies_when))
+                            for c in self.criteria if not c.computable and c.applies_when is not None}
+        # One part per decidable criterion: the same object in every study that states the criterion alike.
+        self._parts = [shared.get(("part", self._exprs[i], c.kind, self._group_keys[i]), partial(self._part, i))
+                       for i, c in enumerate(self.decidable)]
+        #: Criteria that read the diagnosis or the alterations: a trial's own, decided apart from the others.
+        self._specific = [bool({"diagnosis", "alterations"} & set(c.fields())) for c in self.decidable]
+        self._decisions: dict[tuple[int, ...], Decision] = {}
         self._plans = {c.iri: self._plan(c) for c in self.cohorts}
 
     # ------------------------------------------------------------ building
@@ -283,14 +307,27 @@ class StudyMatcher:
         # A criterion no field decides is to be confirmed, unless its condition is known false
         # (e.g. "for patients with a cerebral disease ..." for a patient without one).
         pending = [c for c in self.criteria if not c.computable and c.applies_to(cohort.iri)]
-        # A bullet whose computable parts are decided as failing is decided as a whole (a positive HIV
-        # history settles "HIV ... or any other uncontrolled infection"): it is not to be confirmed then.
+        # A bullet whose computable parts are decided as failing is decided as a whole: its parts' positions.
         position = {i: n for n, (i, _) in enumerate(crit)}
         parts = {c.iri: tuple(position[i] for i, d in enumerate(self.decidable)
                               if d.component_of == c.iri and i in position) for c in pending}
-        confirm = [(self._conditions[c.iri] if c.applies_when is not None else None, c.text, parts[c.iri])
-                   for c in pending]
         key = (*(self.decidable[i].iri for i, _ in crit), "|", *(c.iri for c in pending))
+        segments: list[tuple[Decision, tuple[int, ...]]] = []
+        gather: list[tuple[int, int]] = [(0, 0)] * len(crit)
+        for specific in (False, True):
+            at = tuple(n for n, (i, _) in enumerate(crit) if self._specific[i] == specific)
+            if not at:
+                continue
+            structure = tuple(id(self._parts[crit[n][0]]) for n in at)
+            decision = self._decisions.get(structure)
+            if decision is None:  # cohorts with the same criteria share one Decision; so do studies stated alike
+                decision = self._decisions[structure] = self.vocab.shared.get(
+                    ("decision", structure), partial(Decision, [self._parts[crit[n][0]] for n in at], []))
+            for k, n in enumerate(at):
+                gather[n] = (len(segments), k)
+            segments.append((decision, at))
+        confirm = [(self._conditions[c.iri] if c.applies_when is not None else None, parts[c.iri], c.text)
+                   for c in pending]
         observed = cohort.status.label if cohort.status and cohort.status.label else (
             "open" if cohort.is_open else "closed")
         if cohort.is_open and self.recruiting is False and self.model.status is not None:
@@ -313,89 +350,57 @@ class StudyMatcher:
                          "text": f"the cohort's molecular and clinical rule: {cohort.label}", "kind": "inclusion"}
         drugs = {d.iri for d in cohort.drugs}
         regimens = [r for r in self.regimens if not drugs or r.drug in drugs]
-        explain = self._explainers.get(key)
-        if explain is None:  # cohorts with the same criteria share one generated function
-            explain = self._explainers[key] = self._explainer(crit)
-        return _CohortPlan(basket, crit, confirm, open_item, rule_item, key, explain, regimens)
+        return _CohortPlan(basket, [static for _, static in crit], confirm, open_item, rule_item,
+                           key, segments, gather, regimens)
 
-    def _explainer(self, crit: list[tuple[int, dict[str, Any]]]) -> Callable[[Facts], tuple[list[dict[str, Any]], tuple[str, ...]]]:
-        """A generated function: the explanation of each criterion (status, value observed, whether it applies,
-        the finding in a clinician's words) and the statuses.
-
-        One function per set of criteria, with the items written as dict literals, is
-        about twice as fast as assembling them criterion by criterion; the statuses
-        come from the compiled criterion functions. Graph values are constants of the
-        function's namespace, never source text.
-        """
-        src = Source()
-        lines, items, names = [], [], []
-        for n, (i, static) in enumerate(crit):
-            s, a = f"s{n}", f"a{n}"
-            names.append(s)
-            lines.append(f"    {s} = {src.const(self._status[i])}(F)")
-            applies = self._applies[i]
-            lines.append(f"    {a} = {src.const(applies)}(F)" if applies is not None else f"    {a} = True")
-            fields = self.decidable[i].fields()
-            if len(fields) == 1:
-                observed = f"F.get({src.const(fields[0])})"
-            else:
-                observed = "{" + ", ".join(f"{k}: F.get({k})" for k in (src.const(f) for f in fields)) + "}"
-            pairs = ", ".join(f"{src.const(k)}: {src.const(v)}" for k, v in static.items())
-            words = src.const(FINDINGS[static["kind"]])
-            items.append(f"{{{pairs}, 'status': {s}, 'observed': {observed}, 'applies': {a}, "
-                         f"'finding': 'not applicable' if {a} is False else {words}[{s}], 'missing': []}}")
-        statuses = "(" + "".join(f"{s}, " for s in names) + ")"
-        body = "\n".join(lines) + f"\n    return [{', '.join(items)}], {statuses}\n"
-        return src.function("explain", body)
-
-    def _settle(self, plan: _CohortPlan, items: list[dict[str, Any]], statuses: tuple[str, ...], facts: Facts,
-                decided: dict[int, tuple[str, list[str]]]) -> int:
-        """Decide each unknown criterion with its group over the completions of the missing data; the worst rank.
-
-        ``decided`` keeps each group's decision for the other cohorts of this profile.
-        """
-        for n, st in enumerate(statuses):
-            if st != "unknown":
-                continue
-            i = plan.criteria[n][0]
-            group = self._group_of[i]
-            got = decided.get(id(group))
-            if got is None:
-                got = decided[id(group)] = group.decide(facts)
-            status, matter = got
-            item = items[n]
-            if status != "unknown":
-                item["status"] = status
-                item["finding"] = FINDINGS[item["kind"]][status] if item["applies"] is not False else "not applicable"
-                continue
-            own = [f for f in self._fields[i] if facts.get(f) is None]
-            item["missing"] = [f for f in own if f in matter] or own or matter
-        final = [item["status"] for item in items]
-        return 2 if "not_met" in final else 1 if "unknown" in final else 0
+    def _part(self, i: int) -> CriterionPart:
+        c = self.decidable[i]
+        return CriterionPart(self._status[i], self._applies[i], c.fields(), self._fields[i], c.kind, self._group_of[i])
 
     # ------------------------------------------------------------ matching
-    def match_facts(self, p: ProfileModel, facts: Facts, alts: list[tuple[str, str]]) -> dict[str, Any]:
-        """The v1 result of this study for a profile whose facts are built."""
+    def match_facts(self, p: ProfileModel, facts: Facts, alts: list[tuple[str, str]],
+                    memo: Memo | None = None) -> dict[str, Any]:
+        """The v1 result of this study for a profile whose facts are built.
+
+        ``memo``: the profile's decisions so far (one dict per profile, shared by the
+        trials it is matched against); a fresh one when not given.
+        """
+        if memo is None:
+            memo = {}
         found, notes = self.finder.find(facts, p.age_years, alts)
         shared: dict[tuple[str, ...], tuple[list[dict[str, Any]], int, list[str], list[str], list[str], list[str]]] = {}
-        decided: dict[int, tuple[str, list[str]]] = {}
         cohorts_out: list[dict[str, Any]] = []
         for basket in found:
             plan = self._plans[basket.iri]
             done = shared.get(plan.key)
             if done is None:
-                items, statuses = plan.explain(facts)
-                worst = self._settle(plan, items, statuses, facts, decided) if "unknown" in statuses else (
-                    2 if "not_met" in statuses else 0)
-                confirm = [text for cond, text, parts in plan.to_confirm
+                # The shared decisions, in this trial's words (its ids, IRIs and texts), in its order.
+                outs = [decision.decide(facts, memo) for decision, _ in plan.segments]
+                unknown_at: tuple[int, ...]
+                unmet_at: tuple[int, ...]
+                lacking: list[str]
+                statics = plan.statics
+                items = [s | outs[j][0][k] for s, (j, k) in zip(statics, plan.gather, strict=True)]
+                if not outs:  # a cohort without computable criteria (a CTML arm: its rule decides)
+                    worst, unknown_at, unmet_at, lacking = 0, (), (), []
+                elif len(outs) == 1:
+                    _, worst, _, unknown_at, unmet_at, lacking = outs[0]
+                else:
+                    worst = max(o[1] for o in outs)
+                    unknown_at = tuple(sorted(at[k] for (_, at), o in zip(plan.segments, outs, strict=True)
+                                              for k in o[3]))
+                    unmet_at = tuple(sorted(at[k] for (_, at), o in zip(plan.segments, outs, strict=True)
+                                            for k in o[4]))
+                    some = [o[5] for o in outs if o[5]]
+                    lacking = some[0] if len(some) <= 1 and some else [] if not some else list(
+                        dict.fromkeys(f for x in items if x["missing"] for f in x["missing"]))
+                # A bullet whose computable parts are decided as failing is decided as a whole (a positive HIV
+                # history settles "HIV ... or any other uncontrolled infection"): it is not to be confirmed then.
+                confirm = [text for cond, parts, text in plan.confirm
                            if (cond is None or cond(facts) is not False)
                            and not any(items[n]["status"] == "not_met" for n in parts)]
-                # What the shared criteria say of the cohort, once: unknown ones and unmet ones, and
-                # the fields that would settle the unknown ones.
-                unknown = [x["id"] for x in items if x["status"] == "unknown"]
-                unmet = [x["id"] for x in items if x["status"] == "not_met"]
-                lacking = list(dict.fromkeys(f for x in items if x["missing"] for f in x["missing"]))
-                done = shared[plan.key] = (items, worst, confirm, unknown, unmet, lacking)
+                done = shared[plan.key] = (items, worst, confirm, [statics[n]["id"] for n in unknown_at],
+                                           [statics[n]["id"] for n in unmet_at], lacking)
             items, worst, confirm, unknown, unmet, lacking = done
             cohort = basket.model
             head = [plan.open_item]
@@ -451,9 +456,11 @@ class StudyMatcher:
 class RegistryMatcher:
     """Every matchable study of the registry, and an index from gene to the studies that can take it."""
 
-    def __init__(self, store: GraphStore, ncts: list[str] | None = None) -> None:
+    def __init__(self, store: GraphStore, ncts: list[str] | None = None, *, share: bool = True) -> None:
+        """``share=False``: a vocabulary of its own that shares no compiled criterion between studies
+        (each study decides everything itself) — the reference the shared path is tested against."""
         self.store = store
-        self.vocab = vocabulary_for(store)
+        self.vocab = vocabulary_for(store) if share else Vocabulary(store, share=False)
         keys = [k for k in cohort_keys(store) if ncts is None or k.nct in ncts]
         #: The matchable studies, by NCT number; each is read and compiled when a profile first can enter it.
         self.ncts = sorted({k.nct for k in keys})
@@ -534,8 +541,9 @@ class RegistryMatcher:
         facts, alts = self.vocab.facts(p)
         results: list[dict[str, Any]] = []
         notes: list[str] = []
+        memo: Memo = {}  # this profile's decisions, shared by the trials that state the same criteria
         for m in self.candidates(facts, p.age_years, alts):
-            r = m.match_facts(p, facts, alts)
+            r = m.match_facts(p, facts, alts, memo)
             if r["cohorts"]:
                 results.append(r)
             else:

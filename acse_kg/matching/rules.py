@@ -193,8 +193,12 @@ class Source:
         raise ModelError(f"cannot compile {type(e).__name__}")
 
     def function(self, name: str, body: str) -> Callable[[Facts], Any]:
+        return self.function_of(name, "F", body)
+
+    def function_of(self, name: str, params: str, body: str) -> Callable[..., Any]:
+        """The function ``def name(params): body`` with the constants in its namespace."""
         namespace = dict(self.consts)
-        exec(compile(f"def {name}(F):\n{body}", f"<criterion rule {name}>", "exec"), namespace)
+        exec(compile(f"def {name}({params}):\n{body}", f"<criterion rule {name}>", "exec"), namespace)
         return namespace[name]
 
 

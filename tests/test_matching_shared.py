@@ -1,0 +1,93 @@
+"""Criteria stated alike are decided once per profile for every trial: the shared path changes no answer.
+
+The registry is the bundle plus varied copies of its studies (acse_kg.synthetic.vary), whose
+cohorts draw their genes from the genes the profiles carry and their pathologies from the
+OncoTree classes above the profiles' diagnoses, so that a profile enters many trials at once.
+The reference is the same registry matched with sharing off: every study compiles and
+decides its own criteria, as before the shared decisions.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from matching_fixtures import ALTERATIONS, POOLS, build
+
+from acse_kg.loader import study_graph_name
+from acse_kg.matching.engine import RegistryMatcher, vocabulary_for
+from acse_kg.model import structured_studies
+from acse_kg.store import GraphStore, open_store
+from acse_kg.synthetic import synthetic_nct, vary
+
+COPIES = 24
+GENES = sorted({a["gene"] for a in ALTERATIONS} - {"RON"} | {"MST1R"})
+
+
+@pytest.fixture(scope="module")
+def registry() -> GraphStore:
+    """The bundle's studies and 24 varied copies of them, on the profiles' genes and diagnoses."""
+    store = open_store("memory")
+    tax = vocabulary_for(store).taxonomy
+    pathologies = sorted(set().union(*(tax.ancestors(tax.resolve(code) or "") for code in POOLS["diagnosis"]))
+                         - {""})
+    real = structured_studies(store)
+    rng = random.Random(20261202)
+    for i in range(1, COPIES + 1):
+        src = real[(i - 1) % len(real)]
+        g = vary(store.graph(study_graph_name(src)), src, synthetic_nct(i), rng, pathologies, GENES)
+        store.replace_graph(study_graph_name(synthetic_nct(i)), g.serialize(format="nt"), "ntriples")
+    return store
+
+
+@pytest.fixture(scope="module")
+def shared(registry: GraphStore) -> RegistryMatcher:
+    return RegistryMatcher(registry)
+
+
+@pytest.fixture(scope="module")
+def unshared(registry: GraphStore) -> RegistryMatcher:
+    return RegistryMatcher(registry, share=False)
+
+
+@st.composite
+def profiles(draw: st.DrawFn) -> dict[str, Any]:
+    """Values on and around every threshold, a third missing, one to three alterations."""
+    values = {path: draw(st.sampled_from(pool)) for path, pool in POOLS.items()}
+    values["age_years"] = draw(st.sampled_from([v for v in POOLS["age_years"] if v is not None]))
+    values["diagnosis"] = draw(st.sampled_from(POOLS["diagnosis"]))
+    alts = draw(st.lists(st.sampled_from(ALTERATIONS), min_size=1, max_size=3, unique_by=lambda a: str(a)))
+    return build(values, alts, draw(st.integers(0, 10**6)))
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(p=profiles())
+def test_shared_decisions_answer_exactly_what_each_trial_decides_alone(shared: RegistryMatcher,
+                                                                       unshared: RegistryMatcher,
+                                                                       p: dict[str, Any]) -> None:
+    assert shared.match_all(p) == unshared.match_all(p)
+
+
+def test_the_generated_profiles_enter_many_trials_at_once(shared: RegistryMatcher) -> None:
+    """The property above is worth something only where a profile meets the same criteria in several trials."""
+    p = build({path: pool[0] for path, pool in POOLS.items()} | {"age_years": 54, "diagnosis": "LUAD"},
+              [{"gene": "MET", "type": "amplification"}, {"gene": "ALK", "type": "translocation"}], 1)
+    assert len(shared.match_all(p)["results"]) >= 4
+
+
+def test_copies_of_one_protocol_hold_one_object_per_criterion_stated_alike(shared: RegistryMatcher,
+                                                                          unshared: RegistryMatcher) -> None:
+    """Two copies of one study name other genes; their other criteria are one object each, shared."""
+    n = len(structured_studies(shared.store)) - COPIES  # the real studies the copies alternate over
+    a, b = shared.studies[synthetic_nct(1)], shared.studies[synthetic_nct(1 + n)]
+    assert a.trial != b.trial and len(a.decidable) == len(b.decidable)
+    reads_genes = [bool({"alterations"} & {*x.fields(), *y.fields()}) for x, y in zip(a.decidable, b.decidable,
+                                                                                     strict=True)]
+    alike = [x is y for x, y in zip(a._parts, b._parts, strict=True)]
+    assert all(same for same, genes in zip(alike, reads_genes, strict=True) if not genes)
+    assert sum(alike) >= len(alike) - 6
+    a2, b2 = unshared.studies[synthetic_nct(1)], unshared.studies[synthetic_nct(1 + n)]
+    assert not any(x is y for x, y in zip(a2._parts, b2._parts, strict=True))
