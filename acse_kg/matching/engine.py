@@ -461,6 +461,9 @@ class RegistryMatcher:
         (each study decides everything itself) — the reference the shared path is tested against."""
         self.store = store
         self.vocab = vocabulary_for(store) if share else Vocabulary(store, share=False)
+        #: Compiled plans are kept per study across registry matchers only on the shared path: a plan
+        #: holds the vocabulary's table of shared criteria, which the unshared reference must not see.
+        self._keep = share
         keys = [k for k in cohort_keys(store) if ncts is None or k.nct in ncts]
         #: The matchable studies, by NCT number; each is read and compiled when a profile first can enter it.
         self.ncts = sorted({k.nct for k in keys})
@@ -498,8 +501,12 @@ class RegistryMatcher:
             return got  # type: ignore[return-value]
         with self._lock:
             if nct not in self._compiled:
-                matcher, problem = _compiled.get(self.store, f"study-{nct}", lambda: _compile(self.store, nct, self.vocab),
-                                                 graph=study_graph_name(nct))
+                if self._keep:
+                    matcher, problem = _compiled.get(self.store, f"study-{nct}",
+                                                     lambda: _compile(self.store, nct, self.vocab),
+                                                     graph=study_graph_name(nct))
+                else:
+                    matcher, problem = _compile(self.store, nct, self.vocab)
                 if problem is not None:
                     self.skipped[nct] = problem
                 self._compiled[nct] = matcher
