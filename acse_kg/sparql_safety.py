@@ -97,6 +97,23 @@ def tokens(text: str) -> Iterable[tuple[str, str]]:
         yield kind, m.group()
 
 
+#: SPARQL builtins whose value differs from one run to the next: a query that uses one may take another
+#: path (time, memory) on the next run of the very same text over the very same data.
+NONDETERMINISTIC = frozenset({"RAND", "NOW", "UUID", "STRUUID", "BNODE"})
+
+
+def deterministic(text: str) -> bool:
+    """Whether a query's runs over the same data do the same work: it calls none of
+    :data:`NONDETERMINISTIC` (what the query pool requires before it trusts a past run's cost).
+
+    >>> deterministic("SELECT ?s WHERE { ?s ?p ?o } LIMIT 1")
+    True
+    >>> deterministic("SELECT ?x WHERE { BIND(IF(RAND() < 0.5, 1, 2) AS ?x) }")
+    False
+    """
+    return not any(kind == "word" and tok.upper() in NONDETERMINISTIC for kind, tok in tokens(text))
+
+
 def first_keyword(text: str) -> str:
     """The first keyword after the prologue (PREFIX and BASE declarations, comments), upper-cased:
     SELECT, CONSTRUCT, DESCRIBE or ASK for a query, INSERT, DELETE, WITH ... for an update; '' if none."""

@@ -55,6 +55,9 @@ HISTORY_DIR = "history"
 JOURNAL_GRAPH = BOOKKEEPING_PREFIX + "journal"
 PENDING_UPDATE = "urn:acse-kg:pending-update"
 PENDING_QUADS = "urn:acse-kg:pending-quads"
+#: Written with a journal entry's operations, in their transaction, into the dataset they changed: a
+#: replay after a crash skips an entry already applied (additions with blank nodes are not idempotent).
+JOURNAL_APPLIED = "urn:acse-kg:journal-applied"
 #: Which layout the embedded store's directory holds (history apart since this one).
 LAYOUT_GRAPH = BOOKKEEPING_PREFIX + "layout"
 LAYOUT = "urn:acse-kg:layout"
@@ -738,10 +741,20 @@ class OxigraphStore:
         one-dataset layout's history out of the live dataset (once: a marker says it is done)."""
         if self._hist is None:
             return
+        journal, applied = ox.NamedNode(JOURNAL_GRAPH), ox.NamedNode(JOURNAL_APPLIED)
         for first, second in ((self._hist, self._store), (self._store, self._hist)):
-            for q in list(first.quads_for_pattern(None, None, None, ox.NamedNode(JOURNAL_GRAPH))):
-                _replay(second, q)
+            for q in list(first.quads_for_pattern(None, None, None, journal)):
+                if q.predicate.value not in (PENDING_QUADS, PENDING_UPDATE):
+                    continue
+                marks = list(second.quads_for_pattern(q.subject, applied, None, journal))
+                if not marks:  # not applied before the process died: apply it now (with its mark)
+                    _replay(second, q)
                 first.remove(q)
+                for m in marks or second.quads_for_pattern(q.subject, applied, None, journal):
+                    second.remove(m)
+        for dataset in (self._store, self._hist):  # marks whose entry was already gone
+            for m in list(dataset.quads_for_pattern(None, applied, None, journal)):
+                dataset.remove(m)
         marker = ox.Quad(ox.NamedNode(LAYOUT), ox.NamedNode(LAYOUT), ox.Literal(LAYOUT_VERSION),
                          ox.NamedNode(LAYOUT_GRAPH))
         if marker in self._hist:
@@ -1010,6 +1023,7 @@ class OxigraphStore:
         finally:
             self._written(second_part.graphs)
         first.remove(journal)
+        second.remove(_applied_mark(journal))
 
     def _update(self, dataset: ox.Store, text: str, graphs: set[str]) -> None:
         try:
@@ -1104,13 +1118,20 @@ class _Part:
                 if isinstance(op, _Quads) else op for op in self.ops]
 
 
+def _applied_mark(entry: ox.Quad) -> ox.Quad:
+    return ox.Quad(entry.subject, ox.NamedNode(JOURNAL_APPLIED), ox.Literal("true", datatype=ox.NamedNode(
+        "http://www.w3.org/2001/XMLSchema#boolean")), ox.NamedNode(JOURNAL_GRAPH))
+
+
 def _replay(dataset: ox.Store, entry: ox.Quad) -> None:
-    """Apply a journal entry's operations to ``dataset`` (see :meth:`OxigraphStore._write_both`)."""
+    """Apply a journal entry's operations to ``dataset`` (see :meth:`OxigraphStore._write_both`),
+    with the entry's applied-mark in the same transaction, so that a recovery never applies it twice."""
     text = cast(ox.Literal, entry.object).value
+    mark = _applied_mark(entry)
     if entry.predicate.value == PENDING_QUADS:
-        dataset.extend(list(iter_quads(text.encode("utf-8"))))
+        dataset.extend([*iter_quads(text.encode("utf-8")), mark])
     else:
-        dataset.update(text)
+        dataset.update(f"{text} ;\nINSERT DATA {{ GRAPH <{JOURNAL_GRAPH}> {{ {mark.subject} {mark.predicate} {mark.object} }} }}")
 
 
 def history_of(store: GraphStore) -> GraphStore:

@@ -97,6 +97,16 @@ def test_a_request_runs_in_a_thread_only_after_it_proved_quick_on_the_same_store
     assert not pool.is_quick(req), "after a write a request proves itself again"
 
 
+@pytest.mark.parametrize("call", ["RAND()", "NOW()", "STRUUID()", "UUID()", "BNODE()"])
+def test_a_query_whose_runs_may_differ_never_runs_in_a_thread(pool: QueryPool, call: str) -> None:
+    """A quick run of a query calling RAND() says nothing of its next run (a guard can hide a bomb)."""
+    query = f"SELECT ?x WHERE {{ BIND({call} AS ?x) }}"
+    req = QueryRequest(query, "json", None)
+    pool.run(req)
+    pool.run(req)
+    assert not pool.is_quick(req)
+
+
 def test_a_query_stopped_at_the_time_limit_never_runs_in_a_thread() -> None:
     store = w3c_store()
     pool = QueryPool(store, size=1, timeout=1.0, quick_seconds=5.0)

@@ -26,6 +26,7 @@ remote client does here with the admin token, without a file on the server:
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import tempfile
 import threading
@@ -161,6 +162,10 @@ async def post_bulk(request: Request, store: GraphStore = Depends(get_store)) ->
         except (BulkInputError, StoreError) as exc:
             emit(_line("error", message=f"{exc}".replace(str(path), "body") + "; batches written before it "
                        "are kept: post the same body again to resume"))
+        except Exception as exc:  # the stream must end with a line saying it stopped, whatever stopped it
+            logging.getLogger("acse_kg.api").exception("bulk import failed")
+            emit(_line("error", message=f"the import stopped on an internal error ({type(exc).__name__}); batches "
+                       "written before it are kept: post the same body again to resume"))
         finally:
             path.unlink(missing_ok=True)
             _RUNNING.release()

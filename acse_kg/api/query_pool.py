@@ -54,6 +54,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import pyoxigraph as ox
 
+from acse_kg.sparql_safety import deterministic
+
 if TYPE_CHECKING:
     from acse_kg.store import GraphStore, OxigraphStore
 
@@ -436,7 +438,9 @@ class QueryPool:
             raise WorkerDied(
                 "the query worker ended while answering (the query needed more memory than a worker may have?)")
         seconds, reply = pickle.loads(b"".join(chunks))
-        if reply[0] == "ok" and seconds <= self.quick_seconds:
+        if reply[0] == "ok" and seconds <= self.quick_seconds and deterministic(req.query):
+            # RAND(), NOW() ... : a quick run says nothing of the next one, which could take the server's
+            # time or memory in a thread nothing stops; such a query always runs in a process.
             self._remember(req, version, seconds)
         return _unpack(reply)
 
