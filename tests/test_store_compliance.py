@@ -43,6 +43,7 @@ from acse_kg.store import (
     ReplaceGraph,
     StoreError,
     WriteConflict,
+    history_of,
     open_store,
 )
 
@@ -173,14 +174,17 @@ def test_a_dropped_graph_leaves_the_listing(empty: GraphStore) -> None:
 
 
 # ------------------------------------------------------------------ queries over the live graphs
-def test_queries_see_the_live_graphs_joined_and_the_history_only_by_name(empty: GraphStore) -> None:
+def test_queries_see_the_live_graphs_joined_and_the_history_only_where_the_store_keeps_it(
+        empty: GraphStore) -> None:
+    """The history is read through ``history_of(store)``: the embedded store's second dataset, or, on an
+    engine with one dataset, the store itself by ``GRAPH``; never by a query of the live graphs."""
     empty.write([AddToGraph(G1, "<urn:x:a> <urn:x:knows> <urn:x:b> .", "turtle"),
                  AddToGraph(G2, "<urn:x:b> <urn:x:name> \"B\" .", "turtle"),
                  AddToGraph(OLD, "<urn:x:a> <urn:x:name> \"A, archived\" .", "turtle")])
     joined = empty.select("SELECT ?n WHERE { <urn:x:a> <urn:x:knows> ?b . ?b <urn:x:name> ?n }")
     assert joined.values("n") == ["B"]
     assert not empty.ask("ASK { <urn:x:a> <urn:x:name> ?n }")
-    assert empty.ask(f"ASK {{ GRAPH <{OLD}> {{ <urn:x:a> <urn:x:name> ?n }} }}")
+    assert history_of(empty).ask(f"ASK {{ GRAPH <{OLD}> {{ <urn:x:a> <urn:x:name> ?n }} }}")
 
 
 def test_a_replaced_graph_is_seen_by_the_next_query(empty: GraphStore) -> None:
@@ -237,7 +241,7 @@ def test_an_edited_study_keeps_its_version_before_in_the_history(empty: GraphSto
     assert [v.number for v in list_versions(empty, NCT)] == [0, 1]
     archived = [x for x in empty.named_graphs() if x.startswith(HISTORY_PREFIX + NCT)]
     assert len(archived) == 1
-    assert empty.select(f"SELECT (COUNT(?c) AS ?n) WHERE {{ GRAPH <{archived[0]}> "
+    assert history_of(empty).select(f"SELECT (COUNT(?c) AS ?n) WHERE {{ GRAPH <{archived[0]}> "
                         f"{{ <{study_iri(NCT)}> acse:hasCohort ?c }} }}").values("n") == [23]
 
 
