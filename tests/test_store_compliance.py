@@ -16,7 +16,6 @@ embedded ``store`` where the answer is the registry's.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 import rdflib
@@ -30,7 +29,7 @@ from acse_kg.loader import graph_counts, study_graph_name
 from acse_kg.matching.engine import Matcher
 from acse_kg.model.reader import read_study
 from acse_kg.namespaces import ACSE, cohort_iri, study_iri
-from acse_kg.remote import SparqlEndpointStore
+from acse_kg.remote import ENGINE_GRAPHS, SparqlEndpointStore
 from acse_kg.store import (
     HISTORY_PREFIX,
     AddQuads,
@@ -59,29 +58,59 @@ def triples(store: GraphStore, graph: str) -> set[tuple[str, str, str]]:
     return {(str(s), str(p), str(o)) for s, p, o in store.graph(graph)}
 
 
-def _start(engine: str, where: Path) -> tuple[Callable[[], GraphStore], Callable[[], None]]:
-    """How to open a store on a new, empty engine of this kind, and how to stop it."""
-    if engine == "oxigraph":
-        ox_server = start_oxigraph(where / "oxigraph")
-        return lambda: open_store(ox_server.query, bootstrap=False), ox_server.stop
-    if engine == "oxigraph /store":
-        bulk_server = start_oxigraph(where / "oxigraph")
-        return lambda: SparqlEndpointStore(bulk_server.query, dataset_url=bulk_server.base + "/store"), bulk_server.stop
-    if engine == "virtuoso":
-        v_server = start_virtuoso(where / "virtuoso")
-        return lambda: v_server.open(bootstrap=False), v_server.stop
-    memory = open_store("memory", bootstrap=False)
-    return lambda: memory, lambda: None
+class _Engines:
+    """One server of each kind for the whole session, started on first use (starting one takes
+    seconds, Virtuoso's tens under load); :func:`empty` wipes it before each test."""
+
+    def __init__(self, where: pytest.TempPathFactory) -> None:
+        self.where = where
+        self.openers: dict[str, Callable[[], GraphStore]] = {}
+        self.stops: list[Callable[[], None]] = []
+
+    def open(self, engine: str) -> GraphStore:
+        if engine not in self.openers:
+            where = self.where.mktemp(engine.replace(" /", "-"))
+            if engine == "oxigraph":
+                ox_server = start_oxigraph(where / "oxigraph")
+                self.openers[engine] = lambda: open_store(ox_server.query, bootstrap=False)
+                self.stops.append(ox_server.stop)
+            elif engine == "oxigraph /store":
+                bulk = start_oxigraph(where / "oxigraph")
+                self.openers[engine] = lambda: SparqlEndpointStore(bulk.query, dataset_url=bulk.base + "/store")
+                self.stops.append(bulk.stop)
+            else:
+                v_server = start_virtuoso(where / "virtuoso")
+                self.openers[engine] = lambda: v_server.open(bootstrap=False)
+                self.stops.append(v_server.stop)
+        return self.openers[engine]()
+
+
+@pytest.fixture(scope="session")
+def engine_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Engines]:
+    engines = _Engines(tmp_path_factory)
+    yield engines
+    for stop in engines.stops:
+        stop()
+
+
+def _wiped(store: GraphStore) -> None:
+    """Every graph of the engine dropped (but the engine's own: Virtuoso's system graphs), the
+    bookkeeping's too: the store as a new engine holds it."""
+    assert isinstance(store, SparqlEndpointStore)
+    graphs = [g for g in store._every_graph() if g not in ENGINE_GRAPHS]
+    if graphs:
+        store.update(" ;\n".join(f"DROP SILENT GRAPH <{g}>" for g in graphs))
 
 
 @pytest.fixture(params=ENGINES)
-def empty(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GraphStore]:
-    """A new, empty store (no bundle) on each engine, for a test that writes."""
-    opener, stop = _start(request.param, tmp_path)
-    try:
-        yield opener()
-    finally:
-        stop()
+def empty(request: pytest.FixtureRequest) -> GraphStore:
+    """An empty store (no bundle) on each engine, for a test that writes: a new embedded store, or
+    the session's server of that kind wiped of every graph and opened anew (no cache carried over)."""
+    if request.param == "embedded":
+        return open_store("memory", bootstrap=False)
+    engines: _Engines = request.getfixturevalue("engine_servers")
+    _wiped(engines.open(request.param))
+    return engines.open(request.param)
 
 
 @pytest.fixture(scope="session", params=ENGINES)
