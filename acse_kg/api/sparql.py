@@ -431,8 +431,9 @@ async def _unless_disconnected(request: Request, pool: Any, req: QueryRequest) -
     the pool knows to be quick is not watched: it ends within the pool's quick time anyway, and the
     watch (a second task per request) was a visible share of a millisecond query's time.
     """
-    if pool.is_quick(req):
-        return await pool.run_async(req)
+    quick = pool.quick_seconds_of(req)
+    if quick is not None:
+        return await pool.run_async(req, quick=quick)
     cancel = threading.Event()
     work = asyncio.ensure_future(pool.run_async(req, cancel))
     gone = asyncio.ensure_future(_disconnected(request))
