@@ -155,6 +155,27 @@ def test_a_quick_request_goes_to_a_thread_while_another_query_is_waiting(monkeyp
         store.close()
 
 
+def test_quick_requests_that_start_together_go_to_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Eight clients' requests, read in one turn of the loop, each look alone when they start:
+    none may hold the loop for the others."""
+    store = w3c_store()
+    pool = QueryPool(store, size=1, timeout=10, quick_seconds=5.0, inline_seconds=5.0)
+    seen = _threads_that_ran(pool, monkeypatch)
+    req = QueryRequest(ASK_DOCUMENT, "json", None)
+
+    async def together() -> int:
+        await pool.run_async(req)
+        await asyncio.gather(*(pool.run_async(req) for _ in range(8)))
+        return threading.get_ident()
+
+    try:
+        loop_thread = asyncio.run(together())
+        assert len(seen) == 8 and loop_thread not in seen
+    finally:
+        pool.close()
+        store.close()
+
+
 def test_a_quick_request_longer_than_the_inline_time_goes_to_a_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     store = w3c_store()
     pool = QueryPool(store, size=1, timeout=10, quick_seconds=5.0, inline_seconds=0.0)

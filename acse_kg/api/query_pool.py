@@ -402,6 +402,8 @@ class QueryPool:
         ``quick`` is what :meth:`quick_seconds_of` said of ``req`` just before (the caller asked
         already: the digest is not computed twice); None asks again.
         """
+        import asyncio
+
         from starlette.concurrency import run_in_threadpool
 
         seconds = quick if quick is not None else self.quick_seconds_of(req)
@@ -409,12 +411,14 @@ class QueryPool:
         try:
             if seconds is not None:
                 if self._inline(seconds):
-                    return self._in_thread(req)
+                    # Requests read with this one start first and count themselves: a query that
+                    # looked alone only because the others had not started yet goes to a thread.
+                    await asyncio.sleep(0)
+                    if self._inline(seconds):
+                        return self._in_thread(req)
                 self.start()
                 threads = self._threads
                 if threads is not None:
-                    import asyncio
-
                     return await asyncio.get_running_loop().run_in_executor(threads, self._in_thread, req)
             return await run_in_threadpool(self._in_process, req, cancel)
         finally:
