@@ -7,6 +7,7 @@ thread. These tests hold the pool to both halves of that rule.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import tempfile
@@ -105,6 +106,126 @@ def test_a_query_whose_runs_may_differ_never_runs_in_a_thread(pool: QueryPool, c
     pool.run(req)
     pool.run(req)
     assert not pool.is_quick(req)
+
+
+def _threads_that_ran(pool: QueryPool, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The thread each :meth:`QueryPool._in_thread` call runs on, in order."""
+    seen: list[int] = []
+    run = pool._in_thread
+
+    def recorded(req: QueryRequest) -> tuple[str, bytes]:
+        seen.append(threading.get_ident())
+        return run(req)
+
+    monkeypatch.setattr(pool, "_in_thread", recorded)
+    return seen
+
+
+def test_a_tiny_quick_request_runs_on_the_event_loop_when_it_is_the_only_query_waiting(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    store = w3c_store()
+    pool = QueryPool(store, size=1, timeout=10, quick_seconds=5.0, inline_seconds=5.0)
+    seen = _threads_that_ran(pool, monkeypatch)
+    req = QueryRequest(ASK_DOCUMENT, "json", None)
+
+    async def twice() -> int:
+        await pool.run_async(req)  # in a process: not known yet
+        assert seen == []
+        _, body = await pool.run_async(req)
+        assert json.loads(body)["boolean"]
+        return threading.get_ident()
+
+    try:
+        assert seen == [asyncio.run(twice())]
+    finally:
+        pool.close()
+        store.close()
+
+
+def test_a_quick_request_goes_to_a_thread_while_another_query_is_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    store = w3c_store()
+    pool = QueryPool(store, size=1, timeout=10, quick_seconds=5.0, inline_seconds=5.0)
+    seen = _threads_that_ran(pool, monkeypatch)
+    req = QueryRequest(ASK_DOCUMENT, "json", None)
+    other = QueryRequest(f"ASK {{ <{KASEI}data2.rdf> ?p ?o }}", "json", None)  # not known: in a process
+
+    async def beside() -> int:
+        await pool.run_async(req)
+        waiting = asyncio.ensure_future(pool.run_async(other))
+        await asyncio.sleep(0)  # it is waiting on its process now
+        await pool.run_async(req)
+        await waiting
+        return threading.get_ident()
+
+    try:
+        loop_thread = asyncio.run(beside())
+        assert len(seen) == 1 and seen[0] != loop_thread
+    finally:
+        pool.close()
+        store.close()
+
+
+def test_quick_requests_that_start_together_go_to_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Eight clients' requests, read in one turn of the loop, each look alone when they start:
+    none may hold the loop for the others."""
+    store = w3c_store()
+    pool = QueryPool(store, size=1, timeout=10, quick_seconds=5.0, inline_seconds=5.0)
+    seen = _threads_that_ran(pool, monkeypatch)
+    req = QueryRequest(ASK_DOCUMENT, "json", None)
+
+    async def together() -> int:
+        await pool.run_async(req)
+        await asyncio.gather(*(pool.run_async(req) for _ in range(8)))
+        return threading.get_ident()
+
+    try:
+        loop_thread = asyncio.run(together())
+        assert len(seen) == 8 and loop_thread not in seen
+    finally:
+        pool.close()
+        store.close()
+
+
+def test_a_quick_request_longer_than_the_inline_time_goes_to_a_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    store = w3c_store()
+    pool = QueryPool(store, size=1, timeout=10, quick_seconds=5.0, inline_seconds=0.0)
+    seen = _threads_that_ran(pool, monkeypatch)
+    req = QueryRequest(ASK_DOCUMENT, "json", None)
+
+    async def twice() -> int:
+        await pool.run_async(req)
+        await pool.run_async(req)
+        return threading.get_ident()
+
+    try:
+        loop_thread = asyncio.run(twice())
+        assert len(seen) == 1 and seen[0] != loop_thread
+    finally:
+        pool.close()
+        store.close()
+
+
+def test_a_quick_request_is_remembered_by_the_least_time_it_took(pool: QueryPool) -> None:
+    req = QueryRequest(ASK_DOCUMENT, "json", None)
+    _boolean(pool, ASK_DOCUMENT)  # in a process
+    in_process = pool.quick_seconds_of(req)
+    assert in_process is not None
+    times = [in_process]
+    for _ in range(5):
+        _boolean(pool, ASK_DOCUMENT)  # in a thread
+        seconds = pool.quick_seconds_of(req)
+        assert seconds is not None and seconds <= times[-1]
+        times.append(seconds)
+
+
+def test_the_inline_time_is_never_above_the_quick_time() -> None:
+    store = w3c_store()
+    pool = QueryPool(store, size=1, quick_seconds=0.01, inline_seconds=1.0)
+    try:
+        assert pool.inline_seconds == 0.01
+    finally:
+        pool.close()
+        store.close()
 
 
 def test_a_query_stopped_at_the_time_limit_never_runs_in_a_thread() -> None:

@@ -119,7 +119,7 @@ def create_app(store: GraphStore | None = None, settings: ServerSettings | None 
     pool = (
         QueryPool(store, size=settings.query_workers, timeout=settings.query_timeout,
                   max_bytes=settings.max_result_bytes, memory=settings.worker_memory_bytes,
-                  quick_seconds=settings.quick_query_seconds)
+                  quick_seconds=settings.quick_query_seconds, inline_seconds=settings.inline_query_seconds)
         if isinstance(store, OxigraphStore)
         else None
     )

@@ -92,9 +92,11 @@ class SparqlCors:
         if scope["type"] != "http" or not (path == "/sparql" or path.startswith("/sparql/")):
             await self.app(scope, receive, send)
             return
-        headers = {k.lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        allowed = self._allowed(headers.get(b"origin"))
+        # Only the Origin header matters to a GET or POST: no dict of every header per request.
+        origin = next((v.decode("latin-1") for k, v in scope["headers"] if k.lower() == b"origin"), None)
+        allowed = self._allowed(origin)
         if scope["method"] == "OPTIONS":
+            headers = {k.lower() for k, _ in scope["headers"]}
             out = [(b"allow", self.METHODS.encode()), (b"content-length", b"0")]
             if allowed and b"access-control-request-method" in headers:
                 out += [

@@ -61,6 +61,9 @@ class ServerSettings(BaseSettings):
     quick_query_seconds: float = Field(
         0.1, ge=0, description="A /sparql request that finished within this many seconds in a query process runs "
         "in a thread the next time, while the store is unchanged (0: every query in a process).")
+    inline_query_seconds: float = Field(
+        0.005, ge=0, description="A quick /sparql request that took at most this many seconds runs on the event "
+        "loop itself when no other query is running (no hop to a thread); 0: always in a thread.")
     worker_memory_bytes: int = Field(
         1 << 30, ge=0, description="Memory a query process may allocate beyond the server's own "
         "(RLIMIT_AS over its size at the fork); 0: no limit.")
