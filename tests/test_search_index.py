@@ -192,6 +192,42 @@ def test_an_index_file_beside_the_store_directory_follows_writes_made_while_it_w
     store.close()
 
 
+def test_a_page_carries_each_study_as_the_api_exports_it_so_a_list_exports_nothing(registry, monkeypatch):
+    from acse_kg.ctgov import query
+    from acse_kg.ctgov.export import export_study
+
+    page = index_for(registry).search(parse_params({"pageSize": "100"}))
+    assert page.records == [export_study(registry, n, full_text=True) for n in page.ncts]
+    monkeypatch.setattr(query, "export_study", lambda *a, **k: pytest.fail("a page of the index was exported again"))
+    assert query.list_studies(registry, {"pageSize": "100"}, find=index_for(registry).search)["studies"] == page.records
+
+
+def test_a_stored_record_follows_a_new_version_of_its_study():
+    store = open_store("memory")
+    import_study(store, _variant("NCT09990003", ["Sarcoidosis"]))
+    import_study(store, _variant("NCT09990003", ["Amyloidosis"]))
+    (record,) = index_for(store).search(parse_params({"filter.ids": "NCT09990003"})).records or []
+    assert record["protocolSection"]["conditionsModule"]["conditions"] == ["Amyloidosis"]
+
+
+def test_an_index_file_of_an_earlier_layout_is_made_again_with_this_layout(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "store"
+    store = open_store(str(path))
+    old = sqlite3.connect(tmp_path / "store.search.sqlite")
+    old.executescript("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT); INSERT INTO meta VALUES ('layout', '3');"
+                      "CREATE TABLE study(doc INTEGER PRIMARY KEY, nct TEXT UNIQUE NOT NULL, fingerprint TEXT NOT NULL,"
+                      " card TEXT NOT NULL); INSERT INTO study VALUES (1, 'NCT02034981', '0', '{}');")
+    old.commit()
+    old.close()
+    ix = SearchIndex(store, tmp_path / "store.search.sqlite")
+    assert ix.sync() == [CRIZOTINIB]  # the old rows went with the old tables: the study is read again
+    assert ix.records([CRIZOTINIB]) is not None
+    ix.close()
+    store.close()
+
+
 def test_the_cli_rebuilds_the_index_from_the_graph(tmp_path):
     from acse_kg.cli import app
 
