@@ -315,14 +315,24 @@ def read_row(store: GraphStore, nct: str, tree: OncotreeTerms, labels: Any, code
     return StudyRow(nct, texts, piece_rows(record), sorted(tree.code_of[c] for c in covered), card, record)
 
 
-def fingerprints(store: GraphStore) -> dict[str, str]:
-    """NCT number -> the version the log holds for each live study ("0": loaded without a logged version)."""
+def fingerprints(store: GraphStore, among: Iterable[str] | None = None) -> dict[str, str]:
+    """NCT number -> the version the log holds for each live study ("0": loaded without a logged version);
+    ``among``: of these NCT numbers only (those whose graph is live), asking the log about them alone."""
+    from .namespaces import is_nct, study_iri
+    from .store import has_graph
     from .versions import LOG_GRAPH
 
-    ncts = [g[len(STUDY_GRAPH_PREFIX):] for g in store.live_graphs() if g.startswith(STUDY_GRAPH_PREFIX)]
+    values = ""
+    if among is None:
+        ncts = [g[len(STUDY_GRAPH_PREFIX):] for g in store.live_graphs() if g.startswith(STUDY_GRAPH_PREFIX)]
+    else:
+        ncts = sorted(n for n in set(among) if is_nct(n) and has_graph(store, STUDY_GRAPH_PREFIX + n))
+        if not ncts:
+            return {}
+        values = "VALUES ?study { " + " ".join(f"<{study_iri(n)}>" for n in ncts) + " } "
     out = {n: "0" for n in ncts}
     rows = history_of(store).select(
-        f"SELECT ?study (MAX(?n) AS ?v) WHERE {{ GRAPH <{LOG_GRAPH}> {{ ?ver prov:specializationOf ?study ; "
+        f"SELECT ?study (MAX(?n) AS ?v) WHERE {{ {values}GRAPH <{LOG_GRAPH}> {{ ?ver prov:specializationOf ?study ; "
         "acse:versionNumber ?n } } GROUP BY ?study")
     for r in rows:
         nct = str(r["study"]).rstrip("/").rsplit("/", 1)[-1]
@@ -481,6 +491,8 @@ class SearchIndex:
         except sqlite3.Error as exc:
             raise SearchIndexError(f"cannot open the search index at {path}: {exc}") from exc
         self._synced: Hashable = None
+        #: The store's write counts at the last sync (writes to shared graphs, writes per graph).
+        self._writes: tuple[int, dict[str, int]] | None = None
         if self._meta("layout") != LAYOUT:  # tables of another layout: made again (their columns differ)
             try:
                 with self._lock:
@@ -544,14 +556,28 @@ class SearchIndex:
 
         Only when the store changed since the last look (or ``full``): the
         studies whose log version differs from the indexed one are read again.
+        After the first look, a store that counts its writes per graph (the
+        embedded store: one process owns it, so every write goes through it)
+        names the study graphs written since, and only those studies are asked
+        about; otherwise (a remote engine, a write to the vocabularies) the log
+        is read for every study.
         """
         store = self.store
         with self._lock:
             version = store_version(store)
             if not full and version == self._synced:
                 return []
-            wanted = fingerprints(store)
-            held = dict(self.db.execute("SELECT nct, fingerprint FROM study").fetchall())
+            counted = getattr(store, "writes_by_graph", None)
+            writes: tuple[int, dict[str, int]] | None = counted() if counted is not None else None
+            touched = None if full else self._touched(writes)
+            if touched is None:
+                wanted = fingerprints(store)
+                held = dict(self.db.execute("SELECT nct, fingerprint FROM study").fetchall())
+            else:
+                wanted = fingerprints(store, touched)
+                held = dict(self.db.execute(
+                    f"SELECT nct, fingerprint FROM study WHERE nct IN ({', '.join('?' * len(touched))})",
+                    touched).fetchall()) if touched else {}
             if full:
                 held = {}
                 self._clear()
@@ -559,7 +585,17 @@ class SearchIndex:
             gone = sorted(set(held) - set(wanted))
             self._replace({n: wanted[n] for n in changed}, gone)
             self._synced = version
+            self._writes = writes
             return [*changed, *gone]
+
+    def _touched(self, writes: tuple[int, dict[str, int]] | None) -> list[str] | None:
+        """NCT numbers of the study graphs written since the last sync, or None when that cannot be
+        told (no earlier look, a store that does not count, a write to a graph no study owns)."""
+        before = self._writes
+        if writes is None or before is None or writes[0] != before[0]:
+            return None
+        return sorted(g[len(STUDY_GRAPH_PREFIX):] for g, n in writes[1].items()
+                      if g.startswith(STUDY_GRAPH_PREFIX) and before[1].get(g) != n)
 
     def update(self, written: dict[str, str]) -> None:
         """Read again the studies a writer has just written (NCT number -> the version it logged), in one

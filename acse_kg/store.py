@@ -803,6 +803,12 @@ class OxigraphStore:
         another study's graph leaves it as it was (see :class:`acse_kg.derived.DerivedCache`)."""
         return ("graph", self._shared_writes, self._graph_writes.get(graph, 0))
 
+    def writes_by_graph(self) -> tuple[int, dict[str, int]]:
+        """(writes to graphs no study owns, writes per graph) made through this object since it was
+        opened: what changed since an earlier look, without asking the engine (the search index reads
+        again only the studies whose graphs were written)."""
+        return self._shared_writes, dict(self._graph_writes)
+
     def _live_graphs(self) -> list[ox.NamedNode]:
         if self._live_cache is None:
             self._live_cache = [

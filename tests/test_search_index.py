@@ -173,6 +173,24 @@ def test_an_import_is_found_at_once_and_a_new_version_replaces_what_the_old_one_
     assert found(store, **{"query.cond": "amyloidosis"}) == [] and ix.count() == 1
 
 
+def test_after_a_write_only_the_studies_it_wrote_are_asked_about(monkeypatch):
+    """The embedded store names the graphs written since the last sync: the log is not read for every
+    study on the first search after each write (17 s at 100,000 studies)."""
+    from acse_kg import search_index
+
+    store = open_store("memory")
+    ix = index_for(store)
+    asked: list[object] = []
+    real = search_index.fingerprints
+    monkeypatch.setattr(search_index, "fingerprints", lambda st, among=None: asked.append(among) or real(st, among))
+    import_study(store, _variant("NCT09990004", ["Sarcoidosis"]))
+    assert ix.sync() == ["NCT09990004"] and asked == [["NCT09990004"]]
+    store.drop_graph(study_graph_name("NCT09990004"))
+    assert ix.sync() == ["NCT09990004"] and ix.count() == 1  # gone from the index with its graph
+    store.update("INSERT DATA { GRAPH <urn:x:elsewhere> { <urn:x:a> <urn:x:b> <urn:x:c> } }")  # any graph
+    assert ix.sync() == [] and asked[-1] is None  # a write the store cannot place: every study is asked about
+
+
 def test_an_unchanged_store_is_not_read_again(registry):
     ix = index_for(registry)
     assert ix.sync() == []
