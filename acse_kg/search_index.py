@@ -93,7 +93,9 @@ AREA_COLUMNS: dict[str, str] = {
     "query.outc": "outc", "query.spons": "spons", "query.lead": "lead", "query.locn": "locn", "query.id": "ids",
 }
 COLUMNS = ("cond", "onco", "intr", "titles", "outc", "spons", "lead", "locn", "ids", "whole")
-#: Bump when what a row holds changes: an index of another layout is rebuilt.
+#: Bump when what a row holds changes, the stored API v2 JSON included (a change to the export, in
+#: acse_kg/ctgov/export.py, changes what a list page sends): an index of another layout is rebuilt
+#: (``acse-kg index --rebuild`` rebuilds one by hand).
 LAYOUT = "4"
 #: SQLite virtual-machine steps between two looks at the deadline (about a millisecond of work).
 PROGRESS_STEPS = 2000
