@@ -33,9 +33,10 @@ issue measured 1,000 studies in 20 minutes). Here:
 - **The search index in step.** A store with an index file beside it (a store directory) has the
   rows of the studies each batch wrote read into its index after the batch
   (:meth:`~acse_kg.search_index.SearchIndex.update`), so the server's first
-  search does not read every imported study on the request path; an import
-  killed between a batch and its index rows leaves the next search's sync to
-  read them (the index tells a study's version from the log's).
+  search does not read every imported study on the request path; at the end
+  the index is synced with the graph (:meth:`~acse_kg.search_index.SearchIndex.sync`:
+  the bundle's studies, and a batch whose rows a killed run did not write; the
+  index tells a study's version from the log's).
 - **A bad record does not stop the rest.** It is reported with its file (and
   line, or archive member) and the JSON path of each problem; the import goes
   on and the command exits 1 at the end.
@@ -337,10 +338,12 @@ def bulk_import(store: GraphStore, sources: list[Path], *, jobs: int | None = No
     search = _search_index(store)
     to_index: dict[str, str] = {}  # studies written since the index last read them -> their logged version
 
-    def index_written() -> None:
+    def index_written(last: bool = False) -> None:
         if search is not None and to_index:
             search.update(dict(to_index))
         to_index.clear()
+        if search is not None and last:  # what no batch wrote: the bundle's studies, a killed run's last batch
+            search.sync()
 
     def fail(where: str, path: str, message: str) -> None:
         report.failed.append((where, path, message))
@@ -398,7 +401,7 @@ def bulk_import(store: GraphStore, sources: list[Path], *, jobs: int | None = No
         report.changed += 1
         to_index[p.nct] = str(versions[p.nct][0])
     flush()
-    index_written()
+    index_written(last=True)
     tick()
     return report
 
