@@ -110,20 +110,43 @@ def _safe_iri(iri: str) -> bool:
     return not any(c in iri for c in '<>"{}|^`\\ \n\r\t')
 
 
+def _lineage(store: GraphStore, nct: str) -> rdflib.Graph:
+    """The part of OncoTree above the study's tumour types (the lineage the rules climb)."""
+    got = _read(store, nct)
+    types = sorted(i for i in _tumour_types(got) if _safe_iri(i)) if isinstance(got, Study) else []
+    if not types:
+        return rdflib.Graph()
+    values = " ".join(f"<{t}>" for t in types)
+    return store.construct(
+        f"""CONSTRUCT {{ ?a rdfs:subClassOf ?b . ?a rdfs:label ?label . ?a acse:oncotreeCode ?code }} WHERE {{
+              VALUES ?t {{ {values} }}
+              ?t rdfs:subClassOf* ?a . OPTIONAL {{ ?a rdfs:subClassOf ?b }}
+              OPTIONAL {{ ?a rdfs:label ?label }} OPTIONAL {{ ?a acse:oncotreeCode ?code }} }}"""
+    )
+
+
 def _background(store: GraphStore, nct: str) -> rdflib.Graph:
     """The ontology, plus the part of OncoTree above the study's tumour types (the lineage the rules climb)."""
     g = store.graph(ONTOLOGY_GRAPH)
-    got = _read(store, nct)
-    types = sorted(i for i in _tumour_types(got) if _safe_iri(i)) if isinstance(got, Study) else []
-    if types:
-        values = " ".join(f"<{t}>" for t in types)
-        g += store.construct(
-            f"""CONSTRUCT {{ ?a rdfs:subClassOf ?b . ?a rdfs:label ?label . ?a acse:oncotreeCode ?code }} WHERE {{
-                  VALUES ?t {{ {values} }}
-                  ?t rdfs:subClassOf* ?a . OPTIONAL {{ ?a rdfs:subClassOf ?b }}
-                  OPTIONAL {{ ?a rdfs:label ?label }} OPTIONAL {{ ?a acse:oncotreeCode ?code }} }}"""
-        )
+    g += _lineage(store, nct)
     return g
+
+
+def _ontology_ntriples(store: GraphStore) -> bytes:
+    """The ontology graph as N-Triples, kept until a graph no study owns is written: every study's
+    check loads it, and reading it again (2,000 triples through rdflib) cost more than the check."""
+    return bytes(_derived.get(store, "ontology-nt", lambda: _nt(store.graph(ONTOLOGY_GRAPH)), graph=ONTOLOGY_GRAPH))
+
+
+def _nt(g: rdflib.Graph) -> bytes:
+    """N-Triples of an rdflib graph. Parts serialised apart are joined by concatenation: their blank
+    nodes keep rdflib's (or Oxigraph's) unique ids, so joining them merges the graphs as ``+=`` does."""
+    return g.serialize(format="nt", encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def _shapes_ntriples() -> bytes:
+    return _nt(_shapes())
 
 
 def _rule_of(shape: rdflib.Graph, node: rdflib.term.Node) -> str:
@@ -158,13 +181,15 @@ def check_graph(study_graph: rdflib.Graph, background: rdflib.Graph) -> list[Fin
     ``sh:minCount`` property shapes as "no value" queries), executed by
     Oxigraph: pySHACL's rdflib engine took minutes on the same joins.
     """
+    # the shapes are data too: the rules' reference tables (plausible ranges, unit factors)
+    return _check_ntriples(_nt(background) + _nt(study_graph) + _shapes_ntriples())
+
+
+def _check_ntriples(data: bytes) -> list[Finding]:
+    """The shapes run over ``data`` (N-Triples: the study, its background and the shapes themselves)."""
     shapes = _shapes()
-    data = rdflib.Graph()
-    data += background
-    data += study_graph
-    data += shapes  # the rules' reference tables (plausible ranges, unit factors) are data too
     store = ox.Store()
-    store.load(data.serialize(format="nt", encoding="utf-8"), format=ox.RdfFormat.N_TRIPLES)
+    store.load(data, format=ox.RdfFormat.N_TRIPLES)
     prologue = _prefixes(shapes)
     findings: list[Finding] = []
     for shape in sorted(set(shapes.subjects(SH.targetClass, None)), key=str):
@@ -224,7 +249,9 @@ def _shacl_findings(store: GraphStore, nct: str) -> list[Finding]:
     g = store.graph(study_graph_name(nct))
     if len(g) == 0:
         raise CheckError(f"no study {nct} in the store")
-    return sorted(set(check_graph(g, _background(store, nct)) + _structure_findings(store, nct)),
+    # check_graph's data, without copying the ontology into an rdflib graph for each study
+    data = _ontology_ntriples(store) + _nt(_lineage(store, nct)) + _nt(g) + _shapes_ntriples()
+    return sorted(set(_check_ntriples(data) + _structure_findings(store, nct)),
                   key=lambda f: (f.rule, f.focus, f.value or ""))
 
 

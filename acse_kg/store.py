@@ -24,6 +24,7 @@ Values go into queries as ``bindings``, never spliced into the text.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import re
@@ -581,21 +582,48 @@ class GraphStore(Protocol):
     def close(self) -> None: ...
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _uri(value: str) -> rdflib.URIRef:
+    """An rdflib IRI, made once for the IRIs met again and again (predicates, classes, codes): rdflib
+    checks every IRI it makes, and reading a study's graph made each of its terms afresh."""
+    return rdflib.URIRef(value)
+
+
+#: Literals longer than this are made each time (a description is one study's own; the cache stays small).
+_SHORT = 120
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _short_literal(value: str, language: str | None, datatype: str) -> rdflib.Literal:
+    """A short literal, made once (codes, dates, numbers, names recur across studies; rdflib terms are
+    immutable, so one object serves every graph that holds it)."""
+    return _make_literal(value, language, datatype)
+
+
+def _literal(value: str, language: str | None, datatype: str) -> rdflib.Literal:
+    if len(value) <= _SHORT:
+        return _short_literal(value, language, datatype)
+    return _make_literal(value, language, datatype)
+
+
+def _make_literal(value: str, language: str | None, datatype: str) -> rdflib.Literal:
+    if language:
+        return rdflib.Literal(value, lang=language)
+    if datatype == "http://www.w3.org/2001/XMLSchema#string":
+        return rdflib.Literal(value)
+    return rdflib.Literal(value, datatype=_uri(datatype))
+
+
 def _to_rdflib(term: Any) -> Node | None:
     """Convert a pyoxigraph term to its rdflib twin."""
     if term is None:
         return None
     if isinstance(term, ox.NamedNode):
-        return rdflib.URIRef(term.value)
+        return _uri(term.value)
     if isinstance(term, ox.BlankNode):
         return rdflib.BNode(term.value)
     if isinstance(term, ox.Literal):
-        if term.language:
-            return rdflib.Literal(term.value, lang=term.language)
-        dt = term.datatype.value
-        if dt == "http://www.w3.org/2001/XMLSchema#string":
-            return rdflib.Literal(term.value)
-        return rdflib.Literal(term.value, datatype=rdflib.URIRef(dt))
+        return _literal(term.value, term.language, term.datatype.value)
     if isinstance(term, ox.DefaultGraph):
         return None
     raise TypeError(f"unsupported term {term!r}")
@@ -787,6 +815,12 @@ class OxigraphStore:
         points into) may have: writes to that graph, and to any graph not a study's own. A write to
         another study's graph leaves it as it was (see :class:`acse_kg.derived.DerivedCache`)."""
         return ("graph", self._shared_writes, self._graph_writes.get(graph, 0))
+
+    def writes_by_graph(self) -> tuple[int, dict[str, int]]:
+        """(writes to graphs no study owns, writes per graph) made through this object since it was
+        opened: what changed since an earlier look, without asking the engine (the search index reads
+        again only the studies whose graphs were written)."""
+        return self._shared_writes, dict(self._graph_writes)
 
     def _live_graphs(self) -> list[ox.NamedNode]:
         if self._live_cache is None:

@@ -151,6 +151,18 @@ def test_the_home_page_says_what_is_here_and_lists_the_studies_with_their_counts
     assert form.get("action") == "/search" and {i.get("name") for i in form.iter("input")} == {"cond", "q"}
 
 
+def test_the_home_page_of_a_large_registry_lists_its_first_studies_and_links_to_the_search(monkeypatch, client):
+    """A registry of thousands is paged through on the search page, not rendered whole on each visit."""
+    from acse_kg.pages import browse as browse_pages
+
+    monkeypatch.setattr(browse_pages, "HOME_STUDIES", 2)
+    root = parse(client.get("/").text)
+    assert [tr.get("data-nct") for tr in root.iter("tr") if tr.get("data-nct")] == sorted([NCT, PALLAS, FRENCH])[:2]
+    more = find_class(root, "more", "p")[0]
+    assert "The first 2 of 3 studies" in text(more) and more.find(".//a").get("href") == "/search"
+    assert "3 studies with 23 cohorts" in text(find_class(root, "lede", "p")[0])  # the summary counts them all
+
+
 def test_a_study_without_cohorts_cannot_preset_the_match_form(client):
     for r in (client.get(f"/match?trial={PALLAS}", headers={"accept": "text/html"}),
               client.post(f"/match/form?trial={PALLAS}", data={"id": "p", "age_years": "50", "diagnosis": "BRCA"})):

@@ -26,8 +26,10 @@ from rdflib import URIRef
 from acse_kg.ctgov.bulk import bulk_import, read_items, record_digest
 from acse_kg.ctgov.generate import FIRST_NCT, generate_record, nct_id, write_jsonl
 from acse_kg.ctgov.import_ import check_record, enum_index, study_to_graph
+from acse_kg.ctgov.query import parse_params
 from acse_kg.history import list_versions
 from acse_kg.loader import study_graph_name
+from acse_kg.search_index import SearchIndex
 from acse_kg.store import OxigraphStore, history_of, open_store
 from acse_kg.versions import LOG_GRAPH, current_versions, version_iri
 
@@ -127,6 +129,13 @@ def killed_resumed_repeated(tmp_path: Path, n: int, batch: int) -> None:
         st_.close()
     assert after == expected_counts(jsonl)  # every record, exactly once, as a fresh import maps it
     assert versions == sorted((version_iri(nct_id(i), 1), 1) for i in range(n))
+    st_ = OxigraphStore(Path(store_dir))
+    try:  # the resumed import left the index in step, the batch the kill fell between included
+        index = SearchIndex(st_, Path(store_dir + ".search.sqlite"))
+        assert index.sync() == [] and index.count() == n + 1  # the bundle's study too
+        index.close()
+    finally:
+        st_.close()
 
     t0 = time.monotonic()
     again = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=600, check=False)
@@ -147,6 +156,31 @@ def test_bulk_import_killed_halfway_resumes_and_repeats_without_writing(tmp_path
 @pytest.mark.slow
 def test_bulk_import_of_2000_records_killed_halfway_resumes_and_repeats_without_writing(tmp_path):
     killed_resumed_repeated(tmp_path, 2000, batch=100)
+
+
+def test_a_bulk_import_into_a_store_directory_leaves_its_search_index_in_step(tmp_path):
+    """Each batch's studies are read into the index file as they are written, so the server's first
+    search reads none of them; the rows are those a rebuild from the graph makes."""
+    first = write_jsonl(tmp_path / "v1.jsonl", 12)
+    changed = generate_record(3)
+    changed["protocolSection"]["conditionsModule"]["conditions"] = ["Kawasaki Disease"]
+    second = tmp_path / "v2.jsonl"
+    second.write_text(json.dumps(changed) + "\n")
+    store = open_store(str(tmp_path / "store"))
+    try:
+        bulk_import(store, [first], jobs=0, batch=5)
+        bulk_import(store, [second], jobs=0, batch=5)  # a new version of one study
+        kept = SearchIndex(store, tmp_path / "store.search.sqlite")
+        assert kept.sync() == [] and kept.count() == 13  # the bundle's study too
+        rebuilt = SearchIndex(store)
+        rebuilt.sync()
+        dump = "SELECT s.nct, s.fingerprint, s.card, s.record, t.whole, t.cond FROM study s JOIN text t ON t.rowid = s.doc ORDER BY s.nct"
+        assert kept.db.execute(dump).fetchall() == rebuilt.db.execute(dump).fetchall()
+        assert kept.matching(parse_params({"query.cond": "kawasaki"})) == {nct_id(3)}
+        kept.close()
+        rebuilt.close()
+    finally:
+        store.close()
 
 
 # -- bad records, changed records, inputs ------------------------------------------------------------

@@ -226,3 +226,28 @@ def test_the_tumour_types_whose_lineage_the_rules_walk_are_those_the_study_model
     codes = {t.rsplit("/", 1)[-1] for t in _tumour_types(read_study(store, NCT))}
     cohorts = {p.code for c in read_study(store, NCT).cohorts for p in c.pathologies}
     assert cohorts < codes and {"ALCL", "BRAIN"} <= codes
+
+
+@pytest.mark.parametrize("nct", [NCT, "NCT02513394", "NCT06171568"])
+def test_a_studys_check_finds_what_check_graph_finds_over_its_graph_and_background(store, imported, nct):
+    """check_study loads the ontology's N-Triples kept per store (not an rdflib copy per study): the same
+    findings as check_graph over the study's graph with the ontology and OncoTree lineage merged in rdflib."""
+    from acse_kg.loader import study_graph_name
+    from acse_kg.record_check import _background, _structure_findings, check_graph
+
+    st = store if nct == NCT else imported
+    graph, background = st.graph(study_graph_name(nct)), _background(st, nct)
+    expected = sorted(set(check_graph(graph, background) + _structure_findings(st, nct)),
+                      key=lambda f: (f.rule, f.focus, f.value or ""))
+    assert check_study(st, nct) == expected and (nct != NCT or expected)
+
+
+def test_a_write_to_the_ontology_is_seen_by_the_next_check(fresh_store):
+    """The ontology's N-Triples are kept per store until a graph no study owns is written."""
+    from acse_kg.loader import ONTOLOGY_GRAPH
+
+    assert "implausible-unit" in {f.rule for f in check_study(fresh_store, NCT)}
+    fresh_store.update(f"DELETE DATA {{ GRAPH <{ONTOLOGY_GRAPH}> "
+                       "{ acse:InclusionCriterion rdfs:subClassOf acse:EligibilityCriterion } }")
+    # the haemoglobin criterion is an inclusion criterion: no longer an EligibilityCriterion, the shape's target
+    assert "implausible-unit" not in {f.rule for f in check_study(fresh_store, NCT)}

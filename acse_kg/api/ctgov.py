@@ -292,7 +292,7 @@ def search_research_studies(request: Request, store: GraphStore = Depends(get_st
         return Response(operation_outcome("too-costly", f"the search was stopped: {exc}"), status_code=503,
                         media_type=FHIR_JSON)
     base = str(request.base_url) + "fhir/"
-    studies = list(export_page(store, page.ncts, _budget(request)))
+    studies = list(export_page(store, page.ncts, _budget(request), page.records))
     next_url = None
     if (token := page.token_after(len(studies))) is not None:
         next_url = str(request.url.include_query_params(pageToken=token))
@@ -374,7 +374,7 @@ def _list_studies(request: Request, store: GraphStore, cancel: threading.Event) 
         return _ctgov_error(400, str(exc))
     except SearchBudgetExceeded as exc:
         return _ctgov_error(503, f"the search was stopped: {exc}")
-    studies = list(export_page(store, page.ncts, _budget(request)))
+    studies = list(export_page(store, page.ncts, _budget(request), page.records))
     headers = {}
     if (token := page.token_after(len(studies))) is not None:
         headers["x-next-page-token"] = token

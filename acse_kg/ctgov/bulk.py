@@ -30,6 +30,13 @@ issue measured 1,000 studies in 20 minutes). Here:
   remote engine another client creating the same study at the same moment
   could interleave with the batch; run a bulk import of studies nobody else is
   importing at that time (changed studies are always claimed).
+- **The search index in step.** A store with an index file beside it (a store directory) has the
+  rows of the studies each batch wrote read into its index after the batch
+  (:meth:`~acse_kg.search_index.SearchIndex.update`), so the server's first
+  search does not read every imported study on the request path; at the end
+  the index is synced with the graph (:meth:`~acse_kg.search_index.SearchIndex.sync`:
+  the bundle's studies, and a batch whose rows a killed run did not write; the
+  index tells a study's version from the log's).
 - **A bad record does not stop the rest.** It is reported with its file (and
   line, or archive member) and the JSON path of each problem; the import goes
   on and the command exits 1 at the end.
@@ -328,6 +335,15 @@ def bulk_import(store: GraphStore, sources: list[Path], *, jobs: int | None = No
     note = "bulk import"
     pending: list[bytes] = []
     pending_ncts: set[str] = set()
+    search = _search_index(store)
+    to_index: dict[str, str] = {}  # studies written since the index last read them -> their logged version
+
+    def index_written(last: bool = False) -> None:
+        if search is not None and to_index:
+            search.update(dict(to_index))
+        to_index.clear()
+        if search is not None and last:  # what no batch wrote: the bundle's studies, a killed run's last batch
+            search.sync()
 
     def fail(where: str, path: str, message: str) -> None:
         report.failed.append((where, path, message))
@@ -339,8 +355,11 @@ def bulk_import(store: GraphStore, sources: list[Path], *, jobs: int | None = No
             store.write([AddQuads(b"".join(pending))])
             live.update(pending_ncts)
             report.new += len(pending_ncts)  # counted once written: what a progress line says is in the store
+            to_index.update((n, str(versions[n][0])) for n in pending_ncts)
             pending.clear()
             pending_ncts.clear()
+        if len(to_index) >= batch:
+            index_written()
 
     def tick() -> None:
         report.seconds = time.monotonic() - started
@@ -380,9 +399,20 @@ def bulk_import(store: GraphStore, sources: list[Path], *, jobs: int | None = No
         known[p.nct] = p.digest
         live.add(p.nct)
         report.changed += 1
+        to_index[p.nct] = str(versions[p.nct][0])
     flush()
+    index_written(last=True)
     tick()
     return report
+
+
+def _search_index(store: GraphStore) -> Any:
+    """The store's search index when it has a file beside the store directory (it outlives this
+    process: the server reads it); None for a memory or remote store, whose index, if any, lives in
+    the process that searches and reads what it lacks on its first search."""
+    from ..search_index import index_for, index_path
+
+    return index_for(store, sync=False) if index_path(store) is not None else None
 
 
 def _write_version(store: GraphStore, p: Prepared, replace_curated: bool, agent: str, note: str,

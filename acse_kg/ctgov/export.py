@@ -512,7 +512,7 @@ def export_from_graph(g: rdflib.Graph, codes: dict[Node, str], nct: str, *, full
 
 
 def export_study(store: GraphStore, nct: str, *, full_text: bool = False,
-                 codes: dict[Node, str] | None = None) -> dict[str, Any]:
+                 codes: dict[Node, str] | None = None, graph: rdflib.Graph | None = None) -> dict[str, Any]:
     """The study ``nct`` as ClinicalTrials.gov API v2 JSON; raises :class:`StudyNotFound`.
 
     Stable entry point used by the pages and the API. ``full_text`` also
@@ -523,10 +523,11 @@ def export_study(store: GraphStore, nct: str, *, full_text: bool = False,
     CLI ask for it. The pages leave it out because they render cohorts and
     regimens from the graph themselves, with links. ``codes`` (the store's
     API code table, as :func:`_codes` reads it) lets a caller exporting many
-    studies read that table once.
+    studies read that table once; ``graph`` (the study's live graph, just read
+    by the caller) lets a page that reads the graph for other uses read it once.
     """
-    g = store.graph(study_graph_name(nct))
+    g = graph if graph is not None else store.graph(study_graph_name(nct))
     if (URIRef(study_iri(nct)), None, None) not in g:
         raise StudyNotFound(f"no study {nct} in the store")
     return export_from_graph(g, codes if codes is not None else _codes(store), nct, full_text=full_text,
-                             study=read_study(store, nct) if full_text else None)
+                             study=read_study(store, nct, graph=g) if full_text else None)

@@ -220,8 +220,11 @@ _TERM_PROPS = (ACSE.pathology, ACSE.excludedPathology, ACSE.targetGene, ACSE.acc
                ACSE.armType, ACSE.interventionType, ACSE.drug, ACSE.studyDrug, ACSE.comparator)
 
 
-def read_study(store: GraphStore, nct: str) -> Study:
+def read_study(store: GraphStore, nct: str, *, graph: rdflib.Graph | None = None) -> Study:
     """The study with this NCT number, read again only after a write to its graph or the vocabularies.
+
+    ``graph``: the study's live graph as the caller read it just now (the search index reads it for
+    its own use), so that a study read for the first time is not fetched from the store twice.
 
     >>> from acse_kg.store import open_store
     >>> s = read_study(open_store("memory"), "NCT02034981")
@@ -231,12 +234,12 @@ def read_study(store: GraphStore, nct: str) -> Study:
     wanted = normalise_nct(nct)
     if wanted is None:
         raise StudyNotFound(f"{nct!r} is not an NCT number")
-    return _cache.get(store, f"model-study-{wanted}", lambda: _read_study(store, wanted),
+    return _cache.get(store, f"model-study-{wanted}", lambda: _read_study(store, wanted, graph),
                       graph=study_graph_name(wanted))
 
 
-def _read_study(store: GraphStore, nct: str) -> Study:
-    g = store.graph(study_graph_name(nct))
+def _read_study(store: GraphStore, nct: str, graph: rdflib.Graph | None = None) -> Study:
+    g = graph if graph is not None else store.graph(study_graph_name(nct))
     study = next((s for s in g.subjects(ACSE.nctId, Literal(nct))), None)
     if study is None:
         raise StudyNotFound(f"no study {nct} in the graph")

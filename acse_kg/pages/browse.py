@@ -117,11 +117,19 @@ def _base(links: Links) -> dict[str, Any]:
     return {"links": links, "assets": ASSETS, "scripts": SCRIPTS}
 
 
+#: Studies the home page lists; the rest are a search away (the search page pages through them all).
+HOME_STUDIES = 20
+
+
 def home_page(store: GraphStore, links: Links) -> str:
-    """The home page: what is here, a search box, the match form's link, and every study with its counts."""
+    """The home page: what is here, a search box, the match form's link, and the first studies with
+    their counts (:data:`HOME_STUDIES`; a registry of thousands is paged through on the search page,
+    not rendered whole on every visit)."""
     cards = study_cards(store)
+    shown = cards[:HOME_STUDIES]
     return environment().get_template("home.html").render(
-        _base(links) | {"cards": cards, "studies": [(c.nct, c.title) for c in cards], "summary": registry_summary(cards), "conditions": oncotree(store).options(),
+        _base(links) | {"cards": shown, "total": len(cards), "studies": [(c.nct, c.title) for c in shown],
+                        "summary": registry_summary(cards), "conditions": oncotree(store).options(),
                         "search": Search()})
 
 

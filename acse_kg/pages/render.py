@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -180,8 +181,14 @@ def _study_data(store: GraphStore, nct: str) -> tuple[dict[str, Any], StudyGraph
     _check_nct(nct)
 
     def read() -> tuple[dict[str, Any], StudyGraph]:
+        from ..model import ModelError, read_study
+
+        graph = store.graph(study_graph_name(nct))  # read once: the export and the study model both come from it
         try:
-            return export_study(store, nct), study_graph(store, nct)
+            exported = export_study(store, nct, graph=graph)
+            with suppress(ModelError):  # study_graph says what is wrong with a record the model cannot read
+                read_study(store, nct, graph=graph)  # the model study_graph reads next, from the same triples
+            return exported, study_graph(store, nct)
         except (StudyNotFound, NoSuchStudy) as exc:
             raise PageNotFound(str(exc)) from exc
 
@@ -251,10 +258,10 @@ def study_page(store: GraphStore, nct: str, links: Links | None = None,
 
 
 def _drafts(store: GraphStore, nct: str) -> list[dict[str, Any]]:
-    """The study's stored drafts (criteria JSON), kept until the store changes."""
+    """The study's stored drafts (criteria JSON), kept until the study's graph (or the vocabularies) changes."""
     from ..drafting.review import stored_items
 
-    return _derived.get(store, "drafts-" + nct, lambda: stored_items(store, nct))
+    return _derived.get(store, "drafts-" + nct, lambda: stored_items(store, nct), graph=study_graph_name(nct))
 
 
 def cohort_page(store: GraphStore, nct: str, number: int, links: Links | None = None,
