@@ -59,8 +59,9 @@ def _percentiles(times: list[float]) -> tuple[float, float]:
 def _clone(row: StudyRow, old: str, new: str) -> StudyRow:
     card = copy.deepcopy(row.card)
     card["nct"] = new
+    record = json.loads(json.dumps(row.record).replace(old, new))
     return StudyRow(new, {k: v.replace(old, new) for k, v in row.texts.items()},
-                    [(p, v.replace(old, new), d, n) for p, v, d, n in row.pieces], row.oncotree, card)
+                    [(p, v.replace(old, new), d, n) for p, v, d, n in row.pieces], row.oncotree, card, record)
 
 
 def _sparql_child(store: GraphStore, out: mp.Queue[tuple[float, int]]) -> None:
