@@ -34,7 +34,7 @@ from ..namespaces import ID, NCT_HINT, normalise_nct
 from ..store import GraphStore
 from .candidates import Basket, CandidateFinder, Taxonomy, pair_set
 from .completion import build_groups, read_correspondences, variables_plain
-from .decisions import CriterionPart, Decision, Memo, Shared, shape
+from .decisions import CriterionPart, Decided, Decision, Memo, Shared, shape
 from .dosing import Regimen, compile_regimens, dosing_for
 from .profile import ProfileError, ProfileModel
 from .profile_schema import profile_schema
@@ -46,6 +46,7 @@ from .rules import (
     VARIANTS,
     Facts,
     GraphModelError,
+    Source,
     Variant,
     compile_expr,
     compile_status,
@@ -228,6 +229,22 @@ def _itself(x: Any) -> Any:
     return x
 
 
+def _assembler(statics: list[dict[str, Any]],
+               gather: list[tuple[int, int]]) -> Callable[[list[Decided]], list[dict[str, Any]]]:
+    """A generated function: a cohort's items, each its trial's words merged with its shared item, in one list.
+
+    Why: the merge runs for every cohort a profile is a candidate for, in every trial;
+    a list display of ``static | item`` with the statics as constants and the items
+    read by fixed positions costs about half of a loop over (segment, index) pairs.
+    ``gather`` is, per position, the segment and the index in it of the criterion's item.
+    """
+    src = Source()
+    used = sorted({j for j, _ in gather})
+    lines = [f"    o{j} = O[{j}][0]" for j in used]
+    merged = ", ".join(f"{src.const(s)} | o{j}[{k}]" for s, (j, k) in zip(statics, gather, strict=True))
+    return src.function_of("assemble", "O", "\n".join([*lines, f"    return [{merged}]"]) + "\n")
+
+
 @dataclass
 class _CohortPlan:
     """What is static about one cohort's part of a result: the trial's own words around a shared Decision.
@@ -248,7 +265,8 @@ class _CohortPlan:
     #: same in many trials), and the others (the trial's own molecular and tumour-type criteria); each with
     #: the positions of its criteria among the cohort's.
     segments: list[tuple[Decision, tuple[int, ...]]]
-    gather: list[tuple[int, int]]  # per position: (segment, index in it)
+    #: The cohort's items from its segments' decisions (see :func:`_assembler`).
+    assemble: Callable[[list[Decided]], list[dict[str, Any]]]
     regimens: list[Regimen]
 
 
@@ -350,8 +368,9 @@ class StudyMatcher:
                          "text": f"the cohort's molecular and clinical rule: {cohort.label}", "kind": "inclusion"}
         drugs = {d.iri for d in cohort.drugs}
         regimens = [r for r in self.regimens if not drugs or r.drug in drugs]
-        return _CohortPlan(basket, [static for _, static in crit], confirm, open_item, rule_item,
-                           key, segments, gather, regimens)
+        statics = [static for _, static in crit]
+        return _CohortPlan(basket, statics, confirm, open_item, rule_item,
+                           key, segments, _assembler(statics, gather), regimens)
 
     def _part(self, i: int) -> CriterionPart:
         c = self.decidable[i]
@@ -368,7 +387,7 @@ class StudyMatcher:
         if memo is None:
             memo = {}
         found, notes = self.finder.find(facts, p.age_years, alts)
-        shared: dict[tuple[str, ...], tuple[list[dict[str, Any]], int, list[str], list[str], list[str], list[str]]] = {}
+        shared: dict[tuple[str, ...], tuple[list[dict[str, Any]], int, list[str], list[str]]] = {}
         cohorts_out: list[dict[str, Any]] = []
         for basket in found:
             plan = self._plans[basket.iri]
@@ -376,32 +395,23 @@ class StudyMatcher:
             if done is None:
                 # The shared decisions, in this trial's words (its ids, IRIs and texts), in its order.
                 outs = [decision.decide(facts, memo) for decision, _ in plan.segments]
-                unknown_at: tuple[int, ...]
-                unmet_at: tuple[int, ...]
-                lacking: list[str]
-                statics = plan.statics
-                items = [s | outs[j][0][k] for s, (j, k) in zip(statics, plan.gather, strict=True)]
+                items = plan.assemble(outs)
                 if not outs:  # a cohort without computable criteria (a CTML arm: its rule decides)
-                    worst, unknown_at, unmet_at, lacking = 0, (), (), []
+                    worst, lacking = 0, []
                 elif len(outs) == 1:
-                    _, worst, _, unknown_at, unmet_at, lacking = outs[0]
+                    worst, lacking = outs[0][1], outs[0][5]
                 else:
                     worst = max(o[1] for o in outs)
-                    unknown_at = tuple(sorted(at[k] for (_, at), o in zip(plan.segments, outs, strict=True)
-                                              for k in o[3]))
-                    unmet_at = tuple(sorted(at[k] for (_, at), o in zip(plan.segments, outs, strict=True)
-                                            for k in o[4]))
                     some = [o[5] for o in outs if o[5]]
-                    lacking = some[0] if len(some) <= 1 and some else [] if not some else list(
+                    lacking = some[0] if len(some) == 1 else [] if not some else list(
                         dict.fromkeys(f for x in items if x["missing"] for f in x["missing"]))
                 # A bullet whose computable parts are decided as failing is decided as a whole (a positive HIV
                 # history settles "HIV ... or any other uncontrolled infection"): it is not to be confirmed then.
                 confirm = [text for cond, parts, text in plan.confirm
                            if (cond is None or cond(facts) is not False)
                            and not any(items[n]["status"] == "not_met" for n in parts)]
-                done = shared[plan.key] = (items, worst, confirm, [statics[n]["id"] for n in unknown_at],
-                                           [statics[n]["id"] for n in unmet_at], lacking)
-            items, worst, confirm, unknown, unmet, lacking = done
+                done = shared[plan.key] = (items, worst, confirm, lacking)
+            items, worst, confirm, lacking = done
             cohort = basket.model
             head = [plan.open_item]
             if plan.rule_item is not None and basket.rule is not None:
@@ -415,10 +425,11 @@ class StudyMatcher:
                 notes.append(f"cohort {cohort.number} ({cohort.label}) is not open to accrual: "
                              f"{plan.open_item['observed']}")
             criteria = [*head, *items]
+            # The criteria's ids in the cohort's order: the unmet ones, or where none is unmet the unknown ones.
             if worst == 2:
-                reasons = [x["id"] for x in head if x["status"] == "not_met"] + unmet
+                reasons = [x["id"] for x in criteria if x["status"] == "not_met"]
             elif worst == 1:
-                reasons = [x["id"] for x in head if x["status"] == "unknown"] + unknown
+                reasons = [x["id"] for x in criteria if x["status"] == "unknown"]
             else:
                 reasons = []
             missing = list(dict.fromkeys([f for x in head for f in x["missing"]] + lacking))
