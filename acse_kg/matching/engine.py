@@ -34,7 +34,7 @@ from ..namespaces import ID, NCT_HINT, normalise_nct
 from ..store import GraphStore
 from .candidates import Basket, CandidateFinder, Taxonomy, pair_set
 from .completion import build_groups, read_correspondences, variables_plain
-from .decisions import CriterionPart, Decided, Decision, Memo, Shared, shape
+from .decisions import CriterionPart, Decided, Decision, Memo, Shared, ToConfirm, shape
 from .dosing import Regimen, compile_regimens, dosing_for
 from .profile import ProfileError, ProfileModel
 from .profile_schema import profile_schema
@@ -257,10 +257,11 @@ class _CohortPlan:
 
     cohort: Basket
     statics: list[dict[str, Any]]  # per decidable criterion: id, iri, text, kind (and curation)
-    confirm: list[tuple[Callable[[Facts], Any] | None, tuple[int, ...], str]]  # (applies-when, its parts, text)
+    confirm: ToConfirm  # the to-confirm conditions, shared with the cohorts that state them alike
+    confirm_texts: list[str]  # their texts, in the same order
     open_item: dict[str, Any]
     rule_item: dict[str, Any] | None
-    key: tuple[str, ...]
+    key: int  # the position of the cohort's set of criteria among the study's distinct sets (cheap to hash)
     #: The criteria in two shared Decisions: those that read neither the diagnosis nor the alterations (the
     #: same in many trials), and the others (the trial's own molecular and tumour-type criteria); each with
     #: the positions of its criteria among the cohort's.
@@ -299,7 +300,7 @@ class StudyMatcher:
         self._group_of = {i: g for g, built in zip(self.groups, groups, strict=True) for i in built.members}
         self._group_keys = {i: tuple(self._exprs[j] for j in built.members) for built in groups for i in built.members}
         self._fields = [[f for f in c.fields() if f in vocab.plain or f == "prior_therapies"] for c in self.decidable]
-        self.finder = CandidateFinder.build(study, vocab.symbols, vocab.type_words)
+        self.finder = CandidateFinder.build(study, vocab.symbols, vocab.type_words, shared)
         self.cohorts = self.finder.baskets
         drug_of = {iv.iri: iv.drug.iri if iv.drug else None for iv in study.interventions}
         self.regimens = compile_regimens(study.regimens, drug_of)
@@ -312,6 +313,7 @@ class StudyMatcher:
         #: Criteria that read the diagnosis or the alterations: a trial's own, decided apart from the others.
         self._specific = [bool({"diagnosis", "alterations"} & set(c.fields())) for c in self.decidable]
         self._decisions: dict[tuple[int, ...], Decision] = {}
+        self._criteria_sets: dict[tuple[str, ...], int] = {}
         self._plans = {c.iri: self._plan(c) for c in self.cohorts}
 
     # ------------------------------------------------------------ building
@@ -329,7 +331,8 @@ class StudyMatcher:
         position = {i: n for n, (i, _) in enumerate(crit)}
         parts = {c.iri: tuple(position[i] for i, d in enumerate(self.decidable)
                               if d.component_of == c.iri and i in position) for c in pending}
-        key = (*(self.decidable[i].iri for i, _ in crit), "|", *(c.iri for c in pending))
+        names = (*(self.decidable[i].iri for i, _ in crit), "|", *(c.iri for c in pending))
+        key = self._criteria_sets.setdefault(names, len(self._criteria_sets))
         segments: list[tuple[Decision, tuple[int, ...]]] = []
         gather: list[tuple[int, int]] = [(0, 0)] * len(crit)
         for specific in (False, True):
@@ -344,8 +347,12 @@ class StudyMatcher:
             for k, n in enumerate(at):
                 gather[n] = (len(segments), k)
             segments.append((decision, at))
-        confirm = [(self._conditions[c.iri] if c.applies_when is not None else None, parts[c.iri], c.text)
-                   for c in pending]
+        conditions = [(self._conditions[c.iri] if c.applies_when is not None else None,
+                       tuple(self._parts[crit[n][0]] for n in parts[c.iri])) for c in pending]
+        confirm = self.vocab.shared.get(
+            ("confirm", tuple((shape(c.applies_when), tuple(id(x) for x in conds[1]))
+                              for c, conds in zip(pending, conditions, strict=True))),
+            partial(ToConfirm, conditions))
         observed = cohort.status.label if cohort.status and cohort.status.label else (
             "open" if cohort.is_open else "closed")
         if cohort.is_open and self.recruiting is False and self.model.status is not None:
@@ -369,7 +376,7 @@ class StudyMatcher:
         drugs = {d.iri for d in cohort.drugs}
         regimens = [r for r in self.regimens if not drugs or r.drug in drugs]
         statics = [static for _, static in crit]
-        return _CohortPlan(basket, statics, confirm, open_item, rule_item,
+        return _CohortPlan(basket, statics, confirm, [c.text for c in pending], open_item, rule_item,
                            key, segments, _assembler(statics, gather), regimens)
 
     def _part(self, i: int) -> CriterionPart:
@@ -386,8 +393,8 @@ class StudyMatcher:
         """
         if memo is None:
             memo = {}
-        found, notes = self.finder.find(facts, p.age_years, alts)
-        shared: dict[tuple[str, ...], tuple[list[dict[str, Any]], int, list[str], list[str]]] = {}
+        found, notes = self.finder.find(facts, p.age_years, alts, memo)
+        shared: dict[int, tuple[list[dict[str, Any]], int, list[str], list[str]]] = {}
         cohorts_out: list[dict[str, Any]] = []
         for basket in found:
             plan = self._plans[basket.iri]
@@ -405,11 +412,8 @@ class StudyMatcher:
                     some = [o[5] for o in outs if o[5]]
                     lacking = some[0] if len(some) == 1 else [] if not some else list(
                         dict.fromkeys(f for x in items if x["missing"] for f in x["missing"]))
-                # A bullet whose computable parts are decided as failing is decided as a whole (a positive HIV
-                # history settles "HIV ... or any other uncontrolled infection"): it is not to be confirmed then.
-                confirm = [text for cond, parts, text in plan.confirm
-                           if (cond is None or cond(facts) is not False)
-                           and not any(items[n]["status"] == "not_met" for n in parts)]
+                texts = plan.confirm_texts
+                confirm = [texts[n] for n in plan.confirm.kept(facts, memo)]
                 done = shared[plan.key] = (items, worst, confirm, lacking)
             items, worst, confirm, lacking = done
             cohort = basket.model
