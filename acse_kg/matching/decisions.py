@@ -179,8 +179,8 @@ class Decision:
         The memo also keeps each group's decision for the other criteria of its group.
         """
         for n, item in enumerate(items):
-            if item["status"] != "unknown":
-                continue
+            if item["status"] != "unknown" or item["missing"]:
+                continue  # decided, or settled as unknown already (by another trial or cohort: same answer)
             part = self.parts[n]
             group = part.group
             got = memo.get(id(group))
