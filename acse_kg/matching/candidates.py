@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from ..model import Cohort, Criterion, Study
@@ -210,8 +211,8 @@ class CandidateFinder:
                     if c.kind == "exclusion" and c.decidable and not c.cohorts
                     and set(c.fields()) <= {"diagnosis", "alterations"}]
         keys: list[Hashable] = [(shape(c.requires), shape(c.applies_when)) for c in criteria]
-        statuses = [table.get(("status", k), lambda c=c: compile_status(c)) for c, k in zip(criteria, keys, strict=True)]
-        check = table.get(("pair-exclusions", tuple(keys)), lambda: PairExclusions(statuses))
+        statuses = [table.get(("status", k), partial(compile_status, c)) for c, k in zip(criteria, keys, strict=True)]
+        check = table.get(("pair-exclusions", tuple(keys)), partial(PairExclusions, statuses))
         baskets = [Basket.of(c) for c in study.cohorts]
         return cls(study, baskets, list(zip(criteria, statuses, strict=True)), symbols, type_words, check)
 
