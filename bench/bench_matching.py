@@ -209,8 +209,13 @@ def bench_http(bodies: list[bytes], requests: int) -> tuple[float, float]:
         server.wait(10)
 
 
-def bench_trials(counts: list[int], profiles: list[dict[str, Any]]) -> None:
-    """Profiles/s of cross-trial matching as the registry grows (see the module docstring)."""
+def bench_trials(counts: list[int], profiles: list[dict[str, Any]], keep: Path | None = None) -> None:
+    """Profiles/s of cross-trial matching as the registry grows (see the module docstring).
+
+    ``keep``: a directory where each registry is written once as an on-disk store (``keep/N``) and
+    reopened by later runs, so that code versions are compared on the same registry (the copies
+    take minutes to write at 1,000 trials, and two builds differ where rdflib's order does).
+    """
     from acse_kg.matching.engine import RegistryMatcher
     from acse_kg.model import structured_studies
     from acse_kg.store import open_store
@@ -224,10 +229,12 @@ def bench_trials(counts: list[int], profiles: list[dict[str, Any]]) -> None:
         src, dst = Path(tmp) / "profiles.jsonl", Path(tmp) / "results.jsonl"
         src.write_bytes(b"\n".join(orjson.dumps(p) for p in profiles) + b"\n")
         for n in counts:
-            store = open_store("memory")
+            store = open_store("memory" if keep is None else str(keep / str(n)))
             real = structured_studies(store)
             t = time.perf_counter()
-            add_copies(store, max(0, n - len(real)), real)
+            if keep is None or len(real) < n:
+                real = [nct for nct in real if not nct.startswith("NCT9")]  # the bundle's, not earlier copies
+                add_copies(store, max(0, n - len(real)), real)
             copied = time.perf_counter() - t
             t = time.perf_counter()
             registry = RegistryMatcher(store)
@@ -268,9 +275,11 @@ def main(argv: list[str] | None = None) -> None:
                     help="profiles checked through pyshacl one criterion at a time (0: skip)")
     ap.add_argument("--trials", default=env("BENCH_MATCHING_TRIALS", ""),
                     help="comma-separated registry sizes: measure matching across trials instead")
+    ap.add_argument("--keep-registries", type=Path, default=None, metavar="DIR",
+                    help="with --trials: write each registry once under DIR and reuse it in later runs")
     args = ap.parse_args(argv if argv is not None else sys.argv[1:] if __name__ == "__main__" else [])
     if args.trials:
-        bench_trials([int(x) for x in args.trials.split(",")], make_profiles(args.profiles))
+        bench_trials([int(x) for x in args.trials.split(",")], make_profiles(args.profiles), args.keep_registries)
         return
 
     from acse_kg.matching.engine import Matcher

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from matching_fixtures import ALTERATIONS, POOLS, build
 
 from acse_kg.loader import study_graph_name
+from acse_kg.matching.decisions import shape
 from acse_kg.matching.engine import RegistryMatcher, vocabulary_for
 from acse_kg.model import structured_studies
 from acse_kg.store import GraphStore, open_store
@@ -91,3 +92,30 @@ def test_copies_of_one_protocol_hold_one_object_per_criterion_stated_alike(share
     assert sum(alike) >= len(alike) - 6
     a2, b2 = unshared.studies[synthetic_nct(1)], unshared.studies[synthetic_nct(1 + n)]
     assert not any(x is y for x, y in zip(a2._parts, b2._parts, strict=True))
+
+
+def test_copies_that_state_the_same_pair_exclusions_share_one_check(shared: RegistryMatcher,
+                                                                    unshared: RegistryMatcher) -> None:
+    """Candidacy's pair exclusions are one object (decided once per profile and pair) wherever stated alike."""
+    by_statement: dict[Any, list[Any]] = {}
+    for m in shared.studies.values():
+        statement = tuple((shape(c.requires), shape(c.applies_when)) for c, _ in m.finder.pair_exclusions)
+        by_statement.setdefault(statement, []).append(m.finder.check)
+    assert any(len(checks) > 1 for checks in by_statement.values())  # some copies drew the same genes
+    assert all(all(c is checks[0] for c in checks) for checks in by_statement.values())
+    assert len({id(m.finder.check) for m in unshared.studies.values()}) == len(unshared.studies)
+
+
+def test_cohorts_stating_the_same_conditions_over_the_same_parts_share_what_is_to_confirm(
+        shared: RegistryMatcher) -> None:
+    """A to-confirm set is shared exactly where its conditions and the parts they depend on are the same objects."""
+    n = len(structured_studies(shared.store)) - COPIES
+    a, b = shared.studies[synthetic_nct(1)], shared.studies[synthetic_nct(1 + n)]
+    outcomes = []
+    for pa, pb in zip(a._plans.values(), b._plans.values(), strict=True):
+        alike = len(pa.confirm.conditions) == len(pb.confirm.conditions) and all(
+            ca is cb and len(xs) == len(ys) and all(x is y for x, y in zip(xs, ys, strict=True))
+            for (ca, xs), (cb, ys) in zip(pa.confirm.conditions, pb.confirm.conditions, strict=True))
+        assert (pa.confirm is pb.confirm) == alike
+        outcomes.append(alike)
+    assert any(outcomes)

@@ -24,12 +24,14 @@ the criterion is named in the result's notes.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from ..model import Cohort, Criterion, Study
 from ..store import GraphStore
+from .decisions import Memo, Shared, shape
 from .rules import ALTS, DX, DX_CLASS, Facts, compile_expr, compile_status
 
 NAMED, OTHER, RULE = "named", "other", "rule"
@@ -150,6 +152,27 @@ def pair_set(alts: list[tuple[str, str]]) -> frozenset[tuple[str | None, str | N
     return frozenset(out)
 
 
+@dataclass(eq=False)  # identity: the memo is keyed by the object
+class PairExclusions:
+    """A study's pair exclusions (common exclusion criteria reading only the diagnosis and the alterations).
+
+    Shared by every study that states them alike (by structural key, :mod:`.decisions`), and decided
+    once per profile and alteration: at 1,000 trials a profile is a candidate for several copies of
+    one protocol, and each asked the same exclusions of the same alterations again.
+    """
+
+    statuses: list[Callable[[Facts], str]]
+
+    def first_rejecting(self, facts: Facts, pair: tuple[str, str], memo: Memo) -> int | None:
+        """The position of the first exclusion that rejects this (gene, type) pair with the profile's diagnosis."""
+        key = (id(self), pair)
+        got: int | None = memo.get(key, -1)  # -1: not asked yet for this profile
+        if got == -1:
+            f = {DX: facts[DX], ALTS: pair_set([pair])}
+            got = memo[key] = next((n for n, status in enumerate(self.statuses) if status(f) == "not_met"), None)
+        return got
+
+
 @dataclass
 class CandidateFinder:
     """Candidate cohorts of one study for a profile, with notes when there are none."""
@@ -159,6 +182,7 @@ class CandidateFinder:
     pair_exclusions: list[tuple[Criterion, Callable[[Facts], str]]]
     symbols: dict[str, str]
     type_words: dict[str, str]
+    check: PairExclusions
     by_pair: dict[tuple[str, str], list[Basket]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -176,17 +200,21 @@ class CandidateFinder:
         self.any_gene = any(not b.genes for b in self.baskets)
 
     @classmethod
-    def build(cls, study: Study, symbols: dict[str, str], type_words: dict[str, str]) -> CandidateFinder:
+    def build(cls, study: Study, symbols: dict[str, str], type_words: dict[str, str],
+              shared: Shared | None = None) -> CandidateFinder:
+        """``shared``: the registry's table of compiled criteria (the pair exclusions' check is shared
+        with the studies that state them alike); without it, the study's own."""
+        table = shared if shared is not None else Shared(enabled=False)
         # Exclusion criteria common to all cohorts that read only the diagnosis and the
         # alterations reject a pathology-alteration pair on their own.
-        pair_exc = [
-            (c, compile_status(c))
-            for c in study.criteria
-            if c.kind == "exclusion" and c.decidable and not c.cohorts
-            and set(c.fields()) <= {"diagnosis", "alterations"}
-        ]
+        criteria = [c for c in study.criteria
+                    if c.kind == "exclusion" and c.decidable and not c.cohorts
+                    and set(c.fields()) <= {"diagnosis", "alterations"}]
+        keys: list[Hashable] = [(shape(c.requires), shape(c.applies_when)) for c in criteria]
+        statuses = [table.get(("status", k), partial(compile_status, c)) for c, k in zip(criteria, keys, strict=True)]
+        check = table.get(("pair-exclusions", tuple(keys)), partial(PairExclusions, statuses))
         baskets = [Basket.of(c) for c in study.cohorts]
-        return cls(study, baskets, pair_exc, symbols, type_words)
+        return cls(study, baskets, list(zip(criteria, statuses, strict=True)), symbols, type_words, check)
 
     def _named_for(self, alts: list[tuple[str, str]]) -> list[Basket]:
         seen: list[Basket] = []
@@ -196,18 +224,29 @@ class CandidateFinder:
                     seen.append(c)
         return seen
 
-    def find(self, facts: Facts, age: float, alts: list[tuple[str, str]]) -> tuple[list[Basket], list[str]]:
+    def find(self, facts: Facts, age: float, alts: list[tuple[str, str]],
+             memo: Memo | None = None) -> tuple[list[Basket], list[str]]:
+        """The candidate cohorts, and notes (pairs the protocol excludes, or why none takes the profile).
+
+        ``memo``: the profile's decisions so far, shared by the trials it is matched against.
+        """
+        if memo is None:
+            memo = {}
         pairs = facts[ALTS]
-        named = sorted((c for c in self._named_for(alts) if c.takes(facts, age, pairs)), key=lambda c: c.number)
+        taken = {c for c in self._named_for(alts) if c.takes(facts, age, pairs)}
+        named = sorted(taken, key=lambda c: c.number)
         notes: list[str] = []
         refused: list[tuple[tuple[str, str], Criterion]] = []
         uncovered: list[tuple[str, str]] = []
         for a in alts:
-            single = pair_set([a])
-            if any(c.takes(facts, age, single) for c in self.by_pair.get(a, ())):
+            # Covered: a named cohort takes the patient with this alteration alone. The named cohorts
+            # listed for a pair accept it, and their other tests (pathology, age, condition) do not read
+            # the alterations, so they are those of the cohorts taken above: no second evaluation.
+            if any(c in taken for c in self.by_pair.get(a, ())):
                 continue
-            rejected = self._rejected_by(facts, single)
-            if rejected is not None:
+            at = self.check.first_rejecting(facts, a, memo)
+            if at is not None:
+                rejected = self.pair_exclusions[at][0]
                 if (a, rejected) not in refused:
                     refused.append((a, rejected))
                 continue
@@ -228,13 +267,6 @@ class CandidateFinder:
         if not found and not notes:
             notes.append(self._why_none(age, alts))
         return found, notes
-
-    def _rejected_by(self, facts: Facts, single: frozenset[Any]) -> Criterion | None:
-        f = {DX: facts[DX], ALTS: single}
-        for crit, status in self.pair_exclusions:
-            if status(f) == "not_met":
-                return crit
-        return None
 
     def _show(self, a: tuple[str, str]) -> str:
         return f"{self.symbols.get(a[0], _local(a[0]))} {self.type_words.get(a[1], _local(a[1])).lower()}"

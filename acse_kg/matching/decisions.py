@@ -47,8 +47,9 @@ FINDINGS = {
     "exclusion": {"met": "not excluded", "not_met": "excluded", "unknown": "unknown"},
 }
 
-#: Per profile: id of a shared object (CriterionPart, Decision, Group) -> its answer. Lives as long as one profile.
-Memo = dict[int, Any]
+#: Per profile: id of a shared object (CriterionPart, Decision, Group), or (id, argument), -> its answer.
+#: Lives as long as one profile.
+Memo = dict[Hashable, Any]
 #: (per-criterion dynamic items, worst rank, to-confirm positions kept, unknown positions, unmet positions,
 #: fields that would settle the unknown ones).
 Decided = tuple[list[dict[str, Any]], int, tuple[int, ...], tuple[int, ...], tuple[int, ...], list[str]]
@@ -178,8 +179,8 @@ class Decision:
         The memo also keeps each group's decision for the other criteria of its group.
         """
         for n, item in enumerate(items):
-            if item["status"] != "unknown":
-                continue
+            if item["status"] != "unknown" or item["missing"]:
+                continue  # decided, or settled as unknown already (by another trial or cohort: same answer)
             part = self.parts[n]
             group = part.group
             got = memo.get(id(group))
@@ -194,3 +195,28 @@ class Decision:
             item["missing"] = [f for f in own if f in matter] or own or matter
         final = [item["status"] for item in items]
         return 2 if "not_met" in final else 1 if "unknown" in final else 0
+
+
+@dataclass(eq=False)  # identity: the memo is keyed by the object
+class ToConfirm:
+    """A cohort's to-confirm conditions (criteria no field decides), which of them stand for a profile.
+
+    One is kept: its condition is not known false, and no computable part of its bullet is decided as
+    failing (a positive HIV history settles "HIV ... or any other uncontrolled infection"). Both read only
+    shared objects (the condition's compiled expression, the parts' items in the memo), so cohorts and
+    trials that state the same conditions over the same parts share one answer per profile: a copy of a
+    protocol holds ~18 of them a cohort, asked again in every trial a profile enters.
+    """
+
+    conditions: list[tuple[Callable[[Facts], Any] | None, tuple[CriterionPart, ...]]]
+
+    def kept(self, facts: Facts, memo: Memo) -> tuple[int, ...]:
+        """The positions of the conditions that stand. The parts' items must be in the memo (decided)."""
+        got: tuple[int, ...] | None = memo.get(id(self))
+        if got is None:
+            got = memo[id(self)] = tuple(
+                n for n, (cond, parts) in enumerate(self.conditions)
+                if (cond is None or cond(facts) is not False)
+                and not any(memo[id(part)]["status"] == "not_met" for part in parts))
+        return got
+

@@ -34,7 +34,7 @@ from ..namespaces import ID, NCT_HINT, normalise_nct
 from ..store import GraphStore
 from .candidates import Basket, CandidateFinder, Taxonomy, pair_set
 from .completion import build_groups, read_correspondences, variables_plain
-from .decisions import CriterionPart, Decision, Memo, Shared, shape
+from .decisions import CriterionPart, Decided, Decision, Memo, Shared, ToConfirm, shape
 from .dosing import Regimen, compile_regimens, dosing_for
 from .profile import ProfileError, ProfileModel
 from .profile_schema import profile_schema
@@ -46,6 +46,7 @@ from .rules import (
     VARIANTS,
     Facts,
     GraphModelError,
+    Source,
     Variant,
     compile_expr,
     compile_status,
@@ -228,6 +229,22 @@ def _itself(x: Any) -> Any:
     return x
 
 
+def _assembler(statics: list[dict[str, Any]],
+               gather: list[tuple[int, int]]) -> Callable[[list[Decided]], list[dict[str, Any]]]:
+    """A generated function: a cohort's items, each its trial's words merged with its shared item, in one list.
+
+    Why: the merge runs for every cohort a profile is a candidate for, in every trial;
+    a list display of ``static | item`` with the statics as constants and the items
+    read by fixed positions costs about half of a loop over (segment, index) pairs.
+    ``gather`` is, per position, the segment and the index in it of the criterion's item.
+    """
+    src = Source()
+    used = sorted({j for j, _ in gather})
+    lines = [f"    o{j} = O[{j}][0]" for j in used]
+    merged = ", ".join(f"{src.const(s)} | o{j}[{k}]" for s, (j, k) in zip(statics, gather, strict=True))
+    return src.function_of("assemble", "O", "\n".join([*lines, f"    return [{merged}]"]) + "\n")
+
+
 @dataclass
 class _CohortPlan:
     """What is static about one cohort's part of a result: the trial's own words around a shared Decision.
@@ -240,15 +257,17 @@ class _CohortPlan:
 
     cohort: Basket
     statics: list[dict[str, Any]]  # per decidable criterion: id, iri, text, kind (and curation)
-    confirm: list[tuple[Callable[[Facts], Any] | None, tuple[int, ...], str]]  # (applies-when, its parts, text)
+    confirm: ToConfirm  # the to-confirm conditions, shared with the cohorts that state them alike
+    confirm_texts: list[str]  # their texts, in the same order
     open_item: dict[str, Any]
     rule_item: dict[str, Any] | None
-    key: tuple[str, ...]
+    key: int  # the position of the cohort's set of criteria among the study's distinct sets (cheap to hash)
     #: The criteria in two shared Decisions: those that read neither the diagnosis nor the alterations (the
     #: same in many trials), and the others (the trial's own molecular and tumour-type criteria); each with
     #: the positions of its criteria among the cohort's.
     segments: list[tuple[Decision, tuple[int, ...]]]
-    gather: list[tuple[int, int]]  # per position: (segment, index in it)
+    #: The cohort's items from its segments' decisions (see :func:`_assembler`).
+    assemble: Callable[[list[Decided]], list[dict[str, Any]]]
     regimens: list[Regimen]
 
 
@@ -281,7 +300,7 @@ class StudyMatcher:
         self._group_of = {i: g for g, built in zip(self.groups, groups, strict=True) for i in built.members}
         self._group_keys = {i: tuple(self._exprs[j] for j in built.members) for built in groups for i in built.members}
         self._fields = [[f for f in c.fields() if f in vocab.plain or f == "prior_therapies"] for c in self.decidable]
-        self.finder = CandidateFinder.build(study, vocab.symbols, vocab.type_words)
+        self.finder = CandidateFinder.build(study, vocab.symbols, vocab.type_words, shared)
         self.cohorts = self.finder.baskets
         drug_of = {iv.iri: iv.drug.iri if iv.drug else None for iv in study.interventions}
         self.regimens = compile_regimens(study.regimens, drug_of)
@@ -294,6 +313,7 @@ class StudyMatcher:
         #: Criteria that read the diagnosis or the alterations: a trial's own, decided apart from the others.
         self._specific = [bool({"diagnosis", "alterations"} & set(c.fields())) for c in self.decidable]
         self._decisions: dict[tuple[int, ...], Decision] = {}
+        self._criteria_sets: dict[tuple[str, ...], int] = {}
         self._plans = {c.iri: self._plan(c) for c in self.cohorts}
 
     # ------------------------------------------------------------ building
@@ -311,7 +331,8 @@ class StudyMatcher:
         position = {i: n for n, (i, _) in enumerate(crit)}
         parts = {c.iri: tuple(position[i] for i, d in enumerate(self.decidable)
                               if d.component_of == c.iri and i in position) for c in pending}
-        key = (*(self.decidable[i].iri for i, _ in crit), "|", *(c.iri for c in pending))
+        names = (*(self.decidable[i].iri for i, _ in crit), "|", *(c.iri for c in pending))
+        key = self._criteria_sets.setdefault(names, len(self._criteria_sets))
         segments: list[tuple[Decision, tuple[int, ...]]] = []
         gather: list[tuple[int, int]] = [(0, 0)] * len(crit)
         for specific in (False, True):
@@ -326,8 +347,12 @@ class StudyMatcher:
             for k, n in enumerate(at):
                 gather[n] = (len(segments), k)
             segments.append((decision, at))
-        confirm = [(self._conditions[c.iri] if c.applies_when is not None else None, parts[c.iri], c.text)
-                   for c in pending]
+        conditions = [(self._conditions[c.iri] if c.applies_when is not None else None,
+                       tuple(self._parts[crit[n][0]] for n in parts[c.iri])) for c in pending]
+        confirm = self.vocab.shared.get(
+            ("confirm", tuple((shape(c.applies_when), tuple(id(x) for x in conds[1]))
+                              for c, conds in zip(pending, conditions, strict=True))),
+            partial(ToConfirm, conditions))
         observed = cohort.status.label if cohort.status and cohort.status.label else (
             "open" if cohort.is_open else "closed")
         if cohort.is_open and self.recruiting is False and self.model.status is not None:
@@ -350,8 +375,9 @@ class StudyMatcher:
                          "text": f"the cohort's molecular and clinical rule: {cohort.label}", "kind": "inclusion"}
         drugs = {d.iri for d in cohort.drugs}
         regimens = [r for r in self.regimens if not drugs or r.drug in drugs]
-        return _CohortPlan(basket, [static for _, static in crit], confirm, open_item, rule_item,
-                           key, segments, gather, regimens)
+        statics = [static for _, static in crit]
+        return _CohortPlan(basket, statics, confirm, [c.text for c in pending], open_item, rule_item,
+                           key, segments, _assembler(statics, gather), regimens)
 
     def _part(self, i: int) -> CriterionPart:
         c = self.decidable[i]
@@ -367,8 +393,8 @@ class StudyMatcher:
         """
         if memo is None:
             memo = {}
-        found, notes = self.finder.find(facts, p.age_years, alts)
-        shared: dict[tuple[str, ...], tuple[list[dict[str, Any]], int, list[str], list[str], list[str], list[str]]] = {}
+        found, notes = self.finder.find(facts, p.age_years, alts, memo)
+        shared: dict[int, tuple[list[dict[str, Any]], int, list[str], list[str]]] = {}
         cohorts_out: list[dict[str, Any]] = []
         for basket in found:
             plan = self._plans[basket.iri]
@@ -376,32 +402,20 @@ class StudyMatcher:
             if done is None:
                 # The shared decisions, in this trial's words (its ids, IRIs and texts), in its order.
                 outs = [decision.decide(facts, memo) for decision, _ in plan.segments]
-                unknown_at: tuple[int, ...]
-                unmet_at: tuple[int, ...]
-                lacking: list[str]
-                statics = plan.statics
-                items = [s | outs[j][0][k] for s, (j, k) in zip(statics, plan.gather, strict=True)]
+                items = plan.assemble(outs)
                 if not outs:  # a cohort without computable criteria (a CTML arm: its rule decides)
-                    worst, unknown_at, unmet_at, lacking = 0, (), (), []
+                    worst, lacking = 0, []
                 elif len(outs) == 1:
-                    _, worst, _, unknown_at, unmet_at, lacking = outs[0]
+                    worst, lacking = outs[0][1], outs[0][5]
                 else:
                     worst = max(o[1] for o in outs)
-                    unknown_at = tuple(sorted(at[k] for (_, at), o in zip(plan.segments, outs, strict=True)
-                                              for k in o[3]))
-                    unmet_at = tuple(sorted(at[k] for (_, at), o in zip(plan.segments, outs, strict=True)
-                                            for k in o[4]))
                     some = [o[5] for o in outs if o[5]]
-                    lacking = some[0] if len(some) <= 1 and some else [] if not some else list(
+                    lacking = some[0] if len(some) == 1 else [] if not some else list(
                         dict.fromkeys(f for x in items if x["missing"] for f in x["missing"]))
-                # A bullet whose computable parts are decided as failing is decided as a whole (a positive HIV
-                # history settles "HIV ... or any other uncontrolled infection"): it is not to be confirmed then.
-                confirm = [text for cond, parts, text in plan.confirm
-                           if (cond is None or cond(facts) is not False)
-                           and not any(items[n]["status"] == "not_met" for n in parts)]
-                done = shared[plan.key] = (items, worst, confirm, [statics[n]["id"] for n in unknown_at],
-                                           [statics[n]["id"] for n in unmet_at], lacking)
-            items, worst, confirm, unknown, unmet, lacking = done
+                texts = plan.confirm_texts
+                confirm = [texts[n] for n in plan.confirm.kept(facts, memo)]
+                done = shared[plan.key] = (items, worst, confirm, lacking)
+            items, worst, confirm, lacking = done
             cohort = basket.model
             head = [plan.open_item]
             if plan.rule_item is not None and basket.rule is not None:
@@ -415,10 +429,11 @@ class StudyMatcher:
                 notes.append(f"cohort {cohort.number} ({cohort.label}) is not open to accrual: "
                              f"{plan.open_item['observed']}")
             criteria = [*head, *items]
+            # The criteria's ids in the cohort's order: the unmet ones, or where none is unmet the unknown ones.
             if worst == 2:
-                reasons = [x["id"] for x in head if x["status"] == "not_met"] + unmet
+                reasons = [x["id"] for x in criteria if x["status"] == "not_met"]
             elif worst == 1:
-                reasons = [x["id"] for x in head if x["status"] == "unknown"] + unknown
+                reasons = [x["id"] for x in criteria if x["status"] == "unknown"]
             else:
                 reasons = []
             missing = list(dict.fromkeys([f for x in head for f in x["missing"]] + lacking))
