@@ -104,7 +104,7 @@ def format_table(variables: Sequence[str], rows: Sequence[Mapping[str, object]])
     """An aligned plain-text table with a header line and a row count."""
     cells = [[_cell(r.get(v)) for v in variables] for r in rows]
     widths = [max([len(v), *(len(c[i]) for c in cells)]) for i, v in enumerate(variables)]
-    line = lambda vals: "  ".join(val.ljust(w) for val, w in zip(vals, widths, strict=True)).rstrip()  # noqa: E731
+    line = lambda vals: "  ".join(val.ljust(w) for val, w in zip(vals, widths, strict=True)).rstrip(" ")  # noqa: E731  (padding only: a cell's own no-break space stays)
     out = [line(variables), line(["-" * w for w in widths])]
     out += [line(c) for c in cells]
     out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
