@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from server_fixtures import ADMIN_TOKEN, KASEI, runaway_query, w3c_store
 
 from acse_kg.api.app import create_app
-from acse_kg.api.query_pool import SNAPSHOT_PREFIX, QueryPool, QueryRequest, QueryTimeout, execute
+from acse_kg.api.query_pool import SNAPSHOT_PREFIX, QueryPool, QueryRequest, QueryTimeout, WorkerDied, execute
 from acse_kg.api.settings import ServerSettings
 from acse_kg.namespaces import PREFIXES
 from acse_kg.store import HISTORY_PREFIX, OxigraphStore
@@ -307,3 +307,19 @@ def test_a_triple_an_update_puts_in_the_default_graph_is_live_like_any_other() -
     _, body = store.query_serialized(f"ASK {{ <{KASEI}stray> ?p ?o }}", "json")
     assert json.loads(body)["boolean"] is True
     store.close()
+
+
+def test_a_fork_the_system_refuses_is_a_dead_worker_and_leaves_no_descriptor_open(
+        pool: QueryPool, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    import acse_kg.api.query_pool as query_pool
+
+    def refuse() -> int:
+        raise OSError(errno.EAGAIN, os.strerror(errno.EAGAIN))
+
+    before = len(os.listdir("/proc/self/fd"))
+    monkeypatch.setattr(query_pool.os, "fork", refuse)
+    with pytest.raises(WorkerDied, match="no query process"):
+        pool.run(QueryRequest(ASK_DOCUMENT, "json", None))
+    assert len(os.listdir("/proc/self/fd")) == before

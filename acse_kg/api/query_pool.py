@@ -455,8 +455,13 @@ class QueryPool:
         version = self._version()
         default_graph = self.store.default_graph_kwargs()
         read_fd, write_fd = os.pipe()
-        with self.store.writes_held():  # no write through the store is half-way at the fork
-            pid = os.fork()
+        try:
+            with self.store.writes_held():  # no write through the store is half-way at the fork
+                pid = os.fork()
+        except OSError as exc:  # no process to be had (EAGAIN, ENOMEM): the pipe is not left open
+            os.close(read_fd)
+            os.close(write_fd)
+            raise WorkerDied(f"no query process could be started ({exc.strerror}): try again") from exc
         if pid == 0:
             os.close(read_fd)
             _child(write_fd, self.store.engine, default_graph, self._prefixes, req, self.max_bytes, self.memory)
