@@ -46,14 +46,26 @@ def pathology_pool(store: GraphStore) -> list[str]:
 
 def vary(source: rdflib.Graph, src_nct: str, new_nct: str, rng: random.Random,
          pathologies: Sequence[str], genes: Sequence[str] = GENE_POOL) -> rdflib.Graph:
-    """A copy of a study's record graph under a new NCT number, with its cohorts varied."""
-    old_base, new_base = f"{ID}study/{src_nct}", f"{ID}study/{new_nct}"
-    gene_map: dict[str, str] = {}
+    """A copy of a study's record graph under a new NCT number, with its cohorts varied.
 
-    def gene(iri: str) -> URIRef:
-        if iri not in gene_map:
-            gene_map[iri] = f"{ID}gene/{rng.choice(genes)}"
-        return URIRef(gene_map[iri])
+    The draws are made in the order of the statements' text, not in the order
+    the graph yields them: an rdflib graph's iteration order follows Python's
+    hash seed, so drawing while iterating gave each process a different
+    registry for the same seed (benchmarks compared unlike registries).
+    """
+    old_base, new_base = f"{ID}study/{src_nct}", f"{ID}study/{new_nct}"
+    triples = sorted(source, key=lambda t: (t[0].n3(), t[1].n3(), t[2].n3()))
+    drawn: dict[tuple[rdflib.term.Node, rdflib.term.Node, rdflib.term.Node], rdflib.term.Node] = {}
+    gene_map: dict[str, URIRef] = {}
+    for s, p, o in triples:
+        if p == ACSE.pathology:
+            drawn[s, p, o] = URIRef(rng.choice(pathologies))
+        elif p in (ACSE.targetGene, ACSE.gene, ACSE.targetsGene) and isinstance(o, URIRef):
+            if str(o) not in gene_map:
+                gene_map[str(o)] = URIRef(f"{ID}gene/{rng.choice(genes)}")
+            drawn[s, p, o] = gene_map[str(o)]
+        elif p == ACSE.overallStatus:
+            drawn[s, p, o] = rng.choice(STATUSES)
 
     def move(t: rdflib.term.Node) -> rdflib.term.Node:
         if isinstance(t, URIRef) and str(t).startswith(old_base):
@@ -61,17 +73,9 @@ def vary(source: rdflib.Graph, src_nct: str, new_nct: str, rng: random.Random,
         return t
 
     out = rdflib.Graph()
-    for s, p, o in source:
-        s2, o2 = move(s), move(o)
-        if p == ACSE.nctId:
-            o2 = Literal(new_nct)
-        elif p == ACSE.pathology:
-            o2 = URIRef(rng.choice(pathologies))
-        elif p in (ACSE.targetGene, ACSE.gene, ACSE.targetsGene) and isinstance(o, URIRef):
-            o2 = gene(str(o))
-        elif p == ACSE.overallStatus:
-            o2 = rng.choice(STATUSES)
-        out.add((s2, p, o2))
+    for s, p, o in triples:
+        o2 = Literal(new_nct) if p == ACSE.nctId else drawn.get((s, p, o), move(o))
+        out.add((move(s), p, o2))
     return out
 
 
