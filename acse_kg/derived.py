@@ -18,6 +18,21 @@ ontology, the vocabularies) has been written, so a write to study A leaves
 study B's values in place (:meth:`~acse_kg.store.OxigraphStore.graph_version`).
 A store that cannot tell its graphs' writes apart (a remote endpoint) keeps
 them per store version, as every other value.
+
+The vocabulary. A study's graph may declare things other studies use (a drug,
+an organisation, a clinical variable: statements about IRIs outside the
+study's own, typed in its graph). Values read from the registry's shared
+terms (the matching vocabulary, the generated profile) are kept per
+*vocabulary version* (:func:`vocabulary_version`), which changes when a graph
+no study owns is written or when a write changes what the studies together
+declare outside themselves — not when a study's cohorts change. A study's values follow the same version, so
+a study never keeps a plan compiled against a vocabulary that is gone.
+
+Kept in step. A value over the whole registry that can be updated from the
+studies a write touched (the matcher's cohort index) is an :class:`InStep`
+value: made whole once, then updated with the graphs each write touched
+(:meth:`~acse_kg.store.OxigraphStore.changes_since`), made whole again only
+after a write that may have touched anything.
 """
 
 from __future__ import annotations
@@ -25,7 +40,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable, Hashable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from .store import GraphStore
 
@@ -39,11 +54,66 @@ def store_version(store: GraphStore) -> Hashable:
 
 
 def graph_version(store: GraphStore, graph: str) -> Hashable:
-    """What changes whenever a value derived from ``graph`` may have (see the module docstring)."""
+    """What changes whenever a value derived from ``graph`` may have (see the module docstring):
+    that graph's writes and the vocabulary's version."""
     per_graph = getattr(store, "graph_version", None)
     if per_graph is not None:
         return per_graph(graph)
     return store_version(store)
+
+
+T = TypeVar("T")
+
+
+class InStep(Generic[T]):
+    """A value per store kept in step with it: made whole the first time, then updated with the
+    graphs each write touched; made whole again after a write that may have touched anything, and on
+    a store that cannot say what a write touched (a remote endpoint: per store version).
+
+    ``update(old, graphs)`` returns the new value (it may return ``old`` itself when nothing it holds
+    changed); it must not change ``old`` in place, which readers may still hold. The update runs
+    under a lock of its own, so two requests after a write do not both make it.
+    """
+
+    def __init__(self, make: Callable[[GraphStore], T], update: Callable[[GraphStore, T, frozenset[str]], T]) -> None:
+        self._make, self._update = make, update
+        self._lock = threading.Lock()
+        self._values: weakref.WeakKeyDictionary[Any, tuple[Hashable, T]] = weakref.WeakKeyDictionary()
+
+    def get(self, store: GraphStore) -> T:
+        changes_since = getattr(store, "changes_since", None)
+        hit = self._values.get(store)
+        if changes_since is None:
+            version: Hashable = store_version(store)
+            if hit is not None and hit[0] == version:
+                return hit[1]
+            with self._lock:
+                hit = self._values.get(store)
+                if hit is None or hit[0] != version:
+                    hit = (version, self._make(store))
+                    self._values[store] = hit
+                return hit[1]
+        if hit is not None and hit[0] == store.generation:  # type: ignore[attr-defined]
+            return hit[1]
+        with self._lock:
+            hit = self._values.get(store)
+            # The generation is read before the store is: a write meanwhile is seen (again) next time.
+            generation = store.generation  # type: ignore[attr-defined]
+            if hit is not None and hit[0] == generation:
+                return hit[1]
+            changed = None if hit is None else changes_since(hit[0])
+            value = self._make(store) if hit is None or changed is None else self._update(store, hit[1], changed)
+            self._values[store] = (generation, value)
+            return value
+
+
+def vocabulary_version(store: GraphStore) -> Hashable:
+    """What changes whenever the registry's shared terms may have: a write to a graph no study owns,
+    or to what the studies declare of things outside themselves
+    (:meth:`~acse_kg.store.OxigraphStore.vocabulary_version`). A store that cannot say what a write
+    touched: its store version."""
+    own = getattr(store, "vocabulary_version", None)
+    return own() if own is not None else store_version(store)
 
 
 class DerivedCache:
@@ -57,10 +127,13 @@ class DerivedCache:
         self._lock = threading.Lock()
         self._values: weakref.WeakKeyDictionary[Any, dict[str, tuple[Hashable, Any]]] = weakref.WeakKeyDictionary()
 
-    def get(self, store: GraphStore, key: str, make: Callable[[], Any], *, graph: str | None = None) -> Any:
+    def get(self, store: GraphStore, key: str, make: Callable[[], Any], *, graph: str | None = None,
+            vocabulary: bool = False) -> Any:
         """The value of ``key``, made again when the store changed since; with ``graph`` (a study's
-        graph), only when that graph or a graph no study owns did."""
-        version = store_version(store) if graph is None else graph_version(store, graph)
+        graph), only when that graph or the vocabulary did; with ``vocabulary`` (a value read from
+        the registry's shared terms), only when the vocabulary did."""
+        version = (graph_version(store, graph) if graph is not None
+                   else vocabulary_version(store) if vocabulary else store_version(store))
         with self._lock:
             hit = self._values.get(store, {}).get(key)
             if hit is not None and hit[0] == version:

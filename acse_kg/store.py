@@ -30,6 +30,7 @@ import os
 import re
 import threading
 import uuid
+from collections import deque
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,8 +51,14 @@ HISTORY_PREFIX = GRAPH_PREFIX + "history/"
 BOOKKEEPING_PREFIX = HISTORY_PREFIX + "bookkeeping/"
 #: Each study's record graph (the loader names them): what a study's derived values depend on.
 STUDY_GRAPH_PREFIX = GRAPH_PREFIX + "study/"
+#: Where a study's own resources live: ``STUDY_PREFIX + nct`` and below (its cohorts, criteria, arms).
+STUDY_PREFIX = BASE + "id/study/"
+RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 #: The embedded store's history dataset: a second Oxigraph store in this subdirectory of its own.
 HISTORY_DIR = "history"
+#: Writes an embedded store remembers for :meth:`OxigraphStore.changes_since` (a bulk import writes a
+#: hundred studies a write, so this is a hundred thousand studies' worth).
+RECENT_WRITES = 1000
 #: Writes to both datasets not yet finished (see ``OxigraphStore._write_both``).
 JOURNAL_GRAPH = BOOKKEEPING_PREFIX + "journal"
 PENDING_UPDATE = "urn:acse-kg:pending-update"
@@ -707,6 +714,12 @@ class OxigraphStore:
         #: ontology, raw updates): a study's derived values hold while both are unchanged.
         self._graph_writes: dict[str, int] = {}
         self._shared_writes = 0
+        #: Writes that changed what the studies declare of things outside themselves (a drug other
+        #: studies name): with the shared writes, what :meth:`vocabulary_version` counts.
+        self._vocabulary_writes = 0
+        #: The last writes, oldest first: (generation after the write, graphs it touched or None for
+        #: any). What :meth:`changes_since` reads; bounded, a look older than its start sees "anything".
+        self._recent: deque[tuple[int, tuple[str, ...] | None]] = deque(maxlen=RECENT_WRITES)
         self._view: OxigraphStore | None = None
         self._store = self._open(path)
         self._hist: ox.Store | None = self._open(None if path is None else path / HISTORY_DIR)
@@ -738,6 +751,7 @@ class OxigraphStore:
         view = cls.__new__(cls)
         view.path, view.read_only, view._lock = owner.path, True, owner._lock
         view._live_cache, view.generation, view._graph_writes, view._shared_writes = None, 0, {}, 0
+        view._recent, view._vocabulary_writes = deque(maxlen=RECENT_WRITES), 0
         view._store, view._hist, view._view = hist, None, view
         return view
 
@@ -802,9 +816,12 @@ class OxigraphStore:
         """Count a write: ``graphs`` it touched, or None for a write that may have touched any."""
         self._live_cache = None
         self.generation += 1
-        if graphs is None:
+        touched = None if graphs is None else tuple(graphs)
+        self._recent.append((self.generation, touched))
+        if touched is None:
             self._shared_writes += 1
             return
+        graphs = touched
         for g in graphs:
             self._graph_writes[g] = self._graph_writes.get(g, 0) + 1
             if is_live_graph(g) and not g.startswith(STUDY_GRAPH_PREFIX):
@@ -814,7 +831,52 @@ class OxigraphStore:
         """What changes when a value derived from ``graph`` (a study's graph and the vocabularies it
         points into) may have: writes to that graph, and to any graph not a study's own. A write to
         another study's graph leaves it as it was (see :class:`acse_kg.derived.DerivedCache`)."""
-        return ("graph", self._shared_writes, self._graph_writes.get(graph, 0))
+        return ("graph", self.vocabulary_version(), self._graph_writes.get(graph, 0))
+
+    def vocabulary_version(self) -> Hashable:
+        """What changes when the registry's shared terms may have: a write to a graph no study owns
+        (the ontology, a vocabulary, a raw update), or a write that changed what the studies together
+        declare of things outside themselves — not a write to a study's cohorts or criteria.
+
+        >>> s = OxigraphStore(None); study = STUDY_GRAPH_PREFIX + "NCT00000001"; v = s.vocabulary_version()
+        >>> own = f'<{STUDY_PREFIX}NCT00000001> <http://www.w3.org/2000/01/rdf-schema#label> "%s" .'
+        >>> s.replace_graph(study, own % "a", "ntriples"); s.vocabulary_version() == v
+        True
+        >>> drug = f'<{BASE}id/drug/x> <{RDF_TYPE.value}> <{BASE}ontology#Drug> .'
+        >>> s.replace_graph(study, drug, "ntriples"); s.vocabulary_version() == v
+        False
+        """
+        return ("vocabulary", self._shared_writes, self._vocabulary_writes)
+
+    def changes_since(self, generation: int) -> frozenset[str] | None:
+        """The graphs written through this object since it was at ``generation``, or None when a write
+        since may have touched any graph (a raw update) or is too old to be remembered.
+
+        Why: values kept in step with the registry (the matcher's cohort index, the vocabulary's
+        version) are updated from the studies a write touched instead of read again whole, so a write
+        costs what it changed, not the size of the registry.
+
+        >>> s = OxigraphStore(None); g = s.generation
+        >>> s.replace_graph("http://example.org/g", '<http://example.org/a> <http://example.org/b> "1" .', "ntriples")
+        >>> sorted(s.changes_since(g))
+        ['http://example.org/g']
+        >>> s.changes_since(s.generation)
+        frozenset()
+        """
+        with self._lock:
+            if generation == self.generation:
+                return frozenset()
+            recent = list(self._recent)
+        if generation > self.generation or not recent or recent[0][0] > generation + 1:
+            return None
+        out: set[str] = set()
+        for gen, graphs in recent:
+            if gen <= generation:
+                continue
+            if graphs is None:
+                return None
+            out.update(graphs)
+        return frozenset(out)
 
     def writes_by_graph(self) -> tuple[int, dict[str, int]]:
         """(writes to graphs no study owns, writes per graph) made through this object since it was
@@ -979,13 +1041,37 @@ class OxigraphStore:
             raise StoreError("the history is written through the store that owns it, not its reader")
         with self._lock:
             live, hist = self._split(ops)
+            studies = sorted(g for g in live.graphs if g.startswith(STUDY_GRAPH_PREFIX))
+            before = {g: self._declared(g) for g in studies}
             first = claim is not None and self._in_history(claim.graph)
-            if not hist.ops and not first:
-                self._write_one(self._store, live, claim)
-            elif not live.ops and (claim is None or first):
-                self._write_one(self._hist, hist, claim)
-            else:
-                self._write_both(live, hist, claim)
+            try:
+                if not hist.ops and not first:
+                    self._write_one(self._store, live, claim)
+                elif not live.ops and (claim is None or first):
+                    self._write_one(self._hist, hist, claim)
+                else:
+                    self._write_both(live, hist, claim)
+            finally:
+                if any(self._declarations_changed(g, old) for g, old in before.items()):
+                    self._vocabulary_writes += 1
+
+    def _declared(self, graph: str) -> set[ox.Quad]:
+        """What a study's graph states about IRIs outside the study that it types (a drug, a gene, a
+        variable, an organisation): the part of a record other studies can see (quads of ``graph``)."""
+        g = ox.NamedNode(graph)
+        own = STUDY_PREFIX + graph[len(STUDY_GRAPH_PREFIX):]
+        subjects = {q.subject for q in self._store.quads_for_pattern(None, RDF_TYPE, None, g)
+                    if isinstance(q.subject, ox.NamedNode) and not q.subject.value.startswith(own)}
+        return {q for s in subjects for q in self._store.quads_for_pattern(s, None, None, g)}
+
+    def _declarations_changed(self, graph: str, old: set[ox.Quad]) -> bool:
+        """Whether a write that left ``graph`` stating what it states now, after ``old``, changed what
+        the live graphs together declare: a statement it added or removed that no other graph makes."""
+        for q in old ^ self._declared(graph):
+            if not any(o.graph_name != q.graph_name
+                       for o in self._store.quads_for_pattern(q.subject, q.predicate, q.object, None)):
+                return True
+        return False
 
     def _split(self, ops: Sequence[GraphOp]) -> tuple[_Part, _Part]:
         """The operations for the live dataset and for the history. A copy from one dataset to

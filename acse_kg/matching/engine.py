@@ -19,17 +19,27 @@ own words (ids, IRIs, texts).
 
 from __future__ import annotations
 
+import copy
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import orjson
 
-from ..derived import DerivedCache
-from ..loader import study_graph_name
-from ..model import ModelError, Study, cohort_keys, read_study, read_variables, structured_studies
+from ..derived import DerivedCache, InStep
+from ..loader import STUDY_GRAPH_PREFIX, study_graph_name
+from ..model import (
+    CohortKey,
+    ModelError,
+    Study,
+    cohort_keys,
+    cohort_keys_by_graph,
+    read_study,
+    read_variables,
+    structured_studies,
+)
 from ..namespaces import ID, NCT_HINT, normalise_nct
 from ..store import GraphStore
 from .candidates import Basket, CandidateFinder, Taxonomy, pair_set
@@ -489,6 +499,11 @@ class RegistryMatcher:
         # cohort is keyed by its genes alone; a cohort that names no gene is asked about every profile.
         self.index: dict[tuple[str, str | None, str | None], list[tuple[float, float, str]]] = {}
         self.always: list[str] = []
+        #: Each study's index keys, so that a write to one study updates its entries alone.
+        self._keys_of: dict[str, list[tuple[str, str | None, str | None]]] = {}
+        self._add(keys)
+
+    def _add(self, keys: Iterable[CohortKey]) -> None:
         for k in keys:
             lo = k.min_age if k.min_age is not None else float("-inf")
             hi = k.max_age if k.max_age is not None else float("inf")
@@ -498,10 +513,47 @@ class RegistryMatcher:
                 continue
             index_keys = ([(g, None, None) for g in k.genes] if k.ruled else
                           [(g, t, p) for g in k.genes for t in k.types for p in k.pathologies])
+            mine = self._keys_of.setdefault(k.nct, [])
             for key in index_keys:
                 entries = self.index.setdefault(key, [])
                 if (lo, hi, k.nct) not in entries:
                     entries.append((lo, hi, k.nct))
+                    mine.append(key)
+
+    def updated(self, graphs: frozenset[str]) -> RegistryMatcher:
+        """This registry after a write to the study graphs ``graphs``: a new matcher whose index differs
+        from this one's in those studies' entries alone (this one is left as it is for the requests
+        still using it). The other studies' compiled plans are kept.
+
+        Why: rebuilding the index after each write reads every study's cohorts (a query over the whole
+        registry: seconds at 10,000 studies); a write touches one study, or a batch of them.
+        """
+        ncts = {g[len(STUDY_GRAPH_PREFIX):] for g in graphs if g.startswith(STUDY_GRAPH_PREFIX)}
+        if not ncts:
+            return self
+        by_graph = cohort_keys_by_graph(self.store)
+        new = copy.copy(self)
+        new._lock = threading.Lock()
+        new._compiled = {n: m for n, m in self._compiled.items() if n not in ncts}
+        new.skipped = {n: why for n, why in self.skipped.items() if n not in ncts}
+        new.index = dict(self.index)
+        for key in {key for n in ncts for key in self._keys_of.get(n, ())}:
+            kept = [e for e in new.index[key] if e[2] not in ncts]
+            if kept:
+                new.index[key] = kept
+            else:
+                del new.index[key]
+        new.always = [n for n in self.always if n not in ncts]
+        new._keys_of = {n: ks for n, ks in self._keys_of.items() if n not in ncts}
+        fresh = [k for n in sorted(ncts) for k in by_graph.get(study_graph_name(n), ())]
+        # A key's list is replaced, never appended to in place: the old matcher still reads it.
+        for key in {key for k in fresh for key in ([(g, None, None) for g in k.genes] if k.ruled else
+                                                   [(g, t, p) for g in k.genes for t in k.types for p in k.pathologies])}:
+            if key in new.index:
+                new.index[key] = list(new.index[key])
+        new._add(fresh)
+        new.ncts = sorted(set(self.ncts) - ncts | {k.nct for k in fresh})
+        return new
 
     def study(self, nct: str) -> StudyMatcher | None:
         """The compiled matcher of one study, built on first use (None for a study that cannot be read).
@@ -670,8 +722,9 @@ def _compile(store: GraphStore, nct: str, vocab: Vocabulary) -> tuple[StudyMatch
 
 
 def vocabulary_for(store: GraphStore) -> Vocabulary:
-    """The registry's matching vocabulary, read once per store version."""
-    return _matchers.get(store, "vocabulary", lambda: Vocabulary(store))
+    """The registry's matching vocabulary, read once per vocabulary version
+    (:func:`acse_kg.derived.vocabulary_version`: not again after a write to a study's cohorts)."""
+    return _matchers.get(store, "vocabulary", lambda: Vocabulary(store), vocabulary=True)
 
 
 def matcher_for(store: GraphStore, nct: str | None = None) -> Matcher:
@@ -682,10 +735,25 @@ def matcher_for(store: GraphStore, nct: str | None = None) -> Matcher:
     against from the next request on. How a change is told (write counter, or
     size and graph names for a remote endpoint) is :func:`acse_kg.derived.store_version`'s business.
     """
+    wanted = normalise_nct(nct) if nct else None
+    if wanted is not None:  # kept while its study's graph and the vocabulary are as they were
+        return _matchers.get(store, f"matcher-{wanted}", lambda: Matcher(store, wanted),
+                             graph=study_graph_name(wanted))
     return _matchers.get(store, f"matcher-{nct}", lambda: Matcher(store, nct))
 
 
+def _update_registry(store: GraphStore, old: RegistryMatcher, graphs: frozenset[str]) -> RegistryMatcher:
+    if vocabulary_for(store) is not old.vocab:  # every plan was compiled against the old vocabulary
+        return RegistryMatcher(store)
+    return old.updated(graphs)
+
+
+_registries: InStep[RegistryMatcher] = InStep(RegistryMatcher, _update_registry)
+
+
 def registry_matcher_for(store: GraphStore) -> RegistryMatcher:
-    """The matcher of every matchable study of a store, built once per store version."""
-    return _matchers.get(store, "registry", lambda: RegistryMatcher(store))
+    """The matcher of every matchable study of a store: built once, then updated after each write
+    with the studies it touched (:meth:`RegistryMatcher.updated`); built again after a write to the
+    vocabularies, or on a store that cannot say what a write touched (per store version)."""
+    return _registries.get(store)
 

@@ -455,8 +455,9 @@ def build_schema(store: GraphStore) -> ProfileSchema:
 
 
 def profile_schema(store: GraphStore) -> ProfileSchema:
-    """The profile of the store's graph, generated once per store version."""
-    schema: ProfileSchema = _cache.get(store, "profile-schema", lambda: build_schema(store))
+    """The profile of the store's graph, generated once per vocabulary version
+    (not again after a write to what a study states of itself)."""
+    schema: ProfileSchema = _cache.get(store, "profile-schema", lambda: build_schema(store), vocabulary=True)
     return schema
 
 

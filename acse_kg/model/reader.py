@@ -15,7 +15,7 @@ software deciding eligibility must not guess.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -25,7 +25,7 @@ from rdflib import RDF, RDFS, Literal, URIRef
 from rdflib.namespace import PROV
 from rdflib.term import Node
 
-from ..derived import DerivedCache
+from ..derived import DerivedCache, InStep
 from ..errors import AcseError
 from ..loader import STUDY_GRAPH_PREFIX, study_graph_name
 from ..namespaces import ACSE, SCHEMA, normalise_nct, sparql_string
@@ -193,7 +193,7 @@ def _safe_iri(iri: str) -> bool:
 
 def read_variables(store: GraphStore) -> dict[str, Variable]:
     """Every acse:ClinicalVariable of the registry, by IRI (kept per store version)."""
-    return _cache.get(store, "model-variables", lambda: _read_variables(store))
+    return _cache.get(store, "model-variables", lambda: _read_variables(store), vocabulary=True)
 
 
 def _read_variables(store: GraphStore) -> dict[str, Variable]:
@@ -250,7 +250,7 @@ def _read_study(store: GraphStore, nct: str, graph: rdflib.Graph | None = None) 
         refs.add(str(t))
     # Studies share most of their terms (OncoTree classes, genes, statuses): each is looked up
     # once per store version, so reading the thousandth study asks only for what is new.
-    known: dict[str, dict[str, Any]] = _cache.get(store, "model-terms", dict)
+    known: dict[str, dict[str, Any]] = _cache.get(store, "model-terms", dict, vocabulary=True)
     missing = refs - known.keys()
     if missing:
         found = _terms(store, missing)
@@ -579,37 +579,63 @@ class CohortKey:
 
 def cohort_keys(store: GraphStore) -> list[CohortKey]:
     """Every cohort of the registry with its genes, accepted types, pathologies, age band and whether a rule
-    defines it — one query, kept per store version.
+    defines it, by study and cohort.
 
     Why apart from :func:`read_study`: a registry of thousands of studies is indexed from
     this alone, and a study is read (and compiled) only when a profile can enter it.
     """
-    def read() -> list[CohortKey]:
-        # One property a row (a cohort's genes, types and pathologies would multiply as OPTIONALs).
-        # Inside each study's own graph (GRAPH ?g, live study graphs only): joined within one record,
-        # not across a default graph that is the union of every record.
-        rows = store.select(
-            "SELECT ?nct ?c ?k ?v WHERE { GRAPH ?g { ?s acse:hasCohort ?c ; acse:nctId ?nct . "
-            "{ BIND('cohort' AS ?k) } UNION { ?c acse:targetGene ?v BIND('genes' AS ?k) } "
-            "UNION { ?c acse:acceptsAlterationType ?v BIND('types' AS ?k) } "
-            "UNION { ?c acse:pathology ?v BIND('paths' AS ?k) } UNION { ?c acse:cohortRule ?v BIND('rule' AS ?k) } "
-            "UNION { ?c acse:population/acse:minimumAge ?v BIND('min' AS ?k) } "
-            "UNION { ?c acse:population/acse:maximumAge ?v BIND('max' AS ?k) } } "
-            f"FILTER(STRSTARTS(STR(?g), {sparql_string(STUDY_GRAPH_PREFIX)})) }}")
-        acc: dict[tuple[str, str], dict[str, Any]] = {}
-        for r in rows:
-            d = acc.setdefault((str(r["nct"]), str(r["c"])), {"genes": set(), "types": set(), "paths": set(),
-                                                              "min": None, "max": None, "rule": False})
-            k = str(r["k"])
-            if k in ("genes", "types", "paths"):
-                d[k].add(str(r["v"]))
-            elif k in ("min", "max"):
-                d[k] = _num(r["v"])
-            elif k == "rule":
-                d["rule"] = True
-        return [CohortKey(nct, c, frozenset(d["genes"]), frozenset(d["types"]), frozenset(d["paths"]),
-                          d["min"], d["max"], d["rule"]) for (nct, c), d in sorted(acc.items())]
-    return _cache.get(store, "model-cohort-keys", read)
+    return sorted((k for keys in cohort_keys_by_graph(store).values() for k in keys), key=lambda k: (k.nct, k.iri))
+
+
+def cohort_keys_by_graph(store: GraphStore) -> Mapping[str, tuple[CohortKey, ...]]:
+    """The cohort keys of each study graph, read whole once and then, after a write, only for the
+    study graphs it touched (:class:`~acse_kg.derived.InStep`): a write to one study of 100,000
+    reads that study's cohorts, not the registry's."""
+    return _cohort_keys.get(store)
+
+
+def _read_cohort_keys(store: GraphStore, graphs: frozenset[str] | None) -> dict[str, tuple[CohortKey, ...]]:
+    # One property a row (a cohort's genes, types and pathologies would multiply as OPTIONALs).
+    # Inside each study's own graph (GRAPH ?g, live study graphs only): joined within one record,
+    # not across a default graph that is the union of every record.
+    within = (f"VALUES ?g {{ {' '.join(f'<{g}>' for g in sorted(graphs))} }} " if graphs is not None else "")
+    rows = store.select(
+        f"SELECT ?g ?nct ?c ?k ?v WHERE {{ {within}GRAPH ?g {{ ?s acse:hasCohort ?c ; acse:nctId ?nct . "
+        "{ BIND('cohort' AS ?k) } UNION { ?c acse:targetGene ?v BIND('genes' AS ?k) } "
+        "UNION { ?c acse:acceptsAlterationType ?v BIND('types' AS ?k) } "
+        "UNION { ?c acse:pathology ?v BIND('paths' AS ?k) } UNION { ?c acse:cohortRule ?v BIND('rule' AS ?k) } "
+        "UNION { ?c acse:population/acse:minimumAge ?v BIND('min' AS ?k) } "
+        "UNION { ?c acse:population/acse:maximumAge ?v BIND('max' AS ?k) } } "
+        f"FILTER(STRSTARTS(STR(?g), {sparql_string(STUDY_GRAPH_PREFIX)})) }}")
+    acc: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in rows:
+        d = acc.setdefault((str(r["g"]), str(r["nct"]), str(r["c"])),
+                           {"genes": set(), "types": set(), "paths": set(), "min": None, "max": None, "rule": False})
+        k = str(r["k"])
+        if k in ("genes", "types", "paths"):
+            d[k].add(str(r["v"]))
+        elif k in ("min", "max"):
+            d[k] = _num(r["v"])
+        elif k == "rule":
+            d["rule"] = True
+    out: dict[str, list[CohortKey]] = {}
+    for (g, nct, c), d in sorted(acc.items()):
+        out.setdefault(g, []).append(CohortKey(nct, c, frozenset(d["genes"]), frozenset(d["types"]),
+                                               frozenset(d["paths"]), d["min"], d["max"], d["rule"]))
+    return {g: tuple(v) for g, v in out.items()}
+
+
+def _update_cohort_keys(store: GraphStore, old: Mapping[str, tuple[CohortKey, ...]],
+                        graphs: frozenset[str]) -> Mapping[str, tuple[CohortKey, ...]]:
+    studies = frozenset(g for g in graphs if g.startswith(STUDY_GRAPH_PREFIX))
+    if not studies:
+        return old
+    now = _read_cohort_keys(store, studies)
+    return {**{g: v for g, v in old.items() if g not in studies}, **now}
+
+
+_cohort_keys: InStep[Mapping[str, tuple[CohortKey, ...]]] = InStep(
+    lambda store: _read_cohort_keys(store, None), _update_cohort_keys)
 
 
 _cache = DerivedCache()

@@ -206,11 +206,11 @@ _cache = DerivedCache()
 
 
 def profile_form(store: GraphStore, rows: Mapping[str, int] | None = None) -> FormSpec:
-    """The form of the store's profile (kept per store version for the default row counts)."""
+    """The form of the store's profile (kept per vocabulary version for the default row counts)."""
     ps = profile_schema(store)
     if rows:
         return build_form(ps, rows)
-    form: FormSpec = _cache.get(store, "profile-form", lambda: build_form(ps))
+    form: FormSpec = _cache.get(store, "profile-form", lambda: build_form(ps), vocabulary=True)
     return form
 
 
