@@ -38,8 +38,8 @@ from ..model import (
 )
 from ..namespaces import ACSE
 from .mapping import DISEASE_STATUS_ID, DISEASE_STATUS_PREFIX, WILDCARD
-from .schema import validate_ctml
-from .vocabulary import DECLARED_VARIABLES, STATUS_NAMES, Vocabulary
+from .schema import ctml_schema, validate_ctml
+from .vocabulary import DECLARED_VARIABLES, PHASE_CODES, STATUS_NAMES, Vocabulary
 
 SYMBOLS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<", "eq": "="}
 #: Profile fields (of the registry's variables) and the CTML clinical field each is written as.
@@ -216,6 +216,17 @@ def _applies(r: Regimen, c: Cohort) -> bool:
     return not (isinstance(negated, TumourTypeTest) and paths == {negated.tumour_type.iri})
 
 
+#: CTML's phase numerals by ClinicalTrials.gov phase code (the inverse of the importer's table).
+PHASE_NAMES = {code: numeral for numeral, code in PHASE_CODES.items()}
+
+
+def site_names() -> frozenset[str] | None:
+    """The site names the CTML schema allows (an enum of the CTIMS deployment's hospitals), or None
+    when it allows any."""
+    spec = ctml_schema()["properties"]["site_list"]["properties"]["site"]["items"]["properties"]["site_name"]
+    return frozenset(n for n in spec["enum"] if n.strip()) if "enum" in spec else None
+
+
 def study_to_ctml(study: Study, vocab: Vocabulary) -> Exported:
     """The study as a CTML document (validated against the CTML schema) and what it could not say."""
     if not study.cohorts:
@@ -224,11 +235,29 @@ def study_to_ctml(study: Study, vocab: Vocabulary) -> Exported:
     notes: list[str] = []
     w = _Writer(vocab.tissue_sets(), notes)
     doc: dict[str, Any] = {"nct_id": study.nct}
-    if study.title:
-        doc["short_title"] = study.title
-        doc["long_title"] = study.title
+    if study.title or study.official_title:
+        doc["short_title"] = study.title or study.official_title
+        doc["long_title"] = study.official_title or study.title
+    if study.summary:
+        doc["nct_purpose"] = study.summary
     if study.status is not None and study.status.code in STATUS_NAMES:
         doc["status"] = STATUS_NAMES[study.status.code]
+    phases = [PHASE_NAMES[t.code] for t in study.phases if t.code in PHASE_NAMES]
+    if phases:
+        doc["phase"] = "/".join(phases)  # "I/II", as the importer reads it
+    protocol = [value for scheme, value in study.identifiers if scheme == "SponsorStudyId" and value]
+    if protocol:
+        doc["protocol_no"] = protocol[0]
+    if study.sponsors:
+        doc["sponsor_list"] = {"sponsor": [{"sponsor_name": name, "is_principal_sponsor": "Y" if i == 0 else "N"}
+                                           for i, name in enumerate(study.sponsors)]}
+    allowed = site_names()
+    unknown_sites = [name for name in study.sites if allowed is not None and name not in allowed]
+    if study.sites and not unknown_sites:
+        doc["site_list"] = {"site": [{"site_name": name} for name in study.sites]}
+    elif study.sites:
+        notes.append(f"{len(study.sites)} sites: the CTML schema names sites from a fixed list of "
+                     f"{len(allowed or ())} hospitals and {unknown_sites[0]!r} is not on it; the site list is not written")
     requirements, statuses, exclusions = [], [], []
     for cr in study.criteria:
         if cr.parent or cr.component_of:

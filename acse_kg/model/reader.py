@@ -217,7 +217,7 @@ def _read_variables(store: GraphStore) -> dict[str, Variable]:
 _TERM_PROPS = (ACSE.pathology, ACSE.excludedPathology, ACSE.targetGene, ACSE.acceptsAlterationType, ACSE.allowsCoAlterationType,
                ACSE.cohortKind, ACSE.cohortStatus, ACSE.tumourType, ACSE.gene, ACSE.alterationType,
                ACSE.fusionPartner, ACSE.targetsGene, ACSE.frequency, ACSE.route, ACSE.overallStatus,
-               ACSE.armType, ACSE.interventionType, ACSE.drug, ACSE.studyDrug, ACSE.comparator)
+               ACSE.armType, ACSE.interventionType, ACSE.drug, ACSE.studyDrug, ACSE.comparator, ACSE.phase)
 
 
 def read_study(store: GraphStore, nct: str, *, graph: rdflib.Graph | None = None) -> Study:
@@ -536,6 +536,16 @@ class _Reader:
             outcomes=tuple(outcomes), curations=tuple(curations),
             min_age=_num(g.one(node, ACSE.minimumAge)), max_age=_num(g.one(node, ACSE.maximumAge)),
             sex=_text(g.one(node, ACSE.sex)), source=_text(g.one(node, ACSE.studySource)),
+            official_title=_text(g.one(node, ACSE.officialTitle)), summary=_text(g.one(node, ACSE.briefSummary)),
+            phases=tuple(sorted((t for t in (g.term(x) for x in g.all(node, ACSE.phase)) if t is not None),
+                                key=lambda t: (t.code, t.iri))),
+            identifiers=tuple(sorted((local(sch), _text(g.one(i, ACSE.identifierValue)))
+                                     for i in g.all(node, ACSE.identifier)
+                                     if (sch := g.one(i, ACSE.scheme)) is not None)),
+            sponsors=tuple(g.label(o) for o in [*g.all(node, ACSE.leadSponsor),
+                                                *sorted(g.all(node, ACSE.collaborator), key=g.label)]),
+            sites=tuple(g.label(x) for x in sorted(g.all(node, ACSE.site),
+                                                   key=lambda x: (_num(g.one(x, ACSE.position)) or 0.0, str(x)))),
         )
 
 

@@ -231,6 +231,13 @@ class Study:
     max_age: float | None = None
     sex: str = ""  # ALL | FEMALE | MALE
     source: str = ""
+    official_title: str = ""
+    summary: str = ""  # the brief summary: what the trial is for
+    phases: tuple[Term, ...] = ()  # codes PHASE1 ... PHASE4, in code order
+    #: Identifiers other than the NCT number, as (scheme's local name, value): ("SponsorStudyId", "CAPTUR").
+    identifiers: tuple[tuple[str, str], ...] = ()
+    sponsors: tuple[str, ...] = ()  # the lead sponsor's name first, then the collaborators'
+    sites: tuple[str, ...] = ()  # the sites' names, in registered order
     _by_iri: dict[str, Criterion] = field(default_factory=dict, compare=False, repr=False)
 
     @property
