@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from rdflib import Literal, URIRef
+from rdflib import URIRef
 
 from ..ctgov.import_ import enum_index
 from ..model import Variable, read_variables
@@ -155,16 +155,17 @@ class Vocabulary:
 
 
 def read_vocabulary(store: GraphStore) -> Vocabulary:
-    """The registry's genes, OncoTree classes, enumerated individuals, frequencies and variables (a few queries)."""
-    genes = {str(r["sym"]): str(r["g"]) for r in store.select(
-        "SELECT ?g ?sym WHERE { ?g a acse:Gene ; acse:geneSymbol ?sym }")}
-    tts = []
-    for r in store.select("SELECT ?c ?label ?code ?level WHERE { ?c acse:oncotreeCode ?code ; rdfs:label ?label . "
-                          "OPTIONAL { ?c acse:oncotreeLevel ?level } }"):
-        level = r.get("level")
-        tts.append(TumourType(str(r["c"]), str(r["label"]), str(r["code"]),
-                              int(level.toPython()) if isinstance(level, Literal) else None))
+    """The registry's genes, OncoTree classes, enumerated individuals, frequencies and variables.
+
+    Genes and OncoTree come from the matching vocabulary (one reading of them for the registry,
+    kept per vocabulary version); what only CTML needs (frequencies, enumerated individuals) is
+    read here."""
+    from ..matching.engine import vocabulary_for
+
+    shared = vocabulary_for(store)
+    tax = shared.taxonomy
+    tts = [TumourType(c, tax.label_of.get(c, code), code, tax.level_of.get(c)) for c, code in tax.code_of.items()]
     freqs: dict[str, str] = {}
     for r in store.select("SELECT ?f ?l WHERE { ?f a acse:Frequency ; rdfs:label|skos:altLabel ?l }"):
         freqs.setdefault(str(r["l"]).casefold(), str(r["f"]))
-    return Vocabulary(genes, tts, enum_index(store), freqs, read_variables(store))
+    return Vocabulary(dict(shared.genes), tts, enum_index(store), freqs, read_variables(store))

@@ -46,19 +46,26 @@ class Taxonomy:
     by_ncit: dict[str, str]
     parents: dict[str, list[str]]
     code_of: dict[str, str]
+    #: Each class's name and OncoTree level (1 = tissue): what CTML's ``oncotree_primary_diagnosis`` names.
+    label_of: dict[str, str] = field(default_factory=dict)
+    level_of: dict[str, int] = field(default_factory=dict)
     _anc: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, store: GraphStore) -> Taxonomy:
+        """The one reading of OncoTree from the graph (matching, CTML import and export use it)."""
         rows = store.select(
-            "SELECT ?c ?code ?parent ?ncit WHERE { ?c acse:oncotreeCode ?code . "
-            "OPTIONAL { ?c rdfs:subClassOf ?parent } OPTIONAL { ?c skos:exactMatch ?ncit } }"
+            "SELECT ?c ?code ?parent ?ncit ?label ?level WHERE { ?c acse:oncotreeCode ?code . "
+            "OPTIONAL { ?c rdfs:subClassOf ?parent } OPTIONAL { ?c skos:exactMatch ?ncit } "
+            "OPTIONAL { ?c rdfs:label ?label } OPTIONAL { ?c acse:oncotreeLevel ?level } }"
         )
         by_code: dict[str, str] = {}
         by_ncit: dict[str, str] = {}
         parents: dict[str, list[str]] = defaultdict(list)
         code_of: dict[str, str] = {}
-        for r in rows:
+        label_of: dict[str, str] = {}
+        level_of: dict[str, int] = {}
+        for r in sorted(rows, key=lambda r: tuple(str(r.get(k) or "") for k in ("c", "code", "label"))):
             c = str(r["c"])
             code = str(r["code"])
             by_code[code.upper()] = c
@@ -67,7 +74,11 @@ class Taxonomy:
                 parents[c].append(str(r["parent"]))
             if r.get("ncit") is not None and "NCIT_" in str(r["ncit"]):
                 by_ncit.setdefault(str(r["ncit"]).rsplit("NCIT_", 1)[1].upper(), c)
-        return cls(by_code, by_ncit, dict(parents), code_of)
+            if r.get("label") is not None:
+                label_of.setdefault(c, str(r["label"]))
+            if r.get("level") is not None:
+                level_of.setdefault(c, int(str(r["level"])))
+        return cls(by_code, by_ncit, dict(parents), code_of, label_of, level_of)
 
     def resolve(self, code: str) -> str | None:
         """The OncoTree class IRI of an OncoTree code or an NCIt code (NCIT:C3512), else None."""
