@@ -27,6 +27,7 @@ from ..ctgov.query import QueryError, StudyQuery, search_query
 from ..derived import DerivedCache
 from ..errors import AcseError
 from ..matching.candidates import Taxonomy
+from ..matching.engine import vocabulary_for
 from ..search_index import index_for
 from ..store import GraphStore
 from ..vocab import ONCOTREE_ROOT
@@ -85,13 +86,12 @@ _cache = DerivedCache()
 
 def oncotree(store: GraphStore) -> Oncotree:
     def read() -> Oncotree:
-        tax = Taxonomy.load(store)
-        names = {str(r["c"]): str(r["name"]) for r in store.select(
-            "SELECT ?c ?name WHERE { ?c acse:oncotreeCode ?code ; rdfs:label ?name }")}
-        by_name = {n.lower(): c for c, n in names.items()}
+        tax = vocabulary_for(store).taxonomy  # the registry's one reading of OncoTree
+        names = dict(tax.label_of)
+        by_name = {n.lower(): c for c, n in sorted(names.items())}
         root = frozenset(c for c, code in tax.code_of.items() if code == ONCOTREE_ROOT)
         return Oncotree(tax, names, by_name, root)
-    return _cache.get(store, "search-oncotree", read)
+    return _cache.get(store, "search-oncotree", read, vocabulary=True)
 
 
 def gene_symbols(store: GraphStore) -> list[tuple[str, str]]:
@@ -100,7 +100,7 @@ def gene_symbols(store: GraphStore) -> list[tuple[str, str]]:
         rows = store.select("SELECT ?sym (SAMPLE(?l) AS ?name) WHERE { ?g a acse:Gene ; acse:geneSymbol ?sym . "
                             "OPTIONAL { ?g rdfs:label ?l } } GROUP BY ?sym ORDER BY ?sym")
         return [(str(r["sym"]), str(r.get("name") or "")) for r in rows]
-    return _cache.get(store, "search-genes", read)
+    return _cache.get(store, "search-genes", read, vocabulary=True)
 
 
 def study_cards(store: GraphStore) -> list[StudyCard]:
