@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import strategies as st
 
 from acse_kg.matching.engine import Matcher, matcher_for
 
@@ -105,3 +106,13 @@ def build(values: dict[str, Any], alterations: list[dict[str, Any]], n: int) -> 
         else:
             p[head] = v
     return p
+
+
+@st.composite
+def registry_profiles(draw: st.DrawFn) -> dict[str, Any]:
+    """Values on and around every threshold, a third missing, one to three alterations."""
+    values = {path: draw(st.sampled_from(pool)) for path, pool in POOLS.items()}
+    values["age_years"] = draw(st.sampled_from([v for v in POOLS["age_years"] if v is not None]))
+    values["diagnosis"] = draw(st.sampled_from(POOLS["diagnosis"]))
+    alts = draw(st.lists(st.sampled_from(ALTERATIONS), min_size=1, max_size=3, unique_by=lambda a: str(a)))
+    return build(values, alts, draw(st.integers(0, 10**6)))

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from matching_fixtures import ALTERATIONS, POOLS, build
+from matching_fixtures import ALTERATIONS, POOLS, build, registry_profiles
 from rdflib import URIRef
 
 from acse_kg.derived import vocabulary_version
@@ -64,13 +64,7 @@ def lung_met() -> dict[str, Any]:
                  [{"gene": "MET", "type": "amplification"}, {"gene": "ALK", "type": "translocation"}], 1)
 
 
-@st.composite
-def profiles(draw: st.DrawFn) -> dict[str, Any]:
-    values = {path: draw(st.sampled_from(pool)) for path, pool in POOLS.items()}
-    values["age_years"] = draw(st.sampled_from([v for v in POOLS["age_years"] if v is not None]))
-    values["diagnosis"] = draw(st.sampled_from(POOLS["diagnosis"]))
-    alts = draw(st.lists(st.sampled_from(ALTERATIONS), min_size=1, max_size=3, unique_by=lambda a: str(a)))
-    return build(values, alts, draw(st.integers(0, 10**6)))
+profiles = registry_profiles
 
 
 # Writes a registry meets: a study replaced by another version, a new study, a study dropped.

@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
-from matching_fixtures import ALTERATIONS, POOLS, build
+from matching_fixtures import ALTERATIONS, POOLS, build, registry_profiles
 
 from acse_kg.loader import study_graph_name
 from acse_kg.matching.decisions import shape
@@ -54,14 +53,7 @@ def unshared(registry: GraphStore) -> RegistryMatcher:
     return RegistryMatcher(registry, share=False)
 
 
-@st.composite
-def profiles(draw: st.DrawFn) -> dict[str, Any]:
-    """Values on and around every threshold, a third missing, one to three alterations."""
-    values = {path: draw(st.sampled_from(pool)) for path, pool in POOLS.items()}
-    values["age_years"] = draw(st.sampled_from([v for v in POOLS["age_years"] if v is not None]))
-    values["diagnosis"] = draw(st.sampled_from(POOLS["diagnosis"]))
-    alts = draw(st.lists(st.sampled_from(ALTERATIONS), min_size=1, max_size=3, unique_by=lambda a: str(a)))
-    return build(values, alts, draw(st.integers(0, 10**6)))
+profiles = registry_profiles
 
 
 @settings(max_examples=200, deadline=None, derandomize=True)
