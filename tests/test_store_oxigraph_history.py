@@ -4,7 +4,6 @@ The history behaves as on the embedded store (versions, diffs, claims under a ra
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import httpx
 import pytest
 import rdflib
 from oxigraph_server_fixtures import OxigraphServer, start_oxigraph
-from test_history_concurrency import NCT, _RacingStore, edited, marks_by_version
+from test_history_concurrency import NCT, edited, race_versions
 
 from acse_kg.history import diff_versions, edit_study, list_versions
 from acse_kg.loader import study_graph_name
@@ -27,7 +26,7 @@ from acse_kg.store import (
     open_store,
     update_request,
 )
-from acse_kg.versions import LOG_GRAPH, save_study, version_iri
+from acse_kg.versions import LOG_GRAPH, version_iri
 
 EVERY_GRAPH = "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
 
@@ -86,27 +85,7 @@ def test_a_live_query_names_no_graph(split: SparqlEndpointStore) -> None:
 
 
 def test_writers_racing_for_a_version_lose_none(split: SparqlEndpointStore) -> None:
-    base = split.graph(study_graph_name(NCT)).serialize(format="nt")
-    writers, edits = 3, 2
-    racing = _RacingStore(split, threading.Barrier(writers))
-    errors: list[BaseException] = []
-
-    def write(i: int) -> None:
-        try:
-            for j in range(edits):
-                save_study(racing, NCT, edited(base, f"w{i}-{j}"), "ntriples", agent=f"writer {i}")  # type: ignore[arg-type]
-        except BaseException as exc:  # noqa: BLE001 (reported below)
-            errors.append(exc)
-
-    threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    assert not errors, errors
-    marks = marks_by_version(split)
-    assert sorted(marks) == list(range(writers * edits + 1))
-    assert sorted(m for m in marks.values() if m) == sorted(f"w{i}-{j}" for i in range(writers) for j in range(edits))
+    race_versions(split, writers=3, edits=2)
 
 
 def test_a_dead_writers_journal_entry_is_applied_when_a_store_is_opened(
