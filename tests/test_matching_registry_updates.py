@@ -1,9 +1,10 @@
-"""After a write, the registry's matcher is updated with the studies the write touched, not rebuilt.
+"""The registry's matcher reads its index gene by gene, and after a write is updated with the studies
+the write touched, not rebuilt.
 
-The reference is a matcher built whole from the store as it is after the writes
-(``RegistryMatcher(store)``): the updated one must answer every profile exactly as
-it does, while keeping the vocabulary and the compiled plans of the studies no
-write touched.
+The reference is a matcher that reads every cohort at once from the store as it is after the
+writes (``RegistryMatcher(store, lazy=False)``): the lazy, updated one must answer every profile
+exactly as it does, while keeping the vocabulary and the compiled plans of the studies no write
+touched.
 """
 
 from __future__ import annotations
@@ -82,10 +83,23 @@ def test_the_updated_matcher_answers_as_one_built_whole(registry: GraphStore, wr
             registry.drop_graph(study_graph_name(synthetic_nct(i)))
         else:
             write_copy(registry, i if kind == "replace" else i + 10, seed)
-    updated, whole = registry_matcher_for(registry), RegistryMatcher(registry)
-    assert updated.ncts == whole.ncts
+    updated, whole = registry_matcher_for(registry), RegistryMatcher(registry, lazy=False)
+    assert updated.ncts == whole.ncts and updated.matchable == whole.matchable
     for p in [lung_met(), *ps]:
         assert updated.match_all(p) == whole.match_all(p)
+
+
+def test_a_profile_reads_the_cohorts_of_its_genes_only(registry: GraphStore) -> None:
+    lazy, whole = RegistryMatcher(registry), RegistryMatcher(registry, lazy=False)
+    assert lazy.index == {} and lazy.lazy and not whole.lazy
+    met = vocabulary_for(registry).genes["MET"]
+    p = build({path: pool[0] for path, pool in POOLS.items()} | {"age_years": 54, "diagnosis": "LUAD"},
+              [{"gene": "MET", "type": "amplification"}], 2)
+
+    assert lazy.match_all(p) == whole.match_all(p)
+    assert lazy._genes == {met}
+    assert {k for k in lazy.index if k[0] == met} == {k for k in whole.index if k[0] == met}
+    assert len(lazy.index) < len(whole.index)
 
 
 def test_a_write_to_one_study_keeps_the_vocabulary_and_the_other_studies_plans(registry: GraphStore) -> None:

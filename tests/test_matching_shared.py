@@ -50,7 +50,7 @@ def shared(registry: GraphStore) -> RegistryMatcher:
 
 @pytest.fixture(scope="module")
 def unshared(registry: GraphStore) -> RegistryMatcher:
-    return RegistryMatcher(registry, share=False)
+    return RegistryMatcher(registry, share=False, lazy=False)  # and the index read whole, not gene by gene
 
 
 profiles = registry_profiles

@@ -52,7 +52,7 @@ def _registry(graph: GraphStore) -> RegistryMatcher:
         registry = RegistryMatcher(graph)
     except GraphModelError as exc:
         fail(f"the graph cannot be matched against: {exc}", 1)
-    if not registry.ncts:
+    if not registry.matchable:
         fail("no study with cohorts in the graph", 1)
     return registry
 

@@ -36,6 +36,10 @@ from ..model import (
     Study,
     cohort_keys,
     cohort_keys_by_graph,
+    cohort_keys_of_genes,
+    cohort_keys_of_graphs,
+    cohort_keys_without_genes,
+    matchable_count,
     read_study,
     read_variables,
     structured_studies,
@@ -479,9 +483,17 @@ class StudyMatcher:
 
 # ------------------------------------------------------------------ the registry
 class RegistryMatcher:
-    """Every matchable study of the registry, and an index from gene to the studies that can take it."""
+    """Every matchable study of the registry, and an index from gene to the studies that can take it.
 
-    def __init__(self, store: GraphStore, ncts: list[str] | None = None, *, share: bool = True) -> None:
+    The index is read gene by gene (``lazy``, the default for the whole registry): a profile's first
+    mention of a gene reads the cohorts that target it, so the first request after start-up costs
+    the cohorts of its genes, not a read of every study (seconds at 1,000 studies, minutes at
+    100,000). Given ``ncts``, or ``lazy=False``, every cohort is read at once (the reference the
+    lazy index is tested against).
+    """
+
+    def __init__(self, store: GraphStore, ncts: list[str] | None = None, *, share: bool = True,
+                 lazy: bool | None = None) -> None:
         """``share=False``: a vocabulary of its own that shares no compiled criterion between studies
         (each study decides everything itself) — the reference the shared path is tested against."""
         self.store = store
@@ -489,19 +501,39 @@ class RegistryMatcher:
         #: Compiled plans are kept per study across registry matchers only on the shared path: a plan
         #: holds the vocabulary's table of shared criteria, which the unshared reference must not see.
         self._keep = share
-        keys = [k for k in cohort_keys(store) if ncts is None or k.nct in ncts]
-        #: The matchable studies, by NCT number; each is read and compiled when a profile first can enter it.
-        self.ncts = sorted({k.nct for k in keys})
+        self.lazy = ncts is None if lazy is None else lazy and ncts is None
         self._compiled: dict[str, StudyMatcher | None] = {}
         self.skipped: dict[str, str] = {}
         self._lock = threading.Lock()
+        #: Guards the index while a gene is read into it (and while a write's matcher copies it).
+        self._index_lock = threading.Lock()
         # The index: (gene, alteration type, pathology) of every cohort -> (age band, study). A rule
         # cohort is keyed by its genes alone; a cohort that names no gene is asked about every profile.
         self.index: dict[tuple[str, str | None, str | None], list[tuple[float, float, str]]] = {}
         self.always: list[str] = []
         #: Each study's index keys, so that a write to one study updates its entries alone.
         self._keys_of: dict[str, list[tuple[str, str | None, str | None]]] = {}
-        self._add(keys)
+        #: The genes whose cohorts are all in the index (lazy); None: every gene's are.
+        self._genes: set[str] | None = set() if self.lazy else None
+        if self.lazy:
+            self._ncts: list[str] | None = None
+            self._add(k for keys in cohort_keys_without_genes(store).values() for k in keys)
+        else:
+            keys = [k for k in cohort_keys(store) if ncts is None or k.nct in ncts]
+            self._ncts = sorted({k.nct for k in keys})
+            self._add(keys)
+
+    @property
+    def ncts(self) -> list[str]:
+        """The matchable studies, by NCT number (each is read and compiled when a profile first can enter it)."""
+        if self._ncts is None:
+            return structured_studies(self.store)
+        return self._ncts
+
+    @property
+    def matchable(self) -> int:
+        """How many studies the registry can match (one count, not a list, on the lazy index)."""
+        return matchable_count(self.store) if self._ncts is None else len(self._ncts)
 
     def _add(self, keys: Iterable[CohortKey]) -> None:
         for k in keys:
@@ -520,6 +552,16 @@ class RegistryMatcher:
                     entries.append((lo, hi, k.nct))
                     mine.append(key)
 
+    def _read_genes(self, genes: set[str]) -> None:
+        """Read into the index the cohorts of the genes it has not read yet (lazy index)."""
+        if self._genes is None or genes <= self._genes:
+            return
+        with self._index_lock:
+            missing = genes - self._genes
+            if missing:
+                self._add(k for keys in cohort_keys_of_genes(self.store, missing).values() for k in keys)
+                self._genes |= missing
+
     def updated(self, graphs: frozenset[str]) -> RegistryMatcher:
         """This registry after a write to the study graphs ``graphs``: a new matcher whose index differs
         from this one's in those studies' entries alone (this one is left as it is for the requests
@@ -531,28 +573,33 @@ class RegistryMatcher:
         ncts = {g[len(STUDY_GRAPH_PREFIX):] for g in graphs if g.startswith(STUDY_GRAPH_PREFIX)}
         if not ncts:
             return self
-        by_graph = cohort_keys_by_graph(self.store)
+        fresh = [k for keys in (cohort_keys_of_graphs(self.store, {study_graph_name(n) for n in ncts})
+                                if self.lazy else {g: cohort_keys_by_graph(self.store).get(g, ())
+                                                   for g in map(study_graph_name, ncts)}).values() for k in keys]
         new = copy.copy(self)
-        new._lock = threading.Lock()
+        new._lock, new._index_lock = threading.Lock(), threading.Lock()
         new._compiled = {n: m for n, m in self._compiled.items() if n not in ncts}
         new.skipped = {n: why for n, why in self.skipped.items() if n not in ncts}
-        new.index = dict(self.index)
-        for key in {key for n in ncts for key in self._keys_of.get(n, ())}:
+        with self._index_lock:
+            new.index = dict(self.index)
+            new._keys_of = {n: ks for n, ks in self._keys_of.items() if n not in ncts}
+            new._genes = None if self._genes is None else set(self._genes)
+            stale = {key for n in ncts for key in self._keys_of.get(n, ())}
+        for key in stale:
             kept = [e for e in new.index[key] if e[2] not in ncts]
             if kept:
                 new.index[key] = kept
             else:
                 del new.index[key]
         new.always = [n for n in self.always if n not in ncts]
-        new._keys_of = {n: ks for n, ks in self._keys_of.items() if n not in ncts}
-        fresh = [k for n in sorted(ncts) for k in by_graph.get(study_graph_name(n), ())]
         # A key's list is replaced, never appended to in place: the old matcher still reads it.
         for key in {key for k in fresh for key in ([(g, None, None) for g in k.genes] if k.ruled else
                                                    [(g, t, p) for g in k.genes for t in k.types for p in k.pathologies])}:
             if key in new.index:
                 new.index[key] = list(new.index[key])
         new._add(fresh)
-        new.ncts = sorted(set(self.ncts) - ncts | {k.nct for k in fresh})
+        if self._ncts is not None:
+            new._ncts = sorted(set(self._ncts) - ncts | {k.nct for k in fresh})
         return new
 
     def study(self, nct: str) -> StudyMatcher | None:
@@ -595,6 +642,7 @@ class RegistryMatcher:
         diagnosis, and its genes alone (for rule cohorts): a handful of lookups whatever
         the number of trials.
         """
+        self._read_genes({g for g, _ in alts})
         seen: set[str] = set(self.always)
         index = self.index
         for g, t in alts:
@@ -624,7 +672,7 @@ class RegistryMatcher:
                 notes.extend(f"{m.trial}: {n}" for n in r["notes"])
         results.sort(key=_trial_rank)
         if not results:
-            n = len(self.ncts)
+            n = self.matchable
             notes.insert(0, f"no cohort of the registry's {n} matchable trial{'' if n == 1 else 's'} takes this profile")
         return {"profile_id": p.id, "results": results, "notes": notes}
 

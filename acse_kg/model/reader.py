@@ -604,13 +604,53 @@ def cohort_keys_by_graph(store: GraphStore) -> Mapping[str, tuple[CohortKey, ...
     return _cohort_keys.get(store)
 
 
-def _read_cohort_keys(store: GraphStore, graphs: frozenset[str] | None) -> dict[str, tuple[CohortKey, ...]]:
+def cohort_keys_of_genes(store: GraphStore, genes: Iterable[str]) -> dict[str, tuple[CohortKey, ...]]:
+    """The cohort keys (all of them) of the cohorts that target any of ``genes`` (gene IRIs), by study
+    graph: what a registry matcher reads when a profile first names a gene, so that its first
+    request costs the cohorts of that gene, not the registry."""
+    wanted = sorted(g for g in genes if _safe_iri(g))
+    if not wanted:
+        return {}
+    return _read_cohort_keys(store, None, f"?c acse:targetGene ?wanted . VALUES ?wanted {{ {' '.join(f'<{g}>' for g in wanted)} }} ")
+
+
+def cohort_keys_without_genes(store: GraphStore) -> dict[str, tuple[CohortKey, ...]]:
+    """The cohort keys of the cohorts that name no target gene (every profile is asked about them)."""
+    # The cohorts first (a light scan), then their keys: the filter inside the keys' query is
+    # evaluated after the union of their properties, ten times slower.
+    rows = store.select("SELECT DISTINCT ?c WHERE { GRAPH ?g { ?s acse:hasCohort ?c "
+                        "FILTER NOT EXISTS { ?c acse:targetGene ?anyGene } } "
+                        f"FILTER(STRSTARTS(STR(?g), {sparql_string(STUDY_GRAPH_PREFIX)})) }}")
+    found = sorted(str(r["c"]) for r in rows if _safe_iri(str(r["c"])))
+    if not found:
+        return {}
+    return _read_cohort_keys(store, None, f"VALUES ?c {{ {' '.join(f'<{c}>' for c in found)} }} ")
+
+
+def matchable_count(store: GraphStore) -> int:
+    """How many studies have cohorts (one count in the engine, kept per store version)."""
+    def read() -> int:
+        rows = store.select("SELECT (COUNT(DISTINCT ?nct) AS ?n) WHERE { GRAPH ?g { ?s acse:hasCohort ?c ; "
+                            f"acse:nctId ?nct }} FILTER(STRSTARTS(STR(?g), {sparql_string(STUDY_GRAPH_PREFIX)})) }}")
+        return int(rows.values("n")[0] or 0)
+    count: int = _cache.get(store, "model-matchable-count", read)
+    return count
+
+
+def cohort_keys_of_graphs(store: GraphStore, graphs: Iterable[str]) -> dict[str, tuple[CohortKey, ...]]:
+    """The cohort keys of the given study graphs (after a write to them)."""
+    return _read_cohort_keys(store, frozenset(graphs))
+
+
+def _read_cohort_keys(store: GraphStore, graphs: frozenset[str] | None,
+                      cohorts: str = "") -> dict[str, tuple[CohortKey, ...]]:
     # One property a row (a cohort's genes, types and pathologies would multiply as OPTIONALs).
     # Inside each study's own graph (GRAPH ?g, live study graphs only): joined within one record,
-    # not across a default graph that is the union of every record.
+    # not across a default graph that is the union of every record. ``cohorts``: a pattern on ?c
+    # that keeps some cohorts only.
     within = (f"VALUES ?g {{ {' '.join(f'<{g}>' for g in sorted(graphs))} }} " if graphs is not None else "")
     rows = store.select(
-        f"SELECT ?g ?nct ?c ?k ?v WHERE {{ {within}GRAPH ?g {{ ?s acse:hasCohort ?c ; acse:nctId ?nct . "
+        f"SELECT ?g ?nct ?c ?k ?v WHERE {{ {within}GRAPH ?g {{ ?s acse:hasCohort ?c ; acse:nctId ?nct . {cohorts}"
         "{ BIND('cohort' AS ?k) } UNION { ?c acse:targetGene ?v BIND('genes' AS ?k) } "
         "UNION { ?c acse:acceptsAlterationType ?v BIND('types' AS ?k) } "
         "UNION { ?c acse:pathology ?v BIND('paths' AS ?k) } UNION { ?c acse:cohortRule ?v BIND('rule' AS ?k) } "
