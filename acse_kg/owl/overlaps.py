@@ -45,15 +45,19 @@ compete for the same patients (``pt:overlapsCohort``, ``pt:subsumesCohort``).
 
 from __future__ import annotations
 
+import hashlib
+import queue
+import re
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
-from rdflib import RDF, RDFS, Graph, Literal, Namespace, URIRef
+from rdflib import RDF, RDFS, Graph, Namespace
 from rdflib.namespace import OWL
 
-from ..model import AlterationTest, Cohort, Comparison, Not, Study, TumourTypeTest, walk
+from ..model import AlterationTest, Cohort, Comparison, Not, TumourTypeTest, walk
 from ..reasoning import ReasonerError
 from ..store import GRAPH_PREFIX, GraphStore
 from . import classes as K
@@ -65,6 +69,15 @@ PTN = Namespace(K.PT)
 RELATIONS = ("subsumes", "subsumed_by", "overlaps", "disjoint")
 #: Cohorts per block: the pairs between two blocks are asked of one reasoner holding only their classes.
 BLOCK = 250
+#: Pairs of classes per call to the reasoner (a file of questions, answered in one go).
+CHUNK = 500
+#: The named class of a pair of groups' intersection, minted in a reasoner's assertions only.
+PAIR = "urn:acse-kg:overlap-pair:"
+FLIP = {"subsumes": "subsumed_by", "subsumed_by": "subsumes"}
+#: Part of every digest: bumped when what decides a pair's answer or words changes outside the class
+#: expressions (this module's shortcuts, :func:`describe`), so that no answer of the old code is kept.
+DIGEST_LAYOUT = "overlaps-1"
+_IRI = re.compile(r"<([^>]+)>")
 
 
 @dataclass(frozen=True)
@@ -96,6 +109,12 @@ class OverlapReport:
     reasoner_pairs: int
     seconds: float
     groups: int = 0
+    #: Pairs whose answer was kept from the inferred graph (their digests unchanged), not asked again.
+    reused: int = 0
+    #: The pairs (i, j) decided by HermiT in this run (an incremental run: the new and changed ones).
+    fresh: list[tuple[int, int]] = field(default_factory=list)
+    #: Each member's digest (:meth:`OverlapPlan.digest`), written beside its pairs; empty when unpruned.
+    digests: list[str] = field(default_factory=list)
 
     @property
     def cohorts(self) -> int:
@@ -129,25 +148,31 @@ class OverlapReport:
 
 def compute_overlaps(store: GraphStore, ncts: Sequence[str] | None = None, *,
                      budget: float | None = None, prune: bool = True, engine: OwlEngine | None = None,
-                     block: int = BLOCK) -> OverlapReport:
+                     block: int = BLOCK, incremental: bool = False, workers: int = 1) -> OverlapReport:
     """Every pair of cohorts of the studies (default: every structured study), decided by HermiT.
 
     With ``prune`` (the default) only the pairs that may meet are sent, once per pair of
-    distinct population classes, and HermiT's TBox holds the vocabulary and OncoTree only
-    (the classes' expressions go with each question): see the module docstring.
+    distinct population classes, block by block: see the module docstring.
     ``prune=False`` asks HermiT about every pair over a TBox holding every population class,
     which is the reference the pruned computation is tested against. ``engine``: the studies'
     classes already read (a bench that plans first), instead of reading them again.
+    ``incremental``: a pair the inferred graph holds with the digests both cohorts have now
+    (:meth:`OverlapPlan.digest`) keeps its answer; only the others go to HermiT.
+    ``workers``: HermiT processes asking blocks side by side (one JVM each).
     """
     started = time.perf_counter()
     engine = engine or OwlEngine(store, ncts)
     members = [c for s in engine.studies for c in s.cohorts]
     ancestors = engine.oncotree.ancestors
     decided: dict[tuple[int, int], Overlap] = {}
-    asked = 0
-    groups = 0
+    fresh: list[tuple[int, int]] = []
+    digests: list[str] = []
+    answers: dict[tuple[int, int], tuple[bool, bool, bool]] = {}
+    asked = reused = groups = 0
     try:
         if not prune:
+            if incremental:
+                raise ValueError("the unpruned reference computation is never incremental")
             with Hermit(engine.ontology(populations_only=True), deadline=budget) as h:
                 h.abox(None)
                 for i, a in enumerate(members):
@@ -155,44 +180,123 @@ def compute_overlaps(store: GraphStore, ncts: Sequence[str] | None = None, *,
                         b = members[j]
                         ea, eb = K.cohort_population(a), K.cohort_population(b)
                         decided[i, j] = _relate(a, b, _ask(h, ea, eb), describe(a, b, ancestors))
+                        fresh.append((i, j))
                         asked += 1
         else:
             plan = OverlapPlan(engine, members)
             groups = len(plan.reps)
-            with Hermit(engine.ontology(definitions=False), deadline=budget) as h:
-                answers: dict[tuple[int, int], tuple[bool, bool, bool]] = {}
-                words: dict[tuple[Any, Any], str] = {}
-                for bucket in plan.buckets(block):
-                    needed = sorted({k for i, j in bucket if (k := plan.key(i, j)) not in answers})
-                    if needed:
-                        # A reasoner over the vocabulary and only the classes these pairs name.
-                        if not h.abox(K.document(plan.definitions({plan.reps[g] for k in needed for g in k}), iri=None)):
-                            raise ReasonerError("HermiT found the cohorts' population classes inconsistent")
-                        for k in needed:
-                            answers[k] = _ask(h, *(K.cohort_population(members[plan.reps[g]]) for g in k))
-                            asked += 1
-                    for i, j in bucket:
-                        a, b = members[i], members[j]
-                        got = answers[plan.key(i, j)]
-                        if plan.group[i] > plan.group[j]:  # the answers were asked the other way round
-                            got = (got[0], got[2], got[1])
-                        dk = (plan.words_key(i), plan.words_key(j))
-                        shared = words.get(dk)
-                        if shared is None:
-                            shared = words[dk] = describe(a, b, ancestors)
-                        decided[i, j] = _relate(a, b, got, shared)
+            digests = [plan.digest(i) for i in range(len(members))]
+            before = previous_decisions(store) if incremental else {}
+            todo: list[tuple[int, int]] = []
+            questions: list[list[tuple[int, int]]] = []  # per bucket: the pairs of groups first asked there
+            seen: set[tuple[int, int]] = set()
+            for bucket in plan.buckets(block):
+                needed = []
+                for i, j in bucket:
+                    a, b = members[i], members[j]
+                    got = _reuse(before, a.iri, b.iri, digests[i], digests[j])
+                    if got is not None:
+                        decided[i, j] = Overlap(a.iri, b.iri, got[0], got[1], a.label, b.label)
+                        reused += 1
+                        continue
+                    todo.append((i, j))
+                    if (k := plan.key(i, j)) not in seen:
+                        seen.add(k)
+                        needed.append(k)
+                if needed:
+                    questions.append(sorted(needed))
+            asked = len(seen)
+            if questions:
+                _ask_buckets(engine, plan, members, questions, answers, budget=budget, workers=workers)
+            words: dict[tuple[Any, Any], str] = {}
+            for i, j in todo:
+                a, b = members[i], members[j]
+                got = answers[plan.key(i, j)]
+                if plan.group[i] > plan.group[j]:  # the answers were asked the other way round
+                    got = (got[0], got[2], got[1])
+                dk = (plan.words_key(i), plan.words_key(j))
+                shared = words.get(dk)
+                if shared is None:
+                    shared = words[dk] = describe(a, b, ancestors)
+                decided[i, j] = _relate(a, b, got, shared)
+                fresh.append((i, j))
     except ReasonerError as exc:
         total = len(members) * (len(members) - 1) // 2
-        raise type(exc)(f"{exc}: {len(decided):,} pairs decided with HermiT, of {total:,} pairs of "
+        raise type(exc)(f"{exc}: {len(decided):,} pairs decided ({reused:,} kept from the inferred graph) and "
+                        f"{len(answers):,} pairs of classes answered by HermiT, of {total:,} pairs of "
                         f"{len(members)} cohorts (the others pruned as disjoint or not reached)") from exc
-    return OverlapReport(members, decided, asked, time.perf_counter() - started, groups)
+    return OverlapReport(members, decided, asked, time.perf_counter() - started, groups,
+                         reused=reused, fresh=fresh, digests=digests)
+
+
+def _ask_buckets(engine: OwlEngine, plan: OverlapPlan, members: list[Cohort],
+                 questions: list[list[tuple[int, int]]], answers: dict[tuple[int, int], tuple[bool, bool, bool]],
+                 *, budget: float | None, workers: int) -> None:
+    """Answer every pair of groups, a reasoner per bucket (its classes only), ``workers`` JVMs side by side.
+
+    Why threads: each waits on its JVM's pipe, so two JVMs use the two cores while Python waits.
+    """
+    tbox = engine.ontology(definitions=False)
+    workers = max(1, min(workers, len(questions)))
+    pool: queue.SimpleQueue[Hermit] = queue.SimpleQueue()
+    started: list[Hermit] = []
+
+    def one(keys: list[tuple[int, int]]) -> list[tuple[tuple[int, int], tuple[bool, bool, bool]]]:
+        h = pool.get()
+        try:
+            reps = {plan.reps[g] for k in keys for g in k}
+            pair_classes = []
+            for ga, gb in keys:
+                pa, pb = (K.cohort_population(members[plan.reps[g]]) for g in (ga, gb))
+                both = f"<{pa}>" if ga == gb else f"ObjectIntersectionOf(<{pa}> <{pb}>)"
+                pair_classes += [f"Declaration(Class(<{PAIR}{ga}-{gb}>))",
+                                 f"EquivalentClasses(<{PAIR}{ga}-{gb}> {both})"]
+            # A reasoner over the vocabulary and only the classes these pairs name.
+            if not h.abox(K.document([*plan.definitions(reps), *pair_classes], iri=None)):
+                raise ReasonerError("HermiT found the cohorts' population classes inconsistent")
+            out = []
+            for at in range(0, len(keys), CHUNK):
+                chunk = keys[at:at + CHUNK]
+                got = h.pairs([(f"{PAIR}{ga}-{gb}", *(K.cohort_population(members[plan.reps[g]]) for g in (ga, gb)))
+                               for ga, gb in chunk])
+                out += zip(chunk, got, strict=True)
+            return out
+        finally:
+            pool.put(h)
+
+    try:
+        for _ in range(workers):
+            h = Hermit(tbox, deadline=budget)
+            started.append(h)
+            pool.put(h)
+        if workers == 1:
+            for keys in questions:
+                answers.update(one(keys))
+        else:
+            with ThreadPoolExecutor(workers) as ex:
+                for got in ex.map(one, questions):
+                    answers.update(got)
+    finally:
+        for h in started:
+            h.close()
 
 
 def _ask(h: Hermit, ea: str, eb: str) -> tuple[bool, bool, bool]:
-    """(satisfiable together, a within b, b within a) for two population classes."""
+    """(satisfiable together, a within b, b within a) for two population classes (the unpruned reference)."""
     if not h.sat(ea, eb):
         return False, False, False
     return True, h.sub(ea, eb), h.sub(eb, ea)
+
+
+def _reuse(before: dict[tuple[str, str], Kept], a: str, b: str, da: str, db: str) -> tuple[str, str] | None:
+    """(relation, shared) of a pair the inferred graph holds with these digests, read from a's side."""
+    got = before.get((a, b))
+    if got is not None and (got.digest_a, got.digest_b) == (da, db):
+        return got.relation, got.shared
+    got = before.get((b, a))
+    if got is not None and (got.digest_a, got.digest_b) == (db, da):
+        return FLIP.get(got.relation, got.relation), got.shared
+    return None
 
 
 def _relate(a: Cohort, b: Cohort, answer: tuple[bool, bool, bool], shared: str) -> Overlap:
@@ -257,6 +361,27 @@ class OverlapPlan:
                     self.meets[p].add(q)
                     self.meets[q].add(p)
         self._words: dict[int, Any] = {}
+        self._up = up
+        self._tumours = engine.sig.tumour_types
+
+    def digest(self, i: int) -> str:
+        """What decides a cohort's side of every pair's answer and words, hashed.
+
+        Its population class as written, the OncoTree ancestors of every diagnosis the class
+        and the words name (the sibling disjointness a pair's answer rests on is between
+        ancestors), and what :func:`describe` reads. The rest of a reasoner's TBox does not
+        change an answer: the vocabulary and OncoTree axioms another study brings name only
+        classes and properties of its own or declare disjoint classes neither cohort reaches
+        (a conservative extension: interpret the new names as empty), and the other cohorts'
+        classes are definitions of fresh names.
+        """
+        c = self.members[i]
+        expr = self._exprs[K.cohort_population(c)]
+        taken, excluded, alterations, age = self.words_key(i)
+        named = sorted({t for t in _IRI.findall(expr) if t in self._tumours} | {t for t, _ in taken})
+        canon = (DIGEST_LAYOUT, expr, [(t, sorted(self._up(t))) for t in named],
+                 taken, excluded, sorted(alterations), age)
+        return hashlib.sha256(repr(canon).encode("utf-8")).hexdigest()[:32]
 
     def key(self, i: int, j: int) -> tuple[int, int]:
         """The pair of groups of two cohorts, smaller first: what one set of questions answers."""
@@ -393,44 +518,91 @@ def describe(a: Cohort, b: Cohort, ancestors: Any) -> str:
 
 
 # ------------------------------------------------------------------ written back
-def overlaps_graph(report: OverlapReport, studies: Sequence[Study] = ()) -> Graph:
-    """The inferred relations as triples: direct properties for SPARQL, and one node per pair with its words."""
+@dataclass(frozen=True)
+class Kept:
+    """A pair as the inferred graph holds it: its answer, and the digests of the two cohorts it was decided on."""
+
+    relation: str
+    shared: str
+    digest_a: str
+    digest_b: str
+
+
+def previous_decisions(store: GraphStore) -> dict[tuple[str, str], Kept]:
+    """Every pair the inferred graph holds with its digests, by (cohort a, cohort b) IRIs (none: an empty dict)."""
+    rows = store.select(f"""
+        SELECT ?a ?b ?relation ?shared ?da ?db WHERE {{
+          GRAPH <{OVERLAPS_GRAPH}> {{
+            ?n <{PTN.cohortA}> ?a ; <{PTN.cohortB}> ?b ; <{PTN.relation}> ?relation ;
+               <{PTN.sharedPopulation}> ?shared ; <{PTN.digestA}> ?da ; <{PTN.digestB}> ?db .
+          }} }}""")
+    return {(str(r["a"]), str(r["b"])): Kept(str(r["relation"]), str(r["shared"]), str(r["da"]), str(r["db"]))
+            for r in rows}
+
+
+def _lit(text: str, lang: str | None = None) -> str:
+    """An N-Triples literal."""
+    body = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    return f'"{body}"' + (f"@{lang}" if lang else "")
+
+
+_SCHEMA = (
+    ("subsumesCohort", "subsumes cohort", ("Every patient the object cohort targets, the subject targets too "
+                                           "(inferred by HermiT from the cohorts' population classes).")),
+    ("overlapsCohort", "overlaps cohort", ("Some patient could be in both cohorts: the intersection of their "
+                                           "population classes is satisfiable (inferred by HermiT); symmetric.")),
+)
+
+
+def overlaps_ntriples(report: OverlapReport) -> str:
+    """The inferred relations as N-Triples: direct properties for SPARQL, and one node per decided pair.
+
+    A node holds the pair's relation (``disjoint`` too, when HermiT decided it: the pairs the
+    shortcuts prune are not written), its words, and the digests of both cohorts it was decided
+    on, which an incremental run compares (:func:`compute_overlaps`). Written as text: at a
+    hundred trials that is half a million triples, which an rdflib graph takes a minute to build.
+    """
+    typ, label, comment = (f"<{RDF.type}>", f"<{RDFS.label}>", f"<{RDFS.comment}>")
+    lines = []
+    for prop, words, text in _SCHEMA:
+        lines += [f"<{PTN[prop]}> {typ} <{OWL.ObjectProperty}> .", f"<{PTN[prop]}> {label} {_lit(words, 'en')} .",
+                  f"<{PTN[prop]}> {comment} {_lit(text, 'en')} ."]
+    overlaps, subsumes = f"<{PTN.overlapsCohort}>", f"<{PTN.subsumesCohort}>"
+    node_type, ca, cb, rel, sh, da, db = (f"<{PTN[x]}>" for x in ("CohortOverlap", "cohortA", "cohortB", "relation",
+                                                                  "sharedPopulation", "digestA", "digestB"))
+    words_nt: dict[str, str] = {}
+    digests = report.digests
+    for (i, j), o in sorted(report.decided.items()):
+        a, b = f"<{o.a}>", f"<{o.b}>"
+        if o.relation != "disjoint":
+            lines += [f"{a} {overlaps} {b} .", f"{b} {overlaps} {a} ."]
+            if o.relation == "subsumes":
+                lines.append(f"{a} {subsumes} {b} .")
+                if o.shared.startswith("equivalent"):
+                    lines.append(f"{b} {subsumes} {a} .")
+            elif o.relation == "subsumed_by":
+                lines.append(f"{b} {subsumes} {a} .")
+        node = f"<{OVERLAPS_GRAPH}/pair/{hashlib.sha256(f'{o.a} {o.b}'.encode()).hexdigest()[:24]}>"
+        shared = words_nt.get(o.shared)
+        if shared is None:
+            shared = words_nt[o.shared] = _lit(o.shared, "en")
+        lines += [f"{node} {typ} {node_type} .", f"{node} {ca} {a} .", f"{node} {cb} {b} .",
+                  f"{node} {rel} {_lit(o.relation)} .", f"{node} {sh} {shared} ."]
+        if digests:
+            lines += [f"{node} {da} {_lit(digests[i])} .", f"{node} {db} {_lit(digests[j])} ."]
+    return "\n".join(lines) + "\n"
+
+
+def overlaps_graph(report: OverlapReport) -> Graph:
+    """:func:`overlaps_ntriples` as an rdflib graph (small reports)."""
     g = Graph()
     g.bind("pt", PTN)
-    for prop, label, comment in (
-        ("subsumesCohort", "subsumes cohort", ("Every patient the object cohort targets, the subject targets too "
-                                               "(inferred by HermiT from the cohorts' population classes).")),
-        ("overlapsCohort", "overlaps cohort", ("Some patient could be in both cohorts: the intersection of their "
-                                               "population classes is satisfiable (inferred by HermiT); symmetric.")),
-    ):
-        g.add((PTN[prop], RDF.type, OWL.ObjectProperty))
-        g.add((PTN[prop], RDFS.label, Literal(label, lang="en")))
-        g.add((PTN[prop], RDFS.comment, Literal(comment, lang="en")))
-    size = report.cohorts
-    for (i, j), o in sorted(report.decided.items()):
-        if o.relation == "disjoint":
-            continue
-        n = i * size - i * (i + 1) // 2 + (j - i - 1)  # the pair's place among all pairs, as listed
-        a, b = URIRef(o.a), URIRef(o.b)
-        g.add((a, PTN.overlapsCohort, b))
-        g.add((b, PTN.overlapsCohort, a))
-        if o.relation == "subsumes":
-            g.add((a, PTN.subsumesCohort, b))
-            if o.shared.startswith("equivalent"):
-                g.add((b, PTN.subsumesCohort, a))
-        elif o.relation == "subsumed_by":
-            g.add((b, PTN.subsumesCohort, a))
-        node = URIRef(f"{OVERLAPS_GRAPH}/pair/{n}")
-        g.add((node, RDF.type, PTN.CohortOverlap))
-        g.add((node, PTN.cohortA, a))
-        g.add((node, PTN.cohortB, b))
-        g.add((node, PTN.relation, Literal(o.relation)))
-        g.add((node, PTN.sharedPopulation, Literal(o.shared, lang="en")))
+    g.parse(data=overlaps_ntriples(report), format="nt")
     return g
 
 
 def write_overlaps(store: GraphStore, report: OverlapReport) -> int:
     """Replace the overlaps graph with this report's relations; the number of triples written."""
-    g = overlaps_graph(report)
-    store.replace_graph(OVERLAPS_GRAPH, g.serialize(format="nt"), "ntriples")
-    return len(g)
+    data = overlaps_ntriples(report)
+    store.replace_graph(OVERLAPS_GRAPH, data, "ntriples")
+    return data.count("\n")
