@@ -35,12 +35,21 @@ Why: every definition a reasoner holds costs every question (a pair took ≈ 1�
 ms over one trial's classes, ≈ 30 ms over a hundred trials'), while building a
 reasoner over a block's classes costs about a second; sending the two classes'
 expressions with each question instead was slower still (HermiT clausifies
-them for every question). ``prune=False`` is the reference (every pair, every
-definition in one TBox); a test compares the two.
+them for every question). Each pair of groups is a named class of the block's
+reasoner (``P ≡ A ⊓ B``), so that its satisfiability is asked on the reasoner's
+own tableau (an anonymous ``A ⊓ B`` makes HermiT copy the TBox's clauses per
+question), and a file of questions goes in one call. Blocks can be asked by
+several JVMs side by side (``workers``). ``prune=False`` is the reference
+(every pair, every definition in one TBox); a test compares the two.
 
 The result is written back into its own named graph (:data:`OVERLAPS_GRAPH`),
 replaced as a whole on each write, so SPARQL can ask which open cohorts
 compete for the same patients (``pt:overlapsCohort``, ``pt:subsumesCohort``).
+Each decided pair is written with a digest of both cohorts' classes and words
+(:meth:`OverlapPlan.digest`); an incremental run keeps every pair whose two
+digests are unchanged and asks HermiT only about the rest, so adding one study
+to a registry costs that study's pairs. The pruned pairs are not written: the
+shortcuts find them again without the reasoner.
 """
 
 from __future__ import annotations
