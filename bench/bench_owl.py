@@ -6,7 +6,10 @@ profiles in the same run (the ratio). Overlaps: ``compute_overlaps`` over
 AcSé and varied copies (``acse_kg.synthetic.add_copies``), each size with a
 time budget (``--budget``); a size that does not finish says how far it got.
 
-    python -m bench owl [--profiles 20] [--trials 2,100,1000] [--budget 120] [--no-profiles]
+    python -m bench owl [--profiles 20] [--trials 2,100,1000] [--budget 120] [--no-profiles] [--workers 2] [--no-add]
+
+After each size's overlaps are written back, one more study is added and the
+overlaps computed incrementally (only the pairs with its cohorts go to HermiT).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from acse_kg.matching.engine import Matcher
 from acse_kg.owl.classify import OwlEngine, OwlMatcher
-from acse_kg.owl.overlaps import OverlapPlan, compute_overlaps
+from acse_kg.owl.overlaps import OverlapPlan, OverlapReport, compute_overlaps, write_overlaps
 from acse_kg.reasoning import ReasonerError
 from acse_kg.store import open_store
 from acse_kg.synthetic import add_copies
@@ -38,8 +41,9 @@ def generated(n: int, seed: int = 7) -> list[dict]:
             for i in range(n)]
 
 
-def overlaps_at(trials: int, budget: float) -> None:
-    """All overlaps of AcSé and ``trials - 1`` varied copies: the plan (pairs pruned), then HermiT within ``budget``."""
+def overlaps_at(trials: int, budget: float, workers: int = 2, add: bool = True) -> None:
+    """All overlaps of AcSé and ``trials - 1`` varied copies (the plan, then HermiT within ``budget``),
+    written back; then one study added and the overlaps computed again incrementally."""
     s = open_store("memory")
     t = time.perf_counter()
     if trials > 1:
@@ -58,12 +62,34 @@ def overlaps_at(trials: int, budget: float) -> None:
           f"classes built in {read:.0f} s, pairs planned in {planned - read:.1f} s: {total - candidates:,} pruned "
           f"as disjoint, {candidates:,} to decide (load {os.getloadavg()[0]:.1f})", flush=True)
     try:
-        r = compute_overlaps(s, budget=budget, engine=engine)
+        r = compute_overlaps(s, budget=budget, engine=engine, workers=workers)
     except ReasonerError as exc:
         print(f"  HermiT within {budget:g} s: not finished: {exc} (load {os.getloadavg()[0]:.1f})", flush=True)
         return
-    print(f"  all overlaps in {r.seconds:.1f} s ({r.reasoner_pairs:,} pairs of classes to HermiT; load "
-          f"{os.getloadavg()[0]:.1f}): {r.counts()}")
+    print(f"  all overlaps in {r.seconds:.1f} s ({r.reasoner_pairs:,} pairs of classes to HermiT, {workers} JVMs; "
+          f"load {os.getloadavg()[0]:.1f}): {r.counts()}\n  where the time went: {_timings(r)}", flush=True)
+    t = time.perf_counter()
+    written = write_overlaps(s, r)
+    print(f"  written back: {written:,} triples in {time.perf_counter() - t:.1f} s", flush=True)
+    if not add:
+        return
+    (new,) = add_copies(s, 1, [NCT], first=trials)
+    try:
+        r2 = compute_overlaps(s, budget=budget, incremental=True, workers=workers)
+    except ReasonerError as exc:
+        print(f"  one study added: not finished: {exc}", flush=True)
+        return
+    t = time.perf_counter()
+    written = write_overlaps(s, r2)
+    mine = sum(1 for c in r2.members if new in c.iri)
+    print(f"  one study added ({new}, {mine} cohorts; {r2.total:,} pairs): incremental run in {r2.seconds:.1f} s, "
+          f"{len(r2.fresh):,} pairs decided by HermiT ({r2.reasoner_pairs:,} pairs of classes), {r2.reused:,} kept "
+          f"from the inferred graph; written back ({written:,} triples) in {time.perf_counter() - t:.1f} s "
+          f"(load {os.getloadavg()[0]:.1f})\n  where the time went: {_timings(r2)}", flush=True)
+
+
+def _timings(r: OverlapReport) -> str:
+    return ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in r.timings.items())
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -73,13 +99,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--budget", type=float, default=120.0)
     ap.add_argument("--profiles-only", action="store_true")
     ap.add_argument("--no-profiles", action="store_true", help="only the overlaps")
+    ap.add_argument("--workers", type=int, default=2, help="HermiT processes side by side for the overlaps")
+    ap.add_argument("--no-add", action="store_true", help="skip the incremental run after adding one study")
     args = ap.parse_args(argv or [])
     print(f"load average at start: {os.getloadavg()}")
     if not args.no_profiles:
         classification(args.profiles)
     if not args.profiles_only:
         for trials in (int(x) for x in args.trials.split(",")):
-            overlaps_at(trials, args.budget)
+            overlaps_at(trials, args.budget, args.workers, not args.no_add)
     print(f"load average at end: {os.getloadavg()}")
 
 

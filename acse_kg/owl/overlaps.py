@@ -57,6 +57,7 @@ from __future__ import annotations
 import hashlib
 import queue
 import re
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -124,6 +125,8 @@ class OverlapReport:
     fresh: list[tuple[int, int]] = field(default_factory=list)
     #: Each member's digest (:meth:`OverlapPlan.digest`), written beside its pairs; empty when unpruned.
     digests: list[str] = field(default_factory=list)
+    #: Seconds by step (studies read, pairs planned, reasoners built, questions, words): where the time went.
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def cohorts(self) -> int:
@@ -170,7 +173,9 @@ def compute_overlaps(store: GraphStore, ncts: Sequence[str] | None = None, *,
     ``workers``: HermiT processes asking blocks side by side (one JVM each).
     """
     started = time.perf_counter()
+    timings: dict[str, float] = {}
     engine = engine or OwlEngine(store, ncts)
+    timings["studies read"] = time.perf_counter() - started
     members = [c for s in engine.studies for c in s.cohorts]
     ancestors = engine.oncotree.ancestors
     decided: dict[tuple[int, int], Overlap] = {}
@@ -192,13 +197,20 @@ def compute_overlaps(store: GraphStore, ncts: Sequence[str] | None = None, *,
                         fresh.append((i, j))
                         asked += 1
         else:
+            t = time.perf_counter()
             plan = OverlapPlan(engine, members)
             groups = len(plan.reps)
             digests = [plan.digest(i) for i in range(len(members))]
+            timings["pairs planned"] = time.perf_counter() - t
+            t = time.perf_counter()
             before = previous_decisions(store) if incremental else {}
+            timings["inferred graph read"] = time.perf_counter() - t
+            t = time.perf_counter()
             todo: list[tuple[int, int]] = []
             questions: list[list[tuple[int, int]]] = []  # per bucket: the pairs of groups first asked there
             seen: set[tuple[int, int]] = set()
+            batch: list[tuple[int, int]] = []  # needed pairs of groups of consecutive buckets
+            named: set[int] = set()  # the groups they name
             for bucket in plan.buckets(block):
                 needed = []
                 for i, j in bucket:
@@ -213,10 +225,24 @@ def compute_overlaps(store: GraphStore, ncts: Sequence[str] | None = None, *,
                         seen.add(k)
                         needed.append(k)
                 if needed:
-                    questions.append(sorted(needed))
+                    # Buckets whose pairs are few (an incremental run: one study's pairs in every block)
+                    # share a reasoner while it holds at most two blocks' classes: a reasoner costs ~1 s.
+                    more = {g for k in needed for g in k}
+                    if batch and len(named | more) > 2 * block:
+                        questions.append(sorted(batch))
+                        batch, named = [], set()
+                    batch += needed
+                    named |= more
+            if batch:
+                questions.append(sorted(batch))
             asked = len(seen)
+            timings["pairs planned"] += time.perf_counter() - t
+            t = time.perf_counter()
             if questions:
-                _ask_buckets(engine, plan, members, questions, answers, budget=budget, workers=workers)
+                _ask_buckets(engine, plan, members, questions, answers, budget=budget, workers=workers,
+                             timings=timings)
+            timings["HermiT (wall)"] = time.perf_counter() - t
+            t = time.perf_counter()
             words: dict[tuple[Any, Any], str] = {}
             for i, j in todo:
                 a, b = members[i], members[j]
@@ -229,18 +255,19 @@ def compute_overlaps(store: GraphStore, ncts: Sequence[str] | None = None, *,
                     shared = words[dk] = describe(a, b, ancestors)
                 decided[i, j] = _relate(a, b, got, shared)
                 fresh.append((i, j))
+            timings["answers and words"] = time.perf_counter() - t
     except ReasonerError as exc:
         total = len(members) * (len(members) - 1) // 2
         raise type(exc)(f"{exc}: {len(decided):,} pairs decided ({reused:,} kept from the inferred graph) and "
                         f"{len(answers):,} pairs of classes answered by HermiT, of {total:,} pairs of "
                         f"{len(members)} cohorts (the others pruned as disjoint or not reached)") from exc
     return OverlapReport(members, decided, asked, time.perf_counter() - started, groups,
-                         reused=reused, fresh=fresh, digests=digests)
+                         reused=reused, fresh=fresh, digests=digests, timings=timings)
 
 
 def _ask_buckets(engine: OwlEngine, plan: OverlapPlan, members: list[Cohort],
                  questions: list[list[tuple[int, int]]], answers: dict[tuple[int, int], tuple[bool, bool, bool]],
-                 *, budget: float | None, workers: int) -> None:
+                 *, budget: float | None, workers: int, timings: dict[str, float]) -> None:
     """Answer every pair of groups, a reasoner per bucket (its classes only), ``workers`` JVMs side by side.
 
     Why threads: each waits on its JVM's pipe, so two JVMs use the two cores while Python waits.
@@ -249,6 +276,7 @@ def _ask_buckets(engine: OwlEngine, plan: OverlapPlan, members: list[Cohort],
     workers = max(1, min(workers, len(questions)))
     pool: queue.SimpleQueue[Hermit] = queue.SimpleQueue()
     started: list[Hermit] = []
+    lock = threading.Lock()
 
     def one(keys: list[tuple[int, int]]) -> list[tuple[tuple[int, int], tuple[bool, bool, bool]]]:
         h = pool.get()
@@ -261,23 +289,36 @@ def _ask_buckets(engine: OwlEngine, plan: OverlapPlan, members: list[Cohort],
                 pair_classes += [f"Declaration(Class(<{PAIR}{ga}-{gb}>))",
                                  f"EquivalentClasses(<{PAIR}{ga}-{gb}> {both})"]
             # A reasoner over the vocabulary and only the classes these pairs name.
+            t = time.perf_counter()
             if not h.abox(K.document([*plan.definitions(reps), *pair_classes], iri=None)):
                 raise ReasonerError("HermiT found the cohorts' population classes inconsistent")
+            built = time.perf_counter() - t
             out = []
             for at in range(0, len(keys), CHUNK):
                 chunk = keys[at:at + CHUNK]
                 got = h.pairs([(f"{PAIR}{ga}-{gb}", *(K.cohort_population(members[plan.reps[g]]) for g in (ga, gb)))
                                for ga, gb in chunk])
                 out += zip(chunk, got, strict=True)
+            with lock:
+                timings["reasoners built (sum)"] = timings.get("reasoners built (sum)", 0.0) + built
+                timings["questions (sum)"] = (timings.get("questions (sum)", 0.0) + time.perf_counter() - t - built)
+                timings["reasoners"] = timings.get("reasoners", 0) + 1
             return out
         finally:
             pool.put(h)
 
     try:
-        for _ in range(workers):
-            h = Hermit(tbox, deadline=budget)
-            started.append(h)
-            pool.put(h)
+        t = time.perf_counter()
+        with ThreadPoolExecutor(workers) as ex:  # each waits for its JVM to load the TBox
+            starting = [ex.submit(Hermit, tbox, deadline=budget) for _ in range(workers)]
+        for f in starting:  # every JVM that started is closed below, whichever failed
+            if f.exception() is None:
+                started.append(f.result())
+                pool.put(f.result())
+        for f in starting:
+            if (exc := f.exception()) is not None:
+                raise exc
+        timings["JVMs started"] = time.perf_counter() - t
         if workers == 1:
             for keys in questions:
                 answers.update(one(keys))
