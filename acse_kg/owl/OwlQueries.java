@@ -17,9 +17,8 @@
  *   sub A B           is A entailed to be a subclass of B          -> true | false
  *   sat A B           is the intersection of A and B satisfiable   -> true | false
  *   satc A            is the named class A satisfiable              -> true | false
- *   pairs IN OUT      for each line "P A B" of IN (P a named class defined as A and B):
- *                     whether P is satisfiable, A within B, B within A, as a line
- *                     "sat a_in_b b_in_a" of 0/1 in OUT                -> ok N
+ *   pairs IN OUT      for each line "P Q R" of IN (named classes): whether P is satisfiable and,
+ *                     if it is, whether Q and R are, as a line "p q r" of 0/1 in OUT -> ok N
  *   quit
  * A failure answers "error: message" and the loop goes on.
  */
@@ -95,6 +94,7 @@ public class OwlQueries {
                     case "pairs": {
                         // Named classes only: HermiT answers them on the reasoner's own tableau, where an
                         // anonymous expression (A and B) costs a copy of the whole TBox's clauses per question.
+                        // Q and R are asked only when P is satisfiable (0 otherwise).
                         int n = 0;
                         try (BufferedReader pin = new BufferedReader(new InputStreamReader(new FileInputStream(w[1]), "UTF-8"));
                              PrintStream pout = new PrintStream(new FileOutputStream(w[2]), false, "UTF-8")) {
@@ -103,9 +103,9 @@ public class OwlQueries {
                                 String[] p = q.trim().split(" ");
                                 if (p.length != 3) continue;
                                 boolean sat = reasoner.isSatisfiable(cls(df, p[0]));
-                                boolean ab = sat && reasoner.isEntailed(df.getOWLSubClassOfAxiom(cls(df, p[1]), cls(df, p[2])));
-                                boolean ba = sat && reasoner.isEntailed(df.getOWLSubClassOfAxiom(cls(df, p[2]), cls(df, p[1])));
-                                pout.println((sat ? "1" : "0") + " " + (ab ? "1" : "0") + " " + (ba ? "1" : "0"));
+                                boolean q1 = sat && reasoner.isSatisfiable(cls(df, p[1]));
+                                boolean r1 = sat && reasoner.isSatisfiable(cls(df, p[2]));
+                                pout.println((sat ? "1" : "0") + " " + (q1 ? "1" : "0") + " " + (r1 ? "1" : "0"));
                                 n++;
                             }
                         }

@@ -81,6 +81,9 @@ RELATIONS = ("subsumes", "subsumed_by", "overlaps", "disjoint")
 BLOCK = 250
 #: Pairs of classes per call to the reasoner (a file of questions, answered in one go).
 CHUNK = 500
+#: Pairs of classes one reasoner is built for: its classes cost the questions nothing (see
+#: :func:`_ask_buckets`), but building it grows with them, and more reasoners let JVMs work side by side.
+PER_REASONER = 10_000
 #: The named class of a pair of groups' intersection, minted in a reasoner's assertions only.
 PAIR = "urn:acse-kg:overlap-pair:"
 FLIP = {"subsumes": "subsumed_by", "subsumed_by": "subsumes"}
@@ -160,7 +163,8 @@ class OverlapReport:
 
 def compute_overlaps(store: GraphStore, ncts: Sequence[str] | None = None, *,
                      budget: float | None = None, prune: bool = True, engine: OwlEngine | None = None,
-                     block: int = BLOCK, incremental: bool = False, workers: int = 1) -> OverlapReport:
+                     block: int = BLOCK, per_reasoner: int = PER_REASONER, incremental: bool = False,
+                     workers: int = 1) -> OverlapReport:
     """Every pair of cohorts of the studies (default: every structured study), decided by HermiT.
 
     With ``prune`` (the default) only the pairs that may meet are sent, once per pair of
@@ -170,7 +174,8 @@ def compute_overlaps(store: GraphStore, ncts: Sequence[str] | None = None, *,
     classes already read (a bench that plans first), instead of reading them again.
     ``incremental``: a pair the inferred graph holds with the digests both cohorts have now
     (:meth:`OverlapPlan.digest`) keeps its answer; only the others go to HermiT.
-    ``workers``: HermiT processes asking blocks side by side (one JVM each).
+    ``per_reasoner``: the most pairs of classes one reasoner is built for (a bucket is never split).
+    ``workers``: HermiT processes asking reasoners' questions side by side (one JVM each).
     """
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -210,7 +215,6 @@ def compute_overlaps(store: GraphStore, ncts: Sequence[str] | None = None, *,
             questions: list[list[tuple[int, int]]] = []  # per bucket: the pairs of groups first asked there
             seen: set[tuple[int, int]] = set()
             batch: list[tuple[int, int]] = []  # needed pairs of groups of consecutive buckets
-            named: set[int] = set()  # the groups they name
             for bucket in plan.buckets(block):
                 needed = []
                 for i, j in bucket:
@@ -225,21 +229,19 @@ def compute_overlaps(store: GraphStore, ncts: Sequence[str] | None = None, *,
                         seen.add(k)
                         needed.append(k)
                 if needed:
-                    # Buckets whose pairs are few (an incremental run: one study's pairs in every block)
-                    # share a reasoner while it holds at most two blocks' classes: a reasoner costs ~1 s.
-                    more = {g for k in needed for g in k}
-                    if batch and len(named | more) > 2 * block:
+                    # Consecutive buckets share a reasoner up to ``per_reasoner`` pairs (an incremental
+                    # run's few pairs, spread over every block, go to one): building one costs seconds.
+                    if batch and len(batch) + len(needed) > per_reasoner:
                         questions.append(sorted(batch))
-                        batch, named = [], set()
+                        batch = []
                     batch += needed
-                    named |= more
             if batch:
                 questions.append(sorted(batch))
             asked = len(seen)
             timings["pairs planned"] += time.perf_counter() - t
             t = time.perf_counter()
             if questions:
-                _ask_buckets(engine, plan, members, questions, answers, budget=budget, workers=workers,
+                _ask_buckets(engine, plan, questions, answers, budget=budget, workers=workers,
                              timings=timings)
             timings["HermiT (wall)"] = time.perf_counter() - t
             t = time.perf_counter()
@@ -265,8 +267,8 @@ def compute_overlaps(store: GraphStore, ncts: Sequence[str] | None = None, *,
                          reused=reused, fresh=fresh, digests=digests, timings=timings)
 
 
-def _ask_buckets(engine: OwlEngine, plan: OverlapPlan, members: list[Cohort],
-                 questions: list[list[tuple[int, int]]], answers: dict[tuple[int, int], tuple[bool, bool, bool]],
+def _ask_buckets(engine: OwlEngine, plan: OverlapPlan, questions: list[list[tuple[int, int]]],
+                 answers: dict[tuple[int, int], tuple[bool, bool, bool]],
                  *, budget: float | None, workers: int, timings: dict[str, float]) -> None:
     """Answer every pair of groups, a reasoner per bucket (its classes only), ``workers`` JVMs side by side.
 
@@ -281,24 +283,31 @@ def _ask_buckets(engine: OwlEngine, plan: OverlapPlan, members: list[Cohort],
     def one(keys: list[tuple[int, int]]) -> list[tuple[tuple[int, int], tuple[bool, bool, bool]]]:
         h = pool.get()
         try:
-            reps = {plan.reps[g] for k in keys for g in k}
-            pair_classes = []
+            # Only subclass axioms with a named class on the left, which HermiT absorbs: a class is
+            # touched only by the questions that reach it (a definition, ≡, costs every question).
+            # in-g ⊑ C and out-g ⊑ ¬C for each group's class C; per pair, P ⊑ in-a ⊓ in-b (satisfiable iff
+            # the two meet), Q ⊑ in-a ⊓ out-b (unsatisfiable iff a lies within b), R the other way round.
+            axioms = []
+            for g in sorted({g for k in keys for g in k}):
+                expr = plan.expression(g)
+                axioms += [f"Declaration(Class(<{PAIR}in-{g}>))", f"Declaration(Class(<{PAIR}out-{g}>))",
+                           f"SubClassOf(<{PAIR}in-{g}> {expr})",
+                           f"SubClassOf(<{PAIR}out-{g}> ObjectComplementOf({expr}))"]
             for ga, gb in keys:
-                pa, pb = (K.cohort_population(members[plan.reps[g]]) for g in (ga, gb))
-                both = f"<{pa}>" if ga == gb else f"ObjectIntersectionOf(<{pa}> <{pb}>)"
-                pair_classes += [f"Declaration(Class(<{PAIR}{ga}-{gb}>))",
-                                 f"EquivalentClasses(<{PAIR}{ga}-{gb}> {both})"]
+                for name, x, y in ((f"{ga}-{gb}", f"in-{ga}", f"in-{gb}"), (f"{ga}-{gb}-q", f"in-{ga}", f"out-{gb}"),
+                                   (f"{ga}-{gb}-r", f"in-{gb}", f"out-{ga}")):
+                    both = f"<{PAIR}{x}>" if x == y else f"ObjectIntersectionOf(<{PAIR}{x}> <{PAIR}{y}>)"
+                    axioms += [f"Declaration(Class(<{PAIR}{name}>))", f"SubClassOf(<{PAIR}{name}> {both})"]
             # A reasoner over the vocabulary and only the classes these pairs name.
             t = time.perf_counter()
-            if not h.abox(K.document([*plan.definitions(reps), *pair_classes], iri=None)):
+            if not h.abox(K.document(axioms, iri=None)):
                 raise ReasonerError("HermiT found the cohorts' population classes inconsistent")
             built = time.perf_counter() - t
             out = []
             for at in range(0, len(keys), CHUNK):
                 chunk = keys[at:at + CHUNK]
-                got = h.pairs([(f"{PAIR}{ga}-{gb}", *(K.cohort_population(members[plan.reps[g]]) for g in (ga, gb)))
-                               for ga, gb in chunk])
-                out += zip(chunk, got, strict=True)
+                got = h.pairs([(f"{PAIR}{ga}-{gb}", f"{PAIR}{ga}-{gb}-q", f"{PAIR}{ga}-{gb}-r") for ga, gb in chunk])
+                out += [(k, (p, p and not q, p and not r)) for k, (p, q, r) in zip(chunk, got, strict=True)]
             with lock:
                 timings["reasoners built (sum)"] = timings.get("reasoners built (sum)", 0.0) + built
                 timings["questions (sum)"] = (timings.get("questions (sum)", 0.0) + time.perf_counter() - t - built)
@@ -449,13 +458,9 @@ class OverlapPlan:
             pending.setdefault(j // block, []).append((i, j))
         yield from (pending[c] for c in sorted(pending))
 
-    def definitions(self, reps: set[int] | None = None) -> list[str]:
-        """The population classes of these cohorts (default: one of each group)."""
-        out = []
-        for r in sorted(reps) if reps is not None else self.reps:
-            iri = K.cohort_population(self.members[r])
-            out += [f"Declaration(Class(<{iri}>))", f"EquivalentClasses(<{iri}> {self._exprs[iri]})"]
-        return out
+    def expression(self, g: int) -> str:
+        """The population class of a group, as a class expression."""
+        return self._exprs[K.cohort_population(self.members[self.reps[g]])]
 
     def _dx_apart(self, i: int, j: int) -> bool:
         di, dj = self.dx[i], self.dx[j]

@@ -158,7 +158,8 @@ class Hermit:
         return self._ask(f"sat {a} {b}") == "true"
 
     def pairs(self, questions: Sequence[tuple[str, str, str]]) -> list[tuple[bool, bool, bool]]:
-        """For each (P, A, B), P a named class defined as A and B: (P satisfiable, A within B, B within A).
+        """For each (P, Q, R) of named classes: (P satisfiable, Q satisfiable, R satisfiable), Q and R
+        asked only when P is (False otherwise).
 
         Why named classes and one call: HermiT answers a question about named classes on the
         reasoner's own tableau, while an anonymous ``A and B`` copies the whole TBox's clauses
