@@ -28,19 +28,23 @@ cohorts requiring different genes overlap on patients with both):
   shared population's words are computed once per pair of distinct cohorts' readings.
 
 The pairs pruned are never visited one by one (blocking by diagnosis), only
-counted; :class:`OverlapReport` lists them on demand. The pairs left are asked
-block by block (``BLOCK`` cohorts; the pairs between two blocks): a reasoner over
-the vocabulary, OncoTree and only the population classes those pairs name.
-Why: every definition a reasoner holds costs every question (a pair took ≈ 1–5
-ms over one trial's classes, ≈ 30 ms over a hundred trials'), while building a
-reasoner over a block's classes costs about a second; sending the two classes'
-expressions with each question instead was slower still (HermiT clausifies
-them for every question). Each pair of groups is a named class of the block's
-reasoner (``P ≡ A ⊓ B``), so that its satisfiability is asked on the reasoner's
-own tableau (an anonymous ``A ⊓ B`` makes HermiT copy the TBox's clauses per
-question), and a file of questions goes in one call. Blocks can be asked by
+counted; :class:`OverlapReport` lists them on demand. The pairs left are taken
+block by block (``BLOCK`` cohorts; the pairs between two blocks, so that a run
+of pairs names few classes) and asked of reasoners over the vocabulary,
+OncoTree and only the classes those pairs name, up to ``PER_REASONER`` pairs
+each. A pair's three questions (do they meet; is a within b; b within a) are
+the satisfiability of three named classes bounded by subclass axioms:
+``in-g ⊑ C`` and ``out-g ⊑ ¬C`` for each group's population class ``C``, and
+``P ⊑ in-a ⊓ in-b``, ``Q ⊑ in-a ⊓ out-b``, ``R ⊑ in-b ⊓ out-a`` per pair (P
+satisfiable iff the two meet; Q unsatisfiable iff a lies within b). Why: HermiT
+absorbs an axiom with a named class on the left, which then costs only the
+questions that reach that class, whereas a definition (``≡``) costs every
+question (≈ 30 ms a pair over a hundred trials' definitions, as first built),
+and an anonymous ``A ⊓ B`` makes HermiT copy the TBox's clauses for each
+question. A file of questions goes in one call; reasoners can be asked by
 several JVMs side by side (``workers``). ``prune=False`` is the reference
-(every pair, every definition in one TBox); a test compares the two.
+(every pair, every definition in one TBox, asked the plain way); a test
+compares the two.
 
 The result is written back into its own named graph (:data:`OVERLAPS_GRAPH`),
 replaced as a whole on each write, so SPARQL can ask which open cohorts
