@@ -63,7 +63,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,7 +73,7 @@ from rdflib.namespace import OWL
 
 from ..model import AlterationTest, Cohort, Comparison, Not, TumourTypeTest, walk
 from ..reasoning import ReasonerError
-from ..store import GRAPH_PREFIX, GraphStore
+from ..store import GRAPH_PREFIX, AddToGraph, GraphStore, RemoveFromGraph
 from . import classes as K
 from .classify import OwlEngine, _defines_population
 from .reasoner import Hermit
@@ -134,6 +134,9 @@ class OverlapReport:
     digests: list[str] = field(default_factory=list)
     #: Seconds by step (studies read, pairs planned, reasoners built, questions, words): where the time went.
     timings: dict[str, float] = field(default_factory=dict)
+    #: An incremental run over a graph that held pairs: those it did not keep (to take out when this
+    #: report is written, its fresh pairs put in), by the graph's (a, b). None: write the graph whole.
+    stale: list[tuple[tuple[str, str], Kept]] | None = None
 
     @property
     def cohorts(self) -> int:
@@ -189,6 +192,7 @@ def compute_overlaps(store: GraphStore, ncts: Sequence[str] | None = None, *,
     ancestors = engine.oncotree.ancestors
     decided: dict[tuple[int, int], Overlap] = {}
     fresh: list[tuple[int, int]] = []
+    before: dict[tuple[str, str], Kept] = {}
     digests: list[str] = []
     answers: dict[tuple[int, int], tuple[bool, bool, bool]] = {}
     asked = reused = groups = 0
@@ -215,6 +219,7 @@ def compute_overlaps(store: GraphStore, ncts: Sequence[str] | None = None, *,
             before = previous_decisions(store) if incremental else {}
             timings["inferred graph read"] = time.perf_counter() - t
             t = time.perf_counter()
+            kept: set[tuple[str, str]] = set()  # the keys of ``before`` whose answers were kept
             todo: list[tuple[int, int]] = []
             questions: list[list[tuple[int, int]]] = []  # per bucket: the pairs of groups first asked there
             seen: set[tuple[int, int]] = set()
@@ -226,6 +231,7 @@ def compute_overlaps(store: GraphStore, ncts: Sequence[str] | None = None, *,
                     got = _reuse(before, a.iri, b.iri, digests[i], digests[j])
                     if got is not None:
                         decided[i, j] = Overlap(a.iri, b.iri, got[0], got[1], a.label, b.label)
+                        kept.add(got[2])
                         reused += 1
                         continue
                     todo.append((i, j))
@@ -267,8 +273,9 @@ def compute_overlaps(store: GraphStore, ncts: Sequence[str] | None = None, *,
         raise type(exc)(f"{exc}: {len(decided):,} pairs decided ({reused:,} kept from the inferred graph) and "
                         f"{len(answers):,} pairs of classes answered by HermiT, of {total:,} pairs of "
                         f"{len(members)} cohorts (the others pruned as disjoint or not reached)") from exc
+    stale = None if not before else [(k, v) for k, v in before.items() if k not in kept]
     return OverlapReport(members, decided, asked, time.perf_counter() - started, groups,
-                         reused=reused, fresh=fresh, digests=digests, timings=timings)
+                         reused=reused, fresh=fresh, digests=digests, timings=timings, stale=stale)
 
 
 def _ask_buckets(engine: OwlEngine, plan: OverlapPlan, questions: list[list[tuple[int, int]]],
@@ -351,14 +358,15 @@ def _ask(h: Hermit, ea: str, eb: str) -> tuple[bool, bool, bool]:
     return True, h.sub(ea, eb), h.sub(eb, ea)
 
 
-def _reuse(before: dict[tuple[str, str], Kept], a: str, b: str, da: str, db: str) -> tuple[str, str] | None:
-    """(relation, shared) of a pair the inferred graph holds with these digests, read from a's side."""
+def _reuse(before: dict[tuple[str, str], Kept], a: str, b: str, da: str,
+           db: str) -> tuple[str, str, tuple[str, str]] | None:
+    """(relation, shared, the graph's key) of a pair the inferred graph holds with these digests, from a's side."""
     got = before.get((a, b))
     if got is not None and (got.digest_a, got.digest_b) == (da, db):
-        return got.relation, got.shared
+        return got.relation, got.shared, (a, b)
     got = before.get((b, a))
     if got is not None and (got.digest_a, got.digest_b) == (db, da):
-        return FLIP.get(got.relation, got.relation), got.shared
+        return FLIP.get(got.relation, got.relation), got.shared, (b, a)
     return None
 
 
@@ -613,42 +621,60 @@ _SCHEMA = (
 )
 
 
-def overlaps_ntriples(report: OverlapReport) -> str:
+def _schema_lines() -> list[str]:
+    typ, label, comment = f"<{RDF.type}>", f"<{RDFS.label}>", f"<{RDFS.comment}>"
+    lines = []
+    for prop, words, text in _SCHEMA:
+        lines += [f"<{PTN[prop]}> {typ} <{OWL.ObjectProperty}> .", f"<{PTN[prop]}> {label} {_lit(words, 'en')} .",
+                  f"<{PTN[prop]}> {comment} {_lit(text, 'en')} ."]
+    return lines
+
+
+_TERMS = {x: f"<{PTN[x]}>" for x in ("overlapsCohort", "subsumesCohort", "CohortOverlap", "cohortA", "cohortB",
+                                     "relation", "sharedPopulation", "digestA", "digestB")}
+
+
+def _pair_lines(a_iri: str, b_iri: str, relation: str, shared_nt: str, da: str | None, db: str | None) -> list[str]:
+    """One decided pair's triples: the direct properties (none when disjoint) and its node."""
+    t = _TERMS
+    a, b = f"<{a_iri}>", f"<{b_iri}>"
+    lines = []
+    if relation != "disjoint":
+        lines += [f"{a} {t['overlapsCohort']} {b} .", f"{b} {t['overlapsCohort']} {a} ."]
+        if relation == "subsumes":
+            lines.append(f"{a} {t['subsumesCohort']} {b} .")
+            if shared_nt.startswith('"equivalent'):
+                lines.append(f"{b} {t['subsumesCohort']} {a} .")
+        elif relation == "subsumed_by":
+            lines.append(f"{b} {t['subsumesCohort']} {a} .")
+    node = f"<{OVERLAPS_GRAPH}/pair/{hashlib.sha256(f'{a_iri} {b_iri}'.encode()).hexdigest()[:24]}>"
+    lines += [f"{node} <{RDF.type}> {t['CohortOverlap']} .", f"{node} {t['cohortA']} {a} .",
+              f"{node} {t['cohortB']} {b} .", f"{node} {t['relation']} {_lit(relation)} .",
+              f"{node} {t['sharedPopulation']} {shared_nt} ."]
+    if da is not None and db is not None:
+        lines += [f"{node} {t['digestA']} {_lit(da)} .", f"{node} {t['digestB']} {_lit(db)} ."]
+    return lines
+
+
+def overlaps_ntriples(report: OverlapReport, pairs: Iterable[tuple[int, int]] | None = None) -> str:
     """The inferred relations as N-Triples: direct properties for SPARQL, and one node per decided pair.
 
     A node holds the pair's relation (``disjoint`` too, when HermiT decided it: the pairs the
     shortcuts prune are not written), its words, and the digests of both cohorts it was decided
     on, which an incremental run compares (:func:`compute_overlaps`). Written as text: at a
-    hundred trials that is half a million triples, which an rdflib graph takes a minute to build.
+    hundred trials that is 700,000 triples, which an rdflib graph takes minutes to build.
+    ``pairs``: only these decided pairs (default: every one), with the properties' declarations.
     """
-    typ, label, comment = (f"<{RDF.type}>", f"<{RDFS.label}>", f"<{RDFS.comment}>")
-    lines = []
-    for prop, words, text in _SCHEMA:
-        lines += [f"<{PTN[prop]}> {typ} <{OWL.ObjectProperty}> .", f"<{PTN[prop]}> {label} {_lit(words, 'en')} .",
-                  f"<{PTN[prop]}> {comment} {_lit(text, 'en')} ."]
-    overlaps, subsumes = f"<{PTN.overlapsCohort}>", f"<{PTN.subsumesCohort}>"
-    node_type, ca, cb, rel, sh, da, db = (f"<{PTN[x]}>" for x in ("CohortOverlap", "cohortA", "cohortB", "relation",
-                                                                  "sharedPopulation", "digestA", "digestB"))
+    lines = _schema_lines()
     words_nt: dict[str, str] = {}
     digests = report.digests
-    for (i, j), o in sorted(report.decided.items()):
-        a, b = f"<{o.a}>", f"<{o.b}>"
-        if o.relation != "disjoint":
-            lines += [f"{a} {overlaps} {b} .", f"{b} {overlaps} {a} ."]
-            if o.relation == "subsumes":
-                lines.append(f"{a} {subsumes} {b} .")
-                if o.shared.startswith("equivalent"):
-                    lines.append(f"{b} {subsumes} {a} .")
-            elif o.relation == "subsumed_by":
-                lines.append(f"{b} {subsumes} {a} .")
-        node = f"<{OVERLAPS_GRAPH}/pair/{hashlib.sha256(f'{o.a} {o.b}'.encode()).hexdigest()[:24]}>"
+    for i, j in sorted(report.decided) if pairs is None else pairs:
+        o = report.decided[i, j]
         shared = words_nt.get(o.shared)
         if shared is None:
             shared = words_nt[o.shared] = _lit(o.shared, "en")
-        lines += [f"{node} {typ} {node_type} .", f"{node} {ca} {a} .", f"{node} {cb} {b} .",
-                  f"{node} {rel} {_lit(o.relation)} .", f"{node} {sh} {shared} ."]
-        if digests:
-            lines += [f"{node} {da} {_lit(digests[i])} .", f"{node} {db} {_lit(digests[j])} ."]
+        lines += _pair_lines(o.a, o.b, o.relation, shared, digests[i] if digests else None,
+                             digests[j] if digests else None)
     return "\n".join(lines) + "\n"
 
 
@@ -661,7 +687,20 @@ def overlaps_graph(report: OverlapReport) -> Graph:
 
 
 def write_overlaps(store: GraphStore, report: OverlapReport) -> int:
-    """Replace the overlaps graph with this report's relations; the number of triples written."""
-    data = overlaps_ntriples(report)
-    store.replace_graph(OVERLAPS_GRAPH, data, "ntriples")
+    """Put this report's relations into the overlaps graph; the number of triples written.
+
+    A report of an incremental run over a graph that held pairs takes out the pairs it did not
+    keep and puts in the ones it decided, in one write (so adding a study writes that study's
+    pairs, not the registry's); any other report replaces the graph whole. Either way the graph
+    then holds exactly the report's decided pairs (a kept pair as first written, maybe b before a).
+    """
+    if report.stale is None:
+        data = overlaps_ntriples(report)
+        store.replace_graph(OVERLAPS_GRAPH, data, "ntriples")
+        return data.count("\n")
+    gone = [line for (a, b), k in report.stale
+            for line in _pair_lines(a, b, k.relation, _lit(k.shared, "en"), k.digest_a, k.digest_b)]
+    data = overlaps_ntriples(report, report.fresh)
+    store.write([RemoveFromGraph(OVERLAPS_GRAPH, "\n".join(gone) + "\n", "ntriples"),
+                 AddToGraph(OVERLAPS_GRAPH, data, "ntriples")])
     return data.count("\n")
