@@ -95,10 +95,15 @@ class OwlEngine:
         for child, parents in self.oncotree.parents.items():
             for parent in parents:
                 kids.setdefault(parent, []).append(child)
-        self.classes = [_classes.get(store, f"owl-classes-{s.nct}",
-                                     lambda s=s: K.study_classes(s, lambda iri: sorted(kids.get(iri, ()))),
-                                     graph=study_graph_name(s.nct))
-                        for s in self.studies]
+
+        def children(iri: str) -> list[str]:
+            return sorted(kids.get(iri, ()))
+
+        def build(study: Study) -> Callable[[], K.StudyClasses]:
+            return lambda: K.study_classes(study, children)
+
+        self.classes: list[K.StudyClasses] = [
+            _classes.get(store, f"owl-classes-{s.nct}", build(s), graph=study_graph_name(s.nct)) for s in self.studies]
         self.sig = K.Signature()
         for c in self.classes:
             self.sig.merge(c.sig)

@@ -228,10 +228,10 @@ def compute_overlaps(store: GraphStore, ncts: Sequence[str] | None = None, *,
                 needed = []
                 for i, j in bucket:
                     a, b = members[i], members[j]
-                    got = _reuse(before, a.iri, b.iri, digests[i], digests[j])
-                    if got is not None:
-                        decided[i, j] = Overlap(a.iri, b.iri, got[0], got[1], a.label, b.label)
-                        kept.add(got[2])
+                    hit = _reuse(before, a.iri, b.iri, digests[i], digests[j])
+                    if hit is not None:
+                        decided[i, j] = Overlap(a.iri, b.iri, hit[0], hit[1], a.label, b.label)
+                        kept.add(hit[2])
                         reused += 1
                         continue
                     todo.append((i, j))
