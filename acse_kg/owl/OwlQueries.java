@@ -16,7 +16,6 @@
  *   nottype IND CLASS is IND entailed to be outside CLASS           -> true | false
  *   sub A B           is A entailed to be a subclass of B          -> true | false
  *   sat A B           is the intersection of A and B satisfiable   -> true | false
- *   satc A            is the named class A satisfiable              -> true | false
  *   pairs IN OUT      for each line "P Q R" of IN (named classes): whether P is satisfiable and,
  *                     if it is, whether Q and R are, as a line "p q r" of 0/1 in OUT -> ok N
  *   quit
@@ -85,10 +84,6 @@ public class OwlQueries {
                     }
                     case "sat": {
                         out.println(reasoner.isSatisfiable(df.getOWLObjectIntersectionOf(cls(df, w[1]), cls(df, w[2]))) ? "true" : "false");
-                        break;
-                    }
-                    case "satc": {
-                        out.println(reasoner.isSatisfiable(cls(df, w[1])) ? "true" : "false");
                         break;
                     }
                     case "pairs": {

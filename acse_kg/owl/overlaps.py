@@ -81,7 +81,7 @@ from .reasoner import Hermit
 OVERLAPS_GRAPH = GRAPH_PREFIX + "inferred/cohort-overlaps"
 PTN = Namespace(K.PT)
 RELATIONS = ("subsumes", "subsumed_by", "overlaps", "disjoint")
-#: Cohorts per block: the pairs between two blocks are asked of one reasoner holding only their classes.
+#: Cohorts per block: the candidate pairs are taken block against block, so that a run of them names few classes.
 BLOCK = 250
 #: Pairs of classes per call to the reasoner (a file of questions, answered in one go).
 CHUNK = 500
