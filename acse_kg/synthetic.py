@@ -79,17 +79,19 @@ def vary(source: rdflib.Graph, src_nct: str, new_nct: str, rng: random.Random,
     return out
 
 
-def add_copies(store: GraphStore, n: int, sources: Sequence[str], *, seed: int = 20261201) -> list[str]:
+def add_copies(store: GraphStore, n: int, sources: Sequence[str], *, seed: int = 20261201,
+               first: int = 1) -> list[str]:
     """Write ``n`` varied copies of the ``sources`` studies into the store; return their NCT numbers.
 
     Each copy is one graph replaced in the store (no history: a copy is
-    synthetic, not a version of anything).
+    synthetic, not a version of anything). ``first``: the number of the first copy, to add
+    copies to a registry that has some (its draws seeded apart from those of copy 1 on).
     """
-    rng = random.Random(seed)
+    rng = random.Random(seed if first == 1 else f"{seed}-{first}")
     paths = pathology_pool(store)
     graphs = {nct: store.graph(study_graph_name(nct)) for nct in sources}
     made = []
-    for i in range(1, n + 1):
+    for i in range(first, first + n):
         src = sources[(i - 1) % len(sources)]
         nct = synthetic_nct(i)
         g = vary(graphs[src], src, nct, rng, paths)

@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 from conftest import NCT, SHARED, require
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
+from rdflib import Graph
 from typer.testing import CliRunner
 
 from acse_kg.cli import app as cli
@@ -18,7 +21,14 @@ from acse_kg.matching.candidates import Taxonomy as OncoTree
 from acse_kg.model import read_study
 from acse_kg.owl import classes as K
 from acse_kg.owl.classify import OwlEngine
-from acse_kg.owl.overlaps import OVERLAPS_GRAPH, compute_overlaps, write_overlaps
+from acse_kg.owl.overlaps import (
+    OVERLAPS_GRAPH,
+    OverlapPlan,
+    _lit,
+    compute_overlaps,
+    previous_decisions,
+    write_overlaps,
+)
 from acse_kg.owl.reasoner import Hermit
 from acse_kg.pages import study_page
 from acse_kg.store import open_store
@@ -83,8 +93,9 @@ def test_pruning_and_grouping_give_exactly_what_the_reasoner_gives_on_every_pair
     assert [(p.a, p.b, p.relation, p.shared) for p in full.pairs] == \
         [(p.a, p.b, p.relation, p.shared) for p in acse.pairs]
     assert acse.counts() == full.counts()
-    # Asked block by block (a reasoner holding only the classes of the pairs between two blocks): the same.
-    blocks = compute_overlaps(store, [NCT], block=6)
+    # Asked block by block, a reasoner per few pairs (holding only the classes those pairs name): the same.
+    blocks = compute_overlaps(store, [NCT], block=6, per_reasoner=5)
+    assert blocks.timings["reasoners"] > 1
     assert [(p.a, p.b, p.relation, p.shared) for p in blocks.pairs] == \
         [(p.a, p.b, p.relation, p.shared) for p in full.pairs]
 
@@ -234,3 +245,110 @@ def test_the_study_page_has_no_competing_section_when_nothing_overlaps_across_tr
     s = open_store("memory")
     write_overlaps(s, acse)  # computed, but AcSé's cohorts only meet each other
     assert 'id="competing"' not in study_page(s, NCT)
+
+
+# ------------------------------------------------------------------ incremental: only the pairs whose digests changed
+def candidates(s) -> list[tuple[str, str]]:
+    """The pairs (by IRI) of the registry's cohorts that the shortcuts leave to the reasoner."""
+    engine = OwlEngine(s)
+    members = [c for st in engine.studies for c in st.cohorts]
+    return [(members[i].iri, members[j].iri) for i, j in OverlapPlan(engine, members).candidates()]
+
+
+def fresh_pairs(report) -> set[tuple[str, str]]:
+    return {(report.members[i].iri, report.members[j].iri) for i, j in report.fresh}
+
+
+def answers(report) -> list[tuple[str, str, str, str]]:
+    return [(p.a, p.b, p.relation, p.shared) for p in report.pairs]
+
+
+@pytest.fixture(scope="module")
+def growing():
+    """AcSé's overlaps written; a copy added and decided incrementally; then the copy changed and decided again.
+
+    Each step's incremental report beside a full recomputation of the same registry (for the first,
+    reasoners of at most 20 pairs asked by two HermiT processes side by side, so that path is compared too).
+    """
+    require(shutil.which("java") is not None, "Java (for HermiT)")
+    s = open_store("memory")
+    alone = compute_overlaps(s)
+    write_overlaps(s, alone)
+    (copy,) = add_copies(s, 1, [NCT])
+    added = compute_overlaps(s, incremental=True)
+    added_full = compute_overlaps(s, block=10, per_reasoner=20, workers=2)
+    added_candidates = candidates(s)
+    write_overlaps(s, added)
+    before = dict(zip((c.iri for c in added.members), added.digests, strict=True))
+    add_copies(s, 1, [NCT], seed=7)  # the same NCT number, other draws: the copy's cohorts change
+    changed = compute_overlaps(s, incremental=True)
+    changed_full = compute_overlaps(s)
+    now = dict(zip((c.iri for c in changed.members), changed.digests, strict=True))
+    return {"store": s, "copy": copy, "alone": alone, "added": added, "added_full": added_full,
+            "added_candidates": added_candidates, "changed": changed, "changed_full": changed_full,
+            "changed_candidates": candidates(s), "edited": {iri for iri, d in now.items() if before.get(iri) != d}}
+
+
+def test_a_rerun_with_nothing_changed_keeps_every_pair_and_asks_the_reasoner_nothing(acse) -> None:
+    s = open_store("memory")
+    write_overlaps(s, acse)
+    again = compute_overlaps(s, [NCT], incremental=True)
+    assert again.reasoner_pairs == 0 and again.fresh == []
+    assert again.reused == len(acse.decided) == len(again.decided)
+    assert answers(again) == answers(acse)
+
+
+def test_adding_a_study_decides_only_the_pairs_with_its_cohorts(growing) -> None:
+    added, copy = growing["added"], growing["copy"]
+    assert sum(copy in c.iri for c in added.members) == 23
+    # Every pair of AcSé's cohorts is kept from the graph; HermiT decides exactly the pairs with a
+    # cohort of the copy that the shortcuts leave (counted: 23 x 23 + 23 x 22 / 2 pairs have one, of 1,035).
+    assert added.reused == len(growing["alone"].decided)
+    theirs = {(a, b) for a, b in growing["added_candidates"] if copy in a + b}
+    assert fresh_pairs(added) == theirs and 0 < len(theirs) < 23 * 23 + 23 * 22 // 2
+    assert len(added.fresh) + added.reused == len(added.decided) == len(growing["added_candidates"])
+
+
+def test_changing_a_study_decides_again_only_the_pairs_of_its_changed_cohorts(growing) -> None:
+    changed, edited = growing["changed"], growing["edited"]
+    assert edited and all(growing["copy"] in iri for iri in edited)  # only the copy was written
+    assert fresh_pairs(changed) == {(a, b) for a, b in growing["changed_candidates"] if edited & {a, b}}
+    assert changed.reused == len(changed.decided) - len(changed.fresh) > 0
+
+
+@pytest.mark.parametrize("step", ["added", "changed"])
+def test_the_incremental_answers_equal_a_full_recomputation_pair_by_pair(growing, step) -> None:
+    incremental, full = growing[step], growing[f"{step}_full"]
+    assert full.reused == 0 and incremental.reused > 0
+    assert step != "added" or full.timings["reasoners"] > 1  # two JVMs had work side by side
+    assert answers(incremental) == answers(full)
+    assert incremental.counts() == full.counts()
+
+
+def direct(s) -> set[tuple[str, str, str]]:
+    rows = s.select(f"SELECT ?a ?p ?b WHERE {{ GRAPH <{OVERLAPS_GRAPH}> {{ ?a ?p ?b "
+                    f"FILTER(?p IN (<{PT}overlapsCohort>, <{PT}subsumesCohort>)) }} }}")
+    return {(str(r["a"]), str(r["p"]), str(r["b"])) for r in rows}
+
+
+def test_an_incremental_write_leaves_the_graph_a_whole_write_of_a_full_run_gives(growing) -> None:
+    s, report = growing["store"], growing["changed"]
+    assert report.stale  # the copy's changed pairs, taken out
+    written = write_overlaps(s, report)  # takes out the stale pairs, puts in the fresh ones
+    whole = open_store("memory")
+    assert written < write_overlaps(whole, growing["changed_full"])
+    assert direct(s) == direct(whole)
+    kept = previous_decisions(s)
+    assert len(kept) == len(report.decided) == len(previous_decisions(whole))
+    for (i, j), o in report.decided.items():  # a kept pair may be held the other way round
+        k, flipped = (kept[o.a, o.b], False) if (o.a, o.b) in kept else (kept[o.b, o.a], True)
+        relation = {"subsumes": "subsumed_by", "subsumed_by": "subsumes"}.get(k.relation, k.relation) \
+            if flipped else k.relation
+        digests = (k.digest_b, k.digest_a) if flipped else (k.digest_a, k.digest_b)
+        assert (relation, k.shared, digests) == (o.relation, o.shared, (report.digests[i], report.digests[j]))
+
+
+@given(st.text())
+def test_a_shared_population_of_any_text_reads_back_as_written(text) -> None:
+    g = Graph().parse(data=f"<urn:a> <urn:b> {_lit(text, 'en')} .\n", format="nt")
+    assert [str(o) for o in g.objects()] == [text]

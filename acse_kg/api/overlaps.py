@@ -2,7 +2,9 @@
 
 A JSON list of ``{"a", "b", "relation", "shared"}``, for every pair of cohorts
 of the studies named by ``?nct=`` (repeatable; default: the whole registry).
-Read-only: the inferred graph is written by ``acse-kg overlaps``. Each answer
+Read-only: the inferred graph is written by ``acse-kg overlaps``, and a pair it
+holds with the digests both cohorts have now is read from it, not asked of
+HermiT again (see ``compute_overlaps(incremental=True)``). Each answer
 is computed once per store version; a request has a budget: the reasoner's
 time (the server's ``reasoner_budget``; beyond it a 504 problem saying so) and a
 cap on the cohorts compared (beyond it a 422 saying how to narrow the question).
@@ -67,7 +69,7 @@ async def overlaps(request: Request, nct: Annotated[list[str] | None, Query(desc
                            "?nct=, or run `acse-kg overlaps` and query the inferred graph over /sparql")
 
     def answer() -> bytes:
-        report = compute_overlaps(store, ncts, budget=request.app.state.settings.reasoner_budget)
+        report = compute_overlaps(store, ncts, budget=request.app.state.settings.reasoner_budget, incremental=True)
         out: list[dict[str, Any]] = [p.as_json() for p in report.pairs]
         return orjson.dumps(out)
 

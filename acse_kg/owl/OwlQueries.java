@@ -16,6 +16,8 @@
  *   nottype IND CLASS is IND entailed to be outside CLASS           -> true | false
  *   sub A B           is A entailed to be a subclass of B          -> true | false
  *   sat A B           is the intersection of A and B satisfiable   -> true | false
+ *   pairs IN OUT      for each line "P Q R" of IN (named classes): whether P is satisfiable and,
+ *                     if it is, whether Q and R are, as a line "p q r" of 0/1 in OUT -> ok N
  *   quit
  * A failure answers "error: message" and the loop goes on.
  */
@@ -82,6 +84,27 @@ public class OwlQueries {
                     }
                     case "sat": {
                         out.println(reasoner.isSatisfiable(df.getOWLObjectIntersectionOf(cls(df, w[1]), cls(df, w[2]))) ? "true" : "false");
+                        break;
+                    }
+                    case "pairs": {
+                        // Named classes only: HermiT answers them on the reasoner's own tableau, where an
+                        // anonymous expression (A and B) costs a copy of the whole TBox's clauses per question.
+                        // Q and R are asked only when P is satisfiable (0 otherwise).
+                        int n = 0;
+                        try (BufferedReader pin = new BufferedReader(new InputStreamReader(new FileInputStream(w[1]), "UTF-8"));
+                             PrintStream pout = new PrintStream(new FileOutputStream(w[2]), false, "UTF-8")) {
+                            String q;
+                            while ((q = pin.readLine()) != null) {
+                                String[] p = q.trim().split(" ");
+                                if (p.length != 3) continue;
+                                boolean sat = reasoner.isSatisfiable(cls(df, p[0]));
+                                boolean q1 = sat && reasoner.isSatisfiable(cls(df, p[1]));
+                                boolean r1 = sat && reasoner.isSatisfiable(cls(df, p[2]));
+                                pout.println((sat ? "1" : "0") + " " + (q1 ? "1" : "0") + " " + (r1 ? "1" : "0"));
+                                n++;
+                            }
+                        }
+                        out.println("ok " + n);
                         break;
                     }
                     case "quit":

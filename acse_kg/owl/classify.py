@@ -42,6 +42,7 @@ from typing import Any, Literal
 import orjson
 
 from ..derived import DerivedCache
+from ..loader import study_graph_name
 from ..matching.candidates import Taxonomy as OncoTree
 from ..matching.dosing import Regimen, compile_regimens, dosing_for
 from ..matching.engine import (
@@ -94,7 +95,15 @@ class OwlEngine:
         for child, parents in self.oncotree.parents.items():
             for parent in parents:
                 kids.setdefault(parent, []).append(child)
-        self.classes = [K.study_classes(s, lambda iri: sorted(kids.get(iri, ()))) for s in self.studies]
+
+        def children(iri: str) -> list[str]:
+            return sorted(kids.get(iri, ()))
+
+        def build(study: Study) -> Callable[[], K.StudyClasses]:
+            return lambda: K.study_classes(study, children)
+
+        self.classes: list[K.StudyClasses] = [
+            _classes.get(store, f"owl-classes-{s.nct}", build(s), graph=study_graph_name(s.nct)) for s in self.studies]
         self.sig = K.Signature()
         for c in self.classes:
             self.sig.merge(c.sig)
@@ -339,6 +348,9 @@ class OwlRegistryMatcher:
 
 
 _matchers = DerivedCache()
+#: Each study's classes, built again only after a write to its graph or to a graph no study owns (OncoTree):
+#: a second overlaps run or matcher in one process does not rebuild a hundred studies' classes.
+_classes = DerivedCache()
 
 
 def owl_matcher_for(store: GraphStore, nct: str | None = None) -> OwlMatcher:

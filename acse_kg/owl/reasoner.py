@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -155,6 +156,25 @@ class Hermit:
 
     def sat(self, a: str, b: str) -> bool:
         return self._ask(f"sat {a} {b}") == "true"
+
+    def pairs(self, questions: Sequence[tuple[str, str, str]]) -> list[tuple[bool, bool, bool]]:
+        """For each (P, Q, R) of named classes: (P satisfiable, Q satisfiable, R satisfiable), Q and R
+        asked only when P is (False otherwise).
+
+        Why named classes and one call: HermiT answers a question about named classes on the
+        reasoner's own tableau, while an anonymous ``A and B`` copies the whole TBox's clauses
+        for each question; and a file of questions saves a round trip per question.
+        """
+        self._n += 1
+        src, dst = self.dir / f"pairs-{self._n}.txt", self.dir / f"answers-{self._n}.txt"
+        src.write_text("".join(f"{p} {a} {b}\n" for p, a, b in questions), encoding="utf-8")
+        try:
+            self._say(f"pairs {src} {dst}", f"ok {len(questions)}")
+            lines = dst.read_text(encoding="utf-8").splitlines()
+        finally:
+            src.unlink(missing_ok=True)
+            dst.unlink(missing_ok=True)
+        return [(x == "1", y == "1", z == "1") for x, y, z in (line.split() for line in lines)]
 
     def close(self) -> None:
         if self.proc.poll() is None:
