@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 import pytest
+from ctgov_fixtures import RECORDS, load_record
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ctgov_fixtures import RECORDS, load_record
 from rdflib import URIRef
 
 from acse_kg.ctgov.bulk import Item, Registry, _prepared_in_order, bulk_import, read_items, record_digest
