@@ -265,22 +265,64 @@ class StudyRow:
     record: dict[str, Any]  # the API v2 JSON (export_study(..., full_text=True) when the model reads)
 
 
-def read_row(store: GraphStore, nct: str, tree: OncotreeTerms, labels: Any, codes: Any = None) -> StudyRow:
-    """A study's row, read from its export, its graph's literals and its model."""
-    import rdflib
+@dataclass(frozen=True)
+class RowContext:
+    """What a study's row needs from the registry besides the study's own graph and model: the
+    OncoTree hierarchy, the API codes' display labels and the enumerated individuals' codes. Read once
+    per sync (and once per bulk import), and picklable: a bulk import's mapping workers build rows
+    with it (:func:`record_row`) without the store."""
 
-    from .ctgov.export import _codes, export_from_graph
+    tree: OncotreeTerms
+    labels: dict[tuple[str, str], str]  # (enumeration class, code) -> display label
+    codes: dict[Any, str]  # enumerated individual -> its API code
+
+    @classmethod
+    def load(cls, store: GraphStore) -> RowContext:
+        from .ctgov.export import _codes
+        from .pages.graph import code_labels
+
+        return cls(OncotreeTerms.load(store), code_labels(store), _codes(store))
+
+
+def read_row(store: GraphStore, nct: str, context: RowContext) -> StudyRow:
+    """A study's row, read from the store: its live graph and its model (:func:`row_from_graph`)."""
     from .loader import study_graph_name
     from .model import ModelError, StudyNotFound, read_study
-    from .pages import ctgov_view as cv
 
     graph = store.graph(study_graph_name(nct))  # read once: the export and the whole text both come from it
     try:
         study = read_study(store, nct, graph=graph)
     except (ModelError, StudyNotFound):  # a record the model cannot read is still found by its fields
         study = None
-    record = export_from_graph(graph, codes if codes is not None else _codes(store), nct,
-                               full_text=study is not None, study=study)
+    return row_from_graph(graph, nct, context, study)
+
+
+def record_row(graph: Any, nct: str, context: RowContext, vocabulary: Any) -> StudyRow:
+    """The row a study's record graph will have once stored, made before it is (a bulk import's
+    mapping workers hold the graph already): the model read from the graph and the registry's
+    :class:`~acse_kg.model.reader.Vocabulary` (:func:`~acse_kg.model.reader.study_from_record`), then
+    :func:`row_from_graph`, as :func:`read_row` does from the store."""
+    from .model import ModelError, StudyNotFound
+    from .model.reader import study_from_record
+
+    try:
+        study = study_from_record(graph, nct, vocabulary)
+    except (ModelError, StudyNotFound):
+        study = None
+    return row_from_graph(graph, nct, context, study)
+
+
+def row_from_graph(graph: Any, nct: str, context: RowContext, study: Any) -> StudyRow:
+    """A study's row from its graph (an rdflib graph) and its model (None when the model cannot read
+    the record): the export, the graph's literals and the model's cohorts. The one implementation,
+    whether the graph was read from the store or is a record being imported."""
+    import rdflib
+
+    from .ctgov.export import export_from_graph
+    from .pages import ctgov_view as cv
+
+    tree, labels = context.tree, cv.Labels(context.labels)
+    record = export_from_graph(graph, context.codes, nct, full_text=study is not None, study=study)
     texts = {col: "\n".join(_texts(record, *paths)) for col, paths in _AREA_PATHS.items()}
     texts["whole"] = "\n".join(sorted({str(o) for o in graph.objects() if isinstance(o, rdflib.Literal)}))
     covered: set[str] = set()
@@ -599,31 +641,29 @@ class SearchIndex:
         return sorted(g[len(STUDY_GRAPH_PREFIX):] for g, n in writes[1].items()
                       if g.startswith(STUDY_GRAPH_PREFIX) and before[1].get(g) != n)
 
-    def update(self, written: dict[str, str]) -> None:
-        """Read again the studies a writer has just written (NCT number -> the version it logged), in one
-        transaction; what else changed is left to the next :meth:`sync`.
+    def put(self, rows: list[tuple[StudyRow, str]]) -> None:
+        """Write rows a writer made of the studies it has just written (each with the version it
+        logged), in one transaction; what else changed is left to the next :meth:`sync`.
 
         Why: a bulk import of thousands of studies keeps the index in step as it writes, batch by
-        batch, so that the server's first search does not read every study (80 s at 1,000 studies).
-        A study written here carries the fingerprint :func:`fingerprints` will read for it, so the
-        next sync finds it in step and reads it no more.
+        batch, so that the server's first search does not read every study (80 s at 1,000 studies);
+        its mapping workers make the rows (:func:`record_row`) from the graphs they hold already. A
+        row carries the fingerprint :func:`fingerprints` will read for its study, so the next sync
+        finds it in step and reads it no more.
         """
         with self._lock:
-            self._replace(written, [])
+            self._commit([], rows)
 
     def _replace(self, changed: dict[str, str], gone: list[str]) -> None:
-        from .ctgov.export import _codes
-        from .pages import ctgov_view as cv
-        from .pages.graph import code_labels
-
         store = self.store
         if changed:
-            tree = OncotreeTerms.load(store)
-            labels = cv.Labels(code_labels(store))
-            codes = _codes(store)
-            rows = [(read_row(store, n, tree, labels, codes), fp) for n, fp in sorted(changed.items())]
+            context = RowContext.load(store)
+            rows = [(read_row(store, n, context), fp) for n, fp in sorted(changed.items())]
         else:
             rows = []
+        self._commit(gone, rows)
+
+    def _commit(self, gone: list[str], rows: list[tuple[StudyRow, str]]) -> None:
         self.db.execute("BEGIN")
         try:
             for n in gone:
@@ -823,9 +863,11 @@ def index_for(store: GraphStore, *, sync: bool = True) -> SearchIndex:
 __all__ = [
     "AREA_COLUMNS",
     "OncotreeTerms",
+    "RowContext",
     "SearchCancelled",
     "SearchIndex",
     "SearchIndexError",
+    "StudyRow",
     "can_answer",
     "essie_sql",
     "fingerprints",
@@ -834,4 +876,6 @@ __all__ = [
     "index_path",
     "piece_rows",
     "read_row",
+    "record_row",
+    "row_from_graph",
 ]

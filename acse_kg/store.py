@@ -1139,7 +1139,10 @@ class OxigraphStore:
             if claim is not None:
                 check_claim(self._reader(claim.graph), claim)  # a conflict: nothing was written anywhere
         try:
-            _replay(second, journal)
+            if second_part.quads_only:  # parsed already: applied as they are, not parsed again from the entry
+                _apply_quads(second, second_part.quads(), _applied_mark(journal))
+            else:
+                _replay(second, journal)
         finally:
             self._written(second_part.graphs)
         first.remove(journal)
@@ -1243,13 +1246,33 @@ def _applied_mark(entry: ox.Quad) -> ox.Quad:
         "http://www.w3.org/2001/XMLSchema#boolean")), ox.NamedNode(JOURNAL_GRAPH))
 
 
+#: Quads from which the second half of a write to both datasets goes through Oxigraph's bulk loader
+#: (``bulk_extend``) rather than one transaction: half the CPU and wall time (a bulk import's batch of
+#: a hundred studies is ~48,000 quads: 0.3 s against 0.65 s of CPU). Smaller writes stay one transaction.
+BULK_QUADS = 10_000
+
+
+def _apply_quads(dataset: ox.Store, quads: list[ox.Quad], mark: ox.Quad) -> None:
+    """Add a journal entry's quads to ``dataset`` with the entry's applied-mark. A small set in one
+    transaction with its mark; a large one by the bulk loader, then the mark: the bulk loader is not
+    atomic, but the entry stays in the journal until the mark is written, so a process that dies
+    part-way leaves the entry unmarked and the next open applies it again (adding quads already there
+    changes nothing). Meanwhile a reader of the dataset may see part of the write, as it may see the
+    first dataset's half before this one's (:meth:`OxigraphStore._write_both`)."""
+    if len(quads) >= BULK_QUADS:
+        dataset.bulk_extend(quads)
+        dataset.add(mark)
+    else:
+        dataset.extend([*quads, mark])
+
+
 def _replay(dataset: ox.Store, entry: ox.Quad) -> None:
     """Apply a journal entry's operations to ``dataset`` (see :meth:`OxigraphStore._write_both`),
     with the entry's applied-mark in the same transaction, so that a recovery never applies it twice."""
     text = cast(ox.Literal, entry.object).value
     mark = _applied_mark(entry)
     if entry.predicate.value == PENDING_QUADS:
-        dataset.extend([*iter_quads(text.encode("utf-8")), mark])
+        _apply_quads(dataset, list(iter_quads(text.encode("utf-8"))), mark)
     else:
         dataset.update(f"{text} ;\nINSERT DATA {{ GRAPH <{JOURNAL_GRAPH}> {{ {mark.subject} {mark.predicate} {mark.object} }} }}")
 

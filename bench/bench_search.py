@@ -30,14 +30,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from acse_kg.ctgov.export import _codes
 from acse_kg.ctgov.import_ import import_study
 from acse_kg.ctgov.query import matching_ncts, parse_params
 from acse_kg.loader import study_graph_name
-from acse_kg.pages import ctgov_view as cv
-from acse_kg.pages.graph import code_labels
 from acse_kg.paths import ROOT
-from acse_kg.search_index import OncotreeTerms, SearchIndex, StudyRow, read_row
+from acse_kg.search_index import RowContext, SearchIndex, StudyRow, read_row
 from acse_kg.store import GraphStore, ReplaceGraph, open_store
 
 RECORD = ROOT / "tests" / "data" / "shared" / "reference" / "ctgov" / "example_v2_NCT06171568_APHP_french.json"
@@ -110,9 +107,9 @@ def run(n: int, runs: int, sparql_runs: int, cap: float) -> None:
         store.write(batch)
     load_s = time.perf_counter() - started
 
-    tree, labels, codes = OncotreeTerms.load(store), cv.Labels(code_labels(store)), _codes(store)
+    context = RowContext.load(store)
     started = time.perf_counter()
-    rows = {t: read_row(store, t, tree, labels, codes) for t in templates}
+    rows = {t: read_row(store, t, context) for t in templates}
     read_each = (time.perf_counter() - started) / len(templates)
     index = SearchIndex(store, None)
     started = time.perf_counter()

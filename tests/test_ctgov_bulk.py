@@ -19,17 +19,19 @@ import time
 from pathlib import Path
 
 import pytest
+from ctgov_fixtures import RECORDS, load_record
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rdflib import URIRef
 
-from acse_kg.ctgov.bulk import bulk_import, read_items, record_digest
+from acse_kg.ctgov.bulk import Item, Registry, _prepared_in_order, bulk_import, read_items, record_digest
 from acse_kg.ctgov.generate import FIRST_NCT, generate_record, nct_id, write_jsonl
 from acse_kg.ctgov.import_ import check_record, enum_index, study_to_graph
 from acse_kg.ctgov.query import parse_params
 from acse_kg.history import list_versions
 from acse_kg.loader import study_graph_name
-from acse_kg.search_index import SearchIndex
+from acse_kg.model.reader import read_vocabulary
+from acse_kg.search_index import RowContext, SearchIndex, read_row
 from acse_kg.store import OxigraphStore, history_of, open_store
 from acse_kg.versions import LOG_GRAPH, current_versions, version_iri
 
@@ -181,6 +183,25 @@ def test_a_bulk_import_into_a_store_directory_leaves_its_search_index_in_step(tm
         rebuilt.close()
     finally:
         store.close()
+
+
+def test_the_index_rows_made_by_the_mapping_workers_are_those_read_back_from_the_store(tmp_path):
+    """A bulk import's index rows are made in its worker processes from the graphs they map (the
+    parent does not read each study back); each must be the row the index reads from the store for
+    the same study (a rebuild, a server's sync): text columns, pieces, OncoTree terms, card and the
+    stored API v2 JSON. The real reference records and generated ones of several seeds."""
+    records = [load_record(name) for name in RECORDS] + [generate_record(i, seed=i % 5) for i in range(24)]
+    store = open_store("memory")
+    registry = Registry(enum_index(store), (RowContext.load(store), read_vocabulary(store)))
+    items = (Item(f"r{i}", json.dumps(r).encode()) for i, r in enumerate(records))
+    made = {p.nct: p.row for p in _prepared_in_order(items, 1, registry, {})}  # one real worker process
+    assert len(made) == len(records) and all(row is not None for row in made.values())
+    jsonl = tmp_path / "records.jsonl"
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in records))
+    bulk_import(store, [jsonl], jobs=0)
+    context = RowContext.load(store)
+    for nct, row in made.items():
+        assert read_row(store, nct, context) == row, nct
 
 
 # -- bad records, changed records, inputs ------------------------------------------------------------

@@ -31,11 +31,16 @@ issue measured 1,000 studies in 20 minutes). Here:
   could interleave with the batch; run a bulk import of studies nobody else is
   importing at that time (changed studies are always claimed).
 - **The search index in step.** A store with an index file beside it (a store directory) has the
-  rows of the studies each batch wrote read into its index after the batch
-  (:meth:`~acse_kg.search_index.SearchIndex.update`), so the server's first
-  search does not read every imported study on the request path; at the end
-  the index is synced with the graph (:meth:`~acse_kg.search_index.SearchIndex.sync`:
-  the bundle's studies, and a batch whose rows a killed run did not write; the
+  rows of the studies each batch wrote put into its index after the batch
+  (:meth:`~acse_kg.search_index.SearchIndex.put`), so the server's first
+  search does not read every imported study on the request path. The rows are
+  made by the mapping workers from the graph they have just mapped
+  (:func:`~acse_kg.search_index.record_row`, the code that reads a stored
+  study's row, with the registry's vocabulary read once and handed to each
+  worker): reading each study back from the store in the parent cost about
+  half the import's CPU and held the single writer. At the end the index is
+  synced with the graph (:meth:`~acse_kg.search_index.SearchIndex.sync`: the
+  bundle's studies, and a batch whose rows a killed run did not write; the
   index tells a study's version from the log's).
 - **A bad record does not stop the rest.** It is reported with its file (and
   line, or archive member) and the JSON path of each problem; the import goes
@@ -62,6 +67,8 @@ from typing import Any
 from rdflib import URIRef
 
 from ..loader import STUDY_GRAPH_PREFIX, study_graph_name
+from ..model.reader import Vocabulary, read_vocabulary
+from ..search_index import RowContext, StudyRow, record_row
 from ..store import AddQuads, GraphStore, StoreError
 from ..versions import LOG_GRAPH, current_versions, log_entry, save_study
 from .import_ import record_digest
@@ -101,6 +108,7 @@ class Prepared:
     triples: int = 0
     problems: list[tuple[str, str]] = field(default_factory=list)
     skipped: bool = False  # the store's current version came from this very record
+    row: StudyRow | None = None  # the study's search-index row, when the import keeps an index
 
 
 @dataclass
@@ -200,7 +208,17 @@ def count_items(source: Path) -> int | None:
 
 
 # -- the workers ---------------------------------------------------------------------------------
-_INDEX: dict[tuple[str, str], URIRef] = {}
+@dataclass(frozen=True)
+class Registry:
+    """What a worker needs from the registry, read once by the parent and handed to each worker: the
+    enumerated individuals by code (the mapping), and for a store that keeps a search index the rows'
+    context and the vocabulary (the rows)."""
+
+    enums: dict[tuple[str, str], URIRef]
+    rows: tuple[RowContext, Vocabulary] | None = None
+
+
+_REGISTRY = Registry({})
 
 
 @dataclass(frozen=True)
@@ -227,8 +245,9 @@ def parse_item(item: Item) -> Parsed:
     return Parsed(item.where, record, record_digest(record), nct if isinstance(nct, str) else None)
 
 
-def prepare(parsed: Parsed, index: dict[tuple[str, str], URIRef]) -> Prepared:
-    """Validate and map one record to its graph's N-Quads (or say why it cannot be imported)."""
+def prepare(parsed: Parsed, registry: Registry) -> Prepared:
+    """Validate and map one record to its graph's N-Quads and, when the registry keeps a search index,
+    its index row (or say why it cannot be imported)."""
     from .import_ import check_record, study_to_graph
 
     out = Prepared(parsed.where, digest=parsed.digest)
@@ -240,25 +259,27 @@ def prepare(parsed: Parsed, index: dict[tuple[str, str], URIRef]) -> Prepared:
         out.problems = [(p.path, p.message) for p in problems]
         return out
     out.nct = parsed.record["protocolSection"]["identificationModule"]["nctId"]
-    g, problems = study_to_graph(parsed.record, index)
+    g, problems = study_to_graph(parsed.record, registry.enums)
     if problems:
         out.problems = [(p.path, p.message) for p in problems]
         return out
     out.nquads = _nquads(study_graph_name(out.nct), g.serialize(format="nt", encoding="utf-8"))
     out.triples = len(g)
+    if registry.rows is not None:
+        out.row = record_row(g, out.nct, *registry.rows)
     return out
 
 
-def _init_worker(index: dict[tuple[str, str], URIRef]) -> None:
-    global _INDEX
-    _INDEX = index
+def _init_worker(registry: Registry) -> None:
+    global _REGISTRY
+    _REGISTRY = registry
 
 
 def _prepare_chunk(chunk: list[Parsed]) -> list[Prepared]:
-    return [prepare(p, _INDEX) for p in chunk]
+    return [prepare(p, _REGISTRY) for p in chunk]
 
 
-def _prepared_in_order(items: Iterator[Item], jobs: int, index: dict[tuple[str, str], URIRef],
+def _prepared_in_order(items: Iterator[Item], jobs: int, registry: Registry,
                        known: dict[str, str | None]) -> Iterator[Prepared]:
     """Each record prepared, in input order, by ``jobs`` worker processes (this one when 0); records
     whose digest ``known`` holds for their study are passed on as skipped without being mapped."""
@@ -269,12 +290,12 @@ def _prepared_in_order(items: Iterator[Item], jobs: int, index: dict[tuple[str, 
     def send() -> None:
         nonlocal pool, chunk
         if jobs <= 0:
-            pending.append(([prepare(p, index) for p in chunk], None))
+            pending.append(([prepare(p, registry) for p in chunk], None))
         else:
             if pool is None:  # started on the first record to map: a re-run of the same input starts none
                 # spawn, not fork: the parent holds the open store (RocksDB threads) a forked child must not inherit
                 pool = cf.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                                              initializer=_init_worker, initargs=(index,))
+                                              initializer=_init_worker, initargs=(registry,))
             pending.append(([], pool.submit(_prepare_chunk, chunk)))
         chunk = []
 
@@ -326,7 +347,8 @@ def bulk_import(store: GraphStore, sources: list[Path], *, jobs: int | None = No
 
     report = BulkReport()
     started = time.monotonic()
-    index = enum_index(store)
+    search = _search_index(store)
+    registry = Registry(enum_index(store), (RowContext.load(store), read_vocabulary(store)) if search is not None else None)
     versions = current_versions(store)
     live = {g[len(STUDY_GRAPH_PREFIX):] for g in store.live_graphs() if g.startswith(STUDY_GRAPH_PREFIX)}
     known: dict[str, str | None] = {nct: d for nct, (_, d) in versions.items() if d and nct in live}
@@ -334,13 +356,12 @@ def bulk_import(store: GraphStore, sources: list[Path], *, jobs: int | None = No
     now = datetime.now(UTC)
     note = "bulk import"
     pending: list[bytes] = []
-    pending_ncts: set[str] = set()
-    search = _search_index(store)
-    to_index: dict[str, str] = {}  # studies written since the index last read them -> their logged version
+    pending_ncts: dict[str, StudyRow | None] = {}  # the batch's studies -> their index rows
+    to_index: dict[str, tuple[StudyRow, str]] = {}  # written, not yet in the index -> (row, logged version)
 
     def index_written(last: bool = False) -> None:
         if search is not None and to_index:
-            search.update(dict(to_index))
+            search.put(list(to_index.values()))
         to_index.clear()
         if search is not None and last:  # what no batch wrote: the bundle's studies, a killed run's last batch
             search.sync()
@@ -355,7 +376,7 @@ def bulk_import(store: GraphStore, sources: list[Path], *, jobs: int | None = No
             store.write([AddQuads(b"".join(pending))])
             live.update(pending_ncts)
             report.new += len(pending_ncts)  # counted once written: what a progress line says is in the store
-            to_index.update((n, str(versions[n][0])) for n in pending_ncts)
+            to_index.update((n, (row, str(versions[n][0]))) for n, row in pending_ncts.items() if row is not None)
             pending.clear()
             pending_ncts.clear()
         if len(to_index) >= batch:
@@ -370,7 +391,7 @@ def bulk_import(store: GraphStore, sources: list[Path], *, jobs: int | None = No
         for s in sources:
             yield from read_items(s)
 
-    for p in _prepared_in_order(items(), jobs, index, known):
+    for p in _prepared_in_order(items(), jobs, registry, known):
         if report.read and report.read % batch == 0:
             tick()
         report.read += 1
@@ -387,7 +408,7 @@ def bulk_import(store: GraphStore, sources: list[Path], *, jobs: int | None = No
         if p.nct not in live and p.nct not in versions:
             pending.append(p.nquads)
             pending.append(_nquads(LOG_GRAPH, log_entry(p.nct, 1, None, agent, note, now, p.digest)))
-            pending_ncts.add(p.nct)
+            pending_ncts[p.nct] = p.row
             versions[p.nct] = (1, p.digest)
             known[p.nct] = p.digest
             if len(pending_ncts) >= batch:
@@ -399,7 +420,8 @@ def bulk_import(store: GraphStore, sources: list[Path], *, jobs: int | None = No
         known[p.nct] = p.digest
         live.add(p.nct)
         report.changed += 1
-        to_index[p.nct] = str(versions[p.nct][0])
+        if p.row is not None:
+            to_index[p.nct] = (p.row, str(versions[p.nct][0]))
     flush()
     index_written(last=True)
     tick()

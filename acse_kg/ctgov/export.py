@@ -53,10 +53,19 @@ class _Reader:
         self.full_text = full_text
         self.read = read if read is not None else set()  # (subject, predicate) pairs the JSON is made of
         self.study = study  # the study model, for the text the curated record structures (full_text)
+        # One pass over the triples into subject -> predicate -> objects: an export asks a few
+        # hundred questions of one study's graph, and rdflib's pattern matching costs more than the
+        # walk (every caller sorts what it gets, so the order of the walk does not show).
+        self.index: dict[Node, dict[Node, list[Node]]] = {}
+        for t_s, t_p, t_o in g:
+            self.index.setdefault(t_s, {}).setdefault(t_p, []).append(t_o)
+
+    def objects(self, s: Node, p: URIRef) -> list[Node]:
+        return self.index.get(s, {}).get(p, [])
 
     def one(self, s: Node, p: URIRef) -> Identifier | None:
         self.read.add((s, p))
-        return next(iter(sorted(_terms(self.g.objects(s, p)))), None)
+        return next(iter(sorted(_terms(self.objects(s, p)))), None)
 
     def text(self, s: Node, p: URIRef) -> str | None:
         v = self.one(s, p)
@@ -68,12 +77,12 @@ class _Reader:
 
     def all(self, s: Node, p: URIRef) -> list[Identifier]:
         self.read.add((s, p))
-        return _terms(self.g.objects(s, p))
+        return _terms(self.objects(s, p))
 
     def ordered(self, s: Node, p: URIRef) -> list[Node]:
         """Objects sorted by acse:position (then IRI), for arrays whose order matters."""
         def key(n: Node) -> tuple[float, str]:
-            pos = self.g.value(n, ACSE.position)
+            pos = next(iter(self.objects(n, ACSE.position)), None)
             return (float(pos) if isinstance(pos, Identifier) else 1e9, str(n))
 
         return sorted(self.all(s, p), key=key)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -118,8 +118,10 @@ def _scalar_type(node: dict[str, Any]) -> tuple[str, str | None]:
     return node.get("type", "string"), None
 
 
-def fields_of(schema_name: str) -> list[Field]:
-    """The keys of an object schema with what kind of value each holds."""
+@cache
+def fields_of(schema_name: str) -> tuple[Field, ...]:
+    """The keys of an object schema with what kind of value each holds (made once per schema: the
+    mapper and the export ask for them at every node of every record)."""
     out = []
     for key, node in schemas()[schema_name].get("properties", {}).items():
         name = ref_name(node)
@@ -136,9 +138,10 @@ def fields_of(schema_name: str) -> list[Field]:
         else:
             jt, enum = _scalar_type(node)
             out.append(Field(schema_name, key, "scalar", name, jt, enum))
-    return out
+    return tuple(out)
 
 
+@cache
 def property_name(schema_name: str, key: str) -> str:
     """``DesignInfo`` + ``observationalModel`` -> ``designInfoObservationalModel``.
 
@@ -153,14 +156,15 @@ def property_name(schema_name: str, key: str) -> str:
     return stem + key[0].upper() + key[1:]
 
 
-def protocol_modules() -> list[Field]:
+def protocol_modules() -> tuple[Field, ...]:
     return fields_of("ProtocolSection")
 
 
-def generic_fields(schema_name: str) -> list[Field]:
+@cache
+def generic_fields(schema_name: str) -> tuple[Field, ...]:
     """The fields of a schema that the generic mapper owns."""
     core = CORE_KEYS.get(schema_name, set())
-    return [f for f in fields_of(schema_name) if f.key not in core]
+    return tuple(f for f in fields_of(schema_name) if f.key not in core)
 
 
 def all_generic_fields() -> list[Field]:

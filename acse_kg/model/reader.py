@@ -154,33 +154,47 @@ def _pick_label(labels: Iterable[Node]) -> str:
 # ------------------------------------------------------------------ vocabulary
 #: One property a row, DISTINCT: a term that many records describe (a drug, a gene a CTML record
 #: declares) costs one row per record, where OPTIONAL joins would multiply the records' rows.
-_TERM_QUERY = """
-SELECT DISTINCT ?i ?k ?v WHERE {
-  VALUES ?i { %s }
+_TERM_PATTERN = """
   { ?i rdfs:label ?v BIND("label" AS ?k) }
   UNION { ?i acse:oncotreeCode|acse:geneSymbol|acse:profileTerm|acse:code ?v BIND("code" AS ?k) }
   UNION { ?i acse:oncotreeCode|acse:hgncId ?v BIND("acc" AS ?k) }
   UNION { ?i acse:isOpen ?v BIND("open" AS ?k) }
   UNION { ?i acse:dosesPerDay ?v BIND("perDay" AS ?k) }
-}"""
+"""
+_TERM_QUERY = "SELECT DISTINCT ?i ?k ?v WHERE {\n  VALUES ?i { %s }" + _TERM_PATTERN + "}"
+
+
+#: The kinds of fact the term table holds, each with the properties it is read from (as _TERM_QUERY reads them).
+_TERM_KINDS: tuple[tuple[str, tuple[URIRef, ...]], ...] = (
+    ("label", (RDFS.label,)),
+    ("code", (ACSE.oncotreeCode, ACSE.geneSymbol, ACSE.profileTerm, ACSE.code)),
+    ("acc", (ACSE.oncotreeCode, ACSE.hgncId)),
+    ("open", (ACSE.isOpen,)),
+    ("perDay", (ACSE.dosesPerDay,)),
+)
 
 
 def _terms(store: GraphStore, iris: set[str]) -> dict[str, dict[str, Any]]:
     """Label, code, accession, openness and frequency of each IRI, from the whole live graph (one query)."""
-    out: dict[str, dict[str, Any]] = {}
     if not iris:
-        return out
+        return {}
     values = " ".join(f"<{i}>" for i in sorted(iris) if _safe_iri(i))
+    return _term_table((str(r["i"]), str(r["k"]), r["v"]) for r in store.select(_TERM_QUERY % values)
+                       if r["v"] is not None)  # always bound by the query's pattern
+
+
+def _term_table(rows: Iterable[tuple[str, str, Node]]) -> dict[str, dict[str, Any]]:
+    """(IRI, kind, value) facts as the term table: a label picked among all (English first), any other
+    kind the first value in the order of its text. One reduction whichever way the facts were read
+    (the store's query, or a vocabulary snapshot and a record's own graph), so both read alike."""
+    out: dict[str, dict[str, Any]] = {}
     labels: dict[str, list[Node]] = {}
-    rows = sorted(store.select(_TERM_QUERY % values), key=lambda r: (str(r["i"]), str(r["k"]), str(r["v"])))
-    for r in rows:
-        i, k = str(r["i"]), str(r["k"])
+    for i, k, v in sorted(rows, key=lambda r: (r[0], r[1], str(r[2]))):
         d = out.setdefault(i, {})
         if k == "label":
-            if (v := r["v"]) is not None:  # always bound by the query's pattern
-                labels.setdefault(i, []).append(v)
+            labels.setdefault(i, []).append(v)
         elif k not in d:
-            d[k] = py(r["v"])
+            d[k] = py(v)
     for i, ls in labels.items():
         out[i]["label"] = _pick_label(ls)
     return out
@@ -243,11 +257,7 @@ def _read_study(store: GraphStore, nct: str, graph: rdflib.Graph | None = None) 
     study = next((s for s in g.subjects(ACSE.nctId, Literal(nct))), None)
     if study is None:
         raise StudyNotFound(f"no study {nct} in the graph")
-    refs: set[str] = set()
-    for p in _TERM_PROPS:
-        refs.update(str(o) for o in g.objects(None, p) if isinstance(o, URIRef))
-    for t in g.objects(None, RDF.type):
-        refs.add(str(t))
+    refs = _term_refs(g)
     # Studies share most of their terms (OncoTree classes, genes, statuses): each is looked up
     # once per store version, so reading the thousandth study asks only for what is new.
     known: dict[str, dict[str, Any]] = _cache.get(store, "model-terms", dict, vocabulary=True)
@@ -257,6 +267,57 @@ def _read_study(store: GraphStore, nct: str, graph: rdflib.Graph | None = None) 
         known.update({i: found.get(i, {}) for i in missing})
     terms = {i: known[i] for i in refs}
     return _Reader(_Graph(g, terms), read_variables(store)).study(study, nct)
+
+
+def _term_refs(g: rdflib.Graph) -> set[str]:
+    """The vocabulary terms a record points to (the reader needs their labels and codes)."""
+    refs: set[str] = set()
+    for p in _TERM_PROPS:
+        refs.update(str(o) for o in g.objects(None, p) if isinstance(o, URIRef))
+    for t in g.objects(None, RDF.type):
+        refs.add(str(t))
+    return refs
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """What reading a study's model needs from the registry besides the study's own graph: the facts
+    (label, code, ...) about terms that the graphs no study owns hold (ontology, vocabularies), and
+    the clinical variables. Read once and picklable, so that a bulk import's mapping workers read
+    the model of a record not stored yet as :func:`read_study` will read it once stored
+    (:func:`study_from_record`)."""
+
+    facts: dict[str, list[tuple[str, Node]]]  # IRI -> (kind, value)
+    variables: dict[str, Variable]
+
+
+def read_vocabulary(store: GraphStore) -> Vocabulary:
+    """The registry's :class:`Vocabulary` (one query over the graphs no study owns, one for the variables)."""
+    rows = store.select(f"SELECT DISTINCT ?i ?k ?v WHERE {{ GRAPH ?g {{ {_TERM_PATTERN} }} "
+                        f"FILTER(!STRSTARTS(STR(?g), {sparql_string(STUDY_GRAPH_PREFIX)})) }}")
+    facts: dict[str, list[tuple[str, Node]]] = {}
+    for r in rows:
+        if (v := r["v"]) is not None:
+            facts.setdefault(str(r["i"]), []).append((str(r["k"]), v))
+    return Vocabulary(facts, dict(read_variables(store)))
+
+
+def study_from_record(g: rdflib.Graph, nct: str, vocabulary: Vocabulary) -> Study:
+    """The model of a study's record graph not stored yet, as :func:`read_study` reads it once stored:
+    the same reader, its terms' facts from ``vocabulary`` and from the record's own triples (what the
+    store's query over the live graph would find, unless another study's graph describes the same
+    vocabulary term: a ClinicalTrials.gov record mints its own nodes under its study's IRI)."""
+    wanted = normalise_nct(nct) or nct
+    study = next((s for s in g.subjects(ACSE.nctId, Literal(wanted))), None)
+    if study is None:
+        raise StudyNotFound(f"no study {wanted} in the graph")
+    refs = _term_refs(g)
+    facts = [(i, k, v) for i in refs for k, v in vocabulary.facts.get(i, ())]
+    for kind, props in _TERM_KINDS:
+        for p in props:
+            facts.extend((str(s), kind, o) for s, o in g.subject_objects(p) if str(s) in refs)
+    table = _term_table(set(facts))
+    return _Reader(_Graph(g, {i: table.get(i, {}) for i in refs}), vocabulary.variables).study(study, wanted)
 
 
 def study_from_graph(g: rdflib.Graph, nct: str, variables: dict[str, Variable] | None = None) -> Study:
@@ -690,5 +751,15 @@ _cohort_keys: InStep[Mapping[str, tuple[CohortKey, ...]]] = InStep(
 
 _cache = DerivedCache()
 
-__all__ = ["ModelError", "StudyNotFound", "read_study", "read_variables", "registry_studies",
-           "structured_studies", "study_from_graph"]
+__all__ = [
+    "ModelError",
+    "StudyNotFound",
+    "Vocabulary",
+    "read_study",
+    "read_variables",
+    "read_vocabulary",
+    "registry_studies",
+    "structured_studies",
+    "study_from_graph",
+    "study_from_record",
+]
