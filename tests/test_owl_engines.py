@@ -157,7 +157,9 @@ def test_a_malformed_trial_id_is_a_400_whichever_engine_is_asked(store) -> None:
     assert client.post("/match?engine=owl&trial=NCT00000001", json=profile()).status_code == 404
 
 
-def test_a_reasoner_out_of_its_budget_is_a_504_problem_saying_so(store) -> None:
+def test_a_reasoner_out_of_its_budget_is_a_504_problem_saying_so(fresh_store) -> None:
+    """A store whose overlaps nobody has asked for yet: the reasoner must run (pairs decided before
+    are read from the graph without it)."""
     from fastapi.testclient import TestClient
     from matching_fixtures import profile
 
@@ -165,7 +167,7 @@ def test_a_reasoner_out_of_its_budget_is_a_504_problem_saying_so(store) -> None:
     from acse_kg.api.settings import ServerSettings
 
     require(shutil.which("java") is not None, "Java (for HermiT)")
-    client = TestClient(create_app(store, ServerSettings(reasoner_budget=0.001)))  # less than a JVM's start
+    client = TestClient(create_app(fresh_store, ServerSettings(reasoner_budget=0.001)))  # less than a JVM's start
     got = client.post("/match?engine=owl", json=profile())
     assert got.status_code == 504 and got.headers["content-type"] == "application/problem+json"
     assert got.json()["detail"] == "the reasoner's time budget (0.001 s) was exceeded: HermiT was stopped"
