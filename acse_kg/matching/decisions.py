@@ -37,6 +37,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from ..model import AlterationTest, Comparison, Expr, PriorTherapyTest, TumourTypeTest, operands
 from .completion import Group
 from .rules import Facts, Source, threshold, variant_test
@@ -155,6 +157,20 @@ class Decision:
         got: Decided | None = memo.get(id(self))
         if got is None:
             got = memo[id(self)] = self._decide(facts, memo)
+        return got
+
+    def tails(self, decided: Decided, memo: Memo) -> list[bytes]:
+        """Each decided item as the tail of its JSON object (``"status":…,"missing":[…]}``), once per profile.
+
+        Why: the trials that share this decision each wrote its items again, merged with their own
+        words and serialized; a trial now joins its words' heads, serialized when its plan is built,
+        to these tails. An item is final once its decision is decided (settling happens inside it).
+        """
+        key = (id(self), "json")
+        got: list[bytes] | None = memo.get(key)
+        if got is None:
+            dumps = orjson.dumps
+            got = memo[key] = [dumps(x)[1:] for x in decided[0]]
         return got
 
     def _decide(self, facts: Facts, memo: Memo) -> Decided:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -56,6 +56,8 @@ from .rules import (
 VERDICT_RANK = {"eligible": 0, "unknown": 1, "ineligible": 2}
 VERDICTS = ("eligible", "unknown", "ineligible")
 OPEN_TEXT = "cohort open to accrual"
+#: How many distinct sets of to-confirm items a cohort keeps serialized (a bound; in practice a handful).
+CONFIRM_SETS_KEPT = 64
 #: Profile fields that are not plain values: the facts builder turns them into sets and pairs.
 STRUCTURED_FIELDS = frozenset({"diagnosis", "alterations", "prior_therapies"})
 
@@ -245,6 +247,23 @@ def _assembler(statics: list[dict[str, Any]],
     return src.function_of("assemble", "O", "\n".join([*lines, f"    return [{merged}]"]) + "\n")
 
 
+def _assembler_json(statics: list[dict[str, Any]],
+                    gather: list[tuple[int, int]]) -> Callable[[list[list[bytes]]], bytes]:
+    """A generated function: a cohort's items as the inside of one JSON array, the bytes of :func:`_assembler`'s list.
+
+    Why: at 1,000 trials a profile enters several trials whose items are the same shared
+    decisions in other words; merging dicts per trial and serializing them again was a
+    quarter of a trial result's cost. Each criterion's head (its trial's words, ``{"id":…,"kind":…,``)
+    is serialized here, once; the tails (:meth:`.Decision.tails`) once per profile.
+    """
+    src = Source()
+    used = sorted({j for j, _ in gather})
+    lines = [f"    t{j} = T[{j}]" for j in used]
+    heads = [orjson.dumps(s)[:-1] + b"," for s in statics]
+    joined = ", ".join(f"{src.const(h)} + t{j}[{k}]" for h, (j, k) in zip(heads, gather, strict=True))
+    return src.function_of("assemble_json", "T", "\n".join([*lines, f"    return b','.join([{joined}])"]) + "\n")
+
+
 @dataclass
 class _CohortPlan:
     """What is static about one cohort's part of a result: the trial's own words around a shared Decision.
@@ -268,7 +287,26 @@ class _CohortPlan:
     segments: list[tuple[Decision, tuple[int, ...]]]
     #: The cohort's items from its segments' decisions (see :func:`_assembler`).
     assemble: Callable[[list[Decided]], list[dict[str, Any]]]
+    #: The same items as JSON, from the segments' tails (see :func:`_assembler_json`).
+    assemble_json: Callable[[list[list[bytes]]], bytes]
+    gather: list[tuple[int, int]]  # per criterion: its segment and its index there
+    ids: list[str]  # the criteria's ids, in the cohort's order (the reasons name them)
+    open_json: bytes  # the open item, serialized
     regimens: list[Regimen]
+    #: The to-confirm texts kept for a profile, serialized, by the positions kept (few distinct sets).
+    confirm_json: dict[tuple[int, ...], orjson.Fragment] = field(default_factory=dict)
+
+    def items(self, outs: list[Decided]) -> list[dict[str, Any]]:
+        """The shared items (without the trial's words) in the cohort's order."""
+        return [outs[j][0][k] for j, k in self.gather]
+
+    def confirm_fragment(self, kept: tuple[int, ...]) -> orjson.Fragment:
+        got = self.confirm_json.get(kept)
+        if got is None:
+            got = orjson.Fragment(orjson.dumps([self.confirm_texts[n] for n in kept]))
+            if len(self.confirm_json) < CONFIRM_SETS_KEPT:
+                self.confirm_json[kept] = got
+        return got
 
 
 class StudyMatcher:
@@ -377,7 +415,8 @@ class StudyMatcher:
         regimens = [r for r in self.regimens if not drugs or r.drug in drugs]
         statics = [static for _, static in crit]
         return _CohortPlan(basket, statics, confirm, [c.text for c in pending], open_item, rule_item,
-                           key, segments, _assembler(statics, gather), regimens)
+                           key, segments, _assembler(statics, gather), _assembler_json(statics, gather), gather,
+                           [x["id"] for x in statics], orjson.dumps(open_item), regimens)
 
     def _part(self, i: int) -> CriterionPart:
         c = self.decidable[i]
@@ -391,18 +430,27 @@ class StudyMatcher:
         ``memo``: the profile's decisions so far (one dict per profile, shared by the
         trials it is matched against); a fresh one when not given.
         """
-        if memo is None:
-            memo = {}
+        return self.result(p, facts, alts, {} if memo is None else memo)[0]
+
+    def result(self, p: ProfileModel, facts: Facts, alts: list[tuple[str, str]], memo: Memo,
+               as_json: bool = False) -> tuple[dict[str, Any], tuple[int, int, str]]:
+        """The v1 result and its rank among trials (:meth:`RegistryMatcher.match_all`'s order).
+
+        ``as_json``: each cohort's ``criteria`` and ``to_confirm`` are :class:`orjson.Fragment`\\ s,
+        already serialized (the result is then only for ``orjson.dumps``, which writes the
+        same bytes as for the plain result): the batch and the JSON routes take this path.
+        The rank and the reasons are read from the decisions' positions, not from the items.
+        """
         found, notes = self.finder.find(facts, p.age_years, alts, memo)
-        shared: dict[int, tuple[list[dict[str, Any]], int, list[str], list[str]]] = {}
+        shared: dict[int, tuple[Any, int, tuple[int, ...], list[str], tuple[int, ...], tuple[int, ...]]] = {}
         cohorts_out: list[dict[str, Any]] = []
+        best, left = 3, 0
         for basket in found:
             plan = self._plans[basket.iri]
             done = shared.get(plan.key)
             if done is None:
                 # The shared decisions, in this trial's words (its ids, IRIs and texts), in its order.
                 outs = [decision.decide(facts, memo) for decision, _ in plan.segments]
-                items = plan.assemble(outs)
                 if not outs:  # a cohort without computable criteria (a CTML arm: its rule decides)
                     worst, lacking = 0, []
                 elif len(outs) == 1:
@@ -411,32 +459,56 @@ class StudyMatcher:
                     worst = max(o[1] for o in outs)
                     some = [o[5] for o in outs if o[5]]
                     lacking = some[0] if len(some) == 1 else [] if not some else list(
-                        dict.fromkeys(f for x in items if x["missing"] for f in x["missing"]))
-                texts = plan.confirm_texts
-                confirm = [texts[n] for n in plan.confirm.kept(facts, memo)]
-                done = shared[plan.key] = (items, worst, confirm, lacking)
-            items, worst, confirm, lacking = done
+                        dict.fromkeys(f for x in plan.items(outs) if x["missing"] for f in x["missing"]))
+                # The unknown and unmet criteria by their positions in the cohort.
+                if len(outs) == 1:
+                    at = plan.segments[0][1]
+                    unknown = tuple(at[k] for k in outs[0][3])
+                    unmet = tuple(at[k] for k in outs[0][4])
+                else:
+                    unknown = tuple(sorted(at[k] for (_, at), o in zip(plan.segments, outs, strict=True)
+                                           for k in o[3]))
+                    unmet = tuple(sorted(at[k] for (_, at), o in zip(plan.segments, outs, strict=True)
+                                         for k in o[4]))
+                if as_json:
+                    items: Any = plan.assemble_json([d.tails(o, memo) for (d, _), o in
+                                                     zip(plan.segments, outs, strict=True)])
+                else:
+                    items = plan.assemble(outs)
+                done = shared[plan.key] = (items, worst, plan.confirm.kept(facts, memo), lacking, unknown, unmet)
+            items, worst, kept, lacking, unknown, unmet = done
             cohort = basket.model
             head = [plan.open_item]
+            rule_unknown = False
             if plan.rule_item is not None and basket.rule is not None:
                 ok = basket.rule(facts)
                 head.append({**plan.rule_item, "status": "met" if ok else "unknown", "observed": facts["alterations"],
                              "applies": True, "finding": "met" if ok else "unknown",
                              "missing": [] if ok else ["alterations"]})
                 worst = max(worst, 0 if ok else 1)
+                rule_unknown = not ok
             if not cohort.is_open:
                 worst = 2
                 notes.append(f"cohort {cohort.number} ({cohort.label}) is not open to accrual: "
                              f"{plan.open_item['observed']}")
-            criteria = [*head, *items]
             # The criteria's ids in the cohort's order: the unmet ones, or where none is unmet the unknown ones.
+            # (The open item is never unknown, the rule item never unmet.)
+            ids = plan.ids
             if worst == 2:
-                reasons = [x["id"] for x in criteria if x["status"] == "not_met"]
+                reasons = ([plan.open_item["id"]] if not cohort.is_open else []) + [ids[n] for n in unmet]
             elif worst == 1:
-                reasons = [x["id"] for x in criteria if x["status"] == "unknown"]
+                reasons = ([head[1]["id"]] if rule_unknown else []) + [ids[n] for n in unknown]
             else:
                 reasons = []
             missing = list(dict.fromkeys([f for x in head for f in x["missing"]] + lacking))
+            if as_json:
+                inside = b",".join([plan.open_json, *(orjson.dumps(x) for x in head[1:]), *([items] if items else [])])
+                criteria: Any = orjson.Fragment(b"[" + inside + b"]")
+                confirm: Any = plan.confirm_fragment(kept)
+            else:
+                criteria = [*head, *items]
+                texts = plan.confirm_texts
+                confirm = [texts[n] for n in kept]
             cohorts_out.append({
                 "cohort": cohort.number,
                 "iri": cohort.iri,
@@ -448,6 +520,12 @@ class StudyMatcher:
                 "reasons": reasons,
                 "missing": missing,
             })
+            # The trial's rank: its best verdict, then the fewest criteria left to confirm in a cohort with it.
+            here = len(kept) + rule_unknown + len(unknown)
+            if worst < best:
+                best, left = worst, here
+            elif worst == best and here < left:
+                left = here
         cohorts_out.sort(key=lambda c: (VERDICT_RANK[c["verdict"]], c["cohort"]))
         if found and self.recruiting is False and self.model.status is not None:
             notes.append(f"{self.trial} is not recruiting ({self.model.status.label or self.model.status.code}): "
@@ -460,7 +538,7 @@ class StudyMatcher:
                                "notes": notes}
         if self.drafted:
             out["curation"] = "draft"
-        return out
+        return out, (best, left, self.trial)
 
     def statuses(self, facts: Facts) -> dict[str, str]:
         """Status of every decidable criterion (by IRI), whatever the cohort: for checks and tests."""
@@ -559,33 +637,36 @@ class RegistryMatcher:
         A trial with no candidate cohort is left out; its notes are kept in the
         top-level notes when the profile's alterations led to it.
         """
-        p = self.parse(profile)
+        return self._match_all(self.parse(profile), as_json=False)
+
+    def _match_all(self, p: ProfileModel, as_json: bool) -> dict[str, Any]:
+        """``as_json``: the trials' results carry serialized fragments (:meth:`StudyMatcher.result`)."""
         facts, alts = self.vocab.facts(p)
-        results: list[dict[str, Any]] = []
+        ranked: list[tuple[tuple[int, int, str], dict[str, Any]]] = []
         notes: list[str] = []
         memo: Memo = {}  # this profile's decisions, shared by the trials that state the same criteria
         for m in self.candidates(facts, p.age_years, alts):
-            r = m.match_facts(p, facts, alts, memo)
+            r, rank = m.result(p, facts, alts, memo, as_json)
             if r["cohorts"]:
-                results.append(r)
+                ranked.append((rank, r))
             else:
                 notes.extend(f"{m.trial}: {n}" for n in r["notes"])
-        results.sort(key=_trial_rank)
+        # Eligible before unknown before ineligible (the best cohort), then fewest criteria left to
+        # confirm, then the NCT number (unique: the results themselves are never compared).
+        ranked.sort(key=_first)
+        results = [r for _, r in ranked]
         if not results:
             n = len(self.ncts)
             notes.insert(0, f"no cohort of the registry's {n} matchable trial{'' if n == 1 else 's'} takes this profile")
         return {"profile_id": p.id, "results": results, "notes": notes}
 
     def match_all_json(self, data: bytes | str) -> bytes:
-        return orjson.dumps(self.match_all(self.vocab.parse(data)))
+        """The bytes of ``orjson.dumps(match_all(data))``, written from serialized fragments (the batch hot path)."""
+        return orjson.dumps(self._match_all(self.vocab.parse(data), as_json=True))
 
 
-def _trial_rank(result: dict[str, Any]) -> tuple[int, int, str]:
-    """Eligible before unknown before ineligible (the best cohort), then fewest criteria left to confirm."""
-    best = min(VERDICT_RANK[c["verdict"]] for c in result["cohorts"])
-    left = min(len(c["to_confirm"]) + sum(1 for x in c["criteria"] if x["status"] == "unknown")
-               for c in result["cohorts"] if VERDICT_RANK[c["verdict"]] == best)
-    return best, left, result["trial"]
+def _first(pair: tuple[Any, Any]) -> Any:
+    return pair[0]
 
 
 class Matcher:
@@ -615,8 +696,11 @@ class Matcher:
         return self.one.match_facts(p, facts, alts)
 
     def match_json(self, data: bytes | str) -> bytes:
-        """Validate JSON bytes and return the result as JSON bytes (the batch hot path)."""
-        return orjson.dumps(self.match(self.vocab.parse(data)))
+        """Validate JSON bytes and return the result as JSON bytes (the batch hot path): the bytes of
+        ``orjson.dumps(match(data))``, written from serialized fragments."""
+        p = self.vocab.parse(data)
+        facts, alts = self.vocab.facts(p)
+        return orjson.dumps(self.one.result(p, facts, alts, {}, as_json=True)[0])
 
     def document(self, p: ProfileModel) -> dict[str, Any]:
         return self.vocab.document(p)
