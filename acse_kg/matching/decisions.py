@@ -19,9 +19,10 @@ types, drugs — and not where the graph states it: no node, no curation note):
   (copies of a protocol that name other genes);
 - a :class:`Decision` is a set of parts, summed up once per profile (the
   worst status, the unknown and unmet ones, the fields that would settle
-  them). A cohort holds two: its criteria on plain fields, alike in many
-  trials, and its trial's own diagnosis and alteration criteria, so that one
-  differing criterion does not stop the others being shared. (Its to-confirm
+  them). A cohort holds two: its criteria on plain fields and the diagnosis,
+  alike in many trials, and its trial's own alteration criteria (they name its
+  genes), so that one differing criterion does not stop the others being
+  shared. (Its to-confirm
   items, few and worded by the trial, are kept by the trial.)
 
 Both are kept in a :class:`Shared` table of the vocabulary, so that every

@@ -281,9 +281,9 @@ class _CohortPlan:
     open_item: dict[str, Any]
     rule_item: dict[str, Any] | None
     key: int  # the position of the cohort's set of criteria among the study's distinct sets (cheap to hash)
-    #: The criteria in two shared Decisions: those that read neither the diagnosis nor the alterations (the
-    #: same in many trials), and the others (the trial's own molecular and tumour-type criteria); each with
-    #: the positions of its criteria among the cohort's.
+    #: The criteria in two shared Decisions: those that do not read the alterations (the same in many trials),
+    #: and the others (the trial's own molecular criteria); each with the positions of its criteria among
+    #: the cohort's.
     segments: list[tuple[Decision, tuple[int, ...]]]
     #: The cohort's items from its segments' decisions (see :func:`_assembler`).
     assemble: Callable[[list[Decided]], list[dict[str, Any]]]
@@ -348,8 +348,10 @@ class StudyMatcher:
         # One part per decidable criterion: the same object in every study that states the criterion alike.
         self._parts = [shared.get(("part", self._exprs[i], c.kind, self._group_keys[i]), partial(self._part, i))
                        for i, c in enumerate(self.decidable)]
-        #: Criteria that read the diagnosis or the alterations: a trial's own, decided apart from the others.
-        self._specific = [bool({"diagnosis", "alterations"} & set(c.fields())) for c in self.decidable]
+        #: Criteria that read the alterations (they name the trial's genes): a trial's own, decided apart from the
+        #: others. Those that read only the diagnosis (a platelet threshold for cerebral tumours) name tumour
+        #: types the protocol's template states alike: with the plain ones, they are decided once per profile.
+        self._specific = ["alterations" in c.fields() for c in self.decidable]
         self._decisions: dict[tuple[int, ...], Decision] = {}
         self._criteria_sets: dict[tuple[str, ...], int] = {}
         self._plans = {c.iri: self._plan(c) for c in self.cohorts}
