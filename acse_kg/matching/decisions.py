@@ -119,14 +119,15 @@ class Decision:
 
     parts: list[CriterionPart]
     confirm: list[tuple[Callable[[Facts], Any] | None, tuple[int, ...]]]  # (applies-when, positions of its parts)
-    _explain: Callable[[Facts, Memo], list[dict[str, Any]]] = field(init=False, repr=False)
+    _explain: Callable[[Facts, Memo], tuple[list[dict[str, Any]], tuple[str, ...]]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._explain = self._compile()
 
-    def _compile(self) -> Callable[[Facts, Memo], list[dict[str, Any]]]:
+    def _compile(self) -> Callable[[Facts, Memo], tuple[list[dict[str, Any]], tuple[str, ...]]]:
         """A generated function: each part's item (status, value observed, whether it applies, finding), from
-        the profile's memo where another trial or cohort decided it, else decided and kept there.
+        the profile's memo where another trial or cohort decided it, else decided and kept there; and
+        the items' statuses as they stand before any settling.
 
         One function with the items written as dict literals is about twice as fast as
         assembling them criterion by criterion. Graph values are constants of the
@@ -150,7 +151,8 @@ class Decision:
                       f"        {a} = {applies}",
                       f"        {d} = M[{key}] = {{'status': {s}, 'observed': {observed}, 'applies': {a}, "
                       f"'finding': 'not applicable' if {a} is False else {words}[{s}], 'missing': []}}"]
-        body = "\n".join(lines) + f"\n    return [{', '.join(names)}]\n"
+        statuses = "".join(f"{d}['status'], " for d in names)
+        body = "\n".join(lines) + f"\n    return [{', '.join(names)}], ({statuses})\n"
         return src.function_of("explain", "F, M", body)
 
     def decide(self, facts: Facts, memo: Memo) -> Decided:
@@ -175,8 +177,13 @@ class Decision:
         return got
 
     def _decide(self, facts: Facts, memo: Memo) -> Decided:
-        items = self._explain(facts, memo)
-        statuses = [x["status"] for x in items]
+        items, statuses = self._explain(facts, memo)
+        if "unknown" not in statuses and not self.confirm:
+            # Nothing to settle: the common case of a trial's own few criteria, asked in every trial
+            # a profile enters. (An item is given fields that matter only when it stays unknown.)
+            if "not_met" not in statuses:
+                return items, 0, (), (), (), []
+            return items, 2, (), (), tuple(n for n, s in enumerate(statuses) if s == "not_met"), []
         worst = self._settle(items, facts, memo) if "unknown" in statuses else (2 if "not_met" in statuses else 0)
         # A bullet whose computable parts are decided as failing is decided as a whole (a positive HIV
         # history settles "HIV ... or any other uncontrolled infection"): it is not to be confirmed then.
