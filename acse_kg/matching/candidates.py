@@ -184,15 +184,21 @@ class CandidateFinder:
     type_words: dict[str, str]
     check: PairExclusions
     by_pair: dict[tuple[str, str], list[Basket]] = field(default_factory=dict)
+    #: The named cohorts by (gene, alteration type, pathology), in the study's order.
+    by_key: dict[tuple[str, str, str], list[Basket]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        # Index the named cohorts by the (gene, alteration type) pairs they accept: a profile
-        # then only looks at the few cohorts its alterations can qualify for.
+        # Index the named cohorts by the (gene, alteration type) pairs they accept, and by those pairs under
+        # each of their pathologies: a profile then looks up, under each class of its diagnosis, only the
+        # cohorts whose pathology and alteration already fit (a study of many cohorts on one gene,
+        # each with its pathology, is a handful of lookups instead of a test per cohort).
         for b in self.baskets:
             if b.kind == NAMED:
                 for g in b.genes:
                     for t in b.accepts:
                         self.by_pair.setdefault((g, t), []).append(b)
+                        for path in b.pathologies:
+                            self.by_key.setdefault((g, t, path), []).append(b)
         self.others = [b for b in self.baskets if b.kind == OTHER]
         self.ruled = [b for b in self.baskets if b.kind == RULE]
         self.genes = frozenset(g for b in self.baskets for g in b.genes)
@@ -216,14 +222,6 @@ class CandidateFinder:
         baskets = [Basket.of(c) for c in study.cohorts]
         return cls(study, baskets, list(zip(criteria, statuses, strict=True)), symbols, type_words, check)
 
-    def _named_for(self, alts: list[tuple[str, str]]) -> list[Basket]:
-        seen: list[Basket] = []
-        for a in alts:
-            for c in self.by_pair.get(a, ()):
-                if c not in seen:
-                    seen.append(c)
-        return seen
-
     def find(self, facts: Facts, age: float, alts: list[tuple[str, str]],
              memo: Memo | None = None) -> tuple[list[Basket], list[str]]:
         """The candidate cohorts, and notes (pairs the protocol excludes, or why none takes the profile).
@@ -233,8 +231,24 @@ class CandidateFinder:
         if memo is None:
             memo = {}
         pairs = facts[ALTS]
-        taken = {c for c in self._named_for(alts) if c.takes(facts, age, pairs)}
-        named = sorted(taken, key=lambda c: c.number)
+        # The named cohorts a profile's (gene, type) pairs reach under the classes of its diagnosis fit on
+        # pathology and alteration (what Basket.takes tests first); their age, excluded classes and
+        # condition are tested once each. A pair is covered when a cohort taken was reached by it.
+        by_key = self.by_key
+        dx, dx_class = facts[DX], facts[DX_CLASS]
+        tried: dict[Basket, bool] = {}
+        covered: set[tuple[str, str]] = set()
+        for a in alts:
+            g, t = a
+            for path in dx:
+                for c in by_key.get((g, t, path), ()):
+                    ok = tried.get(c)
+                    if ok is None:
+                        ok = tried[c] = (c.age_fits(age) and dx_class not in c.excluded
+                                         and (c.condition is None or c.condition(facts) is True))
+                    if ok:
+                        covered.add(a)
+        named = sorted((c for c, ok in tried.items() if ok), key=_number)
         notes: list[str] = []
         refused: list[tuple[tuple[str, str], Criterion]] = []
         uncovered: list[tuple[str, str]] = []
@@ -242,7 +256,7 @@ class CandidateFinder:
             # Covered: a named cohort takes the patient with this alteration alone. The named cohorts
             # listed for a pair accept it, and their other tests (pathology, age, condition) do not read
             # the alterations, so they are those of the cohorts taken above: no second evaluation.
-            if any(c in taken for c in self.by_pair.get(a, ())):
+            if a in covered:
                 continue
             at = self.check.first_rejecting(facts, a, memo)
             if at is not None:
@@ -292,6 +306,10 @@ class CandidateFinder:
             if all(t not in b.accepts for b in self.others):
                 return f"an alteration limited to {word} qualifies only where a cohort accepts it: {only}"
         return "no cohort takes this pathology with these alterations at this age"
+
+
+def _number(b: Basket) -> int:
+    return b.model.number
 
 
 def _local(iri: str) -> str:
