@@ -259,9 +259,10 @@ def _assembler_json(statics: list[dict[str, Any]],
     src = Source()
     used = sorted({j for j, _ in gather})
     lines = [f"    t{j} = T[{j}]" for j in used]
-    heads = [orjson.dumps(s)[:-1] + b"," for s in statics]
-    joined = ", ".join(f"{src.const(h)} + t{j}[{k}]" for h, (j, k) in zip(heads, gather, strict=True))
-    return src.function_of("assemble_json", "T", "\n".join([*lines, f"    return b','.join([{joined}])"]) + "\n")
+    # One join of heads and tails in turn (a head after the first carries the comma before it).
+    heads = [(b"," if n else b"") + orjson.dumps(s)[:-1] + b"," for n, s in enumerate(statics)]
+    pieces = ", ".join(f"{src.const(h)}, t{j}[{k}]" for h, (j, k) in zip(heads, gather, strict=True))
+    return src.function_of("assemble_json", "T", "\n".join([*lines, f"    return b''.join(({pieces}))"]) + "\n")
 
 
 @dataclass
@@ -469,9 +470,9 @@ class StudyMatcher:
                     unmet = tuple(at[k] for k in outs[0][4])
                 else:
                     unknown = tuple(sorted(at[k] for (_, at), o in zip(plan.segments, outs, strict=True)
-                                           for k in o[3]))
+                                           for k in o[3])) if any(o[3] for o in outs) else ()
                     unmet = tuple(sorted(at[k] for (_, at), o in zip(plan.segments, outs, strict=True)
-                                         for k in o[4]))
+                                         for k in o[4])) if any(o[4] for o in outs) else ()
                 if as_json:
                     items: Any = plan.assemble_json([d.tails(o, memo) for (d, _), o in
                                                      zip(plan.segments, outs, strict=True)])
@@ -502,10 +503,14 @@ class StudyMatcher:
                 reasons = ([head[1]["id"]] if rule_unknown else []) + [ids[n] for n in unknown]
             else:
                 reasons = []
-            missing = list(dict.fromkeys([f for x in head for f in x["missing"]] + lacking))
+            # (``lacking`` holds each field once.)
+            missing = list(dict.fromkeys([f for x in head for f in x["missing"]] + lacking)) if len(head) > 1 else [
+                *lacking]
             if as_json:
-                inside = b",".join([plan.open_json, *(orjson.dumps(x) for x in head[1:]), *([items] if items else [])])
-                criteria: Any = orjson.Fragment(b"[" + inside + b"]")
+                inside = [plan.open_json, *(orjson.dumps(x) for x in head[1:])]
+                if items:
+                    inside.append(items)
+                criteria: Any = orjson.Fragment(b"[" + b",".join(inside) + b"]")
                 confirm: Any = plan.confirm_fragment(kept)
             else:
                 criteria = [*head, *items]
@@ -528,7 +533,8 @@ class StudyMatcher:
                 best, left = worst, here
             elif worst == best and here < left:
                 left = here
-        cohorts_out.sort(key=lambda c: (VERDICT_RANK[c["verdict"]], c["cohort"]))
+        if len(cohorts_out) > 1:
+            cohorts_out.sort(key=lambda c: (VERDICT_RANK[c["verdict"]], c["cohort"]))
         if found and self.recruiting is False and self.model.status is not None:
             notes.append(f"{self.trial} is not recruiting ({self.model.status.label or self.model.status.code}): "
                          "its cohorts take no patient now")
