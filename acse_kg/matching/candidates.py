@@ -31,10 +31,12 @@ from typing import Any
 
 from ..model import Cohort, Criterion, Study
 from ..store import GraphStore
-from .decisions import Memo, Shared, shape
+from .decisions import Shared, shape
 from .rules import ALTS, DX, DX_CLASS, Facts, compile_expr, compile_status
 
 NAMED, OTHER, RULE = "named", "other", "rule"
+#: How many (diagnosis, pair) answers a study's pair exclusions keep before starting afresh.
+PAIRS_KEPT = 4096
 OTHER_KINDS = frozenset({"OtherPathologyCohort", "RarePaediatricCohort"})
 
 
@@ -152,7 +154,7 @@ def pair_set(alts: list[tuple[str, str]]) -> frozenset[tuple[str | None, str | N
     return frozenset(out)
 
 
-@dataclass(eq=False)  # identity: the memo is keyed by the object
+@dataclass(eq=False)  # identity: shared by the studies that state the exclusions alike
 class PairExclusions:
     """A study's pair exclusions (common exclusion criteria reading only the diagnosis and the alterations).
 
@@ -162,14 +164,20 @@ class PairExclusions:
     """
 
     statuses: list[Callable[[Facts], str]]
+    #: Answers by (diagnosis class, pair): a pure function of the two (the exclusions read nothing else, and
+    #: the classes above a diagnosis follow from it), which profiles repeat; a bounded table.
+    _decided: dict[tuple[str, tuple[str, str]], int | None] = field(default_factory=dict, repr=False)
 
-    def first_rejecting(self, facts: Facts, pair: tuple[str, str], memo: Memo) -> int | None:
+    def first_rejecting(self, facts: Facts, pair: tuple[str, str]) -> int | None:
         """The position of the first exclusion that rejects this (gene, type) pair with the profile's diagnosis."""
-        key = (id(self), pair)
-        got: int | None = memo.get(key, -1)  # -1: not asked yet for this profile
+        key = (facts[DX_CLASS], pair)
+        got: int | None = self._decided.get(key, -1)  # -1: not asked yet
         if got == -1:
             f = {DX: facts[DX], ALTS: pair_set([pair])}
-            got = memo[key] = next((n for n, status in enumerate(self.statuses) if status(f) == "not_met"), None)
+            got = next((n for n, status in enumerate(self.statuses) if status(f) == "not_met"), None)
+            if len(self._decided) >= PAIRS_KEPT:
+                self._decided.clear()
+            self._decided[key] = got
         return got
 
 
@@ -222,14 +230,8 @@ class CandidateFinder:
         baskets = [Basket.of(c) for c in study.cohorts]
         return cls(study, baskets, list(zip(criteria, statuses, strict=True)), symbols, type_words, check)
 
-    def find(self, facts: Facts, age: float, alts: list[tuple[str, str]],
-             memo: Memo | None = None) -> tuple[list[Basket], list[str]]:
-        """The candidate cohorts, and notes (pairs the protocol excludes, or why none takes the profile).
-
-        ``memo``: the profile's decisions so far, shared by the trials it is matched against.
-        """
-        if memo is None:
-            memo = {}
+    def find(self, facts: Facts, age: float, alts: list[tuple[str, str]]) -> tuple[list[Basket], list[str]]:
+        """The candidate cohorts, and notes (pairs the protocol excludes, or why none takes the profile)."""
         pairs = facts[ALTS]
         # The named cohorts a profile's (gene, type) pairs reach under the classes of its diagnosis fit on
         # pathology and alteration (what Basket.takes tests first); their age, excluded classes and
@@ -258,7 +260,7 @@ class CandidateFinder:
             # the alterations, so they are those of the cohorts taken above: no second evaluation.
             if a in covered:
                 continue
-            at = self.check.first_rejecting(facts, a, memo)
+            at = self.check.first_rejecting(facts, a)
             if at is not None:
                 rejected = self.pair_exclusions[at][0]
                 if (a, rejected) not in refused:

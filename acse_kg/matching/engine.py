@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
 import orjson
@@ -58,6 +58,8 @@ VERDICTS = ("eligible", "unknown", "ineligible")
 OPEN_TEXT = "cohort open to accrual"
 #: How many distinct sets of to-confirm items a cohort keeps serialized (a bound; in practice a handful).
 CONFIRM_SETS_KEPT = 64
+#: How many (pair, diagnosis, age) answers the registry's index keeps before starting afresh.
+REACH_KEPT = 16384
 #: Profile fields that are not plain values: the facts builder turns them into sets and pairs.
 STRUCTURED_FIELDS = frozenset({"diagnosis", "alterations", "prior_therapies"})
 
@@ -444,7 +446,7 @@ class StudyMatcher:
         same bytes as for the plain result): the batch and the JSON routes take this path.
         The rank and the reasons are read from the decisions' positions, not from the items.
         """
-        found, notes = self.finder.find(facts, p.age_years, alts, memo)
+        found, notes = self.finder.find(facts, p.age_years, alts)
         shared: dict[int, tuple[Any, int, tuple[int, ...], list[str], tuple[int, ...], tuple[int, ...]]] = {}
         cohorts_out: list[dict[str, Any]] = []
         best, left = 3, 0
@@ -613,6 +615,11 @@ class RegistryMatcher:
                 self._compiled[nct] = matcher
             return self._compiled[nct]
 
+    @cached_property
+    def _reach(self) -> dict[tuple[str, str, str, float], frozenset[str]]:
+        """The studies a (gene, type) pair reaches by (pair, diagnosis class, age): see :meth:`candidates`."""
+        return {}
+
     @property
     def studies(self) -> dict[str, StudyMatcher]:
         """Every matchable study compiled (for checks and tests: matching compiles what it needs)."""
@@ -631,11 +638,20 @@ class RegistryMatcher:
         """
         seen: set[str] = set(self.always)
         index = self.index
+        reach = self._reach
+        dx, dx_class = facts[DX], facts[DX_CLASS]
         for g, t in alts:
-            for k in [(g, None, None), *((g, t, a) for a in facts[DX])]:
-                for lo, hi, nct in index.get(k, ()):
-                    if lo <= age < hi:
-                        seen.add(nct)
+            # The studies one pair reaches: a pure function of the pair, the diagnosis and the age, which
+            # profiles repeat; at 1,000 trials a key's list holds many studies, each tested on its age band.
+            key = (g, t, dx_class, age)
+            got = reach.get(key)
+            if got is None:
+                got = frozenset(nct for k in [(g, None, None), *((g, t, a) for a in dx)]
+                                for lo, hi, nct in index.get(k, ()) if lo <= age < hi)
+                if len(reach) >= REACH_KEPT:
+                    reach.clear()
+                reach[key] = got
+            seen |= got
         out = [self.study(nct) for nct in sorted(seen)]
         return [m for m in out if m is not None]
 
