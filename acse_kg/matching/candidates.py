@@ -107,6 +107,12 @@ class Basket:
     condition: Callable[[Facts], Any] | None
     rule: Callable[[Facts], Any] | None
     excluded: frozenset[str] = frozenset()  # diagnosis classes the cohort does not take (benign entities ...)
+    #: Every (gene, accepted type) pair: whether one qualifying alteration is among a profile's pairs is one
+    #: set operation.
+    combos: frozenset[tuple[str, str]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.combos = frozenset((g, t) for g in self.genes for t in self.accepts)
 
     @classmethod
     def of(cls, c: Cohort) -> Basket:
@@ -141,7 +147,7 @@ class Basket:
             return self.age_fits(age) and self.rule(facts) is not False
         if not self.age_fits(age) or self.pathologies.isdisjoint(facts[DX]) or facts[DX_CLASS] in self.excluded:
             return False
-        if not any((g, t) in pairs for g in self.genes for t in self.accepts):
+        if self.combos.isdisjoint(pairs):
             return False
         return self.condition is None or self.condition(facts) is True
 
@@ -192,8 +198,8 @@ class CandidateFinder:
     type_words: dict[str, str]
     check: PairExclusions
     by_pair: dict[tuple[str, str], list[Basket]] = field(default_factory=dict)
-    #: The named cohorts by (gene, alteration type, pathology), in the study's order.
-    by_key: dict[tuple[str, str, str], list[Basket]] = field(default_factory=dict)
+    #: The named cohorts by (gene, alteration type), then by pathology, in the study's order.
+    by_key: dict[tuple[str, str], dict[str, list[Basket]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Index the named cohorts by the (gene, alteration type) pairs they accept, and by those pairs under
@@ -206,7 +212,7 @@ class CandidateFinder:
                     for t in b.accepts:
                         self.by_pair.setdefault((g, t), []).append(b)
                         for path in b.pathologies:
-                            self.by_key.setdefault((g, t, path), []).append(b)
+                            self.by_key.setdefault((g, t), {}).setdefault(path, []).append(b)
         self.others = [b for b in self.baskets if b.kind == OTHER]
         self.ruled = [b for b in self.baskets if b.kind == RULE]
         self.genes = frozenset(g for b in self.baskets for g in b.genes)
@@ -241,9 +247,11 @@ class CandidateFinder:
         tried: dict[Basket, bool] = {}
         covered: set[tuple[str, str]] = set()
         for a in alts:
-            g, t = a
+            under = by_key.get(a)
+            if under is None:  # no named cohort takes this pair (in a registry, most studies for most pairs)
+                continue
             for path in dx:
-                for c in by_key.get((g, t, path), ()):
+                for c in under.get(path, ()):
                     ok = tried.get(c)
                     if ok is None:
                         ok = tried[c] = (c.age_fits(age) and dx_class not in c.excluded
