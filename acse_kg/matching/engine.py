@@ -35,7 +35,7 @@ from ..store import GraphStore
 from .candidates import Basket, CandidateFinder, Taxonomy, pair_set
 from .completion import build_groups, read_correspondences, variables_plain
 from .decisions import CriterionPart, Decided, Decision, Memo, Shared, ToConfirm, shape
-from .dosing import Regimen, compile_regimens, dosing_for
+from .dosing import Regimen, compile_regimens, dosing_for, dosing_shared
 from .profile import ProfileError, ProfileModel
 from .profile_schema import profile_schema
 from .rules import (
@@ -296,6 +296,8 @@ class _CohortPlan:
     ids: list[str]  # the criteria's ids, in the cohort's order (the reasons name them)
     open_json: bytes  # the open item, serialized
     regimens: list[Regimen]
+    #: The regimens' structural key (see :func:`.dosing_shared`).
+    dosing_key: tuple[Any, ...] = ()
     #: The to-confirm texts kept for a profile, serialized, by the positions kept (few distinct sets).
     confirm_json: dict[tuple[int, ...], orjson.Fragment] = field(default_factory=dict)
 
@@ -421,7 +423,8 @@ class StudyMatcher:
         statics = [static for _, static in crit]
         return _CohortPlan(basket, statics, confirm, [c.text for c in pending], open_item, rule_item,
                            key, segments, _assembler(statics, gather), _assembler_json(statics, gather), gather,
-                           [x["id"] for x in statics], orjson.dumps(open_item), regimens)
+                           [x["id"] for x in statics], orjson.dumps(open_item), regimens,
+                           tuple(r.key for r in regimens))
 
     def _part(self, i: int) -> CriterionPart:
         c = self.decidable[i]
@@ -543,7 +546,11 @@ class StudyMatcher:
         dosing = None
         if found:
             first = self._plans[cohorts_out[0]["iri"]]
-            dosing = dosing_for(first.regimens, p.age_years, facts, p.height_cm, p.weight_kg)
+            if self.vocab.shared.enabled:  # regimens stated alike decided once per profile
+                dosing = dosing_shared(first.regimens, first.dosing_key, memo, p.age_years, facts, p.height_cm,
+                                       p.weight_kg)
+            else:
+                dosing = dosing_for(first.regimens, p.age_years, facts, p.height_cm, p.weight_kg)
         out: dict[str, Any] = {"profile_id": p.id, "trial": self.trial, "cohorts": cohorts_out, "dosing": dosing,
                                "notes": notes}
         if self.drafted:
