@@ -468,16 +468,15 @@ class StudyMatcher:
                     some = [o[5] for o in outs if o[5]]
                     lacking = some[0] if len(some) == 1 else [] if not some else list(
                         dict.fromkeys(f for x in plan.items(outs) if x["missing"] for f in x["missing"]))
-                # The unknown and unmet criteria by their positions in the cohort.
+                # The unknown and unmet criteria by their positions in the cohort (none, mostly, in
+                # the segment a trial decides alone).
                 if len(outs) == 1:
                     at = plan.segments[0][1]
                     unknown = tuple(at[k] for k in outs[0][3])
                     unmet = tuple(at[k] for k in outs[0][4])
                 else:
-                    unknown = tuple(sorted(at[k] for (_, at), o in zip(plan.segments, outs, strict=True)
-                                           for k in o[3])) if any(o[3] for o in outs) else ()
-                    unmet = tuple(sorted(at[k] for (_, at), o in zip(plan.segments, outs, strict=True)
-                                         for k in o[4])) if any(o[4] for o in outs) else ()
+                    unknown = _positions(plan.segments, outs, 3)
+                    unmet = _positions(plan.segments, outs, 4)
                 if as_json:
                     items: Any = plan.assemble_json([d.tails(o, memo) for (d, _), o in
                                                      zip(plan.segments, outs, strict=True)])
@@ -694,6 +693,17 @@ class RegistryMatcher:
     def match_all_json(self, data: bytes | str) -> bytes:
         """The bytes of ``orjson.dumps(match_all(data))``, written from serialized fragments (the batch hot path)."""
         return orjson.dumps(self._match_all(self.vocab.parse(data), as_json=True))
+
+
+def _positions(segments: list[tuple[Decision, tuple[int, ...]]], outs: list[Decided], which: int) -> tuple[int, ...]:
+    """The positions in the cohort of the criteria the segments' decisions list at ``which`` (3: unknown, 4: unmet)."""
+    found = [(at, o[which]) for (_, at), o in zip(segments, outs, strict=True) if o[which]]
+    if not found:
+        return ()
+    if len(found) == 1:
+        at, ks = found[0]
+        return tuple(at[k] for k in ks)  # a segment's positions are in the cohort's order
+    return tuple(sorted(at[k] for at, ks in found for k in ks))
 
 
 def _first(pair: tuple[Any, Any]) -> Any:
