@@ -214,6 +214,9 @@ class CandidateFinder:
                         for path in b.pathologies:
                             self.by_key.setdefault((g, t), {}).setdefault(path, []).append(b)
         self.others = [b for b in self.baskets if b.kind == OTHER]
+        #: Every (gene, type) pair an "other pathology" cohort accepts: an uncovered alteration outside it
+        #: (in a registry, most of a profile's alterations for most studies) makes no such candidacy.
+        self.others_take = frozenset().union(*(b.combos for b in self.others))
         self.ruled = [b for b in self.baskets if b.kind == RULE]
         self.genes = frozenset(g for b in self.baskets for g in b.genes)
         # A study with a cohort that names no gene must be asked about every profile.
@@ -276,8 +279,9 @@ class CandidateFinder:
                 continue
             uncovered.append(a)
         found = named
-        if uncovered and self.others:
-            upairs = pair_set(uncovered)
+        if uncovered and not self.others_take.isdisjoint(uncovered):
+            # These cohorts test the pairs they accept (no wildcard: that is rule cohorts' business).
+            upairs = frozenset(uncovered)
             found = found + [c for c in self.others if c.takes(facts, age, upairs)]
         if self.ruled:
             found = found + [c for c in self.ruled if c.takes(facts, age, pairs)]
