@@ -475,8 +475,8 @@ class StudyMatcher:
                     unknown = tuple(at[k] for k in outs[0][3])
                     unmet = tuple(at[k] for k in outs[0][4])
                 else:
-                    unknown = _positions(plan.segments, outs, 3)
-                    unmet = _positions(plan.segments, outs, 4)
+                    unknown = _positions(plan.segments, [o[3] for o in outs])
+                    unmet = _positions(plan.segments, [o[4] for o in outs])
                 if as_json:
                     items: Any = plan.assemble_json([d.tails(o, memo) for (d, _), o in
                                                      zip(plan.segments, outs, strict=True)])
@@ -695,9 +695,9 @@ class RegistryMatcher:
         return orjson.dumps(self._match_all(self.vocab.parse(data), as_json=True))
 
 
-def _positions(segments: list[tuple[Decision, tuple[int, ...]]], outs: list[Decided], which: int) -> tuple[int, ...]:
-    """The positions in the cohort of the criteria the segments' decisions list at ``which`` (3: unknown, 4: unmet)."""
-    found = [(at, o[which]) for (_, at), o in zip(segments, outs, strict=True) if o[which]]
+def _positions(segments: list[tuple[Decision, tuple[int, ...]]], listed: list[tuple[int, ...]]) -> tuple[int, ...]:
+    """The positions in the cohort of the criteria each segment's decision lists (its unknown or its unmet ones)."""
+    found = [(at, ks) for (_, at), ks in zip(segments, listed, strict=True) if ks]
     if not found:
         return ()
     if len(found) == 1:
