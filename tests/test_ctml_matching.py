@@ -60,3 +60,21 @@ def test_a_v600e_without_its_classification_leaves_the_arm_rule_to_confirm(match
     del p["alterations"][0]["variant_classification"]  # type: ignore[index]
     (trial,) = matcher.match_all(p)["results"]
     assert trial["cohorts"][0]["verdict"] == "unknown"
+
+
+@pytest.mark.parametrize("diagnosis", ["CHOL", "BRCA", "MEL"])
+@pytest.mark.parametrize("drop", [False, True])
+def test_the_json_path_writes_the_rule_items_as_the_plain_result_does(matcher, diagnosis, drop):
+    """Arms whose rule is met or unknown: the batch's serialized fragments give the bytes of the plain result,
+    and the reasons name the unmet criteria, or where none is unmet the unknown ones (the rule's item too)."""
+    import orjson
+
+    p = v600e(diagnosis)
+    if drop:
+        del p["alterations"][0]["variant_classification"]  # type: ignore[index]
+    result = matcher.match_all(p)
+    assert matcher.match_all_json(orjson.dumps(p)) == orjson.dumps(result)
+    for cohort in (c for t in result["results"] for c in t["cohorts"]):
+        unmet = [x["id"] for x in cohort["criteria"] if x["status"] == "not_met"]
+        assert cohort["reasons"] == (unmet or [x["id"] for x in cohort["criteria"] if x["status"] == "unknown"]
+                                     if cohort["verdict"] != "eligible" else [])

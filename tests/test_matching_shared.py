@@ -12,13 +12,14 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from matching_fixtures import ALTERATIONS, POOLS, build, registry_profiles
 
 from acse_kg.loader import study_graph_name
 from acse_kg.matching.decisions import shape
-from acse_kg.matching.engine import RegistryMatcher, vocabulary_for
+from acse_kg.matching.engine import VERDICTS, RegistryMatcher, matcher_for, vocabulary_for
 from acse_kg.model import structured_studies
 from acse_kg.store import GraphStore, open_store
 from acse_kg.synthetic import synthetic_nct, vary
@@ -111,3 +112,29 @@ def test_cohorts_stating_the_same_conditions_over_the_same_parts_share_what_is_t
         assert (pa.confirm is pb.confirm) == alike
         outcomes.append(alike)
     assert any(outcomes)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(p=profiles())
+def test_the_json_path_writes_the_bytes_of_the_plain_result(shared: RegistryMatcher, p: dict[str, Any]) -> None:
+    """The batch writes trials' results from serialized fragments: the same bytes as the result serialized whole."""
+    result = shared.match_all(p)
+    assert shared.match_all_json(orjson.dumps(p)) == orjson.dumps(result)
+    for cohort in (c for t in result["results"] for c in t["cohorts"]):  # what the reasons and the order read
+        unmet = [x["id"] for x in cohort["criteria"] if x["status"] == "not_met"]
+        assert cohort["reasons"] == (unmet or [x["id"] for x in cohort["criteria"] if x["status"] == "unknown"]
+                                     if cohort["verdict"] != "eligible" else [])
+    left = [min(len(c["to_confirm"]) + sum(x["status"] == "unknown" for x in c["criteria"]) for c in t["cohorts"]
+                if c["verdict"] == min((c["verdict"] for c in t["cohorts"]), key=VERDICTS.index))
+            for t in result["results"]]
+    ranks = [(min(VERDICTS.index(c["verdict"]) for c in t["cohorts"]), n, t["trial"])
+             for t, n in zip(result["results"], left, strict=True)]
+    assert ranks == sorted(ranks)  # best verdict, then fewest criteria left to confirm, then NCT number
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(p=profiles())
+def test_the_json_path_of_one_trial_writes_the_bytes_of_its_plain_result(registry: GraphStore,
+                                                                         p: dict[str, Any]) -> None:
+    matcher = matcher_for(registry, structured_studies(registry)[0])
+    assert matcher.match_json(orjson.dumps(p)) == orjson.dumps(matcher.match(p))

@@ -31,10 +31,12 @@ from typing import Any
 
 from ..model import Cohort, Criterion, Study
 from ..store import GraphStore
-from .decisions import Memo, Shared, shape
+from .decisions import Shared, shape
 from .rules import ALTS, DX, DX_CLASS, Facts, compile_expr, compile_status
 
 NAMED, OTHER, RULE = "named", "other", "rule"
+#: How many (diagnosis, pair) answers a study's pair exclusions keep before starting afresh.
+PAIRS_KEPT = 4096
 OTHER_KINDS = frozenset({"OtherPathologyCohort", "RarePaediatricCohort"})
 
 
@@ -116,6 +118,12 @@ class Basket:
     condition: Callable[[Facts], Any] | None
     rule: Callable[[Facts], Any] | None
     excluded: frozenset[str] = frozenset()  # diagnosis classes the cohort does not take (benign entities ...)
+    #: Every (gene, accepted type) pair: whether one qualifying alteration is among a profile's pairs is one
+    #: set operation.
+    combos: frozenset[tuple[str, str]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.combos = frozenset((g, t) for g in self.genes for t in self.accepts)
 
     @classmethod
     def of(cls, c: Cohort) -> Basket:
@@ -150,7 +158,7 @@ class Basket:
             return self.age_fits(age) and self.rule(facts) is not False
         if not self.age_fits(age) or self.pathologies.isdisjoint(facts[DX]) or facts[DX_CLASS] in self.excluded:
             return False
-        if not any((g, t) in pairs for g in self.genes for t in self.accepts):
+        if self.combos.isdisjoint(pairs):
             return False
         return self.condition is None or self.condition(facts) is True
 
@@ -163,7 +171,7 @@ def pair_set(alts: list[tuple[str, str]]) -> frozenset[tuple[str | None, str | N
     return frozenset(out)
 
 
-@dataclass(eq=False)  # identity: the memo is keyed by the object
+@dataclass(eq=False)  # identity: shared by the studies that state the exclusions alike
 class PairExclusions:
     """A study's pair exclusions (common exclusion criteria reading only the diagnosis and the alterations).
 
@@ -173,14 +181,20 @@ class PairExclusions:
     """
 
     statuses: list[Callable[[Facts], str]]
+    #: Answers by (diagnosis class, pair): a pure function of the two (the exclusions read nothing else, and
+    #: the classes above a diagnosis follow from it), which profiles repeat; a bounded table.
+    _decided: dict[tuple[str, tuple[str, str]], int | None] = field(default_factory=dict, repr=False)
 
-    def first_rejecting(self, facts: Facts, pair: tuple[str, str], memo: Memo) -> int | None:
+    def first_rejecting(self, facts: Facts, pair: tuple[str, str]) -> int | None:
         """The position of the first exclusion that rejects this (gene, type) pair with the profile's diagnosis."""
-        key = (id(self), pair)
-        got: int | None = memo.get(key, -1)  # -1: not asked yet for this profile
+        key = (facts[DX_CLASS], pair)
+        got: int | None = self._decided.get(key, -1)  # -1: not asked yet
         if got == -1:
             f = {DX: facts[DX], ALTS: pair_set([pair])}
-            got = memo[key] = next((n for n, status in enumerate(self.statuses) if status(f) == "not_met"), None)
+            got = next((n for n, status in enumerate(self.statuses) if status(f) == "not_met"), None)
+            if len(self._decided) >= PAIRS_KEPT:
+                self._decided.clear()
+            self._decided[key] = got
         return got
 
 
@@ -195,16 +209,25 @@ class CandidateFinder:
     type_words: dict[str, str]
     check: PairExclusions
     by_pair: dict[tuple[str, str], list[Basket]] = field(default_factory=dict)
+    #: The named cohorts by (gene, alteration type), then by pathology, in the study's order.
+    by_key: dict[tuple[str, str], dict[str, list[Basket]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        # Index the named cohorts by the (gene, alteration type) pairs they accept: a profile
-        # then only looks at the few cohorts its alterations can qualify for.
+        # Index the named cohorts by the (gene, alteration type) pairs they accept, and by those pairs under
+        # each of their pathologies: a profile then looks up, under each class of its diagnosis, only the
+        # cohorts whose pathology and alteration already fit (a study of many cohorts on one gene,
+        # each with its pathology, is a handful of lookups instead of a test per cohort).
         for b in self.baskets:
             if b.kind == NAMED:
                 for g in b.genes:
                     for t in b.accepts:
                         self.by_pair.setdefault((g, t), []).append(b)
+                        for path in b.pathologies:
+                            self.by_key.setdefault((g, t), {}).setdefault(path, []).append(b)
         self.others = [b for b in self.baskets if b.kind == OTHER]
+        #: Every (gene, type) pair an "other pathology" cohort accepts: an uncovered alteration outside it
+        #: (in a registry, most of a profile's alterations for most studies) makes no such candidacy.
+        self.others_take = frozenset().union(*(b.combos for b in self.others))
         self.ruled = [b for b in self.baskets if b.kind == RULE]
         self.genes = frozenset(g for b in self.baskets for g in b.genes)
         # A study with a cohort that names no gene must be asked about every profile.
@@ -227,25 +250,29 @@ class CandidateFinder:
         baskets = [Basket.of(c) for c in study.cohorts]
         return cls(study, baskets, list(zip(criteria, statuses, strict=True)), symbols, type_words, check)
 
-    def _named_for(self, alts: list[tuple[str, str]]) -> list[Basket]:
-        seen: list[Basket] = []
-        for a in alts:
-            for c in self.by_pair.get(a, ()):
-                if c not in seen:
-                    seen.append(c)
-        return seen
-
-    def find(self, facts: Facts, age: float, alts: list[tuple[str, str]],
-             memo: Memo | None = None) -> tuple[list[Basket], list[str]]:
-        """The candidate cohorts, and notes (pairs the protocol excludes, or why none takes the profile).
-
-        ``memo``: the profile's decisions so far, shared by the trials it is matched against.
-        """
-        if memo is None:
-            memo = {}
+    def find(self, facts: Facts, age: float, alts: list[tuple[str, str]]) -> tuple[list[Basket], list[str]]:
+        """The candidate cohorts, and notes (pairs the protocol excludes, or why none takes the profile)."""
         pairs = facts[ALTS]
-        taken = {c for c in self._named_for(alts) if c.takes(facts, age, pairs)}
-        named = sorted(taken, key=lambda c: c.number)
+        # The named cohorts a profile's (gene, type) pairs reach under the classes of its diagnosis fit on
+        # pathology and alteration (what Basket.takes tests first); their age, excluded classes and
+        # condition are tested once each. A pair is covered when a cohort taken was reached by it.
+        by_key = self.by_key
+        dx, dx_class = facts[DX], facts[DX_CLASS]
+        tried: dict[Basket, bool] = {}
+        covered: set[tuple[str, str]] = set()
+        for a in alts:
+            under = by_key.get(a)
+            if under is None:  # no named cohort takes this pair (in a registry, most studies for most pairs)
+                continue
+            for path in dx:
+                for c in under.get(path, ()):
+                    ok = tried.get(c)
+                    if ok is None:
+                        ok = tried[c] = (c.age_fits(age) and dx_class not in c.excluded
+                                         and (c.condition is None or c.condition(facts) is True))
+                    if ok:
+                        covered.add(a)
+        named = sorted((c for c, ok in tried.items() if ok), key=_number)
         notes: list[str] = []
         refused: list[tuple[tuple[str, str], Criterion]] = []
         uncovered: list[tuple[str, str]] = []
@@ -253,9 +280,9 @@ class CandidateFinder:
             # Covered: a named cohort takes the patient with this alteration alone. The named cohorts
             # listed for a pair accept it, and their other tests (pathology, age, condition) do not read
             # the alterations, so they are those of the cohorts taken above: no second evaluation.
-            if any(c in taken for c in self.by_pair.get(a, ())):
+            if a in covered:
                 continue
-            at = self.check.first_rejecting(facts, a, memo)
+            at = self.check.first_rejecting(facts, a)
             if at is not None:
                 rejected = self.pair_exclusions[at][0]
                 if (a, rejected) not in refused:
@@ -263,8 +290,9 @@ class CandidateFinder:
                 continue
             uncovered.append(a)
         found = named
-        if uncovered and self.others:
-            upairs = pair_set(uncovered)
+        if uncovered and not self.others_take.isdisjoint(uncovered):
+            # These cohorts test the pairs they accept (no wildcard: that is rule cohorts' business).
+            upairs = frozenset(uncovered)
             found = found + [c for c in self.others if c.takes(facts, age, upairs)]
         if self.ruled:
             found = found + [c for c in self.ruled if c.takes(facts, age, pairs)]
@@ -303,6 +331,10 @@ class CandidateFinder:
             if all(t not in b.accepts for b in self.others):
                 return f"an alteration limited to {word} qualifies only where a cohort accepts it: {only}"
         return "no cohort takes this pathology with these alterations at this age"
+
+
+def _number(b: Basket) -> int:
+    return b.model.number
 
 
 def _local(iri: str) -> str:

@@ -19,9 +19,10 @@ types, drugs — and not where the graph states it: no node, no curation note):
   (copies of a protocol that name other genes);
 - a :class:`Decision` is a set of parts, summed up once per profile (the
   worst status, the unknown and unmet ones, the fields that would settle
-  them). A cohort holds two: its criteria on plain fields, alike in many
-  trials, and its trial's own diagnosis and alteration criteria, so that one
-  differing criterion does not stop the others being shared. (Its to-confirm
+  them). A cohort holds two: its criteria on plain fields and the diagnosis,
+  alike in many trials, and its trial's own alteration criteria (they name its
+  genes), so that one differing criterion does not stop the others being
+  shared. (Its to-confirm
   items, few and worded by the trial, are kept by the trial.)
 
 Both are kept in a :class:`Shared` table of the vocabulary, so that every
@@ -36,6 +37,8 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from ..model import AlterationTest, Comparison, Expr, PriorTherapyTest, TumourTypeTest, operands
 from .completion import Group
@@ -116,14 +119,15 @@ class Decision:
 
     parts: list[CriterionPart]
     confirm: list[tuple[Callable[[Facts], Any] | None, tuple[int, ...]]]  # (applies-when, positions of its parts)
-    _explain: Callable[[Facts, Memo], list[dict[str, Any]]] = field(init=False, repr=False)
+    _explain: Callable[[Facts, Memo], tuple[list[dict[str, Any]], tuple[str, ...]]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._explain = self._compile()
 
-    def _compile(self) -> Callable[[Facts, Memo], list[dict[str, Any]]]:
+    def _compile(self) -> Callable[[Facts, Memo], tuple[list[dict[str, Any]], tuple[str, ...]]]:
         """A generated function: each part's item (status, value observed, whether it applies, finding), from
-        the profile's memo where another trial or cohort decided it, else decided and kept there.
+        the profile's memo where another trial or cohort decided it, else decided and kept there; and
+        the items' statuses as they stand before any settling.
 
         One function with the items written as dict literals is about twice as fast as
         assembling them criterion by criterion. Graph values are constants of the
@@ -147,7 +151,8 @@ class Decision:
                       f"        {a} = {applies}",
                       f"        {d} = M[{key}] = {{'status': {s}, 'observed': {observed}, 'applies': {a}, "
                       f"'finding': 'not applicable' if {a} is False else {words}[{s}], 'missing': []}}"]
-        body = "\n".join(lines) + f"\n    return [{', '.join(names)}]\n"
+        statuses = "".join(f"{d}['status'], " for d in names)
+        body = "\n".join(lines) + f"\n    return [{', '.join(names)}], ({statuses})\n"
         return src.function_of("explain", "F, M", body)
 
     def decide(self, facts: Facts, memo: Memo) -> Decided:
@@ -157,9 +162,28 @@ class Decision:
             got = memo[id(self)] = self._decide(facts, memo)
         return got
 
+    def tails(self, decided: Decided, memo: Memo) -> list[bytes]:
+        """Each decided item as the tail of its JSON object (``"status":…,"missing":[…]}``), once per profile.
+
+        Why: the trials that share this decision each wrote its items again, merged with their own
+        words and serialized; a trial now joins its words' heads, serialized when its plan is built,
+        to these tails. An item is final once its decision is decided (settling happens inside it).
+        """
+        key = (id(self), "json")
+        got: list[bytes] | None = memo.get(key)
+        if got is None:
+            dumps = orjson.dumps
+            got = memo[key] = [dumps(x)[1:] for x in decided[0]]
+        return got
+
     def _decide(self, facts: Facts, memo: Memo) -> Decided:
-        items = self._explain(facts, memo)
-        statuses = [x["status"] for x in items]
+        items, statuses = self._explain(facts, memo)
+        if "unknown" not in statuses and not self.confirm:
+            # Nothing to settle: the common case of a trial's own few criteria, asked in every trial
+            # a profile enters. (An item is given fields that matter only when it stays unknown.)
+            if "not_met" not in statuses:
+                return items, 0, (), (), (), []
+            return items, 2, (), (), tuple(n for n, s in enumerate(statuses) if s == "not_met"), []
         worst = self._settle(items, facts, memo) if "unknown" in statuses else (2 if "not_met" in statuses else 0)
         # A bullet whose computable parts are decided as failing is decided as a whole (a positive HIV
         # history settles "HIV ... or any other uncontrolled infection"): it is not to be confirmed then.

@@ -22,8 +22,8 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from functools import partial
+from dataclasses import dataclass, field
+from functools import cached_property, partial
 from typing import Any
 
 import orjson
@@ -49,7 +49,7 @@ from ..store import GraphStore
 from .candidates import Basket, CandidateFinder, Taxonomy, pair_set
 from .completion import build_groups, read_correspondences, variables_plain
 from .decisions import CriterionPart, Decided, Decision, Memo, Shared, ToConfirm, shape
-from .dosing import Regimen, compile_regimens, dosing_for
+from .dosing import Regimen, compile_regimens, dosing_for, dosing_shared
 from .profile import ProfileError, ProfileModel
 from .profile_schema import profile_schema
 from .rules import (
@@ -70,6 +70,10 @@ from .rules import (
 VERDICT_RANK = {"eligible": 0, "unknown": 1, "ineligible": 2}
 VERDICTS = ("eligible", "unknown", "ineligible")
 OPEN_TEXT = "cohort open to accrual"
+#: How many distinct sets of to-confirm items a cohort keeps serialized (a bound; in practice a handful).
+CONFIRM_SETS_KEPT = 64
+#: How many (pair, diagnosis, age) answers the registry's index keeps before starting afresh.
+REACH_KEPT = 16384
 #: Profile fields that are not plain values: the facts builder turns them into sets and pairs.
 STRUCTURED_FIELDS = frozenset({"diagnosis", "alterations", "prior_therapies"})
 
@@ -259,6 +263,24 @@ def _assembler(statics: list[dict[str, Any]],
     return src.function_of("assemble", "O", "\n".join([*lines, f"    return [{merged}]"]) + "\n")
 
 
+def _assembler_json(statics: list[dict[str, Any]],
+                    gather: list[tuple[int, int]]) -> Callable[[list[list[bytes]]], bytes]:
+    """A generated function: a cohort's items as the inside of one JSON array, the bytes of :func:`_assembler`'s list.
+
+    Why: at 1,000 trials a profile enters several trials whose items are the same shared
+    decisions in other words; merging dicts per trial and serializing them again was a
+    quarter of a trial result's cost. Each criterion's head (its trial's words, ``{"id":…,"kind":…,``)
+    is serialized here, once; the tails (:meth:`.Decision.tails`) once per profile.
+    """
+    src = Source()
+    used = sorted({j for j, _ in gather})
+    lines = [f"    t{j} = T[{j}]" for j in used]
+    # One join of heads and tails in turn (a head after the first carries the comma before it).
+    heads = [(b"," if n else b"") + orjson.dumps(s)[:-1] + b"," for n, s in enumerate(statics)]
+    pieces = ", ".join(f"{src.const(h)}, t{j}[{k}]" for h, (j, k) in zip(heads, gather, strict=True))
+    return src.function_of("assemble_json", "T", "\n".join([*lines, f"    return b''.join(({pieces}))"]) + "\n")
+
+
 @dataclass
 class _CohortPlan:
     """What is static about one cohort's part of a result: the trial's own words around a shared Decision.
@@ -276,13 +298,34 @@ class _CohortPlan:
     open_item: dict[str, Any]
     rule_item: dict[str, Any] | None
     key: int  # the position of the cohort's set of criteria among the study's distinct sets (cheap to hash)
-    #: The criteria in two shared Decisions: those that read neither the diagnosis nor the alterations (the
-    #: same in many trials), and the others (the trial's own molecular and tumour-type criteria); each with
-    #: the positions of its criteria among the cohort's.
+    #: The criteria in two shared Decisions: those that do not read the alterations (the same in many trials),
+    #: and the others (the trial's own molecular criteria); each with the positions of its criteria among
+    #: the cohort's.
     segments: list[tuple[Decision, tuple[int, ...]]]
     #: The cohort's items from its segments' decisions (see :func:`_assembler`).
     assemble: Callable[[list[Decided]], list[dict[str, Any]]]
+    #: The same items as JSON, from the segments' tails (see :func:`_assembler_json`).
+    assemble_json: Callable[[list[list[bytes]]], bytes]
+    gather: list[tuple[int, int]]  # per criterion: its segment and its index there
+    ids: list[str]  # the criteria's ids, in the cohort's order (the reasons name them)
+    open_json: bytes  # the open item, serialized
     regimens: list[Regimen]
+    #: The regimens' structural key (see :func:`.dosing_shared`).
+    dosing_key: tuple[Any, ...] = ()
+    #: The to-confirm texts kept for a profile, serialized, by the positions kept (few distinct sets).
+    confirm_json: dict[tuple[int, ...], orjson.Fragment] = field(default_factory=dict)
+
+    def items(self, outs: list[Decided]) -> list[dict[str, Any]]:
+        """The shared items (without the trial's words) in the cohort's order."""
+        return [outs[j][0][k] for j, k in self.gather]
+
+    def confirm_fragment(self, kept: tuple[int, ...]) -> orjson.Fragment:
+        got = self.confirm_json.get(kept)
+        if got is None:
+            got = orjson.Fragment(orjson.dumps([self.confirm_texts[n] for n in kept]))
+            if len(self.confirm_json) < CONFIRM_SETS_KEPT:
+                self.confirm_json[kept] = got
+        return got
 
 
 class StudyMatcher:
@@ -324,8 +367,10 @@ class StudyMatcher:
         # One part per decidable criterion: the same object in every study that states the criterion alike.
         self._parts = [shared.get(("part", self._exprs[i], c.kind, self._group_keys[i]), partial(self._part, i))
                        for i, c in enumerate(self.decidable)]
-        #: Criteria that read the diagnosis or the alterations: a trial's own, decided apart from the others.
-        self._specific = [bool({"diagnosis", "alterations"} & set(c.fields())) for c in self.decidable]
+        #: Criteria that read the alterations (they name the trial's genes): a trial's own, decided apart from the
+        #: others. Those that read only the diagnosis (a platelet threshold for cerebral tumours) name tumour
+        #: types the protocol's template states alike: with the plain ones, they are decided once per profile.
+        self._specific = ["alterations" in c.fields() for c in self.decidable]
         self._decisions: dict[tuple[int, ...], Decision] = {}
         self._criteria_sets: dict[tuple[str, ...], int] = {}
         self._plans = {c.iri: self._plan(c) for c in self.cohorts}
@@ -391,7 +436,9 @@ class StudyMatcher:
         regimens = [r for r in self.regimens if not drugs or r.drug in drugs]
         statics = [static for _, static in crit]
         return _CohortPlan(basket, statics, confirm, [c.text for c in pending], open_item, rule_item,
-                           key, segments, _assembler(statics, gather), regimens)
+                           key, segments, _assembler(statics, gather), _assembler_json(statics, gather), gather,
+                           [x["id"] for x in statics], orjson.dumps(open_item), regimens,
+                           tuple(r.key for r in regimens))
 
     def _part(self, i: int) -> CriterionPart:
         c = self.decidable[i]
@@ -405,18 +452,27 @@ class StudyMatcher:
         ``memo``: the profile's decisions so far (one dict per profile, shared by the
         trials it is matched against); a fresh one when not given.
         """
-        if memo is None:
-            memo = {}
-        found, notes = self.finder.find(facts, p.age_years, alts, memo)
-        shared: dict[int, tuple[list[dict[str, Any]], int, list[str], list[str]]] = {}
+        return self.result(p, facts, alts, {} if memo is None else memo)[0]
+
+    def result(self, p: ProfileModel, facts: Facts, alts: list[tuple[str, str]], memo: Memo,
+               as_json: bool = False) -> tuple[dict[str, Any], tuple[int, int, str]]:
+        """The v1 result and its rank among trials (:meth:`RegistryMatcher.match_all`'s order).
+
+        ``as_json``: each cohort's ``criteria`` and ``to_confirm`` are :class:`orjson.Fragment`\\ s,
+        already serialized (the result is then only for ``orjson.dumps``, which writes the
+        same bytes as for the plain result): the batch and the JSON routes take this path.
+        The rank and the reasons are read from the decisions' positions, not from the items.
+        """
+        found, notes = self.finder.find(facts, p.age_years, alts)
+        shared: dict[int, tuple[Any, int, tuple[int, ...], list[str], tuple[int, ...], tuple[int, ...]]] = {}
         cohorts_out: list[dict[str, Any]] = []
+        best, left = 3, 0
         for basket in found:
             plan = self._plans[basket.iri]
             done = shared.get(plan.key)
             if done is None:
                 # The shared decisions, in this trial's words (its ids, IRIs and texts), in its order.
                 outs = [decision.decide(facts, memo) for decision, _ in plan.segments]
-                items = plan.assemble(outs)
                 if not outs:  # a cohort without computable criteria (a CTML arm: its rule decides)
                     worst, lacking = 0, []
                 elif len(outs) == 1:
@@ -425,32 +481,59 @@ class StudyMatcher:
                     worst = max(o[1] for o in outs)
                     some = [o[5] for o in outs if o[5]]
                     lacking = some[0] if len(some) == 1 else [] if not some else list(
-                        dict.fromkeys(f for x in items if x["missing"] for f in x["missing"]))
-                texts = plan.confirm_texts
-                confirm = [texts[n] for n in plan.confirm.kept(facts, memo)]
-                done = shared[plan.key] = (items, worst, confirm, lacking)
-            items, worst, confirm, lacking = done
+                        dict.fromkeys(f for x in plan.items(outs) if x["missing"] for f in x["missing"]))
+                # The unknown and unmet criteria by their positions in the cohort (none, mostly, in
+                # the segment a trial decides alone).
+                if len(outs) == 1:
+                    at = plan.segments[0][1]
+                    unknown = tuple(at[k] for k in outs[0][3])
+                    unmet = tuple(at[k] for k in outs[0][4])
+                else:
+                    unknown = _positions(plan.segments, [o[3] for o in outs])
+                    unmet = _positions(plan.segments, [o[4] for o in outs])
+                if as_json:
+                    items: Any = plan.assemble_json([d.tails(o, memo) for (d, _), o in
+                                                     zip(plan.segments, outs, strict=True)])
+                else:
+                    items = plan.assemble(outs)
+                done = shared[plan.key] = (items, worst, plan.confirm.kept(facts, memo), lacking, unknown, unmet)
+            items, worst, kept, lacking, unknown, unmet = done
             cohort = basket.model
             head = [plan.open_item]
+            rule_unknown = False
             if plan.rule_item is not None and basket.rule is not None:
                 ok = basket.rule(facts)
                 head.append({**plan.rule_item, "status": "met" if ok else "unknown", "observed": facts["alterations"],
                              "applies": True, "finding": "met" if ok else "unknown",
                              "missing": [] if ok else ["alterations"]})
                 worst = max(worst, 0 if ok else 1)
+                rule_unknown = not ok
             if not cohort.is_open:
                 worst = 2
                 notes.append(f"cohort {cohort.number} ({cohort.label}) is not open to accrual: "
                              f"{plan.open_item['observed']}")
-            criteria = [*head, *items]
             # The criteria's ids in the cohort's order: the unmet ones, or where none is unmet the unknown ones.
+            # (The open item is never unknown, the rule item never unmet.)
+            ids = plan.ids
             if worst == 2:
-                reasons = [x["id"] for x in criteria if x["status"] == "not_met"]
+                reasons = ([plan.open_item["id"]] if not cohort.is_open else []) + [ids[n] for n in unmet]
             elif worst == 1:
-                reasons = [x["id"] for x in criteria if x["status"] == "unknown"]
+                reasons = ([head[1]["id"]] if rule_unknown else []) + [ids[n] for n in unknown]
             else:
                 reasons = []
-            missing = list(dict.fromkeys([f for x in head for f in x["missing"]] + lacking))
+            # (``lacking`` holds each field once.)
+            missing = list(dict.fromkeys([f for x in head for f in x["missing"]] + lacking)) if len(head) > 1 else [
+                *lacking]
+            if as_json:
+                inside = [plan.open_json, *(orjson.dumps(x) for x in head[1:])]
+                if items:
+                    inside.append(items)
+                criteria: Any = orjson.Fragment(b"[" + b",".join(inside) + b"]")
+                confirm: Any = plan.confirm_fragment(kept)
+            else:
+                criteria = [*head, *items]
+                texts = plan.confirm_texts
+                confirm = [texts[n] for n in kept]
             cohorts_out.append({
                 "cohort": cohort.number,
                 "iri": cohort.iri,
@@ -462,19 +545,30 @@ class StudyMatcher:
                 "reasons": reasons,
                 "missing": missing,
             })
-        cohorts_out.sort(key=lambda c: (VERDICT_RANK[c["verdict"]], c["cohort"]))
+            # The trial's rank: its best verdict, then the fewest criteria left to confirm in a cohort with it.
+            here = len(kept) + rule_unknown + len(unknown)
+            if worst < best:
+                best, left = worst, here
+            elif worst == best and here < left:
+                left = here
+        if len(cohorts_out) > 1:
+            cohorts_out.sort(key=lambda c: (VERDICT_RANK[c["verdict"]], c["cohort"]))
         if found and self.recruiting is False and self.model.status is not None:
             notes.append(f"{self.trial} is not recruiting ({self.model.status.label or self.model.status.code}): "
                          "its cohorts take no patient now")
         dosing = None
         if found:
             first = self._plans[cohorts_out[0]["iri"]]
-            dosing = dosing_for(first.regimens, p.age_years, facts, p.height_cm, p.weight_kg)
+            if self.vocab.shared.enabled:  # regimens stated alike decided once per profile
+                dosing = dosing_shared(first.regimens, first.dosing_key, memo, p.age_years, facts, p.height_cm,
+                                       p.weight_kg)
+            else:
+                dosing = dosing_for(first.regimens, p.age_years, facts, p.height_cm, p.weight_kg)
         out: dict[str, Any] = {"profile_id": p.id, "trial": self.trial, "cohorts": cohorts_out, "dosing": dosing,
                                "notes": notes}
         if self.drafted:
             out["curation"] = "draft"
-        return out
+        return out, (best, left, self.trial)
 
     def statuses(self, facts: Facts) -> dict[str, str]:
         """Status of every decidable criterion (by IRI), whatever the cohort: for checks and tests."""
@@ -577,6 +671,7 @@ class RegistryMatcher:
                                 if self.lazy else {g: cohort_keys_by_graph(self.store).get(g, ())
                                                    for g in map(study_graph_name, ncts)}).values() for k in keys]
         new = copy.copy(self)
+        new.__dict__.pop("_reach", None)  # the studies pairs reach, read from the old index
         new._lock, new._index_lock = threading.Lock(), threading.Lock()
         new._compiled = {n: m for n, m in self._compiled.items() if n not in ncts}
         new.skipped = {n: why for n, why in self.skipped.items() if n not in ncts}
@@ -626,6 +721,11 @@ class RegistryMatcher:
                 self._compiled[nct] = matcher
             return self._compiled[nct]
 
+    @cached_property
+    def _reach(self) -> dict[tuple[str, str, str, float], frozenset[str]]:
+        """The studies a (gene, type) pair reaches by (pair, diagnosis class, age): see :meth:`candidates`."""
+        return {}
+
     @property
     def studies(self) -> dict[str, StudyMatcher]:
         """Every matchable study compiled (for checks and tests: matching compiles what it needs)."""
@@ -645,11 +745,20 @@ class RegistryMatcher:
         self._read_genes({g for g, _ in alts})
         seen: set[str] = set(self.always)
         index = self.index
+        reach = self._reach
+        dx, dx_class = facts[DX], facts[DX_CLASS]
         for g, t in alts:
-            for k in [(g, None, None), *((g, t, a) for a in facts[DX])]:
-                for lo, hi, nct in index.get(k, ()):
-                    if lo <= age < hi:
-                        seen.add(nct)
+            # The studies one pair reaches: a pure function of the pair, the diagnosis and the age, which
+            # profiles repeat; at 1,000 trials a key's list holds many studies, each tested on its age band.
+            key = (g, t, dx_class, age)
+            got = reach.get(key)
+            if got is None:
+                got = frozenset(nct for k in [(g, None, None), *((g, t, a) for a in dx)]
+                                for lo, hi, nct in index.get(k, ()) if lo <= age < hi)
+                if len(reach) >= REACH_KEPT:
+                    reach.clear()
+                reach[key] = got
+            seen |= got
         out = [self.study(nct) for nct in sorted(seen)]
         return [m for m in out if m is not None]
 
@@ -659,33 +768,47 @@ class RegistryMatcher:
         A trial with no candidate cohort is left out; its notes are kept in the
         top-level notes when the profile's alterations led to it.
         """
-        p = self.parse(profile)
+        return self._match_all(self.parse(profile), as_json=False)
+
+    def _match_all(self, p: ProfileModel, as_json: bool) -> dict[str, Any]:
+        """``as_json``: the trials' results carry serialized fragments (:meth:`StudyMatcher.result`)."""
         facts, alts = self.vocab.facts(p)
-        results: list[dict[str, Any]] = []
+        ranked: list[tuple[tuple[int, int, str], dict[str, Any]]] = []
         notes: list[str] = []
         memo: Memo = {}  # this profile's decisions, shared by the trials that state the same criteria
         for m in self.candidates(facts, p.age_years, alts):
-            r = m.match_facts(p, facts, alts, memo)
+            r, rank = m.result(p, facts, alts, memo, as_json)
             if r["cohorts"]:
-                results.append(r)
+                ranked.append((rank, r))
             else:
                 notes.extend(f"{m.trial}: {n}" for n in r["notes"])
-        results.sort(key=_trial_rank)
+        # Eligible before unknown before ineligible (the best cohort), then fewest criteria left to
+        # confirm, then the NCT number (unique: the results themselves are never compared).
+        ranked.sort(key=_first)
+        results = [r for _, r in ranked]
         if not results:
             n = self.matchable
             notes.insert(0, f"no cohort of the registry's {n} matchable trial{'' if n == 1 else 's'} takes this profile")
         return {"profile_id": p.id, "results": results, "notes": notes}
 
     def match_all_json(self, data: bytes | str) -> bytes:
-        return orjson.dumps(self.match_all(self.vocab.parse(data)))
+        """The bytes of ``orjson.dumps(match_all(data))``, written from serialized fragments (the batch hot path)."""
+        return orjson.dumps(self._match_all(self.vocab.parse(data), as_json=True))
 
 
-def _trial_rank(result: dict[str, Any]) -> tuple[int, int, str]:
-    """Eligible before unknown before ineligible (the best cohort), then fewest criteria left to confirm."""
-    best = min(VERDICT_RANK[c["verdict"]] for c in result["cohorts"])
-    left = min(len(c["to_confirm"]) + sum(1 for x in c["criteria"] if x["status"] == "unknown")
-               for c in result["cohorts"] if VERDICT_RANK[c["verdict"]] == best)
-    return best, left, result["trial"]
+def _positions(segments: list[tuple[Decision, tuple[int, ...]]], listed: list[tuple[int, ...]]) -> tuple[int, ...]:
+    """The positions in the cohort of the criteria each segment's decision lists (its unknown or its unmet ones)."""
+    found = [(at, ks) for (_, at), ks in zip(segments, listed, strict=True) if ks]
+    if not found:
+        return ()
+    if len(found) == 1:
+        at, ks = found[0]
+        return tuple(at[k] for k in ks)  # a segment's positions are in the cohort's order
+    return tuple(sorted(at[k] for at, ks in found for k in ks))
+
+
+def _first(pair: tuple[Any, Any]) -> Any:
+    return pair[0]
 
 
 class Matcher:
@@ -715,8 +838,11 @@ class Matcher:
         return self.one.match_facts(p, facts, alts)
 
     def match_json(self, data: bytes | str) -> bytes:
-        """Validate JSON bytes and return the result as JSON bytes (the batch hot path)."""
-        return orjson.dumps(self.match(self.vocab.parse(data)))
+        """Validate JSON bytes and return the result as JSON bytes (the batch hot path): the bytes of
+        ``orjson.dumps(match(data))``, written from serialized fragments."""
+        p = self.vocab.parse(data)
+        facts, alts = self.vocab.facts(p)
+        return orjson.dumps(self.one.result(p, facts, alts, {}, as_json=True)[0])
 
     def document(self, p: ProfileModel) -> dict[str, Any]:
         return self.vocab.document(p)
