@@ -1053,7 +1053,11 @@ class OxigraphStore:
                     self._write_both(live, hist, claim)
             finally:
                 if any(self._declarations_changed(g, old) for g, old in before.items()):
+                    # After the write's own count: a reader between the two made its values under the
+                    # old vocabulary; one more generation (touching no graph) makes it look again.
                     self._vocabulary_writes += 1
+                    self.generation += 1
+                    self._recent.append((self.generation, ()))
 
     def _declared(self, graph: str) -> set[ox.Quad]:
         """What a study's graph states about IRIs outside the study that it types (a drug, a gene, a
@@ -1160,7 +1164,9 @@ class OxigraphStore:
         """The bulk path: Oxigraph parsed in Rust and ``extend`` applies every quad in one
         transaction (a bad quad anywhere aborts it). Not ``bulk_load``: that one is not atomic, and a
         bulk import killed half-way must leave whole batches only, so that a re-run can trust what
-        it finds (see :mod:`acse_kg.ctgov.bulk`)."""
+        it finds (see :mod:`acse_kg.ctgov.bulk`). (The second half of a write to both datasets may go
+        through the non-atomic loader, :func:`_apply_quads`: its journal entry, marked applied only
+        after, makes it whole on the next open; until then that dataset may hold part of the batch.)"""
         try:
             dataset.extend(quads)
             if self.path is not None:

@@ -165,3 +165,38 @@ def test_a_write_to_a_vocabulary_graph_rebuilds_the_matcher_whole(registry: Grap
                     '{ <https://w3id.org/acse-kg/id/x> <http://www.w3.org/2000/01/rdf-schema#label> "x" } }')
     after = registry_matcher_for(registry)
     assert after.vocab is not before.vocab and after._compiled == {}
+
+
+def profile_of(gene: str, kind: str, dx: str = "LUAD", n: int = 3) -> dict[str, Any]:
+    return build({path: pool[0] for path, pool in POOLS.items()} | {"age_years": 54, "diagnosis": dx},
+                 [{"gene": gene, "type": kind}], n)
+
+
+def test_an_old_matcher_reading_a_gene_after_a_write_leaves_the_new_one_as_it_was() -> None:
+    """The matcher made after a write shares its lists with the old one, which requests may still be
+    using: a gene the old one reads then must not appear, half, in the new one."""
+    store = open_store("memory")
+    write_copy(store, 1, 1)
+    old = RegistryMatcher(store)
+    old.match_all(profile_of("ALK", "translocation"))
+    new = old.updated(frozenset({study_graph_name(synthetic_nct(1))}))
+
+    old.match_all(profile_of("MET", "amplification"))  # a request still on the old matcher
+    newer = new.updated(frozenset({study_graph_name("NCT02034981")}))
+
+    whole = RegistryMatcher(store, lazy=False)
+    for p in (profile_of("MET", "amplification"), profile_of("ALK", "translocation")):
+        assert newer.match_all(p) == whole.match_all(p)
+
+
+def test_a_plan_compiled_by_a_matcher_of_an_older_vocabulary_is_not_kept() -> None:
+    store = open_store("memory")
+    before = registry_matcher_for(store)
+    store.update('INSERT DATA { GRAPH <https://w3id.org/acse-kg/id/graph/ontology> '
+                 '{ <https://w3id.org/acse-kg/id/x> <http://www.w3.org/2000/01/rdf-schema#label> "x" } }')
+    stale = before.study("NCT02034981")  # a request still on the old matcher, after the write
+    assert stale is not None and stale.vocab is before.vocab
+
+    after = registry_matcher_for(store)
+    plan = after.study("NCT02034981")
+    assert after.vocab is not before.vocab and plan is not None and plan.vocab is after.vocab

@@ -606,7 +606,7 @@ class RegistryMatcher:
         self.index: dict[tuple[str, str | None, str | None], list[tuple[float, float, str]]] = {}
         self.always: list[str] = []
         #: Each study's index keys, so that a write to one study updates its entries alone.
-        self._keys_of: dict[str, list[tuple[str, str | None, str | None]]] = {}
+        self._keys_of: dict[str, frozenset[tuple[str, str | None, str | None]]] = {}
         #: The genes whose cohorts are all in the index (lazy); None: every gene's are.
         self._genes: set[str] | None = set() if self.lazy else None
         if self.lazy:
@@ -630,21 +630,32 @@ class RegistryMatcher:
         return matchable_count(self.store) if self._ncts is None else len(self._ncts)
 
     def _add(self, keys: Iterable[CohortKey]) -> None:
+        """Index ``keys``. Lists are replaced, never changed in place: a matcher made by :meth:`updated`
+        shares them with this one, and each reads its own lists while the other grows."""
+        added: dict[tuple[str, str | None, str | None], list[tuple[float, float, str]]] = {}
         for k in keys:
             lo = k.min_age if k.min_age is not None else float("-inf")
             hi = k.max_age if k.max_age is not None else float("inf")
             if not k.genes:
                 if k.nct not in self.always:
-                    self.always.append(k.nct)
+                    self.always = [*self.always, k.nct]
                 continue
-            index_keys = ([(g, None, None) for g in k.genes] if k.ruled else
-                          [(g, t, p) for g in k.genes for t in k.types for p in k.pathologies])
-            mine = self._keys_of.setdefault(k.nct, [])
-            for key in index_keys:
-                entries = self.index.setdefault(key, [])
-                if (lo, hi, k.nct) not in entries:
-                    entries.append((lo, hi, k.nct))
-                    mine.append(key)
+            index_keys: list[tuple[str, str | None, str | None]] = (
+                [(g, None, None) for g in k.genes] if k.ruled else
+                [(g, t, p) for g in k.genes for t in k.types for p in k.pathologies])
+            for index_key in index_keys:
+                added.setdefault(index_key, []).append((lo, hi, k.nct))
+        mine: dict[str, set[tuple[str, str | None, str | None]]] = {}
+        for key, entries in added.items():
+            current = self.index.get(key, [])
+            seen = set(current)
+            fresh = [e for e in dict.fromkeys(entries) if e not in seen]
+            if fresh:
+                self.index[key] = [*current, *fresh]
+            for e in entries:
+                mine.setdefault(e[2], set()).add(key)
+        for nct, study_keys in mine.items():
+            self._keys_of[nct] = self._keys_of.get(nct, frozenset()) | study_keys
 
     def _read_genes(self, genes: set[str]) -> None:
         """Read into the index the cohorts of the genes it has not read yet (lazy index)."""
@@ -673,25 +684,21 @@ class RegistryMatcher:
         new = copy.copy(self)
         new.__dict__.pop("_reach", None)  # the studies pairs reach, read from the old index
         new._lock, new._index_lock = threading.Lock(), threading.Lock()
-        new._compiled = {n: m for n, m in self._compiled.items() if n not in ncts}
-        new.skipped = {n: why for n, why in self.skipped.items() if n not in ncts}
-        with self._index_lock:
+        with self._lock:  # other requests compile studies into these meanwhile
+            new._compiled = {n: m for n, m in self._compiled.items() if n not in ncts}
+            new.skipped = {n: why for n, why in self.skipped.items() if n not in ncts}
+        with self._index_lock:  # and read genes into these
             new.index = dict(self.index)
             new._keys_of = {n: ks for n, ks in self._keys_of.items() if n not in ncts}
             new._genes = None if self._genes is None else set(self._genes)
             stale = {key for n in ncts for key in self._keys_of.get(n, ())}
+            new.always = [n for n in self.always if n not in ncts]
         for key in stale:
-            kept = [e for e in new.index[key] if e[2] not in ncts]
+            kept = [e for e in new.index.get(key, ()) if e[2] not in ncts]
             if kept:
                 new.index[key] = kept
             else:
-                del new.index[key]
-        new.always = [n for n in self.always if n not in ncts]
-        # A key's list is replaced, never appended to in place: the old matcher still reads it.
-        for key in {key for k in fresh for key in ([(g, None, None) for g in k.genes] if k.ruled else
-                                                   [(g, t, p) for g in k.genes for t in k.types for p in k.pathologies])}:
-            if key in new.index:
-                new.index[key] = list(new.index[key])
+                new.index.pop(key, None)
         new._add(fresh)
         if self._ncts is not None:
             new._ncts = sorted(set(self._ncts) - ncts | {k.nct for k in fresh})
@@ -714,6 +721,10 @@ class RegistryMatcher:
                     matcher, problem = _compiled.get(self.store, f"study-{nct}",
                                                      lambda: _compile(self.store, nct, self.vocab),
                                                      graph=study_graph_name(nct))
+                    if matcher is not None and matcher.vocab is not self.vocab:
+                        # Kept by a matcher of an older vocabulary that compiled it after the vocabulary
+                        # changed (under the new version's key): never match with a vocabulary that is gone.
+                        matcher, problem = _compile(self.store, nct, self.vocab)
                 else:
                     matcher, problem = _compile(self.store, nct, self.vocab)
                 if problem is not None:
