@@ -13,6 +13,8 @@ import os
 import tempfile
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -41,13 +43,8 @@ def _boolean(pool: QueryPool, query: str) -> bool:
 
 @pytest.fixture()
 def pool() -> Iterator[QueryPool]:
-    store = w3c_store()
-    pool = QueryPool(store, size=2, timeout=10, quick_seconds=5.0)
-    try:
+    with w3c_pool(size=2, timeout=10, quick_seconds=5.0) as pool:
         yield pool
-    finally:
-        pool.close()
-        store.close()
 
 
 def _no_dump(*args: object, **kwargs: object) -> bytes:
@@ -108,6 +105,18 @@ def test_a_query_whose_runs_may_differ_never_runs_in_a_thread(pool: QueryPool, c
     assert not pool.is_quick(req)
 
 
+@contextmanager
+def w3c_pool(**settings: Any) -> Iterator[QueryPool]:
+    """A query pool over a store of the W3C protocol tests' data, closed with its store after the test."""
+    store = w3c_store()
+    pool = QueryPool(store, **settings)
+    try:
+        yield pool
+    finally:
+        pool.close()
+        store.close()
+
+
 def _threads_that_ran(pool: QueryPool, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The thread each :meth:`QueryPool._in_thread` call runs on, in order."""
     seen: list[int] = []
@@ -123,86 +132,62 @@ def _threads_that_ran(pool: QueryPool, monkeypatch: pytest.MonkeyPatch) -> list[
 
 def test_a_tiny_quick_request_runs_on_the_event_loop_when_it_is_the_only_query_waiting(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    store = w3c_store()
-    pool = QueryPool(store, size=1, timeout=10, quick_seconds=5.0, inline_seconds=5.0)
-    seen = _threads_that_ran(pool, monkeypatch)
-    req = QueryRequest(ASK_DOCUMENT, "json", None)
+    with w3c_pool(size=1, timeout=10, quick_seconds=5.0, inline_seconds=5.0) as pool:
+        seen = _threads_that_ran(pool, monkeypatch)
+        req = QueryRequest(ASK_DOCUMENT, "json", None)
 
-    async def twice() -> int:
-        await pool.run_async(req)  # in a process: not known yet
-        assert seen == []
-        _, body = await pool.run_async(req)
-        assert json.loads(body)["boolean"]
-        return threading.get_ident()
-
-    try:
+        async def twice() -> int:
+            await pool.run_async(req)  # in a process: not known yet
+            assert seen == []
+            _, body = await pool.run_async(req)
+            assert json.loads(body)["boolean"]
+            return threading.get_ident()
         assert seen == [asyncio.run(twice())]
-    finally:
-        pool.close()
-        store.close()
 
 
 def test_a_quick_request_goes_to_a_thread_while_another_query_is_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
-    store = w3c_store()
-    pool = QueryPool(store, size=1, timeout=10, quick_seconds=5.0, inline_seconds=5.0)
-    seen = _threads_that_ran(pool, monkeypatch)
-    req = QueryRequest(ASK_DOCUMENT, "json", None)
-    other = QueryRequest(f"ASK {{ <{KASEI}data2.rdf> ?p ?o }}", "json", None)  # not known: in a process
+    with w3c_pool(size=1, timeout=10, quick_seconds=5.0, inline_seconds=5.0) as pool:
+        seen = _threads_that_ran(pool, monkeypatch)
+        req = QueryRequest(ASK_DOCUMENT, "json", None)
+        other = QueryRequest(f"ASK {{ <{KASEI}data2.rdf> ?p ?o }}", "json", None)  # not known: in a process
 
-    async def beside() -> int:
-        await pool.run_async(req)
-        waiting = asyncio.ensure_future(pool.run_async(other))
-        await asyncio.sleep(0)  # it is waiting on its process now
-        await pool.run_async(req)
-        await waiting
-        return threading.get_ident()
-
-    try:
+        async def beside() -> int:
+            await pool.run_async(req)
+            waiting = asyncio.ensure_future(pool.run_async(other))
+            await asyncio.sleep(0)  # it is waiting on its process now
+            await pool.run_async(req)
+            await waiting
+            return threading.get_ident()
         loop_thread = asyncio.run(beside())
         assert len(seen) == 1 and seen[0] != loop_thread
-    finally:
-        pool.close()
-        store.close()
 
 
 def test_quick_requests_that_start_together_go_to_threads(monkeypatch: pytest.MonkeyPatch) -> None:
     """Eight clients' requests, read in one turn of the loop, each look alone when they start:
     none may hold the loop for the others."""
-    store = w3c_store()
-    pool = QueryPool(store, size=1, timeout=10, quick_seconds=5.0, inline_seconds=5.0)
-    seen = _threads_that_ran(pool, monkeypatch)
-    req = QueryRequest(ASK_DOCUMENT, "json", None)
+    with w3c_pool(size=1, timeout=10, quick_seconds=5.0, inline_seconds=5.0) as pool:
+        seen = _threads_that_ran(pool, monkeypatch)
+        req = QueryRequest(ASK_DOCUMENT, "json", None)
 
-    async def together() -> int:
-        await pool.run_async(req)
-        await asyncio.gather(*(pool.run_async(req) for _ in range(8)))
-        return threading.get_ident()
-
-    try:
+        async def together() -> int:
+            await pool.run_async(req)
+            await asyncio.gather(*(pool.run_async(req) for _ in range(8)))
+            return threading.get_ident()
         loop_thread = asyncio.run(together())
         assert len(seen) == 8 and loop_thread not in seen
-    finally:
-        pool.close()
-        store.close()
 
 
 def test_a_quick_request_longer_than_the_inline_time_goes_to_a_thread(monkeypatch: pytest.MonkeyPatch) -> None:
-    store = w3c_store()
-    pool = QueryPool(store, size=1, timeout=10, quick_seconds=5.0, inline_seconds=0.0)
-    seen = _threads_that_ran(pool, monkeypatch)
-    req = QueryRequest(ASK_DOCUMENT, "json", None)
+    with w3c_pool(size=1, timeout=10, quick_seconds=5.0, inline_seconds=0.0) as pool:
+        seen = _threads_that_ran(pool, monkeypatch)
+        req = QueryRequest(ASK_DOCUMENT, "json", None)
 
-    async def twice() -> int:
-        await pool.run_async(req)
-        await pool.run_async(req)
-        return threading.get_ident()
-
-    try:
+        async def twice() -> int:
+            await pool.run_async(req)
+            await pool.run_async(req)
+            return threading.get_ident()
         loop_thread = asyncio.run(twice())
         assert len(seen) == 1 and seen[0] != loop_thread
-    finally:
-        pool.close()
-        store.close()
 
 
 def test_a_quick_request_is_remembered_by_the_least_time_it_took(pool: QueryPool) -> None:
@@ -219,38 +204,23 @@ def test_a_quick_request_is_remembered_by_the_least_time_it_took(pool: QueryPool
 
 
 def test_the_inline_time_is_never_above_the_quick_time() -> None:
-    store = w3c_store()
-    pool = QueryPool(store, size=1, quick_seconds=0.01, inline_seconds=1.0)
-    try:
+    with w3c_pool(size=1, quick_seconds=0.01, inline_seconds=1.0) as pool:
         assert pool.inline_seconds == 0.01
-    finally:
-        pool.close()
-        store.close()
 
 
 def test_a_query_stopped_at_the_time_limit_never_runs_in_a_thread() -> None:
-    store = w3c_store()
-    pool = QueryPool(store, size=1, timeout=1.0, quick_seconds=5.0)
-    try:
+    with w3c_pool(size=1, timeout=1.0, quick_seconds=5.0) as pool:
         req = QueryRequest(runaway_query(), "json", None)
         for _ in range(2):
             with pytest.raises(QueryTimeout):
                 pool.run(req)
             assert not pool.is_quick(req)
-    finally:
-        pool.close()
-        store.close()
 
 
 def test_a_slow_query_stays_in_a_process_even_when_it_finishes() -> None:
-    store = w3c_store()
-    pool = QueryPool(store, size=1, timeout=30, quick_seconds=0.0)
-    try:
+    with w3c_pool(size=1, timeout=30, quick_seconds=0.0) as pool:
         _boolean(pool, ASK_DOCUMENT)
         assert not pool.is_quick(QueryRequest(ASK_DOCUMENT, "json", None))
-    finally:
-        pool.close()
-        store.close()
 
 
 def test_queries_during_writes_see_each_write_whole(pool: QueryPool) -> None:
