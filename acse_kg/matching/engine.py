@@ -35,7 +35,6 @@ from ..model import (
     ModelError,
     Study,
     cohort_keys,
-    cohort_keys_by_graph,
     cohort_keys_of_genes,
     cohort_keys_of_graphs,
     cohort_keys_without_genes,
@@ -678,9 +677,8 @@ class RegistryMatcher:
         ncts = {g[len(STUDY_GRAPH_PREFIX):] for g in graphs if g.startswith(STUDY_GRAPH_PREFIX)}
         if not ncts:
             return self
-        fresh = [k for keys in (cohort_keys_of_graphs(self.store, {study_graph_name(n) for n in ncts})
-                                if self.lazy else {g: cohort_keys_by_graph(self.store).get(g, ())
-                                                   for g in map(study_graph_name, ncts)}).values() for k in keys]
+        fresh = [k for keys in cohort_keys_of_graphs(self.store, {study_graph_name(n) for n in ncts}).values()
+                 for k in keys]
         new = copy.copy(self)
         new.__dict__.pop("_reach", None)  # the studies pairs reach, read from the old index
         new._lock, new._index_lock = threading.Lock(), threading.Lock()

@@ -15,7 +15,7 @@ software deciding eligibility must not guess.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -25,7 +25,7 @@ from rdflib import RDF, RDFS, Literal, URIRef
 from rdflib.namespace import PROV
 from rdflib.term import Node
 
-from ..derived import DerivedCache, InStep
+from ..derived import DerivedCache
 from ..errors import AcseError
 from ..loader import STUDY_GRAPH_PREFIX, study_graph_name
 from ..namespaces import ACSE, SCHEMA, normalise_nct, sparql_string
@@ -655,14 +655,11 @@ def cohort_keys(store: GraphStore) -> list[CohortKey]:
     Why apart from :func:`read_study`: a registry of thousands of studies is indexed from
     this alone, and a study is read (and compiled) only when a profile can enter it.
     """
-    return sorted((k for keys in cohort_keys_by_graph(store).values() for k in keys), key=lambda k: (k.nct, k.iri))
-
-
-def cohort_keys_by_graph(store: GraphStore) -> Mapping[str, tuple[CohortKey, ...]]:
-    """The cohort keys of each study graph, read whole once and then, after a write, only for the
-    study graphs it touched (:class:`~acse_kg.derived.InStep`): a write to one study of 100,000
-    reads that study's cohorts, not the registry's."""
-    return _cohort_keys.get(store)
+    def read() -> list[CohortKey]:
+        return sorted((k for keys in _read_cohort_keys(store, None).values() for k in keys),
+                      key=lambda k: (k.nct, k.iri))
+    keys: list[CohortKey] = _cache.get(store, "model-cohort-keys", read)
+    return keys
 
 
 def cohort_keys_of_genes(store: GraphStore, genes: Iterable[str]) -> dict[str, tuple[CohortKey, ...]]:
@@ -734,19 +731,6 @@ def _read_cohort_keys(store: GraphStore, graphs: frozenset[str] | None,
         out.setdefault(g, []).append(CohortKey(nct, c, frozenset(d["genes"]), frozenset(d["types"]),
                                                frozenset(d["paths"]), d["min"], d["max"], d["rule"]))
     return {g: tuple(v) for g, v in out.items()}
-
-
-def _update_cohort_keys(store: GraphStore, old: Mapping[str, tuple[CohortKey, ...]],
-                        graphs: frozenset[str]) -> Mapping[str, tuple[CohortKey, ...]]:
-    studies = frozenset(g for g in graphs if g.startswith(STUDY_GRAPH_PREFIX))
-    if not studies:
-        return old
-    now = _read_cohort_keys(store, studies)
-    return {**{g: v for g, v in old.items() if g not in studies}, **now}
-
-
-_cohort_keys: InStep[Mapping[str, tuple[CohortKey, ...]]] = InStep(
-    lambda store: _read_cohort_keys(store, None), _update_cohort_keys)
 
 
 _cache = DerivedCache()
