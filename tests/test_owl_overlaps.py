@@ -352,3 +352,9 @@ def test_an_incremental_write_leaves_the_graph_a_whole_write_of_a_full_run_gives
 def test_a_shared_population_of_any_text_reads_back_as_written(text) -> None:
     g = Graph().parse(data=f"<urn:a> <urn:b> {_lit(text, 'en')} .\n", format="nt")
     assert [str(o) for o in g.objects()] == [text]
+
+
+@pytest.mark.parametrize("workers", ["0", "9"])
+def test_the_command_bounds_the_reasoner_processes_it_starts(workers: str) -> None:
+    out = CliRunner().invoke(cli, ["overlaps", NCT, "--workers", workers, "--no-write", "--store", "memory"])
+    assert out.exit_code == 2 and "--workers" in out.output
