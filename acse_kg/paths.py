@@ -56,5 +56,11 @@ def _home() -> Path:
     return Path(data_home) / "acse-kg"
 
 
+def remote_index_dir() -> Path:
+    """Where the search index files of remote stores live (``<home>/search/``, one per endpoint; see
+    :func:`acse_kg.search_index.index_path`): read on each call, so ``ACSE_KG_HOME`` set after import counts."""
+    return _home() / "search"
+
+
 #: The default persistent store, unless --store or ACSE_KG_STORE says otherwise.
 DEFAULT_STORE = _home() / "store"

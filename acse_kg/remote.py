@@ -143,6 +143,10 @@ LOCK_GRAPH = BOOKKEEPING_PREFIX + "write-locks"
 #: compare to know the engine changed (see :attr:`SparqlEndpointStore.generation`).
 GENERATION_GRAPH = BOOKKEEPING_PREFIX + "generation"
 GENERATION = "urn:acse-kg:generation"
+#: Where the dataset's identity lives: a random id written once, the first time a client needs it
+#: (see :meth:`SparqlEndpointStore.dataset_id`), kept with the bookkeeping.
+IDENTITY_GRAPH = BOOKKEEPING_PREFIX + "identity"
+DATASET_ID = "urn:acse-kg:dataset-id"
 LOCK_REQUEST = "urn:acse-kg:write-lock-request"
 #: The subject of every journal entry (a write over two endpoints not finished yet).
 JOURNAL = "urn:acse-kg:journal"
@@ -446,6 +450,31 @@ class SparqlEndpointStore:
             GENERATION_GRAPH, "SELECT ?token WHERE { GRAPH ?g { ?s ?s ?token } }",
             {"g": rdflib.URIRef(GENERATION_GRAPH), "s": rdflib.URIRef(GENERATION)}, "token")
         return values[0] if values else None
+
+    def dataset_id(self, *, create: bool = True) -> str | None:
+        """The dataset's identity: a random id the engine holds, written once (``create``: by the first
+        client that asks; None when there is none and it cannot or may not be written).
+
+        Why: a URL does not name a dataset for long (ports are reused, an engine is started again on
+        another directory), and what a client keeps about an endpoint's content (a search index file,
+        :func:`acse_kg.search_index.index_path`) must never be taken for another dataset's. An id the
+        dataset itself holds goes with its content: a fresh engine at the same URL has none (or another)
+        and so is told apart. Written with the bookkeeping (on the history endpoint when there is
+        one, as the versions' log a search index reads), under a condition that the graph is empty;
+        two clients writing it at once could each add one, so the smallest is the id, whoever reads."""
+        side = self._hist if self._hist is not None else self
+        query = "SELECT ?id WHERE { GRAPH ?g { ?s ?s ?id } }"
+        bindings = {"g": rdflib.URIRef(IDENTITY_GRAPH), "s": rdflib.URIRef(DATASET_ID)}
+        values = side._bookkeeping_values(IDENTITY_GRAPH, query, bindings, "id")
+        if not values and create:
+            mine = ox.Literal(str(uuid.uuid4()))
+            try:
+                side._send(f"INSERT {{ GRAPH <{IDENTITY_GRAPH}> {{ <{DATASET_ID}> <{DATASET_ID}> {mine} }} }} "
+                           f"WHERE {{ FILTER NOT EXISTS {{ GRAPH <{IDENTITY_GRAPH}> {{ ?s ?p ?o }} }} }}")
+            except StoreError:
+                return None  # a read-only endpoint (no token): nobody has written one, and we may not
+            values = side._bookkeeping_values(IDENTITY_GRAPH, query, bindings, "id")
+        return min(values) if values else None
 
     def write(self, ops: Sequence[GraphOp], *, claim: Claim | None = None) -> None:
         """ONE update request (see :func:`~acse_kg.store.update_request`), which a SPARQL 1.1

@@ -49,6 +49,15 @@ a write from this process, from the CLI beside a server or from a bulk
 loader that logs its versions is seen by the next search; ``acse-kg index
 --rebuild`` rebuilds the whole index from the graph.
 
+Where the index lives (:func:`index_path`): beside a store directory; in memory for a memory store;
+for a remote engine (``oxigraph serve`` ...), in a file of the registry's data directory
+(``$ACSE_KG_HOME/search/``) named after the endpoint, which the bulk import fills as it writes to the
+engine and ``acse-kg serve`` on the same endpoint opens, so that its first search reads only the log's
+fingerprints, not every study over SPARQL (minutes at 10,000). The file records the identity of the
+dataset it indexes (a random id written once into the dataset, :func:`dataset_identity`); opened for
+a dataset of another identity (another engine started at the same URL), it is emptied and rebuilt
+from the graph, never served.
+
 Every search runs with a deadline and an optional cancel event: a SQLite
 progress handler checks both every few thousand virtual-machine steps and
 aborts the statement (:class:`SearchCancelled`), so a query abandoned by its
@@ -523,21 +532,27 @@ def can_answer(q: Any) -> bool:
 class SearchIndex:
     """The index of one store: an SQLite database (a file beside the store directory, or in memory)."""
 
-    def __init__(self, store: GraphStore, path: Path | None = None) -> None:
+    def __init__(self, store: GraphStore, path: Path | None = None, *, identity: str | None = None) -> None:
+        """``identity``: the dataset's (:func:`dataset_identity`), for an index file of a remote store;
+        a file holding another dataset's rows (or of another layout) is emptied, to be filled by the
+        next :meth:`sync`."""
         self._store = weakref.ref(store)
         self.path = path
         self._lock = threading.RLock()
         try:
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False,
                                       isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL" if path else "PRAGMA journal_mode=MEMORY")
             self.db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise SearchIndexError(f"cannot open the search index at {path}: {exc}") from exc
         self._synced: Hashable = None
         #: The store's write counts at the last sync (writes to shared graphs, writes per graph).
         self._writes: tuple[int, dict[str, int]] | None = None
-        if self._meta("layout") != LAYOUT:  # tables of another layout: made again (their columns differ)
+        if self._meta("layout") != LAYOUT or self._meta("dataset") != identity:
+            # tables of another layout (their columns differ), or rows of another dataset: made again
             try:
                 with self._lock:
                     self.db.executescript("".join(f"DROP TABLE IF EXISTS {t};"
@@ -546,6 +561,8 @@ class SearchIndex:
             except sqlite3.Error as exc:
                 raise SearchIndexError(f"cannot rebuild the search index at {path}: {exc}") from exc
             self._set_meta("layout", LAYOUT)
+            if identity is not None:
+                self._set_meta("dataset", identity)
 
     # -- bookkeeping
     def _meta(self, key: str) -> str | None:
@@ -834,12 +851,48 @@ _indexes_lock = threading.Lock()
 
 
 def index_path(store: GraphStore) -> Path | None:
-    """The index file beside the store directory (``<store>.search.sqlite``); None for a memory or remote store."""
+    """Where the store's index file lives; None for a memory store (and a remote one that has no identity).
+
+    A store directory: beside it (``<store>.search.sqlite``). A remote store (a SPARQL endpoint): in
+    the registry's data directory (:func:`acse_kg.paths.remote_index_dir`, under ``ACSE_KG_HOME``),
+    one file per endpoint, named after its URL (its history endpoint's too) and a digest of it, so
+    that the bulk import writing to the endpoint and ``acse-kg serve`` reading it on the same machine
+    meet in one file. A URL may come to serve another dataset, so the file is tied to the dataset
+    by its identity (:func:`dataset_identity`), checked when the index is opened.
+    """
     path = getattr(store, "path", None)
-    if path is None:
+    if path is not None:
+        path = Path(path)
+        return path.with_name(path.name + ".search.sqlite")
+    key = _endpoint_key(store)
+    if key is None:
         return None
-    path = Path(path)
-    return path.with_name(path.name + ".search.sqlite")
+    import hashlib
+    import re
+
+    from .paths import remote_index_dir
+
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", key.split("://", 1)[-1]).strip("-")[:80]
+    return remote_index_dir() / f"{slug}-{hashlib.sha256(key.encode()).hexdigest()[:12]}.sqlite"
+
+
+def _endpoint_key(store: GraphStore) -> str | None:
+    """What names a remote store's endpoints (its query URL, and its history's), or None for a local store."""
+    url = getattr(store, "query_url", None)
+    if url is None:
+        return None
+    history = getattr(store, "history", store)
+    return str(url) if history is store else f"{url} {getattr(history, 'query_url', '')}"
+
+
+def dataset_identity(store: GraphStore) -> str | None:
+    """The identity of a remote store's dataset (:meth:`acse_kg.remote.SparqlEndpointStore.dataset_id`,
+    written on first need), recorded in its index file's meta table: an index file whose identity is
+    not the dataset's is emptied and rebuilt from the graph, never served. None for a local store (its
+    index file sits beside its directory and goes with it) and for a remote store that has none and
+    may not write one (its index is then kept in memory, as before)."""
+    ask = getattr(store, "dataset_id", None)
+    return ask() if ask is not None else None
 
 
 def index_for(store: GraphStore, *, sync: bool = True) -> SearchIndex:
@@ -848,8 +901,12 @@ def index_for(store: GraphStore, *, sync: bool = True) -> SearchIndex:
         index = _indexes.get(store)
         if index is None:
             path = index_path(store)
+            remote = getattr(store, "query_url", None) is not None
+            identity = dataset_identity(store) if remote else None
+            if remote and identity is None:
+                path = None  # a dataset that cannot be told apart from another at its URL: an index in memory
             try:
-                index = SearchIndex(store, path)
+                index = SearchIndex(store, path, identity=identity)
             except SearchIndexError:
                 if path is None:
                     raise
@@ -869,6 +926,7 @@ __all__ = [
     "SearchIndexError",
     "StudyRow",
     "can_answer",
+    "dataset_identity",
     "essie_sql",
     "fingerprints",
     "fts_phrase",

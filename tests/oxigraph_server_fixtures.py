@@ -74,17 +74,20 @@ def _ready(base: str) -> bool:
         return False
 
 
-def start_oxigraph(location: Path, attempts: int = 3, *, union_default_graph: bool = False) -> OxigraphServer:
-    """Start ``oxigraph serve`` on a free loopback port; wait until it answers a query
-    (``union_default_graph``: its queries' default graph is the union of its graphs).
+def start_oxigraph(location: Path, attempts: int = 3, *, union_default_graph: bool = False,
+                   base: str | None = None) -> OxigraphServer:
+    """Start ``oxigraph serve`` on a free loopback port (``base``: at that URL, as another engine that
+    took a port over); wait until it answers a query (``union_default_graph``: its queries' default
+    graph is the union of its graphs).
 
     A port found free can be taken before the server binds it, so a server that
     exits at once is retried on another port.
     """
     exe = oxigraph_binary()
     log = location.with_name(location.name + ".log")
-    for _ in range(attempts):
-        base = f"http://127.0.0.1:{free_port()}"
+    given = base
+    for _ in range(attempts if given is None else 1):
+        base = given or f"http://127.0.0.1:{free_port()}"
         with log.open("wb") as sink:
             process = subprocess.Popen(
                 [exe, "serve", "--location", str(location), "--bind", base.removeprefix("http://"),

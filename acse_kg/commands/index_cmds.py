@@ -37,4 +37,4 @@ def register(app: typer.Typer) -> None:
                            f"{time.monotonic() - started:.1f} s")
         except AcseError as exc:
             fail(str(exc))
-        typer.echo(f"index: {ix.path or 'in memory (a memory or remote store)'}")
+        typer.echo(f"index: {ix.path or 'in memory (a memory store, or a remote one without an identity)'}")

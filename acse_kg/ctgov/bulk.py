@@ -30,8 +30,9 @@ issue measured 1,000 studies in 20 minutes). Here:
   remote engine another client creating the same study at the same moment
   could interleave with the batch; run a bulk import of studies nobody else is
   importing at that time (changed studies are always claimed).
-- **The search index in step.** A store with an index file beside it (a store directory) has the
-  rows of the studies each batch wrote put into its index after the batch
+- **The search index in step.** A store with an index file (beside a store directory; for a remote
+  engine, the endpoint's file in the registry's data directory, tied to the dataset's identity) has
+  the rows of the studies each batch wrote put into its index after the batch
   (:meth:`~acse_kg.search_index.SearchIndex.put`), so the server's first
   search does not read every imported study on the request path. The rows are
   made by the mapping workers from the graph they have just mapped
@@ -429,12 +430,15 @@ def bulk_import(store: GraphStore, sources: list[Path], *, jobs: int | None = No
 
 
 def _search_index(store: GraphStore) -> Any:
-    """The store's search index when it has a file beside the store directory (it outlives this
-    process: the server reads it); None for a memory or remote store, whose index, if any, lives in
-    the process that searches and reads what it lacks on its first search."""
-    from ..search_index import index_for, index_path
+    """The store's search index when it has a file that outlives this process (the server reads it):
+    beside a store directory, or, for a remote engine, the endpoint's file in the registry's data
+    directory, tied to the dataset's identity (:func:`~acse_kg.search_index.index_path`). None for a
+    memory store, or a remote one without an identity, whose index lives in the process that searches
+    and reads what it lacks on its first search."""
+    from ..search_index import index_for
 
-    return index_for(store, sync=False) if index_path(store) is not None else None
+    index = index_for(store, sync=False)
+    return index if index.path is not None else None
 
 
 def _write_version(store: GraphStore, p: Prepared, replace_curated: bool, agent: str, note: str,
