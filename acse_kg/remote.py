@@ -551,16 +551,23 @@ class SparqlEndpointStore:
             check_claim(self._hist, claim)  # a conflict: nothing was written on either endpoint
         if live_text is not None:
             try:
-                self._send(live_text)
+                if self.dataset_url and all(isinstance(op, AddQuads) for op in live):
+                    self._post_quads(b"".join(cast(AddQuads, op).data for op in live), generation=False)
+                else:
+                    self._send(live_text)
             finally:
                 self._graphs = None
             self._hist._forget_journal(entry_text)
 
-    def _post_quads(self, data: bytes) -> None:
+    def _post_quads(self, data: bytes, *, generation: bool = True) -> None:
         """The bulk path: the N-Quads POSTed to the dataset URL, which the Oxigraph server parses in
         Rust and adds in one transaction (a bad quad anywhere adds nothing); checked here first, so
         bad data sends nothing. The generation token follows in a second request: a reader may
-        see the quads one request before it learns that the engine changed."""
+        see the quads one request before it learns that the engine changed. With a history endpoint
+        (``generation`` False) the token went with the history's request, and the live quads of a
+        journalled write (new studies of a bulk import) take this path too: the journal entry keeps
+        them as an update for a recovery, which applies them again unchanged (adding quads twice
+        adds nothing)."""
         checked = b"".join(f"{q} .\n".encode() for q in iter_quads(data))
         headers = {"Content-Type": RDF_FORMATS["nquads"][1]}
         if self.token:
@@ -570,7 +577,8 @@ class SparqlEndpointStore:
             self._request(self.dataset_url, checked, headers, self.auth)
         finally:
             self._graphs = None
-        self._send(update_request(self._generation_ops()))
+        if generation:
+            self._send(update_request(self._generation_ops()))
 
     @contextmanager
     def _locked(self, scope: str) -> Iterator[None]:

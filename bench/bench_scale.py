@@ -1,6 +1,7 @@
 """Benchmark: the registry at scale (issue 15), on the embedded store and on ``oxigraph serve``.
 
-    python -m bench scale --studies 1000[,10000] [--engines embedded,oxigraph] [--requests 5] [--timeout 60]
+    python -m bench scale --studies 1000[,10000] [--engines embedded,oxigraph,oxigraph-split] [--requests 5]
+                          [--timeout 60]
                           [--jobs 2] [--skip-server]
 
 On ``oxigraph`` the store is an Oxigraph server (``oxigraph serve``, PyPI
@@ -8,7 +9,12 @@ On ``oxigraph`` the store is an Oxigraph server (``oxigraph serve``, PyPI
 through the server's bulk path (each batch's N-Quads POSTed to its ``/store``,
 one transaction, parsed in Rust: ``ACSE_KG_REMOTE_DATASET_URL``) and ``acse-kg
 serve`` reaches it over the SPARQL 1.1 Protocol; the server's own peak RSS is
-printed beside the importer's.
+printed beside the importer's. ``oxigraph-split`` keeps the history on a second
+``oxigraph serve`` (``ACSE_KG_REMOTE_HISTORY_URL``) and queries the first over its
+union default graph (``--union-default-graph``), so that no request names the
+live graphs (see :mod:`acse_kg.remote`). On both, the registry's data directory
+(``ACSE_KG_HOME``, where a remote store's search index file lives) is in the work
+directory.
 
 For each N: generate N real-shaped API v2 records (acse_kg.ctgov.generate),
 ``acse-kg import --bulk`` them into a new store directory (a subprocess, so
@@ -116,12 +122,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve_and_measure(store: Path | str, n: int, repeats: int, timeout: float) -> dict[str, str]:
+def serve_and_measure(store: Path | str, n: int, repeats: int, timeout: float,
+                      extra_env: dict[str, str] | None = None) -> dict[str, str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(acse_kg("serve", "--store", str(store), "--port", str(port), "--query-workers", "1",
                                     "--query-timeout", str(timeout)),
-                            env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+                            env={**env(), **(extra_env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
     out: dict[str, str] = {}
     try:
         t0 = time.monotonic()
@@ -185,12 +193,13 @@ class OxigraphServe:
     base: str
 
     @classmethod
-    def start(cls, location: Path) -> OxigraphServe:
+    def start(cls, location: Path, *, union_default_graph: bool = False) -> OxigraphServe:
         exe = shutil.which("oxigraph", path=str(Path(sys.executable).parent)) or shutil.which("oxigraph")
         if exe is None:
             raise SystemExit("oxigraph serve is not installed: pip install 'oxigraph>=0.5,<0.6'")
         base = f"http://127.0.0.1:{free_port()}"
-        proc = subprocess.Popen([exe, "serve", "--location", str(location), "--bind", base.removeprefix("http://")],
+        proc = subprocess.Popen([exe, "serve", "--location", str(location), "--bind", base.removeprefix("http://"),
+                                 *(["--union-default-graph"] if union_default_graph else [])],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(200):
             try:
@@ -224,9 +233,17 @@ def run(n: int, engine: str, jobs: int, repeats: int, timeout: float, skip_serve
     if not jsonl.exists():
         write_jsonl(jsonl, n)
     location = workdir / f"{engine}-{n}"
-    server = OxigraphServe.start(location) if engine == "oxigraph" else None
+    remote = engine.startswith("oxigraph")
+    server = OxigraphServe.start(location, union_default_graph=engine == "oxigraph-split") if remote else None
+    history = OxigraphServe.start(workdir / f"{engine}-{n}-history") if engine == "oxigraph-split" else None
     spec: Path | str = location if server is None else server.base + "/query"
-    extra = {} if server is None else {"ACSE_KG_REMOTE_DATASET_URL": server.base + "/store"}
+    # The data directory in the work directory: a remote store's search index file (written by the
+    # import, opened by the server) lives there and goes with it.
+    extra = {"ACSE_KG_HOME": str(workdir / "home")}
+    if server is not None:
+        extra["ACSE_KG_REMOTE_DATASET_URL"] = server.base + "/store"
+    if history is not None:
+        extra["ACSE_KG_REMOTE_HISTORY_URL"] = history.base + "/query"
     try:
         wall, cpu, summary = timed_import(jsonl, spec, jobs, extra)
         rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -237,23 +254,28 @@ def run(n: int, engine: str, jobs: int, repeats: int, timeout: float, skip_serve
         wall2, cpu2, summary2 = timed_import(jsonl, spec, jobs, extra)
         print(f"same command again: {wall2:.1f} s wall ({wall2 / wall:.0%} of the first), {cpu2:.1f} s CPU")
         print(f"   {summary2}")
-        print(f"store size on disk: {du(location) / 1e6:.0f} MB; input {jsonl.stat().st_size / 1e6:.0f} MB", flush=True)
+        on_disk = du(location) + (du(history.location) if history is not None else 0)
+        print(f"store size on disk: {on_disk / 1e6:.0f} MB; input {jsonl.stat().st_size / 1e6:.0f} MB", flush=True)
         if not skip_server:
-            for k, v in serve_and_measure(spec, n, repeats, timeout).items():
+            for k, v in serve_and_measure(spec, n, repeats, timeout, extra).items():
                 print(f"{k}: {v}", flush=True)
         if server is not None:
-            print(f"oxigraph serve peak RSS: {server.peak_rss_mb():.0f} MB")
+            print(f"oxigraph serve peak RSS: {server.peak_rss_mb():.0f} MB"
+                  + ("" if history is None else f"; its history's {history.peak_rss_mb():.0f} MB"))
     finally:
-        if server is not None:
-            server.stop()
+        for s in (server, history):
+            if s is not None:
+                s.stop()
     print(f"(load average after: {load()})", flush=True)
     shutil.rmtree(location, ignore_errors=True)
+    shutil.rmtree(workdir / f"{engine}-{n}-history", ignore_errors=True)
+    shutil.rmtree(workdir / "home", ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m bench scale")
     ap.add_argument("--studies", default="1000", help="comma-separated Ns (default 1000)")
-    ap.add_argument("--engines", default="embedded,oxigraph", help="comma-separated: embedded, oxigraph")
+    ap.add_argument("--engines", default="embedded,oxigraph", help="comma-separated: embedded, oxigraph, oxigraph-split")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--requests", type=int, default=5, help="requests per measurement")
     ap.add_argument("--timeout", type=float, default=60.0, help="budget of one request, seconds")
@@ -262,9 +284,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"machine: {os.cpu_count()} CPUs; uptime: {subprocess.run(['uptime'], capture_output=True, text=True, check=False).stdout.strip()}")
     with tempfile.TemporaryDirectory(prefix="acse-kg-scale-") as tmp:
         engines = args.engines.split(",")
-        unknown = set(engines) - {"embedded", "oxigraph"}
+        unknown = set(engines) - {"embedded", "oxigraph", "oxigraph-split"}
         if unknown:
-            raise SystemExit(f"unknown engine(s): {', '.join(sorted(unknown))}; known: embedded, oxigraph")
+            raise SystemExit(f"unknown engine(s): {', '.join(sorted(unknown))}; known: embedded, oxigraph, oxigraph-split")
         for n in (int(x) for x in args.studies.split(",")):
             for engine in engines:
                 run(n, engine, args.jobs, args.requests, args.timeout, args.skip_server, Path(tmp))

@@ -15,7 +15,7 @@ from test_history_concurrency import NCT, edited, race_versions
 
 from acse_kg.history import diff_versions, edit_study, list_versions
 from acse_kg.loader import study_graph_name
-from acse_kg.remote import HISTORY_URL_ENV, JOURNAL, SparqlEndpointStore
+from acse_kg.remote import DATASET_URL_ENV, HISTORY_URL_ENV, JOURNAL, SparqlEndpointStore
 from acse_kg.store import (
     JOURNAL_GRAPH,
     PENDING_UPDATE,
@@ -111,3 +111,33 @@ def test_a_live_server_without_the_union_default_graph_is_refused(tmp_path: Path
     finally:
         live.stop()
         history.stop()
+
+
+def test_a_bulk_import_through_the_dataset_url_puts_studies_on_the_live_server_and_their_log_on_the_history(
+    servers: tuple[OxigraphServer, OxigraphServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New studies' quads go to the live server's bulk path (``/store``, parsed in Rust), their log
+    entries to the history's, and the search index file of the pair is in step with both."""
+    from acse_kg.ctgov.bulk import bulk_import
+    from acse_kg.ctgov.generate import nct_id, write_jsonl
+    from acse_kg.search_index import index_for
+
+    live, history = servers
+    monkeypatch.setenv(HISTORY_URL_ENV, history.query)
+    monkeypatch.setenv(DATASET_URL_ENV, live.base + "/store")
+    monkeypatch.setenv("ACSE_KG_HOME", str(tmp_path / "home"))
+    store = open_store(live.query)
+    try:
+        report = bulk_import(store, [write_jsonl(tmp_path / "records.jsonl", 7)], jobs=0, batch=3)
+    finally:
+        store.close()
+    assert report.new == 7
+    assert study_graph_name(nct_id(4)) in graphs_on(live) and LOG_GRAPH not in graphs_on(live)
+    assert study_graph_name(nct_id(4)) not in graphs_on(history) and LOG_GRAPH in graphs_on(history)
+    serving = open_store(live.query)
+    try:
+        assert [v.number for v in list_versions(serving, nct_id(4))] == [1]
+        index = index_for(serving, sync=False)
+        assert index.path is not None and index.sync() == [] and index.count() == 8
+    finally:
+        serving.close()
