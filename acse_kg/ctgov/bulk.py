@@ -280,10 +280,21 @@ def _prepare_chunk(chunk: list[Parsed]) -> list[Prepared]:
     return [prepare(p, _REGISTRY) for p in chunk]
 
 
-def _prepared_in_order(items: Iterator[Item], jobs: int, registry: Registry,
+def _prepared_in_order(items: Iterator[Item], jobs: int, registry: Registry | Callable[[], Registry],
                        known: dict[str, str | None]) -> Iterator[Prepared]:
     """Each record prepared, in input order, by ``jobs`` worker processes (this one when 0); records
-    whose digest ``known`` holds for their study are passed on as skipped without being mapped."""
+    whose digest ``known`` holds for their study are passed on as skipped without being mapped.
+    ``registry`` may be a function that reads it: called once, when the first record is to be mapped
+    (a re-run of the same input reads nothing of the registry: on a remote engine that is most of
+    its time)."""
+    read = registry if callable(registry) else (lambda: registry)
+    held: list[Registry] = []
+
+    def the_registry() -> Registry:
+        if not held:
+            held.append(read())
+        return held[0]
+
     pool: cf.ProcessPoolExecutor | None = None
     pending: deque[tuple[list[Prepared], cf.Future[list[Prepared]] | None]] = deque()
     chunk: list[Parsed] = []
@@ -291,12 +302,12 @@ def _prepared_in_order(items: Iterator[Item], jobs: int, registry: Registry,
     def send() -> None:
         nonlocal pool, chunk
         if jobs <= 0:
-            pending.append(([prepare(p, registry) for p in chunk], None))
+            pending.append(([prepare(p, the_registry()) for p in chunk], None))
         else:
             if pool is None:  # started on the first record to map: a re-run of the same input starts none
                 # spawn, not fork: the parent holds the open store (RocksDB threads) a forked child must not inherit
                 pool = cf.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                                              initializer=_init_worker, initargs=(registry,))
+                                              initializer=_init_worker, initargs=(the_registry(),))
             pending.append(([], pool.submit(_prepare_chunk, chunk)))
         chunk = []
 
@@ -349,7 +360,11 @@ def bulk_import(store: GraphStore, sources: list[Path], *, jobs: int | None = No
     report = BulkReport()
     started = time.monotonic()
     search = _search_index(store)
-    registry = Registry(enum_index(store), (RowContext.load(store), read_vocabulary(store)) if search is not None else None)
+
+    def registry() -> Registry:
+        return Registry(enum_index(store),
+                        (RowContext.load(store), read_vocabulary(store)) if search is not None else None)
+
     versions = current_versions(store)
     live = {g[len(STUDY_GRAPH_PREFIX):] for g in store.live_graphs() if g.startswith(STUDY_GRAPH_PREFIX)}
     known: dict[str, str | None] = {nct: d for nct, (_, d) in versions.items() if d and nct in live}
