@@ -208,6 +208,8 @@ class SparqlEndpointStore:
         #: The endpoint's named graphs, listed once and forgotten after each write through this object.
         self._graphs: list[str] | None = None
         self._graphs_at = 0.0
+        #: How this engine lists its graphs (:meth:`_graphs_query`), once known.
+        self._graphs_form: str | None = None
         history_url = history_url if history_url is not None else os.environ.get(HISTORY_URL_ENV)
         #: The history's endpoint (see the module docstring); None: one dataset holds everything.
         self._hist: SparqlEndpointStore | None = None
@@ -363,11 +365,39 @@ class SparqlEndpointStore:
             media = RESULT_FORMATS[result_format][1]
         return kind, self._query_raw(query, media, default_graph_uris, named_graph_uris)
 
+    #: Each named graph of the dataset (``GRAPH ?g {}``) that holds a triple (an engine may keep a
+    #: graph emptied by a DELETE as a name): the same graphs as :data:`_ALL_QUADS_GRAPHS`, without
+    #: reading every quad to find them. On ``oxigraph serve``: 0.08 s against 0.47 s at 400 study
+    #: graphs, and the gap grows with the quads (seconds at 10,000 studies): the list is read by a
+    #: search index's sync and, on one dataset, for every request's default graph.
+    _NAMED_GRAPHS = "SELECT ?g WHERE { GRAPH ?g { } FILTER EXISTS { GRAPH ?g { ?s ?p ?o } } }"
+    #: The graphs of every quad: what any engine answers (Virtuoso 7.2 binds no graph to ``GRAPH ?g {}``).
+    _ALL_QUADS_GRAPHS = "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
+
+    def _graphs_query(self) -> str:
+        """:data:`_NAMED_GRAPHS` when the engine answers ``GRAPH ?g {}`` with its graphs, else
+        :data:`_ALL_QUADS_GRAPHS`: asked once per store, with two one-row questions (a graph found by
+        its quads must be found by its name too), while the dataset holds a graph."""
+        if self._graphs_form is not None:
+            return self._graphs_form
+
+        def first(query: str) -> list[Any]:
+            import orjson
+
+            body = self._query_raw(query + " LIMIT 1", RESULT_FORMATS["json"][1], live_default=False)
+            return [b.get("g") for b in orjson.loads(body)["results"]["bindings"]]
+
+        by_quads = first("SELECT ?g WHERE { GRAPH ?g { ?s ?p ?o } }")
+        if not by_quads:
+            return self._ALL_QUADS_GRAPHS  # an empty dataset: asked again later
+        by_name = first("SELECT ?g WHERE { GRAPH ?g { } }")
+        form = self._NAMED_GRAPHS if by_name and by_name[0] is not None else self._ALL_QUADS_GRAPHS
+        self._graphs_form = form
+        return form
+
     def _every_graph(self) -> list[str]:
         """The engine's named graphs, the store's bookkeeping included."""
-        body = self._query_raw(
-            "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", RESULT_FORMATS["json"][1], live_default=False
-        )
+        body = self._query_raw(self._graphs_query(), RESULT_FORMATS["json"][1], live_default=False)
         import orjson
 
         data = orjson.loads(body)
