@@ -14,11 +14,16 @@ For each N: generate N real-shaped API v2 records (acse_kg.ctgov.generate),
 ``acse-kg import --bulk`` them into a new store directory (a subprocess, so
 start-up counts: studies/s end to end, peak RSS of the largest process), run
 the same command again (it must write nothing, in less than half the time),
-then measure the store's size on disk and, through ``acse-kg serve`` over
-that store, p50 / p95 of: ``/api/v2/studies?query.cond=lung&countTotal=true
+then measure the store's size on disk. Then the structured basket trials:
+CAPTUR is imported from its CTML (``acse-kg import``) beside the bundled AcSé,
+and ``--structured`` varied copies of the two (``acse_kg.synthetic``: their
+cohorts' pathologies, genes and statuses drawn anew; default N/100, at most
+1,000) are written, and ``acse-kg index`` brings the search index in step with
+them. Then, through ``acse-kg serve`` over that store, p50 / p95 of: ``/api/v2/studies?query.cond=lung&countTotal=true
 &filter.overallStatus=RECRUITING``, a study page cold (first request for a
 study) and warm (again), a SPARQL count of studies and ``POST /match/trials``
-for one profile. Every request has a budget (``--timeout``): one that takes
+for one profile; and last 10,000 profiles (``bench.bench_matching.make_profiles``)
+through ``acse-kg match --all-trials --batch``, start-up included. Every request has a budget (``--timeout``): one that takes
 longer is reported as such and that measurement is not repeated (the server
 is stopped at the end of each N, so nothing goes on burning CPU).
 
@@ -48,6 +53,11 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILE = {"id": "bench-1", "age_years": 54, "diagnosis": "LUAD", "alterations": [{"gene": "MET", "type": "amplification"}]}
+#: The two real structured trials the copies are made of: AcSé (bundled) and CAPTUR (imported from CTML).
+STRUCTURED_SOURCES = ("NCT02034981", "NCT03297606")
+CAPTUR = ROOT / "tests" / "data" / "shared" / "reference" / "matchminer" / "ctml_example_CAPTUR_NCT03297606.json"
+#: Number of the first structured copy: NCT95000001 on, far above the generated records' NCT90000000 + i.
+FIRST_COPY = 5_000_001
 LIST_QUERY = "/api/v2/studies?query.cond=lung&countTotal=true&filter.overallStatus=RECRUITING"
 COUNT_QUERY = "SELECT (COUNT(?s) AS ?n) WHERE { ?s a <https://w3id.org/acse-kg/ontology#Study> }"
 
@@ -67,16 +77,63 @@ def env() -> dict[str, str]:
 def timed_import(jsonl: Path, store: Path | str, jobs: int, extra_env: dict[str, str] | None = None
                  ) -> tuple[float, float, str]:
     """Wall seconds, CPU seconds (the command and its workers) and the summary line of one bulk import."""
+    return timed(acse_kg("import", "--bulk", str(jsonl), "--store", str(store), "--jobs", str(jobs)), extra_env)
+
+
+def timed(args: list[str], extra_env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds and the last output line of one command (which must succeed)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
-    out = subprocess.run(acse_kg("import", "--bulk", str(jsonl), "--store", str(store), "--jobs", str(jobs)),
-                         env={**env(), **(extra_env or {})}, capture_output=True, text=True, check=False)
+    out = subprocess.run(args, env={**env(), **(extra_env or {})}, capture_output=True, text=True, check=False)
     wall = time.monotonic() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode != 0:
-        raise SystemExit(f"bulk import failed ({out.returncode}): {out.stderr[-2000:]}")
+        raise SystemExit(f"{' '.join(args[2:4])} failed ({out.returncode}): {out.stderr[-2000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, out.stdout.strip().splitlines()[-1]
+    lines = out.stdout.strip().splitlines()
+    return wall, cpu, lines[-1] if lines else ""
+
+
+def add_structured(spec: str, k: int) -> None:
+    """Write ``k`` varied copies of the real structured trials into the store (run in a subprocess:
+    the embedded store has one owner at a time)."""
+    from acse_kg.store import open_store
+    from acse_kg.synthetic import add_copies
+
+    store = open_store(spec)
+    try:
+        add_copies(store, k, list(STRUCTURED_SOURCES), first=FIRST_COPY)
+    finally:
+        store.close()
+
+
+def structured_trials(spec: str, k: int, extra: dict[str, str]) -> None:
+    """CAPTUR imported, ``k`` copies written and the search index brought in step; each step timed."""
+    wall, _, _ = timed(acse_kg("import", str(CAPTUR), "--store", spec), extra)
+    print(f"CAPTUR imported from CTML: {wall:.1f} s", flush=True)
+    if k:
+        code = f"from bench.bench_scale import add_structured; add_structured({spec!r}, {k})"
+        wall, cpu, _ = timed([sys.executable, "-c", code], extra)
+        print(f"{k} structured copies of AcSé and CAPTUR written: {wall:.1f} s wall, {cpu:.1f} s CPU", flush=True)
+    wall, cpu, last = timed(acse_kg("index", "--store", spec), extra)
+    print(f"search index in step (acse-kg index): {wall:.1f} s wall, {cpu:.1f} s CPU; {last}", flush=True)
+
+
+def batch_matching(spec: str, workdir: Path, extra: dict[str, str], n: int = 10_000) -> None:
+    """``n`` profiles through ``acse-kg match --all-trials --batch``, end to end (start-up included)."""
+    from bench.bench_matching import make_profiles
+
+    src, dst = workdir / "profiles.jsonl", workdir / "results.jsonl"
+    if not src.exists():
+        src.write_text("".join(json.dumps(p) + "\n" for p in make_profiles(n)))
+    wall, cpu, _ = timed(acse_kg("match", "--all-trials", "--batch", str(src), "--out", str(dst),
+                                 "--store", spec), extra)
+    results = [json.loads(line) for line in dst.read_text().splitlines() if line.strip()]
+    hits = sum(len(r.get("results", [])) for r in results)
+    trials = {t["trial"] for r in results for t in r.get("results", [])}
+    print(f"{n:,} profiles through acse-kg match --all-trials --batch: {n / wall:,.0f} profiles/s end to end "
+          f"({wall:.1f} s wall, {cpu:.1f} s CPU, start-up included); {hits / n:.2f} trial results a profile, "
+          f"{len(trials)} distinct trials matched", flush=True)
 
 
 def du(path: Path) -> int:
@@ -216,7 +273,8 @@ class OxigraphServe:
             self.process.wait()
 
 
-def run(n: int, engine: str, jobs: int, repeats: int, timeout: float, skip_server: bool, workdir: Path) -> None:
+def run(n: int, engine: str, jobs: int, repeats: int, timeout: float, skip_server: bool, workdir: Path,
+        structured: int | None = None) -> None:
     from acse_kg.ctgov.generate import write_jsonl
 
     print(f"-- {n} studies on {engine} (load average {load()})", flush=True)
@@ -239,8 +297,10 @@ def run(n: int, engine: str, jobs: int, repeats: int, timeout: float, skip_serve
         print(f"   {summary2}")
         print(f"store size on disk: {du(location) / 1e6:.0f} MB; input {jsonl.stat().st_size / 1e6:.0f} MB", flush=True)
         if not skip_server:
+            structured_trials(str(spec), min(1000, n // 100) if structured is None else structured, extra)
             for k, v in serve_and_measure(spec, n, repeats, timeout).items():
                 print(f"{k}: {v}", flush=True)
+            batch_matching(str(spec), workdir, extra)
         if server is not None:
             print(f"oxigraph serve peak RSS: {server.peak_rss_mb():.0f} MB")
     finally:
@@ -258,6 +318,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--requests", type=int, default=5, help="requests per measurement")
     ap.add_argument("--timeout", type=float, default=60.0, help="budget of one request, seconds")
     ap.add_argument("--skip-server", action="store_true", help="the import only")
+    ap.add_argument("--structured", type=int, default=None,
+                    help="varied copies of AcSé and CAPTUR added after the import (default N/100, at most 1,000)")
     args = ap.parse_args(argv if argv is not None else sys.argv[1:])
     print(f"machine: {os.cpu_count()} CPUs; uptime: {subprocess.run(['uptime'], capture_output=True, text=True, check=False).stdout.strip()}")
     with tempfile.TemporaryDirectory(prefix="acse-kg-scale-") as tmp:
@@ -267,7 +329,7 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"unknown engine(s): {', '.join(sorted(unknown))}; known: embedded, oxigraph")
         for n in (int(x) for x in args.studies.split(",")):
             for engine in engines:
-                run(n, engine, args.jobs, args.requests, args.timeout, args.skip_server, Path(tmp))
+                run(n, engine, args.jobs, args.requests, args.timeout, args.skip_server, Path(tmp), args.structured)
 
 
 if __name__ == "__main__":
