@@ -1,7 +1,7 @@
 """Benchmark: the registry at scale (issue 15), on the embedded store and on ``oxigraph serve``.
 
     python -m bench scale --studies 1000[,10000] [--engines embedded,oxigraph] [--requests 5] [--timeout 60]
-                          [--jobs 2] [--skip-server]
+                          [--jobs 2] [--skip-server] [--structured K] [--keep DIR]
 
 On ``oxigraph`` the store is an Oxigraph server (``oxigraph serve``, PyPI
 ``oxigraph``) started for each N in the work directory; the import writes
@@ -21,7 +21,7 @@ cohorts' pathologies, genes and statuses drawn anew; default N/100, at most
 1,000) are written, and ``acse-kg index`` brings the search index in step with
 them. Then, through ``acse-kg serve`` over that store, p50 / p95 of: ``/api/v2/studies?query.cond=lung&countTotal=true
 &filter.overallStatus=RECRUITING``, a study page cold (first request for a
-study) and warm (again), a SPARQL count of studies and ``POST /match/trials``
+study) and warm (again), the search page ``/search?cond=lung``, a SPARQL count of studies and ``POST /match/trials``
 for one profile; and last 10,000 profiles (``bench.bench_matching.make_profiles``)
 through ``acse-kg match --all-trials --batch``, start-up included. Every request has a budget (``--timeout``): one that takes
 longer is reported as such and that measurement is not repeated (the server
@@ -35,6 +35,7 @@ what it is.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -198,6 +199,8 @@ def serve_and_measure(store: Path | str, n: int, repeats: int, timeout: float) -
             out["server start-up"] = f"{time.monotonic() - t0:.1f} s"
             out["list: query.cond=lung, countTotal, RECRUITING"] = measure(
                 client, "list", lambda c, t: c.get(LIST_QUERY, timeout=t), repeats, timeout)
+            out["search page (HTML): /search?cond=lung"] = measure(
+                client, "search", lambda c, t: c.get("/search", params={"cond": "lung"}, timeout=t), repeats, timeout)
             out["SPARQL count of studies"] = measure(
                 client, "count", lambda c, t: c.get("/sparql", params={"query": COUNT_QUERY},
                                                     headers={"Accept": "application/sparql-results+json"}, timeout=t),
@@ -274,30 +277,28 @@ class OxigraphServe:
 
 
 def run(n: int, engine: str, jobs: int, repeats: int, timeout: float, skip_server: bool, workdir: Path,
-        structured: int | None = None) -> None:
-    from acse_kg.ctgov.generate import write_jsonl
-
+        structured: int | None = None, keep: bool = False) -> None:
+    """One N on one engine. ``keep``: the store stays in ``workdir`` afterwards, and a store an earlier
+    kept run finished (its ``.done`` mark) is measured again without importing (the server measures and
+    the batch only: at 100,000 studies the import takes half an hour)."""
     print(f"-- {n} studies on {engine} (load average {load()})", flush=True)
-    jsonl = workdir / f"records-{n}.jsonl"
-    if not jsonl.exists():
-        write_jsonl(jsonl, n)
     location = workdir / f"{engine}-{n}"
+    done = workdir / f"{engine}-{n}.done"
+    reuse = keep and done.exists()
     server = OxigraphServe.start(location) if engine == "oxigraph" else None
     spec: Path | str = location if server is None else server.base + "/query"
     extra = {} if server is None else {"ACSE_KG_REMOTE_DATASET_URL": server.base + "/store"}
     try:
-        wall, cpu, summary = timed_import(jsonl, spec, jobs, extra)
-        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        print(f"bulk import, end to end: {n / wall:.1f} studies/s ({wall:.1f} s wall, {cpu:.1f} s CPU = "
-              f"{cpu / n * 1000:.1f} ms CPU a study, {jobs} workers); peak RSS of the largest process so far "
-              f"{rss:.0f} MB" + ("" if server is None else f"; oxigraph serve peak RSS {server.peak_rss_mb():.0f} MB"))
-        print(f"   {summary}")
-        wall2, cpu2, summary2 = timed_import(jsonl, spec, jobs, extra)
-        print(f"same command again: {wall2:.1f} s wall ({wall2 / wall:.0%} of the first), {cpu2:.1f} s CPU")
-        print(f"   {summary2}")
-        print(f"store size on disk: {du(location) / 1e6:.0f} MB; input {jsonl.stat().st_size / 1e6:.0f} MB", flush=True)
+        if reuse:
+            print(f"store kept from an earlier run ({done.read_text().strip()}): not imported again; "
+                  f"{du(location) / 1e6:.0f} MB on disk", flush=True)
+        else:
+            import_and_again(n, location, spec, jobs, extra, workdir, server)
         if not skip_server:
-            structured_trials(str(spec), min(1000, n // 100) if structured is None else structured, extra)
+            if not reuse:
+                structured_trials(str(spec), min(1000, n // 100) if structured is None else structured, extra)
+                if keep:
+                    done.write_text(f"imported {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
             for k, v in serve_and_measure(spec, n, repeats, timeout).items():
                 print(f"{k}: {v}", flush=True)
             batch_matching(str(spec), workdir, extra)
@@ -307,7 +308,28 @@ def run(n: int, engine: str, jobs: int, repeats: int, timeout: float, skip_serve
         if server is not None:
             server.stop()
     print(f"(load average after: {load()})", flush=True)
-    shutil.rmtree(location, ignore_errors=True)
+    if not keep:
+        shutil.rmtree(location, ignore_errors=True)
+
+
+def import_and_again(n: int, location: Path, spec: Path | str, jobs: int, extra: dict[str, str], workdir: Path,
+                     server: OxigraphServe | None) -> None:
+    """The bulk import of N generated records, then the same command again (it must write nothing)."""
+    from acse_kg.ctgov.generate import write_jsonl
+
+    jsonl = workdir / f"records-{n}.jsonl"
+    if not jsonl.exists():
+        write_jsonl(jsonl, n)
+    wall, cpu, summary = timed_import(jsonl, spec, jobs, extra)
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"bulk import, end to end: {n / wall:.1f} studies/s ({wall:.1f} s wall, {cpu:.1f} s CPU = "
+          f"{cpu / n * 1000:.1f} ms CPU a study, {jobs} workers); peak RSS of the largest process so far "
+          f"{rss:.0f} MB" + ("" if server is None else f"; oxigraph serve peak RSS {server.peak_rss_mb():.0f} MB"))
+    print(f"   {summary}")
+    wall2, cpu2, summary2 = timed_import(jsonl, spec, jobs, extra)
+    print(f"same command again: {wall2:.1f} s wall ({wall2 / wall:.0%} of the first), {cpu2:.1f} s CPU")
+    print(f"   {summary2}")
+    print(f"store size on disk: {du(location) / 1e6:.0f} MB; input {jsonl.stat().st_size / 1e6:.0f} MB", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -320,16 +342,24 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--skip-server", action="store_true", help="the import only")
     ap.add_argument("--structured", type=int, default=None,
                     help="varied copies of AcSé and CAPTUR added after the import (default N/100, at most 1,000)")
+    ap.add_argument("--keep", type=Path, default=None, metavar="DIR",
+                    help="work in DIR and keep the stores; a store a kept run finished is measured again, not imported")
     args = ap.parse_args(argv if argv is not None else sys.argv[1:])
     print(f"machine: {os.cpu_count()} CPUs; uptime: {subprocess.run(['uptime'], capture_output=True, text=True, check=False).stdout.strip()}")
-    with tempfile.TemporaryDirectory(prefix="acse-kg-scale-") as tmp:
-        engines = args.engines.split(",")
-        unknown = set(engines) - {"embedded", "oxigraph"}
-        if unknown:
-            raise SystemExit(f"unknown engine(s): {', '.join(sorted(unknown))}; known: embedded, oxigraph")
+    engines = args.engines.split(",")
+    unknown = set(engines) - {"embedded", "oxigraph"}
+    if unknown:
+        raise SystemExit(f"unknown engine(s): {', '.join(sorted(unknown))}; known: embedded, oxigraph")
+    with contextlib.ExitStack() as stack:
+        if args.keep is None:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="acse-kg-scale-")))
+        else:
+            workdir = args.keep
+            workdir.mkdir(parents=True, exist_ok=True)
         for n in (int(x) for x in args.studies.split(",")):
             for engine in engines:
-                run(n, engine, args.jobs, args.requests, args.timeout, args.skip_server, Path(tmp), args.structured)
+                run(n, engine, args.jobs, args.requests, args.timeout, args.skip_server, workdir, args.structured,
+                    keep=args.keep is not None)
 
 
 if __name__ == "__main__":
