@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from acse_kg.ctgov.import_ import import_study
-from acse_kg.facet_bits import PATHOLOGY, FacetBits
+from acse_kg.facet_bits import COHORTS, PATHOLOGY, FacetBits
 from acse_kg.pages.search import Search, search
 from acse_kg.search_index import SearchIndex, index_for
 from acse_kg.store import open_store
@@ -34,7 +34,7 @@ def naive_counts(table: dict[str, dict[str, list[str]]], found: set[str], chosen
 
 
 def build(table: dict[str, dict[str, list[str]]]) -> FacetBits:
-    return FacetBits.build([(n, 1) for n in table],
+    return FacetBits.build(list(table),
                            [(n, f, v, v.lower()) for n, facets in table.items() for f, vs in facets.items() for v in vs])
 
 
@@ -64,8 +64,9 @@ def test_pages_walk_the_studies_found_in_nct_order_each_once(table, data):
 
 
 def test_the_summary_counts_studies_cohorts_genes_tumour_types_and_matchable_studies():
-    bits = FacetBits.build([("NCT1", 23), ("NCT2", 0), ("NCT3", 4)],
-                           [("NCT1", "gene", "MET", "MET"), ("NCT3", "gene", "MET", "MET"), ("NCT3", "gene", "BRAF", "BRAF"),
+    bits = FacetBits.build(["NCT1", "NCT2", "NCT3"],
+                           [("NCT1", COHORTS, "23", ""), ("NCT3", COHORTS, "4", ""),
+                            ("NCT1", "gene", "MET", "MET"), ("NCT3", "gene", "MET", "MET"), ("NCT3", "gene", "BRAF", "BRAF"),
                             ("NCT1", PATHOLOGY, "urn:luad", ""), ("NCT3", PATHOLOGY, "urn:luad", "")])
     assert dict(bits.summary()) == {"studies": 3, "cohorts": 27, "genes": 2, "tumour_types": 1, "matchable": 2}
 
