@@ -71,7 +71,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,6 +91,7 @@ from .ctgov.essie import (
 from .ctgov.pieces import Piece, pieces
 from .derived import store_version
 from .errors import AcseError
+from .facet_bits import COHORTS, PATHOLOGY, FacetBits
 from .loader import STUDY_GRAPH_PREFIX
 from .store import GraphStore, history_of
 
@@ -106,6 +107,8 @@ COLUMNS = ("cond", "onco", "intr", "titles", "outc", "spons", "lead", "locn", "i
 #: acse_kg/ctgov/export.py, changes what a list page sends): an index of another layout is rebuilt
 #: (``acse-kg index --rebuild`` rebuilds one by hand).
 LAYOUT = "4"
+#: The tables with a row per study and something else (the ``study`` table is the first).
+_DOC_TABLES = ("text", "piece", "facet", "card_facet")
 #: SQLite virtual-machine steps between two looks at the deadline (about a millisecond of work).
 PROGRESS_STEPS = 2000
 
@@ -121,6 +124,21 @@ CREATE INDEX IF NOT EXISTS piece_by_doc ON piece(doc, piece);
 CREATE TABLE IF NOT EXISTS facet(doc INTEGER NOT NULL, facet TEXT NOT NULL, value TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS facet_by_value ON facet(facet, value, doc);
 CREATE INDEX IF NOT EXISTS facet_by_doc ON facet(doc);
+CREATE TABLE IF NOT EXISTS card_facet(doc INTEGER NOT NULL, facet TEXT NOT NULL, value TEXT NOT NULL,
+                                      label TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS card_facet_by_doc ON card_facet(doc);
+"""
+#: The search page's facet values of each study, made from the cards an index of layout 4 holds already
+#: (an index opened by this code for the first time gets them so, without reading a study again).
+_CARD_FACETS_FROM_CARDS = f"""
+DELETE FROM card_facet;
+INSERT INTO card_facet(doc, facet, value, label)
+    SELECT s.doc, f.key, v.key, v.value FROM study s, json_each(s.card, '$.facets') f, json_each(f.value) v;
+INSERT INTO card_facet(doc, facet, value, label)
+    SELECT s.doc, '{PATHOLOGY}', p.value, '' FROM study s, json_each(s.card, '$.pathologies') p;
+INSERT INTO card_facet(doc, facet, value, label)
+    SELECT s.doc, '{COHORTS}', json_extract(s.card, '$.cohorts'), '' FROM study s
+    WHERE json_extract(s.card, '$.cohorts') > 0;
 """
 
 
@@ -556,13 +574,23 @@ class SearchIndex:
             try:
                 with self._lock:
                     self.db.executescript("".join(f"DROP TABLE IF EXISTS {t};"
-                                                  for t in ("study", "text", "piece", "facet")))
+                                                  for t in ("study", *_DOC_TABLES)))
                     self.db.executescript(_SCHEMA)
             except sqlite3.Error as exc:
                 raise SearchIndexError(f"cannot rebuild the search index at {path}: {exc}") from exc
             self._set_meta("layout", LAYOUT)
             if identity is not None:
                 self._set_meta("dataset", identity)
+        if self._meta("card-facets") != "1":
+            try:
+                with self._lock:
+                    self.db.executescript(f"BEGIN; {_CARD_FACETS_FROM_CARDS} COMMIT;")
+            except sqlite3.Error as exc:
+                raise SearchIndexError(f"cannot add the facet table to the search index at {path}: {exc}") from exc
+            self._set_meta("card-facets", "1")
+        #: Bumped by every change of the rows: what :meth:`facet_bits` was built from.
+        self._generation = 0
+        self._bits: tuple[int, FacetBits] | None = None
 
     # -- bookkeeping
     def _meta(self, key: str) -> str | None:
@@ -575,9 +603,10 @@ class SearchIndex:
     def _clear(self) -> None:
         with self._lock:
             self.db.execute("BEGIN")
-            for table in ("study", "text", "piece", "facet"):
+            for table in ("study", *_DOC_TABLES):
                 self.db.execute(f"DELETE FROM {table}")
             self.db.execute("COMMIT")
+            self._generation += 1
 
     @property
     def store(self) -> GraphStore:
@@ -595,7 +624,7 @@ class SearchIndex:
         if row is None:
             return
         doc = row[0]
-        for table in ("piece", "facet"):
+        for table in ("piece", "facet", "card_facet"):
             self.db.execute(f"DELETE FROM {table} WHERE doc = ?", (doc,))
         self.db.execute("DELETE FROM text WHERE rowid = ?", (doc,))
         self.db.execute("DELETE FROM study WHERE doc = ?", (doc,))
@@ -611,6 +640,11 @@ class SearchIndex:
                             [(doc, p, v, v.lower(), d, n) for p, v, d, n in row.pieces])
         self.db.executemany("INSERT INTO facet(doc, facet, value) VALUES (?, 'oncotree', ?)",
                             [(doc, code.upper()) for code in row.oncotree])
+        self.db.executemany("INSERT INTO card_facet(doc, facet, value, label) VALUES (?, ?, ?, ?)",
+                            [*((doc, f, v, label) for f, vs in row.card.get("facets", {}).items()
+                               for v, label in vs.items()),
+                             *((doc, PATHOLOGY, iri, "") for iri in row.card.get("pathologies", ())),
+                             *([(doc, COHORTS, str(row.card["cohorts"]), "")] if row.card.get("cohorts") else [])])
 
     def sync(self, *, full: bool = False) -> list[str]:
         """Bring the index in step with the graph; returns the NCT numbers read again or removed.
@@ -691,6 +725,8 @@ class SearchIndex:
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
+        finally:
+            self._generation += 1
 
     def rebuild(self) -> int:
         """Rebuild the whole index from the graph; returns how many studies it holds."""
@@ -827,11 +863,35 @@ class SearchIndex:
             return None
         return [json.loads(rows[n]) for n in ncts]
 
-    def cards(self) -> list[dict[str, Any]]:
-        """The search page's card of every study (title, status, cohorts, facet values), by NCT number."""
+    def cards(self, ncts: Sequence[str]) -> list[dict[str, Any]]:
+        """The search page's cards (title, status, cohorts, facet values) of these studies, in the
+        order given (a study not in the index is left out)."""
+        if not ncts:
+            return []
+        with self._lock:
+            rows = dict(self.db.execute(f"SELECT nct, card FROM study WHERE nct IN ({', '.join('?' * len(ncts))})",
+                                        list(ncts)).fetchall())
+        return [json.loads(rows[n]) for n in ncts if n in rows]
+
+    def facet_bits(self) -> FacetBits:
+        """Every study's facet values as bitsets (:mod:`acse_kg.facet_bits`), made once per change of
+        the rows: the search page counts and pages with them without reading a card it does not show."""
         self.sync()
         with self._lock:
-            return [json.loads(r[0]) for r in self.db.execute("SELECT card FROM study ORDER BY nct")]
+            if self._bits is None or self._bits[0] != self._generation:
+                # Two narrow reads: the study table's rows hold whole records, so a join or a look at a card
+                # reads every study's pages (2 s at 18,000 studies); nct is in an index, and the facet rows
+                # come grouped by value, their studies as one text each.
+                ncts: list[str] = []
+                position: dict[int, int] = {}
+                for doc, nct in self.db.execute("SELECT doc, nct FROM study ORDER BY nct"):
+                    position[doc] = len(ncts)
+                    ncts.append(nct)
+                groups = ((f, v, label, [p for p in map(position.get, map(int, docs.split(","))) if p is not None])
+                          for f, v, label, docs in self.db.execute(
+                              "SELECT facet, value, MIN(label), group_concat(doc) FROM card_facet GROUP BY facet, value"))
+                self._bits = (self._generation, FacetBits.from_groups(ncts, groups))
+            return self._bits[1]
 
     def count_matches(self, q: Any, *, deadline: float | None = None) -> int:
         """How many studies match (the page's totalCount whatever the page)."""

@@ -1,8 +1,7 @@
 """Benchmark: the registry at scale (issue 15), on the embedded store and on ``oxigraph serve``.
 
     python -m bench scale --studies 1000[,10000] [--engines embedded,oxigraph,oxigraph-split] [--requests 5]
-                          [--timeout 60]
-                          [--jobs 2] [--skip-server]
+                          [--timeout 60] [--jobs 2] [--skip-server] [--structured K] [--keep DIR]
 
 On ``oxigraph`` the store is an Oxigraph server (``oxigraph serve``, PyPI
 ``oxigraph``) started for each N in the work directory; the import writes
@@ -20,11 +19,16 @@ For each N: generate N real-shaped API v2 records (acse_kg.ctgov.generate),
 ``acse-kg import --bulk`` them into a new store directory (a subprocess, so
 start-up counts: studies/s end to end, peak RSS of the largest process), run
 the same command again (it must write nothing, in less than half the time),
-then measure the store's size on disk and, through ``acse-kg serve`` over
-that store, p50 / p95 of: ``/api/v2/studies?query.cond=lung&countTotal=true
+then measure the store's size on disk. Then the structured basket trials:
+CAPTUR is imported from its CTML (``acse-kg import``) beside the bundled AcSé,
+and ``--structured`` varied copies of the two (``acse_kg.synthetic``: their
+cohorts' pathologies, genes and statuses drawn anew; default N/100, at most
+1,000) are written, and ``acse-kg index`` brings the search index in step with
+them. Then, through ``acse-kg serve`` over that store, p50 / p95 of: ``/api/v2/studies?query.cond=lung&countTotal=true
 &filter.overallStatus=RECRUITING``, a study page cold (first request for a
-study) and warm (again), a SPARQL count of studies and ``POST /match/trials``
-for one profile. Every request has a budget (``--timeout``): one that takes
+study) and warm (again), the search page ``/search?cond=lung``, a SPARQL count of studies and ``POST /match/trials``
+for one profile; and last 10,000 profiles (``bench.bench_matching.make_profiles``)
+through ``acse-kg match --all-trials --batch``, start-up included. Every request has a budget (``--timeout``): one that takes
 longer is reported as such and that measurement is not repeated (the server
 is stopped at the end of each N, so nothing goes on burning CPU).
 
@@ -36,6 +40,7 @@ what it is.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -54,6 +59,11 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILE = {"id": "bench-1", "age_years": 54, "diagnosis": "LUAD", "alterations": [{"gene": "MET", "type": "amplification"}]}
+#: The two real structured trials the copies are made of: AcSé (bundled) and CAPTUR (imported from CTML).
+STRUCTURED_SOURCES = ("NCT02034981", "NCT03297606")
+CAPTUR = ROOT / "tests" / "data" / "shared" / "reference" / "matchminer" / "ctml_example_CAPTUR_NCT03297606.json"
+#: Number of the first structured copy: NCT95000001 on, far above the generated records' NCT90000000 + i.
+FIRST_COPY = 5_000_001
 LIST_QUERY = "/api/v2/studies?query.cond=lung&countTotal=true&filter.overallStatus=RECRUITING"
 COUNT_QUERY = "SELECT (COUNT(?s) AS ?n) WHERE { ?s a <https://w3id.org/acse-kg/ontology#Study> }"
 
@@ -73,16 +83,63 @@ def env() -> dict[str, str]:
 def timed_import(jsonl: Path, store: Path | str, jobs: int, extra_env: dict[str, str] | None = None
                  ) -> tuple[float, float, str]:
     """Wall seconds, CPU seconds (the command and its workers) and the summary line of one bulk import."""
+    return timed(acse_kg("import", "--bulk", str(jsonl), "--store", str(store), "--jobs", str(jobs)), extra_env)
+
+
+def timed(args: list[str], extra_env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds and the last output line of one command (which must succeed)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
-    out = subprocess.run(acse_kg("import", "--bulk", str(jsonl), "--store", str(store), "--jobs", str(jobs)),
-                         env={**env(), **(extra_env or {})}, capture_output=True, text=True, check=False)
+    out = subprocess.run(args, env={**env(), **(extra_env or {})}, capture_output=True, text=True, check=False)
     wall = time.monotonic() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode != 0:
-        raise SystemExit(f"bulk import failed ({out.returncode}): {out.stderr[-2000:]}")
+        raise SystemExit(f"{' '.join(args[2:4])} failed ({out.returncode}): {out.stderr[-2000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, out.stdout.strip().splitlines()[-1]
+    lines = out.stdout.strip().splitlines()
+    return wall, cpu, lines[-1] if lines else ""
+
+
+def add_structured(spec: str, k: int) -> None:
+    """Write ``k`` varied copies of the real structured trials into the store (run in a subprocess:
+    the embedded store has one owner at a time)."""
+    from acse_kg.store import open_store
+    from acse_kg.synthetic import add_copies
+
+    store = open_store(spec)
+    try:
+        add_copies(store, k, list(STRUCTURED_SOURCES), first=FIRST_COPY)
+    finally:
+        store.close()
+
+
+def structured_trials(spec: str, k: int, extra: dict[str, str]) -> None:
+    """CAPTUR imported, ``k`` copies written and the search index brought in step; each step timed."""
+    wall, _, _ = timed(acse_kg("import", str(CAPTUR), "--store", spec), extra)
+    print(f"CAPTUR imported from CTML: {wall:.1f} s", flush=True)
+    if k:
+        code = f"from bench.bench_scale import add_structured; add_structured({spec!r}, {k})"
+        wall, cpu, _ = timed([sys.executable, "-c", code], extra)
+        print(f"{k} structured copies of AcSé and CAPTUR written: {wall:.1f} s wall, {cpu:.1f} s CPU", flush=True)
+    wall, cpu, last = timed(acse_kg("index", "--store", spec), extra)
+    print(f"search index in step (acse-kg index): {wall:.1f} s wall, {cpu:.1f} s CPU; {last}", flush=True)
+
+
+def batch_matching(spec: str, workdir: Path, extra: dict[str, str], n: int = 10_000) -> None:
+    """``n`` profiles through ``acse-kg match --all-trials --batch``, end to end (start-up included)."""
+    from bench.bench_matching import make_profiles
+
+    src, dst = workdir / "profiles.jsonl", workdir / "results.jsonl"
+    if not src.exists():
+        src.write_text("".join(json.dumps(p) + "\n" for p in make_profiles(n)))
+    wall, cpu, _ = timed(acse_kg("match", "--all-trials", "--batch", str(src), "--out", str(dst),
+                                 "--store", spec), extra)
+    results = [json.loads(line) for line in dst.read_text().splitlines() if line.strip()]
+    hits = sum(len(r.get("results", [])) for r in results)
+    trials = {t["trial"] for r in results for t in r.get("results", [])}
+    print(f"{n:,} profiles through acse-kg match --all-trials --batch: {n / wall:,.0f} profiles/s end to end "
+          f"({wall:.1f} s wall, {cpu:.1f} s CPU, start-up included); {hits / n:.2f} trial results a profile, "
+          f"{len(trials)} distinct trials matched", flush=True)
 
 
 def du(path: Path) -> int:
@@ -149,6 +206,8 @@ def serve_and_measure(store: Path | str, n: int, repeats: int, timeout: float,
             out["server start-up"] = f"{time.monotonic() - t0:.1f} s"
             out["list: query.cond=lung, countTotal, RECRUITING"] = measure(
                 client, "list", lambda c, t: c.get(LIST_QUERY, timeout=t), repeats, timeout)
+            out["search page (HTML): /search?cond=lung"] = measure(
+                client, "search", lambda c, t: c.get("/search", params={"cond": "lung"}, timeout=t), repeats, timeout)
             out["SPARQL count of studies"] = measure(
                 client, "count", lambda c, t: c.get("/sparql", params={"query": COUNT_QUERY},
                                                     headers={"Accept": "application/sparql-results+json"}, timeout=t),
@@ -225,14 +284,15 @@ class OxigraphServe:
             self.process.wait()
 
 
-def run(n: int, engine: str, jobs: int, repeats: int, timeout: float, skip_server: bool, workdir: Path) -> None:
-    from acse_kg.ctgov.generate import write_jsonl
-
+def run(n: int, engine: str, jobs: int, repeats: int, timeout: float, skip_server: bool, workdir: Path,
+        structured: int | None = None, keep: bool = False) -> None:
+    """One N on one engine. ``keep``: the store stays in ``workdir`` afterwards, and a store an earlier
+    kept run finished (its ``.done`` mark) is measured again without importing (the server measures and
+    the batch only: at 100,000 studies the import takes half an hour)."""
     print(f"-- {n} studies on {engine} (load average {load()})", flush=True)
-    jsonl = workdir / f"records-{n}.jsonl"
-    if not jsonl.exists():
-        write_jsonl(jsonl, n)
     location = workdir / f"{engine}-{n}"
+    done = workdir / f"{engine}-{n}.done"
+    reuse = keep and done.exists()
     remote = engine.startswith("oxigraph")
     server = OxigraphServe.start(location, union_default_graph=engine == "oxigraph-split") if remote else None
     history = OxigraphServe.start(workdir / f"{engine}-{n}-history") if engine == "oxigraph-split" else None
@@ -245,20 +305,19 @@ def run(n: int, engine: str, jobs: int, repeats: int, timeout: float, skip_serve
     if history is not None:
         extra["ACSE_KG_REMOTE_HISTORY_URL"] = history.base + "/query"
     try:
-        wall, cpu, summary = timed_import(jsonl, spec, jobs, extra)
-        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        print(f"bulk import, end to end: {n / wall:.1f} studies/s ({wall:.1f} s wall, {cpu:.1f} s CPU = "
-              f"{cpu / n * 1000:.1f} ms CPU a study, {jobs} workers); peak RSS of the largest process so far "
-              f"{rss:.0f} MB" + ("" if server is None else f"; oxigraph serve peak RSS {server.peak_rss_mb():.0f} MB"))
-        print(f"   {summary}")
-        wall2, cpu2, summary2 = timed_import(jsonl, spec, jobs, extra)
-        print(f"same command again: {wall2:.1f} s wall ({wall2 / wall:.0%} of the first), {cpu2:.1f} s CPU")
-        print(f"   {summary2}")
-        on_disk = du(location) + (du(history.location) if history is not None else 0)
-        print(f"store size on disk: {on_disk / 1e6:.0f} MB; input {jsonl.stat().st_size / 1e6:.0f} MB", flush=True)
+        if reuse:
+            print(f"store kept from an earlier run ({done.read_text().strip()}): not imported again; "
+                  f"{du(location) / 1e6:.0f} MB on disk", flush=True)
+        else:
+            import_and_again(n, location, spec, jobs, extra, workdir, server, history)
         if not skip_server:
+            if not reuse:
+                structured_trials(str(spec), min(1000, n // 100) if structured is None else structured, extra)
+                if keep:
+                    done.write_text(f"imported {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
             for k, v in serve_and_measure(spec, n, repeats, timeout, extra).items():
                 print(f"{k}: {v}", flush=True)
+            batch_matching(str(spec), workdir, extra)
         if server is not None:
             print(f"oxigraph serve peak RSS: {server.peak_rss_mb():.0f} MB"
                   + ("" if history is None else f"; its history's {history.peak_rss_mb():.0f} MB"))
@@ -267,9 +326,31 @@ def run(n: int, engine: str, jobs: int, repeats: int, timeout: float, skip_serve
             if s is not None:
                 s.stop()
     print(f"(load average after: {load()})", flush=True)
-    shutil.rmtree(location, ignore_errors=True)
-    shutil.rmtree(workdir / f"{engine}-{n}-history", ignore_errors=True)
-    shutil.rmtree(workdir / "home", ignore_errors=True)
+    if not keep:
+        shutil.rmtree(location, ignore_errors=True)
+        shutil.rmtree(workdir / f"{engine}-{n}-history", ignore_errors=True)
+        shutil.rmtree(workdir / "home" / "search", ignore_errors=True)
+
+
+def import_and_again(n: int, location: Path, spec: Path | str, jobs: int, extra: dict[str, str], workdir: Path,
+                     server: OxigraphServe | None, history: OxigraphServe | None = None) -> None:
+    """The bulk import of N generated records, then the same command again (it must write nothing)."""
+    from acse_kg.ctgov.generate import write_jsonl
+
+    jsonl = workdir / f"records-{n}.jsonl"
+    if not jsonl.exists():
+        write_jsonl(jsonl, n)
+    wall, cpu, summary = timed_import(jsonl, spec, jobs, extra)
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"bulk import, end to end: {n / wall:.1f} studies/s ({wall:.1f} s wall, {cpu:.1f} s CPU = "
+          f"{cpu / n * 1000:.1f} ms CPU a study, {jobs} workers); peak RSS of the largest process so far "
+          f"{rss:.0f} MB" + ("" if server is None else f"; oxigraph serve peak RSS {server.peak_rss_mb():.0f} MB"))
+    print(f"   {summary}")
+    wall2, cpu2, summary2 = timed_import(jsonl, spec, jobs, extra)
+    print(f"same command again: {wall2:.1f} s wall ({wall2 / wall:.0%} of the first), {cpu2:.1f} s CPU")
+    print(f"   {summary2}")
+    on_disk = du(location) + (du(history.location) if history is not None else 0)
+    print(f"store size on disk: {on_disk / 1e6:.0f} MB; input {jsonl.stat().st_size / 1e6:.0f} MB", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -280,16 +361,26 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--requests", type=int, default=5, help="requests per measurement")
     ap.add_argument("--timeout", type=float, default=60.0, help="budget of one request, seconds")
     ap.add_argument("--skip-server", action="store_true", help="the import only")
+    ap.add_argument("--structured", type=int, default=None,
+                    help="varied copies of AcSé and CAPTUR added after the import (default N/100, at most 1,000)")
+    ap.add_argument("--keep", type=Path, default=None, metavar="DIR",
+                    help="work in DIR and keep the stores; a store a kept run finished is measured again, not imported")
     args = ap.parse_args(argv if argv is not None else sys.argv[1:])
     print(f"machine: {os.cpu_count()} CPUs; uptime: {subprocess.run(['uptime'], capture_output=True, text=True, check=False).stdout.strip()}")
-    with tempfile.TemporaryDirectory(prefix="acse-kg-scale-") as tmp:
-        engines = args.engines.split(",")
-        unknown = set(engines) - {"embedded", "oxigraph", "oxigraph-split"}
-        if unknown:
-            raise SystemExit(f"unknown engine(s): {', '.join(sorted(unknown))}; known: embedded, oxigraph, oxigraph-split")
+    engines = args.engines.split(",")
+    unknown = set(engines) - {"embedded", "oxigraph", "oxigraph-split"}
+    if unknown:
+        raise SystemExit(f"unknown engine(s): {', '.join(sorted(unknown))}; known: embedded, oxigraph, oxigraph-split")
+    with contextlib.ExitStack() as stack:
+        if args.keep is None:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="acse-kg-scale-")))
+        else:
+            workdir = args.keep
+            workdir.mkdir(parents=True, exist_ok=True)
         for n in (int(x) for x in args.studies.split(",")):
             for engine in engines:
-                run(n, engine, args.jobs, args.requests, args.timeout, args.skip_server, Path(tmp))
+                run(n, engine, args.jobs, args.requests, args.timeout, args.skip_server, workdir, args.structured,
+                    keep=args.keep is not None)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from ..model import StudyNotFound, read_study
 from ..store import GraphStore
 from .profile_form import FORM_ID, FormSpec, flat_fields, form_values, profile_form, rows_for, rows_typed
 from .render import ASSETS, Links, environment
-from .search import Results, Search, gene_symbols, oncotree, registry_summary, study_cards
+from .search import Results, Search, first_cards, gene_symbols, oncotree
 
 #: Scripts the browsing pages load (from /static); each page works without them.
 SCRIPTS = ("browse.js",)
@@ -125,11 +125,10 @@ def home_page(store: GraphStore, links: Links) -> str:
     """The home page: what is here, a search box, the match form's link, and the first studies with
     their counts (:data:`HOME_STUDIES`; a registry of thousands is paged through on the search page,
     not rendered whole on every visit)."""
-    cards = study_cards(store)
-    shown = cards[:HOME_STUDIES]
+    shown, summary = first_cards(store, HOME_STUDIES)
     return environment().get_template("home.html").render(
-        _base(links) | {"cards": shown, "total": len(cards), "studies": [(c.nct, c.title) for c in shown],
-                        "summary": registry_summary(cards), "conditions": oncotree(store).options(),
+        _base(links) | {"cards": shown, "total": summary["studies"], "studies": [(c.nct, c.title) for c in shown],
+                        "summary": summary, "conditions": oncotree(store).options(),
                         "search": Search()})
 
 

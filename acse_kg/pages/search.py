@@ -16,9 +16,9 @@ once per version of it.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlencode
 
 from ..ctgov.essie import EssieError, parse
@@ -103,14 +103,20 @@ def gene_symbols(store: GraphStore) -> list[tuple[str, str]]:
     return _cache.get(store, "search-genes", read, vocabulary=True)
 
 
-def study_cards(store: GraphStore) -> list[StudyCard]:
-    """Every study of the registry as the search reads it, by NCT number, from the search index
-    (:mod:`acse_kg.search_index`, in step with the graph): the cohorts, genes and alteration types are
-    the study model's, the other facets the record's ClinicalTrials.gov fields."""
-    def read() -> list[StudyCard]:
-        return [StudyCard(c["nct"], c["title"], c["status"], c["recruiting"], frozenset(c["pathologies"]),
-                          c["cohorts"], c["facets"]) for c in index_for(store).cards()]
-    return _cache.get(store, "search-cards", read)
+def card(c: Mapping[str, Any]) -> StudyCard:
+    """A study's card as the search index holds it (:func:`acse_kg.search_index.row_from_graph`): the
+    cohorts, genes and alteration types are the study model's, the other facets the record's
+    ClinicalTrials.gov fields."""
+    return StudyCard(c["nct"], c["title"], c["status"], c["recruiting"], frozenset(c["pathologies"]),
+                     c["cohorts"], c["facets"])
+
+
+def first_cards(store: GraphStore, n: int) -> tuple[list[StudyCard], Mapping[str, int]]:
+    """The registry's first ``n`` studies by NCT number and what the registry holds (the home page's
+    summary: studies, cohorts, genes, tumour types, matchable studies), without reading the other cards."""
+    index = index_for(store)
+    bits = index.facet_bits()
+    return [card(c) for c in index.cards(bits.ncts[:n])], bits.summary()
 
 
 @dataclass
@@ -214,59 +220,49 @@ def search(store: GraphStore, s: Search, page_size: int | None = None, deadline:
     A facet's counts are over the studies the other filters find, so that its
     other values stay visible with how many studies choosing them would give.
     """
-    cards = study_cards(store)
-    found = {c.nct for c in cards}
+    index = index_for(store)
+    bits = index.facet_bits()
+    found = bits.everything
     condition = ""
     if s.q:
-        found &= _text_matches(store, "query.term", s.q, deadline)
+        found &= bits.of(_text_matches(store, "query.term", s.q, deadline))
     if s.cond:
         tree = oncotree(store)
         wanted = tree.resolve(s.cond)
         if wanted is not None:
             condition = f"{tree.names.get(wanted, '')} ({tree.taxonomy.code_of.get(wanted, '')})"
-            found &= _oncotree_matches(store, tree.taxonomy.code_of[wanted], deadline)
+            found &= bits.of(_oncotree_matches(store, tree.taxonomy.code_of[wanted], deadline))
         else:
             condition = "text"
-            found &= _text_matches(store, "record.cond", s.cond, deadline)  # the records' own conditions
-    base = [c for c in cards if c.nct in found]
+            found &= bits.of(_text_matches(store, "record.cond", s.cond, deadline))  # the records' own conditions
+    chosen = {name: bits.having(name, values) for name, values in s.chosen.items() if values}
 
-    def keep(card: StudyCard, skip: str = "") -> bool:
-        return all(not values or any(v in card.facets.get(name, {}) for v in values)
-                   for name, values in s.chosen.items() if name != skip)
+    def within(skip: str = "") -> int:
+        """The studies found that pass every chosen facet but ``skip``."""
+        out = found
+        for name, having in chosen.items():
+            if name != skip:
+                out &= having
+        return out
 
-    hits = [c for c in base if keep(c)]
+    hits = within()
     facets = []
     for name, title in FACETS:
-        counts: Counter[str] = Counter()
-        labels: dict[str, str] = {}
-        for c in base:
-            if keep(c, skip=name):
-                for value, text in c.facets.get(name, {}).items():
-                    counts[value] += 1
-                    labels[value] = text
-        chosen = s.chosen.get(name, [])
-        for v in chosen:
+        counts = bits.counts(name, within(skip=name))
+        labels = {v: label for v, (label, _) in counts.items()}
+        picked = s.chosen.get(name, [])
+        for v in picked:
             labels.setdefault(v, v)
-        values = sorted(labels, key=lambda v: (-counts[v], labels[v].lower()))
-        facets.append(Facet(name, title, [(v, labels[v], counts[v], v in chosen) for v in values]))
+        values = sorted(labels, key=lambda v: (-counts.get(v, ("", 0))[1], labels[v].lower()))
+        facets.append(Facet(name, title, [(v, labels[v], counts.get(v, ("", 0))[1], v in picked) for v in values]))
     size = page_size or PAGE_SIZE
-    pages = max(1, -(-len(hits) // size))
+    total = hits.bit_count()
+    pages = max(1, -(-total // size))
     if s.page > pages:
         raise SearchError(f"page: {s.page} is past the last page ({pages})")
-    start = (s.page - 1) * size
-    return Results(s, len(hits), hits[start:start + size], facets, pages, condition, size)
+    shown = [card(c) for c in index.cards(bits.page(hits, (s.page - 1) * size, size))]
+    return Results(s, total, shown, facets, pages, condition, size)
 
 
-def registry_summary(cards: Sequence[StudyCard]) -> Mapping[str, int]:
-    """What the home page says is here: studies, cohorts, genes, tumour types, recruiting studies."""
-    return {
-        "studies": len(cards),
-        "cohorts": sum(c.cohorts for c in cards),
-        "genes": len({g for c in cards for g in c.facets.get("gene", {})}),
-        "tumour_types": len({p for c in cards for p in c.pathologies}),
-        "matchable": sum(1 for c in cards if c.cohorts),
-    }
-
-
-__all__ = ["FACETS", "PAGE_SIZE", "Results", "Search", "SearchError", "StudyCard", "gene_symbols", "oncotree",
-           "registry_summary", "search", "study_cards"]
+__all__ = ["FACETS", "PAGE_SIZE", "Results", "Search", "SearchError", "StudyCard", "card", "first_cards",
+           "gene_symbols", "oncotree", "search"]
