@@ -596,8 +596,10 @@ class SparqlEndpointStore:
         see the quads one request before it learns that the engine changed. With a history endpoint
         (``generation`` False) the token went with the history's request, and the live quads of a
         journalled write (new studies of a bulk import) take this path too: the journal entry keeps
-        them as an update for a recovery, which applies them again unchanged (adding quads twice
-        adds nothing)."""
+        them as an update for a recovery, which applies them again. Known limit: adding the same
+        quads twice adds nothing, except where a study graph holds blank nodes (an RDF list of
+        keywords), which a second ``INSERT DATA`` adds again as new nodes: a recovery after a writer
+        died between this request and the journal's removal can leave such a list doubled."""
         checked = b"".join(f"{q} .\n".encode() for q in iter_quads(data))
         headers = {"Content-Type": RDF_FORMATS["nquads"][1]}
         if self.token:

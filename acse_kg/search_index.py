@@ -569,28 +569,37 @@ class SearchIndex:
         self._synced: Hashable = None
         #: The store's write counts at the last sync (writes to shared graphs, writes per graph).
         self._writes: tuple[int, dict[str, int]] | None = None
-        if self._meta("layout") != LAYOUT or self._meta("dataset") != identity:
-            # tables of another layout (their columns differ), or rows of another dataset: made again
-            try:
-                with self._lock:
-                    self.db.executescript("".join(f"DROP TABLE IF EXISTS {t};"
-                                                  for t in ("study", *_DOC_TABLES)))
-                    self.db.executescript(_SCHEMA)
-            except sqlite3.Error as exc:
-                raise SearchIndexError(f"cannot rebuild the search index at {path}: {exc}") from exc
-            self._set_meta("layout", LAYOUT)
-            if identity is not None:
-                self._set_meta("dataset", identity)
-        if self._meta("card-facets") != "1":
-            try:
-                with self._lock:
-                    self.db.executescript(f"BEGIN; {_CARD_FACETS_FROM_CARDS} COMMIT;")
-            except sqlite3.Error as exc:
-                raise SearchIndexError(f"cannot add the facet table to the search index at {path}: {exc}") from exc
-            self._set_meta("card-facets", "1")
-        #: Bumped by every change of the rows: what :meth:`facet_bits` was built from.
+        try:
+            self._prepare(identity)
+        except sqlite3.Error as exc:
+            self.db.close()
+            raise SearchIndexError(f"cannot rebuild the search index at {path}: {exc}") from exc
+        #: Bumped by every change of the rows this connection commits; with SQLite's ``data_version``
+        #: (which moves when another connection to the file commits: a bulk import, ``acse-kg index``),
+        #: what :meth:`facet_bits` was built from and what :meth:`sync` last looked at.
         self._generation = 0
-        self._bits: tuple[int, FacetBits] | None = None
+        self._bits: tuple[tuple[int, int], FacetBits] | None = None
+        self._seen_file: int | None = None
+
+    def _prepare(self, identity: str | None) -> None:
+        """Tables of another layout (their columns differ) or rows of another dataset are made again,
+        and an index made before the facet table gets it from its cards: each in one transaction, so
+        that a process killed part-way leaves the file as it was (the next open does it again)."""
+        with self._lock:
+            if self._meta("layout") != LAYOUT or self._meta("dataset") != identity:
+                drops = "".join(f"DROP TABLE IF EXISTS {t};" for t in ("study", *_DOC_TABLES))
+                self.db.executescript(f"BEGIN; DELETE FROM meta; {drops} {_SCHEMA} COMMIT;")
+                self._set_meta("layout", LAYOUT)
+                if identity is not None:
+                    self._set_meta("dataset", identity)
+                self._set_meta("card-facets", "1")
+            if self._meta("card-facets") != "1":
+                self.db.executescript(f"BEGIN; {_CARD_FACETS_FROM_CARDS} "
+                                      "INSERT OR REPLACE INTO meta(key, value) VALUES ('card-facets', '1'); COMMIT;")
+
+    def _file_version(self) -> int:
+        """SQLite's count of other connections' commits to the file (0 for an index in memory)."""
+        return int(self.db.execute("PRAGMA data_version").fetchone()[0])
 
     # -- bookkeeping
     def _meta(self, key: str) -> str | None:
@@ -599,14 +608,6 @@ class SearchIndex:
 
     def _set_meta(self, key: str, value: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
-
-    def _clear(self) -> None:
-        with self._lock:
-            self.db.execute("BEGIN")
-            for table in ("study", *_DOC_TABLES):
-                self.db.execute(f"DELETE FROM {table}")
-            self.db.execute("COMMIT")
-            self._generation += 1
 
     @property
     def store(self) -> GraphStore:
@@ -649,8 +650,10 @@ class SearchIndex:
     def sync(self, *, full: bool = False) -> list[str]:
         """Bring the index in step with the graph; returns the NCT numbers read again or removed.
 
-        Only when the store changed since the last look (or ``full``): the
-        studies whose log version differs from the indexed one are read again.
+        Only when the store changed since the last look, or another connection
+        committed to the index file (a bulk import, ``acse-kg index``), or
+        ``full``: the studies whose log version differs from the indexed one
+        are read again.
         After the first look, a store that counts its writes per graph (the
         embedded store: one process owns it, so every write goes through it)
         names the study graphs written since, and only those studies are asked
@@ -660,7 +663,8 @@ class SearchIndex:
         store = self.store
         with self._lock:
             version = store_version(store)
-            if not full and version == self._synced:
+            seen = self._file_version()
+            if not full and version == self._synced and seen == self._seen_file:
                 return []
             counted = getattr(store, "writes_by_graph", None)
             writes: tuple[int, dict[str, int]] | None = counted() if counted is not None else None
@@ -675,11 +679,14 @@ class SearchIndex:
                     touched).fetchall()) if touched else {}
             if full:
                 held = {}
-                self._clear()
             changed = sorted(n for n, fp in wanted.items() if held.get(n) != fp)
             gone = sorted(set(held) - set(wanted))
-            self._replace({n: wanted[n] for n in changed}, gone)
+            # A rebuild empties the tables in the transaction that refills them: a server reading the
+            # same file meanwhile keeps answering from the old rows, and a rebuild killed part-way
+            # leaves them as they were.
+            self._replace({n: wanted[n] for n in changed}, gone, clear=full)
             self._synced = version
+            self._seen_file = seen
             self._writes = writes
             return [*changed, *gone]
 
@@ -705,18 +712,24 @@ class SearchIndex:
         with self._lock:
             self._commit([], rows)
 
-    def _replace(self, changed: dict[str, str], gone: list[str]) -> None:
+    def _replace(self, changed: dict[str, str], gone: list[str], *, clear: bool = False) -> None:
         store = self.store
         if changed:
             context = RowContext.load(store)
             rows = [(read_row(store, n, context), fp) for n, fp in sorted(changed.items())]
         else:
             rows = []
-        self._commit(gone, rows)
+        self._commit(gone, rows, clear=clear)
 
-    def _commit(self, gone: list[str], rows: list[tuple[StudyRow, str]]) -> None:
+    def _commit(self, gone: list[str], rows: list[tuple[StudyRow, str]], *, clear: bool = False) -> None:
+        """Remove ``gone``, write ``rows`` (every row first removed when ``clear``), in one transaction."""
+        if not (gone or rows or clear):
+            return
         self.db.execute("BEGIN")
         try:
+            if clear:
+                for table in ("study", *_DOC_TABLES):
+                    self.db.execute(f"DELETE FROM {table}")
             for n in gone:
                 self._remove(n)
             for row, fp in rows:
@@ -725,8 +738,7 @@ class SearchIndex:
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
-        finally:
-            self._generation += 1
+        self._generation += 1
 
     def rebuild(self) -> int:
         """Rebuild the whole index from the graph; returns how many studies it holds."""
@@ -878,7 +890,8 @@ class SearchIndex:
         the rows: the search page counts and pages with them without reading a card it does not show."""
         self.sync()
         with self._lock:
-            if self._bits is None or self._bits[0] != self._generation:
+            key = (self._generation, self._file_version())
+            if self._bits is None or self._bits[0] != key:
                 # Two narrow reads: the study table's rows hold whole records, so a join or a look at a card
                 # reads every study's pages (2 s at 18,000 studies); nct is in an index, and the facet rows
                 # come grouped by value, their studies as one text each.
@@ -890,7 +903,7 @@ class SearchIndex:
                 groups = ((f, v, label, [p for p in map(position.get, map(int, docs.split(","))) if p is not None])
                           for f, v, label, docs in self.db.execute(
                               "SELECT facet, value, MIN(label), group_concat(doc) FROM card_facet GROUP BY facet, value"))
-                self._bits = (self._generation, FacetBits.from_groups(ncts, groups))
+                self._bits = (key, FacetBits.from_groups(ncts, groups))
             return self._bits[1]
 
     def count_matches(self, q: Any, *, deadline: float | None = None) -> int:

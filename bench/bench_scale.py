@@ -94,7 +94,8 @@ def timed(args: list[str], extra_env: dict[str, str] | None = None) -> tuple[flo
     wall = time.monotonic() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode != 0:
-        raise SystemExit(f"{' '.join(args[2:4])} failed ({out.returncode}): {out.stderr[-2000:]}")
+        what = " ".join(args[3:5]) if args[1:3] == ["-m", "acse_kg.cli"] else "python -c (structured copies)"
+        raise SystemExit(f"{what} failed ({out.returncode}): {out.stderr[-2000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     lines = out.stdout.strip().splitlines()
     return wall, cpu, lines[-1] if lines else ""
@@ -169,6 +170,17 @@ def measure(client: httpx.Client, name: str, send: Callable[[httpx.Client, float
             return f"HTTP {r.status_code} after {dt:.1f} s: {r.text[:120]!r}"
         samples.append(dt)
     return percentiles(samples)
+
+
+def _free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def free_port() -> int:
@@ -253,10 +265,16 @@ class OxigraphServe:
 
     @classmethod
     def start(cls, location: Path, *, union_default_graph: bool = False) -> OxigraphServe:
+        """A server on ``location``, on the port an earlier run of the bench gave it (kept beside it): a
+        remote store's search index file is named after its endpoint, so that a kept store measured
+        again finds its index (a new port would give it an empty one)."""
         exe = shutil.which("oxigraph", path=str(Path(sys.executable).parent)) or shutil.which("oxigraph")
         if exe is None:
             raise SystemExit("oxigraph serve is not installed: pip install 'oxigraph>=0.5,<0.6'")
-        base = f"http://127.0.0.1:{free_port()}"
+        kept = location.with_name(location.name + ".port")
+        port = int(kept.read_text()) if kept.exists() and _free(int(kept.read_text())) else free_port()
+        kept.write_text(str(port))
+        base = f"http://127.0.0.1:{port}"
         proc = subprocess.Popen([exe, "serve", "--location", str(location), "--bind", base.removeprefix("http://"),
                                  *(["--union-default-graph"] if union_default_graph else [])],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

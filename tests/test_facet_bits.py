@@ -97,3 +97,45 @@ def test_an_index_file_made_before_the_facet_table_gets_it_from_its_cards_withou
     assert reopened.facet_bits() == expected and expected.values["gene"]
     reopened.close()
     store.close()
+
+
+def test_rows_another_process_commits_to_the_index_file_are_counted_by_the_next_search(tmp_path):
+    """A server and a bulk import (or ``acse-kg index``) share the index file: the server's facet
+    table follows the other's commits, though its own store did not change."""
+    from dataclasses import replace
+
+    from acse_kg.search_index import RowContext, fingerprints, read_row
+
+    store = open_store(str(tmp_path / "store"))
+    server = SearchIndex(store, tmp_path / "store.search.sqlite")
+    server.sync()
+    before = server.facet_bits()
+    importer = SearchIndex(store, tmp_path / "store.search.sqlite")
+    row = read_row(store, "NCT02034981", RowContext.load(store))
+    card = {**row.card, "facets": {**row.card["facets"], "status": {"WITHDRAWN": "Withdrawn"}}}
+    importer.put([(replace(row, card=card), fingerprints(store)["NCT02034981"])])
+    after = server.facet_bits()
+    assert "WITHDRAWN" not in before.values["status"] and "WITHDRAWN" in after.values["status"]
+    importer.close()
+    server.close()
+    store.close()
+
+
+def test_a_rebuild_empties_and_refills_the_index_in_one_transaction(tmp_path):
+    """Another connection never sees the index empty while a rebuild reads the graph again."""
+    store = open_store(str(tmp_path / "store"))
+    server = SearchIndex(store, tmp_path / "store.search.sqlite")
+    server.sync()
+    rebuilding = SearchIndex(store, tmp_path / "store.search.sqlite")
+    seen: list[int] = []
+    real = rebuilding._replace
+
+    def replace_and_look(*args, **kwargs):  # the rows are read from the graph here, before the commit
+        seen.append(server.count())
+        return real(*args, **kwargs)
+
+    rebuilding._replace = replace_and_look  # type: ignore[method-assign]
+    assert rebuilding.rebuild() == 1 and seen == [1] and server.count() == 1
+    rebuilding.close()
+    server.close()
+    store.close()
