@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from typing import Any
@@ -32,6 +32,7 @@ from ..derived import DerivedCache, InStep
 from ..loader import STUDY_GRAPH_PREFIX, study_graph_name
 from ..model import (
     CohortKey,
+    Criterion,
     ModelError,
     Study,
     cohort_keys,
@@ -246,6 +247,18 @@ def _itself(x: Any) -> Any:
     return x
 
 
+class _Key:
+    """A key compared by identity (cheap to hash): one object stands for one structural key of the :class:`Shared`
+    table."""
+
+    __slots__ = ()
+
+
+def _exact(b: bytes) -> bytes:
+    """``b`` in a bytes object of its own size, to be kept: orjson's output holds at least 4 kB whatever its length."""
+    return b[:-1] + b[-1:]
+
+
 def _assembler(statics: list[dict[str, Any]],
                gather: list[tuple[int, int]]) -> Callable[[list[Decided]], list[dict[str, Any]]]:
     """A generated function: a cohort's items, each its trial's words merged with its shared item, in one list.
@@ -264,7 +277,8 @@ def _assembler(statics: list[dict[str, Any]],
 
 def _assembler_json(statics: list[dict[str, Any]],
                     gather: list[tuple[int, int]]) -> Callable[[list[list[bytes]]], bytes]:
-    """A generated function: a cohort's items as the inside of one JSON array, the bytes of :func:`_assembler`'s list.
+    """A generated function: a cohort's items as JSON, the bytes of :func:`_assembler`'s list, each after a comma
+    (they follow the cohort's open item in its criteria).
 
     Why: at 1,000 trials a profile enters several trials whose items are the same shared
     decisions in other words; merging dicts per trial and serializing them again was a
@@ -274,8 +288,8 @@ def _assembler_json(statics: list[dict[str, Any]],
     src = Source()
     used = sorted({j for j, _ in gather})
     lines = [f"    t{j} = T[{j}]" for j in used]
-    # One join of heads and tails in turn (a head after the first carries the comma before it).
-    heads = [(b"," if n else b"") + orjson.dumps(s)[:-1] + b"," for n, s in enumerate(statics)]
+    # One join of heads and tails in turn (each head carries the comma before it).
+    heads = [b"," + orjson.dumps(s)[:-1] + b"," for s in statics]
     pieces = ", ".join(f"{src.const(h)}, t{j}[{k}]" for h, (j, k) in zip(heads, gather, strict=True))
     return src.function_of("assemble_json", "T", "\n".join([*lines, f"    return b''.join(({pieces}))"]) + "\n")
 
@@ -307,10 +321,11 @@ class _CohortPlan:
     assemble_json: Callable[[list[list[bytes]]], bytes]
     gather: list[tuple[int, int]]  # per criterion: its segment and its index there
     ids: list[str]  # the criteria's ids, in the cohort's order (the reasons name them)
-    open_json: bytes  # the open item, serialized
+    open_json: bytes  # "[" and the open item, serialized: the start of the cohort's criteria
     regimens: list[Regimen]
-    #: The regimens' structural key (see :func:`.dosing_shared`).
-    dosing_key: tuple[Any, ...] = ()
+    #: The regimens' structural key (see :func:`.dosing_shared`): one object per distinct key in the
+    #: registry, so that the memo hashes an object, not a tuple of the regimens' keys, in every trial.
+    dosing_key: Hashable = ()
     #: The to-confirm texts kept for a profile, serialized, by the positions kept (few distinct sets).
     confirm_json: dict[tuple[int, ...], orjson.Fragment] = field(default_factory=dict)
 
@@ -321,7 +336,7 @@ class _CohortPlan:
     def confirm_fragment(self, kept: tuple[int, ...]) -> orjson.Fragment:
         got = self.confirm_json.get(kept)
         if got is None:
-            got = orjson.Fragment(orjson.dumps([self.confirm_texts[n] for n in kept]))
+            got = orjson.Fragment(_exact(orjson.dumps([self.confirm_texts[n] for n in kept])))
             if len(self.confirm_json) < CONFIRM_SETS_KEPT:
                 self.confirm_json[kept] = got
         return got
@@ -372,45 +387,26 @@ class StudyMatcher:
         self._specific = ["alterations" in c.fields() for c in self.decidable]
         self._decisions: dict[tuple[int, ...], Decision] = {}
         self._criteria_sets: dict[tuple[str, ...], int] = {}
+        #: Each decidable criterion's words as a result shows them (one dict, read by every cohort stating it).
+        self._statics = [{"id": c.id, "iri": c.iri, "text": c.text, "kind": c.kind,
+                          **({"curation": "draft"} if c.review_state == "draft" else {})} for c in self.decidable]
+        #: What the cohorts of one set of criteria share, by the set's key (see :meth:`_criteria_set`).
+        self._sets: dict[int, tuple[Any, ...]] = {}
         self._plans = {c.iri: self._plan(c) for c in self.cohorts}
 
     # ------------------------------------------------------------ building
     def _plan(self, basket: Basket) -> _CohortPlan:
         cohort = basket.model
-        crit = []
-        for i, c in enumerate(self.decidable):
-            if c.applies_to(cohort.iri):
-                crit.append((i, {"id": c.id, "iri": c.iri, "text": c.text, "kind": c.kind,
-                                 **({"curation": "draft"} if c.review_state == "draft" else {})}))
+        crit = [i for i, c in enumerate(self.decidable) if c.applies_to(cohort.iri)]
         # A criterion no field decides is to be confirmed, unless its condition is known false
         # (e.g. "for patients with a cerebral disease ..." for a patient without one).
         pending = [c for c in self.criteria if not c.computable and c.applies_to(cohort.iri)]
-        # A bullet whose computable parts are decided as failing is decided as a whole: its parts' positions.
-        position = {i: n for n, (i, _) in enumerate(crit)}
-        parts = {c.iri: tuple(position[i] for i, d in enumerate(self.decidable)
-                              if d.component_of == c.iri and i in position) for c in pending}
-        names = (*(self.decidable[i].iri for i, _ in crit), "|", *(c.iri for c in pending))
+        names = (*(self.decidable[i].iri for i in crit), "|", *(c.iri for c in pending))
         key = self._criteria_sets.setdefault(names, len(self._criteria_sets))
-        segments: list[tuple[Decision, tuple[int, ...]]] = []
-        gather: list[tuple[int, int]] = [(0, 0)] * len(crit)
-        for specific in (False, True):
-            at = tuple(n for n, (i, _) in enumerate(crit) if self._specific[i] == specific)
-            if not at:
-                continue
-            structure = tuple(id(self._parts[crit[n][0]]) for n in at)
-            decision = self._decisions.get(structure)
-            if decision is None:  # cohorts with the same criteria share one Decision; so do studies stated alike
-                decision = self._decisions[structure] = self.vocab.shared.get(
-                    ("decision", structure), partial(Decision, [self._parts[crit[n][0]] for n in at], []))
-            for k, n in enumerate(at):
-                gather[n] = (len(segments), k)
-            segments.append((decision, at))
-        conditions = [(self._conditions[c.iri] if c.applies_when is not None else None,
-                       tuple(self._parts[crit[n][0]] for n in parts[c.iri])) for c in pending]
-        confirm = self.vocab.shared.get(
-            ("confirm", tuple((shape(c.applies_when), tuple(id(x) for x in conds[1]))
-                              for c, conds in zip(pending, conditions, strict=True))),
-            partial(ToConfirm, conditions))
+        built = self._sets.get(key)
+        if built is None:
+            built = self._sets[key] = self._criteria_set(crit, pending)
+        statics, confirm, texts, segments, assemble, assemble_json, gather, ids, confirm_json = built
         observed = cohort.status.label if cohort.status and cohort.status.label else (
             "open" if cohort.is_open else "closed")
         if cohort.is_open and self.recruiting is False and self.model.status is not None:
@@ -433,11 +429,46 @@ class StudyMatcher:
                          "text": f"the cohort's molecular and clinical rule: {cohort.label}", "kind": "inclusion"}
         drugs = {d.iri for d in cohort.drugs}
         regimens = [r for r in self.regimens if not drugs or r.drug in drugs]
-        statics = [static for _, static in crit]
-        return _CohortPlan(basket, statics, confirm, [c.text for c in pending], open_item, rule_item,
-                           key, segments, _assembler(statics, gather), _assembler_json(statics, gather), gather,
-                           [x["id"] for x in statics], orjson.dumps(open_item), regimens,
-                           tuple(r.key for r in regimens))
+        return _CohortPlan(basket, statics, confirm, texts, open_item, rule_item,
+                           key, segments, assemble, assemble_json, gather, ids, b"[" + orjson.dumps(open_item), regimens,
+                           self.vocab.shared.get(("dosing", tuple(r.key for r in regimens)), _Key), confirm_json)
+
+    def _criteria_set(self, crit: list[int], pending: list[Criterion]) -> tuple[Any, ...]:
+        """What cohorts with the same criteria (``key``) share in their plans: the criteria's words, their
+        decisions, the generated assemblers, the to-confirm items and their serialized sets.
+
+        Why shared: in a basket trial most cohorts state the same criteria (AcSé's 23 cohorts, one set);
+        built per cohort, each held its own copies (~60 dicts, heads and two generated functions a
+        cohort), and at 1,000 trials a result read them from cold memory.
+        """
+        statics = [self._statics[i] for i in crit]
+        # A bullet whose computable parts are decided as failing is decided as a whole: its parts' positions.
+        position = {i: n for n, i in enumerate(crit)}
+        parts = {c.iri: tuple(position[i] for i, d in enumerate(self.decidable)
+                              if d.component_of == c.iri and i in position) for c in pending}
+        segments: list[tuple[Decision, tuple[int, ...]]] = []
+        gather: list[tuple[int, int]] = [(0, 0)] * len(crit)
+        for specific in (False, True):
+            at = tuple(n for n, i in enumerate(crit) if self._specific[i] == specific)
+            if not at:
+                continue
+            structure = tuple(id(self._parts[crit[n]]) for n in at)
+            decision = self._decisions.get(structure)
+            if decision is None:  # cohorts with the same criteria share one Decision; so do studies stated alike
+                decision = self._decisions[structure] = self.vocab.shared.get(
+                    ("decision", structure), partial(Decision, [self._parts[crit[n]] for n in at], []))
+            for k, n in enumerate(at):
+                gather[n] = (len(segments), k)
+            segments.append((decision, at))
+        conditions = [(self._conditions[c.iri] if c.applies_when is not None else None,
+                       tuple(self._parts[crit[n]] for n in parts[c.iri])) for c in pending]
+        confirm = self.vocab.shared.get(
+            ("confirm", tuple((shape(c.applies_when), tuple(id(x) for x in conds[1]))
+                              for c, conds in zip(pending, conditions, strict=True))),
+            partial(ToConfirm, conditions))
+        confirm_json: dict[tuple[int, ...], orjson.Fragment] = {}
+        return (statics, confirm, [c.text for c in pending], segments, _assembler(statics, gather),
+                _assembler_json(statics, gather), gather, [x["id"] for x in statics], confirm_json)
 
     def _part(self, i: int) -> CriterionPart:
         c = self.decidable[i]
@@ -524,10 +555,10 @@ class StudyMatcher:
             missing = list(dict.fromkeys([f for x in head for f in x["missing"]] + lacking)) if len(head) > 1 else [
                 *lacking]
             if as_json:
-                inside = [plan.open_json, *(orjson.dumps(x) for x in head[1:])]
-                if items:
-                    inside.append(items)
-                criteria: Any = orjson.Fragment(b"[" + b",".join(inside) + b"]")
+                if len(head) == 1:
+                    criteria: Any = orjson.Fragment(b"".join((plan.open_json, items, b"]")))
+                else:  # the rule item, decided per profile, between the open item and the criteria
+                    criteria = orjson.Fragment(b"".join((plan.open_json, b",", orjson.dumps(head[1]), items, b"]")))
                 confirm: Any = plan.confirm_fragment(kept)
             else:
                 criteria = [*head, *items]
