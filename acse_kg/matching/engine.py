@@ -69,6 +69,8 @@ from .rules import (
 
 VERDICT_RANK = {"eligible": 0, "unknown": 1, "ineligible": 2}
 VERDICTS = ("eligible", "unknown", "ineligible")
+#: Each verdict, serialized, and the key of the cohort's criteria after it (see :meth:`StudyMatcher.result`).
+VERDICTS_JSON = tuple(orjson.dumps(v) + b',"criteria":' for v in VERDICTS)
 OPEN_TEXT = "cohort open to accrual"
 #: How many distinct sets of to-confirm items a cohort keeps serialized (a bound; in practice a handful).
 CONFIRM_SETS_KEPT = 64
@@ -327,16 +329,27 @@ class _CohortPlan:
     #: registry, so that the memo hashes an object, not a tuple of the regimens' keys, in every trial.
     dosing_key: Hashable = ()
     #: The to-confirm texts kept for a profile, serialized, by the positions kept (few distinct sets).
-    confirm_json: dict[tuple[int, ...], orjson.Fragment] = field(default_factory=dict)
+    confirm_json: dict[tuple[int, ...], bytes] = field(default_factory=dict)
+    #: The cohort's object up to its verdict (``{"cohort":…,"iri":…,"label":…,"verdict":``), serialized.
+    json_head: bytes = b""
+    recruiting: bool = False
+    #: ``,"recruiting":…,"reasons":``, serialized.
+    json_recruiting: bytes = b""
+
+    def __post_init__(self) -> None:
+        cohort = self.cohort.model
+        self.json_head = (b'{"cohort":' + orjson.dumps(cohort.number) + b',"iri":' + orjson.dumps(cohort.iri)
+                          + b',"label":' + orjson.dumps(cohort.label) + b',"verdict":')
 
     def items(self, outs: list[Decided]) -> list[dict[str, Any]]:
         """The shared items (without the trial's words) in the cohort's order."""
         return [outs[j][0][k] for j, k in self.gather]
 
-    def confirm_fragment(self, kept: tuple[int, ...]) -> orjson.Fragment:
+    def confirm_json_of(self, kept: tuple[int, ...]) -> bytes:
+        """The to-confirm texts kept, serialized (kept by the positions kept: few distinct sets)."""
         got = self.confirm_json.get(kept)
         if got is None:
-            got = orjson.Fragment(_exact(orjson.dumps([self.confirm_texts[n] for n in kept])))
+            got = _exact(orjson.dumps([self.confirm_texts[n] for n in kept]))
             if len(self.confirm_json) < CONFIRM_SETS_KEPT:
                 self.confirm_json[kept] = got
         return got
@@ -429,9 +442,12 @@ class StudyMatcher:
                          "text": f"the cohort's molecular and clinical rule: {cohort.label}", "kind": "inclusion"}
         drugs = {d.iri for d in cohort.drugs}
         regimens = [r for r in self.regimens if not drugs or r.drug in drugs]
+        recruiting = bool(cohort.is_open and self.recruiting is not False)
         return _CohortPlan(basket, statics, confirm, texts, open_item, rule_item,
                            key, segments, assemble, assemble_json, gather, ids, b"[" + orjson.dumps(open_item), regimens,
-                           self.vocab.shared.get(("dosing", tuple(r.key for r in regimens)), _Key), confirm_json)
+                           self.vocab.shared.get(("dosing", tuple(r.key for r in regimens)), _Key), confirm_json,
+                           recruiting=recruiting, json_recruiting=b',"recruiting":' + orjson.dumps(recruiting)
+                           + b',"reasons":')
 
     def _criteria_set(self, crit: list[int], pending: list[Criterion]) -> tuple[Any, ...]:
         """What cohorts with the same criteria (``key``) share in their plans: the criteria's words, their
@@ -466,7 +482,7 @@ class StudyMatcher:
             ("confirm", tuple((shape(c.applies_when), tuple(id(x) for x in conds[1]))
                               for c, conds in zip(pending, conditions, strict=True))),
             partial(ToConfirm, conditions))
-        confirm_json: dict[tuple[int, ...], orjson.Fragment] = {}
+        confirm_json: dict[tuple[int, ...], bytes] = {}
         return (statics, confirm, [c.text for c in pending], segments, _assembler(statics, gather),
                 _assembler_json(statics, gather), gather, [x["id"] for x in statics], confirm_json)
 
@@ -555,26 +571,28 @@ class StudyMatcher:
             missing = list(dict.fromkeys([f for x in head for f in x["missing"]] + lacking)) if len(head) > 1 else [
                 *lacking]
             if as_json:
-                if len(head) == 1:
-                    criteria: Any = orjson.Fragment(b"".join((plan.open_json, items, b"]")))
-                else:  # the rule item, decided per profile, between the open item and the criteria
-                    criteria = orjson.Fragment(b"".join((plan.open_json, b",", orjson.dumps(head[1]), items, b"]")))
-                confirm: Any = plan.confirm_fragment(kept)
+                # The cohort's object in one join: its constant parts serialized with the plan, the criteria's
+                # items and the to-confirm set from their fragments; the same bytes as the dict below.
+                dumps = orjson.dumps
+                entry: Any = orjson.Fragment(b"".join((
+                    plan.json_head, VERDICTS_JSON[worst], plan.open_json,
+                    *((b",", dumps(head[1])) if len(head) > 1 else ()),  # the rule item, decided per profile
+                    items, b'],"to_confirm":', plan.confirm_json_of(kept), plan.json_recruiting, dumps(reasons),
+                    b',"missing":', dumps(missing), b"}")))
             else:
-                criteria = [*head, *items]
                 texts = plan.confirm_texts
-                confirm = [texts[n] for n in kept]
-            cohorts_out.append({
-                "cohort": cohort.number,
-                "iri": cohort.iri,
-                "label": cohort.label,
-                "verdict": VERDICTS[worst],
-                "criteria": criteria,
-                "to_confirm": confirm,
-                "recruiting": bool(cohort.is_open and self.recruiting is not False),
-                "reasons": reasons,
-                "missing": missing,
-            })
+                entry = {
+                    "cohort": cohort.number,
+                    "iri": cohort.iri,
+                    "label": cohort.label,
+                    "verdict": VERDICTS[worst],
+                    "criteria": [*head, *items],
+                    "to_confirm": [texts[n] for n in kept],
+                    "recruiting": plan.recruiting,
+                    "reasons": reasons,
+                    "missing": missing,
+                }
+            cohorts_out.append((worst, cohort.number, plan, entry))
             # The trial's rank: its best verdict, then the fewest criteria left to confirm in a cohort with it.
             here = len(kept) + rule_unknown + len(unknown)
             if worst < best:
@@ -582,19 +600,20 @@ class StudyMatcher:
             elif worst == best and here < left:
                 left = here
         if len(cohorts_out) > 1:
-            cohorts_out.sort(key=lambda c: (VERDICT_RANK[c["verdict"]], c["cohort"]))
+            cohorts_out.sort(key=_verdict_then_number)
         if found and self.recruiting is False and self.model.status is not None:
             notes.append(f"{self.trial} is not recruiting ({self.model.status.label or self.model.status.code}): "
                          "its cohorts take no patient now")
         dosing = None
         if found:
-            first = self._plans[cohorts_out[0]["iri"]]
+            first = cohorts_out[0][2]
             if self.vocab.shared.enabled:  # regimens stated alike decided once per profile
                 dosing = dosing_shared(first.regimens, first.dosing_key, memo, p.age_years, facts, p.height_cm,
                                        p.weight_kg)
             else:
                 dosing = dosing_for(first.regimens, p.age_years, facts, p.height_cm, p.weight_kg)
-        out: dict[str, Any] = {"profile_id": p.id, "trial": self.trial, "cohorts": cohorts_out, "dosing": dosing,
+        out: dict[str, Any] = {"profile_id": p.id, "trial": self.trial, "cohorts": [c[3] for c in cohorts_out],
+                               "dosing": dosing,
                                "notes": notes}
         if self.drafted:
             out["curation"] = "draft"
@@ -849,6 +868,11 @@ def _positions(segments: list[tuple[Decision, tuple[int, ...]]], listed: list[tu
 
 def _first(pair: tuple[Any, Any]) -> Any:
     return pair[0]
+
+
+def _verdict_then_number(c: tuple[int, int, Any, Any]) -> tuple[int, int]:
+    """A trial's cohorts in its result: eligible before unknown before ineligible, then by number."""
+    return c[0], c[1]
 
 
 class Matcher:
