@@ -511,7 +511,7 @@ class StudyMatcher:
         """
         found, notes = self.finder.find(facts, p.age_years, alts)
         shared: dict[int, tuple[Any, int, tuple[int, ...], list[str], tuple[int, ...], tuple[int, ...]]] = {}
-        cohorts_out: list[dict[str, Any]] = []
+        cohorts_out: list[tuple[int, int, _CohortPlan, Any]] = []  # (verdict rank, number, plan, the cohort)
         best, left = 3, 0
         for basket in found:
             plan = self._plans[basket.iri]
