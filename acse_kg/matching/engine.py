@@ -333,6 +333,7 @@ class _CohortPlan:
     #: The cohort's object up to its verdict (``{"cohort":…,"iri":…,"label":…,"verdict":``), serialized.
     json_head: bytes = b""
     recruiting: bool = False
+    is_open: bool = False  # the cohort's (a property of the model that reads its status)
     #: ``,"recruiting":…,"reasons":``, serialized.
     json_recruiting: bytes = b""
 
@@ -446,7 +447,7 @@ class StudyMatcher:
         return _CohortPlan(basket, statics, confirm, texts, open_item, rule_item,
                            key, segments, assemble, assemble_json, gather, ids, b"[" + orjson.dumps(open_item), regimens,
                            self.vocab.shared.get(("dosing", tuple(r.key for r in regimens)), _Key), confirm_json,
-                           recruiting=recruiting, json_recruiting=b',"recruiting":' + orjson.dumps(recruiting)
+                           recruiting=recruiting, is_open=cohort.is_open, json_recruiting=b',"recruiting":' + orjson.dumps(recruiting)
                            + b',"reasons":')
 
     def _criteria_set(self, crit: list[int], pending: list[Criterion]) -> tuple[Any, ...]:
@@ -534,6 +535,11 @@ class StudyMatcher:
                     at = plan.segments[0][1]
                     unknown = tuple(at[k] for k in outs[0][3])
                     unmet = tuple(at[k] for k in outs[0][4])
+                elif len(outs) == 2 and not outs[1][3] and not outs[1][4]:
+                    # The trial's own criteria all met (the common case): the shared segment's positions alone.
+                    at = plan.segments[0][1]
+                    unknown = tuple(at[k] for k in outs[0][3])
+                    unmet = tuple(at[k] for k in outs[0][4])
                 else:
                     unknown = _positions(plan.segments, [o[3] for o in outs])
                     unmet = _positions(plan.segments, [o[4] for o in outs])
@@ -554,7 +560,7 @@ class StudyMatcher:
                              "missing": [] if ok else ["alterations"]})
                 worst = max(worst, 0 if ok else 1)
                 rule_unknown = not ok
-            if not cohort.is_open:
+            if not plan.is_open:
                 worst = 2
                 notes.append(f"cohort {cohort.number} ({cohort.label}) is not open to accrual: "
                              f"{plan.open_item['observed']}")
@@ -562,7 +568,7 @@ class StudyMatcher:
             # (The open item is never unknown, the rule item never unmet.)
             ids = plan.ids
             if worst == 2:
-                reasons = ([plan.open_item["id"]] if not cohort.is_open else []) + [ids[n] for n in unmet]
+                reasons = ([plan.open_item["id"]] if not plan.is_open else []) + [ids[n] for n in unmet]
             elif worst == 1:
                 reasons = ([head[1]["id"]] if rule_unknown else []) + [ids[n] for n in unknown]
             else:
