@@ -296,7 +296,7 @@ def _assembler_json(statics: list[dict[str, Any]],
     return src.function_of("assemble_json", "T", "\n".join([*lines, f"    return b''.join(({pieces}))"]) + "\n")
 
 
-@dataclass
+@dataclass(slots=True)  # slots: read in every trial result, from memory that is cold at 1,000 trials
 class _CohortPlan:
     """What is static about one cohort's part of a result: the trial's own words around a shared Decision.
 
@@ -334,11 +334,13 @@ class _CohortPlan:
     json_head: bytes = b""
     recruiting: bool = False
     is_open: bool = False  # the cohort's (a property of the model that reads its status)
+    number: int = 0  # the cohort's
     #: ``,"recruiting":…,"reasons":``, serialized.
     json_recruiting: bytes = b""
 
     def __post_init__(self) -> None:
         cohort = self.cohort.model
+        self.number = cohort.number
         self.json_head = (b'{"cohort":' + orjson.dumps(cohort.number) + b',"iri":' + orjson.dumps(cohort.iri)
                           + b',"label":' + orjson.dumps(cohort.label) + b',"verdict":')
 
@@ -406,7 +408,8 @@ class StudyMatcher:
                           **({"curation": "draft"} if c.review_state == "draft" else {})} for c in self.decidable]
         #: What the cohorts of one set of criteria share, by the set's key (see :meth:`_criteria_set`).
         self._sets: dict[int, tuple[Any, ...]] = {}
-        self._plans = {c.iri: self._plan(c) for c in self.cohorts}
+        #: Each cohort's plan, by its candidacy object (hashed by identity: the hot path reads nothing else of it).
+        self._plans = {c: self._plan(c) for c in self.cohorts}
 
     # ------------------------------------------------------------ building
     def _plan(self, basket: Basket) -> _CohortPlan:
@@ -515,7 +518,7 @@ class StudyMatcher:
         cohorts_out: list[tuple[int, int, _CohortPlan, Any]] = []  # (verdict rank, number, plan, the cohort)
         best, left = 3, 0
         for basket in found:
-            plan = self._plans[basket.iri]
+            plan = self._plans[basket]
             done = shared.get(plan.key)
             if done is None:
                 # The shared decisions, in this trial's words (its ids, IRIs and texts), in its order.
@@ -598,7 +601,7 @@ class StudyMatcher:
                     "reasons": reasons,
                     "missing": missing,
                 }
-            cohorts_out.append((worst, cohort.number, plan, entry))
+            cohorts_out.append((worst, plan.number, plan, entry))
             # The trial's rank: its best verdict, then the fewest criteria left to confirm in a cohort with it.
             here = len(kept) + rule_unknown + len(unknown)
             if worst < best:
