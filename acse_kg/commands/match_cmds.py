@@ -29,6 +29,8 @@ from .common import StoreOption, fail, get_store, is_tty_stderr
 
 #: A file saved with a UTF-8 byte order mark (some editors do) is still JSON to us (RFC 8259 allows ignoring it).
 BOM = codecs.BOM_UTF8
+#: How many bytes of result lines a batch gathers before writing them (see :func:`run_batch`).
+WRITE_CHUNK = 1 << 20
 
 
 def _open_in(path: str) -> BinaryIO:
@@ -81,7 +83,12 @@ def run_batch(matcher: Matcher | RegistryMatcher, src: BinaryIO, out: BinaryIO, 
     from tqdm import tqdm
 
     done = failed = 0
-    write = out.write
+    # Results are written in chunks of about WRITE_CHUNK bytes: at 1,000 trials a result line is ~47 kB,
+    # and two writes a line (the line, then its newline) cost the kernel more than the matching
+    # of an extra trial (sys time 0.19-0.31 s -> 0.12-0.13 s for 10,000 profiles). A person typing
+    # profiles at a terminal gets each result as it is made.
+    chunk = bytearray()
+    limit = 0 if _interactive(src) else WRITE_CHUNK
     # A result is a tree of fresh dicts that refcounting frees as soon as it is written;
     # nothing in the loop makes reference cycles, so the cyclic collector only costs time
     # (about a quarter of the batch). It is paused for the loop and restored after.
@@ -95,15 +102,27 @@ def run_batch(matcher: Matcher | RegistryMatcher, src: BinaryIO, out: BinaryIO, 
                 if not line.strip():
                     continue
                 result, ok = match_line(matcher, line, lineno)
-                write(result)
-                write(b"\n")
+                chunk += result
+                chunk += b"\n"
+                if len(chunk) >= limit:
+                    out.write(chunk)
+                    chunk.clear()
                 done += 1
                 failed += not ok
                 bar.update(1)
     finally:
+        if chunk:  # what was matched is written, even when the batch stops on an error
+            out.write(chunk)
         if was_enabled:
             gc.enable()
     return done, failed
+
+
+def _interactive(src: BinaryIO) -> bool:
+    try:
+        return src.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def register(app: typer.Typer) -> None:

@@ -104,7 +104,9 @@ class Taxonomy:
         return got
 
 
-@dataclass(eq=False)  # identity: cohorts are compared in the per-profile hot path
+# identity: cohorts are compared in the per-profile hot path; slots: their fields are read in every
+# trial a profile enters, from memory that is cold at 1,000 trials (one object, not an object and its dict).
+@dataclass(eq=False, slots=True)
 class Basket:
     """A cohort compiled for candidacy: IRIs as strings, its condition and rule as functions."""
 
@@ -121,9 +123,13 @@ class Basket:
     #: Every (gene, accepted type) pair: whether one qualifying alteration is among a profile's pairs is one
     #: set operation.
     combos: frozenset[tuple[str, str]] = field(init=False)
+    #: The cohort's IRI and number, read once from the model (the hot path touches nothing else of it).
+    iri: str = field(init=False)
+    number: int = field(init=False)
 
     def __post_init__(self) -> None:
         self.combos = frozenset((g, t) for g in self.genes for t in self.accepts)
+        self.iri, self.number = self.model.iri, self.model.number
 
     @classmethod
     def of(cls, c: Cohort) -> Basket:
@@ -138,14 +144,6 @@ class Basket:
             compile_expr(c.rule) if c.rule is not None else None,
             frozenset(t.iri for t in c.excluded_pathologies),
         )
-
-    @property
-    def iri(self) -> str:
-        return self.model.iri
-
-    @property
-    def number(self) -> int:
-        return self.model.number
 
     def age_fits(self, age: float) -> bool:
         return (self.min_age is None or age >= self.min_age) and (self.max_age is None or age < self.max_age)
@@ -272,7 +270,9 @@ class CandidateFinder:
                                          and (c.condition is None or c.condition(facts) is True))
                     if ok:
                         covered.add(a)
-        named = sorted((c for c, ok in tried.items() if ok), key=_number)
+        named = [c for c, ok in tried.items() if ok]
+        if len(named) > 1:
+            named.sort(key=_number)
         notes: list[str] = []
         refused: list[tuple[tuple[str, str], Criterion]] = []
         uncovered: list[tuple[str, str]] = []
@@ -334,7 +334,7 @@ class CandidateFinder:
 
 
 def _number(b: Basket) -> int:
-    return b.model.number
+    return b.number
 
 
 def _local(iri: str) -> str:

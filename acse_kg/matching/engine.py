@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from typing import Any
@@ -32,6 +32,7 @@ from ..derived import DerivedCache, InStep
 from ..loader import STUDY_GRAPH_PREFIX, study_graph_name
 from ..model import (
     CohortKey,
+    Criterion,
     ModelError,
     Study,
     cohort_keys,
@@ -68,6 +69,8 @@ from .rules import (
 
 VERDICT_RANK = {"eligible": 0, "unknown": 1, "ineligible": 2}
 VERDICTS = ("eligible", "unknown", "ineligible")
+#: Each verdict, serialized, and the key of the cohort's criteria after it (see :meth:`StudyMatcher.result`).
+VERDICTS_JSON = tuple(orjson.dumps(v) + b',"criteria":' for v in VERDICTS)
 OPEN_TEXT = "cohort open to accrual"
 #: How many distinct sets of to-confirm items a cohort keeps serialized (a bound; in practice a handful).
 CONFIRM_SETS_KEPT = 64
@@ -246,6 +249,18 @@ def _itself(x: Any) -> Any:
     return x
 
 
+class _Key:
+    """A key compared by identity (cheap to hash): one object stands for one structural key of the :class:`Shared`
+    table."""
+
+    __slots__ = ()
+
+
+def _exact(b: bytes) -> bytes:
+    """``b`` in a bytes object of its own size, to be kept: orjson's output holds at least 4 kB whatever its length."""
+    return b[:-1] + b[-1:]
+
+
 def _assembler(statics: list[dict[str, Any]],
                gather: list[tuple[int, int]]) -> Callable[[list[Decided]], list[dict[str, Any]]]:
     """A generated function: a cohort's items, each its trial's words merged with its shared item, in one list.
@@ -264,7 +279,8 @@ def _assembler(statics: list[dict[str, Any]],
 
 def _assembler_json(statics: list[dict[str, Any]],
                     gather: list[tuple[int, int]]) -> Callable[[list[list[bytes]]], bytes]:
-    """A generated function: a cohort's items as the inside of one JSON array, the bytes of :func:`_assembler`'s list.
+    """A generated function: a cohort's items as JSON, the bytes of :func:`_assembler`'s list, each after a comma
+    (they follow the cohort's open item in its criteria).
 
     Why: at 1,000 trials a profile enters several trials whose items are the same shared
     decisions in other words; merging dicts per trial and serializing them again was a
@@ -274,13 +290,13 @@ def _assembler_json(statics: list[dict[str, Any]],
     src = Source()
     used = sorted({j for j, _ in gather})
     lines = [f"    t{j} = T[{j}]" for j in used]
-    # One join of heads and tails in turn (a head after the first carries the comma before it).
-    heads = [(b"," if n else b"") + orjson.dumps(s)[:-1] + b"," for n, s in enumerate(statics)]
+    # One join of heads and tails in turn (each head carries the comma before it).
+    heads = [b"," + orjson.dumps(s)[:-1] + b"," for s in statics]
     pieces = ", ".join(f"{src.const(h)}, t{j}[{k}]" for h, (j, k) in zip(heads, gather, strict=True))
     return src.function_of("assemble_json", "T", "\n".join([*lines, f"    return b''.join(({pieces}))"]) + "\n")
 
 
-@dataclass
+@dataclass(slots=True)  # slots: read in every trial result, from memory that is cold at 1,000 trials
 class _CohortPlan:
     """What is static about one cohort's part of a result: the trial's own words around a shared Decision.
 
@@ -307,21 +323,36 @@ class _CohortPlan:
     assemble_json: Callable[[list[list[bytes]]], bytes]
     gather: list[tuple[int, int]]  # per criterion: its segment and its index there
     ids: list[str]  # the criteria's ids, in the cohort's order (the reasons name them)
-    open_json: bytes  # the open item, serialized
+    open_json: bytes  # "[" and the open item, serialized: the start of the cohort's criteria
     regimens: list[Regimen]
-    #: The regimens' structural key (see :func:`.dosing_shared`).
-    dosing_key: tuple[Any, ...] = ()
+    #: The regimens' structural key (see :func:`.dosing_shared`): one object per distinct key in the
+    #: registry, so that the memo hashes an object, not a tuple of the regimens' keys, in every trial.
+    dosing_key: Hashable = ()
     #: The to-confirm texts kept for a profile, serialized, by the positions kept (few distinct sets).
-    confirm_json: dict[tuple[int, ...], orjson.Fragment] = field(default_factory=dict)
+    confirm_json: dict[tuple[int, ...], bytes] = field(default_factory=dict)
+    #: The cohort's object up to its verdict (``{"cohort":…,"iri":…,"label":…,"verdict":``), serialized.
+    json_head: bytes = b""
+    recruiting: bool = False
+    is_open: bool = False  # the cohort's (a property of the model that reads its status)
+    number: int = 0  # the cohort's
+    #: ``,"recruiting":…,"reasons":``, serialized.
+    json_recruiting: bytes = b""
+
+    def __post_init__(self) -> None:
+        cohort = self.cohort.model
+        self.number = cohort.number
+        self.json_head = (b'{"cohort":' + orjson.dumps(cohort.number) + b',"iri":' + orjson.dumps(cohort.iri)
+                          + b',"label":' + orjson.dumps(cohort.label) + b',"verdict":')
 
     def items(self, outs: list[Decided]) -> list[dict[str, Any]]:
         """The shared items (without the trial's words) in the cohort's order."""
         return [outs[j][0][k] for j, k in self.gather]
 
-    def confirm_fragment(self, kept: tuple[int, ...]) -> orjson.Fragment:
+    def confirm_json_of(self, kept: tuple[int, ...]) -> bytes:
+        """The to-confirm texts kept, serialized (kept by the positions kept: few distinct sets)."""
         got = self.confirm_json.get(kept)
         if got is None:
-            got = orjson.Fragment(orjson.dumps([self.confirm_texts[n] for n in kept]))
+            got = _exact(orjson.dumps([self.confirm_texts[n] for n in kept]))
             if len(self.confirm_json) < CONFIRM_SETS_KEPT:
                 self.confirm_json[kept] = got
         return got
@@ -372,45 +403,27 @@ class StudyMatcher:
         self._specific = ["alterations" in c.fields() for c in self.decidable]
         self._decisions: dict[tuple[int, ...], Decision] = {}
         self._criteria_sets: dict[tuple[str, ...], int] = {}
-        self._plans = {c.iri: self._plan(c) for c in self.cohorts}
+        #: Each decidable criterion's words as a result shows them (one dict, read by every cohort stating it).
+        self._statics = [{"id": c.id, "iri": c.iri, "text": c.text, "kind": c.kind,
+                          **({"curation": "draft"} if c.review_state == "draft" else {})} for c in self.decidable]
+        #: What the cohorts of one set of criteria share, by the set's key (see :meth:`_criteria_set`).
+        self._sets: dict[int, tuple[Any, ...]] = {}
+        #: Each cohort's plan, by its candidacy object (hashed by identity: the hot path reads nothing else of it).
+        self._plans = {c: self._plan(c) for c in self.cohorts}
 
     # ------------------------------------------------------------ building
     def _plan(self, basket: Basket) -> _CohortPlan:
         cohort = basket.model
-        crit = []
-        for i, c in enumerate(self.decidable):
-            if c.applies_to(cohort.iri):
-                crit.append((i, {"id": c.id, "iri": c.iri, "text": c.text, "kind": c.kind,
-                                 **({"curation": "draft"} if c.review_state == "draft" else {})}))
+        crit = [i for i, c in enumerate(self.decidable) if c.applies_to(cohort.iri)]
         # A criterion no field decides is to be confirmed, unless its condition is known false
         # (e.g. "for patients with a cerebral disease ..." for a patient without one).
         pending = [c for c in self.criteria if not c.computable and c.applies_to(cohort.iri)]
-        # A bullet whose computable parts are decided as failing is decided as a whole: its parts' positions.
-        position = {i: n for n, (i, _) in enumerate(crit)}
-        parts = {c.iri: tuple(position[i] for i, d in enumerate(self.decidable)
-                              if d.component_of == c.iri and i in position) for c in pending}
-        names = (*(self.decidable[i].iri for i, _ in crit), "|", *(c.iri for c in pending))
+        names = (*(self.decidable[i].iri for i in crit), "|", *(c.iri for c in pending))
         key = self._criteria_sets.setdefault(names, len(self._criteria_sets))
-        segments: list[tuple[Decision, tuple[int, ...]]] = []
-        gather: list[tuple[int, int]] = [(0, 0)] * len(crit)
-        for specific in (False, True):
-            at = tuple(n for n, (i, _) in enumerate(crit) if self._specific[i] == specific)
-            if not at:
-                continue
-            structure = tuple(id(self._parts[crit[n][0]]) for n in at)
-            decision = self._decisions.get(structure)
-            if decision is None:  # cohorts with the same criteria share one Decision; so do studies stated alike
-                decision = self._decisions[structure] = self.vocab.shared.get(
-                    ("decision", structure), partial(Decision, [self._parts[crit[n][0]] for n in at], []))
-            for k, n in enumerate(at):
-                gather[n] = (len(segments), k)
-            segments.append((decision, at))
-        conditions = [(self._conditions[c.iri] if c.applies_when is not None else None,
-                       tuple(self._parts[crit[n][0]] for n in parts[c.iri])) for c in pending]
-        confirm = self.vocab.shared.get(
-            ("confirm", tuple((shape(c.applies_when), tuple(id(x) for x in conds[1]))
-                              for c, conds in zip(pending, conditions, strict=True))),
-            partial(ToConfirm, conditions))
+        built = self._sets.get(key)
+        if built is None:
+            built = self._sets[key] = self._criteria_set(crit, pending)
+        statics, confirm, texts, segments, assemble, assemble_json, gather, ids, confirm_json = built
         observed = cohort.status.label if cohort.status and cohort.status.label else (
             "open" if cohort.is_open else "closed")
         if cohort.is_open and self.recruiting is False and self.model.status is not None:
@@ -433,11 +446,49 @@ class StudyMatcher:
                          "text": f"the cohort's molecular and clinical rule: {cohort.label}", "kind": "inclusion"}
         drugs = {d.iri for d in cohort.drugs}
         regimens = [r for r in self.regimens if not drugs or r.drug in drugs]
-        statics = [static for _, static in crit]
-        return _CohortPlan(basket, statics, confirm, [c.text for c in pending], open_item, rule_item,
-                           key, segments, _assembler(statics, gather), _assembler_json(statics, gather), gather,
-                           [x["id"] for x in statics], orjson.dumps(open_item), regimens,
-                           tuple(r.key for r in regimens))
+        recruiting = bool(cohort.is_open and self.recruiting is not False)
+        return _CohortPlan(basket, statics, confirm, texts, open_item, rule_item,
+                           key, segments, assemble, assemble_json, gather, ids, b"[" + orjson.dumps(open_item), regimens,
+                           self.vocab.shared.get(("dosing", tuple(r.key for r in regimens)), _Key), confirm_json,
+                           recruiting=recruiting, is_open=cohort.is_open, json_recruiting=b',"recruiting":' + orjson.dumps(recruiting)
+                           + b',"reasons":')
+
+    def _criteria_set(self, crit: list[int], pending: list[Criterion]) -> tuple[Any, ...]:
+        """What cohorts with the same criteria (``key``) share in their plans: the criteria's words, their
+        decisions, the generated assemblers, the to-confirm items and their serialized sets.
+
+        Why shared: in a basket trial most cohorts state the same criteria (AcSé's 23 cohorts, one set);
+        built per cohort, each held its own copies (~60 dicts, heads and two generated functions a
+        cohort), and at 1,000 trials a result read them from cold memory.
+        """
+        statics = [self._statics[i] for i in crit]
+        # A bullet whose computable parts are decided as failing is decided as a whole: its parts' positions.
+        position = {i: n for n, i in enumerate(crit)}
+        parts = {c.iri: tuple(position[i] for i, d in enumerate(self.decidable)
+                              if d.component_of == c.iri and i in position) for c in pending}
+        segments: list[tuple[Decision, tuple[int, ...]]] = []
+        gather: list[tuple[int, int]] = [(0, 0)] * len(crit)
+        for specific in (False, True):
+            at = tuple(n for n, i in enumerate(crit) if self._specific[i] == specific)
+            if not at:
+                continue
+            structure = tuple(id(self._parts[crit[n]]) for n in at)
+            decision = self._decisions.get(structure)
+            if decision is None:  # cohorts with the same criteria share one Decision; so do studies stated alike
+                decision = self._decisions[structure] = self.vocab.shared.get(
+                    ("decision", structure), partial(Decision, [self._parts[crit[n]] for n in at], []))
+            for k, n in enumerate(at):
+                gather[n] = (len(segments), k)
+            segments.append((decision, at))
+        conditions = [(self._conditions[c.iri] if c.applies_when is not None else None,
+                       tuple(self._parts[crit[n]] for n in parts[c.iri])) for c in pending]
+        confirm = self.vocab.shared.get(
+            ("confirm", tuple((shape(c.applies_when), tuple(id(x) for x in conds[1]))
+                              for c, conds in zip(pending, conditions, strict=True))),
+            partial(ToConfirm, conditions))
+        confirm_json: dict[tuple[int, ...], bytes] = {}
+        return (statics, confirm, [c.text for c in pending], segments, _assembler(statics, gather),
+                _assembler_json(statics, gather), gather, [x["id"] for x in statics], confirm_json)
 
     def _part(self, i: int) -> CriterionPart:
         c = self.decidable[i]
@@ -464,10 +515,10 @@ class StudyMatcher:
         """
         found, notes = self.finder.find(facts, p.age_years, alts)
         shared: dict[int, tuple[Any, int, tuple[int, ...], list[str], tuple[int, ...], tuple[int, ...]]] = {}
-        cohorts_out: list[dict[str, Any]] = []
+        cohorts_out: list[tuple[int, int, _CohortPlan, Any]] = []  # (verdict rank, number, plan, the cohort)
         best, left = 3, 0
         for basket in found:
-            plan = self._plans[basket.iri]
+            plan = self._plans[basket]
             done = shared.get(plan.key)
             if done is None:
                 # The shared decisions, in this trial's words (its ids, IRIs and texts), in its order.
@@ -484,6 +535,11 @@ class StudyMatcher:
                 # The unknown and unmet criteria by their positions in the cohort (none, mostly, in
                 # the segment a trial decides alone).
                 if len(outs) == 1:
+                    at = plan.segments[0][1]
+                    unknown = tuple(at[k] for k in outs[0][3])
+                    unmet = tuple(at[k] for k in outs[0][4])
+                elif len(outs) == 2 and not outs[1][3] and not outs[1][4]:
+                    # The trial's own criteria all met (the common case): the shared segment's positions alone.
                     at = plan.segments[0][1]
                     unknown = tuple(at[k] for k in outs[0][3])
                     unmet = tuple(at[k] for k in outs[0][4])
@@ -507,7 +563,7 @@ class StudyMatcher:
                              "missing": [] if ok else ["alterations"]})
                 worst = max(worst, 0 if ok else 1)
                 rule_unknown = not ok
-            if not cohort.is_open:
+            if not plan.is_open:
                 worst = 2
                 notes.append(f"cohort {cohort.number} ({cohort.label}) is not open to accrual: "
                              f"{plan.open_item['observed']}")
@@ -515,7 +571,7 @@ class StudyMatcher:
             # (The open item is never unknown, the rule item never unmet.)
             ids = plan.ids
             if worst == 2:
-                reasons = ([plan.open_item["id"]] if not cohort.is_open else []) + [ids[n] for n in unmet]
+                reasons = ([plan.open_item["id"]] if not plan.is_open else []) + [ids[n] for n in unmet]
             elif worst == 1:
                 reasons = ([head[1]["id"]] if rule_unknown else []) + [ids[n] for n in unknown]
             else:
@@ -524,26 +580,28 @@ class StudyMatcher:
             missing = list(dict.fromkeys([f for x in head for f in x["missing"]] + lacking)) if len(head) > 1 else [
                 *lacking]
             if as_json:
-                inside = [plan.open_json, *(orjson.dumps(x) for x in head[1:])]
-                if items:
-                    inside.append(items)
-                criteria: Any = orjson.Fragment(b"[" + b",".join(inside) + b"]")
-                confirm: Any = plan.confirm_fragment(kept)
+                # The cohort's object in one join: its constant parts serialized with the plan, the criteria's
+                # items and the to-confirm set from their fragments; the same bytes as the dict below.
+                dumps = orjson.dumps
+                entry: Any = orjson.Fragment(b"".join((
+                    plan.json_head, VERDICTS_JSON[worst], plan.open_json,
+                    *((b",", dumps(head[1])) if len(head) > 1 else ()),  # the rule item, decided per profile
+                    items, b'],"to_confirm":', plan.confirm_json_of(kept), plan.json_recruiting, dumps(reasons),
+                    b',"missing":', dumps(missing), b"}")))
             else:
-                criteria = [*head, *items]
                 texts = plan.confirm_texts
-                confirm = [texts[n] for n in kept]
-            cohorts_out.append({
-                "cohort": cohort.number,
-                "iri": cohort.iri,
-                "label": cohort.label,
-                "verdict": VERDICTS[worst],
-                "criteria": criteria,
-                "to_confirm": confirm,
-                "recruiting": bool(cohort.is_open and self.recruiting is not False),
-                "reasons": reasons,
-                "missing": missing,
-            })
+                entry = {
+                    "cohort": cohort.number,
+                    "iri": cohort.iri,
+                    "label": cohort.label,
+                    "verdict": VERDICTS[worst],
+                    "criteria": [*head, *items],
+                    "to_confirm": [texts[n] for n in kept],
+                    "recruiting": plan.recruiting,
+                    "reasons": reasons,
+                    "missing": missing,
+                }
+            cohorts_out.append((worst, plan.number, plan, entry))
             # The trial's rank: its best verdict, then the fewest criteria left to confirm in a cohort with it.
             here = len(kept) + rule_unknown + len(unknown)
             if worst < best:
@@ -551,19 +609,20 @@ class StudyMatcher:
             elif worst == best and here < left:
                 left = here
         if len(cohorts_out) > 1:
-            cohorts_out.sort(key=lambda c: (VERDICT_RANK[c["verdict"]], c["cohort"]))
+            cohorts_out.sort(key=_verdict_then_number)
         if found and self.recruiting is False and self.model.status is not None:
             notes.append(f"{self.trial} is not recruiting ({self.model.status.label or self.model.status.code}): "
                          "its cohorts take no patient now")
         dosing = None
         if found:
-            first = self._plans[cohorts_out[0]["iri"]]
+            first = cohorts_out[0][2]
             if self.vocab.shared.enabled:  # regimens stated alike decided once per profile
                 dosing = dosing_shared(first.regimens, first.dosing_key, memo, p.age_years, facts, p.height_cm,
                                        p.weight_kg)
             else:
                 dosing = dosing_for(first.regimens, p.age_years, facts, p.height_cm, p.weight_kg)
-        out: dict[str, Any] = {"profile_id": p.id, "trial": self.trial, "cohorts": cohorts_out, "dosing": dosing,
+        out: dict[str, Any] = {"profile_id": p.id, "trial": self.trial, "cohorts": [c[3] for c in cohorts_out],
+                               "dosing": dosing,
                                "notes": notes}
         if self.drafted:
             out["curation"] = "draft"
@@ -818,6 +877,11 @@ def _positions(segments: list[tuple[Decision, tuple[int, ...]]], listed: list[tu
 
 def _first(pair: tuple[Any, Any]) -> Any:
     return pair[0]
+
+
+def _verdict_then_number(c: tuple[int, int, Any, Any]) -> tuple[int, int]:
+    """A trial's cohorts in its result: eligible before unknown before ineligible, then by number."""
+    return c[0], c[1]
 
 
 class Matcher:
