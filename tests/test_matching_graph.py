@@ -150,3 +150,50 @@ def test_a_trial_that_is_not_an_nct_number_is_refused_saying_what_one_looks_like
     with pytest.raises(GraphModelError, match="'ALK-basket' is not an NCT number") as exc:
         Matcher(store, "ALK-basket")
     assert NCT_HINT in str(exc.value)
+
+
+class _Writes(io.BytesIO):
+    """An output that counts the writes it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, b) -> int:  # type: ignore[override]
+        self.writes += 1
+        return super().write(b)
+
+
+def test_results_of_profiles_sent_through_a_pipe_are_written_one_by_one_and_those_of_a_file_together(
+        matcher, tmp_path) -> None:
+    """A program that feeds profiles through a pipe reads each answer before it sends the next; a file
+    of profiles is answered in large writes (at 1,000 trials a result line is ~47 kB)."""
+    import os
+
+    data = b"\n".join(orjson.dumps(profile(id=f"P{i}")) for i in range(3)) + b"\n"
+    r, w = os.pipe()
+    os.write(w, data)
+    os.close(w)
+    piped = _Writes()
+    with os.fdopen(r, "rb") as src:
+        assert run_batch(matcher, src, piped, progress=False) == (3, 0)
+    path = tmp_path / "profiles.jsonl"
+    path.write_bytes(data)
+    filed = _Writes()
+    with path.open("rb") as src:
+        assert run_batch(matcher, src, filed, progress=False) == (3, 0)
+    assert (piped.writes, filed.writes) == (3, 1) and piped.getvalue() == filed.getvalue()
+
+
+def test_what_was_matched_is_written_when_a_batch_stops_on_an_error(matcher) -> None:
+    class Breaks(io.BytesIO):
+        def __next__(self) -> bytes:
+            line = self.readline()
+            if not line:
+                raise OSError("the input went away")
+            return line
+
+    out = io.BytesIO()
+    with pytest.raises(OSError, match="went away"):
+        run_batch(matcher, Breaks(orjson.dumps(profile(id="P1")) + b"\n"), out, progress=False)
+    assert orjson.loads(out.getvalue().splitlines()[0])["profile_id"] == "P1"
