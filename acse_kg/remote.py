@@ -181,6 +181,11 @@ def _term(binding: dict[str, Any] | None) -> Node | None:
     return rdflib.Literal(value)
 
 
+class EndpointRefused(StoreError):
+    """The endpoint refused the request as not allowed (401, 403, 405): a read-only endpoint, or one
+    that wants credentials we do not have. Told apart from an endpoint we cannot reach or that fails."""
+
+
 class SparqlEndpointStore:
     """The registry's store interface, spoken over HTTP to a SPARQL 1.1 endpoint."""
 
@@ -261,7 +266,8 @@ class SparqlEndpointStore:
         if response.status_code == 400:
             raise QuerySyntaxError(one_line(response.text) or "the endpoint rejected the request (400)")
         if response.status_code >= 300:
-            raise StoreError(
+            refused = EndpointRefused if response.status_code in (401, 403, 405) else StoreError
+            raise refused(
                 f"the SPARQL endpoint {url} answered {response.status_code}: {one_line(response.text, 500)}"
             )
         return response
@@ -489,21 +495,27 @@ class SparqlEndpointStore:
         another directory), and what a client keeps about an endpoint's content (a search index file,
         :func:`acse_kg.search_index.index_path`) must never be taken for another dataset's. An id the
         dataset itself holds goes with its content: a fresh engine at the same URL has none (or another)
-        and so is told apart. Written with the bookkeeping (on the history endpoint when there is
-        one, as the versions' log a search index reads), under a condition that the graph is empty;
-        two clients writing it at once could each add one, so the smallest is the id, whoever reads."""
-        side = self._hist if self._hist is not None else self
+        and so is told apart. Written with the bookkeeping, under a condition that the graph is empty
+        (two clients writing it at once could each add one, so the smallest is the id, whoever reads);
+        with a history endpoint, one on each side, joined. An endpoint that refuses the write
+        (:class:`EndpointRefused`) has none; one we cannot reach is an error, not "none"."""
+        ids = [side._own_id(create) for side in ([self._hist, self] if self._hist is not None else [self])]
+        return None if any(i is None for i in ids) else "/".join(cast(list[str], ids))
+
+    def _own_id(self, create: bool) -> str | None:
+        """This endpoint's id (see :meth:`dataset_id`): with a history endpoint each side holds one, so
+        that a live engine started again on another directory is told apart though the history is kept."""
         query = "SELECT ?id WHERE { GRAPH ?g { ?s ?s ?id } }"
         bindings = {"g": rdflib.URIRef(IDENTITY_GRAPH), "s": rdflib.URIRef(DATASET_ID)}
-        values = side._bookkeeping_values(IDENTITY_GRAPH, query, bindings, "id")
+        values = self._bookkeeping_values(IDENTITY_GRAPH, query, bindings, "id")
         if not values and create:
             mine = ox.Literal(str(uuid.uuid4()))
             try:
-                side._send(f"INSERT {{ GRAPH <{IDENTITY_GRAPH}> {{ <{DATASET_ID}> <{DATASET_ID}> {mine} }} }} "
+                self._send(f"INSERT {{ GRAPH <{IDENTITY_GRAPH}> {{ <{DATASET_ID}> <{DATASET_ID}> {mine} }} }} "
                            f"WHERE {{ FILTER NOT EXISTS {{ GRAPH <{IDENTITY_GRAPH}> {{ ?s ?p ?o }} }} }}")
-            except StoreError:
-                return None  # a read-only endpoint (no token): nobody has written one, and we may not
-            values = side._bookkeeping_values(IDENTITY_GRAPH, query, bindings, "id")
+            except EndpointRefused:
+                return None  # a read-only endpoint: nobody has written one, and we may not
+            values = self._bookkeeping_values(IDENTITY_GRAPH, query, bindings, "id")
         return min(values) if values else None
 
     def write(self, ops: Sequence[GraphOp], *, claim: Claim | None = None) -> None:

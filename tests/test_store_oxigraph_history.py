@@ -141,3 +141,27 @@ def test_a_bulk_import_through_the_dataset_url_puts_studies_on_the_live_server_a
         assert index.path is not None and index.sync() == [] and index.count() == 8
     finally:
         serving.close()
+
+
+def test_a_live_engine_started_again_on_another_directory_is_another_dataset_though_the_history_is_kept(
+    servers: tuple[OxigraphServer, OxigraphServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A search index file is tied to the pair's identity, one id on each side: a live engine replaced
+    at the same URL (an older backup, a new directory) must not be served from the old file."""
+    live, history = servers
+    monkeypatch.setenv(HISTORY_URL_ENV, history.query)
+    first = open_store(live.query)
+    before = first.dataset_id()
+    first.close()
+    live.stop()
+    other = start_oxigraph(tmp_path / "another-live", base=live.base, union_default_graph=True)
+    try:
+        again = open_store(other.query)
+        try:
+            after = again.dataset_id()
+            assert before is not None and after is not None and after != before
+            assert after.split("/")[0] == before.split("/")[0]  # the history kept its id
+        finally:
+            again.close()
+    finally:
+        other.stop()
