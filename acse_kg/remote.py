@@ -182,8 +182,9 @@ def _term(binding: dict[str, Any] | None) -> Node | None:
 
 
 class EndpointRefused(StoreError):
-    """The endpoint refused the request as not allowed (401, 403, 405): a read-only endpoint, or one
-    that wants credentials we do not have. Told apart from an endpoint we cannot reach or that fails."""
+    """The endpoint refused the request as not allowed or not offered (401, 403, 404, 405, 501): a
+    read-only endpoint, one without an update service, or one that wants credentials we do not have.
+    Told apart from an endpoint we cannot reach or that fails."""
 
 
 class SparqlEndpointStore:
@@ -266,7 +267,7 @@ class SparqlEndpointStore:
         if response.status_code == 400:
             raise QuerySyntaxError(one_line(response.text) or "the endpoint rejected the request (400)")
         if response.status_code >= 300:
-            refused = EndpointRefused if response.status_code in (401, 403, 405) else StoreError
+            refused = EndpointRefused if response.status_code in (401, 403, 404, 405, 501) else StoreError
             raise refused(
                 f"the SPARQL endpoint {url} answered {response.status_code}: {one_line(response.text, 500)}"
             )
@@ -513,8 +514,8 @@ class SparqlEndpointStore:
             try:
                 self._send(f"INSERT {{ GRAPH <{IDENTITY_GRAPH}> {{ <{DATASET_ID}> <{DATASET_ID}> {mine} }} }} "
                            f"WHERE {{ FILTER NOT EXISTS {{ GRAPH <{IDENTITY_GRAPH}> {{ ?s ?p ?o }} }} }}")
-            except EndpointRefused:
-                return None  # a read-only endpoint: nobody has written one, and we may not
+            except (EndpointRefused, QuerySyntaxError):
+                return None  # a read-only endpoint (or one that takes no update): none written, and we may not
             values = self._bookkeeping_values(IDENTITY_GRAPH, query, bindings, "id")
         return min(values) if values else None
 

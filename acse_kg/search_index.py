@@ -67,6 +67,7 @@ client or past its time limit never goes on running in the engine.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -93,7 +94,7 @@ from .derived import store_version
 from .errors import AcseError
 from .facet_bits import COHORTS, PATHOLOGY, FacetBits
 from .loader import STUDY_GRAPH_PREFIX
-from .store import GraphStore, history_of
+from .store import GraphStore, StoreError, history_of
 
 #: FTS5 column of each search area (``query.*`` parameter); ``whole`` is every literal of the study's graph.
 #: ``query.cond`` searches the record's conditions and the OncoTree terms of its cohorts (``onco``);
@@ -140,6 +141,8 @@ INSERT INTO card_facet(doc, facet, value, label)
     SELECT s.doc, '{COHORTS}', json_extract(s.card, '$.cohorts'), '' FROM study s
     WHERE json_extract(s.card, '$.cohorts') > 0;
 """
+
+_log = logging.getLogger(__name__)
 
 
 class SearchIndexError(AcseError):
@@ -975,7 +978,12 @@ def index_for(store: GraphStore, *, sync: bool = True) -> SearchIndex:
         if index is None:
             path = index_path(store)
             remote = getattr(store, "query_url", None) is not None
-            identity = dataset_identity(store) if remote else None
+            try:
+                identity = dataset_identity(store) if remote else None
+            except StoreError as exc:  # e.g. Virtuoso's 500 to an anonymous update: no id, an index in memory
+                _log.warning("the search index of %s is kept in memory: its dataset has no identity (%s)",
+                             getattr(store, "query_url", store), exc)
+                identity = None
             if remote and identity is None:
                 path = None  # a dataset that cannot be told apart from another at its URL: an index in memory
             try:

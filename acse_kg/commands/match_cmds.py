@@ -105,17 +105,28 @@ def run_batch(matcher: Matcher | RegistryMatcher, src: BinaryIO, out: BinaryIO, 
                 chunk += result
                 chunk += b"\n"
                 if len(chunk) >= limit:
-                    out.write(chunk)
-                    chunk.clear()
+                    pending, chunk = chunk, bytearray()  # taken first: a failed write is not written again
+                    _write_all(out, pending)
+                    if not limit:  # a streamed input's program waits for this answer: it leaves now
+                        out.flush()
                 done += 1
                 failed += not ok
                 bar.update(1)
     finally:
-        if chunk:  # what was matched is written, even when the batch stops on an error
-            out.write(chunk)
         if was_enabled:
             gc.enable()
+        if chunk:  # what was matched is written, even when the batch stops on an error
+            _write_all(out, chunk)
+            out.flush()
     return done, failed
+
+
+def _write_all(out: BinaryIO, data: bytes | bytearray) -> None:
+    """Write all of ``data``: an unbuffered output (``PYTHONUNBUFFERED``: a raw file) may take part of it."""
+    view = memoryview(data)
+    while view:
+        n = out.write(view)
+        view = view[len(view) if n is None else n:]
 
 
 def _streamed(src: BinaryIO) -> bool:
