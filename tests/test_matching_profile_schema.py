@@ -135,3 +135,17 @@ def test_the_server_answers_503_when_the_graphs_variables_make_no_profile(fresh_
     add(fresh_store, PREFIXES + 'acse:var_x a acse:ClinicalVariable ; acse:profileField "x" ; acse:valueKind "colour" .')
     r = TestClient(create_app(fresh_store)).get("/match/schema")
     assert r.status_code == 503 and "value kind 'colour'" in r.json()["detail"]
+
+
+def test_a_variable_many_study_graphs_declare_alike_is_one_field_read_once_a_graph(fresh_store) -> None:
+    """CTML trials declare the variables they need in their own graphs (CAPTUR: ER status), and copies
+    of one protocol declare them alike: over the union of the graphs the declaration's optional parts
+    multiplied (n graphs gave n^4 rows; the first match at 1,000 trials never came back)."""
+    from acse_kg.matching.profile_schema import _VARIABLES, read_variables
+
+    before = len(read_variables(fresh_store))
+    for i in range(12):
+        fresh_store.add_to_graph(f"https://w3id.org/acse-kg/id/graph/study/NCT9500{i:04d}", LDH.encode(), "turtle")
+    assert len(read_variables(fresh_store)) == before + 2
+    assert len(fresh_store.select(_VARIABLES)) == before + 2  # not 12^4 rows for each of the two
+    assert profile_schema(fresh_store).parse(profile(labs={"ldh": {"value": 250, "unit": "U/L"}})).labs.ldh == 250

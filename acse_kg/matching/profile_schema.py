@@ -91,8 +91,12 @@ class Variable:
 
 
 # ------------------------------------------------------------ reading the graph
+#: Each query reads a variable's declaration graph by graph (``GRAPH ?g``), then distinct: the same
+#: variable declared alike by many study graphs (CAPTUR's ``er_status``, in every copy of it) is one
+#: row a graph. Over the union default graph the optional parts multiplied instead (a variable declared
+#: by n graphs gave n^4 rows: 6·10^10 at 500 copies, and the first match never came back).
 _VARIABLES = """
-SELECT ?v ?field ?kind ?unit ?label ?def ?pos ?req ?whole ?min ?xmin ?max ?len ?items WHERE {
+SELECT DISTINCT ?v ?field ?kind ?unit ?label ?def ?pos ?req ?whole ?min ?xmin ?max ?len ?items WHERE { GRAPH ?g {
   ?v a acse:ClinicalVariable ; acse:profileField ?field .
   OPTIONAL { ?v acse:valueKind ?kind } OPTIONAL { ?v acse:unit ?unit }
   OPTIONAL { ?v rdfs:label ?label } OPTIONAL { ?v skos:definition ?def }
@@ -100,11 +104,11 @@ SELECT ?v ?field ?kind ?unit ?label ?def ?pos ?req ?whole ?min ?xmin ?max ?len ?
   OPTIONAL { ?v acse:wholeNumber ?whole } OPTIONAL { ?v acse:minInclusive ?min }
   OPTIONAL { ?v acse:minExclusive ?xmin } OPTIONAL { ?v acse:maxInclusive ?max }
   OPTIONAL { ?v acse:maxLength ?len } OPTIONAL { ?v acse:itemStructure ?items }
-}"""
-_CODES = "SELECT ?v ?code WHERE { ?v a acse:ClinicalVariable ; acse:allowedCode ?code }"
-_IMPLIED = "SELECT ?v ?drug WHERE { ?v a acse:ClinicalVariable ; acse:impliedByPriorTherapy ?drug }"
-_CONVERSIONS = """SELECT ?v ?unit ?factor WHERE {
-  ?v a acse:ClinicalVariable ; acse:convertibleUnit ?c . ?c acse:unit ?unit ; acse:conversionFactor ?factor }"""
+} }"""
+_CODES = "SELECT DISTINCT ?v ?code WHERE { GRAPH ?g { ?v a acse:ClinicalVariable ; acse:allowedCode ?code } }"
+_IMPLIED = "SELECT DISTINCT ?v ?drug WHERE { GRAPH ?g { ?v a acse:ClinicalVariable ; acse:impliedByPriorTherapy ?drug } }"
+_CONVERSIONS = """SELECT DISTINCT ?v ?unit ?factor WHERE { GRAPH ?g {
+  ?v a acse:ClinicalVariable ; acse:convertibleUnit ?c . ?c acse:unit ?unit ; acse:conversionFactor ?factor } }"""
 _ALTERATION_TYPES = """
 SELECT ?t ?word WHERE {
   ?t a acse:AlterationType .
