@@ -135,9 +135,13 @@ def batch_matching(spec: str, workdir: Path, extra: dict[str, str], n: int = 10_
         src.write_text("".join(json.dumps(p) + "\n" for p in make_profiles(n)))
     wall, cpu, _ = timed(acse_kg("match", "--all-trials", "--batch", str(src), "--out", str(dst),
                                  "--store", spec), extra)
-    results = [json.loads(line) for line in dst.read_text().splitlines() if line.strip()]
-    hits = sum(len(r.get("results", [])) for r in results)
-    trials = {t["trial"] for r in results for t in r.get("results", [])}
+    hits, trials = 0, set()
+    with dst.open("rb") as lines:  # one line at a time: at 100,000 studies the file is ~5 GB
+        for line in lines:
+            if line.strip():
+                found = json.loads(line).get("results", [])
+                hits += len(found)
+                trials.update(t["trial"] for t in found)
     print(f"{n:,} profiles through acse-kg match --all-trials --batch: {n / wall:,.0f} profiles/s end to end "
           f"({wall:.1f} s wall, {cpu:.1f} s CPU, start-up included); {hits / n:.2f} trial results a profile, "
           f"{len(trials)} distinct trials matched", flush=True)
