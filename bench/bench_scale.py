@@ -135,7 +135,7 @@ def batch_matching(spec: str, workdir: Path, extra: dict[str, str], n: int = 10_
         src.write_text("".join(json.dumps(p) + "\n" for p in make_profiles(n)))
     wall, cpu, _ = timed(acse_kg("match", "--all-trials", "--batch", str(src), "--out", str(dst),
                                  "--store", spec), extra)
-    hits, trials = 0, set()
+    hits, trials = 0, set[str]()
     with dst.open("rb") as lines:  # one line at a time: at 100,000 studies the file is ~5 GB
         for line in lines:
             if line.strip():
