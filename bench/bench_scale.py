@@ -332,11 +332,12 @@ def run(n: int, engine: str, jobs: int, repeats: int, timeout: float, skip_serve
                   f"{du(location) / 1e6:.0f} MB on disk", flush=True)
         else:
             import_and_again(n, location, spec, jobs, extra, workdir, server, history)
+        # A kept store gets its structured trials even with --skip-server: a later run measures it.
+        if not reuse and (keep or not skip_server):
+            structured_trials(str(spec), min(1000, n // 100) if structured is None else structured, extra)
+            if keep:
+                done.write_text(f"imported {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
         if not skip_server:
-            if not reuse:
-                structured_trials(str(spec), min(1000, n // 100) if structured is None else structured, extra)
-                if keep:
-                    done.write_text(f"imported {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
             for k, v in serve_and_measure(spec, n, repeats, timeout, extra).items():
                 print(f"{k}: {v}", flush=True)
             batch_matching(str(spec), workdir, extra)
