@@ -176,7 +176,8 @@ def test_a_bulk_import_into_a_store_directory_leaves_its_search_index_in_step(tm
         assert kept.sync() == [] and kept.count() == 13  # the bundle's study too
         rebuilt = SearchIndex(store)
         rebuilt.sync()
-        dump = "SELECT s.nct, s.fingerprint, s.card, s.record, t.whole, t.cond FROM study s JOIN text t ON t.rowid = s.doc ORDER BY s.nct"
+        dump = ("SELECT s.nct, s.fingerprint, j.card, j.record, t.whole, t.cond FROM study s JOIN study_json j ON j.doc = s.doc "
+                "JOIN text t ON t.rowid = s.doc ORDER BY s.nct")
         assert kept.db.execute(dump).fetchall() == rebuilt.db.execute(dump).fetchall()
         assert kept.matching(parse_params({"query.cond": "kawasaki"})) == {nct_id(3)}
         kept.close()

@@ -246,6 +246,37 @@ def test_an_index_file_of_an_earlier_layout_is_made_again_with_this_layout(tmp_p
     store.close()
 
 
+def test_an_index_file_of_layout_4_gets_the_narrow_study_table_without_reading_a_study(tmp_path):
+    """Layout 4 held each card and record in the ``study`` row: its rows are moved in SQL, and the
+    studies' status comes from their pieces, so the next sync reads nothing and every search answers
+    as it did."""
+    import sqlite3
+
+    store = open_store(str(tmp_path / "store"))
+    for name in RECORDS:
+        import_study(store, load_record(name))
+    ix = index_for(store)
+    query = parse_params({"filter.overallStatus": "RECRUITING,ACTIVE_NOT_RECRUITING,NOT_YET_RECRUITING",
+                          "countTotal": "true"})
+    expected = (ix.search(query), ix.cards(ALL), ix.records(ALL))
+    ix.close()
+    old = sqlite3.connect(tmp_path / "store.search.sqlite")
+    old.executescript(
+        "BEGIN; CREATE TABLE wide(doc INTEGER PRIMARY KEY, nct TEXT UNIQUE NOT NULL, fingerprint TEXT NOT NULL,"
+        " card TEXT NOT NULL, record TEXT NOT NULL);"
+        "INSERT INTO wide SELECT s.doc, s.nct, s.fingerprint, j.card, j.record FROM study s JOIN study_json j"
+        " ON j.doc = s.doc; DROP TABLE study; DROP TABLE study_json; ALTER TABLE wide RENAME TO study;"
+        "UPDATE meta SET value = '4' WHERE key = 'layout'; COMMIT;")
+    old.close()
+    reopened = SearchIndex(store, tmp_path / "store.search.sqlite")
+    assert reopened.sync() == []
+    assert (reopened.search(query), reopened.cards(ALL), reopened.records(ALL)) == expected
+    assert expected[0].total == 3
+    assert [c[1] for c in reopened.db.execute("PRAGMA table_info(study)")] == ["doc", "nct", "fingerprint", "status"]
+    reopened.close()
+    store.close()
+
+
 def test_the_cli_rebuilds_the_index_from_the_graph(tmp_path):
     from acse_kg.cli import app
 
