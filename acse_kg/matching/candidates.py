@@ -148,6 +148,10 @@ class Basket:
     def age_fits(self, age: float) -> bool:
         return (self.min_age is None or age >= self.min_age) and (self.max_age is None or age < self.max_age)
 
+    def rule_takes(self, facts: Facts, age: float) -> bool:
+        """A rule cohort's test once one of its genes is known altered: the age, and the rule not false."""
+        return self.age_fits(age) and self.rule(facts) is not False  # type: ignore[misc]
+
     def takes(self, facts: Facts, age: float, pairs: frozenset[tuple[str | None, str | None]]) -> bool:
         """Pathology, one qualifying alteration among ``pairs``, age and population condition."""
         if self.rule is not None:
@@ -271,7 +275,6 @@ class CandidateFinder:
 
     def find(self, facts: Facts, age: float, alts: list[tuple[str, str]]) -> tuple[list[Basket], list[str]]:
         """The candidate cohorts, and notes (pairs the protocol excludes, or why none takes the profile)."""
-        pairs = facts[ALTS]
         # The named cohorts a profile's (gene, type) pairs reach under the classes of its diagnosis fit on
         # pathology and alteration (what Basket.takes tests first); their age, excluded classes and
         # condition are tested once each. A pair is covered when a cohort taken was reached by it.
@@ -316,7 +319,8 @@ class CandidateFinder:
             upairs = frozenset(uncovered)
             found = found + [c for c in self.others if c.takes(facts, age, upairs)]
         if self.ruled:
-            found = found + [c for c in self._ruled_asked(alts) if c.takes(facts, age, pairs)]
+            # (Asked by gene: what Basket.takes tests first of a rule cohort holds of these.)
+            found = found + [c for c in self._ruled_asked(alts) if c.rule_takes(facts, age)]
         for a, crit in refused:
             # Excluded only when nothing else qualifies the patient; beside a qualifying alteration the
             # pair merely does not count (the criterion is then "not excluded" in the cohorts listed).
