@@ -115,6 +115,47 @@ def test_compiled_kleene_logic_matches_the_truth_tables() -> None:
         assert neg(facts) == (None if x is None else not x)
 
 
+def test_alternatives_of_alterations_answer_as_each_alternative_asked_in_turn() -> None:
+    """A CTML arm's OR of alteration tests is asked only of the profile's (gene, type) pairs; its
+    answer must be the Kleene OR of every alternative asked on its own, wildcards and unknowns included."""
+    import itertools
+
+    from acse_kg.matching.candidates import pair_set
+    from acse_kg.matching.rules import ALTS, VARIANTS, alteration_status, compile_expr, variant_test
+    from acse_kg.model import AlterationTest, Or, Term
+
+    met, kras, amp, mut = (Term(f"urn:{x}") for x in ("MET", "KRAS", "amp", "mut"))
+    alternatives = (
+        AlterationTest(gene=met, alteration_type=amp),  # the pair alone
+        AlterationTest(gene=kras, alteration_type=mut, protein_change="p.G12C"),
+        AlterationTest(gene=kras, alteration_type=mut, function="activating"),
+        AlterationTest(gene=None, alteration_type=amp, cnv_call="high level amplification"),  # any gene
+        AlterationTest(gene=met, alteration_type=None, exon=14),  # any type
+    )
+    # (gene, type, protein, exon, classification, cnv call, partner, function, wild type): the facts' variants
+    pool = [
+        ("urn:MET", "urn:amp", None, None, None, None, None, None, False),
+        ("urn:MET", "urn:mut", None, 14, None, None, None, None, False),
+        ("urn:MET", "urn:mut", None, None, None, None, None, None, False),  # exon not reported: unknown
+        ("urn:KRAS", "urn:mut", "G12C", None, None, None, None, None, False),
+        ("urn:KRAS", "urn:mut", "G12D", None, None, None, None, None, False),
+        ("urn:ERBB2", "urn:amp", None, None, None, "high level amplification", None, None, False),
+        ("urn:ERBB2", "urn:amp", None, None, None, None, None, None, False),
+        ("urn:KRAS", None, None, None, None, None, None, None, True),  # wild type
+    ]
+    for n in range(1, len(alternatives) + 1):
+        for chosen in itertools.combinations(alternatives, n):
+            rule = compile_expr(Or(chosen)) if n > 1 else compile_expr(chosen[0])
+            for k in range(3):
+                for variants in itertools.combinations(pool, k):
+                    pairs = pair_set([(v[0], v[1]) for v in variants if not v[8]])
+                    each = [alteration_status(variant_test(t), variants) if t.variant_level
+                            else (t.gene.iri if t.gene else None,
+                                  t.alteration_type.iri if t.alteration_type else None) in pairs for t in chosen]
+                    expected = True if True in each else None if None in each else False
+                    assert rule({ALTS: pairs, VARIANTS: variants}) is expected, (chosen, variants)
+
+
 def test_the_published_shapes_follow_the_graph_after_a_write(fresh_store) -> None:
     import rdflib
     from fastapi.testclient import TestClient

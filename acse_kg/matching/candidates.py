@@ -148,6 +148,10 @@ class Basket:
     def age_fits(self, age: float) -> bool:
         return (self.min_age is None or age >= self.min_age) and (self.max_age is None or age < self.max_age)
 
+    def rule_takes(self, facts: Facts, age: float) -> bool:
+        """A rule cohort's test once one of its genes is known altered: the age, and the rule not false."""
+        return self.age_fits(age) and self.rule(facts) is not False  # type: ignore[misc]
+
     def takes(self, facts: Facts, age: float, pairs: frozenset[tuple[str | None, str | None]]) -> bool:
         """Pathology, one qualifying alteration among ``pairs``, age and population condition."""
         if self.rule is not None:
@@ -227,9 +231,30 @@ class CandidateFinder:
         #: (in a registry, most of a profile's alterations for most studies) makes no such candidacy.
         self.others_take = frozenset().union(*(b.combos for b in self.others))
         self.ruled = [b for b in self.baskets if b.kind == RULE]
+        #: The rule cohorts by the genes they name (positions in ``ruled``), and those that name none: a rule
+        #: cohort that names genes takes only a profile with an alteration of one of them (:meth:`Basket.takes`),
+        #: so a profile asks the rules of its genes' cohorts alone (a CTML trial of many arms, each on its
+        #: genes: at 1,000 trials, testing every arm of every copy a profile reached was a third of a request).
+        self._ruled_by_gene: dict[str, list[int]] = {}
+        self._ruled_always: list[int] = []
+        for n, b in enumerate(self.ruled):
+            if not b.genes:
+                self._ruled_always.append(n)
+            for g in b.genes:
+                self._ruled_by_gene.setdefault(g, []).append(n)
         self.genes = frozenset(g for b in self.baskets for g in b.genes)
         # A study with a cohort that names no gene must be asked about every profile.
         self.any_gene = any(not b.genes for b in self.baskets)
+        # What "why none" says of the study alone, read once (it is said for every study a profile's
+        # genes reach without a cohort taking it: most of them, at 1,000 trials).
+        ages = [b.min_age for b in self.baskets if b.min_age is not None]
+        self._min_age = min(ages) if ages else None
+        self._targets = frozenset(g.iri for g in self.study.target_genes)
+        self._names = ", ".join(sorted(self.symbols.get(g, _local(g)) for g in self._targets))
+        drugs = ", ".join(d.label or d.name for d in self.study.drugs)
+        self._whose = f"of the study drug ({drugs})" if drugs else "of the study"
+        #: "why none" for a profile's on-target alteration types: a function of them alone (kept per set).
+        self._limited: dict[frozenset[str], str] = {}
 
     @classmethod
     def build(cls, study: Study, symbols: dict[str, str], type_words: dict[str, str],
@@ -250,7 +275,6 @@ class CandidateFinder:
 
     def find(self, facts: Facts, age: float, alts: list[tuple[str, str]]) -> tuple[list[Basket], list[str]]:
         """The candidate cohorts, and notes (pairs the protocol excludes, or why none takes the profile)."""
-        pairs = facts[ALTS]
         # The named cohorts a profile's (gene, type) pairs reach under the classes of its diagnosis fit on
         # pathology and alteration (what Basket.takes tests first); their age, excluded classes and
         # condition are tested once each. A pair is covered when a cohort taken was reached by it.
@@ -295,7 +319,8 @@ class CandidateFinder:
             upairs = frozenset(uncovered)
             found = found + [c for c in self.others if c.takes(facts, age, upairs)]
         if self.ruled:
-            found = found + [c for c in self.ruled if c.takes(facts, age, pairs)]
+            # (Asked by gene: what Basket.takes tests first of a rule cohort holds of these.)
+            found = found + [c for c in self._ruled_asked(alts) if c.rule_takes(facts, age)]
         for a, crit in refused:
             # Excluded only when nothing else qualifies the patient; beside a qualifying alteration the
             # pair merely does not count (the criterion is then "not excluded" in the cohorts listed).
@@ -307,22 +332,36 @@ class CandidateFinder:
             notes.append(self._why_none(age, alts))
         return found, notes
 
+    def _ruled_asked(self, alts: list[tuple[str, str]]) -> list[Basket]:
+        """The rule cohorts that may take a profile with these alterations, in the study's order: those
+        naming one of its genes, and those naming none."""
+        by_gene = self._ruled_by_gene
+        at = [n for g in dict.fromkeys(g for g, _ in alts) for n in by_gene.get(g, ())]
+        if self._ruled_always or len(alts) > 1:
+            at = sorted({*at, *self._ruled_always})
+        ruled = self.ruled
+        return [ruled[n] for n in at]
+
     def _show(self, a: tuple[str, str]) -> str:
         return f"{self.symbols.get(a[0], _local(a[0]))} {self.type_words.get(a[1], _local(a[1])).lower()}"
 
     def _why_none(self, age: float, alts: list[tuple[str, str]]) -> str:
         """Why no cohort of this study takes the profile, in the study's own terms (its genes, its types)."""
-        min_age = min((b.min_age for b in self.baskets if b.min_age is not None), default=None)
+        min_age = self._min_age
         if min_age is not None and age < min_age:
             return f"age {age:g} years is below the protocol's minimum of {min_age:g} years"
-        targets = {g.iri for g in self.study.target_genes}
+        targets = self._targets
         on_target = [a for a in alts if a[0] in targets]
-        names = ", ".join(sorted(self.symbols.get(g, _local(g)) for g in targets))
         if not on_target:
-            drugs = ", ".join(d.label or d.name for d in self.study.drugs)
-            whose = f"of the study drug ({drugs})" if drugs else "of the study"
-            return f"no alteration of a target gene {whose}: {names}"
-        types = {a[1] for a in on_target}
+            return f"no alteration of a target gene {self._whose}: {self._names}"
+        types = frozenset(a[1] for a in on_target)
+        got = self._limited.get(types)
+        if got is None:
+            got = self._limited[types] = self._not_taken(types)
+        return got
+
+    def _not_taken(self, types: frozenset[str]) -> str:
+        """Why no cohort takes a profile whose on-target alterations are of these types."""
         takers = {t: [b for b in self.baskets if t in b.accepts] for t in types}
         if all(takers[t] and all(b.kind == NAMED for b in takers[t]) for t in types) and len(types) == 1:
             (t,) = types

@@ -132,8 +132,36 @@ def alteration_status(test: tuple[Any, ...], variants: tuple[Variant, ...]) -> K
     return result
 
 
+def any_alteration(by_pair: dict[tuple[str | None, str | None], tuple[tuple[Any, ...] | None, ...]],
+                   pairs: frozenset[tuple[str | None, str | None]], variants: tuple[Variant, ...]) -> Kleene:
+    """Kleene OR of alteration tests, given by their (gene, type) pair (a test None: the pair alone decides).
+
+    Only the tests of the profile's pairs are asked: the others are false (see :func:`alteration_status`),
+    and an OR of tests that read nothing else does not depend on their order.
+    """
+    result: Kleene = False
+    for pair in pairs:
+        tests = by_pair.get(pair)
+        if tests is None:
+            continue
+        for test in tests:
+            if test is None:
+                return True
+            got = alteration_status(test, variants)
+            if got is True:
+                return True
+            if got is None:
+                result = None
+    return result
+
+
 def _eq(a: Any, b: Any) -> bool:
     return bool(a == b)
+
+
+def alteration_pair(e: AlterationTest) -> tuple[str | None, str | None]:
+    """The (gene, type) pair a profile must carry for the test to be anything but false (None: any)."""
+    return (e.gene.iri if e.gene else None, e.alteration_type.iri if e.alteration_type else None)
 
 
 def variant_test(e: AlterationTest) -> tuple[Any, ...]:
@@ -150,7 +178,7 @@ class Source:
     """Builds one function's source: constants by name, fresh temporaries."""
 
     def __init__(self) -> None:
-        self.consts: dict[str, Any] = {"_alteration_status": alteration_status}
+        self.consts: dict[str, Any] = {"_alteration_status": alteration_status, "_any_alteration": any_alteration}
         self.count = 0
 
     def const(self, value: Any) -> str:
@@ -172,25 +200,43 @@ class Source:
             return f"({self.const(e.tumour_type.iri)} in F[{self.const(DX)}])"
         if isinstance(e, AlterationTest):
             if not e.variant_level and not e.wildtype:
-                pair = (e.gene.iri if e.gene else None, e.alteration_type.iri if e.alteration_type else None)
-                return f"({self.const(pair)} in F[{self.const(ALTS)}])"
-            return f"_alteration_status({self.const(variant_test(e))}, F[{self.const(VARIANTS)}])"
+                return f"({self.const(alteration_pair(e))} in F[{self.const(ALTS)}])"
+            call = f"_alteration_status({self.const(variant_test(e))}, F[{self.const(VARIANTS)}])"
+            if e.wildtype:
+                return call
+            # The test's properties are asked of an alteration of its gene and type: without one among the
+            # profile's pairs it is false (one set lookup; in a CTML arm's alternatives, most of them).
+            return f"(False if {self.const(alteration_pair(e))} not in F[{self.const(ALTS)}] else {call})"
         if isinstance(e, PriorTherapyTest):
             v = self.tmp()
             return f"(None if ({v} := F.get({self.const(DRUGS)})) is None else {self.const(e.drug.iri)} in {v})"
         if isinstance(e, Not):
             v = self.tmp()
             return f"(None if ({v} := {self.expr(e.operand)}) is None else not {v})"
+        if isinstance(e, Or) and e.operands and all(isinstance(o, AlterationTest) and not o.wildtype
+                                                    for o in e.operands):
+            # Alternatives of alterations (a CTML arm's genes and variants, ~70 in one): each is false without
+            # its (gene, type) pair among the profile's, so only those of the profile's pairs are asked.
+            tests = [o for o in e.operands if isinstance(o, AlterationTest)]
+            by_pair: dict[tuple[str | None, str | None], tuple[tuple[Any, ...] | None, ...]] = {}
+            for o in tests:
+                by_pair[alteration_pair(o)] = (*by_pair.get(alteration_pair(o), ()),
+                                               variant_test(o) if o.variant_level else None)
+            variants = f"F[{self.const(VARIANTS)}]" if any(o.variant_level for o in tests) else "()"
+            return f"_any_alteration({self.const(by_pair)}, F[{self.const(ALTS)}], {variants})"
         if isinstance(e, (And, Or)):
-            # Kleene: AND is False as soon as one operand is False, else unknown if one is unknown;
-            # OR is the mirror image. Operands after a deciding one are not evaluated.
-            subs = [self.expr(o) for o in e.operands]
-            decisive, other = ("False", "True") if isinstance(e, And) else ("True", "False")
-            names = [self.tmp() for _ in subs]
-            first = " or ".join(f"({n} := {x}) is {decisive}" for n, x in zip(names, subs, strict=True))
-            unknown = " or ".join(f"{n} is None" for n in names)
-            return f"({decisive} if {first} else (None if {unknown} else {other}))"
+            return self._connective(e)
         raise ModelError(f"cannot compile {type(e).__name__}")
+
+    def _connective(self, e: And | Or) -> str:
+        """Kleene: AND is False as soon as one operand is False, else unknown if one is unknown;
+        OR is the mirror image. Operands after a deciding one are not evaluated."""
+        subs = [self.expr(o) for o in e.operands]
+        decisive, other = ("False", "True") if isinstance(e, And) else ("True", "False")
+        names = [self.tmp() for _ in subs]
+        first = " or ".join(f"({n} := {x}) is {decisive}" for n, x in zip(names, subs, strict=True))
+        unknown = " or ".join(f"{n} is None" for n in names)
+        return f"({decisive} if {first} else (None if {unknown} else {other}))"
 
     def function(self, name: str, body: str) -> Callable[[Facts], Any]:
         return self.function_of(name, "F", body)
