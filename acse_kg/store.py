@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import operator
 import os
 import re
 import threading
@@ -216,6 +217,26 @@ def iter_quads(data: bytes) -> Iterator[ox.Quad]:
             yield q
     except (SyntaxError, ValueError) as exc:
         raise StoreError(f"cannot parse N-Quads: {one_line(str(exc))}") from exc
+
+
+def quads_by_graph(data: bytes) -> dict[str, list[ox.Quad]]:
+    """The quads of N-Quads ``data`` by graph name (see :func:`iter_quads`). Grouped as parsed: the
+    registry's documents hold each graph's quads together (a bulk batch: 100 graphs, ~48,000 quads), so
+    the graph's check and name are made once a run of quads, not once a quad."""
+    out: dict[str, list[ox.Quad]] = {}
+    try:
+        for graph, run in itertools.groupby(ox.parse(data, format=ox.RdfFormat.N_QUADS, rename_blank_nodes=True),
+                                            key=_GRAPH_NAME):
+            quads = list(run)
+            if not isinstance(graph, ox.NamedNode):
+                raise StoreError(f"a quad outside any named graph in the N-Quads: {quads[0]}")
+            out.setdefault(graph.value, []).extend(quads)
+    except (SyntaxError, ValueError) as exc:
+        raise StoreError(f"cannot parse N-Quads: {one_line(str(exc))}") from exc
+    return out
+
+
+_GRAPH_NAME = operator.attrgetter("graph_name")
 
 
 def parse_quads(data: bytes) -> dict[str, list[ox.Triple]]:
@@ -1063,7 +1084,8 @@ class OxigraphStore:
                 else:
                     self._write_both(live, hist, claim)
             finally:
-                if any(self._declarations_changed(g, old) for g, old in before.items()):
+                if self._declares_anew([g for g, old in before.items() if not old]) or any(
+                        self._declarations_changed(g, old) for g, old in before.items() if old):
                     # After the write's own count: a reader between the two made its values under the
                     # old vocabulary; one more generation (touching no graph) makes it look again.
                     self._vocabulary_writes += 1
@@ -1078,6 +1100,15 @@ class OxigraphStore:
         subjects = {q.subject for q in self._store.quads_for_pattern(None, RDF_TYPE, None, g)
                     if isinstance(q.subject, ox.NamedNode) and not q.subject.value.startswith(own)}
         return {q for s in subjects for q in self._store.quads_for_pattern(s, None, None, g)}
+
+    def _declares_anew(self, graphs: list[str]) -> bool:
+        """:meth:`_declarations_changed` of graphs that declared nothing before the write (a new study:
+        every study of a bulk batch), all in one query evaluated by Oxigraph: reading each one's typed
+        subjects into Python was a tenth of a bulk import's CPU in the importing process."""
+        if not graphs:
+            return False
+        rows = " ".join(f"({ox.NamedNode(g)} {ox.Literal(STUDY_PREFIX + g[len(STUDY_GRAPH_PREFIX):])})" for g in graphs)
+        return bool(self._store.query(_DECLARES_ANEW.replace("VALUES", f"VALUES (?g ?own) {{ {rows} }}", 1)))
 
     def _declarations_changed(self, graph: str, old: set[ox.Quad]) -> bool:
         """Whether a write that left ``graph`` stating what it states now, after ``old``, changed what
@@ -1095,12 +1126,11 @@ class OxigraphStore:
         live, hist = _Part(), _Part()
         for op in ops:
             if isinstance(op, AddQuads):
-                quads: dict[bool, list[ox.Quad]] = {True: [], False: []}
-                for q in iter_quads(op.data):
-                    quads[self._in_history(cast(ox.NamedNode, q.graph_name).value)].append(q)
+                by_graph = quads_by_graph(op.data)
                 for side, part in ((True, hist), (False, live)):
-                    if quads[side]:
-                        part.add(_Quads(quads[side]), {cast(ox.NamedNode, q.graph_name).value for q in quads[side]})
+                    names = [g for g in by_graph if self._in_history(g) == side]
+                    if names:
+                        part.add(_Quads([q for g in names for q in by_graph[g]]), set(names))
                 continue
             if isinstance(op, CopyGraph) and self._in_history(op.source) != self._in_history(op.target):
                 if op.source in live.graphs | hist.graphs:
@@ -1242,6 +1272,13 @@ class OxigraphStore:
         self._view = None
         del self._store
         self._hist = None
+
+
+#: Whether graphs (bound with their study's own IRI prefix) state, of an IRI outside their study that
+#: they type, something no other graph states (see :meth:`OxigraphStore._declared`).
+_DECLARES_ANEW = """ASK { VALUES GRAPH ?g { ?s a ?type . ?s ?p ?o }
+  FILTER(isIRI(?s) && !STRSTARTS(STR(?s), ?own))
+  FILTER NOT EXISTS { GRAPH ?other { ?s ?p ?o } FILTER(?other != ?g) } }"""
 
 
 def _claimed(claim: Claim | None) -> set[str]:
