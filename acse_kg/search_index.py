@@ -66,6 +66,7 @@ client or past its time limit never goes on running in the engine.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sqlite3
@@ -292,7 +293,14 @@ class StudyRow:
     pieces: list[tuple[str, str, str | None, float | None]]
     oncotree: list[str]  # OncoTree codes a condition search takes the study for
     card: dict[str, Any]
-    record: dict[str, Any]  # the API v2 JSON (export_study(..., full_text=True) when the model reads)
+    #: The API v2 JSON (export_study(..., full_text=True) when the model reads), or that JSON's text: a
+    #: bulk import's workers send it serialized (:meth:`serialized`), so the importing process neither
+    #: unpickles the record nor encodes it again.
+    record: dict[str, Any] | str
+
+    def serialized(self) -> StudyRow:
+        """The row with its record as the text the index stores."""
+        return self if isinstance(self.record, str) else dataclasses.replace(self, record=json.dumps(self.record))
 
 
 @dataclass(frozen=True)
@@ -636,7 +644,7 @@ class SearchIndex:
     def _write(self, row: StudyRow, fingerprint: str) -> None:
         self._remove(row.nct)
         cur = self.db.execute("INSERT INTO study(nct, fingerprint, card, record) VALUES (?, ?, ?, ?)",
-                              (row.nct, fingerprint, json.dumps(row.card), json.dumps(row.record)))
+                              (row.nct, fingerprint, json.dumps(row.card), row.serialized().record))
         doc = cur.lastrowid
         self.db.execute(f"INSERT INTO text(rowid, {', '.join(COLUMNS)}) VALUES (?{', ?' * len(COLUMNS)})",
                         (doc, *(row.texts.get(c, "") for c in COLUMNS)))
