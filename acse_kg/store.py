@@ -1160,8 +1160,9 @@ class OxigraphStore:
 
     def _write_both(self, live: _Part, hist: _Part, claim: Claim | None) -> None:
         """A write to both datasets, all or nothing: the first (the claim's, else the history) takes
-        its operations, the claim, and a journal entry holding the second's operations in ONE
-        transaction; then the second's are applied and the entry removed. A process that dies in
+        its operations, the claim, and a journal entry holding the second's operations (in a file it
+        names, on a store directory: ``JOURNAL_DIR``) in ONE transaction; then the second's are applied
+        and the entry removed. A process that dies in
         between leaves the entry, and the next open applies it (:meth:`_recover`): the operations
         (replacements, additions, removals, drops) give the same result when applied again."""
         live_first = claim is not None and not self._in_history(claim.graph)
