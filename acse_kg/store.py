@@ -1084,8 +1084,7 @@ class OxigraphStore:
                 else:
                     self._write_both(live, hist, claim)
             finally:
-                if self._declares_anew([g for g, old in before.items() if not old]) or any(
-                        self._declarations_changed(g, old) for g, old in before.items() if old):
+                if any(self._declarations_changed(g, old) for g, old in before.items()):
                     # After the write's own count: a reader between the two made its values under the
                     # old vocabulary; one more generation (touching no graph) makes it look again.
                     self._vocabulary_writes += 1
@@ -1100,15 +1099,6 @@ class OxigraphStore:
         subjects = {q.subject for q in self._store.quads_for_pattern(None, RDF_TYPE, None, g)
                     if isinstance(q.subject, ox.NamedNode) and not q.subject.value.startswith(own)}
         return {q for s in subjects for q in self._store.quads_for_pattern(s, None, None, g)}
-
-    def _declares_anew(self, graphs: list[str]) -> bool:
-        """:meth:`_declarations_changed` of graphs that declared nothing before the write (a new study:
-        every study of a bulk batch), all in one query evaluated by Oxigraph: reading each one's typed
-        subjects into Python was a tenth of a bulk import's CPU in the importing process."""
-        if not graphs:
-            return False
-        rows = " ".join(f"({ox.NamedNode(g)} {ox.Literal(STUDY_PREFIX + g[len(STUDY_GRAPH_PREFIX):])})" for g in graphs)
-        return bool(self._store.query(_DECLARES_ANEW.replace("VALUES", f"VALUES (?g ?own) {{ {rows} }}", 1)))
 
     def _declarations_changed(self, graph: str, old: set[ox.Quad]) -> bool:
         """Whether a write that left ``graph`` stating what it states now, after ``old``, changed what
@@ -1273,13 +1263,6 @@ class OxigraphStore:
         self._view = None
         del self._store
         self._hist = None
-
-
-#: Whether graphs (bound with their study's own IRI prefix) state, of an IRI outside their study that
-#: they type, something no other graph states (see :meth:`OxigraphStore._declared`).
-_DECLARES_ANEW = """ASK { VALUES GRAPH ?g { ?s a ?type . ?s ?p ?o }
-  FILTER(isIRI(?s) && !STRSTARTS(STR(?s), ?own))
-  FILTER NOT EXISTS { GRAPH ?other { ?s ?p ?o } FILTER(?other != ?g) } }"""
 
 
 def _claimed(claim: Claim | None) -> set[str]:
