@@ -66,6 +66,7 @@ client or past its time limit never goes on running in the engine.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sqlite3
@@ -312,7 +313,14 @@ class StudyRow:
     pieces: list[tuple[str, str, str | None, float | None]]
     oncotree: list[str]  # OncoTree codes a condition search takes the study for
     card: dict[str, Any]
-    record: dict[str, Any]  # the API v2 JSON (export_study(..., full_text=True) when the model reads)
+    #: The API v2 JSON (export_study(..., full_text=True) when the model reads), or that JSON's text: a
+    #: bulk import's workers send it serialized (:meth:`serialized`), so the importing process neither
+    #: unpickles the record nor encodes it again.
+    record: dict[str, Any] | str
+
+    def serialized(self) -> StudyRow:
+        """The row with its record as the text the index stores."""
+        return self if isinstance(self.record, str) else dataclasses.replace(self, record=json.dumps(self.record))
 
 
 @dataclass(frozen=True)
@@ -657,7 +665,7 @@ class SearchIndex:
                               (row.nct, fingerprint, status))
         doc = cur.lastrowid
         self.db.execute("INSERT INTO study_json(doc, card, record) VALUES (?, ?, ?)",
-                        (doc, json.dumps(row.card), json.dumps(row.record)))
+                        (doc, json.dumps(row.card), row.serialized().record))
         self.db.execute(f"INSERT INTO text(rowid, {', '.join(COLUMNS)}) VALUES (?{', ?' * len(COLUMNS)})",
                         (doc, *(row.texts.get(c, "") for c in COLUMNS)))
         self.db.executemany("INSERT INTO piece(doc, piece, value, lvalue, date, num) VALUES (?, ?, ?, ?, ?, ?)",

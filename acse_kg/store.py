@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import operator
 import os
 import re
 import threading
@@ -66,6 +67,13 @@ PENDING_QUADS = "urn:acse-kg:pending-quads"
 #: Written with a journal entry's operations, in their transaction, into the dataset they changed: a
 #: replay after a crash skips an entry already applied (additions with blank nodes are not idempotent).
 JOURNAL_APPLIED = "urn:acse-kg:journal-applied"
+#: On a store directory, a journal entry's text is a file in this subdirectory, and the entry's literal
+#: (of the datatype below) its name: a bulk import's batch is ~10 MB of N-Quads, and Oxigraph never
+#: deletes a string it has stored (a literal removed with its entry stays on disk), so as literals the
+#: entries grew the history dataset by the size of everything ever written to the live one, and its
+#: compactions with it.
+JOURNAL_DIR = "journal"
+JOURNAL_FILE = "urn:acse-kg:journal-file"
 #: Which layout the embedded store's directory holds (history apart since this one).
 LAYOUT_GRAPH = BOOKKEEPING_PREFIX + "layout"
 LAYOUT = "urn:acse-kg:layout"
@@ -209,6 +217,26 @@ def iter_quads(data: bytes) -> Iterator[ox.Quad]:
             yield q
     except (SyntaxError, ValueError) as exc:
         raise StoreError(f"cannot parse N-Quads: {one_line(str(exc))}") from exc
+
+
+def quads_by_graph(data: bytes) -> dict[str, list[ox.Quad]]:
+    """The quads of N-Quads ``data`` by graph name (see :func:`iter_quads`). Grouped as parsed: the
+    registry's documents hold each graph's quads together (a bulk batch: 100 graphs, ~48,000 quads), so
+    the graph's check and name are made once a run of quads, not once a quad."""
+    out: dict[str, list[ox.Quad]] = {}
+    try:
+        for graph, run in itertools.groupby(ox.parse(data, format=ox.RdfFormat.N_QUADS, rename_blank_nodes=True),
+                                            key=_GRAPH_NAME):
+            quads = list(run)
+            if not isinstance(graph, ox.NamedNode):
+                raise StoreError(f"a quad outside any named graph in the N-Quads: {quads[0]}")
+            out.setdefault(graph.value, []).extend(quads)
+    except (SyntaxError, ValueError) as exc:
+        raise StoreError(f"cannot parse N-Quads: {one_line(str(exc))}") from exc
+    return out
+
+
+_GRAPH_NAME = operator.attrgetter("graph_name")
 
 
 def parse_quads(data: bytes) -> dict[str, list[ox.Triple]]:
@@ -790,13 +818,17 @@ class OxigraphStore:
                     continue
                 marks = list(second.quads_for_pattern(q.subject, applied, None, journal))
                 if not marks:  # not applied before the process died: apply it now (with its mark)
-                    _replay(second, q)
+                    _replay(second, q, self._journal_dir())
                 first.remove(q)
                 for m in marks or second.quads_for_pattern(q.subject, applied, None, journal):
                     second.remove(m)
         for dataset in (self._store, self._hist):  # marks whose entry was already gone
             for m in list(dataset.quads_for_pattern(None, applied, None, journal)):
                 dataset.remove(m)
+        directory = self._journal_dir()
+        if directory is not None and directory.is_dir():  # every entry is done: their files, and any
+            for f in directory.iterdir():  # a process wrote before it died ahead of its entry, go
+                f.unlink()
         marker = ox.Quad(ox.NamedNode(LAYOUT), ox.NamedNode(LAYOUT), ox.Literal(LAYOUT_VERSION),
                          ox.NamedNode(LAYOUT_GRAPH))
         if marker in self._hist:
@@ -1084,12 +1116,11 @@ class OxigraphStore:
         live, hist = _Part(), _Part()
         for op in ops:
             if isinstance(op, AddQuads):
-                quads: dict[bool, list[ox.Quad]] = {True: [], False: []}
-                for q in iter_quads(op.data):
-                    quads[self._in_history(cast(ox.NamedNode, q.graph_name).value)].append(q)
+                by_graph = quads_by_graph(op.data)
                 for side, part in ((True, hist), (False, live)):
-                    if quads[side]:
-                        part.add(_Quads(quads[side]), {cast(ox.NamedNode, q.graph_name).value for q in quads[side]})
+                    names = [g for g in by_graph if self._in_history(g) == side]
+                    if names:
+                        part.add(_Quads([q for g in names for q in by_graph[g]]), set(names))
                 continue
             if isinstance(op, CopyGraph) and self._in_history(op.source) != self._in_history(op.target):
                 if op.source in live.graphs | hist.graphs:
@@ -1119,20 +1150,22 @@ class OxigraphStore:
 
     def _write_both(self, live: _Part, hist: _Part, claim: Claim | None) -> None:
         """A write to both datasets, all or nothing: the first (the claim's, else the history) takes
-        its operations, the claim, and a journal entry holding the second's operations in ONE
-        transaction; then the second's are applied and the entry removed. A process that dies in
+        its operations, the claim, and a journal entry holding the second's operations (in a file it
+        names, on a store directory: ``JOURNAL_DIR``) in ONE transaction; then the second's are applied
+        and the entry removed. A process that dies in
         between leaves the entry, and the next open applies it (:meth:`_recover`): the operations
         (replacements, additions, removals, drops) give the same result when applied again."""
         live_first = claim is not None and not self._in_history(claim.graph)
         assert self._hist is not None
         (first, first_part), (second, second_part) = (
             ((self._store, live), (self._hist, hist)) if live_first else ((self._hist, hist), (self._store, live)))
-        entry = ox.NamedNode(f"urn:acse-kg:journal:{uuid.uuid4()}")
+        key = str(uuid.uuid4())
+        entry = ox.NamedNode(f"urn:acse-kg:journal:{key}")
         if second_part.quads_only:
-            kind, text = PENDING_QUADS, serialized(ox.serialize(second_part.quads(), format=ox.RdfFormat.N_QUADS)).decode()
-        else:
-            kind, text = PENDING_UPDATE, update_request(second_part.public())  # parsed here: bad data writes nothing
-        journal = ox.Quad(entry, ox.NamedNode(kind), ox.Literal(text), ox.NamedNode(JOURNAL_GRAPH))
+            kind, text = PENDING_QUADS, serialized(ox.serialize(second_part.quads(), format=ox.RdfFormat.N_QUADS))
+        else:  # parsed here: bad data writes nothing
+            kind, text = PENDING_UPDATE, update_request(second_part.public()).encode("utf-8")
+        journal = ox.Quad(entry, ox.NamedNode(kind), self._journal_text(key, text), ox.NamedNode(JOURNAL_GRAPH))
         if claim is None and first_part.quads_only:
             self._load(first, [*first_part.quads(), journal], first_part.graphs)
         else:
@@ -1146,11 +1179,31 @@ class OxigraphStore:
             if second_part.quads_only:  # parsed already: applied as they are, not parsed again from the entry
                 _apply_quads(second, second_part.quads(), _applied_mark(journal))
             else:
-                _replay(second, journal)
+                _replay(second, journal, self._journal_dir())
         finally:
             self._written(second_part.graphs)
         first.remove(journal)
         second.remove(_applied_mark(journal))
+        directory = self._journal_dir()
+        if directory is not None:
+            (directory / key).unlink(missing_ok=True)
+
+    def _journal_dir(self) -> Path | None:
+        return None if self.path is None else self.path / JOURNAL_DIR
+
+    def _journal_text(self, key: str, text: bytes) -> ox.Literal:
+        """A journal entry's literal: on a store directory, the name of the file that holds ``text``
+        (written and synced before the entry is committed, so an entry never names a file the disk
+        lacks; see ``JOURNAL_DIR``); in memory, the text itself."""
+        directory = self._journal_dir()
+        if directory is None:
+            return ox.Literal(text.decode("utf-8"))
+        directory.mkdir(exist_ok=True)
+        with (directory / key).open("wb") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        return ox.Literal(key, datatype=ox.NamedNode(JOURNAL_FILE))
 
     def _update(self, dataset: ox.Store, text: str, graphs: set[str]) -> None:
         try:
@@ -1272,10 +1325,20 @@ def _apply_quads(dataset: ox.Store, quads: list[ox.Quad], mark: ox.Quad) -> None
         dataset.extend([*quads, mark])
 
 
-def _replay(dataset: ox.Store, entry: ox.Quad) -> None:
+def _replay(dataset: ox.Store, entry: ox.Quad, directory: Path | None = None) -> None:
     """Apply a journal entry's operations to ``dataset`` (see :meth:`OxigraphStore._write_both`),
-    with the entry's applied-mark in the same transaction, so that a recovery never applies it twice."""
-    text = cast(ox.Literal, entry.object).value
+    with the entry's applied-mark in the same transaction, so that a recovery never applies it twice.
+    ``directory``: where the store keeps the entries' files (``JOURNAL_DIR``)."""
+    literal = cast(ox.Literal, entry.object)
+    text = literal.value
+    if literal.datatype.value == JOURNAL_FILE:
+        try:
+            if directory is None:
+                raise FileNotFoundError(text)
+            text = (directory / text).read_text("utf-8")
+        except OSError as exc:
+            raise StoreError(f"an unfinished write's journal file is missing or unreadable ({exc}): "
+                             "the store cannot be completed") from exc
     mark = _applied_mark(entry)
     if entry.predicate.value == PENDING_QUADS:
         _apply_quads(dataset, list(iter_quads(text.encode("utf-8"))), mark)

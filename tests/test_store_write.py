@@ -364,3 +364,25 @@ def test_any_valid_update_text_stays_valid_with_the_generation_token_added(oxigr
     before = store.generation  # type: ignore[attr-defined]
     store.update(text)
     assert store.generation != before  # type: ignore[attr-defined]
+
+
+def test_new_studies_in_one_bulk_write_change_the_vocabulary_only_with_a_term_no_other_graph_declares() -> None:
+    """A bulk batch's studies are all new: what they declare outside themselves is checked in one query."""
+    store = OxigraphStore(None)
+    drug = "https://w3id.org/acse-kg/id/drug/x"
+    typed = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <https://w3id.org/acse-kg/ontology#Drug>"
+
+    def study(nct: str, label: str) -> bytes:
+        g = study_graph_name(nct)
+        return (f'<https://w3id.org/acse-kg/id/study/{nct}> <urn:x:p> "own" <{g}> .\n'
+                f'<{drug}> {typed} <{g}> .\n<{drug}> <http://www.w3.org/2000/01/rdf-schema#label> "{label}" <{g}> .\n'
+                ).encode()
+
+    version = store.vocabulary_version()
+    store.write([AddQuads(study("NCT00000001", "x"))])
+    assert store.vocabulary_version() != version
+    version = store.vocabulary_version()
+    store.write([AddQuads(study("NCT00000002", "x") + study("NCT00000003", "x"))])  # declared alike
+    assert store.vocabulary_version() == version
+    store.write([AddQuads(study("NCT00000004", "x") + study("NCT00000005", "another label"))])
+    assert store.vocabulary_version() != version

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ..ctgov.bulk import BATCH
 from ..namespaces import NCT_HINT, normalise_nct
 from ..store import GraphStore, StoreError
 from .common import StoreOption, fail, get_store
@@ -136,7 +137,7 @@ def register(app: typer.Typer) -> None:
         no_draft: Annotated[bool, typer.Option("--no-draft", help="API v2 only: store the record without drafting its eligibility criteria.")] = False,
         bulk: Annotated[bool, typer.Option("--bulk", help="FILE is many API v2 records: a directory of .json files, a .jsonl file or a .zip of them; mapped in parallel, written in batches, resumable (records already imported unchanged are skipped).")] = False,
         jobs: Annotated[int | None, typer.Option("--jobs", min=0, help="--bulk: worker processes that map records (default: one per CPU; 0 maps in this process).")] = None,
-        batch: Annotated[int, typer.Option("--batch", min=1, help="--bulk: new studies per write transaction (a killed import keeps whole batches).")] = 100,
+        batch: Annotated[int, typer.Option("--batch", min=1, help="--bulk: new studies per write transaction (a killed import keeps whole batches).")] = BATCH,
         store: StoreOption = None,
     ) -> None:
         """Import an API v2 study record or a CTML trial into the graph (validated first; all or nothing; the old version is kept).
