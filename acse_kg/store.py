@@ -1166,15 +1166,24 @@ class OxigraphStore:
         else:  # parsed here: bad data writes nothing
             kind, text = PENDING_UPDATE, update_request(second_part.public()).encode("utf-8")
         journal = ox.Quad(entry, ox.NamedNode(kind), self._journal_text(key, text), ox.NamedNode(JOURNAL_GRAPH))
-        if claim is None and first_part.quads_only:
-            self._load(first, [*first_part.quads(), journal], first_part.graphs)
-        else:
-            note = AddToGraph(JOURNAL_GRAPH, serialized(ox.serialize(
-                [ox.Triple(journal.subject, journal.predicate, journal.object)], format=ox.RdfFormat.N_TRIPLES)),
-                "ntriples")
-            self._update(first, update_request([*first_part.public(), note], claim), first_part.graphs | _claimed(claim))
-            if claim is not None:
-                check_claim(self._reader(claim.graph), claim)  # a conflict: nothing was written anywhere
+        directory = self._journal_dir()
+        try:
+            if claim is None and first_part.quads_only:
+                self._load(first, [*first_part.quads(), journal], first_part.graphs)
+            else:
+                note = AddToGraph(JOURNAL_GRAPH, serialized(ox.serialize(
+                    [ox.Triple(journal.subject, journal.predicate, journal.object)], format=ox.RdfFormat.N_TRIPLES)),
+                    "ntriples")
+                self._update(first, update_request([*first_part.public(), note], claim),
+                             first_part.graphs | _claimed(claim))
+                if claim is not None:
+                    check_claim(self._reader(claim.graph), claim)  # a conflict: nothing was written anywhere
+        except BaseException:
+            # The entry was not committed (a refused write, a lost claim): its file names nothing. A
+            # server whose curators lose claims all day would otherwise keep one file a conflict.
+            if directory is not None:
+                (directory / key).unlink(missing_ok=True)
+            raise
         try:
             if second_part.quads_only:  # parsed already: applied as they are, not parsed again from the entry
                 _apply_quads(second, second_part.quads(), _applied_mark(journal))
@@ -1184,7 +1193,6 @@ class OxigraphStore:
             self._written(second_part.graphs)
         first.remove(journal)
         second.remove(_applied_mark(journal))
-        directory = self._journal_dir()
         if directory is not None:
             (directory / key).unlink(missing_ok=True)
 
@@ -1203,6 +1211,12 @@ class OxigraphStore:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        # The file's name too must be on disk before an entry names it.
+        handle = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(handle)
+        finally:
+            os.close(handle)
         return ox.Literal(key, datatype=ox.NamedNode(JOURNAL_FILE))
 
     def _update(self, dataset: ox.Store, text: str, graphs: set[str]) -> None:

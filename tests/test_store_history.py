@@ -218,6 +218,22 @@ def test_a_claimed_write_to_both_datasets_that_loses_writes_nothing_in_either(fr
     assert graph_triples(fresh_store, ARCHIVE) == set()  # the first write found no live graph to archive
 
 
+def test_a_claimed_write_that_loses_leaves_no_journal_file(tmp_path: Path) -> None:
+    store = OxigraphStore(tmp_path / "store")
+    claim = "urn:x:version-1"
+    try:
+        store.write([CopyGraph(LIVE, ARCHIVE), ReplaceGraph(LIVE, "<urn:x:a> <urn:x:p> 1 .", "turtle"),
+                     AddToGraph(LOG_GRAPH, "<urn:x:a> <urn:x:by> 'first' .", "turtle")], claim=Claim(LOG_GRAPH, claim))
+        for attempt in range(3):
+            with pytest.raises(WriteConflict):
+                store.write([CopyGraph(LIVE, ARCHIVE), ReplaceGraph(LIVE, f"<urn:x:a> <urn:x:p> {attempt} .", "turtle"),
+                             AddToGraph(LOG_GRAPH, "<urn:x:a> <urn:x:by> 'late' .", "turtle")],
+                            claim=Claim(LOG_GRAPH, claim))
+        assert list((tmp_path / "store" / JOURNAL_DIR).iterdir()) == []
+    finally:
+        store.close()
+
+
 def test_a_copy_between_datasets_of_a_graph_changed_in_the_same_write_is_refused(fresh_store: GraphStore) -> None:
     with pytest.raises(StoreError, match="copy it first"):
         fresh_store.write([ReplaceGraph(LIVE, "<urn:x:a> <urn:x:p> 1 .", "turtle"), CopyGraph(LIVE, ARCHIVE)])
