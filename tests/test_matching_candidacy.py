@@ -125,3 +125,31 @@ def test_no_cohort_takes_a_diagnosis_it_excludes(store) -> None:
             assert cohort.number not in [c["cohort"] for c in result["cohorts"]], (cohort.number, excluded.code)
             checked += 1
     assert checked > 100
+
+
+def test_a_common_exclusion_that_asks_a_variant_is_not_asked_of_a_pair_alone(store):
+    """Common exclusions that read the diagnosis and the alterations reject a (gene, type) pair on their
+    own, asked with the pair and no variants; one that names a variant (EGFR T790M) among its
+    alternatives cannot be answered so and is left to the whole decision (it failed with a KeyError)."""
+    import dataclasses
+
+    from acse_kg.matching.candidates import CandidateFinder
+    from acse_kg.matching.rules import ALTS, DX, DX_CLASS, VARIANTS
+    from acse_kg.model import AlterationTest, Criterion, Not, Or, read_study
+    from acse_kg.model.expressions import Term
+
+    acse = "https://w3id.org/acse-kg/ontology#"
+    alk_fusion = AlterationTest(gene=Term(acse + "ALK"), alteration_type=Term(acse + "Translocation"))
+    t790m = AlterationTest(gene=Term(acse + "EGFR"), alteration_type=Term(acse + "Mutation"), protein_change="p.T790M")
+    study = read_study(store, "NCT02034981")
+    pair_only = Criterion(iri="urn:x:e1", id="e1", kind="exclusion", text="ALK fusion", computable=True,
+                          requires=Not(alk_fusion))
+    with_variant = Criterion(iri="urn:x:e2", id="e2", kind="exclusion", text="ALK fusion or EGFR T790M",
+                             computable=True, requires=Not(Or((alk_fusion, t790m))))
+    finder = CandidateFinder.build(dataclasses.replace(study, criteria=(*study.criteria, pair_only, with_variant)),
+                                   {}, {})
+    assert pair_only in [c for c, _ in finder.pair_exclusions]
+    assert with_variant not in [c for c, _ in finder.pair_exclusions]
+    pair = (acse + "ALK", acse + "Translocation")
+    facts = {DX: frozenset(), DX_CLASS: "urn:x:dx", ALTS: frozenset({pair}), VARIANTS: ()}
+    assert finder.check.first_rejecting(facts, pair) is not None  # asked without error; the ALK one rejects

@@ -30,6 +30,7 @@ from functools import partial
 from typing import Any
 
 from ..model import Cohort, Criterion, Study
+from ..model.expressions import AlterationTest, walk
 from ..store import GraphStore
 from .decisions import Shared, shape
 from .rules import ALTS, DX, DX_CLASS, Facts, compile_expr, compile_status
@@ -200,6 +201,13 @@ class PairExclusions:
         return got
 
 
+def _pair_decides(c: Criterion) -> bool:
+    """Whether a (gene, type) pair with a diagnosis decides the criterion: no test of it names a variant's
+    properties or a wild type (a pair exclusion is asked with the pair alone, no variants)."""
+    return not any(isinstance(x, AlterationTest) and (x.variant_level or x.wildtype)
+                   for e in (c.requires, c.applies_when) if e is not None for x in walk(e))
+
+
 @dataclass
 class CandidateFinder:
     """Candidate cohorts of one study for a profile, with notes when there are none."""
@@ -264,9 +272,10 @@ class CandidateFinder:
         table = shared if shared is not None else Shared(enabled=False)
         # Exclusion criteria common to all cohorts that read only the diagnosis and the
         # alterations reject a pathology-alteration pair on their own.
+        # (Not those that ask an alteration's variant or wild type: a pair alone cannot answer them.)
         criteria = [c for c in study.criteria
                     if c.kind == "exclusion" and c.decidable and not c.cohorts
-                    and set(c.fields()) <= {"diagnosis", "alterations"}]
+                    and set(c.fields()) <= {"diagnosis", "alterations"} and _pair_decides(c)]
         keys: list[Hashable] = [(shape(c.requires), shape(c.applies_when)) for c in criteria]
         statuses = [table.get(("status", k), partial(compile_status, c)) for c, k in zip(criteria, keys, strict=True)]
         check = table.get(("pair-exclusions", tuple(keys)), partial(PairExclusions, statuses))
