@@ -143,6 +143,8 @@ INSERT INTO card_facet(doc, facet, value, label)
     SELECT s.doc, '{COHORTS}', json_extract(s.card, '$.cohorts'), '' FROM study_json s
     WHERE json_extract(s.card, '$.cohorts') > 0;
 """
+#: The piece whose value (lower case) is the ``study`` table's ``status`` column.
+_STATUS_PIECE = "OverallStatus"
 #: Layout 4 to 5: the cards and records leave the ``study`` table for ``study_json`` beside it, and
 #: the overall status (lower case) joins it. A search reads ``study`` once per study its text finds
 #: (``lung``: about 30,000 of 100,000); with each row holding its record (9 kB of JSON and more) every
@@ -150,14 +152,14 @@ INSERT INTO card_facet(doc, facet, value, label)
 #: (the list with its count: 225 ms). What a row holds is unchanged, so the rows are moved in SQL rather
 #: than read again from the graph (hours at 100,000 studies). (``study_json`` exists already: the
 #: schema's ``CREATE TABLE IF NOT EXISTS`` ran first.)
-_NARROW_STUDY_TABLE = """
+_NARROW_STUDY_TABLE = f"""
 DELETE FROM study_json;
 INSERT INTO study_json(doc, card, record) SELECT doc, card, record FROM study;
 CREATE TABLE study_narrow(doc INTEGER PRIMARY KEY, nct TEXT UNIQUE NOT NULL, fingerprint TEXT NOT NULL,
                           status TEXT);
 INSERT INTO study_narrow(doc, nct, fingerprint, status)
     SELECT s.doc, s.nct, s.fingerprint,
-           (SELECT x.lvalue FROM piece x WHERE x.doc = s.doc AND x.piece = 'OverallStatus' LIMIT 1) FROM study s;
+           (SELECT x.lvalue FROM piece x WHERE x.doc = s.doc AND x.piece = '{_STATUS_PIECE}' LIMIT 1) FROM study s;
 DROP TABLE study;
 ALTER TABLE study_narrow RENAME TO study;
 UPDATE meta SET value = '5' WHERE key = 'layout';
@@ -660,7 +662,7 @@ class SearchIndex:
 
     def _write(self, row: StudyRow, fingerprint: str) -> None:
         self._remove(row.nct)
-        status = next((v.lower() for p, v, _, _ in row.pieces if p == "OverallStatus"), None)
+        status = next((v.lower() for p, v, _, _ in row.pieces if p == _STATUS_PIECE), None)
         cur = self.db.execute("INSERT INTO study(nct, fingerprint, status) VALUES (?, ?, ?)",
                               (row.nct, fingerprint, status))
         doc = cur.lastrowid

@@ -240,11 +240,8 @@ _GRAPH_NAME = operator.attrgetter("graph_name")
 
 
 def parse_quads(data: bytes) -> dict[str, list[ox.Triple]]:
-    """N-Quads ``data`` as triples by graph name (see :func:`iter_quads`)."""
-    out: dict[str, list[ox.Triple]] = {}
-    for q in iter_quads(data):
-        out.setdefault(cast(ox.NamedNode, q.graph_name).value, []).append(ox.Triple(q.subject, q.predicate, q.object))
-    return out
+    """N-Quads ``data`` as triples by graph name (see :func:`quads_by_graph`)."""
+    return {g: [ox.Triple(q.subject, q.predicate, q.object) for q in quads] for g, quads in quads_by_graph(data).items()}
 
 
 #: The property a :class:`Claim` writes its token with.
@@ -1188,7 +1185,7 @@ class OxigraphStore:
             if second_part.quads_only:  # parsed already: applied as they are, not parsed again from the entry
                 _apply_quads(second, second_part.quads(), _applied_mark(journal))
             else:
-                _replay(second, journal, self._journal_dir())
+                _replay(second, journal, directory)
         finally:
             self._written(second_part.graphs)
         first.remove(journal)
