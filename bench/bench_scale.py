@@ -2,6 +2,7 @@
 
     python -m bench scale --studies 1000[,10000] [--engines embedded,oxigraph,oxigraph-split] [--requests 5]
                           [--timeout 60] [--jobs 2] [--skip-server] [--structured K] [--keep DIR]
+                          [--profiles 10000] [--from-embedded DIR]
 
 On ``oxigraph`` the store is an Oxigraph server (``oxigraph serve``, PyPI
 ``oxigraph``) started for each N in the work directory; the import writes
@@ -31,6 +32,17 @@ for one profile; and last 10,000 profiles (``bench.bench_matching.make_profiles`
 through ``acse-kg match --all-trials --batch``, start-up included. Every request has a budget (``--timeout``): one that takes
 longer is reported as such and that measurement is not repeated (the server
 is stopped at the end of each N, so nothing goes on burning CPU).
+
+``--from-embedded DIR`` (``oxigraph-split`` only, with ``--keep``): the two datasets are not imported
+over HTTP but taken from a finished ``--keep`` run of the embedded store in DIR (``embedded-N``, its
+``history/`` subdirectory, ``embedded-N.search.sqlite``): each RocksDB directory is checkpointed
+(Oxigraph's ``Store.backup``: hard links on the same file system, so no second copy of the data) into
+the work directory and served by its own ``oxigraph serve`` (same Oxigraph as pyoxigraph, same
+on-disk format); the search index file is copied to the remote store's place under ``ACSE_KG_HOME``
+and tied to the servers' dataset identity, then ``acse-kg index`` checks it against the history's
+log (a study whose version differs is read again). Why: over HTTP the import ran ~10 studies/s at
+10,000 on the shared machine, so 100,000 would take hours; the import rate over HTTP at that N is then
+**not measured**, and the bench says so.
 
 The machine is shared: the load average is printed before and after, and
 the import's CPU time beside its wall time, so that a number can be read for
@@ -86,8 +98,10 @@ def timed_import(jsonl: Path, store: Path | str, jobs: int, extra_env: dict[str,
     return timed(acse_kg("import", "--bulk", str(jsonl), "--store", str(store), "--jobs", str(jobs)), extra_env)
 
 
-def timed(args: list[str], extra_env: dict[str, str] | None = None) -> tuple[float, float, str]:
-    """Wall seconds, CPU seconds and the last output line of one command (which must succeed)."""
+def timed(args: list[str], extra_env: dict[str, str] | None = None, *, every_line: bool = False
+          ) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds and the last output line (``every_line``: all of them, joined) of one
+    command (which must succeed)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     out = subprocess.run(args, env={**env(), **(extra_env or {})}, capture_output=True, text=True, check=False)
@@ -98,7 +112,7 @@ def timed(args: list[str], extra_env: dict[str, str] | None = None) -> tuple[flo
         raise SystemExit(f"{what} failed ({out.returncode}): {out.stderr[-2000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     lines = out.stdout.strip().splitlines()
-    return wall, cpu, lines[-1] if lines else ""
+    return wall, cpu, "; ".join(lines) if every_line else lines[-1] if lines else ""
 
 
 def add_structured(spec: str, k: int) -> None:
@@ -130,7 +144,8 @@ def batch_matching(spec: str, workdir: Path, extra: dict[str, str], n: int = 10_
     """``n`` profiles through ``acse-kg match --all-trials --batch``, end to end (start-up included)."""
     from bench.bench_matching import make_profiles
 
-    src, dst = workdir / "profiles.jsonl", workdir / "results.jsonl"
+    src = workdir / ("profiles.jsonl" if n == 10_000 else f"profiles-{n}.jsonl")
+    dst = workdir / "results.jsonl"
     if not src.exists():
         src.write_text("".join(json.dumps(p) + "\n" for p in make_profiles(n)))
     wall, cpu, _ = timed(acse_kg("match", "--all-trials", "--batch", str(src), "--out", str(dst),
@@ -145,6 +160,78 @@ def batch_matching(spec: str, workdir: Path, extra: dict[str, str], n: int = 10_
     print(f"{n:,} profiles through acse-kg match --all-trials --batch: {n / wall:,.0f} profiles/s end to end "
           f"({wall:.1f} s wall, {cpu:.1f} s CPU, start-up included); {hits / n:.2f} trial results a profile, "
           f"{len(trials)} distinct trials matched", flush=True)
+
+
+#: The import over HTTP last measured on ``oxigraph-split`` (BENCHMARKS.md, "The search index of a remote
+#: store, and `oxigraph serve` with its history apart"): printed where a run seeded from the embedded
+#: store did not measure it.
+HTTP_IMPORT_MEASURED = "9.7 studies/s at 10,000 studies (1,032 s; load 6.7-7.9; 2026-12-02)"
+
+
+def seed_from_embedded(source: Path, n: int, location: Path, history: Path) -> None:
+    """The live and history datasets of a finished kept embedded run (``source/embedded-N``) as RocksDB
+    checkpoints in ``location`` and ``history``, for two ``oxigraph serve``. A checkpoint hard-links the
+    immutable table files (on the same file system), so 13 GB at 100,000 take seconds and no second copy
+    of the disk; the servers' later writes never touch the source's files."""
+    import pyoxigraph as ox
+
+    from acse_kg.store import HISTORY_DIR, JOURNAL_DIR, JOURNAL_GRAPH
+
+    live = source / f"embedded-{n}"
+    if not (source / f"embedded-{n}.done").exists():
+        raise SystemExit(f"--from-embedded: {live} is not a finished kept run (no embedded-{n}.done beside it)")
+    journal = live / JOURNAL_DIR
+    if journal.exists() and any(journal.iterdir()):
+        raise SystemExit(f"--from-embedded: {live} has writes to both datasets not finished ({journal})")
+    t0 = time.monotonic()
+    for src, dst in ((live, location), (live / HISTORY_DIR, history)):
+        store = ox.Store(str(src))
+        try:
+            # An unfinished entry of the embedded journal names a file the remote store cannot read.
+            if any(True for _ in store.quads_for_pattern(None, None, None, ox.NamedNode(JOURNAL_GRAPH))):
+                raise SystemExit(f"--from-embedded: {src} has writes to both datasets not finished (its journal)")
+            store.backup(str(dst))
+        finally:
+            del store
+    print(f"datasets taken from {live} (RocksDB checkpoints, live and history/): {time.monotonic() - t0:.1f} s; "
+          f"bulk import over HTTP **not measured** at {n:,} studies (last measured: {HTTP_IMPORT_MEASURED})",
+          flush=True)
+
+
+def adopt_index(spec: str, source: str) -> None:
+    """The embedded run's search index file made the remote store's (run in a subprocess with the
+    servers' environment): copied where :func:`acse_kg.search_index.index_path` puts the endpoint's file,
+    and tied to the dataset's identity (written into both servers' bookkeeping now) as an import over
+    HTTP would have tied it. Its rows are the same studies at the same log versions: the datasets are
+    the same bytes; ``acse-kg index`` checks that afterwards. A generation token is written too, as
+    every write over HTTP leaves one: without it the remote store's version is its size (every quad
+    counted, the graphs listed) on every request, and no per-study cache outlives a request."""
+    import sqlite3
+
+    from acse_kg.search_index import LAYOUT, dataset_identity, index_path
+    from acse_kg.store import open_store
+
+    store = open_store(spec, bootstrap=False)
+    target, identity = index_path(store), dataset_identity(store)
+    store.update("")  # nothing, and a new generation token on the bookkeeping's endpoint
+    if getattr(store, "generation", None) is None:
+        raise SystemExit(f"--from-embedded: {spec} took no generation token")
+    if target is None or identity is None:
+        raise SystemExit(f"--from-embedded: {spec} has no search index file (no dataset identity)")
+    with contextlib.closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as src:
+        layout = src.execute("SELECT value FROM meta WHERE key = 'layout'").fetchone()
+        if layout is None or layout[0] != LAYOUT:
+            # Another layout would be emptied on open and rebuilt over HTTP (hours at 100,000).
+            raise SystemExit(f"--from-embedded: {source} is of layout {layout}, not {LAYOUT}: "
+                             "run `acse-kg index --store` on the embedded store first")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        for stale in (target, target.with_name(target.name + "-wal"), target.with_name(target.name + "-shm")):
+            stale.unlink(missing_ok=True)
+        with contextlib.closing(sqlite3.connect(target)) as dst:
+            src.backup(dst)
+            dst.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('dataset', ?)", (identity,))
+            dst.commit()
+    print(f"search index: {source} copied to {target}, tied to dataset {identity}", flush=True)
 
 
 def du(path: Path) -> int:
@@ -307,17 +394,24 @@ class OxigraphServe:
 
 
 def run(n: int, engine: str, jobs: int, repeats: int, timeout: float, skip_server: bool, workdir: Path,
-        structured: int | None = None, keep: bool = False) -> None:
+        structured: int | None = None, keep: bool = False, from_embedded: Path | None = None,
+        profiles: int = 10_000) -> None:
     """One N on one engine. ``keep``: the store stays in ``workdir`` afterwards, and a store an earlier
     kept run finished (its ``.done`` mark) is measured again without importing (the server measures and
-    the batch only: at 100,000 studies the import takes half an hour)."""
+    the batch only: at 100,000 studies the import takes half an hour). ``from_embedded``: the datasets
+    and the search index of a kept embedded run in that directory, not an import (``oxigraph-split``)."""
     print(f"-- {n} studies on {engine} (load average {load()})", flush=True)
     location = workdir / f"{engine}-{n}"
+    history_location = workdir / f"{engine}-{n}-history"
     done = workdir / f"{engine}-{n}.done"
     reuse = keep and done.exists()
+    seeded = from_embedded is not None and not reuse
+    if seeded:
+        assert from_embedded is not None
+        seed_from_embedded(from_embedded, n, location, history_location)
     remote = engine.startswith("oxigraph")
     server = OxigraphServe.start(location, union_default_graph=engine == "oxigraph-split") if remote else None
-    history = OxigraphServe.start(workdir / f"{engine}-{n}-history") if engine == "oxigraph-split" else None
+    history = OxigraphServe.start(history_location) if engine == "oxigraph-split" else None
     spec: Path | str = location if server is None else server.base + "/query"
     # The data directory in the work directory: a remote store's search index file (written by the
     # import, opened by the server) lives there and goes with it.
@@ -330,17 +424,30 @@ def run(n: int, engine: str, jobs: int, repeats: int, timeout: float, skip_serve
         if reuse:
             print(f"store kept from an earlier run ({done.read_text().strip()}): not imported again; "
                   f"{du(location) / 1e6:.0f} MB on disk", flush=True)
+        elif seeded:
+            assert from_embedded is not None
+            code = (f"from bench.bench_scale import adopt_index; "
+                    f"adopt_index({str(spec)!r}, {str(from_embedded / f'embedded-{n}.search.sqlite')!r})")
+            wall, _, last = timed([sys.executable, "-c", code], extra)
+            print(f"{last} ({wall:.1f} s)", flush=True)
+            wall, cpu, last = timed(acse_kg("index", "--store", str(spec)), extra, every_line=True)
+            print(f"search index checked against the log (acse-kg index): {wall:.1f} s wall, {cpu:.1f} s CPU; {last}",
+                  flush=True)
+            print(f"store size on disk: {(du(location) + du(history_location)) / 1e6:.0f} MB (live + history, "
+                  "hard links to the embedded run's files counted whole)", flush=True)
+            if keep:
+                done.write_text(f"taken from {from_embedded} {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
         else:
             import_and_again(n, location, spec, jobs, extra, workdir, server, history)
         # A kept store gets its structured trials even with --skip-server: a later run measures it.
-        if not reuse and (keep or not skip_server):
+        if not reuse and not seeded and (keep or not skip_server):
             structured_trials(str(spec), min(1000, n // 100) if structured is None else structured, extra)
             if keep:
                 done.write_text(f"imported {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
         if not skip_server:
             for k, v in serve_and_measure(spec, n, repeats, timeout, extra).items():
                 print(f"{k}: {v}", flush=True)
-            batch_matching(str(spec), workdir, extra)
+            batch_matching(str(spec), workdir, extra, profiles)
         if server is not None:
             print(f"oxigraph serve peak RSS: {server.peak_rss_mb():.0f} MB"
                   + ("" if history is None else f"; its history's {history.peak_rss_mb():.0f} MB"))
@@ -351,7 +458,7 @@ def run(n: int, engine: str, jobs: int, repeats: int, timeout: float, skip_serve
     print(f"(load average after: {load()})", flush=True)
     if not keep:
         shutil.rmtree(location, ignore_errors=True)
-        shutil.rmtree(workdir / f"{engine}-{n}-history", ignore_errors=True)
+        shutil.rmtree(history_location, ignore_errors=True)
         shutil.rmtree(workdir / "home" / "search", ignore_errors=True)
 
 
@@ -388,12 +495,19 @@ def main(argv: list[str] | None = None) -> None:
                     help="varied copies of AcSé and CAPTUR added after the import (default N/100, at most 1,000)")
     ap.add_argument("--keep", type=Path, default=None, metavar="DIR",
                     help="work in DIR and keep the stores; a store a kept run finished is measured again, not imported")
+    ap.add_argument("--profiles", type=int, default=10_000,
+                    help="profiles through acse-kg match --all-trials --batch (default 10,000)")
+    ap.add_argument("--from-embedded", type=Path, default=None, metavar="DIR",
+                    help="oxigraph-split with --keep: serve the datasets and search index of a kept embedded run "
+                         "in DIR (embedded-N) instead of importing over HTTP (the import rate is then not measured)")
     args = ap.parse_args(argv if argv is not None else sys.argv[1:])
     print(f"machine: {os.cpu_count()} CPUs; uptime: {subprocess.run(['uptime'], capture_output=True, text=True, check=False).stdout.strip()}")
     engines = args.engines.split(",")
     unknown = set(engines) - {"embedded", "oxigraph", "oxigraph-split"}
     if unknown:
         raise SystemExit(f"unknown engine(s): {', '.join(sorted(unknown))}; known: embedded, oxigraph, oxigraph-split")
+    if args.from_embedded is not None and (engines != ["oxigraph-split"] or args.keep is None):
+        raise SystemExit("--from-embedded takes --engines oxigraph-split and --keep DIR")
     with contextlib.ExitStack() as stack:
         if args.keep is None:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="acse-kg-scale-")))
@@ -403,7 +517,7 @@ def main(argv: list[str] | None = None) -> None:
         for n in (int(x) for x in args.studies.split(",")):
             for engine in engines:
                 run(n, engine, args.jobs, args.requests, args.timeout, args.skip_server, workdir, args.structured,
-                    keep=args.keep is not None)
+                    keep=args.keep is not None, from_embedded=args.from_embedded, profiles=args.profiles)
 
 
 if __name__ == "__main__":
