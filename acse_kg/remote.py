@@ -612,7 +612,8 @@ class SparqlEndpointStore:
     def _write_split(self, ops: Sequence[GraphOp], claim: Claim | None) -> None:
         """A write over the two endpoints (module docstring): the history's request first, with the
         claim, the generation token and, when the live endpoint has operations too, a journal entry
-        holding its request; then the live request; then the entry goes.
+        holding its request; then the live request, with the entry's applied-mark; then the entry
+        goes, then the mark.
 
         A claimed write does it all under the claim's lock (taken on the history endpoint): a
         copy from a live graph into the history (the archive of the version before) is read there,
