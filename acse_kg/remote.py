@@ -41,10 +41,12 @@ checked when the store is opened), naming no graphs; the archived versions,
 the log and the store's bookkeeping (write locks, generation token) live on
 the second. A write that touches both is journalled as the embedded store's
 is: the history's request carries the claim and a journal entry holding the
-live request; then the live request is sent and the entry removed; an entry
-older than :data:`LOCK_TTL_S` (its writer died) is applied when a store is
-opened. An engine given no history endpoint keeps everything in one dataset
-and names the live graphs in each request, as before.
+live request; then the live request is sent, with a mark that it was applied
+(in the same request: one transaction on the live engine), and the entry
+removed, then the mark; an entry older than :data:`LOCK_TTL_S` (its writer
+died) is applied when a store is opened, unless its mark says it was already.
+An engine given no history endpoint keeps everything in one dataset and names
+the live graphs in each request, as before.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ from .rdf_io import readable_turtle
 from .sparql_safety import RefusedQuery, analyse, first_keyword, tokens
 from .store import (
     BOOKKEEPING_PREFIX,
+    JOURNAL_APPLIED,
     JOURNAL_GRAPH,
     PENDING_UPDATE,
     RDF_FORMATS,
@@ -150,6 +153,8 @@ DATASET_ID = "urn:acse-kg:dataset-id"
 LOCK_REQUEST = "urn:acse-kg:write-lock-request"
 #: The subject of every journal entry (a write over two endpoints not finished yet).
 JOURNAL = "urn:acse-kg:journal"
+#: Each entry's key (its first line: ``STAMP KEY``) names its applied-mark, ``JOURNAL_ENTRY + KEY``.
+JOURNAL_ENTRY = "urn:acse-kg:journal:"
 #: A lock request older than this is a dead writer's, and ignored.
 LOCK_TTL_S = 120.0
 #: How long a writer waits for a lock before giving up.
@@ -162,6 +167,30 @@ def _stamp(request: str) -> float:
         return float(request.split(" ", 1)[0])
     except ValueError:
         return 0.0
+
+
+def _entry_key(head: str) -> str | None:
+    """The key on a journal entry's first line (``STAMP KEY``), or None for an entry of a writer that
+    marked nothing (written before the marks)."""
+    parts = head.split(" ")
+    return parts[1] if len(parts) > 1 and parts[1] else None
+
+
+def _applied_mark(key: str) -> ox.Quad:
+    """The quad (in ``JOURNAL_GRAPH``, on the live endpoint) that says the live request of the journal
+    entry ``key`` was applied. Its object a plain string, which every engine gives back as it took it."""
+    return ox.Quad(ox.NamedNode(JOURNAL_ENTRY + key), ox.NamedNode(JOURNAL_APPLIED), ox.Literal("true"),
+                   ox.NamedNode(JOURNAL_GRAPH))
+
+
+def _mark_triples(keys: Sequence[str]) -> str:
+    """The applied-marks of the entries ``keys``, as N-Triples (of ``JOURNAL_GRAPH``)."""
+    return "".join(f"{m.subject} {m.predicate} {m.object} .\n" for m in map(_applied_mark, keys))
+
+
+def _marked(live_request: str, key: str) -> str:
+    """The live request of journal entry ``key`` with its applied-mark added in the same request."""
+    return f"{live_request} ;\n{update_request([AddToGraph(JOURNAL_GRAPH, _mark_triples([key]), 'ntriples')])}"
 
 
 def _term(binding: dict[str, Any] | None) -> Node | None:
@@ -239,16 +268,57 @@ class SparqlEndpointStore:
                              "or give it no history endpoint")
 
     def _recover(self) -> None:
-        """Apply the live requests of journal entries whose writers died (older than LOCK_TTL_S)."""
+        """Apply the live requests of journal entries whose writers died (older than LOCK_TTL_S), each
+        once: an entry whose applied-mark the live endpoint holds was applied before its writer (or an
+        earlier recovery) died, and is only removed. Why not send it again: a write adding blank nodes
+        (an RDF list of a study's keywords) adds new ones each time, so the list would be doubled; a
+        mark holds for every kind of write (additions, replacements, removals, copies) alike.
+
+        Done under a lock (taken only when there is something to do), so that processes opened at
+        once (a server's workers after a crash) do not each apply the same entry."""
+        if self._journal_work():
+            assert self._hist is not None
+            with self._hist._locked(JOURNAL_GRAPH):
+                self._journal_work(apply=True)
+
+    def _journal_work(self, *, apply: bool = False) -> bool:
+        """Whether there are dead writers' entries, or marks of entries already removed (left by a
+        writer that died between the two removals); with ``apply``, apply and remove them.
+
+        The marks are read before the entries: a mark is written after its entry, so an entry
+        missing from the later read was removed, and its mark may go."""
         assert self._hist is not None
+        marks = {m[len(JOURNAL_ENTRY):] for m in self._bookkeeping_values(
+            JOURNAL_GRAPH, "SELECT ?e WHERE { GRAPH ?g { ?e ?p ?o } }",
+            {"g": rdflib.URIRef(JOURNAL_GRAPH), "p": rdflib.URIRef(JOURNAL_APPLIED)}, "e")}
         rows = self._hist._bookkeeping_values(
             JOURNAL_GRAPH, "SELECT ?e WHERE { GRAPH ?g { ?s ?p ?e } }",
             {"g": rdflib.URIRef(JOURNAL_GRAPH), "p": rdflib.URIRef(PENDING_UPDATE)}, "e")
+        at_work: set[str | None] = set()
+        dead: list[tuple[str, str | None, str]] = []
         for text in rows:
-            stamp, _, update = text.partition("\n")
-            if time.time() - _stamp(stamp) > LOCK_TTL_S:
+            head, _, update = text.partition("\n")
+            key = _entry_key(head)
+            if time.time() - _stamp(head) <= LOCK_TTL_S:
+                at_work.add(key)  # a writer at work: its entry and mark are its own
+            else:
+                dead.append((text, key, update))
+        if not apply:
+            return bool(dead or marks - at_work)
+        for text, key, update in dead:
+            if key is None:  # an entry of a writer that marked nothing
                 self._send(update)
-                self._hist._forget_journal(text)
+            elif key not in marks:
+                self._send(_marked(update, key))
+                marks.add(key)
+            self._hist._forget_journal(text)
+        self._forget_marks(sorted(marks - at_work))
+        return True
+
+    def _forget_marks(self, keys: Sequence[str]) -> None:
+        """Remove the applied-marks of journal entries already removed (on the live endpoint)."""
+        if keys:
+            self._send(update_request([RemoveFromGraph(JOURNAL_GRAPH, _mark_triples(keys), "ntriples")]))
 
     def _forget_journal(self, text: str) -> None:
         """Remove a journal entry once its live request is applied, with a new generation token: the
@@ -542,7 +612,8 @@ class SparqlEndpointStore:
     def _write_split(self, ops: Sequence[GraphOp], claim: Claim | None) -> None:
         """A write over the two endpoints (module docstring): the history's request first, with the
         claim, the generation token and, when the live endpoint has operations too, a journal entry
-        holding its request; then the live request; then the entry goes.
+        holding its request; then the live request, with the entry's applied-mark; then the entry
+        goes, then the mark.
 
         A claimed write does it all under the claim's lock (taken on the history endpoint): a
         copy from a live graph into the history (the archive of the version before) is read there,
@@ -584,9 +655,9 @@ class SparqlEndpointStore:
             changed.add(target)
         live_text = update_request(live) if live else None  # parsed here: bad data sends nothing
         journal: list[GraphOp] = []
-        entry_text = ""
+        entry_text, key = "", str(uuid.uuid4())
         if live_text is not None:
-            entry_text = f"{time.time():.6f}\n{live_text}"
+            entry_text = f"{time.time():.6f} {key}\n{live_text}"
             journal = [AddToGraph(JOURNAL_GRAPH, f"<{JOURNAL}> <{PENDING_UPDATE}> {ox.Literal(entry_text)} .\n",
                                   "ntriples")]
         self._hist._send(update_request([*hist, *journal, *self._generation_ops()], claim))
@@ -595,12 +666,14 @@ class SparqlEndpointStore:
         if live_text is not None:
             try:
                 if self.dataset_url and all(isinstance(op, AddQuads) for op in live):
-                    self._post_quads(b"".join(cast(AddQuads, op).data for op in live), generation=False)
+                    quads = b"".join(cast(AddQuads, op).data for op in live)
+                    self._post_quads(quads + f"{_applied_mark(key)} .\n".encode(), generation=False)
                 else:
-                    self._send(live_text)
+                    self._send(_marked(live_text, key))
             finally:
                 self._graphs = None
-            self._hist._forget_journal(entry_text)
+            self._hist._forget_journal(entry_text)  # then the mark: while the entry is there, so is its mark
+            self._forget_marks([key])
 
     def _post_quads(self, data: bytes, *, generation: bool = True) -> None:
         """The bulk path: the N-Quads POSTed to the dataset URL, which the Oxigraph server parses in
@@ -608,11 +681,10 @@ class SparqlEndpointStore:
         bad data sends nothing. The generation token follows in a second request: a reader may
         see the quads one request before it learns that the engine changed. With a history endpoint
         (``generation`` False) the token went with the history's request, and the live quads of a
-        journalled write (new studies of a bulk import) take this path too: the journal entry keeps
-        them as an update for a recovery, which applies them again. Known limit: adding the same
-        quads twice adds nothing, except where a study graph holds blank nodes (an RDF list of
-        keywords), which a second ``INSERT DATA`` adds again as new nodes: a recovery after a writer
-        died between this request and the journal's removal can leave such a list doubled."""
+        journalled write (new studies of a bulk import) take this path too, with the entry's
+        applied-mark among them (one transaction): the journal entry keeps them as an update for a
+        recovery, which applies them only if the mark is not there (a study graph's blank nodes, an
+        RDF list of keywords, added again would be new nodes: the list doubled)."""
         checked = b"".join(f"{q} .\n".encode() for q in iter_quads(data))
         headers = {"Content-Type": RDF_FORMATS["nquads"][1]}
         if self.token:

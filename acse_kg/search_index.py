@@ -69,6 +69,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 import sqlite3
 import threading
 import time
@@ -111,6 +112,9 @@ COLUMNS = ("cond", "onco", "intr", "titles", "outc", "spons", "lead", "locn", "i
 LAYOUT = "5"
 #: The tables with a row per study and something else (the ``study`` table is the first).
 _DOC_TABLES = ("study_json", "text", "piece", "facet", "card_facet")
+#: How long an open waits for another process changing the file's layout (moving layout 4's rows
+#: takes minutes at 100,000 studies): past it, the open fails (SQLite's usual wait is 5 s).
+PREPARE_WAIT_S = 1800
 #: SQLite virtual-machine steps between two looks at the deadline (about a millisecond of work).
 PROGRESS_STEPS = 2000
 
@@ -131,6 +135,8 @@ CREATE TABLE IF NOT EXISTS card_facet(doc INTEGER NOT NULL, facet TEXT NOT NULL,
                                       label TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS card_facet_by_doc ON card_facet(doc);
 """
+#: The tables and indexes the schema makes (an open that finds them all, of this layout, changes nothing).
+_SCHEMA_NAMES = frozenset(re.findall(r"IF NOT EXISTS (\w+)", _SCHEMA))
 #: The search page's facet values of each study, made from the cards an index of layout 4 holds already
 #: (an index opened by this code for the first time gets them so, without reading a study again).
 _CARD_FACETS_FROM_CARDS = f"""
@@ -590,7 +596,6 @@ class SearchIndex:
             self.db = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False,
                                       isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL" if path else "PRAGMA journal_mode=MEMORY")
-            self.db.executescript(_SCHEMA)
         except (sqlite3.Error, OSError) as exc:
             raise SearchIndexError(f"cannot open the search index at {path}: {exc}") from exc
         self._synced: Hashable = None
@@ -611,21 +616,64 @@ class SearchIndex:
     def _prepare(self, identity: str | None) -> None:
         """Tables of another layout (their columns differ) or rows of another dataset are made again
         (layout 4's rows are moved into this layout's tables: they hold the same), and an index made
-        before the facet table gets it from its cards: each in one transaction, so
-        that a process killed part-way leaves the file as it was (the next open does it again)."""
+        before the facet table gets it from its cards.
+
+        All in one transaction that takes the write lock first (``BEGIN IMMEDIATE``) and only then
+        reads the layout: a process killed part-way leaves the file as it was (the next open does it
+        again), and of processes opening an old file at once (a server's workers, a bulk import)
+        the first changes it while the others wait, then find it changed and do nothing. (With the
+        layout read before the transaction, a second process moved layout 4's rows again, from
+        columns that were gone, and failed to open.) A file already of this layout and dataset is
+        only read, so the usual open takes no lock."""
         with self._lock:
-            if self._meta("layout") == "4" and self._meta("dataset") == identity:
-                self.db.executescript(f"BEGIN; {_NARROW_STUDY_TABLE} COMMIT;")
-            if self._meta("layout") != LAYOUT or self._meta("dataset") != identity:
-                drops = "".join(f"DROP TABLE IF EXISTS {t};" for t in ("study", *_DOC_TABLES))
-                self.db.executescript(f"BEGIN; DELETE FROM meta; {drops} {_SCHEMA} COMMIT;")
-                self._set_meta("layout", LAYOUT)
-                if identity is not None:
-                    self._set_meta("dataset", identity)
-                self._set_meta("card-facets", "1")
-            if self._meta("card-facets") != "1":
-                self.db.executescript(f"BEGIN; {_CARD_FACETS_FROM_CARDS} "
-                                      "INSERT OR REPLACE INTO meta(key, value) VALUES ('card-facets', '1'); COMMIT;")
+            if self._ready(identity):
+                return
+            waited = self.db.execute("PRAGMA busy_timeout").fetchone()[0]
+            self.db.execute(f"PRAGMA busy_timeout = {int(PREPARE_WAIT_S * 1000)}")
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._in_transaction(_SCHEMA)
+                    if self._meta("layout") == "4" and self._meta("dataset") == identity:
+                        self._in_transaction(_NARROW_STUDY_TABLE)
+                    if self._meta("layout") != LAYOUT or self._meta("dataset") != identity:
+                        drops = "".join(f"DROP TABLE IF EXISTS {t};" for t in ("study", *_DOC_TABLES))
+                        self._in_transaction(f"DELETE FROM meta; {drops} {_SCHEMA}")
+                        self._set_meta("layout", LAYOUT)
+                        if identity is not None:
+                            self._set_meta("dataset", identity)
+                        self._set_meta("card-facets", "1")
+                    if self._meta("card-facets") != "1":
+                        self._in_transaction(_CARD_FACETS_FROM_CARDS)
+                        self._set_meta("card-facets", "1")
+                    self.db.execute("COMMIT")
+                except BaseException:
+                    if self.db.in_transaction:
+                        self.db.execute("ROLLBACK")
+                    raise
+            finally:
+                self.db.execute(f"PRAGMA busy_timeout = {int(waited)}")
+
+    def _ready(self, identity: str | None) -> bool:
+        """Whether the file is of this layout and dataset, with its facet table and every table and
+        index of the schema, already (read without a lock; False for a new file)."""
+        held = {str(r[0]) for r in self.db.execute("SELECT name FROM sqlite_master")}
+        if not held >= _SCHEMA_NAMES:
+            return False
+        meta = dict(self.db.execute("SELECT key, value FROM meta").fetchall())
+        return (meta.get("layout"), meta.get("dataset"), meta.get("card-facets")) == (LAYOUT, identity, "1")
+
+    def _in_transaction(self, script: str) -> None:
+        """Run the statements of ``script`` one by one in the open transaction (``executescript``
+        would commit it first). :func:`sqlite3.complete_statement` tells a statement's end from a
+        semicolon inside a string."""
+        statement = ""
+        for part in script.split(";"):
+            statement += part + ";"
+            if sqlite3.complete_statement(statement):
+                if statement.strip(" \n;"):
+                    self.db.execute(statement)
+                statement = ""
 
     def _file_version(self) -> int:
         """SQLite's count of other connections' commits to the file (0 for an index in memory)."""

@@ -1047,7 +1047,10 @@ class OxigraphStore:
     def snapshot(self, target: Path) -> Path:
         """A consistent copy of the store in ``target`` (a new directory), which any process may
         open as a store of its own: Oxigraph's backup of both datasets, taken between writes
-        (hard links where it can, so it is cheap)."""
+        (hard links where it can, so it is cheap), and the journal's files (``JOURNAL_DIR``). A
+        write to both datasets whose second half failed leaves its entry for the next open to
+        finish; the copy holds it too, and without the file the entry names it could not be opened.
+        With the files the copy opens as the store would, the write replayed."""
         if self.path is None:
             raise StoreError("an in-memory store has no snapshot: dump it instead")
         try:
@@ -1055,6 +1058,7 @@ class OxigraphStore:
                 self._store.backup(str(target))
                 if self._hist is not None:
                     self._hist.backup(str(target / HISTORY_DIR))
+                self._copy_journal(target / JOURNAL_DIR)
         except OSError as exc:
             raise StoreError(f"cannot snapshot the store at {self.path} into {target}: {exc}") from exc
         return target
@@ -1196,6 +1200,17 @@ class OxigraphStore:
     def _journal_dir(self) -> Path | None:
         return None if self.path is None else self.path / JOURNAL_DIR
 
+    def _copy_journal(self, target: Path) -> None:
+        """The journal's files copied into ``target``, each synced, then the directory, as
+        :meth:`_journal_text` writes them: a snapshot on disk never has an entry without its file."""
+        directory = self._journal_dir()
+        if directory is None or not directory.is_dir():
+            return
+        target.mkdir(exist_ok=True)
+        for f in directory.iterdir():
+            _synced_write(target / f.name, f.read_bytes())
+        _sync_directory(target)
+
     def _journal_text(self, key: str, text: bytes) -> ox.Literal:
         """A journal entry's literal: on a store directory, the name of the file that holds ``text``
         (written and synced before the entry is committed, so an entry never names a file the disk
@@ -1204,16 +1219,8 @@ class OxigraphStore:
         if directory is None:
             return ox.Literal(text.decode("utf-8"))
         directory.mkdir(exist_ok=True)
-        with (directory / key).open("wb") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        # The file's name too must be on disk before an entry names it.
-        handle = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(handle)
-        finally:
-            os.close(handle)
+        _synced_write(directory / key, text)
+        _sync_directory(directory)  # the file's name too must be on disk before an entry names it
         return ox.Literal(key, datatype=ox.NamedNode(JOURNAL_FILE))
 
     def _update(self, dataset: ox.Store, text: str, graphs: set[str]) -> None:
@@ -1309,6 +1316,23 @@ class _Part:
         """The operations as :func:`update_request` takes them."""
         return [AddQuads(serialized(ox.serialize(op.quads, format=ox.RdfFormat.N_QUADS)))
                 if isinstance(op, _Quads) else op for op in self.ops]
+
+
+def _synced_write(path: Path, data: bytes) -> None:
+    """``data`` in the file at ``path``, on disk when this returns (a journal file)."""
+    with path.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _sync_directory(path: Path) -> None:
+    """The names the directory at ``path`` holds, on disk when this returns."""
+    handle = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
 
 
 def _applied_mark(entry: ox.Quad) -> ox.Quad:

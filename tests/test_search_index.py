@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from ctgov_api_fixtures import search
@@ -246,19 +247,19 @@ def test_an_index_file_of_an_earlier_layout_is_made_again_with_this_layout(tmp_p
     store.close()
 
 
-def test_an_index_file_of_layout_4_gets_the_narrow_study_table_without_reading_a_study(tmp_path):
-    """Layout 4 held each card and record in the ``study`` row: its rows are moved in SQL, and the
-    studies' status comes from their pieces, so the next sync reads nothing and every search answers
-    as it did."""
+_STATUS_QUERY = {"filter.overallStatus": "RECRUITING,ACTIVE_NOT_RECRUITING,NOT_YET_RECRUITING", "countTotal": "true"}
+
+
+def _layout_4_index(tmp_path):
+    """A store of the three records and its index file turned back into layout 4 (each card and record
+    in the ``study`` row), with what the index answered before: the status query, the cards, the records."""
     import sqlite3
 
     store = open_store(str(tmp_path / "store"))
     for name in RECORDS:
         import_study(store, load_record(name))
     ix = index_for(store)
-    query = parse_params({"filter.overallStatus": "RECRUITING,ACTIVE_NOT_RECRUITING,NOT_YET_RECRUITING",
-                          "countTotal": "true"})
-    expected = (ix.search(query), ix.cards(ALL), ix.records(ALL))
+    expected = (ix.search(parse_params(_STATUS_QUERY)), ix.cards(ALL), ix.records(ALL))
     ix.close()
     old = sqlite3.connect(tmp_path / "store.search.sqlite")
     old.executescript(
@@ -268,12 +269,73 @@ def test_an_index_file_of_layout_4_gets_the_narrow_study_table_without_reading_a
         " ON j.doc = s.doc; DROP TABLE study; DROP TABLE study_json; ALTER TABLE wide RENAME TO study;"
         "UPDATE meta SET value = '4' WHERE key = 'layout'; COMMIT;")
     old.close()
+    return store, expected
+
+
+def test_an_index_file_of_layout_4_gets_the_narrow_study_table_without_reading_a_study(tmp_path):
+    """Layout 4 held each card and record in the ``study`` row: its rows are moved in SQL, and the
+    studies' status comes from their pieces, so the next sync reads nothing and every search answers
+    as it did."""
+    store, expected = _layout_4_index(tmp_path)
     reopened = SearchIndex(store, tmp_path / "store.search.sqlite")
     assert reopened.sync() == []
-    assert (reopened.search(query), reopened.cards(ALL), reopened.records(ALL)) == expected
+    assert (reopened.search(parse_params(_STATUS_QUERY)), reopened.cards(ALL), reopened.records(ALL)) == expected
     assert expected[0].total == 3
     assert [c[1] for c in reopened.db.execute("PRAGMA table_info(study)")] == ["doc", "nct", "fingerprint", "status"]
     reopened.close()
+    store.close()
+
+
+def _open_index_at_once(path: str, barrier, opened, delay: float) -> None:
+    """A process of its own opening the index file at ``path`` ``delay`` seconds after every other
+    one is ready (its store is one of its own: opening the file reads no study)."""
+    from acse_kg.store import OxigraphStore
+
+    store = OxigraphStore(None)
+    barrier.wait()
+    time.sleep(delay)
+    try:
+        SearchIndex(store, Path(path)).close()
+        opened.put("opened")
+    except Exception as exc:  # noqa: BLE001 - the test reports what the open raised
+        opened.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_processes_opening_a_layout_4_index_file_at_the_same_moment_all_open_it_and_it_is_moved_once(tmp_path):
+    """The first to open a file of layout 4 moves its rows; the others wait for it, then find the file
+    of this layout and change nothing (before, one could test the layout while the first was moving
+    the rows, and fail to move them again). Padding rows of studies the graph does not hold make the
+    move last long enough (about 0.2 s) for the processes let go 0.1 s apart to come while it goes on:
+    the race was lost every time before. The next sync removes the padding."""
+    import multiprocessing
+    import shutil
+    import sqlite3
+
+    store, expected = _layout_4_index(tmp_path)
+    original = tmp_path / "store.search.sqlite"
+    padding = [f"NCT9{i:07d}" for i in range(300)]
+    old = sqlite3.connect(original)
+    old.executemany("INSERT INTO study(nct, fingerprint, card, record) VALUES (?, '0', '{}', ?)",
+                    [(n, "x" * 65536) for n in padding])
+    old.commit()
+    old.close()  # the last connection: the file is whole, without a write-ahead log to copy
+    spawn = multiprocessing.get_context("spawn")
+    for round_ in range(2):
+        path = tmp_path / f"round{round_}.sqlite"
+        shutil.copyfile(original, path)
+        barrier, opened = spawn.Barrier(3), spawn.Queue()
+        processes = [spawn.Process(target=_open_index_at_once, args=(str(path), barrier, opened, i * 0.1))
+                     for i in range(3)]
+        for p in processes:
+            p.start()
+        outcomes = sorted(opened.get(timeout=120) for _ in processes)
+        for p in processes:
+            p.join(timeout=60)
+        assert outcomes == ["opened"] * 3, f"round {round_}: {outcomes}"
+        index = SearchIndex(store, path)
+        assert index.sync() == padding  # every row was moved (none emptied), the padding is gone
+        assert (index.search(parse_params(_STATUS_QUERY)), index.cards(ALL), index.records(ALL)) == expected
+        index.close()
     store.close()
 
 

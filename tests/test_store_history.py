@@ -251,3 +251,26 @@ def test_a_snapshot_holds_the_history(tmp_path: Path) -> None:
         assert diff_versions(copied, NCT, 1, 2) == STATUS_DIFF
     finally:
         copied.close()
+
+
+def test_a_snapshot_taken_while_a_journal_entry_is_pending_opens_holding_the_entrys_write(tmp_path: Path) -> None:
+    """A write to both datasets whose second half did not happen (it failed, and the entry waits for
+    the next open) is pending in the snapshot as in the store: the snapshot holds the entry's file
+    too, so that it opens as the store would, with the write replayed (before, it could not be opened)."""
+    store = OxigraphStore(tmp_path / "store")
+    try:
+        literal = store._journal_text("pending", f'<urn:x:a> <urn:x:p> "1" <{LIVE}> .\n'.encode())
+        assert store._hist is not None
+        store._hist.add(ox.Quad(ox.NamedNode("urn:acse-kg:journal:pending"), ox.NamedNode(PENDING_QUADS), literal,
+                                ox.NamedNode(JOURNAL_GRAPH)))
+        store.snapshot(tmp_path / "copy")
+    finally:
+        store.close()
+    copied = OxigraphStore(tmp_path / "copy")
+    try:
+        assert graph_triples(copied, LIVE) == {("urn:x:a", "urn:x:p", "1")}
+        assert not history_of(copied).ask("ASK { GRAPH ?g { ?s ?p ?o } }", {"g": URIRef(JOURNAL_GRAPH)})
+        assert list((tmp_path / "copy" / JOURNAL_DIR).iterdir()) == []
+    finally:
+        copied.close()
+    assert (tmp_path / "store" / JOURNAL_DIR / "pending").is_file()  # the store's own entry is its own to finish

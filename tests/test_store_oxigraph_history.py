@@ -4,8 +4,9 @@ The history behaves as on the embedded store (versions, diffs, claims under a ra
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -13,12 +14,14 @@ import rdflib
 from oxigraph_server_fixtures import OxigraphServer, start_oxigraph
 from test_history_concurrency import NCT, edited, race_versions
 
+from acse_kg import remote
 from acse_kg.history import diff_versions, edit_study, list_versions
 from acse_kg.loader import study_graph_name
 from acse_kg.remote import DATASET_URL_ENV, HISTORY_URL_ENV, JOURNAL, SparqlEndpointStore
 from acse_kg.store import (
     JOURNAL_GRAPH,
     PENDING_UPDATE,
+    AddQuads,
     GraphStore,
     ReplaceGraph,
     StoreError,
@@ -28,6 +31,8 @@ from acse_kg.store import (
 )
 from acse_kg.versions import LOG_GRAPH, version_iri
 
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+RDF_FIRST, RDF_REST, RDF_NIL = RDF + "first", RDF + "rest", RDF + "nil"
 EVERY_GRAPH = "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
 
 
@@ -100,6 +105,72 @@ def test_a_dead_writers_journal_entry_is_applied_when_a_store_is_opened(
     reopened = SparqlEndpointStore(live.query, history_url=history.query)
     assert {(str(s), str(o)) for s, _, o in reopened.graph(graph)} == {("urn:x:a", "urn:x:o")}
     assert not reopened.history.ask("ASK { GRAPH ?g { ?s ?p ?o } }", {"g": rdflib.URIRef(JOURNAL_GRAPH)})
+
+
+class _Died(Exception):
+    """The process ends here: the request it was about to send is never sent."""
+
+
+def _client_dying_before(request_of: Callable[[httpx.Request], bool]) -> httpx.Client:
+    """An HTTP client whose process dies before the first request ``request_of`` tells."""
+    def hook(request: httpx.Request) -> None:
+        if request_of(request):
+            raise _Died
+
+    return httpx.Client(timeout=30, follow_redirects=True, event_hooks={"request": [hook]})
+
+
+def _ask_on(server: OxigraphServer, query: str) -> Any:
+    answer = httpx.post(server.query, data={"query": query}, headers={"Accept": "application/sparql-results+json"},
+                        timeout=30)
+    return answer.json()
+
+
+KEYWORDS = "NCT09999991"
+
+
+@pytest.mark.parametrize("bulk", [True, False], ids=["through-the-dataset-url", "as-an-update"])
+@pytest.mark.parametrize("dies", ["before-its-live-request", "before-removing-its-entry"])
+def test_a_journalled_write_replayed_by_recoveries_leaves_each_blank_node_list_once(
+    servers: tuple[OxigraphServer, OxigraphServer], bulk: bool, dies: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new study whose graph holds an RDF list (blank nodes: added twice, a list is two lists) and its
+    log entry, written over both servers by a writer that dies (before its live request, or after it
+    and before its journal entry goes); then a recovery that dies once it has dealt with the live side,
+    then one that finishes. The live request is applied once in all: each list is there once, and no
+    entry nor applied-mark is left (before, every recovery sent the request again)."""
+    live, history = servers
+    graph = study_graph_name(KEYWORDS)
+    quads = (f'<urn:x:{KEYWORDS}> <http://schema.org/keywords> _:a <{graph}> .\n'
+             f'_:a <{RDF_FIRST}> "basket" <{graph}> .\n_:a <{RDF_REST}> _:b <{graph}> .\n'
+             f'_:b <{RDF_FIRST}> "crizotinib" <{graph}> .\n_:b <{RDF_REST}> <{RDF_NIL}> <{graph}> .\n'
+             f'<urn:x:{KEYWORDS}-v1> <urn:x:logged> "1" <{LOG_GRAPH}> .\n').encode()
+    dataset_url = live.base + "/store" if bulk else None
+
+    def removes_an_entry(request: httpx.Request) -> bool:
+        return str(request.url) == history.update and b"DELETE DATA" in request.read() \
+            and PENDING_UPDATE.encode() in request.read()
+
+    def writes_the_live_server(request: httpx.Request) -> bool:
+        return str(request.url).startswith(live.base) and str(request.url) != live.query
+
+    writer = SparqlEndpointStore(live.query, history_url=history.query, dataset_url=dataset_url,
+                                 client=_client_dying_before(
+                                     writes_the_live_server if dies == "before-its-live-request" else removes_an_entry))
+    with pytest.raises(_Died):
+        writer.write([AddQuads(quads)])
+    writer.close()
+    monkeypatch.setattr(remote, "LOCK_TTL_S", 0.0)  # the writer's entry is a dead writer's at once
+    recovering = _client_dying_before(removes_an_entry)
+    with pytest.raises(_Died):
+        SparqlEndpointStore(live.query, history_url=history.query, client=recovering)
+    recovering.close()
+    SparqlEndpointStore(live.query, history_url=history.query).close()
+    items = _ask_on(live, f"SELECT ?item WHERE {{ GRAPH <{graph}> {{ ?list <{RDF_FIRST}> ?item }} }}")
+    assert sorted(b["item"]["value"] for b in items["results"]["bindings"]) == ["basket", "crizotinib"]
+    assert _ask_on(history, f"ASK {{ GRAPH <{LOG_GRAPH}> {{ <urn:x:{KEYWORDS}-v1> ?p ?o }} }}")["boolean"]
+    assert not _ask_on(history, f"ASK {{ GRAPH <{JOURNAL_GRAPH}> {{ ?s ?p ?o }} }}")["boolean"]
+    assert not _ask_on(live, f"ASK {{ GRAPH <{JOURNAL_GRAPH}> {{ ?s ?p ?o }} }}")["boolean"]  # no mark left
 
 
 def test_a_live_server_without_the_union_default_graph_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
