@@ -1134,8 +1134,9 @@ class OxigraphStore:
                 for side, part in ((True, hist), (False, live)):
                     names = [g for g in by_graph if self._in_history(g) == side]
                     if names:
-                        part.add(_Quads([q for g in names for q in by_graph[g]], {g: by_graph[g] for g in names}),
-                                 set(names))
+                        whole = len(names) == len(by_graph)  # the document is all this dataset's
+                        part.add(_Quads([q for g in names for q in by_graph[g]], {g: by_graph[g] for g in names},
+                                        op.data if whole else None), set(names))
                 continue
             if isinstance(op, CopyGraph) and self._in_history(op.source) != self._in_history(op.target):
                 if op.source in live.graphs | hist.graphs:
@@ -1177,7 +1178,7 @@ class OxigraphStore:
         key = str(uuid.uuid4())
         entry = ox.NamedNode(f"urn:acse-kg:journal:{key}")
         if second_part.quads_only:
-            kind, text = PENDING_QUADS, serialized(ox.serialize(second_part.quads(), format=ox.RdfFormat.N_QUADS))
+            kind, text = PENDING_QUADS, second_part.nquads()
         else:  # parsed here: bad data writes nothing
             kind, text = PENDING_UPDATE, update_request(second_part.public()).encode("utf-8")
         journal = ox.Quad(entry, ox.NamedNode(kind), self._journal_text(key, text), ox.NamedNode(JOURNAL_GRAPH))
@@ -1304,6 +1305,8 @@ class _Quads:
 
     quads: list[ox.Quad]
     by_graph: dict[str, list[ox.Quad]]
+    #: The N-Quads document they were parsed from, when it holds them and nothing else.
+    text: bytes | None = None
 
 
 @dataclass
@@ -1323,6 +1326,14 @@ class _Part:
 
     def quads(self) -> list[ox.Quad]:
         return [q for op in self.ops if isinstance(op, _Quads) for q in op.quads]
+
+    def nquads(self) -> bytes:
+        """The part's quads as N-Quads (a part that only adds quads): the document they came from when
+        it is the part's only one, else written from them. (Its blank nodes' labels are not the
+        parsed quads', but no reader of a journal entry keeps labels: it renames them.)"""
+        if len(self.ops) == 1 and isinstance(op := self.ops[0], _Quads) and op.text is not None:
+            return op.text
+        return serialized(ox.serialize(self.quads(), format=ox.RdfFormat.N_QUADS))
 
     def added(self) -> dict[str, list[ox.Quad]] | None:
         """The quads added to each graph when the part only adds quads, else None."""
