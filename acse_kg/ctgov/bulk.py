@@ -111,7 +111,6 @@ class Prepared:
     nct: str | None = None
     digest: str | None = None
     nquads: bytes = b""
-    triples: int = 0
     problems: list[tuple[str, str]] = field(default_factory=list)
     skipped: bool = False  # the store's current version came from this very record
     row: StudyRow | None = None  # the study's search-index row, when the import keeps an index
@@ -270,7 +269,6 @@ def prepare(parsed: Parsed, registry: Registry) -> Prepared:
         out.problems = [(p.path, p.message) for p in problems]
         return out
     out.nquads = graph_nquads(g, study_graph_name(out.nct))
-    out.triples = len(g)
     if registry.rows is not None:
         out.row = record_row(g, out.nct, *registry.rows).serialized()
     return out
