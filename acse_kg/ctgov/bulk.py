@@ -83,12 +83,15 @@ __all__ = ["BulkInputError", "BulkReport", "Item", "ProgressLine", "bulk_import"
 #: batch's live part goes through Oxigraph's bulk loader, whose files RocksDB then compacts into what
 #: is there (a new study's keys fall all over the indexes, so each compaction rewrites much of them):
 #: at 100 studies a batch that compaction was more than half the importing process's CPU, at 400 a
-#: quarter of it (2,000 studies: 13 s of RocksDB's threads against 3 to 5 s).
-BATCH = 400
+#: quarter of it (2,000 studies: 13 s of RocksDB's threads against 3 to 5 s); at 10,000 studies the
+#: importing process took 16.2 ms of CPU a study at 400, 13.3 at 1,000.
+BATCH = 1000
 #: Records per task sent to a worker (the cost of a task round trip spread over several records).
 CHUNK = 20
-#: Chunks in flight per worker: enough to keep the workers busy while the parent writes.
-WINDOW = 4
+#: Chunks in flight per worker: enough to keep the workers busy while the parent writes a batch (a
+#: batch's write takes seconds: with 4 chunks of 20 the workers waited for most of it). Two workers'
+#: window is about a batch of prepared records (~120 kB each).
+WINDOW = 25
 
 
 class BulkInputError(StoreError):
