@@ -67,6 +67,7 @@ client or past its time limit never goes on running in the engine.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import re
@@ -183,12 +184,29 @@ class SearchCancelled(SearchIndexError):
 
 
 # ------------------------------------------------------------------ reading a study
-def _held_pieces() -> list[Piece]:
+@functools.lru_cache(maxsize=1)
+def _held_pieces() -> tuple[Piece, ...]:
     seen: dict[str, Piece] = {}
     for p in pieces().values():
         if p.held and p.source_type != "STRUCT":
             seen.setdefault(p.piece, p)
-    return list(seen.values())
+    return tuple(seen.values())
+
+
+#: A node of the held pieces' JSON paths as a tree: the pieces whose path ends here (their places in
+#: :func:`_held_pieces`), and the next step's nodes by key.
+_PathNode = tuple[list[int], dict[str, "_PathNode"]]
+
+
+@functools.lru_cache(maxsize=1)
+def _held_paths() -> _PathNode:
+    root: _PathNode = ([], {})
+    for i, p in enumerate(_held_pieces()):
+        node = root
+        for step in p.json_path.split("."):
+            node = node[1].setdefault(step, ([], {}))
+        node[0].append(i)
+    return root
 
 
 def _values_at(node: Any, steps: list[str]) -> Iterator[Any]:
@@ -237,12 +255,34 @@ def _number(p: Piece, text: str) -> float | None:
 
 
 def piece_rows(record: dict[str, Any]) -> list[tuple[str, str, str | None, float | None]]:
-    """(piece, value, full date, number) of every held field of an exported record."""
+    """(piece, value, full date, number) of every held field of an exported record, piece by piece
+    (in :func:`_held_pieces`' order), each piece's values as :func:`_values_at` finds them. The record
+    is walked once along the paths' tree (:func:`_held_paths`), not once a piece: 155 pieces, most
+    of their paths sharing their first steps (0.65 ms a record walked a piece at a time)."""
+    held = _held_pieces()
+    found: list[list[Any]] = [[] for _ in held]
+
+    def walk(node: Any, at: _PathNode) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item, at)
+        elif isinstance(node, dict):
+            for key, below in at[1].items():
+                if key in node:
+                    walk(node[key], below)
+        elif node is not None:
+            for i in at[0]:
+                found[i].append(node)
+
+    walk(record, _held_paths())
     out = []
-    for p in _held_pieces():
-        for value in _values_at(record, p.json_path.split(".")):
+    for p, values in zip(held, found, strict=True):
+        if not values:
+            continue
+        date, number = p.is_date, p.is_time or p.is_numeric
+        for value in values:
             text = _scalar_text(value)
-            out.append((p.piece, text, full_date(text) if p.is_date else None, _number(p, text)))
+            out.append((p.piece, text, full_date(text) if date else None, _number(p, text) if number else None))
     return out
 
 

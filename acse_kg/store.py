@@ -1075,8 +1075,14 @@ class OxigraphStore:
         with self._lock:
             live, hist = self._split(ops)
             studies = sorted(g for g in live.graphs if g.startswith(STUDY_GRAPH_PREFIX))
-            before = {g: self._declared(g) for g in studies}
+            added = live.added()
+            # A graph that was empty and to which the write only adds quads will declare what those
+            # quads declare: told from them, not read back from the store (a bulk batch: 400 new
+            # study graphs, 0.7 ms a study read back).
+            fresh = {g: added[g] for g in studies if added is not None and self._empty(g)}
+            before = {g: self._declared(g) for g in studies if g not in fresh}
             first = claim is not None and self._in_history(claim.graph)
+            written = False
             try:
                 if not hist.ops and not first:
                     self._write_one(self._store, live, claim)
@@ -1084,8 +1090,14 @@ class OxigraphStore:
                     self._write_one(self._hist, hist, claim)
                 else:
                     self._write_both(live, hist, claim)
+                written = True
             finally:
-                if any(self._declarations_changed(g, old) for g, old in before.items()):
+                if not written:  # what a failed write left is read from the store
+                    before.update((g, set()) for g in fresh)
+                    fresh = {}
+                if (any(self._declarations_changed(g, old) for g, old in before.items())
+                        or any(self._declarations_changed(g, set(), _declared_in(g, quads))
+                               for g, quads in fresh.items())):
                     # After the write's own count: a reader between the two made its values under the
                     # old vocabulary; one more generation (touching no graph) makes it look again.
                     self._vocabulary_writes += 1
@@ -1094,17 +1106,22 @@ class OxigraphStore:
 
     def _declared(self, graph: str) -> set[ox.Quad]:
         """What a study's graph states about IRIs outside the study that it types (a drug, a gene, a
-        variable, an organisation): the part of a record other studies can see (quads of ``graph``)."""
+        variable, an organisation): the part of a record other studies can see (quads of ``graph``).
+        :func:`_declared_in` tells the same of quads in hand."""
         g = ox.NamedNode(graph)
         own = STUDY_PREFIX + graph[len(STUDY_GRAPH_PREFIX):]
         subjects = {q.subject for q in self._store.quads_for_pattern(None, RDF_TYPE, None, g)
                     if isinstance(q.subject, ox.NamedNode) and not q.subject.value.startswith(own)}
         return {q for s in subjects for q in self._store.quads_for_pattern(s, None, None, g)}
 
-    def _declarations_changed(self, graph: str, old: set[ox.Quad]) -> bool:
-        """Whether a write that left ``graph`` stating what it states now, after ``old``, changed what
-        the live graphs together declare: a statement it added or removed that no other graph makes."""
-        for q in old ^ self._declared(graph):
+    def _empty(self, graph: str) -> bool:
+        return next(self._store.quads_for_pattern(None, None, None, ox.NamedNode(graph)), None) is None
+
+    def _declarations_changed(self, graph: str, old: set[ox.Quad], new: set[ox.Quad] | None = None) -> bool:
+        """Whether a write that left ``graph`` stating what it states now (``new``, else read from the
+        store), after ``old``, changed what the live graphs together declare: a statement it added or
+        removed that no other graph makes."""
+        for q in old ^ (self._declared(graph) if new is None else new):
             if not any(o.graph_name != q.graph_name
                        for o in self._store.quads_for_pattern(q.subject, q.predicate, q.object, None)):
                 return True
@@ -1121,7 +1138,9 @@ class OxigraphStore:
                 for side, part in ((True, hist), (False, live)):
                     names = [g for g in by_graph if self._in_history(g) == side]
                     if names:
-                        part.add(_Quads([q for g in names for q in by_graph[g]]), set(names))
+                        whole = len(names) == len(by_graph)  # the document is all this dataset's
+                        part.add(_Quads([q for g in names for q in by_graph[g]], {g: by_graph[g] for g in names},
+                                        op.data if whole else None), set(names))
                 continue
             if isinstance(op, CopyGraph) and self._in_history(op.source) != self._in_history(op.target):
                 if op.source in live.graphs | hist.graphs:
@@ -1163,7 +1182,7 @@ class OxigraphStore:
         key = str(uuid.uuid4())
         entry = ox.NamedNode(f"urn:acse-kg:journal:{key}")
         if second_part.quads_only:
-            kind, text = PENDING_QUADS, serialized(ox.serialize(second_part.quads(), format=ox.RdfFormat.N_QUADS))
+            kind, text = PENDING_QUADS, second_part.nquads()
         else:  # parsed here: bad data writes nothing
             kind, text = PENDING_UPDATE, update_request(second_part.public()).encode("utf-8")
         journal = ox.Quad(entry, ox.NamedNode(kind), self._journal_text(key, text), ox.NamedNode(JOURNAL_GRAPH))
@@ -1289,9 +1308,12 @@ def _claimed(claim: Claim | None) -> set[str]:
 
 @dataclass(frozen=True)
 class _Quads:
-    """Parsed quads bound for one dataset (an :class:`AddQuads` split between the two)."""
+    """Parsed quads bound for one dataset (an :class:`AddQuads` split between the two), and by graph."""
 
     quads: list[ox.Quad]
+    by_graph: dict[str, list[ox.Quad]]
+    #: The N-Quads document they were parsed from, when it holds them and nothing else.
+    text: bytes | None = None
 
 
 @dataclass
@@ -1311,6 +1333,25 @@ class _Part:
 
     def quads(self) -> list[ox.Quad]:
         return [q for op in self.ops if isinstance(op, _Quads) for q in op.quads]
+
+    def nquads(self) -> bytes:
+        """The part's quads as N-Quads (a part that only adds quads): the document they came from when
+        it is the part's only one, else written from them. (Its blank nodes' labels are not the
+        parsed quads', but no reader of a journal entry keeps labels: it renames them.)"""
+        if len(self.ops) == 1 and isinstance(op := self.ops[0], _Quads) and op.text is not None:
+            return op.text
+        return serialized(ox.serialize(self.quads(), format=ox.RdfFormat.N_QUADS))
+
+    def added(self) -> dict[str, list[ox.Quad]] | None:
+        """The quads added to each graph when the part only adds quads, else None."""
+        if not self.quads_only:
+            return None
+        out: dict[str, list[ox.Quad]] = {}
+        for op in self.ops:
+            assert isinstance(op, _Quads)
+            for g, quads in op.by_graph.items():
+                out.setdefault(g, []).extend(quads)
+        return out
 
     def public(self) -> list[GraphOp]:
         """The operations as :func:`update_request` takes them."""
@@ -1333,6 +1374,14 @@ def _sync_directory(path: Path) -> None:
         os.fsync(handle)
     finally:
         os.close(handle)
+
+
+def _declared_in(graph: str, quads: list[ox.Quad]) -> set[ox.Quad]:
+    """What ``quads`` (all of ``graph``) declare: see :meth:`OxigraphStore._declared`."""
+    own = STUDY_PREFIX + graph[len(STUDY_GRAPH_PREFIX):]
+    subjects = {s for q in quads if q.predicate == RDF_TYPE and isinstance(s := q.subject, ox.NamedNode)
+                and not s.value.startswith(own)}
+    return {q for q in quads if q.subject in subjects} if subjects else set()
 
 
 def _applied_mark(entry: ox.Quad) -> ox.Quad:

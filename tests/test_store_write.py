@@ -367,7 +367,7 @@ def test_any_valid_update_text_stays_valid_with_the_generation_token_added(oxigr
 
 
 def test_new_studies_in_one_bulk_write_change_the_vocabulary_only_with_a_term_no_other_graph_declares() -> None:
-    """A bulk batch's studies are all new: what they declare outside themselves is checked in one query."""
+    """A bulk batch's studies are all new: what they declare outside themselves is told from the batch's own quads."""
     store = OxigraphStore(None)
     drug = "https://w3id.org/acse-kg/id/drug/x"
     typed = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <https://w3id.org/acse-kg/ontology#Drug>"

@@ -51,6 +51,7 @@ issue measured 1,000 studies in 20 minutes). Here:
 from __future__ import annotations
 
 import concurrent.futures as cf
+import gc
 import io
 import json
 import multiprocessing
@@ -65,7 +66,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rdflib import URIRef
+from rdflib import Graph, Literal, URIRef
 
 from ..loader import STUDY_GRAPH_PREFIX, study_graph_name
 from ..model.reader import Vocabulary, read_vocabulary
@@ -74,20 +75,23 @@ from ..store import AddQuads, GraphStore, StoreError
 from ..versions import LOG_GRAPH, current_versions, log_entry, save_study
 from .import_ import record_digest
 
-__all__ = ["BulkInputError", "BulkReport", "Item", "ProgressLine", "bulk_import", "count_items", "read_items",
-           "record_digest"]
+__all__ = ["BulkInputError", "BulkReport", "Item", "ProgressLine", "bulk_import", "count_items", "few_collections",
+           "read_items", "record_digest"]
 
 #: Studies per write transaction: big enough that the per-transaction cost vanishes, small enough
 #: that a batch (about 10 MB of N-Quads a hundred studies) costs little memory or lost work. Each
 #: batch's live part goes through Oxigraph's bulk loader, whose files RocksDB then compacts into what
 #: is there (a new study's keys fall all over the indexes, so each compaction rewrites much of them):
 #: at 100 studies a batch that compaction was more than half the importing process's CPU, at 400 a
-#: quarter of it (2,000 studies: 13 s of RocksDB's threads against 3 to 5 s).
-BATCH = 400
+#: quarter of it (2,000 studies: 13 s of RocksDB's threads against 3 to 5 s); at 10,000 studies the
+#: importing process took 16.2 ms of CPU a study at 400, 13.3 at 1,000.
+BATCH = 1000
 #: Records per task sent to a worker (the cost of a task round trip spread over several records).
 CHUNK = 20
-#: Chunks in flight per worker: enough to keep the workers busy while the parent writes.
-WINDOW = 4
+#: Chunks in flight per worker: enough to keep the workers busy while the parent writes a batch (a
+#: batch's write takes seconds: with 4 chunks of 20 the workers waited for most of it). Two workers'
+#: window is about a batch of prepared records (~120 kB each).
+WINDOW = 25
 
 
 class BulkInputError(StoreError):
@@ -110,7 +114,6 @@ class Prepared:
     nct: str | None = None
     digest: str | None = None
     nquads: bytes = b""
-    triples: int = 0
     problems: list[tuple[str, str]] = field(default_factory=list)
     skipped: bool = False  # the store's current version came from this very record
     row: StudyRow | None = None  # the study's search-index row, when the import keeps an index
@@ -268,16 +271,31 @@ def prepare(parsed: Parsed, registry: Registry) -> Prepared:
     if problems:
         out.problems = [(p.path, p.message) for p in problems]
         return out
-    out.nquads = _nquads(study_graph_name(out.nct), g.serialize(format="nt", encoding="utf-8"))
-    out.triples = len(g)
+    out.nquads = graph_nquads(g, study_graph_name(out.nct))
     if registry.rows is not None:
         out.row = record_row(g, out.nct, *registry.rows).serialized()
     return out
 
 
+def few_collections() -> None:
+    """Make the cyclic garbage collector of a process that does nothing but a bulk import (a mapping
+    worker, the ``import --bulk`` command) rarely run, and never over what the process holds for good.
+
+    Why: mapping a record allocates tens of thousands of objects (an rdflib graph, its terms, the
+    row), and the parent a hundred thousand quads a batch; at Python's default thresholds the
+    collector ran every 700 allocations and its full passes walked the registry, the modules and the
+    spec each time: 1.6 of a worker's 12.4 ms a record, 0.35 ms a study in the parent. What is
+    already there is frozen (never collected, so never walked), and a collection waits for 50,000
+    new objects: garbage with cycles (an rdflib graph's) is still collected, a little later.
+    Not for a library caller: the thresholds are the process's (a server's threads share them)."""
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+
+
 def _init_worker(registry: Registry) -> None:
     global _REGISTRY
     _REGISTRY = registry
+    few_collections()
 
 
 def _prepare_chunk(chunk: list[Parsed]) -> list[Prepared]:
@@ -344,6 +362,30 @@ def _prepared_in_order(items: Iterator[Item], jobs: int, registry: Registry | Ca
             pool.shutdown(wait=True, cancel_futures=True)
 
 
+def graph_nquads(g: Graph, graph: str) -> bytes:
+    """The triples of ``g`` as N-Quads of ``graph``, written here rather than by rdflib's N-Triples
+    serializer then tagged line by line: that one checked and wrote each IRI again at each of its
+    uses (a study's few hundred IRIs, ~1,300 uses) and made each line twice (1.45 ms of a worker's
+    11 ms a record; this: ~0.5). Literals are escaped as N-Triples says (ECHAR: backslash, quote,
+    line feed, carriage return), as rdflib does; an IRI is checked by rdflib (``n3``) once."""
+    tag = f" <{graph}> .\n"
+    iris: dict[Any, str] = {}
+
+    def term(t: Any) -> str:
+        known = iris.get(t)
+        if known is not None:
+            return known
+        if isinstance(t, Literal):
+            text = '"' + t.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"').replace("\r", "\\r") + '"'
+            if t.language:
+                return f"{text}@{t.language}"
+            return f"{text}^^<{t.datatype}>" if t.datatype else text
+        known = iris[t] = t.n3()
+        return known
+
+    return "".join([f"{term(s)} {term(p)} {term(o)}{tag}" for s, p, o in g]).encode("utf-8")
+
+
 def _nquads(graph: str, ntriples: bytes) -> bytes:
     """N-Triples as N-Quads of ``graph`` (N-Triples is line based: each line ends with " .")."""
     tag = f"<{graph}> .\n".encode()
@@ -375,7 +417,8 @@ def bulk_import(store: GraphStore, sources: list[Path], *, jobs: int | None = No
     jobs = max(1, (os.cpu_count() or 1)) if jobs is None else jobs
     now = datetime.now(UTC)
     note = "bulk import"
-    pending: list[bytes] = []
+    pending: list[bytes] = []  # the batch's study graphs (N-Quads)
+    pending_log: list[bytes] = []  # their log entries
     pending_ncts: dict[str, StudyRow | None] = {}  # the batch's studies -> their index rows
     to_index: dict[str, tuple[StudyRow, str]] = {}  # written, not yet in the index -> (row, logged version)
 
@@ -393,11 +436,14 @@ def bulk_import(store: GraphStore, sources: list[Path], *, jobs: int | None = No
 
     def flush() -> None:
         if pending:
-            store.write([AddQuads(b"".join(pending))])
+            # The studies and their log entries apart: each document is then all one dataset's, and the
+            # store journals the studies' own text rather than writing it again from the parsed quads.
+            store.write([AddQuads(b"".join(pending)), AddQuads(b"".join(pending_log))])
             live.update(pending_ncts)
             report.new += len(pending_ncts)  # counted once written: what a progress line says is in the store
             to_index.update((n, (row, str(versions[n][0]))) for n, row in pending_ncts.items() if row is not None)
             pending.clear()
+            pending_log.clear()
             pending_ncts.clear()
         if len(to_index) >= batch:
             index_written()
@@ -427,7 +473,7 @@ def bulk_import(store: GraphStore, sources: list[Path], *, jobs: int | None = No
             flush()
         if p.nct not in live and p.nct not in versions:
             pending.append(p.nquads)
-            pending.append(_nquads(LOG_GRAPH, log_entry(p.nct, 1, None, agent, note, now, p.digest)))
+            pending_log.append(_nquads(LOG_GRAPH, log_entry(p.nct, 1, None, agent, note, now, p.digest)))
             pending_ncts[p.nct] = p.row
             versions[p.nct] = (1, p.digest)
             known[p.nct] = p.digest
