@@ -206,12 +206,12 @@ class AddQuads:
 GraphOp = ReplaceGraph | AddToGraph | RemoveFromGraph | DropGraph | CopyGraph | AddQuads
 
 
-def iter_quads(data: bytes) -> Iterator[ox.Quad]:
-    """The quads of N-Quads ``data`` (blank nodes renamed: each write's are its own), each checked to
-    be in a named graph (the registry keeps every triple in one); a bad document or a quad in the
-    default graph is a :class:`StoreError`, raised while iterating."""
+def iter_quads(data: bytes, *, rename_blank_nodes: bool = True) -> Iterator[ox.Quad]:
+    """The quads of N-Quads ``data`` (blank nodes renamed: each write's are its own; a journal entry's
+    keep their labels), each checked to be in a named graph (the registry keeps every triple in one);
+    a bad document or a quad in the default graph is a :class:`StoreError`, raised while iterating."""
     try:
-        for q in ox.parse(data, format=ox.RdfFormat.N_QUADS, rename_blank_nodes=True):
+        for q in ox.parse(data, format=ox.RdfFormat.N_QUADS, rename_blank_nodes=rename_blank_nodes):
             if not isinstance(q.graph_name, ox.NamedNode):
                 raise StoreError(f"a quad outside any named graph in the N-Quads: {q}")
             yield q
@@ -1138,9 +1138,8 @@ class OxigraphStore:
                 for side, part in ((True, hist), (False, live)):
                     names = [g for g in by_graph if self._in_history(g) == side]
                     if names:
-                        whole = len(names) == len(by_graph)  # the document is all this dataset's
-                        part.add(_Quads([q for g in names for q in by_graph[g]], {g: by_graph[g] for g in names},
-                                        op.data if whole else None), set(names))
+                        part.add(_Quads([q for g in names for q in by_graph[g]], {g: by_graph[g] for g in names}),
+                                 set(names))
                 continue
             if isinstance(op, CopyGraph) and self._in_history(op.source) != self._in_history(op.target):
                 if op.source in live.graphs | hist.graphs:
@@ -1312,8 +1311,6 @@ class _Quads:
 
     quads: list[ox.Quad]
     by_graph: dict[str, list[ox.Quad]]
-    #: The N-Quads document they were parsed from, when it holds them and nothing else.
-    text: bytes | None = None
 
 
 @dataclass
@@ -1335,11 +1332,9 @@ class _Part:
         return [q for op in self.ops if isinstance(op, _Quads) for q in op.quads]
 
     def nquads(self) -> bytes:
-        """The part's quads as N-Quads (a part that only adds quads): the document they came from when
-        it is the part's only one, else written from them. (Its blank nodes' labels are not the
-        parsed quads', but no reader of a journal entry keeps labels: it renames them.)"""
-        if len(self.ops) == 1 and isinstance(op := self.ops[0], _Quads) and op.text is not None:
-            return op.text
+        """The part's quads as N-Quads (a part that only adds quads), written from the parsed quads: with
+        the labels their blank nodes have in the store, which a journal entry must keep (see :func:`_replay`).
+        Not the document they came from: its labels are renamed when it is parsed."""
         return serialized(ox.serialize(self.quads(), format=ox.RdfFormat.N_QUADS))
 
     def added(self) -> dict[str, list[ox.Quad]] | None:
@@ -1425,7 +1420,10 @@ def _replay(dataset: ox.Store, entry: ox.Quad, directory: Path | None = None) ->
                              "the store cannot be completed") from exc
     mark = _applied_mark(entry)
     if entry.predicate.value == PENDING_QUADS:
-        _apply_quads(dataset, list(iter_quads(text.encode("utf-8"))), mark)
+        # The blank nodes keep the labels the entry gives them, which are the ones the write gave the
+        # dataset (:meth:`_Part.nquads`): a bulk load killed part-way, applied again, adds nothing twice
+        # (renamed, a study's list of keywords would be added again as new nodes).
+        _apply_quads(dataset, list(iter_quads(text.encode("utf-8"), rename_blank_nodes=False)), mark)
     else:
         dataset.update(f"{text} ;\nINSERT DATA {{ GRAPH <{JOURNAL_GRAPH}> {{ {mark.subject} {mark.predicate} {mark.object} }} }}")
 

@@ -5,18 +5,21 @@ versions are still written all or nothing."""
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pyoxigraph as ox
 import pytest
 from ctgov_fixtures import load_record
-from rdflib import URIRef
+from rdflib import RDF, URIRef
 
 from acse_kg.ctgov.import_ import import_study
 from acse_kg.history import diff_versions, list_versions
 from acse_kg.loader import study_graph_name
 from acse_kg.store import (
+    BULK_QUADS,
     HISTORY_PREFIX,
     JOURNAL_DIR,
     JOURNAL_GRAPH,
@@ -38,6 +41,8 @@ from acse_kg.store import (
     update_request,
 )
 from acse_kg.versions import LOG_GRAPH, version_iri
+
+RDF_FIRST, RDF_REST, RDF_NIL = str(RDF.first), str(RDF.rest), str(RDF.nil)
 
 NCT = "NCT06171568"
 STATUS_DIFF = [{"field": "protocolSection.statusModule.overallStatus", "from": "NOT_YET_RECRUITING", "to": "COMPLETED"}]
@@ -183,6 +188,45 @@ def test_a_bulk_write_to_both_datasets_leaves_no_journal_behind(tmp_path: Path) 
         assert history_bytes < len(quads) // 2  # (with the batch in a literal: more than the batch)
     finally:
         store.close()
+
+
+#: A process that bulk-loads a write's live half and is killed before it marks it applied (the bulk
+#: loader is not one transaction: the entry stays, and the next open applies it again).
+_KILLED_AFTER_THE_BULK_LOAD = """
+import os, sys
+from pathlib import Path
+import acse_kg.store as s
+
+def killed(dataset, quads, mark):
+    dataset.bulk_extend(quads)
+    dataset.flush()
+    os._exit(9)
+
+s._apply_quads = killed
+store = s.OxigraphStore(Path(sys.argv[1]))
+store.write([s.AddQuads(sys.stdin.buffer.read())])
+"""
+
+
+def test_a_bulk_write_killed_after_its_load_is_not_applied_twice_on_open(tmp_path: Path) -> None:
+    # Enough quads for the bulk loader, and a blank-node list (a study's keywords): adding those again
+    # under new labels would double the list.
+    quads = b"".join(b'<urn:x:s%d> <urn:x:p> "%d" <%s> .\n' % (i, i, LIVE.encode()) for i in range(BULK_QUADS))
+    keywords = (f'<urn:x:study> <urn:x:keywords> _:k1 <{LIVE}> .\n'
+                f'_:k1 <{RDF_FIRST}> "lung" <{LIVE}> .\n_:k1 <{RDF_REST}> _:k2 <{LIVE}> .\n'
+                f'_:k2 <{RDF_FIRST}> "ALK" <{LIVE}> .\n_:k2 <{RDF_REST}> <{RDF_NIL}> <{LIVE}> .\n')
+    log = f'<urn:x:v1> <urn:x:p> "1" <{LOG_GRAPH}> .\n'
+    killed = subprocess.run([sys.executable, "-c", _KILLED_AFTER_THE_BULK_LOAD, str(tmp_path / "store")],
+                            input=quads + keywords.encode() + log.encode(), capture_output=True)
+    assert killed.returncode == 9, killed.stderr.decode()
+    reopened = OxigraphStore(tmp_path / "store")
+    try:
+        firsts = reopened._store.quads_for_pattern(None, ox.NamedNode(RDF_FIRST), None, ox.NamedNode(LIVE))
+        assert sorted(cast(ox.Literal, q.object).value for q in firsts) == ["ALK", "lung"]
+        assert len(list(reopened._store.quads_for_pattern(None, None, None, ox.NamedNode(LIVE)))) == BULK_QUADS + 5
+        assert list((tmp_path / "store" / JOURNAL_DIR).iterdir()) == []
+    finally:
+        reopened.close()
 
 
 def test_a_write_interrupted_after_its_journal_file_is_finished_on_open(tmp_path: Path) -> None:

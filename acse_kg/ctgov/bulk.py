@@ -417,8 +417,7 @@ def bulk_import(store: GraphStore, sources: list[Path], *, jobs: int | None = No
     jobs = max(1, (os.cpu_count() or 1)) if jobs is None else jobs
     now = datetime.now(UTC)
     note = "bulk import"
-    pending: list[bytes] = []  # the batch's study graphs (N-Quads)
-    pending_log: list[bytes] = []  # their log entries
+    pending: list[bytes] = []  # the batch's study graphs and their log entries (N-Quads)
     pending_ncts: dict[str, StudyRow | None] = {}  # the batch's studies -> their index rows
     to_index: dict[str, tuple[StudyRow, str]] = {}  # written, not yet in the index -> (row, logged version)
 
@@ -436,14 +435,11 @@ def bulk_import(store: GraphStore, sources: list[Path], *, jobs: int | None = No
 
     def flush() -> None:
         if pending:
-            # The studies and their log entries apart: each document is then all one dataset's, and the
-            # store journals the studies' own text rather than writing it again from the parsed quads.
-            store.write([AddQuads(b"".join(pending)), AddQuads(b"".join(pending_log))])
+            store.write([AddQuads(b"".join(pending))])
             live.update(pending_ncts)
             report.new += len(pending_ncts)  # counted once written: what a progress line says is in the store
             to_index.update((n, (row, str(versions[n][0]))) for n, row in pending_ncts.items() if row is not None)
             pending.clear()
-            pending_log.clear()
             pending_ncts.clear()
         if len(to_index) >= batch:
             index_written()
@@ -473,7 +469,7 @@ def bulk_import(store: GraphStore, sources: list[Path], *, jobs: int | None = No
             flush()
         if p.nct not in live and p.nct not in versions:
             pending.append(p.nquads)
-            pending_log.append(_nquads(LOG_GRAPH, log_entry(p.nct, 1, None, agent, note, now, p.digest)))
+            pending.append(_nquads(LOG_GRAPH, log_entry(p.nct, 1, None, agent, note, now, p.digest)))
             pending_ncts[p.nct] = p.row
             versions[p.nct] = (1, p.digest)
             known[p.nct] = p.digest
