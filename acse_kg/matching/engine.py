@@ -810,7 +810,10 @@ class RegistryMatcher:
         if not reached <= decided:
             pairs = pair_set([(g, t)])
             fresh = reached - decided
-            taking = {nct for nct in fresh if (m := self.study(nct)) is not None and m.finder.rules_may_take(pairs)}
+            # In NCT order, as the request then reads them: studies compiled in another order (a set's, which
+            # follows the hash seed) lay their objects out apart, and each request read them from cold memory.
+            taking = {nct for nct in sorted(fresh)
+                      if (m := self.study(nct)) is not None and m.finder.rules_may_take(pairs)}
             decided, takes = decided | fresh, takes | taking
             self._rules_take[(g, t)] = (decided, takes)
         return reached & takes
