@@ -78,3 +78,39 @@ def test_the_json_path_writes_the_rule_items_as_the_plain_result_does(matcher, d
         unmet = [x["id"] for x in cohort["criteria"] if x["status"] == "not_met"]
         assert cohort["reasons"] == (unmet or [x["id"] for x in cohort["criteria"] if x["status"] == "unknown"]
                                      if cohort["verdict"] != "eligible" else [])
+
+
+def test_a_study_its_rule_cohorts_cannot_take_is_not_entered_and_says_what_its_result_said():
+    """The registry enters a study reached by a rule cohort's gene only when one of its rules needs one of the
+    profile's (gene, type) pairs. A study it does not enter must have no candidate cohort, and its notes must
+    be those its result gives (the top-level notes are made of them)."""
+    import itertools
+    import random
+
+    from acse_kg.loader import study_graph_name
+    from acse_kg.matching.rules import ALTS
+    from acse_kg.synthetic import GENE_POOL, synthetic_nct, vary
+
+    s = open_store("memory")
+    import_ctml(s, captur())
+    source = s.graph(study_graph_name(CAPTUR))
+    for i in range(1, 5):  # copies whose arms name other genes of the pool
+        g = vary(source, CAPTUR, synthetic_nct(i), random.Random(i), [], GENE_POOL[:12])
+        s.replace_graph(study_graph_name(synthetic_nct(i)), g.serialize(format="nt"), "ntriples")
+    registry = RegistryMatcher(s)
+    types = sorted(registry.vocab.alteration_types)
+    skipped = entered = 0
+    for gene, kind, diagnosis, age in itertools.product(GENE_POOL[:12], types, ["LUAD", "CHOL", "MEL"], [10, 54]):
+        p = registry.parse({"id": "P", "age_years": age, "diagnosis": diagnosis,
+                            "alterations": [{"gene": gene, "type": kind}]})
+        facts, alts = registry.vocab.facts(p)
+        for m, enters in registry.reached(facts, age, alts):
+            found, notes = m.finder.find(facts, age, alts)
+            if enters:
+                entered += 1
+                continue
+            skipped += 1
+            assert found == [], (m.trial, gene, kind)
+            assert m.finder.notes_of_none(facts, age, alts) == notes
+            assert not m.finder.rules_may_take(facts[ALTS])
+    assert skipped and entered  # both paths were taken

@@ -156,6 +156,48 @@ def test_alternatives_of_alterations_answer_as_each_alternative_asked_in_turn() 
                     assert rule({ALTS: pairs, VARIANTS: variants}) is expected, (chosen, variants)
 
 
+def test_a_rule_is_false_for_a_profile_without_one_of_the_pairs_it_needs() -> None:
+    """``needed_pairs``: where it names pairs, a profile that carries none of them makes the rule false,
+    whatever else the rule asks (ANDs, ORs, NOTs, a wild type, a diagnosis), unknowns included."""
+    import itertools
+
+    from acse_kg.matching.candidates import pair_set
+    from acse_kg.matching.rules import ALTS, DX, VARIANTS, compile_expr, needed_pairs
+    from acse_kg.model import AlterationTest, And, Not, Or, Term, TumourTypeTest
+
+    met, kras, amp, mut = (Term(f"urn:{x}") for x in ("MET", "KRAS", "amp", "mut"))
+    leaves = (
+        AlterationTest(gene=met, alteration_type=amp),
+        AlterationTest(gene=kras, alteration_type=mut, function="activating"),
+        AlterationTest(gene=None, alteration_type=mut),  # any gene
+        AlterationTest(gene=kras, alteration_type=None, wildtype=True),
+        TumourTypeTest(Term("urn:LUAD")),
+    )
+    exprs = [*leaves, *(Not(x) for x in leaves)]
+    exprs += [k(pair) for k in (And, Or) for pair in itertools.combinations(exprs, 2)]
+    pool = [
+        ("urn:MET", "urn:amp", None, None, None, None, None, None, False),
+        ("urn:KRAS", "urn:mut", None, None, None, None, None, "activating", False),
+        ("urn:KRAS", "urn:mut", None, None, None, None, None, None, False),  # function not reported
+        ("urn:ERBB2", "urn:amp", None, None, None, None, None, None, False),
+        ("urn:KRAS", None, None, None, None, None, None, None, True),  # wild type
+    ]
+    told = 0
+    for e in exprs:
+        needs = needed_pairs(e)
+        if needs is None:
+            continue
+        told += 1
+        rule = compile_expr(e)
+        for k in range(3):
+            for variants in itertools.combinations(pool, k):
+                pairs = pair_set([(v[0], v[1]) for v in variants if not v[8]])
+                for dx in (frozenset({"urn:LUAD"}), frozenset()):
+                    if needs.isdisjoint(pairs):
+                        assert rule({ALTS: pairs, VARIANTS: variants, DX: dx}) is False, (e, variants)
+    assert told > len(exprs) // 4
+
+
 def test_the_published_shapes_follow_the_graph_after_a_write(fresh_store) -> None:
     import rdflib
     from fastapi.testclient import TestClient

@@ -33,7 +33,7 @@ from ..model import Cohort, Criterion, Study
 from ..model.expressions import AlterationTest, walk
 from ..store import GraphStore
 from .decisions import Shared, shape
-from .rules import ALTS, DX, DX_CLASS, Facts, compile_expr, compile_status
+from .rules import ALTS, DX, DX_CLASS, Facts, compile_expr, compile_status, needed_pairs
 
 NAMED, OTHER, RULE = "named", "other", "rule"
 #: How many (diagnosis, pair) answers a study's pair exclusions keep before starting afresh.
@@ -121,6 +121,9 @@ class Basket:
     condition: Callable[[Facts], Any] | None
     rule: Callable[[Facts], Any] | None
     excluded: frozenset[str] = frozenset()  # diagnosis classes the cohort does not take (benign entities ...)
+    #: A rule cohort's (gene, type) pairs (None: any) of which a profile must carry one for its rule to be anything
+    #: but false (:func:`.rules.needed_pairs`); None when the rule does not say (then it is asked).
+    needs: frozenset[tuple[str | None, str | None]] | None = None
     #: Every (gene, accepted type) pair: whether one qualifying alteration is among a profile's pairs is one
     #: set operation.
     combos: frozenset[tuple[str, str]] = field(init=False)
@@ -144,14 +147,18 @@ class Basket:
             compile_expr(pop.condition) if pop and pop.condition is not None else None,
             compile_expr(c.rule) if c.rule is not None else None,
             frozenset(t.iri for t in c.excluded_pathologies),
+            needed_pairs(c.rule) if c.rule is not None else None,
         )
 
     def age_fits(self, age: float) -> bool:
         return (self.min_age is None or age >= self.min_age) and (self.max_age is None or age < self.max_age)
 
     def rule_takes(self, facts: Facts, age: float) -> bool:
-        """A rule cohort's test once one of its genes is known altered: the age, and the rule not false."""
-        return self.age_fits(age) and self.rule(facts) is not False  # type: ignore[misc]
+        """A rule cohort's test once one of its genes is known altered: the age, and the rule not false
+        (false without one of the pairs it needs: one set operation before the rule is asked)."""
+        needs = self.needs
+        return (self.age_fits(age) and (needs is None or not needs.isdisjoint(facts[ALTS]))
+                and self.rule(facts) is not False)  # type: ignore[misc]
 
     def takes(self, facts: Facts, age: float, pairs: frozenset[tuple[str | None, str | None]]) -> bool:
         """Pathology, one qualifying alteration among ``pairs``, age and population condition."""
@@ -250,6 +257,12 @@ class CandidateFinder:
                 self._ruled_always.append(n)
             for g in b.genes:
                 self._ruled_by_gene.setdefault(g, []).append(n)
+        #: Every pair one of the rule cohorts needs (None: a rule that does not say): a profile whose pairs miss
+        #: them all is taken by no rule cohort, whatever its genes (see :meth:`rules_may_take`).
+        self.rule_pairs: frozenset[tuple[str | None, str | None]] | None = frozenset().union(
+            *(b.needs for b in self.ruled if b.needs is not None))
+        if any(b.needs is None for b in self.ruled):
+            self.rule_pairs = None
         self.genes = frozenset(g for b in self.baskets for g in b.genes)
         # A study with a cohort that names no gene must be asked about every profile.
         self.any_gene = any(not b.genes for b in self.baskets)
@@ -340,6 +353,33 @@ class CandidateFinder:
         if not found and not notes:
             notes.append(self._why_none(age, alts))
         return found, notes
+
+    def rules_may_take(self, pairs: frozenset[tuple[str | None, str | None]]) -> bool:
+        """Whether a rule cohort may take a profile with these (wildcard) pairs: False means none can."""
+        return self.rule_pairs is None or not self.rule_pairs.isdisjoint(pairs)
+
+    def notes_of_none(self, facts: Facts, age: float, alts: list[tuple[str, str]]) -> list[str]:
+        """The notes :meth:`find` gives a profile that no cohort of the study can take, without looking for one.
+
+        For a study the registry's index reached by a rule cohort's gene alone, when no rule cohort
+        needs one of the profile's pairs (:meth:`rules_may_take`) and no named cohort was reached: at
+        1,000 trials, most CTML copies a profile's gene reaches (an arm on MET's mutations, for a MET
+        amplification). No named cohort covers a pair, so every pair is asked of the pair exclusions.
+        """
+        notes: list[str] = []
+        refused: list[tuple[tuple[str, str], Criterion]] = []
+        check = self.check
+        for a in alts:
+            at = check.first_rejecting(facts, a)
+            if at is not None:
+                rejected = self.pair_exclusions[at][0]
+                if (a, rejected) not in refused:
+                    refused.append((a, rejected))
+        for a, crit in refused:
+            notes.append(f"{self._show(a)} with this diagnosis is excluded by the protocol: {crit.text}")
+        if not notes:
+            notes.append(self._why_none(age, alts))
+        return notes
 
     def _ruled_asked(self, alts: list[tuple[str, str]]) -> list[Basket]:
         """The rule cohorts that may take a profile with these alterations, in the study's order: those

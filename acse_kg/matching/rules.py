@@ -164,6 +164,32 @@ def alteration_pair(e: AlterationTest) -> tuple[str | None, str | None]:
     return (e.gene.iri if e.gene else None, e.alteration_type.iri if e.alteration_type else None)
 
 
+def needed_pairs(e: Expr) -> frozenset[tuple[str | None, str | None]] | None:
+    """(gene, type) pairs (None: any) such that ``e`` is false for a profile that carries none of them;
+    None when no such set can be told from the tree (a NOT, a wild type, a test of another field).
+
+    Why: a CTML arm's rule names its genes, but most of its alternatives ask one type of one gene
+    (a mutation of MET, not its amplification); a profile whose pairs miss every pair the rule
+    needs cannot be taken by it, which one set operation tells before the rule is asked.
+    Kleene: an alteration test (not wild type) is false without its pair (:func:`alteration_status`);
+    an AND is false when one operand is; an OR when all are.
+    """
+    if isinstance(e, AlterationTest):
+        return None if e.wildtype else frozenset({alteration_pair(e)})
+    if isinstance(e, And):
+        known = [p for p in map(needed_pairs, e.operands) if p is not None]
+        return min(known, key=len) if known else None
+    if isinstance(e, Or) and e.operands:
+        out: set[tuple[str | None, str | None]] = set()
+        for o in e.operands:
+            p = needed_pairs(o)
+            if p is None:
+                return None
+            out |= p
+        return frozenset(out)
+    return None
+
+
 def variant_test(e: AlterationTest) -> tuple[Any, ...]:
     """The constant tuple :func:`alteration_status` reads (values in the spelling profiles are normalised to)."""
     return (e.gene.iri if e.gene else None, e.alteration_type.iri if e.alteration_type else None,
