@@ -258,10 +258,13 @@ class CandidateFinder:
             for g in b.genes:
                 self._ruled_by_gene.setdefault(g, []).append(n)
         #: Every pair one of the rule cohorts needs (None: a rule that does not say): a profile whose pairs miss
-        #: them all is taken by no rule cohort, whatever its genes (see :meth:`rules_may_take`).
+        #: them all is taken by no rule cohort, whatever its genes (see :meth:`rules_may_take`). None too when a
+        #: rule needs a pair of no gene or of a gene the cohort does not name (CTML's `variant_category` alone,
+        #: a curated rule): the registry asks this pair by pair, for the pairs of the genes that reached the
+        #: study, and a profile's pair of another gene, which reaches nothing, could be the one the rule takes.
         self.rule_pairs: frozenset[tuple[str | None, str | None]] | None = frozenset().union(
             *(b.needs for b in self.ruled if b.needs is not None))
-        if any(b.needs is None for b in self.ruled):
+        if any(b.needs is None or any(g is None or g not in b.genes for g, _ in b.needs) for b in self.ruled):
             self.rule_pairs = None
         self.genes = frozenset(g for b in self.baskets for g in b.genes)
         # A study with a cohort that names no gene must be asked about every profile.
