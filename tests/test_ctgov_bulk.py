@@ -236,6 +236,22 @@ def test_cli_bulk_exits_1_naming_the_refused_record(tmp_path):
     assert "1 new" in r.stdout and "1 refused" in r.stdout
 
 
+def test_the_cli_bulk_import_leaves_the_collector_of_its_process_as_it_was(tmp_path):
+    """The command makes the collector rare while it imports (few_collections), and the process that ran it
+    (a test runner, a notebook) gets its collector back: thresholds, and nothing left frozen."""
+    import gc
+
+    from typer.testing import CliRunner
+
+    from acse_kg.cli import app
+
+    before = gc.get_threshold()
+    r = CliRunner().invoke(app, ["import", "--bulk", str(write_jsonl(tmp_path / "r.jsonl", 2)), "--jobs", "0",
+                                 "--store", "memory"])
+    assert r.exit_code == 0, r.stderr
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (before, 0)
+
+
 def test_changed_record_makes_a_new_version_and_keeps_the_old(tmp_path, fresh_store):
     first = write_jsonl(tmp_path / "v1.jsonl", 3)
     bulk_import(fresh_store, [first], jobs=0)

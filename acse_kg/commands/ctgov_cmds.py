@@ -100,7 +100,7 @@ def _import_ctml(file: Path, doc: Any, nct: str | None, store: str | None, repla
 
 def _import_bulk(source: Path, store: str | None, jobs: int | None, batch: int, replace_curated: bool) -> None:
     """``import --bulk``: each refused record on stderr with its place and JSON path; exit 1 if any was."""
-    from ..ctgov.bulk import BulkInputError, ProgressLine, bulk_import, count_items, few_collections
+    from ..ctgov.bulk import BulkInputError, ProgressLine, bulk_import, count_items, fewer_collections_while
 
     def refused(where: str, path: str, message: str) -> None:
         typer.echo(f"acse-kg: error: {where}: {path}: {message}", err=True)
@@ -108,8 +108,7 @@ def _import_bulk(source: Path, store: str | None, jobs: int | None, batch: int, 
     if not source.exists():
         fail(f"no such file or directory: {source}")
     progress = ProgressLine(count_items(source))
-    with _opened(store) as st:
-        few_collections()  # this process does nothing else: see few_collections
+    with _opened(store) as st, fewer_collections_while():  # see few_collections
         try:
             report = bulk_import(st, [source], jobs=jobs, batch=batch, replace_curated=replace_curated,
                                  agent="acse-kg import --bulk (CLI)", on_failure=refused, progress=progress)
