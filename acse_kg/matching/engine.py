@@ -861,12 +861,13 @@ class RegistryMatcher:
                     reach.clear()
                 reach[key] = got
             entered |= got[0]
-            ruled |= got[1]
-            # Whether a rule cohort may take the profile is decided pair by pair: the pairs it needs meet the
-            # profile's (wildcard) pairs when they meet one alteration's.
-            entered |= self._rule_entered(g, t, got[1])
+            if got[1]:  # (none for a registry of named cohorts alone: the bench's AcSé copies)
+                ruled |= got[1]
+                # Whether a rule cohort may take the profile is decided pair by pair: the pairs it needs meet
+                # the profile's (wildcard) pairs when they meet one alteration's.
+                entered |= self._rule_entered(g, t, got[1])
         out: list[tuple[StudyMatcher, bool]] = []
-        for nct in sorted(entered | ruled):
+        for nct in sorted(entered | ruled if ruled else entered):
             m = self.study(nct)
             if m is not None:
                 out.append((m, nct in entered))
