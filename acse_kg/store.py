@@ -32,7 +32,7 @@ import re
 import threading
 import uuid
 from collections import deque
-from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, cast, runtime_checkable
@@ -1109,9 +1109,8 @@ class OxigraphStore:
         variable, an organisation): the part of a record other studies can see (quads of ``graph``).
         :func:`_declared_in` tells the same of quads in hand."""
         g = ox.NamedNode(graph)
-        own = STUDY_PREFIX + graph[len(STUDY_GRAPH_PREFIX):]
-        subjects = {q.subject for q in self._store.quads_for_pattern(None, RDF_TYPE, None, g)
-                    if isinstance(q.subject, ox.NamedNode) and not q.subject.value.startswith(own)}
+        outside = _outside_the_study(graph)
+        subjects = {q.subject for q in self._store.quads_for_pattern(None, RDF_TYPE, None, g) if outside(q.subject)}
         return {q for s in subjects for q in self._store.quads_for_pattern(s, None, None, g)}
 
     def _empty(self, graph: str) -> bool:
@@ -1371,11 +1370,17 @@ def _sync_directory(path: Path) -> None:
         os.close(handle)
 
 
+def _outside_the_study(graph: str) -> Callable[[object], bool]:
+    """Whether a subject of the study graph ``graph`` is an IRI outside the study (what its graph may
+    declare for other studies to see: :meth:`OxigraphStore._declared`, :func:`_declared_in`)."""
+    own = STUDY_PREFIX + graph[len(STUDY_GRAPH_PREFIX):]
+    return lambda s: isinstance(s, ox.NamedNode) and not s.value.startswith(own)
+
+
 def _declared_in(graph: str, quads: list[ox.Quad]) -> set[ox.Quad]:
     """What ``quads`` (all of ``graph``) declare: see :meth:`OxigraphStore._declared`."""
-    own = STUDY_PREFIX + graph[len(STUDY_GRAPH_PREFIX):]
-    subjects = {s for q in quads if q.predicate == RDF_TYPE and isinstance(s := q.subject, ox.NamedNode)
-                and not s.value.startswith(own)}
+    outside = _outside_the_study(graph)
+    subjects = {q.subject for q in quads if q.predicate == RDF_TYPE and outside(q.subject)}
     return {q for q in quads if q.subject in subjects} if subjects else set()
 
 
