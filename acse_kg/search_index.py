@@ -66,6 +66,7 @@ client or past its time limit never goes on running in the engine.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -1044,6 +1045,29 @@ class SearchIndex:
 # ------------------------------------------------------------------ one index per store
 _indexes: weakref.WeakKeyDictionary[Any, SearchIndex] = weakref.WeakKeyDictionary()
 _indexes_lock = threading.Lock()
+
+
+def copy_index(source: Path, target: Path, identity: str) -> None:
+    """The index file ``source`` copied to ``target`` and tied to the dataset ``identity``: for a dataset
+    copied byte for byte to another place (an embedded store's datasets served by ``oxigraph serve``), whose
+    studies and log versions are the index's already. A file of another layout is refused: opening it
+    would empty it, and the studies would be read again (hours at 100,000 over HTTP). The next
+    :meth:`SearchIndex.sync` checks the rows against the log as after any open."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as src:
+            layout = src.execute("SELECT value FROM meta WHERE key = 'layout'").fetchone()
+            if layout is None or layout[0] != LAYOUT:
+                raise SearchIndexError(f"the search index {source} is of layout {layout and layout[0]}, not {LAYOUT}: "
+                                       "open it once with this code (`acse-kg index` on its store) before copying it")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            for stale in (target, target.with_name(target.name + "-wal"), target.with_name(target.name + "-shm")):
+                stale.unlink(missing_ok=True)
+            with contextlib.closing(sqlite3.connect(target)) as dst:
+                src.backup(dst)
+                dst.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('dataset', ?)", (identity,))
+                dst.commit()
+    except sqlite3.Error as exc:
+        raise SearchIndexError(f"cannot copy the search index {source} to {target}: {exc}") from exc
 
 
 def index_path(store: GraphStore) -> Path | None:

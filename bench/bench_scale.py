@@ -206,9 +206,7 @@ def adopt_index(spec: str, source: str) -> None:
     the same bytes; ``acse-kg index`` checks that afterwards. A generation token is written too, as
     every write over HTTP leaves one: without it the remote store's version is its size (every quad
     counted, the graphs listed) on every request, and no per-study cache outlives a request."""
-    import sqlite3
-
-    from acse_kg.search_index import LAYOUT, dataset_identity, index_path
+    from acse_kg.search_index import SearchIndexError, copy_index, dataset_identity, index_path
     from acse_kg.store import open_store
 
     store = open_store(spec, bootstrap=False)
@@ -218,19 +216,10 @@ def adopt_index(spec: str, source: str) -> None:
         raise SystemExit(f"--from-embedded: {spec} took no generation token")
     if target is None or identity is None:
         raise SystemExit(f"--from-embedded: {spec} has no search index file (no dataset identity)")
-    with contextlib.closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as src:
-        layout = src.execute("SELECT value FROM meta WHERE key = 'layout'").fetchone()
-        if layout is None or layout[0] != LAYOUT:
-            # Another layout would be emptied on open and rebuilt over HTTP (hours at 100,000).
-            raise SystemExit(f"--from-embedded: {source} is of layout {layout}, not {LAYOUT}: "
-                             "run `acse-kg index --store` on the embedded store first")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        for stale in (target, target.with_name(target.name + "-wal"), target.with_name(target.name + "-shm")):
-            stale.unlink(missing_ok=True)
-        with contextlib.closing(sqlite3.connect(target)) as dst:
-            src.backup(dst)
-            dst.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('dataset', ?)", (identity,))
-            dst.commit()
+    try:
+        copy_index(Path(source), target, identity)
+    except SearchIndexError as exc:
+        raise SystemExit(f"--from-embedded: {exc}") from exc
     print(f"search index: {source} copied to {target}, tied to dataset {identity}", flush=True)
 
 

@@ -405,3 +405,26 @@ def test_the_route_stops_the_engine_when_its_client_goes_away(registry):
         asyncio.run(acse_kg.api.ctgov._watching(  # a 5 s limit, so that a watcher that never fires fails, not hangs
             GoneClient(), lambda cancel: index_for(registry)._run(_ENDLESS, [], time.monotonic() + 5, cancel)))
     assert time.monotonic() - started < 2.0
+
+
+def test_an_index_copied_for_another_dataset_is_kept_and_one_of_another_layout_is_refused(tmp_path):
+    """A dataset copied byte for byte elsewhere takes its index with it: tied to the new dataset's
+    identity, the copy opens without reading a study again. A file of an older layout is refused,
+    naming it, and nothing is written where the copy would go."""
+    import sqlite3
+
+    from acse_kg.search_index import SearchIndexError, copy_index
+
+    store, expected = _layout_4_index(tmp_path)
+    with pytest.raises(SearchIndexError, match="layout 4, not"):
+        copy_index(tmp_path / "store.search.sqlite", tmp_path / "copy" / "remote.sqlite", "dataset-2")
+    assert not (tmp_path / "copy" / "remote.sqlite").exists()
+    SearchIndex(store, tmp_path / "store.search.sqlite").close()  # moved to this layout
+    copy_index(tmp_path / "store.search.sqlite", tmp_path / "copy" / "remote.sqlite", "dataset-2")
+    copied = SearchIndex(store, tmp_path / "copy" / "remote.sqlite", identity="dataset-2")
+    assert copied.sync() == []
+    assert (copied.search(parse_params(_STATUS_QUERY)), copied.cards(ALL), copied.records(ALL)) == expected
+    copied.close()
+    with sqlite3.connect(tmp_path / "store.search.sqlite") as source:  # the source is left as it was
+        assert source.execute("SELECT value FROM meta WHERE key = 'dataset'").fetchone() != ("dataset-2",)
+    store.close()
