@@ -302,3 +302,16 @@ def test_study_graph_of_a_bulk_import_is_what_a_single_import_maps(tmp_path, fre
     nct = nct_id(9)
     assert same_graph(fresh_store.graph(study_graph_name(nct)),
                       as_stored(g.serialize(format="nt"), "ntriples", study_graph_name(nct)))
+
+
+@pytest.mark.parametrize("name", RECORDS)
+def test_the_workers_n_quads_of_a_study_are_rdflibs_n_triples_of_its_graph(name, fresh_store):
+    """The mapping workers write a study graph's N-Quads themselves (graph_nquads, for speed); each line is
+    rdflib's N-Triples line of the same triple, tagged with the study's graph (the other implementation)."""
+    from acse_kg.ctgov.bulk import graph_nquads
+
+    g, _ = study_to_graph(load_record(name), enum_index(fresh_store))
+    graph = study_graph_name("NCT00000000")
+    ours = sorted(graph_nquads(g, graph).decode().splitlines())
+    rdflibs = sorted(line[:-2] + f" <{graph}> ." for line in g.serialize(format="nt").splitlines() if line)
+    assert ours == rdflibs and len(ours) == len(g)
