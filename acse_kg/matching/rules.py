@@ -10,8 +10,10 @@ is unknown, and AND / OR / NOT make the whole unknown only where the missing
 datum can change the outcome.
 
 Every value that comes from the graph (field names, thresholds, IRIs) is
-passed in as a constant of the function's namespace, never spliced into the
-source; only the operators come from a fixed table.
+passed in as a constant bound to a name of the function (a free variable of
+its closure), never spliced into the source; only the operators come from a
+fixed table. So expressions of one shape have one source text, compiled once:
+their functions share a code object (see :func:`_factory`).
 
 A criterion's status is ``(NOT appliesWhen) OR requires``: met, not met, or
 unknown. The same trees feed :mod:`acse_kg.matching.shacl`, which writes them
@@ -21,6 +23,7 @@ as SHACL shapes; a property test checks that both give the same statuses.
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -268,10 +271,43 @@ class Source:
         return self.function_of(name, "F", body)
 
     def function_of(self, name: str, params: str, body: str) -> Callable[..., Any]:
-        """The function ``def name(params): body`` with the constants in its namespace."""
-        namespace = dict(self.consts)
-        exec(compile(f"def {name}({params}):\n{body}", f"<criterion rule {name}>", "exec"), namespace)
-        return namespace[name]
+        """The function ``def name(params): body`` with the constants bound to their names.
+
+        The constants are the free variables of a closure made by a factory compiled once per
+        source text (:func:`_factory`): functions of the same shape with other constants (the
+        copies of a protocol, the cohorts of a basket trial) share one code object.
+        """
+        names = tuple(self.consts)
+        return _factory(name, params, body, names)(*self.consts.values())
+
+
+#: Factories by their source text, so that functions of one shape share their code object (bounded).
+_FACTORIES: dict[tuple[str, str, str, tuple[str, ...]], Callable[..., Callable[..., Any]]] = {}
+FACTORIES_KEPT = 65_536
+
+
+def _factory(name: str, params: str, body: str, names: tuple[str, ...]) -> Callable[..., Callable[..., Any]]:
+    """``def _make(<names>): def name(params): body; return name``, compiled once per source text.
+
+    Why: CPython 3.11 specialises a code object's instructions only after it has run a few
+    times, and keeps that state in the code object. One function compiled per cohort ran once
+    per profile each: at 1,000 trials every request ran hundreds of code objects that had not
+    warmed up, and a server's first requests cost twice the later ones. Sharing the code object
+    between functions of one shape warms it once for all of them (and keeps less bytecode
+    in memory).
+    """
+    key = (name, params, body, names)
+    got = _FACTORIES.get(key)
+    if got is None:
+        inner = textwrap.indent(body if body.endswith("\n") else body + "\n", "    ")
+        text = f"def _make({', '.join(names)}):\n    def {name}({params}):\n{inner}    return {name}\n"
+        namespace: dict[str, Any] = {}
+        exec(compile(text, f"<criterion rule {name}>", "exec"), namespace)
+        got = namespace["_make"]
+        if len(_FACTORIES) >= FACTORIES_KEPT:
+            _FACTORIES.clear()
+        _FACTORIES[key] = got
+    return got
 
 
 def threshold(e: Comparison) -> Any:
