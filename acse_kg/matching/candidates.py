@@ -156,9 +156,15 @@ class Basket:
     def rule_takes(self, facts: Facts, age: float) -> bool:
         """A rule cohort's test once one of its genes is known altered: the age, and the rule not false
         (false without one of the pairs it needs: one set operation before the rule is asked)."""
+        return self.rule_value(facts, age) is not False
+
+    def rule_value(self, facts: Facts, age: float) -> Any:
+        """The rule's Kleene value for a profile (True, False, None), False outside the cohort's age or
+        without one of the pairs the rule needs."""
         needs = self.needs
-        return (self.age_fits(age) and (needs is None or not needs.isdisjoint(facts[ALTS]))
-                and self.rule(facts) is not False)  # type: ignore[misc]
+        if not self.age_fits(age) or (needs is not None and needs.isdisjoint(facts[ALTS])):
+            return False
+        return self.rule(facts)  # type: ignore[misc]
 
     def takes(self, facts: Facts, age: float, pairs: frozenset[tuple[str | None, str | None]]) -> bool:
         """Pathology, one qualifying alteration among ``pairs``, age and population condition."""
@@ -298,8 +304,12 @@ class CandidateFinder:
         baskets = [Basket.of(c) for c in study.cohorts]
         return cls(study, baskets, list(zip(criteria, statuses, strict=True)), symbols, type_words, check)
 
-    def find(self, facts: Facts, age: float, alts: list[tuple[str, str]]) -> tuple[list[Basket], list[str]]:
-        """The candidate cohorts, and notes (pairs the protocol excludes, or why none takes the profile)."""
+    def find(self, facts: Facts, age: float, alts: list[tuple[str, str]],
+             rules: dict[Basket, Any] | None = None) -> tuple[list[Basket], list[str]]:
+        """The candidate cohorts, and notes (pairs the protocol excludes, or why none takes the profile).
+
+        ``rules``: filled with each rule cohort taken and its rule's value (True, or None: unknown), which
+        the result reports (so that it is not asked twice)."""
         # The named cohorts a profile's (gene, type) pairs reach under the classes of its diagnosis fit on
         # pathology and alteration (what Basket.takes tests first); their age, excluded classes and
         # condition are tested once each. A pair is covered when a cohort taken was reached by it.
@@ -345,7 +355,14 @@ class CandidateFinder:
             found = found + [c for c in self.others if c.takes(facts, age, upairs)]
         if self.ruled:
             # (Asked by gene: what Basket.takes tests first of a rule cohort holds of these.)
-            found = found + [c for c in self._ruled_asked(alts) if c.rule_takes(facts, age)]
+            taken = []
+            for c in self._ruled_asked(alts):
+                value = c.rule_value(facts, age)
+                if value is not False:
+                    taken.append(c)
+                    if rules is not None:
+                        rules[c] = value
+            found = found + taken
         for a, crit in refused:
             # Excluded only when nothing else qualifies the patient; beside a qualifying alteration the
             # pair merely does not count (the criterion is then "not excluded" in the cohorts listed).

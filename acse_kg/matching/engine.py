@@ -71,6 +71,8 @@ VERDICT_RANK = {"eligible": 0, "unknown": 1, "ineligible": 2}
 VERDICTS = ("eligible", "unknown", "ineligible")
 #: Each verdict, serialized, and the key of the cohort's criteria after it (see :meth:`StudyMatcher.result`).
 VERDICTS_JSON = tuple(orjson.dumps(v) + b',"criteria":' for v in VERDICTS)
+#: The memo's key of the profile's alterations serialized (the value a rule item observed).
+_OBSERVED = object()
 OPEN_TEXT = "cohort open to accrual"
 #: How many distinct sets of to-confirm items a cohort keeps serialized (a bound; in practice a handful).
 CONFIRM_SETS_KEPT = 64
@@ -337,12 +339,20 @@ class _CohortPlan:
     number: int = 0  # the cohort's
     #: ``,"recruiting":…,"reasons":``, serialized.
     json_recruiting: bytes = b""
+    #: A rule cohort's rule item serialized around the value observed, met ([0]) and unknown ([1]): the bytes
+    #: before the profile's alterations and after them.
+    rule_json: tuple[tuple[bytes, bytes], tuple[bytes, bytes]] | None = None
 
     def __post_init__(self) -> None:
         cohort = self.cohort.model
         self.number = cohort.number
         self.json_head = (b'{"cohort":' + orjson.dumps(cohort.number) + b',"iri":' + orjson.dumps(cohort.iri)
                           + b',"label":' + orjson.dumps(cohort.label) + b',"verdict":')
+        if self.rule_item is not None:
+            self.rule_json = tuple(  # type: ignore[assignment]
+                (b"," + orjson.dumps({**self.rule_item, "status": status})[:-1] + b',"observed":',
+                 b',"applies":true,"finding":' + orjson.dumps(status) + b',"missing":' + orjson.dumps(missing) + b"}")
+                for status, missing in (("met", []), ("unknown", ["alterations"])))
 
     def items(self, outs: list[Decided]) -> list[dict[str, Any]]:
         """The shared items (without the trial's words) in the cohort's order."""
@@ -513,7 +523,8 @@ class StudyMatcher:
         same bytes as for the plain result): the batch and the JSON routes take this path.
         The rank and the reasons are read from the decisions' positions, not from the items.
         """
-        found, notes = self.finder.find(facts, p.age_years, alts)
+        rules: dict[Basket, Any] = {}
+        found, notes = self.finder.find(facts, p.age_years, alts, rules)
         shared: dict[int, tuple[Any, int, tuple[int, ...], list[str], tuple[int, ...], tuple[int, ...]]] = {}
         cohorts_out: list[tuple[int, int, _CohortPlan, Any]] = []  # (verdict rank, number, plan, the cohort)
         best, left = 3, 0
@@ -554,13 +565,11 @@ class StudyMatcher:
                 done = shared[plan.key] = (items, worst, plan.confirm.kept(facts, memo), lacking, unknown, unmet)
             items, worst, kept, lacking, unknown, unmet = done
             cohort = basket.model
-            head = [plan.open_item]
+            rule_item = plan.rule_item
             rule_unknown = False
-            if plan.rule_item is not None and basket.rule is not None:
-                ok = basket.rule(facts)
-                head.append({**plan.rule_item, "status": "met" if ok else "unknown", "observed": facts["alterations"],
-                             "applies": True, "finding": "met" if ok else "unknown",
-                             "missing": [] if ok else ["alterations"]})
+            if rule_item is not None and basket.rule is not None:
+                # (Asked by the candidacy, which took the cohort because its rule is not false.)
+                ok = rules[basket] if basket in rules else basket.rule(facts)
                 worst = max(worst, 0 if ok else 1)
                 rule_unknown = not ok
             if not plan.is_open:
@@ -573,22 +582,37 @@ class StudyMatcher:
             if worst == 2:
                 reasons = ([plan.open_item["id"]] if not plan.is_open else []) + [ids[n] for n in unmet]
             elif worst == 1:
-                reasons = ([head[1]["id"]] if rule_unknown else []) + [ids[n] for n in unknown]
+                reasons = ([rule_item["id"]] if rule_unknown and rule_item is not None else []) + [
+                    ids[n] for n in unknown]
             else:
                 reasons = []
-            # (``lacking`` holds each field once.)
-            missing = list(dict.fromkeys([f for x in head for f in x["missing"]] + lacking)) if len(head) > 1 else [
-                *lacking]
+            # (``lacking`` holds each field once; the open item misses nothing, the rule item the alterations.)
+            missing = list(dict.fromkeys(["alterations", *lacking])) if rule_unknown else [*lacking]
             if as_json:
                 # The cohort's object in one join: its constant parts serialized with the plan, the criteria's
                 # items and the to-confirm set from their fragments; the same bytes as the dict below.
                 dumps = orjson.dumps
+                if rule_item is not None and plan.rule_json is not None:
+                    # The rule item: its words and its two outcomes serialized with the plan, the value observed
+                    # (the profile's alterations) once per profile.
+                    observed = memo.get(_OBSERVED)
+                    if observed is None:
+                        observed = memo[_OBSERVED] = dumps(facts["alterations"])
+                    before, after = plan.rule_json[rule_unknown]
+                    rule_json: tuple[bytes, ...] = (before, observed, after)
+                else:
+                    rule_json = ()
                 entry: Any = orjson.Fragment(b"".join((
-                    plan.json_head, VERDICTS_JSON[worst], plan.open_json,
-                    *((b",", dumps(head[1])) if len(head) > 1 else ()),  # the rule item, decided per profile
+                    plan.json_head, VERDICTS_JSON[worst], plan.open_json, *rule_json,
                     items, b'],"to_confirm":', plan.confirm_json_of(kept), plan.json_recruiting, dumps(reasons),
                     b',"missing":', dumps(missing), b"}")))
             else:
+                head = [plan.open_item]
+                if rule_item is not None and basket.rule is not None:
+                    head.append({**rule_item, "status": "unknown" if rule_unknown else "met",
+                                 "observed": facts["alterations"], "applies": True,
+                                 "finding": "unknown" if rule_unknown else "met",
+                                 "missing": ["alterations"] if rule_unknown else []})
                 texts = plan.confirm_texts
                 entry = {
                     "cohort": cohort.number,
