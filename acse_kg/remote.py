@@ -754,7 +754,7 @@ class SparqlEndpointStore:
             self._hist._send(update_request([*hist, *journal, *self._generation_ops()], claim))
             if claim is not None:
                 check_claim(self._hist, claim)  # a conflict: nothing was written on either endpoint
-            if time.time() - float(stamp) > LOCK_TTL_S / 2:  # it did: fresh again before the next beat
+            if time.time() - float(stamp) > LOCK_TTL_S / 2:  # it took long: the stamp fresh now, not at the next beat
                 self._hist._refresh_alive(key)
             try:
                 if self.dataset_url and all(isinstance(op, AddQuads) for op in live):
