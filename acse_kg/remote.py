@@ -30,7 +30,7 @@ the other's request, so they never both hold it (both may withdraw: the
 pauses break that tie). A request older than :data:`LOCK_TTL_S` (its writer
 died) is ignored and removed. A writer alive but slow (a bulk batch to a slow
 engine can take longer than the TTL) must not be taken for a dead one, so while
-it holds the lock a heartbeat (:func:`_heartbeat`, a daemon thread) replaces its
+it holds the lock a heartbeat (:mod:`acse_kg.heartbeat`) replaces its
 request with a fresh stamp every quarter of the TTL, one small update each.
 
 History on a second endpoint. Listing the live graphs as every request's
@@ -60,14 +60,12 @@ the live graphs in each request, as before.
 
 from __future__ import annotations
 
-import logging
 import os
 import random
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, cast
 
 import httpx
@@ -75,7 +73,7 @@ import pyoxigraph as ox
 import rdflib
 from rdflib.term import Node
 
-from .errors import AcseError
+from .heartbeat import beating
 from .namespaces import sparql_string
 from .rdf_io import readable_turtle
 from .sparql_safety import RefusedQuery, analyse, first_keyword, tokens
@@ -109,8 +107,6 @@ from .store import (
     update_request,
     with_prologue,
 )
-
-_log = logging.getLogger(__name__)
 
 TOKEN_ENV = "ACSE_KG_REMOTE_TOKEN"
 HISTORY_URL_ENV = "ACSE_KG_REMOTE_HISTORY_URL"
@@ -192,36 +188,12 @@ def _now_stamp() -> str:
     return f"{time.time():.6f}"
 
 
-@contextmanager
-def _heartbeat(beat: Callable[[], None], what: str) -> Iterator[None]:
-    """Call ``beat`` every quarter of :data:`LOCK_TTL_S` in a daemon thread for the ``with`` block.
-
-    Why: other processes take a lock request or a journal entry older than the TTL for a dead
-    writer's (they remove the request, or apply the entry's live request themselves); a writer alive
-    but slow (a bulk batch POSTed to a slow engine) says so by refreshing a stamp (``beat``: one small
-    update). A beat that fails (the engine down, a timeout: any of the project's errors) is logged and
-    the thread goes on: the writer's own requests fail or not on their own, and it is never stopped by
-    its heartbeat (an unexpected exception, a bug, ends the thread alone and is printed by Python).
-    The thread is stopped and joined on the way out whatever happens, so that no beat lands after
-    the caller has removed what it refreshes (a beat in flight is waited for: at most the client's
-    timeout). The TTL is read when the block is entered."""
-    stop = threading.Event()
-    interval = LOCK_TTL_S / 4
-
-    def run() -> None:
-        while not stop.wait(interval):
-            try:
-                beat()
-            except AcseError as exc:  # the engine down or slow: the writer's own requests will tell
-                _log.warning("the heartbeat of %s failed: %s", what, exc)
-
-    thread = threading.Thread(target=run, name=f"acse-kg heartbeat: {what}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
+def _heartbeat(beat: Callable[[], None], what: str) -> AbstractContextManager[None]:
+    """``beat`` (one small update refreshing a stamp) every quarter of :data:`LOCK_TTL_S` for the ``with``
+    block (see :mod:`acse_kg.heartbeat`): other processes take a lock request or a journal entry older
+    than the TTL for a dead writer's, and a writer alive but slow says it is not. The TTL is read when
+    the block is entered."""
+    return beating(beat, what, LOCK_TTL_S / 4)
 
 
 def _entry_key(head: str) -> str | None:

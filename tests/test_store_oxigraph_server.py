@@ -294,7 +294,7 @@ def test_a_heartbeat_that_fails_is_logged_and_the_writer_goes_on(
 
     writer = SparqlEndpointStore(empty_oxigraph.query,
                                  client=httpx.Client(timeout=30, event_hooks={"request": [refuse_heartbeats]}))
-    with caplog.at_level(logging.WARNING, logger="acse_kg.remote"), writer._locked("urn:x:scope"):
+    with caplog.at_level(logging.WARNING, logger="acse_kg.heartbeat"), writer._locked("urn:x:scope"):
         time.sleep(0.5)
     assert "the heartbeat of the write lock on <urn:x:scope> failed" in caplog.text
     assert writer._bookkeeping_values(remote_module.LOCK_GRAPH, "SELECT ?r WHERE { GRAPH ?g { ?s ?p ?r } }",
