@@ -28,7 +28,10 @@ the lock if its own is the only one, and otherwise withdraws it and tries
 again after a random pause. Of two writers, the one that reads second sees
 the other's request, so they never both hold it (both may withdraw: the
 pauses break that tie). A request older than :data:`LOCK_TTL_S` (its writer
-died) is ignored and removed.
+died) is ignored and removed. A writer alive but slow (a bulk batch to a slow
+engine can take longer than the TTL) must not be taken for a dead one, so while
+it holds the lock a heartbeat (:mod:`acse_kg.heartbeat`) replaces its
+request with a fresh stamp every quarter of the TTL, one small update each.
 
 History on a second endpoint. Listing the live graphs as every request's
 default graph costs the engine dearly at scale (at 1,000 studies, 90 s for a
@@ -45,6 +48,12 @@ live request; then the live request is sent, with a mark that it was applied
 (in the same request: one transaction on the live engine), and the entry
 removed, then the mark; an entry older than :data:`LOCK_TTL_S` (its writer
 died) is applied when a store is opened, unless its mark says it was already.
+Beside the entry, an "alive" stamp (:data:`JOURNAL_ALIVE`, written with it,
+removed with it) is refreshed by the writer's heartbeat while the live request
+is on its way: an entry is dead only when its own stamp and its alive stamp are
+both older than the TTL, so a live request that takes minutes is never applied
+a second time by a store opened meanwhile. (The heartbeat never rewrites the
+entry: its literal holds the whole live request, megabytes for a bulk batch.)
 An engine given no history endpoint keeps everything in one dataset and names
 the live graphs in each request, as before.
 """
@@ -55,8 +64,8 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, cast
 
 import httpx
@@ -64,6 +73,7 @@ import pyoxigraph as ox
 import rdflib
 from rdflib.term import Node
 
+from .heartbeat import beating
 from .namespaces import sparql_string
 from .rdf_io import readable_turtle
 from .sparql_safety import RefusedQuery, analyse, first_keyword, tokens
@@ -155,7 +165,11 @@ LOCK_REQUEST = "urn:acse-kg:write-lock-request"
 JOURNAL = "urn:acse-kg:journal"
 #: Each entry's key (its first line: ``STAMP KEY``) names its applied-mark, ``JOURNAL_ENTRY + KEY``.
 JOURNAL_ENTRY = "urn:acse-kg:journal:"
-#: A lock request older than this is a dead writer's, and ignored.
+#: Beside each journal entry (on the history endpoint): ``JOURNAL_ENTRY + KEY`` ``JOURNAL_ALIVE`` ``"STAMP"``,
+#: the last time its writer said it was still at work (see :func:`_heartbeat`).
+JOURNAL_ALIVE = "urn:acse-kg:journal-alive"
+#: A lock request (or journal entry) older than this, and not refreshed since by its writer's heartbeat,
+#: is a dead writer's, and ignored (an entry: applied by the next store opened).
 LOCK_TTL_S = 120.0
 #: How long a writer waits for a lock before giving up.
 LOCK_WAIT_S = 60.0
@@ -167,6 +181,19 @@ def _stamp(request: str) -> float:
         return float(request.split(" ", 1)[0])
     except ValueError:
         return 0.0
+
+
+def _now_stamp() -> str:
+    """A stamp of now, as lock requests, journal entries and their alive stamps carry it."""
+    return f"{time.time():.6f}"
+
+
+def _heartbeat(beat: Callable[[], None], what: str) -> AbstractContextManager[None]:
+    """``beat`` (one small update refreshing a stamp) every quarter of :data:`LOCK_TTL_S` for the ``with``
+    block (see :mod:`acse_kg.heartbeat`): other processes take a lock request or a journal entry older
+    than the TTL for a dead writer's, and a writer alive but slow says it is not. The TTL is read when
+    the block is entered."""
+    return beating(beat, what, LOCK_TTL_S / 4)
 
 
 def _entry_key(head: str) -> str | None:
@@ -286,11 +313,18 @@ class SparqlEndpointStore:
         writer that died between the two removals); with ``apply``, apply and remove them.
 
         The marks are read before the entries: a mark is written after its entry, so an entry
-        missing from the later read was removed, and its mark may go."""
+        missing from the later read was removed, and its mark may go. An entry is a dead writer's
+        only when its own stamp and its alive stamp (its writer's heartbeat) are both older than the
+        TTL. The alive stamps are read before the entries too: one is written with its entry, so an
+        entry of the later read that had none at the earlier one is newer than that read (its own
+        stamp fresh)."""
         assert self._hist is not None
         marks = {m[len(JOURNAL_ENTRY):] for m in self._bookkeeping_values(
             JOURNAL_GRAPH, "SELECT ?e WHERE { GRAPH ?g { ?e ?p ?o } }",
             {"g": rdflib.URIRef(JOURNAL_GRAPH), "p": rdflib.URIRef(JOURNAL_APPLIED)}, "e")}
+        alive = {row["e"][len(JOURNAL_ENTRY):]: _stamp(row["t"]) for row in self._hist._bookkeeping_rows(
+            JOURNAL_GRAPH, "SELECT ?e ?t WHERE { GRAPH ?g { ?e ?p ?t } }",
+            {"g": rdflib.URIRef(JOURNAL_GRAPH), "p": rdflib.URIRef(JOURNAL_ALIVE)}) if "e" in row and "t" in row}
         rows = self._hist._bookkeeping_values(
             JOURNAL_GRAPH, "SELECT ?e WHERE { GRAPH ?g { ?s ?p ?e } }",
             {"g": rdflib.URIRef(JOURNAL_GRAPH), "p": rdflib.URIRef(PENDING_UPDATE)}, "e")
@@ -299,7 +333,8 @@ class SparqlEndpointStore:
         for text in rows:
             head, _, update = text.partition("\n")
             key = _entry_key(head)
-            if time.time() - _stamp(head) <= LOCK_TTL_S:
+            last_sign = max(_stamp(head), alive.get(key, 0.0) if key is not None else 0.0)
+            if time.time() - last_sign <= LOCK_TTL_S:
                 at_work.add(key)  # a writer at work: its entry and mark are its own
             else:
                 dead.append((text, key, update))
@@ -321,10 +356,25 @@ class SparqlEndpointStore:
             self._send(update_request([RemoveFromGraph(JOURNAL_GRAPH, _mark_triples(keys), "ntriples")]))
 
     def _forget_journal(self, text: str) -> None:
-        """Remove a journal entry once its live request is applied, with a new generation token: the
-        one its first request left may have been read before the live endpoint changed."""
+        """Remove a journal entry once its live request is applied, and its alive stamp, with a new
+        generation token: the one its first request left may have been read before the live endpoint
+        changed."""
         entry = f"<{JOURNAL}> <{PENDING_UPDATE}> {ox.Literal(text)} .\n"
-        self._send(update_request([RemoveFromGraph(JOURNAL_GRAPH, entry, "ntriples"), *self._generation_ops()]))
+        request = update_request([RemoveFromGraph(JOURNAL_GRAPH, entry, "ntriples"), *self._generation_ops()])
+        key = _entry_key(text.partition("\n")[0])
+        if key is not None:
+            request += (f" ;\nDELETE WHERE {{ GRAPH <{JOURNAL_GRAPH}> "
+                        f"{{ <{JOURNAL_ENTRY}{key}> <{JOURNAL_ALIVE}> ?stamp }} }}")
+        self._send(request)
+
+    def _refresh_alive(self, key: str) -> None:
+        """The heartbeat of journal entry ``key``'s writer: a fresh alive stamp, in place of the last, and
+        only while there is one (an entry removed, by its writer or by a recovery that took it for a
+        dead writer's, is never given one again)."""
+        alive = f"<{JOURNAL_ENTRY}{key}> <{JOURNAL_ALIVE}>"
+        self._send(f"DELETE {{ GRAPH <{JOURNAL_GRAPH}> {{ {alive} ?stamp }} }} "
+                   f"INSERT {{ GRAPH <{JOURNAL_GRAPH}> {{ {alive} {ox.Literal(_now_stamp())} }} }} "
+                   f"WHERE {{ GRAPH <{JOURNAL_GRAPH}> {{ {alive} ?stamp }} }}")
 
     # -- transport ---------------------------------------------------------
     def _request(self, url: str, data: Any, headers: dict[str, str], auth: httpx.Auth | None = None) -> httpx.Response:
@@ -398,12 +448,17 @@ class SparqlEndpointStore:
         return orjson.loads(self._query_raw(query, RESULT_FORMATS["json"][1]))
 
     # -- reading -----------------------------------------------------------
-    def _bookkeeping_values(self, graph: str, query: str, bindings: Bindings, var: str) -> list[str]:
-        """One column of a query over one of the store's own graphs (left out of every other request)."""
+    def _bookkeeping_rows(self, graph: str, query: str, bindings: Bindings) -> list[dict[str, str]]:
+        """The rows (variable: value) of a query over one of the store's own graphs (left out of every
+        other request)."""
         import orjson
 
         body = self._query_raw(bind_values(query, bindings), RESULT_FORMATS["json"][1], named_graph_uris=[graph])
-        return [b[var]["value"] for b in orjson.loads(body)["results"]["bindings"] if var in b]
+        return [{var: term["value"] for var, term in b.items()} for b in orjson.loads(body)["results"]["bindings"]]
+
+    def _bookkeeping_values(self, graph: str, query: str, bindings: Bindings, var: str) -> list[str]:
+        """One column of a query over one of the store's own graphs (see :meth:`_bookkeeping_rows`)."""
+        return [row[var] for row in self._bookkeeping_rows(graph, query, bindings) if var in row]
 
     def select(self, query: str, bindings: Bindings | None = None) -> SelectResult:
         data = self._json(bind_values(query, bindings))
@@ -654,16 +709,25 @@ class SparqlEndpointStore:
             (live if is_live_graph(target) else hist).append(op)
             changed.add(target)
         live_text = update_request(live) if live else None  # parsed here: bad data sends nothing
-        journal: list[GraphOp] = []
-        entry_text, key = "", str(uuid.uuid4())
-        if live_text is not None:
-            entry_text = f"{time.time():.6f} {key}\n{live_text}"
-            journal = [AddToGraph(JOURNAL_GRAPH, f"<{JOURNAL}> <{PENDING_UPDATE}> {ox.Literal(entry_text)} .\n",
-                                  "ntriples")]
-        self._hist._send(update_request([*hist, *journal, *self._generation_ops()], claim))
-        if claim is not None:
-            check_claim(self._hist, claim)  # a conflict: nothing was written on either endpoint
-        if live_text is not None:
+        if live_text is None:
+            self._hist._send(update_request([*hist, *self._generation_ops()], claim))
+            if claim is not None:
+                check_claim(self._hist, claim)  # a conflict: nothing was written
+            return
+        key = str(uuid.uuid4())
+        stamp = _now_stamp()
+        entry_text = f"{stamp} {key}\n{live_text}"
+        journal = [AddToGraph(JOURNAL_GRAPH, f"<{JOURNAL}> <{PENDING_UPDATE}> {ox.Literal(entry_text)} .\n"
+                              f"<{JOURNAL_ENTRY}{key}> <{JOURNAL_ALIVE}> {ox.Literal(stamp)} .\n", "ntriples")]
+        hist_side = self._hist
+        # The heartbeat beats from the history's request on: that request (a bulk batch's log and its
+        # journal entry, as big as the live request) may itself take longer than the TTL.
+        with _heartbeat(lambda: hist_side._refresh_alive(key), f"journal entry {key}"):
+            self._hist._send(update_request([*hist, *journal, *self._generation_ops()], claim))
+            if claim is not None:
+                check_claim(self._hist, claim)  # a conflict: nothing was written on either endpoint
+            if time.time() - float(stamp) > LOCK_TTL_S / 2:  # it took long: the stamp fresh now, not at the next beat
+                self._hist._refresh_alive(key)
             try:
                 if self.dataset_url and all(isinstance(op, AddQuads) for op in live):
                     quads = b"".join(cast(AddQuads, op).data for op in live)
@@ -672,8 +736,8 @@ class SparqlEndpointStore:
                     self._send(_marked(live_text, key))
             finally:
                 self._graphs = None
-            self._hist._forget_journal(entry_text)  # then the mark: while the entry is there, so is its mark
-            self._forget_marks([key])
+        self._hist._forget_journal(entry_text)  # then the mark: while the entry is there, so is its mark
+        self._forget_marks([key])
 
     def _post_quads(self, data: bytes, *, generation: bool = True) -> None:
         """The bulk path: the N-Quads POSTed to the dataset URL, which the Oxigraph server parses in
@@ -699,12 +763,15 @@ class SparqlEndpointStore:
 
     @contextmanager
     def _locked(self, scope: str) -> Iterator[None]:
-        """Hold the write lock on ``scope`` (see the module docstring) for the ``with`` block."""
+        """Hold the write lock on ``scope`` (see the module docstring) for the ``with`` block, with a
+        heartbeat (:meth:`_refresh_request`) while it is held: a block longer than the TTL (a bulk batch
+        to a slow engine) keeps the lock."""
         subject, request = rdflib.URIRef(scope), rdflib.URIRef(LOCK_REQUEST)
         deadline = time.monotonic() + LOCK_WAIT_S
         pause = 0.005
         while True:
-            mine = rdflib.Literal(f"{time.time():.6f} {uuid.uuid4()}")
+            me = str(uuid.uuid4())
+            mine = rdflib.Literal(f"{_now_stamp()} {me}")
             entry = f"{subject.n3()} {request.n3()} {mine.n3()} .\n"
             self._send(update_request([AddToGraph(LOCK_GRAPH, entry, "ntriples")]))
             requests = self._bookkeeping_values(
@@ -726,10 +793,29 @@ class SparqlEndpointStore:
                                  "other writers held it all along")
             time.sleep(random.uniform(0, pause))
             pause = min(pause * 2, 0.5)
+        held = [str(mine)]  # our requests that may be there (more than one after a refresh whose answer was lost)
         try:
-            yield
-        finally:
-            self._send(update_request([RemoveFromGraph(LOCK_GRAPH, entry, "ntriples")]))
+            with _heartbeat(lambda: self._refresh_request(scope, held, me), f"the write lock on <{scope}>"):
+                yield
+        finally:  # the heartbeat is stopped: ``held`` is ours alone again
+            gone = "".join(f"{subject.n3()} {request.n3()} {rdflib.Literal(r).n3()} .\n" for r in held)
+            self._send(update_request([RemoveFromGraph(LOCK_GRAPH, gone, "ntriples")]))
+
+    def _refresh_request(self, scope: str, held: list[str], me: str) -> None:
+        """The heartbeat of a lock's holder: its request on ``scope`` replaced by one with a fresh stamp
+        (delete and insert in one update), only while it is there (a request removed by another writer,
+        which took it for a dead writer's, is never put back: that writer may hold the lock now).
+        ``held`` is kept to the requests that may be there, for the release."""
+        fresh = f"{_now_stamp()} {me}"
+        subject, request = f"<{scope}> <{LOCK_REQUEST}>", " ".join(rdflib.Literal(r).n3() for r in held)
+        try:
+            self._send(f"DELETE {{ GRAPH <{LOCK_GRAPH}> {{ {subject} ?r }} }} "
+                       f"INSERT {{ GRAPH <{LOCK_GRAPH}> {{ {subject} {rdflib.Literal(fresh).n3()} }} }} "
+                       f"WHERE {{ VALUES ?r {{ {request} }} GRAPH <{LOCK_GRAPH}> {{ {subject} ?r }} }}")
+        except StoreError:
+            held.append(fresh)  # sent, perhaps applied: the release removes it too
+            raise
+        held[:] = [fresh]
 
     def replace_graph(self, graph: str, data: bytes | str, rdf_format: str = "turtle") -> None:
         self.write([ReplaceGraph(graph, data, rdf_format)])

@@ -15,6 +15,7 @@ embedded ``store`` where the answer is the registry's.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from oxigraph_server_fixtures import OxigraphServer, oxigraph_server, start_oxig
 from rdflib import Literal, URIRef
 from virtuoso_fixtures import VirtuosoServer, start_virtuoso, virtuoso_server  # noqa: F401 (fixtures)
 
+from acse_kg import remote
 from acse_kg.history import edit_study, list_versions
 from acse_kg.loader import graph_counts, study_graph_name
 from acse_kg.matching.engine import Matcher
@@ -287,6 +289,30 @@ def test_claims_of_different_subjects_do_not_conflict(empty: GraphStore) -> None
     empty.write([AddToGraph(G1, "<urn:x:a> <urn:x:p> 1 .", "turtle")], claim=Claim(LOG, "urn:x:v1"))
     empty.write([AddToGraph(G1, "<urn:x:a> <urn:x:p> 2 .", "turtle")], claim=Claim(LOG, "urn:x:v2"))
     assert len(triples(empty, G1)) == 2
+
+
+def test_a_write_locks_heartbeat_refreshes_its_request_on_the_engine(
+    empty: GraphStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A remote writer holding a write lock refreshes its request while it holds it (a conditional
+    delete and insert each quarter of the TTL, here 0.1 s), so that a holder slower than the TTL is
+    not taken for a dead one: on each engine the request is replaced by a fresher one, never two,
+    and the release leaves none."""
+    if not isinstance(empty, SparqlEndpointStore):
+        pytest.skip("the embedded store's writers lock within one process: no request, no TTL")
+    monkeypatch.setattr(remote, "LOCK_TTL_S", 0.4)
+    side = empty.history  # where the bookkeeping lives
+
+    def requests() -> list[str]:
+        return side._bookkeeping_values(remote.LOCK_GRAPH, "SELECT ?r WHERE { GRAPH ?g { ?s ?p ?r } }",
+                                        {"g": URIRef(remote.LOCK_GRAPH)}, "r")
+
+    with side._locked("urn:x:scope"):
+        first = requests()
+        time.sleep(0.6)
+        later = requests()
+    assert len(first) == len(later) == 1 and remote._stamp(later[0]) > remote._stamp(first[0])
+    assert requests() == []
 
 
 def test_an_edited_study_keeps_its_version_before_in_the_history(empty: GraphStore, store: GraphStore) -> None:

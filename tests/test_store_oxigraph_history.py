@@ -4,7 +4,11 @@ The history behaves as on the embedded store (versions, diffs, claims under a ra
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +133,24 @@ def _ask_on(server: OxigraphServer, query: str) -> Any:
 KEYWORDS = "NCT09999991"
 
 
+def keywords_quads(graph: str) -> bytes:
+    """A new study whose graph holds an RDF list of keywords (blank nodes: added twice, a list is two
+    lists), and its log entry: the live and the history's part of one write."""
+    return (f'<urn:x:{KEYWORDS}> <http://schema.org/keywords> _:a <{graph}> .\n'
+            f'_:a <{RDF_FIRST}> "basket" <{graph}> .\n_:a <{RDF_REST}> _:b <{graph}> .\n'
+            f'_:b <{RDF_FIRST}> "crizotinib" <{graph}> .\n_:b <{RDF_REST}> <{RDF_NIL}> <{graph}> .\n'
+            f'<urn:x:{KEYWORDS}-v1> <urn:x:logged> "1" <{LOG_GRAPH}> .\n').encode()
+
+
+def writes_the_live_server(live: OxigraphServer, request: httpx.Request) -> bool:
+    return str(request.url).startswith(live.base) and str(request.url) != live.query
+
+
+def keywords_listed(live: OxigraphServer, graph: str) -> list[str]:
+    items = _ask_on(live, f"SELECT ?item WHERE {{ GRAPH <{graph}> {{ ?list <{RDF_FIRST}> ?item }} }}")
+    return sorted(b["item"]["value"] for b in items["results"]["bindings"])
+
+
 @pytest.mark.parametrize("bulk", [True, False], ids=["through-the-dataset-url", "as-an-update"])
 @pytest.mark.parametrize("dies", ["before-its-live-request", "before-removing-its-entry"])
 def test_a_journalled_write_replayed_by_recoveries_leaves_each_blank_node_list_once(
@@ -141,22 +163,17 @@ def test_a_journalled_write_replayed_by_recoveries_leaves_each_blank_node_list_o
     entry nor applied-mark is left (before, every recovery sent the request again)."""
     live, history = servers
     graph = study_graph_name(KEYWORDS)
-    quads = (f'<urn:x:{KEYWORDS}> <http://schema.org/keywords> _:a <{graph}> .\n'
-             f'_:a <{RDF_FIRST}> "basket" <{graph}> .\n_:a <{RDF_REST}> _:b <{graph}> .\n'
-             f'_:b <{RDF_FIRST}> "crizotinib" <{graph}> .\n_:b <{RDF_REST}> <{RDF_NIL}> <{graph}> .\n'
-             f'<urn:x:{KEYWORDS}-v1> <urn:x:logged> "1" <{LOG_GRAPH}> .\n').encode()
+    quads = keywords_quads(graph)
     dataset_url = live.base + "/store" if bulk else None
 
     def removes_an_entry(request: httpx.Request) -> bool:
         return str(request.url) == history.update and b"DELETE DATA" in request.read() \
             and PENDING_UPDATE.encode() in request.read()
 
-    def writes_the_live_server(request: httpx.Request) -> bool:
-        return str(request.url).startswith(live.base) and str(request.url) != live.query
-
     writer = SparqlEndpointStore(live.query, history_url=history.query, dataset_url=dataset_url,
                                  client=_client_dying_before(
-                                     writes_the_live_server if dies == "before-its-live-request" else removes_an_entry))
+                                     partial(writes_the_live_server, live) if dies == "before-its-live-request"
+                                     else removes_an_entry))
     with pytest.raises(_Died):
         writer.write([AddQuads(quads)])
     writer.close()
@@ -166,11 +183,45 @@ def test_a_journalled_write_replayed_by_recoveries_leaves_each_blank_node_list_o
         SparqlEndpointStore(live.query, history_url=history.query, client=recovering)
     recovering.close()
     SparqlEndpointStore(live.query, history_url=history.query).close()
-    items = _ask_on(live, f"SELECT ?item WHERE {{ GRAPH <{graph}> {{ ?list <{RDF_FIRST}> ?item }} }}")
-    assert sorted(b["item"]["value"] for b in items["results"]["bindings"]) == ["basket", "crizotinib"]
+    assert keywords_listed(live, graph) == ["basket", "crizotinib"]
     assert _ask_on(history, f"ASK {{ GRAPH <{LOG_GRAPH}> {{ <urn:x:{KEYWORDS}-v1> ?p ?o }} }}")["boolean"]
     assert not _ask_on(history, f"ASK {{ GRAPH <{JOURNAL_GRAPH}> {{ ?s ?p ?o }} }}")["boolean"]
     assert not _ask_on(live, f"ASK {{ GRAPH <{JOURNAL_GRAPH}> {{ ?s ?p ?o }} }}")["boolean"]  # no mark left
+
+
+def test_a_live_writers_journal_entry_is_not_applied_by_a_store_opened_meanwhile(
+    servers: tuple[OxigraphServer, OxigraphServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer whose live request takes longer than the TTL (held here before it is sent, past a TTL
+    of 1 s: as a bulk batch to a slow engine) is alive: its heartbeat keeps its journal entry fresh, so
+    a store opened meanwhile leaves it alone and the live request is applied once, by its writer.
+    Before, the store opened took the entry for a dead writer's and applied it, and the writer then
+    sent it again: the study's list of keywords twice."""
+    live, history = servers
+    monkeypatch.setattr(remote, "LOCK_TTL_S", 1.0)
+    graph = study_graph_name(KEYWORDS)
+    inside, go_on = threading.Event(), threading.Event()
+
+    def hold(request: httpx.Request) -> None:
+        if writes_the_live_server(live, request):
+            inside.set()
+            go_on.wait(30)
+
+    writer = SparqlEndpointStore(live.query, history_url=history.query,
+                                 client=httpx.Client(timeout=30, event_hooks={"request": [hold]}))
+    with ThreadPoolExecutor(1) as pool:
+        writing = pool.submit(writer.write, [AddQuads(keywords_quads(graph))])
+        try:
+            assert inside.wait(30)
+            time.sleep(2.5)  # the entry's own stamp is well past the TTL
+            SparqlEndpointStore(live.query, history_url=history.query).close()
+            assert keywords_listed(live, graph) == []  # not applied by the store opened
+        finally:
+            go_on.set()
+        writing.result(30)
+    assert keywords_listed(live, graph) == ["basket", "crizotinib"]
+    assert not _ask_on(history, f"ASK {{ GRAPH <{JOURNAL_GRAPH}> {{ ?s ?p ?o }} }}")["boolean"]  # nor its stamp
+    assert not _ask_on(live, f"ASK {{ GRAPH <{JOURNAL_GRAPH}> {{ ?s ?p ?o }} }}")["boolean"]
 
 
 def test_a_live_server_without_the_union_default_graph_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,11 +7,15 @@ checked against the embedded store (the session's ``store``) on the same bundle.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 import rdflib
 import rdflib.compare
@@ -251,6 +255,50 @@ def test_a_graph_another_client_adds_joins_the_default_graph_within_the_list_ttl
     writer.replace_graph("urn:x:graph", "<urn:x:s> <urn:x:p> <urn:x:o> .", "ntriples")
     monkeypatch.setattr(remote_module, "GRAPH_LIST_TTL", 0.0)
     assert reader.ask(marker)
+
+
+def test_a_writer_holding_a_lock_longer_than_the_ttl_keeps_it(
+    empty_oxigraph: OxigraphServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer alive but slow (here 3 s under a TTL of 1 s) keeps its write lock: its heartbeat
+    refreshes its request, so a second writer on the same scope gets the lock only once the first
+    released it. Before, the second took the first's request for a dead writer's after the TTL, and
+    both held the lock."""
+    monkeypatch.setattr(remote_module, "LOCK_TTL_S", 1.0)
+    first, second = SparqlEndpointStore(empty_oxigraph.query), SparqlEndpointStore(empty_oxigraph.query)
+    got_at: list[float] = []
+
+    def take() -> None:
+        with second._locked("urn:x:scope"):
+            got_at.append(time.monotonic())
+
+    waiter = threading.Thread(target=take)
+    with first._locked("urn:x:scope"):
+        waiter.start()
+        time.sleep(3.0)
+        released_at = time.monotonic()
+    waiter.join(30)
+    assert got_at and got_at[0] > released_at
+
+
+def test_a_heartbeat_that_fails_is_logged_and_the_writer_goes_on(
+    empty_oxigraph: OxigraphServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The engine unreachable for the heartbeat alone (its refreshes refused before they leave): the
+    writer's block runs to its end, the failures are logged, and the release leaves no request behind."""
+    monkeypatch.setattr(remote_module, "LOCK_TTL_S", 0.2)
+
+    def refuse_heartbeats(request: httpx.Request) -> None:
+        if b"DELETE {" in request.read() and b"INSERT {" in request.read():
+            raise httpx.ConnectError("the engine is down")
+
+    writer = SparqlEndpointStore(empty_oxigraph.query,
+                                 client=httpx.Client(timeout=30, event_hooks={"request": [refuse_heartbeats]}))
+    with caplog.at_level(logging.WARNING, logger="acse_kg.heartbeat"), writer._locked("urn:x:scope"):
+        time.sleep(0.5)
+    assert "the heartbeat of the write lock on <urn:x:scope> failed" in caplog.text
+    assert writer._bookkeeping_values(remote_module.LOCK_GRAPH, "SELECT ?r WHERE { GRAPH ?g { ?s ?p ?r } }",
+                                      {"g": rdflib.URIRef(remote_module.LOCK_GRAPH)}, "r") == []
 
 
 def test_history_graphs_stay_out_of_the_default_graph(empty_oxigraph: OxigraphServer, fresh_store: GraphStore) -> None:
