@@ -40,7 +40,6 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable, Hashable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 
 from .store import GraphStore
@@ -64,7 +63,6 @@ def graph_version(store: GraphStore, graph: str) -> Hashable:
 
 
 T = TypeVar("T")
-R = TypeVar("R")
 
 
 class InStep(Generic[T]):
@@ -107,39 +105,6 @@ class InStep(Generic[T]):
             value = self._make(store) if hit is None or changed is None else self._update(store, hit[1], changed)
             self._values[store] = (generation, value)
             return value
-
-
-    def using(self, store: GraphStore, use: Callable[[T], R]) -> R:
-        """``use(value)`` with the store's value as of this call, as ``use(self.get(store))`` answers.
-
-        On a store whose version costs a round trip (a remote endpoint: a query for its generation
-        token, 2–5 ms on ``oxigraph serve`` at 100,000 studies, mostly waiting on the engine), the
-        value kept is used in a thread of its own while this thread reads the version; the answer
-        stands when the version is the one the value was kept for, and otherwise ``use`` runs again
-        with the value brought up to date. The same answer as :meth:`get` then ``use``, in about the
-        longer of the two times instead of their sum (on a machine with a core free for the engine).
-        An exception ``use`` raises is raised only once the version is known to be the same.
-        """
-        hit = self._values.get(store)
-        if hit is None or getattr(store, "changes_since", None) is not None:  # nothing kept, or a cheap version
-            return use(self.get(store))
-        work = _BESIDE.submit(use, hit[1])
-        version = store_version(store)
-        try:
-            answer = work.result()
-        except Exception:
-            if version != hit[0]:
-                return use(self.get(store))
-            raise
-        if version != hit[0]:
-            return use(self.get(store))
-        return answer
-
-
-#: Runs the work of :meth:`InStep.using` while the calling thread reads the version. The version read
-#: waits on the engine, which frees the interpreter for the work at once; the other way round, the
-#: reader would wait for the work to give the interpreter up (every 5 ms) before sending its query.
-_BESIDE = ThreadPoolExecutor(max_workers=8, thread_name_prefix="acse-kg-beside")
 
 
 def vocabulary_version(store: GraphStore) -> Hashable:

@@ -24,14 +24,7 @@ from fastapi.responses import Response
 from acse_kg import patients
 from acse_kg.derived import DerivedCache
 from acse_kg.matching import shacl
-from acse_kg.matching.engine import (
-    Matcher,
-    RegistryMatcher,
-    TrialNotFound,
-    match_all_json,
-    matcher_for,
-    registry_matcher_for,
-)
+from acse_kg.matching.engine import Matcher, RegistryMatcher, TrialNotFound, matcher_for, registry_matcher_for
 from acse_kg.matching.profile import ProfileError, json_schema
 from acse_kg.matching.profile_schema import ProfileSchemaError, profile_schema
 from acse_kg.matching.result import result_schema, trials_result_schema
@@ -247,8 +240,7 @@ async def match_one(request: Request) -> Response:
 async def match_trials(request: Request) -> Response:
     """A v1 result per trial with a candidate cohort, best first; candidate trials come from the
     registry's gene index, so the cost grows with the trials a profile can enter, not the registry."""
-    # On a remote store, matched while the store's version is read (engine.match_all_json): the same answer.
-    return await _answer_one(request, lambda body: match_all_json(get_store(request), body))
+    return await _answer_one(request, lambda body: _registry(request).match_all_json(body))
 
 
 async def _answer_one(request: Request, answer: Any) -> Response:

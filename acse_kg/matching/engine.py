@@ -1069,12 +1069,6 @@ def _update_registry(store: GraphStore, old: RegistryMatcher, graphs: frozenset[
 _registries: InStep[RegistryMatcher] = InStep(RegistryMatcher, _update_registry)
 
 
-def match_all_json(store: GraphStore, data: bytes | str) -> bytes:
-    """``registry_matcher_for(store).match_all_json(data)``; on a remote store, matched while the store's
-    version is read beside it (:meth:`~acse_kg.derived.InStep.using`)."""
-    return _registries.using(store, lambda m: m.match_all_json(data))
-
-
 def registry_matcher_for(store: GraphStore) -> RegistryMatcher:
     """The matcher of every matchable study of a store: built once, then updated after each write
     with the studies it touched (:meth:`RegistryMatcher.updated`); built again after a write to the
