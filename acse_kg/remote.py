@@ -65,7 +65,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Any, cast
 
 import httpx
@@ -423,9 +423,12 @@ class SparqlEndpointStore:
         # Other clients write to a shared engine too: the list is trusted for a moment only, so
         # a graph they add is in the default graph within GRAPH_LIST_TTL seconds.
         now = time.monotonic()
-        if self._graphs is None or now - self._graphs_at > GRAPH_LIST_TTL:
-            self._graphs, self._graphs_at = self.named_graphs(), now
-        return self._graphs
+        got = self._graphs
+        if got is None or now - self._graphs_at > GRAPH_LIST_TTL:
+            # (A local: a write in another thread, a heartbeat's, may set the attribute to None meanwhile.)
+            got = self.named_graphs()
+            self._graphs, self._graphs_at = got, now
+        return got
 
     def _live_graphs(self) -> list[str]:
         return [g for g in self._all_graphs() if is_live_graph(g)]
@@ -727,7 +730,8 @@ class SparqlEndpointStore:
             if claim is not None:
                 check_claim(self._hist, claim)  # a conflict: nothing was written on either endpoint
             if time.time() - float(stamp) > LOCK_TTL_S / 2:  # it took long: the stamp fresh now, not at the next beat
-                self._hist._refresh_alive(key)
+                with suppress(StoreError):  # as a beat's: a refresh that fails does not fail the write
+                    self._hist._refresh_alive(key)
             try:
                 if self.dataset_url and all(isinstance(op, AddQuads) for op in live):
                     quads = b"".join(cast(AddQuads, op).data for op in live)
