@@ -322,9 +322,13 @@ class SparqlEndpointStore:
         marks = {m[len(JOURNAL_ENTRY):] for m in self._bookkeeping_values(
             JOURNAL_GRAPH, "SELECT ?e WHERE { GRAPH ?g { ?e ?p ?o } }",
             {"g": rdflib.URIRef(JOURNAL_GRAPH), "p": rdflib.URIRef(JOURNAL_APPLIED)}, "e")}
-        alive = {row["e"][len(JOURNAL_ENTRY):]: _stamp(row["t"]) for row in self._hist._bookkeeping_rows(
-            JOURNAL_GRAPH, "SELECT ?e ?t WHERE { GRAPH ?g { ?e ?p ?t } }",
-            {"g": rdflib.URIRef(JOURNAL_GRAPH), "p": rdflib.URIRef(JOURNAL_ALIVE)}) if "e" in row and "t" in row}
+        alive: dict[str, float] = {}  # each entry's latest (an entry that arrived late brings an older one)
+        for row in self._hist._bookkeeping_rows(
+                JOURNAL_GRAPH, "SELECT ?e ?t WHERE { GRAPH ?g { ?e ?p ?t } }",
+                {"g": rdflib.URIRef(JOURNAL_GRAPH), "p": rdflib.URIRef(JOURNAL_ALIVE)}):
+            if "e" in row and "t" in row:
+                k = row["e"][len(JOURNAL_ENTRY):]
+                alive[k] = max(alive.get(k, 0.0), _stamp(row["t"]))
         rows = self._hist._bookkeeping_values(
             JOURNAL_GRAPH, "SELECT ?e WHERE { GRAPH ?g { ?s ?p ?e } }",
             {"g": rdflib.URIRef(JOURNAL_GRAPH), "p": rdflib.URIRef(PENDING_UPDATE)}, "e")
@@ -338,8 +342,13 @@ class SparqlEndpointStore:
                 at_work.add(key)  # a writer at work: its entry and mark are its own
             else:
                 dead.append((text, key, update))
+        # Alive stamps without an entry: a writer whose entry is on its way (its stamp fresh), or one that
+        # died before its entry was written (its stamp old: nothing to apply, the stamp to remove).
+        entries = {_entry_key(text.partition("\n")[0]) for text in rows}
+        orphans = sorted(k for k, t in alive.items() if k not in entries and time.time() - t > LOCK_TTL_S)
         if not apply:
-            return bool(dead or marks - at_work)
+            return bool(dead or marks - at_work or orphans)
+        self._hist._forget_alive(orphans)
         for text, key, update in dead:
             if key is None:  # an entry of a writer that marked nothing
                 self._send(update)
@@ -368,13 +377,22 @@ class SparqlEndpointStore:
         self._send(request)
 
     def _refresh_alive(self, key: str) -> None:
-        """The heartbeat of journal entry ``key``'s writer: a fresh alive stamp, in place of the last, and
-        only while there is one (an entry removed, by its writer or by a recovery that took it for a
-        dead writer's, is never given one again)."""
+        """The heartbeat of journal entry ``key``'s writer: a fresh alive stamp, in place of the last.
+
+        Written whether or not there is one: the beats start before the history's request that brings
+        the entry (and its first stamp) is done, so that an entry that took longer than the TTL to
+        arrive finds a fresh stamp beside it. A stamp without an entry (its writer died before the
+        entry was written, or a stalled writer beat after a recovery removed its entry) is removed by
+        a recovery once it is older than the TTL (:meth:`_journal_work`)."""
         alive = f"<{JOURNAL_ENTRY}{key}> <{JOURNAL_ALIVE}>"
         self._send(f"DELETE {{ GRAPH <{JOURNAL_GRAPH}> {{ {alive} ?stamp }} }} "
                    f"INSERT {{ GRAPH <{JOURNAL_GRAPH}> {{ {alive} {ox.Literal(_now_stamp())} }} }} "
-                   f"WHERE {{ GRAPH <{JOURNAL_GRAPH}> {{ {alive} ?stamp }} }}")
+                   f"WHERE {{ OPTIONAL {{ GRAPH <{JOURNAL_GRAPH}> {{ {alive} ?stamp }} }} }}")
+
+    def _forget_alive(self, keys: Sequence[str]) -> None:
+        """Remove the alive stamps of ``keys`` (writes whose entry was never written)."""
+        for key in keys:
+            self._send(f"DELETE WHERE {{ GRAPH <{JOURNAL_GRAPH}> {{ <{JOURNAL_ENTRY}{key}> <{JOURNAL_ALIVE}> ?s }} }}")
 
     # -- transport ---------------------------------------------------------
     def _request(self, url: str, data: Any, headers: dict[str, str], auth: httpx.Auth | None = None) -> httpx.Response:
@@ -724,11 +742,20 @@ class SparqlEndpointStore:
                               f"<{JOURNAL_ENTRY}{key}> <{JOURNAL_ALIVE}> {ox.Literal(stamp)} .\n", "ntriples")]
         hist_side = self._hist
         # The heartbeat beats from the history's request on: that request (a bulk batch's log and its
-        # journal entry, as big as the live request) may itself take longer than the TTL.
+        # journal entry, as big as the live request) may itself take longer than the TTL, and its entry,
+        # stamped before it was sent, then arrives as old as that. The beats meanwhile leave a fresh alive
+        # stamp where the entry's will be (:meth:`_refresh_alive` writes one whether or not there is one),
+        # so that the entry arrives beside its writer's last beat, and a store opened then leaves it alone.
         with _heartbeat(lambda: hist_side._refresh_alive(key), f"journal entry {key}"):
-            self._hist._send(update_request([*hist, *journal, *self._generation_ops()], claim))
-            if claim is not None:
-                check_claim(self._hist, claim)  # a conflict: nothing was written on either endpoint
+            try:
+                self._hist._send(update_request([*hist, *journal, *self._generation_ops()], claim))
+                if claim is not None:
+                    check_claim(self._hist, claim)  # a conflict: nothing was written on either endpoint
+            except BaseException:
+                # No entry (a conflict, a refused request): the beats' stamp goes, else the next recovery's.
+                with suppress(StoreError):
+                    hist_side._forget_alive([key])
+                raise
             if time.time() - float(stamp) > LOCK_TTL_S / 2:  # it took long: the stamp fresh now, not at the next beat
                 with suppress(StoreError):  # as a beat's: a refresh that fails does not fail the write
                     self._hist._refresh_alive(key)

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 import httpx
 import pytest
@@ -37,6 +38,68 @@ from acse_kg.versions import LOG_GRAPH, version_iri
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RDF_FIRST, RDF_REST, RDF_NIL = RDF + "first", RDF + "rest", RDF + "nil"
+def test_a_journal_entry_whose_history_request_outlasts_the_ttl_is_not_taken_for_a_dead_writers(
+    servers: tuple[OxigraphServer, OxigraphServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The history's request may itself be slow (a bulk batch's log and journal entry, megabytes, to a
+    slow engine): its entry, stamped before it was sent, arrives older than the TTL (here: held 2.5 s
+    past a TTL of 1 s), and a recovery at that moment (a store opened) must still find its writer alive.
+    The writer's beats while its request is on the way leave a fresh alive stamp for the entry to land
+    beside. Before, a beat refreshed only a stamp that was there, so those beats did nothing: the store
+    opened applied the live request and the writer applied it again (the list of keywords twice).
+    (Beats here run only while the request is held, so that none lands between its commit and the
+    recovery, where the writer's next beat would have saved it by chance.)"""
+    live, history = servers
+    monkeypatch.setattr(remote, "LOCK_TTL_S", 1.0)
+    graph = study_graph_name(KEYWORDS)
+    holding = threading.Event()
+    real_heartbeat = remote._heartbeat
+    monkeypatch.setattr(remote, "_heartbeat", lambda beat, what: real_heartbeat(
+        lambda: beat() if holding.is_set() else None, what))
+
+    def carries_the_entry(request: httpx.Request) -> bool:
+        text = unquote_plus(request.content.decode())
+        return str(request.url) == history.update and "INSERT DATA" in text and remote.PENDING_UPDATE in text
+
+    def slow(request: httpx.Request) -> None:
+        if carries_the_entry(request):
+            holding.set()
+            time.sleep(2.5)
+            holding.clear()
+
+    other = SparqlEndpointStore(live.query, history_url=history.query)
+    recovered: list[list[str]] = []
+
+    def recover_at_once(response: httpx.Response) -> None:
+        if carries_the_entry(response.request) and not recovered:
+            other._recover()  # what a store opened now does first
+            recovered.append(keywords_listed(live, graph))
+
+    writer = SparqlEndpointStore(live.query, history_url=history.query, client=httpx.Client(
+        timeout=30, event_hooks={"request": [slow], "response": [recover_at_once]}))
+    writer.write([AddQuads(keywords_quads(graph))])
+    assert recovered == [[]]  # the recovery left the entry to its writer
+    assert keywords_listed(live, graph) == ["basket", "crizotinib"]
+    assert not _ask_on(history, f"ASK {{ GRAPH <{JOURNAL_GRAPH}> {{ ?s ?p ?o }} }}")["boolean"]  # nor a stamp
+
+
+def test_an_alive_stamp_without_an_entry_is_removed_by_a_recovery_once_old(
+    servers: tuple[OxigraphServer, OxigraphServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer that died after a beat and before its entry was written leaves a stamp alone: the next
+    recovery past the TTL removes it (a fresh one, of a writer on its way, is left)."""
+    live, history = servers
+    monkeypatch.setattr(remote, "LOCK_TTL_S", 1.0)
+    store = SparqlEndpointStore(live.query, history_url=history.query)
+    assert store._hist is not None
+    store._hist._refresh_alive("dead-writer")
+    store._recover()
+    assert _ask_on(history, f"ASK {{ GRAPH <{JOURNAL_GRAPH}> {{ ?s ?p ?o }} }}")["boolean"]  # fresh: kept
+    time.sleep(1.2)
+    store._recover()
+    assert not _ask_on(history, f"ASK {{ GRAPH <{JOURNAL_GRAPH}> {{ ?s ?p ?o }} }}")["boolean"]
+
+
 EVERY_GRAPH = "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
 
 
