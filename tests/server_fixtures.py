@@ -80,7 +80,8 @@ def start_server(store: GraphStore, settings: ServerSettings) -> LiveServer:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the test server did not start")
         time.sleep(0.02)
-    app.state.query_pool.start()  # workers up before the first timed request
+    if app.state.query_pool is not None:  # a remote store has none: the engine answers queries
+        app.state.query_pool.start()  # workers up before the first timed request
     return LiveServer(f"http://127.0.0.1:{port}", store, server, thread)
 
 

@@ -123,3 +123,32 @@ def test_an_empty_body_is_a_clear_error(server):
     response = post(server, b"")
     assert response.status_code == 400
     assert "empty" in response.text
+
+
+def test_a_bad_compact_value_is_refused_and_nothing_is_stored(server):
+    response = post(server, jsonl(6000, 2), compact="yes")
+    assert response.status_code == 400 and "compact" in response.text and not has_study(server, 6000)
+
+
+def test_compact_true_reports_the_compaction_on_the_done_line(tmp_path):
+    live = start_server(open_store(str(tmp_path / "store")), ServerSettings(
+        admin_token=ADMIN_TOKEN, query_workers=1, bulk_jobs=0, max_bulk_body=2_000_000))
+    try:
+        done = events(post(live, jsonl(7000, 3), compact="true"))[-1]
+        assert done["event"] == "done" and done["new"] == 3 and done["compactSeconds"] >= 0
+        again = events(post(live, jsonl(7000, 3), compact="true"))[-1]
+        assert again["unchanged"] == 3 and "compactSeconds" not in again  # nothing written, nothing compacted
+    finally:
+        live.stop()
+        live.store.close()
+
+
+def test_compact_true_on_a_remote_engines_store_is_refused_before_anything_is_written(empty_oxigraph):
+    remote = empty_oxigraph.open()
+    live = start_server(remote, ServerSettings(admin_token=ADMIN_TOKEN, query_workers=1, bulk_jobs=0,
+                                               max_bulk_body=2_000_000))
+    try:
+        response = post(live, jsonl(8000, 1), compact="true")
+        assert response.status_code == 400 and "oxigraph optimize" in response.text and not has_study(live, 8000)
+    finally:
+        live.stop()

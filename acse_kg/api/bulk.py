@@ -21,6 +21,10 @@ remote client does here with the admin token, without a file on the server:
   is read: what happened after is in the lines.
 - **A client that goes away** stops the import after the batch in hand (what
   was written stays whole; the same request again resumes).
+- **``compact=true``** compacts an on-disk store once the import has written
+  anything (:func:`acse_kg.store.compact_store`), before the ``done`` line,
+  which then gives ``compactSeconds``; asked of a remote engine's store it is
+  refused (400) before the body is read.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
 from acse_kg.ctgov.bulk import BulkInputError, BulkReport, bulk_import
-from acse_kg.store import GraphStore, StoreError
+from acse_kg.store import REMOTE_COMPACT, Compactable, GraphStore, StoreError, compact_store
 
 from .deps import get_store, require_admin
 from .errors import ApiError
@@ -128,6 +132,11 @@ async def post_bulk(request: Request, store: GraphStore = Depends(get_store)) ->
     replace = request.query_params.get("replaceCurated", "false").lower()
     if replace not in ("true", "false"):
         raise ApiError(f"replaceCurated: true or false, not {replace!r}", status=400)
+    compact = request.query_params.get("compact", "false").lower()
+    if compact not in ("true", "false"):
+        raise ApiError(f"compact: true or false, not {compact!r}", status=400)
+    if compact == "true" and not isinstance(store, Compactable):
+        raise ApiError(f"compact: {REMOTE_COMPACT}", status=400)
     if not _RUNNING.acquire(blocking=False):
         raise ApiError("another bulk import is running on this server; try again when it is done", status=409)
     try:
@@ -156,7 +165,15 @@ async def post_bulk(request: Request, store: GraphStore = Depends(get_store)) ->
             report = bulk_import(store, [path], jobs=jobs, agent="POST /api/v2/studies/bulk (admin token)",
                                  replace_curated=replace == "true",
                                  on_failure=refused, progress=progress)
-            emit(_line("done", **_totals(report)))
+            # Compacted before the last line: a client that waits for it may then read a compact store.
+            try:
+                compacted = compact_store(store) if compact == "true" and report.written else None
+            except StoreError as exc:
+                emit(_line("error", message=f"the import is complete ({_totals(report)['new']} new), but "
+                           f"compacting the store failed: {exc}"))
+                return
+            emit(_line("done", **_totals(report), **({} if compacted is None else
+                                                      {"compactSeconds": round(compacted, 3)})))
         except _Stopped:
             pass
         except (BulkInputError, StoreError) as exc:

@@ -21,7 +21,7 @@ import typer
 
 from ..ctgov.bulk import BATCH
 from ..namespaces import NCT_HINT, normalise_nct
-from ..store import GraphStore, StoreError
+from ..store import REMOTE_COMPACT, Compactable, GraphStore, StoreError, compact_store
 from .common import StoreOption, fail, get_store
 
 
@@ -98,8 +98,11 @@ def _import_ctml(file: Path, doc: Any, nct: str | None, store: str | None, repla
                                       if result.previous_version else ""))
 
 
-def _import_bulk(source: Path, store: str | None, jobs: int | None, batch: int, replace_curated: bool) -> None:
-    """``import --bulk``: each refused record on stderr with its place and JSON path; exit 1 if any was."""
+def _import_bulk(source: Path, store: str | None, jobs: int | None, batch: int, replace_curated: bool,
+                 compact: bool = False) -> None:
+    """``import --bulk``: each refused record on stderr with its place and JSON path; exit 1 if any was.
+    ``compact``: the store's files compacted afterwards when anything was written (asked before the
+    import starts of a store that cannot be, rather than after it)."""
     from ..ctgov.bulk import BulkInputError, ProgressLine, bulk_import, count_items, fewer_collections_while
 
     def refused(where: str, path: str, message: str) -> None:
@@ -109,6 +112,9 @@ def _import_bulk(source: Path, store: str | None, jobs: int | None, batch: int, 
         fail(f"no such file or directory: {source}")
     progress = ProgressLine(count_items(source))
     with _opened(store) as st, fewer_collections_while():  # see few_collections
+        if compact and not isinstance(st, Compactable):
+            progress.close()
+            fail(f"--compact: {REMOTE_COMPACT}")
         try:
             report = bulk_import(st, [source], jobs=jobs, batch=batch, replace_curated=replace_curated,
                                  agent="acse-kg import --bulk (CLI)", on_failure=refused, progress=progress)
@@ -118,10 +124,18 @@ def _import_bulk(source: Path, store: str | None, jobs: int | None, batch: int, 
             fail(f"store error (batches written before it are kept; run the same command again to resume): {exc}")
         finally:
             progress.close()
+        compacted = None
+        if compact and report.written:
+            try:
+                compacted = compact_store(st)
+            except StoreError as exc:
+                fail(f"the import is complete, but compacting the store failed: {exc}")
     refused_records = len({w for w, _, _ in report.failed})
     typer.echo(f"bulk import of {source}: {report.read} records in {report.seconds:.1f} s "
                f"({report.rate():.1f} studies/s): {report.new} new, {report.changed} changed (previous versions kept), "
                f"{report.unchanged} unchanged, {refused_records} refused")
+    if compacted is not None:
+        typer.echo(f"store compacted in {compacted:.1f} s")
     if refused_records:
         raise typer.Exit(1)
 
@@ -138,6 +152,7 @@ def register(app: typer.Typer) -> None:
         bulk: Annotated[bool, typer.Option("--bulk", help="FILE is many API v2 records: a directory of .json files, a .jsonl file or a .zip of them; mapped in parallel, written in batches, resumable (records already imported unchanged are skipped).")] = False,
         jobs: Annotated[int | None, typer.Option("--jobs", min=0, help="--bulk: worker processes that map records (default: one per CPU; 0 maps in this process).")] = None,
         batch: Annotated[int, typer.Option("--batch", min=1, help="--bulk: new studies per write transaction (a killed import keeps whole batches).")] = BATCH,
+        compact: Annotated[bool, typer.Option("--compact", help="--bulk, on an on-disk store: compact its files afterwards when anything was written (after a large import, point reads are several times faster; minutes at 100,000 studies).")] = False,
         store: StoreOption = None,
     ) -> None:
         """Import an API v2 study record or a CTML trial into the graph (validated first; all or nothing; the old version is kept).
@@ -151,8 +166,10 @@ def register(app: typer.Typer) -> None:
         if bulk:
             if nct is not None:
                 fail("--nct is for one CTML trial, not for --bulk")
-            _import_bulk(file, store, jobs, batch, replace_curated)
+            _import_bulk(file, store, jobs, batch, replace_curated, compact)
             return
+        if compact:
+            fail("--compact is for --bulk (compact a store at any time with acse-kg compact)")
 
         if file.suffix.lower() in (".yml", ".yaml"):  # YAML is CTML's (API v2 records are JSON)
             try:

@@ -1,0 +1,109 @@
+"""Compacting a store (``acse-kg compact``, ``import --bulk --compact``, ``OxigraphStore.compact``).
+
+What an operator relies on: compaction rewrites the store's files and nothing else (every quad, the
+history and the store's version are as they were, so no derived value is thrown away); a store this
+process may not rewrite (read-only, or a remote engine's) says so, and ``import --bulk --compact`` says
+it before importing, not after. Whether it makes reads faster is measured by ``bench scale``, not here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from oxigraph_server_fixtures import OxigraphServer
+from typer.testing import CliRunner
+
+from acse_kg.cli import app
+from acse_kg.ctgov.bulk import bulk_import
+from acse_kg.ctgov.generate import nct_id, write_jsonl
+from acse_kg.loader import study_graph_name
+from acse_kg.store import OxigraphStore, StoreError, compact_store, has_graph, history_of, open_store
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+@pytest.fixture()
+def imported(tmp_path: Path) -> Path:
+    """An on-disk store with the bundle and a few generated studies in several batches (several files)."""
+    location = tmp_path / "store"
+    store = open_store(str(location))
+    try:
+        bulk_import(store, [write_jsonl(tmp_path / "r.jsonl", 6)], jobs=0, batch=2)
+    finally:
+        store.close()
+    return location
+
+
+def test_compaction_keeps_every_quad_of_both_datasets_and_the_version(imported: Path) -> None:
+    store = open_store(str(imported))
+    assert isinstance(store, OxigraphStore)
+    try:
+        live, history, generation = store.dump(include_history=False), history_of(store).dump(), store.generation
+        assert store.compact() >= 0
+        assert sorted(store.dump(include_history=False).splitlines()) == sorted(live.splitlines())
+        assert sorted(history_of(store).dump().splitlines()) == sorted(history.splitlines())
+        assert store.generation == generation  # nothing derived from the store is stale
+    finally:
+        store.close()
+
+
+def test_a_compacted_store_opens_again_with_the_same_studies(imported: Path) -> None:
+    store = open_store(str(imported))
+    compact_store(store)
+    store.close()
+    again = open_store(str(imported))
+    try:
+        assert all(has_graph(again, study_graph_name(nct_id(i))) for i in range(6))
+    finally:
+        again.close()
+
+
+def test_a_read_only_store_is_not_compacted(imported: Path) -> None:
+    store = open_store(str(imported), read_only=True)
+    try:
+        with pytest.raises(StoreError, match="read-only"):
+            compact_store(store)
+    finally:
+        store.close()
+
+
+def test_the_compact_command_compacts_an_on_disk_store(imported: Path) -> None:
+    r = run("compact", "--store", str(imported))
+    assert r.exit_code == 0 and r.stdout.startswith("store compacted in ")
+
+
+def test_the_compact_command_names_the_engines_own_tool_for_a_remote_store(empty_oxigraph: OxigraphServer) -> None:
+    r = run("compact", "--store", empty_oxigraph.query)
+    assert r.exit_code == 2 and "remote SPARQL engine" in r.stderr and "oxigraph optimize" in r.stderr
+    assert "Traceback" not in r.output
+
+
+def test_bulk_import_with_compact_on_a_remote_store_is_refused_before_anything_is_written(
+        empty_oxigraph: OxigraphServer, tmp_path: Path) -> None:
+    records = write_jsonl(tmp_path / "r.jsonl", 2)
+    r = run("import", "--bulk", str(records), "--jobs", "0", "--compact", "--store", empty_oxigraph.query)
+    assert r.exit_code == 2 and "--compact" in r.stderr and "oxigraph optimize" in r.stderr
+    store = empty_oxigraph.open()
+    try:
+        assert not has_graph(store, study_graph_name(nct_id(0)))
+    finally:
+        store.close()
+
+
+def test_bulk_import_with_compact_compacts_after_writing_and_not_when_nothing_was_written(tmp_path: Path) -> None:
+    records, location = write_jsonl(tmp_path / "r.jsonl", 3), str(tmp_path / "store")
+    first = run("import", "--bulk", str(records), "--jobs", "0", "--compact", "--store", location)
+    assert first.exit_code == 0 and "3 new" in first.stdout and "store compacted in " in first.stdout
+    again = run("import", "--bulk", str(records), "--jobs", "0", "--compact", "--store", location)
+    assert again.exit_code == 0 and "3 unchanged" in again.stdout and "compacted" not in again.stdout
+
+
+def test_compact_is_an_option_of_the_bulk_import_only(tmp_path: Path) -> None:
+    records = write_jsonl(tmp_path / "r.jsonl", 1)
+    r = run("import", str(records), "--compact", "--store", str(tmp_path / "store"))
+    assert r.exit_code == 2 and "--compact is for --bulk" in r.stderr
