@@ -1076,10 +1076,24 @@ class OxigraphStore:
         generation token 2.5 ms against 0.45 ms (BENCHMARKS.md). It costs a rewrite of the files
         (2.5 minutes at 100,000 studies), so it is asked for, not done after every write.
 
-        >>> OxigraphStore(None).compact() >= 0
+        A store opened read-only (or the history's reader) is refused: its files are the owner's
+        to rewrite. A closed one is refused too. No lock is held (writes would wait minutes): a
+        query process the server forks meanwhile (:mod:`acse_kg.api.query_pool`) starts beside
+        a compaction as it may beside the background compactions any write sets off.
+
+        >>> store = OxigraphStore(None)
+        >>> store.compact() >= 0
         True
+        >>> store.close(); store.compact()
+        Traceback (most recent call last):
+        acse_kg.store.StoreError: the store in memory is closed: open it again to compact it
         """
-        self._check_writable()
+        where = "in memory" if self.path is None else f"at {self.path}"
+        if not hasattr(self, "_store"):
+            raise StoreError(f"the store {where} is closed: open it again to compact it")
+        if self.read_only:
+            raise StoreError(f"the store {where} is open read-only here (or is the history's reader): "
+                             "it is compacted by the process that owns it for writing")
         started = time.monotonic()
         try:
             for dataset in self._datasets():
@@ -1472,8 +1486,37 @@ def has_graph(store: GraphStore, graph: str) -> bool:
     return store.ask("ASK { GRAPH ?g { ?s ?p ?o } }", {"g": rdflib.URIRef(graph)})
 
 
-REMOTE_COMPACT = ("this store is a remote SPARQL engine: its files are the engine's to compact, with its own tool "
-                  "(Oxigraph: stop the server, then oxigraph optimize --location DIR)")
+REMOTE_COMPACT = ("this store is a remote SPARQL endpoint: its files are compacted where they are. An acse-kg "
+                  "server: POST /admin/compact on it (admin token), or acse-kg compact --store DIR with the "
+                  "server stopped; oxigraph serve: stop it, then oxigraph optimize --location DIR for each of "
+                  "its directories (docs/engines.md); another engine: its own tool")
+
+
+def compactable_spec(spec: str | None, *, existing: bool = True) -> str:
+    """The store directory ``spec`` names, resolved, or a :class:`StoreError` saying why it cannot be
+    compacted here, asked before anything is opened (opening writes the bundle into an empty store,
+    and creates a directory that is not there).
+
+    >>> compactable_spec("memory")
+    Traceback (most recent call last):
+    acse_kg.store.StoreError: a memory store has no files to compact
+    >>> compactable_spec("https://sparql.example.org/query")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    acse_kg.store.StoreError: this store is a remote SPARQL endpoint: ...
+    >>> compactable_spec("/nonexistent/acse-kg-store")
+    Traceback (most recent call last):
+    acse_kg.store.StoreError: no store at /nonexistent/acse-kg-store: nothing to compact
+    >>> compactable_spec("/nonexistent/acse-kg-store", existing=False)  # an import creates it first
+    '/nonexistent/acse-kg-store'
+    """
+    spec = resolve_store_spec(spec)
+    if spec == MEMORY:
+        raise StoreError("a memory store has no files to compact")
+    if spec.startswith(("http://", "https://")):
+        raise StoreError(REMOTE_COMPACT)
+    if existing and not Path(spec).is_dir():
+        raise StoreError(f"no store at {spec}: nothing to compact")
+    return spec
 
 
 @runtime_checkable

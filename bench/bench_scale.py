@@ -25,7 +25,9 @@ CAPTUR is imported from its CTML (``acse-kg import``) beside the bundled AcSé,
 and ``--structured`` varied copies of the two (``acse_kg.synthetic``: their
 cohorts' pathologies, genes and statuses drawn anew; default N/100, at most
 1,000) are written, and ``acse-kg index`` brings the search index in step with
-them. Then, through ``acse-kg serve`` over that store, p50 / p95 of: ``/api/v2/studies?query.cond=lung&countTotal=true
+them (on the embedded store after the import's ``--compact``: a thousand study
+graphs left uncompacted beside a hundred thousand; ``oxigraph serve`` is
+stopped and optimized after them). Then, through ``acse-kg serve`` over that store, p50 / p95 of: ``/api/v2/studies?query.cond=lung&countTotal=true
 &filter.overallStatus=RECRUITING``, a study page cold (first request for a
 study) and warm (again), the search page ``/search?cond=lung``, a SPARQL count of studies and ``POST /match/trials``
 for one profile; and last 10,000 profiles (``bench.bench_matching.make_profiles``)
@@ -371,6 +373,8 @@ class OxigraphServe:
     location: Path
     process: subprocess.Popen[bytes]
     base: str
+    #: The peak RSS of the processes this one replaced (see :meth:`compacted`), in MB.
+    earlier_peak_mb: float = 0.0
 
     @classmethod
     def start(cls, location: Path, *, union_default_graph: bool = False) -> OxigraphServe:
@@ -397,20 +401,29 @@ class OxigraphServe:
         raise SystemExit("oxigraph serve did not start in 20 s")
 
     def peak_rss_mb(self) -> float:
+        """The server's peak RSS, counting the processes it replaced."""
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
+                return max(self.earlier_peak_mb, int(line.split()[1]) / 1024)
+        return self.earlier_peak_mb
 
     def compacted(self, *, union_default_graph: bool = False) -> OxigraphServe:
         """The server stopped, its directory compacted (``oxigraph optimize``, what docs/engines.md asks
-        of an operator after a large import) and started again on the same port."""
+        of an operator after a large import) and started again on the same port (the store's endpoint
+        names it); its peak RSS is the larger of the two processes'."""
+        peak = self.peak_rss_mb()
         self.stop()
         exe = shutil.which("oxigraph", path=str(Path(sys.executable).parent)) or shutil.which("oxigraph")
         assert exe is not None  # it served a moment ago
         subprocess.run([exe, "optimize", "--location", str(self.location)], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        return OxigraphServe.start(self.location, union_default_graph=union_default_graph)
+        again = OxigraphServe.start(self.location, union_default_graph=union_default_graph)
+        if again.base != self.base:
+            again.stop()
+            raise SystemExit(f"oxigraph serve could not start again on {self.base} (its port was taken "
+                             f"while it was stopped): the store's endpoint names that port")
+        again.earlier_peak_mb = peak
+        return again
 
     def stop(self) -> None:
         self.process.terminate()

@@ -134,7 +134,8 @@ def test_compact_true_reports_the_compaction_on_the_done_line(tmp_path):
     live = start_server(open_store(str(tmp_path / "store")), ServerSettings(
         admin_token=ADMIN_TOKEN, query_workers=1, bulk_jobs=0, max_bulk_body=2_000_000))
     try:
-        done = events(post(live, jsonl(7000, 3), compact="true"))[-1]
+        *_, compacting, done = events(post(live, jsonl(7000, 3), compact="true"))
+        assert compacting["event"] == "compacting" and compacting["new"] == 3  # said before the minutes it may take
         assert done["event"] == "done" and done["new"] == 3 and done["compactSeconds"] >= 0
         again = events(post(live, jsonl(7000, 3), compact="true"))[-1]
         assert again["unchanged"] == 3 and "compactSeconds" not in again  # nothing written, nothing compacted
@@ -152,3 +153,44 @@ def test_compact_true_on_a_remote_engines_store_is_refused_before_anything_is_wr
         assert response.status_code == 400 and "oxigraph optimize" in response.text and not has_study(live, 8000)
     finally:
         live.stop()
+        remote.close()
+
+
+def compact(server: LiveServer, headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.post(server.url + "/admin/compact", headers=AUTH if headers is None else headers, timeout=120)
+
+
+def test_the_admin_route_compacts_the_served_store_and_keeps_its_studies(tmp_path):
+    live = start_server(open_store(str(tmp_path / "store")), ServerSettings(
+        admin_token=ADMIN_TOKEN, query_workers=1, bulk_jobs=0, max_bulk_body=2_000_000))
+    try:
+        post(live, jsonl(9000, 2))
+        generation = live.store.generation
+        lines = events(compact(live))
+        assert [e["event"] for e in lines] == ["compacting", "done"] and lines[1]["compactSeconds"] >= 0
+        assert has_study(live, 9000) and has_study(live, 9001) and live.store.generation == generation
+    finally:
+        live.stop()
+        live.store.close()
+
+
+def test_the_admin_route_needs_the_admin_token(server):
+    response = compact(server, headers={})
+    assert response.status_code == 401 and "compaction needs the admin token" in response.text
+
+
+def test_the_admin_route_waits_for_no_bulk_import(server):
+    with bulk._RUNNING:
+        response = compact(server)
+    assert response.status_code == 409 and "bulk import" in response.text
+
+
+def test_the_admin_route_on_a_remote_engines_store_names_the_engines_tool(empty_oxigraph):
+    remote = empty_oxigraph.open()
+    live = start_server(remote, ServerSettings(admin_token=ADMIN_TOKEN, query_workers=1))
+    try:
+        response = compact(live)
+        assert response.status_code == 400 and "oxigraph optimize" in response.text
+    finally:
+        live.stop()
+        remote.close()

@@ -72,15 +72,50 @@ def test_a_read_only_store_is_not_compacted(imported: Path) -> None:
         store.close()
 
 
+def test_a_closed_store_says_it_is_closed(imported: Path) -> None:
+    store = open_store(str(imported))
+    store.close()
+    with pytest.raises(StoreError, match="closed"):
+        compact_store(store)
+
+
+def test_the_historys_reader_is_not_compacted_on_its_own(imported: Path) -> None:
+    store = open_store(str(imported))
+    try:
+        with pytest.raises(StoreError, match="history's reader"):
+            compact_store(history_of(store))
+    finally:
+        store.close()
+
+
 def test_the_compact_command_compacts_an_on_disk_store(imported: Path) -> None:
     r = run("compact", "--store", str(imported))
     assert r.exit_code == 0 and r.stdout.startswith("store compacted in ")
+    assert f"compacting the store at {imported}" in r.stderr  # said before the minutes it may take
 
 
-def test_the_compact_command_names_the_engines_own_tool_for_a_remote_store(empty_oxigraph: OxigraphServer) -> None:
+def test_the_compact_command_refuses_a_directory_that_is_not_there_and_creates_none(tmp_path: Path) -> None:
+    typo = tmp_path / "sotre"
+    r = run("compact", "--store", str(typo))
+    assert r.exit_code == 2 and f"no store at {typo}" in r.stderr and "compacted" not in r.stdout
+    assert not typo.exists()
+
+
+def test_the_compact_command_refuses_a_memory_store() -> None:
+    r = run("compact", "--store", "memory")
+    assert r.exit_code == 2 and "a memory store has no files to compact" in r.stderr
+
+
+def test_the_compact_command_names_each_servers_own_way_for_a_remote_store(empty_oxigraph: OxigraphServer) -> None:
     r = run("compact", "--store", empty_oxigraph.query)
-    assert r.exit_code == 2 and "remote SPARQL engine" in r.stderr and "oxigraph optimize" in r.stderr
+    assert r.exit_code == 2 and "remote SPARQL endpoint" in r.stderr
+    assert "POST /admin/compact" in r.stderr and "oxigraph optimize" in r.stderr  # an acse-kg server, or Oxigraph's
     assert "Traceback" not in r.output
+    store = open_store(empty_oxigraph.query, bootstrap=False)
+    try:
+        assert store.named_graphs() == []  # nothing opened, nothing loaded
+    finally:
+        store.close()
 
 
 def test_bulk_import_with_compact_on_a_remote_store_is_refused_before_anything_is_written(
@@ -88,17 +123,25 @@ def test_bulk_import_with_compact_on_a_remote_store_is_refused_before_anything_i
     records = write_jsonl(tmp_path / "r.jsonl", 2)
     r = run("import", "--bulk", str(records), "--jobs", "0", "--compact", "--store", empty_oxigraph.query)
     assert r.exit_code == 2 and "--compact" in r.stderr and "oxigraph optimize" in r.stderr
-    store = empty_oxigraph.open()
+    store = open_store(empty_oxigraph.query, bootstrap=False)
     try:
-        assert not has_graph(store, study_graph_name(nct_id(0)))
+        assert store.named_graphs() == []  # not even the bundle an open would have loaded
     finally:
         store.close()
+
+
+def test_bulk_import_with_compact_on_a_memory_store_is_refused_before_importing(tmp_path: Path) -> None:
+    r = run("import", "--bulk", str(write_jsonl(tmp_path / "r.jsonl", 1)), "--jobs", "0", "--compact",
+            "--store", "memory")
+    assert r.exit_code == 2 and "--compact: a memory store has no files to compact" in r.stderr
+    assert "bulk import of" not in r.stdout
 
 
 def test_bulk_import_with_compact_compacts_after_writing_and_not_when_nothing_was_written(tmp_path: Path) -> None:
     records, location = write_jsonl(tmp_path / "r.jsonl", 3), str(tmp_path / "store")
     first = run("import", "--bulk", str(records), "--jobs", "0", "--compact", "--store", location)
     assert first.exit_code == 0 and "3 new" in first.stdout and "store compacted in " in first.stdout
+    assert first.stdout.index("3 new") < first.stdout.index("store compacted in ")  # the import's line first
     again = run("import", "--bulk", str(records), "--jobs", "0", "--compact", "--store", location)
     assert again.exit_code == 0 and "3 unchanged" in again.stdout and "compacted" not in again.stdout
 

@@ -1,4 +1,4 @@
-"""``POST /api/v2/studies/bulk``: the bulk import over HTTP, streamed in and streamed out.
+"""``POST /api/v2/studies/bulk``: the bulk import over HTTP, streamed in and streamed out (and compaction).
 
 What ``acse-kg import --bulk`` does on the machine that owns the store, a
 remote client does here with the admin token, without a file on the server:
@@ -23,8 +23,12 @@ remote client does here with the admin token, without a file on the server:
   was written stays whole; the same request again resumes).
 - **``compact=true``** compacts an on-disk store once the import has written
   anything (:func:`acse_kg.store.compact_store`), before the ``done`` line,
-  which then gives ``compactSeconds``; asked of a remote engine's store it is
-  refused (400) before the body is read.
+  which then gives ``compactSeconds`` (a ``compacting`` line says when it
+  starts); asked of a remote engine's store it is refused (400) before the
+  body is read.
+
+``POST /admin/compact`` (admin token) compacts the served store on its own, as
+``acse-kg compact`` does a store no server holds: the same streamed lines.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +62,12 @@ BULK_MEDIA_TYPES = {
     "application/zip": ".zip",
 }
 
-#: One bulk import at a time on a server.
+#: One bulk import or compaction at a time on a server (two imports would race for the same new studies).
 _RUNNING = threading.Lock()
+
+
+#: How a worker thread sends a line of the streamed answer.
+Emit = Callable[[bytes], None]
 
 
 class _Stopped(Exception):
@@ -138,40 +146,39 @@ async def post_bulk(request: Request, store: GraphStore = Depends(get_store)) ->
     if compact == "true" and not isinstance(store, Compactable):
         raise ApiError(f"compact: {REMOTE_COMPACT}", status=400)
     if not _RUNNING.acquire(blocking=False):
-        raise ApiError("another bulk import is running on this server; try again when it is done", status=409)
+        raise ApiError("another bulk import, or a compaction, is running on this server; try again when it is done",
+                       status=409)
     try:
         path = await _spool(request, suffix)
     except BaseException:
         _RUNNING.release()
         raise
     jobs = request.app.state.settings.bulk_jobs
-    loop = asyncio.get_running_loop()
-    lines: asyncio.Queue[bytes | None] = asyncio.Queue()
-    gone = threading.Event()
 
-    def emit(line: bytes) -> None:
-        loop.call_soon_threadsafe(lines.put_nowait, line)
+    def run(emit: Emit, gone: threading.Event) -> None:
+        def progress(report: BulkReport) -> None:
+            if gone.is_set():
+                raise _Stopped
+            emit(_line("progress", **_totals(report)))
 
-    def progress(report: BulkReport) -> None:
-        if gone.is_set():
-            raise _Stopped
-        emit(_line("progress", **_totals(report)))
+        def refused(where: str, json_path: str, message: str) -> None:
+            emit(_line("refused", where=where.replace(str(path), "body"), path=json_path, message=message))
 
-    def refused(where: str, json_path: str, message: str) -> None:
-        emit(_line("refused", where=where.replace(str(path), "body"), path=json_path, message=message))
-
-    def run() -> None:
         try:
             report = bulk_import(store, [path], jobs=jobs, agent="POST /api/v2/studies/bulk (admin token)",
                                  replace_curated=replace == "true",
                                  on_failure=refused, progress=progress)
             # Compacted before the last line: a client that waits for it may then read a compact store.
-            try:
-                compacted = compact_store(store) if compact == "true" and report.written else None
-            except StoreError as exc:
-                emit(_line("error", message=f"the import is complete ({_totals(report)['new']} new), but "
-                           f"compacting the store failed: {exc}"))
-                return
+            compacted = None
+            if compact == "true" and report.written:
+                emit(_line("compacting", **_totals(report)))
+                try:
+                    compacted = compact_store(store)
+                except StoreError as exc:
+                    emit(_line("error", message=f"the import is complete and whole ({report.new} new, "
+                               f"{report.changed} changed), but compacting the store failed: {exc}; the store "
+                               "is only slower to read: POST /admin/compact to try again"))
+                    return
             emit(_line("done", **_totals(report), **({} if compacted is None else
                                                       {"compactSeconds": round(compacted, 3)})))
         except _Stopped:
@@ -186,16 +193,71 @@ async def post_bulk(request: Request, store: GraphStore = Depends(get_store)) ->
         finally:
             path.unlink(missing_ok=True)
             _RUNNING.release()
+
+    return _streamed(run, "bulk-import")
+
+
+@router.post(
+    "/admin/compact", tags=["administration"],
+    summary="Compact the store's files (admin token)",
+    response_class=StreamingResponse,
+    responses={200: {"description": "JSON Lines: a compacting line, then done (with compactSeconds) or error",
+                     "content": {"application/x-ndjson": {}}},
+               400: {"description": "The server's store is a remote engine's, compacted with the engine's tool"},
+               409: {"description": "A bulk import or a compaction is running"}},
+)
+async def post_compact(request: Request, store: GraphStore = Depends(get_store)) -> StreamingResponse:
+    """Rewrite the served store's files into their most compact layout (``acse-kg compact`` for a store a
+    server holds): after a large import, point reads are several times faster. It takes minutes on a
+    large store (2 minutes at 100,000 studies); every other request is served meanwhile. Its first line
+    comes at once; a client that goes away does not stop it (the engine's compaction cannot be)."""
+    require_admin(request, "compaction")
+    if not isinstance(store, Compactable):
+        raise ApiError(REMOTE_COMPACT, status=400)
+    if not _RUNNING.acquire(blocking=False):
+        raise ApiError("a bulk import or a compaction is running on this server; try again when it is done",
+                       status=409)
+
+    def run(emit: Emit, gone: threading.Event) -> None:
+        try:
+            emit(_line("compacting"))
+            emit(_line("done", compactSeconds=round(compact_store(store), 3)))
+        except StoreError as exc:
+            emit(_line("error", message=f"compacting the store failed: {exc}; its content is unchanged"))
+        except Exception as exc:  # the stream must end with a line saying it stopped, whatever stopped it
+            logging.getLogger("acse_kg.api").exception("compaction failed")
+            emit(_line("error", message=f"compacting the store stopped on an internal error "
+                       f"({type(exc).__name__}); its content is unchanged"))
+        finally:
+            _RUNNING.release()
+
+    return _streamed(run, "compaction")
+
+
+
+def _streamed(work: Callable[[Emit, threading.Event], None], name: str) -> StreamingResponse:
+    """``work(emit, gone)`` run in a thread of its own, each line it emits streamed out as it comes;
+    ``gone`` is set once the client has gone away (or the stream has ended)."""
+    loop = asyncio.get_running_loop()
+    lines: asyncio.Queue[bytes | None] = asyncio.Queue()
+    gone = threading.Event()
+
+    def emit(line: bytes) -> None:
+        loop.call_soon_threadsafe(lines.put_nowait, line)
+
+    def run() -> None:
+        try:
+            work(emit, gone)
+        finally:
             loop.call_soon_threadsafe(lines.put_nowait, None)
 
-    worker = threading.Thread(target=run, name="bulk-import", daemon=True)
-    worker.start()
+    threading.Thread(target=run, name=name, daemon=True).start()
 
     async def body() -> AsyncIterator[bytes]:
         try:
             while (line := await lines.get()) is not None:
                 yield line
-        finally:  # the client went away (or the stream ended): stop after the batch in hand
+        finally:  # the client went away (or the stream ended): a bulk import stops after the batch in hand
             gone.set()
 
     return StreamingResponse(body(), media_type="application/x-ndjson")

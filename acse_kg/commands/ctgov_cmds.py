@@ -21,7 +21,7 @@ import typer
 
 from ..ctgov.bulk import BATCH
 from ..namespaces import NCT_HINT, normalise_nct
-from ..store import REMOTE_COMPACT, Compactable, GraphStore, StoreError, compact_store
+from ..store import GraphStore, StoreError, compact_store, compactable_spec
 from .common import StoreOption, fail, get_store
 
 
@@ -110,11 +110,13 @@ def _import_bulk(source: Path, store: str | None, jobs: int | None, batch: int, 
 
     if not source.exists():
         fail(f"no such file or directory: {source}")
+    if compact:
+        try:  # asked before the store is opened (and the input counted): opening writes to it
+            compactable_spec(store, existing=False)
+        except StoreError as exc:
+            fail(f"--compact: {exc}")
     progress = ProgressLine(count_items(source))
     with _opened(store) as st, fewer_collections_while():  # see few_collections
-        if compact and not isinstance(st, Compactable):
-            progress.close()
-            fail(f"--compact: {REMOTE_COMPACT}")
         try:
             report = bulk_import(st, [source], jobs=jobs, batch=batch, replace_curated=replace_curated,
                                  agent="acse-kg import --bulk (CLI)", on_failure=refused, progress=progress)
@@ -124,18 +126,17 @@ def _import_bulk(source: Path, store: str | None, jobs: int | None, batch: int, 
             fail(f"store error (batches written before it are kept; run the same command again to resume): {exc}")
         finally:
             progress.close()
-        compacted = None
+        refused_records = len({w for w, _, _ in report.failed})
+        typer.echo(f"bulk import of {source}: {report.read} records in {report.seconds:.1f} s "
+                   f"({report.rate():.1f} studies/s): {report.new} new, {report.changed} changed (previous versions "
+                   f"kept), {report.unchanged} unchanged, {refused_records} refused")
         if compact and report.written:
+            typer.echo("compacting the store (minutes for a large store)...", err=True)
             try:
-                compacted = compact_store(st)
+                typer.echo(f"store compacted in {compact_store(st):.1f} s")
             except StoreError as exc:
-                fail(f"the import is complete, but compacting the store failed: {exc}")
-    refused_records = len({w for w, _, _ in report.failed})
-    typer.echo(f"bulk import of {source}: {report.read} records in {report.seconds:.1f} s "
-               f"({report.rate():.1f} studies/s): {report.new} new, {report.changed} changed (previous versions kept), "
-               f"{report.unchanged} unchanged, {refused_records} refused")
-    if compacted is not None:
-        typer.echo(f"store compacted in {compacted:.1f} s")
+                fail(f"the import is complete and whole, but compacting the store failed: {exc}; "
+                     "run acse-kg compact to try again")
     if refused_records:
         raise typer.Exit(1)
 

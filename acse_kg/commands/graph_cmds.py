@@ -21,7 +21,7 @@ from ..errors import AcseError
 from ..namespaces import compact_iri
 from ..rdf_io import serialize_rdf
 from ..sparql_safety import QueryTooDeep, check_nesting, first_keyword, unknown_prefix_message
-from ..store import GraphStore, QuerySyntaxError, StoreError, compact_store
+from ..store import GraphStore, QuerySyntaxError, StoreError, compact_store, compactable_spec
 from .common import StoreOption, fail, get_store
 
 
@@ -248,8 +248,13 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def compact(store: StoreOption = None) -> None:
         """Rewrite an on-disk store's files into their most compact layout (after a large import: point reads are faster)."""
-        st = get_store(store, bootstrap=False)
         try:
+            path = compactable_spec(store)  # refused before opening: an open creates and loads a store
+        except StoreError as exc:
+            fail(str(exc))
+        st = get_store(path, bootstrap=False)
+        try:
+            typer.echo(f"compacting the store at {path} (minutes for a large store)...", err=True)
             typer.echo(f"store compacted in {compact_store(st):.1f} s")
         except StoreError as exc:
             fail(str(exc))
