@@ -1074,7 +1074,7 @@ class OxigraphStore:
         in turn; nothing compacts them once writes stop. At 100,000 studies a lookup of one subject
         took 0.32 ms before and 0.023 ms after, and a remote reader's one-triple read of the
         generation token 2.5 ms against 0.45 ms (BENCHMARKS.md). It costs a rewrite of the files
-        (2.5 minutes at 100,000 studies), so it is asked for, not done after every write.
+        (about 2 minutes at 100,000 studies), so it is asked for, not done after every write.
 
         A store opened read-only (or the history's reader) is refused: its files are the owner's
         to rewrite. A closed one is refused too. No lock is held (writes would wait minutes): a
