@@ -525,7 +525,10 @@ class SparqlEndpointStore:
     #: search index's sync and, on one dataset, for every request's default graph.
     _NAMED_GRAPHS = "SELECT ?g WHERE { GRAPH ?g { } FILTER EXISTS { GRAPH ?g { ?s ?p ?o } } }"
     #: The graphs of every quad: what any engine answers (Virtuoso 7.2 binds no graph to ``GRAPH ?g {}``).
-    _ALL_QUADS_GRAPHS = "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
+    #: Grouped, not ``DISTINCT``: the same graphs, but Virtuoso 7.2 takes a slow path for ``SELECT
+    #: DISTINCT ?g`` (2.7 s against 0.03 s for the registry's bundle of 15,000 quads, each time a store
+    #: lists its graphs: most of the compliance suite's minutes on Virtuoso).
+    _ALL_QUADS_GRAPHS = "SELECT ?g WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
 
     def _graphs_query(self) -> str:
         """:data:`_NAMED_GRAPHS` when the engine answers ``GRAPH ?g {}`` with its graphs, else
