@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import io
+import logging
 import os
 import socket
 import subprocess
@@ -112,9 +115,40 @@ def test_serve_takes_its_limits_from_the_environment_as_the_app_does(monkeypatch
         raise RuntimeError("stop here")  # the settings are what this test is about, not serving
 
     monkeypatch.setattr("acse_kg.api.app.create_app", fake_create_app)
+    _keep_the_access_logger(monkeypatch)  # serve sets it up in this process: put back afterwards
     monkeypatch.setenv("ACSE_KG_QUERY_TIMEOUT", "2.5")
     monkeypatch.setenv("ACSE_KG_QUERY_WORKERS", "3")
     result = CliRunner().invoke(app, ["serve", "--store", "memory", "--port", "0"])  # any free port
     assert "cannot start the server: stop here" in result.stderr
     s = seen["settings"]
     assert (s.query_timeout, s.query_workers, s.max_result_bytes) == (2.5, 3, 50_000_000)
+
+
+def _keep_the_access_logger(monkeypatch: pytest.MonkeyPatch) -> logging.Logger:
+    """The access logger as it is, put back when the test ends (serve, run in-process, configures it)."""
+    access = logging.getLogger("acse_kg.access")
+    for name in ("handlers", "propagate", "level"):
+        monkeypatch.setattr(access, name, copy.copy(getattr(access, name)))
+    return access
+
+
+def test_the_access_log_of_serve_run_in_process_writes_to_stderr_as_it_is_when_a_line_is_logged(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A command run in-process (a test's CliRunner) swaps stderr for a buffer it then closes: a later
+    request logged in the same process goes to the stderr of that moment, not to the closed buffer."""
+    from acse_kg.commands.serve_cmds import _log_access_to_stderr
+
+    access = _keep_the_access_logger(monkeypatch)
+    captured, buffer = sys.stderr, io.StringIO()
+    sys.stderr = buffer
+    try:
+        _log_access_to_stderr()
+        _log_access_to_stderr()  # a second serve in the same process adds no second handler
+        access.info("while serving")
+    finally:
+        sys.stderr = captured
+    buffer.close()
+    access.info("after the command")  # to a closed buffer this would print a logging error instead
+    assert "after the command" in capsys.readouterr().err
+    assert len(access.handlers) == 1

@@ -3,15 +3,42 @@
 from __future__ import annotations
 
 import errno
+import logging
 import socket
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 
 from acse_kg.api.settings import ENV, SETTINGS_FILE_ENV, ServerSettings, SettingsError
 
 from .common import StoreOption, fail, get_store
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to ``sys.stderr`` as it is when a line is logged, not as it was when the server started:
+    a command run in-process (a test's ``CliRunner``) swaps stderr for a buffer it closes afterwards, and
+    a handler holding that buffer would fail on every later request logged in the process."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
+def _log_access_to_stderr() -> None:
+    """One line per request on stderr, beside uvicorn's warnings; the handler added once per process."""
+    access = logging.getLogger("acse_kg.access")
+    if not any(isinstance(h, _StderrHandler) for h in access.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    access.propagate = False
 
 
 def register(app: typer.Typer) -> None:
@@ -83,15 +110,8 @@ def register(app: typer.Typer) -> None:
             fail(f"invalid setting {where}: {first['msg']}")
         except SettingsError as exc:
             fail(str(exc))
-        if settings.access_log:  # one line per request on stderr, beside uvicorn's warnings
-            import logging
-
-            handler = logging.StreamHandler()
-            handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-            access = logging.getLogger("acse_kg.access")
-            access.addHandler(handler)
-            access.setLevel(logging.INFO)
-            access.propagate = False
+        if settings.access_log:
+            _log_access_to_stderr()
         sock = bind_socket(host, port)  # first: a busy port fails before the store is opened (and locked)
         try:
             graph_store = get_store(store)
