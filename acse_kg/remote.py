@@ -367,10 +367,15 @@ class SparqlEndpointStore:
     def _forget_journal(self, text: str) -> None:
         """Remove a journal entry once its live request is applied, and its alive stamp, with a new
         generation token: the one its first request left may have been read before the live endpoint
-        changed."""
-        entry = f"<{JOURNAL}> <{PENDING_UPDATE}> {ox.Literal(text)} .\n"
-        request = update_request([RemoveFromGraph(JOURNAL_GRAPH, entry, "ntriples"), *self._generation_ops()])
-        key = _entry_key(text.partition("\n")[0])
+        changed. An entry with a key is found by its first line (``STAMP KEY``, the key a UUID), not
+        sent whole again: a bulk batch's entry is tens of MB."""
+        head = text.partition("\n")[0]
+        key = _entry_key(head)
+        pending = f"<{JOURNAL_GRAPH}> {{ <{JOURNAL}> <{PENDING_UPDATE}> ?entry }}"
+        which = (f"STR(?entry) = {ox.Literal(text)}" if key is None  # no key: the whole text tells it
+                 else f"STRSTARTS(STR(?entry), {ox.Literal(head + chr(10))})")
+        request = (f"{update_request(self._generation_ops())} ;\n"
+                   f"DELETE {{ GRAPH {pending} }} WHERE {{ GRAPH {pending} FILTER ({which}) }}")
         if key is not None:
             request += (f" ;\nDELETE WHERE {{ GRAPH <{JOURNAL_GRAPH}> "
                         f"{{ <{JOURNAL_ENTRY}{key}> <{JOURNAL_ALIVE}> ?stamp }} }}")
@@ -741,8 +746,10 @@ class SparqlEndpointStore:
         key = str(uuid.uuid4())
         stamp = _now_stamp()
         entry_text = f"{stamp} {key}\n{live_text}"
-        journal = [AddToGraph(JOURNAL_GRAPH, f"<{JOURNAL}> <{PENDING_UPDATE}> {ox.Literal(entry_text)} .\n"
-                              f"<{JOURNAL_ENTRY}{key}> <{JOURNAL_ALIVE}> {ox.Literal(stamp)} .\n", "ntriples")]
+        # Made of terms, not parsed from N-Triples: a bulk batch's entry is one literal of tens of MB.
+        journal = [(JOURNAL_GRAPH, ox.Triple(ox.NamedNode(JOURNAL), ox.NamedNode(PENDING_UPDATE), ox.Literal(entry_text))),
+                   (JOURNAL_GRAPH, ox.Triple(ox.NamedNode(f"{JOURNAL_ENTRY}{key}"), ox.NamedNode(JOURNAL_ALIVE),
+                                             ox.Literal(stamp)))]
         hist_side = self._hist
         # The heartbeat beats from the history's request on: that request (a bulk batch's log and its
         # journal entry, as big as the live request) may itself take longer than the TTL, and its entry,
@@ -751,7 +758,7 @@ class SparqlEndpointStore:
         # so that the entry arrives beside its writer's last beat, and a store opened then leaves it alone.
         with _heartbeat(lambda: hist_side._refresh_alive(key), f"journal entry {key}"):
             try:
-                self._hist._send(update_request([*hist, *journal, *self._generation_ops()], claim))
+                self._hist._send(update_request([*hist, *self._generation_ops()], claim, made=journal))
                 if claim is not None:
                     check_claim(self._hist, claim)  # a conflict: nothing was written on either endpoint
             except BaseException:

@@ -381,8 +381,12 @@ class _Data:
         return out
 
 
-def update_request(ops: Sequence[GraphOp], claim: Claim | None = None) -> str:
-    """The one SPARQL 1.1 Update request that applies ``ops`` in order (and takes ``claim``).
+def update_request(ops: Sequence[GraphOp], claim: Claim | None = None, *,
+                   made: Sequence[tuple[str, ox.Triple]] = ()) -> str:
+    """The one SPARQL 1.1 Update request that applies ``ops`` in order (and takes ``claim``), then
+    adds ``made``: triples already made of Oxigraph's terms, each with its graph, for what a document
+    cannot carry (Oxigraph's N-Triples parser takes no token over 16 MB, and a journal entry holding
+    a bulk batch's live request is one literal of tens of MB).
 
     Every document is parsed first, so bad data raises before any text is
     sent. Terms are written by Oxigraph's own serialiser (N-Triples syntax,
@@ -411,6 +415,7 @@ def update_request(ops: Sequence[GraphOp], claim: Claim | None = None) -> str:
             bodies.append(None)
         else:
             raise TypeError(f"not a graph operation: {op!r}")
+    extra = _Data([(_iri(g), t) for g, t in made]) if made else None
     out: list[str] = []
 
     def drop(g: str) -> str:
@@ -436,6 +441,8 @@ def update_request(ops: Sequence[GraphOp], claim: Claim | None = None) -> str:
                 src, dst = _iri(op.source), _iri(op.target)
                 out += [drop(dst),
                         f"INSERT {{ GRAPH {dst} {{ ?s ?p ?o }} }} WHERE {{ GRAPH {src} {{ ?s ?p ?o }} }}"]
+        if extra is not None:
+            out += extra.inserts("")
         return " ;\n".join(out)
     flag = _iri(f"urn:acse-kg:write:{uuid.uuid4()}")
     go = f"GRAPH {flag} {{ {flag} {flag} {flag} }}"
@@ -463,6 +470,8 @@ def update_request(ops: Sequence[GraphOp], claim: Claim | None = None) -> str:
             src, dst = _iri(op.source), _iri(op.target)
             out += [clear(dst),
                     f"INSERT {{ GRAPH {dst} {{ ?s ?p ?o }} }} WHERE {{ {go} GRAPH {src} {{ ?s ?p ?o }} }}"]
+    if extra is not None:
+        out += extra.inserts(go)
     token = ox.Literal(claim.token)
     out.append(f"INSERT {{ GRAPH {cg} {{ {cs} <{CLAIM_TOKEN}> {token} }} }} WHERE {{ {go} }}")
     out.append(drop(flag))
