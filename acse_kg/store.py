@@ -91,6 +91,10 @@ class WriteConflict(StoreError):
     """A write's :class:`Claim` was already taken by another writer: nothing was written."""
 
 
+class StoreHeld(StoreError):
+    """The store's directory is held by another process (one process owns a store directory)."""
+
+
 class QuerySyntaxError(AcseError, ValueError):
     """A SPARQL query or update did not parse; the message is the parser's."""
 
@@ -772,7 +776,7 @@ class OxigraphStore:
                 raise StoreError(f"the store at {path} is already open in this process: "
                                  "open it once and share that store") from exc
             if "lock" in str(exc).lower():
-                raise StoreError(
+                raise StoreHeld(
                     f"the store at {path} is held by another process (a running acse-kg server?): "
                     "one process owns a store directory. Go through that server instead, "
                     "--store http://HOST:PORT/sparql (writes with its admin token in ACSE_KG_REMOTE_TOKEN), "
@@ -1073,6 +1077,26 @@ class OxigraphStore:
             raise StoreError(f"cannot snapshot the store at {self.path} into {target}: {exc}") from exc
         return target
 
+    def compact_refusal(self) -> str | None:
+        """Why this process may not compact the store, or None: a memory store has no files; a closed
+        one is gone; a store opened read-only, or the history's reader, holds files that are the
+        owner's to rewrite.
+
+        >>> OxigraphStore(None).compact_refusal()
+        'a memory store has no files to compact'
+        """
+        if self.path is None:
+            return "a memory store has no files to compact"
+        if not hasattr(self, "_store"):
+            return f"the store at {self.path} is closed: open it again to compact it"
+        if self._hist is None:
+            return (f"this is the history's reader of the store at {self.path}: "
+                    "compact the store that owns it (both datasets are compacted together)")
+        if self.read_only:
+            return (f"the store at {self.path} is open read-only here: it is compacted by the process "
+                    "that owns it for writing (acse-kg compact, or POST /admin/compact on its server)")
+        return None
+
     def compact(self) -> float:
         """Rewrite both datasets' files into their most compact layout (RocksDB's full compaction,
         Oxigraph's ``optimize``); return the seconds it took. Content, generation and every derived
@@ -1082,27 +1106,24 @@ class OxigraphStore:
         stays flat), which leaves the engine's files in layers that every point lookup must visit
         in turn; nothing compacts them once writes stop. At 100,000 studies a lookup of one subject
         took 0.32 ms before and 0.023 ms after, and a remote reader's one-triple read of the
-        generation token 2.5 ms against 0.45 ms (BENCHMARKS.md). It costs a rewrite of the files
+        generation token 2.2–4.6 ms against 0.41–0.46 ms (BENCHMARKS.md). It costs a rewrite of the files
         (about 2 minutes at 100,000 studies), so it is asked for, not done after every write.
 
-        A store opened read-only (or the history's reader) is refused: its files are the owner's
-        to rewrite. A closed one is refused too. No lock is held (writes would wait minutes): a
-        query process the server forks meanwhile (:mod:`acse_kg.api.query_pool`) starts beside
-        a compaction as it may beside the background compactions any write sets off.
+        What is refused, and why, is :meth:`compact_refusal`'s. No lock is held (writes would wait
+        minutes): a query process the server forks meanwhile (:mod:`acse_kg.api.query_pool`) starts
+        beside a compaction as it may beside the background compactions any write sets off.
 
-        >>> store = OxigraphStore(None)
+        >>> import tempfile
+        >>> store = OxigraphStore(Path(tempfile.mkdtemp()))
         >>> store.compact() >= 0
         True
-        >>> store.close(); store.compact()
+        >>> store.close(); store.compact()  # doctest: +ELLIPSIS
         Traceback (most recent call last):
-        acse_kg.store.StoreError: the store in memory is closed: open it again to compact it
+        acse_kg.store.StoreError: the store at ... is closed: open it again to compact it
         """
-        where = "in memory" if self.path is None else f"at {self.path}"
-        if not hasattr(self, "_store"):
-            raise StoreError(f"the store {where} is closed: open it again to compact it")
-        if self.read_only:
-            raise StoreError(f"the store {where} is open read-only here (or is the history's reader): "
-                             "it is compacted by the process that owns it for writing")
+        why = self.compact_refusal()
+        if why is not None:
+            raise StoreError(why)
         started = time.monotonic()
         try:
             for dataset in self._datasets():
@@ -1514,7 +1535,7 @@ def compactable_spec(spec: str | None, *, existing: bool = True) -> str:
     acse_kg.store.StoreError: this store is a remote SPARQL endpoint: ...
     >>> compactable_spec("/nonexistent/acse-kg-store")
     Traceback (most recent call last):
-    acse_kg.store.StoreError: no store at /nonexistent/acse-kg-store: nothing to compact
+    acse_kg.store.StoreError: no store at /nonexistent/acse-kg-store (no such directory): nothing to compact
     >>> compactable_spec("/nonexistent/acse-kg-store", existing=False)  # an import creates it first
     '/nonexistent/acse-kg-store'
     """
@@ -1523,8 +1544,9 @@ def compactable_spec(spec: str | None, *, existing: bool = True) -> str:
         raise StoreError("a memory store has no files to compact")
     if spec.startswith(("http://", "https://")):
         raise StoreError(REMOTE_COMPACT)
-    if existing and not Path(spec).is_dir():
-        raise StoreError(f"no store at {spec}: nothing to compact")
+    if existing and not (Path(spec) / "CURRENT").is_file():  # a store's directory is RocksDB's: CURRENT names its files
+        what = "no such directory" if not Path(spec).exists() else "not a store's directory"
+        raise StoreError(f"no store at {spec} ({what}): nothing to compact")
     return spec
 
 
@@ -1532,17 +1554,27 @@ def compactable_spec(spec: str | None, *, existing: bool = True) -> str:
 class Compactable(Protocol):
     """A store whose files this process may rewrite (see :meth:`OxigraphStore.compact`)."""
 
+    def compact_refusal(self) -> str | None: ...
+
     def compact(self) -> float: ...
 
 
-def compact_store(store: GraphStore) -> float:
-    """Compact ``store`` (seconds taken), or say why it cannot be: a remote engine keeps its own files.
+def compaction_refusal(store: GraphStore) -> str | None:
+    """Why ``store`` cannot be compacted here, or None: the one answer the CLI, the server's routes
+    and :func:`compact_store` give (a remote engine keeps its own files; see also
+    :meth:`OxigraphStore.compact_refusal`).
 
-    >>> compact_store(OxigraphStore(None)) >= 0
-    True
+    >>> compaction_refusal(OxigraphStore(None))
+    'a memory store has no files to compact'
     """
-    if not isinstance(store, Compactable):
-        raise StoreError(REMOTE_COMPACT)
+    return store.compact_refusal() if isinstance(store, Compactable) else REMOTE_COMPACT
+
+
+def compact_store(store: GraphStore) -> float:
+    """Compact ``store`` (seconds taken), or a :class:`StoreError` saying why it cannot be."""
+    why = compaction_refusal(store)
+    if why is not None or not isinstance(store, Compactable):
+        raise StoreError(why or REMOTE_COMPACT)
     return store.compact()
 
 

@@ -377,16 +377,21 @@ class OxigraphServe:
     earlier_peak_mb: float = 0.0
 
     @classmethod
-    def start(cls, location: Path, *, union_default_graph: bool = False) -> OxigraphServe:
+    def start(cls, location: Path, *, union_default_graph: bool = False, port: int | None = None) -> OxigraphServe:
         """A server on ``location``, on the port an earlier run of the bench gave it (kept beside it): a
         remote store's search index file is named after its endpoint, so that a kept store measured
-        again finds its index (a new port would give it an empty one)."""
+        again finds its index (a new port would give it an empty one). ``port``: that one or none (a
+        server started again after its compaction), the kept file untouched."""
         exe = shutil.which("oxigraph", path=str(Path(sys.executable).parent)) or shutil.which("oxigraph")
         if exe is None:
             raise SystemExit("oxigraph serve is not installed: pip install 'oxigraph>=0.5,<0.6'")
-        kept = location.with_name(location.name + ".port")
-        port = int(kept.read_text()) if kept.exists() and _free(int(kept.read_text())) else free_port()
-        kept.write_text(str(port))
+        if port is None:
+            kept = location.with_name(location.name + ".port")
+            port = int(kept.read_text()) if kept.exists() and _free(int(kept.read_text())) else free_port()
+            kept.write_text(str(port))
+        elif not _free(port):  # the kept port file is left naming it: the store's endpoint names that port
+            raise SystemExit(f"oxigraph serve could not start again on port {port} (it was taken while the "
+                             "server was stopped): the store's endpoint names that port")
         base = f"http://127.0.0.1:{port}"
         proc = subprocess.Popen([exe, "serve", "--location", str(location), "--bind", base.removeprefix("http://"),
                                  *(["--union-default-graph"] if union_default_graph else [])],
@@ -417,11 +422,8 @@ class OxigraphServe:
         assert exe is not None  # it served a moment ago
         subprocess.run([exe, "optimize", "--location", str(self.location)], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        again = OxigraphServe.start(self.location, union_default_graph=union_default_graph)
-        if again.base != self.base:
-            again.stop()
-            raise SystemExit(f"oxigraph serve could not start again on {self.base} (its port was taken "
-                             f"while it was stopped): the store's endpoint names that port")
+        again = OxigraphServe.start(self.location, union_default_graph=union_default_graph,
+                                    port=int(self.base.rsplit(":", 1)[1]))
         again.earlier_peak_mb = peak
         return again
 

@@ -179,10 +179,49 @@ def test_the_admin_route_needs_the_admin_token(server):
     assert response.status_code == 401 and "compaction needs the admin token" in response.text
 
 
-def test_the_admin_route_waits_for_no_bulk_import(server):
-    with bulk._RUNNING:
-        response = compact(server)
-    assert response.status_code == 409 and "bulk import" in response.text
+@pytest.fixture()
+def on_disk(tmp_path) -> Iterator[LiveServer]:
+    live = start_server(open_store(str(tmp_path / "store")), ServerSettings(
+        admin_token=ADMIN_TOKEN, query_workers=1, bulk_jobs=0, max_bulk_body=2_000_000))
+    yield live
+    live.stop()
+    live.store.close()
+
+
+def test_the_admin_route_on_a_memory_store_says_it_has_no_files_to_compact(server):
+    response = compact(server)
+    assert response.status_code == 400 and "a memory store has no files to compact" in response.text
+
+
+def test_the_admin_route_is_refused_while_a_bulk_import_or_a_compaction_runs_and_free_after(on_disk):
+    with bulk._RUNNING:  # what a running import or compaction holds
+        refused = compact(on_disk)
+        import_refused = post(on_disk, jsonl(9100, 1))
+    assert refused.status_code == 409 and bulk.BUSY in refused.text
+    assert import_refused.status_code == 409 and bulk.BUSY in import_refused.text
+    assert events(compact(on_disk))[-1]["event"] == "done"
+    assert events(compact(on_disk))[-1]["event"] == "done"  # the slot is free again after each
+
+
+def test_a_compaction_that_fails_says_so_on_its_last_line_and_frees_the_slot(on_disk, monkeypatch):
+    def failing(store):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(bulk, "compact_store", failing)
+    last = events(compact(on_disk))[-1]
+    assert last["event"] == "error" and "internal error (RuntimeError)" in last["message"]
+    monkeypatch.undo()
+    assert events(compact(on_disk))[-1]["event"] == "done"
+
+
+def test_an_import_whose_compaction_fails_says_the_import_is_whole(on_disk, monkeypatch):
+    def failing(store):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(bulk, "compact_store", failing)
+    last = events(post(on_disk, jsonl(9200, 2), compact="true"))[-1]
+    assert last["event"] == "error" and "the import is complete and whole (2 new" in last["message"]
+    assert "POST /admin/compact to try again" in last["message"] and has_study(on_disk, 9200)
 
 
 def test_the_admin_route_on_a_remote_engines_store_names_the_engines_tool(empty_oxigraph):

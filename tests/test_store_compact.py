@@ -8,6 +8,8 @@ it before importing, not after. Whether it makes reads faster is measured by ``b
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -111,11 +113,32 @@ def test_the_compact_command_names_each_servers_own_way_for_a_remote_store(empty
     assert r.exit_code == 2 and "remote SPARQL endpoint" in r.stderr
     assert "POST /admin/compact" in r.stderr and "oxigraph optimize" in r.stderr  # an acse-kg server, or Oxigraph's
     assert "Traceback" not in r.output
-    store = open_store(empty_oxigraph.query, bootstrap=False)
+
+
+def test_the_compact_command_refuses_a_directory_that_is_not_a_store_and_writes_nothing_there(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "documents"
+    elsewhere.mkdir()
+    (elsewhere / "notes.txt").write_text("not a store")
+    r = run("compact", "--store", str(elsewhere))
+    assert r.exit_code == 2 and f"no store at {elsewhere} (not a store's directory)" in r.stderr
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["notes.txt"]
+
+
+def test_the_compact_command_on_a_store_another_process_holds_says_to_compact_it_through_its_server(
+    imported: Path,
+) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from acse_kg.store import open_store; "
+         "held = open_store(sys.argv[1], bootstrap=False); print('open', flush=True); time.sleep(120)", str(imported)],
+        stdout=subprocess.PIPE, text=True)
     try:
-        assert store.named_graphs() == []  # nothing opened, nothing loaded
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        r = run("compact", "--store", str(imported))
     finally:
-        store.close()
+        holder.kill()
+        holder.wait()
+    assert r.exit_code == 2 and "held by another process" in r.stderr and "POST /admin/compact" in r.stderr
+    assert "--store memory" not in r.stderr  # the open's advice for other commands: compact refuses memory
 
 
 def test_bulk_import_with_compact_on_a_remote_store_is_refused_before_anything_is_written(

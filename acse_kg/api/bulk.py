@@ -47,7 +47,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
 from acse_kg.ctgov.bulk import BulkInputError, BulkReport, bulk_import
-from acse_kg.store import REMOTE_COMPACT, Compactable, GraphStore, StoreError, compact_store
+from acse_kg.store import GraphStore, StoreError, compact_store, compaction_refusal
 
 from .deps import get_store, require_admin
 from .errors import ApiError
@@ -64,6 +64,8 @@ BULK_MEDIA_TYPES = {
 
 #: One bulk import or compaction at a time on a server (two imports would race for the same new studies).
 _RUNNING = threading.Lock()
+#: What a request that finds :data:`_RUNNING` taken is told (409).
+BUSY = "a bulk import or a compaction is running on this server"
 
 
 #: How a worker thread sends a line of the streamed answer.
@@ -72,6 +74,12 @@ Emit = Callable[[bytes], None]
 
 class _Stopped(Exception):
     """The client went away: the import stops after the batch in hand."""
+
+
+def _take_the_slot() -> None:
+    """Take :data:`_RUNNING` (the caller releases it when its work ends), or answer 409."""
+    if not _RUNNING.acquire(blocking=False):
+        raise ApiError(BUSY + "; try again when it is done", status=409)
 
 
 def _suffix(request: Request) -> str:
@@ -130,7 +138,8 @@ _BULK_DOC = {"requestBody": {"required": True, "content": {
     response_class=StreamingResponse, openapi_extra=_BULK_DOC,
     responses={200: {"description": "JSON Lines: progress, refused and a last done (or error) line",
                      "content": {"application/x-ndjson": {}}},
-               409: {"description": "Another bulk import is running"},
+               400: {"description": "A bad parameter, or compact=true on a store this server cannot compact"},
+               409: {"description": BUSY[0].upper() + BUSY[1:]},
                415: {"description": "The body is neither JSON Lines nor a zip"}},
 )
 async def post_bulk(request: Request, store: GraphStore = Depends(get_store)) -> StreamingResponse:
@@ -143,11 +152,9 @@ async def post_bulk(request: Request, store: GraphStore = Depends(get_store)) ->
     compact = request.query_params.get("compact", "false").lower()
     if compact not in ("true", "false"):
         raise ApiError(f"compact: true or false, not {compact!r}", status=400)
-    if compact == "true" and not isinstance(store, Compactable):
-        raise ApiError(f"compact: {REMOTE_COMPACT}", status=400)
-    if not _RUNNING.acquire(blocking=False):
-        raise ApiError("another bulk import, or a compaction, is running on this server; try again when it is done",
-                       status=409)
+    if compact == "true" and (why := compaction_refusal(store)) is not None:
+        raise ApiError(f"compact: {why}", status=400)
+    _take_the_slot()
     try:
         path = await _spool(request, suffix)
     except BaseException:
@@ -174,7 +181,9 @@ async def post_bulk(request: Request, store: GraphStore = Depends(get_store)) ->
                 emit(_line("compacting", **_totals(report)))
                 try:
                     compacted = compact_store(store)
-                except StoreError as exc:
+                except Exception as exc:  # whatever stopped it, the import itself is whole
+                    if not isinstance(exc, StoreError):
+                        logging.getLogger("acse_kg.api").exception("compaction after a bulk import failed")
                     emit(_line("error", message=f"the import is complete and whole ({report.new} new, "
                                f"{report.changed} changed), but compacting the store failed: {exc}; the store "
                                "is only slower to read: POST /admin/compact to try again"))
@@ -203,8 +212,9 @@ async def post_bulk(request: Request, store: GraphStore = Depends(get_store)) ->
     response_class=StreamingResponse,
     responses={200: {"description": "JSON Lines: a compacting line, then done (with compactSeconds) or error",
                      "content": {"application/x-ndjson": {}}},
-               400: {"description": "The server's store is a remote engine's, compacted with the engine's tool"},
-               409: {"description": "A bulk import or a compaction is running"}},
+               400: {"description": "The server's store cannot be compacted by it (a remote engine's, "
+                                    "compacted with the engine's tool, or a memory store)"},
+               409: {"description": BUSY[0].upper() + BUSY[1:]}},
 )
 async def post_compact(request: Request, store: GraphStore = Depends(get_store)) -> StreamingResponse:
     """Rewrite the served store's files into their most compact layout (``acse-kg compact`` for a store a
@@ -212,11 +222,9 @@ async def post_compact(request: Request, store: GraphStore = Depends(get_store))
     large store (2 minutes at 100,000 studies); every other request is served meanwhile. Its first line
     comes at once; a client that goes away does not stop it (the engine's compaction cannot be)."""
     require_admin(request, "compaction")
-    if not isinstance(store, Compactable):
-        raise ApiError(REMOTE_COMPACT, status=400)
-    if not _RUNNING.acquire(blocking=False):
-        raise ApiError("a bulk import or a compaction is running on this server; try again when it is done",
-                       status=409)
+    if (why := compaction_refusal(store)) is not None:
+        raise ApiError(why, status=400)
+    _take_the_slot()
 
     def run(emit: Emit, gone: threading.Event) -> None:
         try:

@@ -21,7 +21,15 @@ from ..errors import AcseError
 from ..namespaces import compact_iri
 from ..rdf_io import serialize_rdf
 from ..sparql_safety import QueryTooDeep, check_nesting, first_keyword, unknown_prefix_message
-from ..store import GraphStore, QuerySyntaxError, StoreError, compact_store, compactable_spec
+from ..store import (
+    GraphStore,
+    QuerySyntaxError,
+    StoreError,
+    StoreHeld,
+    compact_store,
+    compactable_spec,
+    open_store,
+)
 from .common import StoreOption, fail, get_store
 
 
@@ -252,7 +260,13 @@ def register(app: typer.Typer) -> None:
             path = compactable_spec(store)  # refused before opening: an open creates and loads a store
         except StoreError as exc:
             fail(str(exc))
-        st = get_store(path, bootstrap=False)
+        try:
+            st = open_store(path, bootstrap=False)
+        except StoreHeld:
+            fail(f"the store at {path} is held by another process (a running acse-kg server?): compact it "
+                 "through that server, POST /admin/compact with its admin token, or stop the server first")
+        except StoreError as exc:
+            fail(str(exc))
         try:
             typer.echo(f"compacting the store at {path} (minutes for a large store)...", err=True)
             typer.echo(f"store compacted in {compact_store(st):.1f} s")
