@@ -66,6 +66,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
+from dataclasses import dataclass
 from typing import Any, cast
 
 import httpx
@@ -102,7 +103,7 @@ from .store import (
     is_live_graph,
     iter_quads,
     one_line,
-    parse_quads,
+    quads_by_graph,
     serialized,
     update_request,
     with_prologue,
@@ -213,6 +214,31 @@ def _applied_mark(key: str) -> ox.Quad:
 def _mark_triples(keys: Sequence[str]) -> str:
     """The applied-marks of the entries ``keys``, as N-Triples (of ``JOURNAL_GRAPH``)."""
     return "".join(f"{m.subject} {m.predicate} {m.object} .\n" for m in map(_applied_mark, keys))
+
+
+@dataclass(frozen=True)
+class _ParsedQuads(AddQuads):
+    """New quads already parsed and written back by Oxigraph (``data``), in the graphs ``graphs``."""
+
+    graphs: tuple[str, ...] = ()
+
+
+def _graph_block(graph: str, quads: list[ox.Quad]) -> tuple[bytes, bytes]:
+    r"""One graph's quads as N-Quads, and as N-Triples (the same lines, the graph name taken off the
+    end of each: a literal's line break is escaped in both, so the graph's `` <g> .`` ends a line only
+    there). Both written by Oxigraph's serialiser (Rust), not term by term in Python.
+
+    >>> g = ox.NamedNode("urn:x:g")
+    >>> tricky = ox.Literal("ends like a quad <urn:x:g> .\n")
+    >>> _graph_block(g.value, [ox.Quad(ox.NamedNode("urn:x:s"), ox.NamedNode("urn:x:p"), tricky, g)])[1]
+    b'<urn:x:s> <urn:x:p> "ends like a quad <urn:x:g> .\\n" .\n'
+    """
+    nquads = serialized(ox.serialize(quads, format=ox.RdfFormat.N_QUADS))
+    end = f" {ox.NamedNode(graph)} .\n".encode()
+    ntriples = nquads.replace(end, b" .\n")
+    if nquads.count(end) != len(quads) or ntriples.count(b"\n") != len(quads):
+        raise StoreError(f"cannot write the quads of <{graph}> as N-Triples: unexpected serialisation")
+    return nquads, ntriples
 
 
 def _marked(live_request: str, key: str) -> str:
@@ -718,15 +744,18 @@ class SparqlEndpointStore:
         live: list[GraphOp] = []
         hist: list[GraphOp] = []
         changed: set[str] = set()
+        # New quads parsed once, each graph's written back by Oxigraph's serialiser (N-Quads, and the
+        # same lines without their graph for the journal's INSERT DATA): a bulk batch is ~460,000 quads.
+        blocks: dict[str, tuple[bytes, bytes]] = {}
         for op in ops:
             if isinstance(op, AddQuads):
-                by_graph = parse_quads(op.data)
+                by_graph = quads_by_graph(op.data)
+                for g, quads in by_graph.items():
+                    blocks[g] = _graph_block(g, quads)
                 for side, graphs in ((live, [g for g in by_graph if is_live_graph(g)]),
                                      (hist, [g for g in by_graph if not is_live_graph(g)])):
                     if graphs:
-                        side.append(AddQuads(serialized(ox.serialize(
-                            [ox.Quad(t.subject, t.predicate, t.object, ox.NamedNode(g)) for g in graphs
-                             for t in by_graph[g]], format=ox.RdfFormat.N_QUADS))))
+                        side.append(_ParsedQuads(b"".join(blocks[g][0] for g in graphs), tuple(graphs)))
                 changed |= set(by_graph)
                 continue
             if isinstance(op, CopyGraph) and is_live_graph(op.source) != is_live_graph(op.target):
@@ -737,7 +766,13 @@ class SparqlEndpointStore:
             target = op.target if isinstance(op, CopyGraph) else op.graph
             (live if is_live_graph(target) else hist).append(op)
             changed.add(target)
-        live_text = update_request(live) if live else None  # parsed here: bad data sends nothing
+        bulk = bool(live) and all(isinstance(op, _ParsedQuads) for op in live)
+        if bulk and self.dataset_url:  # the live side is Oxigraph's (its /store): blank nodes go in INSERT DATA
+            live_text: str | None = "INSERT DATA {\n" + "".join(
+                f"GRAPH {ox.NamedNode(g)} {{\n{blocks[g][1].decode()}}}\n"
+                for op in live for g in cast(_ParsedQuads, op).graphs) + "}"
+        else:
+            live_text = update_request(live) if live else None  # parsed here: bad data sends nothing
         if live_text is None:
             self._hist._send(update_request([*hist, *self._generation_ops()], claim))
             if claim is not None:
@@ -771,8 +806,9 @@ class SparqlEndpointStore:
                     self._hist._refresh_alive(key)
             try:
                 if self.dataset_url and all(isinstance(op, AddQuads) for op in live):
-                    quads = b"".join(cast(AddQuads, op).data for op in live)
-                    self._post_quads(quads + f"{_applied_mark(key)} .\n".encode(), generation=False)
+                    payload = b"".join(cast(AddQuads, op).data for op in live)
+                    self._post_quads(payload + f"{_applied_mark(key)} .\n".encode(), generation=False,
+                                     checked=bulk)
                 else:
                     self._send(_marked(live_text, key))
             finally:
@@ -780,7 +816,7 @@ class SparqlEndpointStore:
         self._hist._forget_journal(entry_text)  # then the mark: while the entry is there, so is its mark
         self._forget_marks([key])
 
-    def _post_quads(self, data: bytes, *, generation: bool = True) -> None:
+    def _post_quads(self, data: bytes, *, generation: bool = True, checked: bool = False) -> None:
         """The bulk path: the N-Quads POSTed to the dataset URL, which the Oxigraph server parses in
         Rust and adds in one transaction (a bad quad anywhere adds nothing); checked here first, so
         bad data sends nothing. The generation token follows in a second request: a reader may
@@ -789,14 +825,16 @@ class SparqlEndpointStore:
         journalled write (new studies of a bulk import) take this path too, with the entry's
         applied-mark among them (one transaction): the journal entry keeps them as an update for a
         recovery, which applies them only if the mark is not there (a study graph's blank nodes, an
-        RDF list of keywords, added again would be new nodes: the list doubled)."""
-        checked = b"".join(f"{q} .\n".encode() for q in iter_quads(data))
+        RDF list of keywords, added again would be new nodes: the list doubled). ``checked``: ``data``
+        is Oxigraph's own serialisation of quads it parsed, sent as it is."""
+        if not checked:
+            data = b"".join(f"{q} .\n".encode() for q in iter_quads(data))
         headers = {"Content-Type": RDF_FORMATS["nquads"][1]}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         assert self.dataset_url is not None
         try:
-            self._request(self.dataset_url, checked, headers, self.auth)
+            self._request(self.dataset_url, data, headers, self.auth)
         finally:
             self._graphs = None
         if generation:
