@@ -221,24 +221,38 @@ class _ParsedQuads(AddQuads):
     """New quads already parsed and written back by Oxigraph (``data``), in the graphs ``graphs``."""
 
     graphs: tuple[str, ...] = ()
+    #: The same quads as the body of an INSERT DATA (``GRAPH <g> { ... }`` blocks), when asked for.
+    insert_body: str = ""
 
 
-def _graph_block(graph: str, quads: list[ox.Quad]) -> tuple[bytes, bytes]:
-    r"""One graph's quads as N-Quads, and as N-Triples (the same lines, the graph name taken off the
-    end of each: a literal's line break is escaped in both, so the graph's `` <g> .`` ends a line only
-    there). Both written by Oxigraph's serialiser (Rust), not term by term in Python.
+def _parsed_quads(by_graph: dict[str, list[ox.Quad]], graphs: list[str], *, insert_body: bool) -> _ParsedQuads:
+    r"""The quads of ``graphs`` written back by Oxigraph's serialiser (Rust), not term by term in
+    Python: as N-Quads and, with ``insert_body``, as ``GRAPH <g> { ... }`` blocks of N-Triples (each
+    graph's N-Quads lines with the graph name taken off their end: a literal's line break is escaped,
+    so the graph's `` <g> .`` ends a line only there).
 
     >>> g = ox.NamedNode("urn:x:g")
     >>> tricky = ox.Literal("ends like a quad <urn:x:g> .\n")
-    >>> _graph_block(g.value, [ox.Quad(ox.NamedNode("urn:x:s"), ox.NamedNode("urn:x:p"), tricky, g)])[1]
-    b'<urn:x:s> <urn:x:p> "ends like a quad <urn:x:g> .\\n" .\n'
+    >>> op = _parsed_quads({g.value: [ox.Quad(ox.NamedNode("urn:x:s"), ox.NamedNode("urn:x:p"), tricky, g)]},
+    ...                    [g.value], insert_body=True)
+    >>> print(op.insert_body, end="")
+    GRAPH <urn:x:g> {
+    <urn:x:s> <urn:x:p> "ends like a quad <urn:x:g> .\n" .
+    }
     """
-    nquads = serialized(ox.serialize(quads, format=ox.RdfFormat.N_QUADS))
-    end = f" {ox.NamedNode(graph)} .\n".encode()
-    ntriples = nquads.replace(end, b" .\n")
-    if nquads.count(end) != len(quads) or ntriples.count(b"\n") != len(quads):
-        raise StoreError(f"cannot write the quads of <{graph}> as N-Triples: unexpected serialisation")
-    return nquads, ntriples
+    data: list[bytes] = []
+    body: list[str] = []
+    for graph in graphs:
+        quads = by_graph[graph]
+        nquads = serialized(ox.serialize(quads, format=ox.RdfFormat.N_QUADS))
+        data.append(nquads)
+        if insert_body:
+            end = f" {ox.NamedNode(graph)} .\n".encode()
+            ntriples = nquads.replace(end, b" .\n")
+            if nquads.count(end) != len(quads) or ntriples.count(b"\n") != len(quads):
+                raise StoreError(f"cannot write the quads of <{graph}> as N-Triples: unexpected serialisation")
+            body.append(f"GRAPH {ox.NamedNode(graph)} {{\n{ntriples.decode()}}}\n")
+    return _ParsedQuads(b"".join(data), tuple(graphs), "".join(body))
 
 
 def _marked(live_request: str, key: str) -> str:
@@ -746,16 +760,14 @@ class SparqlEndpointStore:
         changed: set[str] = set()
         # New quads parsed once, each graph's written back by Oxigraph's serialiser (N-Quads, and the
         # same lines without their graph for the journal's INSERT DATA): a bulk batch is ~460,000 quads.
-        blocks: dict[str, tuple[bytes, bytes]] = {}
         for op in ops:
             if isinstance(op, AddQuads):
                 by_graph = quads_by_graph(op.data)
-                for g, quads in by_graph.items():
-                    blocks[g] = _graph_block(g, quads)
                 for side, graphs in ((live, [g for g in by_graph if is_live_graph(g)]),
                                      (hist, [g for g in by_graph if not is_live_graph(g)])):
-                    if graphs:
-                        side.append(_ParsedQuads(b"".join(blocks[g][0] for g in graphs), tuple(graphs)))
+                    if graphs:  # the journal's INSERT DATA is made from the live side's (below)
+                        side.append(_parsed_quads(by_graph, graphs,
+                                                  insert_body=side is live and self.dataset_url is not None))
                 changed |= set(by_graph)
                 continue
             if isinstance(op, CopyGraph) and is_live_graph(op.source) != is_live_graph(op.target):
@@ -768,9 +780,7 @@ class SparqlEndpointStore:
             changed.add(target)
         bulk = bool(live) and all(isinstance(op, _ParsedQuads) for op in live)
         if bulk and self.dataset_url:  # the live side is Oxigraph's (its /store): blank nodes go in INSERT DATA
-            live_text: str | None = "INSERT DATA {\n" + "".join(
-                f"GRAPH {ox.NamedNode(g)} {{\n{blocks[g][1].decode()}}}\n"
-                for op in live for g in cast(_ParsedQuads, op).graphs) + "}"
+            live_text: str | None = "INSERT DATA {\n" + "".join(cast(_ParsedQuads, op).insert_body for op in live) + "}"
         else:
             live_text = update_request(live) if live else None  # parsed here: bad data sends nothing
         if live_text is None:

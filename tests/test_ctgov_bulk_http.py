@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import zipfile
 from collections.abc import Iterator
 
@@ -233,3 +234,17 @@ def test_the_admin_route_on_a_remote_engines_store_names_the_engines_tool(empty_
     finally:
         live.stop()
         remote.close()
+
+
+def test_a_compaction_whose_thread_cannot_start_frees_the_slot(on_disk, monkeypatch):
+    start = threading.Thread.start
+
+    def refused(thread: threading.Thread) -> None:
+        if thread.name == "compaction":
+            raise RuntimeError("can't start new thread")
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", refused)
+    assert compact(on_disk).status_code == 500
+    monkeypatch.undo()
+    assert events(compact(on_disk))[-1]["event"] == "done"  # not 409: the slot was given back

@@ -154,13 +154,13 @@ async def post_bulk(request: Request, store: GraphStore = Depends(get_store)) ->
         raise ApiError(f"compact: true or false, not {compact!r}", status=400)
     if compact == "true" and (why := compaction_refusal(store)) is not None:
         raise ApiError(f"compact: {why}", status=400)
+    jobs = request.app.state.settings.bulk_jobs
     _take_the_slot()
     try:
         path = await _spool(request, suffix)
     except BaseException:
         _RUNNING.release()
         raise
-    jobs = request.app.state.settings.bulk_jobs
 
     def run(emit: Emit, gone: threading.Event) -> None:
         def progress(report: BulkReport) -> None:
@@ -203,7 +203,11 @@ async def post_bulk(request: Request, store: GraphStore = Depends(get_store)) ->
             path.unlink(missing_ok=True)
             _RUNNING.release()
 
-    return _streamed(run, "bulk-import")
+    def unstarted() -> None:
+        path.unlink(missing_ok=True)
+        _RUNNING.release()
+
+    return _streamed(run, "bulk-import", unstarted)
 
 
 @router.post(
@@ -239,13 +243,16 @@ async def post_compact(request: Request, store: GraphStore = Depends(get_store))
         finally:
             _RUNNING.release()
 
-    return _streamed(run, "compaction")
+    return _streamed(run, "compaction", _RUNNING.release)
 
 
 
-def _streamed(work: Callable[[Emit, threading.Event], None], name: str) -> StreamingResponse:
+def _streamed(work: Callable[[Emit, threading.Event], None], name: str,
+              unstarted: Callable[[], None]) -> StreamingResponse:
     """``work(emit, gone)`` run in a thread of its own, each line it emits streamed out as it comes;
-    ``gone`` is set once the client has gone away (or the stream has ended)."""
+    ``gone`` is set once the client has gone away (or the stream has ended). ``unstarted`` is called
+    if the thread cannot be started (``work``'s own ``finally`` then never runs: the slot it would
+    release, the file it would remove)."""
     loop = asyncio.get_running_loop()
     lines: asyncio.Queue[bytes | None] = asyncio.Queue()
     gone = threading.Event()
@@ -259,7 +266,11 @@ def _streamed(work: Callable[[Emit, threading.Event], None], name: str) -> Strea
         finally:
             loop.call_soon_threadsafe(lines.put_nowait, None)
 
-    threading.Thread(target=run, name=name, daemon=True).start()
+    try:
+        threading.Thread(target=run, name=name, daemon=True).start()
+    except BaseException:
+        unstarted()
+        raise
 
     async def body() -> AsyncIterator[bytes]:
         try:

@@ -27,7 +27,12 @@ class _StderrHandler(logging.StreamHandler):
 
     @stream.setter
     def stream(self, _value: TextIO) -> None:
-        pass
+        pass  # StreamHandler.__init__ sets it: the property answers instead
+
+    def setStream(self, stream: TextIO) -> TextIO | None:
+        """Refused: the handler writes to ``sys.stderr`` as it is, so another stream would be ignored."""
+        raise ValueError("the access log writes to sys.stderr as it is when a line is logged: "
+                         "add a handler of your own for another stream")
 
 
 def _log_access_to_stderr() -> None:
