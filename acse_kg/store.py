@@ -1086,7 +1086,7 @@ class OxigraphStore:
         'a memory store has no files to compact'
         """
         if self.path is None:
-            return "a memory store has no files to compact"
+            return MEMORY_COMPACT
         if not hasattr(self, "_store"):
             return f"the store at {self.path} is closed: open it again to compact it"
         if self._hist is None:
@@ -1516,6 +1516,7 @@ def has_graph(store: GraphStore, graph: str) -> bool:
     return store.ask("ASK { GRAPH ?g { ?s ?p ?o } }", {"g": rdflib.URIRef(graph)})
 
 
+MEMORY_COMPACT = "a memory store has no files to compact"
 REMOTE_COMPACT = ("this store is a remote SPARQL endpoint: its files are compacted where they are. An acse-kg "
                   "server: POST /admin/compact on it (admin token), or acse-kg compact --store DIR with the "
                   "server stopped; oxigraph serve: stop it, then oxigraph optimize --location DIR for each of "
@@ -1541,7 +1542,7 @@ def compactable_spec(spec: str | None, *, existing: bool = True) -> str:
     """
     spec = resolve_store_spec(spec)
     if spec == MEMORY:
-        raise StoreError("a memory store has no files to compact")
+        raise StoreError(MEMORY_COMPACT)
     if spec.startswith(("http://", "https://")):
         raise StoreError(REMOTE_COMPACT)
     if existing and not (Path(spec) / "CURRENT").is_file():  # a store's directory is RocksDB's: CURRENT names its files
@@ -1571,10 +1572,10 @@ def compaction_refusal(store: GraphStore) -> str | None:
 
 
 def compact_store(store: GraphStore) -> float:
-    """Compact ``store`` (seconds taken), or a :class:`StoreError` saying why it cannot be."""
-    why = compaction_refusal(store)
-    if why is not None or not isinstance(store, Compactable):
-        raise StoreError(why or REMOTE_COMPACT)
+    """Compact ``store`` (seconds taken), or a :class:`StoreError` saying why it cannot be (a store
+    that can be compacted refuses in :meth:`~OxigraphStore.compact` itself, by its ``compact_refusal``)."""
+    if not isinstance(store, Compactable):
+        raise StoreError(REMOTE_COMPACT)
     return store.compact()
 
 
