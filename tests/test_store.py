@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from acse_kg.loader import (
     ONTOLOGY_GRAPH,
     SO_GRAPH,
     bundle_graph_names,
+    bundle_sources,
     graph_counts,
     load_bundle,
     load_study_file,
@@ -97,6 +99,18 @@ def test_a_broken_file_in_the_bundle_aborts_the_whole_load_before_any_graph_chan
     with pytest.raises(StoreError, match=r"NCT00000001\.ttl"):
         load_bundle(fresh_store, data_dir=data)
     assert graph_counts(fresh_store) == before
+
+
+def test_a_bundle_source_is_made_again_when_its_bytes_change_within_the_same_size_and_time(tmp_path: Path) -> None:
+    # A source's product is kept per process; a file rewritten within the clock's tick keeps its time.
+    record = tmp_path / f"{NCT}.ttl"
+    record.write_text("<http://example.org/a> <http://example.org/b> 1 .\n", encoding="utf-8")
+    stamp = record.stat().st_mtime_ns
+    (source,) = [s for s in bundle_sources(data_dir=tmp_path) if s.label == NCT]
+    assert b"\"1\"" in source.produce()
+    record.write_text("<http://example.org/a> <http://example.org/b> 2 .\n", encoding="utf-8")
+    os.utime(record, ns=(stamp, stamp))
+    assert b"\"2\"" in source.produce()
 
 
 def test_a_study_file_must_be_named_after_its_nct_number(fresh_store: GraphStore, tmp_path: Path) -> None:

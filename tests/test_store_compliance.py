@@ -183,6 +183,22 @@ def test_bad_data_in_any_operation_writes_nothing_and_names_its_graph(empty: Gra
     assert empty.named_graphs() == [G1]
 
 
+def test_new_graphs_filled_in_one_write_are_all_or_nothing(empty: GraphStore) -> None:
+    # Every operation fills an empty graph: the embedded store takes its bulk path, still one transaction.
+    with pytest.raises(StoreError, match="urn:x:g2"):
+        empty.write([ReplaceGraph(G1, "<urn:x:a> <urn:x:p> 1 .", "turtle"),
+                     ReplaceGraph(G2, "<urn:x:a> <urn:x:p> .", "turtle")])
+    assert empty.named_graphs() == []
+    empty.write([ReplaceGraph(G1, "<urn:x:a> <urn:x:p> 1 .", "turtle"), AddToGraph(G2, "_:n <urn:x:p> 2 .", "turtle")])
+    assert triples(empty, G1) == {("urn:x:a", "urn:x:p", "1")}
+    assert [o for s, _, o in empty.graph(G2) if isinstance(s, rdflib.BNode)] == [Literal(2)]
+
+
+def test_an_addition_then_a_replacement_of_a_new_graph_leaves_the_replacement(empty: GraphStore) -> None:
+    empty.write([AddToGraph(G1, "<urn:x:b> <urn:x:p> 2 .", "turtle"), ReplaceGraph(G1, "<urn:x:a> <urn:x:p> 1 .", "turtle")])
+    assert triples(empty, G1) == {("urn:x:a", "urn:x:p", "1")}
+
+
 def test_quads_of_many_graphs_are_added_in_one_write_with_their_terms_intact(empty: GraphStore) -> None:
     empty.write([AddQuads(b'<urn:x:a> <urn:x:p> "1"^^<http://www.w3.org/2001/XMLSchema#integer> <urn:x:g1> .\n'
                           b'<urn:x:b> <urn:x:p> "t\\u00e9"@en <urn:x:g2> .\n'
