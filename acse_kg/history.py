@@ -29,10 +29,10 @@ from .errors import AcseError
 from .loader import study_graph_name
 from .namespaces import PREFIXES, compact_iri, study_iri
 from .store import GraphStore, has_graph, term_value
-from .versions import LOG_GRAPH, has_live, logged_versions, same_graph, save_study, version_iri
+from .versions import LOG_GRAPH, has_live, logged_versions, same_quads, save_study, stored_quads, version_iri
 
 __all__ = ["LOG_GRAPH", "HistoryError", "Version", "diff_versions", "edit_study", "graph_changes",
-           "list_versions", "replace_study", "same_graph", "version_graph", "version_iri"]
+           "list_versions", "replace_study", "same_quads", "stored_quads", "version_graph", "version_iri"]
 
 
 class HistoryError(AcseError, LookupError):

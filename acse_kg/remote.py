@@ -624,6 +624,10 @@ class SparqlEndpointStore:
     def graph(self, graph: str) -> rdflib.Graph:
         return rdflib.Graph().parse(data=self._side(graph)._graph_ntriples(graph), format="nt")
 
+    def graph_quads(self, graph: str) -> list[ox.Quad]:
+        g = ox.NamedNode(graph)
+        return [ox.Quad(t.subject, t.predicate, t.object, g) for t in self._side(graph)._graph_triples(graph)]
+
     def dump(self, rdf_format: str = "nquads", *, include_history: bool = True) -> bytes:
         fmt = RDF_FORMATS[rdf_format][0]
         graphs = self.named_graphs() if include_history else self._live_graphs()

@@ -620,6 +620,11 @@ class GraphStore(Protocol):
 
     def graph(self, graph: str) -> rdflib.Graph: ...
 
+    def graph_quads(self, graph: str) -> list[ox.Quad]:
+        """One graph's quads (live or archived) as Oxigraph's terms: what a comparison needs, with no
+        rdflib graph made (a study of 5,000 triples: 0.3 s through rdflib)."""
+        ...
+
     def named_graphs(self) -> list[str]: ...
 
     def live_graphs(self) -> list[str]:
@@ -1022,6 +1027,9 @@ class OxigraphStore:
         for q in self._dataset(graph).quads_for_pattern(None, None, None, ox.NamedNode(graph)):
             g.add((_term(q.subject), _term(q.predicate), _term(q.object)))
         return g
+
+    def graph_quads(self, graph: str) -> list[ox.Quad]:
+        return list(self._dataset(graph).quads_for_pattern(None, None, None, ox.NamedNode(graph)))
 
     def _datasets(self) -> list[ox.Store]:
         return [self._store] if self._hist is None else [self._store, self._hist]

@@ -27,10 +27,9 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
+import pyoxigraph as ox
 import rdflib
-import rdflib.compare
 from rdflib import RDF, RDFS, XSD, Literal, URIRef
 from rdflib.namespace import PROV
 from rdflib.term import Node
@@ -87,31 +86,25 @@ def has_live(store: GraphStore, nct: str) -> bool:
     return has_graph(store, study_graph_name(nct))
 
 
-def same_graph(a: rdflib.Graph, b: rdflib.Graph) -> bool:
-    """Whether two graphs are the same up to blank-node names: the triples without blank nodes are
-    compared as sets (cheap, and enough to tell most changes), the few with them by isomorphism."""
+def same_quads(a: list[ox.Quad], b: list[ox.Quad]) -> bool:
+    """Whether two graphs' quads (each list one graph's, no quad twice) are the same up to blank-node
+    names: compared in Oxigraph, by a canonical form of each (rdflib's isomorphism over graphs it had
+    to build took 0.3 s a 5,000-triple study)."""
     if len(a) != len(b):
         return False
-
-    def split(g: rdflib.Graph) -> tuple[set[Any], rdflib.Graph]:
-        ground, with_bnodes = set(), rdflib.Graph()
-        for t in g:
-            if any(isinstance(x, rdflib.BNode) for x in t):
-                with_bnodes.add(t)
-            else:
-                ground.add(t)
-        return ground, with_bnodes
-
-    (ground_a, rest_a), (ground_b, rest_b) = split(a), split(b)
-    return ground_a == ground_b and rdflib.compare.isomorphic(rest_a, rest_b)
+    one, other = ox.Dataset(a), ox.Dataset(b)
+    if any(isinstance(x, ox.BlankNode) for q in a for x in (q.subject, q.object)):
+        one.canonicalize(ox.CanonicalizationAlgorithm.UNSTABLE)  # both in this process: the same algorithm
+        other.canonicalize(ox.CanonicalizationAlgorithm.UNSTABLE)
+    return bool(one == other)
 
 
-def as_stored(data: bytes | str, rdf_format: str, graph: str) -> rdflib.Graph:
+def stored_quads(data: bytes | str, rdf_format: str, graph: str) -> list[ox.Quad]:
     """``data`` read back as a store reads it (literals in Oxigraph's canonical form), so that it
-    compares equal to the live graph when it says the same thing; a bad document is a StoreError."""
+    compares equal to the live graph's quads when it says the same thing; a bad document is a StoreError."""
     staged = OxigraphStore(None)
     staged.write([ReplaceGraph(graph, data, rdf_format)])
-    return staged.graph(graph)
+    return staged.graph_quads(graph)
 
 
 @dataclass(frozen=True)
@@ -191,7 +184,7 @@ def save_study(store: GraphStore, nct: str, data: bytes | str, rdf_format: str =
     version, so that importing the same record again is known to change nothing without mapping it.
     """
     graph = study_graph_name(nct)
-    new_content = as_stored(data, rdf_format, graph) if if_changed else None
+    new_content = stored_quads(data, rdf_format, graph) if if_changed else None
     if new_content is None:
         parse_triples(data, rdf_format, graph)  # bad data: refused before anything is read or written
     deadline, attempt = time.monotonic() + WRITE_PATIENCE_S, 0
@@ -199,7 +192,7 @@ def save_study(store: GraphStore, nct: str, data: bytes | str, rdf_format: str =
         attempt += 1
         live = has_live(store, nct)
         rows = logged_versions(store, nct)
-        if live and new_content is not None and same_graph(store.graph(graph), new_content):
+        if live and new_content is not None and same_quads(store.graph_quads(graph), new_content):
             return Saved(nct, graph, None, None)
         current = max((int(term_value(r["n"])) for r in rows), default=0)
         new = current + 1

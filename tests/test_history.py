@@ -8,7 +8,7 @@ import pytest
 from ctgov_fixtures import load_record
 
 from acse_kg.ctgov.import_ import import_study
-from acse_kg.history import HistoryError, diff_versions, list_versions
+from acse_kg.history import HistoryError, diff_versions, list_versions, same_quads, stored_quads
 from acse_kg.store import HISTORY_PREFIX
 
 NCT = "NCT06171568"
@@ -144,6 +144,23 @@ def test_reimporting_the_same_record_makes_no_new_version(fresh_store):
     again = import_study(fresh_store, copy.deepcopy(record))
     assert again.unchanged and again.previous_version is None
     assert [v.number for v in list_versions(fresh_store, NCT)] == [1] and len(fresh_store) == before
+
+
+#: One content written three ways: another lexical form of a number, other blank-node names, nested or not.
+SAME = ['<urn:x:a> <urn:x:p> "01"^^<http://www.w3.org/2001/XMLSchema#integer> ; <urn:x:q> [ <urn:x:r> [ <urn:x:s> 1 ] ; <urn:x:t> 2 ] .',
+        "<urn:x:a> <urn:x:p> 1 ; <urn:x:q> _:b1 . _:b1 <urn:x:t> 2 ; <urn:x:r> _:b2 . _:b2 <urn:x:s> 1 .",
+        "_:z <urn:x:s> 1 . _:y <urn:x:r> _:z ; <urn:x:t> 2 . <urn:x:a> <urn:x:q> _:y ; <urn:x:p> 1 ."]
+
+
+@pytest.mark.parametrize("text", SAME[1:])
+def test_contents_equal_up_to_blank_node_names_and_lexical_forms_are_the_same(text):
+    assert same_quads(stored_quads(SAME[0], "turtle", "urn:x:g"), stored_quads(text, "turtle", "urn:x:g"))
+
+
+def test_values_moved_between_blank_nodes_are_another_content():
+    # The same triples but for which blank node holds 1 and which 2: ground parts alone would not tell.
+    moved = "<urn:x:a> <urn:x:p> 1 ; <urn:x:q> _:b1 . _:b1 <urn:x:t> 1 ; <urn:x:r> _:b2 . _:b2 <urn:x:s> 2 ."
+    assert not same_quads(stored_quads(SAME[1], "turtle", "urn:x:g"), stored_quads(moved, "turtle", "urn:x:g"))
 
 
 def test_a_note_with_line_breaks_and_quotes_round_trips(fresh_store):
