@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
 import rdflib
 from matching_fixtures import profile
@@ -27,7 +28,7 @@ from rdflib import Literal, URIRef
 from virtuoso_fixtures import VirtuosoServer, start_virtuoso, virtuoso_server  # noqa: F401 (fixtures)
 
 from acse_kg import remote
-from acse_kg.history import edit_study, list_versions
+from acse_kg.history import edit_study, list_versions, same_quads, stored_quads
 from acse_kg.loader import graph_counts, study_graph_name
 from acse_kg.matching.engine import Matcher
 from acse_kg.model.reader import read_study
@@ -192,6 +193,15 @@ def test_new_graphs_filled_in_one_write_are_all_or_nothing(empty: GraphStore) ->
     empty.write([ReplaceGraph(G1, "<urn:x:a> <urn:x:p> 1 .", "turtle"), AddToGraph(G2, "_:n <urn:x:p> 2 .", "turtle")])
     assert triples(empty, G1) == {("urn:x:a", "urn:x:p", "1")}
     assert [o for s, _, o in empty.graph(G2) if isinstance(s, rdflib.BNode)] == [Literal(2)]
+
+
+def test_a_graphs_quads_are_its_triples_in_it_with_blank_nodes_linked_as_written(empty: GraphStore) -> None:
+    empty.write([ReplaceGraph(G1, "<urn:x:a> <urn:x:q> [ <urn:x:r> [ <urn:x:s> 1 ] ] .", "turtle"),
+                 ReplaceGraph(G2, "<urn:x:b> <urn:x:p> 2 .", "turtle")])
+    quads = empty.graph_quads(G1)
+    assert {q.graph_name for q in quads} == {ox.NamedNode(G1)} and len(quads) == 3
+    assert same_quads(quads, stored_quads("<urn:x:a> <urn:x:q> _:x . _:x <urn:x:r> _:y . _:y <urn:x:s> 1 .",
+                                          "turtle", G1))
 
 
 def test_an_addition_then_a_replacement_of_a_new_graph_leaves_the_replacement(empty: GraphStore) -> None:
