@@ -138,11 +138,10 @@ def test_the_readme_query_finds_the_open_cohorts_that_compete_for_gastric_met_am
 
 
 @pytest.mark.slow
-def test_cohorts_of_two_trials_are_compared_and_written_back_for_sparql() -> None:
-    require(shutil.which("java") is not None, "Java (for HermiT)")
+def test_cohorts_of_two_trials_are_compared_and_written_back_for_sparql(growing, acse) -> None:
     s = open_store("memory")
-    (copy,) = add_copies(s, 1, [NCT])
-    report = compute_overlaps(s)
+    (copy,) = add_copies(s, 1, [NCT])  # the registry `growing` decided whole as its second step
+    report = growing["added_full"]
     across = [p for p in report.pairs if (NCT in p.a) != (NCT in p.b) and p.relation != "disjoint"]
     assert across, "a varied copy shares some pathology and gene with the original"
     write_overlaps(s, report)
@@ -150,7 +149,7 @@ def test_cohorts_of_two_trials_are_compared_and_written_back_for_sparql() -> Non
     got = {(str(r["a"]), str(r["b"])) for r in rows}
     assert {(p.a, p.b) for p in across} <= got and {(p.b, p.a) for p in across} <= got
     # Regenerated on each write: a report of AcSé alone leaves no pair of the copy behind.
-    write_overlaps(s, compute_overlaps(s, [NCT]))
+    write_overlaps(s, acse)
     rows = s.select(f"SELECT ?a WHERE {{ GRAPH <{OVERLAPS_GRAPH}> {{ ?a <{PT}overlapsCohort> ?b }} }}")
     assert rows and not [r for r in rows if copy in str(r["a"])]
 
@@ -264,15 +263,14 @@ def answers(report) -> list[tuple[str, str, str, str]]:
 
 
 @pytest.fixture(scope="module")
-def growing():
+def growing(acse):
     """AcSé's overlaps written; a copy added and decided incrementally; then the copy changed and decided again.
 
     Each step's incremental report beside a full recomputation of the same registry (for the first,
     reasoners of at most 20 pairs asked by two HermiT processes side by side, so that path is compared too).
     """
-    require(shutil.which("java") is not None, "Java (for HermiT)")
     s = open_store("memory")
-    alone = compute_overlaps(s)
+    alone = acse  # AcSé's overlaps, decided once for the module
     write_overlaps(s, alone)
     (copy,) = add_copies(s, 1, [NCT])
     added = compute_overlaps(s, incremental=True)
