@@ -102,11 +102,13 @@ def test_the_app_serves_a_remote_store_and_stops_waiting_at_its_time_limit(w3c_s
     from acse_kg.api.app import create_app
     from acse_kg.api.settings import ServerSettings
 
-    app = create_app(SparqlEndpointStore(w3c_server.sparql), ServerSettings(query_timeout=1.0))
+    # 2 s: the first query through the app (its start-up reads, the engine's fork for a query it has not
+    # seen) took over 1 s on a loaded machine, and the test is of the limit, not of a quick answer.
+    app = create_app(SparqlEndpointStore(w3c_server.sparql), ServerSettings(query_timeout=2.0))
     with TestClient(app) as client:
         ok = client.get("/sparql", params={"query": f"ASK {{ <{KASEI}data1.rdf> a ?t }}"})
         assert ok.status_code == 200 and ok.json()["boolean"] is True
         t0 = time.monotonic()
         slow = client.get("/sparql", params={"query": runaway_query()})
         assert slow.status_code == 503 and "time limit" in slow.text
-        assert time.monotonic() - t0 < 2.5
+        assert time.monotonic() - t0 < 3.5
