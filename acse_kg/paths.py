@@ -62,5 +62,17 @@ def remote_index_dir() -> Path:
     return _home() / "search"
 
 
+def cache_dir(name: str) -> Path | None:
+    """A folder for what the registry makes once and can always make again (``<home>/cache/<name>``:
+    pint's parsed units, HermiT's compiled helper), created; None when it cannot be written, and the
+    caller then makes its thing each time."""
+    folder = _home() / "cache" / name
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return folder if os.access(folder, os.W_OK) else None
+
+
 #: The default persistent store, unless --store or ACSE_KG_STORE says otherwise.
 DEFAULT_STORE = _home() / "store"

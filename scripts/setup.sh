@@ -105,6 +105,10 @@ ensure_venv() {
 # HermiT (the OWL reasoner behind `acse-kg reason`) runs on Java.
 ensure_java() { ensure_deb default-jre-headless java; }
 
+# The tests start HermiT's helper some forty times: with javac it is compiled once into the cache
+# (acse_kg/owl/reasoner.py), without it the JRE's source launcher compiles it at every start (2 s of CPU).
+ensure_javac() { ensure_deb default-jdk-headless javac; }
+
 # The browser tests drive a headless Chromium.
 ensure_chromium() { ensure_deb chromium chromium chromium-browser google-chrome; }
 

@@ -117,3 +117,35 @@ def test_hermit_finds_contradictory_assertions_inconsistent() -> None:
     java()
     doc = K.document(["Declaration(Class(<urn:x:A>))", "ClassAssertion(owl:Nothing <urn:x:i>)"])
     assert is_consistent(doc, budget=120) is False
+
+
+TINY = "Prefix(:=<urn:x#>)\nOntology(<urn:x>\nDeclaration(Class(:A))\n)"
+
+
+def test_the_helper_is_compiled_once_into_the_cache_and_answers_from_there(tmp_path, monkeypatch) -> None:
+    import shutil as sh
+
+    from acse_kg.owl import reasoner
+
+    require(sh.which("java") is not None and sh.which("javac") is not None, "a JDK (java and javac)")
+    monkeypatch.setenv("ACSE_KG_HOME", str(tmp_path))
+    assert is_consistent(TINY)
+    (compiled,) = (tmp_path / "cache" / "owl").iterdir()  # one folder, no work folder left beside it
+    assert (compiled / "OwlQueries.class").is_file() and list(compiled.rglob("*.class")) == [compiled / "OwlQueries.class"]
+    which = sh.which
+    monkeypatch.setattr(reasoner.shutil, "which", lambda name: None if name == "javac" else which(name))
+    assert reasoner._compiled_helper(reasoner._classpath()) is None  # without javac: nothing compiled...
+    assert is_consistent(TINY)  # ...and the source launcher answers
+
+
+def test_a_compiled_helper_in_the_cache_is_used_without_compiling_again(tmp_path, monkeypatch) -> None:
+    import shutil as sh
+
+    from acse_kg.owl import reasoner
+
+    require(sh.which("java") is not None and sh.which("javac") is not None, "a JDK (java and javac)")
+    monkeypatch.setenv("ACSE_KG_HOME", str(tmp_path))
+    first = reasoner._helper_command()
+    monkeypatch.setattr(reasoner.subprocess, "run", lambda *a, **k: pytest.fail("compiled again"))
+    assert reasoner._helper_command() == first and first[-1] == "OwlQueries"
+    assert is_consistent(TINY)

@@ -79,15 +79,10 @@ class ProfileError(AcseError, ValueError):
 
 # ------------------------------------------------------------ unit conversion
 def _cache_dir() -> Path | None:
-    """Where pint may cache its parsed unit definitions: beside the default store, if writable."""
-    from ..paths import DEFAULT_STORE
+    """Where pint may cache its parsed unit definitions, if writable."""
+    from ..paths import cache_dir
 
-    folder = DEFAULT_STORE.parent / "cache" / "ucum"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-    return folder if os.access(folder, os.W_OK) else None
+    return cache_dir("ucum")
 
 
 @lru_cache(maxsize=1)
