@@ -71,8 +71,9 @@ class Source:
         if kept is not None and kept[0] == key:
             return kept[1]
         data = self.build()
-        with _PRODUCED_LOCK:
-            _PRODUCED[self.graph] = (key, data)  # one product a graph: bounded by the bundle
+        if _content_key(self.files) == key:  # not kept when a file changed while it was built
+            with _PRODUCED_LOCK:
+                _PRODUCED[self.graph] = (key, data)  # one product a graph: bounded by the bundle
         return data
 
 

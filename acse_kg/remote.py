@@ -105,6 +105,7 @@ from .store import (
     one_line,
     quads_by_graph,
     serialized,
+    stored_quads,
     update_request,
     with_prologue,
 )
@@ -625,8 +626,9 @@ class SparqlEndpointStore:
         return rdflib.Graph().parse(data=self._side(graph)._graph_ntriples(graph), format="nt")
 
     def graph_quads(self, graph: str) -> list[ox.Quad]:
-        g = ox.NamedNode(graph)
-        return [ox.Quad(t.subject, t.predicate, t.object, g) for t in self._side(graph)._graph_triples(graph)]
+        # Through an Oxigraph store in memory: literals in its canonical form, as the protocol says
+        # (the engine's own spellings, Virtuoso's decimals and dates, would differ from a document's).
+        return stored_quads(self._side(graph)._graph_ntriples(graph), "ntriples", graph)
 
     def dump(self, rdf_format: str = "nquads", *, include_history: bool = True) -> bytes:
         fmt = RDF_FORMATS[rdf_format][0]

@@ -43,13 +43,13 @@ from .store import (
     CopyGraph,
     GraphOp,
     GraphStore,
-    OxigraphStore,
     ReplaceGraph,
     StoreError,
     WriteConflict,
     has_graph,
     history_of,
     parse_triples,
+    stored_quads,
     term_value,
 )
 
@@ -97,14 +97,6 @@ def same_quads(a: list[ox.Quad], b: list[ox.Quad]) -> bool:
         one.canonicalize(ox.CanonicalizationAlgorithm.UNSTABLE)  # both in this process: the same algorithm
         other.canonicalize(ox.CanonicalizationAlgorithm.UNSTABLE)
     return bool(one == other)
-
-
-def stored_quads(data: bytes | str, rdf_format: str, graph: str) -> list[ox.Quad]:
-    """``data`` read back as a store reads it (literals in Oxigraph's canonical form), so that it
-    compares equal to the live graph's quads when it says the same thing; a bad document is a StoreError."""
-    staged = OxigraphStore(None)
-    staged.write([ReplaceGraph(graph, data, rdf_format)])
-    return staged.graph_quads(graph)
 
 
 @dataclass(frozen=True)

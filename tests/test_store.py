@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from pathlib import Path
@@ -108,6 +109,9 @@ def test_a_bundle_source_is_made_again_when_its_bytes_change_within_the_same_siz
     stamp = record.stat().st_mtime_ns
     (source,) = [s for s in bundle_sources(data_dir=tmp_path) if s.label == NCT]
     assert b"\"1\"" in source.produce()
+    builds = []
+    counted = dataclasses.replace(source, build=lambda: builds.append(1) or source.build())
+    assert b"\"1\"" in counted.produce() and builds == []  # the same bytes: the kept product
     record.write_text("<http://example.org/a> <http://example.org/b> 2 .\n", encoding="utf-8")
     os.utime(record, ns=(stamp, stamp))
     assert b"\"2\"" in source.produce()

@@ -134,10 +134,7 @@ def _store_version(store: GraphStore, nct: str, graph: Any, *, agent: str, note:
     Returns (archive graph of the previous version, whether nothing changed). A re-import of the same
     content makes no version, as with the ClinicalTrials.gov import.
     """
-    from ..history import replace_study, same_quads, stored_quads
+    from ..versions import save_study
 
-    data = graph.serialize(format="nt", encoding="utf-8")
-    name = study_graph_name(nct)
-    if same_quads(store.graph_quads(name), stored_quads(data, "ntriples", name)):
-        return None, True
-    return replace_study(store, nct, data, "ntriples", agent=agent, note=note), False
+    saved = save_study(store, nct, graph.serialize(format="nt", encoding="utf-8"), "ntriples", agent=agent, note=note)
+    return saved.archived, saved.unchanged

@@ -6,8 +6,9 @@ and only the memberships, subsumptions and satisfiability tests the caller
 needs are decided — not a classification of every class, which HermiT's
 command line does first and which takes minutes on a registry's defined classes.
 
-The helper is Java source run by the JRE's source launcher, so the Java that
-``scripts/test`` installs for ``acse-kg reason`` is all it needs (no ``javac``).
+The helper is Java source. With the JDK's ``javac`` it is compiled once into the
+registry's cache and started as a class; with the JRE alone (what ``acse-kg reason``
+needs) the source launcher compiles it at each start, 2 s of CPU more.
 """
 
 from __future__ import annotations
@@ -61,44 +62,69 @@ def _classpath() -> str:
 
 
 def _helper_command() -> list[str]:
-    """How to start the helper: its class compiled once into the cache when ``javac`` is there (the
-    source launcher compiles it again at every start: 2 s of CPU of a 2.3 s start, paid by every
-    batch, overlap run and test), else the source launcher, which needs the JRE alone."""
-    classpath = _classpath()
-    compiled = _compiled_helper(classpath)
+    """How to start the helper: its class compiled once into the cache when the JDK's ``javac`` is
+    there (the source launcher compiles it again at every start: 2 s of CPU of a 2.3 s start, paid
+    by every batch, overlap run and test), else the source launcher, which needs the JRE alone."""
+    java, classpath = find_java(), _classpath()
+    compiled = _compiled_helper(java, classpath)
     if compiled is None:
-        return [find_java(), f"-Xmx{JAVA_MEMORY_MB}M", "-cp", classpath, str(HELPER)]
-    return [find_java(), f"-Xmx{JAVA_MEMORY_MB}M", "-cp", os.pathsep.join([str(compiled), classpath]), HELPER.stem]
+        return [java, f"-Xmx{JAVA_MEMORY_MB}M", "-cp", classpath, str(HELPER)]
+    return [java, f"-Xmx{JAVA_MEMORY_MB}M", "-cp", os.pathsep.join([str(compiled), classpath]), HELPER.stem]
 
 
-def _compiled_helper(classpath: str) -> Path | None:
-    """The folder holding ``OwlQueries.class`` compiled from this source against this classpath, or
-    None (no ``javac``, no writable cache, a compiler error: the source launcher will say what is wrong).
-    Compiled into a folder of its own and renamed into place, so processes compiling at once never
-    run a half-written class."""
-    javac = shutil.which("javac")
+def _javac(java: str) -> str | None:
+    """The compiler of the same JDK as ``java`` (beside it once links are resolved): a class made by
+    another JDK's newer compiler would not load."""
+    javac = Path(os.path.realpath(java)).with_name("javac")
+    return str(javac) if os.access(javac, os.X_OK) else None
+
+
+#: Compilations that failed in this process (by digest): not tried again at every start.
+_FAILED: set[str] = set()
+_COMPILING = threading.Lock()
+
+
+def _compiled_helper(java: str, classpath: str) -> Path | None:
+    """The folder holding ``OwlQueries.class`` compiled from this source against this classpath by
+    this JDK, or None (no ``javac``, no writable cache, a compiler error: the source launcher will say
+    what is wrong). Compiled into a folder of its own and renamed into place, so processes compiling at
+    once never run a half-written class; threads of one process compile once."""
+    javac = _javac(java)
     cache = cache_dir("owl")
     if javac is None or cache is None:
         return None
-    digest = hashlib.sha256(HELPER.read_bytes() + classpath.encode() + os.fsencode(javac)).hexdigest()[:20]
+    key = HELPER.read_bytes() + os.fsencode(javac) + classpath.encode()
+    for part in classpath.split(os.pathsep):  # HermiT's jar and classes, as installed now
+        with contextlib.suppress(OSError):
+            st = os.stat(part)
+            key += f"|{st.st_size}:{st.st_mtime_ns}".encode()
+    digest = hashlib.sha256(key).hexdigest()[:20]
     target = cache / digest
-    if (target / f"{HELPER.stem}.class").is_file():
-        return target
-    work = Path(tempfile.mkdtemp(prefix=f".{digest}-", dir=cache))
-    sources = work / "sources"  # empty: nothing on the classpath (owlready2 ships HermiT's patched sources) is compiled
-    sources.mkdir()
-    try:
-        done = subprocess.run([javac, "-implicit:none", "-sourcepath", str(sources), "-cp", classpath,
-                               "-d", str(work / "classes"), str(HELPER)], capture_output=True, timeout=300)
-        if done.returncode != 0:
+    with _COMPILING:
+        if (target / f"{HELPER.stem}.class").is_file():
+            return target
+        if digest in _FAILED:
             return None
-        with contextlib.suppress(OSError):  # another process put its copy there first: the same class
-            os.rename(work / "classes", target)
-    except (OSError, subprocess.TimeoutExpired):
+        work: Path | None = None
+        try:
+            work = Path(tempfile.mkdtemp(prefix=f".{digest}-", dir=cache))
+            sources = work / "sources"  # empty: nothing on the classpath (owlready2 ships HermiT's patched sources) is compiled
+            sources.mkdir()
+            done = subprocess.run([javac, "-implicit:none", "-sourcepath", str(sources), "-cp", classpath,
+                                   "-d", str(work / "classes"), str(HELPER)],
+                                  stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+            if done.returncode == 0:
+                with contextlib.suppress(OSError):  # another process put its copy there first: the same class
+                    os.rename(work / "classes", target)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        finally:
+            if work is not None:
+                shutil.rmtree(work, ignore_errors=True)
+        if (target / f"{HELPER.stem}.class").is_file():
+            return target
+        _FAILED.add(digest)
         return None
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return target if (target / f"{HELPER.stem}.class").is_file() else None
 
 
 def is_consistent(document: str, *, budget: float | None = None) -> bool:
