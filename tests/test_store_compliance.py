@@ -213,6 +213,18 @@ def test_a_graphs_quads_are_its_triples_in_it_with_blank_nodes_linked_as_written
                                           "turtle", G1))
 
 
+def test_saving_the_same_content_again_makes_no_version_whatever_the_engines_spelling(empty: GraphStore) -> None:
+    # Numbers, dates and booleans as an engine may write them back (Virtuoso's decimals, dates). Not a
+    # double 1 beside true: Virtuoso keeps one value of the two (its booleans are numbers).
+    from acse_kg.versions import save_study
+
+    data = ('<urn:x:a> <urn:x:p> 1.50, "2026-12-03"^^<http://www.w3.org/2001/XMLSchema#date>, true, '
+            '"+5"^^<http://www.w3.org/2001/XMLSchema#int> ; <urn:x:q> [ <urn:x:r> 2 ] .')
+    first = save_study(empty, "NCT00000042", data, "turtle", agent="test")
+    again = save_study(empty, "NCT00000042", data, "turtle", agent="test")
+    assert first.version == 1 and again.unchanged
+
+
 def test_an_addition_then_a_replacement_of_a_new_graph_leaves_the_replacement(empty: GraphStore) -> None:
     empty.write([AddToGraph(G1, "<urn:x:b> <urn:x:p> 2 .", "turtle"), ReplaceGraph(G1, "<urn:x:a> <urn:x:p> 1 .", "turtle")])
     assert triples(empty, G1) == {("urn:x:a", "urn:x:p", "1")}
