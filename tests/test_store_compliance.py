@@ -194,6 +194,8 @@ def test_new_graphs_filled_in_one_write_are_all_or_nothing(empty: GraphStore) ->
                      ReplaceGraph(OLD, "<urn:x:a> <urn:x:p> .", "turtle")])
     with pytest.raises(StoreError, match="not an IRI"):
         empty.write([ReplaceGraph("not an iri", "<urn:x:a> <urn:x:p> 1 .", "turtle")])
+    with pytest.raises(StoreError, match="urn:x:g1"):  # Turtle's bare number is not N-Triples
+        empty.write([ReplaceGraph(G1, "<urn:x:a> <urn:x:p> 1 .", "ntriples")])
     assert empty.named_graphs() == []
     empty.write([ReplaceGraph(OLD, "<urn:x:a> <urn:x:p> 0 .", "turtle"), ReplaceGraph(G2, "<urn:x:a> <urn:x:p> 2 .", "turtle")])
     assert triples(empty, OLD) == {("urn:x:a", "urn:x:p", "0")} and triples(empty, G2) == {("urn:x:a", "urn:x:p", "2")}
@@ -223,6 +225,12 @@ def test_saving_the_same_content_again_makes_no_version_whatever_the_engines_spe
     first = save_study(empty, "NCT00000042", data, "turtle", agent="test")
     again = save_study(empty, "NCT00000042", data, "turtle", agent="test")
     assert first.version == 1 and again.unchanged
+
+
+def test_one_blank_node_label_in_two_new_graphs_names_two_nodes(empty: GraphStore) -> None:
+    empty.write([ReplaceGraph(G1, '_:b <urn:x:p> "1" .\n', "ntriples"), ReplaceGraph(G2, '_:b <urn:x:p> "2" .\n', "ntriples")])
+    got = empty.select("SELECT ?s WHERE { GRAPH ?g { ?s <urn:x:p> ?o } }")
+    assert len(got) == 2 and len({r["s"] for r in got}) == 2
 
 
 def test_an_addition_then_a_replacement_of_a_new_graph_leaves_the_replacement(empty: GraphStore) -> None:
