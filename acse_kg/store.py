@@ -1052,7 +1052,7 @@ class OxigraphStore:
         return g
 
     def graph_quads(self, graph: str) -> list[ox.Quad]:
-        return list(self._dataset(graph).quads_for_pattern(None, None, None, ox.NamedNode(graph)))
+        return list(self._dataset(graph).quads_for_pattern(None, None, None, _named_node(graph)))
 
     def _datasets(self) -> list[ox.Store]:
         return [self._store] if self._hist is None else [self._store, self._hist]
@@ -1222,7 +1222,8 @@ class OxigraphStore:
         return {q for s in subjects for q in self._store.quads_for_pattern(s, None, None, g)}
 
     def _empty(self, graph: str) -> bool:
-        return next(self._store.quads_for_pattern(None, None, None, ox.NamedNode(graph)), None) is None
+        """Whether ``graph`` holds no quad, in the dataset that keeps it (a malformed name: StoreError)."""
+        return next(self._dataset(graph).quads_for_pattern(None, None, None, _named_node(graph)), None) is None
 
     def _declarations_changed(self, graph: str, old: set[ox.Quad], new: set[ox.Quad] | None = None) -> bool:
         """Whether a write that left ``graph`` stating what it states now (``new``, else read from the
@@ -1244,8 +1245,7 @@ class OxigraphStore:
             if not isinstance(op, (ReplaceGraph, AddToGraph)):
                 return False
             named[op.graph] += 1
-        return all(n == 1 and next(self._dataset(g).quads_for_pattern(None, None, None, _named_node(g)), None) is None
-                   for g, n in named.items())
+        return all(n == 1 and self._empty(g) for g, n in named.items())
 
     def _split(self, ops: Sequence[GraphOp], *, loads: bool = False) -> tuple[_Part, _Part]:
         """The operations for the live dataset and for the history. A copy from one dataset to
