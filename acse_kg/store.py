@@ -1147,7 +1147,8 @@ class OxigraphStore:
 
         What is refused, and why, is :meth:`compact_refusal`'s. No lock is held (writes would wait
         minutes): a query process the server forks meanwhile (:mod:`acse_kg.api.query_pool`) starts
-        beside a compaction as it may beside the background compactions any write sets off.
+        beside a compaction as it may beside the background compactions any write sets off. Writes and reads
+        made while it runs are kept (a test writes eight versions beside back-to-back compactions).
 
         >>> import tempfile
         >>> store = OxigraphStore(Path(tempfile.mkdtemp()))

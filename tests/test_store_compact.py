@@ -173,3 +173,52 @@ def test_compact_is_an_option_of_the_bulk_import_only(tmp_path: Path) -> None:
     records = write_jsonl(tmp_path / "r.jsonl", 1)
     r = run("import", str(records), "--compact", "--store", str(tmp_path / "store"))
     assert r.exit_code == 2 and "--compact is for --bulk" in r.stderr
+
+
+def test_writes_and_reads_made_while_compacting_are_all_kept(imported: Path) -> None:
+    """No lock is held while compacting (see ``OxigraphStore.compact``): a writer and a reader go on
+    beside it, and every version written meanwhile is there afterwards, in the store and reopened."""
+    import threading
+
+    from acse_kg.history import list_versions
+    from acse_kg.versions import save_study
+
+    nct = nct_id(0)
+    store = open_store(str(imported))
+    assert isinstance(store, OxigraphStore)
+    base = store.graph(study_graph_name(nct)).serialize(format="nt")
+    started, done = threading.Event(), threading.Event()
+    compactions: list[float] = []
+    failures: list[BaseException] = []
+
+    def compact_until_done() -> None:
+        try:
+            while not done.is_set():
+                started.set()
+                compactions.append(store.compact())
+        except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
+            failures.append(exc)
+            started.set()
+
+    compactor = threading.Thread(target=compact_until_done)
+    compactor.start()
+    try:
+        assert started.wait(30)
+        for i in range(8):  # the first compaction had begun before the first of these writes
+            save_study(store, nct, base + f'<urn:x:s> <urn:x:edit> "{i}" .\n', "ntriples", agent="test")
+            assert has_graph(store, study_graph_name(nct))  # a read beside the compaction
+    finally:
+        done.set()
+        compactor.join(60)
+    assert not failures and compactions
+    numbers = [v.number for v in list_versions(store, nct)]
+    live = store.dump(include_history=False)
+    store.close()
+    again = open_store(str(imported))
+    try:
+        assert numbers[-8:] == list(range(numbers[-1] - 7, numbers[-1] + 1))  # eight new versions, none lost
+        assert [v.number for v in list_versions(again, nct)] == numbers
+        assert '"7"' in again.graph(study_graph_name(nct)).serialize(format="nt")
+        assert sorted(again.dump(include_history=False).splitlines()) == sorted(live.splitlines())
+    finally:
+        again.close()
