@@ -53,7 +53,13 @@ removed with it) is refreshed by the writer's heartbeat while the live request
 is on its way: an entry is dead only when its own stamp and its alive stamp are
 both older than the TTL, so a live request that takes minutes is never applied
 a second time by a store opened meanwhile. (The heartbeat never rewrites the
-entry: its literal holds the whole live request, megabytes for a bulk batch.)
+entry: it holds the whole live request, megabytes for a bulk batch.) A live
+request longer than :data:`JOURNAL_PIECE` characters is kept in pieces beside
+the entry, never as one literal: Oxigraph never removes a string it has stored
+(oxigraph/oxigraph#32), so a removed entry's text stays in the engine's files
+for good, and a literal of tens of MB there made every lookup of a string
+stored beside it read it whole (50-90 ms to read the generation token, which
+every request reads, after a 100,000-study import; BENCHMARKS.md).
 An engine given no history endpoint keeps everything in one dataset and names
 the live graphs in each request, as before.
 """
@@ -167,6 +173,11 @@ LOCK_REQUEST = "urn:acse-kg:write-lock-request"
 JOURNAL = "urn:acse-kg:journal"
 #: Each entry's key (its first line: ``STAMP KEY``) names its applied-mark, ``JOURNAL_ENTRY + KEY``.
 JOURNAL_ENTRY = "urn:acse-kg:journal:"
+#: A live request longer than this (characters) is journalled in pieces of this length: the entry's literal
+#: holds its first line only (``STAMP KEY PIECES``), and each piece is ``JOURNAL_ENTRY + KEY`` ``JOURNAL_PIECE_OF``
+#: ``"NNNNNNNN TEXT"`` (its number, then its text). See the module docstring for why.
+JOURNAL_PIECE = 1 << 16
+JOURNAL_PIECE_OF = "urn:acse-kg:journal-piece"
 #: Beside each journal entry (on the history endpoint): ``JOURNAL_ENTRY + KEY`` ``JOURNAL_ALIVE`` ``"STAMP"``,
 #: the last time its writer said it was still at work (see :func:`_heartbeat`).
 JOURNAL_ALIVE = "urn:acse-kg:journal-alive"
@@ -199,10 +210,37 @@ def _heartbeat(beat: Callable[[], None], what: str) -> AbstractContextManager[No
 
 
 def _entry_key(head: str) -> str | None:
-    """The key on a journal entry's first line (``STAMP KEY``), or None for an entry of a writer that
-    marked nothing (written before the marks)."""
+    """The key on a journal entry's first line (``STAMP KEY`` or ``STAMP KEY PIECES``), or None for an
+    entry of a writer that marked nothing (written before the marks)."""
     parts = head.split(" ")
     return parts[1] if len(parts) > 1 and parts[1] else None
+
+
+def _entry_pieces(head: str) -> int | None:
+    """How many pieces hold the live request of the entry whose first line is ``head``, or None for an
+    entry that holds it in its own literal (after its first line).
+
+    >>> _entry_pieces("1764760000.000000 0b9c 3"), _entry_pieces("1764760000.000000 0b9c")
+    (3, None)
+    """
+    parts = head.split(" ")
+    return int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else None
+
+
+def _journal_entry(stamp: str, key: str, live_text: str, piece: int | None = None) -> tuple[str, list[str]]:
+    """The entry's literal and the pieces (of ``piece`` characters, :data:`JOURNAL_PIECE` by default) of
+    its live request: none when the literal holds it whole.
+
+    >>> _journal_entry("1.0", "k", "ab", piece=2)
+    ('1.0 k\\nab', [])
+    >>> _journal_entry("1.0", "k", "abcde", piece=2)
+    ('1.0 k 3\\n', ['00000000 ab', '00000001 cd', '00000002 e'])
+    """
+    size = piece or JOURNAL_PIECE
+    if len(live_text) <= size:
+        return f"{stamp} {key}\n{live_text}", []
+    pieces = [live_text[i:i + size] for i in range(0, len(live_text), size)]
+    return f"{stamp} {key} {len(pieces)}\n", [f"{n:08d} {text}" for n, text in enumerate(pieces)]
 
 
 def _applied_mark(key: str) -> ox.Quad:
@@ -378,6 +416,8 @@ class SparqlEndpointStore:
         for text in rows:
             head, _, update = text.partition("\n")
             key = _entry_key(head)
+            if apply and key is not None and _entry_pieces(head) is not None:
+                update = self._hist._journal_pieces(key, cast(int, _entry_pieces(head)))
             last_sign = max(_stamp(head), alive.get(key, 0.0) if key is not None else 0.0)
             if time.time() - last_sign <= LOCK_TTL_S:
                 at_work.add(key)  # a writer at work: its entry and mark are its own
@@ -400,6 +440,18 @@ class SparqlEndpointStore:
         self._forget_marks(sorted(marks - at_work))
         return True
 
+    def _journal_pieces(self, key: str, count: int) -> str:
+        """The live request of entry ``key``, joined from its ``count`` pieces (written with the entry, in
+        one transaction: a piece missing is a store changed by hand, refused before anything is sent)."""
+        pieces = sorted(self._bookkeeping_values(
+            JOURNAL_GRAPH, "SELECT ?t WHERE { GRAPH ?g { ?e ?p ?t } }",
+            {"g": rdflib.URIRef(JOURNAL_GRAPH), "e": rdflib.URIRef(JOURNAL_ENTRY + key),
+             "p": rdflib.URIRef(JOURNAL_PIECE_OF)}, "t"))
+        if [p[:8] for p in pieces] != [f"{n:08d}" for n in range(count)]:
+            raise StoreError(f"journal entry {key} on {self.query_url} has {len(pieces)} of its {count} pieces: "
+                             "its live request cannot be applied (was the journal graph changed by hand?)")
+        return "".join(p[9:] for p in pieces)
+
     def _forget_marks(self, keys: Sequence[str]) -> None:
         """Remove the applied-marks of journal entries already removed (on the live endpoint)."""
         if keys:
@@ -420,6 +472,9 @@ class SparqlEndpointStore:
         if key is not None:
             request += (f" ;\nDELETE WHERE {{ GRAPH <{JOURNAL_GRAPH}> "
                         f"{{ <{JOURNAL_ENTRY}{key}> <{JOURNAL_ALIVE}> ?stamp }} }}")
+            if _entry_pieces(head) is not None:
+                request += (f" ;\nDELETE WHERE {{ GRAPH <{JOURNAL_GRAPH}> "
+                            f"{{ <{JOURNAL_ENTRY}{key}> <{JOURNAL_PIECE_OF}> ?piece }} }}")
         self._send(request)
 
     def _refresh_alive(self, key: str) -> None:
@@ -796,11 +851,13 @@ class SparqlEndpointStore:
             return
         key = str(uuid.uuid4())
         stamp = _now_stamp()
-        entry_text = f"{stamp} {key}\n{live_text}"
-        # Made of terms, not parsed from N-Triples: a bulk batch's entry is one literal of tens of MB.
+        entry_text, pieces = _journal_entry(stamp, key, live_text)
+        # Made of terms, not parsed from N-Triples: a bulk batch's live request is tens of MB.
+        entry_node = ox.NamedNode(f"{JOURNAL_ENTRY}{key}")
         journal = [(JOURNAL_GRAPH, ox.Triple(ox.NamedNode(JOURNAL), ox.NamedNode(PENDING_UPDATE), ox.Literal(entry_text))),
-                   (JOURNAL_GRAPH, ox.Triple(ox.NamedNode(f"{JOURNAL_ENTRY}{key}"), ox.NamedNode(JOURNAL_ALIVE),
-                                             ox.Literal(stamp)))]
+                   (JOURNAL_GRAPH, ox.Triple(entry_node, ox.NamedNode(JOURNAL_ALIVE), ox.Literal(stamp)))]
+        journal += [(JOURNAL_GRAPH, ox.Triple(entry_node, ox.NamedNode(JOURNAL_PIECE_OF), ox.Literal(piece)))
+                    for piece in pieces]
         hist_side = self._hist
         # The heartbeat beats from the history's request on: that request (a bulk batch's log and its
         # journal entry, as big as the live request) may itself take longer than the TTL, and its entry,

@@ -251,6 +251,55 @@ def test_a_journalled_write_replayed_by_recoveries_leaves_each_blank_node_list_o
     assert not _ask_on(live, f"ASK {{ GRAPH <{JOURNAL_GRAPH}> {{ ?s ?p ?o }} }}")["boolean"]  # no mark left
 
 
+def test_a_long_live_request_is_journalled_in_pieces_and_a_recovery_joins_them(
+    servers: tuple[OxigraphServer, OxigraphServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Oxigraph never removes a string it stored, and a literal of tens of MB left in the history's files
+    made lookups of the strings stored beside it slow for good: a live request longer than a piece is
+    journalled in pieces, none longer than a piece (here pieces of 64 characters), and a dead writer's
+    pieces are joined again and applied once by the store opened next."""
+    live, history = servers
+    monkeypatch.setattr(remote, "JOURNAL_PIECE", 64)
+    graph = study_graph_name(KEYWORDS)
+    writer = SparqlEndpointStore(live.query, history_url=history.query,
+                                 client=_client_dying_before(partial(writes_the_live_server, live)))
+    with pytest.raises(_Died):
+        writer.write([AddQuads(keywords_quads(graph))])
+    writer.close()
+    lengths = _ask_on(history, f"SELECT ?p (STRLEN(STR(?o)) AS ?n) WHERE {{ GRAPH <{JOURNAL_GRAPH}> {{ ?s ?p ?o }} }}")
+    by_kind: dict[str, list[int]] = {}
+    for row in lengths["results"]["bindings"]:
+        by_kind.setdefault(row["p"]["value"], []).append(int(row["n"]["value"]))
+    assert len(by_kind[remote.JOURNAL_PIECE_OF]) > 2
+    assert max(n for ns in by_kind.values() for n in ns) <= 64 + len("00000000 ")
+    monkeypatch.setattr(remote, "LOCK_TTL_S", 0.0)  # the writer's entry is a dead writer's at once
+    SparqlEndpointStore(live.query, history_url=history.query).close()
+    assert keywords_listed(live, graph) == ["basket", "crizotinib"]
+    assert not _ask_on(history, f"ASK {{ GRAPH <{JOURNAL_GRAPH}> {{ ?s ?p ?o }} }}")["boolean"]  # pieces too
+    assert not _ask_on(live, f"ASK {{ GRAPH <{JOURNAL_GRAPH}> {{ ?s ?p ?o }} }}")["boolean"]
+
+
+def test_a_journal_entry_missing_a_piece_is_refused_and_nothing_is_applied(
+    servers: tuple[OxigraphServer, OxigraphServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live, history = servers
+    monkeypatch.setattr(remote, "JOURNAL_PIECE", 64)
+    graph = study_graph_name(KEYWORDS)
+    writer = SparqlEndpointStore(live.query, history_url=history.query,
+                                 client=_client_dying_before(partial(writes_the_live_server, live)))
+    with pytest.raises(_Died):
+        writer.write([AddQuads(keywords_quads(graph))])
+    writer.close()
+    piece = f"GRAPH <{JOURNAL_GRAPH}> {{ ?e <{remote.JOURNAL_PIECE_OF}> ?t }}"
+    httpx.post(history.update, content=f'DELETE {{ {piece} }} WHERE {{ {piece} FILTER(STRSTARTS(?t, "00000001 ")) }}',
+               headers={"Content-Type": "application/sparql-update"}, timeout=30).raise_for_status()
+    monkeypatch.setattr(remote, "LOCK_TTL_S", 0.0)
+    with pytest.raises(StoreError, match=r"has \d+ of its \d+ pieces"):
+        SparqlEndpointStore(live.query, history_url=history.query)
+    assert keywords_listed(live, graph) == []
+    assert _ask_on(history, f"ASK {{ GRAPH <{JOURNAL_GRAPH}> {{ <{JOURNAL}> ?p ?o }} }}")["boolean"]  # kept
+
+
 def test_a_live_writers_journal_entry_is_not_applied_by_a_store_opened_meanwhile(
     servers: tuple[OxigraphServer, OxigraphServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
