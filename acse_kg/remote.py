@@ -53,11 +53,11 @@ removed with it) is refreshed by the writer's heartbeat while the live request
 is on its way: an entry is dead only when its own stamp and its alive stamp are
 both older than the TTL, so a live request that takes minutes is never applied
 a second time by a store opened meanwhile. (The heartbeat never rewrites the
-entry: it holds the whole live request, megabytes for a bulk batch.) A live
+entry: it holds the whole live request, or its pieces beside it.) A live
 request longer than :data:`JOURNAL_PIECE` characters is kept in pieces beside
 the entry, never as one literal: Oxigraph never removes a string it has stored
 (oxigraph/oxigraph#32), so a removed entry's text stays in the engine's files
-for good, and a literal of tens of MB there made every lookup of a string
+for good, and a literal of tens of MB there made some lookups of a string
 stored beside it read it whole (50-90 ms to read the generation token, which
 every request reads, after a 100,000-study import; BENCHMARKS.md).
 An engine given no history endpoint keeps everything in one dataset and names
@@ -171,7 +171,8 @@ DATASET_ID = "urn:acse-kg:dataset-id"
 LOCK_REQUEST = "urn:acse-kg:write-lock-request"
 #: The subject of every journal entry (a write over two endpoints not finished yet).
 JOURNAL = "urn:acse-kg:journal"
-#: Each entry's key (its first line: ``STAMP KEY``) names its applied-mark, ``JOURNAL_ENTRY + KEY``.
+#: Each entry's key (its first line: ``STAMP KEY``, or ``STAMP KEY PIECES``) names its applied-mark,
+#: ``JOURNAL_ENTRY + KEY`` (and its pieces' subject).
 JOURNAL_ENTRY = "urn:acse-kg:journal:"
 #: A live request longer than this (characters) is journalled in pieces of this length: the entry's literal
 #: holds its first line only (``STAMP KEY PIECES``), and each piece is ``JOURNAL_ENTRY + KEY`` ``JOURNAL_PIECE_OF``
@@ -224,7 +225,7 @@ def _entry_pieces(head: str) -> int | None:
     (3, None)
     """
     parts = head.split(" ")
-    return int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else None
+    return int(parts[2]) if len(parts) > 2 and parts[2].isascii() and parts[2].isdigit() else None
 
 
 def _journal_entry(stamp: str, key: str, live_text: str, piece: int | None = None) -> tuple[str, list[str]]:
@@ -416,8 +417,6 @@ class SparqlEndpointStore:
         for text in rows:
             head, _, update = text.partition("\n")
             key = _entry_key(head)
-            if apply and key is not None and _entry_pieces(head) is not None:
-                update = self._hist._journal_pieces(key, cast(int, _entry_pieces(head)))
             last_sign = max(_stamp(head), alive.get(key, 0.0) if key is not None else 0.0)
             if time.time() - last_sign <= LOCK_TTL_S:
                 at_work.add(key)  # a writer at work: its entry and mark are its own
@@ -434,23 +433,41 @@ class SparqlEndpointStore:
             if key is None:  # an entry of a writer that marked nothing
                 self._send(update)
             elif key not in marks:
+                head = text.partition("\n")[0]
+                pieces = _entry_pieces(head)
+                if pieces is not None:  # read only now: a live writer's, or an applied one's, is never read
+                    joined = self._hist._journal_pieces(key, pieces, head)
+                    if joined is None:  # removed meanwhile (its writer was slow, not dead): nothing to do
+                        continue
+                    update = joined
                 self._send(_marked(update, key))
                 marks.add(key)
             self._hist._forget_journal(text)
         self._forget_marks(sorted(marks - at_work))
         return True
 
-    def _journal_pieces(self, key: str, count: int) -> str:
-        """The live request of entry ``key``, joined from its ``count`` pieces (written with the entry, in
-        one transaction: a piece missing is a store changed by hand, refused before anything is sent)."""
+    def _journal_pieces(self, key: str, count: int, head: str) -> str | None:
+        """The live request of entry ``key`` (first line ``head``), joined from its ``count`` pieces, or
+        None when the entry is gone (its writer, slow rather than dead, or another recovery removed it
+        and its pieces after they were listed). The pieces are written in the entry's own request (one
+        transaction), so an entry still there without all of them is a journal changed by hand: refused
+        by name, nothing sent."""
         pieces = sorted(self._bookkeeping_values(
             JOURNAL_GRAPH, "SELECT ?t WHERE { GRAPH ?g { ?e ?p ?t } }",
             {"g": rdflib.URIRef(JOURNAL_GRAPH), "e": rdflib.URIRef(JOURNAL_ENTRY + key),
              "p": rdflib.URIRef(JOURNAL_PIECE_OF)}, "t"))
-        if [p[:8] for p in pieces] != [f"{n:08d}" for n in range(count)]:
-            raise StoreError(f"journal entry {key} on {self.query_url} has {len(pieces)} of its {count} pieces: "
-                             "its live request cannot be applied (was the journal graph changed by hand?)")
-        return "".join(p[9:] for p in pieces)
+        if [p[:8] for p in pieces] == [f"{n:08d}" for n in range(count)]:
+            return "".join(p[9:] for p in pieces)
+        entry = f"<{JOURNAL}> <{PENDING_UPDATE}> ?e"
+        if not self._json(f"ASK {{ GRAPH <{JOURNAL_GRAPH}> {{ {entry} FILTER(STRSTARTS(STR(?e), "
+                          f"{ox.Literal(head + chr(10))})) }} }}").get("boolean"):
+            return None
+        raise StoreError(
+            f"journal entry {key} on {self.query_url} has {len(pieces)} of its {count} pieces: its live request "
+            f"cannot be applied, and no store opens until the entry is gone. Was the journal graph changed by "
+            f"hand? To give the write up, remove the entry, its pieces and its stamp: DELETE WHERE {{ GRAPH "
+            f"<{JOURNAL_GRAPH}> {{ <{JOURNAL_ENTRY}{key}> ?p ?o }} }} ; DELETE {{ GRAPH <{JOURNAL_GRAPH}> {{ {entry} }} }} "
+            f"WHERE {{ GRAPH <{JOURNAL_GRAPH}> {{ {entry} FILTER(STRSTARTS(STR(?e), {ox.Literal(head + chr(10))})) }} }}")
 
     def _forget_marks(self, keys: Sequence[str]) -> None:
         """Remove the applied-marks of journal entries already removed (on the live endpoint)."""
@@ -460,8 +477,9 @@ class SparqlEndpointStore:
     def _forget_journal(self, text: str) -> None:
         """Remove a journal entry once its live request is applied, and its alive stamp, with a new
         generation token: the one its first request left may have been read before the live endpoint
-        changed. An entry with a key is found by its first line (``STAMP KEY``, the key a UUID), not
-        sent whole again: a bulk batch's entry is tens of MB."""
+        changed. An entry with a key is found by its first line (``STAMP KEY`` or ``STAMP KEY PIECES``, the
+        key a UUID), not sent whole again (a literal of up to :data:`JOURNAL_PIECE` characters); its
+        pieces, if any, go in the same request."""
         head = text.partition("\n")[0]
         key = _entry_key(head)
         pending = f"<{JOURNAL_GRAPH}> {{ <{JOURNAL}> <{PENDING_UPDATE}> ?entry }}"
@@ -854,10 +872,12 @@ class SparqlEndpointStore:
         entry_text, pieces = _journal_entry(stamp, key, live_text)
         # Made of terms, not parsed from N-Triples: a bulk batch's live request is tens of MB.
         entry_node = ox.NamedNode(f"{JOURNAL_ENTRY}{key}")
-        journal = [(JOURNAL_GRAPH, ox.Triple(ox.NamedNode(JOURNAL), ox.NamedNode(PENDING_UPDATE), ox.Literal(entry_text))),
-                   (JOURNAL_GRAPH, ox.Triple(entry_node, ox.NamedNode(JOURNAL_ALIVE), ox.Literal(stamp)))]
-        journal += [(JOURNAL_GRAPH, ox.Triple(entry_node, ox.NamedNode(JOURNAL_PIECE_OF), ox.Literal(piece)))
-                    for piece in pieces]
+        # The pieces first: on an engine that applies a request's parts in turn, an entry is never there
+        # without them.
+        journal = [(JOURNAL_GRAPH, ox.Triple(entry_node, ox.NamedNode(JOURNAL_PIECE_OF), ox.Literal(piece)))
+                   for piece in pieces]
+        journal += [(JOURNAL_GRAPH, ox.Triple(ox.NamedNode(JOURNAL), ox.NamedNode(PENDING_UPDATE), ox.Literal(entry_text))),
+                    (JOURNAL_GRAPH, ox.Triple(entry_node, ox.NamedNode(JOURNAL_ALIVE), ox.Literal(stamp)))]
         hist_side = self._hist
         # The heartbeat beats from the history's request on: that request (a bulk batch's log and its
         # journal entry, as big as the live request) may itself take longer than the TTL, and its entry,

@@ -416,8 +416,8 @@ def update_request(ops: Sequence[GraphOp], claim: Claim | None = None, *,
                    made: Sequence[tuple[str, ox.Triple]] = ()) -> str:
     """The one SPARQL 1.1 Update request that applies ``ops`` in order (and takes ``claim``), then
     adds ``made``: triples already made of Oxigraph's terms, each with its graph, for what a document
-    cannot carry (Oxigraph's N-Triples parser takes no token over 16 MB, and a journal entry holding
-    a bulk batch's live request is one literal of tens of MB).
+    cannot carry (Oxigraph's N-Triples parser takes no token over 16 MB, and a bulk batch's journal
+    entry, its live request in pieces, is tens of MB).
 
     Every document is parsed first, so bad data raises before any text is
     sent. Terms are written by Oxigraph's own serialiser (N-Triples syntax,

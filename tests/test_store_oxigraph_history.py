@@ -279,6 +279,36 @@ def test_a_long_live_request_is_journalled_in_pieces_and_a_recovery_joins_them(
     assert not _ask_on(live, f"ASK {{ GRAPH <{JOURNAL_GRAPH}> {{ ?s ?p ?o }} }}")["boolean"]
 
 
+def test_an_entry_removed_while_a_recovery_reads_its_pieces_is_left_alone_and_the_store_opens(
+    servers: tuple[OxigraphServer, OxigraphServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer taken for dead may only have been slow: it (or another recovery) may remove its entry
+    and pieces between the recovery's list of entries and its read of the pieces. The recovery then
+    has nothing to apply; before, it took the missing pieces for a journal changed by hand and no
+    store opened."""
+    live, history = servers
+    monkeypatch.setattr(remote, "JOURNAL_PIECE", 64)
+    graph = study_graph_name(KEYWORDS)
+    writer = SparqlEndpointStore(live.query, history_url=history.query,
+                                 client=_client_dying_before(partial(writes_the_live_server, live)))
+    with pytest.raises(_Died):
+        writer.write([AddQuads(keywords_quads(graph))])
+    writer.close()
+    removed: list[bool] = []
+
+    def the_writer_finishes_first(request: httpx.Request) -> None:
+        reads_pieces = str(request.url) == history.query and remote.JOURNAL_PIECE_OF in unquote_plus(request.read().decode())
+        if reads_pieces and not removed:
+            removed.append(True)
+            httpx.post(history.update, content=f"CLEAR GRAPH <{JOURNAL_GRAPH}>",
+                       headers={"Content-Type": "application/sparql-update"}, timeout=30).raise_for_status()
+
+    monkeypatch.setattr(remote, "LOCK_TTL_S", 0.0)
+    client = httpx.Client(timeout=30, follow_redirects=True, event_hooks={"request": [the_writer_finishes_first]})
+    SparqlEndpointStore(live.query, history_url=history.query, client=client).close()
+    assert removed and keywords_listed(live, graph) == []  # nothing applied by the recovery
+
+
 def test_a_journal_entry_missing_a_piece_is_refused_and_nothing_is_applied(
     servers: tuple[OxigraphServer, OxigraphServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
