@@ -251,6 +251,20 @@ def test_a_journalled_write_replayed_by_recoveries_leaves_each_blank_node_list_o
     assert not _ask_on(live, f"ASK {{ GRAPH <{JOURNAL_GRAPH}> {{ ?s ?p ?o }} }}")["boolean"]  # no mark left
 
 
+def pieced_entry_left_by_a_dead_writer(live: OxigraphServer, history: OxigraphServer,
+                                       monkeypatch: pytest.MonkeyPatch) -> str:
+    """The keywords study written by a writer that dies before its live request, its journal entry in
+    pieces of 64 characters (left on the history server); returns the study's graph."""
+    monkeypatch.setattr(remote, "JOURNAL_PIECE", 64)
+    graph = study_graph_name(KEYWORDS)
+    writer = SparqlEndpointStore(live.query, history_url=history.query,
+                                 client=_client_dying_before(partial(writes_the_live_server, live)))
+    with pytest.raises(_Died):
+        writer.write([AddQuads(keywords_quads(graph))])
+    writer.close()
+    return graph
+
+
 def test_a_long_live_request_is_journalled_in_pieces_and_a_recovery_joins_them(
     servers: tuple[OxigraphServer, OxigraphServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -259,13 +273,7 @@ def test_a_long_live_request_is_journalled_in_pieces_and_a_recovery_joins_them(
     journalled in pieces, none longer than a piece (here pieces of 64 characters), and a dead writer's
     pieces are joined again and applied once by the store opened next."""
     live, history = servers
-    monkeypatch.setattr(remote, "JOURNAL_PIECE", 64)
-    graph = study_graph_name(KEYWORDS)
-    writer = SparqlEndpointStore(live.query, history_url=history.query,
-                                 client=_client_dying_before(partial(writes_the_live_server, live)))
-    with pytest.raises(_Died):
-        writer.write([AddQuads(keywords_quads(graph))])
-    writer.close()
+    graph = pieced_entry_left_by_a_dead_writer(live, history, monkeypatch)
     lengths = _ask_on(history, f"SELECT ?p (STRLEN(STR(?o)) AS ?n) WHERE {{ GRAPH <{JOURNAL_GRAPH}> {{ ?s ?p ?o }} }}")
     by_kind: dict[str, list[int]] = {}
     for row in lengths["results"]["bindings"]:
@@ -287,13 +295,7 @@ def test_an_entry_removed_while_a_recovery_reads_its_pieces_is_left_alone_and_th
     has nothing to apply; before, it took the missing pieces for a journal changed by hand and no
     store opened."""
     live, history = servers
-    monkeypatch.setattr(remote, "JOURNAL_PIECE", 64)
-    graph = study_graph_name(KEYWORDS)
-    writer = SparqlEndpointStore(live.query, history_url=history.query,
-                                 client=_client_dying_before(partial(writes_the_live_server, live)))
-    with pytest.raises(_Died):
-        writer.write([AddQuads(keywords_quads(graph))])
-    writer.close()
+    graph = pieced_entry_left_by_a_dead_writer(live, history, monkeypatch)
     removed: list[bool] = []
 
     def the_writer_finishes_first(request: httpx.Request) -> None:
@@ -313,13 +315,7 @@ def test_a_journal_entry_missing_a_piece_is_refused_and_nothing_is_applied(
     servers: tuple[OxigraphServer, OxigraphServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     live, history = servers
-    monkeypatch.setattr(remote, "JOURNAL_PIECE", 64)
-    graph = study_graph_name(KEYWORDS)
-    writer = SparqlEndpointStore(live.query, history_url=history.query,
-                                 client=_client_dying_before(partial(writes_the_live_server, live)))
-    with pytest.raises(_Died):
-        writer.write([AddQuads(keywords_quads(graph))])
-    writer.close()
+    graph = pieced_entry_left_by_a_dead_writer(live, history, monkeypatch)
     piece = f"GRAPH <{JOURNAL_GRAPH}> {{ ?e <{remote.JOURNAL_PIECE_OF}> ?t }}"
     httpx.post(history.update, content=f'DELETE {{ {piece} }} WHERE {{ {piece} FILTER(STRSTARTS(?t, "00000001 ")) }}',
                headers={"Content-Type": "application/sparql-update"}, timeout=30).raise_for_status()
