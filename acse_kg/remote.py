@@ -244,6 +244,30 @@ def _journal_entry(stamp: str, key: str, live_text: str, piece: int | None = Non
     return f"{stamp} {key} {len(pieces)}\n", [f"{n:08d} {text}" for n, text in enumerate(pieces)]
 
 
+def _entry_found(text: str) -> str:
+    """The pattern that finds the journal entry whose literal is ``text``: by its first line for an
+    entry with a key (a UUID: no other entry begins so), else by its whole text."""
+    head = text.partition("\n")[0]
+    which = (f"STR(?entry) = {ox.Literal(text)}" if _entry_key(head) is None
+             else f"STRSTARTS(STR(?entry), {ox.Literal(head + chr(10))})")
+    return f"GRAPH <{JOURNAL_GRAPH}> {{ <{JOURNAL}> <{PENDING_UPDATE}> ?entry FILTER ({which}) }}"
+
+
+def _entry_removal(text: str) -> str:
+    """The update that removes the journal entry whose literal is ``text``, with its alive stamp and
+    its pieces (an entry with a key)."""
+    head = text.partition("\n")[0]
+    key = _entry_key(head)
+    request = f"DELETE {{ GRAPH <{JOURNAL_GRAPH}> {{ <{JOURNAL}> <{PENDING_UPDATE}> ?entry }} }} WHERE {{ {_entry_found(text)} }}"
+    if key is not None:
+        request += (f" ;\nDELETE WHERE {{ GRAPH <{JOURNAL_GRAPH}> "
+                    f"{{ <{JOURNAL_ENTRY}{key}> <{JOURNAL_ALIVE}> ?stamp }} }}")
+        if _entry_pieces(head) is not None:
+            request += (f" ;\nDELETE WHERE {{ GRAPH <{JOURNAL_GRAPH}> "
+                        f"{{ <{JOURNAL_ENTRY}{key}> <{JOURNAL_PIECE_OF}> ?piece }} }}")
+    return request
+
+
 def _applied_mark(key: str) -> ox.Quad:
     """The quad (in ``JOURNAL_GRAPH``, on the live endpoint) that says the live request of the journal
     entry ``key`` was applied. Its object a plain string, which every engine gives back as it took it."""
@@ -458,16 +482,13 @@ class SparqlEndpointStore:
              "p": rdflib.URIRef(JOURNAL_PIECE_OF)}, "t"))
         if [p[:8] for p in pieces] == [f"{n:08d}" for n in range(count)]:
             return "".join(p[9:] for p in pieces)
-        entry = f"<{JOURNAL}> <{PENDING_UPDATE}> ?e"
-        if not self._json(f"ASK {{ GRAPH <{JOURNAL_GRAPH}> {{ {entry} FILTER(STRSTARTS(STR(?e), "
-                          f"{ox.Literal(head + chr(10))})) }} }}").get("boolean"):
+        text = head + "\n"  # a pieced entry's whole literal
+        if not self._json(f"ASK {{ {_entry_found(text)} }}").get("boolean"):
             return None
         raise StoreError(
             f"journal entry {key} on {self.query_url} has {len(pieces)} of its {count} pieces: its live request "
             f"cannot be applied, and no store opens until the entry is gone. Was the journal graph changed by "
-            f"hand? To give the write up, remove the entry, its pieces and its stamp: DELETE WHERE {{ GRAPH "
-            f"<{JOURNAL_GRAPH}> {{ <{JOURNAL_ENTRY}{key}> ?p ?o }} }} ; DELETE {{ GRAPH <{JOURNAL_GRAPH}> {{ {entry} }} }} "
-            f"WHERE {{ GRAPH <{JOURNAL_GRAPH}> {{ {entry} FILTER(STRSTARTS(STR(?e), {ox.Literal(head + chr(10))})) }} }}")
+            f"hand? To give the write up, remove the entry, its pieces and its stamp: {_entry_removal(text)}")
 
     def _forget_marks(self, keys: Sequence[str]) -> None:
         """Remove the applied-marks of journal entries already removed (on the live endpoint)."""
@@ -480,20 +501,7 @@ class SparqlEndpointStore:
         changed. An entry with a key is found by its first line (``STAMP KEY`` or ``STAMP KEY PIECES``, the
         key a UUID), not sent whole again (a literal of up to :data:`JOURNAL_PIECE` characters); its
         pieces, if any, go in the same request."""
-        head = text.partition("\n")[0]
-        key = _entry_key(head)
-        pending = f"<{JOURNAL_GRAPH}> {{ <{JOURNAL}> <{PENDING_UPDATE}> ?entry }}"
-        which = (f"STR(?entry) = {ox.Literal(text)}" if key is None  # no key: the whole text tells it
-                 else f"STRSTARTS(STR(?entry), {ox.Literal(head + chr(10))})")
-        request = (f"{update_request(self._generation_ops())} ;\n"
-                   f"DELETE {{ GRAPH {pending} }} WHERE {{ GRAPH {pending} FILTER ({which}) }}")
-        if key is not None:
-            request += (f" ;\nDELETE WHERE {{ GRAPH <{JOURNAL_GRAPH}> "
-                        f"{{ <{JOURNAL_ENTRY}{key}> <{JOURNAL_ALIVE}> ?stamp }} }}")
-            if _entry_pieces(head) is not None:
-                request += (f" ;\nDELETE WHERE {{ GRAPH <{JOURNAL_GRAPH}> "
-                            f"{{ <{JOURNAL_ENTRY}{key}> <{JOURNAL_PIECE_OF}> ?piece }} }}")
-        self._send(request)
+        self._send(f"{update_request(self._generation_ops())} ;\n{_entry_removal(text)}")
 
     def _refresh_alive(self, key: str) -> None:
         """The heartbeat of journal entry ``key``'s writer: a fresh alive stamp, in place of the last.
