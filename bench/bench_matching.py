@@ -3,14 +3,19 @@
     python bench/bench_matching.py [--profiles 10000] [--shacl 300] [--requests 1000]
     python -m bench matching     # options from BENCH_MATCHING_PROFILES, _SHACL, _REQUESTS
     python -m bench matching --trials 1,100,1000 [--profiles 10000]   # matching across a registry
+    python -m bench matching --trials 1,1000 --acse-only   # AcSé's copies alone (earlier figures)
 
-With ``--trials``: the registry is the bundle's structured studies plus varied
-copies of them (acse_kg.synthetic: new NCT numbers, cohorts' pathologies and
-genes drawn from OncoTree and a pool of 50 cancer genes, statuses varied) up to
-N studies; the same profiles go through ``acse-kg match --all-trials --batch``'s
-code path on one core, and the rate at each N is printed with its ratio to the
-rate at the first N, measured in the same run (target: at 1,000 trials at
-least half the single-trial rate). The registry's build time is printed apart.
+With ``--trials``: at 1, the bundled AcSé alone (the single-trial rate); above 1,
+the two real structured trials, AcSé and CAPTUR (imported from its CTML, as
+``acse-kg import`` does), plus varied copies of both in turn (acse_kg.synthetic:
+new NCT numbers, cohorts' pathologies and genes drawn from OncoTree and a pool
+of 50 cancer genes, statuses varied) up to N studies; the same profiles go
+through ``acse-kg match --all-trials --batch``'s code path on one core, and the
+rate at each N is printed with its ratio to the rate at the first N, measured
+in the same run (target: at 1,000 trials at least half the single-trial rate),
+and with the CPU time of one trial result: the ratio follows the trials a
+profile enters, and CAPTUR's copies, with their many arms, take most profiles.
+The registry's build time is printed apart.
 
 The batch measures (in process, and the command) and pyshacl run pinned to one
 CPU core (sched_setaffinity), so "one core" in the target is what is measured;
@@ -55,6 +60,8 @@ import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.bench_scale import CAPTUR, STRUCTURED_SOURCES  # noqa: E402  (the two real structured trials)
 
 DIAGNOSES = ["LUAD", "NSCLC", "ALCL", "GB", "COAD", "NBL", "STAD", "BLCA", "NCIT:C2926", "PRCC", "CCRCC",
              "IMT", "ERMS", "HCC", "BRCA", "CHOL", "THAP", "THPA", "HGSOC", "PAAD"]
@@ -212,7 +219,24 @@ def bench_http(bodies: list[bytes], requests: int) -> tuple[float, float]:
         server.wait(10)
 
 
-def bench_trials(counts: list[int], profiles: list[dict[str, Any]], keep: Path | None = None) -> None:
+def real_trials(store: Any, n: int, acse_only: bool = False) -> list[str]:
+    """The real structured trials a registry of ``n`` is made from: the bundled AcSé, and above one trial
+    CAPTUR too, imported from its CTML into ``store`` when it is not there (its copies carry CTML's rule
+    cohorts, reached by a gene alone, which AcSé's copies do not). ``acse_only``: AcSé's copies alone,
+    the registry of the figures before CAPTUR was copied too (kept to compare code versions with them)."""
+    from acse_kg.ctml.importer import import_ctml, read_document
+    from acse_kg.model import structured_studies
+
+    acse, captur = STRUCTURED_SOURCES
+    if n == 1 or acse_only:
+        return [acse]
+    if captur not in structured_studies(store):
+        import_ctml(store, read_document(CAPTUR))
+    return [acse, captur]
+
+
+def bench_trials(counts: list[int], profiles: list[dict[str, Any]], keep: Path | None = None,
+                 acse_only: bool = False) -> None:
     """Profiles/s of cross-trial matching as the registry grows (see the module docstring).
 
     ``keep``: a directory where each registry is written once as an on-disk store (``keep/N``) and
@@ -233,11 +257,10 @@ def bench_trials(counts: list[int], profiles: list[dict[str, Any]], keep: Path |
         src.write_bytes(b"\n".join(orjson.dumps(p) for p in profiles) + b"\n")
         for n in counts:
             store = open_store("memory" if keep is None else str(keep / str(n)))
-            real = structured_studies(store)
             t = time.perf_counter()
-            if keep is None or len(real) < n:
-                real = [nct for nct in real if not nct.startswith("NCT9")]  # the bundle's, not earlier copies
-                add_copies(store, max(0, n - len(real)), real)
+            if len(structured_studies(store)) < n:
+                real = real_trials(store, n, acse_only)
+                add_copies(store, n - len(real), real)
             copied = time.perf_counter() - t
             t = time.perf_counter()
             registry = RegistryMatcher(store)
@@ -261,10 +284,14 @@ def bench_trials(counts: list[int], profiles: list[dict[str, Any]], keep: Path |
     print(f"profiles: {len(profiles)}; timed parts pinned to CPU {sorted(core) if core else 'any'}; "
           f"load average {os.getloadavg()[0]:.1f}")
     for n, rate, rates, build, copied, hits, cpu_rate in rows:
+        # The CPU time a trial result costs: what the ratio cannot show when the trials a profile enters
+        # grow with the registry (CAPTUR's copies take most profiles: about a hundred results each at 1,000).
+        per_result = 1e6 / cpu_rate / max(hits / len(profiles), 1e-9)
         print(f"{n:>5} trials: {rate:,.0f} profiles/s (runs {', '.join(f'{r:,.0f}' for r in rates)}), "
               f"ratio to {rows[0][0]} trial(s) {rate / base:.2f}; {cpu_rate:,.0f} profiles per CPU second, "
               f"ratio {cpu_rate / base_cpu:.2f}; {hits / len(profiles):.2f} trial results "
-              f"a profile; registry build {build:.1f} s (copies written in {copied:.1f} s)")
+              f"a profile, {per_result:,.0f} CPU µs a trial result; registry build {build:.1f} s "
+              f"(copies written in {copied:.1f} s)")
     print("target: at 1,000 trials at least 0.50 of the single-trial rate")
 
 
@@ -279,11 +306,14 @@ def main(argv: list[str] | None = None) -> None:
                     help="profiles checked through pyshacl one criterion at a time (0: skip)")
     ap.add_argument("--trials", default=env("BENCH_MATCHING_TRIALS", ""),
                     help="comma-separated registry sizes: measure matching across trials instead")
+    ap.add_argument("--acse-only", action="store_true",
+                    help="with --trials: copy AcSé alone, not AcSé and CAPTUR (the registries of earlier figures)")
     ap.add_argument("--keep-registries", type=Path, default=None, metavar="DIR",
                     help="with --trials: write each registry once under DIR and reuse it in later runs")
     args = ap.parse_args(argv if argv is not None else sys.argv[1:] if __name__ == "__main__" else [])
     if args.trials:
-        bench_trials([int(x) for x in args.trials.split(",")], make_profiles(args.profiles), args.keep_registries)
+        bench_trials([int(x) for x in args.trials.split(",")], make_profiles(args.profiles), args.keep_registries,
+                     args.acse_only)
         return
 
     from acse_kg.matching.engine import Matcher
