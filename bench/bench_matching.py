@@ -13,8 +13,9 @@ of 50 cancer genes, statuses varied) up to N studies; the same profiles go
 through ``acse-kg match --all-trials --batch``'s code path on one core, and the
 rate at each N is printed with its ratio to the rate at the first N, measured
 in the same run (target: at 1,000 trials at least half the single-trial rate),
-and with the CPU time of one trial result: the ratio follows the trials a
-profile enters, and CAPTUR's copies, with their many arms, take most profiles.
+and with the CPU time of a profile over its trial results: with CAPTUR copied,
+a profile enters about a hundred trials at 1,000 (a copy of CAPTUR names ~31 of
+the pool's 50 genes across its 13 arms), against fewer than one at 1.
 The registry's build time is printed apart.
 
 The batch measures (in process, and the command) and pyshacl run pinned to one
@@ -235,13 +236,26 @@ def real_trials(store: Any, n: int, acse_only: bool = False) -> list[str]:
     return [acse, captur]
 
 
+def registry_kind(store: Any, n: int) -> str:
+    """What a registry of ``n`` trials is made of, read from the store: a kept registry is reused as it
+    is, so a run checks that it is the kind it asks for (one written by another kind of run, or before
+    CAPTUR was copied too, would be measured silently as the wrong registry)."""
+    from acse_kg.model import structured_studies
+
+    if n == 1:
+        return "AcSé"
+    return "AcSé and CAPTUR" if STRUCTURED_SOURCES[1] in structured_studies(store) else "AcSé alone"
+
+
 def bench_trials(counts: list[int], profiles: list[dict[str, Any]], keep: Path | None = None,
                  acse_only: bool = False) -> None:
     """Profiles/s of cross-trial matching as the registry grows (see the module docstring).
 
     ``keep``: a directory where each registry is written once as an on-disk store (``keep/N``) and
     reopened by later runs, so that code versions are compared on the same registry (the copies
-    take minutes to write at 1,000 trials, and two builds differ where rdflib's order does).
+    take minutes to write at 1,000 trials, and two builds differ where rdflib's order does). A kept
+    registry of another kind than asked (``acse_only`` or not) is refused, not measured.
+    ``acse_only``: the registries are copies of AcSé alone (see :func:`real_trials`).
     """
     from acse_kg.matching.engine import RegistryMatcher
     from acse_kg.model import structured_studies
@@ -258,9 +272,15 @@ def bench_trials(counts: list[int], profiles: list[dict[str, Any]], keep: Path |
         for n in counts:
             store = open_store("memory" if keep is None else str(keep / str(n)))
             t = time.perf_counter()
-            if len(structured_studies(store)) < n:
+            held = structured_studies(store)
+            wanted = "AcSé" if n == 1 else "AcSé alone" if acse_only else "AcSé and CAPTUR"
+            if len(held) > 1 and registry_kind(store, n) != wanted:  # (the bundle holds AcSé alone)
+                raise SystemExit(f"{keep / str(n) if keep else 'the registry'} holds copies of "
+                                 f"{registry_kind(store, n)}, not of {wanted}: use another --keep-registries "
+                                 f"directory{'' if acse_only else ', or --acse-only'}")
+            if len(held) < n:
                 real = real_trials(store, n, acse_only)
-                add_copies(store, n - len(real), real)
+                add_copies(store, n - len(structured_studies(store)), real)
             copied = time.perf_counter() - t
             t = time.perf_counter()
             registry = RegistryMatcher(store)
@@ -279,19 +299,20 @@ def bench_trials(counts: list[int], profiles: list[dict[str, Any]], keep: Path |
             # The studies in the index (not registry.studies, which would read and compile every one of them
             # only to count them: minutes at 1,000 trials, outside what is measured).
             rows.append((len(registry.ncts), statistics.median(rates), rates, build, copied, hits,
-                         statistics.median(cpu)))
+                         statistics.median(cpu), registry_kind(store, n)))
     base, base_cpu = rows[0][1], rows[0][6]
     print(f"profiles: {len(profiles)}; timed parts pinned to CPU {sorted(core) if core else 'any'}; "
           f"load average {os.getloadavg()[0]:.1f}")
-    for n, rate, rates, build, copied, hits, cpu_rate in rows:
-        # The CPU time a trial result costs: what the ratio cannot show when the trials a profile enters
-        # grow with the registry (CAPTUR's copies take most profiles: about a hundred results each at 1,000).
-        per_result = 1e6 / cpu_rate / max(hits / len(profiles), 1e-9)
-        print(f"{n:>5} trials: {rate:,.0f} profiles/s (runs {', '.join(f'{r:,.0f}' for r in rates)}), "
+    for n, rate, rates, build, copied, hits, cpu_rate, kind in rows:
+        # The CPU time of a profile over its trial results: with CAPTUR copied, most of a profile's results
+        # at 1,000 trials are CAPTUR's copies (a copy names ~31 of the pool's 50 genes), which the ratio
+        # alone does not show.
+        per_result = f"{1e6 / cpu_rate / (hits / len(profiles)):,.0f}" if hits else "n/a"
+        print(f"{n:>5} trials ({kind}): {rate:,.0f} profiles/s (runs {', '.join(f'{r:,.0f}' for r in rates)}), "
               f"ratio to {rows[0][0]} trial(s) {rate / base:.2f}; {cpu_rate:,.0f} profiles per CPU second, "
               f"ratio {cpu_rate / base_cpu:.2f}; {hits / len(profiles):.2f} trial results "
-              f"a profile, {per_result:,.0f} CPU µs a trial result; registry build {build:.1f} s "
-              f"(copies written in {copied:.1f} s)")
+              f"a profile, {per_result} CPU µs a trial result; registry build {build:.1f} s "
+              f"(CAPTUR and the copies written in {copied:.1f} s)")
     print("target: at 1,000 trials at least 0.50 of the single-trial rate")
 
 
@@ -307,9 +328,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--trials", default=env("BENCH_MATCHING_TRIALS", ""),
                     help="comma-separated registry sizes: measure matching across trials instead")
     ap.add_argument("--acse-only", action="store_true",
-                    help="with --trials: copy AcSé alone, not AcSé and CAPTUR (the registries of earlier figures)")
+                    help="with --trials: copy AcSé alone, not AcSé and CAPTUR (the registries of the figures "
+                         "before 2026-12-03 16:00: their commands predate this flag)")
     ap.add_argument("--keep-registries", type=Path, default=None, metavar="DIR",
-                    help="with --trials: write each registry once under DIR and reuse it in later runs")
+                    help="with --trials: write each registry once under DIR and reuse it in later runs, "
+                         "as it is (one of another kind than asked, --acse-only or not, is refused)")
     args = ap.parse_args(argv if argv is not None else sys.argv[1:] if __name__ == "__main__" else [])
     if args.trials:
         bench_trials([int(x) for x in args.trials.split(",")], make_profiles(args.profiles), args.keep_registries,
