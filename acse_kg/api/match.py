@@ -245,15 +245,19 @@ async def match_trials(request: Request) -> Response:
 
 async def _answer_one(request: Request, answer: Any) -> Response:
     body = await request.body()
-    try:
+    store, content_type = get_store(request), request.headers.get("content-type")
+
+    def convert_then_answer() -> bytes:
         # A Phenopacket or an mCODE Bundle becomes a profile first; what it could not carry joins the notes.
-        body, notes = await run_in_threadpool(
-            patients.profile_bytes, get_store(request), body, request.headers.get("content-type"))
+        profile, notes = patients.profile_bytes(store, body, content_type)
+        return patients.add_notes(answer(profile), notes)
+
+    try:
+        # Conversion and matching are CPU work: off the event loop, so other requests are served meanwhile;
+        # in one trip to the thread pool, not two (each trip is a wake-up of a worker and of the loop).
+        return Response(await run_in_threadpool(convert_then_answer), media_type=JSON)
     except patients.PatientRecordError as exc:
         return _invalid([{"id": None, "field": None, "message": str(exc)}])
-    try:
-        # Matching is CPU work: off the event loop, so other requests are served meanwhile.
-        return Response(patients.add_notes(await run_in_threadpool(answer, body), notes), media_type=JSON)
     except ProfileError as exc:
         refused = _invalid([{"id": exc.profile_id, **e} for e in exc.errors])
     except BadTrial as exc:
