@@ -66,6 +66,7 @@ the live graphs in each request, as before.
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import time
@@ -125,6 +126,25 @@ PASSWORD_ENV = "ACSE_KG_REMOTE_PASSWORD"
 #: Where an engine takes N-Quads for the whole dataset in one transactional request (the Oxigraph
 #: server's ``/store``): the bulk path of :class:`~acse_kg.store.AddQuads`; unset, quads go as an update.
 DATASET_URL_ENV = "ACSE_KG_REMOTE_DATASET_URL"
+#: Seconds one request to the engine may take (to connect, to send, between bytes of the answer): a
+#: bulk import's batch on a loaded machine may need more than the default, a dashboard less.
+TIMEOUT_ENV = "ACSE_KG_REMOTE_TIMEOUT"
+DEFAULT_TIMEOUT = 60.0
+
+
+def timeout_from_env() -> float:
+    """The budget of one request to the engine: ``ACSE_KG_REMOTE_TIMEOUT`` seconds, else 60.
+    A value that is not a positive number is refused by name, not taken as no budget at all."""
+    text = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise StoreError(f"{TIMEOUT_ENV}={text!r} is not a number of seconds above 0")
+    return value
 
 #: Graphs an engine keeps for itself and lists among the named graphs: Virtuoso's quad-map
 #: schema, its LDP vocabulary and its URIQA graph. Never the registry's; left out like its bookkeeping.
@@ -358,7 +378,7 @@ class SparqlEndpointStore:
         token: str | None = None,
         auth: httpx.Auth | None = None,
         dataset_url: str | None = None,
-        timeout: float = 60.0,
+        timeout: float | None = None,
         client: httpx.Client | None = None,
         history_url: str | None = None,
         history_update_url: str | None = None,
@@ -370,7 +390,9 @@ class SparqlEndpointStore:
         user, password = os.environ.get(USER_ENV), os.environ.get(PASSWORD_ENV)
         #: Credentials for updates only (queries stay anonymous): Digest from the environment when not given.
         self.auth = auth if auth is not None else (httpx.DigestAuth(user, password or "") if user else None)
-        self._client = client or httpx.Client(timeout=timeout, follow_redirects=True)
+        #: The budget of one request, named in the error when it is exceeded (:data:`TIMEOUT_ENV`).
+        self.timeout = timeout if timeout is not None else timeout_from_env()
+        self._client = client or httpx.Client(timeout=self.timeout, follow_redirects=True)
         #: The endpoint's named graphs, listed once and forgotten after each write through this object.
         self._graphs: list[str] | None = None
         self._graphs_at = 0.0
@@ -381,7 +403,8 @@ class SparqlEndpointStore:
         self._hist: SparqlEndpointStore | None = None
         if history_url:
             self._hist = SparqlEndpointStore(history_url, update_url=history_update_url or update_url_for(history_url),
-                                             token=self.token, client=self._client, history_url="")
+                                             token=self.token, client=self._client, history_url="",
+                                             timeout=self.timeout)
             self._check_union_default_graph()
             self._recover()
 
@@ -527,6 +550,10 @@ class SparqlEndpointStore:
             response = self._client.post(url, data=data if isinstance(data, dict) else None,
                                          content=data if not isinstance(data, dict) else None, headers=headers,
                                          auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT)
+        except httpx.TimeoutException as exc:
+            # Reached, perhaps, and busy: "cannot reach" would send the operator to the wrong place.
+            raise StoreError(f"the SPARQL endpoint {url} did not answer within {self.timeout:g} s "
+                             f"({type(exc).__name__}; {TIMEOUT_ENV} sets this budget)") from exc
         except httpx.HTTPError as exc:
             raise StoreError(f"cannot reach the SPARQL endpoint {url}: {exc}") from exc
         if response.status_code == 400:
