@@ -390,9 +390,12 @@ class SparqlEndpointStore:
         user, password = os.environ.get(USER_ENV), os.environ.get(PASSWORD_ENV)
         #: Credentials for updates only (queries stay anonymous): Digest from the environment when not given.
         self.auth = auth if auth is not None else (httpx.DigestAuth(user, password or "") if user else None)
-        #: The budget of one request, named in the error when it is exceeded (:data:`TIMEOUT_ENV`).
-        self.timeout = timeout if timeout is not None else timeout_from_env()
-        self._client = client or httpx.Client(timeout=self.timeout, follow_redirects=True)
+        if client is None:
+            client = httpx.Client(timeout=timeout if timeout is not None else timeout_from_env(), follow_redirects=True)
+        self._client = client
+        #: The budget of one request, named in the error when it is exceeded: the client's own (a client
+        #: given, the history's shared one, keeps its budget; else ``timeout`` or :data:`TIMEOUT_ENV`).
+        self.timeout: float | None = client.timeout.read
         #: The endpoint's named graphs, listed once and forgotten after each write through this object.
         self._graphs: list[str] | None = None
         self._graphs_at = 0.0
@@ -403,8 +406,7 @@ class SparqlEndpointStore:
         self._hist: SparqlEndpointStore | None = None
         if history_url:
             self._hist = SparqlEndpointStore(history_url, update_url=history_update_url or update_url_for(history_url),
-                                             token=self.token, client=self._client, history_url="",
-                                             timeout=self.timeout)
+                                             token=self.token, client=self._client, history_url="")
             self._check_union_default_graph()
             self._recover()
 
@@ -552,7 +554,7 @@ class SparqlEndpointStore:
                                          auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT)
         except httpx.TimeoutException as exc:
             # Reached, perhaps, and busy: "cannot reach" would send the operator to the wrong place.
-            raise StoreError(f"the SPARQL endpoint {url} did not answer within {self.timeout:g} s "
+            raise StoreError(f"the SPARQL endpoint {url} did not answer within {self.timeout or 0:g} s "
                              f"({type(exc).__name__}; {TIMEOUT_ENV} sets this budget)") from exc
         except httpx.HTTPError as exc:
             raise StoreError(f"cannot reach the SPARQL endpoint {url}: {exc}") from exc

@@ -65,3 +65,14 @@ def test_a_value_that_is_not_a_positive_number_is_refused_by_name(monkeypatch: p
     with pytest.raises(StoreError, match=TIMEOUT_ENV):
         SparqlEndpointStore("http://127.0.0.1:9/query")
 
+
+
+def test_a_client_given_keeps_its_own_budget_and_the_error_names_it(monkeypatch: pytest.MonkeyPatch,
+                                                                    silent_endpoint: str) -> None:
+    import httpx
+
+    monkeypatch.setenv(TIMEOUT_ENV, "30")
+    store = SparqlEndpointStore(silent_endpoint, client=httpx.Client(timeout=0.4))
+    assert store.timeout == 0.4
+    with pytest.raises(StoreError, match=r"did not answer within 0\.4 s"):
+        store.ask("ASK { ?s ?p ?o }")
