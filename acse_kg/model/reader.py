@@ -29,7 +29,7 @@ from ..derived import DerivedCache
 from ..errors import AcseError
 from ..loader import STUDY_GRAPH_PREFIX, study_graph_name
 from ..namespaces import ACSE, SCHEMA, normalise_nct, sparql_string
-from ..store import GraphStore
+from ..store import GraphStore, rdflib_triples
 from .expressions import (
     COMPARATORS,
     AlterationTest,
@@ -104,17 +104,34 @@ def _text(v: Node | None) -> str:
     return "" if v is None else str(v)
 
 
+#: One triple in rdflib's terms (what an rdflib graph yields, and :func:`~acse_kg.store.rdflib_triples`).
+Triple = tuple[Node, Node, Node]
+
+
 class _Graph:
     """A study's record graph with the lookups the reader needs."""
 
-    def __init__(self, g: rdflib.Graph, terms: dict[str, dict[str, Any]]) -> None:
-        self.g = g
-        self.terms = terms
+    def __init__(self, triples: Iterable[Triple], terms: dict[str, dict[str, Any]] | None = None) -> None:
+        self.terms: dict[str, dict[str, Any]] = terms if terms is not None else {}
         # One pass over the triples into subject -> predicate -> objects: the reader asks a few
         # thousand questions of a record, and rdflib's pattern matching costs more than the walk.
         self.index: dict[Node, dict[Node, list[Node]]] = {}
-        for s, p, o in g:
+        for s, p, o in triples:
             self.index.setdefault(s, {}).setdefault(p, []).append(o)
+
+    def subject(self, p: URIRef, o: Node) -> Node | None:
+        """The subject of (?, p, o): the study's node by its NCT number (the least, should a record hold two)."""
+        found = [s for s, po in self.index.items() if o in po.get(p, ())]
+        return min(found, key=str) if found else None
+
+    def term_refs(self) -> set[str]:
+        """The vocabulary terms the record points to (the reader needs their labels and codes)."""
+        refs: set[str] = set()
+        for po in self.index.values():
+            for p in _TERM_PROPS:
+                refs.update(str(o) for o in po.get(p, ()) if isinstance(o, URIRef))
+            refs.update(str(t) for t in po.get(RDF.type, ()))
+        return refs
 
     def one(self, s: Node, p: URIRef) -> Node | None:
         got = self.index.get(s, {}).get(p)
@@ -253,11 +270,12 @@ def read_study(store: GraphStore, nct: str, *, graph: rdflib.Graph | None = None
 
 
 def _read_study(store: GraphStore, nct: str, graph: rdflib.Graph | None = None) -> Study:
-    g = graph if graph is not None else store.graph(study_graph_name(nct))
-    study = next((s for s in g.subjects(ACSE.nctId, Literal(nct))), None)
+    name = study_graph_name(nct)
+    g = _Graph(graph if graph is not None else rdflib_triples(store.graph_quads(name)))
+    study = g.subject(ACSE.nctId, Literal(nct))
     if study is None:
         raise StudyNotFound(f"no study {nct} in the graph")
-    refs = _term_refs(g)
+    refs = g.term_refs()
     # Studies share most of their terms (OncoTree classes, genes, statuses): each is looked up
     # once per store version, so reading the thousandth study asks only for what is new.
     known: dict[str, dict[str, Any]] = _cache.get(store, "model-terms", dict, vocabulary=True)
@@ -265,18 +283,8 @@ def _read_study(store: GraphStore, nct: str, graph: rdflib.Graph | None = None) 
     if missing:
         found = _terms(store, missing)
         known.update({i: found.get(i, {}) for i in missing})
-    terms = {i: known[i] for i in refs}
-    return _Reader(_Graph(g, terms), read_variables(store)).study(study, nct)
-
-
-def _term_refs(g: rdflib.Graph) -> set[str]:
-    """The vocabulary terms a record points to (the reader needs their labels and codes)."""
-    refs: set[str] = set()
-    for p in _TERM_PROPS:
-        refs.update(str(o) for o in g.objects(None, p) if isinstance(o, URIRef))
-    for t in g.objects(None, RDF.type):
-        refs.add(str(t))
-    return refs
+    g.terms = {i: known[i] for i in refs}
+    return _Reader(g, read_variables(store)).study(study, nct)
 
 
 @dataclass(frozen=True)
@@ -308,16 +316,18 @@ def study_from_record(g: rdflib.Graph, nct: str, vocabulary: Vocabulary) -> Stud
     store's query over the live graph would find, unless another study's graph describes the same
     vocabulary term: a ClinicalTrials.gov record mints its own nodes under its study's IRI)."""
     wanted = normalise_nct(nct) or nct
-    study = next((s for s in g.subjects(ACSE.nctId, Literal(wanted))), None)
+    record = _Graph(g)
+    study = record.subject(ACSE.nctId, Literal(wanted))
     if study is None:
         raise StudyNotFound(f"no study {wanted} in the graph")
-    refs = _term_refs(g)
+    refs = record.term_refs()
     facts = [(i, k, v) for i in refs for k, v in vocabulary.facts.get(i, ())]
     for kind, props in _TERM_KINDS:
         for p in props:
             facts.extend((str(s), kind, o) for s, o in g.subject_objects(p) if str(s) in refs)
     table = _term_table(set(facts))
-    return _Reader(_Graph(g, {i: table.get(i, {}) for i in refs}), vocabulary.variables).study(study, wanted)
+    record.terms = {i: table.get(i, {}) for i in refs}
+    return _Reader(record, vocabulary.variables).study(study, wanted)
 
 
 def study_from_graph(g: rdflib.Graph, nct: str, variables: dict[str, Variable] | None = None) -> Study:
@@ -331,10 +341,11 @@ def study_from_graph(g: rdflib.Graph, nct: str, variables: dict[str, Variable] |
     reads :func:`read_study`.
     """
     wanted = normalise_nct(nct) or nct
-    study = next((s for s in g.subjects(ACSE.nctId, Literal(wanted))), None)
+    record = _Graph(g)
+    study = record.subject(ACSE.nctId, Literal(wanted))
     if study is None:
         raise StudyNotFound(f"no study {wanted} in the graph")
-    return _Reader(_Graph(g, {}), variables).study(study, wanted)
+    return _Reader(record, variables).study(study, wanted)
 
 
 class _Reader:
