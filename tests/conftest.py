@@ -17,6 +17,11 @@ SHARED = Path(__file__).resolve().parent / "data" / "shared"
 SEED = SHARED / "seeds" / "NCT02034981.txt"
 NCT = "NCT02034981"
 
+#: The servers of the tests do not warm their matcher up at start-up (a thread compiling studies beside
+#: every test's requests, and reading stores the tests close): tests/test_server_warm_up.py turns it on
+#: where it is the subject. Set before any ServerSettings is read (subprocess servers inherit it).
+os.environ.setdefault("ACSE_KG_WARM_UP", "false")
+
 #: CI sets CI=true: there a missing tool is a failure, never a silent skip.
 CI = os.environ.get("CI", "").lower() == "true"
 

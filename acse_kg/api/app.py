@@ -22,6 +22,7 @@ from .headers import AccessLog, SecurityHeaders, SparqlCors
 from .limits import BodyLimit, ClientSlots
 from .query_pool import QueryPool
 from .settings import ServerSettings
+from .warm_up import WarmUp
 
 #: Where the Swagger UI / ReDoc assets shipped by the fastapi-offline package are served (no CDN).
 DOCS_ASSETS = "/docs-assets"
@@ -126,9 +127,15 @@ def create_app(store: GraphStore | None = None, settings: ServerSettings | None 
     if pool is not None:
         atexit.register(pool.close)
 
+    warm = WarmUp(store) if settings.warm_up else None
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if warm is not None:
+            warm.start()
         yield
+        if warm is not None:
+            warm.stop()
         if pool is not None:
             pool.close()
 
@@ -136,6 +143,7 @@ def create_app(store: GraphStore | None = None, settings: ServerSettings | None 
     app.state.store = store
     app.state.settings = settings
     app.state.query_pool = pool
+    app.state.warm_up = warm
     app.state.client_slots = ClientSlots(settings.per_client_limit, retry_after=min(settings.query_timeout, 5.0))
     errors.install(app)
 

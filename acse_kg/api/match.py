@@ -34,6 +34,7 @@ from acse_kg.reasoning import ReasonerError
 
 from .deps import get_store
 from .reasoner import reasoner_problem
+from .warm_up import OFF
 
 router = APIRouter(tags=["matching"])
 JSON = "application/json"
@@ -319,6 +320,24 @@ def _batch(match: Any, items: list[Any]) -> Response:
         except ProfileError as exc:
             answers.append({"id": exc.profile_id, "index": i, "error": exc.as_dict(), "errors": exc.errors})
     return _json(200, answers)
+
+
+@router.get("/match/status", summary="How far the matcher's warm-up at start-up got",
+            description="`warm_up`: `off` (the setting), `pending` (not started yet), `running`, `ready` (every matchable study compiled), "
+            "`failed` (`error` says why; matching reads what it needs on request) or `stopped`. `studies`: "
+            "the studies compiled so far, of `matchable`; `seconds`: how long it took, once done. A readiness "
+            "probe (or a benchmark) waits for `ready` before the first match.",
+            responses={200: {"content": {JSON: {"schema": {"type": "object", "required": ["warm_up", "studies"],
+                                                           "properties": {
+                                                               "warm_up": {"enum": ["off", "pending", "running", "ready",
+                                                                                    "failed", "stopped"]},
+                                                               "studies": {"type": "integer"},
+                                                               "matchable": {"type": ["integer", "null"]},
+                                                               "seconds": {"type": ["number", "null"]},
+                                                               "error": {"type": ["string", "null"]}}}}}}})
+async def match_status(request: Request) -> Response:
+    warm = getattr(request.app.state, "warm_up", None)
+    return _json(200, warm.report() if warm is not None else OFF)
 
 
 @router.get("/match/schema", summary="JSON Schema of the tumor profile (generated from the graph's clinical variables)")

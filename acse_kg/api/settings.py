@@ -85,6 +85,9 @@ class ServerSettings(BaseSettings):
     cors_origins: list[str] = Field(
         ["*"], description="Origins allowed to call /sparql from a browser (CORS); [] turns CORS off.")
     access_log: bool = Field(True, description="Log one line per request (logger acse_kg.access).")
+    warm_up: bool = Field(
+        True, description="At start-up, read the matching vocabulary and compile every matchable study in a "
+        "background thread (GET /match/status says how far it got), so the first POST /match/trials does not.")
 
     @model_validator(mode="after")
     def _token_from_file(self) -> ServerSettings:
