@@ -111,6 +111,7 @@ from .store import (
     iter_quads,
     one_line,
     quads_by_graph,
+    rdflib_triples,
     serialized,
     stored_quads,
     update_request,
@@ -733,7 +734,12 @@ class SparqlEndpointStore:
         return list(ox.parse(self._graph_ntriples(graph), format=ox.RdfFormat.N_TRIPLES))
 
     def graph(self, graph: str) -> rdflib.Graph:
-        return rdflib.Graph().parse(data=self._side(graph)._graph_ntriples(graph), format="nt")
+        # From the quads in Oxigraph's canonical form, as the embedded store gives them: the model reader
+        # reads a study through either (graph_quads, or a caller's graph), and both fill one cache entry.
+        g = rdflib.Graph()
+        for t in rdflib_triples(self.graph_quads(graph)):
+            g.add(t)
+        return g
 
     def graph_quads(self, graph: str) -> list[ox.Quad]:
         # Through an Oxigraph store in memory: literals in its canonical form, as the protocol says

@@ -330,13 +330,13 @@ def serve_and_measure(store: Path | str, n: int, repeats: int, timeout: float,
             # The matcher's warm-up (vocabulary, every matchable study compiled) runs beside the first requests:
             # waited for, so that it is reported apart and timed into none of the measures below.
             t1 = time.monotonic()
-            while (status := client.get("/match/status", timeout=timeout).json())["warm_up"] in ("pending", "running"):
+            while (status := client.get("/match/status", timeout=timeout).json())["warm_up"] in ("pending", "running"):  # 503
                 if time.monotonic() - t1 > 3600:
                     raise SystemExit("the matcher's warm-up did not end in an hour")
                 time.sleep(0.5)
             out["matcher warm-up (waited for before the measures)"] = (
-                f"{status['warm_up']}: {status['studies']} studies compiled of {status['matchable']} in "
-                f"{status['seconds']} s" if status["warm_up"] != "off" else "off")
+                f"{status['warm_up']}: {status['studies']} studies decided of {status['matchable']} "
+                f"({status['failures']} failed) in {status['seconds']} s" if status["warm_up"] != "off" else "off")
             out["list: query.cond=lung, countTotal, RECRUITING"] = measure(
                 client, "list", lambda c, t: c.get(LIST_QUERY, timeout=t), repeats, timeout)
             out["search page (HTML): /search?cond=lung"] = measure(

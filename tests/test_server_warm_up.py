@@ -3,7 +3,9 @@ beside the first requests, so the first POST /match/trials compiles nothing; GET
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -31,26 +33,34 @@ def two_trials() -> GraphStore:
     return store
 
 
-@pytest.fixture
-def compiled(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The NCT numbers of the studies compiled from here on, in order."""
+def counting_compiles(monkeypatch: pytest.MonkeyPatch, before: Callable[[str], None] | None = None) -> list[str]:
+    """The NCT numbers of the studies compiled from here on, in order (``before`` runs ahead of each)."""
     seen: list[str] = []
     real = engine._compile
 
     def counting(store: GraphStore, nct: str, vocab: Any) -> Any:
         seen.append(nct)
+        if before is not None:
+            before(nct)
         return real(store, nct, vocab)
 
     monkeypatch.setattr(engine, "_compile", counting)
     return seen
 
 
+@pytest.fixture
+def compiled(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    return counting_compiles(monkeypatch)
+
+
 def settled(client: TestClient, budget: float = 60.0) -> dict[str, Any]:
     """The status once the warm-up is no longer running."""
     deadline = time.monotonic() + budget
     while True:
-        status = client.get("/match/status").json()
-        if status["warm_up"] not in ("pending", "running") or time.monotonic() > deadline:
+        r = client.get("/match/status")
+        status = r.json()
+        assert r.status_code == (503 if status["warm_up"] in ("pending", "running") else 200), status
+        if r.status_code == 200 or time.monotonic() > deadline:
             return status
         time.sleep(0.05)
 
@@ -59,7 +69,7 @@ def test_the_warm_up_compiles_every_matchable_study_and_the_first_match_compiles
     with TestClient(create_app(two_trials(), ServerSettings(warm_up=True))) as client:
         status = settled(client)
         assert status["warm_up"] == "ready", status
-        assert status["studies"] == status["matchable"] == 2 and status["error"] is None
+        assert status["studies"] == status["matchable"] == 2 and status["failures"] == 0 and status["error"] is None
         assert sorted(compiled) == sorted([NCT, CAPTUR])
         compiled.clear()
         result = client.post("/match/trials", content=CHOLANGIOCARCINOMA_BRAF_V600E).json()
@@ -69,8 +79,9 @@ def test_the_warm_up_compiles_every_matchable_study_and_the_first_match_compiles
 
 def test_without_the_warm_up_the_first_match_compiles_what_it_needs(compiled: list[str]) -> None:
     with TestClient(create_app(two_trials(), ServerSettings(warm_up=False))) as client:
-        assert client.get("/match/status").json() == {"warm_up": "off", "studies": 0, "matchable": None,
-                                                      "seconds": None, "error": None}
+        r = client.get("/match/status")
+        assert r.status_code == 200 and r.json() == {"warm_up": "off", "studies": 0, "matchable": None, "failures": 0,
+                                                     "seconds": None, "error": None}
         result = client.post("/match/trials", content=CHOLANGIOCARCINOMA_BRAF_V600E).json()
         assert [r["trial"] for r in result["results"]] == [CAPTUR]
         assert CAPTUR in compiled
@@ -84,3 +95,54 @@ def test_a_warm_up_that_cannot_read_the_store_says_why_and_the_server_goes_on() 
         status = settled(client)
         assert status["warm_up"] == "failed" and status["error"]
         assert client.get("/match/schema").status_code == 500  # answered, as any request on a store gone
+
+
+def test_requests_are_answered_while_the_warm_up_runs_and_the_status_is_503_until_it_ends(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    gate = threading.Event()
+    counting_compiles(monkeypatch, before=lambda nct: gate.wait(30))  # every compile waits for the test
+    with TestClient(create_app(two_trials(), ServerSettings(warm_up=True))) as client:
+        r = client.get("/match/status")
+        assert r.status_code == 503 and r.json()["warm_up"] in ("pending", "running")
+        assert client.get("/match/schema").status_code == 200  # answered beside the warm-up
+        gate.set()
+        assert settled(client)["warm_up"] == "ready"
+
+
+def test_a_write_during_the_warm_up_is_warmed_up_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new vocabulary (a write to a graph no study owns) makes a new matcher: the warm-up compiles its studies."""
+    store = two_trials()
+    first = threading.Event()
+    gate = threading.Event()
+
+    def hold_the_first(nct: str) -> None:
+        first.set()
+        gate.wait(30)
+
+    seen = counting_compiles(monkeypatch, before=hold_the_first)
+    with TestClient(create_app(store, ServerSettings(warm_up=True))) as client:
+        assert first.wait(30)  # the warm-up is compiling its first study, under the old vocabulary
+        vocabulary = engine.vocabulary_for(store)
+        store.replace_graph("urn:x:vocabulary", b'<urn:x:a> <http://www.w3.org/2000/01/rdf-schema#label> "a" .\n',
+                            "ntriples")
+        assert engine.vocabulary_for(store) is not vocabulary
+        gate.set()
+        assert settled(client)["warm_up"] == "ready"
+        seen.clear()
+        result = client.post("/match/trials", content=CHOLANGIOCARCINOMA_BRAF_V600E).json()
+        assert [r["trial"] for r in result["results"]] == [CAPTUR]
+        assert seen == []  # compiled under the new vocabulary by the warm-up, not by this request
+
+
+def test_a_study_that_fails_to_compile_is_counted_and_named_and_the_others_are_compiled(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail_on_captur(nct: str) -> None:
+        if nct == CAPTUR:
+            raise TimeoutError("the engine did not answer")
+
+    seen = counting_compiles(monkeypatch, before=fail_on_captur)
+    with TestClient(create_app(two_trials(), ServerSettings(warm_up=True))) as client:
+        status = settled(client)
+    assert status["warm_up"] == "ready" and status["studies"] == 2 and status["failures"] == 1
+    assert CAPTUR in status["error"] and "did not answer" in status["error"]
+    assert NCT in seen

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -135,7 +136,7 @@ def create_app(store: GraphStore | None = None, settings: ServerSettings | None 
             warm.start()
         yield
         if warm is not None:
-            warm.stop()
+            await asyncio.to_thread(warm.stop)  # it waits for the study being compiled: not on the loop
         if pool is not None:
             pool.close()
 

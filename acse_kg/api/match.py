@@ -322,22 +322,32 @@ def _batch(match: Any, items: list[Any]) -> Response:
     return _json(200, answers)
 
 
-@router.get("/match/status", summary="How far the matcher's warm-up at start-up got",
-            description="`warm_up`: `off` (the setting), `pending` (not started yet), `running`, `ready` (every matchable study compiled), "
-            "`failed` (`error` says why; matching reads what it needs on request) or `stopped`. `studies`: "
-            "the studies compiled so far, of `matchable`; `seconds`: how long it took, once done. A readiness "
-            "probe (or a benchmark) waits for `ready` before the first match.",
-            responses={200: {"content": {JSON: {"schema": {"type": "object", "required": ["warm_up", "studies"],
-                                                           "properties": {
-                                                               "warm_up": {"enum": ["off", "pending", "running", "ready",
-                                                                                    "failed", "stopped"]},
-                                                               "studies": {"type": "integer"},
-                                                               "matchable": {"type": ["integer", "null"]},
-                                                               "seconds": {"type": ["number", "null"]},
-                                                               "error": {"type": ["string", "null"]}}}}}}})
+_STATUS_SCHEMA = {
+    "type": "object", "required": ["warm_up", "studies", "matchable", "failures", "seconds", "error"],
+    "properties": {
+        "warm_up": {"enum": ["off", "pending", "running", "ready", "failed", "stopped"]},
+        "studies": {"type": "integer", "description": "studies decided so far (compiled, or found unmatchable)"},
+        "matchable": {"type": ["integer", "null"], "description": "the registry's matchable studies"},
+        "failures": {"type": "integer", "description": "studies that could not be compiled (the last named in error)"},
+        "seconds": {"type": ["number", "null"], "description": "how long the warm-up took, once it ended"},
+        "error": {"type": ["string", "null"]},
+    },
+}
+
+
+@router.get("/match/status", summary="How far the matcher's warm-up at start-up got (503 while it runs)",
+            description="`warm_up`: `off` (the setting), `pending` (not started yet), `running`, `ready` (every "
+            "matchable study decided: compiled, or found unmatchable), `failed` (`error` says why; matching "
+            "reads what it needs on request) or `stopped`. 503 while `pending` or `running`, 200 otherwise: a "
+            "readiness probe (or a benchmark) waits for 200 before the first match. The server answers every "
+            "request meanwhile.",
+            responses={200: {"content": {JSON: {"schema": _STATUS_SCHEMA}}},
+                       503: {"description": "the warm-up is still running", "content": {JSON: {"schema": _STATUS_SCHEMA}}}})
 async def match_status(request: Request) -> Response:
     warm = getattr(request.app.state, "warm_up", None)
-    return _json(200, warm.report() if warm is not None else OFF)
+    if warm is None:
+        return _json(200, OFF)
+    return _json(503 if warm.busy else 200, warm.report())
 
 
 @router.get("/match/schema", summary="JSON Schema of the tumor profile (generated from the graph's clinical variables)")

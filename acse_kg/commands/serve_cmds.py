@@ -91,6 +91,11 @@ def register(app: typer.Typer) -> None:
         access_log: Annotated[
             bool | None, typer.Option("--access-log/--no-access-log", help="One log line per request.")
         ] = None,
+        warm_up: Annotated[
+            bool | None, typer.Option("--warm-up/--no-warm-up",
+                                      help="Compile every matchable study in a background thread at start-up "
+                                      "(GET /match/status) [default: on].")
+        ] = None,
     ) -> None:
         """Serve the registry over HTTP: study pages, /sparql, /match, linked data and dumps.
 
@@ -107,7 +112,7 @@ def register(app: typer.Typer) -> None:
             settings = ServerSettings.load(
                 settings_file, admin_token=admin_token, admin_token_file=admin_token_file,
                 query_timeout=query_timeout, max_result_bytes=max_result_bytes, query_workers=query_workers,
-                queries_per_client=queries_per_client, access_log=access_log,
+                queries_per_client=queries_per_client, access_log=access_log, warm_up=warm_up,
             )
         except ValidationError as exc:
             first = exc.errors()[0]
