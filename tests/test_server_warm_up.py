@@ -136,13 +136,28 @@ def test_a_write_during_the_warm_up_is_warmed_up_too(monkeypatch: pytest.MonkeyP
 
 def test_a_study_that_fails_to_compile_is_counted_and_named_and_the_others_are_compiled(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    def fail_on_captur(nct: str) -> None:
-        if nct == CAPTUR:
+    def fail_on_acse(nct: str) -> None:  # the first by NCT number: the one after it must still be compiled
+        if nct == NCT:
             raise TimeoutError("the engine did not answer")
 
-    seen = counting_compiles(monkeypatch, before=fail_on_captur)
+    seen = counting_compiles(monkeypatch, before=fail_on_acse)
     with TestClient(create_app(two_trials(), ServerSettings(warm_up=True))) as client:
         status = settled(client)
     assert status["warm_up"] == "ready" and status["studies"] == 2 and status["failures"] == 1
-    assert CAPTUR in status["error"] and "did not answer" in status["error"]
-    assert NCT in seen
+    assert NCT in status["error"] and "did not answer" in status["error"]
+    assert seen == [NCT, CAPTUR]
+
+
+def test_studies_failing_one_after_the_other_fail_the_warm_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An engine gone: not hours of time-outs ending "ready", but "failed" after a few."""
+    from acse_kg.api import warm_up
+
+    def engine_gone(nct: str) -> None:
+        raise ConnectionError("cannot reach the SPARQL endpoint")
+
+    monkeypatch.setattr(warm_up, "MAX_FAILURES_IN_A_ROW", 2)
+    counting_compiles(monkeypatch, before=engine_gone)
+    with TestClient(create_app(two_trials(), ServerSettings(warm_up=True))) as client:
+        status = settled(client)
+    assert status["warm_up"] == "failed" and status["failures"] == 2
+    assert "2 studies in a row" in status["error"] and "cannot reach" in status["error"]

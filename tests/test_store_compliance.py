@@ -48,6 +48,7 @@ from acse_kg.store import (
     WriteConflict,
     history_of,
     open_store,
+    rdflib_triples,
 )
 
 #: "oxigraph /store": the Oxigraph server with its bulk path (N-Quads POSTed to /store) for AddQuads.
@@ -213,6 +214,18 @@ def test_a_graphs_quads_are_its_triples_in_it_with_blank_nodes_linked_as_written
     assert {q.graph_name for q in quads} == {ox.NamedNode(G1)} and len(quads) == 3
     assert same_quads(quads, stored_quads("<urn:x:a> <urn:x:q> _:x . _:x <urn:x:r> _:y . _:y <urn:x:s> 1 .",
                                           "turtle", G1))
+
+
+def test_a_graph_is_its_quads_triples_with_literals_in_one_spelling_on_every_engine(empty: GraphStore) -> None:
+    """graph() and graph_quads() fill one cache entry of the model reader between them: one spelling of a value."""
+    data = ('<urn:x:a> <urn:x:p> 1.50, "2026-12-03"^^<http://www.w3.org/2001/XMLSchema#date>, "NCT1"^^'
+            '<http://www.w3.org/2001/XMLSchema#string>, "Lung"@EN-gb .')
+    empty.write([ReplaceGraph(G1, data, "turtle")])
+    from_graph = {(s, p, o) for s, p, o in empty.graph(G1)}
+    assert from_graph == set(rdflib_triples(empty.graph_quads(G1)))
+    objects = {o for _, _, o in from_graph}
+    assert Literal("1.5", datatype=rdflib.XSD.decimal) in objects and Literal("NCT1") in objects
+    assert Literal("Lung", lang="en-gb") in objects
 
 
 def test_saving_the_same_content_again_makes_no_version_whatever_the_engines_spelling(empty: GraphStore) -> None:

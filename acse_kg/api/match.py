@@ -322,27 +322,31 @@ def _batch(match: Any, items: list[Any]) -> Response:
     return _json(200, answers)
 
 
-_STATUS_SCHEMA = {
-    "type": "object", "required": ["warm_up", "studies", "matchable", "failures", "seconds", "error"],
-    "properties": {
-        "warm_up": {"enum": ["off", "pending", "running", "ready", "failed", "stopped"]},
-        "studies": {"type": "integer", "description": "studies decided so far (compiled, or found unmatchable)"},
-        "matchable": {"type": ["integer", "null"], "description": "the registry's matchable studies"},
-        "failures": {"type": "integer", "description": "studies that could not be compiled (the last named in error)"},
-        "seconds": {"type": ["number", "null"], "description": "how long the warm-up took, once it ended"},
-        "error": {"type": ["string", "null"]},
-    },
-}
+def _status_schema(states: list[str]) -> dict[str, Any]:
+    return {
+        "type": "object", "required": ["warm_up", "studies", "matchable", "failures", "seconds", "error"],
+        "properties": {
+            "warm_up": {"enum": states},
+            "studies": {"type": "integer",
+                        "description": "studies gone through so far (compiled, found unmatchable, or failed)"},
+            "matchable": {"type": ["integer", "null"], "description": "the registry's matchable studies"},
+            "failures": {"type": "integer", "description": "studies that could not be compiled (the last named in "
+                                                           "error)"},
+            "seconds": {"type": ["number", "null"], "description": "how long the warm-up took, once it ended"},
+            "error": {"type": ["string", "null"]},
+        },
+    }
 
 
 @router.get("/match/status", summary="How far the matcher's warm-up at start-up got (503 while it runs)",
             description="`warm_up`: `off` (the setting), `pending` (not started yet), `running`, `ready` (every "
-            "matchable study decided: compiled, or found unmatchable), `failed` (`error` says why; matching "
-            "reads what it needs on request) or `stopped`. 503 while `pending` or `running`, 200 otherwise: a "
-            "readiness probe (or a benchmark) waits for 200 before the first match. The server answers every "
-            "request meanwhile.",
-            responses={200: {"content": {JSON: {"schema": _STATUS_SCHEMA}}},
-                       503: {"description": "the warm-up is still running", "content": {JSON: {"schema": _STATUS_SCHEMA}}}})
+            "matchable study gone through: compiled, found unmatchable, or counted in `failures`), `failed` "
+            "(`error` says why; matching reads what it needs on request) or `stopped` (the server stopped first, "
+            "or the store kept changing). 503 while `pending` or `running`, 200 otherwise: a readiness probe (or a "
+            "benchmark) waits for 200 before the first match. The server answers every request meanwhile.",
+            responses={200: {"content": {JSON: {"schema": _status_schema(["off", "ready", "failed", "stopped"])}}},
+                       503: {"description": "the warm-up has not ended",
+                             "content": {JSON: {"schema": _status_schema(["pending", "running"])}}}})
 async def match_status(request: Request) -> Response:
     warm = getattr(request.app.state, "warm_up", None)
     if warm is None:

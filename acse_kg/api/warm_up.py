@@ -11,12 +11,15 @@ only the study it touched. ``GET /match/status`` says how far it got, for a
 readiness probe or a benchmark that must not time the warm-up.
 
 Guarantees: ``ready`` means every study the registry matched *when the pass ended*
-was decided (compiled, or found unmatchable) under the vocabulary of that moment: a
-write during the warm-up (a new matcher, perhaps a new vocabulary) starts a pass over
-the new matcher's studies, where those compiled already cost a cache look-up. A study
-that fails to compile is counted and named, and the warm-up goes on; only a registry
-that cannot be read at all is ``failed``. Either way the server goes on, and matching
-reads what it needs on request as before.
+was gone through (compiled, found unmatchable, or counted in ``failures``) under the
+vocabulary of that moment. A write during the warm-up (a new matcher) starts a pass
+over the new matcher's studies: on a store that says which graphs a write touched (the
+embedded store) those compiled already cost a cache look-up; on a remote engine, or
+after a write to the vocabulary, they are compiled again. After :data:`MAX_PASSES`
+passes cut short by writes it stops (``stopped``, and says so). A study that fails to
+compile is counted and named, and the warm-up goes on; a registry that cannot be read
+(:data:`MAX_FAILURES_IN_A_ROW` studies failing one after the other: an engine gone) is
+``failed``. Either way the server goes on, and matching reads what it needs on request.
 
 A cost: the compiled plans of every matchable study stay in memory (about 260 MB
 more at 1,000 structured trials than after one match). And a risk shared with
@@ -37,28 +40,39 @@ from acse_kg.store import GraphStore
 log = logging.getLogger("acse_kg.warm_up")
 
 
+#: Passes started over after writes before the warm-up gives up (a store written faster than it compiles).
+MAX_PASSES = 4
+#: Studies failing one after the other before the warm-up takes the registry for unreadable (an engine gone).
+MAX_FAILURES_IN_A_ROW = 5
+
+
 class WarmUp:
     """One background warm-up of one store's matcher: started with the app, stopped with it.
 
-    States: ``pending`` (the server has not started it yet), ``running``, ``ready``,
-    ``failed`` (``error`` says why) and ``stopped`` (the server stopped first).
+    States: ``pending`` (the server has not started it yet: a host that never runs the app's
+    lifespan leaves it so), ``running``, ``ready``, ``failed`` (``error`` says why) and
+    ``stopped`` (the server stopped first, or the store kept changing under it).
     """
 
     def __init__(self, store: GraphStore) -> None:
         self.store = store
         self.state = "pending"
-        self.studies = 0
-        self.matchable: int | None = None
-        self.failures = 0
-        self.error: str | None = None
+        self._reset()
         self.seconds: float | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    def _reset(self) -> None:
+        self.studies = 0
+        self.matchable: int | None = None
+        self.failures = 0
+        self.error: str | None = None
+
     def start(self) -> None:
-        self._stop.clear()
+        self._stop = threading.Event()  # its own: a thread of an earlier start that outlived stop() keeps its stop
+        self._reset()
         self.state, self.seconds = "running", None
-        self._thread = threading.Thread(target=self._run, name="acse-kg-warm-up", daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(self._stop,), name="acse-kg-warm-up", daemon=True)
         self._thread.start()
 
     def stop(self, wait: float = 5.0) -> None:
@@ -67,45 +81,57 @@ class WarmUp:
         if self._thread is not None:
             self._thread.join(wait)
 
-    def _run(self) -> None:
+    def _run(self, stop: threading.Event) -> None:
         t0 = time.monotonic()
         try:
-            state = self._passes()
+            state = self._passes(stop)
         except Exception as exc:  # noqa: BLE001 - reported; matching reads on request as before
-            state = "stopped" if self._stop.is_set() else "failed"  # (a store closed with the server: no news)
+            state = "stopped" if stop.is_set() else "failed"  # (a store closed with the server: no news)
             if state == "failed":
                 self.error = f"{type(exc).__name__}: {exc}"
                 log.warning("the matcher's warm-up failed (matching reads what it needs on request): %s", self.error)
         self.seconds = round(time.monotonic() - t0, 3)
         self.state = state  # last: whoever reads "ready" reads the seconds too
 
-    def _passes(self) -> str:
+    def _passes(self, stop: threading.Event) -> str:
         """Decide every study of the current matcher; start again over a new matcher made by a write meanwhile."""
         from acse_kg.matching.engine import registry_matcher_for
 
-        while True:
+        for _ in range(MAX_PASSES):
             matcher = registry_matcher_for(self.store)
             ncts = matcher.ncts
-            self.matchable, self.studies, self.failures = len(ncts), 0, 0
-            checked = time.monotonic()
+            self._reset()
+            self.matchable = len(ncts)
+            checked = time.monotonic()  # (after the matcher: reading it may take seconds)
+            in_a_row = 0
             for nct in ncts:
-                if self._stop.is_set():
+                if stop.is_set():
                     return "stopped"
                 # Asked at most once a second, as a request asks: the store's version may cost a query.
                 if time.monotonic() - checked >= 1.0:
-                    checked = time.monotonic()
                     if registry_matcher_for(self.store) is not matcher:
-                        break  # a write: its matcher's studies next (those compiled already are kept)
+                        break  # a write: a pass over its matcher's studies
+                    checked = time.monotonic()
                 try:
                     matcher.study(nct)
+                    in_a_row = 0
                 except Exception as exc:  # noqa: BLE001 - one study's failure (a remote time-out) is not all's
+                    if stop.is_set():
+                        return "stopped"
                     self.failures += 1
+                    in_a_row += 1
                     self.error = f"{nct}: {type(exc).__name__}: {exc}"
                     log.warning("the matcher's warm-up could not compile %s", self.error)
+                    if in_a_row >= MAX_FAILURES_IN_A_ROW:
+                        self.error = f"{in_a_row} studies in a row could not be compiled; the last, {self.error}"
+                        return "failed"
                 self.studies += 1
             else:
                 if registry_matcher_for(self.store) is matcher:
                     return "ready"
+        self.error = (f"the store changed during each of {MAX_PASSES} passes: matching compiles what it needs "
+                      "on request")
+        return "stopped"
 
     def report(self) -> dict[str, Any]:
         return {"warm_up": self.state, "studies": self.studies, "matchable": self.matchable,
