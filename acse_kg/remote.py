@@ -111,7 +111,7 @@ from .store import (
     iter_quads,
     one_line,
     quads_by_graph,
-    rdflib_triples,
+    rdflib_graph,
     serialized,
     stored_quads,
     update_request,
@@ -736,10 +736,7 @@ class SparqlEndpointStore:
     def graph(self, graph: str) -> rdflib.Graph:
         # From the quads in Oxigraph's canonical form, as the embedded store gives them: the model reader
         # reads a study through either (graph_quads, or a caller's graph), and both fill one cache entry.
-        g = rdflib.Graph()
-        for t in rdflib_triples(self.graph_quads(graph)):
-            g.add(t)
-        return g
+        return rdflib_graph(self.graph_quads(graph))
 
     def graph_quads(self, graph: str) -> list[ox.Quad]:
         # Through an Oxigraph store in memory: literals in its canonical form, as the protocol says

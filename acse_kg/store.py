@@ -745,6 +745,14 @@ def rdflib_triples(quads: Iterable[ox.Quad]) -> list[tuple[Node, Node, Node]]:
     return out
 
 
+def rdflib_graph(quads: Iterable[ox.Quad]) -> rdflib.Graph:
+    """The quads' triples as an rdflib graph: what every store's ``graph()`` answers, from its quads."""
+    g = rdflib.Graph()
+    for t in rdflib_triples(quads):
+        g.add(t)
+    return g
+
+
 def serialized(out: bytes | None) -> bytes:
     """What ``pyoxigraph.serialize`` returns when given no output file: the bytes (never None)."""
     if out is None:
@@ -1075,10 +1083,7 @@ class OxigraphStore:
 
     def graph(self, graph: str) -> rdflib.Graph:
         """One graph's triples, live or archived (from the dataset that holds it)."""
-        g = rdflib.Graph()
-        for q in self._dataset(graph).quads_for_pattern(None, None, None, ox.NamedNode(graph)):
-            g.add((_term(q.subject), _term(q.predicate), _term(q.object)))
-        return g
+        return rdflib_graph(self._dataset(graph).quads_for_pattern(None, None, None, ox.NamedNode(graph)))
 
     def graph_quads(self, graph: str) -> list[ox.Quad]:
         return list(self._dataset(graph).quads_for_pattern(None, None, None, _named_node(graph)))

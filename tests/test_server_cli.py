@@ -124,6 +124,38 @@ def test_serve_takes_its_limits_from_the_environment_as_the_app_does(monkeypatch
     assert (s.query_timeout, s.query_workers, s.max_result_bytes) == (2.5, 3, 50_000_000)
 
 
+def _settings_of_serve(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[object, str]:
+    """The settings `acse-kg serve ARGS` would build its app with (or None), and its stderr."""
+    from typer.testing import CliRunner
+
+    from acse_kg.cli import app
+
+    seen: dict[str, object] = {}
+
+    def fake_create_app(store, settings):
+        seen["settings"] = settings
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr("acse_kg.api.app.create_app", fake_create_app)
+    _keep_the_access_logger(monkeypatch)
+    result = CliRunner().invoke(app, ["serve", "--store", "memory", "--port", "0", *args])
+    return seen.get("settings"), result.stderr
+
+
+def test_no_warm_up_on_the_command_line_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACSE_KG_WARM_UP", "true")
+    settings, _ = _settings_of_serve(monkeypatch, "--no-warm-up")
+    assert settings is not None and settings.warm_up is False  # type: ignore[attr-defined]
+    settings, _ = _settings_of_serve(monkeypatch)
+    assert settings is not None and settings.warm_up is True  # type: ignore[attr-defined]
+
+
+def test_a_warm_up_setting_that_is_not_a_yes_or_no_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACSE_KG_WARM_UP", "perhaps")
+    settings, err = _settings_of_serve(monkeypatch)
+    assert settings is None and "invalid setting warm_up" in err
+
+
 def _keep_the_access_logger(monkeypatch: pytest.MonkeyPatch) -> logging.Logger:
     """The access logger as it is, put back when the test ends (serve, run in-process, configures it)."""
     access = logging.getLogger("acse_kg.access")
