@@ -42,9 +42,9 @@ over HTTP but taken from a finished ``--keep`` run of the embedded store in DIR 
 the work directory and served by its own ``oxigraph serve`` (same Oxigraph as pyoxigraph, same
 on-disk format); the search index file is copied to the remote store's place under ``ACSE_KG_HOME``
 and tied to the servers' dataset identity, then ``acse-kg index`` checks it against the history's
-log (a study whose version differs is read again). Why: over HTTP the import ran ~10 studies/s at
-10,000 on the shared machine, so 100,000 would take hours; the import rate over HTTP at that N is then
-**not measured**, and the bench says so.
+log (a study whose version differs is read again). Why: over HTTP the import of 100,000 takes about
+three quarters of an hour (39 studies/s when last measured), and the servers' measures can be taken
+again without it; the import rate over HTTP at that N is then **not measured**, and the bench says so.
 
 The machine is shared: the load average is printed before and after, the
 import's CPU time beside its wall time, and the p50 of a fixed workload
@@ -174,10 +174,9 @@ def batch_matching(spec: str, workdir: Path, extra: dict[str, str], n: int = 10_
           f"{len(trials)} distinct trials matched", flush=True)
 
 
-#: The import over HTTP last measured on ``oxigraph-split`` (BENCHMARKS.md, "The search index of a remote
-#: store, and `oxigraph serve` with its history apart"): printed where a run seeded from the embedded
-#: store did not measure it.
-HTTP_IMPORT_MEASURED = "9.7 studies/s at 10,000 studies (1,032 s; load 6.7-7.9; 2026-12-02)"
+#: The import over HTTP last measured on ``oxigraph-split`` (BENCHMARKS.md, "The 100,000-study run over HTTP
+#: again, with the journal in pieces"): printed where a run seeded from the embedded store did not measure it.
+HTTP_IMPORT_MEASURED = "39.1 studies/s at 100,000 studies (2,558.7 s; code 983765f; load 1.1-3.7; 2026-12-03)"
 
 
 def seed_from_embedded(source: Path, n: int, location: Path, history: Path) -> None:
