@@ -161,3 +161,18 @@ def test_studies_failing_one_after_the_other_fail_the_warm_up(monkeypatch: pytes
         status = settled(client)
     assert status["warm_up"] == "failed" and status["failures"] == 2
     assert "2 studies in a row" in status["error"] and "cannot reach" in status["error"]
+
+
+def test_a_registry_over_the_warm_ups_budget_is_compiled_up_to_it_and_the_status_says_so(compiled: list[str]) -> None:
+    with TestClient(create_app(two_trials(), ServerSettings(warm_up=True, warm_up_max_studies=1))) as client:
+        status = settled(client)
+        assert status["warm_up"] == "stopped" and status["studies"] == 1 and status["matchable"] == 2, status
+        assert "warm_up_max_studies" in status["error"] and len(compiled) == 1
+        # The studies past the budget compile on request, as without the warm-up.
+        result = client.post("/match/trials", content=CHOLANGIOCARCINOMA_BRAF_V600E).json()
+        assert [r["trial"] for r in result["results"]] == [CAPTUR]
+
+
+def test_a_negative_warm_up_budget_is_refused() -> None:
+    with pytest.raises(ValueError, match="warm_up_max_studies"):
+        ServerSettings(warm_up_max_studies=-1)

@@ -128,7 +128,7 @@ def create_app(store: GraphStore | None = None, settings: ServerSettings | None 
     if pool is not None:
         atexit.register(pool.close)
 
-    warm = WarmUp(store) if settings.warm_up else None
+    warm = WarmUp(store, settings.warm_up_max_studies) if settings.warm_up else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -22,7 +22,10 @@ compile is counted and named, and the warm-up goes on; a registry that cannot be
 ``failed``. Either way the server goes on, and matching reads what it needs on request.
 
 A cost: the compiled plans of every matchable study stay in memory (about 260 MB
-more at 1,000 structured trials than after one match). And a risk shared with
+more at 1,000 structured trials than after one match). Hence a budget: at most
+``max_studies`` (the ``warm_up_max_studies`` setting) are compiled; a registry with
+more ends the warm-up as ``stopped``, the setting named in ``error``, and its other
+studies compile on request as without the warm-up. And a risk shared with
 concurrent match requests: on the embedded store a ``/sparql`` query forks while this
 thread may be reading the store; a child that inherits a lock the engine held at that
 moment waits for its time limit and is stopped like any query past it.
@@ -51,11 +54,12 @@ class WarmUp:
 
     States: ``pending`` (the server has not started it yet: a host that never runs the app's
     lifespan leaves it so), ``running``, ``ready``, ``failed`` (``error`` says why) and
-    ``stopped`` (the server stopped first, or the store kept changing under it).
+    ``stopped`` (the server stopped first, the store kept changing under it, or more studies than its budget).
     """
 
-    def __init__(self, store: GraphStore) -> None:
+    def __init__(self, store: GraphStore, max_studies: int = 5_000) -> None:
         self.store = store
+        self.max_studies = max_studies
         self.state = "pending"
         self._reset()
         self.seconds: float | None = None
@@ -99,9 +103,9 @@ class WarmUp:
 
         for _ in range(MAX_PASSES):
             matcher = registry_matcher_for(self.store)
-            ncts = matcher.ncts
             self._reset()
-            self.matchable = len(ncts)
+            self.matchable = len(matcher.ncts)
+            ncts = matcher.ncts[:self.max_studies]  # the memory budget: the rest compile on request
             checked = time.monotonic()  # (after the matcher: reading it may take seconds)
             in_a_row = 0
             for nct in ncts:
@@ -128,6 +132,10 @@ class WarmUp:
                 self.studies += 1
             else:
                 if registry_matcher_for(self.store) is matcher:
+                    if len(ncts) < self.matchable:
+                        self.error = (f"compiled {len(ncts)} of the registry's {self.matchable} matchable studies "
+                                      "(warm_up_max_studies, its memory budget): the others compile on request")
+                        return "stopped"
                     return "ready"
         self.error = (f"the store changed during each of {MAX_PASSES} passes: matching compiles what it needs "
                       "on request")
