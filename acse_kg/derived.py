@@ -123,8 +123,18 @@ class DerivedCache:
     never meets an old one's values (ids are reused, write counters restart).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, kept: Callable[[GraphStore], int] | None = None) -> None:
+        """``kept``: how many values a store keeps, the most recently used (None: every key's).
+
+        >>> c = DerivedCache(kept=lambda store: 2); s = __import__("acse_kg.store").store.open_store("memory")
+        >>> for key in "abc": _ = c.get(s, key, lambda: key.upper())
+        >>> c.keys(s)
+        ['b', 'c']
+        >>> _ = c.get(s, "b", lambda: "made again"); c.keys(s)  # a hit makes it the most recently used
+        ['c', 'b']
+        """
         self._lock = threading.Lock()
+        self._kept = kept
         self._values: weakref.WeakKeyDictionary[Any, dict[str, tuple[Hashable, Any]]] = weakref.WeakKeyDictionary()
 
     def get(self, store: GraphStore, key: str, make: Callable[[], Any], *, graph: str | None = None,
@@ -135,10 +145,33 @@ class DerivedCache:
         version = (graph_version(store, graph) if graph is not None
                    else vocabulary_version(store) if vocabulary else store_version(store))
         with self._lock:
-            hit = self._values.get(store, {}).get(key)
+            values = self._values.get(store, {})
+            hit = values.get(key)
             if hit is not None and hit[0] == version:
+                if self._kept is not None:
+                    values[key] = values.pop(key)  # the most recently used last
                 return hit[1]
         value = make()
         with self._lock:
-            self._values.setdefault(store, {})[key] = (version, value)
+            values = self._values.setdefault(store, {})
+            values.pop(key, None)
+            values[key] = (version, value)
+            if self._kept is not None:
+                for old in list(values)[:max(0, len(values) - self._kept(store))]:
+                    del values[old]
         return value
+
+    def drop(self, store: GraphStore, key: str) -> None:
+        """Forget ``key``'s value (made again when next asked): what a holder that evicted it asks."""
+        with self._lock:
+            self._values.get(store, {}).pop(key, None)
+
+    def clear(self, store: GraphStore) -> None:
+        """Forget every value of ``store`` (what a holder that knows them all stale asks)."""
+        with self._lock:
+            self._values.pop(store, None)
+
+    def keys(self, store: GraphStore) -> list[str]:
+        """The keys a store's values are kept under, the least recently used first (for tests and checks)."""
+        with self._lock:
+            return list(self._values.get(store, {}))

@@ -173,6 +173,13 @@ def test_a_registry_over_the_warm_ups_budget_is_compiled_up_to_it_and_the_status
         assert [r["trial"] for r in result["results"]] == [CAPTUR]
 
 
+def test_the_warm_up_compiles_no_more_than_matching_keeps(compiled: list[str]) -> None:
+    with TestClient(create_app(two_trials(), ServerSettings(warm_up=True, matcher_max_studies=1))) as client:
+        status = settled(client)
+    assert status["warm_up"] == "stopped" and status["studies"] == 1 and len(compiled) == 1, status
+    assert "matcher_max_studies" in status["error"]
+
+
 def test_a_negative_warm_up_budget_is_refused() -> None:
     with pytest.raises(ValueError, match="warm_up_max_studies"):
         ServerSettings(warm_up_max_studies=-1)

@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from acse_kg import __version__
+from acse_kg.matching.engine import keep_compiled
 from acse_kg.store import GraphStore, OxigraphStore, open_store
 
 from . import browse, bulk, criteria, ctgov, errors, linked_data, match, overlaps, pages, sparql
@@ -128,7 +129,8 @@ def create_app(store: GraphStore | None = None, settings: ServerSettings | None 
     if pool is not None:
         atexit.register(pool.close)
 
-    warm = WarmUp(store, settings.warm_up_max_studies) if settings.warm_up else None
+    keep_compiled(store, settings.matcher_max_studies)
+    warm = WarmUp(store, min(settings.warm_up_max_studies, settings.matcher_max_studies)) if settings.warm_up else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -342,7 +342,7 @@ def _status_schema(states: list[str]) -> dict[str, Any]:
             description="`warm_up`: `off` (the setting), `pending` (not started yet), `running`, `ready` (every "
             "matchable study gone through: compiled, found unmatchable, or counted in `failures`), `failed` "
             "(`error` says why; matching reads what it needs on request) or `stopped` (the server stopped first, "
-            "the store kept changing, or the registry has more matchable studies than `warm_up_max_studies`; "
+            "the store kept changing, or the registry has more matchable studies than `warm_up_max_studies` or `matcher_max_studies`; "
             "`error` says which). 503 while `pending` or `running`, 200 otherwise: a readiness probe (or a "
             "benchmark) waits for 200 before the first match. The server answers every request meanwhile.",
             responses={200: {"content": {JSON: {"schema": _status_schema(["off", "ready", "failed", "stopped"])}}},

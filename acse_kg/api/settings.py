@@ -21,6 +21,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from ..matching.engine import COMPILED_KEPT
+
 #: The environment variable naming a TOML settings file.
 SETTINGS_FILE_ENV = "ACSE_KG_SETTINGS_FILE"
 
@@ -90,7 +92,12 @@ class ServerSettings(BaseSettings):
         "background thread (GET /match/status says how far it got), so the first POST /match/trials does not.")
     warm_up_max_studies: int = Field(
         5_000, ge=0, description="The most studies the warm-up compiles (memory: about 0.26 MB each at 1,000 "
-        "structured trials); beyond it the warm-up stops, says so, and the rest compile on request.")
+        "structured trials; never more than matcher_max_studies); beyond it the warm-up stops, says so, and the "
+        "rest compile on request.")
+    matcher_max_studies: int = Field(
+        COMPILED_KEPT, ge=1, description="The most compiled studies matching keeps in memory, the most recently "
+        "used (about 0.26 MB each at 1,000 structured trials); a study evicted is compiled again when a profile "
+        "next reaches it.")
 
     @model_validator(mode="after")
     def _token_from_file(self) -> ServerSettings:

@@ -23,7 +23,8 @@ compile is counted and named, and the warm-up goes on; a registry that cannot be
 
 A cost: the compiled plans of every matchable study stay in memory (about 260 MB
 more at 1,000 structured trials than after one match). Hence a budget: at most
-``max_studies`` (the ``warm_up_max_studies`` setting) are compiled; a registry with
+``max_studies`` (the ``warm_up_max_studies`` setting, at most ``matcher_max_studies``: the
+compiled studies matching keeps) are compiled; a registry with
 more ends the warm-up as ``stopped``, the setting named in ``error``, and its other
 studies compile on request as without the warm-up. And a risk shared with
 concurrent match requests: on the embedded store a ``/sparql`` query forks while this
@@ -134,7 +135,8 @@ class WarmUp:
                 if registry_matcher_for(self.store) is matcher:
                     if len(ncts) < self.matchable:
                         self.error = (f"compiled {len(ncts)} of the registry's {self.matchable} matchable studies "
-                                      "(warm_up_max_studies, its memory budget): the others compile on request")
+                                      "(warm_up_max_studies, its memory budget, at most matcher_max_studies): the others "
+                                      "compile on request")
                         return "stopped"
                     return "ready"
         self.error = (f"the store changed during each of {MAX_PASSES} passes: matching compiles what it needs "

@@ -20,7 +20,10 @@ own words (ids, IRIs, texts).
 from __future__ import annotations
 
 import copy
+import heapq
+import itertools
 import threading
+import weakref
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property, partial
@@ -78,6 +81,9 @@ OPEN_TEXT = "cohort open to accrual"
 CONFIRM_SETS_KEPT = 64
 #: How many (pair, diagnosis, age) answers the registry's index keeps before starting afresh.
 REACH_KEPT = 16384
+#: Compiled studies a store's matcher keeps, the most recently used, unless told otherwise (:func:`keep_compiled`):
+#: about 0.26 MB each at 1,000 structured trials, so about 2.6 GB at most.
+COMPILED_KEPT = 10_000
 #: Profile fields that are not plain values: the facts builder turns them into sets and pairs.
 STRUCTURED_FIELDS = frozenset({"diagnosis", "alterations", "prior_therapies"})
 
@@ -88,6 +94,7 @@ __all__ = [
     "StudyMatcher",
     "TrialNotFound",
     "Vocabulary",
+    "keep_compiled",
     "match_line",
     "matcher_for",
     "registry_matcher_for",
@@ -679,6 +686,11 @@ class RegistryMatcher:
         self._keep = share
         self.lazy = ncts is None if lazy is None else lazy and ncts is None
         self._compiled: dict[str, StudyMatcher | None] = {}
+        #: When each compiled study was last used (a tick): the least recently used go first.
+        self._used: dict[str, int] = {}
+        self._tick = itertools.count()
+        #: How many compiled studies this matcher keeps (:func:`keep_compiled`).
+        self.kept = compiled_budget(store)
         self.skipped: dict[str, str] = {}
         self._lock = threading.Lock()
         #: Guards the index while a gene is read into it (and while a write's matcher copies it).
@@ -768,6 +780,8 @@ class RegistryMatcher:
         new._lock, new._index_lock = threading.Lock(), threading.Lock()
         with self._lock:  # other requests compile studies into these meanwhile
             new._compiled = {n: m for n, m in self._compiled.items() if n not in ncts}
+            new._used = {n: t for n, t in dict(self._used).items() if n in new._compiled}
+            new._tick = self._tick  # one clock: the copy's uses and this one's compare
             new.skipped = {n: why for n, why in self.skipped.items() if n not in ncts}
         with self._index_lock:  # and read genes into these
             new.index = dict(self.index)
@@ -793,26 +807,49 @@ class RegistryMatcher:
         (:class:`~acse_kg.derived.DerivedCache` given the study's graph), so the
         matcher rebuilt after a write to study A (its index, from one query)
         finds B's plan compiled already, and only A is read and compiled again.
+
+        At most :attr:`kept` are kept (:func:`keep_compiled`), the most recently used: a registry
+        with more structured trials than that, matched by varied profiles, compiles again the
+        studies it evicted when a profile next reaches them, instead of growing until restarted.
+        A request holds the plans it uses, so an eviction meanwhile never changes its answer.
         """
         got = self._compiled.get(nct, False)
         if got is not False:
+            self._used[nct] = next(self._tick)
             return got  # type: ignore[return-value]
         with self._lock:
-            if nct not in self._compiled:
-                if self._keep:
-                    matcher, problem = _compiled.get(self.store, f"study-{nct}",
-                                                     lambda: _compile(self.store, nct, self.vocab),
-                                                     graph=study_graph_name(nct))
-                    if matcher is not None and matcher.vocab is not self.vocab:
-                        # Kept by a matcher of an older vocabulary that compiled it after the vocabulary
-                        # changed (under the new version's key): never match with a vocabulary that is gone.
-                        matcher, problem = _compile(self.store, nct, self.vocab)
-                else:
+            got = self._compiled.get(nct, False)
+            if got is not False:
+                return got  # type: ignore[return-value]
+            if self._keep:
+                matcher, problem = _compiled.get(self.store, f"study-{nct}",
+                                                 lambda: _compile(self.store, nct, self.vocab),
+                                                 graph=study_graph_name(nct))
+                if matcher is not None and matcher.vocab is not self.vocab:
+                    # Kept by a matcher of an older vocabulary that compiled it after the vocabulary
+                    # changed (under the new version's key): never match with a vocabulary that is gone.
                     matcher, problem = _compile(self.store, nct, self.vocab)
-                if problem is not None:
-                    self.skipped[nct] = problem
-                self._compiled[nct] = matcher
-            return self._compiled[nct]
+            else:
+                matcher, problem = _compile(self.store, nct, self.vocab)
+            if problem is not None:
+                self.skipped[nct] = problem
+            self._compiled[nct] = matcher
+            self._used[nct] = next(self._tick)
+            if len(self._compiled) > self.kept:
+                self._evict()
+            return matcher
+
+    def _evict(self) -> None:
+        """Drop the least recently used compiled studies, down to nine tenths of :attr:`kept` (the choice,
+        a pass over every study's last use, is then made once per tenth, not once per compile). Under
+        ``_lock``; a use meanwhile (the lock-free hit in :meth:`study`) at worst keeps a study's tick."""
+        used = dict(self._used)  # (a copy: hits set ticks meanwhile)
+        over = len(self._compiled) - (self.kept - self.kept // 10)
+        for nct in heapq.nsmallest(over, (n for n in self._compiled), key=lambda n: used.get(n, -1)):
+            del self._compiled[nct]
+            self._used.pop(nct, None)
+            if self._keep:
+                _compiled.drop(self.store, f"study-{nct}")
 
     @cached_property
     def _reach(self) -> dict[tuple[str, str, str, float], tuple[frozenset[str], frozenset[str]]]:
@@ -1028,8 +1065,30 @@ def match_line(matcher: Matcher | RegistryMatcher, line: bytes, lineno: int) -> 
 
 
 _matchers = DerivedCache()
-#: Each study's compiled matcher (or why it cannot be compiled), kept until its graph changes.
-_compiled = DerivedCache()
+_budgets: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+
+
+def keep_compiled(store: GraphStore, studies: int) -> None:
+    """Keep at most ``studies`` compiled studies of ``store`` (the most recently used; the server's
+    ``matcher_max_studies`` setting; default :data:`COMPILED_KEPT`), from its next registry matcher on.
+
+    Why a bound: each compiled study holds its criteria's plans and serialized fragments (about
+    0.26 MB at 1,000 structured trials); a registry of many structured trials matched by varied
+    profiles would otherwise keep every study any profile reached until the server restarts.
+    """
+    if studies < 1:
+        raise ValueError(f"keep_compiled: studies must be at least 1, not {studies}")
+    _budgets[store] = studies
+
+
+def compiled_budget(store: GraphStore) -> int:
+    """How many compiled studies ``store``'s matchers keep (:func:`keep_compiled`)."""
+    return _budgets.get(store, COMPILED_KEPT)
+
+
+#: Each study's compiled matcher (or why it cannot be compiled), kept until its graph changes; the
+#: most recently used up to the store's budget (a registry matcher drops what it evicts here too).
+_compiled = DerivedCache(kept=compiled_budget)
 
 
 def _compile(store: GraphStore, nct: str, vocab: Vocabulary) -> tuple[StudyMatcher | None, str | None]:
@@ -1062,6 +1121,7 @@ def matcher_for(store: GraphStore, nct: str | None = None) -> Matcher:
 
 def _update_registry(store: GraphStore, old: RegistryMatcher, graphs: frozenset[str]) -> RegistryMatcher:
     if vocabulary_for(store) is not old.vocab:  # every plan was compiled against the old vocabulary
+        _compiled.clear(store)  # (not kept until evicted: they hold the old vocabulary)
         return RegistryMatcher(store)
     return old.updated(graphs)
 
