@@ -782,6 +782,7 @@ class RegistryMatcher:
             new._compiled = {n: m for n, m in self._compiled.items() if n not in ncts}
             new._used = {n: t for n, t in dict(self._used).items() if n in new._compiled}
             new._tick = self._tick  # one clock: the copy's uses and this one's compare
+            new.kept = compiled_budget(self.store)  # a budget set since applies from here on
             new.skipped = {n: why for n, why in self.skipped.items() if n not in ncts}
         with self._index_lock:  # and read genes into these
             new.index = dict(self.index)
